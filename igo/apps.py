@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class IgoConfig(AppConfig):
+    name = "igo"
+    verbose_name = _("Accounts and tenancy")

@@ -1,0 +1,36 @@
+"""Navigation for the base layout: the current tenant, the user's other tenants, and items by role."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from igo import rules, selectors
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    tenant = getattr(request, "tenant", None)
+    roles = getattr(request, "tenant_roles", frozenset())
+    items: list[tuple[str, str, str]] = []
+    if tenant is not None:
+        kw = {"tenant_slug": tenant.slug}
+        items.append(("dashboard", str(_("Dashboard")), reverse("tenant_dashboard", kwargs=kw)))
+        if rules.can_view_members(roles):
+            items.append(("members", str(_("Users and roles")), reverse("membership_list", kwargs=kw)))
+        if rules.can_manage_members(roles):
+            items.append(("audit", str(_("Audit log")), reverse("audit_list", kwargs=kw)))
+    insurers = selectors.user_insurers(user=user)  # type: ignore[arg-type]
+    if insurers:
+        items.append(("insurer", str(_("Insurer portal")), reverse("insurer_dashboard")))
+    if user.is_staff:
+        items.append(("platform", str(_("Platform")), reverse("platform_tenants")))
+    return {
+        "nav_items": items,
+        "nav_tenant": tenant,
+        "nav_roles": sorted(roles),
+        "nav_tenants": selectors.user_tenants(user=user),  # type: ignore[arg-type]
+    }

@@ -1,0 +1,77 @@
+"""Request middleware: the tenant of a request, and the second-factor requirement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve
+
+from igo import selectors
+from igo.models import Tenant
+from igo.rules import needs_mfa
+from igo.tenancy import tenant_scope
+
+# Paths a user who still has to set up a second factor may use.
+MFA_EXEMPT_PREFIXES = ("/accounts/", "/i18n/", "/static/", "/invite/", "/healthz")
+
+
+class TenantMiddleware:
+    """Resolves `<tenant_slug>` in the URL, checks membership, and puts the tenant in scope.
+
+    A tenant that does not exist and a tenant the user does not belong to both answer 404, so the
+    response does not reveal which IGOs exist. API URLs (under /api/) are checked by the API's own
+    base view after token authentication, which runs later than this middleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None  # type: ignore[attr-defined]
+        request.tenant_roles = frozenset()  # type: ignore[attr-defined]
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        slug = match.kwargs.get("tenant_slug")
+        if slug is None or request.path_info.startswith("/api/"):
+            return self.get_response(request)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
+        if tenant is None:
+            raise Http404
+        roles = selectors.user_roles(user=request.user, tenant=tenant)  # type: ignore[arg-type]
+        if not roles:
+            raise Http404
+        request.tenant = tenant  # type: ignore[attr-defined]
+        request.tenant_roles = roles  # type: ignore[attr-defined]
+        request.session["last_tenant"] = tenant.slug
+        with tenant_scope(tenant):
+            return self.get_response(request)
+
+
+class MFARequiredMiddleware:
+    """Administrators, finance, insurer users and operators must have TOTP before doing anything else."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and not request.path_info.startswith(MFA_EXEMPT_PREFIXES):
+            from allauth.mfa.models import Authenticator
+
+            must = needs_mfa(
+                roles=selectors.user_all_roles(user=user),  # type: ignore[arg-type]
+                is_insurer_user=bool(selectors.user_insurers(user=user)),  # type: ignore[arg-type]
+                is_operator=user.is_staff,
+            )
+            if must and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+                if request.path_info.startswith("/api/"):
+                    return HttpResponse("Two-factor authentication must be set up first.", status=403)
+                return redirect("mfa_activate_totp")
+        return self.get_response(request)

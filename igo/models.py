@@ -1,0 +1,251 @@
+"""Accounts and tenancy: users, IGOs (tenants), their memberships and invitations, insurers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from igo.tenancy import TenantOwned
+from igo.validators import validate_igo_agb_code, validate_uzovi_code
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: object) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in: a professional, an IGO administrator, an insurer employee or an operator."""
+
+    email = models.EmailField(_("e-mail address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    is_staff = models.BooleanField(
+        _("platform operator"), default=False, help_text=_("Operators create tenants and use the admin site.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return (self.full_name.split(" ")[0] if self.full_name else self.email.split("@")[0])
+
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9]+(?:-[a-z0-9]+)*$", _("Use lower-case letters, digits and single hyphens only.")
+)
+
+
+class Tenant(models.Model):
+    """An integrated birth-care organisation (IGO): the tenant that owns all care and billing data."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("short name in addresses"), max_length=50, unique=True, validators=[slug_validator])
+    agb_code = models.CharField(_("AGB code"), max_length=8, unique=True, validators=[validate_igo_agb_code])
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("IGO")
+        verbose_name_plural = _("IGOs")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(agb_code__regex=r"^53[0-9]{6}$"), name="tenant_agb_type_53"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    MIDWIFE = "midwife", _("Midwife")
+    GYNAECOLOGIST = "gynaecologist", _("Gynaecologist")
+    MATERNITY_CARER = "maternity_carer", _("Maternity carer")
+    IGO_ADMIN = "igo_admin", _("IGO administrator")
+    IGO_FINANCE = "igo_finance", _("IGO finance")
+
+
+CLINICAL_ROLES = frozenset({Role.MIDWIFE, Role.GYNAECOLOGIST, Role.MATERNITY_CARER})
+# Roles that see money or manage accounts must sign in with a second factor.
+MFA_ROLES = frozenset({Role.IGO_ADMIN, Role.IGO_FINANCE})
+
+
+class Membership(TenantOwned):
+    """A user's role in one IGO. A user may hold several roles in several IGOs."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user", "role"], name="membership_unique_role"),
+        ]
+        indexes = [models.Index(fields=["user", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()}"
+
+
+class Invitation(TenantOwned):
+    """An invitation by an IGO administrator to join the IGO with a role.
+
+    The link carries a token signed with the SECRET_KEY over the id and a random nonce, so a copy of
+    the database alone is not enough to accept someone else's invitation.
+    """
+
+    email = models.EmailField(_("e-mail address"))
+    full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    nonce = models.CharField(max_length=32, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one open invitation per address and role in an IGO.
+            models.UniqueConstraint(
+                Lower("email"), "tenant", "role",
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_role_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return str(_("accepted"))
+        if self.revoked_at:
+            return str(_("revoked"))
+        if self.expires_at <= timezone.now():
+            return str(_("expired"))
+        return str(_("open"))
+
+
+class Insurer(models.Model):
+    """A health insurer (zorgverzekeraar), identified by its UZOVI code. Shared by all tenants."""
+
+    uzovi_code = models.CharField(_("UZOVI code"), max_length=4, unique=True, validators=[validate_uzovi_code])
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("insurer")
+        verbose_name_plural = _("insurers")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(uzovi_code__regex=r"^[0-9]{4}$"), name="insurer_uzovi_4_digits"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.uzovi_code})"
+
+
+class InsurerMembership(models.Model):
+    """Links an insurer's employee to the insurer; such users see only what is addressed to that insurer."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="insurer_memberships")
+    insurer = models.ForeignKey(Insurer, on_delete=models.PROTECT, related_name="memberships")
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("insurer user")
+        verbose_name_plural = _("insurer users")
+        constraints = [models.UniqueConstraint(fields=["user", "insurer"], name="insurer_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.insurer}"
+
+
+class AuditEntry(models.Model):
+    """Append-only record of an administrative action (who did what to which object, when).
+
+    The application never updates or deletes these rows; on PostgreSQL a trigger refuses it too.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["tenant", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise RuntimeError("Audit entries are append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        raise RuntimeError("Audit entries are append-only.")

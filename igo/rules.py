@@ -1,0 +1,29 @@
+"""Permission predicates: who may do what, by role. Views and API views ask these, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from igo.models import CLINICAL_ROLES, MFA_ROLES, Role
+
+RoleSet = frozenset[str]
+
+
+def can_manage_members(roles: Iterable[str]) -> bool:
+    return Role.IGO_ADMIN in set(roles)
+
+
+def can_view_members(roles: Iterable[str]) -> bool:
+    return bool({Role.IGO_ADMIN, Role.IGO_FINANCE} & set(roles))
+
+
+def can_log_care(roles: Iterable[str]) -> bool:
+    return bool(CLINICAL_ROLES & set(roles))
+
+
+def can_view_finance(roles: Iterable[str]) -> bool:
+    return bool({Role.IGO_FINANCE, Role.IGO_ADMIN} & set(roles))
+
+
+def needs_mfa(*, roles: Iterable[str], is_insurer_user: bool, is_operator: bool) -> bool:
+    return is_insurer_user or is_operator or bool(MFA_ROLES & set(roles))

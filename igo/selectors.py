@@ -1,0 +1,90 @@
+"""Reads for tenancy and accounts. Cross-tenant reads say so by using `unscoped`."""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.db.models import QuerySet
+
+from igo.models import Insurer, InsurerMembership, Invitation, Membership, Tenant, User
+from igo.tenancy import current_tenant
+
+
+def user_tenants(*, user: User) -> list[Tenant]:
+    """The active IGOs in which the user has an active membership (cross-tenant by design)."""
+    if not user.is_authenticated:
+        return []
+    ids = Membership.unscoped.filter(user=user, is_active=True).values("tenant_id")
+    return list(Tenant.objects.filter(pk__in=ids, is_active=True).order_by("name"))
+
+
+def user_roles(*, user: User, tenant: Tenant) -> frozenset[str]:
+    if not user.is_authenticated:
+        return frozenset()
+    return frozenset(
+        Membership.unscoped.filter(user=user, tenant=tenant, is_active=True).values_list("role", flat=True)
+    )
+
+
+def user_insurers(*, user: User) -> list[Insurer]:
+    if not user.is_authenticated:
+        return []
+    ids = InsurerMembership.objects.filter(user=user, is_active=True).values("insurer_id")
+    return list(Insurer.objects.filter(pk__in=ids, is_active=True))
+
+
+def user_all_roles(*, user: User) -> frozenset[str]:
+    """Every role the user holds in any IGO (for the second-factor rule)."""
+    return frozenset(
+        Membership.unscoped.filter(user=user, is_active=True, tenant__is_active=True).values_list("role", flat=True)
+    )
+
+
+def membership_list(*, q: str = "", role: str = "", include_ended: bool = False) -> QuerySet[Membership]:
+    qs = Membership.objects.select_related("user").order_by("user__full_name", "user__email", "role")
+    if not include_ended:
+        qs = qs.filter(is_active=True)
+    if role:
+        qs = qs.filter(role=role)
+    if q:
+        from django.db.models import Q
+
+        qs = qs.filter(Q(user__full_name__icontains=q) | Q(user__email__icontains=q))
+    return qs
+
+
+def invitation_list(*, open_only: bool = False) -> QuerySet[Invitation]:
+    qs = Invitation.objects.select_related("invited_by").order_by("-created_at")
+    if open_only:
+        qs = qs.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+    return qs
+
+
+INVITATION_SALT = "igo.invitation"
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return signing.Signer(salt=INVITATION_SALT).sign(f"{invitation.pk}.{invitation.nonce}")
+
+
+def invitation_by_token(*, token: str) -> Invitation | None:
+    """Find an invitation from the signed token in its link (cross-tenant: the link names no tenant)."""
+    try:
+        value = signing.Signer(salt=INVITATION_SALT).unsign(token)
+        pk, nonce = value.split(".", 1)
+    except (signing.BadSignature, ValueError):
+        return None
+    return Invitation.unscoped.select_related("tenant").filter(pk=pk, nonce=nonce).first()
+
+
+def tenant_summary() -> dict[str, object]:
+    tenant = current_tenant()
+    members = Membership.objects.filter(is_active=True)
+    by_role = {r: 0 for r, _ in Membership._meta.get_field("role").choices}  # type: ignore[union-attr]
+    for role in members.values_list("role", flat=True):
+        by_role[role] += 1
+    return {
+        "tenant": tenant,
+        "member_count": members.values("user").distinct().count(),
+        "by_role": by_role,
+        "open_invitations": Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True).count(),
+    }

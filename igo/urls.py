@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from igo import views
+from igo.api import views as api_views
+
+tenant_patterns = [
+    path("", views.tenant_dashboard, name="tenant_dashboard"),
+    path("users/", views.membership_list, name="membership_list"),
+    path("users/<int:pk>/", views.membership_detail, name="membership_detail"),
+    path("users/<int:pk>/end/", views.membership_end, name="membership_end"),
+    path("invitations/new/", views.invitation_create, name="invitation_create"),
+    path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
+    path("audit/", views.audit_list, name="audit_list"),
+]
+
+api_tenant_patterns = [
+    path("users/", api_views.MembershipListView.as_view(), name="api_membership_list"),
+    path("users/<int:pk>/", api_views.MembershipDetailView.as_view(), name="api_membership_detail"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("switch/", views.tenant_switch, name="tenant_switch"),
+    path("t/<slug:tenant_slug>/", include(tenant_patterns)),
+    path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("insurer/", views.insurer_dashboard, name="insurer_dashboard"),
+    path("platform/", views.platform_tenants, name="platform_tenants"),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("admin/", admin.site.urls),
+    path("api/me/", api_views.MeView.as_view(), name="api_me"),
+    path("api/t/<slug:tenant_slug>/", include(api_tenant_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+]
+

@@ -1,0 +1,256 @@
+"""Views for sign-in landing, tenant dashboards, users and roles, invitations, the platform operator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from igo import rules, selectors, services
+from igo.forms import AcceptInvitationForm, InvitationForm, TenantCreateForm
+from igo.models import AuditEntry, Invitation, Membership, Role, Tenant
+
+View = Callable[..., HttpResponse]
+
+
+def tenant_view(rule: Callable[[frozenset[str]], bool] | None = None) -> Callable[[View], View]:
+    """For views under /t/<tenant_slug>/: the middleware has checked membership; this checks the role."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, tenant_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            if getattr(request, "tenant", None) is None:  # the middleware did not run: refuse
+                raise PermissionDenied
+            if rule is not None and not rule(request.tenant_roles):  # type: ignore[attr-defined]
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    tenants = selectors.user_tenants(user=request.user)  # type: ignore[arg-type]
+    last = request.session.get("last_tenant")
+    if len(tenants) == 1:
+        return redirect("tenant_dashboard", tenant_slug=tenants[0].slug)
+    if last and any(t.slug == last for t in tenants):
+        return redirect("tenant_dashboard", tenant_slug=last)
+    insurers = selectors.user_insurers(user=request.user)  # type: ignore[arg-type]
+    if not tenants and insurers:
+        return redirect("insurer_dashboard")
+    if not tenants and request.user.is_staff:
+        return redirect("platform_tenants")
+    return render(request, "igo/choose_tenant.html", {"tenants": tenants, "insurers": insurers})
+
+
+@login_required
+def tenant_switch(request: HttpRequest) -> HttpResponse:
+    return render(request, "igo/choose_tenant.html", {
+        "tenants": selectors.user_tenants(user=request.user),  # type: ignore[arg-type]
+        "insurers": selectors.user_insurers(user=request.user),  # type: ignore[arg-type]
+    })
+
+
+@tenant_view()
+def tenant_dashboard(request: HttpRequest) -> HttpResponse:
+    roles = request.tenant_roles  # type: ignore[attr-defined]
+    context: dict[str, Any] = {
+        "roles": roles,
+        "is_admin": rules.can_manage_members(roles),
+        "is_finance": Role.IGO_FINANCE in roles,
+        "is_clinician": rules.can_log_care(roles),
+        "summary": selectors.tenant_summary(),
+        "role_labels": dict(Role.choices),
+    }
+    if context["is_admin"]:
+        context["open_invitations"] = selectors.invitation_list(open_only=True)[:10]
+        context["recent_audit"] = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")[:8]  # type: ignore[attr-defined]
+    return render(request, "igo/dashboard.html", context)
+
+
+@tenant_view(rules.can_view_members)
+def membership_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    role = request.GET.get("role", "")
+    if role not in Role.values:
+        role = ""
+    include_ended = request.GET.get("ended") == "1"
+    page = Paginator(selectors.membership_list(q=q, role=role, include_ended=include_ended), 50).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page, "q": q, "role": role, "include_ended": include_ended, "roles": Role.choices,
+        "can_manage": rules.can_manage_members(request.tenant_roles),  # type: ignore[attr-defined]
+        "invitations": selectors.invitation_list(open_only=True),
+        "form": InvitationForm(),
+    }
+    template = "igo/partials/membership_table.html" if request.htmx else "igo/membership_list.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+@tenant_view(rules.can_manage_members)
+def invitation_create(request: HttpRequest) -> HttpResponse:
+    form = InvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                tenant=request.tenant, actor=request.user, **form.cleaned_data  # type: ignore[attr-defined,arg-type]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
+            if request.htmx:  # type: ignore[attr-defined]
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = reverse(
+                    "membership_list", kwargs={"tenant_slug": request.tenant.slug}  # type: ignore[attr-defined]
+                )
+                return response
+            return redirect("membership_list", tenant_slug=request.tenant.slug)  # type: ignore[attr-defined]
+    status = 400 if request.method == "POST" else 200
+    template = "igo/partials/invitation_form.html" if request.htmx else "igo/invitation_form.html"  # type: ignore[attr-defined]
+    return render(request, template, {"form": form}, status=status)
+
+
+@require_POST
+@tenant_view(rules.can_manage_members)
+def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    invitation = get_object_or_404(Invitation.objects, pk=pk)
+    try:
+        services.invitation_revoke(invitation=invitation, actor=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("The invitation for %(email)s was withdrawn.") % {"email": invitation.email})
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("membership_list", tenant_slug=request.tenant.slug)  # type: ignore[attr-defined]
+
+
+@tenant_view(rules.can_view_members)
+def membership_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
+    history = AuditEntry.objects.filter(
+        tenant=request.tenant, object_type="igo.membership", object_id=str(membership.pk)  # type: ignore[attr-defined]
+    ).select_related("actor")
+    return render(request, "igo/membership_detail.html", {
+        "membership": membership, "history": history,
+        "can_manage": rules.can_manage_members(request.tenant_roles),  # type: ignore[attr-defined]
+    })
+
+
+@require_POST
+@tenant_view(rules.can_manage_members)
+def membership_end(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
+    try:
+        services.membership_end(membership=membership, actor=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("The role of %(name)s has been ended.") % {"name": membership.user})
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("membership_list", tenant_slug=request.tenant.slug)  # type: ignore[attr-defined]
+
+
+@tenant_view(rules.can_manage_members)
+def audit_list(request: HttpRequest) -> HttpResponse:
+    entries = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")  # type: ignore[attr-defined]
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    return render(request, "igo/audit_list.html", {"page": page})
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = selectors.invitation_by_token(token=token)
+    if invitation is None:
+        return render(request, "igo/invitation_invalid.html", {
+            "reason": _("This invitation link is not valid. Check that you copied the whole link."),
+        }, status=404)
+    try:
+        services.invitation_check_open(invitation)
+    except ValidationError as exc:
+        return render(request, "igo/invitation_invalid.html", {"reason": " ".join(exc.messages)}, status=410)
+    from igo.models import User
+
+    has_account = User.objects.filter(email__iexact=invitation.email).exists()
+    form = AcceptInvitationForm(request.POST or None) if not has_account else None
+    error = ""
+    if request.method == "POST":
+        try:
+            if has_account:
+                user, _membership = services.invitation_accept(
+                    invitation=invitation, user=request.user if request.user.is_authenticated else None  # type: ignore[arg-type]
+                )
+            elif form is not None and form.is_valid():
+                user, _membership = services.invitation_accept(
+                    invitation=invitation,
+                    user=request.user if request.user.is_authenticated else None,  # type: ignore[arg-type]
+                    full_name=form.cleaned_data["full_name"],
+                    password=form.cleaned_data["password1"],
+                )
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            else:
+                user = None
+        except ValidationError as exc:
+            if form is not None and hasattr(exc, "error_dict"):
+                _add_errors(form, exc)
+            else:
+                error = " ".join(exc.messages)
+            user = None
+        if user is not None:
+            messages.success(request, _("Welcome to %(igo)s.") % {"igo": invitation.tenant.name})
+            return redirect("tenant_dashboard", tenant_slug=invitation.tenant.slug)
+    return render(request, "igo/invitation_accept.html", {
+        "invitation": invitation, "form": form, "has_account": has_account, "error": error,
+    }, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def insurer_dashboard(request: HttpRequest) -> HttpResponse:
+    insurers = selectors.user_insurers(user=request.user)  # type: ignore[arg-type]
+    if not insurers:
+        raise PermissionDenied
+    return render(request, "igo/insurer_dashboard.html", {"insurers": insurers})
+
+
+@login_required
+def platform_tenants(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied
+    form = TenantCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tenant, invitation = services.tenant_create(actor=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("%(igo)s was created; an invitation went to %(email)s.") % {
+                "igo": tenant.name, "email": invitation.email})
+            return redirect("platform_tenants")
+    tenants = Tenant.objects.order_by("name")
+    return render(request, "igo/platform_tenants.html", {"form": form, "tenants": tenants},
+                  status=400 if request.method == "POST" else 200)
+
+
+def _add_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)

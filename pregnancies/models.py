@@ -1,0 +1,1 @@
+"""Models of the pregnancies app (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""Models of the providers app (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""Models of the quality app (built in a later issue)."""
