@@ -6,6 +6,7 @@ and ALLOWED_HOSTS; with DEBUG off the defaults are the safe ones (`manage.py che
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,7 +33,7 @@ DEBUG = env_bool("DEBUG", False)
 _DEV_KEY = "insecure-development-key-only-for-local-use-never-in-production-0123456789"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if DEBUG or env_bool("IGO_ALLOW_DEV_SECRET", False):
+    if DEBUG or env_bool("IGO_ALLOW_DEV_SECRET", False) or "pytest" in sys.modules:
         SECRET_KEY = _DEV_KEY
     else:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (or set IGO_ALLOW_DEV_SECRET=1).")

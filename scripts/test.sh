@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The full test command (`make test`): install, start PostgreSQL + Redis + a Celery worker, run the
+# checks and the whole test suite against them, stop what was started. Fails if any service is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh --dev
+scripts/services.sh up
+
+export DATABASE_URL=${TEST_DATABASE_URL:-postgres://root@127.0.0.1:${PGPORT:-5432}/test}
+export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT:-6379}/0}
+export IGO_REQUIRE_REAL_SERVICES=1 IGO_ALLOW_DEV_SECRET=1 DEBUG=0 HTTPS=0 DJANGO_ALLOW_ASYNC_UNSAFE=true
+export PYTHONDONTWRITEBYTECODE=1
+
+echo "== static checks"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/python manage.py makemigrations --check --dry-run
+HTTPS=1 SECRET_KEY=check-deploy-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') ALLOWED_HOSTS=igo.example \
+  .venv/bin/python manage.py check --deploy --fail-level WARNING
+
+echo "== test suite (PostgreSQL, Redis, Celery worker)"
+trap 'scripts/worker.sh down >/dev/null 2>&1 || true' EXIT
+scripts/worker.sh up
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Start/stop a real Celery worker for the test suite, on the test database pytest-django creates
+# (DATABASES.default.TEST.NAME = test_igo). Usage: scripts/worker.sh up|down
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STATE=${SERVICES_STATE_DIR:-/tmp/igo-services}; mkdir -p "$STATE"
+PID="$STATE/celery.pid"; LOG="$STATE/celery.log"
+export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-igo.settings}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+case "${1:-up}" in
+  up)
+    "$0" down >/dev/null 2>&1 || true
+    DATABASE_URL="postgres://root@127.0.0.1:${PGPORT:-5432}/${DJANGO_TEST_DB_NAME:-test_igo}" \
+      nohup .venv/bin/celery -A igo worker -l info --concurrency 2 --hostname "test@%h" \
+      -Q "${CELERY_QUEUES:-celery}" >"$LOG" 2>&1 &
+    echo $! >"$PID"
+    for _ in $(seq 160); do
+      grep -q " ready\." "$LOG" && { echo "celery: ready (pid $(cat "$PID"))"; exit 0; }
+      kill -0 "$(cat "$PID")" 2>/dev/null || break
+      sleep 0.25
+    done
+    echo "celery: not ready"; tail -30 "$LOG"; exit 1 ;;
+  down)
+    [ -f "$PID" ] || exit 0
+    p=$(cat "$PID"); kill "$p" 2>/dev/null || true
+    for _ in $(seq 60); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$p" 2>/dev/null && kill -9 "$p"; rm -f "$PID"; echo "celery: stopped" ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
