@@ -8,7 +8,7 @@ from igo.models import AuditEntry, Insurer, InsurerMembership, Invitation, Membe
 
 
 class UnscopedAdmin(admin.ModelAdmin):
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request):
         return self.model.unscoped.all()
 
 
@@ -23,7 +23,9 @@ class UserAdmin(BaseUserAdmin):
         (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser")}),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
+    )
     filter_horizontal = ()
     list_filter = ["is_staff", "is_active"]
 
@@ -65,11 +67,11 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_display = ["at", "tenant", "actor", "action", "object_type", "object_id"]
     list_filter = ["action"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return False
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False

@@ -7,14 +7,15 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from igo import rules, selectors
+from igo.models import User
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if not isinstance(user, User) or not user.is_authenticated:
         return {}
     tenant = getattr(request, "tenant", None)
-    roles = getattr(request, "tenant_roles", frozenset())
+    roles: frozenset[str] = getattr(request, "tenant_roles", frozenset())
     items: list[tuple[str, str, str]] = []
     if tenant is not None:
         kw = {"tenant_slug": tenant.slug}
@@ -23,7 +24,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             items.append(("members", str(_("Users and roles")), reverse("membership_list", kwargs=kw)))
         if rules.can_manage_members(roles):
             items.append(("audit", str(_("Audit log")), reverse("audit_list", kwargs=kw)))
-    insurers = selectors.user_insurers(user=user)  # type: ignore[arg-type]
+    insurers = selectors.user_insurers(user=user)
     if insurers:
         items.append(("insurer", str(_("Insurer portal")), reverse("insurer_dashboard")))
     if user.is_staff:
@@ -32,5 +33,5 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "nav_items": items,
         "nav_tenant": tenant,
         "nav_roles": sorted(roles),
-        "nav_tenants": selectors.user_tenants(user=user),  # type: ignore[arg-type]
+        "nav_tenants": selectors.user_tenants(user=user),
     }

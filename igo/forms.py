@@ -18,11 +18,15 @@ class InvitationForm(forms.Form):
 class TenantCreateForm(forms.Form):
     name = forms.CharField(label=_("Name of the IGO"), max_length=200)
     slug = forms.SlugField(
-        label=_("Short name in addresses"), max_length=50,
+        label=_("Short name in addresses"),
+        max_length=50,
         help_text=_("Lower-case letters, digits and hyphens, e.g. igo-zuidoost."),
     )
     agb_code = forms.CharField(
-        label=_("AGB code"), min_length=8, max_length=8, validators=[validate_igo_agb_code],
+        label=_("AGB code"),
+        min_length=8,
+        max_length=8,
+        validators=[validate_igo_agb_code],
         help_text=_("8 digits, starting with 53 (provider type IGO)."),
     )
     first_admin_email = forms.EmailField(label=_("E-mail of the first administrator"))
@@ -42,7 +46,9 @@ class TenantCreateForm(forms.Form):
 
 class AcceptInvitationForm(forms.Form):
     full_name = forms.CharField(label=_("Full name"), max_length=150)
-    password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password1 = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
     password2 = forms.CharField(
         label=_("Password (again)"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )

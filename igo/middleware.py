@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 
 from igo import selectors
-from igo.models import Tenant
+from igo.models import Tenant, User
 from igo.rules import needs_mfa
 from igo.tenancy import tenant_scope
 
@@ -44,7 +44,7 @@ class TenantMiddleware:
         tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
         if tenant is None:
             raise Http404
-        roles = selectors.user_roles(user=request.user, tenant=tenant)  # type: ignore[arg-type]
+        roles = selectors.user_roles(user=request.user, tenant=tenant)
         if not roles:
             raise Http404
         request.tenant = tenant  # type: ignore[attr-defined]
@@ -62,12 +62,16 @@ class MFARequiredMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if user.is_authenticated and not request.path_info.startswith(MFA_EXEMPT_PREFIXES):
+        if (
+            isinstance(user, User)
+            and user.is_authenticated
+            and not request.path_info.startswith(MFA_EXEMPT_PREFIXES)
+        ):
             from allauth.mfa.models import Authenticator
 
             must = needs_mfa(
-                roles=selectors.user_all_roles(user=user),  # type: ignore[arg-type]
-                is_insurer_user=bool(selectors.user_insurers(user=user)),  # type: ignore[arg-type]
+                roles=selectors.user_all_roles(user=user),
+                is_insurer_user=bool(selectors.user_insurers(user=user)),
                 is_operator=user.is_staff,
             )
             if must and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -52,7 +54,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     EMAIL_FIELD = "email"
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: list[str] = []  # type: ignore[misc]
 
     class Meta:
         verbose_name = _("user")
@@ -66,7 +68,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name or self.email
 
     def get_short_name(self) -> str:
-        return (self.full_name.split(" ")[0] if self.full_name else self.email.split("@")[0])
+        return self.full_name.split(" ")[0] if self.full_name else self.email.split("@")[0]
 
 
 slug_validator = RegexValidator(
@@ -78,7 +80,9 @@ class Tenant(models.Model):
     """An integrated birth-care organisation (IGO): the tenant that owns all care and billing data."""
 
     name = models.CharField(_("name"), max_length=200)
-    slug = models.SlugField(_("short name in addresses"), max_length=50, unique=True, validators=[slug_validator])
+    slug = models.SlugField(
+        _("short name in addresses"), max_length=50, unique=True, validators=[slug_validator]
+    )
     agb_code = models.CharField(_("AGB code"), max_length=8, unique=True, validators=[validate_igo_agb_code])
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -88,7 +92,9 @@ class Tenant(models.Model):
         verbose_name_plural = _("IGOs")
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(agb_code__regex=r"^53[0-9]{6}$"), name="tenant_agb_type_53"),
+            models.CheckConstraint(
+                condition=models.Q(agb_code__regex=r"^53[0-9]{6}$"), name="tenant_agb_type_53"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -159,7 +165,9 @@ class Invitation(TenantOwned):
         constraints = [
             # At most one open invitation per address and role in an IGO.
             models.UniqueConstraint(
-                Lower("email"), "tenant", "role",
+                Lower("email"),
+                "tenant",
+                "role",
                 condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="invitation_one_open_per_email_role",
             ),
@@ -186,7 +194,9 @@ class Invitation(TenantOwned):
 class Insurer(models.Model):
     """A health insurer (zorgverzekeraar), identified by its UZOVI code. Shared by all tenants."""
 
-    uzovi_code = models.CharField(_("UZOVI code"), max_length=4, unique=True, validators=[validate_uzovi_code])
+    uzovi_code = models.CharField(
+        _("UZOVI code"), max_length=4, unique=True, validators=[validate_uzovi_code]
+    )
     name = models.CharField(_("name"), max_length=200)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -195,7 +205,9 @@ class Insurer(models.Model):
         verbose_name_plural = _("insurers")
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(uzovi_code__regex=r"^[0-9]{4}$"), name="insurer_uzovi_4_digits"),
+            models.CheckConstraint(
+                condition=models.Q(uzovi_code__regex=r"^[0-9]{4}$"), name="insurer_uzovi_4_digits"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -205,7 +217,9 @@ class Insurer(models.Model):
 class InsurerMembership(models.Model):
     """Links an insurer's employee to the insurer; such users see only what is addressed to that insurer."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="insurer_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="insurer_memberships"
+    )
     insurer = models.ForeignKey(Insurer, on_delete=models.PROTECT, related_name="memberships")
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -242,10 +256,10 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise RuntimeError("Audit entries are append-only.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
-    def delete(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise RuntimeError("Audit entries are append-only.")

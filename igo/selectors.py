@@ -35,7 +35,9 @@ def user_insurers(*, user: User) -> list[Insurer]:
 def user_all_roles(*, user: User) -> frozenset[str]:
     """Every role the user holds in any IGO (for the second-factor rule)."""
     return frozenset(
-        Membership.unscoped.filter(user=user, is_active=True, tenant__is_active=True).values_list("role", flat=True)
+        Membership.unscoped.filter(user=user, is_active=True, tenant__is_active=True).values_list(
+            "role", flat=True
+        )
     )
 
 
@@ -86,5 +88,7 @@ def tenant_summary() -> dict[str, object]:
         "tenant": tenant,
         "member_count": members.values("user").distinct().count(),
         "by_role": by_role,
-        "open_invitations": Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True).count(),
+        "open_invitations": Invitation.objects.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True
+        ).count(),
     }

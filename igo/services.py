@@ -35,7 +35,9 @@ def _normalise_email(email: str) -> str:
 
 
 @transaction.atomic
-def tenant_create(*, actor: User, name: str, slug: str, agb_code: str, first_admin_email: str) -> tuple[Tenant, Invitation]:
+def tenant_create(
+    *, actor: User, name: str, slug: str, agb_code: str, first_admin_email: str
+) -> tuple[Tenant, Invitation]:
     """A platform operator creates an IGO and invites its first administrator."""
     tenant = Tenant(name=name.strip(), slug=slug.strip(), agb_code=agb_code.strip())
     tenant.full_clean()
@@ -49,14 +51,22 @@ def tenant_create(*, actor: User, name: str, slug: str, agb_code: str, first_adm
 
 
 @transaction.atomic
-def invitation_create(*, tenant: Tenant, actor: User, email: str, role: str, full_name: str = "") -> Invitation:
+def invitation_create(
+    *, tenant: Tenant, actor: User, email: str, role: str, full_name: str = ""
+) -> Invitation:
     email = _normalise_email(email)
     if role not in Role.values:
         raise ValidationError({"role": _("Choose a valid role.")})
-    if Membership.unscoped.filter(tenant=tenant, user__email__iexact=email, role=role, is_active=True).exists():
+    if Membership.unscoped.filter(
+        tenant=tenant, user__email__iexact=email, role=role, is_active=True
+    ).exists():
         raise ValidationError({"email": _("%(email)s already has this role in this IGO.") % {"email": email}})
     if Invitation.unscoped.filter(
-        tenant=tenant, email__iexact=email, role=role, accepted_at__isnull=True, revoked_at__isnull=True,
+        tenant=tenant,
+        email__iexact=email,
+        role=role,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
         expires_at__gt=timezone.now(),
     ).exists():
         raise ValidationError(
@@ -64,7 +74,11 @@ def invitation_create(*, tenant: Tenant, actor: User, email: str, role: str, ful
         )
     # An expired invitation for the same address and role is closed, so a new one may be sent.
     Invitation.unscoped.filter(
-        tenant=tenant, email__iexact=email, role=role, accepted_at__isnull=True, revoked_at__isnull=True,
+        tenant=tenant,
+        email__iexact=email,
+        role=role,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
         expires_at__lte=timezone.now(),
     ).update(revoked_at=timezone.now())
     invitation = Invitation(
@@ -84,10 +98,12 @@ def invitation_create(*, tenant: Tenant, actor: User, email: str, role: str, ful
         raise ValidationError(
             {"email": _("An open invitation for %(email)s with this role already exists.") % {"email": email}}
         ) from exc
-    audit_record(actor=actor, action="invitation.create", tenant=tenant, obj=invitation, email=email, role=role)
+    audit_record(
+        actor=actor, action="invitation.create", tenant=tenant, obj=invitation, email=email, role=role
+    )
     from igo.tasks import invitation_send
 
-    invitation_send.delay_on_commit(invitation.pk)
+    invitation_send.delay_on_commit(invitation.pk)  # type: ignore[attr-defined]
     return invitation
 
 
@@ -104,10 +120,13 @@ def invitation_revoke(*, invitation: Invitation, actor: User) -> Invitation:
 
 def invitation_check_open(invitation: Invitation) -> None:
     if invitation.accepted_at is not None:
-        raise ValidationError(_("This invitation has already been used. Sign in with your account."), code="used")
+        raise ValidationError(
+            _("This invitation has already been used. Sign in with your account."), code="used"
+        )
     if invitation.revoked_at is not None:
-        raise ValidationError(_("This invitation has been withdrawn. Ask your IGO administrator for a new one."),
-                              code="revoked")
+        raise ValidationError(
+            _("This invitation has been withdrawn. Ask your IGO administrator for a new one."), code="revoked"
+        )
     if invitation.expires_at <= timezone.now():
         raise ValidationError(
             _("This invitation expired on %(date)s. Ask your IGO administrator for a new one.")
@@ -130,14 +149,17 @@ def invitation_accept(
     if existing is not None:
         if user is None or user.pk != existing.pk:
             raise ValidationError(
-                _("An account with this e-mail address already exists. Sign in first, then open the link again."),
+                _(
+                    "An account with this e-mail address already exists. Sign in first, then open the link again."
+                ),
                 code="sign_in",
             )
         account = existing
     else:
         if user is not None and user.is_authenticated:
             raise ValidationError(
-                _("This invitation is for %(email)s. Sign out first to accept it.") % {"email": invitation.email},
+                _("This invitation is for %(email)s. Sign out first to accept it.")
+                % {"email": invitation.email},
                 code="other_user",
             )
         if not full_name.strip():
@@ -159,7 +181,13 @@ def invitation_accept(
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = account
     invitation.save(update_fields=["accepted_at", "accepted_by"])
-    audit_record(actor=account, action="invitation.accept", tenant=invitation.tenant, obj=invitation, role=invitation.role)
+    audit_record(
+        actor=account,
+        action="invitation.accept",
+        tenant=invitation.tenant,
+        obj=invitation,
+        role=invitation.role,
+    )
     return account, membership
 
 
@@ -176,13 +204,21 @@ def membership_end(*, membership: Membership, actor: User) -> Membership:
     membership.is_active = False
     membership.ended_at = timezone.now()
     membership.save(update_fields=["is_active", "ended_at"])
-    audit_record(actor=actor, action="membership.end", tenant=membership.tenant, obj=membership,
-                 user=membership.user.email, role=membership.role)
+    audit_record(
+        actor=actor,
+        action="membership.end",
+        tenant=membership.tenant,
+        obj=membership,
+        user=membership.user.email,
+        role=membership.role,
+    )
     return membership
 
 
 @transaction.atomic
-def insurer_user_create(*, actor: User | None, insurer: Insurer, email: str, full_name: str, password: str) -> User:
+def insurer_user_create(
+    *, actor: User | None, insurer: Insurer, email: str, full_name: str, password: str
+) -> User:
     email = _normalise_email(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": _("A user with this e-mail address already exists.")})

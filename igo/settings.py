@@ -36,7 +36,9 @@ if not SECRET_KEY:
     if DEBUG or env_bool("IGO_ALLOW_DEV_SECRET", False) or "pytest" in sys.modules:
         SECRET_KEY = _DEV_KEY
     else:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (or set IGO_ALLOW_DEV_SECRET=1).")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (or set IGO_ALLOW_DEV_SECRET=1)."
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -215,7 +217,9 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 # --- E-mail ----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "tmp" / "mail"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

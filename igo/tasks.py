@@ -22,7 +22,8 @@ def invitation_send(invitation_id: int) -> dict[str, object]:
     """E-mail the invitation link. Sends at most once: the row is locked and `sent_at` is checked."""
     with transaction.atomic():
         invitation = (
-            Invitation.unscoped.select_for_update(skip_locked=True).select_related("tenant", "invited_by")
+            Invitation.unscoped.select_for_update(skip_locked=True)
+            .select_related("tenant", "invited_by")
             .filter(pk=invitation_id, sent_at__isnull=True, accepted_at__isnull=True, revoked_at__isnull=True)
             .first()
         )
@@ -32,13 +33,16 @@ def invitation_send(invitation_id: int) -> dict[str, object]:
         link = base + reverse("invitation_accept", kwargs={"token": invitation_token(invitation)})
         with translation.override(settings.LANGUAGE_CODE):
             body = render_to_string("igo/email/invitation.txt", {"invitation": invitation, "link": link})
-            subject = render_to_string(
-                "igo/email/invitation_subject.txt", {"invitation": invitation}
-            ).strip()
+            subject = render_to_string("igo/email/invitation_subject.txt", {"invitation": invitation}).strip()
         send_mail(subject, body, None, [invitation.email])
         invitation.sent_at = timezone.now()
         invitation.save(update_fields=["sent_at"])
-    return {"sent": True, "invitation": invitation_id, "db": connection.settings_dict["NAME"], "pid": os.getpid()}
+    return {
+        "sent": True,
+        "invitation": invitation_id,
+        "db": connection.settings_dict["NAME"],
+        "pid": os.getpid(),
+    }
 
 
 @shared_task

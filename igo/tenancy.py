@@ -76,7 +76,7 @@ class TenantOwned(models.Model):
     tenant = models.ForeignKey("igo.Tenant", on_delete=models.PROTECT, related_name="+")
 
     objects = TenantManager()
-    unscoped = models.Manager()
+    unscoped = models.Manager()  # noqa: DJ012 - two managers, the scoped one is the default
 
     class Meta:
         abstract = True

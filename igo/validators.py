@@ -39,4 +39,6 @@ def validate_bsn(value: str) -> None:
     if not (isinstance(value, str) and len(value) == 9 and value.isdigit()):
         raise ValidationError(_("A BSN consists of exactly 9 digits."), code="bsn_format")
     if not bsn_is_valid(value):
-        raise ValidationError(_("This BSN does not pass the eleven-test; check for a typing error."), code="bsn_check")
+        raise ValidationError(
+            _("This BSN does not pass the eleven-test; check for a typing error."), code="bsn_check"
+        )

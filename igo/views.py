@@ -20,7 +20,8 @@ from django.views.decorators.http import require_POST
 
 from igo import rules, selectors, services
 from igo.forms import AcceptInvitationForm, InvitationForm, TenantCreateForm
-from igo.models import AuditEntry, Invitation, Membership, Role, Tenant
+from igo.http import AuthedRequest, TenantRequest
+from igo.models import AuditEntry, Invitation, Membership, Role, Tenant, User
 
 View = Callable[..., HttpResponse]
 
@@ -49,14 +50,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    tenants = selectors.user_tenants(user=request.user)  # type: ignore[arg-type]
+def home(request: AuthedRequest) -> HttpResponse:
+    tenants = selectors.user_tenants(user=request.user)
     last = request.session.get("last_tenant")
     if len(tenants) == 1:
         return redirect("tenant_dashboard", tenant_slug=tenants[0].slug)
     if last and any(t.slug == last for t in tenants):
         return redirect("tenant_dashboard", tenant_slug=last)
-    insurers = selectors.user_insurers(user=request.user)  # type: ignore[arg-type]
+    insurers = selectors.user_insurers(user=request.user)
     if not tenants and insurers:
         return redirect("insurer_dashboard")
     if not tenants and request.user.is_staff:
@@ -65,16 +66,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def tenant_switch(request: HttpRequest) -> HttpResponse:
-    return render(request, "igo/choose_tenant.html", {
-        "tenants": selectors.user_tenants(user=request.user),  # type: ignore[arg-type]
-        "insurers": selectors.user_insurers(user=request.user),  # type: ignore[arg-type]
-    })
+def tenant_switch(request: AuthedRequest) -> HttpResponse:
+    return render(
+        request,
+        "igo/choose_tenant.html",
+        {
+            "tenants": selectors.user_tenants(user=request.user),
+            "insurers": selectors.user_insurers(user=request.user),
+        },
+    )
 
 
 @tenant_view()
-def tenant_dashboard(request: HttpRequest) -> HttpResponse:
-    roles = request.tenant_roles  # type: ignore[attr-defined]
+def tenant_dashboard(request: TenantRequest) -> HttpResponse:
+    roles = request.tenant_roles
     context: dict[str, Any] = {
         "roles": roles,
         "is_admin": rules.can_manage_members(roles),
@@ -85,12 +90,12 @@ def tenant_dashboard(request: HttpRequest) -> HttpResponse:
     }
     if context["is_admin"]:
         context["open_invitations"] = selectors.invitation_list(open_only=True)[:10]
-        context["recent_audit"] = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")[:8]  # type: ignore[attr-defined]
+        context["recent_audit"] = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")[:8]
     return render(request, "igo/dashboard.html", context)
 
 
 @tenant_view(rules.can_view_members)
-def membership_list(request: HttpRequest) -> HttpResponse:
+def membership_list(request: TenantRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     role = request.GET.get("role", "")
     if role not in Role.values:
@@ -100,78 +105,94 @@ def membership_list(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     context = {
-        "page": page, "q": q, "role": role, "include_ended": include_ended, "roles": Role.choices,
-        "can_manage": rules.can_manage_members(request.tenant_roles),  # type: ignore[attr-defined]
+        "page": page,
+        "q": q,
+        "role": role,
+        "include_ended": include_ended,
+        "roles": Role.choices,
+        "can_manage": rules.can_manage_members(request.tenant_roles),
         "invitations": selectors.invitation_list(open_only=True),
         "form": InvitationForm(),
     }
-    template = "igo/partials/membership_table.html" if request.htmx else "igo/membership_list.html"  # type: ignore[attr-defined]
+    template = "igo/partials/membership_table.html" if request.htmx else "igo/membership_list.html"
     return render(request, template, context)
 
 
 @tenant_view(rules.can_manage_members)
-def invitation_create(request: HttpRequest) -> HttpResponse:
+def invitation_create(request: TenantRequest) -> HttpResponse:
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             invitation = services.invitation_create(
-                tenant=request.tenant, actor=request.user, **form.cleaned_data  # type: ignore[attr-defined,arg-type]
+                tenant=request.tenant,
+                actor=request.user,
+                **form.cleaned_data,
             )
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
-            if request.htmx:  # type: ignore[attr-defined]
+            if request.htmx:
                 response = HttpResponse(status=204)
                 response["HX-Redirect"] = reverse(
-                    "membership_list", kwargs={"tenant_slug": request.tenant.slug}  # type: ignore[attr-defined]
+                    "membership_list",
+                    kwargs={"tenant_slug": request.tenant.slug},
                 )
                 return response
-            return redirect("membership_list", tenant_slug=request.tenant.slug)  # type: ignore[attr-defined]
+            return redirect("membership_list", tenant_slug=request.tenant.slug)
     status = 400 if request.method == "POST" else 200
-    template = "igo/partials/invitation_form.html" if request.htmx else "igo/invitation_form.html"  # type: ignore[attr-defined]
+    template = "igo/partials/invitation_form.html" if request.htmx else "igo/invitation_form.html"
     return render(request, template, {"form": form}, status=status)
 
 
 @require_POST
 @tenant_view(rules.can_manage_members)
-def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_revoke(request: TenantRequest, pk: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation.objects, pk=pk)
     try:
-        services.invitation_revoke(invitation=invitation, actor=request.user)  # type: ignore[arg-type]
-        messages.success(request, _("The invitation for %(email)s was withdrawn.") % {"email": invitation.email})
+        services.invitation_revoke(invitation=invitation, actor=request.user)
+        messages.success(
+            request, _("The invitation for %(email)s was withdrawn.") % {"email": invitation.email}
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    return redirect("membership_list", tenant_slug=request.tenant.slug)  # type: ignore[attr-defined]
+    return redirect("membership_list", tenant_slug=request.tenant.slug)
 
 
 @tenant_view(rules.can_view_members)
-def membership_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def membership_detail(request: TenantRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
     history = AuditEntry.objects.filter(
-        tenant=request.tenant, object_type="igo.membership", object_id=str(membership.pk)  # type: ignore[attr-defined]
+        tenant=request.tenant,
+        object_type="igo.membership",
+        object_id=str(membership.pk),
     ).select_related("actor")
-    return render(request, "igo/membership_detail.html", {
-        "membership": membership, "history": history,
-        "can_manage": rules.can_manage_members(request.tenant_roles),  # type: ignore[attr-defined]
-    })
+    return render(
+        request,
+        "igo/membership_detail.html",
+        {
+            "membership": membership,
+            "history": history,
+            "can_manage": rules.can_manage_members(request.tenant_roles),
+        },
+    )
 
 
 @require_POST
 @tenant_view(rules.can_manage_members)
-def membership_end(request: HttpRequest, pk: int) -> HttpResponse:
+def membership_end(request: TenantRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
     try:
-        services.membership_end(membership=membership, actor=request.user)  # type: ignore[arg-type]
+        services.membership_end(membership=membership, actor=request.user)
         messages.success(request, _("The role of %(name)s has been ended.") % {"name": membership.user})
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    return redirect("membership_list", tenant_slug=request.tenant.slug)  # type: ignore[attr-defined]
+    return redirect("membership_list", tenant_slug=request.tenant.slug)
 
 
 @tenant_view(rules.can_manage_members)
-def audit_list(request: HttpRequest) -> HttpResponse:
-    entries = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")  # type: ignore[attr-defined]
+def audit_list(request: TenantRequest) -> HttpResponse:
+    entries = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
     return render(request, "igo/audit_list.html", {"page": page})
 
@@ -179,15 +200,18 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = selectors.invitation_by_token(token=token)
     if invitation is None:
-        return render(request, "igo/invitation_invalid.html", {
-            "reason": _("This invitation link is not valid. Check that you copied the whole link."),
-        }, status=404)
+        return render(
+            request,
+            "igo/invitation_invalid.html",
+            {
+                "reason": _("This invitation link is not valid. Check that you copied the whole link."),
+            },
+            status=404,
+        )
     try:
         services.invitation_check_open(invitation)
     except ValidationError as exc:
         return render(request, "igo/invitation_invalid.html", {"reason": " ".join(exc.messages)}, status=410)
-    from igo.models import User
-
     has_account = User.objects.filter(email__iexact=invitation.email).exists()
     form = AcceptInvitationForm(request.POST or None) if not has_account else None
     error = ""
@@ -195,12 +219,13 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         try:
             if has_account:
                 user, _membership = services.invitation_accept(
-                    invitation=invitation, user=request.user if request.user.is_authenticated else None  # type: ignore[arg-type]
+                    invitation=invitation,
+                    user=_signed_in(request),
                 )
             elif form is not None and form.is_valid():
                 user, _membership = services.invitation_accept(
                     invitation=invitation,
-                    user=request.user if request.user.is_authenticated else None,  # type: ignore[arg-type]
+                    user=_signed_in(request),
                     full_name=form.cleaned_data["full_name"],
                     password=form.cleaned_data["password1"],
                 )
@@ -216,36 +241,55 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         if user is not None:
             messages.success(request, _("Welcome to %(igo)s.") % {"igo": invitation.tenant.name})
             return redirect("tenant_dashboard", tenant_slug=invitation.tenant.slug)
-    return render(request, "igo/invitation_accept.html", {
-        "invitation": invitation, "form": form, "has_account": has_account, "error": error,
-    }, status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "igo/invitation_accept.html",
+        {
+            "invitation": invitation,
+            "form": form,
+            "has_account": has_account,
+            "error": error,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @login_required
-def insurer_dashboard(request: HttpRequest) -> HttpResponse:
-    insurers = selectors.user_insurers(user=request.user)  # type: ignore[arg-type]
+def insurer_dashboard(request: AuthedRequest) -> HttpResponse:
+    insurers = selectors.user_insurers(user=request.user)
     if not insurers:
         raise PermissionDenied
     return render(request, "igo/insurer_dashboard.html", {"insurers": insurers})
 
 
 @login_required
-def platform_tenants(request: HttpRequest) -> HttpResponse:
+def platform_tenants(request: AuthedRequest) -> HttpResponse:
     if not request.user.is_staff:
         raise PermissionDenied
     form = TenantCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            tenant, invitation = services.tenant_create(actor=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            tenant, invitation = services.tenant_create(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            messages.success(request, _("%(igo)s was created; an invitation went to %(email)s.") % {
-                "igo": tenant.name, "email": invitation.email})
+            messages.success(
+                request,
+                _("%(igo)s was created; an invitation went to %(email)s.")
+                % {"igo": tenant.name, "email": invitation.email},
+            )
             return redirect("platform_tenants")
     tenants = Tenant.objects.order_by("name")
-    return render(request, "igo/platform_tenants.html", {"form": form, "tenants": tenants},
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "igo/platform_tenants.html",
+        {"form": form, "tenants": tenants},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _signed_in(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) and request.user.is_authenticated else None
 
 
 def _add_errors(form: Any, exc: ValidationError) -> None:

@@ -7,6 +7,10 @@ STATE=${SERVICES_STATE_DIR:-/tmp/igo-services}; mkdir -p "$STATE"
 PID="$STATE/celery.pid"; LOG="$STATE/celery.log"
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-igo.settings}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+export IGO_ALLOW_DEV_SECRET=${IGO_ALLOW_DEV_SECRET:-1}
+# The worker writes mail to files, so tests can read what it sent.
+export EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend
+export EMAIL_FILE_PATH=${EMAIL_FILE_PATH:-$STATE/mail}
 case "${1:-up}" in
   up)
     "$0" down >/dev/null 2>&1 || true

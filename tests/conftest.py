@@ -11,7 +11,13 @@ from django.conf import settings
 from django.test import Client
 
 from igo.models import Role, Tenant, User
-from tests.factories import InsurerFactory, InsurerMembershipFactory, MembershipFactory, TenantFactory, UserFactory
+from tests.factories import (
+    InsurerFactory,
+    InsurerMembershipFactory,
+    MembershipFactory,
+    TenantFactory,
+    UserFactory,
+)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -23,6 +29,8 @@ def pytest_configure(config: pytest.Config) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Hashing with the production work factor would dominate the run time of the suite.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The test client and the live server speak plain HTTP.
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = False

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import Token
 from typing import Any
 
 from django.http import HttpRequest
-from rest_framework import permissions
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,7 +25,7 @@ class TenantAPIMixin:
     """
 
     tenant_rule: Callable[[frozenset[str]], bool] | None = None
-    permission_classes = [permissions.IsAuthenticated]
+    _tenant_token: Token[Tenant | None] | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
@@ -42,7 +42,9 @@ class TenantAPIMixin:
         request.tenant = tenant  # type: ignore[attr-defined]
         request.tenant_roles = roles  # type: ignore[attr-defined]
 
-    def finalize_response(self, request: HttpRequest, response: Response, *args: Any, **kwargs: Any) -> Response:
+    def finalize_response(
+        self, request: HttpRequest, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         token = getattr(self, "_tenant_token", None)
         if token is not None:
             deactivate(token)

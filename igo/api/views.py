@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -59,7 +60,7 @@ class MembershipListView(TenantAPIMixin, generics.ListAPIView):
     serializer_class = MembershipSerializer
     tenant_rule = staticmethod(rules.can_view_members)
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Membership]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
             return Membership.unscoped.none()
         return selectors.membership_list(include_ended=True)
@@ -69,7 +70,7 @@ class MembershipDetailView(TenantAPIMixin, generics.RetrieveAPIView):
     serializer_class = MembershipSerializer
     tenant_rule = staticmethod(rules.can_view_members)
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Membership]:
         if getattr(self, "swagger_fake_view", False):
             return Membership.unscoped.none()
         return Membership.objects.select_related("user")

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from igo.models import Insurer, InsurerMembership, Membership, Role, Tenant, User
 
-DEMO_PASSWORD = "demo-igo-2026"
+DEMO_PASSWORD = "demo-igo-2026"  # noqa: S105 - printed demo login, never used in production
 
 TENANTS = [
     ("igo-rijnmond", "IGO Rijnmond Geboortezorg", "53000011"),
@@ -34,7 +34,10 @@ PEOPLE = {
         ("kraamzorg@brabant.demo", "Joke Hendriks", Role.MATERNITY_CARER),
     ],
 }
-INSURER_USERS = [("declaraties@zk.demo", "Karin Zilver", "3311"), ("declaraties@vgz.demo", "Lucas Groen", "7095")]
+INSURER_USERS = [
+    ("declaraties@zk.demo", "Karin Zilver", "3311"),
+    ("declaraties@vgz.demo", "Lucas Groen", "7095"),
+]
 OPERATOR = ("operator@platform.demo", "Maarten Beheer")
 # One person who works in both IGOs: shows the switcher.
 SHARED = ("verloskundige.regio@demo.nl", "Nora Willems", Role.MIDWIFE)
@@ -55,7 +58,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         tenants = {}
         for slug, name, agb in TENANTS:
-            tenants[slug], _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": name, "agb_code": agb})
+            tenants[slug], _ = Tenant.objects.get_or_create(
+                slug=slug, defaults={"name": name, "agb_code": agb}
+            )
         insurers = {}
         for code, name in INSURERS:
             insurers[code], _ = Insurer.objects.get_or_create(uzovi_code=code, defaults={"name": name})
@@ -67,7 +72,7 @@ class Command(BaseCommand):
         shared = _user(SHARED[0], SHARED[1])
         for tenant in tenants.values():
             Membership.unscoped.get_or_create(tenant=tenant, user=shared, role=SHARED[2])
-        rows.append((SHARED[0], str(SHARED[2].label), " + ".join(t.name for t in tenants.values())))
+        rows.append((SHARED[0], str(Role(SHARED[2]).label), " + ".join(t.name for t in tenants.values())))
         for email, name, code in INSURER_USERS:
             InsurerMembership.objects.get_or_create(user=_user(email, name), insurer=insurers[code])
             rows.append((email, "Insurer", insurers[code].name))
@@ -77,8 +82,8 @@ class Command(BaseCommand):
         out = self.stdout
         out.write(self.style.SUCCESS(f"Demo data ready. Open {settings.SITE_URL}/ and sign in with:"))
         width = max(len(r[0]) for r in rows)
-        for email, role, where in rows:
-            out.write(f"  {email.ljust(width)}  {role:<18} {where}")
+        for email, label, where in rows:
+            out.write(f"  {email.ljust(width)}  {label:<18} {where}")
         out.write(f"  password for every demo user: {DEMO_PASSWORD}")
         out.write(
             "  Administrators, finance, insurer users and the operator set up two-factor authentication (TOTP)\n"

@@ -1,0 +1,55 @@
+"""Playwright configuration for the browser tests: Debian's Chromium, a Dutch browser, patient assertions."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+# pytest-playwright drives the browser from an asyncio loop in the main thread; the ORM calls the tests
+# make there (factories, assertions on the database) are synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# The live server runs Django in a thread of this process; on a loaded CI machine the first requests
+# (template compilation, password hashing) can be slower than Playwright's 5 s default.
+expect.set_options(timeout=15_000)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Use the Chromium from Debian (never `playwright install`)."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server) -> str:
+    """Relative `page.goto("/…")` targets pytest-django's live server.
+
+    This also replaces pytest-playwright's fallback `base_url` fixture, which pytest 9 warns about
+    (session-scoped fixture defined as an instance method).
+    """
+    return live_server.url
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """A Dutch browser, like the platform's users: Accept-Language nl-NL.
+
+    Chromium otherwise sends en-US, and LocaleMiddleware would serve English before any choice was made.
+    """
+    return {**browser_context_args, "locale": "nl-NL", "timezone_id": "Europe/Amsterdam"}

@@ -1,0 +1,112 @@
+"""Each role sees only its own navigation and is refused elsewhere with 403/404, never a 500."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from igo.models import Membership, Role
+
+pytestmark = pytest.mark.django_db
+
+ALL = set(Role.values)
+ADMIN = {Role.IGO_ADMIN}
+ADMIN_FINANCE = {Role.IGO_ADMIN, Role.IGO_FINANCE}
+
+# URL name -> (method, roles allowed). Unlisted tenant URLs make the coverage test below fail.
+ACCESS = {
+    "tenant_dashboard": ("get", ALL),
+    "membership_list": ("get", ADMIN_FINANCE),
+    "membership_detail": ("get", ADMIN_FINANCE),
+    "membership_end": ("post", ADMIN),
+    "invitation_create": ("get", ADMIN),
+    "invitation_revoke": ("post", ADMIN),
+    "audit_list": ("get", ADMIN),
+    "api_membership_list": ("get", ADMIN_FINANCE),
+    "api_membership_detail": ("get", ADMIN_FINANCE),
+}
+
+NAV = {
+    Role.MIDWIFE: {"dashboard"},
+    Role.GYNAECOLOGIST: {"dashboard"},
+    Role.MATERNITY_CARER: {"dashboard"},
+    Role.IGO_FINANCE: {"dashboard", "members"},
+    Role.IGO_ADMIN: {"dashboard", "members", "audit"},
+}
+
+
+def test_access_table_covers_every_tenant_url():
+    from tests.test_tenancy import TENANT_URLS
+
+    assert {name for name, _ in TENANT_URLS} == set(ACCESS)
+
+
+def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
+    kwargs = {"tenant_slug": world.tenant.slug}
+    if name in ("membership_detail", "membership_end", "api_membership_detail"):
+        # A midwife's membership: ending it is a legal action for an administrator.
+        kwargs["pk"] = Membership.unscoped.get(tenant=world.tenant, user=world.user(Role.MIDWIFE)).pk
+    if name == "invitation_revoke":
+        from igo.models import Invitation
+
+        inv = Invitation.unscoped.filter(tenant=world.tenant).first()
+        kwargs["pk"] = inv.pk
+    return reverse(name, kwargs=kwargs)
+
+
+@pytest.fixture
+def world_with_invitation(world_a):
+    from igo.services import invitation_create
+    from igo.tenancy import tenant_scope
+
+    with tenant_scope(world_a.tenant):
+        invitation_create(
+            tenant=world_a.tenant, actor=world_a.user(Role.IGO_ADMIN), email="x@y.test", role="midwife"
+        )
+    return world_a
+
+
+@pytest.mark.parametrize("role", Role.values)
+@pytest.mark.parametrize("name", sorted(ACCESS))
+def test_role_access(role, name, world_with_invitation, client_for):
+    world = world_with_invitation
+    method, allowed = ACCESS[name]
+    response = getattr(client_for(world.user(role)), method)(_url(name, world))
+    if role in allowed:
+        assert response.status_code in (200, 302), response.status_code
+    else:
+        assert response.status_code == 403, response.status_code
+
+
+@pytest.mark.parametrize("role", Role.values)
+def test_navigation_by_role(role, world_a, client_for):
+    html = client_for(world_a.user(role)).get(f"/t/{world_a.tenant.slug}/").content.decode()
+    shown = set(re.findall(r'data-nav="([a-z]+)"', html))
+    assert shown == NAV[role]
+
+
+def test_insurer_user_has_no_tenant_access(world_a, insurer_user, client_for):
+    client = client_for(insurer_user)
+    assert client.get("/").status_code == 302 and client.get("/")["Location"] == "/insurer/"
+    page = client.get("/insurer/")
+    assert page.status_code == 200 and "3311" in page.content.decode()
+    assert client.get(f"/t/{world_a.tenant.slug}/").status_code == 404
+    assert client.get(f"/api/t/{world_a.tenant.slug}/users/").status_code == 404
+    assert set(re.findall(r'data-nav="([a-z]+)"', page.content.decode())) == {"insurer"}
+
+
+@pytest.mark.parametrize("role", Role.values)
+def test_tenant_users_cannot_open_insurer_portal_or_platform(role, world_a, client_for):
+    client = client_for(world_a.user(role))
+    assert client.get("/insurer/").status_code == 403
+    assert client.get("/platform/").status_code == 403
+    assert client.get("/admin/").status_code == 302  # the admin site sends non-staff to its own login
+
+
+def test_anonymous_is_sent_to_login():
+    for url in ("/", "/insurer/", "/platform/"):
+        response = Client().get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")

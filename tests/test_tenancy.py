@@ -1,0 +1,155 @@
+"""Tenant scoping fails closed, and no URL lets a user of one IGO reach another IGO's data."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from igo.models import Invitation, Membership, Role
+from igo.services import invitation_create
+from igo.tenancy import TenantScopeError, current_tenant_or_none, tenant_scope
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_query_without_tenant_raises(world_a):
+    with pytest.raises(TenantScopeError):
+        list(Membership.objects.all())
+
+
+def test_scoped_query_sees_only_its_tenant(world_a, world_b):
+    with tenant_scope(world_a.tenant):
+        tenants = set(Membership.objects.values_list("tenant_id", flat=True))
+    assert tenants == {world_a.tenant.pk}
+    assert current_tenant_or_none() is None  # the scope is left cleanly
+
+
+def test_scope_nests_and_restores(world_a, world_b):
+    with tenant_scope(world_a.tenant):
+        with tenant_scope(world_b.tenant):
+            assert set(Membership.objects.values_list("tenant_id", flat=True)) == {world_b.tenant.pk}
+        assert set(Membership.objects.values_list("tenant_id", flat=True)) == {world_a.tenant.pk}
+
+
+def test_object_of_other_tenant_is_not_found_by_scoped_get(world_a, world_b):
+    other = Membership.unscoped.filter(tenant=world_b.tenant).first()
+    with tenant_scope(world_a.tenant), pytest.raises(Membership.DoesNotExist):
+        Membership.objects.get(pk=other.pk)
+
+
+def _tenant_url_patterns() -> list[tuple[str, list[str]]]:
+    """Every named URL whose route takes a tenant slug, with its other parameters."""
+    found: list[tuple[str, list[str]]] = []
+
+    def walk(patterns, prefix_params: list[str]):  # type: ignore[no-untyped-def]
+        for p in patterns:
+            params = prefix_params + list(p.pattern.converters.keys())
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, params)
+            elif isinstance(p, URLPattern) and p.name and "tenant_slug" in params:
+                found.append((p.name, [x for x in params if x != "tenant_slug"]))
+
+    walk(get_resolver().url_patterns, [])
+    return found
+
+
+TENANT_URLS = _tenant_url_patterns()
+
+
+def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """One object of each kind that a `pk` parameter may name, per URL name."""
+    membership = Membership.unscoped.filter(tenant=world.tenant).first()
+    with tenant_scope(world.tenant):
+        invitation = invitation_create(
+            tenant=world.tenant,
+            actor=world.user(Role.IGO_ADMIN),
+            email=f"new@{world.tenant.slug}.test",
+            role=Role.MIDWIFE,
+        )
+    return {
+        "membership_detail": membership.pk,
+        "membership_end": membership.pk,
+        "invitation_revoke": invitation.pk,
+        "api_membership_detail": membership.pk,
+    }
+
+
+def test_every_tenant_url_is_covered_by_the_isolation_test():
+    with_pk = {name for name, params in TENANT_URLS if params}
+    assert with_pk <= {"membership_detail", "membership_end", "invitation_revoke", "api_membership_detail"}, (
+        "A new tenant URL with an object parameter: add its object to _objects_of()"
+    )
+    assert len(TENANT_URLS) >= 8
+
+
+@pytest.mark.parametrize("name,params", TENANT_URLS, ids=[n for n, _ in TENANT_URLS])
+def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, client_for):
+    objects_b = _objects_of(world_b)
+    admin_a = world_a.user(Role.IGO_ADMIN)
+    client = client_for(admin_a)
+    kwargs = dict.fromkeys(params, objects_b.get(name))
+    # Tenant B's own URL: A is no member of B.
+    url_b = reverse(name, kwargs={"tenant_slug": world_b.tenant.slug, **kwargs})
+    for method in ("get", "post"):
+        response = getattr(client, method)(url_b)
+        assert response.status_code == 404, (method, url_b, response.status_code)
+    # Tenant A's URL naming B's object: the scoped query does not find it.
+    if params:
+        url_a = reverse(name, kwargs={"tenant_slug": world_a.tenant.slug, **kwargs})
+        for method in ("get", "post"):
+            response = getattr(client, method)(url_a)
+            assert response.status_code in (404, 405), (method, url_a, response.status_code)
+            assert response.status_code != 200
+    # B's data is untouched by all of this.
+    assert Membership.unscoped.filter(tenant=world_b.tenant, is_active=True).count() == len(Role.values)
+    assert Invitation.unscoped.filter(tenant=world_b.tenant, revoked_at__isnull=True).count() == 1
+
+
+@pytest.mark.parametrize("name,params", TENANT_URLS, ids=[n for n, _ in TENANT_URLS])
+def test_outsider_and_anonymous_are_refused(name, params, world_b, outsider, client_for):
+    objects_b = _objects_of(world_b)
+    url = reverse(
+        name, kwargs={"tenant_slug": world_b.tenant.slug, **dict.fromkeys(params, objects_b.get(name))}
+    )
+    assert client_for(outsider).get(url).status_code == 404
+    response = Client().get(url)
+    if url.startswith("/api/"):
+        assert response.status_code in (401, 403)
+    else:
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_unknown_tenant_is_404(world_a, client_for):
+    assert client_for(world_a.user(Role.IGO_ADMIN)).get("/t/does-not-exist/").status_code == 404
+
+
+def test_inactive_tenant_is_404(world_a, client_for):
+    world_a.tenant.is_active = False
+    world_a.tenant.save()
+    assert client_for(world_a.user(Role.MIDWIFE)).get(f"/t/{world_a.tenant.slug}/").status_code == 404
+
+
+def test_ended_membership_loses_access(world_a, client_for):
+    membership = Membership.unscoped.get(tenant=world_a.tenant, user=world_a.user(Role.MIDWIFE))
+    membership.is_active = False
+    membership.save()
+    assert client_for(world_a.user(Role.MIDWIFE)).get(f"/t/{world_a.tenant.slug}/").status_code == 404
+
+
+def test_user_in_two_tenants_sees_each_separately(world_a, world_b, client_for):
+    user = world_a.user(Role.MIDWIFE)
+    MembershipFactory(tenant=world_b.tenant, user=user, role=Role.MIDWIFE)
+    client = client_for(user)
+    page_a = client.get(f"/t/{world_a.tenant.slug}/").content.decode()
+    page_b = client.get(f"/t/{world_b.tenant.slug}/").content.decode()
+    assert world_a.tenant.name in page_a and world_b.tenant.name in page_b
+    # With two tenants and no earlier choice, the start page offers a choice instead of guessing.
+    fresh = Client()
+    fresh.force_login(user)
+    response = fresh.get("/")
+    assert response.status_code == 200
+    assert (
+        world_a.tenant.slug in response.content.decode() and world_b.tenant.slug in response.content.decode()
+    )
