@@ -143,7 +143,9 @@ def invitation_accept(
 
     An existing account must be signed in (``user``) and match the invited address.
     """
-    invitation = Invitation.unscoped.select_for_update().select_related("tenant").get(pk=invitation.pk)
+    invitation = (
+        Invitation.unscoped.select_for_update(of=("self",)).select_related("tenant").get(pk=invitation.pk)
+    )
     invitation_check_open(invitation)
     existing = User.objects.filter(email__iexact=invitation.email).first()
     if existing is not None:
@@ -196,10 +198,15 @@ def membership_end(*, membership: Membership, actor: User) -> Membership:
     if not membership.is_active:
         return membership
     if membership.role == Role.IGO_ADMIN:
-        others = Membership.unscoped.filter(
-            tenant_id=membership.tenant_id, role=Role.IGO_ADMIN, is_active=True
-        ).exclude(pk=membership.pk)
-        if not others.select_for_update().exists():
+        # Lock every active admin row of the tenant, in a fixed order, so two administrators ending
+        # each other at the same moment cannot leave the IGO without one.
+        admins = list(
+            Membership.unscoped.select_for_update()
+            .filter(tenant_id=membership.tenant_id, role=Role.IGO_ADMIN, is_active=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not [pk for pk in admins if pk != membership.pk]:
             raise ValidationError(_("An IGO needs at least one administrator; invite another one first."))
     membership.is_active = False
     membership.ended_at = timezone.now()

@@ -22,7 +22,7 @@ def invitation_send(invitation_id: int) -> dict[str, object]:
     """E-mail the invitation link. Sends at most once: the row is locked and `sent_at` is checked."""
     with transaction.atomic():
         invitation = (
-            Invitation.unscoped.select_for_update(skip_locked=True)
+            Invitation.unscoped.select_for_update(skip_locked=True, of=("self",))
             .select_related("tenant", "invited_by")
             .filter(pk=invitation_id, sent_at__isnull=True, accepted_at__isnull=True, revoked_at__isnull=True)
             .first()
