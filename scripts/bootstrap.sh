@@ -16,6 +16,6 @@ UV=$(command -v uv 2>/dev/null || echo .tools/bin/uv)
 if [ "${1:-}" = "--dev" ]; then
   "$UV" sync --frozen --python "$PY" --quiet
 else
-  "$UV" sync --frozen --no-dev --python "$PY" --quiet
+  "$UV" sync --frozen --no-dev --inexact --python "$PY" --quiet  # keeps dev tools if present
 fi
 echo "bootstrap: .venv ready ($(.venv/bin/python --version))"

@@ -367,3 +367,17 @@ def test_audit_entries_are_append_only(world_a):
             AuditEntry.objects.filter(pk=entry.pk).update(action="changed")
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             AuditEntry.objects.filter(pk=entry.pk).delete()
+
+
+# --- language ------------------------------------------------------------------------------
+
+
+def test_dutch_by_default_even_for_an_english_browser_and_english_on_request(world_a, client_for):
+    client = client_for(world_a.user(Role.MIDWIFE))
+    url = f"/t/{world_a.tenant.slug}/"
+    dutch = client.get(url, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert dutch["Content-Language"] == "nl" and '<html lang="nl">' in dutch.content.decode()
+    assert client.post("/i18n/setlang/", {"language": "en", "next": url}).status_code == 302
+    english = client.get(url)
+    assert english["Content-Language"] == "en" and '<html lang="en">' in english.content.decode()
+    assert "Sign out" in english.content.decode()
