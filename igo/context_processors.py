@@ -24,8 +24,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             items.append(("members", str(_("Users and roles")), reverse("membership_list", kwargs=kw)))
         if rules.can_manage_members(roles):
             items.append(("audit", str(_("Audit log")), reverse("audit_list", kwargs=kw)))
-    insurers = selectors.user_insurers(user=user)
-    if insurers:
+    access = selectors.request_access(request)
+    if access.insurers:
         items.append(("insurer", str(_("Insurer portal")), reverse("insurer_dashboard")))
     if user.is_staff:
         items.append(("platform", str(_("Platform")), reverse("platform_tenants")))
@@ -33,5 +33,5 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "nav_items": items,
         "nav_tenant": tenant,
         "nav_roles": sorted(roles),
-        "nav_tenants": selectors.user_tenants(user=user),
+        "nav_tenants": access.tenants,
     }

@@ -72,10 +72,9 @@ class MFARequiredMiddleware:
         ):
             from allauth.mfa.models import Authenticator
 
+            access = selectors.request_access(request)
             must = needs_mfa(
-                roles=selectors.user_all_roles(user=user),
-                is_insurer_user=bool(selectors.user_insurers(user=user)),
-                is_operator=user.is_staff,
+                roles=access.all_roles, is_insurer_user=bool(access.insurers), is_operator=user.is_staff
             )
             if must and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
                 if request.path_info.startswith("/api/"):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core import signing
+from django.http import HttpRequest
 from django.db.models import QuerySet
 
 from igo.models import Insurer, InsurerMembership, Invitation, Membership, Tenant, User
@@ -30,6 +33,31 @@ def user_insurers(*, user: User) -> list[Insurer]:
         return []
     ids = InsurerMembership.objects.filter(user=user, is_active=True).values("insurer_id")
     return list(Insurer.objects.filter(pk__in=ids, is_active=True))
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a signed-in user can reach, computed once per request."""
+
+    tenants: list[Tenant]
+    insurers: list[Insurer]
+    all_roles: frozenset[str]
+
+
+def request_access(request: HttpRequest) -> Access:
+    cached = getattr(request, "_igo_access", None)
+    if cached is None:
+        user = request.user
+        if isinstance(user, User) and user.is_authenticated:
+            cached = Access(
+                tenants=user_tenants(user=user),
+                insurers=user_insurers(user=user),
+                all_roles=user_all_roles(user=user),
+            )
+        else:
+            cached = Access(tenants=[], insurers=[], all_roles=frozenset())
+        request._igo_access = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def user_all_roles(*, user: User) -> frozenset[str]:

@@ -110,3 +110,15 @@ def test_anonymous_is_sent_to_login():
     for url in ("/", "/insurer/", "/platform/"):
         response = Client().get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_member_list_queries_do_not_grow_with_members(world_a, client_for, django_assert_max_num_queries):
+    from tests.factories import MembershipFactory
+
+    client = client_for(world_a.user(Role.IGO_ADMIN))
+    url = f"/t/{world_a.tenant.slug}/users/"
+    client.get(url)
+    MembershipFactory.create_batch(40, tenant=world_a.tenant, role=Role.MATERNITY_CARER)
+    with django_assert_max_num_queries(16):
+        response = client.get(url)
+    assert response.content.decode().count('href="/t/') >= 45
