@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core import signing
-from django.http import HttpRequest
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from igo.models import Insurer, InsurerMembership, Invitation, Membership, Tenant, User
 from igo.tenancy import current_tenant
