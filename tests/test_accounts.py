@@ -381,3 +381,34 @@ def test_dutch_by_default_even_for_an_english_browser_and_english_on_request(wor
     english = client.get(url)
     assert english["Content-Language"] == "en" and '<html lang="en">' in english.content.decode()
     assert "Sign out" in english.content.decode()
+
+
+def test_password_reset_by_mail(world_a):
+    from django.core.cache import cache
+
+    cache.clear()
+    midwife = world_a.user(Role.MIDWIFE)
+    response = Client().post("/accounts/password/reset/", {"email": midwife.email})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [midwife.email]
+    link = next(word for word in mail.outbox[0].body.split() if "/accounts/password/reset/key/" in word)
+    client = Client()
+    form_page = client.get(link[link.index("/accounts/") :], follow=True)
+    assert form_page.status_code == 200
+    new_password = "a-new-long-passphrase-42"
+    done = client.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link,
+        {"password1": new_password, "password2": new_password},
+    )
+    assert done.status_code == 302
+    midwife.refresh_from_db()
+    assert midwife.check_password(new_password)
+
+
+def test_password_reset_for_unknown_address_reveals_nothing():
+    from django.core.cache import cache
+
+    cache.clear()
+    response = Client().post("/accounts/password/reset/", {"email": "nobody@example.test"})
+    assert response.status_code == 302
+    assert all("password/reset/key" not in m.body for m in mail.outbox)
