@@ -22,6 +22,10 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         items.append(("dashboard", str(_("Dashboard")), reverse("tenant_dashboard", kwargs=kw)))
         if rules.can_view_members(roles):
             items.append(("members", str(_("Users and roles")), reverse("membership_list", kwargs=kw)))
+            items.append(
+                ("organisations", str(_("Member organisations")), reverse("organisation_list", kwargs=kw))
+            )
+            items.append(("professionals", str(_("Professionals")), reverse("professional_list", kwargs=kw)))
         if rules.can_manage_members(roles):
             items.append(("audit", str(_("Audit log")), reverse("audit_list", kwargs=kw)))
     access = selectors.request_access(request)

@@ -1,12 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from igo import views
 from igo.api import views as api_views
 
-tenant_patterns = [
+tenant_patterns: list[URLPattern | URLResolver] = [
     path("", views.tenant_dashboard, name="tenant_dashboard"),
     path("users/", views.membership_list, name="membership_list"),
     path("users/<int:pk>/", views.membership_detail, name="membership_detail"),
@@ -14,9 +14,10 @@ tenant_patterns = [
     path("invitations/new/", views.invitation_create, name="invitation_create"),
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("", include("providers.urls")),
 ]
 
-api_tenant_patterns = [
+api_tenant_patterns: list[URLPattern | URLResolver] = [
     path("users/", api_views.MembershipListView.as_view(), name="api_membership_list"),
     path("users/<int:pk>/", api_views.MembershipDetailView.as_view(), name="api_membership_detail"),
 ]

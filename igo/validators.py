@@ -42,3 +42,9 @@ def validate_bsn(value: str) -> None:
         raise ValidationError(
             _("This BSN does not pass the eleven-test; check for a typing error."), code="bsn_check"
         )
+
+
+def validate_big_number(value: str) -> None:
+    """A BIG registration number has 11 digits."""
+    if value and not (len(value) == 11 and value.isdigit()):
+        raise ValidationError(_("A BIG number consists of exactly 11 digits."), code="big_format")

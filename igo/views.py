@@ -129,7 +129,7 @@ def invitation_create(request: TenantRequest) -> HttpResponse:
                 **form.cleaned_data,
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_form_errors(form, exc)
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
             if request.htmx:
@@ -234,7 +234,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 user = None
         except ValidationError as exc:
             if form is not None and hasattr(exc, "error_dict"):
-                _add_errors(form, exc)
+                add_form_errors(form, exc)
             else:
                 error = " ".join(exc.messages)
             user = None
@@ -271,7 +271,7 @@ def platform_tenants(request: AuthedRequest) -> HttpResponse:
         try:
             tenant, invitation = services.tenant_create(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_form_errors(form, exc)
         else:
             messages.success(
                 request,
@@ -292,7 +292,7 @@ def _signed_in(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) and request.user.is_authenticated else None
 
 
-def _add_errors(form: Any, exc: ValidationError) -> None:
+def add_form_errors(form: Any, exc: ValidationError) -> None:
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)

@@ -9,6 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from igo.models import Membership, Role
+from providers.models import MemberOrganisation, Professional
+from tests.factories import MemberOrganisationFactory, ProfessionalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +29,22 @@ ACCESS = {
     "audit_list": ("get", ADMIN),
     "api_membership_list": ("get", ADMIN_FINANCE),
     "api_membership_detail": ("get", ADMIN_FINANCE),
+    "organisation_list": ("get", ADMIN_FINANCE),
+    "organisation_create": ("get", ADMIN),
+    "organisation_detail": ("get", ADMIN_FINANCE),
+    "organisation_end": ("post", ADMIN),
+    "professional_list": ("get", ADMIN_FINANCE),
+    "professional_create": ("get", ADMIN),
+    "professional_edit": ("get", ADMIN),
+    "professional_toggle": ("post", ADMIN),
 }
 
 NAV = {
     Role.MIDWIFE: {"dashboard"},
     Role.GYNAECOLOGIST: {"dashboard"},
     Role.MATERNITY_CARER: {"dashboard"},
-    Role.IGO_FINANCE: {"dashboard", "members"},
-    Role.IGO_ADMIN: {"dashboard", "members", "audit"},
+    Role.IGO_FINANCE: {"dashboard", "members", "organisations", "professionals"},
+    Role.IGO_ADMIN: {"dashboard", "members", "organisations", "professionals", "audit"},
 }
 
 
@@ -49,6 +59,10 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
     if name in ("membership_detail", "membership_end", "api_membership_detail"):
         # A midwife's membership: ending it is a legal action for an administrator.
         kwargs["pk"] = Membership.unscoped.get(tenant=world.tenant, user=world.user(Role.MIDWIFE)).pk
+    if name in ("organisation_detail", "organisation_end"):
+        kwargs["pk"] = MemberOrganisation.unscoped.filter(tenant=world.tenant).first().pk
+    if name in ("professional_edit", "professional_toggle"):
+        kwargs["pk"] = Professional.unscoped.filter(tenant=world.tenant).first().pk
     if name == "invitation_revoke":
         from igo.models import Invitation
 
@@ -66,6 +80,7 @@ def world_with_invitation(world_a):
         invitation_create(
             tenant=world_a.tenant, actor=world_a.user(Role.IGO_ADMIN), email="x@y.test", role="midwife"
         )
+    ProfessionalFactory(tenant=world_a.tenant, organisation=MemberOrganisationFactory(tenant=world_a.tenant))
     return world_a
 
 

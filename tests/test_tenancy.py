@@ -9,7 +9,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from igo.models import Invitation, Membership, Role
 from igo.services import invitation_create
 from igo.tenancy import TenantScopeError, current_tenant_or_none, tenant_scope
-from tests.factories import MembershipFactory
+from providers.models import MemberOrganisation, Professional
+from tests.factories import MemberOrganisationFactory, MembershipFactory, ProfessionalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,19 +69,25 @@ def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
             email=f"new@{world.tenant.slug}.test",
             role=Role.MIDWIFE,
         )
+    org = MemberOrganisationFactory(tenant=world.tenant)
+    prof = ProfessionalFactory(tenant=world.tenant, organisation=org)
     return {
         "membership_detail": membership.pk,
         "membership_end": membership.pk,
         "invitation_revoke": invitation.pk,
         "api_membership_detail": membership.pk,
+        "organisation_detail": org.pk,
+        "organisation_end": org.pk,
+        "professional_edit": prof.pk,
+        "professional_toggle": prof.pk,
     }
 
 
 def test_every_tenant_url_is_covered_by_the_isolation_test():
     with_pk = {name for name, params in TENANT_URLS if params}
-    assert with_pk <= {"membership_detail", "membership_end", "invitation_revoke", "api_membership_detail"}, (
-        "A new tenant URL with an object parameter: add its object to _objects_of()"
-    )
+    known = {"membership_detail", "membership_end", "invitation_revoke", "api_membership_detail"}
+    known |= {"organisation_detail", "organisation_end", "professional_edit", "professional_toggle"}
+    assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 
 
@@ -105,6 +112,8 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
     # B's data is untouched by all of this.
     assert Membership.unscoped.filter(tenant=world_b.tenant, is_active=True).count() == len(Role.values)
     assert Invitation.unscoped.filter(tenant=world_b.tenant, revoked_at__isnull=True).count() == 1
+    assert MemberOrganisation.unscoped.get(tenant=world_b.tenant).member_until is None
+    assert Professional.unscoped.get(tenant=world_b.tenant).is_active
 
 
 @pytest.mark.parametrize("name,params", TENANT_URLS, ids=[n for n, _ in TENANT_URLS])

@@ -1,5 +1,7 @@
 """factory_boy factories. Tenant-owned models are created through the `unscoped` manager."""
 
+import datetime
+
 import factory
 from factory.django import DjangoModelFactory
 
@@ -65,3 +67,26 @@ class InsurerMembershipFactory(DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     insurer = factory.SubFactory(InsurerFactory)
+
+
+class MemberOrganisationFactory(UnscopedFactory):
+    class Meta:
+        model = "providers.MemberOrganisation"
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Verloskundigenpraktijk {n}")
+    kind = "midwifery_practice"
+    agb_code = factory.Sequence(lambda n: f"02{n:06d}")
+    member_from = datetime.date(2024, 1, 1)
+
+
+class ProfessionalFactory(UnscopedFactory):
+    class Meta:
+        model = "providers.Professional"
+
+    tenant = factory.SubFactory(TenantFactory)
+    organisation = factory.SubFactory(MemberOrganisationFactory, tenant=factory.SelfAttribute("..tenant"))
+    full_name = factory.Faker("name", locale="nl_NL")
+    discipline = "midwife"
+    big_number = factory.Sequence(lambda n: f"{19000000000 + n}")
+    agb_code = factory.Sequence(lambda n: f"03{n:06d}")
