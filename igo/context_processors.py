@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from igo import rules, selectors
-from igo.models import User
+from igo.models import Role, User
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -20,6 +20,10 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if tenant is not None:
         kw = {"tenant_slug": tenant.slug}
         items.append(("dashboard", str(_("Dashboard")), reverse("tenant_dashboard", kwargs=kw)))
+        if rules.can_log_care(roles):
+            items.append(("clients", str(_("Clients")), reverse("client_search", kwargs=kw)))
+        if Role.MATERNITY_CARER in roles:
+            items.append(("today", str(_("Today")), reverse("care_today", kwargs=kw)))
         if rules.can_view_members(roles):
             items.append(("members", str(_("Users and roles")), reverse("membership_list", kwargs=kw)))
             items.append(
@@ -27,6 +31,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             )
             items.append(("professionals", str(_("Professionals")), reverse("professional_list", kwargs=kw)))
         if rules.can_manage_members(roles):
+            items.append(("access", str(_("Access log")), reverse("access_log", kwargs=kw)))
             items.append(("audit", str(_("Audit log")), reverse("audit_list", kwargs=kw)))
     access = selectors.request_access(request)
     if access.insurers:

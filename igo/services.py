@@ -43,6 +43,9 @@ def tenant_create(
     tenant.full_clean()
     tenant.save()
     audit_record(actor=actor, action="tenant.create", tenant=tenant, obj=tenant, agb_code=tenant.agb_code)
+    from pregnancies.catalogue import catalogue_seed
+
+    catalogue_seed(tenant=tenant)
     with tenant_scope(tenant):
         invitation = invitation_create(
             tenant=tenant, actor=actor, email=first_admin_email, role=Role.IGO_ADMIN, full_name=""

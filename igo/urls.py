@@ -15,6 +15,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
     path("", include("providers.urls")),
+    path("", include("pregnancies.urls")),
 ]
 
 api_tenant_patterns: list[URLPattern | URLResolver] = [

@@ -1,1 +1,366 @@
-"""Models of the pregnancies app (built in a later issue)."""
+"""Clients, pregnancy episodes with their key dates, the care-event catalogue, care events, access log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from igo.tenancy import TenantOwned
+from igo.validators import validate_bsn
+
+
+class Client(TenantOwned):
+    """A pregnant woman in the care of the IGO. The BSN is sensitive: never in URLs or logs."""
+
+    family_name = models.CharField(_("family name"), max_length=150)
+    given_names = models.CharField(_("given names"), max_length=150)
+    date_of_birth = models.DateField(_("date of birth"))
+    bsn = models.CharField(_("BSN"), max_length=9, validators=[validate_bsn])
+    postcode = models.CharField(_("postcode"), max_length=7, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["family_name", "given_names"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "bsn"], name="client_bsn_unique_per_tenant")]
+        indexes = [
+            models.Index(fields=["tenant", "family_name"]),
+            models.Index(fields=["tenant", "date_of_birth"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.given_names} {self.family_name}"
+
+    @property
+    def bsn_masked(self) -> str:
+        return f"*****{self.bsn[-4:]}"
+
+
+class ClientInsurance(TenantOwned):
+    """Which insurer covers the client over which period (a change on 1 January is common)."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="insurances")
+    insurer = models.ForeignKey(
+        "igo.Insurer", on_delete=models.PROTECT, related_name="+", verbose_name=_("insurer")
+    )
+    policy_number = models.CharField(_("insured number"), max_length=20)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("insurance")
+        verbose_name_plural = _("insurances")
+        ordering = ["valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="insurance_period_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insurer} {self.policy_number}"
+
+
+class EpisodeStatus(models.TextChoices):
+    ACTIVE = "active", _("active")
+    ENDED = "ended", _("ended")
+
+
+class EndReason(models.TextChoices):
+    COMPLETED = "completed", _("Care completed")
+    MISCARRIAGE = "miscarriage", _("Miscarriage")
+    TERMINATION = "termination", _("Termination of pregnancy")
+    MOVED_AWAY = "moved_away", _("Moved away")
+    TRANSFERRED_OUT = "transferred_out", _("Transferred out of the region")
+    DEATH = "death", _("Death")
+
+
+class Line(models.TextChoices):
+    FIRST = "first", _("First line (midwife)")
+    SECOND = "second", _("Second line (gynaecologist)")
+
+
+class Phase(models.TextChoices):
+    PRENATAL = "prenatal", _("Prenatal")
+    NATAL = "natal", _("Natal")
+    POSTNATAL = "postnatal", _("Postnatal")
+
+
+class Episode(TenantOwned):
+    """One pregnancy of a client, from intake to the end of postnatal care (twins: one episode)."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="episodes")
+    intake_date = models.DateField(_("intake date"))
+    due_date = models.DateField(_("expected due date"))
+    gestational_age_at_intake = models.PositiveSmallIntegerField(
+        _("gestational age at intake (days)"), validators=[MaxValueValidator(45 * 7)]
+    )
+    parity = models.PositiveSmallIntegerField(_("parity"), default=0, validators=[MaxValueValidator(20)])
+    coordinating_professional = models.ForeignKey(
+        "providers.Professional",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coordinated_episodes",
+        verbose_name=_("coordinating care provider"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=EpisodeStatus.choices, default=EpisodeStatus.ACTIVE
+    )
+    end_date = models.DateField(_("end of responsibility"), null=True, blank=True)
+    end_reason = models.CharField(
+        _("reason for the end"), max_length=32, choices=EndReason.choices, blank=True
+    )
+    labour_started_at = models.DateTimeField(_("start of active labour"), null=True, blank=True)
+    placenta_plus_2h_at = models.DateTimeField(_("placenta + 2 hours"), null=True, blank=True)
+    hospital_admitted_at = models.DateTimeField(_("hospital admission"), null=True, blank=True)
+    hospital_discharged_at = models.DateTimeField(_("hospital discharge"), null=True, blank=True)
+    kraamzorg_ended_on = models.DateField(_("end of kraamzorg"), null=True, blank=True)
+    postnatal_ended_on = models.DateField(_("end of postnatal care"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pregnancy episode")
+        verbose_name_plural = _("pregnancy episodes")
+        ordering = ["-intake_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due_date__gt=models.F("intake_date")), name="episode_due_after_intake"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", end_date__isnull=True, end_reason="")
+                | Q(status="ended", end_date__isnull=False) & ~Q(end_reason=""),
+                name="episode_end_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(placenta_plus_2h_at__isnull=True)
+                | Q(labour_started_at__isnull=False, placenta_plus_2h_at__gt=models.F("labour_started_at")),
+                name="episode_placenta_after_labour",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.client} – {self.intake_date:%d-%m-%Y}"
+
+    def phase_at(self, moment: datetime) -> str:
+        """The billing phase a moment falls in, from the key dates (NZa: prenatal / natal / postnatal)."""
+        if self.labour_started_at is None or moment < self.labour_started_at:
+            return Phase.PRENATAL
+        if self.placenta_plus_2h_at is None or moment <= self.placenta_plus_2h_at:
+            return Phase.NATAL
+        return Phase.POSTNATAL
+
+
+class LineTransfer(TenantOwned):
+    """Medical responsibility over time: the first entry is the line at intake, later ones are transfers."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="line_transfers")
+    line = models.CharField(_("line"), max_length=8, choices=Line.choices)
+    effective_at = models.DateTimeField(_("from"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["effective_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_line_display()} {self.effective_at:%d-%m-%Y %H:%M}"
+
+
+class BirthOutcome(models.TextChoices):
+    LIVE = "live", _("Live born")
+    STILLBORN = "stillborn", _("Stillborn")
+
+
+class BirthPlace(models.TextChoices):
+    HOME = "home", _("Home")
+    BIRTH_CENTRE = "birth_centre", _("Birth centre")
+    POLYCLINIC = "polyclinic", _("Hospital, no medical indication (polyclinic)")
+    CLINICAL = "clinical", _("Hospital, clinical")
+
+
+class BirthMode(models.TextChoices):
+    SPONTANEOUS = "spontaneous", _("Spontaneous vaginal")
+    ASSISTED = "assisted", _("Assisted vaginal (vacuum/forceps)")
+    CAESAREAN = "caesarean", _("Caesarean section")
+
+
+class Birth(TenantOwned):
+    """The birth of one child of an episode."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="births")
+    child_number = models.PositiveSmallIntegerField(_("child"), default=1, validators=[MinValueValidator(1)])
+    born_at = models.DateTimeField(_("born at"))
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=BirthOutcome.choices, default=BirthOutcome.LIVE
+    )
+    place = models.CharField(_("place of birth"), max_length=16, choices=BirthPlace.choices)
+    mode = models.CharField(_("mode of birth"), max_length=16, choices=BirthMode.choices)
+    weight_grams = models.PositiveIntegerField(
+        _("birth weight (g)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(200), MaxValueValidator(7000)],
+    )
+
+    class Meta:
+        ordering = ["child_number"]
+        constraints = [models.UniqueConstraint(fields=["episode", "child_number"], name="birth_child_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.episode} #{self.child_number}"
+
+
+class Unit(models.TextChoices):
+    VISIT = "visit", _("visit")
+    HOUR = "hour", _("hour")
+    DAY = "day", _("day")
+    ITEM = "item", _("item")
+
+
+class EventType(TenantOwned):
+    """An entry of the IGO's care-event catalogue: what may be logged, in which phase, by whom."""
+
+    code = models.CharField(_("code"), max_length=32)
+    name_nl = models.CharField(_("name (Dutch)"), max_length=120)
+    name_en = models.CharField(_("name (English)"), max_length=120)
+    phase = models.CharField(
+        _("phase"),
+        max_length=16,
+        choices=Phase.choices,
+        blank=True,
+        help_text=_("Empty: allowed in every phase."),
+    )
+    unit = models.CharField(_("unit"), max_length=8, choices=Unit.choices, default=Unit.VISIT)
+    disciplines = models.JSONField(_("disciplines that may log it"), default=list)
+    max_quantity = models.DecimalField(
+        _("maximum per event"), max_digits=6, decimal_places=2, default=Decimal("1")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("care event type")
+        verbose_name_plural = _("care event types")
+        ordering = ["phase", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "code"], name="event_type_code_unique_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.name_en if (get_language() or "nl").startswith("en") else self.name_nl
+
+
+class EventStatus(models.TextChoices):
+    ACTIVE = "active", _("active")
+    SUPERSEDED = "superseded", _("corrected")
+    VOIDED = "voided", _("voided")
+
+
+class CareEvent(TenantOwned):
+    """A unit of care delivered in an episode. Never deleted: a correction supersedes, a void keeps the row."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.PROTECT, related_name="events")
+    event_type = models.ForeignKey(
+        EventType, on_delete=models.PROTECT, related_name="+", verbose_name=_("type")
+    )
+    occurred_at = models.DateTimeField(_("date and time"))
+    quantity = models.DecimalField(_("quantity"), max_digits=6, decimal_places=2, default=Decimal("1"))
+    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    professional = models.ForeignKey(
+        "providers.Professional",
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("performed by"),
+    )
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation",
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("on behalf of"),
+    )
+    location = models.CharField(_("location"), max_length=120, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.ACTIVE)
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    change_reason = models.CharField(_("reason"), max_length=200, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    submission_key = models.UUIDField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("care event")
+        verbose_name_plural = _("care events")
+        ordering = ["occurred_at", "pk"]
+        constraints = [
+            # A form submitted twice (double click, retry) creates one event.
+            models.UniqueConstraint(fields=["tenant", "submission_key"], name="care_event_submission_once"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="care_event_quantity_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["episode", "occurred_at"]),
+            models.Index(fields=["tenant", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.occurred_at:%d-%m-%Y %H:%M}"
+
+
+class AccessAction(models.TextChoices):
+    VIEW = "view", _("viewed")
+    SEARCH = "search", _("found in a search")
+    CREATE = "create", _("created")
+    UPDATE = "update", _("changed")
+    VOID = "void", _("voided")
+    EXPORT = "export", _("exported")
+
+
+class AccessLogEntry(TenantOwned):
+    """NEN 7513: who accessed which client's record, how, when, and on whose responsibility.
+
+    Append-only: the application never changes or removes an entry; on PostgreSQL a trigger refuses it.
+    Kept at least five years.
+    """
+
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=16, choices=AccessAction.choices)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        ordering = ["-at", "-pk"]
+        indexes = [
+            models.Index(fields=["tenant", "client", "-at"]),
+            models.Index(fields=["tenant", "user", "-at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user_id} {self.action} {self.client_id}"

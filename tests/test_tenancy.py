@@ -9,8 +9,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from igo.models import Invitation, Membership, Role
 from igo.services import invitation_create
 from igo.tenancy import TenantScopeError, current_tenant_or_none, tenant_scope
+from pregnancies.models import AccessLogEntry, CareEvent, Episode
 from providers.models import MemberOrganisation, Professional
-from tests.factories import MemberOrganisationFactory, MembershipFactory, ProfessionalFactory
+from tests.factories import (
+    CareEventFactory,
+    MemberOrganisationFactory,
+    MembershipFactory,
+    ProfessionalFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +77,19 @@ def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
         )
     org = MemberOrganisationFactory(tenant=world.tenant)
     prof = ProfessionalFactory(tenant=world.tenant, organisation=org)
+    event = CareEventFactory(tenant=world.tenant, professional=prof, created_by=world.user(Role.MIDWIFE))
+    episode, client = event.episode, event.episode.client
     return {
+        "client_detail": client.pk,
+        "access_log_export": client.pk,
+        "episode_detail": episode.pk,
+        "event_create": episode.pk,
+        "episode_history": episode.pk,
+        "episode_key_dates": episode.pk,
+        "birth_create": episode.pk,
+        "episode_end": episode.pk,
+        "event_correct": event.pk,
+        "event_void": event.pk,
         "membership_detail": membership.pk,
         "membership_end": membership.pk,
         "invitation_revoke": invitation.pk,
@@ -87,6 +105,8 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     with_pk = {name for name, params in TENANT_URLS if params}
     known = {"membership_detail", "membership_end", "invitation_revoke", "api_membership_detail"}
     known |= {"organisation_detail", "organisation_end", "professional_edit", "professional_toggle"}
+    known |= {"client_detail", "access_log_export", "episode_detail", "event_create", "episode_history"}
+    known |= {"episode_key_dates", "birth_create", "episode_end", "event_correct", "event_void"}
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 
@@ -94,7 +114,11 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
 @pytest.mark.parametrize("name,params", TENANT_URLS, ids=[n for n, _ in TENANT_URLS])
 def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, client_for):
     objects_b = _objects_of(world_b)
+    # A member of A with every role and a professional profile: any refusal is then the tenant wall.
     admin_a = world_a.user(Role.IGO_ADMIN)
+    for role in Role.values:
+        Membership.unscoped.get_or_create(tenant=world_a.tenant, user=admin_a, role=role)
+    ProfessionalFactory(tenant=world_a.tenant, user=admin_a)
     client = client_for(admin_a)
     kwargs = dict.fromkeys(params, objects_b.get(name))
     # Tenant B's own URL: A is no member of B.
@@ -111,9 +135,13 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
             assert response.status_code != 200
     # B's data is untouched by all of this.
     assert Membership.unscoped.filter(tenant=world_b.tenant, is_active=True).count() == len(Role.values)
+    assert not Membership.unscoped.filter(tenant=world_b.tenant, user=admin_a).exists()
     assert Invitation.unscoped.filter(tenant=world_b.tenant, revoked_at__isnull=True).count() == 1
     assert MemberOrganisation.unscoped.get(tenant=world_b.tenant).member_until is None
     assert Professional.unscoped.get(tenant=world_b.tenant).is_active
+    assert CareEvent.unscoped.get(tenant=world_b.tenant).status == "active"
+    assert Episode.unscoped.get(tenant=world_b.tenant).status == "active"
+    assert not AccessLogEntry.unscoped.filter(tenant=world_b.tenant, user=admin_a).exists()
 
 
 @pytest.mark.parametrize("name,params", TENANT_URLS, ids=[n for n, _ in TENANT_URLS])

@@ -90,3 +90,61 @@ class ProfessionalFactory(UnscopedFactory):
     discipline = "midwife"
     big_number = factory.Sequence(lambda n: f"{19000000000 + n}")
     agb_code = factory.Sequence(lambda n: f"03{n:06d}")
+
+
+class ClientFactory(UnscopedFactory):
+    class Meta:
+        model = "pregnancies.Client"
+
+    tenant = factory.SubFactory(TenantFactory)
+    family_name = factory.Faker("last_name", locale="nl_NL")
+    given_names = factory.Faker("first_name_female", locale="nl_NL")
+    date_of_birth = datetime.date(1994, 5, 17)
+    bsn = factory.Sequence(lambda n: valid_bsn(n))
+
+
+class EpisodeFactory(UnscopedFactory):
+    class Meta:
+        model = "pregnancies.Episode"
+
+    tenant = factory.SubFactory(TenantFactory)
+    client = factory.SubFactory(ClientFactory, tenant=factory.SelfAttribute("..tenant"))
+    intake_date = datetime.date(2026, 6, 1)
+    due_date = datetime.date(2026, 12, 7)
+    gestational_age_at_intake = 84
+
+
+def valid_bsn(n: int) -> str:
+    """The n-th nine-digit number that passes the eleven-test (deterministic, for factories)."""
+    base = 100_000_000 + n * 37
+    while True:
+        candidate = f"{base:09d}"
+        digits = [int(d) for d in candidate]
+        if (sum(d * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - digits[8]) % 11 == 0:
+            return candidate
+        base += 1
+
+
+class CareEventFactory(UnscopedFactory):
+    class Meta:
+        model = "pregnancies.CareEvent"
+
+    tenant = factory.SubFactory(TenantFactory)
+    episode = factory.SubFactory(EpisodeFactory, tenant=factory.SelfAttribute("..tenant"))
+    event_type = factory.LazyAttribute(
+        lambda o: __import__("pregnancies.models", fromlist=["EventType"]).EventType.unscoped.get_or_create(
+            tenant=o.tenant,
+            code="PRE_CHECK",
+            defaults={
+                "name_nl": "Prenatale controle",
+                "name_en": "Prenatal check",
+                "phase": "prenatal",
+                "disciplines": ["midwife"],
+            },
+        )[0]
+    )
+    occurred_at = factory.LazyFunction(lambda: datetime.datetime(2026, 7, 1, 10, 0, tzinfo=datetime.UTC))
+    phase = "prenatal"
+    professional = factory.SubFactory(ProfessionalFactory, tenant=factory.SelfAttribute("..tenant"))
+    organisation = factory.SelfAttribute("professional.organisation")
+    created_by = factory.SubFactory(UserFactory)

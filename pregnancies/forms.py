@@ -1,0 +1,128 @@
+"""Forms for the logging screens. They parse input; the services decide what is allowed."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from igo.models import Insurer
+from igo.validators import validate_bsn
+from pregnancies.models import BirthMode, BirthOutcome, BirthPlace, EndReason, EventType, Line
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class ClientSearchForm(forms.Form):
+    q = forms.CharField(label=_("Name or BSN"), required=False, max_length=100)
+    date_of_birth = forms.DateField(label=_("Date of birth"), required=False, widget=DATE)
+
+
+class IntakeForm(forms.Form):
+    """A new client with her insurance and the first episode, in one go."""
+
+    given_names = forms.CharField(label=_("Given names"), max_length=150)
+    family_name = forms.CharField(label=_("Family name"), max_length=150)
+    date_of_birth = forms.DateField(label=_("Date of birth"), widget=DATE)
+    bsn = forms.CharField(
+        label=_("BSN"),
+        min_length=9,
+        max_length=9,
+        validators=[validate_bsn],
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    postcode = forms.CharField(label=_("Postcode"), max_length=7, required=False)
+    insurer = forms.ModelChoiceField(label=_("Insurer"), queryset=Insurer.objects.filter(is_active=True))
+    policy_number = forms.CharField(label=_("Insured number"), max_length=20)
+    intake_date = forms.DateField(label=_("Intake date"), widget=DATE)
+    due_date = forms.DateField(label=_("Expected due date"), widget=DATE)
+    gestational_age_weeks = forms.IntegerField(
+        label=_("Gestational age at intake (weeks)"),
+        required=False,
+        min_value=0,
+        max_value=44,
+        help_text=_("Leave empty to derive it from the due date."),
+    )
+    gestational_age_days = forms.IntegerField(label=_("+ days"), required=False, min_value=0, max_value=6)
+    parity = forms.IntegerField(label=_("Parity"), min_value=0, max_value=20, initial=0)
+    line = forms.ChoiceField(label=_("Line of responsibility"), choices=Line.choices, initial=Line.FIRST)
+
+    def gestational_age(self) -> int | None:
+        weeks = self.cleaned_data.get("gestational_age_weeks")
+        if weeks is None:
+            return None
+        return weeks * 7 + (self.cleaned_data.get("gestational_age_days") or 0)
+
+
+class CareEventForm(forms.Form):
+    event_type = forms.ModelChoiceField(label=_("Care"), queryset=EventType.unscoped.none())
+    occurred_at = forms.DateTimeField(label=_("Date and time"), widget=DATETIME)
+    quantity = forms.DecimalField(
+        label=_("Quantity"), min_value=Decimal("0.01"), max_digits=6, decimal_places=2, initial=Decimal("1")
+    )
+    location = forms.CharField(label=_("Location"), max_length=120, required=False)
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm_over_limit = forms.BooleanField(label=_("I confirm more than 80 kraamzorg hours"), required=False)
+    submission_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, event_types: list[EventType] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        ids = [t.pk for t in event_types or []]
+        field = self.fields["event_type"]
+        field.queryset = EventType.unscoped.filter(pk__in=ids).order_by("phase", "code")  # type: ignore[attr-defined]
+        field.label_from_instance = lambda t: f"{t.name} ({t.get_unit_display()})"  # type: ignore[attr-defined]
+        if not self.is_bound:
+            self.initial.setdefault("submission_key", uuid.uuid4())
+
+
+class CorrectEventForm(forms.Form):
+    event_type = forms.ModelChoiceField(label=_("Care"), queryset=EventType.unscoped.none())
+    occurred_at = forms.DateTimeField(label=_("Date and time"), widget=DATETIME)
+    quantity = forms.DecimalField(
+        label=_("Quantity"), min_value=Decimal("0.01"), max_digits=6, decimal_places=2
+    )
+    change_reason = forms.CharField(label=_("Reason for the correction"), max_length=200)
+    confirm_over_limit = forms.BooleanField(label=_("I confirm more than 80 kraamzorg hours"), required=False)
+
+    def __init__(self, *args: Any, event_types: list[EventType] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["event_type"]
+        field.queryset = EventType.unscoped.filter(pk__in=[t.pk for t in event_types or []])  # type: ignore[attr-defined]
+        field.label_from_instance = lambda t: t.name  # type: ignore[attr-defined]
+
+
+class VoidEventForm(forms.Form):
+    change_reason = forms.CharField(label=_("Reason for voiding"), max_length=200)
+
+
+class KeyDatesForm(forms.Form):
+    labour_started_at = forms.DateTimeField(
+        label=_("Start of active labour"), required=False, widget=DATETIME
+    )
+    placenta_plus_2h_at = forms.DateTimeField(label=_("Placenta + 2 hours"), required=False, widget=DATETIME)
+    hospital_admitted_at = forms.DateTimeField(label=_("Hospital admission"), required=False, widget=DATETIME)
+    hospital_discharged_at = forms.DateTimeField(
+        label=_("Hospital discharge"), required=False, widget=DATETIME
+    )
+    kraamzorg_ended_on = forms.DateField(label=_("End of kraamzorg"), required=False, widget=DATE)
+    postnatal_ended_on = forms.DateField(label=_("End of postnatal care"), required=False, widget=DATE)
+
+
+class BirthForm(forms.Form):
+    child_number = forms.IntegerField(label=_("Child"), min_value=1, max_value=8, initial=1)
+    born_at = forms.DateTimeField(label=_("Born at"), widget=DATETIME)
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=BirthOutcome.choices)
+    place = forms.ChoiceField(label=_("Place of birth"), choices=BirthPlace.choices)
+    mode = forms.ChoiceField(label=_("Mode of birth"), choices=BirthMode.choices)
+    weight_grams = forms.IntegerField(
+        label=_("Birth weight (g)"), required=False, min_value=200, max_value=7000
+    )
+
+
+class EndEpisodeForm(forms.Form):
+    end_date = forms.DateField(label=_("End of responsibility"), widget=DATE)
+    end_reason = forms.ChoiceField(label=_("Reason"), choices=EndReason.choices)

@@ -1,0 +1,104 @@
+"""Reads for clients, episodes and care events, within the tenant in scope."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import date, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from igo.models import User
+from igo.validators import bsn_is_valid
+from pregnancies.models import (
+    AccessLogEntry,
+    CareEvent,
+    Client,
+    ClientInsurance,
+    Episode,
+    EpisodeStatus,
+    EventStatus,
+    EventType,
+    Phase,
+)
+from providers.models import Professional
+
+SEARCH_LIMIT = 25
+
+
+def client_search(*, q: str = "", date_of_birth: date | None = None) -> list[Client]:
+    """Find clients by BSN (exact), name (part) and/or date of birth. Returns at most SEARCH_LIMIT."""
+    q = (q or "").strip()
+    qs = Client.objects.all()
+    if q.isdigit() and len(q) == 9:
+        qs = qs.filter(bsn=q) if bsn_is_valid(q) else qs.none()
+    elif q:
+        for part in q.split():
+            qs = qs.filter(Q(family_name__icontains=part) | Q(given_names__icontains=part))
+    if date_of_birth:
+        qs = qs.filter(date_of_birth=date_of_birth)
+    if not q and not date_of_birth:
+        return []
+    return list(qs.order_by("family_name", "given_names")[:SEARCH_LIMIT])
+
+
+def client_insurance_on(*, client: Client, day: date) -> ClientInsurance | None:
+    return (
+        ClientInsurance.objects.select_related("insurer")
+        .filter(client=client, valid_from__lte=day)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+        .first()
+    )
+
+
+def episode_for_page(*, pk: int) -> Episode:
+    return Episode.objects.select_related("client", "coordinating_professional").get(pk=pk)
+
+
+def episode_timeline(*, episode: Episode, include_history: bool = False) -> OrderedDict[str, list[CareEvent]]:
+    """The episode's events grouped by phase, in time order, in one query."""
+    qs = CareEvent.objects.filter(episode=episode).select_related(
+        "event_type", "professional", "organisation", "created_by"
+    )
+    if not include_history:
+        qs = qs.filter(status=EventStatus.ACTIVE)
+    groups: OrderedDict[str, list[CareEvent]] = OrderedDict((p, []) for p in Phase.values)
+    for event in qs.order_by("occurred_at", "pk"):
+        groups[event.phase].append(event)
+    return groups
+
+
+def event_types_for(*, professional: Professional | None) -> list[EventType]:
+    """The catalogue entries this professional's discipline may log (the catalogue is small)."""
+    if professional is None:
+        return []
+    qs = EventType.objects.filter(is_active=True).order_by("phase", "code")
+    return [t for t in qs if professional.discipline in t.disciplines]
+
+
+def my_clients_today(*, user: User, today: date | None = None) -> list[Episode]:
+    """Episodes in their kraamzorg period (birth done, kraamzorg not ended) that the user's organisation
+    has cared for in the last ten days: the maternity carer's day list."""
+    today = today or timezone.localdate()
+    professional = Professional.objects.filter(user=user, is_active=True).first()
+    if professional is None:
+        return []
+    since = timezone.now() - timedelta(days=10)
+    episode_ids = CareEvent.objects.filter(
+        organisation_id=professional.organisation_id, occurred_at__gte=since, status=EventStatus.ACTIVE
+    ).values("episode_id")
+    return list(
+        Episode.objects.select_related("client")
+        .filter(pk__in=episode_ids, status=EpisodeStatus.ACTIVE, placenta_plus_2h_at__isnull=False)
+        .filter(Q(kraamzorg_ended_on__isnull=True) | Q(kraamzorg_ended_on__gte=today))
+        .order_by("client__family_name")
+    )
+
+
+def access_log_search(*, client: Client | None = None, user: User | None = None) -> QuerySet[AccessLogEntry]:
+    qs = AccessLogEntry.objects.select_related("user", "on_behalf_of", "client").order_by("-at", "-pk")
+    if client is not None:
+        qs = qs.filter(client=client)
+    if user is not None:
+        qs = qs.filter(user=user)
+    return qs

@@ -1,0 +1,661 @@
+"""Writes for clients, episodes and care events. Every write validates completely before it stores
+anything, runs in one transaction, and leaves an access-log entry (NEN 7513)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from igo.models import Insurer, Tenant, User
+from pregnancies.models import (
+    AccessAction,
+    AccessLogEntry,
+    Birth,
+    CareEvent,
+    Client,
+    ClientInsurance,
+    EndReason,
+    Episode,
+    EpisodeStatus,
+    EventStatus,
+    EventType,
+    Line,
+    LineTransfer,
+    Phase,
+    Unit,
+)
+from providers.models import MemberOrganisation, Professional
+
+TERM_DAYS = 280  # 40 weeks: the due date is intake + (280 - gestational age at intake)
+KRAAMZORG_MAX_HOURS = Decimal("80")  # national indication protocol (LIP) maximum
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+
+def _fmt(moment: datetime | date) -> str:
+    if isinstance(moment, datetime):
+        return formats.date_format(timezone.localtime(moment), "d-m-Y H:i")
+    return formats.date_format(moment, "d-m-Y")
+
+
+# --- access log ------------------------------------------------------------------------------
+
+
+def access_log(
+    *,
+    user: User,
+    client: Client,
+    action: str,
+    obj: Any = None,
+    detail: str = "",
+    on_behalf_of: User | None = None,
+) -> AccessLogEntry:
+    return AccessLogEntry.objects.create(
+        tenant_id=client.tenant_id,
+        user=user,
+        on_behalf_of=on_behalf_of,
+        client=client,
+        action=action,
+        object_type=obj._meta.model_name if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        detail=detail[:200],
+    )
+
+
+def access_log_many(*, user: User, clients: Iterable[Client], action: str, detail: str = "") -> None:
+    rows = [
+        AccessLogEntry(
+            tenant_id=c.tenant_id,
+            user=user,
+            client=c,
+            action=action,
+            object_type="client",
+            object_id=str(c.pk),
+            detail=detail[:200],
+        )
+        for c in clients
+    ]
+    AccessLogEntry.objects.bulk_create(rows)
+
+
+# --- clients and insurance -------------------------------------------------------------------
+
+
+@transaction.atomic
+def client_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    family_name: str,
+    given_names: str,
+    date_of_birth: date,
+    bsn: str,
+    postcode: str = "",
+    insurer: Insurer,
+    policy_number: str,
+    insured_from: date,
+) -> Client:
+    bsn = (bsn or "").strip()
+    client = Client(
+        tenant=tenant,
+        family_name=family_name.strip(),
+        given_names=given_names.strip(),
+        date_of_birth=date_of_birth,
+        bsn=bsn,
+        postcode=(postcode or "").replace(" ", "").upper(),
+    )
+    errors: dict[str, list[str]] = {}
+    try:
+        client.full_clean(exclude=["tenant"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if date_of_birth and date_of_birth > timezone.localdate():
+        errors.setdefault("date_of_birth", []).append(_("The date of birth lies in the future."))
+    if not errors.get("bsn") and Client.unscoped.filter(tenant=tenant, bsn=bsn).exists():
+        errors.setdefault("bsn", []).append(_("A client with this BSN is already registered in this IGO."))
+    if not (policy_number or "").strip():
+        errors.setdefault("policy_number", []).append(_("Enter the insured number."))
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            client.save()
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"bsn": _("A client with this BSN is already registered in this IGO.")}
+        ) from exc
+    ClientInsurance.objects.create(
+        tenant=tenant,
+        client=client,
+        insurer=insurer,
+        policy_number=policy_number.strip(),
+        valid_from=insured_from,
+    )
+    access_log(user=actor, client=client, action=AccessAction.CREATE, obj=client)
+    return client
+
+
+@transaction.atomic
+def insurance_change(
+    *, client: Client, actor: User, insurer: Insurer, policy_number: str, valid_from: date
+) -> ClientInsurance:
+    """Record a new insurer from a date; the open insurance before it ends the day before."""
+    insurances = list(
+        ClientInsurance.objects.select_for_update().filter(client=client).order_by("valid_from")
+    )
+    if any(i.valid_from >= valid_from for i in insurances):
+        raise ValidationError(
+            {"valid_from": _("The client already has an insurance from this date or later.")}
+        )
+    for previous in insurances:
+        if previous.valid_until is None or previous.valid_until >= valid_from:
+            previous.valid_until = valid_from - timedelta(days=1)
+            previous.save(update_fields=["valid_until"])
+    new = ClientInsurance.objects.create(
+        tenant_id=client.tenant_id,
+        client=client,
+        insurer=insurer,
+        policy_number=policy_number.strip(),
+        valid_from=valid_from,
+    )
+    access_log(user=actor, client=client, action=AccessAction.UPDATE, obj=new, detail="insurance")
+    return new
+
+
+# --- episodes ------------------------------------------------------------------------------
+
+
+def derive_gestational_age(*, intake_date: date, due_date: date) -> int:
+    return TERM_DAYS - (due_date - intake_date).days
+
+
+@transaction.atomic
+def episode_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    client: Client,
+    intake_date: date,
+    due_date: date,
+    gestational_age_at_intake: int | None = None,
+    parity: int = 0,
+    coordinating_professional: Professional | None = None,
+    line: str = Line.FIRST,
+) -> Episode:
+    errors: dict[str, list[str]] = {}
+    if intake_date > timezone.localdate():
+        errors.setdefault("intake_date", []).append(_("The intake date lies in the future."))
+    if due_date <= intake_date:
+        errors.setdefault("due_date", []).append(_("The due date must lie after the intake date."))
+    derived = derive_gestational_age(intake_date=intake_date, due_date=due_date)
+    if due_date > intake_date and derived < 0:
+        errors.setdefault("due_date", []).append(
+            _("A due date more than 40 weeks after the intake is impossible (gestational age below zero).")
+        )
+    if due_date > intake_date and derived > 44 * 7:
+        errors.setdefault("due_date", []).append(
+            _("This due date means more than 44 weeks of pregnancy at intake.")
+        )
+    if gestational_age_at_intake is not None and not errors and abs(gestational_age_at_intake - derived) > 14:
+        errors.setdefault("gestational_age_at_intake", []).append(
+            _("Gestational age %(entered)s days does not match the due date (%(derived)s days); check both.")
+            % {"entered": gestational_age_at_intake, "derived": derived}
+        )
+    if client.date_of_birth and intake_date <= client.date_of_birth:
+        errors.setdefault("intake_date", []).append(
+            _("The intake date lies before the client's date of birth.")
+        )
+    if Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE).exists():
+        errors.setdefault("__all__", []).append(_("This client already has an active pregnancy episode."))
+    if errors:
+        raise ValidationError(errors)
+    episode = Episode.objects.create(
+        tenant=tenant,
+        client=client,
+        intake_date=intake_date,
+        due_date=due_date,
+        gestational_age_at_intake=gestational_age_at_intake
+        if gestational_age_at_intake is not None
+        else derived,
+        parity=parity,
+        coordinating_professional=coordinating_professional,
+    )
+    start = timezone.make_aware(datetime.combine(intake_date, datetime.min.time()))
+    LineTransfer.objects.create(
+        tenant=tenant,
+        episode=episode,
+        line=line,
+        effective_at=start,
+        reason=str(_("At intake")),
+        created_by=actor,
+    )
+    access_log(user=actor, client=client, action=AccessAction.CREATE, obj=episode)
+    return episode
+
+
+KEY_DATE_FIELDS = (
+    "labour_started_at",
+    "placenta_plus_2h_at",
+    "hospital_admitted_at",
+    "hospital_discharged_at",
+    "kraamzorg_ended_on",
+    "postnatal_ended_on",
+)
+
+
+@transaction.atomic
+def episode_set_key_dates(*, episode: Episode, actor: User, **values: Any) -> Episode:
+    """Set the care-path dates. Refused when they contradict each other or the events already logged."""
+    episode = Episode.objects.select_for_update().get(pk=episode.pk)
+    for key in KEY_DATE_FIELDS:
+        if key in values:
+            setattr(episode, key, values[key])
+    errors: dict[str, list[str]] = {}
+    intake_start = timezone.make_aware(datetime.combine(episode.intake_date, datetime.min.time()))
+    now = timezone.now() + FUTURE_TOLERANCE
+    for key in ("labour_started_at", "placenta_plus_2h_at", "hospital_admitted_at", "hospital_discharged_at"):
+        moment = getattr(episode, key)
+        if moment is not None and moment < intake_start:
+            errors.setdefault(key, []).append(_("This lies before the intake date."))
+        if moment is not None and moment > now:
+            errors.setdefault(key, []).append(_("This lies in the future."))
+    if episode.placenta_plus_2h_at and not episode.labour_started_at:
+        errors.setdefault("labour_started_at", []).append(_("Enter the start of active labour first."))
+    if (
+        episode.placenta_plus_2h_at
+        and episode.labour_started_at
+        and episode.placenta_plus_2h_at <= episode.labour_started_at
+    ):
+        errors.setdefault("placenta_plus_2h_at", []).append(
+            _("This must lie after the start of active labour.")
+        )
+    if episode.hospital_discharged_at and (
+        not episode.hospital_admitted_at or episode.hospital_discharged_at < episode.hospital_admitted_at
+    ):
+        errors.setdefault("hospital_discharged_at", []).append(_("Discharge must lie after admission."))
+    for key in ("kraamzorg_ended_on", "postnatal_ended_on"):
+        day = getattr(episode, key)
+        if day is not None and (
+            episode.placenta_plus_2h_at is None or day < timezone.localdate(episode.placenta_plus_2h_at)
+        ):
+            errors.setdefault(key, []).append(_("This must lie on or after the birth."))
+    if not errors:
+        conflicts = [
+            ev
+            for ev in CareEvent.objects.filter(episode=episode, status=EventStatus.ACTIVE).select_related(
+                "event_type"
+            )
+            if ev.event_type.phase and episode.phase_at(ev.occurred_at) != ev.event_type.phase
+        ]
+        if conflicts:
+            first = conflicts[0]
+            errors.setdefault("__all__", []).append(
+                _(
+                    "%(count)s logged event(s) would fall in another phase, e.g. %(type)s on %(when)s. "
+                    "Correct those events or the dates."
+                )
+                % {"count": len(conflicts), "type": first.event_type.name, "when": _fmt(first.occurred_at)}
+            )
+    if errors:
+        raise ValidationError(errors)
+    episode.save(update_fields=list(KEY_DATE_FIELDS))
+    access_log(user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="key dates")
+    return episode
+
+
+@transaction.atomic
+def birth_record(
+    *,
+    episode: Episode,
+    actor: User,
+    child_number: int,
+    born_at: datetime,
+    outcome: str,
+    place: str,
+    mode: str,
+    weight_grams: int | None = None,
+) -> Birth:
+    errors: dict[str, list[str]] = {}
+    intake_start = timezone.make_aware(datetime.combine(episode.intake_date, datetime.min.time()))
+    if born_at < intake_start:
+        errors.setdefault("born_at", []).append(_("A birth cannot lie before the intake date."))
+    if born_at > timezone.now() + FUTURE_TOLERANCE:
+        errors.setdefault("born_at", []).append(_("This lies in the future."))
+    if episode.labour_started_at and born_at < episode.labour_started_at:
+        errors.setdefault("born_at", []).append(_("The birth lies before the start of active labour."))
+    if episode.placenta_plus_2h_at and born_at > episode.placenta_plus_2h_at:
+        errors.setdefault("born_at", []).append(_("The birth lies after placenta + 2 hours."))
+    if Birth.objects.filter(episode=episode, child_number=child_number).exists():
+        errors.setdefault("child_number", []).append(_("This child has already been recorded."))
+    if errors:
+        raise ValidationError(errors)
+    birth = Birth(
+        tenant_id=episode.tenant_id,
+        episode=episode,
+        child_number=child_number,
+        born_at=born_at,
+        outcome=outcome,
+        place=place,
+        mode=mode,
+        weight_grams=weight_grams,
+    )
+    birth.full_clean(exclude=["tenant", "episode"], validate_constraints=False)
+    birth.save()
+    access_log(user=actor, client=episode.client, action=AccessAction.CREATE, obj=birth)
+    return birth
+
+
+@transaction.atomic
+def line_transfer(
+    *, episode: Episode, actor: User, line: str, effective_at: datetime, reason: str
+) -> LineTransfer:
+    current = LineTransfer.objects.filter(episode=episode).order_by("-effective_at", "-pk").first()
+    if current and current.line == line:
+        raise ValidationError({"line": _("Responsibility already lies with this line.")})
+    if current and effective_at < current.effective_at:
+        raise ValidationError({"effective_at": _("A transfer cannot lie before the previous one.")})
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for the transfer.")})
+    transfer = LineTransfer.objects.create(
+        tenant_id=episode.tenant_id,
+        episode=episode,
+        line=line,
+        effective_at=effective_at,
+        reason=reason.strip(),
+        created_by=actor,
+    )
+    access_log(
+        user=actor, client=episode.client, action=AccessAction.UPDATE, obj=transfer, detail=f"line {line}"
+    )
+    return transfer
+
+
+@transaction.atomic
+def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: str) -> Episode:
+    episode = Episode.objects.select_for_update().get(pk=episode.pk)
+    errors: dict[str, list[str]] = {}
+    if end_reason not in EndReason.values:
+        errors.setdefault("end_reason", []).append(_("Choose a reason."))
+    if end_date < episode.intake_date:
+        errors.setdefault("end_date", []).append(_("The end lies before the intake date."))
+    if end_date > timezone.localdate():
+        errors.setdefault("end_date", []).append(_("The end lies in the future."))
+    last = (
+        CareEvent.objects.filter(episode=episode, status=EventStatus.ACTIVE).order_by("-occurred_at").first()
+    )
+    if last and timezone.localdate(last.occurred_at) > end_date:
+        errors.setdefault("end_date", []).append(
+            _("Care was logged after this date (%(when)s).") % {"when": _fmt(last.occurred_at)}
+        )
+    if errors:
+        raise ValidationError(errors)
+    episode.status, episode.end_date, episode.end_reason = EpisodeStatus.ENDED, end_date, end_reason
+    episode.save(update_fields=["status", "end_date", "end_reason"])
+    access_log(
+        user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail=f"end {end_reason}"
+    )
+    return episode
+
+
+# --- care events -----------------------------------------------------------------------------
+
+
+def professional_for(*, user: User) -> Professional | None:
+    return Professional.objects.select_related("organisation").filter(user=user, is_active=True).first()
+
+
+def _is_kraamzorg_hours(event_type: EventType) -> bool:
+    return event_type.unit == Unit.HOUR and "maternity_carer" in event_type.disciplines
+
+
+def _validate_event(
+    *,
+    episode: Episode,
+    event_type: EventType,
+    occurred_at: datetime,
+    quantity: Decimal,
+    professional: Professional,
+    organisation: MemberOrganisation,
+    confirm_over_limit: bool,
+    replacing: CareEvent | None = None,
+) -> tuple[str, list[str]]:
+    """Return the phase and warnings, or raise ValidationError with field-level reasons."""
+    errors: dict[str, list[str]] = {}
+    warnings: list[str] = []
+
+    def err(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if not event_type.is_active:
+        err("event_type", _("This event type is no longer in use."))
+    if professional.discipline not in event_type.disciplines:
+        err(
+            "event_type",
+            _("A %(discipline)s may not log %(type)s.")
+            % {"discipline": professional.get_discipline_display().lower(), "type": event_type.name},
+        )
+    if not professional.is_active:
+        err("professional", _("This professional is not active."))
+    if quantity is None or quantity <= 0:
+        err("quantity", _("The quantity must be more than zero."))
+    elif quantity > event_type.max_quantity:
+        err(
+            "quantity",
+            _("At most %(max)s %(unit)s per event.")
+            % {"max": event_type.max_quantity.normalize(), "unit": event_type.get_unit_display()},
+        )
+    elif quantity != quantity.quantize(Decimal("0.25")) and event_type.unit == Unit.HOUR:
+        err("quantity", _("Hours are logged in quarters (0.25)."))
+    elif quantity != quantity.to_integral_value() and event_type.unit != Unit.HOUR:
+        err("quantity", _("This event type is counted in whole numbers."))
+    local_day = timezone.localdate(occurred_at)
+    if occurred_at > timezone.now() + FUTURE_TOLERANCE:
+        err("occurred_at", _("Care cannot be logged in the future."))
+    if local_day < episode.intake_date:
+        err(
+            "occurred_at", _("This lies before the intake on %(date)s.") % {"date": _fmt(episode.intake_date)}
+        )
+    if episode.end_date and local_day > episode.end_date:
+        err("occurred_at", _("The episode ended on %(date)s.") % {"date": _fmt(episode.end_date)})
+    if episode.postnatal_ended_on and local_day > episode.postnatal_ended_on:
+        err(
+            "occurred_at", _("Postnatal care ended on %(date)s.") % {"date": _fmt(episode.postnatal_ended_on)}
+        )
+    if not organisation.is_member_on(local_day):
+        err(
+            "organisation",
+            _("%(org)s was not a member of the IGO on this date.") % {"org": organisation.name},
+        )
+    phase = episode.phase_at(occurred_at)
+    if event_type.phase and event_type.phase != phase and "occurred_at" not in errors:
+        reason = {
+            "prenatal": _("active labour started on %(when)s") % {"when": _fmt(episode.labour_started_at)}
+            if episode.labour_started_at
+            else "",
+            "natal": _("this is before the start of active labour")
+            if not episode.labour_started_at or occurred_at < episode.labour_started_at
+            else _("placenta + 2 hours was at %(when)s") % {"when": _fmt(episode.placenta_plus_2h_at)}
+            if episode.placenta_plus_2h_at
+            else "",
+            "postnatal": _("the natal phase has not ended at this moment"),
+        }[event_type.phase]
+        err(
+            "occurred_at",
+            _(
+                "%(type)s belongs to the %(expected)s phase, but this moment lies in the %(actual)s phase (%(reason)s)."
+            )
+            % {
+                "type": event_type.name,
+                "expected": event_type.get_phase_display().lower(),
+                "actual": Phase(phase).label.lower(),
+                "reason": reason,
+            },
+        )
+    if not errors and _is_kraamzorg_hours(event_type):
+        logged = _kraamzorg_hours(episode, exclude=replacing)
+        total = logged + quantity
+        if total > KRAAMZORG_MAX_HOURS:
+            message = _(
+                "With this entry the episode has %(total)s kraamzorg hours, more than the maximum of %(max)s."
+            ) % {"total": total.normalize(), "max": KRAAMZORG_MAX_HOURS.normalize()}
+            if not confirm_over_limit:
+                err("confirm_over_limit", message + " " + _("Confirm to log it anyway."))
+            else:
+                warnings.append(message)
+    if errors:
+        raise ValidationError(errors)
+    return phase, warnings
+
+
+def _kraamzorg_hours(episode: Episode, *, exclude: CareEvent | None = None) -> Decimal:
+    type_ids = [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if _is_kraamzorg_hours(t)]
+    qs = CareEvent.objects.filter(episode=episode, status=EventStatus.ACTIVE, event_type_id__in=type_ids)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return qs.aggregate(total=Sum("quantity"))["total"] or Decimal("0")
+
+
+@transaction.atomic
+def care_event_log(
+    *,
+    actor: User,
+    episode: Episode,
+    event_type: EventType,
+    occurred_at: datetime,
+    quantity: Decimal = Decimal("1"),
+    professional: Professional | None = None,
+    organisation: MemberOrganisation | None = None,
+    location: str = "",
+    note: str = "",
+    submission_key: uuid.UUID | None = None,
+    confirm_over_limit: bool = False,
+) -> tuple[CareEvent, bool, list[str]]:
+    """Log one care event. Returns (event, created, warnings); a repeated submission_key returns the first event."""
+    if submission_key is not None:
+        existing = CareEvent.objects.filter(submission_key=submission_key).first()
+        if existing is not None:
+            return existing, False, []
+    professional = professional or professional_for(user=actor)
+    if professional is None:
+        raise ValidationError(
+            {
+                "professional": _(
+                    "Your account is not linked to a professional of this IGO; ask your IGO administrator."
+                )
+            }
+        )
+    organisation = organisation or professional.organisation
+    # Lock the episode so concurrent logging cannot pass the hour limit or a phase change together.
+    episode = Episode.objects.select_for_update().get(pk=episode.pk)
+    phase, warnings = _validate_event(
+        episode=episode,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        quantity=quantity,
+        professional=professional,
+        organisation=organisation,
+        confirm_over_limit=confirm_over_limit,
+    )
+    event = CareEvent(
+        tenant_id=episode.tenant_id,
+        episode=episode,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        quantity=quantity,
+        phase=phase,
+        professional=professional,
+        organisation=organisation,
+        location=location.strip(),
+        note=note.strip(),
+        submission_key=submission_key,
+        created_by=actor,
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError:
+        # The same form arrived twice at the same moment: the other request stored it.
+        existing = CareEvent.objects.filter(submission_key=submission_key).first()
+        if existing is None:
+            raise
+        return existing, False, []
+    access_log(
+        user=actor, client=episode.client, action=AccessAction.CREATE, obj=event, detail=event_type.code
+    )
+    return event, True, warnings
+
+
+def _check_own(event: CareEvent, actor: User) -> None:
+    if event.created_by_id != actor.pk:
+        raise ValidationError(_("Only the person who logged an event can correct or void it."))
+    if event.status != EventStatus.ACTIVE:
+        raise ValidationError(_("This event has already been corrected or voided."))
+
+
+@transaction.atomic
+def care_event_correct(
+    *, event: CareEvent, actor: User, reason: str, **changes: Any
+) -> tuple[CareEvent, list[str]]:
+    """Replace an event by a corrected copy; the original stays, marked as corrected, with the reason."""
+    event = (
+        CareEvent.objects.select_for_update()
+        .select_related("event_type", "professional", "organisation")
+        .get(pk=event.pk)
+    )
+    _check_own(event, actor)
+    if not reason.strip():
+        raise ValidationError({"change_reason": _("Give the reason for the correction.")})
+    episode = Episode.objects.select_for_update().get(pk=event.episode_id)
+    fields = {
+        "event_type": changes.get("event_type", event.event_type),
+        "occurred_at": changes.get("occurred_at", event.occurred_at),
+        "quantity": changes.get("quantity", event.quantity),
+        "professional": event.professional,
+        "organisation": event.organisation,
+    }
+    phase, warnings = _validate_event(
+        episode=episode,
+        **fields,
+        confirm_over_limit=changes.get("confirm_over_limit", False),
+        replacing=event,
+    )
+    event.status = EventStatus.SUPERSEDED
+    event.change_reason = reason.strip()
+    event.save(update_fields=["status", "change_reason"])
+    new = CareEvent.objects.create(
+        tenant_id=event.tenant_id,
+        episode=episode,
+        phase=phase,
+        supersedes=event,
+        created_by=actor,
+        location=changes.get("location", event.location),
+        note=changes.get("note", event.note),
+        **fields,
+    )
+    access_log(
+        user=actor, client=episode.client, action=AccessAction.UPDATE, obj=new, detail=f"corrects {event.pk}"
+    )
+    return new, warnings
+
+
+@transaction.atomic
+def care_event_void(*, event: CareEvent, actor: User, reason: str) -> CareEvent:
+    event = CareEvent.objects.select_for_update().get(pk=event.pk)
+    _check_own(event, actor)
+    if not reason.strip():
+        raise ValidationError({"change_reason": _("Give the reason for voiding this event.")})
+    event.status = EventStatus.VOIDED
+    event.change_reason = reason.strip()
+    event.voided_at = timezone.now()
+    event.voided_by = actor
+    event.save(update_fields=["status", "change_reason", "voided_at", "voided_by"])
+    access_log(user=actor, client=event.episode.client, action=AccessAction.VOID, obj=event)
+    return event

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from pregnancies import views
+
+urlpatterns = [
+    path("clients/", views.client_search, name="client_search"),
+    path("clients/new/", views.client_new, name="client_new"),
+    path("clients/<int:pk>/", views.client_detail, name="client_detail"),
+    path("episodes/<int:pk>/", views.episode_detail, name="episode_detail"),
+    path("episodes/<int:pk>/events/", views.event_create, name="event_create"),
+    path("episodes/<int:pk>/history/", views.episode_history, name="episode_history"),
+    path("episodes/<int:pk>/dates/", views.episode_key_dates, name="episode_key_dates"),
+    path("episodes/<int:pk>/births/", views.birth_create, name="birth_create"),
+    path("episodes/<int:pk>/end/", views.episode_end, name="episode_end"),
+    path("events/<int:pk>/", views.event_correct, name="event_correct"),
+    path("events/<int:pk>/void/", views.event_void, name="event_void"),
+    path("today/", views.today, name="care_today"),
+    path("access-log/", views.access_log_list, name="access_log"),
+    path("access-log/client/<int:pk>.csv", views.access_log_export, name="access_log_export"),
+]

@@ -1,0 +1,366 @@
+"""The care-logging screens: find a client, open the episode timeline, log, correct and void care."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from igo import rules
+from igo.http import TenantRequest
+from igo.views import add_form_errors, tenant_view
+from pregnancies import selectors, services
+from pregnancies.forms import (
+    BirthForm,
+    CareEventForm,
+    ClientSearchForm,
+    CorrectEventForm,
+    EndEpisodeForm,
+    IntakeForm,
+    KeyDatesForm,
+    VoidEventForm,
+)
+from pregnancies.models import AccessAction, CareEvent, Client, Episode, EventStatus
+
+
+def _episode_context(
+    request: TenantRequest, episode: Episode, form: CareEventForm | None = None
+) -> dict[str, Any]:
+    professional = services.professional_for(user=request.user)
+    event_types = selectors.event_types_for(professional=professional)
+    return {
+        "episode": episode,
+        "client": episode.client,
+        "professional": professional,
+        "timeline": selectors.episode_timeline(episode=episode),
+        "form": form
+        or CareEventForm(
+            event_types=event_types, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
+        ),
+        "insurance": selectors.client_insurance_on(client=episode.client, day=timezone.localdate()),
+        "key_dates_form": KeyDatesForm(initial={k: getattr(episode, k) for k in services.KEY_DATE_FIELDS}),
+        "birth_form": BirthForm(initial={"child_number": episode.births.count() + 1}),
+        "births": episode.births.all(),
+        "end_form": EndEpisodeForm(),
+        "lines": episode.line_transfers.all(),
+    }
+
+
+@tenant_view(rules.can_log_care)
+def client_search(request: TenantRequest) -> HttpResponse:
+    # POST keeps the BSN out of URLs, browser history and server logs.
+    form = ClientSearchForm(request.POST or None)
+    results: list[Client] = []
+    searched = False
+    if request.method == "POST" and form.is_valid():
+        searched = True
+        results = selectors.client_search(
+            q=form.cleaned_data["q"], date_of_birth=form.cleaned_data["date_of_birth"]
+        )
+        services.access_log_many(user=request.user, clients=results, action=AccessAction.SEARCH)
+    context = {"form": form, "results": results, "searched": searched}
+    if request.htmx:
+        return render(request, "pregnancies/partials/search_results.html", context)
+    return render(request, "pregnancies/client_search.html", context)
+
+
+@tenant_view(rules.can_log_care)
+def client_new(request: TenantRequest) -> HttpResponse:
+    form = IntakeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        professional = services.professional_for(user=request.user)
+        try:
+            with transaction.atomic():
+                client = services.client_create(
+                    tenant=request.tenant,
+                    actor=request.user,
+                    family_name=data["family_name"],
+                    given_names=data["given_names"],
+                    date_of_birth=data["date_of_birth"],
+                    bsn=data["bsn"],
+                    postcode=data["postcode"],
+                    insurer=data["insurer"],
+                    policy_number=data["policy_number"],
+                    insured_from=data["intake_date"],
+                )
+                episode = services.episode_create(
+                    tenant=request.tenant,
+                    actor=request.user,
+                    client=client,
+                    intake_date=data["intake_date"],
+                    due_date=data["due_date"],
+                    gestational_age_at_intake=form.gestational_age(),
+                    parity=data["parity"],
+                    coordinating_professional=professional,
+                    line=data["line"],
+                )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(request, _("%(client)s was registered.") % {"client": client})
+            return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
+    return render(
+        request,
+        "pregnancies/client_new.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@tenant_view(rules.can_log_care)
+def client_detail(request: TenantRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client.objects, pk=pk)
+    services.access_log(user=request.user, client=client, action=AccessAction.VIEW, obj=client)
+    return render(
+        request,
+        "pregnancies/client_detail.html",
+        {
+            "client": client,
+            "episodes": client.episodes.select_related("coordinating_professional").order_by("-intake_date"),
+            "insurances": client.insurances.select_related("insurer").order_by("valid_from"),
+            "can_audit": rules.can_manage_members(request.tenant_roles),
+        },
+    )
+
+
+@tenant_view(rules.can_log_care)
+def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
+    episode = get_object_or_404(Episode.objects.select_related("client", "coordinating_professional"), pk=pk)
+    services.access_log(user=request.user, client=episode.client, action=AccessAction.VIEW, obj=episode)
+    return render(request, "pregnancies/episode_detail.html", _episode_context(request, episode))
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def event_create(request: TenantRequest, pk: int) -> HttpResponse:
+    episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
+    professional = services.professional_for(user=request.user)
+    form: CareEventForm | None = CareEventForm(
+        request.POST, event_types=selectors.event_types_for(professional=professional)
+    )
+    assert form is not None
+    status = 400
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            event, created, warnings = services.care_event_log(
+                actor=request.user,
+                episode=episode,
+                event_type=data["event_type"],
+                occurred_at=data["occurred_at"],
+                quantity=data["quantity"],
+                location=data["location"],
+                note=data["note"],
+                submission_key=data["submission_key"],
+                confirm_over_limit=data["confirm_over_limit"],
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            status = 201 if created else 200
+            for warning in warnings:
+                messages.warning(request, warning)
+            if created:
+                messages.success(request, _("%(type)s logged.") % {"type": event.event_type.name})
+            if not request.htmx:
+                return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
+            form = None  # a fresh form with a new submission key
+    episode.refresh_from_db()
+    context = _episode_context(request, episode, form)
+    if request.htmx:
+        return render(request, "pregnancies/partials/logging_panel.html", context, status=status)
+    return render(request, "pregnancies/episode_detail.html", context, status=status)
+
+
+def _own_event(request: TenantRequest, pk: int) -> CareEvent:
+    return get_object_or_404(
+        CareEvent.objects.select_related("episode__client", "event_type", "professional"), pk=pk
+    )
+
+
+@tenant_view(rules.can_log_care)
+def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
+    event = _own_event(request, pk)
+    professional = services.professional_for(user=request.user)
+    types = selectors.event_types_for(professional=professional)
+    form = CorrectEventForm(
+        request.POST or None,
+        event_types=types,
+        initial={
+            "event_type": event.event_type_id,
+            "quantity": event.quantity,
+            "occurred_at": timezone.localtime(event.occurred_at).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            _new, warnings = services.care_event_correct(
+                event=event,
+                actor=request.user,
+                reason=data["change_reason"],
+                event_type=data["event_type"],
+                occurred_at=data["occurred_at"],
+                quantity=data["quantity"],
+                confirm_over_limit=data["confirm_over_limit"],
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            for warning in warnings:
+                messages.warning(request, warning)
+            messages.success(request, _("The event was corrected; the original is kept in the history."))
+            return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=event.episode_id)
+    return render(
+        request,
+        "pregnancies/event_change.html",
+        {
+            "event": event,
+            "form": form,
+            "void_form": VoidEventForm(),
+            "mine": event.created_by_id == request.user.pk,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def event_void(request: TenantRequest, pk: int) -> HttpResponse:
+    event = _own_event(request, pk)
+    form = VoidEventForm(request.POST)
+    if form.is_valid():
+        try:
+            services.care_event_void(
+                event=event, actor=request.user, reason=form.cleaned_data["change_reason"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("The event was voided; it stays visible in the history."))
+            return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=event.episode_id)
+    else:
+        messages.error(request, _("Give the reason for voiding this event."))
+    return redirect("event_correct", tenant_slug=request.tenant.slug, pk=event.pk)
+
+
+@tenant_view(rules.can_log_care)
+def episode_history(request: TenantRequest, pk: int) -> HttpResponse:
+    episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
+    services.access_log(
+        user=request.user, client=episode.client, action=AccessAction.VIEW, obj=episode, detail="history"
+    )
+    events = (
+        CareEvent.objects.filter(episode=episode)
+        .exclude(status=EventStatus.ACTIVE)
+        .select_related("event_type", "professional", "created_by", "voided_by", "superseded_by")
+    )
+    return render(request, "pregnancies/episode_history.html", {"episode": episode, "events": events})
+
+
+def _episode_post(
+    request: TenantRequest, pk: int, form_class: type, action: Any, message: str
+) -> HttpResponse:
+    episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            action(episode=episode, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(request, message)
+            return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+    return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def episode_key_dates(request: TenantRequest, pk: int) -> HttpResponse:
+    return _episode_post(
+        request, pk, KeyDatesForm, services.episode_set_key_dates, _("The care-path dates were saved.")
+    )
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def birth_create(request: TenantRequest, pk: int) -> HttpResponse:
+    return _episode_post(request, pk, BirthForm, services.birth_record, _("The birth was recorded."))
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def episode_end(request: TenantRequest, pk: int) -> HttpResponse:
+    return _episode_post(request, pk, EndEpisodeForm, services.episode_end, _("The episode was ended."))
+
+
+@tenant_view(rules.can_log_care)
+def today(request: TenantRequest) -> HttpResponse:
+    episodes = selectors.my_clients_today(user=request.user)
+    services.access_log_many(
+        user=request.user, clients=[e.client for e in episodes], action=AccessAction.VIEW, detail="day list"
+    )
+    professional = services.professional_for(user=request.user)
+    hour_types = [t for t in selectors.event_types_for(professional=professional) if t.unit == "hour"]
+    return render(
+        request,
+        "pregnancies/today.html",
+        {
+            "episodes": episodes,
+            "hour_types": hour_types,
+            "now": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "new_key": uuid.uuid4,
+        },
+    )
+
+
+@tenant_view(rules.can_manage_members)
+def access_log_list(request: TenantRequest) -> HttpResponse:
+    client = None
+    if request.GET.get("client", "").isdigit():
+        client = get_object_or_404(Client.objects, pk=int(request.GET["client"]))
+    entries = selectors.access_log_search(client=client)
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    return render(request, "pregnancies/access_log.html", {"page": page, "client": client})
+
+
+@tenant_view(rules.can_manage_members)
+def access_log_export(request: TenantRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client.objects, pk=pk)
+    services.access_log(user=request.user, client=client, action=AccessAction.EXPORT, detail="access history")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="access-history-client-{client.pk}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["at", "user", "on_behalf_of", "action", "object_type", "object_id", "detail"])
+    for e in selectors.access_log_search(client=client).iterator():
+        writer.writerow(
+            [
+                timezone.localtime(e.at).isoformat(),
+                e.user.email,
+                e.on_behalf_of.email if e.on_behalf_of else "",
+                e.action,
+                e.object_type,
+                e.object_id,
+                _csv_safe(e.detail),
+            ]
+        )
+    return response
+
+
+def _csv_safe(value: str) -> str:
+    """Neutralise spreadsheet formulas in exported text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
