@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import date, timedelta
+from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from igo.models import User
@@ -20,6 +21,7 @@ from pregnancies.models import (
     EventStatus,
     EventType,
     Phase,
+    Unit,
 )
 from providers.models import Professional
 
@@ -93,6 +95,19 @@ def my_clients_today(*, user: User, today: date | None = None) -> list[Episode]:
         .filter(Q(kraamzorg_ended_on__isnull=True) | Q(kraamzorg_ended_on__gte=today))
         .order_by("client__family_name")
     )
+
+
+def kraamzorg_hours_by_episode(*, episode_ids: list[int]) -> dict[int, Decimal]:
+    """Active kraamzorg hours per episode, in one query."""
+    type_ids = [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if "maternity_carer" in t.disciplines]
+    rows = (
+        CareEvent.objects.filter(
+            episode_id__in=episode_ids, status=EventStatus.ACTIVE, event_type_id__in=type_ids
+        )
+        .values("episode_id")
+        .annotate(total=Sum("quantity"))
+    )
+    return {row["episode_id"]: row["total"] for row in rows}
 
 
 def access_log_search(*, client: Client | None = None, user: User | None = None) -> QuerySet[AccessLogEntry]:

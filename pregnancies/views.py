@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -174,6 +175,9 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
             if created:
                 messages.success(request, _("%(type)s logged.") % {"type": event.event_type.name})
             if not request.htmx:
+                back = request.POST.get("next", "")
+                if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                    return redirect(back)
                 return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
             form = None  # a fresh form with a new submission key
     episode.refresh_from_db()
@@ -315,7 +319,14 @@ def today(request: TenantRequest) -> HttpResponse:
         user=request.user, clients=[e.client for e in episodes], action=AccessAction.VIEW, detail="day list"
     )
     professional = services.professional_for(user=request.user)
-    hour_types = [t for t in selectors.event_types_for(professional=professional) if t.unit == "hour"]
+    # Kraamzorg hours first: that is what a maternity carer logs every day.
+    hour_types = sorted(
+        (t for t in selectors.event_types_for(professional=professional) if t.unit == "hour"),
+        key=lambda t: (t.phase != "postnatal", t.code),
+    )
+    hours = selectors.kraamzorg_hours_by_episode(episode_ids=[e.pk for e in episodes])
+    for episode in episodes:
+        episode.kraamzorg_hours = hours.get(episode.pk, 0)  # type: ignore[attr-defined]
     return render(
         request,
         "pregnancies/today.html",

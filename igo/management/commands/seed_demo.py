@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from igo.models import Insurer, InsurerMembership, Membership, Role, Tenant, User
+from igo.tenancy import tenant_scope
+from pregnancies import services
+from pregnancies.catalogue import catalogue_seed
+from pregnancies.models import Client, EventType
+from providers.models import Discipline, MemberOrganisation, OrganisationKind, Professional
 
 DEMO_PASSWORD = "demo-igo-2026"  # noqa: S105 - printed demo login, never used in production
 
@@ -41,6 +49,27 @@ INSURER_USERS = [
 OPERATOR = ("operator@platform.demo", "Maarten Beheer")
 # One person who works in both IGOs: shows the switcher.
 SHARED = ("verloskundige.regio@demo.nl", "Nora Willems", Role.MIDWIFE)
+
+
+ORGS = {
+    "igo-rijnmond": [
+        ("Verloskundigenpraktijk De Maas", OrganisationKind.MIDWIFERY_PRACTICE, "02000101"),
+        ("Maasziekenhuis, afdeling verloskunde", OrganisationKind.HOSPITAL, "06000102"),
+        ("Kraamzorg Rijnmond", OrganisationKind.KRAAMZORG, "01000103"),
+    ],
+    "igo-brabant-oost": [
+        ("Verloskundigen Peel en Maas", OrganisationKind.MIDWIFERY_PRACTICE, "02000201"),
+        ("Ziekenhuis Oost-Brabant", OrganisationKind.HOSPITAL, "06000202"),
+        ("Kraamzorg De Peel", OrganisationKind.KRAAMZORG, "01000203"),
+    ],
+}
+# Demo clients: given names, family name, date of birth, BSN (passes the eleven-test), weeks pregnant today
+CLIENTS = [
+    ("Sanne", "de Jong", date(1993, 3, 14), "111222333", 12),
+    ("Lotte", "Bos", date(1990, 11, 2), "123456782", 24),
+    ("Fatima", "El Amrani", date(1996, 6, 30), "100000009", 36),
+    ("Emma", "Vermeulen", date(1988, 1, 21), "100000010", 41),
+]
 
 
 def _user(email: str, name: str, **extra: Any) -> User:
@@ -79,6 +108,9 @@ class Command(BaseCommand):
         _user(OPERATOR[0], OPERATOR[1], is_staff=True, is_superuser=True)
         rows.append((OPERATOR[0], "Platform operator", "—"))
 
+        for slug, tenant in tenants.items():
+            seed_care(tenant, {role: User.objects.get(email=email) for email, _n, role in PEOPLE[slug]}, shared, insurers)
+
         out = self.stdout
         out.write(self.style.SUCCESS(f"Demo data ready. Open {settings.SITE_URL}/ and sign in with:"))
         width = max(len(r[0]) for r in rows)
@@ -89,3 +121,67 @@ class Command(BaseCommand):
             "  Administrators, finance, insurer users and the operator set up two-factor authentication (TOTP)\n"
             "  at their first sign-in; any authenticator app works."
         )
+
+
+def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: dict[str, Insurer]) -> None:
+    """Member organisations, professionals, and a few clients with logged care (once per tenant)."""
+    catalogue_seed(tenant=tenant)
+    orgs = {}
+    for name, kind, agb in ORGS[tenant.slug]:
+        orgs[kind], _ = MemberOrganisation.unscoped.get_or_create(
+            tenant=tenant, agb_code=agb, defaults={"name": name, "kind": kind, "member_from": date(2023, 1, 1)}
+        )
+    profs = {}
+    for role, discipline, kind, big in [
+        (Role.MIDWIFE, Discipline.MIDWIFE, OrganisationKind.MIDWIFERY_PRACTICE, "19000000101"),
+        (Role.GYNAECOLOGIST, Discipline.GYNAECOLOGIST, OrganisationKind.HOSPITAL, "19000000102"),
+        (Role.MATERNITY_CARER, Discipline.MATERNITY_CARER, OrganisationKind.KRAAMZORG, ""),
+    ]:
+        user = users[role]
+        profs[role], _ = Professional.unscoped.get_or_create(
+            tenant=tenant, user=user,
+            defaults={"full_name": user.full_name, "discipline": discipline, "organisation": orgs[kind],
+                      "big_number": big},
+        )
+    Professional.unscoped.get_or_create(
+        tenant=tenant, user=shared,
+        defaults={"full_name": shared.full_name, "discipline": Discipline.MIDWIFE,
+                  "organisation": orgs[OrganisationKind.MIDWIFERY_PRACTICE], "big_number": "19000000199"},
+    )
+    if Client.unscoped.filter(tenant=tenant).exists():
+        return
+    midwife, carer = users[Role.MIDWIFE], users[Role.MATERNITY_CARER]
+    today = timezone.localdate()
+    now = timezone.now()
+    with tenant_scope(tenant):
+        types = {t.code: t for t in EventType.objects.all()}
+        for i, (given, family, born, bsn, weeks) in enumerate(CLIENTS):
+            intake = today - timedelta(weeks=weeks - 8)
+            client = services.client_create(
+                tenant=tenant, actor=midwife, family_name=family, given_names=given, date_of_birth=born, bsn=bsn,
+                postcode=f"{3011 + i} AB", insurer=list(insurers.values())[i % len(insurers)],
+                policy_number=f"{tenant.pk}{i:08d}", insured_from=intake,
+            )
+            episode = services.episode_create(
+                tenant=tenant, actor=midwife, client=client, intake_date=intake,
+                due_date=intake + timedelta(days=280 - 8 * 7), coordinating_professional=profs[Role.MIDWIFE],
+            )
+            moment = timezone.make_aware(datetime.combine(intake, datetime.min.time())) + timedelta(hours=10)
+            services.care_event_log(actor=midwife, episode=episode, event_type=types["INTAKE"], occurred_at=moment)
+            for week in range(10, weeks, 4):
+                services.care_event_log(actor=midwife, episode=episode, event_type=types["PRE_CHECK"],
+                                        occurred_at=moment + timedelta(weeks=week - 8))
+            if weeks >= 41:  # Emma gave birth two days ago: kraamzorg is running
+                labour = now - timedelta(days=2, hours=8)
+                services.episode_set_key_dates(episode=episode, actor=midwife, labour_started_at=labour,
+                                               placenta_plus_2h_at=labour + timedelta(hours=7))
+                services.birth_record(episode=episode, actor=midwife, child_number=1,
+                                      born_at=labour + timedelta(hours=4), outcome="live", place="home",
+                                      mode="spontaneous", weight_grams=3450)
+                services.care_event_log(actor=midwife, episode=episode, event_type=types["DELIV_HOME"],
+                                        occurred_at=labour + timedelta(hours=4))
+                services.care_event_log(actor=carer, episode=episode, event_type=types["PARTUS_ASSIST"],
+                                        occurred_at=labour + timedelta(hours=3), quantity=Decimal("3"))
+                for day in (1, 2):
+                    services.care_event_log(actor=carer, episode=episode, event_type=types["KZ_HOURS"],
+                                            occurred_at=labour + timedelta(days=day), quantity=Decimal("6"))
