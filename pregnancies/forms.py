@@ -11,10 +11,19 @@ from django.utils.translation import gettext_lazy as _
 
 from igo.models import Insurer
 from igo.validators import validate_bsn
-from pregnancies.models import BirthMode, BirthOutcome, BirthPlace, EndReason, EventType, Line
+from pregnancies.models import AccessAction, BirthMode, BirthOutcome, BirthPlace, EndReason, EventType, Line
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class AccessLogFilterForm(forms.Form):
+    user = forms.CharField(label=_("User (e-mail)"), required=False, max_length=254)
+    action = forms.ChoiceField(
+        label=_("Action"), required=False, choices=[("", _("All actions")), *AccessAction.choices]
+    )
+    since = forms.DateField(label=_("From"), required=False, widget=DATE)
+    until = forms.DateField(label=_("Until"), required=False, widget=DATE)
 
 
 class ClientSearchForm(forms.Form):

@@ -110,10 +110,26 @@ def kraamzorg_hours_by_episode(*, episode_ids: list[int]) -> dict[int, Decimal]:
     return {row["episode_id"]: row["total"] for row in rows}
 
 
-def access_log_search(*, client: Client | None = None, user: User | None = None) -> QuerySet[AccessLogEntry]:
+def access_log_search(
+    *,
+    client: Client | None = None,
+    user: User | None = None,
+    user_email: str = "",
+    action: str = "",
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[AccessLogEntry]:
     qs = AccessLogEntry.objects.select_related("user", "on_behalf_of", "client").order_by("-at", "-pk")
     if client is not None:
         qs = qs.filter(client=client)
     if user is not None:
         qs = qs.filter(user=user)
+    if user_email:
+        qs = qs.filter(user__email__icontains=user_email)
+    if action:
+        qs = qs.filter(action=action)
+    if since:
+        qs = qs.filter(at__date__gte=since)
+    if until:
+        qs = qs.filter(at__date__lte=until)
     return qs

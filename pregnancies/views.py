@@ -22,6 +22,7 @@ from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from pregnancies import selectors, services
 from pregnancies.forms import (
+    AccessLogFilterForm,
     BirthForm,
     CareEventForm,
     ClientSearchForm,
@@ -344,9 +345,28 @@ def access_log_list(request: TenantRequest) -> HttpResponse:
     client = None
     if request.GET.get("client", "").isdigit():
         client = get_object_or_404(Client.objects, pk=int(request.GET["client"]))
-    entries = selectors.access_log_search(client=client)
+    form = AccessLogFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    entries = selectors.access_log_search(
+        client=client,
+        user_email=filters.get("user") or "",
+        action=filters.get("action") or "",
+        since=filters.get("since"),
+        until=filters.get("until"),
+    )
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
-    return render(request, "pregnancies/access_log.html", {"page": page, "client": client})
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "pregnancies/access_log.html",
+        {
+            "page": page,
+            "client": client,
+            "form": form,
+            "query": query.urlencode(),
+        },
+    )
 
 
 @tenant_view(rules.can_manage_members)
