@@ -132,6 +132,18 @@ class BirthForm(forms.Form):
     )
 
 
+class InsuranceChangeForm(forms.Form):
+    insurer = forms.ModelChoiceField(label=_("New insurer"), queryset=Insurer.objects.filter(is_active=True))
+    policy_number = forms.CharField(label=_("Insured number"), max_length=20)
+    valid_from = forms.DateField(label=_("Insured from"), widget=DATE)
+
+
+class LineTransferForm(forms.Form):
+    line = forms.ChoiceField(label=_("Responsibility to"), choices=Line.choices)
+    effective_at = forms.DateTimeField(label=_("From"), widget=DATETIME)
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
 class EndEpisodeForm(forms.Form):
     end_date = forms.DateField(label=_("End of responsibility"), widget=DATE)
     end_reason = forms.ChoiceField(label=_("Reason"), choices=EndReason.choices)

@@ -28,8 +28,10 @@ from pregnancies.forms import (
     ClientSearchForm,
     CorrectEventForm,
     EndEpisodeForm,
+    InsuranceChangeForm,
     IntakeForm,
     KeyDatesForm,
+    LineTransferForm,
     VoidEventForm,
 )
 from pregnancies.models import AccessAction, CareEvent, Client, Episode, EventStatus
@@ -54,6 +56,7 @@ def _episode_context(
         "birth_form": BirthForm(initial={"child_number": episode.births.count() + 1}),
         "births": episode.births.all(),
         "end_form": EndEpisodeForm(),
+        "line_form": LineTransferForm(),
         "lines": episode.line_transfers.all(),
     }
 
@@ -132,6 +135,7 @@ def client_detail(request: TenantRequest, pk: int) -> HttpResponse:
             "episodes": client.episodes.select_related("coordinating_professional").order_by("-intake_date"),
             "insurances": client.insurances.select_related("insurer").order_by("valid_from"),
             "can_audit": rules.can_manage_members(request.tenant_roles),
+            "insurance_form": InsuranceChangeForm(),
         },
     )
 
@@ -305,6 +309,32 @@ def episode_key_dates(request: TenantRequest, pk: int) -> HttpResponse:
 @tenant_view(rules.can_log_care)
 def birth_create(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_post(request, pk, BirthForm, services.birth_record, _("The birth was recorded."))
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def episode_line(request: TenantRequest, pk: int) -> HttpResponse:
+    return _episode_post(
+        request, pk, LineTransferForm, services.line_transfer, _("The transfer was recorded.")
+    )
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def client_insurance(request: TenantRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client.objects, pk=pk)
+    form = InsuranceChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.insurance_change(client=client, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("The change of insurer was recorded."))
+    else:
+        for field, errors in form.errors.items():
+            messages.error(request, f"{form.fields[field].label}: {' '.join(errors)}")
+    return redirect("client_detail", tenant_slug=request.tenant.slug, pk=client.pk)
 
 
 @require_POST

@@ -51,6 +51,8 @@ ACCESS = {
     "episode_key_dates": ("post", CLINICAL),
     "birth_create": ("post", CLINICAL),
     "episode_end": ("post", CLINICAL),
+    "episode_line": ("post", CLINICAL),
+    "client_insurance": ("post", CLINICAL),
     "care_today": ("get", CLINICAL),
     "access_log": ("get", ADMIN),
     "access_log_export": ("get", ADMIN),
@@ -80,7 +82,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs["pk"] = MemberOrganisation.unscoped.filter(tenant=world.tenant).first().pk
     if name in ("professional_edit", "professional_toggle"):
         kwargs["pk"] = Professional.unscoped.filter(tenant=world.tenant).first().pk
-    if name in ("client_detail", "access_log_export"):
+    if name in ("client_detail", "access_log_export", "client_insurance"):
         kwargs["pk"] = CareClient.unscoped.filter(tenant=world.tenant).first().pk
     if name in (
         "episode_detail",
@@ -89,6 +91,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "episode_key_dates",
         "birth_create",
         "episode_end",
+        "episode_line",
     ):
         kwargs["pk"] = Episode.unscoped.filter(tenant=world.tenant).first().pk
     if name in ("event_correct", "event_void"):

@@ -88,6 +88,8 @@ def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
         "episode_key_dates": episode.pk,
         "birth_create": episode.pk,
         "episode_end": episode.pk,
+        "episode_line": episode.pk,
+        "client_insurance": client.pk,
         "event_correct": event.pk,
         "event_void": event.pk,
         "membership_detail": membership.pk,
@@ -107,6 +109,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"organisation_detail", "organisation_end", "professional_edit", "professional_toggle"}
     known |= {"client_detail", "access_log_export", "episode_detail", "event_create", "episode_history"}
     known |= {"episode_key_dates", "birth_create", "episode_end", "event_correct", "event_void"}
+    known |= {"episode_line", "client_insurance"}
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 
