@@ -333,7 +333,7 @@ def client_insurance(request: TenantRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The change of insurer was recorded."))
     else:
         for field, errors in form.errors.items():
-            messages.error(request, f"{form.fields[field].label}: {' '.join(errors)}")
+            messages.error(request, f"{form.fields[field].label}: {' '.join(str(e) for e in errors)}")
     return redirect("client_detail", tenant_slug=request.tenant.slug, pk=client.pk)
 
 
