@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from igo.models import Insurer, Tenant, User
 from pregnancies.models import (
@@ -298,9 +299,12 @@ def episode_set_key_dates(*, episode: Episode, actor: User, **values: Any) -> Ep
         if conflicts:
             first = conflicts[0]
             errors.setdefault("__all__", []).append(
-                _(
-                    "%(count)s logged event(s) would fall in another phase, e.g. %(type)s on %(when)s. "
-                    "Correct those events or the dates."
+                ngettext(
+                    "%(count)s logged event would fall in another phase: %(type)s on %(when)s. "
+                    "Correct that event or the dates.",
+                    "%(count)s logged events would fall in another phase, e.g. %(type)s on %(when)s. "
+                    "Correct those events or the dates.",
+                    len(conflicts),
                 )
                 % {"count": len(conflicts), "type": first.event_type.name, "when": _fmt(first.occurred_at)}
             )
@@ -439,7 +443,7 @@ def _validate_event(
     if professional.discipline not in event_type.disciplines:
         err(
             "event_type",
-            _("A %(discipline)s may not log %(type)s.")
+            _("Your discipline (%(discipline)s) may not log %(type)s.")
             % {"discipline": professional.get_discipline_display().lower(), "type": event_type.name},
         )
     if not professional.is_active:
@@ -449,7 +453,7 @@ def _validate_event(
     elif quantity > event_type.max_quantity:
         err(
             "quantity",
-            _("At most %(max)s %(unit)s per event.")
+            _("At most %(max)s per event; this care is counted per %(unit)s.")
             % {"max": event_type.max_quantity.normalize(), "unit": event_type.get_unit_display()},
         )
     elif quantity != quantity.quantize(Decimal("0.25")) and event_type.unit == Unit.HOUR:

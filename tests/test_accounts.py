@@ -412,3 +412,10 @@ def test_password_reset_for_unknown_address_reveals_nothing():
     response = Client().post("/accounts/password/reset/", {"email": "nobody@example.test"})
     assert response.status_code == 302
     assert all("password/reset/key" not in m.body for m in mail.outbox)
+
+
+def test_pages_are_translated_to_dutch(world_a, client_for):
+    login = Client().get("/accounts/login/").content.decode()
+    assert "Inloggen" in login and "Sign in" not in login
+    html = client_for(world_a.user(Role.IGO_ADMIN)).get(f"/t/{world_a.tenant.slug}/users/").content.decode()
+    assert "Gebruikers en rollen" in html and "Uitnodiging versturen" in html
