@@ -21,6 +21,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
 api_tenant_patterns: list[URLPattern | URLResolver] = [
     path("users/", api_views.MembershipListView.as_view(), name="api_membership_list"),
     path("users/<int:pk>/", api_views.MembershipDetailView.as_view(), name="api_membership_detail"),
+    path("", include("pregnancies.api.urls")),
 ]
 
 urlpatterns = [

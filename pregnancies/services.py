@@ -546,6 +546,8 @@ def care_event_log(
     if submission_key is not None:
         existing = CareEvent.objects.filter(submission_key=submission_key).first()
         if existing is not None:
+            if existing.episode_id != episode.pk:
+                raise ValidationError(_("This form was already used for another pregnancy; reload the page."))
             return existing, False, []
     professional = professional or professional_for(user=actor)
     if professional is None:

@@ -56,6 +56,14 @@ ACCESS = {
     "care_today": ("get", CLINICAL),
     "access_log": ("get", ADMIN),
     "access_log_export": ("get", ADMIN),
+    "api_client_search": ("post", CLINICAL),
+    "api_client_create": ("post", CLINICAL),
+    "api_client_detail": ("get", CLINICAL),
+    "api_episode_detail": ("get", CLINICAL),
+    "api_episode_events": ("get", CLINICAL),
+    "api_event_correct": ("post", CLINICAL),
+    "api_event_void": ("post", CLINICAL),
+    "api_event_types": ("get", CLINICAL),
 }
 
 NAV = {
@@ -82,7 +90,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs["pk"] = MemberOrganisation.unscoped.filter(tenant=world.tenant).first().pk
     if name in ("professional_edit", "professional_toggle"):
         kwargs["pk"] = Professional.unscoped.filter(tenant=world.tenant).first().pk
-    if name in ("client_detail", "access_log_export", "client_insurance"):
+    if name in ("client_detail", "access_log_export", "client_insurance", "api_client_detail"):
         kwargs["pk"] = CareClient.unscoped.filter(tenant=world.tenant).first().pk
     if name in (
         "episode_detail",
@@ -92,9 +100,11 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "birth_create",
         "episode_end",
         "episode_line",
+        "api_episode_detail",
+        "api_episode_events",
     ):
         kwargs["pk"] = Episode.unscoped.filter(tenant=world.tenant).first().pk
-    if name in ("event_correct", "event_void"):
+    if name in ("event_correct", "event_void", "api_event_correct", "api_event_void"):
         kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().pk
     if name == "invitation_revoke":
         from igo.models import Invitation

@@ -100,6 +100,11 @@ def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
         "organisation_end": org.pk,
         "professional_edit": prof.pk,
         "professional_toggle": prof.pk,
+        "api_client_detail": client.pk,
+        "api_episode_detail": episode.pk,
+        "api_episode_events": episode.pk,
+        "api_event_correct": event.pk,
+        "api_event_void": event.pk,
     }
 
 
@@ -110,6 +115,8 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"client_detail", "access_log_export", "episode_detail", "event_create", "episode_history"}
     known |= {"episode_key_dates", "birth_create", "episode_end", "event_correct", "event_void"}
     known |= {"episode_line", "client_insurance"}
+    known |= {"api_client_detail", "api_episode_detail", "api_episode_events", "api_event_correct"}
+    known |= {"api_event_void"}
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 

@@ -109,7 +109,12 @@ class Command(BaseCommand):
         rows.append((OPERATOR[0], "Platform operator", "—"))
 
         for slug, tenant in tenants.items():
-            seed_care(tenant, {role: User.objects.get(email=email) for email, _n, role in PEOPLE[slug]}, shared, insurers)
+            seed_care(
+                tenant,
+                {role: User.objects.get(email=email) for email, _n, role in PEOPLE[slug]},
+                shared,
+                insurers,
+            )
 
         out = self.stdout
         out.write(self.style.SUCCESS(f"Demo data ready. Open {settings.SITE_URL}/ and sign in with:"))
@@ -129,7 +134,9 @@ def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: di
     orgs = {}
     for name, kind, agb in ORGS[tenant.slug]:
         orgs[kind], _ = MemberOrganisation.unscoped.get_or_create(
-            tenant=tenant, agb_code=agb, defaults={"name": name, "kind": kind, "member_from": date(2023, 1, 1)}
+            tenant=tenant,
+            agb_code=agb,
+            defaults={"name": name, "kind": kind, "member_from": date(2023, 1, 1)},
         )
     profs = {}
     for role, discipline, kind, big in [
@@ -139,14 +146,24 @@ def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: di
     ]:
         user = users[role]
         profs[role], _ = Professional.unscoped.get_or_create(
-            tenant=tenant, user=user,
-            defaults={"full_name": user.full_name, "discipline": discipline, "organisation": orgs[kind],
-                      "big_number": big},
+            tenant=tenant,
+            user=user,
+            defaults={
+                "full_name": user.full_name,
+                "discipline": discipline,
+                "organisation": orgs[kind],
+                "big_number": big,
+            },
         )
     Professional.unscoped.get_or_create(
-        tenant=tenant, user=shared,
-        defaults={"full_name": shared.full_name, "discipline": Discipline.MIDWIFE,
-                  "organisation": orgs[OrganisationKind.MIDWIFERY_PRACTICE], "big_number": "19000000199"},
+        tenant=tenant,
+        user=shared,
+        defaults={
+            "full_name": shared.full_name,
+            "discipline": Discipline.MIDWIFE,
+            "organisation": orgs[OrganisationKind.MIDWIFERY_PRACTICE],
+            "big_number": "19000000199",
+        },
     )
     if Client.unscoped.filter(tenant=tenant).exists():
         return
@@ -158,30 +175,72 @@ def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: di
         for i, (given, family, born, bsn, weeks) in enumerate(CLIENTS):
             intake = today - timedelta(weeks=weeks - 8)
             client = services.client_create(
-                tenant=tenant, actor=midwife, family_name=family, given_names=given, date_of_birth=born, bsn=bsn,
-                postcode=f"{3011 + i} AB", insurer=list(insurers.values())[i % len(insurers)],
-                policy_number=f"{tenant.pk}{i:08d}", insured_from=intake,
+                tenant=tenant,
+                actor=midwife,
+                family_name=family,
+                given_names=given,
+                date_of_birth=born,
+                bsn=bsn,
+                postcode=f"{3011 + i} AB",
+                insurer=list(insurers.values())[i % len(insurers)],
+                policy_number=f"{tenant.pk}{i:08d}",
+                insured_from=intake,
             )
             episode = services.episode_create(
-                tenant=tenant, actor=midwife, client=client, intake_date=intake,
-                due_date=intake + timedelta(days=280 - 8 * 7), coordinating_professional=profs[Role.MIDWIFE],
+                tenant=tenant,
+                actor=midwife,
+                client=client,
+                intake_date=intake,
+                due_date=intake + timedelta(days=280 - 8 * 7),
+                coordinating_professional=profs[Role.MIDWIFE],
             )
             moment = timezone.make_aware(datetime.combine(intake, datetime.min.time())) + timedelta(hours=10)
-            services.care_event_log(actor=midwife, episode=episode, event_type=types["INTAKE"], occurred_at=moment)
+            services.care_event_log(
+                actor=midwife, episode=episode, event_type=types["INTAKE"], occurred_at=moment
+            )
             for week in range(10, weeks, 4):
-                services.care_event_log(actor=midwife, episode=episode, event_type=types["PRE_CHECK"],
-                                        occurred_at=moment + timedelta(weeks=week - 8))
+                services.care_event_log(
+                    actor=midwife,
+                    episode=episode,
+                    event_type=types["PRE_CHECK"],
+                    occurred_at=moment + timedelta(weeks=week - 8),
+                )
             if weeks >= 41:  # Emma gave birth two days ago: kraamzorg is running
                 labour = now - timedelta(days=2, hours=8)
-                services.episode_set_key_dates(episode=episode, actor=midwife, labour_started_at=labour,
-                                               placenta_plus_2h_at=labour + timedelta(hours=7))
-                services.birth_record(episode=episode, actor=midwife, child_number=1,
-                                      born_at=labour + timedelta(hours=4), outcome="live", place="home",
-                                      mode="spontaneous", weight_grams=3450)
-                services.care_event_log(actor=midwife, episode=episode, event_type=types["DELIV_HOME"],
-                                        occurred_at=labour + timedelta(hours=4))
-                services.care_event_log(actor=carer, episode=episode, event_type=types["PARTUS_ASSIST"],
-                                        occurred_at=labour + timedelta(hours=3), quantity=Decimal("3"))
+                services.episode_set_key_dates(
+                    episode=episode,
+                    actor=midwife,
+                    labour_started_at=labour,
+                    placenta_plus_2h_at=labour + timedelta(hours=7),
+                )
+                services.birth_record(
+                    episode=episode,
+                    actor=midwife,
+                    child_number=1,
+                    born_at=labour + timedelta(hours=4),
+                    outcome="live",
+                    place="home",
+                    mode="spontaneous",
+                    weight_grams=3450,
+                )
+                services.care_event_log(
+                    actor=midwife,
+                    episode=episode,
+                    event_type=types["DELIV_HOME"],
+                    occurred_at=labour + timedelta(hours=4),
+                )
+                services.care_event_log(
+                    actor=carer,
+                    episode=episode,
+                    event_type=types["PARTUS_ASSIST"],
+                    occurred_at=labour + timedelta(hours=3),
+                    quantity=Decimal("3"),
+                )
                 for day in (1, 2):
-                    services.care_event_log(actor=carer, episode=episode, event_type=types["KZ_HOURS"],
-                                            occurred_at=labour + timedelta(days=day), quantity=Decimal("6"))
+                    services.care_event_log(
+                        actor=carer,
+                        episode=episode,
+                        event_type=types["KZ_HOURS"],
+                        occurred_at=labour + timedelta(days=day),
+                        quantity=Decimal("6"),
+                    )

@@ -1,0 +1,314 @@
+"""Serializers of the care-logging API. They parse input and format output; they hold no business rule.
+
+Lengths and ranges below mirror the database columns (so a value always fits its column); whether a
+value is *allowed* (a valid BSN, a possible due date, an event in the right phase, a discipline that may
+log it) is decided by `pregnancies.services`, whose field-level errors the views return as a 400.
+
+The BSN is write-only: responses carry it masked (`*****1234`), never in full.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from igo.models import Insurer
+from pregnancies.models import (
+    CareEvent,
+    Client,
+    ClientInsurance,
+    Episode,
+    EpisodeStatus,
+    EventStatus,
+    EventType,
+    Line,
+)
+from providers.models import MemberOrganisation, Professional
+
+# --- input fields --------------------------------------------------------------------------
+
+
+class EventTypeCodeField(serializers.SlugRelatedField):
+    """A care-event type named by its catalogue code (e.g. `PRE_CHECK`), as listed by `event-types/`.
+
+    Looked up in the catalogue of the tenant in scope at request time (inactive entries included: the
+    service says why they may not be logged), so another IGO's catalogue is never reachable.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        # The placeholder queryset only tells the schema generator the model; see get_queryset.
+        super().__init__(slug_field="code", queryset=EventType.unscoped.none(), **kwargs)
+
+    def get_queryset(self) -> Any:
+        return EventType.objects.all()
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+class ClientSearchSerializer(serializers.Serializer):
+    """Search by BSN (exactly 9 digits), part of a name, and/or the date of birth."""
+
+    q = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100, help_text="Name (part) or BSN."
+    )
+    date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class IntakeSerializer(serializers.Serializer):
+    """A new client with her insurance and her first pregnancy episode, stored in one transaction."""
+
+    given_names = serializers.CharField(allow_blank=True)
+    family_name = serializers.CharField(allow_blank=True)
+    date_of_birth = serializers.DateField()
+    bsn = serializers.CharField(allow_blank=True, write_only=True)
+    postcode = serializers.CharField(required=False, allow_blank=True, default="")
+    insurer = serializers.SlugRelatedField(
+        slug_field="uzovi_code",
+        queryset=Insurer.objects.filter(is_active=True),
+        help_text="UZOVI code of the insurer.",
+    )
+    policy_number = serializers.CharField(max_length=20, allow_blank=True)
+    intake_date = serializers.DateField()
+    due_date = serializers.DateField()
+    gestational_age_at_intake = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=45 * 7,
+        help_text="In days; leave out to derive it from the due date.",
+    )
+    parity = serializers.IntegerField(required=False, default=0, min_value=0, max_value=20)
+    line = serializers.ChoiceField(choices=Line.choices, required=False, default=Line.FIRST)
+
+
+class CareEventCreateSerializer(serializers.Serializer):
+    event_type = EventTypeCodeField(help_text="Catalogue code of the event type, as listed by event-types/.")
+    occurred_at = serializers.DateTimeField()
+    quantity = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, default=Decimal("1"))
+    location = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    submission_key = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A client-generated key; a retry with the same key returns the first event (200).",
+    )
+    confirm_over_limit = serializers.BooleanField(
+        required=False, default=False, help_text="Log kraamzorg hours beyond the maximum anyway."
+    )
+
+
+class CareEventCorrectSerializer(serializers.Serializer):
+    """The changed values (left-out fields keep their value) and the reason for the correction."""
+
+    reason = serializers.CharField(max_length=200, allow_blank=True)
+    event_type = EventTypeCodeField(required=False)
+    occurred_at = serializers.DateTimeField(required=False)
+    quantity = serializers.DecimalField(max_digits=6, decimal_places=2, required=False)
+    location = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    note = serializers.CharField(required=False, allow_blank=True)
+    confirm_over_limit = serializers.BooleanField(required=False, default=False)
+
+
+class CareEventVoidSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, allow_blank=True)
+
+
+class EventListQuerySerializer(serializers.Serializer):
+    include_history = serializers.BooleanField(
+        required=False, default=False, help_text="Also return corrected and voided events."
+    )
+
+
+# --- responses -----------------------------------------------------------------------------
+
+
+# Two models have a `status` with different choices: name their enums in the schema explicitly.
+@extend_schema_field({"type": "string", "enum": EpisodeStatus.values}, component_name="EpisodeStatusEnum")
+class EpisodeStatusField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=EpisodeStatus.choices, read_only=True, **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": EventStatus.values}, component_name="EventStatusEnum")
+class EventStatusField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=EventStatus.choices, read_only=True, **kwargs)
+
+
+class ClientSummarySerializer(serializers.ModelSerializer):
+    bsn_masked = serializers.CharField(read_only=True, help_text="The last four digits of the BSN.")
+
+    class Meta:
+        model = Client
+        fields = ["id", "family_name", "given_names", "date_of_birth", "bsn_masked", "postcode"]
+        read_only_fields = fields
+
+
+class ClientInsuranceSerializer(serializers.ModelSerializer):
+    insurer_uzovi_code = serializers.CharField(source="insurer.uzovi_code", read_only=True)
+    insurer_name = serializers.CharField(source="insurer.name", read_only=True)
+
+    class Meta:
+        model = ClientInsurance
+        fields = ["id", "insurer_uzovi_code", "insurer_name", "policy_number", "valid_from", "valid_until"]
+        read_only_fields = fields
+
+
+class EpisodeSummarySerializer(serializers.ModelSerializer):
+    status = EpisodeStatusField()
+
+    class Meta:
+        model = Episode
+        fields = ["id", "intake_date", "due_date", "status", "end_date", "end_reason"]
+        read_only_fields = fields
+
+
+class ClientDetailSerializer(ClientSummarySerializer):
+    insurances = ClientInsuranceSerializer(many=True, read_only=True)
+    episodes = EpisodeSummarySerializer(many=True, read_only=True)
+
+    class Meta(ClientSummarySerializer.Meta):
+        fields = [*ClientSummarySerializer.Meta.fields, "created_at", "insurances", "episodes"]
+        read_only_fields = fields
+
+
+class IntakeResultSerializer(serializers.Serializer):
+    client_id = serializers.IntegerField()
+    episode_id = serializers.IntegerField()
+
+
+class EventTypeSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True, help_text="In the language of the request.")
+    disciplines = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = EventType
+        fields = ["id", "code", "name", "name_nl", "name_en", "phase", "unit", "disciplines", "max_quantity"]
+        read_only_fields = fields
+
+
+class EventTypeRefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = EventType
+        fields = ["id", "code", "name", "phase", "unit"]
+        read_only_fields = fields
+
+
+class ProfessionalRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Professional
+        fields = ["id", "full_name", "discipline"]
+        read_only_fields = fields
+
+
+class OrganisationRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MemberOrganisation
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class CareEventSerializer(serializers.ModelSerializer):
+    """A logged care event. It includes the medical note: only clinical roles are served these."""
+
+    event_type = EventTypeRefSerializer(read_only=True)
+    professional = ProfessionalRefSerializer(read_only=True)
+    organisation = OrganisationRefSerializer(read_only=True)
+    status = EventStatusField()
+    created_by_name = serializers.CharField(source="created_by.get_full_name", read_only=True)
+
+    class Meta:
+        model = CareEvent
+        fields = [
+            "id",
+            "episode",
+            "event_type",
+            "occurred_at",
+            "quantity",
+            "phase",
+            "professional",
+            "organisation",
+            "location",
+            "note",
+            "status",
+            "supersedes",
+            "change_reason",
+            "voided_at",
+            "submission_key",
+            "created_by_name",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CareEventResultSerializer(serializers.Serializer):
+    event = CareEventSerializer()
+    created = serializers.BooleanField(help_text="False when the submission_key had been used before.")
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class CareEventCorrectResultSerializer(serializers.Serializer):
+    event = CareEventSerializer(help_text="The new event; the original is kept as corrected.")
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class EventsByPhaseSerializer(serializers.Serializer):
+    prenatal = CareEventSerializer(many=True)
+    natal = CareEventSerializer(many=True)
+    postnatal = CareEventSerializer(many=True)
+
+
+class KeyDatesSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Episode
+        fields = [
+            "labour_started_at",
+            "placenta_plus_2h_at",
+            "hospital_admitted_at",
+            "hospital_discharged_at",
+            "kraamzorg_ended_on",
+            "postnatal_ended_on",
+        ]
+        read_only_fields = fields
+
+
+class EpisodeDetailSerializer(serializers.ModelSerializer):
+    """A pregnancy episode with its care-path dates and its active care events by phase."""
+
+    # The view passes the events grouped by phase (selectors.episode_timeline) as context["timeline"].
+
+    client = ClientSummarySerializer(read_only=True)
+    coordinating_professional = ProfessionalRefSerializer(read_only=True, allow_null=True)
+    status = EpisodeStatusField()
+    key_dates = KeyDatesSerializer(source="*", read_only=True)
+    events = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Episode
+        fields = [
+            "id",
+            "client",
+            "intake_date",
+            "due_date",
+            "gestational_age_at_intake",
+            "parity",
+            "status",
+            "end_date",
+            "end_reason",
+            "coordinating_professional",
+            "key_dates",
+            "events",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(EventsByPhaseSerializer)
+    def get_events(self, obj: Episode) -> Any:
+        return EventsByPhaseSerializer(self.context["timeline"]).data

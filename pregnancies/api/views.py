@@ -1,0 +1,323 @@
+"""API for care logging: find and register clients, read episodes, log, correct and void care events.
+
+Thin views over `pregnancies.services` (writes) and `pregnancies.selectors` (reads), for clinical roles
+only (`rules.can_log_care`), so medical notes never reach other roles. Objects are looked up through the
+tenant-scoped default managers before the body is read: another IGO's object is a 404. A service's
+django `ValidationError` becomes a 400 with the same field keys (`__all__` becomes `non_field_errors`;
+the services' `change_reason` is reported under the request field `reason`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from igo import rules
+from igo.api.base import TenantAPIMixin
+from igo.models import User
+from igo.tenancy import current_tenant
+from pregnancies import selectors, services
+from pregnancies.api.serializers import (
+    CareEventCorrectResultSerializer,
+    CareEventCorrectSerializer,
+    CareEventCreateSerializer,
+    CareEventResultSerializer,
+    CareEventSerializer,
+    CareEventVoidSerializer,
+    ClientDetailSerializer,
+    ClientSearchSerializer,
+    ClientSummarySerializer,
+    EpisodeDetailSerializer,
+    EventListQuerySerializer,
+    EventTypeSerializer,
+    IntakeResultSerializer,
+    IntakeSerializer,
+)
+from pregnancies.models import AccessAction, CareEvent, Client, ClientInsurance, Episode
+
+TAGS = ["care"]
+FIELD_ERRORS = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description="Input refused: `{field: [messages]}`; reasons not tied to one field are under "
+    "`non_field_errors`. Nothing was stored.",
+)
+
+# The request field that carries the reason is `reason`; the services call it `change_reason`.
+REASON_KEYS = {"change_reason": "reason"}
+
+
+def drf_validation_error(
+    exc: DjangoValidationError, rename: Mapping[str, str] | None = None
+) -> serializers.ValidationError:
+    """The service's field-level messages as a DRF 400, keeping the field keys."""
+    rename = rename or {}
+    if not hasattr(exc, "error_dict"):
+        return serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.messages})
+    detail: dict[str, list[str]] = {}
+    for field, messages in exc.message_dict.items():
+        key = api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else rename.get(field, field)
+        detail.setdefault(key, []).extend(messages)
+    return serializers.ValidationError(detail)
+
+
+def _actor(request: Request) -> User:
+    return cast(User, request.user)
+
+
+class CareAPIView(TenantAPIMixin, generics.GenericAPIView):
+    """For the clinical roles of the IGO (midwife, gynaecologist, maternity carer); other roles get 403."""
+
+    tenant_rule = staticmethod(rules.can_log_care)
+    pagination_class = None  # lists are bounded: one episode's events, the catalogue, 25 search hits
+
+    def parse(self, serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+        serializer = serializer_class(data=data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+class ClientSearchView(CareAPIView):
+    """POST keeps the BSN out of URLs, query strings and server logs."""
+
+    serializer_class = ClientSearchSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_client_search",
+        summary="Find clients by BSN, name and/or date of birth (at most 25)",
+        request=ClientSearchSerializer,
+        responses={200: ClientSummarySerializer(many=True), 400: FIELD_ERRORS},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.parse(ClientSearchSerializer, request.data)
+        results = selectors.client_search(q=data["q"], date_of_birth=data["date_of_birth"])
+        services.access_log_many(user=_actor(request), clients=results, action=AccessAction.SEARCH)
+        return Response(ClientSummarySerializer(results, many=True).data)
+
+
+class ClientCreateView(CareAPIView):
+    serializer_class = IntakeSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_client_intake",
+        summary="Register a client with her insurance and first pregnancy episode",
+        request=IntakeSerializer,
+        responses={201: IntakeResultSerializer, 400: FIELD_ERRORS},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.parse(IntakeSerializer, request.data)
+        actor = _actor(request)
+        tenant = current_tenant()
+        try:
+            with transaction.atomic():  # both or neither
+                client = services.client_create(
+                    tenant=tenant,
+                    actor=actor,
+                    family_name=data["family_name"],
+                    given_names=data["given_names"],
+                    date_of_birth=data["date_of_birth"],
+                    bsn=data["bsn"],
+                    postcode=data["postcode"],
+                    insurer=data["insurer"],
+                    policy_number=data["policy_number"],
+                    insured_from=data["intake_date"],
+                )
+                episode = services.episode_create(
+                    tenant=tenant,
+                    actor=actor,
+                    client=client,
+                    intake_date=data["intake_date"],
+                    due_date=data["due_date"],
+                    gestational_age_at_intake=data["gestational_age_at_intake"],
+                    parity=data["parity"],
+                    coordinating_professional=services.professional_for(user=actor),
+                    line=data["line"],
+                )
+        except DjangoValidationError as exc:
+            raise drf_validation_error(exc) from exc
+        result = IntakeResultSerializer({"client_id": client.pk, "episode_id": episode.pk})
+        return Response(result.data, status=status.HTTP_201_CREATED)
+
+
+class ClientDetailView(CareAPIView):
+    serializer_class = ClientDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Client]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
+            return Client.unscoped.none()
+        return Client.objects.prefetch_related(
+            Prefetch("insurances", queryset=ClientInsurance.objects.select_related("insurer")),
+            Prefetch("episodes", queryset=Episode.objects.order_by("-intake_date")),
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_client_retrieve",
+        summary="A client with her insurances and episodes (BSN masked)",
+        responses=ClientDetailSerializer,
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        client = self.get_object()
+        services.access_log(user=_actor(request), client=client, action=AccessAction.VIEW, obj=client)
+        return Response(ClientDetailSerializer(client).data)
+
+
+class EpisodeDetailView(CareAPIView):
+    serializer_class = EpisodeDetailSerializer
+
+    def get_queryset(self) -> QuerySet[Episode]:
+        if getattr(self, "swagger_fake_view", False):
+            return Episode.unscoped.none()
+        return Episode.objects.select_related("client", "coordinating_professional")
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_episode_retrieve",
+        summary="An episode with its key dates and its active care events by phase",
+        responses=EpisodeDetailSerializer,
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        episode = self.get_object()
+        services.access_log(
+            user=_actor(request), client=episode.client, action=AccessAction.VIEW, obj=episode
+        )
+        timeline = selectors.episode_timeline(episode=episode)
+        return Response(EpisodeDetailSerializer(episode, context={"timeline": timeline}).data)
+
+
+class EpisodeEventsView(CareAPIView):
+    serializer_class = CareEventSerializer
+
+    def get_queryset(self) -> QuerySet[Episode]:
+        if getattr(self, "swagger_fake_view", False):
+            return Episode.unscoped.none()
+        return Episode.objects.select_related("client")
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_episode_events_list",
+        summary="The care events of an episode in time order",
+        parameters=[EventListQuerySerializer],
+        responses={200: CareEventSerializer(many=True), 400: FIELD_ERRORS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        episode = self.get_object()
+        query = self.parse(EventListQuerySerializer, request.query_params)
+        services.access_log(
+            user=_actor(request),
+            client=episode.client,
+            action=AccessAction.VIEW,
+            obj=episode,
+            detail="events",
+        )
+        timeline = selectors.episode_timeline(episode=episode, include_history=query["include_history"])
+        events = sorted(
+            (event for group in timeline.values() for event in group), key=lambda e: (e.occurred_at, e.pk)
+        )
+        return Response(CareEventSerializer(events, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_episode_events_create",
+        summary="Log a care event",
+        description="`event_type` is the catalogue code (see `event-types/`). The professional and "
+        "organisation are those linked to the caller. 201 when logged; 200 with the first event when "
+        "the `submission_key` was used before. Warnings (e.g. confirmed hours over the maximum) are in "
+        "`warnings`.",
+        request=CareEventCreateSerializer,
+        responses={
+            201: CareEventResultSerializer,
+            200: CareEventResultSerializer,
+            400: FIELD_ERRORS,
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        episode = self.get_object()
+        data = self.parse(CareEventCreateSerializer, request.data)
+        try:
+            event, created, warnings = services.care_event_log(actor=_actor(request), episode=episode, **data)
+        except DjangoValidationError as exc:
+            raise drf_validation_error(exc) from exc
+        result = CareEventResultSerializer({"event": event, "created": created, "warnings": warnings})
+        return Response(result.data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class _EventChangeView(CareAPIView):
+    def get_queryset(self) -> QuerySet[CareEvent]:
+        if getattr(self, "swagger_fake_view", False):
+            return CareEvent.unscoped.none()
+        return CareEvent.objects.select_related("episode__client", "event_type", "professional")
+
+
+class EventCorrectView(_EventChangeView):
+    serializer_class = CareEventCorrectSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_event_correct",
+        summary="Correct a care event you logged",
+        description="Left-out fields keep their value. The original stays, marked as corrected with the "
+        "reason; the response holds the new event.",
+        request=CareEventCorrectSerializer,
+        responses={201: CareEventCorrectResultSerializer, 400: FIELD_ERRORS},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        event = self.get_object()
+        changes = self.parse(CareEventCorrectSerializer, request.data)
+        reason = changes.pop("reason")
+        try:
+            new, warnings = services.care_event_correct(
+                event=event, actor=_actor(request), reason=reason, **changes
+            )
+        except DjangoValidationError as exc:
+            raise drf_validation_error(exc, REASON_KEYS) from exc
+        result = CareEventCorrectResultSerializer({"event": new, "warnings": warnings})
+        return Response(result.data, status=status.HTTP_201_CREATED)
+
+
+class EventVoidView(_EventChangeView):
+    serializer_class = CareEventVoidSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_event_void",
+        summary="Void a care event you logged (it stays in the history)",
+        request=CareEventVoidSerializer,
+        responses={200: CareEventSerializer, 400: FIELD_ERRORS},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        event = self.get_object()
+        data = self.parse(CareEventVoidSerializer, request.data)
+        try:
+            voided = services.care_event_void(event=event, actor=_actor(request), reason=data["reason"])
+        except DjangoValidationError as exc:
+            raise drf_validation_error(exc, REASON_KEYS) from exc
+        return Response(CareEventSerializer(voided).data)
+
+
+class EventTypeListView(CareAPIView):
+    serializer_class = EventTypeSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_event_types_list",
+        summary="The catalogue entries the caller's discipline may log",
+        description="Empty when the caller's account is not linked to an active professional.",
+        responses=EventTypeSerializer(many=True),
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        professional = services.professional_for(user=_actor(request))
+        types = selectors.event_types_for(professional=professional)
+        return Response(EventTypeSerializer(types, many=True).data)

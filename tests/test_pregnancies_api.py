@@ -1,0 +1,692 @@
+"""The care-logging API: thin views over the pregnancy services, clinicians only, one tenant at a time."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from igo.models import Insurer, Role, User
+from pregnancies.catalogue import catalogue_seed
+from pregnancies.models import (
+    AccessLogEntry,
+    CareEvent,
+    Client,
+    ClientInsurance,
+    Episode,
+    EventStatus,
+    EventType,
+    LineTransfer,
+)
+from providers.models import Professional
+from tests.conftest import TenantWorld
+from tests.factories import (
+    CareEventFactory,
+    ClientFactory,
+    EpisodeFactory,
+    InsurerFactory,
+    MemberOrganisationFactory,
+    ProfessionalFactory,
+    valid_bsn,
+)
+
+pytestmark = pytest.mark.django_db
+
+INVALID_BSN = "123456789"  # fails the eleven-test
+
+
+def api(user: User | None = None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def base(world: TenantWorld) -> str:
+    return f"/api/t/{world.tenant.slug}/"
+
+
+@dataclass
+class Care:
+    """A tenant ready for care logging: catalogue, a practice, linked professionals and one episode."""
+
+    world: TenantWorld
+    midwife: Professional
+    carer: Professional
+    insurer: Insurer
+    client: Client
+    episode: Episode
+
+    @property
+    def url(self) -> str:
+        return base(self.world)
+
+    def event_type(self, code: str) -> EventType:
+        return EventType.unscoped.get(tenant=self.world.tenant, code=code)
+
+
+def make_care(world: TenantWorld, insurer: Insurer) -> Care:
+    tenant = world.tenant
+    catalogue_seed(tenant=tenant)
+    practice = MemberOrganisationFactory(tenant=tenant)
+    kraamzorg = MemberOrganisationFactory(tenant=tenant, kind="kraamzorg")
+    midwife = ProfessionalFactory(
+        tenant=tenant, organisation=practice, user=world.user(Role.MIDWIFE), discipline="midwife"
+    )
+    carer = ProfessionalFactory(
+        tenant=tenant,
+        organisation=kraamzorg,
+        user=world.user(Role.MATERNITY_CARER),
+        discipline="maternity_carer",
+        big_number="",
+    )
+    intake = timezone.localdate() - timedelta(days=60)
+    client = ClientFactory(tenant=tenant, family_name="Jansen", given_names="Anna", postcode="1234AB")
+    ClientInsurance.unscoped.create(
+        tenant=tenant, client=client, insurer=insurer, policy_number="P-1", valid_from=intake
+    )
+    episode = EpisodeFactory(
+        tenant=tenant,
+        client=client,
+        intake_date=intake,
+        due_date=intake + timedelta(days=280 - 84),
+        gestational_age_at_intake=84,
+    )
+    return Care(world, midwife, carer, insurer, client, episode)
+
+
+@pytest.fixture
+def insurer(db) -> Insurer:
+    return InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
+
+
+@pytest.fixture
+def care_a(world_a, insurer) -> Care:
+    return make_care(world_a, insurer)
+
+
+@pytest.fixture
+def care_b(world_b, insurer) -> Care:
+    return make_care(world_b, insurer)
+
+
+def log_event(care: Care, code: str = "PRE_CHECK", **extra: Any) -> CareEvent:
+    """An event logged by the midwife, directly in the database (fixtures, not under test)."""
+    defaults: dict[str, Any] = {
+        "tenant": care.world.tenant,
+        "episode": care.episode,
+        "event_type": care.event_type(code),
+        "occurred_at": timezone.now() - timedelta(days=2),
+        "phase": "prenatal",
+        "professional": care.midwife,
+        "organisation": care.midwife.organisation,
+        "created_by": care.world.user(Role.MIDWIFE),
+    }
+    return CareEventFactory(**{**defaults, **extra})
+
+
+def event_body(**extra: Any) -> dict[str, Any]:
+    return {
+        "event_type": "PRE_CHECK",
+        "occurred_at": (timezone.now() - timedelta(hours=3)).isoformat(),
+        "quantity": "1",
+        "location": "Praktijk",
+        "note": "RR 120/80, groei conform.",
+        **extra,
+    }
+
+
+def intake_body(insurer: Insurer, **extra: Any) -> dict[str, Any]:
+    intake = timezone.localdate() - timedelta(days=3)
+    return {
+        "given_names": "Fatima",
+        "family_name": "El Amrani",
+        "date_of_birth": "1995-03-02",
+        "bsn": valid_bsn(9001),
+        "postcode": "3511 ab",
+        "insurer": insurer.uzovi_code,
+        "policy_number": "123456789",
+        "intake_date": intake.isoformat(),
+        "due_date": (intake + timedelta(days=280 - 70)).isoformat(),
+        "parity": 1,
+        **extra,
+    }
+
+
+def logs(user: User, action: str, client: Client | None = None) -> int:
+    qs = AccessLogEntry.unscoped.filter(user=user, action=action)
+    return qs.filter(client=client).count() if client is not None else qs.count()
+
+
+# --- client search -------------------------------------------------------------------------
+
+
+def test_search_by_bsn_in_body_returns_masked_bsn_and_logs(care_a):
+    midwife = care_a.world.user(Role.MIDWIFE)
+    ClientFactory(tenant=care_a.world.tenant, family_name="Other")
+    response = api(midwife).post(f"{care_a.url}clients/search/", {"q": care_a.client.bsn}, format="json")
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "id": care_a.client.pk,
+            "family_name": "Jansen",
+            "given_names": "Anna",
+            "date_of_birth": "1994-05-17",
+            "bsn_masked": f"*****{care_a.client.bsn[-4:]}",
+            "postcode": "1234AB",
+        }
+    ]
+    assert care_a.client.bsn not in response.content.decode()
+    assert logs(midwife, "search", care_a.client) == 1
+    assert logs(midwife, "search") == 1
+
+
+def test_search_by_name_and_date_of_birth(care_a):
+    gyn = care_a.world.user(Role.GYNAECOLOGIST)
+    ClientFactory(tenant=care_a.world.tenant, family_name="Jansen", date_of_birth=date(1990, 1, 1))
+    client = api(gyn)
+    rows = client.post(f"{care_a.url}clients/search/", {"q": "jans"}, format="json").json()
+    assert len(rows) == 2
+    rows = client.post(
+        f"{care_a.url}clients/search/", {"q": "jans", "date_of_birth": "1994-05-17"}, format="json"
+    ).json()
+    assert [r["id"] for r in rows] == [care_a.client.pk]
+    assert logs(gyn, "search") == 3
+
+
+def test_search_is_post_only(care_a):
+    client = api(care_a.world.user(Role.MIDWIFE))
+    assert client.get(f"{care_a.url}clients/search/", {"q": care_a.client.bsn}).status_code == 405
+    assert client.post(f"{care_a.url}clients/search/", {}, format="json").json() == []
+
+
+def test_search_with_unparseable_date_is_field_level_400(care_a):
+    response = api(care_a.world.user(Role.MIDWIFE)).post(
+        f"{care_a.url}clients/search/", {"date_of_birth": "17-05-1994"}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"date_of_birth"}
+
+
+# --- intake --------------------------------------------------------------------------------
+
+
+def test_intake_creates_client_insurance_and_episode(care_a, insurer):
+    midwife = care_a.world.user(Role.MIDWIFE)
+    body = intake_body(insurer)
+    response = api(midwife).post(f"{care_a.url}clients/", body, format="json")
+    assert response.status_code == 201, response.json()
+    ids = response.json()
+    assert set(ids) == {"client_id", "episode_id"}
+    client = Client.unscoped.get(pk=ids["client_id"], tenant=care_a.world.tenant)
+    assert client.bsn == body["bsn"] and client.postcode == "3511AB"
+    assert ClientInsurance.unscoped.get(client=client).insurer == insurer
+    episode = Episode.unscoped.get(pk=ids["episode_id"], client=client)
+    assert episode.gestational_age_at_intake == 70
+    assert episode.parity == 1
+    assert episode.coordinating_professional == care_a.midwife
+    assert LineTransfer.unscoped.get(episode=episode).line == "first"
+    assert logs(midwife, "create", client) == 2
+    assert body["bsn"] not in response.content.decode()
+
+
+def _nothing_stored(care: Care, before: dict[str, int]) -> None:
+    tenant = care.world.tenant
+    after = {
+        "clients": Client.unscoped.filter(tenant=tenant).count(),
+        "insurances": ClientInsurance.unscoped.filter(tenant=tenant).count(),
+        "episodes": Episode.unscoped.filter(tenant=tenant).count(),
+        "logs": AccessLogEntry.unscoped.filter(tenant=tenant).count(),
+    }
+    assert after == before
+
+
+def _counts(care: Care) -> dict[str, int]:
+    tenant = care.world.tenant
+    return {
+        "clients": Client.unscoped.filter(tenant=tenant).count(),
+        "insurances": ClientInsurance.unscoped.filter(tenant=tenant).count(),
+        "episodes": Episode.unscoped.filter(tenant=tenant).count(),
+        "logs": AccessLogEntry.unscoped.filter(tenant=tenant).count(),
+    }
+
+
+def test_intake_with_invalid_bsn_is_400_on_bsn_and_stores_nothing(care_a, insurer):
+    before = _counts(care_a)
+    response = api(care_a.world.user(Role.MIDWIFE)).post(
+        f"{care_a.url}clients/", intake_body(insurer, bsn=INVALID_BSN), format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"bsn"}
+    _nothing_stored(care_a, before)
+
+
+def test_intake_with_duplicate_bsn_is_400_on_bsn(care_a, insurer):
+    before = _counts(care_a)
+    response = api(care_a.world.user(Role.MIDWIFE)).post(
+        f"{care_a.url}clients/", intake_body(insurer, bsn=care_a.client.bsn), format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"bsn"}
+    _nothing_stored(care_a, before)
+
+
+@pytest.mark.parametrize("days_after_intake", [300, -5], ids=["more-than-40-weeks", "before-intake"])
+def test_intake_with_impossible_due_date_rolls_back_the_client(care_a, insurer, days_after_intake):
+    """The client is valid and written first; the episode refuses the due date: both are undone."""
+    before = _counts(care_a)
+    body = intake_body(insurer)
+    body["due_date"] = (
+        date.fromisoformat(body["intake_date"]) + timedelta(days=days_after_intake)
+    ).isoformat()
+    response = api(care_a.world.user(Role.MIDWIFE)).post(f"{care_a.url}clients/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"due_date"}
+    _nothing_stored(care_a, before)
+    assert not Client.unscoped.filter(bsn=body["bsn"]).exists()
+
+
+def test_intake_reports_parse_and_service_errors_by_field(care_a, insurer):
+    client = api(care_a.world.user(Role.MIDWIFE))
+    response = client.post(f"{care_a.url}clients/", {}, format="json")
+    assert response.status_code == 400
+    assert {"bsn", "date_of_birth", "insurer", "intake_date", "due_date"} <= set(response.json())
+    response = client.post(
+        f"{care_a.url}clients/",
+        {**intake_body(insurer), "insurer": "0000", "policy_number": ""},
+        format="json",
+    )
+    assert response.status_code == 400 and set(response.json()) == {"insurer"}
+    response = client.post(f"{care_a.url}clients/", intake_body(insurer, policy_number=" "), format="json")
+    assert response.status_code == 400 and set(response.json()) == {"policy_number"}
+
+
+# --- client and episode ---------------------------------------------------------------------
+
+
+def test_client_detail_masks_bsn_and_logs_the_view(care_a):
+    gyn = care_a.world.user(Role.GYNAECOLOGIST)
+    response = api(gyn).get(f"{care_a.url}clients/{care_a.client.pk}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["bsn_masked"] == f"*****{care_a.client.bsn[-4:]}"
+    assert care_a.client.bsn not in response.content.decode()
+    assert [e["id"] for e in body["episodes"]] == [care_a.episode.pk]
+    assert body["episodes"][0]["status"] == "active"
+    assert body["insurances"][0]["insurer_uzovi_code"] == "3311"
+    assert logs(gyn, "view", care_a.client) == 1
+
+
+def test_episode_detail_has_key_dates_and_active_events_by_phase(care_a):
+    midwife = care_a.world.user(Role.MIDWIFE)
+    kept = log_event(care_a, note="Alles goed.")
+    log_event(care_a, status=EventStatus.VOIDED, change_reason="dubbel")
+    response = api(midwife).get(f"{care_a.url}episodes/{care_a.episode.pk}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == care_a.episode.pk
+    assert body["client"]["bsn_masked"].startswith("*****")
+    assert body["due_date"] == care_a.episode.due_date.isoformat()
+    assert body["key_dates"] == {
+        "labour_started_at": None,
+        "placenta_plus_2h_at": None,
+        "hospital_admitted_at": None,
+        "hospital_discharged_at": None,
+        "kraamzorg_ended_on": None,
+        "postnatal_ended_on": None,
+    }
+    assert set(body["events"]) == {"prenatal", "natal", "postnatal"}
+    assert [e["id"] for e in body["events"]["prenatal"]] == [kept.pk]
+    assert body["events"]["prenatal"][0]["note"] == "Alles goed."
+    assert body["events"]["prenatal"][0]["event_type"]["code"] == "PRE_CHECK"
+    assert body["events"]["natal"] == [] and body["events"]["postnatal"] == []
+    assert logs(midwife, "view", care_a.client) == 1
+
+
+def test_episode_events_list_in_time_order_with_optional_history(care_a):
+    later = log_event(care_a, occurred_at=timezone.now() - timedelta(days=1))
+    earlier = log_event(care_a, occurred_at=timezone.now() - timedelta(days=5))
+    voided = log_event(care_a, status=EventStatus.VOIDED, change_reason="dubbel")
+    client = api(care_a.world.user(Role.MIDWIFE))
+    url = f"{care_a.url}episodes/{care_a.episode.pk}/events/"
+    response = client.get(url)
+    assert response.status_code == 200
+    assert [e["id"] for e in response.json()] == [earlier.pk, later.pk]
+    history = client.get(url, {"include_history": "true"}).json()
+    assert [e["id"] for e in history] == [earlier.pk, voided.pk, later.pk]
+    assert history[1]["status"] == "voided"
+    assert logs(care_a.world.user(Role.MIDWIFE), "view", care_a.client) == 2
+
+
+# --- logging events ------------------------------------------------------------------------
+
+
+def test_log_event_is_201_and_a_repeated_submission_key_is_200_with_the_same_event(care_a):
+    midwife = care_a.world.user(Role.MIDWIFE)
+    client = api(midwife)
+    url = f"{care_a.url}episodes/{care_a.episode.pk}/events/"
+    body = event_body(submission_key=str(uuid.uuid4()))
+    first = client.post(url, body, format="json")
+    assert first.status_code == 201, first.json()
+    result = first.json()
+    assert result["created"] is True and result["warnings"] == []
+    event = result["event"]
+    assert event["event_type"]["code"] == "PRE_CHECK"
+    assert event["phase"] == "prenatal" and event["status"] == "active"
+    assert event["professional"]["id"] == care_a.midwife.pk
+    assert event["organisation"]["id"] == care_a.midwife.organisation_id
+    assert event["note"] == "RR 120/80, groei conform."
+    assert event["quantity"] == "1.00"
+    again = client.post(url, body, format="json")
+    assert again.status_code == 200
+    assert again.json()["created"] is False and again.json()["event"]["id"] == event["id"]
+    assert CareEvent.unscoped.filter(tenant=care_a.world.tenant).count() == 1
+    stored = CareEvent.unscoped.get(pk=event["id"])
+    assert stored.event_type.tenant_id == care_a.world.tenant.pk
+    assert logs(midwife, "create", care_a.client) == 1
+
+
+def test_log_event_without_submission_key_creates_each_time(care_a):
+    client = api(care_a.world.user(Role.MIDWIFE))
+    url = f"{care_a.url}episodes/{care_a.episode.pk}/events/"
+    assert client.post(url, event_body(), format="json").status_code == 201
+    assert client.post(url, event_body(), format="json").status_code == 201
+    assert CareEvent.unscoped.filter(episode=care_a.episode).count() == 2
+
+
+@pytest.mark.parametrize(
+    "user_role,body,field",
+    [
+        # A natal event before active labour has started: the wrong phase.
+        (Role.MIDWIFE, event_body(event_type="DELIV_HOME"), "occurred_at"),
+        # A midwife may not log the kraamzorg intake.
+        (Role.MIDWIFE, event_body(event_type="KZ_INTAKE"), "event_type"),
+        # A maternity carer may not log a prenatal check.
+        (Role.MATERNITY_CARER, event_body(), "event_type"),
+        (Role.MIDWIFE, event_body(event_type="NO_SUCH_CODE"), "event_type"),
+        (Role.MIDWIFE, event_body(quantity="2"), "quantity"),
+        (Role.MIDWIFE, event_body(quantity="-1"), "quantity"),
+        (Role.MIDWIFE, event_body(occurred_at="gisteren"), "occurred_at"),
+        (
+            Role.MIDWIFE,
+            event_body(occurred_at=(timezone.now() + timedelta(days=1)).isoformat()),
+            "occurred_at",
+        ),
+        # A gynaecologist whose account is not linked to a professional.
+        (Role.GYNAECOLOGIST, event_body(), "professional"),
+    ],
+    ids=[
+        "wrong-phase",
+        "midwife-kz-intake",
+        "carer-prenatal-check",
+        "unknown-code",
+        "over-max",
+        "negative",
+        "unparseable-time",
+        "future",
+        "no-professional",
+    ],
+)
+def test_log_event_refusals_are_field_level_400_and_store_nothing(care_a, user_role, body, field):
+    user = care_a.world.user(user_role)
+    response = api(user).post(f"{care_a.url}episodes/{care_a.episode.pk}/events/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {field}, response.json()
+    assert not CareEvent.unscoped.filter(tenant=care_a.world.tenant).exists()
+    assert logs(user, "create") == 0
+
+
+def test_event_type_codes_of_another_tenant_do_not_resolve(care_a, world_b):
+    EventType.unscoped.create(
+        tenant=world_b.tenant, code="B_ONLY", name_nl="B", name_en="B", phase="", disciplines=["midwife"]
+    )
+    response = api(care_a.world.user(Role.MIDWIFE)).post(
+        f"{care_a.url}episodes/{care_a.episode.pk}/events/", event_body(event_type="B_ONLY"), format="json"
+    )
+    assert response.status_code == 400 and set(response.json()) == {"event_type"}
+
+
+def test_kraamzorg_hours_over_the_maximum_need_confirmation_and_warn(care_a):
+    carer = care_a.world.user(Role.MATERNITY_CARER)
+    now = timezone.now()
+    Episode.unscoped.filter(pk=care_a.episode.pk).update(
+        labour_started_at=now - timedelta(days=4, hours=8),
+        placenta_plus_2h_at=now - timedelta(days=4),
+    )
+    for day in range(3, -1, -1):  # 4 x 12 + 4 x 8 = 80 hours already
+        for quantity in ("12", "8"):
+            log_event(
+                care_a,
+                "KZ_HOURS",
+                occurred_at=now - timedelta(days=day, hours=2),
+                phase="postnatal",
+                quantity=Decimal(quantity),
+                professional=care_a.carer,
+                organisation=care_a.carer.organisation,
+                created_by=carer,
+            )
+    url = f"{care_a.url}episodes/{care_a.episode.pk}/events/"
+    body = event_body(event_type="KZ_HOURS", quantity="2.5", note="")
+    refused = api(carer).post(url, body, format="json")
+    assert refused.status_code == 400 and set(refused.json()) == {"confirm_over_limit"}
+    assert CareEvent.unscoped.filter(episode=care_a.episode).count() == 8
+    accepted = api(carer).post(url, {**body, "confirm_over_limit": True}, format="json")
+    assert accepted.status_code == 201
+    assert len(accepted.json()["warnings"]) == 1
+    assert accepted.json()["event"]["phase"] == "postnatal"
+
+
+# --- correcting and voiding ----------------------------------------------------------------
+
+
+def test_correct_own_event_supersedes_it(care_a):
+    midwife = care_a.world.user(Role.MIDWIFE)
+    original = log_event(care_a, note="Eerste notitie")
+    moment = timezone.now() - timedelta(days=3)
+    response = api(midwife).post(
+        f"{care_a.url}events/{original.pk}/correct/",
+        {"reason": "Verkeerde tijd", "occurred_at": moment.isoformat()},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    new = response.json()["event"]
+    assert new["supersedes"] == original.pk and new["status"] == "active"
+    assert new["note"] == "Eerste notitie"  # left-out fields keep their value
+    assert response.json()["warnings"] == []
+    original.refresh_from_db()
+    assert original.status == EventStatus.SUPERSEDED and original.change_reason == "Verkeerde tijd"
+    assert logs(midwife, "update", care_a.client) == 1
+
+
+def test_correct_refusals_are_400_and_change_nothing(care_a):
+    midwife = care_a.world.user(Role.MIDWIFE)
+    original = log_event(care_a)
+    url = f"{care_a.url}events/{original.pk}/correct/"
+    client = api(midwife)
+    missing = client.post(url, {"quantity": "1"}, format="json")
+    assert missing.status_code == 400 and set(missing.json()) == {"reason"}
+    blank = client.post(url, {"reason": "  "}, format="json")
+    assert blank.status_code == 400 and set(blank.json()) == {"reason"}
+    wrong_phase = client.post(url, {"reason": "x", "event_type": "DELIV_HOME"}, format="json")
+    assert wrong_phase.status_code == 400 and set(wrong_phase.json()) == {"occurred_at"}
+    # Only the person who logged it may correct it: not tied to one field.
+    ProfessionalFactory(tenant=care_a.world.tenant, user=care_a.world.user(Role.GYNAECOLOGIST))
+    other = api(care_a.world.user(Role.GYNAECOLOGIST)).post(url, {"reason": "x"}, format="json")
+    assert other.status_code == 400 and set(other.json()) == {"non_field_errors"}
+    original.refresh_from_db()
+    assert original.status == EventStatus.ACTIVE
+    assert CareEvent.unscoped.filter(tenant=care_a.world.tenant).count() == 1
+
+
+def test_void_requires_a_reason_and_keeps_the_row(care_a):
+    midwife = care_a.world.user(Role.MIDWIFE)
+    event = log_event(care_a)
+    url = f"{care_a.url}events/{event.pk}/void/"
+    client = api(midwife)
+    assert set(client.post(url, {}, format="json").json()) == {"reason"}
+    blank = client.post(url, {"reason": ""}, format="json")
+    assert blank.status_code == 400 and set(blank.json()) == {"reason"}
+    event.refresh_from_db()
+    assert event.status == EventStatus.ACTIVE
+    response = client.post(url, {"reason": "Dubbel ingevoerd"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["status"] == "voided" and response.json()["change_reason"] == "Dubbel ingevoerd"
+    event.refresh_from_db()
+    assert event.status == EventStatus.VOIDED and event.voided_by == midwife
+    again = client.post(url, {"reason": "nogmaals"}, format="json")
+    assert again.status_code == 400 and set(again.json()) == {"non_field_errors"}
+    assert logs(midwife, "void", care_a.client) == 1
+
+
+# --- the catalogue -------------------------------------------------------------------------
+
+
+def test_event_types_are_those_of_the_callers_discipline(care_a):
+    def codes(role: str) -> set[str]:
+        response = api(care_a.world.user(role)).get(f"{care_a.url}event-types/")
+        assert response.status_code == 200
+        return {t["code"] for t in response.json()}
+
+    midwife = codes(Role.MIDWIFE)
+    assert {"INTAKE", "PRE_CHECK", "DELIV_HOME", "POST_VISIT"} <= midwife
+    assert not {"KZ_HOURS", "KZ_INTAKE", "HOSP_DAY"} & midwife
+    assert codes(Role.MATERNITY_CARER) == {"KZ_INTAKE", "PARTUS_ASSIST", "KZ_HOURS"}
+    assert codes(Role.GYNAECOLOGIST) == set()  # not linked to a professional
+    row = next(
+        t
+        for t in api(care_a.world.user(Role.MATERNITY_CARER)).get(f"{care_a.url}event-types/").json()
+        if t["code"] == "KZ_HOURS"
+    )
+    assert row["unit"] == "hour" and row["phase"] == "postnatal" and row["max_quantity"] == "12.00"
+
+
+# --- tenancy and roles ---------------------------------------------------------------------
+
+
+def _endpoints(care: Care, *, slug: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """Every endpoint with a body that would succeed for the owner of the objects."""
+    event = CareEvent.unscoped.filter(tenant=care.world.tenant).first() or log_event(care)
+    prefix = f"/api/t/{slug}/"
+    return [
+        ("post", f"{prefix}clients/search/", {"q": care.client.bsn}),
+        ("post", f"{prefix}clients/", intake_body(care.insurer, bsn=valid_bsn(7777))),
+        ("get", f"{prefix}clients/{care.client.pk}/", None),
+        ("get", f"{prefix}episodes/{care.episode.pk}/", None),
+        ("get", f"{prefix}episodes/{care.episode.pk}/events/", None),
+        ("post", f"{prefix}episodes/{care.episode.pk}/events/", event_body()),
+        ("post", f"{prefix}events/{event.pk}/correct/", {"reason": "x", "quantity": "1"}),
+        ("post", f"{prefix}events/{event.pk}/void/", {"reason": "x"}),
+        ("get", f"{prefix}event-types/", None),
+    ]
+
+
+def _send(client: APIClient, method: str, url: str, body: dict[str, Any] | None) -> int:
+    if method == "get":
+        return client.get(url).status_code
+    return client.post(url, body, format="json").status_code
+
+
+def _b_untouched(care_b: Care, intruder: User) -> None:
+    tenant = care_b.world.tenant
+    assert not AccessLogEntry.unscoped.filter(tenant=tenant).exists()
+    assert Client.unscoped.filter(tenant=tenant).count() == 1
+    assert CareEvent.unscoped.filter(tenant=tenant).count() == 1
+    assert CareEvent.unscoped.get(tenant=tenant).status == EventStatus.ACTIVE
+    assert not AccessLogEntry.unscoped.filter(user=intruder).exists()
+
+
+def test_user_of_tenant_a_gets_404_for_tenant_b_slug_and_for_b_objects(care_a, care_b):
+    # A midwife of A with a professional in A: every refusal below is the tenant wall.
+    midwife_a = care_a.world.user(Role.MIDWIFE)
+    client = api(midwife_a)
+    for method, url, body in _endpoints(care_b, slug=care_b.world.tenant.slug):
+        assert _send(client, method, url, body) == 404, (method, url)
+    for method, url, body in _endpoints(care_b, slug=care_a.world.tenant.slug):
+        if "/clients/search/" in url or url.endswith("/clients/") or url.endswith("/event-types/"):
+            continue  # no object of B in these URLs
+        assert _send(client, method, url, body) == 404, (method, url)
+    _b_untouched(care_b, midwife_a)
+    # Under A's own slug, B's client cannot be found by BSN either.
+    response = client.post(f"{care_a.url}clients/search/", {"q": care_b.client.bsn}, format="json")
+    assert response.status_code == 200 and response.json() == []
+
+
+def test_the_same_endpoints_work_for_the_owner(care_a):
+    """The 404s above are the tenant wall, not broken requests: the owner's calls succeed."""
+    client = api(care_a.world.user(Role.MIDWIFE))
+    statuses = [_send(client, m, u, b) for m, u, b in _endpoints(care_a, slug=care_a.world.tenant.slug)]
+    assert statuses == [200, 201, 200, 200, 200, 201, 201, 400, 200]  # void after correct: superseded
+
+
+@pytest.mark.parametrize("role", [Role.IGO_FINANCE, Role.IGO_ADMIN])
+def test_non_clinical_roles_are_forbidden(care_a, role):
+    event = log_event(care_a, note="Medische notitie")
+    client = api(care_a.world.user(role))
+    for method, url, body in _endpoints(care_a, slug=care_a.world.tenant.slug):
+        response = client.get(url) if method == "get" else client.post(url, body, format="json")
+        assert response.status_code == 403, (method, url)
+        assert "Medische notitie" not in response.content.decode()
+    assert CareEvent.unscoped.filter(tenant=care_a.world.tenant).count() == 1
+    event.refresh_from_db()
+    assert event.status == EventStatus.ACTIVE
+    assert not AccessLogEntry.unscoped.filter(tenant=care_a.world.tenant).exists()
+
+
+def test_anonymous_and_outsider_are_refused(care_a, outsider):
+    anonymous, stranger = api(), api(outsider)
+    for method, url, body in _endpoints(care_a, slug=care_a.world.tenant.slug):
+        assert _send(anonymous, method, url, body) in (401, 403), (method, url)
+        assert _send(stranger, method, url, body) == 404, (method, url)
+    assert not AccessLogEntry.unscoped.exists()
+
+
+def test_schema_documents_the_care_api_and_validates(client):
+    from drf_spectacular.validation import validate_schema
+
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    validate_schema(schema)
+    paths = schema["paths"]
+    prefix = "/api/t/{tenant_slug}/"
+    assert set(paths[f"{prefix}episodes/{{id}}/events/"]) == {"get", "post"}
+    for path in ("clients/search/", "clients/", "events/{id}/correct/", "events/{id}/void/"):
+        assert set(paths[prefix + path]) == {"post"}
+    for path in ("clients/{id}/", "episodes/{id}/", "event-types/"):
+        assert set(paths[prefix + path]) == {"get"}
+    search = paths[f"{prefix}clients/search/"]["post"]
+    assert all(p["in"] == "path" for p in search.get("parameters", []))  # the BSN stays in the body
+    create = paths[f"{prefix}episodes/{{id}}/events/"]["post"]
+    assert {"200", "201", "400"} <= set(create["responses"])
+    schemas = schema["components"]["schemas"]
+    assert "bsn" not in schemas["ClientDetail"]["properties"]
+    assert "bsn" in schemas["IntakeRequest"]["properties"]
+
+
+def test_a_submission_key_reused_on_another_episode_is_refused(care_a):
+    midwife = care_a.world.user(Role.MIDWIFE)
+    other_episode = EpisodeFactory(
+        tenant=care_a.world.tenant,
+        intake_date=care_a.episode.intake_date,
+        due_date=care_a.episode.due_date,
+        gestational_age_at_intake=84,
+    )
+    key = str(uuid.uuid4())
+    client = api(midwife)
+    first = client.post(
+        f"{care_a.url}episodes/{care_a.episode.pk}/events/", event_body(submission_key=key), format="json"
+    )
+    assert first.status_code == 201
+    reused = client.post(
+        f"{care_a.url}episodes/{other_episode.pk}/events/", event_body(submission_key=key), format="json"
+    )
+    assert reused.status_code == 400 and reused.json()["non_field_errors"]
+    assert not CareEvent.unscoped.filter(episode=other_episode).exists()
