@@ -242,6 +242,67 @@ def episode_create(
     return episode
 
 
+INTAKE_FIELDS = (
+    "family_name",
+    "given_names",
+    "date_of_birth",
+    "bsn",
+    "postcode",
+    "insurer",
+    "policy_number",
+    "intake_date",
+    "due_date",
+    "gestational_age_at_intake",
+    "parity",
+    "line",
+)
+
+
+@transaction.atomic
+def intake_register(
+    *,
+    tenant: Tenant,
+    actor: User,
+    family_name: str,
+    given_names: str,
+    date_of_birth: date,
+    bsn: str,
+    postcode: str,
+    insurer: Insurer,
+    policy_number: str,
+    intake_date: date,
+    due_date: date,
+    gestational_age_at_intake: int | None,
+    parity: int,
+    line: str,
+) -> tuple[Client, Episode]:
+    """A new client with her insurance and first episode: all of it, or (on any error) none of it."""
+    client = client_create(
+        tenant=tenant,
+        actor=actor,
+        family_name=family_name,
+        given_names=given_names,
+        date_of_birth=date_of_birth,
+        bsn=bsn,
+        postcode=postcode,
+        insurer=insurer,
+        policy_number=policy_number,
+        insured_from=intake_date,
+    )
+    episode = episode_create(
+        tenant=tenant,
+        actor=actor,
+        client=client,
+        intake_date=intake_date,
+        due_date=due_date,
+        gestational_age_at_intake=gestational_age_at_intake,
+        parity=parity,
+        coordinating_professional=professional_for(user=actor),
+        line=line,
+    )
+    return client, episode
+
+
 KEY_DATE_FIELDS = (
     "labour_started_at",
     "placenta_plus_2h_at",

@@ -9,7 +9,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -83,33 +82,13 @@ def client_search(request: TenantRequest) -> HttpResponse:
 def client_new(request: TenantRequest) -> HttpResponse:
     form = IntakeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        professional = services.professional_for(user=request.user)
+        data = {k: form.cleaned_data[k] for k in services.INTAKE_FIELDS if k in form.cleaned_data}
         try:
-            with transaction.atomic():
-                client = services.client_create(
-                    tenant=request.tenant,
-                    actor=request.user,
-                    family_name=data["family_name"],
-                    given_names=data["given_names"],
-                    date_of_birth=data["date_of_birth"],
-                    bsn=data["bsn"],
-                    postcode=data["postcode"],
-                    insurer=data["insurer"],
-                    policy_number=data["policy_number"],
-                    insured_from=data["intake_date"],
-                )
-                episode = services.episode_create(
-                    tenant=request.tenant,
-                    actor=request.user,
-                    client=client,
-                    intake_date=data["intake_date"],
-                    due_date=data["due_date"],
-                    gestational_age_at_intake=form.gestational_age(),
-                    parity=data["parity"],
-                    coordinating_professional=professional,
-                    line=data["line"],
-                )
+            client, episode = services.intake_register(
+                tenant=request.tenant,
+                actor=request.user,
+                **{**data, "gestational_age_at_intake": form.gestational_age()},
+            )
         except ValidationError as exc:
             add_form_errors(form, exc)
         else:

@@ -14,7 +14,6 @@ from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -121,30 +120,11 @@ class ClientCreateView(CareAPIView):
         actor = _actor(request)
         tenant = current_tenant()
         try:
-            with transaction.atomic():  # both or neither
-                client = services.client_create(
-                    tenant=tenant,
-                    actor=actor,
-                    family_name=data["family_name"],
-                    given_names=data["given_names"],
-                    date_of_birth=data["date_of_birth"],
-                    bsn=data["bsn"],
-                    postcode=data["postcode"],
-                    insurer=data["insurer"],
-                    policy_number=data["policy_number"],
-                    insured_from=data["intake_date"],
-                )
-                episode = services.episode_create(
-                    tenant=tenant,
-                    actor=actor,
-                    client=client,
-                    intake_date=data["intake_date"],
-                    due_date=data["due_date"],
-                    gestational_age_at_intake=data["gestational_age_at_intake"],
-                    parity=data["parity"],
-                    coordinating_professional=services.professional_for(user=actor),
-                    line=data["line"],
-                )
+            client, episode = services.intake_register(
+                tenant=tenant,
+                actor=actor,
+                **{k: data[k] for k in services.INTAKE_FIELDS},
+            )
         except DjangoValidationError as exc:
             raise drf_validation_error(exc) from exc
         result = IntakeResultSerializer({"client_id": client.pk, "episode_id": episode.pk})
