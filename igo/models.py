@@ -233,7 +233,22 @@ class InsurerMembership(models.Model):
         return f"{self.user} @ {self.insurer}"
 
 
-class AuditEntry(models.Model):
+class AppendOnly(models.Model):
+    """A row that is written once: saving an existing row or deleting one raises."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise RuntimeError(f"{type(self).__name__} rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise RuntimeError(f"{type(self).__name__} rows are append-only.")
+
+
+class AuditEntry(AppendOnly):
     """Append-only record of an administrative action (who did what to which object, when).
 
     The application never updates or deletes these rows; on PostgreSQL a trigger refuses it too.
@@ -255,11 +270,3 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise RuntimeError("Audit entries are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise RuntimeError("Audit entries are append-only.")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from igo.models import AppendOnly
 from igo.tenancy import TenantOwned
 from igo.validators import validate_bsn
 
@@ -264,6 +265,14 @@ class EventType(TenantOwned):
     def name(self) -> str:
         return self.name_en if (get_language() or "nl").startswith("en") else self.name_nl
 
+    @property
+    def is_kraamzorg_hours(self) -> bool:
+        """Postnatal maternity-care hours: what the national indication protocol (LIP) caps at 80 hours.
+        Labour assistance (natal) is indicated separately and does not count."""
+        return (
+            self.unit == Unit.HOUR and self.phase == Phase.POSTNATAL and "maternity_carer" in self.disciplines
+        )
+
 
 class EventStatus(models.TextChoices):
     ACTIVE = "active", _("active")
@@ -335,7 +344,7 @@ class AccessAction(models.TextChoices):
     EXPORT = "export", _("exported")
 
 
-class AccessLogEntry(TenantOwned):
+class AccessLogEntry(AppendOnly, TenantOwned):
     """NEN 7513: who accessed which client's record, how, when, and on whose responsibility.
 
     Append-only: the application never changes or removes an entry; on PostgreSQL a trigger refuses it.

@@ -99,7 +99,7 @@ def my_clients_today(*, user: User, today: date | None = None) -> list[Episode]:
 
 def kraamzorg_hours_by_episode(*, episode_ids: list[int]) -> dict[int, Decimal]:
     """Active kraamzorg hours per episode, in one query."""
-    type_ids = [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if "maternity_carer" in t.disciplines]
+    type_ids = [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if t.is_kraamzorg_hours]
     rows = (
         CareEvent.objects.filter(
             episode_id__in=episode_ids, status=EventStatus.ACTIVE, event_type_id__in=type_ids

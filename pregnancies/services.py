@@ -372,6 +372,15 @@ def episode_set_key_dates(*, episode: Episode, actor: User, **values: Any) -> Ep
     if errors:
         raise ValidationError(errors)
     episode.save(update_fields=list(KEY_DATE_FIELDS))
+    # Events of a type that is valid in every phase (e.g. a referral) move with the dates.
+    moved = [
+        ev
+        for ev in CareEvent.objects.filter(episode=episode, status=EventStatus.ACTIVE, event_type__phase="")
+        if ev.phase != episode.phase_at(ev.occurred_at)
+    ]
+    for ev in moved:
+        ev.phase = episode.phase_at(ev.occurred_at)
+    CareEvent.objects.bulk_update(moved, ["phase"])
     access_log(user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="key dates")
     return episode
 
@@ -477,10 +486,6 @@ def professional_for(*, user: User) -> Professional | None:
     return Professional.objects.select_related("organisation").filter(user=user, is_active=True).first()
 
 
-def _is_kraamzorg_hours(event_type: EventType) -> bool:
-    return event_type.unit == Unit.HOUR and "maternity_carer" in event_type.disciplines
-
-
 def _validate_event(
     *,
     episode: Episode,
@@ -517,7 +522,7 @@ def _validate_event(
             _("At most %(max)s per event; this care is counted per %(unit)s.")
             % {"max": event_type.max_quantity.normalize(), "unit": event_type.get_unit_display()},
         )
-    elif quantity != quantity.quantize(Decimal("0.25")) and event_type.unit == Unit.HOUR:
+    elif event_type.unit == Unit.HOUR and (quantity * 4) != (quantity * 4).to_integral_value():
         err("quantity", _("Hours are logged in quarters (0.25)."))
     elif quantity != quantity.to_integral_value() and event_type.unit != Unit.HOUR:
         err("quantity", _("This event type is counted in whole numbers."))
@@ -564,7 +569,7 @@ def _validate_event(
                 "reason": reason,
             },
         )
-    if not errors and _is_kraamzorg_hours(event_type):
+    if not errors and event_type.is_kraamzorg_hours:
         logged = _kraamzorg_hours(episode, exclude=replacing)
         total = logged + quantity
         if total > KRAAMZORG_MAX_HOURS:
@@ -581,7 +586,7 @@ def _validate_event(
 
 
 def _kraamzorg_hours(episode: Episode, *, exclude: CareEvent | None = None) -> Decimal:
-    type_ids = [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if _is_kraamzorg_hours(t)]
+    type_ids = [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if t.is_kraamzorg_hours]
     qs = CareEvent.objects.filter(episode=episode, status=EventStatus.ACTIVE, event_type_id__in=type_ids)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)

@@ -90,7 +90,7 @@ def client_new(request: TenantRequest) -> HttpResponse:
                 **{**data, "gestational_age_at_intake": form.gestational_age()},
             )
         except ValidationError as exc:
-            add_form_errors(form, exc)
+            add_form_errors(form, exc, aliases={"gestational_age_at_intake": "gestational_age_weeks"})
         else:
             messages.success(request, _("%(client)s was registered.") % {"client": client})
             return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
@@ -180,6 +180,10 @@ def _own_event(request: TenantRequest, pk: int) -> CareEvent:
 @tenant_view(rules.can_log_care)
 def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
     event = _own_event(request, pk)
+    if request.method == "GET":
+        services.access_log(
+            user=request.user, client=event.episode.client, action=AccessAction.VIEW, obj=event
+        )
     professional = services.professional_for(user=request.user)
     types = selectors.event_types_for(professional=professional)
     form = CorrectEventForm(
@@ -387,17 +391,15 @@ def access_log_export(request: TenantRequest, pk: int) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(["at", "user", "on_behalf_of", "action", "object_type", "object_id", "detail"])
     for e in selectors.access_log_search(client=client).iterator():
-        writer.writerow(
-            [
-                timezone.localtime(e.at).isoformat(),
-                e.user.email,
-                e.on_behalf_of.email if e.on_behalf_of else "",
-                e.action,
-                e.object_type,
-                e.object_id,
-                _csv_safe(e.detail),
-            ]
+        texts = (
+            e.user.email,
+            e.on_behalf_of.email if e.on_behalf_of else "",
+            e.action,
+            e.object_type,
+            e.object_id,
+            e.detail,
         )
+        writer.writerow([timezone.localtime(e.at).isoformat(), *(_csv_safe(t) for t in texts)])
     return response
 
 
