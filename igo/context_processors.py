@@ -31,6 +31,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             )
             items.append(("professionals", str(_("Professionals")), reverse("professional_list", kwargs=kw)))
         if rules.can_manage_members(roles):
+            items.append(("catalogue", str(_("Care catalogue")), reverse("catalogue", kwargs=kw)))
             items.append(("access", str(_("Access log")), reverse("access_log", kwargs=kw)))
             items.append(("audit", str(_("Audit log")), reverse("audit_list", kwargs=kw)))
     access = selectors.request_access(request)

@@ -21,6 +21,10 @@ def can_log_care(roles: Iterable[str]) -> bool:
     return bool(CLINICAL_ROLES & set(roles))
 
 
+def can_view_catalogue(roles: Iterable[str]) -> bool:
+    return can_log_care(roles) or can_manage_members(roles)
+
+
 def can_view_finance(roles: Iterable[str]) -> bool:
     return bool({Role.IGO_FINANCE, Role.IGO_ADMIN} & set(roles))
 

@@ -11,7 +11,18 @@ from django.utils.translation import gettext_lazy as _
 
 from igo.models import Insurer
 from igo.validators import validate_bsn
-from pregnancies.models import AccessAction, BirthMode, BirthOutcome, BirthPlace, EndReason, EventType, Line
+from pregnancies.models import (
+    AccessAction,
+    BirthMode,
+    BirthOutcome,
+    BirthPlace,
+    EndReason,
+    EventType,
+    Line,
+    Phase,
+    Unit,
+)
+from providers.models import Discipline
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -147,3 +158,31 @@ class LineTransferForm(forms.Form):
 class EndEpisodeForm(forms.Form):
     end_date = forms.DateField(label=_("End of responsibility"), widget=DATE)
     end_reason = forms.ChoiceField(label=_("Reason"), choices=EndReason.choices)
+
+
+class EventTypeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("Code"),
+        regex=r"^[A-Z0-9_]{2,32}$",
+        max_length=32,
+        help_text=_("Capital letters, digits and underscores, e.g. ECHO_EXTRA."),
+    )
+    name_nl = forms.CharField(label=_("Name (Dutch)"), max_length=120)
+    name_en = forms.CharField(label=_("Name (English)"), max_length=120)
+    phase = forms.ChoiceField(
+        label=_("Phase"), required=False, choices=[("", _("Any phase")), *Phase.choices]
+    )
+    unit = forms.ChoiceField(label=_("Unit"), choices=Unit.choices)
+    disciplines = forms.MultipleChoiceField(
+        label=_("Disciplines that may log it"),
+        choices=Discipline.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    max_quantity = forms.DecimalField(
+        label=_("Maximum per event"),
+        min_value=Decimal("0.25"),
+        max_value=Decimal("24"),
+        max_digits=6,
+        decimal_places=2,
+        initial=Decimal("1"),
+    )

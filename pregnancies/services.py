@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from igo.models import Insurer, Tenant, User
+from igo.services import audit_record
 from pregnancies.models import (
     AccessAction,
     AccessLogEntry,
@@ -477,6 +478,33 @@ def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: st
         user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail=f"end {end_reason}"
     )
     return episode
+
+
+# --- catalogue -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def event_type_create(*, tenant: Tenant, actor: User, **fields: Any) -> EventType:
+    if EventType.objects.filter(code=fields["code"]).exists():
+        raise ValidationError({"code": _("This code is already in the catalogue.")})
+    event_type = EventType.objects.create(tenant=tenant, **fields)
+    audit_record(actor=actor, action="event_type.create", tenant=tenant, obj=event_type, code=event_type.code)
+    return event_type
+
+
+@transaction.atomic
+def event_type_set_active(*, event_type: EventType, actor: User, active: bool) -> EventType:
+    """Retire or restore a catalogue entry; logged events keep their type."""
+    if event_type.is_active != active:
+        event_type.is_active = active
+        event_type.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor,
+            action="event_type.activate" if active else "event_type.retire",
+            tenant=event_type.tenant,
+            obj=event_type,
+        )
+    return event_type
 
 
 # --- care events -----------------------------------------------------------------------------

@@ -17,6 +17,8 @@ urlpatterns = [
     path("events/<int:pk>/", views.event_correct, name="event_correct"),
     path("events/<int:pk>/void/", views.event_void, name="event_void"),
     path("today/", views.today, name="care_today"),
+    path("catalogue/", views.catalogue, name="catalogue"),
+    path("catalogue/<int:pk>/toggle/", views.catalogue_toggle, name="catalogue_toggle"),
     path("access-log/", views.access_log_list, name="access_log"),
     path("access-log/client/<int:pk>.csv", views.access_log_export, name="access_log_export"),
 ]

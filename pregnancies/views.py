@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,13 +27,15 @@ from pregnancies.forms import (
     ClientSearchForm,
     CorrectEventForm,
     EndEpisodeForm,
+    EventTypeForm,
     InsuranceChangeForm,
     IntakeForm,
     KeyDatesForm,
     LineTransferForm,
     VoidEventForm,
 )
-from pregnancies.models import AccessAction, CareEvent, Client, Episode, EventStatus
+from pregnancies.models import AccessAction, CareEvent, Client, Episode, EventStatus, EventType
+from providers.models import Discipline
 
 
 def _episode_context(
@@ -351,6 +353,42 @@ def today(request: TenantRequest) -> HttpResponse:
             "new_key": uuid.uuid4,
         },
     )
+
+
+@tenant_view(rules.can_view_catalogue)
+def catalogue(request: TenantRequest) -> HttpResponse:
+    can_manage = rules.can_manage_members(request.tenant_roles)
+    form = EventTypeForm(request.POST or None)
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                services.event_type_create(tenant=request.tenant, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                add_form_errors(form, exc)
+            else:
+                messages.success(request, _("The catalogue entry was added."))
+                return redirect("catalogue", tenant_slug=request.tenant.slug)
+    return render(
+        request,
+        "pregnancies/catalogue.html",
+        {
+            "types": EventType.objects.order_by("phase", "code"),
+            "form": form,
+            "can_manage": can_manage,
+            "disciplines": dict(Discipline.choices),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_POST
+@tenant_view(rules.can_manage_members)
+def catalogue_toggle(request: TenantRequest, pk: int) -> HttpResponse:
+    event_type = get_object_or_404(EventType.objects, pk=pk)
+    services.event_type_set_active(event_type=event_type, actor=request.user, active=not event_type.is_active)
+    return redirect("catalogue", tenant_slug=request.tenant.slug)
 
 
 @tenant_view(rules.can_manage_members)

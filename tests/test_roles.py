@@ -55,6 +55,8 @@ ACCESS = {
     "client_insurance": ("post", CLINICAL),
     "care_today": ("get", CLINICAL),
     "access_log": ("get", ADMIN),
+    "catalogue": ("get", CLINICAL | ADMIN),
+    "catalogue_toggle": ("post", ADMIN),
     "access_log_export": ("get", ADMIN),
     "api_client_search": ("post", CLINICAL),
     "api_client_create": ("post", CLINICAL),
@@ -71,7 +73,15 @@ NAV = {
     Role.GYNAECOLOGIST: {"dashboard", "clients"},
     Role.MATERNITY_CARER: {"dashboard", "clients", "today"},
     Role.IGO_FINANCE: {"dashboard", "members", "organisations", "professionals"},
-    Role.IGO_ADMIN: {"dashboard", "members", "organisations", "professionals", "access", "audit"},
+    Role.IGO_ADMIN: {
+        "dashboard",
+        "members",
+        "organisations",
+        "professionals",
+        "catalogue",
+        "access",
+        "audit",
+    },
 }
 
 
@@ -104,6 +114,8 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "api_episode_events",
     ):
         kwargs["pk"] = Episode.unscoped.filter(tenant=world.tenant).first().pk
+    if name == "catalogue_toggle":
+        kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().event_type_id
     if name in ("event_correct", "event_void", "api_event_correct", "api_event_void"):
         kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().pk
     if name == "invitation_revoke":

@@ -92,6 +92,7 @@ def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
         "client_insurance": client.pk,
         "event_correct": event.pk,
         "event_void": event.pk,
+        "catalogue_toggle": event.event_type_id,
         "membership_detail": membership.pk,
         "membership_end": membership.pk,
         "invitation_revoke": invitation.pk,
@@ -114,7 +115,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"organisation_detail", "organisation_end", "professional_edit", "professional_toggle"}
     known |= {"client_detail", "access_log_export", "episode_detail", "event_create", "episode_history"}
     known |= {"episode_key_dates", "birth_create", "episode_end", "event_correct", "event_void"}
-    known |= {"episode_line", "client_insurance"}
+    known |= {"episode_line", "client_insurance", "catalogue_toggle"}
     known |= {"api_client_detail", "api_episode_detail", "api_episode_events", "api_event_correct"}
     known |= {"api_event_void"}
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
@@ -150,6 +151,7 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
     assert MemberOrganisation.unscoped.get(tenant=world_b.tenant).member_until is None
     assert Professional.unscoped.get(tenant=world_b.tenant).is_active
     assert CareEvent.unscoped.get(tenant=world_b.tenant).status == "active"
+    assert CareEvent.unscoped.get(tenant=world_b.tenant).event_type.is_active
     assert Episode.unscoped.get(tenant=world_b.tenant).status == "active"
     assert not AccessLogEntry.unscoped.filter(tenant=world_b.tenant, user=admin_a).exists()
 
