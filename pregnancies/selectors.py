@@ -59,8 +59,27 @@ def episode_for_page(*, pk: int) -> Episode:
 
 def episode_timeline(*, episode: Episode, include_history: bool = False) -> OrderedDict[str, list[CareEvent]]:
     """The episode's events grouped by phase, in time order, in one query."""
-    qs = CareEvent.objects.filter(episode=episode).select_related(
-        "event_type", "professional", "organisation", "created_by"
+    # Only the columns the timeline shows: building full rows (users with password hashes included)
+    # was most of the page time for long episodes (bench/care_logging.py).
+    qs = (
+        CareEvent.objects.filter(episode=episode)
+        .select_related("event_type", "professional", "organisation")
+        .only(
+            "id",
+            "episode_id",
+            "occurred_at",
+            "quantity",
+            "phase",
+            "note",
+            "status",
+            "supersedes_id",
+            "created_by_id",
+            "event_type__name_nl",
+            "event_type__name_en",
+            "event_type__unit",
+            "professional__full_name",
+            "organisation__name",
+        )
     )
     if not include_history:
         qs = qs.filter(status=EventStatus.ACTIVE)

@@ -43,6 +43,7 @@ def _episode_context(
 ) -> dict[str, Any]:
     professional = services.professional_for(user=request.user)
     event_types = selectors.event_types_for(professional=professional)
+    births = list(episode.births.all())
     return {
         "episode": episode,
         "client": episode.client,
@@ -54,8 +55,8 @@ def _episode_context(
         ),
         "insurance": selectors.client_insurance_on(client=episode.client, day=timezone.localdate()),
         "key_dates_form": KeyDatesForm(initial={k: getattr(episode, k) for k in services.KEY_DATE_FIELDS}),
-        "birth_form": BirthForm(initial={"child_number": episode.births.count() + 1}),
-        "births": episode.births.all(),
+        "birth_form": BirthForm(initial={"child_number": len(births) + 1}),
+        "births": births,
         "end_form": EndEpisodeForm(),
         "line_form": LineTransferForm(),
         "lines": episode.line_transfers.all(),
