@@ -30,7 +30,7 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 # Tests and the demo run with DEBUG off or on; only a development machine may use the built-in key.
-_DEV_KEY = "insecure-development-key-only-for-local-use-never-in-production-0123456789"
+_DEV_KEY = "django-insecure-development-key-only-for-local-use-never-in-production-0123456789"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if DEBUG or env_bool("IGO_ALLOW_DEV_SECRET", False) or "pytest" in sys.modules:
