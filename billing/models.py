@@ -1,1 +1,336 @@
-"""Models of the billing app (built in a later issue)."""
+"""Insurer contracts with dated tariffs, the IGO's split rules, integral claims and their allocation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from igo.tenancy import TenantOwned
+from pregnancies.models import EndReason, Phase
+
+PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+
+
+class PrestatieCode(models.Model):
+    """A prestatie of the integrated birth-care code list (Vektis list 069): dated reference data."""
+
+    code = models.CharField(_("code"), max_length=16)
+    description = models.CharField(_("description"), max_length=200)
+    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("prestatie code")
+        verbose_name_plural = _("prestatie codes")
+        ordering = ["code", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "valid_from"], name="prestatie_code_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.description}"
+
+
+class Contract(TenantOwned):
+    """One version of the IGO's contract with an insurer, valid over a period. A new version is a new row."""
+
+    insurer = models.ForeignKey(
+        "igo.Insurer", on_delete=models.PROTECT, related_name="+", verbose_name=_("insurer")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    overhead_pct = models.DecimalField(
+        _("IGO overhead (%)"), max_digits=5, decimal_places=2, default=0, validators=PERCENT
+    )
+    reserve_pct = models.DecimalField(
+        _("risk reserve (%)"), max_digits=5, decimal_places=2, default=0, validators=PERCENT
+    )
+    submission_months = models.PositiveSmallIntegerField(
+        _("submission deadline (months after the care)"), default=12
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("insurer contract")
+        verbose_name_plural = _("insurer contracts")
+        ordering = ["insurer__name", "-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                name="contract_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(overhead_pct__gte=0)
+                & Q(overhead_pct__lte=100)
+                & Q(reserve_pct__gte=0)
+                & Q(reserve_pct__lte=100)
+                & Q(overhead_pct__lte=100 - F("reserve_pct")),
+                name="contract_percentages_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.valid_from:%d-%m-%Y})"
+
+
+class ContractTariff(TenantOwned):
+    """The price of one prestatie (phase) in a contract version. A contract may cover only some phases."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="tariffs")
+    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    prestatie_code = models.CharField(_("prestatie code"), max_length=16)
+    amount = models.DecimalField(
+        _("tariff"), max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "phase"], name="tariff_one_per_phase"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="tariff_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prestatie_code} € {self.amount}"
+
+
+class PartialRule(TenantOwned):
+    """What an early ending bills: per end reason (and optionally below a gestational age) which phases,
+    at what percentage of their tariff."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="partial_rules")
+    end_reason = models.CharField(_("end reason"), max_length=32, choices=EndReason.choices)
+    before_week = models.PositiveSmallIntegerField(_("before gestational week"), null=True, blank=True)
+    phases = models.JSONField(_("phases billed"), default=list)
+    percentage = models.DecimalField(
+        _("percentage of the tariff"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("100"),
+        validators=PERCENT,
+    )
+
+    class Meta:
+        ordering = ["end_reason", "before_week"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_end_reason_display()} < {self.before_week or '∞'}w: {self.phases} {self.percentage}%"
+        )
+
+
+class SplitRule(TenantOwned):
+    """The IGO's verdeelmodel for a year (a new version supersedes an older one from its valid_from)."""
+
+    year = models.PositiveSmallIntegerField(_("year"))
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    valid_from = models.DateField(_("valid from"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-year", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "year", "version"], name="split_rule_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} v{self.version}"
+
+
+class SplitMethod(models.TextChoices):
+    FIXED = "fixed", _("Fixed shares")
+    CARE = "care", _("In proportion to the care delivered")
+
+
+class SplitPhase(TenantOwned):
+    """How one phase's net amount is divided among members under a split rule."""
+
+    rule = models.ForeignKey(SplitRule, on_delete=models.CASCADE, related_name="phases")
+    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    method = models.CharField(_("method"), max_length=8, choices=SplitMethod.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "phase"], name="split_phase_unique")]
+
+
+class SplitShare(TenantOwned):
+    """A member's fixed share (method fixed) or guaranteed minimum share (method care) of a phase."""
+
+    split_phase = models.ForeignKey(SplitPhase, on_delete=models.CASCADE, related_name="shares")
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="+"
+    )
+    share_pct = models.DecimalField(
+        _("share (%)"), max_digits=6, decimal_places=3, default=0, validators=PERCENT
+    )
+    minimum_pct = models.DecimalField(
+        _("guaranteed minimum (%)"), max_digits=6, decimal_places=3, default=0, validators=PERCENT
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["split_phase", "organisation"], name="split_share_unique")
+        ]
+
+
+class InternalRate(TenantOwned):
+    """The weight of one unit of a care-event type when splitting in proportion to care delivered."""
+
+    rule = models.ForeignKey(SplitRule, on_delete=models.CASCADE, related_name="rates")
+    event_type = models.ForeignKey("pregnancies.EventType", on_delete=models.PROTECT, related_name="+")
+    rate = models.DecimalField(
+        _("internal rate"), max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "event_type"], name="internal_rate_unique")]
+
+
+class Sign(models.TextChoices):
+    DEBIT = "debit", _("debit")
+    CREDIT = "credit", _("credit")
+
+
+class LineStatus(models.TextChoices):
+    READY = "ready", _("ready")
+    SENT = "sent", _("sent")
+    ACCEPTED = "accepted", _("accepted")
+    REJECTED = "rejected", _("rejected")
+    WITHDRAWN = "withdrawn", _("withdrawn before sending")
+
+
+class ClaimLine(TenantOwned):
+    """One prestatie of an episode's integral claim to one insurer. Once sent it is never changed:
+    a correction is a credit line that refers to it plus a new debit line."""
+
+    episode = models.ForeignKey("pregnancies.Episode", on_delete=models.PROTECT, related_name="claim_lines")
+    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    sign = models.CharField(_("debit/credit"), max_length=8, choices=Sign.choices, default=Sign.DEBIT)
+    number = models.CharField(_("line reference"), max_length=32)
+    prestatie_code = models.CharField(_("prestatie code"), max_length=16)
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="claim_lines")
+    tariff = models.ForeignKey(ContractTariff, on_delete=models.PROTECT, related_name="+")
+    percentage = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("100"))
+    insurer = models.ForeignKey("igo.Insurer", on_delete=models.PROTECT, related_name="+")
+    policy_number = models.CharField(max_length=20)
+    service_start = models.DateField(_("start of the prestatie"))
+    service_end = models.DateField(_("end of the prestatie"))
+    amount = models.DecimalField(_("amount"), max_digits=10, decimal_places=2)
+    status = models.CharField(
+        _("status"), max_length=12, choices=LineStatus.choices, default=LineStatus.READY
+    )
+    is_current = models.BooleanField(default=True, help_text=_("False once credited or replaced."))
+    corrects = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("claim line")
+        verbose_name_plural = _("claim lines")
+        ordering = ["episode_id", "phase", "created_at", "pk"]
+        constraints = [
+            # Each ended phase of an episode is claimed exactly once at any moment.
+            models.UniqueConstraint(
+                fields=["episode", "phase"],
+                condition=Q(is_current=True, sign="debit"),
+                name="claim_line_one_current_debit",
+            ),
+            models.UniqueConstraint(fields=["tenant", "number"], name="claim_line_number_unique"),
+            # A line is credited at most once.
+            models.UniqueConstraint(
+                fields=["corrects"], condition=Q(sign="credit"), name="claim_line_credit_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(sign="debit", amount__gte=0) | Q(sign="credit", amount__lte=0),
+                name="claim_line_sign_matches_amount",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["tenant", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.prestatie_code} {self.amount}"
+
+
+class AllocationKind(models.TextChoices):
+    OVERHEAD = "overhead", _("IGO overhead")
+    RESERVE = "reserve", _("risk reserve")
+    MEMBER = "member", _("member")
+
+
+class Allocation(TenantOwned):
+    """A part of a claim line: the IGO's overhead, the reserve, or a member's share, traced to its basis."""
+
+    claim_line = models.ForeignKey(ClaimLine, on_delete=models.PROTECT, related_name="allocations")
+    kind = models.CharField(max_length=8, choices=AllocationKind.choices)
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="allocations",
+    )
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    split_rule = models.ForeignKey(
+        SplitRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    basis = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["claim_line_id", "kind", "organisation_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim_line", "kind", "organisation"], name="allocation_unique", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.organisation_id} {self.amount}"
+
+
+class WorkItem(TenantOwned):
+    """Something finance must resolve before a phase can be claimed (no contract, missing data, …)."""
+
+    episode = models.ForeignKey("pregnancies.Episode", on_delete=models.PROTECT, related_name="work_items")
+    phase = models.CharField(max_length=16, choices=Phase.choices)
+    reason = models.CharField(max_length=32)
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["episode", "phase", "reason"],
+                condition=Q(resolved_at__isnull=True),
+                name="work_item_one_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.episode_id} {self.phase} {self.reason}"
+
+
+class EpisodeBillingState(TenantOwned):
+    """When the billing run last brought an episode's claim lines up to date."""
+
+    episode = models.OneToOneField(
+        "pregnancies.Episode", on_delete=models.CASCADE, related_name="billing_state"
+    )
+    checked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.episode_id} {self.checked_at:%Y-%m-%d %H:%M}"

@@ -152,6 +152,7 @@ CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_TIMEZONE = "Europe/Amsterdam"
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "igo.tasks.sessions_clear", "schedule": timedelta(hours=6)},
+    "billing-sweep": {"task": "billing.tasks.billing_sweep", "schedule": timedelta(minutes=15)},
 }
 
 # --- Authentication (django-allauth) ---------------------------------------------------------

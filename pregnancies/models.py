@@ -129,6 +129,9 @@ class Episode(TenantOwned):
     kraamzorg_ended_on = models.DateField(_("end of kraamzorg"), null=True, blank=True)
     postnatal_ended_on = models.DateField(_("end of postnatal care"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When anything that may change what is billed last changed (dates, events, insurance): the billing
+    # sweep recomputes episodes changed since it last looked.
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("pregnancy episode")

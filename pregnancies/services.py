@@ -88,6 +88,11 @@ def access_log_many(*, user: User, clients: Iterable[Client], action: str, detai
     AccessLogEntry.objects.bulk_create(rows)
 
 
+def touch_episodes(*episode_ids: int) -> None:
+    """Record that what may be billed for these episodes changed (the billing sweep picks them up)."""
+    Episode.objects.filter(pk__in=episode_ids).update(changed_at=timezone.now())
+
+
 # --- clients and insurance -------------------------------------------------------------------
 
 
@@ -168,6 +173,7 @@ def insurance_change(
         policy_number=policy_number.strip(),
         valid_from=valid_from,
     )
+    touch_episodes(*Episode.objects.filter(client=client).values_list("pk", flat=True))
     access_log(user=actor, client=client, action=AccessAction.UPDATE, obj=new, detail="insurance")
     return new
 
@@ -382,6 +388,7 @@ def episode_set_key_dates(*, episode: Episode, actor: User, **values: Any) -> Ep
     for ev in moved:
         ev.phase = episode.phase_at(ev.occurred_at)
     CareEvent.objects.bulk_update(moved, ["phase"])
+    touch_episodes(episode.pk)
     access_log(user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="key dates")
     return episode
 
@@ -474,6 +481,7 @@ def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: st
         raise ValidationError(errors)
     episode.status, episode.end_date, episode.end_reason = EpisodeStatus.ENDED, end_date, end_reason
     episode.save(update_fields=["status", "end_date", "end_reason"])
+    touch_episodes(episode.pk)
     access_log(
         user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail=f"end {end_reason}"
     )
@@ -687,6 +695,7 @@ def care_event_log(
         if existing is None:
             raise
         return existing, False, []
+    touch_episodes(episode.pk)
     access_log(
         user=actor, client=episode.client, action=AccessAction.CREATE, obj=event, detail=event_type.code
     )
@@ -740,6 +749,7 @@ def care_event_correct(
         note=changes.get("note", event.note),
         **fields,
     )
+    touch_episodes(episode.pk)
     access_log(
         user=actor, client=episode.client, action=AccessAction.UPDATE, obj=new, detail=f"corrects {event.pk}"
     )
@@ -757,5 +767,6 @@ def care_event_void(*, event: CareEvent, actor: User, reason: str) -> CareEvent:
     event.voided_at = timezone.now()
     event.voided_by = actor
     event.save(update_fields=["status", "change_reason", "voided_at", "voided_by"])
+    touch_episodes(event.episode_id)
     access_log(user=actor, client=event.episode.client, action=AccessAction.VOID, obj=event)
     return event

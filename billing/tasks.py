@@ -1,0 +1,43 @@
+"""Billing jobs: thin tasks that take a tenant id and run the billing service in its scope."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from celery import shared_task
+from django.core.cache import cache
+
+from billing import services
+from igo.models import Tenant
+from igo.tenancy import tenant_scope
+
+
+def progress_key(tenant_id: int) -> str:
+    return f"billing:progress:{tenant_id}"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=3300, time_limit=3600)
+def billing_run(tenant_id: int) -> dict[str, int]:
+    """Roll up and split everything due for one IGO. Safe to repeat, and to run twice at once."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+
+    def progress(done: int, total: int) -> None:
+        cache.set(progress_key(tenant_id), {"done": done, "total": total, "running": True}, 3600)
+
+    cache.set(progress_key(tenant_id), {"done": 0, "total": 0, "running": True}, 3600)
+    try:
+        with tenant_scope(tenant):
+            result = services.billing_run(tenant=tenant, progress=progress)
+    finally:
+        current = cache.get(progress_key(tenant_id)) or {}
+        cache.set(progress_key(tenant_id), {**current, "running": False}, 3600)
+    return asdict(result)
+
+
+@shared_task
+def billing_sweep() -> int:
+    """Periodic: start a run for every active IGO, so a lost message never loses a claim."""
+    ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in ids:
+        billing_run.delay(tenant_id)
+    return len(ids)
