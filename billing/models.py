@@ -291,8 +291,16 @@ class Allocation(TenantOwned):
     class Meta:
         ordering = ["claim_line_id", "kind", "organisation_id"]
         constraints = [
+            # One overhead and one reserve part per line, and one part per member.
             models.UniqueConstraint(
-                fields=["claim_line", "kind", "organisation"], name="allocation_unique", nulls_distinct=False
+                fields=["claim_line", "kind"],
+                condition=Q(organisation__isnull=True),
+                name="allocation_one_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["claim_line", "organisation"],
+                condition=Q(organisation__isnull=False),
+                name="allocation_one_per_member",
             ),
         ]
 

@@ -27,6 +27,7 @@ from billing.models import (
     InternalRate,
     LineStatus,
     PartialRule,
+    PrestatieCode,
     Sign,
     SplitMethod,
     SplitPhase,
@@ -95,6 +96,23 @@ def contract_create(
         if not (code or "").strip():
             errors.setdefault(f"code_{phase}", []).append(_("Enter the prestatie code."))
         _check_amount(errors, f"amount_{phase}", amount)
+    # When the operator keeps the code list (Vektis 069) in the reference table, a contract may only use
+    # codes valid on its start date for the right phase; with an empty table, codes are taken as given.
+    listed = PrestatieCode.objects.filter(valid_from__lte=valid_from).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=valid_from)
+    )
+    if PrestatieCode.objects.exists():
+        known = set(listed.values_list("code", "phase"))
+        for phase, (code, _amount) in tariffs.items():
+            if (code or "").strip() and (code.strip(), phase) not in known:
+                errors.setdefault(f"code_{phase}", []).append(
+                    _("%(code)s is not a %(phase)s prestatie code valid on %(date)s.")
+                    % {
+                        "code": code,
+                        "phase": Phase(phase).label.lower(),
+                        "date": valid_from.strftime("%d-%m-%Y"),
+                    }
+                )
     overlapping = Contract.objects.filter(insurer=insurer).filter(
         Q(valid_until__isnull=True) | Q(valid_until__gte=valid_from)
     )

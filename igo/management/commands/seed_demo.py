@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from billing import services as billing_services
+from billing.models import Contract
 from igo.models import Insurer, InsurerMembership, Membership, Role, Tenant, User
 from igo.tenancy import tenant_scope
 from pregnancies import services
@@ -109,12 +111,9 @@ class Command(BaseCommand):
         rows.append((OPERATOR[0], "Platform operator", "—"))
 
         for slug, tenant in tenants.items():
-            seed_care(
-                tenant,
-                {role: User.objects.get(email=email) for email, _n, role in PEOPLE[slug]},
-                shared,
-                insurers,
-            )
+            staff: dict[str, User] = {role: User.objects.get(email=email) for email, _n, role in PEOPLE[slug]}
+            seed_care(tenant, staff, shared, insurers)
+            seed_billing(tenant, staff[Role.IGO_FINANCE], insurers)
 
         out = self.stdout
         out.write(self.style.SUCCESS(f"Demo data ready. Open {settings.SITE_URL}/ and sign in with:"))
@@ -126,6 +125,84 @@ class Command(BaseCommand):
             "  Administrators, finance, insurer users and the operator set up two-factor authentication (TOTP)\n"
             "  at their first sign-in; any authenticator app works."
         )
+
+
+DEMO_TARIFFS = {  # per insurer: (prenatal, natal, postnatal) in euros; demo figures around the NZa average
+    "3311": ("1210.00", "905.00", "1480.00"),
+    "7095": ("1195.00", "920.00", "1465.00"),
+    "3332": ("1230.00", "890.00", "1500.00"),
+    "9664": ("1205.00", "910.00", "1490.00"),
+}
+
+
+def seed_billing(tenant: Tenant, admin: User, insurers: dict[str, Insurer]) -> None:
+    """Contracts with every insurer and this year's split rule, then a billing run (once per tenant)."""
+    with tenant_scope(tenant):
+        if Contract.objects.exists():
+            return
+        year = timezone.localdate().year
+        for code, insurer in insurers.items():
+            pre, nat, post = (Decimal(x) for x in DEMO_TARIFFS[code])
+            billing_services.contract_create(
+                tenant=tenant,
+                actor=admin,
+                insurer=insurer,
+                name=f"{insurer.name} {year - 1}–{year}",
+                valid_from=date(year - 1, 1, 1),
+                overhead_pct=Decimal("4.50"),
+                reserve_pct=Decimal("1.50"),
+                tariffs={
+                    "prenatal": ("DEMO-PRE", pre),
+                    "natal": ("DEMO-NAT", nat),
+                    "postnatal": ("DEMO-POST", post),
+                },
+                partial_rules=[
+                    {
+                        "end_reason": "miscarriage",
+                        "before_week": 16,
+                        "phases": ["prenatal"],
+                        "percentage": 50,
+                    },
+                    {"end_reason": "transferred_out", "phases": ["prenatal"], "percentage": 100},
+                ],
+            )
+        orgs = {o.kind: o for o in MemberOrganisation.objects.all()}
+        types = {t.code: t.pk for t in EventType.objects.all()}
+        practice, hospital, kraam = (
+            orgs[OrganisationKind.MIDWIFERY_PRACTICE],
+            orgs[OrganisationKind.HOSPITAL],
+            orgs[OrganisationKind.KRAAMZORG],
+        )
+        for rule_year in (year - 1, year):
+            billing_services.split_rule_create(
+                tenant=tenant,
+                actor=admin,
+                year=rule_year,
+                note="Demo verdeelmodel",
+                phases={
+                    "prenatal": {"method": "care", "minimums": {kraam.pk: 5}},
+                    "natal": {"method": "fixed", "shares": {practice.pk: 55, hospital.pk: 35, kraam.pk: 10}},
+                    "postnatal": {"method": "care", "minimums": {practice.pk: 15}},
+                },
+                rates={
+                    types[c]: Decimal(r)
+                    for c, r in [
+                        ("INTAKE", "80"),
+                        ("PRE_CHECK", "45"),
+                        ("ECHO_TERM", "90"),
+                        ("ECHO_NT", "90"),
+                        ("ECHO_SEO", "130"),
+                        ("ECHO_GROWTH", "90"),
+                        ("REFERRAL", "150"),
+                        ("KZ_INTAKE", "60"),
+                        ("POST_VISIT", "55"),
+                        ("CHECK_6W", "60"),
+                        ("KZ_HOURS", "38"),
+                        ("HOSP_DAY", "400"),
+                    ]
+                },
+            )
+        billing_services.billing_run(tenant=tenant)
 
 
 def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: dict[str, Insurer]) -> None:

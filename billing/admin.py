@@ -1,0 +1,12 @@
+"""Reference data that the platform operator maintains for all IGOs."""
+
+from django.contrib import admin
+
+from billing.models import PrestatieCode
+
+
+@admin.register(PrestatieCode)
+class PrestatieCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "description", "phase", "valid_from", "valid_until"]
+    list_filter = ["phase"]
+    search_fields = ["code", "description"]
