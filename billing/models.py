@@ -287,6 +287,9 @@ class Allocation(TenantOwned):
     )
     basis = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
+    # A re-split (care logged or voided after the split) supersedes allocations instead of changing them.
+    is_current = models.BooleanField(default=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["claim_line_id", "kind", "organisation_id"]
@@ -294,12 +297,12 @@ class Allocation(TenantOwned):
             # One overhead and one reserve part per line, and one part per member.
             models.UniqueConstraint(
                 fields=["claim_line", "kind"],
-                condition=Q(organisation__isnull=True),
+                condition=Q(organisation__isnull=True, is_current=True),
                 name="allocation_one_per_kind",
             ),
             models.UniqueConstraint(
                 fields=["claim_line", "organisation"],
-                condition=Q(organisation__isnull=False),
+                condition=Q(organisation__isnull=False, is_current=True),
                 name="allocation_one_per_member",
             ),
         ]

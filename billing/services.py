@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,17 +41,19 @@ from igo.services import audit_record
 from pregnancies.models import CareEvent, ClientInsurance, EndReason, Episode, EventStatus, Phase
 
 HUNDRED = Decimal("100")
+ROLLUP_REASONS = ("no_insurance", "no_contract", "not_covered")
+SPLIT_REASONS = ("no_split_rule", "no_care_basis")
 PHASES: list[str] = [Phase.PRENATAL, Phase.NATAL, Phase.POSTNATAL]
 
 
 # --- contracts -------------------------------------------------------------------------------
 
 
-def _check_percentage(errors: dict[str, list[str]], field: str, value: Decimal) -> None:
+def _check_percentage(errors: dict[str, list[str]], field: str, value: Decimal, places: int = 2) -> None:
     if value is None or value < 0 or value > 100:
         errors.setdefault(field, []).append(_("Enter a percentage from 0 to 100."))
-    elif value != value.quantize(Decimal("0.01")):
-        errors.setdefault(field, []).append(_("Use at most two decimals."))
+    elif value != value.quantize(Decimal(1).scaleb(-places)):
+        errors.setdefault(field, []).append(_("Use at most %(n)s decimals.") % {"n": places})
 
 
 def _check_amount(errors: dict[str, list[str]], field: str, value: Decimal) -> None:
@@ -147,6 +149,10 @@ def contract_create(
         for phase, (code, amount) in tariffs.items()
     )
     for rule in partial_rules:
+        pct_errors: dict[str, list[str]] = {}
+        _check_percentage(pct_errors, "partial_rules", Decimal(rule.get("percentage", HUNDRED)))
+        if pct_errors:
+            raise ValidationError(pct_errors)
         phases = list(rule.get("phases", []))
         if rule.get("end_reason") not in EndReason.values or not set(phases) <= set(Phase.values):
             raise ValidationError(
@@ -242,7 +248,7 @@ def split_rule_create(
             errors.setdefault(phase, []).append(_("Choose a phase and a method."))
             continue
         for pct in [*shares.values(), *minimums.values()]:
-            _check_percentage(errors, phase, pct)
+            _check_percentage(errors, phase, pct, places=3)
         if method == SplitMethod.FIXED and sum(shares.values(), Decimal(0)) != HUNDRED:
             errors.setdefault(phase, []).append(
                 _("The shares of the %(phase)s phase add up to %(total)s%%, not 100%%.")
@@ -547,7 +553,9 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
         q = Q()
         for episode_id, phase in resolve:
             q |= Q(episode_id=episode_id, phase=phase)
-        WorkItem.objects.filter(q, resolved_at__isnull=True).update(resolved_at=timezone.now())
+        WorkItem.objects.filter(q, resolved_at__isnull=True, reason__in=ROLLUP_REASONS).update(
+            resolved_at=timezone.now()
+        )
     return result
 
 
@@ -565,7 +573,7 @@ def _mirror_allocations(credit: ClaimLine, original: ClaimLine) -> None:
             split_rule_id=a.split_rule_id,
             basis={"credit_of": original.number},
         )
-        for a in original.allocations.all()
+        for a in original.allocations.filter(is_current=True)
     )
 
 
@@ -588,6 +596,8 @@ def member_weights(
     minimum = {s.organisation_id: s.minimum_pct / HUNDRED for s in shares if s.minimum_pct > 0}
     orgs = set(points) | set(minimum)
     total_points = sum(points.values(), Decimal(0))
+    if total_points == 0:  # no care logged with a rate: nothing to divide by (a work item, not a guess)
+        return {}
     fixed: dict[int, Decimal] = {}
     while True:
         free = Decimal(1) - sum(fixed.values(), Decimal(0))
@@ -600,8 +610,6 @@ def member_weights(
         for o in below:
             fixed[o] = minimum[o]
     weights = {**shares_now, **fixed}
-    if total_points == 0 and not fixed:
-        return {}
     return {o: w for o, w in weights.items() if w > 0}
 
 
@@ -694,6 +702,7 @@ def split_lines(*, lines: list[ClaimLine], ctx: SplitContext | None = None) -> S
         ).values_list("episode_id", "phase", "reason")
     )
     new: list[Allocation] = []
+    done: list[Q] = []
     for line in lines:
         computed = compute_allocations(line, ctx)
         if isinstance(computed, tuple):
@@ -701,7 +710,15 @@ def split_lines(*, lines: list[ClaimLine], ctx: SplitContext | None = None) -> S
             continue
         new.extend(computed)
         result.allocated += 1
+        done.append(Q(episode_id=line.episode_id, phase=line.phase))
     Allocation.objects.bulk_create(new)
+    if done:
+        q = Q()
+        for cond in done:
+            q |= cond
+        WorkItem.objects.filter(q, resolved_at__isnull=True, reason__in=SPLIT_REASONS).update(
+            resolved_at=timezone.now()
+        )
     return result
 
 
@@ -710,46 +727,27 @@ def _signature(allocations: Iterable[Allocation]) -> dict[tuple[str, int | None]
 
 
 def resplit_changed(*, episodes: list[Episode], ctx: SplitContext) -> int:
-    """Lines whose split no longer matches the logged care are replaced: credit (or withdraw) and rebill.
-    Returns how many lines were replaced."""
+    """Re-split current lines whose split no longer matches the logged care (an event logged, corrected or
+    voided later). The claim to the insurer does not change, so the line stays as it is, sent or not; its
+    allocations are superseded (kept, marked not current) by new ones. Returns how many lines were re-split."""
     lines = list(
         ClaimLine.objects.select_related("episode", "contract")
-        .prefetch_related("allocations")
+        .prefetch_related(Prefetch("allocations", queryset=Allocation.objects.filter(is_current=True)))
         .filter(episode__in=episodes, is_current=True, sign=Sign.DEBIT)
     )
-    counts: dict[tuple[int, str], int] = defaultdict(int)
-    for row in ClaimLine.objects.filter(episode__in=episodes).values("episode_id", "phase"):
-        counts[(row["episode_id"], row["phase"])] += 1
-    replaced = 0
+    now = timezone.now()
+    resplit = 0
     for line in lines:
         stored = list(line.allocations.all())
         if not stored:
             continue
         computed = compute_allocations(line, ctx)
-        if not isinstance(computed, tuple) and _signature(computed) == _signature(stored):
+        if isinstance(computed, tuple) or _signature(computed) == _signature(stored):
             continue
-        key = (line.episode_id, line.phase)
-        counts[key] += 1
-        _retire(line, counts[key])
-        counts[key] += 1
-        ClaimLine.objects.create(
-            tenant_id=line.tenant_id,
-            episode_id=line.episode_id,
-            phase=line.phase,
-            sign=Sign.DEBIT,
-            number=_line_number(line.episode, line.phase, Sign.DEBIT, counts[key]),
-            prestatie_code=line.prestatie_code,
-            contract=line.contract,
-            tariff=line.tariff,
-            percentage=line.percentage,
-            insurer=line.insurer,
-            policy_number=line.policy_number,
-            service_start=line.service_start,
-            service_end=line.service_end,
-            amount=line.amount,
-        )
-        replaced += 1
-    return replaced
+        Allocation.objects.filter(pk__in=[a.pk for a in stored]).update(is_current=False, superseded_at=now)
+        Allocation.objects.bulk_create(computed)
+        resplit += 1
+    return resplit
 
 
 # --- correction after sending, used by batches (issue 5) and tests ----------------------------
@@ -782,10 +780,14 @@ class RunResult:
 def _candidates(today: date) -> Any:
     midnight = timezone.make_aware(datetime.combine(today, time.min))
     recent = Q(status="active") | Q(end_date__gte=today - timedelta(days=RECHECK_DAYS))
+    unallocated = ClaimLine.objects.filter(episode=OuterRef("pk"), is_current=True, sign=Sign.DEBIT).exclude(
+        allocations__is_current=True
+    )
     return Episode.objects.filter(
         Q(billing_state__isnull=True)
         | Q(changed_at__gt=F("billing_state__checked_at"))
         | (Q(billing_state__checked_at__lt=midnight) & recent)
+        | Exists(unallocated)
     )
 
 
@@ -810,9 +812,9 @@ def billing_run_batch(
         ctx = SplitContext(e.pk for e in locked)
         result.lines_replaced = rolled.replaced + resplit_changed(episodes=locked, ctx=ctx)
         unallocated = list(
-            ClaimLine.objects.select_related("episode", "contract").filter(
-                episode__in=locked, is_current=True, sign=Sign.DEBIT, allocations__isnull=True
-            )
+            ClaimLine.objects.select_related("episode", "contract")
+            .filter(episode__in=locked, is_current=True, sign=Sign.DEBIT)
+            .exclude(allocations__is_current=True)
         )
         split = split_lines(lines=unallocated, ctx=ctx)
         EpisodeBillingState.objects.bulk_create(
@@ -830,14 +832,16 @@ def billing_run_batch(
 
 
 def billing_run(*, tenant: Tenant, today: date | None = None, progress: Any = None) -> RunResult:
-    """Run batches until no candidate is left. `progress(done, total)` is called after each batch."""
+    """Process every candidate once, in batches. `progress(done, total)` is called after each batch.
+
+    The candidates are read once at the start, so a run always ends; episodes another worker holds are
+    skipped here and done by that worker (or the next run).
+    """
     today = today or timezone.localdate()
-    total = _candidates(today).count()
+    ids = list(_candidates(today).order_by("pk").values_list("pk", flat=True))
     summary = RunResult()
-    while True:
-        batch = billing_run_batch(tenant=tenant, today=today)
-        if not batch.episodes:
-            break
+    for start in range(0, len(ids), BATCH_SIZE):
+        batch = billing_run_batch(tenant=tenant, today=today, episode_ids=ids[start : start + BATCH_SIZE])
         for field in (
             "episodes",
             "lines_created",
@@ -848,7 +852,5 @@ def billing_run(*, tenant: Tenant, today: date | None = None, progress: Any = No
         ):
             setattr(summary, field, getattr(summary, field) + getattr(batch, field))
         if progress is not None:
-            progress(summary.episodes, max(total, summary.episodes))
-        if summary.batches > 10_000:  # a guard against a loop that never drains
-            break
+            progress(min(start + BATCH_SIZE, len(ids)), len(ids))
     return summary

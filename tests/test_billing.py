@@ -218,7 +218,7 @@ def test_no_contract_becomes_a_work_item_and_nothing_is_guessed(setup):
     assert WorkItem.unscoped.filter(episode=ep).count() == 1
 
 
-def test_correction_after_sending_is_credit_and_rebill(setup):
+def test_late_care_after_sending_resplits_and_a_claim_change_is_credit_and_rebill(setup):
     s = setup
     tenant = s["tenant"]
     ep = EpisodeFactory(
@@ -228,7 +228,7 @@ def test_correction_after_sending_is_credit_and_rebill(setup):
         gestational_age_at_intake=70,
         labour_started_at=at(2026, 8, 30, 8),
     )
-    ClientInsurance.unscoped.create(
+    insurance = ClientInsurance.unscoped.create(
         tenant=tenant, client=ep.client, insurer=s["zk"], policy_number="5", valid_from=dt.date(2026, 1, 1)
     )
     mw = ProfessionalFactory(tenant=tenant, organisation=s["practice"])
@@ -244,7 +244,7 @@ def test_correction_after_sending_is_credit_and_rebill(setup):
     (line,) = ClaimLine.unscoped.filter(episode=ep)
     with tenant_scope(tenant):
         services.claim_lines_mark_sent(lines=[line])
-    # The hospital's echo is logged late: the split changes, the sent line is credited and rebilled.
+    # The hospital's echo is logged late: the split changes, the claim to the insurer does not.
     CareEventFactory(
         tenant=tenant,
         episode=ep,
@@ -254,17 +254,33 @@ def test_correction_after_sending_is_credit_and_rebill(setup):
     )
     ep.__class__.unscoped.filter(pk=ep.pk).update(changed_at=timezone.now())
     run(tenant)
+    assert list(ClaimLine.unscoped.filter(episode=ep).values_list("pk", "status", "is_current")) == [
+        (line.pk, LineStatus.SENT, True)
+    ]
+    current = {
+        a.organisation_id: a.amount for a in Allocation.unscoped.filter(claim_line=line, is_current=True)
+    }
+    # members' 1116.00 split 50 : 120 points
+    assert current[s["practice"].pk] == Decimal("328.24") and current[s["hospital"].pk] == Decimal("787.76")
+    assert Allocation.unscoped.filter(
+        claim_line=line, is_current=False, kind="member"
+    ).get().amount == Decimal("1116.00")  # the first split is kept
+    # The insured number was wrong: the sent line is credited and a corrected line is billed.
+    ClientInsurance.unscoped.filter(pk=insurance.pk).update(policy_number="55")
+    ep.__class__.unscoped.filter(pk=ep.pk).update(changed_at=timezone.now())
+    run(tenant)
     lines = list(ClaimLine.unscoped.filter(episode=ep).order_by("pk"))
-    assert [(x.sign, x.amount, x.is_current, x.status) for x in lines] == [
-        ("debit", Decimal("1200.00"), False, LineStatus.SENT),
-        ("credit", Decimal("-1200.00"), False, LineStatus.READY),
-        ("debit", Decimal("1200.00"), True, LineStatus.READY),
+    assert [(x.sign, x.amount, x.is_current, x.status, x.policy_number) for x in lines] == [
+        ("debit", Decimal("1200.00"), False, LineStatus.SENT, "5"),
+        ("credit", Decimal("-1200.00"), False, LineStatus.READY, "5"),
+        ("debit", Decimal("1200.00"), True, LineStatus.READY, "55"),
     ]
     assert lines[1].corrects_id == lines[0].pk
     net = (
-        Allocation.unscoped.filter(claim_line__episode=ep).values("organisation_id").annotate(t=Sum("amount"))
+        Allocation.unscoped.filter(claim_line__episode=ep, is_current=True)
+        .values("organisation_id")
+        .annotate(t=Sum("amount"))
     )
     by_org = {row["organisation_id"]: row["t"] for row in net}
-    # members' 1116.00 split 50 : 120 points
     assert by_org[s["practice"].pk] == Decimal("328.24") and by_org[s["hospital"].pk] == Decimal("787.76")
     assert sum(by_org.values()) == Decimal("1200.00")
