@@ -190,9 +190,9 @@ def contract_new_version(*, contract: Contract, actor: User, valid_from: date, *
     """End `contract` the day before `valid_from` and start a new version with the changes applied."""
     with transaction.atomic():
         contract_end(contract=contract, actor=actor, valid_until=valid_from - timedelta(days=1))
-        tariffs = changes.pop("tariffs", None) or {
-            t.phase: (t.prestatie_code, t.amount) for t in contract.tariffs.all()
-        }
+        tariffs = changes.pop("tariffs", None)
+        if tariffs is None:
+            tariffs = {t.phase: (t.prestatie_code, t.amount) for t in contract.tariffs.all()}
         rules = changes.pop("partial_rules", None)
         if rules is None:
             rules = [
@@ -252,10 +252,15 @@ def split_rule_create(
         if method == SplitMethod.FIXED and sum(shares.values(), Decimal(0)) != HUNDRED:
             errors.setdefault(phase, []).append(
                 _("The shares of the %(phase)s phase add up to %(total)s%%, not 100%%.")
-                % {"phase": Phase(phase).label.lower(), "total": sum(shares.values(), Decimal(0)).normalize()}
+                % {
+                    "phase": Phase(phase).label.lower(),
+                    "total": format(sum(shares.values(), Decimal(0)).normalize(), "f"),
+                }
             )
         if method == SplitMethod.CARE and sum(minimums.values(), Decimal(0)) > HUNDRED:
             errors.setdefault(phase, []).append(_("The guaranteed minimums add up to more than 100%."))
+    if not phases:
+        errors.setdefault("phases", []).append(_("A split rule divides at least one phase."))
     for rate in (rates or {}).values():
         _check_amount(errors, "rates", Decimal(rate))
     if errors:

@@ -30,6 +30,11 @@ def navigation(request: HttpRequest) -> dict[str, object]:
                 ("organisations", str(_("Member organisations")), reverse("organisation_list", kwargs=kw))
             )
             items.append(("professionals", str(_("Professionals")), reverse("professional_list", kwargs=kw)))
+        if rules.can_view_finance(roles):
+            items.append(("contracts", str(_("Contracts")), reverse("contract_list", kwargs=kw)))
+            items.append(("claims", str(_("Claims")), reverse("claim_list", kwargs=kw)))
+            items.append(("workqueue", str(_("Work queue")), reverse("work_queue", kwargs=kw)))
+            items.append(("revenue", str(_("Revenue")), reverse("revenue", kwargs=kw)))
         if rules.can_manage_members(roles):
             items.append(("catalogue", str(_("Care catalogue")), reverse("catalogue", kwargs=kw)))
             items.append(("access", str(_("Access log")), reverse("access_log", kwargs=kw)))

@@ -29,5 +29,10 @@ def can_view_finance(roles: Iterable[str]) -> bool:
     return bool({Role.IGO_FINANCE, Role.IGO_ADMIN} & set(roles))
 
 
+def can_manage_finance(roles: Iterable[str]) -> bool:
+    """Contracts, split rules and billing runs: IGO finance only (administrators may look, not change)."""
+    return Role.IGO_FINANCE in set(roles)
+
+
 def needs_mfa(*, roles: Iterable[str], is_insurer_user: bool, is_operator: bool) -> bool:
     return is_insurer_user or is_operator or bool(MFA_ROLES & set(roles))

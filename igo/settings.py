@@ -246,6 +246,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PhaseEnum": "pregnancies.models.Phase",
+        "EndReasonEnum": "pregnancies.models.EndReason",
+    },
 }
 
 # --- Security --------------------------------------------------------------------------------

@@ -16,12 +16,14 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("audit/", views.audit_list, name="audit_list"),
     path("", include("providers.urls")),
     path("", include("pregnancies.urls")),
+    path("", include("billing.urls")),
 ]
 
 api_tenant_patterns: list[URLPattern | URLResolver] = [
     path("users/", api_views.MembershipListView.as_view(), name="api_membership_list"),
     path("users/<int:pk>/", api_views.MembershipDetailView.as_view(), name="api_membership_detail"),
     path("", include("pregnancies.api.urls")),
+    path("", include("billing.api.urls")),
 ]
 
 urlpatterns = [

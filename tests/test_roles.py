@@ -20,6 +20,7 @@ ALL = set(Role.values)
 ADMIN = {Role.IGO_ADMIN}
 ADMIN_FINANCE = {Role.IGO_ADMIN, Role.IGO_FINANCE}
 CLINICAL = {Role.MIDWIFE, Role.GYNAECOLOGIST, Role.MATERNITY_CARER}
+FINANCE = {Role.IGO_FINANCE}
 
 # URL name -> (method, roles allowed). Unlisted tenant URLs make the coverage test below fail.
 ACCESS = {
@@ -66,18 +67,48 @@ ACCESS = {
     "api_event_correct": ("post", CLINICAL),
     "api_event_void": ("post", CLINICAL),
     "api_event_types": ("get", CLINICAL),
+    "contract_list": ("get", ADMIN_FINANCE),
+    "contract_create": ("get", FINANCE),
+    "contract_new_version": ("get", FINANCE),
+    "split_rule_list": ("get", ADMIN_FINANCE),
+    "split_rule_create": ("get", FINANCE),
+    "work_queue": ("get", ADMIN_FINANCE),
+    "claim_list": ("get", ADMIN_FINANCE),
+    "episode_claims": ("get", ADMIN_FINANCE),
+    "claim_line_explain": ("get", ADMIN_FINANCE),
+    "revenue": ("get", ADMIN_FINANCE),
+    "billing_run_start": ("post", FINANCE),
+    "billing_run_progress": ("get", ADMIN_FINANCE),
+    "api_contract_list": ("get", ADMIN_FINANCE),
+    "api_contract_detail": ("get", ADMIN_FINANCE),
+    "api_claim_line_list": ("get", ADMIN_FINANCE),
+    "api_claim_line_detail": ("get", ADMIN_FINANCE),
+    "api_claim_line_allocations": ("get", ADMIN_FINANCE),
 }
 
 NAV = {
     Role.MIDWIFE: {"dashboard", "clients"},
     Role.GYNAECOLOGIST: {"dashboard", "clients"},
     Role.MATERNITY_CARER: {"dashboard", "clients", "today"},
-    Role.IGO_FINANCE: {"dashboard", "members", "organisations", "professionals"},
+    Role.IGO_FINANCE: {
+        "dashboard",
+        "members",
+        "organisations",
+        "professionals",
+        "contracts",
+        "claims",
+        "workqueue",
+        "revenue",
+    },
     Role.IGO_ADMIN: {
         "dashboard",
         "members",
         "organisations",
         "professionals",
+        "contracts",
+        "claims",
+        "workqueue",
+        "revenue",
         "catalogue",
         "access",
         "audit",
@@ -112,18 +143,40 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "episode_line",
         "api_episode_detail",
         "api_episode_events",
+        "episode_claims",
     ):
         kwargs["pk"] = Episode.unscoped.filter(tenant=world.tenant).first().pk
     if name == "catalogue_toggle":
         kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().event_type_id
     if name in ("event_correct", "event_void", "api_event_correct", "api_event_void"):
         kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().pk
+    if name in (
+        "contract_new_version",
+        "claim_line_explain",
+        "api_contract_detail",
+        "api_claim_line_detail",
+        "api_claim_line_allocations",
+    ):
+        line = _claim_line(world)
+        kwargs["pk"] = line.contract_id if "contract" in name else line.pk
     if name == "invitation_revoke":
         from igo.models import Invitation
 
         inv = Invitation.unscoped.filter(tenant=world.tenant).first()
         kwargs["pk"] = inv.pk
     return reverse(name, kwargs=kwargs)
+
+
+def _claim_line(world):  # type: ignore[no-untyped-def]
+    """The world's claim line (with its contract), made on first use."""
+    from billing.models import ClaimLine
+    from tests.test_tenancy import billing_objects
+
+    line = ClaimLine.unscoped.filter(tenant=world.tenant).first()
+    if line is None:
+        event = CareEvent.unscoped.filter(tenant=world.tenant).select_related("episode").first()
+        line = billing_objects(world, episode=event.episode, organisation=event.organisation)
+    return line
 
 
 @pytest.fixture

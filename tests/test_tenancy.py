@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from billing.models import Allocation, ClaimLine, Contract, ContractTariff, SplitRule
+from billing.services import contract_create
 from igo.models import Invitation, Membership, Role
 from igo.services import invitation_create
 from igo.tenancy import TenantScopeError, current_tenant_or_none, tenant_scope
@@ -13,6 +18,7 @@ from pregnancies.models import AccessLogEntry, CareEvent, Episode
 from providers.models import MemberOrganisation, Professional
 from tests.factories import (
     CareEventFactory,
+    InsurerFactory,
     MemberOrganisationFactory,
     MembershipFactory,
     ProfessionalFactory,
@@ -65,6 +71,39 @@ def _tenant_url_patterns() -> list[tuple[str, list[str]]]:
 TENANT_URLS = _tenant_url_patterns()
 
 
+def billing_objects(world, *, episode: Episode, organisation: MemberOrganisation) -> ClaimLine:  # type: ignore[no-untyped-def]
+    """A contract (through the service) and one claim line of `episode` with one allocation."""
+    insurer = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
+    with tenant_scope(world.tenant):
+        contract = contract_create(
+            tenant=world.tenant,
+            actor=world.user(Role.IGO_FINANCE),
+            insurer=insurer,
+            name=f"Contract {world.tenant.slug}",
+            valid_from=dt.date(2026, 1, 1),
+            tariffs={"prenatal": ("IGB-PRE", Decimal("1000.00"))},
+        )
+        tariff = ContractTariff.objects.get(contract=contract)
+    line = ClaimLine.unscoped.create(
+        tenant=world.tenant,
+        episode=episode,
+        phase="prenatal",
+        number=f"{episode.pk}-PRE-D1",
+        prestatie_code="IGB-PRE",
+        contract=contract,
+        tariff=tariff,
+        insurer=insurer,
+        policy_number="1",
+        service_start=episode.intake_date,
+        service_end=episode.intake_date + dt.timedelta(days=180),
+        amount=Decimal("1000.00"),
+    )
+    Allocation.unscoped.create(
+        tenant=world.tenant, claim_line=line, kind="member", organisation=organisation, amount=line.amount
+    )
+    return line
+
+
 def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """One object of each kind that a `pk` parameter may name, per URL name."""
     membership = Membership.unscoped.filter(tenant=world.tenant).first()
@@ -79,6 +118,7 @@ def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
     prof = ProfessionalFactory(tenant=world.tenant, organisation=org)
     event = CareEventFactory(tenant=world.tenant, professional=prof, created_by=world.user(Role.MIDWIFE))
     episode, client = event.episode, event.episode.client
+    line = billing_objects(world, episode=episode, organisation=org)
     return {
         "client_detail": client.pk,
         "access_log_export": client.pk,
@@ -106,6 +146,12 @@ def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
         "api_episode_events": episode.pk,
         "api_event_correct": event.pk,
         "api_event_void": event.pk,
+        "contract_new_version": line.contract_id,
+        "episode_claims": episode.pk,
+        "claim_line_explain": line.pk,
+        "api_contract_detail": line.contract_id,
+        "api_claim_line_detail": line.pk,
+        "api_claim_line_allocations": line.pk,
     }
 
 
@@ -118,6 +164,8 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"episode_line", "client_insurance", "catalogue_toggle"}
     known |= {"api_client_detail", "api_episode_detail", "api_episode_events", "api_event_correct"}
     known |= {"api_event_void"}
+    known |= {"contract_new_version", "episode_claims", "claim_line_explain", "api_contract_detail"}
+    known |= {"api_claim_line_detail", "api_claim_line_allocations"}
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 
@@ -154,6 +202,15 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
     assert CareEvent.unscoped.get(tenant=world_b.tenant).event_type.is_active
     assert Episode.unscoped.get(tenant=world_b.tenant).status == "active"
     assert not AccessLogEntry.unscoped.filter(tenant=world_b.tenant, user=admin_a).exists()
+    contract_b = Contract.unscoped.get(tenant=world_b.tenant)
+    assert contract_b.valid_until is None and contract_b.name == f"Contract {world_b.tenant.slug}"
+    assert ContractTariff.unscoped.filter(tenant=world_b.tenant).count() == 1
+    line_b = ClaimLine.unscoped.get(tenant=world_b.tenant)
+    assert (line_b.status, line_b.is_current, line_b.amount) == ("ready", True, Decimal("1000.00"))
+    assert list(Allocation.unscoped.filter(tenant=world_b.tenant).values_list("amount", flat=True)) == [
+        Decimal("1000.00")
+    ]
+    assert not SplitRule.unscoped.filter(tenant=world_b.tenant).exists()
 
 
 @pytest.mark.parametrize("name,params", TENANT_URLS, ids=[n for n, _ in TENANT_URLS])

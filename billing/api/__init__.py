@@ -1,0 +1,1 @@
+"""REST API of the billing app (contracts, claim lines, allocations)."""

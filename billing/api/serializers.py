@@ -1,0 +1,220 @@
+"""Serializers of the billing API. They parse input and format output; they hold no business rule.
+
+Lengths and decimal places mirror the database columns (a value always fits its column); whether a value
+is *allowed* (a period that does not overlap, percentages from 0 to 100 that leave room for the members,
+a price that is not negative) is decided by `billing.services`, whose field errors the views return as 400.
+Claim lines carry no client data: an episode is named by its id.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from billing.models import Allocation, ClaimLine, Contract, ContractTariff, LineStatus, PartialRule
+from igo.models import Insurer
+from pregnancies.models import EndReason, Phase
+
+# --- output ----------------------------------------------------------------------------------
+
+
+class ContractInsurerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Insurer
+        fields = ["uzovi_code", "name"]
+
+
+class TariffSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContractTariff
+        fields = ["phase", "prestatie_code", "amount"]
+
+
+class PartialRuleSerializer(serializers.ModelSerializer):
+    phases = serializers.ListField(child=serializers.ChoiceField(choices=Phase.choices))
+
+    class Meta:
+        model = PartialRule
+        fields = ["end_reason", "before_week", "phases", "percentage"]
+
+
+class ContractSerializer(serializers.ModelSerializer):
+    insurer = ContractInsurerSerializer()
+    tariffs = TariffSerializer(many=True, help_text="One per covered phase; a phase left out is not covered.")
+    partial_rules = PartialRuleSerializer(many=True)
+
+    class Meta:
+        model = Contract
+        fields = [
+            "id",
+            "insurer",
+            "name",
+            "valid_from",
+            "valid_until",
+            "overhead_pct",
+            "reserve_pct",
+            "submission_months",
+            "tariffs",
+            "partial_rules",
+            "created_at",
+        ]
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "How the amount was found. Overhead and reserve: `percentage`. Members: `method` "
+        "(fixed|care), `share` (of the members' part, 0–1) and for method care `points` and `events` "
+        "(ids of the care events counted). A credit's allocations: `credit_of` (the line number).",
+        "additionalProperties": True,
+    }
+)
+class AllocationBasisField(serializers.JSONField):
+    pass
+
+
+class AllocationSerializer(serializers.ModelSerializer):
+    organisation_name = serializers.CharField(source="organisation.name", read_only=True, allow_null=True)
+    basis = AllocationBasisField(read_only=True)
+
+    class Meta:
+        model = Allocation
+        fields = [
+            "id",
+            "kind",
+            "organisation",
+            "organisation_name",
+            "amount",
+            "split_rule",
+            "basis",
+            "is_current",
+            "created_at",
+            "superseded_at",
+        ]
+
+
+class ClaimLineSerializer(serializers.ModelSerializer):
+    insurer: serializers.SlugRelatedField[Insurer] = serializers.SlugRelatedField(
+        slug_field="uzovi_code", read_only=True, help_text="UZOVI code."
+    )
+    corrects_number = serializers.CharField(source="corrects.number", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ClaimLine
+        fields = [
+            "id",
+            "number",
+            "episode",
+            "phase",
+            "sign",
+            "status",
+            "is_current",
+            "prestatie_code",
+            "contract",
+            "percentage",
+            "insurer",
+            "service_start",
+            "service_end",
+            "amount",
+            "corrects",
+            "corrects_number",
+            "sent_at",
+            "created_at",
+        ]
+
+
+class ClaimLineDetailSerializer(ClaimLineSerializer):
+    tariff_amount = serializers.DecimalField(
+        source="tariff.amount",
+        max_digits=10,
+        decimal_places=2,
+        read_only=True,
+        help_text="The contract's price of the prestatie; `amount` = tariff × percentage / 100.",
+    )
+    allocations = AllocationSerializer(
+        many=True, read_only=True, help_text="The parts in force (a re-split supersedes earlier parts)."
+    )
+
+    class Meta(ClaimLineSerializer.Meta):
+        fields = [*ClaimLineSerializer.Meta.fields, "tariff_amount", "allocations"]
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+class TariffInputSerializer(serializers.Serializer):
+    prestatie_code = serializers.CharField(max_length=16, allow_blank=True)
+    amount = serializers.DecimalField(max_digits=10, decimal_places=2, help_text="Price in euros.")
+
+
+class TariffsInputSerializer(serializers.Serializer):
+    """Per phase the prestatie code and price; a phase left out is not covered."""
+
+    prenatal = TariffInputSerializer(required=False)
+    natal = TariffInputSerializer(required=False)
+    postnatal = TariffInputSerializer(required=False)
+
+
+class PartialRuleInputSerializer(serializers.Serializer):
+    end_reason = serializers.ChoiceField(
+        choices=[c for c in EndReason.choices if c[0] != EndReason.COMPLETED]
+    )
+    before_week = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=45,
+        help_text="Only when the episode ended before this gestational week; leave out for any week.",
+    )
+    phases = serializers.ListField(child=serializers.ChoiceField(choices=Phase.choices), allow_empty=True)
+    percentage = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        default=Decimal("100"),
+    )
+
+
+class ContractCreateSerializer(serializers.Serializer):
+    insurer = serializers.SlugRelatedField(
+        slug_field="uzovi_code",
+        queryset=Insurer.objects.filter(is_active=True),
+        help_text="UZOVI code of the insurer.",
+    )
+    name = serializers.CharField(max_length=200)
+    valid_from = serializers.DateField()
+    valid_until = serializers.DateField(required=False, allow_null=True, default=None)
+    overhead_pct = serializers.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    reserve_pct = serializers.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    submission_months = serializers.IntegerField(min_value=1, max_value=120, default=12)
+    tariffs = TariffsInputSerializer()
+    partial_rules = PartialRuleInputSerializer(many=True, required=False)
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        data["tariffs"] = {
+            phase: (spec["prestatie_code"], spec["amount"]) for phase, spec in data["tariffs"].items()
+        }
+        data["partial_rules"] = [dict(rule) for rule in data.get("partial_rules", [])]
+        return data
+
+
+class AllocationQuerySerializer(serializers.Serializer):
+    include_history = serializers.BooleanField(
+        required=False, default=False, help_text="Also the parts that a re-split superseded."
+    )
+
+
+class ClaimLineQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=LineStatus.choices, required=False)
+    phase = serializers.ChoiceField(choices=Phase.choices, required=False)
+    month = serializers.RegexField(
+        r"^\d{4}-(0[1-9]|1[0-2])$",
+        required=False,
+        help_text="YYYY-MM: the month the line was created (booked), Europe/Amsterdam.",
+    )

@@ -1,0 +1,206 @@
+"""Billing API: contracts, claim lines and their allocations.
+
+Thin views over `billing.services` (writes) and `billing.selectors` (reads). IGO finance and
+administrators may read (`rules.can_view_finance`); writing needs `rules.can_manage_finance` (IGO
+finance), otherwise 403. Objects are looked up through the tenant-scoped managers: another IGO's object
+is a 404. A service's field errors become a 400 with the request's field names; the services' tariff
+keys (`code_<phase>`, `amount_<phase>`, `tariffs`) are reported inside `tariffs`:
+`{"tariffs": {"natal": {"prestatie_code": [...]}, "non_field_errors": [...]}}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, cast
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from billing import selectors, services
+from billing.api.serializers import (
+    AllocationQuerySerializer,
+    AllocationSerializer,
+    ClaimLineDetailSerializer,
+    ClaimLineQuerySerializer,
+    ClaimLineSerializer,
+    ContractCreateSerializer,
+    ContractSerializer,
+)
+from billing.models import ClaimLine, Contract
+from igo import rules
+from igo.api.base import TenantAPIMixin
+from igo.models import User
+from igo.tenancy import current_tenant
+from pregnancies.api.views import drf_validation_error
+
+TAGS = ["finance"]
+FIELD_ERRORS = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description="Input refused: `{field: [messages]}`; tariff errors nested under `tariffs` by phase; "
+    "reasons not tied to one field under `non_field_errors`. Nothing was stored.",
+)
+FORBIDDEN = OpenApiResponse(description="The caller's role may not do this (writes: IGO finance only).")
+TARIFF_KEY = re.compile(r"^(code|amount)_(prenatal|natal|postnatal)$")
+
+
+def contract_validation_error(exc: DjangoValidationError) -> serializers.ValidationError:
+    """The contract services' errors in the shape of the request: tariff errors inside `tariffs`."""
+    flat = cast(dict[str, list[str]], drf_validation_error(exc).detail)
+    detail: dict[str, Any] = {}
+    tariffs: dict[str, Any] = {}
+    for key, messages in flat.items():
+        match = TARIFF_KEY.match(key)
+        if match:
+            field = "prestatie_code" if match[1] == "code" else "amount"
+            tariffs.setdefault(match[2], {}).setdefault(field, []).extend(messages)
+        elif key == "tariffs":
+            tariffs.setdefault(api_settings.NON_FIELD_ERRORS_KEY, []).extend(messages)
+        else:
+            detail[key] = messages
+    if tariffs:
+        detail["tariffs"] = tariffs
+    return serializers.ValidationError(detail)
+
+
+class FinanceAPIView(TenantAPIMixin, generics.GenericAPIView):
+    """For IGO finance and administrators; other roles get 403."""
+
+    tenant_rule = staticmethod(rules.can_view_finance)
+
+    def require_manage(self, request: Request) -> None:
+        if not rules.can_manage_finance(request.tenant_roles):  # type: ignore[attr-defined]
+            raise PermissionDenied
+
+
+class ContractListView(FinanceAPIView, generics.ListAPIView):
+    serializer_class = ContractSerializer
+
+    def get_queryset(self) -> QuerySet[Contract]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
+            return Contract.unscoped.none()
+        return selectors.contract_queryset().order_by("insurer__name", "-valid_from", "pk")
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finance_contracts_list",
+        summary="Contract versions with their tariffs and rules for early endings",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finance_contracts_create",
+        summary="Create a contract version (IGO finance)",
+        description="A period that overlaps another version with the same insurer is refused "
+        "(`valid_from`). Percentages from 0 to 100 with at most two decimals; overhead and reserve "
+        "together at most 100.",
+        request=ContractCreateSerializer,
+        responses={201: ContractSerializer, 400: FIELD_ERRORS, 403: FORBIDDEN},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.require_manage(request)
+        data = ContractCreateSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        try:
+            contract = services.contract_create(
+                tenant=current_tenant(), actor=cast(User, request.user), **data.service_kwargs()
+            )
+        except DjangoValidationError as exc:
+            raise contract_validation_error(exc) from exc
+        contract = selectors.contract_queryset().get(pk=contract.pk)
+        return Response(ContractSerializer(contract).data, status=status.HTTP_201_CREATED)
+
+
+class ContractDetailView(FinanceAPIView, generics.RetrieveAPIView):
+    serializer_class = ContractSerializer
+
+    def get_queryset(self) -> QuerySet[Contract]:
+        if getattr(self, "swagger_fake_view", False):
+            return Contract.unscoped.none()
+        return selectors.contract_queryset()
+
+    @extend_schema(tags=TAGS, operation_id="finance_contracts_retrieve", summary="One contract version")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ClaimLineListView(FinanceAPIView, generics.ListAPIView):
+    serializer_class = ClaimLineSerializer
+    filters: dict[str, Any] = {}
+
+    def get_queryset(self) -> QuerySet[ClaimLine]:
+        if getattr(self, "swagger_fake_view", False):
+            return ClaimLine.unscoped.none()
+        return selectors.claim_line_list(**self.filters)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finance_claim_lines_list",
+        summary="Claim lines, newest first, by status, phase and booking month",
+        parameters=[ClaimLineQuerySerializer],
+        responses={200: ClaimLineSerializer(many=True), 400: FIELD_ERRORS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = ClaimLineQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month = query.validated_data.get("month")
+        self.filters = {
+            "status": query.validated_data.get("status", ""),
+            "phase": query.validated_data.get("phase", ""),
+            "month": dt.date(int(month[:4]), int(month[5:]), 1) if month else None,
+        }
+        return super().get(request, *args, **kwargs)
+
+
+class ClaimLineDetailView(FinanceAPIView, generics.RetrieveAPIView):
+    serializer_class = ClaimLineDetailSerializer
+
+    def get_queryset(self) -> QuerySet[ClaimLine]:
+        if getattr(self, "swagger_fake_view", False):
+            return ClaimLine.unscoped.none()
+        return ClaimLine.objects.select_related("insurer", "corrects", "tariff").prefetch_related(
+            Prefetch("allocations", queryset=selectors.current_allocations().order_by("kind", "pk"))
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finance_claim_lines_retrieve",
+        summary="A claim line with its tariff and allocations",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ClaimLineAllocationsView(FinanceAPIView):
+    serializer_class = AllocationSerializer
+    pagination_class = None  # a line has a handful of allocations
+
+    def get_queryset(self) -> QuerySet[ClaimLine]:
+        if getattr(self, "swagger_fake_view", False):
+            return ClaimLine.unscoped.none()
+        return ClaimLine.objects.all()
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finance_claim_line_allocations_list",
+        summary="The allocations of a claim line: overhead, reserve, each member, with their basis",
+        parameters=[AllocationQuerySerializer],
+        responses={200: AllocationSerializer(many=True), 400: FIELD_ERRORS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        line = self.get_object()
+        query = AllocationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        allocations = selectors.allocation_list(
+            line=line, include_history=query.validated_data["include_history"]
+        )
+        return Response(AllocationSerializer(allocations, many=True).data)

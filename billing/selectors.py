@@ -1,0 +1,566 @@
+"""Reads for the finance screens and the billing API, within the tenant in scope.
+
+Nothing here changes data. What finance sees of an episode is administrative: the client's name, the
+episode id, dates, amounts and the care events' type, quantity and organisation; never note text or BSN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
+
+from billing.models import (
+    Allocation,
+    AllocationKind,
+    ClaimLine,
+    Contract,
+    ContractTariff,
+    InternalRate,
+    LineStatus,
+    PartialRule,
+    Sign,
+    SplitMethod,
+    SplitPhase,
+    SplitRule,
+    SplitShare,
+    WorkItem,
+)
+from billing.tasks import progress_key
+from igo.models import Insurer
+from pregnancies.models import CareEvent, Episode, EpisodeStatus, EventStatus, EventType, Phase
+from providers.models import MemberOrganisation
+
+HUNDRED = Decimal("100")
+
+# --- contracts -------------------------------------------------------------------------------
+
+
+def contract_queryset() -> QuerySet[Contract]:
+    return Contract.objects.select_related("insurer").prefetch_related(
+        "tariffs",
+        Prefetch("partial_rules", queryset=PartialRule.objects.order_by("end_reason", "before_week")),
+    )
+
+
+@dataclass
+class ContractRow:
+    contract: Contract
+    tariffs: list[tuple[str, ContractTariff | None]]  # per phase in care order; None = not covered
+    partial_rules: list[PartialRule]
+
+
+def contracts_by_insurer() -> list[tuple[Insurer, list[ContractRow]]]:
+    """Every contract version, grouped per insurer (by name), newest version first."""
+    groups: dict[int, tuple[Insurer, list[ContractRow]]] = {}
+    for contract in contract_queryset().order_by("insurer__name", "-valid_from"):
+        by_phase = {t.phase: t for t in contract.tariffs.all()}
+        row = ContractRow(
+            contract=contract,
+            tariffs=[(str(label), by_phase.get(phase)) for phase, label in Phase.choices],
+            partial_rules=list(contract.partial_rules.all()),
+        )
+        groups.setdefault(contract.insurer_id, (contract.insurer, []))[1].append(row)
+    return list(groups.values())
+
+
+def contract_tariffs(contract: Contract) -> dict[str, tuple[str, Decimal]]:
+    """A contract's tariffs as the services take them: phase -> (prestatie code, price)."""
+    return {t.phase: (t.prestatie_code, t.amount) for t in contract.tariffs.all()}
+
+
+# --- split rules ------------------------------------------------------------------------------
+
+
+def split_rule_list() -> QuerySet[SplitRule]:
+    return SplitRule.objects.select_related("created_by").prefetch_related(
+        Prefetch(
+            "phases",
+            queryset=SplitPhase.objects.order_by("phase").prefetch_related(
+                Prefetch("shares", queryset=SplitShare.objects.select_related("organisation"))
+            ),
+        ),
+        Prefetch("rates", queryset=InternalRate.objects.select_related("event_type")),
+    )
+
+
+def split_rule_latest() -> SplitRule | None:
+    return split_rule_list().order_by("-valid_from", "-version").first()
+
+
+def split_rule_initial(rule: SplitRule | None) -> dict[str, Any]:
+    """Form values that start a new version from `rule` (methods, percentages, internal rates)."""
+    if rule is None:
+        return {"year": timezone.localdate().year}
+    initial: dict[str, Any] = {"year": max(rule.year, timezone.localdate().year)}
+    for split_phase in rule.phases.all():
+        initial[f"method_{split_phase.phase}"] = split_phase.method
+        for share in split_phase.shares.all():
+            pct = share.share_pct if split_phase.method == SplitMethod.FIXED else share.minimum_pct
+            if pct:
+                initial[f"pct_{split_phase.phase}_{share.organisation_id}"] = format(pct.normalize(), "f")
+    for rate in rule.rates.all():
+        initial[f"rate_{rate.event_type_id}"] = rate.rate
+    return initial
+
+
+def split_organisations() -> list[MemberOrganisation]:
+    """Member organisations a split rule can name: current members first, then former ones."""
+    today = timezone.localdate()
+    orgs = list(MemberOrganisation.objects.order_by("name"))
+    return sorted(orgs, key=lambda o: (not o.is_member_on(today), o.name))
+
+
+def rate_event_types() -> list[EventType]:
+    """The catalogue in care order (prenatal, natal, postnatal, then types allowed in any phase)."""
+    order = {phase: i for i, phase in enumerate(Phase.values)}
+    return sorted(EventType.objects.all(), key=lambda t: (order.get(t.phase, len(order)), t.code))
+
+
+# --- work queue ------------------------------------------------------------------------------
+
+
+def work_queue() -> QuerySet[WorkItem]:
+    """Open work items, newest first, with the client's name (no clinical data)."""
+    return (
+        WorkItem.objects.filter(resolved_at__isnull=True)
+        .select_related("episode__client")
+        .only(
+            "id",
+            "phase",
+            "reason",
+            "message",
+            "created_at",
+            "episode__id",
+            "episode__intake_date",
+            "episode__client__given_names",
+            "episode__client__family_name",
+        )
+        .order_by("-created_at", "-pk")
+    )
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+
+def claim_episodes() -> QuerySet[Episode]:
+    """Episodes with claim lines, with the number of lines, the current total and open work items."""
+    open_items = (
+        WorkItem.objects.filter(episode=OuterRef("pk"), resolved_at__isnull=True)
+        .order_by()
+        .values("episode")
+        .annotate(c=Count("pk"))
+        .values("c")
+    )
+    return (
+        Episode.objects.filter(Exists(ClaimLine.objects.filter(episode=OuterRef("pk"))))
+        .select_related("client")
+        .only("id", "intake_date", "status", "client__given_names", "client__family_name")
+        .annotate(
+            line_count=Count("claim_lines"),
+            current_total=Sum(
+                "claim_lines__amount",
+                filter=Q(claim_lines__is_current=True, claim_lines__sign=Sign.DEBIT),
+            ),
+            open_items=Coalesce(Subquery(open_items, output_field=IntegerField()), 0),
+        )
+        .order_by("-pk")
+    )
+
+
+def claim_episode(*, pk: int) -> Episode:
+    """The episode of a claims page (raises Episode.DoesNotExist for another tenant's episode)."""
+    return Episode.objects.select_related("client").get(pk=pk)
+
+
+def episode_claim_lines(*, episode: Episode) -> list[ClaimLine]:
+    return list(
+        ClaimLine.objects.filter(episode=episode)
+        .select_related("corrects")
+        .order_by("phase", "created_at", "pk")
+    )
+
+
+def claim_line(*, pk: int) -> ClaimLine:
+    return ClaimLine.objects.select_related(
+        "episode__client", "contract__insurer", "tariff", "insurer", "corrects"
+    ).get(pk=pk)
+
+
+def claim_line_list(
+    *, status: str = "", phase: str = "", month: dt.date | None = None
+) -> QuerySet[ClaimLine]:
+    """Claim lines, optionally by status, phase and the month they were created (booked) in."""
+    qs = ClaimLine.objects.select_related("insurer", "corrects").order_by("-created_at", "-pk")
+    if status:
+        qs = qs.filter(status=status)
+    if phase:
+        qs = qs.filter(phase=phase)
+    if month is not None:
+        start, end = _month_bounds(month)
+        qs = qs.filter(created_at__gte=start, created_at__lt=end)
+    return qs
+
+
+def current_allocations() -> QuerySet[Allocation]:
+    """Allocations in force: a re-split (care logged or voided after the split) supersedes, never changes."""
+    return Allocation.objects.filter(is_current=True).select_related("organisation")
+
+
+def allocation_list(*, line: ClaimLine, include_history: bool = False) -> QuerySet[Allocation]:
+    qs = Allocation.objects.filter(claim_line=line).select_related("organisation")
+    if not include_history:
+        qs = qs.filter(is_current=True)
+    return qs.order_by("-is_current", "created_at", "kind", "organisation__name", "pk")
+
+
+def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    first = month.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    tz = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(dt.datetime.combine(first, dt.time.min), tz),
+        timezone.make_aware(dt.datetime.combine(following, dt.time.min), tz),
+    )
+
+
+# --- explain a claim line ----------------------------------------------------------------------
+
+
+@dataclass
+class ExplainedEvent:
+    event: CareEvent
+    rate: Decimal | None
+    points: Decimal
+
+
+@dataclass
+class ExplainedMember:
+    allocation: Allocation
+    method: str
+    share_pct: Decimal | None  # the member's share of the members' part, in %
+    points: Decimal | None
+    points_pct: Decimal | None  # the share the points alone would give, in %
+    minimum_pct: Decimal | None
+    events: list[ExplainedEvent] = field(default_factory=list)
+
+    @property
+    def minimum_applied(self) -> bool:
+        return bool(
+            self.minimum_pct
+            and self.share_pct is not None
+            and self.points_pct is not None
+            and self.points_pct < self.share_pct
+            and self.share_pct.quantize(Decimal("0.01")) == self.minimum_pct.quantize(Decimal("0.01"))
+        )
+
+
+@dataclass
+class EarlierSplit:
+    """A division of the line that a re-split replaced (kept for the audit trail)."""
+
+    created_at: dt.datetime
+    superseded_at: dt.datetime
+    parts: list[Allocation]
+
+
+@dataclass
+class Explanation:
+    line: ClaimLine
+    contract: Contract
+    tariff_amount: Decimal
+    percentage: Decimal
+    overhead: Allocation | None
+    reserve: Allocation | None
+    members: list[ExplainedMember]
+    members_total: Decimal
+    split_rule: SplitRule | None
+    method: str
+    events: list[ExplainedEvent]
+    total_points: Decimal
+    history: list[ClaimLine]
+    earlier_splits: list[EarlierSplit]
+
+    @property
+    def is_partial(self) -> bool:
+        return self.percentage != HUNDRED
+
+    @property
+    def members_pct(self) -> Decimal:
+        return HUNDRED - self.contract.overhead_pct - self.contract.reserve_pct
+
+    @property
+    def allocated_total(self) -> Decimal:
+        total = sum((m.allocation.amount for m in self.members), Decimal(0))
+        for part in (self.overhead, self.reserve):
+            if part is not None:
+                total += part.amount
+        return total
+
+
+def _pct(value: Decimal) -> Decimal:
+    return (value * HUNDRED).quantize(Decimal("0.01"))
+
+
+def claim_line_explanation(*, line: ClaimLine) -> Explanation:
+    """From a claim line to its tariff, the care it was split by, its allocations and its history.
+
+    The events are those the split recorded in the allocations' `basis` (ids, points, share); they are
+    read without their note. A credit line mirrors the allocations of the line it reverses.
+    """
+    everything = list(
+        Allocation.objects.filter(claim_line=line).select_related("organisation", "split_rule").order_by("pk")
+    )
+    allocations = [a for a in everything if a.is_current]
+    superseded: dict[dt.datetime, list[Allocation]] = defaultdict(list)
+    for a in everything:
+        if not a.is_current and a.superseded_at is not None:
+            superseded[a.superseded_at].append(a)
+    overhead = next((a for a in allocations if a.kind == AllocationKind.OVERHEAD), None)
+    reserve = next((a for a in allocations if a.kind == AllocationKind.RESERVE), None)
+    member_allocs = sorted(
+        (a for a in allocations if a.kind == AllocationKind.MEMBER),
+        key=lambda a: (a.organisation.name if a.organisation else "", a.pk),
+    )
+    split_rule = next((a.split_rule for a in allocations if a.split_rule is not None), None)
+    method = next((str(a.basis.get("method")) for a in member_allocs if a.basis.get("method")), "")
+
+    rates: dict[int, Decimal] = {}
+    minimums: dict[int, Decimal] = {}
+    if split_rule is not None:
+        rates = {r.event_type_id: r.rate for r in InternalRate.objects.filter(rule=split_rule)}
+        minimums = {
+            s.organisation_id: s.minimum_pct
+            for s in SplitShare.objects.filter(split_phase__rule=split_rule, split_phase__phase=line.phase)
+        }
+    event_ids = {int(i) for a in member_allocs for i in a.basis.get("events", [])}
+    events_by_id = {
+        ev.pk: ev
+        for ev in CareEvent.objects.filter(pk__in=event_ids, episode_id=line.episode_id)
+        .select_related("event_type", "organisation")
+        .only(
+            "id",
+            "occurred_at",
+            "quantity",
+            "status",
+            "phase",
+            "episode_id",
+            "event_type__id",
+            "event_type__code",
+            "event_type__name_nl",
+            "event_type__name_en",
+            "event_type__unit",
+            "organisation__id",
+            "organisation__name",
+        )
+    }
+
+    def explained(ev: CareEvent) -> ExplainedEvent:
+        rate = rates.get(ev.event_type_id)
+        return ExplainedEvent(event=ev, rate=rate, points=ev.quantity * (rate or Decimal(0)))
+
+    total_points = sum((Decimal(a.basis.get("points", "0")) for a in member_allocs), Decimal(0))
+    members = []
+    for alloc in member_allocs:
+        basis = alloc.basis
+        points = Decimal(basis["points"]) if "points" in basis else None
+        evs = [explained(events_by_id[int(i)]) for i in basis.get("events", []) if int(i) in events_by_id]
+        evs.sort(key=lambda e: (e.event.occurred_at, e.event.pk))
+        members.append(
+            ExplainedMember(
+                allocation=alloc,
+                method=str(basis.get("method", "")),
+                share_pct=_pct(Decimal(basis["share"])) if "share" in basis else None,
+                points=points,
+                points_pct=_pct(points / total_points) if points is not None and total_points else None,
+                minimum_pct=minimums.get(alloc.organisation_id) if alloc.organisation_id else None,
+                events=evs,
+            )
+        )
+    all_events = sorted(
+        (e for m in members for e in m.events), key=lambda e: (e.event.occurred_at, e.event.pk)
+    )
+    history = list(
+        ClaimLine.objects.filter(episode_id=line.episode_id, phase=line.phase)
+        .select_related("corrects")
+        .order_by("created_at", "pk")
+    )
+    return Explanation(
+        line=line,
+        contract=line.contract,
+        tariff_amount=line.tariff.amount,
+        percentage=line.percentage,
+        overhead=overhead,
+        reserve=reserve,
+        members=members,
+        members_total=sum((m.allocation.amount for m in members), Decimal(0)),
+        split_rule=split_rule,
+        method=method,
+        events=all_events,
+        total_points=total_points,
+        history=history,
+        earlier_splits=[
+            EarlierSplit(created_at=parts[0].created_at, superseded_at=when, parts=_ordered(parts))
+            for when, parts in sorted(superseded.items(), reverse=True)
+        ],
+    )
+
+
+def _ordered(parts: list[Allocation]) -> list[Allocation]:
+    rank: dict[str, int] = {AllocationKind.OVERHEAD: 0, AllocationKind.RESERVE: 1, AllocationKind.MEMBER: 2}
+    return sorted(parts, key=lambda a: (rank.get(a.kind, 3), a.organisation.name if a.organisation else ""))
+
+
+# --- revenue ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RevenueRow:
+    label: str
+    kind: str
+    organisation_id: int | None
+    amounts: list[Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.amounts, Decimal(0))
+
+
+@dataclass
+class Revenue:
+    year: int
+    months: list[dt.date]
+    rows: list[RevenueRow]
+
+    @property
+    def month_totals(self) -> list[Decimal]:
+        return [sum((r.amounts[i] for r in self.rows), Decimal(0)) for i in range(len(self.months))]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((r.total for r in self.rows), Decimal(0))
+
+
+def revenue_allocations() -> QuerySet[Allocation]:
+    """Allocations that count as revenue: the current parts (not those a re-split superseded) of current
+    debit lines, of lines that were sent, and of the credits of sent lines. Lines withdrawn before sending
+    never count."""
+    return (
+        Allocation.objects.filter(is_current=True)
+        .exclude(claim_line__status=LineStatus.WITHDRAWN)
+        .filter(
+            Q(claim_line__sign=Sign.DEBIT, claim_line__is_current=True)
+            | Q(claim_line__sent_at__isnull=False)
+            | Q(claim_line__sign=Sign.CREDIT)  # only sent lines are credited (unsent ones are withdrawn)
+        )
+    )
+
+
+def revenue_by_member_month(*, year: int, overhead_label: str, reserve_label: str) -> Revenue:
+    """Per member organisation (and the IGO's overhead and reserve) the allocated amounts per month in
+    which the claim line was created (booked), in Europe/Amsterdam."""
+    start, _ = _month_bounds(dt.date(year, 1, 1))
+    end, _ = _month_bounds(dt.date(year + 1, 1, 1))
+    rows = (
+        revenue_allocations()
+        .filter(claim_line__created_at__gte=start, claim_line__created_at__lt=end)
+        .annotate(month=TruncMonth("claim_line__created_at", tzinfo=timezone.get_current_timezone()))
+        .values("month", "kind", "organisation_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    months = [dt.date(year, m, 1) for m in range(1, 13)]
+    table: dict[tuple[str, int | None], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 12)
+    for row in rows:
+        month = row["month"]
+        table[(row["kind"], row["organisation_id"])][month.month - 1] += row["total"] or Decimal(0)
+    names = dict(
+        MemberOrganisation.objects.filter(pk__in=[o for _, o in table if o]).values_list("pk", "name")
+    )
+    result = [
+        RevenueRow(names.get(org, "?"), kind, org, amounts)
+        for (kind, org), amounts in table.items()
+        if kind == AllocationKind.MEMBER and org is not None
+    ]
+    result.sort(key=lambda r: r.label)
+    for kind, label in ((AllocationKind.OVERHEAD, overhead_label), (AllocationKind.RESERVE, reserve_label)):
+        if (kind, None) in table:
+            result.append(RevenueRow(label, kind, None, table[(kind, None)]))
+    return Revenue(year=year, months=months, rows=result)
+
+
+def revenue_years() -> list[int]:
+    years = {d.year for d in ClaimLine.objects.dates("created_at", "year")}
+    years.add(timezone.localdate().year)
+    return sorted(years, reverse=True)
+
+
+@dataclass
+class WorkInProgressRow:
+    organisation_id: int
+    name: str
+    episodes: int
+    events: int
+
+
+@dataclass
+class WorkInProgress:
+    episodes: int
+    rows: list[WorkInProgressRow]
+
+
+def work_in_progress() -> WorkInProgress:
+    """Active episodes without any claim line yet, and per member organisation in how many of them it
+    logged care (and how many active care events)."""
+    no_lines = ~Exists(ClaimLine.objects.filter(episode=OuterRef("pk")))
+    episodes = Episode.objects.filter(status=EpisodeStatus.ACTIVE).filter(no_lines)
+    rows = (
+        CareEvent.objects.filter(status=EventStatus.ACTIVE, episode__in=episodes)
+        .values("organisation_id", "organisation__name")
+        .annotate(episodes=Count("episode_id", distinct=True), events=Count("id"))
+        .order_by("organisation__name")
+    )
+    return WorkInProgress(
+        episodes=episodes.count(),
+        rows=[
+            WorkInProgressRow(r["organisation_id"], r["organisation__name"], r["episodes"], r["events"])
+            for r in rows
+        ],
+    )
+
+
+# --- the billing run's progress ------------------------------------------------------------------
+
+
+@dataclass
+class RunProgress:
+    known: bool
+    running: bool
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        if self.total:
+            return min(100, self.done * 100 // self.total)
+        return 0 if self.running else 100
+
+
+def run_progress(*, tenant_id: int) -> RunProgress:
+    """What the billing task last wrote to the cache for this IGO (see billing.tasks.progress_key)."""
+    data = cache.get(progress_key(tenant_id))
+    if not isinstance(data, dict):
+        return RunProgress(known=False, running=False, done=0, total=0)
+    return RunProgress(
+        known=True,
+        running=bool(data.get("running")),
+        done=int(data.get("done") or 0),
+        total=int(data.get("total") or 0),
+    )

@@ -1,0 +1,20 @@
+"""Finance screens, included under `/t/<tenant_slug>/` (igo.urls.tenant_patterns)."""
+
+from django.urls import URLPattern, path
+
+from billing import views
+
+urlpatterns: list[URLPattern] = [
+    path("contracts/", views.contract_list, name="contract_list"),
+    path("contracts/new/", views.contract_create, name="contract_create"),
+    path("contracts/<int:pk>/new-version/", views.contract_new_version, name="contract_new_version"),
+    path("split-rules/", views.split_rule_list, name="split_rule_list"),
+    path("split-rules/new/", views.split_rule_create, name="split_rule_create"),
+    path("work-queue/", views.work_queue, name="work_queue"),
+    path("claims/", views.claim_list, name="claim_list"),
+    path("claims/episodes/<int:pk>/", views.episode_claims, name="episode_claims"),
+    path("claims/lines/<int:pk>/", views.claim_line_explain, name="claim_line_explain"),
+    path("revenue/", views.revenue, name="revenue"),
+    path("billing/run/", views.billing_run_start, name="billing_run_start"),
+    path("billing/progress/", views.billing_run_progress, name="billing_run_progress"),
+]
