@@ -51,7 +51,6 @@ from bench.care_logging import (  # noqa: E402
     FAMILY,
     GIVEN,
     INSURERS,
-    NOTES,
     ORGANISATIONS,
     POSTGRES_SCHEMES,
     Plan,
@@ -62,10 +61,8 @@ from bench.care_logging import (  # noqa: E402
     django_setup,
     ensure_database,
     environment,
-    event_codes,
+    episode_events,
     percentile,
-    pick_professional,
-    windows,
 )
 
 DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/igo_bench_billing"
@@ -496,50 +493,9 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
             # Care events in the right phase, by a team member whose discipline may log the type.
             events: list[Any] = []
             for episode, plan in zip(episodes, plans, strict=True):
-                spans = windows(plan, now)
-                by_phase: dict[str, list[str]] = {}
-                for phase, code in event_codes(plan, rng):
-                    by_phase.setdefault(phase, []).append(code)
-                kraamzorg_hours = Decimal("0")  # within the 80-hour maximum (LIP)
-                for phase, codes in by_phase.items():
-                    start, end = spans[phase]
-                    moments = sorted(between(rng, start, end) for _ in codes)
-                    for code, moment in zip(codes, moments, strict=True):
-                        quantity = Decimal("1")
-                        if code in ("KZ_HOURS", "PARTUS_ASSIST"):
-                            quantity = Decimal(rng.randint(4, 24)) / 4
-                            if kraamzorg_hours + quantity > 80:
-                                code, quantity = (
-                                    ("POST_VISIT" if phase == "postnatal" else "REFERRAL"),
-                                    Decimal(1),
-                                )
-                            else:
-                                kraamzorg_hours += quantity
-                        event_type = types[code]
-                        if episode.phase_at(moment) != phase or event_type.phase not in ("", phase):
-                            raise RuntimeError(f"generator bug: {code} at {moment} is not in {phase}")
-                        prof = pick_professional(plan, event_type.disciplines, rng)
-                        voided = rng.random() < 0.01
-                        events.append(
-                            CareEvent(
-                                tenant=tenant,
-                                episode_id=episode.pk,
-                                event_type_id=event_type.pk,
-                                occurred_at=moment,
-                                quantity=quantity,
-                                phase=phase,
-                                professional_id=prof.pk,
-                                organisation_id=prof.organisation_id,
-                                location=rng.choice(["", "", "thuis", "praktijk"]),
-                                note=rng.choice(NOTES),
-                                status="voided" if voided else "active",
-                                change_reason="Dubbel ingevoerd" if voided else "",
-                                voided_at=moment + timedelta(hours=1) if voided else None,
-                                voided_by_id=prof.user_id if voided else None,
-                                created_by_id=prof.user_id,
-                                created_at=min(moment + timedelta(minutes=rng.randint(5, 240)), now),
-                            )
-                        )
+                events.extend(
+                    episode_events(tenant=tenant, episode=episode, plan=plan, types=types, rng=rng, now=now)
+                )
             bulk(CareEvent, events)
             print(
                 f"  {tenant.slug}: {len(orgs)} organisations, {len(profs)} professionals, "

@@ -313,6 +313,61 @@ def windows(plan: Plan, now: datetime) -> dict[str, tuple[datetime, datetime]]:
     return spans
 
 
+def episode_events(
+    *, tenant: Any, episode: Any, plan: Any, types: dict[str, Any], rng: random.Random, now: Any
+) -> list[Any]:
+    """The care events of one generated episode: each in its phase, by a professional whose discipline
+    may log the type, kraamzorg hours within the 80-hour maximum (LIP), about 1% voided."""
+    from pregnancies.models import CareEvent  # after django.setup()
+
+    events: list[Any] = []
+    spans = windows(plan, now)
+    by_phase: dict[str, list[str]] = {}
+    for phase, code in event_codes(plan, rng):
+        by_phase.setdefault(phase, []).append(code)
+    kraamzorg_hours = Decimal("0")  # stays within the 80-hour maximum (LIP)
+    for phase, codes in by_phase.items():
+        start, end = spans[phase]
+        moments = sorted(between(rng, start, end) for _ in codes)
+        for code, moment in zip(codes, moments, strict=True):
+            quantity = Decimal("1")
+            if code in ("KZ_HOURS", "PARTUS_ASSIST"):
+                quantity = Decimal(rng.randint(4, 24)) / 4
+                if kraamzorg_hours + quantity > 80:
+                    code, quantity = (
+                        ("POST_VISIT" if phase == "postnatal" else "REFERRAL"),
+                        Decimal(1),
+                    )
+                else:
+                    kraamzorg_hours += quantity
+            event_type = types[code]
+            if episode.phase_at(moment) != phase or event_type.phase not in ("", phase):
+                raise RuntimeError(f"generator bug: {code} at {moment} is not in {phase}")
+            prof = pick_professional(plan, event_type.disciplines, rng)
+            voided = rng.random() < 0.01
+            events.append(
+                CareEvent(
+                    tenant=tenant,
+                    episode_id=episode.pk,
+                    event_type_id=event_type.pk,
+                    occurred_at=moment,
+                    quantity=quantity,
+                    phase=phase,
+                    professional_id=prof.pk,
+                    organisation_id=prof.organisation_id,
+                    location=rng.choice(["", "", "thuis", "praktijk"]),
+                    note=rng.choice(NOTES),
+                    status="voided" if voided else "active",
+                    change_reason="Dubbel ingevoerd" if voided else "",
+                    voided_at=min(moment + timedelta(hours=1), now) if voided else None,
+                    voided_by_id=prof.user_id if voided else None,
+                    created_by_id=prof.user_id,
+                    created_at=min(moment + timedelta(minutes=rng.randint(5, 240)), now),
+                )
+            )
+    return events
+
+
 def load(args: argparse.Namespace) -> dict[str, float]:
     """Generate the tenant and its data with bulk_create, in one transaction."""
     from django.contrib.auth.hashers import make_password
@@ -512,50 +567,9 @@ def load(args: argparse.Namespace) -> dict[str, float]:
         # Care events, in correct phases, by a professional whose discipline may log the type.
         events: list[Any] = []
         for episode, plan in zip(episodes, plans, strict=True):
-            spans = windows(plan, now)
-            by_phase: dict[str, list[str]] = {}
-            for phase, code in event_codes(plan, rng):
-                by_phase.setdefault(phase, []).append(code)
-            kraamzorg_hours = Decimal("0")  # stays within the 80-hour maximum (LIP)
-            for phase, codes in by_phase.items():
-                start, end = spans[phase]
-                moments = sorted(between(rng, start, end) for _ in codes)
-                for code, moment in zip(codes, moments, strict=True):
-                    quantity = Decimal("1")
-                    if code in ("KZ_HOURS", "PARTUS_ASSIST"):
-                        quantity = Decimal(rng.randint(4, 24)) / 4
-                        if kraamzorg_hours + quantity > 80:
-                            code, quantity = (
-                                ("POST_VISIT" if phase == "postnatal" else "REFERRAL"),
-                                Decimal(1),
-                            )
-                        else:
-                            kraamzorg_hours += quantity
-                    event_type = types[code]
-                    if episode.phase_at(moment) != phase or event_type.phase not in ("", phase):
-                        raise RuntimeError(f"generator bug: {code} at {moment} is not in {phase}")
-                    prof = pick_professional(plan, event_type.disciplines, rng)
-                    voided = rng.random() < 0.01
-                    events.append(
-                        CareEvent(
-                            tenant=tenant,
-                            episode_id=episode.pk,
-                            event_type_id=event_type.pk,
-                            occurred_at=moment,
-                            quantity=quantity,
-                            phase=phase,
-                            professional_id=prof.pk,
-                            organisation_id=prof.organisation_id,
-                            location=rng.choice(["", "", "thuis", "praktijk"]),
-                            note=rng.choice(NOTES),
-                            status="voided" if voided else "active",
-                            change_reason="Dubbel ingevoerd" if voided else "",
-                            voided_at=min(moment + timedelta(hours=1), now) if voided else None,
-                            voided_by_id=prof.user_id if voided else None,
-                            created_by_id=prof.user_id,
-                            created_at=min(moment + timedelta(minutes=rng.randint(5, 240)), now),
-                        )
-                    )
+            events.extend(
+                episode_events(tenant=tenant, episode=episode, plan=plan, types=types, rng=rng, now=now)
+            )
         events = bulk(CareEvent, events)
         # NEN 7513: every logged event left a 'create' entry in the access log.
         client_of = {e.pk: e.client_id for e in episodes}
