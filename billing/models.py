@@ -345,3 +345,166 @@ class EpisodeBillingState(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.episode_id} {self.checked_at:%Y-%m-%d %H:%M}"
+
+
+# --- monthly claim batches to insurers, and their return information (KZ301 / KZ302) -------------
+
+
+class BatchStatus(models.TextChoices):
+    DRAFT = "draft", _("for review")
+    RELEASED = "released", _("released")
+
+
+class ClaimBatch(TenantOwned):
+    """One month's claim file of an IGO to one insurer. Its lines and files are fixed when it is made;
+    once released it never changes (a PostgreSQL trigger refuses it too)."""
+
+    number = models.PositiveIntegerField(_("batch number"))
+    insurer = models.ForeignKey(
+        "igo.Insurer", on_delete=models.PROTECT, related_name="claim_batches", verbose_name=_("insurer")
+    )
+    period = models.DateField(_("period"), help_text=_("The first day of the month the batch covers."))
+    status = models.CharField(
+        _("status"), max_length=12, choices=BatchStatus.choices, default=BatchStatus.DRAFT
+    )
+    line_count = models.PositiveIntegerField(_("lines"), default=0)
+    debit_total = models.DecimalField(_("debit total"), max_digits=14, decimal_places=2, default=0)
+    credit_total = models.DecimalField(_("credit total"), max_digits=14, decimal_places=2, default=0)
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2, default=0)
+    # Lines the pre-send check kept out of this batch, with the reasons (a snapshot for the review).
+    held = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("claim batch")
+        verbose_name_plural = _("claim batches")
+        ordering = ["-period", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="claim_batch_number_unique"),
+            models.UniqueConstraint(fields=["tenant", "insurer", "period"], name="claim_batch_one_per_month"),
+            models.CheckConstraint(condition=Q(period__day=1), name="claim_batch_period_is_month"),
+            models.CheckConstraint(
+                condition=Q(total=F("debit_total") + F("credit_total")), name="claim_batch_total_adds_up"
+            ),
+        ]
+        indexes = [models.Index(fields=["insurer", "status", "period"])]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.period:%Y-%m}"
+
+    @property
+    def is_released(self) -> bool:
+        return self.status == BatchStatus.RELEASED
+
+
+class BatchLine(TenantOwned):
+    """A claim line as it was put in a batch: what the insurer receives, frozen with the batch."""
+
+    batch = models.ForeignKey(ClaimBatch, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveIntegerField(_("line"))
+    claim_line = models.OneToOneField(ClaimLine, on_delete=models.PROTECT, related_name="batch_line")
+    number = models.CharField(_("line reference"), max_length=32)
+    corrects_number = models.CharField(_("corrects line"), max_length=32, blank=True)
+    sign = models.CharField(_("debit/credit"), max_length=8, choices=Sign.choices)
+    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    prestatie_code = models.CharField(_("prestatie code"), max_length=16)
+    service_start = models.DateField(_("start of the prestatie"))
+    service_end = models.DateField(_("end of the prestatie"))
+    tariff = models.DecimalField(_("tariff"), max_digits=10, decimal_places=2)
+    percentage = models.DecimalField(max_digits=5, decimal_places=2)
+    amount = models.DecimalField(_("amount"), max_digits=10, decimal_places=2)
+    episode_ref = models.CharField(_("episode reference"), max_length=20)
+    bsn = models.CharField(_("BSN"), max_length=9)
+    policy_number = models.CharField(_("insured number"), max_length=20)
+    date_of_birth = models.DateField(_("date of birth"))
+    family_name = models.CharField(_("family name"), max_length=150)
+    initials = models.CharField(_("initials"), max_length=12)
+
+    class Meta:
+        ordering = ["batch_id", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "line_no"], name="batch_line_no_unique"),
+            models.UniqueConstraint(fields=["batch", "number"], name="batch_line_reference_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.line_no} {self.number}"
+
+
+class BatchFileKind(models.TextChoices):
+    KZ301 = "kz301", _("declaration file (KZ301)")
+    CSV = "csv", _("CSV")
+    PDF = "pdf", _("PDF summary")
+
+
+class BatchFile(TenantOwned):
+    """A generated file of a batch, stored in the database so that it is made in the same transaction."""
+
+    batch = models.ForeignKey(ClaimBatch, on_delete=models.CASCADE, related_name="files")
+    kind = models.CharField(max_length=8, choices=BatchFileKind.choices)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "kind"], name="batch_file_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.kind}"
+
+
+class ReturnStatus(models.TextChoices):
+    ACCEPTED = "accepted", _("accepted")
+    REJECTED = "rejected", _("rejected")
+
+
+class ReturnSource(models.TextChoices):
+    FILE = "file", _("uploaded file")
+    PORTAL = "portal", _("entered in the portal")
+    API = "api", _("API")
+
+
+class BatchReturn(TenantOwned):
+    """One delivery of return information (in the spirit of KZ302) by the insurer for a batch."""
+
+    batch = models.ForeignKey(ClaimBatch, on_delete=models.PROTECT, related_name="returns")
+    source = models.CharField(max_length=8, choices=ReturnSource.choices)
+    filename = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.received_at:%Y-%m-%d}"
+
+
+class ReturnLine(TenantOwned):
+    """The insurer's answer for one batch line: accepted, or rejected with a reason code."""
+
+    batch_return = models.ForeignKey(BatchReturn, on_delete=models.PROTECT, related_name="lines")
+    batch_line = models.OneToOneField(BatchLine, on_delete=models.PROTECT, related_name="answer")
+    status = models.CharField(max_length=8, choices=ReturnStatus.choices)
+    reason_code = models.CharField(max_length=4, blank=True)
+    reason_text = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="accepted") | ~Q(reason_code=""), name="return_line_rejection_has_code"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_line_id} {self.status} {self.reason_code}"

@@ -419,8 +419,12 @@ def _line_number(episode: Episode | int, phase: str, sign: str, seq: int) -> str
     return f"{episode_id}-{phase[:3].upper()}-{sign[0].upper()}{seq}"
 
 
-def _retire(line: ClaimLine, seq: int) -> ClaimLine | None:
+def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
     """Take a current debit out of use: a sent line gets a credit line, an unsent one is withdrawn."""
+    if line.status == LineStatus.REJECTED:
+        WorkItem.objects.filter(
+            episode_id=line.episode_id, phase=line.phase, reason="rejected", resolved_at__isnull=True
+        ).update(resolved_at=timezone.now())
     line.is_current = False
     if line.status == LineStatus.READY:
         line.status = LineStatus.WITHDRAWN
@@ -490,7 +494,7 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
             if bp is None:
                 if existing is not None:  # no longer billable (e.g. dates corrected): take it back
                     counts[key] += 1
-                    _retire(existing, counts[key])
+                    retire_line(existing, counts[key])
                     result.replaced += 1
                 continue
             ins = _insurance_on(ins_list, bp.start)
@@ -537,7 +541,7 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
                 continue
             if existing is not None:
                 counts[key] += 1
-                _retire(existing, counts[key])
+                retire_line(existing, counts[key])
                 result.replaced += 1
             counts[key] += 1
             new_lines.append(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date, timedelta
 
 from celery import shared_task
 from django.core.cache import cache
+from django.utils import timezone
 
-from billing import services
-from igo.models import Tenant
+from billing import batches, services
+from igo.models import Tenant, User
 from igo.tenancy import tenant_scope
 
 
@@ -40,4 +42,34 @@ def billing_sweep() -> int:
     ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
     for tenant_id in ids:
         billing_run.delay(tenant_id)
+    return len(ids)
+
+
+def batch_progress_key(tenant_id: int) -> str:
+    return f"billing:batches:{tenant_id}"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800)
+def batches_create(tenant_id: int, period: str, user_id: int | None = None) -> list[int]:
+    """Make one month's batches for one IGO (one per insurer). Repeating it returns the same batches."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    actor = User.objects.filter(pk=user_id).first() if user_id else None
+    cache.set(batch_progress_key(tenant_id), {"running": True, "period": period}, 3600)
+    try:
+        with tenant_scope(tenant):
+            results = batches.batches_create_month(
+                tenant=tenant, period=date.fromisoformat(period), actor=actor
+            )
+    finally:
+        cache.set(batch_progress_key(tenant_id), {"running": False, "period": period}, 3600)
+    return [r.batch.pk for r in results if r.batch is not None]
+
+
+@shared_task
+def batches_monthly() -> int:
+    """Beat, on the 1st: last month's batches for every active IGO, as drafts for finance to release."""
+    period = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in ids:
+        batches_create.delay(tenant_id, period.isoformat())
     return len(ids)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -153,6 +154,11 @@ CELERY_TIMEZONE = "Europe/Amsterdam"
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "igo.tasks.sessions_clear", "schedule": timedelta(hours=6)},
     "billing-sweep": {"task": "billing.tasks.billing_sweep", "schedule": timedelta(minutes=15)},
+    # The month's claim batches, for finance to review, on the 1st (after the night's billing sweeps).
+    "monthly-batches": {
+        "task": "billing.tasks.batches_monthly",
+        "schedule": crontab(minute=0, hour=6, day_of_month=1),
+    },
 }
 
 # --- Authentication (django-allauth) ---------------------------------------------------------
@@ -274,6 +280,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},  # WeasyPrint font subsetting logs every table at INFO
+        "weasyprint": {"level": "WARNING"},
+    },
 }
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")

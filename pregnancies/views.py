@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from igo import rules
+from igo.exports import csv_safe
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from pregnancies import selectors, services
@@ -438,10 +439,5 @@ def access_log_export(request: TenantRequest, pk: int) -> HttpResponse:
             e.object_id,
             e.detail,
         )
-        writer.writerow([timezone.localtime(e.at).isoformat(), *(_csv_safe(t) for t in texts)])
+        writer.writerow([timezone.localtime(e.at).isoformat(), *(csv_safe(t) for t in texts)])
     return response
-
-
-def _csv_safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in exported text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -1,0 +1,692 @@
+"""Monthly claim batches to insurers: gather, check, freeze with their files, release, and process the
+insurer's return information. Writes only; reads for screens live in billing.selectors.
+
+A batch is made in one transaction together with its lines and its three files, so a crash leaves no
+half-made batch. Once released it never changes (model code and a PostgreSQL trigger).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from billing import kz301
+from billing.models import (
+    BatchFile,
+    BatchFileKind,
+    BatchLine,
+    BatchReturn,
+    BatchStatus,
+    ClaimBatch,
+    ClaimLine,
+    LineStatus,
+    PrestatieCode,
+    ReturnLine,
+    ReturnSource,
+    ReturnStatus,
+    Sign,
+    WorkItem,
+)
+from igo.exports import csv_bytes, pdf_bytes
+from igo.models import Insurer, Tenant, User
+from igo.services import audit_record
+from igo.validators import bsn_is_valid
+
+PRESEND_REASONS = ("presend_bsn", "presend_policy", "presend_deadline", "presend_prestatie")
+REJECTED_REASON = "rejected"
+
+# Reason codes for rejected lines, after the kind of codes a KZ302 return file carries.
+RETURN_CODES: dict[str, Any] = {
+    "0101": gettext_lazy("BSN unknown or invalid"),
+    "0102": gettext_lazy("Not insured with this insurer on the date of service"),
+    "0103": gettext_lazy("Insured number does not match the BSN"),
+    "0201": gettext_lazy("Prestatie not contracted"),
+    "0202": gettext_lazy("Tariff or amount does not match the contract"),
+    "0203": gettext_lazy("Submission deadline passed"),
+    "0301": gettext_lazy("Duplicate claim"),
+    "0302": gettext_lazy("Credit does not match an earlier claim"),
+    "0999": gettext_lazy("Other (see the explanation)"),
+}
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(period: date) -> date:
+    return period.replace(day=calendar.monthrange(period.year, period.month)[1])
+
+
+def _next_month(period: date) -> date:
+    return date(period.year + period.month // 12, period.month % 12 + 1, 1)
+
+
+def add_months(day: date, months: int) -> date:
+    year, month0 = divmod(day.month - 1 + months, 12)
+    year += day.year
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(day.day, last))
+
+
+def initials(given_names: str) -> str:
+    return "".join(f"{part[0].upper()}." for part in given_names.split() if part)[:12]
+
+
+# --- gathering and the pre-send check --------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """What the insurer will receive about the person on a line."""
+
+    bsn: str
+    policy_number: str
+    date_of_birth: date
+    family_name: str
+    initials: str
+
+
+@dataclass
+class Held:
+    line: ClaimLine
+    reasons: list[tuple[str, str]] = field(default_factory=list)  # (reason, message)
+
+
+def _snapshot(line: ClaimLine) -> Snapshot:
+    # A credit repeats what the insurer received with the line it takes back, not today's data.
+    original = getattr(line.corrects, "batch_line", None) if line.corrects_id else None
+    if original is not None:
+        return Snapshot(
+            original.bsn,
+            original.policy_number,
+            original.date_of_birth,
+            original.family_name,
+            original.initials,
+        )
+    client = line.episode.client
+    return Snapshot(
+        client.bsn, line.policy_number, client.date_of_birth, client.family_name, initials(client.given_names)
+    )
+
+
+def _identity(line: ClaimLine, snap: Snapshot) -> tuple[Any, ...]:
+    return (
+        snap.bsn,
+        snap.policy_number,
+        line.prestatie_code,
+        line.service_start,
+        line.service_end,
+        abs(line.amount),
+    )
+
+
+def presend_check(
+    *, lines: Sequence[ClaimLine], snapshots: dict[int, Snapshot], today: date
+) -> dict[int, Held]:
+    """Find the lines an insurer would reject. Returns the held lines by id, each with its reasons."""
+    held: dict[int, Held] = {}
+    codes = list(PrestatieCode.objects.all())
+
+    def hold(line: ClaimLine, reason: str, message: str) -> None:
+        held.setdefault(line.pk, Held(line)).reasons.append((reason, message))
+
+    credits = {_identity(line, snapshots[line.pk]) for line in lines if line.sign == Sign.CREDIT}
+    for line in lines:
+        snap = snapshots[line.pk]
+        if not bsn_is_valid(snap.bsn):
+            hold(line, "presend_bsn", _("The BSN %(bsn)s is not valid.") % {"bsn": snap.bsn})
+        if not snap.policy_number.strip():
+            hold(line, "presend_policy", _("The insured number is missing."))
+        if line.sign != Sign.DEBIT:
+            continue
+        deadline = add_months(line.service_end, line.contract.submission_months)
+        if deadline < today:
+            hold(
+                line,
+                "presend_deadline",
+                _("The submission deadline (%(months)s months after the care) passed on %(d)s.")
+                % {"months": line.contract.submission_months, "d": deadline.strftime("%d-%m-%Y")},
+            )
+        contracted = {t.prestatie_code for t in line.contract.tariffs.all()}
+        listed = not codes or any(
+            c.code == line.prestatie_code
+            and c.valid_from <= line.service_start
+            and (c.valid_until is None or line.service_start <= c.valid_until)
+            for c in codes
+        )
+        if line.prestatie_code not in contracted or not listed:
+            hold(
+                line,
+                "presend_prestatie",
+                _("Prestatie %(code)s is not in the contract %(contract)s or not valid on %(d)s.")
+                % {
+                    "code": line.prestatie_code,
+                    "contract": line.contract.name,
+                    "d": line.service_start.strftime("%d-%m-%Y"),
+                },
+            )
+        if _identity(line, snap) in credits:
+            # Not an error in the data: the debit waits for the next batch, after its credit went out.
+            hold(
+                line,
+                "identical_pair",
+                _("Identical to a credit line in this batch; it goes in the next batch."),
+            )
+    return held
+
+
+def _sync_presend_work_items(tenant: Tenant, candidates: Sequence[ClaimLine], held: dict[int, Held]) -> None:
+    """Open a work item for each reason a line is held back (except a deferred identical debit), and
+    resolve those of earlier checks that no longer apply."""
+    episode_ids = {line.episode_id for line in candidates}
+    wanted = {
+        (h.line.episode_id, h.line.phase, reason): message
+        for h in held.values()
+        for reason, message in h.reasons
+        if reason in PRESEND_REASONS
+    }
+    open_items = {
+        (w.episode_id, w.phase, w.reason): w
+        for w in WorkItem.objects.filter(
+            episode_id__in=episode_ids, reason__in=PRESEND_REASONS, resolved_at__isnull=True
+        )
+    }
+    stale = [w.pk for key, w in open_items.items() if key not in wanted]
+    if stale:
+        WorkItem.objects.filter(pk__in=stale).update(resolved_at=timezone.now())
+    WorkItem.objects.bulk_create(
+        WorkItem(tenant=tenant, episode_id=e, phase=p, reason=r, message=m[:300])
+        for (e, p, r), m in wanted.items()
+        if (e, p, r) not in open_items
+    )
+
+
+# --- making a batch -----------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    batch: ClaimBatch | None
+    created: bool
+    held: int = 0
+
+
+def _sort_key(line: ClaimLine, snap: Snapshot) -> tuple[Any, ...]:
+    # Per person, per episode, credits before the debits that replace them.
+    return (snap.bsn, snap.policy_number, line.episode_id, line.phase, line.sign != Sign.CREDIT, line.number)
+
+
+def _kz301_lines(batch: ClaimBatch, rows: Iterable[BatchLine]) -> Iterable[kz301.Line]:
+    for row in rows:
+        yield kz301.Line(
+            bsn=row.bsn,
+            uzovi=batch.insurer.uzovi_code,
+            insured_number=row.policy_number,
+            date_of_birth=row.date_of_birth,
+            family_name=row.family_name,
+            initials=row.initials,
+            line_reference=row.number,
+            corrects_reference=row.corrects_number,
+            debit=row.sign == Sign.DEBIT,
+            prestatie_code=row.prestatie_code,
+            service_start=row.service_start,
+            service_end=row.service_end,
+            tariff=row.tariff,
+            percentage=row.percentage,
+            amount=row.amount,
+            episode_reference=row.episode_ref,
+            comment=(
+                _("Credit of line %(ref)s.") % {"ref": row.corrects_number} if row.corrects_number else ""
+            ),
+        )
+
+
+def _file(batch: ClaimBatch, kind: str, content: bytes) -> BatchFile:
+    return BatchFile(
+        tenant_id=batch.tenant_id,
+        batch=batch,
+        kind=kind,
+        content=content,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
+CSV_HEADER = (
+    "batch", "line", "reference", "corrects", "debit_credit", "bsn", "uzovi", "insured_number",
+    "date_of_birth", "family_name", "initials", "prestatie_code", "phase", "service_start", "service_end",
+    "tariff", "percentage", "amount", "episode",
+)  # fmt: skip
+
+
+def batch_csv(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
+    return csv_bytes(
+        CSV_HEADER,
+        (
+            (
+                batch.number,
+                r.line_no,
+                r.number,
+                r.corrects_number,
+                "D" if r.sign == Sign.DEBIT else "C",
+                r.bsn,
+                batch.insurer.uzovi_code,
+                r.policy_number,
+                r.date_of_birth.isoformat(),
+                r.family_name,
+                r.initials,
+                r.prestatie_code,
+                r.phase,
+                r.service_start.isoformat(),
+                r.service_end.isoformat(),
+                r.tariff,
+                r.percentage,
+                r.amount,
+                r.episode_ref,
+            )
+            for r in rows
+        ),
+    )
+
+
+def batch_pdf(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
+    return pdf_bytes(
+        "pdf/batch_summary.html",
+        {
+            "batch": batch,
+            "tenant": batch.tenant,
+            "insurer": batch.insurer,
+            "period_end": month_end(batch.period),
+            "lines": rows,
+            "debit_count": sum(1 for r in rows if r.sign == Sign.DEBIT),
+            "credit_count": sum(1 for r in rows if r.sign == Sign.CREDIT),
+            "generated_at": timezone.localtime(batch.created_at),
+        },
+    )
+
+
+def _make_files(batch: ClaimBatch, rows: Sequence[BatchLine]) -> list[BatchFile]:
+    buffer = io.BytesIO()
+    with translation.override(settings.LANGUAGE_CODE):  # the insurer gets the documents in Dutch
+        return _make_files_in_language(batch, rows, buffer)
+
+
+def _make_files_in_language(
+    batch: ClaimBatch, rows: Sequence[BatchLine], buffer: io.BytesIO
+) -> list[BatchFile]:
+    header = kz301.Header(
+        sender_agb=batch.tenant.agb_code,
+        sender_name=batch.tenant.name,
+        receiver_uzovi=batch.insurer.uzovi_code,
+        invoice_number=batch.number,
+        invoice_date=timezone.localtime(batch.created_at).date(),
+        period_start=batch.period,
+        period_end=month_end(batch.period),
+    )
+    totals = kz301.write(header, _kz301_lines(batch, rows), buffer.write)
+    # The trailer must agree with the batch row, which agrees with the lines: a mismatch aborts it all.
+    if (
+        totals["debit"] != kz301.cents(batch.debit_total)
+        or totals["credit"] != kz301.cents(batch.credit_total)
+        or totals["count_04"] != batch.line_count
+    ):
+        raise RuntimeError(f"batch {batch.number}: file totals do not match the batch")
+    return [
+        _file(batch, BatchFileKind.KZ301, buffer.getvalue()),
+        _file(batch, BatchFileKind.CSV, batch_csv(batch, rows)),
+        _file(batch, BatchFileKind.PDF, batch_pdf(batch, rows)),
+    ]
+
+
+def _candidates(*, insurer: Insurer, period: date) -> list[ClaimLine]:
+    cutoff = timezone.make_aware(datetime.combine(_next_month(period), time.min))
+    return list(
+        ClaimLine.objects.filter(
+            insurer=insurer, status=LineStatus.READY, created_at__lt=cutoff, batch_line__isnull=True
+        )
+        .select_related("episode__client", "tariff", "contract", "corrects__batch_line")
+        .prefetch_related("contract__tariffs")
+        .order_by("pk")
+    )
+
+
+def batch_create(
+    *, tenant: Tenant, insurer: Insurer, period: date, actor: User | None = None, today: date | None = None
+) -> BatchResult:
+    """Make the batch of one month for one insurer from the ready lines not yet in a batch.
+
+    Idempotent: a second call for the same month returns the existing batch. The tenant row is locked,
+    so two workers (or a worker and a person) cannot both number a batch. Call inside tenant_scope.
+    """
+    period = month_start(period)
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        existing = ClaimBatch.objects.filter(insurer=insurer, period=period).first()
+        if existing is not None:
+            return BatchResult(existing, False)
+        lines = _candidates(insurer=insurer, period=period)
+        snapshots = {line.pk: _snapshot(line) for line in lines}
+        held = presend_check(lines=lines, snapshots=snapshots, today=today)
+        _sync_presend_work_items(tenant, lines, held)
+        included = sorted(
+            (line for line in lines if line.pk not in held), key=lambda ln: _sort_key(ln, snapshots[ln.pk])
+        )
+        if not included:
+            return BatchResult(None, False, held=len(held))
+        debit = sum((ln.amount for ln in included if ln.sign == Sign.DEBIT), Decimal("0.00"))
+        credit = sum((ln.amount for ln in included if ln.sign == Sign.CREDIT), Decimal("0.00"))
+        last = ClaimBatch.objects.aggregate(n=Max("number"))["n"] or 0
+        batch = ClaimBatch.objects.create(
+            tenant=tenant,
+            number=last + 1,
+            insurer=insurer,
+            period=period,
+            line_count=len(included),
+            debit_total=debit,
+            credit_total=credit,
+            total=debit + credit,
+            created_by=actor,
+            held=[
+                {
+                    "line": h.line.pk,
+                    "number": h.line.number,
+                    "episode": h.line.episode_id,
+                    "amount": str(h.line.amount),
+                    "reasons": [{"reason": r, "message": str(m)} for r, m in h.reasons],
+                }
+                for h in held.values()
+            ],
+        )
+        rows = []
+        for no, line in enumerate(included, start=1):
+            snap = snapshots[line.pk]
+            rows.append(
+                BatchLine(
+                    tenant=tenant,
+                    batch=batch,
+                    line_no=no,
+                    claim_line=line,
+                    number=line.number,
+                    corrects_number=line.corrects.number if line.corrects is not None else "",
+                    sign=line.sign,
+                    phase=line.phase,
+                    prestatie_code=line.prestatie_code,
+                    service_start=line.service_start,
+                    service_end=line.service_end,
+                    tariff=line.tariff.amount,
+                    percentage=line.percentage,
+                    amount=line.amount,
+                    episode_ref=str(line.episode_id),
+                    bsn=snap.bsn,
+                    policy_number=snap.policy_number,
+                    date_of_birth=snap.date_of_birth,
+                    family_name=snap.family_name,
+                    initials=snap.initials,
+                )
+            )
+        BatchLine.objects.bulk_create(rows, batch_size=1000)
+        BatchFile.objects.bulk_create(_make_files(batch, rows))
+        audit_record(
+            actor=actor,
+            action="batch.create",
+            tenant=tenant,
+            obj=batch,
+            number=batch.number,
+            insurer=insurer.uzovi_code,
+            period=period.isoformat(),
+            lines=batch.line_count,
+            total=str(batch.total),
+            held=len(held),
+        )
+        return BatchResult(batch, True, held=len(held))
+
+
+def batches_create_month(
+    *, tenant: Tenant, period: date, actor: User | None = None, today: date | None = None
+) -> list[BatchResult]:
+    """Make the month's batch for every insurer with ready lines (one transaction per insurer)."""
+    cutoff = timezone.make_aware(datetime.combine(_next_month(month_start(period)), time.min))
+    insurer_ids = set(
+        ClaimLine.objects.filter(status=LineStatus.READY, created_at__lt=cutoff, batch_line__isnull=True)
+        .values_list("insurer_id", flat=True)
+        .distinct()
+    )
+    return [
+        batch_create(tenant=tenant, insurer=insurer, period=period, actor=actor, today=today)
+        for insurer in Insurer.objects.filter(pk__in=insurer_ids).order_by("uzovi_code")
+    ]
+
+
+def batch_stale_lines(batch: ClaimBatch) -> list[str]:
+    """References of lines in a draft that the billing run has since withdrawn or replaced."""
+    return list(
+        ClaimLine.objects.filter(batch_line__batch=batch)
+        .exclude(status=LineStatus.READY)
+        .values_list("number", flat=True)
+    )
+
+
+def batch_release(*, batch: ClaimBatch, actor: User) -> ClaimBatch:
+    """Finance releases a reviewed draft: its lines are sent, and the insurer can fetch it."""
+    with transaction.atomic():
+        locked = ClaimBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != BatchStatus.DRAFT:
+            raise ValidationError(_("This batch has already been released."), code="released")
+        stale = batch_stale_lines(locked)
+        if stale:
+            raise ValidationError(
+                _(
+                    "%(n)s line(s) changed after this batch was made (%(refs)s). "
+                    "Rebuild the batch before releasing it."
+                )
+                % {"n": len(stale), "refs": ", ".join(stale[:5])},
+                code="stale",
+            )
+        now = timezone.now()
+        ClaimLine.objects.filter(batch_line__batch=locked, status=LineStatus.READY).update(
+            status=LineStatus.SENT, sent_at=now
+        )
+        locked.status = BatchStatus.RELEASED
+        locked.released_at = now
+        locked.released_by = actor
+        locked.save(update_fields=["status", "released_at", "released_by"])
+        audit_record(
+            actor=actor, action="batch.release", tenant=locked.tenant, obj=locked, number=locked.number
+        )
+    return locked
+
+
+def batch_discard(*, batch: ClaimBatch, actor: User) -> None:
+    """Throw away a draft; its lines go back to waiting for a batch. A released batch cannot be."""
+    with transaction.atomic():
+        locked = ClaimBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != BatchStatus.DRAFT:
+            raise ValidationError(_("A released batch cannot be discarded."), code="released")
+        audit_record(
+            actor=actor,
+            action="batch.discard",
+            tenant=locked.tenant,
+            obj=locked,
+            number=locked.number,
+            period=locked.period.isoformat(),
+        )
+        BatchFile.objects.filter(batch=locked).delete()
+        BatchLine.objects.filter(batch=locked).delete()
+        locked.delete()
+
+
+def batch_rebuild(*, batch: ClaimBatch, actor: User, today: date | None = None) -> BatchResult:
+    """Discard a draft and make the month's batch again from the lines as they are now."""
+    tenant, insurer, period = batch.tenant, batch.insurer, batch.period
+    with transaction.atomic():
+        batch_discard(batch=batch, actor=actor)
+        return batch_create(tenant=tenant, insurer=insurer, period=period, actor=actor, today=today)
+
+
+# --- return information (KZ302) ---------------------------------------------------------------
+
+
+@dataclass
+class ReturnEntry:
+    reference: str
+    status: str
+    reason_code: str = ""
+    reason_text: str = ""
+
+
+class ReturnError(Exception):
+    """Return information that cannot be processed; nothing of it was stored."""
+
+    def __init__(self, errors: list[tuple[int, str, str]]):
+        super().__init__("; ".join(f"{row}: {fld}: {msg}" for row, fld, msg in errors))
+        self.errors = errors  # (entry number from 1, field, message)
+
+
+def batch_return_record(
+    *,
+    batch: ClaimBatch,
+    entries: Sequence[ReturnEntry],
+    user: User,
+    source: str = ReturnSource.PORTAL,
+    filename: str = "",
+) -> BatchReturn:
+    """Record the insurer's answer for lines of a released batch. All entries are checked first; one
+    bad entry stores nothing. A rejected line goes to the IGO's work queue."""
+    errors: list[tuple[int, str, str]] = []
+    if not entries:
+        raise ReturnError([(0, "lines", _("The return information holds no lines."))])
+    with transaction.atomic():
+        locked = ClaimBatch.unscoped.select_for_update().get(pk=batch.pk)
+        if locked.status != BatchStatus.RELEASED:
+            raise ReturnError([(0, "batch", _("This batch has not been released."))])
+        by_ref = {
+            row.number: row
+            for row in BatchLine.unscoped.filter(batch=locked).select_related("claim_line", "answer")
+        }
+        seen: set[str] = set()
+        for i, entry in enumerate(entries, start=1):
+            ref = (entry.reference or "").strip()
+            row = by_ref.get(ref)
+            if row is None:
+                errors.append((i, "reference", _("Line %(ref)s is not in this batch.") % {"ref": ref}))
+                continue
+            if ref in seen:
+                errors.append((i, "reference", _("Line %(ref)s appears twice.") % {"ref": ref}))
+            seen.add(ref)
+            if hasattr(row, "answer"):
+                errors.append((i, "reference", _("Line %(ref)s has already been answered.") % {"ref": ref}))
+            if entry.status not in ReturnStatus.values:
+                errors.append((i, "status", _("The status must be “accepted” or “rejected”.")))
+            elif entry.status == ReturnStatus.REJECTED and entry.reason_code not in RETURN_CODES:
+                errors.append(
+                    (
+                        i,
+                        "reason_code",
+                        _("A rejection needs a known reason code (%(codes)s).")
+                        % {"codes": ", ".join(RETURN_CODES)},
+                    )
+                )
+            elif entry.status == ReturnStatus.ACCEPTED and entry.reason_code:
+                errors.append((i, "reason_code", _("An accepted line has no reason code.")))
+            if len(entry.reason_text or "") > 200:
+                errors.append((i, "reason_text", _("The explanation is longer than 200 characters.")))
+        if errors:
+            raise ReturnError(errors)
+        answer = BatchReturn.unscoped.create(
+            tenant_id=locked.tenant_id,
+            batch=locked,
+            source=source,
+            filename=filename[:200],
+            received_by=user,
+            accepted=sum(1 for e in entries if e.status == ReturnStatus.ACCEPTED),
+            rejected=sum(1 for e in entries if e.status == ReturnStatus.REJECTED),
+        )
+        ReturnLine.unscoped.bulk_create(
+            ReturnLine(
+                tenant_id=locked.tenant_id,
+                batch_return=answer,
+                batch_line=by_ref[e.reference.strip()],
+                status=e.status,
+                reason_code=e.reason_code if e.status == ReturnStatus.REJECTED else "",
+                reason_text=(e.reason_text or "").strip(),
+            )
+            for e in entries
+        )
+        status_of = {e.reference.strip(): e.status for e in entries}
+        for status in (ReturnStatus.ACCEPTED, ReturnStatus.REJECTED):
+            ids = [by_ref[r].claim_line_id for r, s in status_of.items() if s == status]
+            ClaimLine.unscoped.filter(pk__in=ids, status=LineStatus.SENT).update(status=status)
+        _open_rejection_items(locked, [e for e in entries if e.status == ReturnStatus.REJECTED], by_ref)
+        audit_record(
+            actor=user,
+            action="batch.return",
+            tenant=locked.tenant,
+            obj=locked,
+            source=source,
+            accepted=answer.accepted,
+            rejected=answer.rejected,
+        )
+    return answer
+
+
+def _open_rejection_items(
+    batch: ClaimBatch, rejected: Sequence[ReturnEntry], by_ref: dict[str, BatchLine]
+) -> None:
+    keys: dict[tuple[int, str], str] = {}
+    for e in rejected:
+        line = by_ref[e.reference.strip()].claim_line
+        message = _("Rejected by %(insurer)s in batch %(n)s, line %(ref)s: %(code)s %(label)s. %(text)s") % {
+            "insurer": batch.insurer.name,
+            "n": batch.number,
+            "ref": line.number,
+            "code": e.reason_code,
+            "label": RETURN_CODES[e.reason_code],
+            "text": e.reason_text,
+        }
+        keys.setdefault((line.episode_id, line.phase), message.strip())
+    existing = set(
+        WorkItem.unscoped.filter(
+            episode_id__in={k[0] for k in keys}, reason=REJECTED_REASON, resolved_at__isnull=True
+        ).values_list("episode_id", "phase")
+    )
+    WorkItem.unscoped.bulk_create(
+        WorkItem(tenant_id=batch.tenant_id, episode_id=e, phase=p, reason=REJECTED_REASON, message=m[:300])
+        for (e, p), m in keys.items()
+        if (e, p) not in existing
+    )
+
+
+def rejected_line_rebill(*, line: ClaimLine, actor: User) -> ClaimLine | None:
+    """After finance corrected the data behind a rejected line: credit it and bill the phase again
+    from the episode as it is now. Returns the new debit line (None if the phase is no longer billable).
+    Call inside tenant_scope."""
+    from billing import services
+
+    with transaction.atomic():
+        locked = ClaimLine.objects.select_for_update().get(pk=line.pk)
+        if not (locked.status == LineStatus.REJECTED and locked.is_current and locked.sign == Sign.DEBIT):
+            raise ValidationError(_("Only a rejected, current debit line can be billed again."), code="state")
+        seq = ClaimLine.objects.filter(episode_id=locked.episode_id, phase=locked.phase).count() + 1
+        services.retire_line(locked, seq)
+        services.billing_run_batch(tenant=locked.tenant, episode_ids=[locked.episode_id])
+        audit_record(
+            actor=actor, action="claim_line.rebill", tenant=locked.tenant, obj=locked, number=locked.number
+        )
+        return ClaimLine.objects.filter(
+            episode_id=locked.episode_id, phase=locked.phase, is_current=True, sign=Sign.DEBIT
+        ).first()
