@@ -191,8 +191,9 @@ def presend_check(
 
 def _sync_presend_work_items(tenant: Tenant, candidates: Sequence[ClaimLine], held: dict[int, Held]) -> None:
     """Open a work item for each reason a line is held back (except a deferred identical debit), and
-    resolve those of earlier checks that no longer apply."""
-    episode_ids = {line.episode_id for line in candidates}
+    resolve those of earlier checks that no longer apply to the lines checked now. Only the (episode,
+    phase) pairs of these candidates are touched: another insurer's check may still hold the same episode."""
+    checked = {(line.episode_id, line.phase) for line in candidates}
     wanted = {
         (h.line.episode_id, h.line.phase, reason): message
         for h in held.values()
@@ -202,8 +203,9 @@ def _sync_presend_work_items(tenant: Tenant, candidates: Sequence[ClaimLine], he
     open_items = {
         (w.episode_id, w.phase, w.reason): w
         for w in WorkItem.objects.filter(
-            episode_id__in=episode_ids, reason__in=PRESEND_REASONS, resolved_at__isnull=True
+            episode_id__in={e for e, _p in checked}, reason__in=PRESEND_REASONS, resolved_at__isnull=True
         )
+        if (w.episode_id, w.phase) in checked
     }
     stale = [w.pk for key, w in open_items.items() if key not in wanted]
     if stale:
@@ -650,6 +652,10 @@ def _open_rejection_items(
     keys: dict[tuple[int, str], str] = {}
     for e in rejected:
         line = by_ref[e.reference.strip()].claim_line
+        if not line.is_current or line.sign != Sign.DEBIT:
+            # Already credited and replaced by the billing run (or a credit itself): the correction is on
+            # its way, and there is nothing left that finance could bill again.
+            continue
         message = _("Rejected by %(insurer)s in batch %(n)s, line %(ref)s: %(code)s %(label)s. %(text)s") % {
             "insurer": batch.insurer.name,
             "n": batch.number,

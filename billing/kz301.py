@@ -69,7 +69,7 @@ RECORDS: dict[str, tuple[Field, ...]] = {
         *_LEAD,
         ("bsn", 9, "N"),
         ("uzovi", 4, "N"),
-        ("insured_number", 15, "AN"),
+        ("insured_number", 20, "AN"),
         ("date_of_birth", 8, "D"),
         ("family_name", 25, "AN"),
         ("initials", 6, "AN"),
@@ -79,12 +79,12 @@ RECORDS: dict[str, tuple[Field, ...]] = {
         *_LEAD,
         ("bsn", 9, "N"),
         ("uzovi", 4, "N"),
-        ("insured_number", 15, "AN"),
-        ("line_reference", 20, "AN"),
-        ("corrects_reference", 20, "AN"),
+        ("insured_number", 20, "AN"),
+        ("line_reference", 32, "AN"),
+        ("corrects_reference", 32, "AN"),
         ("debit_credit", 1, "AN"),
         ("code_list", 3, "N"),
-        ("prestatie_code", 6, "AN"),
+        ("prestatie_code", 16, "AN"),
         ("service_start", 8, "D"),
         ("service_end", 8, "D"),
         ("tariff_cents", 11, "N"),
@@ -119,6 +119,11 @@ class RecordError(ValueError):
     pass
 
 
+# Only names and free text may be shortened to fit; a code, number or reference cut short would claim
+# something else, so it is refused instead (the model fields are never longer than these).
+MAY_SHORTEN = frozenset({"sender_name", "family_name", "initials", "comment"})
+
+
 def _text(value: Any) -> str:
     text = "" if value is None else str(value)
     # Keep only what ISO-8859-1 can carry; a character outside it becomes "?" rather than failing.
@@ -140,7 +145,12 @@ def format_field(f: Field, value: Any) -> str:
         if not isinstance(value, date):
             raise RecordError(f"{f.name}: not a date")
         return value.strftime("%Y%m%d")
-    return _text(value)[: f.length].ljust(f.length)
+    text = _text(value)
+    if len(text) > f.length:
+        if f.name not in MAY_SHORTEN:
+            raise RecordError(f"{f.name}: {text!r} is longer than {f.length} positions")
+        text = text[: f.length]
+    return text.ljust(f.length)
 
 
 def render(code: str, seq: int, values: Mapping[str, Any]) -> str:
