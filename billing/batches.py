@@ -633,7 +633,8 @@ def batch_return_record(
         for status in (ReturnStatus.ACCEPTED, ReturnStatus.REJECTED):
             ids = [by_ref[r].claim_line_id for r, s in status_of.items() if s == status]
             ClaimLine.unscoped.filter(pk__in=ids, status=LineStatus.SENT).update(status=status)
-        _open_rejection_items(locked, [e for e in entries if e.status == ReturnStatus.REJECTED], by_ref)
+        with translation.override(settings.LANGUAGE_CODE):  # read in the IGO's work queue, not the portal
+            _open_rejection_items(locked, [e for e in entries if e.status == ReturnStatus.REJECTED], by_ref)
         audit_record(
             actor=user,
             action="batch.return",

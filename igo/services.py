@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from igo.models import AuditEntry, Insurer, InsurerMembership, Invitation, Membership, Role, Tenant, User
+from igo.models import (
+    AuditEntry,
+    Insurer,
+    InsurerApiToken,
+    InsurerMembership,
+    Invitation,
+    Membership,
+    Role,
+    Tenant,
+    User,
+)
 from igo.tenancy import tenant_scope
 
 
@@ -239,3 +250,103 @@ def insurer_user_create(
     InsurerMembership.objects.create(user=user, insurer=insurer)
     audit_record(actor=actor, action="insurer_user.create", obj=user, insurer=insurer.uzovi_code)
     return user
+
+
+# --- insurer API keys ---------------------------------------------------------------------------
+
+TOKEN_DAYS_DEFAULT = 90
+TOKEN_DAYS_MAX = 365
+API_KEY_PREFIX = "igo"
+# Writing last_used_at on every call would turn each API read into a write; a minute is precise enough.
+TOKEN_TOUCH_SECONDS = 60
+
+
+def insurer_token_hash(key: str) -> str:
+    """The stored form of an API key. The keys are long random strings, so a plain SHA-256 suffices
+    (no salt or slow hash: there is nothing to guess)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def insurer_member(*, user: User, insurer: Insurer) -> bool:
+    return (
+        user.is_active
+        and insurer.is_active
+        and InsurerMembership.objects.filter(user=user, insurer=insurer, is_active=True).exists()
+    )
+
+
+@transaction.atomic
+def insurer_token_create(
+    *, user: User, insurer: Insurer, name: str, days: int = TOKEN_DAYS_DEFAULT
+) -> tuple[InsurerApiToken, str]:
+    """Make an API key for an insurer. Returns the token row and the key, which is shown once and
+    never stored: the database keeps only its SHA-256."""
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = _("Give the key a name, e.g. the system that will use it.")
+    elif len(name) > InsurerApiToken._meta.get_field("name").max_length:  # type: ignore[operator]
+        errors["name"] = _("The name is too long.")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= TOKEN_DAYS_MAX:
+        errors["days"] = _("A key is valid for 1 to %(max)s days.") % {"max": TOKEN_DAYS_MAX}
+    if not insurer_member(user=user, insurer=insurer):
+        errors["insurer"] = _("You can only make keys for an insurer you work for.")
+    if errors:
+        raise ValidationError(errors)
+    prefix = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    now = timezone.now()
+    token = InsurerApiToken.objects.create(
+        insurer=insurer,
+        name=name,
+        prefix=prefix,
+        key_hash=insurer_token_hash(key),
+        created_by=user,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    audit_record(
+        actor=user,
+        action="insurer_token.create",
+        obj=token,
+        insurer=insurer.uzovi_code,
+        name=name,
+        prefix=prefix,
+        expires_at=token.expires_at.isoformat(),
+    )
+    return token, key
+
+
+@transaction.atomic
+def insurer_token_revoke(*, token: InsurerApiToken, actor: User) -> InsurerApiToken:
+    """Withdraw a key at once. Any colleague at the same insurer may do so (e.g. for a key of someone
+    who left)."""
+    locked = InsurerApiToken.objects.select_for_update().select_related("insurer").get(pk=token.pk)
+    if not insurer_member(user=actor, insurer=locked.insurer):
+        raise ValidationError(_("You can only revoke keys of an insurer you work for."))
+    if locked.revoked_at is not None:
+        raise ValidationError(_("This key has already been revoked."))
+    locked.revoked_at = timezone.now()
+    locked.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor,
+        action="insurer_token.revoke",
+        obj=locked,
+        insurer=locked.insurer.uzovi_code,
+        prefix=locked.prefix,
+    )
+    token.revoked_at = locked.revoked_at
+    return locked
+
+
+def insurer_token_touch(*, token: InsurerApiToken, now: datetime | None = None) -> None:
+    """Note that a key was used, at most once a minute (a conditional update: concurrent calls
+    do not pile up writes)."""
+    now = now or timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < timedelta(seconds=TOKEN_TOUCH_SECONDS):
+        return
+    InsurerApiToken.objects.filter(pk=token.pk).filter(
+        models.Q(last_used_at__isnull=True)
+        | models.Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS))
+    ).update(last_used_at=now)
+    token.last_used_at = now

@@ -154,6 +154,10 @@ CELERY_TIMEZONE = "Europe/Amsterdam"
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "igo.tasks.sessions_clear", "schedule": timedelta(hours=6)},
     "billing-sweep": {"task": "billing.tasks.billing_sweep", "schedule": timedelta(minutes=15)},
+    # Quality indicators: the months touched by changed data every 5 minutes, all of the last two years
+    # nightly.
+    "quality-sweep": {"task": "quality.tasks.quality_sweep", "schedule": timedelta(minutes=5)},
+    "quality-nightly": {"task": "quality.tasks.quality_nightly", "schedule": crontab(minute=30, hour=2)},
     # The month's claim batches, for finance to review, on the 1st (after the night's billing sweeps).
     "monthly-batches": {
         "task": "billing.tasks.batches_monthly",
@@ -244,7 +248,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_USER_RATE", "600/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("API_USER_RATE", "600/min"),
+        # The insurer API, per key (igo.api.auth.InsurerRateThrottle).
+        "insurer": os.environ.get("API_INSURER_RATE", "120/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IGO platform API",
@@ -255,6 +263,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PhaseEnum": "pregnancies.models.Phase",
         "EndReasonEnum": "pregnancies.models.EndReason",
+        # Both have a field `status` with other choices; without names the schema gets hashed names.
+        "LineStatusEnum": "billing.models.LineStatus",
+        "ReturnStatusEnum": "billing.models.ReturnStatus",
     },
 }
 

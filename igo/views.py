@@ -255,14 +255,6 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
-def insurer_dashboard(request: AuthedRequest) -> HttpResponse:
-    insurers = selectors.user_insurers(user=request.user)
-    if not insurers:
-        raise PermissionDenied
-    return render(request, "igo/insurer_dashboard.html", {"insurers": insurers})
-
-
-@login_required
 def platform_tenants(request: AuthedRequest) -> HttpResponse:
     if not request.user.is_staff:
         raise PermissionDenied

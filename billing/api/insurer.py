@@ -1,0 +1,401 @@
+"""The insurer API: released claim batches addressed to an insurer, their files, and return information.
+
+Authentication: an insurer API key (`Authorization: Bearer igo_…`, igo.api.auth) or the browser session
+of an insurer user. A key acts for the one insurer it was made for, even when its maker works for several;
+a session acts for all the user's insurers. Signed in without an insurer → 403; no or a bad key → 401;
+another insurer's batch or a draft → 404. Throttled per key (`API_INSURER_RATE`).
+
+Thin views over `billing.insurer` (reads) and `billing.batches.batch_return_record` (writes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import generics, serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from billing import insurer as selectors
+from billing.batches import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
+from billing.insurer_views import file_response
+from billing.models import BatchFileKind, BatchLine, ClaimBatch, ReturnSource, ReturnStatus
+from igo import selectors as igo_selectors
+from igo.api.auth import InsurerRateThrottle, InsurerTokenAuthentication
+from igo.api.views import InsurerRefSerializer
+from igo.models import Insurer, InsurerApiToken, User
+
+TAGS = ["insurer"]
+MAX_RETURN_LINES = 20_000
+
+
+def request_insurers(request: Request) -> list[Insurer]:
+    """The insurers this request acts for: the key's one insurer, or every insurer of the session user."""
+    if isinstance(request.auth, InsurerApiToken):
+        return [request.auth.insurer]
+    user = request.user
+    if isinstance(user, User) and user.is_authenticated:
+        return igo_selectors.user_insurers(user=user)
+    return []
+
+
+class IsInsurer(BasePermission):
+    message = gettext_lazy("Only insurer users may use the insurer API.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated and request_insurers(request))
+
+
+# --- serializers ---------------------------------------------------------------------------
+
+
+class InsurerIgoSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    agb_code = serializers.CharField()
+
+
+class InsurerBatchFileSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=BatchFileKind.choices)
+    url = serializers.CharField(help_text="Path of the download, relative to the site.")
+
+
+class InsurerAnswerSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ReturnStatus.choices)
+    reason_code = serializers.CharField(help_text="Empty when accepted.")
+    reason_text = serializers.CharField()
+    received_at = serializers.DateTimeField(source="batch_return.received_at")
+
+
+class InsurerBatchSerializer(serializers.ModelSerializer):
+    igo = InsurerIgoSerializer(source="tenant")
+    insurer = InsurerRefSerializer()
+    period = serializers.SerializerMethodField(help_text="The month the batch covers, YYYY-MM.")
+    answered = serializers.IntegerField(help_text="Lines with an answer.")
+    rejected = serializers.IntegerField(help_text="Lines answered with a rejection.")
+    open = serializers.IntegerField(source="open_lines", help_text="Lines without an answer.")
+    files = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ClaimBatch
+        fields = [
+            "id",
+            "igo",
+            "insurer",
+            "number",
+            "period",
+            "line_count",
+            "debit_total",
+            "credit_total",
+            "total",
+            "released_at",
+            "answered",
+            "rejected",
+            "open",
+            "files",
+        ]
+
+    def get_period(self, batch: ClaimBatch) -> str:
+        return f"{batch.period:%Y-%m}"
+
+    @extend_schema_field(InsurerBatchFileSerializer(many=True))
+    def get_files(self, batch: ClaimBatch) -> list[dict[str, str]]:
+        return [
+            {"kind": kind, "url": reverse("api_insurer_batch_file", kwargs={"pk": batch.pk, "kind": kind})}
+            for kind in BatchFileKind.values
+        ]
+
+
+class InsurerBatchLineSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(source="number")
+    corrects = serializers.CharField(
+        source="corrects_number", help_text="Reference of the earlier line a credit takes back; else empty."
+    )
+    debit_credit = serializers.SerializerMethodField(help_text="D (debit) or C (credit).")
+    insured_number = serializers.CharField(source="policy_number")
+    episode_reference = serializers.CharField(source="episode_ref")
+    answer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BatchLine
+        fields = [
+            "line_no",
+            "reference",
+            "corrects",
+            "debit_credit",
+            "bsn",
+            "insured_number",
+            "date_of_birth",
+            "family_name",
+            "initials",
+            "prestatie_code",
+            "phase",
+            "service_start",
+            "service_end",
+            "tariff",
+            "percentage",
+            "amount",
+            "episode_reference",
+            "answer",
+        ]
+
+    def get_debit_credit(self, line: BatchLine) -> str:
+        return "D" if line.sign == "debit" else "C"
+
+    @extend_schema_field(InsurerAnswerSerializer(allow_null=True))
+    def get_answer(self, line: BatchLine) -> dict[str, Any] | None:
+        answer = getattr(line, "answer", None)
+        return InsurerAnswerSerializer(answer).data if answer is not None else None
+
+
+class InsurerBatchDetailSerializer(InsurerBatchSerializer):
+    lines = serializers.SerializerMethodField()
+
+    class Meta(InsurerBatchSerializer.Meta):
+        fields = [*InsurerBatchSerializer.Meta.fields, "lines"]
+
+    @extend_schema_field(InsurerBatchLineSerializer(many=True))
+    def get_lines(self, batch: ClaimBatch) -> Any:
+        return InsurerBatchLineSerializer(selectors.insurer_batch_lines(batch=batch), many=True).data
+
+
+class InsurerBatchQuerySerializer(serializers.Serializer):
+    period = serializers.RegexField(
+        selectors.PERIOD_RE, required=False, help_text="Only batches of this month, YYYY-MM."
+    )
+    igo = serializers.SlugField(required=False, help_text="Only batches of this IGO (its short name).")
+
+
+class InsurerReturnLineSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=32, help_text="The line reference from the batch.")
+    status = serializers.ChoiceField(choices=ReturnStatus.choices)
+    reason_code = serializers.CharField(
+        max_length=4,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required for a rejection (see return-codes/); empty for an acceptance.",
+    )
+    reason_text = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class InsurerReturnSerializer(serializers.Serializer):
+    lines = serializers.ListField(
+        child=InsurerReturnLineSerializer(), allow_empty=False, max_length=MAX_RETURN_LINES
+    )
+
+
+class InsurerReturnResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The delivery's id.")
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    open = serializers.IntegerField(help_text="Lines of the batch still without an answer.")
+
+
+class InsurerReturnCodeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the stubs' Field.label is a str
+
+
+RETURN_ERRORS = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description="Nothing was stored. Errors per entry, keyed by its index in `lines` (from 0): "
+    '`{"lines": {"1": {"reason_code": ["…"]}}}`; errors about the batch as a whole under '
+    "`non_field_errors`.",
+    examples=[
+        OpenApiExample(
+            "Unknown reference and a rejection without a code",
+            value={
+                "lines": {
+                    "0": {"reference": ["Line X is not in this batch."]},
+                    "2": {"reason_code": ["A rejection needs a known reason code (0101, …)."]},
+                }
+            },
+        )
+    ],
+)
+FILE = OpenApiResponse(
+    OpenApiTypes.BINARY,
+    description="The file as an attachment, named after the IGO's AGB code, the UZOVI code, the month "
+    "and the batch number.",
+)
+NOT_FOUND = OpenApiResponse(description="No released batch with this id for the caller's insurer.")
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+class InsurerAPIView(generics.GenericAPIView):
+    authentication_classes = [InsurerTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsInsurer]
+    throttle_classes = [InsurerRateThrottle]
+
+    def insurers(self) -> list[Insurer]:
+        return request_insurers(self.request)
+
+    def batch(self, pk: int) -> ClaimBatch:
+        return selectors.insurer_batch_get(insurers=self.insurers(), pk=pk)
+
+
+class InsurerBatchListView(InsurerAPIView, generics.ListAPIView):
+    serializer_class = InsurerBatchSerializer
+    query: dict[str, Any] = {}
+
+    def get_queryset(self) -> QuerySet[ClaimBatch]:
+        if getattr(self, "swagger_fake_view", False):
+            return ClaimBatch.unscoped.none()
+        return selectors.insurer_batch_list(
+            insurers=self.insurers(),
+            period=selectors.period_parse(self.query.get("period", "")),
+            igo=self.query.get("igo", ""),
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="insurer_batches_list",
+        summary="Released claim batches addressed to the caller's insurer, newest month first",
+        parameters=[InsurerBatchQuerySerializer],
+        responses={200: InsurerBatchSerializer(many=True), 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = InsurerBatchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        self.query = dict(query.validated_data)
+        return super().list(request, *args, **kwargs)
+
+
+class InsurerBatchDetailView(InsurerAPIView):
+    serializer_class = InsurerBatchDetailSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="insurer_batches_retrieve",
+        summary="A batch with its lines and the answers given so far",
+        responses={200: InsurerBatchDetailSerializer, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(InsurerBatchDetailSerializer(self.batch(pk)).data)
+
+
+class InsurerBatchFileView(InsurerAPIView):
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The file is sent as it is stored, whatever the client accepts; errors come as JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="insurer_batch_files_retrieve",
+        summary="Download a file of a batch: the KZ301 declaration, the CSV or the PDF summary",
+        description="`kz301`: fixed-width 370-character records, ISO-8859-1, CR LF (docs/kz301.md). "
+        "`csv`: semicolon-separated UTF-8 with a byte-order mark. `pdf`: a printable summary. The header "
+        "`X-Content-SHA256` carries the file's SHA-256. Every download is recorded in the IGO's audit log.",
+        parameters=[
+            OpenApiParameter(
+                "kind", str, OpenApiParameter.PATH, enum=BatchFileKind.values, description="Which file."
+            )
+        ],
+        responses={
+            (200, "text/plain"): FILE,
+            (200, "text/csv"): FILE,
+            (200, "application/pdf"): FILE,
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request: Request, pk: int, kind: str) -> HttpResponse:
+        return file_response(batch=self.batch(pk), kind=kind, user=cast(User, request.user), via="api")
+
+
+class InsurerBatchReturnView(InsurerAPIView):
+    serializer_class = InsurerReturnSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="insurer_batch_returns_create",
+        summary="Send return information: accepted or rejected per line, with a reason code",
+        description="One delivery is checked as a whole: if any entry is wrong, nothing is stored. A line "
+        "can be answered once. A rejected line goes to the IGO's work queue with the reason.",
+        request=InsurerReturnSerializer,
+        responses={201: InsurerReturnResultSerializer, 400: RETURN_ERRORS, 404: NOT_FOUND},
+        examples=[
+            OpenApiExample(
+                "Accept one line, reject another",
+                request_only=True,
+                value={
+                    "lines": [
+                        {"reference": "1042-PRE-D1", "status": "accepted"},
+                        {
+                            "reference": "1043-NAT-D1",
+                            "status": "rejected",
+                            "reason_code": "0101",
+                            "reason_text": "BSN unknown",
+                        },
+                    ]
+                },
+            )
+        ],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        batch = self.batch(pk)
+        data = InsurerReturnSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entries = [ReturnEntry(**line) for line in data.validated_data["lines"]]
+        try:
+            answer = batch_return_record(
+                batch=batch, entries=entries, user=cast(User, request.user), source=ReturnSource.API
+            )
+        except ReturnError as exc:
+            raise serializers.ValidationError(return_error_detail(exc)) from exc
+        batch = self.batch(pk)
+        result = {
+            "id": answer.pk,
+            "accepted": answer.accepted,
+            "rejected": answer.rejected,
+            "open": batch.open_lines,  # type: ignore[attr-defined]
+        }
+        return Response(InsurerReturnResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+def return_error_detail(exc: ReturnError) -> dict[str, Any]:
+    """The service's errors (entries numbered from 1) in the request's shape: by index in `lines`."""
+    lines: dict[str, dict[str, list[str]]] = {}
+    general: list[str] = []
+    for entry_no, field, message in exc.errors:
+        if entry_no >= 1:
+            lines.setdefault(str(entry_no - 1), {}).setdefault(field, []).append(str(message))
+        else:
+            general.append(str(message))
+    detail: dict[str, Any] = {}
+    if lines:
+        detail["lines"] = lines
+    if general:
+        detail[api_settings.NON_FIELD_ERRORS_KEY] = general
+    return detail
+
+
+class InsurerReturnCodeListView(InsurerAPIView):
+    pagination_class = None
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="insurer_return_codes_list",
+        summary="The reason codes a rejection may carry",
+        responses={200: InsurerReturnCodeSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        rows = [{"code": code, "label": str(label)} for code, label in RETURN_CODES.items()]
+        return Response(InsurerReturnCodeSerializer(rows, many=True).data)

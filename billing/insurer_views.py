@@ -1,0 +1,370 @@
+"""The insurer portal: released claim batches addressed to the user's insurers, from every IGO; file
+downloads; return information per line, for all open lines, or as an uploaded file; API keys.
+
+Only users with an active insurer membership get in (others 403; two-factor is enforced by
+`MFARequiredMiddleware`). Batches are read through `billing.insurer`, which is bounded by the user's
+insurers and by status released: another insurer's batch, or a draft, is a 404. Writes go through
+`billing.batches.batch_return_record` and the token services of `igo.services`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
+
+from billing import insurer as selectors
+from billing import returns_io
+from billing.batches import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
+from billing.models import BatchFileKind, BatchLine, BatchReturn, ClaimBatch, ReturnSource, ReturnStatus
+from igo import selectors as igo_selectors
+from igo import services as igo_services
+from igo.http import AuthedRequest
+from igo.models import Insurer, InsurerApiToken, User
+from igo.views import add_form_errors
+
+LINES_PER_PAGE = 200
+BATCHES_PER_PAGE = 50
+
+
+class InsurerRequest(AuthedRequest):
+    insurers: list[Insurer]
+    htmx: HtmxDetails
+
+
+View = Callable[..., HttpResponse]
+
+
+def insurer_view(view: View) -> View:
+    """Signed in (else the login page) and an active employee of at least one insurer (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        insurers = igo_selectors.request_access(request).insurers
+        if not insurers:
+            raise PermissionDenied
+        request.insurers = insurers  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+# --- forms -------------------------------------------------------------------------------------
+
+
+def code_choices() -> list[tuple[str, str]]:
+    return [(code, f"{code} {label}") for code, label in RETURN_CODES.items()]
+
+
+class BatchFilterForm(forms.Form):
+    period = forms.CharField(
+        label=gettext_lazy("Month"), required=False, widget=forms.TextInput(attrs={"type": "month"})
+    )
+    igo = forms.ChoiceField(label=gettext_lazy("IGO"), required=False)
+
+    def __init__(self, *args: Any, igos: list[Any], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["igo"].choices = [("", _("All IGOs")), *((t.slug, t.name) for t in igos)]  # type: ignore[attr-defined]
+
+    def clean_period(self) -> Any:
+        value = self.cleaned_data["period"]
+        if not value:
+            return None
+        period = selectors.period_parse(value)
+        if period is None:
+            raise ValidationError(_("Enter a month as YYYY-MM."))
+        return period
+
+
+class LineAnswerForm(forms.Form):
+    status = forms.ChoiceField(label=gettext_lazy("Answer"), choices=ReturnStatus.choices)
+    reason_code = forms.ChoiceField(label=gettext_lazy("Reason code"), required=False)
+    reason_text = forms.CharField(label=gettext_lazy("Explanation"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["reason_code"].choices = [("", "—"), *code_choices()]  # type: ignore[attr-defined]
+
+
+class ReturnUploadForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Return file (CSV)"),
+        help_text=gettext_lazy(
+            "Header reference;status;reason_code;reason_text. Status accepted or rejected "
+            "(geaccepteerd or afgewezen); a rejection needs a reason code."
+        ),
+    )
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+    insurer = forms.ModelChoiceField(label=gettext_lazy("Insurer"), queryset=Insurer.objects.none())
+    days = forms.IntegerField(
+        label=gettext_lazy("Valid for (days)"),
+        min_value=1,
+        max_value=igo_services.TOKEN_DAYS_MAX,
+        initial=igo_services.TOKEN_DAYS_DEFAULT,
+    )
+
+    def __init__(self, *args: Any, insurers: list[Insurer], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.insurers = insurers
+        field = self.fields["insurer"]
+        field.queryset = Insurer.objects.filter(pk__in=[i.pk for i in insurers])  # type: ignore[attr-defined]
+        if len(insurers) == 1:  # nothing to choose
+            field.required = False
+            field.widget = forms.HiddenInput()
+
+    def clean_insurer(self) -> Insurer | None:
+        chosen: Insurer | None = self.cleaned_data.get("insurer")
+        return chosen or (self.insurers[0] if len(self.insurers) == 1 else None)
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+
+@insurer_view
+def insurer_dashboard(request: InsurerRequest) -> HttpResponse:
+    igos = selectors.insurer_igo_choices(insurers=request.insurers)
+    form = BatchFilterForm(request.GET or None, igos=igos)
+    period, igo = None, ""
+    if form.is_valid():
+        period, igo = form.cleaned_data["period"], form.cleaned_data["igo"]
+    batches = selectors.insurer_batch_list(insurers=request.insurers, period=period, igo=igo)
+    page = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "insurers": request.insurers}
+    template = "insurer/_batch_table.html" if request.htmx else "insurer/dashboard.html"
+    return render(request, template, context)
+
+
+def _batch(request: InsurerRequest, pk: int) -> ClaimBatch:
+    return selectors.insurer_batch_get(insurers=request.insurers, pk=pk)
+
+
+def _open_count(batch: ClaimBatch) -> int:
+    return batch.open_lines  # type: ignore[attr-defined]
+
+
+def _detail_context(request: InsurerRequest, batch: ClaimBatch, **extra: Any) -> dict[str, Any]:
+    lines = selectors.insurer_batch_lines(batch=batch)
+    show_open = request.GET.get("open") == "1"
+    shown = [line for line in lines if not hasattr(line, "answer")] if show_open else lines
+    page = Paginator(shown, LINES_PER_PAGE).get_page(request.GET.get("page"))
+    failed: BatchLine | None = extra.pop("failed_line", None)
+    if failed is not None:  # show the refused answer again on its row, with the errors
+        for line in page:
+            if line.pk == failed.pk:
+                line.form = extra["line_form"]  # type: ignore[attr-defined]
+    return {
+        "batch": batch,
+        "page": page,
+        "show_open": show_open,
+        "open_count": _open_count(batch),
+        "codes": code_choices(),
+        "code_labels": RETURN_CODES,
+        "files": [(kind, label) for kind, label in BatchFileKind.choices],
+        "deliveries": BatchReturn.unscoped.filter(batch=batch).select_related("received_by"),
+        "upload_form": extra.pop("upload_form", None) or ReturnUploadForm(),
+        **extra,
+    }
+
+
+@insurer_view
+def insurer_batch_detail(request: InsurerRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    return render(request, "insurer/batch_detail.html", _detail_context(request, batch))
+
+
+def file_response(*, batch: ClaimBatch, kind: str, user: User, via: str) -> HttpResponse:
+    """The stored file as an attachment; each download is in the IGO's audit log."""
+    download = selectors.insurer_batch_file(batch=batch, kind=kind)
+    igo_services.audit_record(
+        actor=user,
+        action="batch.download",
+        tenant=batch.tenant,
+        obj=batch,
+        kind=kind,
+        insurer=batch.insurer.uzovi_code,
+        via=via,
+    )
+    response = HttpResponse(download.content, content_type=download.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, download.filename)
+    response["Content-Length"] = str(len(download.content))
+    response["Cache-Control"] = "private, no-store"  # BSNs and names: never in a shared cache
+    response["X-Content-SHA256"] = download.sha256
+    return response
+
+
+@insurer_view
+def insurer_batch_file(request: InsurerRequest, pk: int, kind: str) -> HttpResponse:
+    return file_response(batch=_batch(request, pk), kind=kind, user=request.user, via="portal")
+
+
+@require_POST
+@insurer_view
+def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    line = get_object_or_404(BatchLine.unscoped.select_related("answer"), batch=batch, pk=line_pk)
+    form = LineAnswerForm(request.POST)
+    if form.is_valid():
+        entry = ReturnEntry(
+            reference=line.number,
+            status=form.cleaned_data["status"],
+            reason_code=form.cleaned_data["reason_code"],
+            reason_text=form.cleaned_data["reason_text"],
+        )
+        try:
+            batch_return_record(batch=batch, entries=[entry], user=request.user, source=ReturnSource.PORTAL)
+        except ReturnError as exc:
+            for _no, field, message in exc.errors:
+                form.add_error(field if field in form.fields else None, str(message))
+    if not form.errors:
+        batch = _batch(request, pk)  # fresh counts
+        line = BatchLine.unscoped.select_related("answer__batch_return").get(pk=line.pk)
+        if not request.htmx:
+            messages.success(request, _("Your answer for line %(ref)s was saved.") % {"ref": line.number})
+            return redirect("insurer_batch_detail", pk=batch.pk)
+    else:
+        line.form = form  # type: ignore[attr-defined]
+    if request.htmx:
+        # htmx swaps only 2xx answers, so a refused answer comes back as 200 with its errors on the row.
+        context = {
+            "batch": batch,
+            "line": line,
+            "codes": code_choices(),
+            "code_labels": RETURN_CODES,
+            "oob_summary": not form.errors,
+            "open_count": _open_count(batch),
+        }
+        return render(request, "insurer/_line_row.html", context)
+    context = _detail_context(request, batch, failed_line=line, line_form=form)
+    return render(request, "insurer/batch_detail.html", context, status=400)
+
+
+@require_POST
+@insurer_view
+def insurer_accept_open(request: InsurerRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    entries = [
+        ReturnEntry(reference=line.number, status=ReturnStatus.ACCEPTED)
+        for line in selectors.insurer_batch_lines(batch=batch)
+        if not hasattr(line, "answer")
+    ]
+    if not entries:
+        messages.info(request, _("Every line of this batch has been answered already."))
+        return redirect("insurer_batch_detail", pk=batch.pk)
+    try:
+        answer = batch_return_record(
+            batch=batch, entries=entries, user=request.user, source=ReturnSource.PORTAL
+        )
+    except ReturnError as exc:
+        # Someone answered a line in the meantime: nothing was stored; the page shows the new state.
+        messages.error(request, " ".join(str(m) for _no, _f, m in exc.errors[:3]))
+    else:
+        messages.success(request, _("%(n)s open line(s) accepted.") % {"n": answer.accepted})
+    return redirect("insurer_batch_detail", pk=batch.pk)
+
+
+@require_POST
+@insurer_view
+def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    form = ReturnUploadForm(request.POST, request.FILES)
+    errors: list[returns_io.RowError] = []
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > returns_io.MAX_BYTES:
+            errors = [
+                returns_io.RowError(
+                    0, "file", _("The file is larger than %(mb)s MB.") % {"mb": returns_io.MAX_BYTES // 2**20}
+                )
+            ]
+        else:
+            try:
+                parsed = returns_io.return_file_parse(upload.read())
+                answer = batch_return_record(
+                    batch=batch,
+                    entries=parsed.entries,
+                    user=request.user,
+                    source=ReturnSource.FILE,
+                    filename=upload.name or "",
+                )
+            except returns_io.ReturnFileError as exc:
+                errors = exc.errors
+            except ReturnError as exc:
+                errors = parsed.row_errors(exc)
+            else:
+                messages.success(
+                    request,
+                    _("Return file %(name)s processed: %(a)s accepted, %(r)s rejected.")
+                    % {"name": upload.name, "a": answer.accepted, "r": answer.rejected},
+                )
+                return redirect("insurer_batch_detail", pk=batch.pk)
+    context = _detail_context(request, batch, upload_form=form, upload_errors=errors)
+    return render(request, "insurer/batch_detail.html", context, status=400)
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+def _tokens(request: InsurerRequest) -> Any:
+    return InsurerApiToken.objects.filter(insurer__in=[i.pk for i in request.insurers]).select_related(
+        "insurer", "created_by"
+    )
+
+
+@insurer_view
+def insurer_tokens(request: InsurerRequest) -> HttpResponse:
+    form = TokenCreateForm(request.POST or None, insurers=request.insurers)
+    new_key = ""
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                _token, new_key = igo_services.insurer_token_create(
+                    user=request.user,
+                    insurer=form.cleaned_data["insurer"],
+                    name=form.cleaned_data["name"],
+                    days=form.cleaned_data["days"],
+                )
+            except ValidationError as exc:
+                add_form_errors(form, exc)
+            else:
+                status = 201
+                form = TokenCreateForm(insurers=request.insurers)
+    response = render(
+        request,
+        "insurer/tokens.html",
+        {"form": form, "tokens": _tokens(request), "new_key": new_key, "insurers": request.insurers},
+        status=status,
+    )
+    response["Cache-Control"] = "private, no-store"  # the new key is on this page, once
+    return response
+
+
+@require_POST
+@insurer_view
+def insurer_token_revoke(request: InsurerRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(_tokens(request), pk=pk)
+    try:
+        igo_services.insurer_token_revoke(token=token, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The key %(name)s was revoked.") % {"name": token.name})
+    return redirect("insurer_tokens")

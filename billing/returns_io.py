@@ -1,0 +1,223 @@
+"""Return files uploaded by insurers (KZ302 in spirit, as a simple CSV): parse them to return entries.
+
+The format, documented for insurers in docs/api.md:
+
+    reference;status;reason_code;reason_text
+    1042-PRE-D1;accepted;;
+    1043-NAT-D1;rejected;0101;BSN onbekend
+
+Separator `;` or `,` (taken from the header line); UTF-8 (with or without byte-order mark) or
+Windows-1252, as spreadsheets save it; columns in any order; `reason_code` and `reason_text` may be left
+out. Status `accepted`/`rejected`, or in Dutch `geaccepteerd`/`afgewezen`, in any case.
+
+Parsing only checks the form of each row; whether a line is in the batch, already answered, or a reason
+code is known is `billing.batches.batch_return_record`'s to decide. Errors carry the file's row number
+(the header is row 1), so the insurer can find them in the file; the service's errors, numbered by entry,
+are mapped back to rows with `ParsedReturn.row_errors`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from billing.batches import ReturnEntry, ReturnError
+from billing.models import ReturnStatus
+
+COLUMNS = ("reference", "status", "reason_code", "reason_text")
+REQUIRED = ("reference", "status")
+STATUS_WORDS: dict[str, str] = {
+    "accepted": ReturnStatus.ACCEPTED.value,
+    "rejected": ReturnStatus.REJECTED.value,
+    "geaccepteerd": ReturnStatus.ACCEPTED.value,
+    "afgewezen": ReturnStatus.REJECTED.value,
+}
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 50_000
+REASON_CODE_LENGTH = 4
+
+FIELD_LABELS = {
+    "file": gettext_lazy("file"),
+    "reference": gettext_lazy("reference"),
+    "status": gettext_lazy("status"),
+    "reason_code": gettext_lazy("reason code"),
+    "reason_text": gettext_lazy("explanation"),
+    "lines": gettext_lazy("lines"),
+    "batch": gettext_lazy("batch"),
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # the file's row (the header is row 1); 0 for the file as a whole
+    field: str
+    message: str
+
+    @property
+    def field_label(self) -> str:
+        return str(FIELD_LABELS.get(self.field, self.field))
+
+
+class ReturnFileError(Exception):
+    """A return file that cannot be read; nothing of it was stored."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__("; ".join(f"{e.row}: {e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass
+class ParsedReturn:
+    entries: list[ReturnEntry]
+    rows: list[int]  # the file row of each entry
+
+    def row_errors(self, exc: ReturnError) -> list[RowError]:
+        """The service's errors (numbered by entry, from 1; 0 for the whole delivery) by file row."""
+        out = []
+        for entry_no, field, message in exc.errors:
+            row = self.rows[entry_no - 1] if 1 <= entry_no <= len(self.rows) else 0
+            out.append(RowError(row, field, str(message)))
+        return out
+
+
+def _decode(content: bytes) -> str:
+    if b"\x00" in content:
+        raise ReturnFileError([RowError(0, "file", _("This is not a text (CSV) file."))])
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise ReturnFileError(
+            [RowError(0, "file", _("The file is not UTF-8 or Windows-1252 text."))]
+        ) from exc
+
+
+def _separator(header_line: str) -> str:
+    if ";" in header_line:
+        return ";"
+    if "," in header_line:
+        return ","
+    return ";"  # a single column: the header check below reports what is missing
+
+
+def _header(cells: list[str]) -> dict[str, int]:
+    names = [c.strip().lower().replace(" ", "_").replace("-", "_") for c in cells]
+    errors: list[RowError] = []
+    expected = ";".join(COLUMNS)
+    for name in names:
+        if name and name not in COLUMNS:
+            errors.append(
+                RowError(
+                    1,
+                    "file",
+                    _("Unknown column “%(name)s”; the header is %(expected)s.")
+                    % {"name": name, "expected": expected},
+                )
+            )
+        elif name and names.count(name) > 1:
+            errors.append(RowError(1, "file", _("The column “%(name)s” appears twice.") % {"name": name}))
+    for name in REQUIRED:
+        if name not in names:
+            errors.append(
+                RowError(
+                    1,
+                    "file",
+                    _("The column “%(name)s” is missing; the header is %(expected)s.")
+                    % {"name": name, "expected": expected},
+                )
+            )
+    if errors:
+        raise ReturnFileError(list(dict.fromkeys(errors)))
+    return {name: i for i, name in enumerate(names) if name}
+
+
+def return_file_parse(content: bytes) -> ParsedReturn:
+    """Read a return file. Raises ReturnFileError with every row's errors; returns the entries in file
+    order otherwise."""
+    if len(content) > MAX_BYTES:
+        raise ReturnFileError(
+            [RowError(0, "file", _("The file is larger than %(mb)s MB.") % {"mb": MAX_BYTES // 2**20})]
+        )
+    text = _decode(content)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if not first:
+        raise ReturnFileError([RowError(0, "file", _("The file is empty."))])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_separator(first))
+    columns: dict[str, int] | None = None
+    entries: list[ReturnEntry] = []
+    rows: list[int] = []
+    errors: list[RowError] = []
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            row = reader.line_num
+            if columns is None:
+                columns = _header(cells)
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise ReturnFileError(
+                    [RowError(row, "file", _("More than %(n)s lines in one file.") % {"n": MAX_ROWS})]
+                )
+            entry = _entry(cells, columns, row, errors)
+            if entry is not None:
+                entries.append(entry)
+                rows.append(row)
+    except csv.Error as exc:
+        raise ReturnFileError(
+            [RowError(reader.line_num, "file", _("The file cannot be read as CSV here."))]
+        ) from exc
+    if errors:
+        raise ReturnFileError(errors)
+    if not entries:
+        raise ReturnFileError([RowError(0, "file", _("The file holds no lines, only a header."))])
+    return ParsedReturn(entries, rows)
+
+
+def _entry(cells: list[str], columns: dict[str, int], row: int, errors: list[RowError]) -> ReturnEntry | None:
+    if len(cells) > len(columns):
+        errors.append(
+            RowError(
+                row,
+                "file",
+                _("This row has %(n)s fields, the header %(m)s (a separator inside a text without quotes?).")
+                % {"n": len(cells), "m": len(columns)},
+            )
+        )
+        return None
+
+    def cell(name: str) -> str:
+        i = columns.get(name)
+        return cells[i].strip() if i is not None and i < len(cells) else ""
+
+    ok = True
+    reference = cell("reference")
+    if not reference:
+        errors.append(RowError(row, "reference", _("The line reference is missing.")))
+        ok = False
+    word = cell("status").lower()
+    status = STATUS_WORDS.get(word)
+    if status is None:
+        errors.append(
+            RowError(
+                row,
+                "status",
+                _("Unknown status “%(word)s”: use accepted or rejected (or geaccepteerd or afgewezen).")
+                % {"word": cell("status")},
+            )
+        )
+        ok = False
+    code = cell("reason_code")
+    # Spreadsheets drop the leading zeros of a code such as 0101.
+    if code.isdigit() and len(code) < REASON_CODE_LENGTH:
+        code = code.zfill(REASON_CODE_LENGTH)
+    if not ok or status is None:
+        return None
+    return ReturnEntry(reference=reference, status=status, reason_code=code, reason_text=cell("reason_text"))
