@@ -128,6 +128,13 @@ class Episode(TenantOwned):
     hospital_discharged_at = models.DateTimeField(_("hospital discharge"), null=True, blank=True)
     kraamzorg_ended_on = models.DateField(_("end of kraamzorg"), null=True, blank=True)
     postnatal_ended_on = models.DateField(_("end of postnatal care"), null=True, blank=True)
+    # Clinical outcomes the quality indicators need (Perined-style definitions in quality.indicators).
+    blood_loss_ml = models.PositiveIntegerField(
+        _("blood loss at delivery (ml)"), null=True, blank=True, validators=[MaxValueValidator(20000)]
+    )
+    kraamzorg_indicated_hours = models.PositiveSmallIntegerField(
+        _("kraamzorg hours indicated (LIP)"), null=True, blank=True, validators=[MaxValueValidator(80)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # When anything that may change what is billed last changed (dates, events, insurance): the billing
     # sweep recomputes episodes changed since it last looked.
@@ -217,6 +224,8 @@ class Birth(TenantOwned):
         blank=True,
         validators=[MinValueValidator(200), MaxValueValidator(7000)],
     )
+    nicu_admission = models.BooleanField(_("admitted to a NICU"), default=False)
+    neonatal_death_on = models.DateField(_("date of neonatal death"), null=True, blank=True)
 
     class Meta:
         ordering = ["child_number"]

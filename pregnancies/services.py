@@ -22,6 +22,7 @@ from pregnancies.models import (
     AccessAction,
     AccessLogEntry,
     Birth,
+    BirthOutcome,
     CareEvent,
     Client,
     ClientInsurance,
@@ -432,6 +433,67 @@ def birth_record(
     birth.full_clean(exclude=["tenant", "episode"], validate_constraints=False)
     birth.save()
     access_log(user=actor, client=episode.client, action=AccessAction.CREATE, obj=birth)
+    return birth
+
+
+@transaction.atomic
+def episode_set_outcomes(
+    *,
+    episode: Episode,
+    actor: User,
+    blood_loss_ml: int | None,
+    kraamzorg_indicated_hours: int | None,
+) -> Episode:
+    """Record the mother's blood loss at delivery and the kraamzorg hours indicated (LIP)."""
+    episode = Episode.objects.select_for_update().get(pk=episode.pk)
+    errors: dict[str, list[str]] = {}
+    if blood_loss_ml is not None:
+        if episode.labour_started_at is None and not Birth.objects.filter(episode=episode).exists():
+            errors.setdefault("blood_loss_ml", []).append(_("Record the delivery first."))
+        if not 0 <= blood_loss_ml <= 20000:
+            errors.setdefault("blood_loss_ml", []).append(_("Enter a blood loss between 0 and 20,000 ml."))
+    if kraamzorg_indicated_hours is not None and not 0 <= kraamzorg_indicated_hours <= 80:
+        errors.setdefault("kraamzorg_indicated_hours", []).append(
+            _("The national indication protocol allows at most 80 hours.")
+        )
+    if errors:
+        raise ValidationError(errors)
+    episode.blood_loss_ml = blood_loss_ml
+    episode.kraamzorg_indicated_hours = kraamzorg_indicated_hours
+    episode.save(update_fields=["blood_loss_ml", "kraamzorg_indicated_hours"])
+    touch_episodes(episode.pk)
+    access_log(user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="outcomes")
+    return episode
+
+
+@transaction.atomic
+def birth_set_outcome(
+    *, birth: Birth, actor: User, nicu_admission: bool, neonatal_death_on: date | None
+) -> Birth:
+    """Record what happened to a child after birth: admission to a NICU, death in the neonatal period."""
+    birth = Birth.objects.select_for_update().select_related("episode__client").get(pk=birth.pk)
+    errors: dict[str, list[str]] = {}
+    if neonatal_death_on is not None:
+        born_on = timezone.localdate(birth.born_at)
+        if birth.outcome != BirthOutcome.LIVE:
+            errors.setdefault("neonatal_death_on", []).append(_("Only a live-born child can die after birth."))
+        elif neonatal_death_on < born_on:
+            errors.setdefault("neonatal_death_on", []).append(_("This lies before the birth."))
+        elif neonatal_death_on > born_on + timedelta(days=28):
+            errors.setdefault("neonatal_death_on", []).append(
+                _("The neonatal period ends 28 days after birth.")
+            )
+        if neonatal_death_on > timezone.localdate():
+            errors.setdefault("neonatal_death_on", []).append(_("This lies in the future."))
+    if nicu_admission and birth.outcome != BirthOutcome.LIVE:
+        errors.setdefault("nicu_admission", []).append(_("Only a live-born child can be admitted."))
+    if errors:
+        raise ValidationError(errors)
+    birth.nicu_admission = nicu_admission
+    birth.neonatal_death_on = neonatal_death_on
+    birth.save(update_fields=["nicu_admission", "neonatal_death_on"])
+    touch_episodes(birth.episode_id)
+    access_log(user=actor, client=birth.episode.client, action=AccessAction.UPDATE, obj=birth, detail="outcome")
     return birth
 
 

@@ -1,1 +1,106 @@
-"""Models of the quality app (built in a later issue)."""
+"""Quality indicators computed from logged care, client experience answers, and the compute state."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from igo.tenancy import TenantOwned
+
+
+class IndicatorValue(TenantOwned):
+    """An indicator for one month, for the whole IGO (organisation empty) or one member organisation,
+    with the episodes behind its numerator and denominator. Recomputed, never edited by hand."""
+
+    indicator = models.CharField(_("indicator"), max_length=32)
+    period = models.DateField(_("month"))
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    numerator = models.DecimalField(max_digits=14, decimal_places=2)
+    denominator = models.DecimalField(max_digits=14, decimal_places=2)
+    numerator_episodes = models.JSONField(default=list)
+    denominator_episodes = models.JSONField(default=list)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["indicator", "period"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "indicator", "period", "organisation"],
+                name="indicator_value_unique",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(condition=Q(period__day=1), name="indicator_value_period_is_month"),
+        ]
+        indexes = [models.Index(fields=["tenant", "indicator", "period"])]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} {self.period:%Y-%m} {self.numerator}/{self.denominator}"
+
+
+class ExperienceSource(models.TextChoices):
+    ENTERED = "entered", _("entered")
+    IMPORTED = "imported", _("imported")
+
+
+class ExperienceResponse(TenantOwned):
+    """A client's answers to the short questionnaire after the maternity period (one per episode)."""
+
+    episode = models.OneToOneField(
+        "pregnancies.Episode", on_delete=models.PROTECT, related_name="experience_response"
+    )
+    answered_on = models.DateField(_("answered on"))
+    overall = models.PositiveSmallIntegerField(
+        _("overall rating (1–10)"), validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    informed = models.PositiveSmallIntegerField(
+        _("I was well informed (1–5)"), validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    same_team = models.PositiveSmallIntegerField(
+        _("I saw a small, familiar team (1–5)"), validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    recommend = models.PositiveSmallIntegerField(
+        _("Would recommend (0–10)"), validators=[MaxValueValidator(10)]
+    )
+    source = models.CharField(
+        max_length=8, choices=ExperienceSource.choices, default=ExperienceSource.ENTERED
+    )
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("client experience response")
+        ordering = ["-answered_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(overall__gte=1, overall__lte=10), name="experience_overall_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(informed__gte=1, informed__lte=5), name="experience_informed_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(same_team__gte=1, same_team__lte=5), name="experience_same_team_range"
+            ),
+            models.CheckConstraint(condition=Q(recommend__lte=10), name="experience_recommend_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.episode_id} {self.overall}"
+
+
+class QualityState(TenantOwned):
+    """When the indicators of an IGO were last brought up to date (the sweep recomputes what changed since)."""
+
+    computed_at = models.DateTimeField()
+    full_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="quality_state_one_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.computed_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,301 @@
+"""Indicator definitions and their computation from the logged care.
+
+Every indicator is a ratio: a numerator over a denominator, each backed by the episodes counted, so a
+number on a dashboard can always be opened to the episodes behind it. docs/quality.md describes each
+definition for the people who read the dashboards.
+
+Which month an episode counts in depends on the indicator: births count in the month of birth (of the
+first child for the delivery-based ones), kraamzorg in the month the kraamzorg (or postnatal care) ended,
+experience in the month the client answered.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from pregnancies.models import (
+    Birth,
+    BirthMode,
+    BirthOutcome,
+    BirthPlace,
+    CareEvent,
+    Episode,
+    EventStatus,
+    EventType,
+    Line,
+    LineTransfer,
+    Phase,
+    Unit,
+)
+from quality.models import ExperienceResponse
+
+TERM_DAYS = 280
+PRETERM_DAYS = 37 * 7  # born before 37+0 weeks
+PERINATAL_FROM_DAYS = 22 * 7  # the perinatal period starts at 22+0 weeks
+EARLY_NEONATAL_DAYS = 7
+LOW_WEIGHT_GRAMS = 2500
+SEVERE_PPH_ML = 1000
+CONTINUITY_TEAM = 4  # "a small team": at most this many professionals before and during labour
+SMALL_NUMBER = 10  # below this denominator a percentage says little; the dashboards warn
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name: Any
+    unit: str  # "percent", "per_mille" or "score"
+    better: str  # "lower", "higher" or "" (descriptive only)
+    numerator_text: Any
+    denominator_text: Any
+
+    @property
+    def factor(self) -> Decimal:
+        return {"percent": Decimal(100), "per_mille": Decimal(1000)}.get(self.unit, Decimal(1))
+
+    def value(self, numerator: Decimal, denominator: Decimal) -> Decimal | None:
+        if not denominator:
+            return None
+        return (numerator * self.factor / denominator).quantize(Decimal("0.1"))
+
+
+_DELIVERIES = _("deliveries (episodes with a birth) in the month")
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator("caesarean", _("Caesarean section"), "percent", "lower", _("deliveries by caesarean section"), _DELIVERIES),
+    Indicator("first_line_birth", _("Births under first-line care"), "percent", "", _("deliveries with the midwife responsible at birth"), _DELIVERIES),
+    Indicator("place_home", _("Births at home"), "percent", "", _("deliveries at home"), _DELIVERIES),
+    Indicator("place_birth_centre", _("Births in a birth centre"), "percent", "", _("deliveries in a birth centre"), _DELIVERIES),
+    Indicator("place_polyclinic", _("Polyclinic births"), "percent", "", _("deliveries in hospital without medical indication"), _DELIVERIES),
+    Indicator("place_clinical", _("Clinical births"), "percent", "", _("deliveries in hospital under second-line care"), _DELIVERIES),
+    Indicator(
+        "transfer_in_labour", _("Transfer during labour"), "percent", "lower",
+        _("deliveries transferred from first to second line between the start of labour and placenta + 2 h"),
+        _("deliveries that started labour under first-line care"),
+    ),
+    Indicator("preterm", _("Preterm birth"), "percent", "lower", _("deliveries before 37+0 weeks"), _DELIVERIES),
+    Indicator(
+        "low_birth_weight", _("Low birth weight"), "percent", "lower",
+        _("live-born children under 2,500 g"), _("live-born children with a recorded weight"),
+    ),
+    Indicator("nicu", _("NICU admission"), "percent", "lower", _("live-born children admitted to a NICU"), _("live-born children")),
+    Indicator(
+        "severe_pph", _("Severe postpartum haemorrhage"), "percent", "lower",
+        _("deliveries with a blood loss of 1,000 ml or more"), _("deliveries with a recorded blood loss"),
+    ),
+    Indicator(
+        "perinatal_mortality", _("Perinatal mortality"), "per_mille", "lower",
+        _("children stillborn or died within 7 days"), _("children born from 22+0 weeks"),
+    ),
+    Indicator(
+        "kraamzorg_hours", _("Kraamzorg hours delivered versus indicated"), "percent", "higher",
+        _("kraamzorg hours delivered"), _("kraamzorg hours indicated (LIP)"),
+    ),
+    Indicator(
+        "continuity", _("Continuity of care"), "percent", "higher",
+        _("deliveries with at most 4 professionals before and during labour"),
+        _("deliveries with care logged before or during labour"),
+    ),
+    Indicator(
+        "experience", _("Client experience"), "score", "higher",
+        _("sum of overall ratings (1–10)"), _("questionnaires answered"),
+    ),
+)  # fmt: skip
+BY_CODE = {i.code: i for i in INDICATORS}
+INDICATOR_CHOICES = [(i.code, i.name) for i in INDICATORS]
+
+_PLACE_CODES = {
+    BirthPlace.HOME: "place_home",
+    BirthPlace.BIRTH_CENTRE: "place_birth_centre",
+    BirthPlace.POLYCLINIC: "place_polyclinic",
+    BirthPlace.CLINICAL: "place_clinical",
+}
+
+
+@dataclass
+class Tally:
+    numerator: Decimal = Decimal(0)
+    denominator: Decimal = Decimal(0)
+    numerator_episodes: set[int] = field(default_factory=set)
+    denominator_episodes: set[int] = field(default_factory=set)
+
+    def add(self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1) -> None:
+        self.denominator += Decimal(den)
+        self.denominator_episodes.add(episode_id)
+        if num:
+            self.numerator += Decimal(num)
+            self.numerator_episodes.add(episode_id)
+
+
+Key = tuple[str, date, int | None]  # indicator, month, organisation (None: the whole IGO)
+
+
+def _local(moment: datetime) -> date:
+    return timezone.localtime(moment).date()
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _line_at(transfers: list[LineTransfer], moment: datetime) -> str | None:
+    line = None
+    for t in transfers:  # ordered by effective_at
+        if t.effective_at <= moment:
+            line = t.line
+    return line
+
+
+class Computation:
+    """Collects tallies per indicator, month and organisation."""
+
+    def __init__(self, start: date, end: date):
+        self.start, self.end = start, end  # months [start, end)
+        self.tallies: dict[Key, Tally] = defaultdict(Tally)
+
+    def add(self, code: str, day: date, org: int | None, episode_id: int, num: Any, den: Any = 1) -> None:
+        month = _month(day)
+        if not (self.start <= month < self.end):
+            return
+        self.tallies[(code, month, None)].add(episode_id, num, den)
+        if org is not None:
+            self.tallies[(code, month, org)].add(episode_id, num, den)
+
+
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    return (
+        timezone.make_aware(datetime.combine(start, time.min)),
+        timezone.make_aware(datetime.combine(end, time.min)),
+    )
+
+
+def compute(*, start: date, end: date) -> dict[Key, Tally]:
+    """All indicators for the months from `start` up to (not including) `end`, for the IGO in scope
+    (call inside tenant_scope). Reads in a fixed number of queries, whatever the number of episodes."""
+    comp = Computation(_month(start), _month(end))
+    lo, hi = _bounds(comp.start, comp.end)
+    births_by_episode: dict[int, list[Birth]] = defaultdict(list)
+    for b in Birth.objects.filter(
+        episode__in=Birth.objects.filter(born_at__gte=lo, born_at__lt=hi).values("episode_id")
+    ).order_by("episode_id", "child_number"):
+        births_by_episode[b.episode_id].append(b)
+    kz_episode_ids = set(
+        Episode.objects.filter(
+            Q(kraamzorg_ended_on__gte=comp.start, kraamzorg_ended_on__lt=comp.end)
+            | Q(
+                kraamzorg_ended_on__isnull=True,
+                postnatal_ended_on__gte=comp.start,
+                postnatal_ended_on__lt=comp.end,
+            )
+        ).values_list("pk", flat=True)
+    )
+    responses = list(ExperienceResponse.objects.filter(answered_on__gte=comp.start, answered_on__lt=comp.end))
+    ids = set(births_by_episode) | kz_episode_ids | {r.episode_id for r in responses}
+    episodes = {
+        e.pk: e for e in Episode.objects.filter(pk__in=ids).select_related("coordinating_professional")
+    }
+    org_of = {
+        pk: (e.coordinating_professional.organisation_id if e.coordinating_professional else None)
+        for pk, e in episodes.items()
+    }
+    transfers: dict[int, list[LineTransfer]] = defaultdict(list)
+    for t in LineTransfer.objects.filter(episode_id__in=births_by_episode).order_by("effective_at", "pk"):
+        transfers[t.episode_id].append(t)
+    professionals = dict(
+        CareEvent.objects.filter(
+            episode_id__in=births_by_episode,
+            status=EventStatus.ACTIVE,
+            phase__in=[Phase.PRENATAL, Phase.NATAL],
+        )
+        .values("episode_id")
+        .annotate(n=Count("professional_id", distinct=True))
+        .values_list("episode_id", "n")
+    )
+    kz_types = [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if t.is_kraamzorg_hours]
+    kz_hours = dict(
+        CareEvent.objects.filter(
+            episode_id__in=kz_episode_ids, status=EventStatus.ACTIVE, event_type_id__in=kz_types
+        )
+        .values("episode_id")
+        .annotate(h=Sum("quantity"))
+        .values_list("episode_id", "h")
+    )
+
+    for episode_id, births in births_by_episode.items():
+        _deliveries(
+            comp, episodes[episode_id], births, transfers[episode_id], professionals, org_of[episode_id]
+        )
+        for b in births:
+            _child(comp, episodes[episode_id], b, org_of[episode_id])
+    for episode_id in kz_episode_ids:
+        e = episodes[episode_id]
+        if e.kraamzorg_indicated_hours:
+            day = e.kraamzorg_ended_on or e.postnatal_ended_on
+            assert day is not None
+            comp.add(
+                "kraamzorg_hours", day, org_of[episode_id], episode_id,
+                kz_hours.get(episode_id) or Decimal(0), e.kraamzorg_indicated_hours,
+            )  # fmt: skip
+    for r in responses:
+        comp.add("experience", r.answered_on, org_of.get(r.episode_id), r.episode_id, r.overall)
+    return comp.tallies
+
+
+def gestational_days(episode: Episode, born_at: datetime) -> int:
+    return TERM_DAYS - (episode.due_date - _local(born_at)).days
+
+
+def _deliveries(
+    comp: Computation,
+    e: Episode,
+    births: list[Birth],
+    transfers: list[LineTransfer],
+    professionals: dict[int, int],
+    org: int | None,
+) -> None:
+    first = births[0]
+    day = _local(first.born_at)
+    comp.add("caesarean", day, org, e.pk, any(b.mode == BirthMode.CAESAREAN for b in births))
+    line = _line_at(transfers, first.born_at)
+    comp.add("first_line_birth", day, org, e.pk, line == Line.FIRST)
+    for place, code in _PLACE_CODES.items():
+        comp.add(code, day, org, e.pk, first.place == place)
+    if e.labour_started_at is not None and _line_at(transfers, e.labour_started_at) == Line.FIRST:
+        until = e.placenta_plus_2h_at or (births[-1].born_at + timedelta(hours=2))
+        moved = any(
+            t.line == Line.SECOND and e.labour_started_at <= t.effective_at <= until for t in transfers
+        )
+        comp.add("transfer_in_labour", day, org, e.pk, moved)
+    comp.add("preterm", day, org, e.pk, gestational_days(e, first.born_at) < PRETERM_DAYS)
+    if e.blood_loss_ml is not None:
+        comp.add("severe_pph", day, org, e.pk, e.blood_loss_ml >= SEVERE_PPH_ML)
+    if e.pk in professionals:
+        comp.add("continuity", day, org, e.pk, professionals[e.pk] <= CONTINUITY_TEAM)
+
+
+def _child(comp: Computation, e: Episode, b: Birth, org: int | None) -> None:
+    day = _local(b.born_at)
+    live = b.outcome == BirthOutcome.LIVE
+    if live and b.weight_grams is not None:
+        comp.add("low_birth_weight", day, org, e.pk, b.weight_grams < LOW_WEIGHT_GRAMS)
+    if live:
+        comp.add("nicu", day, org, e.pk, b.nicu_admission)
+    if gestational_days(e, b.born_at) >= PERINATAL_FROM_DAYS:
+        died_early = (
+            b.neonatal_death_on is not None and (b.neonatal_death_on - day).days < EARLY_NEONATAL_DAYS
+        )
+        comp.add("perinatal_mortality", day, org, e.pk, b.outcome == BirthOutcome.STILLBORN or died_early)
+
+
+def months_between(start: date, end: date) -> Iterable[date]:
+    month = _month(start)
+    while month < end:
+        yield month
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
