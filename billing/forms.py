@@ -4,14 +4,16 @@ fields (the field names are the services' error keys)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.forms import formset_factory
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import SplitMethod
+from billing.models import BatchStatus, SplitMethod
 from igo.models import Insurer
 from pregnancies.models import EndReason, EventType, Phase
 from providers.models import MemberOrganisation
@@ -19,6 +21,7 @@ from providers.models import MemberOrganisation
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MONEY = forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
 PERCENT = forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
+MONTH = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
 
 
 class TariffFieldsMixin(forms.Form):
@@ -249,3 +252,73 @@ class SplitRuleForm(forms.Form):
     def error_aliases() -> dict[str, str]:
         """The service reports a phase's errors under the phase name; they belong to its method field."""
         return {phase: f"method_{phase}" for phase in Phase.values}
+
+
+# --- claim batches and statements ------------------------------------------------------------
+
+
+def previous_month(today: dt.date | None = None) -> dt.date:
+    today = today or timezone.localdate()
+    return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+class MonthField(forms.DateField):
+    """A calendar month, entered as YYYY-MM (a month picker); cleaned to its first day."""
+
+    widget = MONTH
+    input_formats = ["%Y-%m"]
+
+    def to_python(self, value: Any) -> dt.date | None:
+        day = super().to_python(value)
+        return day.replace(day=1) if day is not None else None
+
+
+class BatchCreateForm(forms.Form):
+    """Make the batches of a month: one per insurer with ready lines. A month that has not begun yet
+    cannot be batched (its care is not claimable)."""
+
+    month = MonthField(label=_("Month"))
+
+    def clean_month(self) -> dt.date:
+        month: dt.date = self.cleaned_data["month"]
+        if month > timezone.localdate().replace(day=1):
+            raise forms.ValidationError(_("Batches cannot be made for a future month."), code="future")
+        if month.year < 2000:
+            raise forms.ValidationError(_("Enter a month from 2000 on."), code="too_early")
+        return month
+
+
+class BatchFilterForm(forms.Form):
+    insurer = forms.ModelChoiceField(
+        label=_("Insurer"), queryset=Insurer.objects.none(), required=False, empty_label=_("all")
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("all")), *BatchStatus.choices]
+    )
+    month = MonthField(label=_("Month"), required=False)
+
+    def __init__(self, *args: Any, insurers: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["insurer"].queryset = insurers  # type: ignore[attr-defined]
+
+    def filters(self) -> dict[str, Any]:
+        """The valid filters (a filter with a bad value is left out rather than refusing the page)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        insurer = data.get("insurer")
+        return {
+            "insurer_id": insurer.pk if insurer is not None else None,
+            "status": data.get("status") or "",
+            "period": data.get("month"),
+        }
+
+
+class StatementMonthForm(forms.Form):
+    month = MonthField(label=_("Month"))
+
+    def month_or(self, default: dt.date) -> dt.date:
+        if self.is_valid():
+            month: dt.date = self.cleaned_data["month"]
+            if month <= timezone.localdate().replace(day=1):
+                return month
+        return default

@@ -1,31 +1,40 @@
 """Reads for the finance screens and the billing API, within the tenant in scope.
 
 Nothing here changes data. What finance sees of an episode is administrative: the client's name, the
-episode id, dates, amounts and the care events' type, quantity and organisation; never note text or BSN.
+episode id, dates, amounts and the care events' type, quantity and organisation; never note text. A BSN
+only appears in a claim batch's lines (what the insurer receives), and the screens show it masked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
+from billing import batches as batch_services
 from billing.models import (
     Allocation,
     AllocationKind,
+    BatchFile,
+    BatchLine,
+    BatchReturn,
+    ClaimBatch,
     ClaimLine,
     Contract,
     ContractTariff,
     InternalRate,
     LineStatus,
     PartialRule,
+    ReturnLine,
+    ReturnStatus,
     Sign,
     SplitMethod,
     SplitPhase,
@@ -33,9 +42,10 @@ from billing.models import (
     SplitShare,
     WorkItem,
 )
-from billing.tasks import progress_key
+from billing.statements import statement_totals
+from billing.tasks import batch_progress_key, progress_key
 from igo.models import Insurer
-from pregnancies.models import CareEvent, Episode, EpisodeStatus, EventStatus, EventType, Phase
+from pregnancies.models import CareEvent, Client, Episode, EpisodeStatus, EventStatus, EventType, Phase
 from providers.models import MemberOrganisation
 
 HUNDRED = Decimal("100")
@@ -128,10 +138,19 @@ def rate_event_types() -> list[EventType]:
 
 
 def work_queue() -> QuerySet[WorkItem]:
-    """Open work items, newest first, with the client's name (no clinical data)."""
+    """Open work items, newest first, with the client's name (no clinical data). An item for a line the
+    insurer rejected carries the id of that line (`rejected_line_id`), so finance can bill it again."""
+    rejected = ClaimLine.objects.filter(
+        episode_id=OuterRef("episode_id"),
+        phase=OuterRef("phase"),
+        status=LineStatus.REJECTED,
+        is_current=True,
+        sign=Sign.DEBIT,
+    ).values("pk")[:1]
     return (
         WorkItem.objects.filter(resolved_at__isnull=True)
         .select_related("episode__client")
+        .annotate(rejected_line_id=Subquery(rejected, output_field=IntegerField()))
         .only(
             "id",
             "phase",
@@ -563,4 +582,237 @@ def run_progress(*, tenant_id: int) -> RunProgress:
         running=bool(data.get("running")),
         done=int(data.get("done") or 0),
         total=int(data.get("total") or 0),
+    )
+
+
+# --- claim batches ---------------------------------------------------------------------------
+
+
+def batch_list(
+    *, insurer_id: int | None = None, uzovi: str = "", status: str = "", period: dt.date | None = None
+) -> QuerySet[ClaimBatch]:
+    """The IGO's batches, newest month first, with how many lines the insurer accepted or rejected and
+    how many are still open (not yet answered)."""
+    qs = ClaimBatch.objects.select_related("insurer")
+    if insurer_id is not None:
+        qs = qs.filter(insurer_id=insurer_id)
+    if uzovi:
+        qs = qs.filter(insurer__uzovi_code=uzovi)
+    if status:
+        qs = qs.filter(status=status)
+    if period is not None:
+        qs = qs.filter(period=period.replace(day=1))
+    return (
+        qs.annotate(
+            accepted=Count("lines", filter=Q(lines__answer__status=ReturnStatus.ACCEPTED)),
+            rejected=Count("lines", filter=Q(lines__answer__status=ReturnStatus.REJECTED)),
+        )
+        .annotate(open_lines=F("line_count") - F("accepted") - F("rejected"))
+        .order_by("-period", "-number")
+    )
+
+
+def batch_insurers() -> QuerySet[Insurer]:
+    """Insurers the IGO has batches or ready claim lines for (the choices of the batch filter)."""
+    with_batches = ClaimBatch.objects.values("insurer_id")
+    with_lines = ClaimLine.objects.values("insurer_id")
+    return Insurer.objects.filter(Q(pk__in=with_batches) | Q(pk__in=with_lines)).order_by("name")
+
+
+@dataclass
+class WaitingLines:
+    insurer_id: int
+    name: str
+    uzovi_code: str
+    lines: int
+    total: Decimal
+
+
+def batch_waiting() -> list[WaitingLines]:
+    """Per insurer the ready claim lines that are in no batch yet (held back ones included)."""
+    rows = (
+        ClaimLine.objects.filter(status=LineStatus.READY, batch_line__isnull=True)
+        .values("insurer_id", "insurer__name", "insurer__uzovi_code")
+        .annotate(n=Count("pk"), total=Sum("amount"))
+        .order_by("insurer__name")
+    )
+    return [
+        WaitingLines(
+            r["insurer_id"], r["insurer__name"], r["insurer__uzovi_code"], r["n"], r["total"] or Decimal(0)
+        )
+        for r in rows
+    ]
+
+
+def batch_get(*, pk: int) -> ClaimBatch:
+    """One batch of the tenant in scope (raises ClaimBatch.DoesNotExist for another tenant's batch)."""
+    return ClaimBatch.objects.select_related("insurer", "created_by", "released_by").get(pk=pk)
+
+
+def batch_lines(*, batch: ClaimBatch) -> QuerySet[BatchLine]:
+    """The frozen lines of a batch in file order, with the insurer's answer and the episode's client."""
+    return (
+        BatchLine.objects.filter(batch=batch)
+        .select_related("answer", "claim_line__episode__client")
+        .order_by("line_no")
+    )
+
+
+@dataclass
+class BatchLineRow:
+    line: BatchLine
+    episode_id: int
+    client: Client
+    answer: ReturnLine | None
+
+    @property
+    def bsn_masked(self) -> str:
+        return f"*****{self.line.bsn[-4:]}"
+
+    @property
+    def reason_label(self) -> str:
+        if self.answer is None or not self.answer.reason_code:
+            return ""
+        return str(batch_services.RETURN_CODES.get(self.answer.reason_code, ""))
+
+
+def batch_line_rows(lines: Iterable[BatchLine]) -> list[BatchLineRow]:
+    return [
+        BatchLineRow(
+            line=line,
+            episode_id=line.claim_line.episode_id,
+            client=line.claim_line.episode.client,
+            answer=getattr(line, "answer", None),
+        )
+        for line in lines
+    ]
+
+
+@dataclass
+class HeldLine:
+    line_id: int
+    number: str
+    episode_id: int
+    amount: Decimal
+    reasons: list[tuple[str, str]]  # (reason, message)
+
+
+def batch_held(*, batch: ClaimBatch) -> list[HeldLine]:
+    """The lines the pre-send check kept out of the batch, as recorded when it was made."""
+    return [
+        HeldLine(
+            line_id=int(h["line"]),
+            number=str(h.get("number", "")),
+            episode_id=int(h["episode"]),
+            amount=Decimal(str(h.get("amount", "0"))),
+            reasons=[(str(r.get("reason", "")), str(r.get("message", ""))) for r in h.get("reasons", [])],
+        )
+        for h in batch.held or []
+    ]
+
+
+def batch_files(*, batch: ClaimBatch) -> list[BatchFile]:
+    """The batch's files without their content, in the order kz301, csv, pdf."""
+    order = {"kz301": 0, "csv": 1, "pdf": 2}
+    files = list(BatchFile.objects.filter(batch=batch).defer("content"))
+    return sorted(files, key=lambda f: order.get(f.kind, 9))
+
+
+def batch_file(*, batch: ClaimBatch, kind: str) -> BatchFile:
+    return BatchFile.objects.get(batch=batch, kind=kind)
+
+
+def batch_clients(*, batch: ClaimBatch) -> list[Client]:
+    """The distinct clients whose data is in a batch (for the access log of a download)."""
+    ids = BatchLine.objects.filter(batch=batch).values("claim_line__episode__client_id")
+    return list(Client.objects.filter(pk__in=ids).only("id", "tenant_id"))
+
+
+def batch_returns(*, batch: ClaimBatch) -> QuerySet[BatchReturn]:
+    return BatchReturn.objects.filter(batch=batch).select_related("received_by").order_by("-received_at")
+
+
+@dataclass
+class BatchProgress:
+    known: bool
+    running: bool
+    period: dt.date | None
+
+
+def batch_progress(*, tenant_id: int) -> BatchProgress:
+    """What the batch task last wrote to the cache for this IGO (see billing.tasks.batch_progress_key)."""
+    data = cache.get(batch_progress_key(tenant_id))
+    if not isinstance(data, dict):
+        return BatchProgress(known=False, running=False, period=None)
+    try:
+        period = dt.date.fromisoformat(str(data.get("period")))
+    except ValueError:
+        period = None
+    return BatchProgress(known=True, running=bool(data.get("running")), period=period)
+
+
+# --- member statements -------------------------------------------------------------------------
+
+
+@dataclass
+class StatementRowTotal:
+    organisation: MemberOrganisation
+    total: Decimal
+
+
+@dataclass
+class StatementOverview:
+    period: dt.date
+    members: list[StatementRowTotal]
+    overhead: Decimal
+    reserve: Decimal
+    lines_total: Decimal  # claim lines booked in the month, less those withdrawn before sending
+
+    @property
+    def members_total(self) -> Decimal:
+        return sum((r.total for r in self.members), Decimal("0.00"))
+
+    @property
+    def allocated_total(self) -> Decimal:
+        return self.members_total + self.overhead + self.reserve
+
+    @property
+    def difference(self) -> Decimal:
+        return self.allocated_total - self.lines_total
+
+
+def _igo_part(kind: str, start: dt.datetime, end: dt.datetime) -> Decimal:
+    """The IGO's own part (overhead or reserve) of a month, dated like the member statements: made in the
+    month, less what a re-split in the month superseded."""
+    made = Allocation.objects.filter(kind=kind, created_at__gte=start, created_at__lt=end).aggregate(
+        s=Sum("amount")
+    )["s"]
+    undone = Allocation.objects.filter(kind=kind, superseded_at__gte=start, superseded_at__lt=end).aggregate(
+        s=Sum("amount")
+    )["s"]
+    return (made or Decimal(0)) - (undone or Decimal(0))
+
+
+def statement_overview(*, period: dt.date) -> StatementOverview:
+    """Per member organisation the month's statement total (current members, and anyone with amounts in
+    the month), the IGO's overhead and reserve, and the claim lines booked in the month to check them by."""
+    period = period.replace(day=1)
+    totals = statement_totals(period=period)
+    start, end = _month_bounds(period)
+    last_day = batch_services.month_end(period)
+    orgs = MemberOrganisation.objects.filter(
+        Q(pk__in=list(totals))
+        | (Q(member_from__lte=last_day) & (Q(member_until__isnull=True) | Q(member_until__gte=period)))
+    ).order_by("name")
+    lines_total = (
+        ClaimLine.objects.filter(created_at__gte=start, created_at__lt=end)
+        .exclude(status=LineStatus.WITHDRAWN)
+        .aggregate(s=Sum("amount"))["s"]
+    )
+    return StatementOverview(
+        period=period,
+        members=[StatementRowTotal(org, totals.get(org.pk, Decimal("0.00"))) for org in orgs],
+        overhead=_igo_part(AllocationKind.OVERHEAD, start, end),
+        reserve=_igo_part(AllocationKind.RESERVE, start, end),
+        lines_total=lines_total or Decimal("0.00"),
     )

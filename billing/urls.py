@@ -17,4 +17,18 @@ urlpatterns: list[URLPattern] = [
     path("revenue/", views.revenue, name="revenue"),
     path("billing/run/", views.billing_run_start, name="billing_run_start"),
     path("billing/progress/", views.billing_run_progress, name="billing_run_progress"),
+    path("claims/lines/<int:pk>/rebill/", views.claim_line_rebill, name="claim_line_rebill"),
+    path("batches/", views.batch_list, name="batch_list"),
+    path("batches/make/", views.batch_create, name="batch_create"),
+    path("batches/<int:pk>/", views.batch_detail, name="batch_detail"),
+    path("batches/<int:pk>/release/", views.batch_release, name="batch_release"),
+    path("batches/<int:pk>/rebuild/", views.batch_rebuild, name="batch_rebuild"),
+    path("batches/<int:pk>/discard/", views.batch_discard, name="batch_discard"),
+    path("batches/<int:pk>/files/<str:kind>/", views.batch_file, name="batch_file"),
+    path("statements/", views.statement_list, name="statement_list"),
+    path(
+        "statements/<int:org_pk>/<int:year>/<int:month>/<str:fmt>/",
+        views.statement_download,
+        name="statement_download",
+    ),
 ]

@@ -1,39 +1,51 @@
-"""Finance screens: contracts, split rules, the work queue, claims with their explanation, revenue, and the
-billing run. Thin views over `billing.services` (writes) and `billing.selectors` (reads).
+"""Finance screens: contracts, split rules, the work queue, claims with their explanation, revenue, the
+billing run, the monthly claim batches to insurers and the member statements. Thin views over
+`billing.services` and `billing.batches` (writes) and `billing.selectors` (reads).
 
 IGO finance and administrators may look (`rules.can_view_finance`); only finance may change contracts and
-split rules or start a run (`rules.can_manage_finance`). Finance sees clients by name and episode id,
-never clinical pages or note text; opening one episode's claims is access-logged (NEN 7513).
+split rules, start a run, or make, release and rebill batches (`rules.can_manage_finance`). Finance sees
+clients by name and episode id, never clinical pages or note text; opening one episode's claims, the
+lines of a batch (name and masked BSN) or downloading a batch's files is access-logged (NEN 7513).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from billing import selectors, services, tasks
+from billing import batches, selectors, services, statements, tasks
 from billing.forms import (
+    BatchCreateForm,
+    BatchFilterForm,
     ContractForm,
     ContractVersionForm,
     PartialRuleFormSet,
     SplitRuleForm,
+    StatementMonthForm,
     partial_rules,
+    previous_month,
 )
-from billing.models import ClaimLine
+from billing.models import BatchFile, BatchStatus, ClaimBatch, ClaimLine
 from igo import rules
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from pregnancies import services as care_services
-from pregnancies.models import AccessAction, Episode, Phase
+from pregnancies.models import AccessAction, Client, Episode, Phase
+from providers.models import MemberOrganisation
 
 WORK_REASONS = {
     "no_insurance": gettext_lazy("No insurance on file"),
@@ -41,6 +53,12 @@ WORK_REASONS = {
     "not_covered": gettext_lazy("Phase not covered by the contract"),
     "no_split_rule": gettext_lazy("No split rule"),
     "no_care_basis": gettext_lazy("No care to divide by"),
+    "presend_bsn": gettext_lazy("BSN not valid"),
+    "presend_policy": gettext_lazy("Insured number missing"),
+    "presend_deadline": gettext_lazy("Submission deadline passed"),
+    "presend_prestatie": gettext_lazy("Prestatie not contracted"),
+    "identical_pair": gettext_lazy("Waits for the next batch"),
+    "rejected": gettext_lazy("Rejected by the insurer"),
 }
 PROGRESS_POLLS_WHILE_QUEUED = 5  # polls (2 s apart) to wait for a worker to pick up a new run
 
@@ -180,8 +198,10 @@ def work_queue(request: TenantRequest) -> HttpResponse:
         {
             "page": page,
             "reasons": WORK_REASONS,
+            "presend_reasons": batches.PRESEND_REASONS,
             "phases": dict(Phase.choices),
             "can_open_episode": rules.can_log_care(request.tenant_roles),
+            "can_manage": rules.can_manage_finance(request.tenant_roles),
         },
     )
 
@@ -304,3 +324,307 @@ def billing_run_progress(request: TenantRequest) -> HttpResponse:
     return render(
         request, "billing/partials/run_progress.html", _progress_context(request, queued=queued, polls=polls)
     )
+
+
+@require_POST
+@tenant_view(rules.can_manage_finance)
+def claim_line_rebill(request: TenantRequest, pk: int) -> HttpResponse:
+    """Bill a line the insurer rejected again, after finance corrected the data behind it (a credit of the
+    rejected line and a new debit from the episode as it is now)."""
+    try:
+        line = selectors.claim_line(pk=pk)
+    except ClaimLine.DoesNotExist:
+        raise Http404 from None
+    try:
+        new = batches.rejected_line_rebill(line=line, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        care_services.access_log(
+            user=request.user,
+            client=line.episode.client,
+            action=AccessAction.UPDATE,
+            obj=line,
+            detail="claim line billed again",
+        )
+        if new is None:
+            messages.warning(
+                request,
+                _("Line %(old)s was credited; the phase can no longer be billed, so no new line was made.")
+                % {"old": line.number},
+            )
+        else:
+            messages.success(
+                request,
+                _("Line %(old)s was credited and billed again as %(new)s; it goes in the next batch.")
+                % {"old": line.number, "new": new.number},
+            )
+    if request.POST.get("next") == "episode":
+        return redirect("episode_claims", tenant_slug=request.tenant.slug, pk=line.episode_id)
+    return redirect("work_queue", tenant_slug=request.tenant.slug)
+
+
+# --- claim batches -----------------------------------------------------------------------------
+
+BATCH_POLLS_WHILE_QUEUED = 5  # polls (2 s apart) to wait for a worker to pick up new batches
+FILE_TYPES = {
+    "kz301": ("text/plain; charset=iso-8859-1", "KZ301_{agb}_{uzovi}_{number}.txt"),
+    "csv": ("text/csv; charset=utf-8", "KZ301_{agb}_{uzovi}_{number}.csv"),
+    "pdf": ("application/pdf", "KZ301_{agb}_{uzovi}_{number}.pdf"),
+}
+
+
+def _batch_or_404(pk: int) -> ClaimBatch:
+    try:
+        return selectors.batch_get(pk=pk)
+    except ClaimBatch.DoesNotExist:
+        raise Http404 from None
+
+
+def _batch_progress_context(request: TenantRequest, *, period: dt.date | None, polls: int) -> dict[str, Any]:
+    """While batches are being made the panel polls; once the month asked for is done, the page reloads."""
+    progress = selectors.batch_progress(tenant_id=request.tenant.pk)
+    done = period is not None and progress.known and not progress.running and progress.period == period
+    waiting = period is not None and not progress.running and not done and polls < BATCH_POLLS_WHILE_QUEUED
+    return {
+        "batch_progress": progress,
+        "batch_done": done,
+        "batch_waiting": waiting,
+        "queued_period": period,
+        "next_poll": polls + 1,
+    }
+
+
+def _render_batch_progress(request: TenantRequest, *, period: dt.date | None, polls: int) -> HttpResponse:
+    context = _batch_progress_context(request, period=period, polls=polls)
+    response = render(request, "billing/partials/batch_progress.html", context)
+    if context["batch_done"]:
+        response["HX-Refresh"] = "true"  # reload the page to show the new batches
+    return response
+
+
+def _batch_list_page(
+    request: TenantRequest, create_form: BatchCreateForm, *, status: int = 200
+) -> HttpResponse:
+    insurers = selectors.batch_insurers()
+    filters = BatchFilterForm(request.GET or None, insurers=insurers)
+    page = Paginator(selectors.batch_list(**filters.filters()), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "billing/batch_list.html",
+        {
+            **_finance_context(request),
+            **_batch_progress_context(request, period=None, polls=0),
+            "page": page,
+            "filters": filters,
+            "query": query.urlencode(),
+            "waiting": selectors.batch_waiting(),
+            "create_form": create_form,
+            "this_month": timezone.localdate().replace(day=1),
+        },
+        status=status,
+    )
+
+
+@tenant_view(rules.can_view_finance)
+def batch_list(request: TenantRequest) -> HttpResponse:
+    """The IGO's batches with filters, what waits for a batch, and (finance) the form to make a month's."""
+    if request.htmx and request.GET.get("part") == "progress":
+        try:
+            period: dt.date | None = dt.date.fromisoformat(request.GET.get("period", ""))
+        except ValueError:
+            period = None
+        try:
+            polls = max(0, int(request.GET.get("n", "")))
+        except ValueError:
+            polls = BATCH_POLLS_WHILE_QUEUED
+        return _render_batch_progress(request, period=period, polls=polls)
+    return _batch_list_page(request, BatchCreateForm(initial={"month": previous_month()}))
+
+
+@require_POST
+@tenant_view(rules.can_manage_finance)
+def batch_create(request: TenantRequest) -> HttpResponse:
+    """Make the month's batches in the background (one per insurer); the list shows when they are ready."""
+    form = BatchCreateForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:  # htmx swaps no 4xx answer: put the form with its error in place of the form
+            response = render(
+                request,
+                "billing/partials/batch_create_form.html",
+                {"create_form": form, "this_month": timezone.localdate().replace(day=1)},
+            )
+            response["HX-Retarget"] = "#batch-create"
+            response["HX-Reswap"] = "outerHTML"
+            return response
+        return _batch_list_page(request, form, status=400)
+    period: dt.date = form.cleaned_data["month"]
+    transaction.on_commit(
+        partial(tasks.batches_create.delay, request.tenant.pk, period.isoformat(), request.user.pk)
+    )
+    if request.htmx:
+        return _render_batch_progress(request, period=period, polls=0)
+    messages.success(
+        request,
+        _("The batches for %(month)s are being made; they appear in the list when they are ready.")
+        % {"month": period.strftime("%m-%Y")},
+    )
+    return redirect("batch_list", tenant_slug=request.tenant.slug)
+
+
+@tenant_view(rules.can_view_finance)
+def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(pk)
+    page = Paginator(selectors.batch_lines(batch=batch), 100).get_page(request.GET.get("page"))
+    rows = selectors.batch_line_rows(page.object_list)
+    clients: dict[int, Client] = {row.client.pk: row.client for row in rows}
+    # NEN 7513: the page shows these clients' names and (masked) BSNs.
+    care_services.access_log_many(
+        user=request.user,
+        clients=clients.values(),
+        action=AccessAction.VIEW,
+        detail=f"claim batch {batch.number}",
+    )
+    return render(
+        request,
+        "billing/batch_detail.html",
+        {
+            **_finance_context(request),
+            "batch": batch,
+            "period_end": batches.month_end(batch.period),
+            "page": page,
+            "rows": rows,
+            "held": selectors.batch_held(batch=batch),
+            "stale": [] if batch.is_released else batches.batch_stale_lines(batch),
+            "files": selectors.batch_files(batch=batch),
+            "returns": selectors.batch_returns(batch=batch),
+            "reasons": WORK_REASONS,
+            "return_codes": batches.RETURN_CODES,
+            "is_draft": batch.status == BatchStatus.DRAFT,
+        },
+    )
+
+
+def _batch_error(request: TenantRequest, batch: ClaimBatch, exc: ValidationError) -> HttpResponse:
+    messages.error(request, " ".join(exc.messages))
+    return redirect("batch_detail", tenant_slug=request.tenant.slug, pk=batch.pk)
+
+
+@require_POST
+@tenant_view(rules.can_manage_finance)
+def batch_release(request: TenantRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(pk)
+    try:
+        released = batches.batch_release(batch=batch, actor=request.user)
+    except ValidationError as exc:
+        return _batch_error(request, batch, exc)
+    messages.success(
+        request,
+        _("Batch %(n)s was released: its %(lines)s lines are sent to %(insurer)s.")
+        % {"n": released.number, "lines": released.line_count, "insurer": batch.insurer.name},
+    )
+    return redirect("batch_detail", tenant_slug=request.tenant.slug, pk=batch.pk)
+
+
+@require_POST
+@tenant_view(rules.can_manage_finance)
+def batch_rebuild(request: TenantRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(pk)
+    try:
+        result = batches.batch_rebuild(batch=batch, actor=request.user)
+    except ValidationError as exc:
+        return _batch_error(request, batch, exc)
+    if result.batch is None:
+        messages.warning(
+            request,
+            _("Batch %(n)s was discarded; no line can be sent for this month now (%(held)s held back).")
+            % {"n": batch.number, "held": result.held},
+        )
+        return redirect("batch_list", tenant_slug=request.tenant.slug)
+    messages.success(
+        request,
+        _("The batch was made again as batch %(n)s: %(lines)s lines, %(held)s held back.")
+        % {"n": result.batch.number, "lines": result.batch.line_count, "held": result.held},
+    )
+    return redirect("batch_detail", tenant_slug=request.tenant.slug, pk=result.batch.pk)
+
+
+@require_POST
+@tenant_view(rules.can_manage_finance)
+def batch_discard(request: TenantRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(pk)
+    number = batch.number
+    try:
+        batches.batch_discard(batch=batch, actor=request.user)
+    except ValidationError as exc:
+        return _batch_error(request, batch, exc)
+    messages.success(
+        request,
+        _("Draft batch %(n)s was discarded; its lines wait for the next batch.") % {"n": number},
+    )
+    return redirect("batch_list", tenant_slug=request.tenant.slug)
+
+
+@tenant_view(rules.can_view_finance)
+def batch_file(request: TenantRequest, pk: int, kind: str) -> HttpResponse:
+    """A batch's stored file as it was made (the bytes the insurer receives)."""
+    if kind not in FILE_TYPES:
+        raise Http404
+    batch = _batch_or_404(pk)
+    try:
+        stored = selectors.batch_file(batch=batch, kind=kind)
+    except BatchFile.DoesNotExist:
+        raise Http404 from None
+    # NEN 7513: the files hold the BSN and insured number of every client in the batch.
+    care_services.access_log_many(
+        user=request.user,
+        clients=selectors.batch_clients(batch=batch),
+        action=AccessAction.EXPORT,
+        detail=f"claim batch {batch.number} {kind}",
+    )
+    content_type, pattern = FILE_TYPES[kind]
+    filename = pattern.format(
+        agb=request.tenant.agb_code, uzovi=batch.insurer.uzovi_code, number=batch.number
+    )
+    response = HttpResponse(bytes(stored.content), content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+# --- member statements ---------------------------------------------------------------------------
+
+STATEMENT_FORMATS = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+
+
+@tenant_view(rules.can_view_finance)
+def statement_list(request: TenantRequest) -> HttpResponse:
+    period = StatementMonthForm(request.GET).month_or(previous_month())
+    return render(
+        request,
+        "billing/statements.html",
+        {
+            "overview": selectors.statement_overview(period=period),
+            "period": period,
+            "this_month": timezone.localdate().replace(day=1),
+        },
+    )
+
+
+@tenant_view(rules.can_view_finance)
+def statement_download(request: TenantRequest, org_pk: int, year: int, month: int, fmt: str) -> HttpResponse:
+    if fmt not in STATEMENT_FORMATS or not (1 <= month <= 12 and 2000 <= year <= 2100):
+        raise Http404
+    organisation = get_object_or_404(MemberOrganisation.objects, pk=org_pk)
+    statement = statements.member_statement(
+        tenant=request.tenant, organisation=organisation, period=dt.date(year, month, 1)
+    )
+    content = statements.statement_csv(statement) if fmt == "csv" else statements.statement_pdf(statement)
+    response = HttpResponse(content, content_type=STATEMENT_FORMATS[fmt])
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"Statement_{organisation.agb_code}_{year:04d}-{month:02d}.{fmt}"
+    )
+    patch_cache_control(response, private=True, no_store=True)
+    return response

@@ -33,6 +33,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         if rules.can_view_finance(roles):
             items.append(("contracts", str(_("Contracts")), reverse("contract_list", kwargs=kw)))
             items.append(("claims", str(_("Claims")), reverse("claim_list", kwargs=kw)))
+            items.append(("batches", str(_("Batches")), reverse("batch_list", kwargs=kw)))
             items.append(("workqueue", str(_("Work queue")), reverse("work_queue", kwargs=kw)))
             items.append(("revenue", str(_("Revenue")), reverse("revenue", kwargs=kw)))
         if rules.can_manage_members(roles):

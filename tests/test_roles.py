@@ -7,6 +7,7 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from igo.models import Membership, Role
 from pregnancies.models import CareEvent, Episode
@@ -84,6 +85,18 @@ ACCESS = {
     "api_claim_line_list": ("get", ADMIN_FINANCE),
     "api_claim_line_detail": ("get", ADMIN_FINANCE),
     "api_claim_line_allocations": ("get", ADMIN_FINANCE),
+    "claim_line_rebill": ("post", FINANCE),
+    "batch_list": ("get", ADMIN_FINANCE),
+    "batch_create": ("post", FINANCE),
+    "batch_detail": ("get", ADMIN_FINANCE),
+    "batch_release": ("post", FINANCE),
+    "batch_rebuild": ("post", FINANCE),
+    "batch_discard": ("post", FINANCE),
+    "batch_file": ("get", ADMIN_FINANCE),
+    "statement_list": ("get", ADMIN_FINANCE),
+    "statement_download": ("get", ADMIN_FINANCE),
+    "api_batch_list": ("get", ADMIN_FINANCE),
+    "api_batch_detail": ("get", ADMIN_FINANCE),
 }
 
 NAV = {
@@ -97,6 +110,7 @@ NAV = {
         "professionals",
         "contracts",
         "claims",
+        "batches",
         "workqueue",
         "revenue",
     },
@@ -107,6 +121,7 @@ NAV = {
         "professionals",
         "contracts",
         "claims",
+        "batches",
         "workqueue",
         "revenue",
         "catalogue",
@@ -156,9 +171,27 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "api_contract_detail",
         "api_claim_line_detail",
         "api_claim_line_allocations",
+        "claim_line_rebill",
     ):
         line = _claim_line(world)
         kwargs["pk"] = line.contract_id if "contract" in name else line.pk
+    if name in (
+        "batch_detail",
+        "batch_release",
+        "batch_rebuild",
+        "batch_discard",
+        "batch_file",
+        "api_batch_detail",
+    ):
+        kwargs["pk"] = _batch(world).pk
+        if name == "batch_file":
+            kwargs["kind"] = "pdf"
+    if name == "statement_download":
+        from billing.models import Allocation
+
+        org = Allocation.unscoped.get(claim_line=_claim_line(world)).organisation
+        today = timezone.localdate()
+        kwargs.update(org_pk=org.pk, year=today.year, month=today.month, fmt="pdf")
     if name == "invitation_revoke":
         from igo.models import Invitation
 
@@ -177,6 +210,15 @@ def _claim_line(world):  # type: ignore[no-untyped-def]
         event = CareEvent.unscoped.filter(tenant=world.tenant).select_related("episode").first()
         line = billing_objects(world, episode=event.episode, organisation=event.organisation)
     return line
+
+
+def _batch(world):  # type: ignore[no-untyped-def]
+    """The world's draft batch holding its claim line, made on first use."""
+    from billing.models import ClaimBatch
+    from tests.test_tenancy import batch_objects
+
+    batch = ClaimBatch.unscoped.filter(tenant=world.tenant).first()
+    return batch or batch_objects(world, line=_claim_line(world))
 
 
 @pytest.fixture

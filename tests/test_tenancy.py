@@ -8,8 +8,18 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from billing.models import Allocation, ClaimLine, Contract, ContractTariff, SplitRule
+from billing.batches import batch_create
+from billing.models import (
+    Allocation,
+    BatchFile,
+    ClaimBatch,
+    ClaimLine,
+    Contract,
+    ContractTariff,
+    SplitRule,
+)
 from billing.services import contract_create
 from igo.models import Invitation, Membership, Role
 from igo.services import invitation_create
@@ -104,8 +114,22 @@ def billing_objects(world, *, episode: Episode, organisation: MemberOrganisation
     return line
 
 
-def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    """One object of each kind that a `pk` parameter may name, per URL name."""
+def batch_objects(world, *, line: ClaimLine) -> ClaimBatch:  # type: ignore[no-untyped-def]
+    """A draft batch (through the service) holding `line`, for the month the line was booked in."""
+    with tenant_scope(world.tenant):
+        result = batch_create(
+            tenant=world.tenant,
+            insurer=line.insurer,
+            period=timezone.localtime(line.created_at).date().replace(day=1),
+            actor=world.user(Role.IGO_FINANCE),
+        )
+    assert result.batch is not None and result.batch.line_count == 1, result
+    return result.batch
+
+
+def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore[no-untyped-def]
+    """One object of each kind that a `pk` parameter may name, per URL name; for a URL with several
+    parameters, all of them."""
     membership = Membership.unscoped.filter(tenant=world.tenant).first()
     with tenant_scope(world.tenant):
         invitation = invitation_create(
@@ -119,6 +143,8 @@ def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
     event = CareEventFactory(tenant=world.tenant, professional=prof, created_by=world.user(Role.MIDWIFE))
     episode, client = event.episode, event.episode.client
     line = billing_objects(world, episode=episode, organisation=org)
+    batch = batch_objects(world, line=line)
+    today = timezone.localdate()
     return {
         "client_detail": client.pk,
         "access_log_export": client.pk,
@@ -152,7 +178,22 @@ def _objects_of(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
         "api_contract_detail": line.contract_id,
         "api_claim_line_detail": line.pk,
         "api_claim_line_allocations": line.pk,
+        "claim_line_rebill": line.pk,
+        "batch_detail": batch.pk,
+        "batch_release": batch.pk,
+        "batch_rebuild": batch.pk,
+        "batch_discard": batch.pk,
+        "batch_file": {"pk": batch.pk, "kind": "csv"},
+        "api_batch_detail": batch.pk,
+        "statement_download": {"org_pk": org.pk, "year": today.year, "month": today.month, "fmt": "csv"},
     }
+
+
+def _kwargs(params: list[str], value: int | dict[str, int | str] | None) -> dict[str, int | str | None]:
+    if isinstance(value, dict):
+        assert set(value) == set(params), (params, value)
+        return dict(value)
+    return dict.fromkeys(params, value)
 
 
 def test_every_tenant_url_is_covered_by_the_isolation_test():
@@ -166,6 +207,8 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"api_event_void"}
     known |= {"contract_new_version", "episode_claims", "claim_line_explain", "api_contract_detail"}
     known |= {"api_claim_line_detail", "api_claim_line_allocations"}
+    known |= {"claim_line_rebill", "batch_detail", "batch_release", "batch_rebuild", "batch_discard"}
+    known |= {"batch_file", "statement_download", "api_batch_detail"}
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 
@@ -179,7 +222,7 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
         Membership.unscoped.get_or_create(tenant=world_a.tenant, user=admin_a, role=role)
     ProfessionalFactory(tenant=world_a.tenant, user=admin_a)
     client = client_for(admin_a)
-    kwargs = dict.fromkeys(params, objects_b.get(name))
+    kwargs = _kwargs(params, objects_b.get(name))
     # Tenant B's own URL: A is no member of B.
     url_b = reverse(name, kwargs={"tenant_slug": world_b.tenant.slug, **kwargs})
     for method in ("get", "post"):
@@ -211,14 +254,15 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
         Decimal("1000.00")
     ]
     assert not SplitRule.unscoped.filter(tenant=world_b.tenant).exists()
+    batch_b = ClaimBatch.unscoped.get(tenant=world_b.tenant)
+    assert (batch_b.status, batch_b.line_count, batch_b.released_at) == ("draft", 1, None)
+    assert BatchFile.unscoped.filter(batch=batch_b).count() == 3
 
 
 @pytest.mark.parametrize("name,params", TENANT_URLS, ids=[n for n, _ in TENANT_URLS])
 def test_outsider_and_anonymous_are_refused(name, params, world_b, outsider, client_for):
     objects_b = _objects_of(world_b)
-    url = reverse(
-        name, kwargs={"tenant_slug": world_b.tenant.slug, **dict.fromkeys(params, objects_b.get(name))}
-    )
+    url = reverse(name, kwargs={"tenant_slug": world_b.tenant.slug, **_kwargs(params, objects_b.get(name))})
     assert client_for(outsider).get(url).status_code == 404
     response = Client().get(url)
     if url.startswith("/api/"):

@@ -14,7 +14,19 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing.models import Allocation, ClaimLine, Contract, ContractTariff, LineStatus, PartialRule
+from billing.models import (
+    Allocation,
+    BatchFile,
+    BatchLine,
+    BatchStatus,
+    ClaimBatch,
+    ClaimLine,
+    Contract,
+    ContractTariff,
+    LineStatus,
+    PartialRule,
+    ReturnLine,
+)
 from igo.models import Insurer
 from pregnancies.models import EndReason, Phase
 
@@ -142,6 +154,107 @@ class ClaimLineDetailSerializer(ClaimLineSerializer):
         fields = [*ClaimLineSerializer.Meta.fields, "tariff_amount", "allocations"]
 
 
+class FinanceBatchFileSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text="kz301, csv or pdf.")
+
+    class Meta:
+        model = BatchFile
+        fields = ["kind", "size", "sha256", "created_at"]
+
+
+class FinanceBatchSerializer(serializers.ModelSerializer):
+    insurer = ContractInsurerSerializer(read_only=True)
+    accepted = serializers.IntegerField(read_only=True, help_text="Lines the insurer accepted.")
+    rejected = serializers.IntegerField(read_only=True, help_text="Lines the insurer rejected.")
+    open_lines = serializers.IntegerField(read_only=True, help_text="Lines not answered yet.")
+    files = FinanceBatchFileSerializer(
+        many=True, read_only=True, help_text="KZ301 file, CSV and PDF summary."
+    )
+    # Plain text rather than an enum: BatchStatus would clash with the other `status` enums of the schema.
+    status = serializers.CharField(read_only=True, help_text="draft (for review) or released.")
+
+    class Meta:
+        model = ClaimBatch
+        fields = [
+            "id",
+            "number",
+            "insurer",
+            "period",
+            "status",
+            "line_count",
+            "debit_total",
+            "credit_total",
+            "total",
+            "accepted",
+            "rejected",
+            "open_lines",
+            "created_at",
+            "released_at",
+            "files",
+        ]
+
+
+class FinanceReturnLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReturnLine
+        fields = ["status", "reason_code", "reason_text"]
+
+
+class FinanceBatchLineSerializer(serializers.ModelSerializer):
+    """A line as the insurer received it, without the person's data (the episode names the client)."""
+
+    claim_line = serializers.IntegerField(source="claim_line_id", read_only=True)
+    episode = serializers.IntegerField(source="claim_line.episode_id", read_only=True)
+    answer = serializers.SerializerMethodField(help_text="The insurer's answer; null while open.")
+
+    class Meta:
+        model = BatchLine
+        fields = [
+            "line_no",
+            "number",
+            "corrects_number",
+            "sign",
+            "phase",
+            "prestatie_code",
+            "service_start",
+            "service_end",
+            "tariff",
+            "percentage",
+            "amount",
+            "claim_line",
+            "episode",
+            "answer",
+        ]
+
+    @extend_schema_field(FinanceReturnLineSerializer(allow_null=True))
+    def get_answer(self, obj: BatchLine) -> dict[str, Any] | None:
+        answer = getattr(obj, "answer", None)
+        return FinanceReturnLineSerializer(answer).data if answer is not None else None
+
+
+class FinanceHeldReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    message = serializers.CharField()
+
+
+class FinanceHeldLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Claim line id.")
+    number = serializers.CharField()
+    episode = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=10, decimal_places=2)
+    reasons = FinanceHeldReasonSerializer(many=True)
+
+
+class FinanceBatchDetailSerializer(FinanceBatchSerializer):
+    held = FinanceHeldLineSerializer(
+        many=True, read_only=True, help_text="Lines the pre-send check held back."
+    )
+    lines = FinanceBatchLineSerializer(many=True, read_only=True)
+
+    class Meta(FinanceBatchSerializer.Meta):
+        fields = [*FinanceBatchSerializer.Meta.fields, "held", "lines"]
+
+
 # --- input -----------------------------------------------------------------------------------
 
 
@@ -217,4 +330,12 @@ class ClaimLineQuerySerializer(serializers.Serializer):
         r"^\d{4}-(0[1-9]|1[0-2])$",
         required=False,
         help_text="YYYY-MM: the month the line was created (booked), Europe/Amsterdam.",
+    )
+
+
+class FinanceBatchQuerySerializer(serializers.Serializer):
+    insurer = serializers.RegexField(r"^\d{4}$", required=False, help_text="UZOVI code of the insurer.")
+    status = serializers.ChoiceField(choices=BatchStatus.choices, required=False)
+    month = serializers.RegexField(
+        r"^\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="YYYY-MM: the month the batch covers."
     )

@@ -14,4 +14,6 @@ urlpatterns: list[URLPattern] = [
         views.ClaimLineAllocationsView.as_view(),
         name="api_claim_line_allocations",
     ),
+    path("batches/", views.BatchListView.as_view(), name="api_batch_list"),
+    path("batches/<int:pk>/", views.BatchDetailView.as_view(), name="api_batch_detail"),
 ]

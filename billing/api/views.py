@@ -1,4 +1,4 @@
-"""Billing API: contracts, claim lines and their allocations.
+"""Billing API: contracts, claim lines and their allocations, and (read-only) the monthly claim batches.
 
 Thin views over `billing.services` (writes) and `billing.selectors` (reads). IGO finance and
 administrators may read (`rules.can_view_finance`); writing needs `rules.can_manage_finance` (IGO
@@ -33,8 +33,11 @@ from billing.api.serializers import (
     ClaimLineSerializer,
     ContractCreateSerializer,
     ContractSerializer,
+    FinanceBatchDetailSerializer,
+    FinanceBatchQuerySerializer,
+    FinanceBatchSerializer,
 )
-from billing.models import ClaimLine, Contract
+from billing.models import BatchFile, BatchLine, ClaimBatch, ClaimLine, Contract
 from igo import rules
 from igo.api.base import TenantAPIMixin
 from igo.models import User
@@ -204,3 +207,53 @@ class ClaimLineAllocationsView(FinanceAPIView):
             line=line, include_history=query.validated_data["include_history"]
         )
         return Response(AllocationSerializer(allocations, many=True).data)
+
+
+def _batch_files() -> Prefetch:
+    return Prefetch("files", queryset=BatchFile.objects.defer("content").order_by("kind"))
+
+
+class BatchListView(FinanceAPIView, generics.ListAPIView):
+    serializer_class = FinanceBatchSerializer
+    filters: dict[str, Any] = {}
+
+    def get_queryset(self) -> QuerySet[ClaimBatch]:
+        if getattr(self, "swagger_fake_view", False):
+            return ClaimBatch.unscoped.none()
+        return selectors.batch_list(**self.filters).prefetch_related(_batch_files())
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finance_batches_list",
+        summary="Claim batches to insurers, newest month first, by insurer, status and month",
+        parameters=[FinanceBatchQuerySerializer],
+        responses={200: FinanceBatchSerializer(many=True), 400: FIELD_ERRORS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = FinanceBatchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month = query.validated_data.get("month")
+        self.filters = {
+            "uzovi": query.validated_data.get("insurer", ""),
+            "status": query.validated_data.get("status", ""),
+            "period": dt.date(int(month[:4]), int(month[5:]), 1) if month else None,
+        }
+        return super().get(request, *args, **kwargs)
+
+
+class BatchDetailView(FinanceAPIView, generics.RetrieveAPIView):
+    serializer_class = FinanceBatchDetailSerializer
+
+    def get_queryset(self) -> QuerySet[ClaimBatch]:
+        if getattr(self, "swagger_fake_view", False):
+            return ClaimBatch.unscoped.none()
+        lines = BatchLine.objects.select_related("answer", "claim_line").order_by("line_no")
+        return selectors.batch_list().prefetch_related(_batch_files(), Prefetch("lines", queryset=lines))
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="finance_batches_retrieve",
+        summary="A claim batch with its lines (without personal data), held-back lines and answers",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
