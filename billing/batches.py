@@ -82,6 +82,10 @@ def add_months(day: date, months: int) -> date:
     return date(year, month0 + 1, min(day.day, last))
 
 
+def mask_bsn(bsn: str) -> str:
+    return f"*****{bsn[-4:]}"
+
+
 def initials(given_names: str) -> str:
     return "".join(f"{part[0].upper()}." for part in given_names.split() if part)[:12]
 
@@ -148,7 +152,7 @@ def presend_check(
     for line in lines:
         snap = snapshots[line.pk]
         if not bsn_is_valid(snap.bsn):
-            hold(line, "presend_bsn", _("The BSN %(bsn)s is not valid.") % {"bsn": snap.bsn})
+            hold(line, "presend_bsn", _("The BSN %(bsn)s is not valid.") % {"bsn": mask_bsn(snap.bsn)})
         if not snap.policy_number.strip():
             hold(line, "presend_policy", _("The insured number is missing."))
         if line.sign != Sign.DEBIT:

@@ -429,6 +429,10 @@ def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
     if line.status == LineStatus.READY:
         line.status = LineStatus.WITHDRAWN
         line.save(update_fields=["is_current", "status"])
+        # Its parts are reversed as of now, so dated member statements do not count them twice.
+        Allocation.objects.filter(claim_line=line, is_current=True).update(
+            is_current=False, superseded_at=timezone.now()
+        )
         return None
     line.save(update_fields=["is_current"])
     credit = ClaimLine.objects.create(

@@ -596,11 +596,6 @@ def test_batch_pages_do_not_grow_queries_with_lines(s, finance, django_assert_ma
 # --- bugs found in the lead's files ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="billing.statements counts the allocations of a line withdrawn before sending: a member is paid "
-    "for the withdrawn line and for the line that replaced it (revenue_allocations excludes them)",
-)
 def test_statement_leaves_out_lines_withdrawn_before_sending(s):
     transferred = Episode.unscoped.filter(tenant=s.tenant, end_reason="transferred_out").get()
     ClientInsurance.unscoped.filter(client=transferred.client).update(policy_number="POL-NEW")
@@ -614,11 +609,6 @@ def test_statement_leaves_out_lines_withdrawn_before_sending(s):
     assert sum(totals.values()) == PORTFOLIO_TOTAL - D("610.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="billing.batches.presend_check writes the full (invalid) BSN into WorkItem.message and "
-    "ClaimBatch.held, which the finance screens show; BSNs are shown masked everywhere else",
-)
 def test_presend_messages_do_not_carry_the_full_bsn(s):
     ordinary = Episode.unscoped.filter(tenant=s.tenant, end_reason="completed").order_by("pk").first()
     CareClient.unscoped.filter(pk=ordinary.client_id).update(bsn="123456789")
