@@ -24,8 +24,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from billing import kz301
+from billing import kz301, services
 from billing.models import (
+    QUALITY_PHASE,
     BatchFile,
     BatchFileKind,
     BatchLine,
@@ -99,7 +100,7 @@ class Snapshot:
 
     bsn: str
     policy_number: str
-    date_of_birth: date
+    date_of_birth: date | None
     family_name: str
     initials: str
 
@@ -111,6 +112,8 @@ class Held:
 
 
 def _snapshot(line: ClaimLine) -> Snapshot:
+    if line.episode is None:  # a quality bonus or malus concerns the IGO, not an insured person
+        return Snapshot("", "", None, "", "")
     # A credit repeats what the insurer received with the line it takes back, not today's data.
     original = getattr(line.corrects, "batch_line", None) if line.corrects_id else None
     if original is not None:
@@ -151,6 +154,8 @@ def presend_check(
     credits = {_identity(line, snapshots[line.pk]) for line in lines if line.sign == Sign.CREDIT}
     for line in lines:
         snap = snapshots[line.pk]
+        if line.agreement_id is not None:
+            continue  # a quality line has no insured person and its own prestatie code
         if not bsn_is_valid(snap.bsn):
             hold(line, "presend_bsn", _("The BSN %(bsn)s is not valid.") % {"bsn": mask_bsn(snap.bsn)})
         if not snap.policy_number.strip():
@@ -197,9 +202,9 @@ def _sync_presend_work_items(tenant: Tenant, candidates: Sequence[ClaimLine], he
     """Open a work item for each reason a line is held back (except a deferred identical debit), and
     resolve those of earlier checks that no longer apply to the lines checked now. Only the (episode,
     phase) pairs of these candidates are touched: another insurer's check may still hold the same episode."""
-    checked = {(line.episode_id, line.phase) for line in candidates}
+    checked = {(line.episode_id, line.phase) for line in candidates if line.episode_id is not None}
     wanted = {
-        (h.line.episode_id, h.line.phase, reason): message
+        (services.care_episode_id(h.line), h.line.phase, reason): message
         for h in held.values()
         for reason, message in h.reasons
         if reason in PRESEND_REASONS
@@ -233,7 +238,24 @@ class BatchResult:
 
 def _sort_key(line: ClaimLine, snap: Snapshot) -> tuple[Any, ...]:
     # Per person, per episode, credits before the debits that replace them.
-    return (snap.bsn, snap.policy_number, line.episode_id, line.phase, line.sign != Sign.CREDIT, line.number)
+    # Quality lines (no person) come last.
+    return (
+        snap.bsn == "",
+        snap.bsn,
+        snap.policy_number,
+        line.episode_id or 0,
+        line.phase,
+        line.sign != Sign.CREDIT,
+        line.number,
+    )
+
+
+def _comment(row: BatchLine) -> str:
+    if row.phase == QUALITY_PHASE:
+        from billing.quality_claims import quality_line_comment
+
+        return quality_line_comment(row.claim_line)
+    return _("Credit of line %(ref)s.") % {"ref": row.corrects_number} if row.corrects_number else ""
 
 
 def _kz301_lines(batch: ClaimBatch, rows: Iterable[BatchLine]) -> Iterable[kz301.Line]:
@@ -255,10 +277,12 @@ def _kz301_lines(batch: ClaimBatch, rows: Iterable[BatchLine]) -> Iterable[kz301
             percentage=row.percentage,
             amount=row.amount,
             episode_reference=row.episode_ref,
-            comment=(
-                _("Credit of line %(ref)s.") % {"ref": row.corrects_number} if row.corrects_number else ""
-            ),
+            comment=_comment(row),
         )
+
+
+def _quality_base(line: ClaimLine) -> Decimal:
+    return Decimal(line.explanation.get("base", "0"))
 
 
 def _file(batch: ClaimBatch, kind: str, content: bytes) -> BatchFile:
@@ -292,7 +316,7 @@ def batch_csv(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
                 r.bsn,
                 batch.insurer.uzovi_code,
                 r.policy_number,
-                r.date_of_birth.isoformat(),
+                r.date_of_birth.isoformat() if r.date_of_birth else "",
                 r.family_name,
                 r.initials,
                 r.prestatie_code,
@@ -434,10 +458,10 @@ def batch_create(
                     prestatie_code=line.prestatie_code,
                     service_start=line.service_start,
                     service_end=line.service_end,
-                    tariff=line.tariff.amount,
+                    tariff=line.tariff.amount if line.tariff is not None else _quality_base(line),
                     percentage=line.percentage,
                     amount=line.amount,
-                    episode_ref=str(line.episode_id),
+                    episode_ref=str(line.episode_id) if line.episode_id else f"Q{line.agreement_id}",
                     bsn=snap.bsn,
                     policy_number=snap.policy_number,
                     date_of_birth=snap.date_of_birth,
@@ -657,7 +681,7 @@ def _open_rejection_items(
     keys: dict[tuple[int, str], str] = {}
     for e in rejected:
         line = by_ref[e.reference.strip()].claim_line
-        if not line.is_current or line.sign != Sign.DEBIT:
+        if not line.is_current or line.sign != Sign.DEBIT or line.episode_id is None:
             # Already credited and replaced by the billing run (or a credit itself): the correction is on
             # its way, and there is nothing left that finance could bill again.
             continue
@@ -686,11 +710,14 @@ def rejected_line_rebill(*, line: ClaimLine, actor: User) -> ClaimLine | None:
     """After finance corrected the data behind a rejected line: credit it and bill the phase again
     from the episode as it is now. Returns the new debit line (None if the phase is no longer billable).
     Call inside tenant_scope."""
-    from billing import services
-
     with transaction.atomic():
         locked = ClaimLine.objects.select_for_update().get(pk=line.pk)
-        if not (locked.status == LineStatus.REJECTED and locked.is_current and locked.sign == Sign.DEBIT):
+        if not (
+            locked.status == LineStatus.REJECTED
+            and locked.is_current
+            and locked.sign == Sign.DEBIT
+            and locked.episode_id is not None
+        ):
             raise ValidationError(_("Only a rejected, current debit line can be billed again."), code="state")
         seq = ClaimLine.objects.filter(episode_id=locked.episode_id, phase=locked.phase).count() + 1
         services.retire_line(locked, seq)

@@ -183,10 +183,10 @@ class Header:
 
 @dataclass
 class Line:
-    bsn: str
+    bsn: str  # empty for a line without an insured person (a quality bonus or malus): no 02 record
     uzovi: str
     insured_number: str
-    date_of_birth: date
+    date_of_birth: date | None
     family_name: str
     initials: str
     line_reference: str
@@ -236,7 +236,7 @@ def write(header: Header, lines: Iterable[Line], emit: Callable[[bytes], Any]) -
     )
     person: tuple[str, str] | None = None
     for line in lines:
-        if (line.bsn, line.insured_number) != person:
+        if line.bsn and (line.bsn, line.insured_number) != person:
             person = (line.bsn, line.insured_number)
             put(
                 "02",

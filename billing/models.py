@@ -201,6 +201,10 @@ class Sign(models.TextChoices):
     CREDIT = "credit", _("credit")
 
 
+QUALITY_PHASE = "quality"
+LINE_PHASES = [*Phase.choices, (QUALITY_PHASE, _("Quality bonus or malus"))]
+
+
 class LineStatus(models.TextChoices):
     READY = "ready", _("ready")
     SENT = "sent", _("sent")
@@ -213,13 +217,23 @@ class ClaimLine(TenantOwned):
     """One prestatie of an episode's integral claim to one insurer. Once sent it is never changed:
     a correction is a credit line that refers to it plus a new debit line."""
 
-    episode = models.ForeignKey("pregnancies.Episode", on_delete=models.PROTECT, related_name="claim_lines")
-    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    # Empty only for a quality bonus or malus, which belongs to an agreement instead of a pregnancy.
+    episode = models.ForeignKey(
+        "pregnancies.Episode", on_delete=models.PROTECT, null=True, blank=True, related_name="claim_lines"
+    )
+    phase = models.CharField(_("phase"), max_length=16, choices=LINE_PHASES)
     sign = models.CharField(_("debit/credit"), max_length=8, choices=Sign.choices, default=Sign.DEBIT)
     number = models.CharField(_("line reference"), max_length=32)
     prestatie_code = models.CharField(_("prestatie code"), max_length=16)
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="claim_lines")
-    tariff = models.ForeignKey(ContractTariff, on_delete=models.PROTECT, related_name="+")
+    tariff = models.ForeignKey(
+        ContractTariff, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    agreement = models.ForeignKey(
+        "QualityAgreement", on_delete=models.PROTECT, null=True, blank=True, related_name="claim_lines"
+    )
+    # For a quality line: how it was reached (indicator result, target, base amount, percentage).
+    explanation = models.JSONField(default=dict, blank=True)
     percentage = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("100"))
     insurer = models.ForeignKey("igo.Insurer", on_delete=models.PROTECT, related_name="+")
     policy_number = models.CharField(max_length=20)
@@ -255,6 +269,15 @@ class ClaimLine(TenantOwned):
             models.CheckConstraint(
                 condition=Q(sign="debit", amount__gte=0) | Q(sign="credit", amount__lte=0),
                 name="claim_line_sign_matches_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(episode__isnull=False, agreement__isnull=True, tariff__isnull=False)
+                | Q(episode__isnull=True, agreement__isnull=False, phase="quality"),
+                name="claim_line_care_or_quality",
+            ),
+            # One current bonus or malus per agreement.
+            models.UniqueConstraint(
+                fields=["agreement"], condition=Q(is_current=True), name="claim_line_one_current_quality"
             ),
         ]
         indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["tenant", "created_at"])]
@@ -413,17 +436,17 @@ class BatchLine(TenantOwned):
     number = models.CharField(_("line reference"), max_length=32)
     corrects_number = models.CharField(_("corrects line"), max_length=32, blank=True)
     sign = models.CharField(_("debit/credit"), max_length=8, choices=Sign.choices)
-    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    phase = models.CharField(_("phase"), max_length=16, choices=LINE_PHASES)
     prestatie_code = models.CharField(_("prestatie code"), max_length=16)
     service_start = models.DateField(_("start of the prestatie"))
     service_end = models.DateField(_("end of the prestatie"))
-    tariff = models.DecimalField(_("tariff"), max_digits=10, decimal_places=2)
+    tariff = models.DecimalField(_("tariff"), max_digits=12, decimal_places=2)
     percentage = models.DecimalField(max_digits=5, decimal_places=2)
     amount = models.DecimalField(_("amount"), max_digits=10, decimal_places=2)
     episode_ref = models.CharField(_("episode reference"), max_length=20)
     bsn = models.CharField(_("BSN"), max_length=9)
     policy_number = models.CharField(_("insured number"), max_length=20)
-    date_of_birth = models.DateField(_("date of birth"))
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)  # empty on a quality line
     family_name = models.CharField(_("family name"), max_length=150)
     initials = models.CharField(_("initials"), max_length=12)
 
@@ -508,3 +531,38 @@ class ReturnLine(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.batch_line_id} {self.status} {self.reason_code}"
+
+
+class QualityAgreement(TenantOwned):
+    """A quality target in an insurer contract for a year, with an optional bonus when it is met or malus
+    when it is not, as a percentage of what was claimed under the contract in that year."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="quality_agreements")
+    indicator = models.CharField(_("indicator"), max_length=32)
+    year = models.PositiveSmallIntegerField(_("year"))
+    target = models.DecimalField(_("target"), max_digits=8, decimal_places=1)
+    bonus_pct = models.DecimalField(
+        _("bonus when met (%)"), max_digits=5, decimal_places=2, default=0, validators=PERCENT
+    )
+    malus_pct = models.DecimalField(
+        _("malus when not met (%)"), max_digits=5, decimal_places=2, default=0, validators=PERCENT
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("quality agreement")
+        verbose_name_plural = _("quality agreements")
+        ordering = ["year", "indicator"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "indicator", "year"], name="quality_agreement_one_per_indicator_year"
+            ),
+            models.CheckConstraint(
+                condition=Q(bonus_pct__gte=0, bonus_pct__lte=100, malus_pct__gte=0, malus_pct__lte=100),
+                name="quality_agreement_percentages_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} {self.year} {self.target}"

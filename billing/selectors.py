@@ -362,7 +362,7 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
     event_ids = {int(i) for a in member_allocs for i in a.basis.get("events", [])}
     events_by_id = {
         ev.pk: ev
-        for ev in CareEvent.objects.filter(pk__in=event_ids, episode_id=line.episode_id)
+        for ev in CareEvent.objects.filter(pk__in=event_ids, episode_id=line.episode_id or 0)
         .select_related("event_type", "organisation")
         .only(
             "id",
@@ -407,14 +407,17 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
         (e for m in members for e in m.events), key=lambda e: (e.event.occurred_at, e.event.pk)
     )
     history = list(
-        ClaimLine.objects.filter(episode_id=line.episode_id, phase=line.phase)
+        ClaimLine.objects.filter(
+            Q(episode_id=line.episode_id) if line.episode_id else Q(agreement_id=line.agreement_id),
+            phase=line.phase,
+        )
         .select_related("corrects")
         .order_by("created_at", "pk")
     )
     return Explanation(
         line=line,
         contract=line.contract,
-        tariff_amount=line.tariff.amount,
+        tariff_amount=line.tariff.amount if line.tariff is not None else Decimal(0),
         percentage=line.percentage,
         overhead=overhead,
         reserve=reserve,
@@ -661,8 +664,8 @@ def batch_lines(*, batch: ClaimBatch) -> QuerySet[BatchLine]:
 @dataclass
 class BatchLineRow:
     line: BatchLine
-    episode_id: int
-    client: Client
+    episode_id: int | None  # None for a quality bonus or malus
+    client: Client | None
     answer: ReturnLine | None
 
     @property
@@ -681,7 +684,7 @@ def batch_line_rows(lines: Iterable[BatchLine]) -> list[BatchLineRow]:
         BatchLineRow(
             line=line,
             episode_id=line.claim_line.episode_id,
-            client=line.claim_line.episode.client,
+            client=line.claim_line.episode.client if line.claim_line.episode is not None else None,
             answer=getattr(line, "answer", None),
         )
         for line in lines

@@ -404,7 +404,7 @@ def _work(
     open_items: set[tuple[int, str, str]],
 ) -> int:
     """Open a work item for an episode's phase (given the episode or one of its claim lines)."""
-    episode_id = episode.episode_id if isinstance(episode, ClaimLine) else episode.pk
+    episode_id = care_episode_id(episode) if isinstance(episode, ClaimLine) else episode.pk
     if (episode_id, phase, reason) in open_items:
         return 0
     WorkItem.objects.create(
@@ -412,6 +412,12 @@ def _work(
     )
     open_items.add((episode_id, phase, reason))
     return 1
+
+
+def care_episode_id(line: ClaimLine) -> int:
+    """The episode of a care claim line (only a quality bonus or malus line has none)."""
+    assert line.episode_id is not None, f"{line.number} is not a care line"
+    return line.episode_id
 
 
 def _line_number(episode: Episode | int, phase: str, sign: str, seq: int) -> str:
@@ -423,7 +429,7 @@ def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
     """Take a current debit out of use: a sent line gets a credit line, an unsent one is withdrawn."""
     if line.status == LineStatus.REJECTED:
         WorkItem.objects.filter(
-            episode_id=line.episode_id, phase=line.phase, reason="rejected", resolved_at__isnull=True
+            episode_id=care_episode_id(line), phase=line.phase, reason="rejected", resolved_at__isnull=True
         ).update(resolved_at=timezone.now())
     line.is_current = False
     if line.status == LineStatus.READY:
@@ -440,7 +446,7 @@ def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
         episode_id=line.episode_id,
         phase=line.phase,
         sign=Sign.CREDIT,
-        number=_line_number(line.episode_id, line.phase, Sign.CREDIT, seq),
+        number=_line_number(care_episode_id(line), line.phase, Sign.CREDIT, seq),
         prestatie_code=line.prestatie_code,
         contract=line.contract,
         tariff=line.tariff,
@@ -469,7 +475,7 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
         insurances[row.client_id].append(row)
     contracts = list(Contract.objects.prefetch_related("tariffs", "partial_rules").order_by("valid_from"))
     current: dict[tuple[int, str], ClaimLine] = {
-        (line.episode_id, line.phase): line
+        (care_episode_id(line), line.phase): line
         for line in ClaimLine.objects.filter(episode_id__in=ids, is_current=True, sign=Sign.DEBIT)
     }
     counts: dict[tuple[int, str], int] = defaultdict(int)
@@ -687,7 +693,7 @@ def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRo
     rates = {r.event_type_id: r.rate for r in rule.rates.all()}
     points: dict[int, Decimal] = defaultdict(Decimal)
     traced: dict[int, list[int]] = defaultdict(list)
-    for ev in ctx.events.get((line.episode_id, line.phase), []):
+    for ev in ctx.events.get((care_episode_id(line), line.phase), []):
         rate = rates.get(ev.event_type_id, Decimal(0))
         if rate:
             points[ev.organisation_id] += ev.quantity * rate
@@ -723,10 +729,10 @@ def split_lines(*, lines: list[ClaimLine], ctx: SplitContext | None = None) -> S
     result = SplitResult()
     if not lines:
         return result
-    ctx = ctx or SplitContext({line.episode_id for line in lines})
+    ctx = ctx or SplitContext({care_episode_id(line) for line in lines})
     open_items = set(
         WorkItem.objects.filter(
-            episode_id__in={line.episode_id for line in lines}, resolved_at__isnull=True
+            episode_id__in={care_episode_id(line) for line in lines}, resolved_at__isnull=True
         ).values_list("episode_id", "phase", "reason")
     )
     new: list[AllocationRow] = []

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-from billing import batches, services
+from billing import batches, quality_claims, services
 from igo.models import Tenant, User
 from igo.tenancy import tenant_scope
 
@@ -72,4 +72,22 @@ def batches_monthly() -> int:
     ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
     for tenant_id in ids:
         batches_create.delay(tenant_id, period.isoformat())
+    return len(ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800)
+def quality_settle(tenant_id: int, year: int) -> dict[str, int]:
+    """Bonus and malus lines of a year's quality agreements. Safe to repeat."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant):
+        return asdict(quality_claims.quality_settle(tenant=tenant, year=year))
+
+
+@shared_task
+def quality_settle_yearly() -> int:
+    """Beat, mid-January: settle last year's quality agreements once the year's births are recorded."""
+    year = timezone.localdate().year - 1
+    ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in ids:
+        quality_settle.delay(tenant_id, year)
     return len(ids)

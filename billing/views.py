@@ -40,6 +40,7 @@ from billing.forms import (
     previous_month,
 )
 from billing.models import BatchFile, BatchStatus, ClaimBatch, ClaimLine
+from billing.quality_claims import quality_line_comment
 from igo import rules
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
@@ -254,6 +255,20 @@ def claim_line_explain(request: TenantRequest, pk: int) -> HttpResponse:
         line = selectors.claim_line(pk=pk)
     except ClaimLine.DoesNotExist:
         raise Http404 from None
+    if line.episode is None:  # a quality bonus or malus: no client, its explanation is the agreement
+        return render(
+            request,
+            "billing/quality_line_explain.html",
+            {
+                "line": line,
+                "x": line.explanation,
+                "comment": quality_line_comment(line),
+                "allocations": line.allocations.select_related("organisation").order_by("kind", "pk"),
+                "history": ClaimLine.objects.filter(agreement_id=line.agreement_id).order_by(
+                    "created_at", "pk"
+                ),
+            },
+        )
     care_services.access_log(
         user=request.user,
         client=line.episode.client,
@@ -340,6 +355,7 @@ def claim_line_rebill(request: TenantRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
+        assert line.episode is not None  # the service refuses a quality line
         care_services.access_log(
             user=request.user,
             client=line.episode.client,
@@ -479,7 +495,7 @@ def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
     batch = _batch_or_404(pk)
     page = Paginator(selectors.batch_lines(batch=batch), 100).get_page(request.GET.get("page"))
     rows = selectors.batch_line_rows(page.object_list)
-    clients: dict[int, Client] = {row.client.pk: row.client for row in rows}
+    clients: dict[int, Client] = {row.client.pk: row.client for row in rows if row.client is not None}
     # NEN 7513: the page shows these clients' names and (masked) BSNs.
     care_services.access_log_many(
         user=request.user,

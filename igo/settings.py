@@ -158,6 +158,11 @@ CELERY_BEAT_SCHEDULE = {
     # nightly.
     "quality-sweep": {"task": "quality.tasks.quality_sweep", "schedule": timedelta(minutes=5)},
     "quality-nightly": {"task": "quality.tasks.quality_nightly", "schedule": crontab(minute=30, hour=2)},
+    # Last year's quality agreements give their bonus or malus lines on 15 January (after late records).
+    "quality-settle": {
+        "task": "billing.tasks.quality_settle_yearly",
+        "schedule": crontab(minute=0, hour=5, day_of_month=15, month_of_year=1),
+    },
     # The month's claim batches, for finance to review, on the 1st (after the night's billing sweeps).
     "monthly-batches": {
         "task": "billing.tasks.batches_monthly",
@@ -266,6 +271,7 @@ SPECTACULAR_SETTINGS = {
         # Both have a field `status` with other choices; without names the schema gets hashed names.
         "LineStatusEnum": "billing.models.LineStatus",
         "ReturnStatusEnum": "billing.models.ReturnStatus",
+        "LinePhaseEnum": "billing.models.LINE_PHASES",
     },
 }
 

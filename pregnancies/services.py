@@ -432,6 +432,7 @@ def birth_record(
     )
     birth.full_clean(exclude=["tenant", "episode"], validate_constraints=False)
     birth.save()
+    touch_episodes(episode.pk)  # the quality sweep recomputes the month of the birth
     access_log(user=actor, client=episode.client, action=AccessAction.CREATE, obj=birth)
     return birth
 
@@ -479,7 +480,7 @@ def birth_set_outcome(
             errors.setdefault("neonatal_death_on", []).append(_("Only a live-born child can die after birth."))
         elif neonatal_death_on < born_on:
             errors.setdefault("neonatal_death_on", []).append(_("This lies before the birth."))
-        elif neonatal_death_on > born_on + timedelta(days=28):
+        elif neonatal_death_on > born_on + timedelta(days=27):  # the neonatal period: days 0 to 27
             errors.setdefault("neonatal_death_on", []).append(
                 _("The neonatal period ends 28 days after birth.")
             )
@@ -516,6 +517,7 @@ def line_transfer(
         reason=reason.strip(),
         created_by=actor,
     )
+    touch_episodes(episode.pk)  # the line at birth and transfers in labour are quality indicators
     access_log(
         user=actor, client=episode.client, action=AccessAction.UPDATE, obj=transfer, detail=f"line {line}"
     )

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Count, Q, Sum
@@ -64,7 +64,7 @@ class Indicator:
     def value(self, numerator: Decimal, denominator: Decimal) -> Decimal | None:
         if not denominator:
             return None
-        return (numerator * self.factor / denominator).quantize(Decimal("0.1"))
+        return (numerator * self.factor / denominator).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 _DELIVERIES = _("deliveries (episodes with a birth) in the month")

@@ -45,6 +45,9 @@ def indicators_recompute(*, tenant: Tenant, start: date, end: date) -> int:
         for (code, month, org), t in tallies.items()
     ]
     with transaction.atomic():
+        # One recompute per IGO at a time: two overlapping ones (the nightly run and a sweep) would both
+        # delete and then insert the same rows.
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
         IndicatorValue.objects.filter(period__gte=start, period__lt=end).delete()
         IndicatorValue.objects.bulk_create(rows, batch_size=1000)
     return len(rows)

@@ -496,7 +496,7 @@ def test_returns_show_in_the_list_and_detail(s, finance, world_a):
     vgz = make_batches(s)["7095"]
     rejected = reject_first_line(s, vgz, world_a.user(Role.IGO_FINANCE))
     html = finance.get(url(s, "batch_list")).content.decode()
-    assert row(html, f"returns-{vgz.pk}") == "1 accepted · 1 rejected · 0 open"
+    assert row(html, f"returns-{vgz.pk}") == "1 geaccepteerd · 1 afgewezen · 0 open"
     detail = finance.get(url(s, "batch_detail", pk=vgz.pk)).content.decode()
     first = row(detail, "batch-line-1")
     assert rejected.number in first and "0101" in first and "BSN onbekend" in first

@@ -1,0 +1,332 @@
+"""Quality agreements in insurer contracts, and the bonus or malus they give at the end of their year.
+
+The bonus or malus is one claim line per agreement and year (a debit for a bonus, a credit for a malus),
+priced as a percentage of what was claimed from that insurer in that year. It carries its explanation
+(indicator result, target, base amount, percentage) and is divided among the members in proportion to
+the parts they received of the claims it was computed on. It goes to the insurer in the next monthly batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import (
+    QUALITY_PHASE,
+    Allocation,
+    ClaimLine,
+    Contract,
+    LineStatus,
+    QualityAgreement,
+    Sign,
+)
+from igo.models import Tenant, User
+from igo.money import split_largest_remainder, to_money
+from igo.services import audit_record
+from quality import indicators
+
+HUNDRED = Decimal(100)
+
+
+def agreement_create(
+    *,
+    contract: Contract,
+    actor: User,
+    indicator: str,
+    year: int,
+    target: Decimal,
+    bonus_pct: Decimal = Decimal(0),
+    malus_pct: Decimal = Decimal(0),
+) -> QualityAgreement:
+    """Add a quality agreement to a contract version. Refused with field-level reasons."""
+    errors: dict[str, list[str]] = {}
+    definition = indicators.BY_CODE.get(indicator)
+    if definition is None or not definition.better:
+        errors.setdefault("indicator", []).append(
+            _("Choose an indicator with a direction (higher or lower is better).")
+        )
+    if not (
+        contract.valid_from.year <= year
+        and (contract.valid_until is None or year <= contract.valid_until.year)
+    ):
+        errors.setdefault("year", []).append(_("The contract is not in force in this year."))
+    if target < 0 or (definition is not None and definition.unit == "percent" and target > HUNDRED):
+        errors.setdefault("target", []).append(_("Enter a target the indicator can reach."))
+    for name, value in (("bonus_pct", bonus_pct), ("malus_pct", malus_pct)):
+        if not Decimal(0) <= value <= Decimal(10):
+            errors.setdefault(name, []).append(_("Enter a percentage from 0 to 10."))
+        elif value != value.quantize(Decimal("0.01")):
+            errors.setdefault(name, []).append(_("Use at most two decimals."))
+    if QualityAgreement.objects.filter(
+        contract__insurer_id=contract.insurer_id, indicator=indicator, year=year
+    ).exists():
+        errors.setdefault("indicator", []).append(
+            _("There is already an agreement with this insurer on this indicator for this year.")
+        )
+    if errors:
+        raise ValidationError(errors)
+    agreement = QualityAgreement.objects.create(
+        tenant_id=contract.tenant_id,
+        contract=contract,
+        indicator=indicator,
+        year=year,
+        target=target,
+        bonus_pct=bonus_pct,
+        malus_pct=malus_pct,
+        created_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="quality_agreement.create",
+        tenant=contract.tenant,
+        obj=agreement,
+        indicator=indicator,
+        year=year,
+        target=str(target),
+        bonus_pct=str(bonus_pct),
+        malus_pct=str(malus_pct),
+    )
+    return agreement
+
+
+@dataclass
+class AgreementResult:
+    numerator: Decimal
+    denominator: Decimal
+    value: Decimal | None
+    met: bool | None  # None: nothing to measure (empty denominator), so neither bonus nor malus
+    base: Decimal
+    percentage: Decimal
+    amount: Decimal  # signed: positive bonus, negative malus, 0 for nothing
+
+    def explanation(self, agreement: QualityAgreement) -> dict[str, Any]:
+        definition = indicators.BY_CODE[agreement.indicator]
+        return {
+            "indicator": agreement.indicator,
+            "year": agreement.year,
+            "numerator": str(self.numerator),
+            "denominator": str(self.denominator),
+            "value": None if self.value is None else str(self.value),
+            "unit": definition.unit,
+            "target": str(agreement.target),
+            "better": definition.better,
+            "met": self.met,
+            "base": str(self.base),
+            "percentage": str(self.percentage),
+            "contract": agreement.contract_id,
+        }
+
+
+def _base_lines(agreement: QualityAgreement) -> Any:
+    """The care claim lines the percentage applies to: the lines to the contract's insurer (under any
+    version of the contract) whose prestatie ended in the agreement's year, debit and credit, except those
+    withdrawn before sending."""
+    return ClaimLine.objects.filter(
+        insurer_id=agreement.contract.insurer_id,
+        agreement__isnull=True,
+        service_end__year=agreement.year,
+    ).exclude(status=LineStatus.WITHDRAWN)
+
+
+def agreement_result(
+    agreement: QualityAgreement, tallies: dict[Any, indicators.Tally] | None = None
+) -> AgreementResult:
+    """Measure the agreement's indicator over its year for the whole IGO. Call inside tenant_scope."""
+    year = agreement.year
+    if tallies is None:
+        tallies = indicators.compute(start=date(year, 1, 1), end=date(year + 1, 1, 1))
+    num = den = Decimal(0)
+    for (code, _month, org), t in tallies.items():
+        if code == agreement.indicator and org is None:
+            num += t.numerator
+            den += t.denominator
+    definition = indicators.BY_CODE[agreement.indicator]
+    value = definition.value(num, den)
+    met: bool | None = None
+    if value is not None:
+        met = value <= agreement.target if definition.better == "lower" else value >= agreement.target
+    base = _base_lines(agreement).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+    pct = agreement.bonus_pct if met else agreement.malus_pct
+    amount = Decimal("0.00")
+    if met is not None and base > 0:
+        amount = to_money(base * pct / HUNDRED) * (1 if met else -1)
+    return AgreementResult(num, den, value, met, base, pct if met is not None else Decimal(0), amount)
+
+
+def _allocate(line: ClaimLine, agreement: QualityAgreement) -> None:
+    """Divide the line like the parts of the claims it was computed on: overhead, reserve and each member
+    in proportion to what they received of those claims."""
+    parts = (
+        Allocation.objects.filter(claim_line__in=_base_lines(agreement), is_current=True)
+        .values("kind", "organisation_id")
+        .annotate(s=Sum("amount"))
+        .order_by("kind", "organisation_id")
+    )
+    keys = [(p["kind"], p["organisation_id"], p["s"]) for p in parts if p["s"] > 0]
+    if not keys:
+        return
+    total = sum((k[2] for k in keys), Decimal(0))
+    amounts = split_largest_remainder(line.amount, [k[2] for k in keys])
+    Allocation.objects.bulk_create(
+        Allocation(
+            tenant_id=line.tenant_id,
+            claim_line=line,
+            kind=kind,
+            organisation_id=org,
+            amount=amount,
+            basis={
+                "method": "quality",
+                "agreement": agreement.pk,
+                "share": str((received / total).quantize(Decimal("0.000001"))),
+                "share_pct": str((received * HUNDRED / total).quantize(Decimal("0.0001"))),
+                "received": str(received),
+            },
+        )
+        for (kind, org, received), amount in zip(keys, amounts, strict=True)
+        if amount
+    )
+
+
+def _retire(line: ClaimLine, seq: int) -> None:
+    """Take a quality line out of use: withdrawn when not sent, otherwise an opposite line refers to it."""
+    line.is_current = False
+    now = timezone.now()
+    if line.status == LineStatus.READY:
+        line.status = LineStatus.WITHDRAWN
+        line.save(update_fields=["is_current", "status"])
+        Allocation.objects.filter(claim_line=line, is_current=True).update(
+            is_current=False, superseded_at=now
+        )
+        return
+    line.save(update_fields=["is_current"])
+    sign = Sign.CREDIT if line.sign == Sign.DEBIT else Sign.DEBIT
+    counter = ClaimLine.objects.create(
+        tenant_id=line.tenant_id,
+        agreement_id=line.agreement_id,
+        phase=QUALITY_PHASE,
+        sign=sign,
+        number=_number(line.agreement_id, sign, seq),
+        prestatie_code=line.prestatie_code,
+        contract_id=line.contract_id,
+        percentage=line.percentage,
+        insurer_id=line.insurer_id,
+        policy_number="",
+        service_start=line.service_start,
+        service_end=line.service_end,
+        amount=-line.amount,
+        corrects=line,
+        is_current=False,
+        explanation={**line.explanation, "reverses": line.number},
+    )
+    Allocation.objects.bulk_create(
+        Allocation(
+            tenant_id=a.tenant_id,
+            claim_line=counter,
+            kind=a.kind,
+            organisation_id=a.organisation_id,
+            amount=-a.amount,
+            basis={"credit_of": line.number},
+        )
+        for a in line.allocations.filter(is_current=True)
+    )
+
+
+def _number(agreement_id: int | None, sign: str, seq: int) -> str:
+    return f"Q{agreement_id}-{sign[0].upper()}{seq}"
+
+
+def prestatie_code(agreement: QualityAgreement) -> str:
+    return f"Q-{agreement.indicator.upper()}"[:16]
+
+
+@dataclass
+class SettleResult:
+    agreements: int = 0
+    lines: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+
+
+def quality_settle(
+    *, tenant: Tenant, year: int, today: date | None = None, actor: User | None = None
+) -> SettleResult:
+    """Bring the bonus/malus lines of a year's agreements in line with the indicators. Only after the year
+    has ended; safe to repeat (an unchanged result changes nothing; a changed one replaces the line, by a
+    counter line once it was sent). Call inside tenant_scope."""
+    today = today or timezone.localdate()
+    if today <= date(year, 12, 31):
+        raise ValidationError({"year": _("A year can be settled only after it has ended.")})
+    result = SettleResult()
+    agreements = list(QualityAgreement.objects.filter(year=year).select_related("contract"))
+    if not agreements:
+        return result
+    tallies = indicators.compute(start=date(year, 1, 1), end=date(year + 1, 1, 1))
+    with transaction.atomic():
+        for agreement in QualityAgreement.objects.select_for_update().filter(
+            pk__in=[a.pk for a in agreements]
+        ):
+            result.agreements += 1
+            outcome = agreement_result(agreement, tallies)
+            explanation = outcome.explanation(agreement)
+            current = ClaimLine.objects.filter(agreement=agreement, is_current=True).first()
+            if current is not None:
+                if current.amount == outcome.amount and current.explanation == explanation:
+                    result.unchanged += 1
+                    continue
+                seq = ClaimLine.objects.filter(agreement=agreement).count() + 1
+                _retire(current, seq)
+                result.replaced += 1
+            if not outcome.amount:
+                continue
+            sign = Sign.DEBIT if outcome.amount > 0 else Sign.CREDIT
+            line = ClaimLine.objects.create(
+                tenant=tenant,
+                agreement=agreement,
+                phase=QUALITY_PHASE,
+                sign=sign,
+                number=_number(agreement.pk, sign, ClaimLine.objects.filter(agreement=agreement).count() + 1),
+                prestatie_code=prestatie_code(agreement),
+                contract=agreement.contract,
+                percentage=outcome.percentage,
+                insurer_id=agreement.contract.insurer_id,
+                policy_number="",
+                service_start=date(year, 1, 1),
+                service_end=date(year, 12, 31),
+                amount=outcome.amount,
+                explanation=explanation,
+            )
+            _allocate(line, agreement)
+            result.lines += 1
+        audit_record(actor=actor, action="quality.settle", tenant=tenant, year=year, **{
+            "agreements": result.agreements, "lines": result.lines, "replaced": result.replaced,
+        })  # fmt: skip
+    return result
+
+
+def quality_line_comment(line: ClaimLine) -> str:
+    """One line of text for the 98 comment record and the PDF: what the bonus or malus rests on."""
+    x = line.explanation
+    definition = indicators.BY_CODE.get(x.get("indicator", ""))
+    name = str(definition.name) if definition else x.get("indicator", "")
+    if x.get("reverses"):
+        return _("Reverses quality line %(ref)s.") % {"ref": x["reverses"]}
+    return _(
+        "%(kind)s %(name)s %(year)s: %(value)s (target %(better)s %(target)s); %(pct)s%% of %(base)s"
+    ) % {
+        "kind": _("Quality bonus") if x.get("met") else _("Quality malus"),
+        "name": name,
+        "year": x.get("year"),
+        "value": x.get("value"),
+        "better": "<=" if x.get("better") == "lower" else ">=",
+        "target": x.get("target"),
+        "pct": x.get("percentage"),
+        "base": x.get("base"),
+    }

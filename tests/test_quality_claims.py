@@ -1,0 +1,170 @@
+"""Quality agreements: the bonus or malus line at the end of the year, to the cent, its split, its way
+into the monthly batch (KZ301 record without an insured person) and its correction after sending."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db.models import Sum
+
+from billing import batches, quality_claims
+from billing.models import Allocation, BatchFile, ClaimLine, LineStatus, QualityAgreement
+from igo.tenancy import tenant_scope
+from pregnancies.models import Birth
+from tests.kz301_reader import parse
+from tests.test_billing_pipeline import at, portfolio, run, s  # noqa: F401
+
+D = Decimal
+AFTER_2026 = dt.date(2027, 1, 15)
+
+
+@pytest.fixture
+def year_2026(s):  # noqa: F811
+    """The portfolio has two deliveries in 2026: the ordinary one (14 Aug, spontaneous) and the insurer
+    change (3 Jan, caesarean): caesarean rate 1/2 = 50.0%. Claimed in 2026 (service end in 2026):
+    ZK 900 + 1500 + 1200 (ordinary) + 1200 (transfer week 30) + 1200 (new insurer, prenatal, ends 3 Jan)
+    + 1200 (in labour) = 7200.00; VGZ 1000 + 1650 (new insurer, natal and postnatal) = 2650.00."""
+    eps = portfolio(s)
+    ordinary, _transferred, new_insurer = eps[:3]
+    Birth.unscoped.create(
+        tenant=s.tenant, episode=ordinary, child_number=1, born_at=at(2026, 8, 14, 14),
+        place="home", mode="spontaneous", weight_grams=3400,
+    )  # fmt: skip
+    Birth.unscoped.create(
+        tenant=s.tenant, episode=new_insurer, child_number=1, born_at=at(2026, 1, 3, 13),
+        place="clinical", mode="caesarean", weight_grams=3100,
+    )  # fmt: skip
+    run(s)
+    return s
+
+
+def agree(s, contract, **kw) -> QualityAgreement:  # noqa: F811
+    with tenant_scope(s.tenant):
+        return quality_claims.agreement_create(contract=contract, actor=s.admin, **kw)
+
+
+def settle(s, today=AFTER_2026):  # noqa: F811
+    with tenant_scope(s.tenant):
+        return quality_claims.quality_settle(tenant=s.tenant, year=2026, today=today)
+
+
+def test_malus_and_bonus_lines_to_the_cent(year_2026):
+    s = year_2026  # noqa: F811
+    zk = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1.5"))
+    vgz = agree(s, s.vgz_contract, indicator="caesarean", year=2026, target=D("60"), bonus_pct=D("2.25"))
+    result = settle(s)
+    assert (result.agreements, result.lines) == (2, 2)
+    malus = ClaimLine.unscoped.get(agreement=zk, is_current=True)
+    bonus = ClaimLine.unscoped.get(agreement=vgz, is_current=True)
+    # ZK: 50.0% > 30 → not met → malus 1.5% of 7200.00 = 108.00, a credit line.
+    assert (malus.sign, malus.amount, malus.insurer_id, malus.episode_id) == (
+        "credit",
+        D("-108.00"),
+        s.zk.pk,
+        None,
+    )
+    # VGZ: 50.0% ≤ 60 → met → bonus 2.25% of 2650.00 = 59.625 → 59.63 (half up), a debit line.
+    assert (bonus.sign, bonus.amount, bonus.insurer_id) == ("debit", D("59.63"), s.vgz.pk)
+    assert malus.explanation["value"] == "50.0" and malus.explanation["met"] is False
+    assert malus.explanation["base"] == "7200.00" and bonus.explanation["base"] == "2650.00"
+    assert (malus.service_start, malus.service_end) == (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    for line in (malus, bonus):
+        parts = Allocation.unscoped.filter(claim_line=line, is_current=True)
+        assert parts.aggregate(t=Sum("amount"))["t"] == line.amount
+        assert all((p.amount <= 0) if line.sign == "credit" else (p.amount >= 0) for p in parts)
+    # Each part follows what that party received of the ZK claims of 2026.
+    received = dict(
+        Allocation.unscoped.filter(
+            claim_line__insurer=s.zk, claim_line__agreement__isnull=True, is_current=True
+        )
+        .values("kind", "organisation_id")
+        .annotate(t=Sum("amount"))
+        .values_list("organisation_id", "t")
+    )
+    parts = {a.organisation_id: a.amount for a in Allocation.unscoped.filter(claim_line=malus)}
+    for org, amount in parts.items():
+        exact = D("-108.00") * received[org] / D("7200.00")
+        assert abs(amount - exact) < D("0.01")
+
+
+def test_settling_again_without_change_changes_nothing(year_2026):
+    s = year_2026  # noqa: F811
+    agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1"))
+    settle(s)
+    before = list(ClaimLine.unscoped.filter(agreement__isnull=False).values_list("pk", "amount", "status"))
+    again = settle(s)
+    assert (again.unchanged, again.lines, again.replaced) == (1, 0, 0)
+    assert (
+        list(ClaimLine.unscoped.filter(agreement__isnull=False).values_list("pk", "amount", "status"))
+        == before
+    )
+
+
+def test_a_year_is_settled_only_after_it_ended(year_2026):
+    s = year_2026  # noqa: F811
+    agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1"))
+    with pytest.raises(ValidationError) as exc:
+        settle(s, today=dt.date(2026, 12, 31))
+    assert "year" in exc.value.message_dict
+    assert not ClaimLine.unscoped.filter(agreement__isnull=False).exists()
+
+
+def test_a_sent_malus_is_reversed_and_replaced_when_the_data_changes(year_2026):
+    s = year_2026  # noqa: F811
+    zk = agree(
+        s,
+        s.zk_contract,
+        indicator="caesarean",
+        year=2026,
+        target=D("30"),
+        malus_pct=D("1"),
+        bonus_pct=D("0.5"),
+    )
+    settle(s)
+    malus = ClaimLine.unscoped.get(agreement=zk, is_current=True)
+    with tenant_scope(s.tenant):
+        made = batches.batch_create(
+            tenant=s.tenant, insurer=s.zk, period=batches.month_start(dt.date.today()), actor=s.admin
+        )
+        assert made.batch is not None
+        batches.batch_release(batch=made.batch, actor=s.admin)
+    # The caesarean is corrected to an assisted birth: 0/2 = 0.0% ≤ 30 → met → bonus 0.5% of 7200 = 36.00.
+    Birth.unscoped.filter(mode="caesarean").update(mode="assisted")
+    result = settle(s)
+    assert (result.replaced, result.lines) == (1, 1)
+    malus.refresh_from_db()
+    assert (malus.status, malus.is_current) == (LineStatus.SENT, False)
+    counter = ClaimLine.unscoped.get(corrects=malus)
+    assert (counter.sign, counter.amount) == ("debit", D("72.00"))  # takes back the −72.00 malus
+    bonus = ClaimLine.unscoped.get(agreement=zk, is_current=True)
+    assert (bonus.sign, bonus.amount, bonus.explanation["met"]) == ("debit", D("36.00"), True)
+    assert Allocation.unscoped.filter(claim_line=counter).aggregate(t=Sum("amount"))["t"] == D("72.00")
+
+
+def test_the_quality_line_reaches_the_insurer_without_an_insured_person(year_2026):
+    s = year_2026  # noqa: F811
+    zk = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1"))
+    settle(s)
+    with tenant_scope(s.tenant):
+        made = batches.batch_create(
+            tenant=s.tenant, insurer=s.zk, period=batches.month_start(dt.date.today()), actor=s.admin
+        )
+    batch = made.batch
+    assert batch is not None
+    assert batch.line_count == 7 and batch.total == D("7200.00") - D("72.00")
+    content = BatchFile.unscoped.get(batch=batch, kind="kz301").content
+    records = parse(bytes(content))
+    quality = [r for r in records if r.code == "04" and r["line_reference"].startswith(f"Q{zk.pk}-")]
+    assert len(quality) == 1
+    q = quality[0]
+    assert (q["debit_credit"], q["amount_cents"], q["bsn"], q["insured_number"]) == ("C", 7200, 0, "")
+    position = records.index(q)
+    assert records[position - 1].code != "02"  # no insured person before it
+    comment = records[position + 1]
+    # The 98 comment explains it: result 50.0 against the target <= 30, 1% of 7200.00.
+    assert comment.code == "98" and comment["refers_to_seq"] == q["record_seq"]
+    assert all(part in comment["comment"] for part in ("50.0", "<= 30", "7200.00"))
+    assert records[-1]["credit_total_cents"] == 7200
