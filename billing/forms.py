@@ -322,3 +322,37 @@ class StatementMonthForm(forms.Form):
             if month <= timezone.localdate().replace(day=1):
                 return month
         return default
+
+
+class QualityAgreementForm(forms.Form):
+    indicator = forms.ChoiceField(label=_("Indicator"))
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    target = forms.DecimalField(label=_("Target"), max_digits=8, decimal_places=1, min_value=0)
+    bonus_pct = forms.DecimalField(
+        label=_("Bonus when met (% of the year's claims)"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        initial=0,
+    )
+    malus_pct = forms.DecimalField(
+        label=_("Malus when not met (% of the year's claims)"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        initial=0,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from quality.indicators import INDICATORS
+
+        super().__init__(*args, **kwargs)
+        self.fields["indicator"].choices = [  # type: ignore[attr-defined]
+            (i.code, f"{i.name} ({_('lower is better') if i.better == 'lower' else _('higher is better')})")
+            for i in INDICATORS
+            if i.better
+        ]
+
+
+class SettleYearForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)

@@ -33,6 +33,7 @@ from billing.models import (
     InternalRate,
     LineStatus,
     PartialRule,
+    QualityAgreement,
     ReturnLine,
     ReturnStatus,
     Sign,
@@ -819,3 +820,39 @@ def statement_overview(*, period: dt.date) -> StatementOverview:
         reserve=_igo_part(AllocationKind.RESERVE, start, end),
         lines_total=lines_total or Decimal("0.00"),
     )
+
+
+@dataclass
+class AgreementRow:
+    agreement: QualityAgreement
+    result: Any  # billing.quality_claims.AgreementResult
+    indicator: Any  # quality.indicators.Indicator
+    line: ClaimLine | None
+
+
+def quality_agreement_rows(*, year: int) -> list[AgreementRow]:
+    """A year's agreements with their result so far (computed now) and the current bonus/malus line."""
+    from billing import quality_claims
+    from quality import indicators
+
+    agreements = list(
+        QualityAgreement.objects.filter(year=year)
+        .select_related("contract__insurer")
+        .order_by("contract__insurer__name", "indicator")
+    )
+    if not agreements:
+        return []
+    tallies = indicators.compute(start=dt.date(year, 1, 1), end=dt.date(year + 1, 1, 1))
+    lines = {
+        line.agreement_id: line
+        for line in ClaimLine.objects.filter(agreement__in=agreements, is_current=True)
+    }
+    return [
+        AgreementRow(
+            agreement=a,
+            result=quality_claims.agreement_result(a, tallies),
+            indicator=indicators.BY_CODE.get(a.indicator),
+            line=lines.get(a.pk),
+        )
+        for a in agreements
+    ]

@@ -8,6 +8,13 @@ urlpatterns: list[URLPattern] = [
     path("contracts/", views.contract_list, name="contract_list"),
     path("contracts/new/", views.contract_create, name="contract_create"),
     path("contracts/<int:pk>/new-version/", views.contract_new_version, name="contract_new_version"),
+    path(
+        "contracts/<int:pk>/quality-agreements/new/",
+        views.quality_agreement_create,
+        name="quality_agreement_create",
+    ),
+    path("quality-agreements/", views.quality_agreements, name="quality_agreements"),
+    path("quality-agreements/settle/", views.quality_settle, name="quality_settle"),
     path("split-rules/", views.split_rule_list, name="split_rule_list"),
     path("split-rules/new/", views.split_rule_create, name="split_rule_create"),
     path("work-queue/", views.work_queue, name="work_queue"),

@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
@@ -27,13 +28,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from billing import batches, selectors, services, statements, tasks
+from billing import batches, quality_claims, selectors, services, statements, tasks
 from billing.forms import (
     BatchCreateForm,
     BatchFilterForm,
     ContractForm,
     ContractVersionForm,
     PartialRuleFormSet,
+    QualityAgreementForm,
+    SettleYearForm,
     SplitRuleForm,
     StatementMonthForm,
     partial_rules,
@@ -644,3 +647,72 @@ def statement_download(request: TenantRequest, org_pk: int, year: int, month: in
     )
     patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+# --- quality agreements ------------------------------------------------------------------------
+
+
+@tenant_view(rules.can_view_finance)
+def quality_agreements(request: TenantRequest) -> HttpResponse:
+    """The quality agreements of a year with their result so far, and the bonus/malus lines made."""
+    try:
+        year = int(request.GET.get("year", ""))
+    except ValueError:
+        year = timezone.localdate().year
+    rows = selectors.quality_agreement_rows(year=year)
+    return render(
+        request,
+        "billing/quality_agreements.html",
+        {
+            **_finance_context(request),
+            "year": year,
+            "years": range(timezone.localdate().year - 3, timezone.localdate().year + 2),
+            "rows": rows,
+            "can_settle": timezone.localdate().year > year,
+        },
+    )
+
+
+@tenant_view(rules.can_manage_finance)
+def quality_agreement_create(request: TenantRequest, pk: int) -> HttpResponse:
+    contract = get_object_or_404(selectors.contract_queryset(), pk=pk)
+    form = QualityAgreementForm(request.POST or None, initial={"year": timezone.localdate().year})
+    if request.method == "POST" and form.is_valid():
+        try:
+            agreement = quality_claims.agreement_create(
+                contract=contract, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(request, _("The quality agreement was saved."))
+            return redirect(
+                f"{reverse('quality_agreements', kwargs={'tenant_slug': request.tenant.slug})}?year={agreement.year}"
+            )
+    return render(
+        request,
+        "billing/quality_agreement_form.html",
+        {"form": form, "contract": contract},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@tenant_view(rules.can_manage_finance)
+@require_POST
+def quality_settle(request: TenantRequest) -> HttpResponse:
+    form = SettleYearForm(request.POST)
+    year = form.cleaned_data["year"] if form.is_valid() else timezone.localdate().year
+    target = f"{reverse('quality_agreements', kwargs={'tenant_slug': request.tenant.slug})}?year={year}"
+    if not form.is_valid() or year >= timezone.localdate().year:
+        messages.error(request, _("A year can be settled only after it has ended."))
+        return redirect(target)
+    tenant_id = request.tenant.pk
+    transaction.on_commit(lambda: tasks.quality_settle.delay(tenant_id, year))
+    messages.success(
+        request,
+        _(
+            "The quality agreements of %(year)s are being settled; the bonus and malus lines go in the next batch."
+        )
+        % {"year": year},
+    )
+    return redirect(target)

@@ -168,3 +168,39 @@ def test_the_quality_line_reaches_the_insurer_without_an_insured_person(year_202
     assert comment.code == "98" and comment["refers_to_seq"] == q["record_seq"]
     assert all(part in comment["comment"] for part in ("50.0", "<= 30", "7200.00"))
     assert records[-1]["credit_total_cents"] == 7200
+
+
+# --- finance screens -------------------------------------------------------------------------------
+
+
+def test_finance_adds_an_agreement_and_sees_its_result(year_2026, world_a, client_for):
+    from django.urls import reverse
+
+    from igo.models import Role
+
+    s = year_2026  # noqa: F811
+    finance = client_for(world_a.user(Role.IGO_FINANCE))
+    url = reverse("quality_agreement_create", kwargs={"tenant_slug": s.tenant.slug, "pk": s.zk_contract.pk})
+    descriptive = finance.post(
+        url, {"indicator": "place_home", "year": 2026, "target": "40", "bonus_pct": "1", "malus_pct": "0"}
+    )
+    assert descriptive.status_code == 400 and set(descriptive.context["form"].errors) == {"indicator"}
+    bad = finance.post(
+        url, {"indicator": "caesarean", "year": 2026, "target": "150", "bonus_pct": "12", "malus_pct": "0"}
+    )
+    assert bad.status_code == 400
+    # A percentage cannot reach 150; at most 10% bonus.
+    assert set(bad.context["form"].errors) == {"target", "bonus_pct"}
+    assert not QualityAgreement.unscoped.exists()
+    ok = finance.post(
+        url, {"indicator": "caesarean", "year": 2026, "target": "30", "bonus_pct": "0", "malus_pct": "1"}
+    )
+    assert ok.status_code == 302
+    agreement = QualityAgreement.unscoped.get()
+    page = finance.get(ok["Location"]).content.decode()
+    # Measured now: 50.0% against ≤ 30 → not met → malus 1% of 7200.00, shown before settling.
+    assert f'data-testid="agreement-amount-{agreement.pk}"' in page
+    assert "-72,00" in page
+    settle_url = reverse("quality_settle", kwargs={"tenant_slug": s.tenant.slug})
+    assert finance.post(settle_url, {"year": dt.date.today().year}).status_code == 302
+    assert not ClaimLine.unscoped.filter(agreement__isnull=False).exists()  # the current year is refused
