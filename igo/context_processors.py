@@ -36,6 +36,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             items.append(("batches", str(_("Batches")), reverse("batch_list", kwargs=kw)))
             items.append(("workqueue", str(_("Work queue")), reverse("work_queue", kwargs=kw)))
             items.append(("revenue", str(_("Revenue")), reverse("revenue", kwargs=kw)))
+        if rules.can_view_quality(roles):
+            items.append(("quality", str(_("Quality")), reverse("quality_dashboard", kwargs=kw)))
         if rules.can_manage_members(roles):
             items.append(("catalogue", str(_("Care catalogue")), reverse("catalogue", kwargs=kw)))
             items.append(("access", str(_("Access log")), reverse("access_log", kwargs=kw)))

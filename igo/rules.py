@@ -25,6 +25,17 @@ def can_view_catalogue(roles: Iterable[str]) -> bool:
     return can_log_care(roles) or can_manage_members(roles)
 
 
+def can_record_experience(roles: Iterable[str]) -> bool:
+    """Client experience questionnaires: clinicians enter what the client answered; IGO administrators
+    enter paper questionnaires. The answers carry no medical information."""
+    return can_log_care(roles) or Role.IGO_ADMIN in set(roles)
+
+
+def can_import_experience(roles: Iterable[str]) -> bool:
+    """Upload a file of questionnaire answers (from a survey tool): IGO administrators."""
+    return Role.IGO_ADMIN in set(roles)
+
+
 def can_view_finance(roles: Iterable[str]) -> bool:
     return bool({Role.IGO_FINANCE, Role.IGO_ADMIN} & set(roles))
 
@@ -32,6 +43,23 @@ def can_view_finance(roles: Iterable[str]) -> bool:
 def can_manage_finance(roles: Iterable[str]) -> bool:
     """Contracts, split rules and billing runs: IGO finance only (administrators may look, not change)."""
     return Role.IGO_FINANCE in set(roles)
+
+
+def can_view_quality(roles: Iterable[str]) -> bool:
+    """Quality dashboards and their aggregate exports: IGO administrators and finance."""
+    return bool({Role.IGO_ADMIN, Role.IGO_FINANCE} & set(roles))
+
+
+def can_manage_quality(roles: Iterable[str]) -> bool:
+    """Start a recomputation of the indicators."""
+    return Role.IGO_ADMIN in set(roles)
+
+
+def can_view_quality_episodes(roles: Iterable[str]) -> bool:
+    """The clients behind an indicator (name, masked BSN). Being counted in an indicator is clinical
+    information (a caesarean, a stillbirth), so only administrators, who answer for the IGO's quality
+    and already review client access, may open it; finance sees clients only as far as claims need."""
+    return Role.IGO_ADMIN in set(roles)
 
 
 def needs_mfa(*, roles: Iterable[str], is_insurer_user: bool, is_operator: bool) -> bool:

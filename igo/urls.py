@@ -17,6 +17,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("", include("providers.urls")),
     path("", include("pregnancies.urls")),
     path("", include("billing.urls")),
+    path("", include("quality.urls")),
 ]
 
 api_tenant_patterns: list[URLPattern | URLResolver] = [

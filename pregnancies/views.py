@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -11,9 +13,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from igo import rules
@@ -24,28 +28,62 @@ from pregnancies import selectors, services
 from pregnancies.forms import (
     AccessLogFilterForm,
     BirthForm,
+    BirthOutcomeForm,
     CareEventForm,
     ClientSearchForm,
     CorrectEventForm,
     EndEpisodeForm,
     EventTypeForm,
+    ExperienceForm,
+    ExperienceImportForm,
+    ExperienceLookupForm,
     InsuranceChangeForm,
     IntakeForm,
     KeyDatesForm,
     LineTransferForm,
+    OutcomesForm,
     VoidEventForm,
 )
-from pregnancies.models import AccessAction, CareEvent, Client, Episode, EventStatus, EventType
+from pregnancies.models import AccessAction, Birth, CareEvent, Client, Episode, EventStatus, EventType
 from providers.models import Discipline
+from quality.experience import COLUMNS as EXPERIENCE_COLUMNS
+from quality.experience import MAX_BYTES as MAX_IMPORT_BYTES
+from quality.experience import (
+    ExperienceImportError,
+    RowError,
+    experience_due,
+    experience_import_file,
+    maternity_period_end,
+)
+from quality.models import ExperienceResponse
+from quality.services import experience_record
+
+
+def _birth_outcome_form(birth: Birth, data: Any = None) -> BirthOutcomeForm:
+    # One form per child on the page: the ids must differ, the field names need not.
+    return BirthOutcomeForm(
+        data,
+        auto_id=f"id_birth{birth.pk}_%s",
+        initial={"nicu_admission": birth.nicu_admission, "neonatal_death_on": birth.neonatal_death_on},
+    )
 
 
 def _episode_context(
-    request: TenantRequest, episode: Episode, form: CareEventForm | None = None
+    request: TenantRequest,
+    episode: Episode,
+    form: CareEventForm | None = None,
+    *,
+    bound: dict[str, Any] | None = None,
+    birth_forms: dict[int, BirthOutcomeForm] | None = None,
 ) -> dict[str, Any]:
+    """The episode page; `bound` replaces forms by the submitted ones (with their errors), and
+    `birth_forms` the outcome form of a child."""
     professional = services.professional_for(user=request.user)
     event_types = selectors.event_types_for(professional=professional)
     births = list(episode.births.all())
-    return {
+    experience = ExperienceResponse.objects.filter(episode=episode).first()
+    due = experience_due(episode)
+    context = {
         "episode": episode,
         "client": episode.client,
         "professional": professional,
@@ -61,7 +99,22 @@ def _episode_context(
         "end_form": EndEpisodeForm(),
         "line_form": LineTransferForm(),
         "lines": episode.line_transfers.all(),
+        "outcomes_form": OutcomesForm(
+            initial={
+                "blood_loss_ml": episode.blood_loss_ml,
+                "kraamzorg_indicated_hours": episode.kraamzorg_indicated_hours,
+            }
+        ),
+        "birth_rows": [(b, (birth_forms or {}).get(b.pk) or _birth_outcome_form(b)) for b in births],
+        "experience": experience,
+        "experience_due": due,
+        "maternity_period_end": maternity_period_end(episode),
+        "experience_form": ExperienceForm(initial={"answered_on": timezone.localdate()})
+        if due and experience is None
+        else None,
     }
+    context.update(bound or {})
+    return context
 
 
 @tenant_view(rules.can_log_care)
@@ -292,10 +345,183 @@ def episode_key_dates(request: TenantRequest, pk: int) -> HttpResponse:
     )
 
 
+def _episode_form_post(
+    request: TenantRequest,
+    episode: Episode,
+    form: Any,
+    action: Callable[..., Any],
+    message: str,
+    *,
+    form_key: str,
+    anchor: str,
+    birth: Birth | None = None,
+) -> HttpResponse:
+    """Store a form of the episode page through its service. Refused input shows the page again with the
+    submitted form and its errors at the fields (400); nothing is stored then."""
+    if form.is_valid():
+        try:
+            action(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(request, message)
+            url = reverse("episode_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": episode.pk})
+            return redirect(f"{url}#{anchor}")
+    context = _episode_context(
+        request,
+        episode,
+        bound={} if birth else {form_key: form},
+        birth_forms={birth.pk: form} if birth else None,
+    )
+    return render(request, "pregnancies/episode_detail.html", context, status=400)
+
+
+def _episode_for_form(pk: int) -> Episode:
+    return get_object_or_404(Episode.objects.select_related("client", "coordinating_professional"), pk=pk)
+
+
 @require_POST
 @tenant_view(rules.can_log_care)
 def birth_create(request: TenantRequest, pk: int) -> HttpResponse:
-    return _episode_post(request, pk, BirthForm, services.birth_record, _("The birth was recorded."))
+    episode = _episode_for_form(pk)
+    return _episode_form_post(
+        request,
+        episode,
+        BirthForm(request.POST),
+        partial(services.birth_record, episode=episode),
+        _("The birth was recorded."),
+        form_key="birth_form",
+        anchor="births",
+    )
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def episode_outcomes(request: TenantRequest, pk: int) -> HttpResponse:
+    episode = _episode_for_form(pk)
+    return _episode_form_post(
+        request,
+        episode,
+        OutcomesForm(request.POST),
+        partial(services.episode_set_outcomes, episode=episode),
+        _("The outcomes were saved."),
+        form_key="outcomes_form",
+        anchor="outcomes",
+    )
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def birth_outcome(request: TenantRequest, pk: int) -> HttpResponse:
+    birth = get_object_or_404(Birth.objects, pk=pk)
+    episode = _episode_for_form(birth.episode_id)
+    return _episode_form_post(
+        request,
+        episode,
+        _birth_outcome_form(birth, request.POST),
+        partial(services.birth_set_outcome, birth=birth),
+        _("The outcome of child %(n)s was saved.") % {"n": birth.child_number},
+        form_key="",
+        anchor="births",
+        birth=birth,
+    )
+
+
+@tenant_view(rules.can_record_experience)
+def experience_create(request: TenantRequest, pk: int) -> HttpResponse:
+    """The client experience questionnaire of an episode. Clinicians fill it in on the episode page;
+    IGO administrators, who do not see the care record, on a page of its own (found by episode number
+    from the import page)."""
+    episode = _episode_for_form(pk)
+    clinician = rules.can_log_care(request.tenant_roles)
+    if request.method == "POST":
+        form = ExperienceForm(request.POST)
+        if form.is_valid():
+            try:
+                experience_record(episode=episode, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                add_form_errors(form, exc)
+            else:
+                messages.success(request, _("The questionnaire answers were saved."))
+                if clinician:
+                    url = reverse(
+                        "episode_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": episode.pk}
+                    )
+                    return redirect(f"{url}#experience")
+                return redirect("experience_import", tenant_slug=request.tenant.slug)
+        if clinician:
+            context = _episode_context(request, episode, bound={"experience_form": form})
+            return render(request, "pregnancies/episode_detail.html", context, status=400)
+    else:
+        services.access_log(
+            user=request.user,
+            client=episode.client,
+            action=AccessAction.VIEW,
+            obj=episode,
+            detail="experience",
+        )
+        form = ExperienceForm(initial={"answered_on": timezone.localdate()})
+    experience = ExperienceResponse.objects.filter(episode=episode).first()
+    due = experience_due(episode)
+    return render(
+        request,
+        "pregnancies/experience_form.html",
+        {
+            "episode": episode,
+            "client": episode.client,
+            "experience": experience,
+            "experience_due": due,
+            "maternity_period_end": maternity_period_end(episode),
+            # The form when it may be filled in, or to show why it was refused.
+            "form": form if form.is_bound or (due and experience is None) else None,
+            "clinician": clinician,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@tenant_view(rules.can_import_experience)
+def experience_import(request: TenantRequest) -> HttpResponse:
+    """Questionnaire answers from a file (all or nothing), or one questionnaire by episode number."""
+    form = ExperienceImportForm()
+    lookup = ExperienceLookupForm(request.GET if "episode" in request.GET else None)
+    errors: list[RowError] = []
+    status = 200
+    if lookup.is_bound and lookup.is_valid():
+        found = Episode.objects.filter(pk=lookup.cleaned_data["episode"]).first()
+        if found is not None:
+            return redirect("experience_create", tenant_slug=request.tenant.slug, pk=found.pk)
+        lookup.add_error("episode", _("No episode of this IGO has this number."))
+    if request.method == "POST":
+        status = 400
+        form = ExperienceImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                # Read no more than the limit: a larger file is refused without loading all of it.
+                content = upload.read(MAX_IMPORT_BYTES + 1)
+                stored = experience_import_file(
+                    tenant=request.tenant, actor=request.user, content=content, filename=upload.name or ""
+                )
+            except ExperienceImportError as exc:
+                errors = exc.errors
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(n)s questionnaire imported from %(name)s.",
+                        "%(n)s questionnaires imported from %(name)s.",
+                        len(stored),
+                    )
+                    % {"n": len(stored), "name": upload.name},
+                )
+                return redirect("experience_import", tenant_slug=request.tenant.slug)
+    return render(
+        request,
+        "pregnancies/experience_import.html",
+        {"form": form, "lookup": lookup, "errors": errors, "columns": EXPERIENCE_COLUMNS},
+        status=status,
+    )
 
 
 @require_POST

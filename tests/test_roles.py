@@ -52,6 +52,10 @@ ACCESS = {
     "event_void": ("post", CLINICAL),
     "episode_key_dates": ("post", CLINICAL),
     "birth_create": ("post", CLINICAL),
+    "episode_outcomes": ("post", CLINICAL),
+    "birth_outcome": ("post", CLINICAL),
+    "experience_create": ("post", CLINICAL | ADMIN),
+    "experience_import": ("get", ADMIN),
     "episode_end": ("post", CLINICAL),
     "episode_line": ("post", CLINICAL),
     "client_insurance": ("post", CLINICAL),
@@ -71,6 +75,9 @@ ACCESS = {
     "contract_list": ("get", ADMIN_FINANCE),
     "contract_create": ("get", FINANCE),
     "contract_new_version": ("get", FINANCE),
+    "quality_agreement_create": ("get", FINANCE),
+    "quality_agreements": ("get", ADMIN_FINANCE),
+    "quality_settle": ("post", FINANCE),
     "split_rule_list": ("get", ADMIN_FINANCE),
     "split_rule_create": ("get", FINANCE),
     "work_queue": ("get", ADMIN_FINANCE),
@@ -97,6 +104,13 @@ ACCESS = {
     "statement_download": ("get", ADMIN_FINANCE),
     "api_batch_list": ("get", ADMIN_FINANCE),
     "api_batch_detail": ("get", ADMIN_FINANCE),
+    "quality_dashboard": ("get", ADMIN_FINANCE),
+    "quality_recompute": ("post", ADMIN),
+    "quality_export_csv": ("get", ADMIN_FINANCE),
+    "quality_export_pdf": ("get", ADMIN_FINANCE),
+    "quality_export_anonymised": ("get", ADMIN_FINANCE),
+    "quality_indicator": ("get", ADMIN_FINANCE),
+    "quality_episodes": ("get", ADMIN),
 }
 
 NAV = {
@@ -113,6 +127,7 @@ NAV = {
         "batches",
         "workqueue",
         "revenue",
+        "quality",
     },
     Role.IGO_ADMIN: {
         "dashboard",
@@ -124,6 +139,7 @@ NAV = {
         "batches",
         "workqueue",
         "revenue",
+        "quality",
         "catalogue",
         "access",
         "audit",
@@ -154,6 +170,8 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "event_create",
         "episode_key_dates",
         "birth_create",
+        "episode_outcomes",
+        "experience_create",
         "episode_end",
         "episode_line",
         "api_episode_detail",
@@ -161,12 +179,15 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "episode_claims",
     ):
         kwargs["pk"] = Episode.unscoped.filter(tenant=world.tenant).first().pk
+    if name == "birth_outcome":
+        kwargs["pk"] = _birth(world).pk
     if name == "catalogue_toggle":
         kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().event_type_id
     if name in ("event_correct", "event_void", "api_event_correct", "api_event_void"):
         kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().pk
     if name in (
         "contract_new_version",
+        "quality_agreement_create",
         "claim_line_explain",
         "api_contract_detail",
         "api_claim_line_detail",
@@ -174,7 +195,9 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "claim_line_rebill",
     ):
         line = _claim_line(world)
-        kwargs["pk"] = line.contract_id if "contract" in name else line.pk
+        kwargs["pk"] = (
+            line.contract_id if "contract" in name or name.startswith("quality_agreement") else line.pk
+        )
     if name in (
         "batch_detail",
         "batch_release",
@@ -192,6 +215,10 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         org = Allocation.unscoped.get(claim_line=_claim_line(world)).organisation
         today = timezone.localdate()
         kwargs.update(org_pk=org.pk, year=today.year, month=today.month, fmt="pdf")
+    if name == "quality_indicator":
+        kwargs["code"] = "caesarean"
+    if name == "quality_episodes":
+        kwargs.update(code="caesarean", year=2026, month=3)
     if name == "invitation_revoke":
         from igo.models import Invitation
 
@@ -210,6 +237,20 @@ def _claim_line(world):  # type: ignore[no-untyped-def]
         event = CareEvent.unscoped.filter(tenant=world.tenant).select_related("episode").first()
         line = billing_objects(world, episode=event.episode, organisation=event.organisation)
     return line
+
+
+def _birth(world):  # type: ignore[no-untyped-def]
+    """A birth in the world's episode, made on first use."""
+    from pregnancies.models import Birth
+
+    episode = Episode.unscoped.filter(tenant=world.tenant).first()
+    birth, _ = Birth.unscoped.get_or_create(
+        tenant=world.tenant,
+        episode=episode,
+        child_number=1,
+        defaults={"born_at": timezone.now(), "place": "home", "mode": "spontaneous"},
+    )
+    return birth
 
 
 def _batch(world):  # type: ignore[no-untyped-def]

@@ -17,6 +17,10 @@ from rest_framework import serializers
 
 from igo.models import Insurer
 from pregnancies.models import (
+    Birth,
+    BirthMode,
+    BirthOutcome,
+    BirthPlace,
     CareEvent,
     Client,
     ClientInsurance,
@@ -139,6 +143,25 @@ class EpisodeStatusField(serializers.ChoiceField):
 class EventStatusField(serializers.ChoiceField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=EventStatus.choices, read_only=True, **kwargs)
+
+
+# `outcome`, `place` and `mode` are names other models may well use with other choices: name the enums.
+@extend_schema_field({"type": "string", "enum": BirthOutcome.values}, component_name="BirthOutcomeEnum")
+class BirthOutcomeField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=BirthOutcome.choices, read_only=True, **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": BirthPlace.values}, component_name="BirthPlaceEnum")
+class BirthPlaceField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=BirthPlace.choices, read_only=True, **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": BirthMode.values}, component_name="BirthModeEnum")
+class BirthModeField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=BirthMode.choices, read_only=True, **kwargs)
 
 
 class ClientSummarySerializer(serializers.ModelSerializer):
@@ -280,8 +303,32 @@ class KeyDatesSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class BirthSerializer(serializers.ModelSerializer):
+    """One child of the episode, with what happened after birth (NICU admission, neonatal death)."""
+
+    outcome = BirthOutcomeField()
+    place = BirthPlaceField()
+    mode = BirthModeField()
+
+    class Meta:
+        model = Birth
+        fields = [
+            "id",
+            "child_number",
+            "born_at",
+            "outcome",
+            "place",
+            "mode",
+            "weight_grams",
+            "nicu_admission",
+            "neonatal_death_on",
+        ]
+        read_only_fields = fields
+
+
 class EpisodeDetailSerializer(serializers.ModelSerializer):
-    """A pregnancy episode with its care-path dates and its active care events by phase."""
+    """A pregnancy episode with its care-path dates, its births and outcomes, and its active care events
+    by phase."""
 
     # The view passes the events grouped by phase (selectors.episode_timeline) as context["timeline"].
 
@@ -289,6 +336,7 @@ class EpisodeDetailSerializer(serializers.ModelSerializer):
     coordinating_professional = ProfessionalRefSerializer(read_only=True, allow_null=True)
     status = EpisodeStatusField()
     key_dates = KeyDatesSerializer(source="*", read_only=True)
+    births = BirthSerializer(many=True, read_only=True)
     events = serializers.SerializerMethodField()
 
     class Meta:
@@ -305,6 +353,9 @@ class EpisodeDetailSerializer(serializers.ModelSerializer):
             "end_reason",
             "coordinating_professional",
             "key_dates",
+            "blood_loss_ml",
+            "kraamzorg_indicated_hours",
+            "births",
             "events",
         ]
         read_only_fields = fields

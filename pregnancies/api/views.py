@@ -43,7 +43,7 @@ from pregnancies.api.serializers import (
     IntakeResultSerializer,
     IntakeSerializer,
 )
-from pregnancies.models import AccessAction, CareEvent, Client, ClientInsurance, Episode
+from pregnancies.models import AccessAction, Birth, CareEvent, Client, ClientInsurance, Episode
 
 TAGS = ["care"]
 FIELD_ERRORS = OpenApiResponse(
@@ -160,12 +160,14 @@ class EpisodeDetailView(CareAPIView):
     def get_queryset(self) -> QuerySet[Episode]:
         if getattr(self, "swagger_fake_view", False):
             return Episode.unscoped.none()
-        return Episode.objects.select_related("client", "coordinating_professional")
+        return Episode.objects.select_related("client", "coordinating_professional").prefetch_related(
+            Prefetch("births", queryset=Birth.objects.order_by("child_number"))
+        )
 
     @extend_schema(
         tags=TAGS,
         operation_id="care_episode_retrieve",
-        summary="An episode with its key dates and its active care events by phase",
+        summary="An episode with its key dates, births and outcomes, and its active care events by phase",
         responses=EpisodeDetailSerializer,
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

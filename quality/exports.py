@@ -1,0 +1,113 @@
+"""Quality exports: the year's monthly values (CSV, PDF) for the IGO's own use, and an anonymised CSV
+of aggregated indicator data for the national perinatal registry or an opt-in comparison between IGOs.
+
+The anonymised file holds counts for the IGO as a whole, per month and indicator, and nothing else: no
+BSN, name, date of birth, episode id, member organisation or note. A cell with fewer than SMALL_NUMBER in
+its denominator (or fewer clients behind it) keeps its denominator but leaves the numerator and value
+blank, so that no client can be singled out. Call inside tenant_scope.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from igo.exports import csv_bytes, pdf_bytes
+from igo.models import Tenant
+from quality.charts import trend_chart
+from quality.indicators import SMALL_NUMBER
+from quality.selectors import Cell, IndicatorYear, organisation_comparison, quality_year, year_months
+
+MONTHLY_HEADER = (
+    "indicator", "name", "unit", "year", "month", "organisation", "organisation_agb",
+    "numerator", "denominator", "value", "small_number", "targets",
+)  # fmt: skip
+ANONYMISED_HEADER = (
+    "igo_agb", "year", "month", "indicator", "unit", "numerator", "denominator", "value", "small_number",
+)  # fmt: skip
+
+
+def _n(value: Decimal | None) -> Decimal | str:
+    """Counts without needless decimals (12, not 12.00; 49.5 stays), blank for nothing."""
+    if value is None:
+        return ""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def _v(value: Decimal | None) -> Decimal | str:
+    """An indicator value as computed (one decimal), blank when there is nothing to divide by."""
+    return "" if value is None else value
+
+
+def _targets_text(item: IndicatorYear) -> str:
+    return " | ".join(f"{t.uzovi} {t.label}: {t.target}" for t in item.targets)
+
+
+def quality_csv(*, year: int) -> bytes:
+    """Every stored monthly value of the year: the IGO as a whole, then per member organisation."""
+    rows: list[tuple[object, ...]] = []
+    for item in quality_year(year=year):
+        ind = item.indicator
+        targets = _targets_text(item)
+        for p in item.months:
+            if p.cell is not None:
+                rows.append(_monthly_row(p.cell, year, p.month.month, "", "", targets))
+        for org in organisation_comparison(code=ind.code, year=year):
+            for p in org.months:
+                if p.cell is not None:
+                    rows.append(
+                        _monthly_row(
+                            p.cell, year, p.month.month, org.organisation.name, org.organisation.agb_code, ""
+                        )
+                    )
+    return csv_bytes(MONTHLY_HEADER, rows)
+
+
+def _monthly_row(cell: Cell, year: int, month: int, org: str, agb: str, targets: str) -> tuple[object, ...]:
+    ind = cell.indicator
+    return (
+        ind.code, str(ind.name), ind.unit, year, month, org, agb,
+        _n(cell.numerator), _n(cell.denominator), _v(cell.value), "yes" if cell.small else "no", targets,
+    )  # fmt: skip
+
+
+def anonymised_csv(*, tenant: Tenant, year: int) -> bytes:
+    """Aggregated per month and indicator for the whole IGO, with small cells suppressed."""
+    rows: list[tuple[object, ...]] = []
+    for item in quality_year(year=year):
+        for p in item.months:
+            cell = p.cell
+            if cell is None:
+                continue
+            suppressed = cell.small
+            rows.append(
+                (
+                    tenant.agb_code,
+                    year,
+                    p.month.month,
+                    item.code,
+                    item.indicator.unit,
+                    "" if suppressed else _n(cell.numerator),
+                    _n(cell.denominator),
+                    "" if suppressed else _v(cell.value),
+                    1 if suppressed else 0,
+                )
+            )
+    return csv_bytes(ANONYMISED_HEADER, rows)
+
+
+def quality_pdf(*, tenant: Tenant, year: int) -> bytes:
+    return pdf_bytes(
+        "pdf/quality_year.html",
+        {
+            "tenant": tenant,
+            "year": year,
+            "cards": [{"item": item, "chart": trend_chart(item)} for item in quality_year(year=year)],
+            "months": year_months(year),
+            "small_number": SMALL_NUMBER,
+            "doc_title": _("Quality indicators %(year)s") % {"year": year},
+            "generated_at": timezone.localtime(),
+        },
+    )

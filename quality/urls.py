@@ -1,0 +1,18 @@
+from django.urls import path
+
+from quality import views
+
+# The fixed paths come before `quality/<code>/`, which would otherwise take them for an indicator code.
+urlpatterns = [
+    path("quality/", views.quality_dashboard, name="quality_dashboard"),
+    path("quality/recompute/", views.quality_recompute, name="quality_recompute"),
+    path("quality/export.csv", views.quality_export_csv, name="quality_export_csv"),
+    path("quality/export.pdf", views.quality_export_pdf, name="quality_export_pdf"),
+    path("quality/anonymised.csv", views.quality_export_anonymised, name="quality_export_anonymised"),
+    path("quality/<str:code>/", views.quality_indicator, name="quality_indicator"),
+    path(
+        "quality/<str:code>/<int:year>/<int:month>/episodes/",
+        views.quality_episodes,
+        name="quality_episodes",
+    ),
+]

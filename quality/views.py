@@ -1,0 +1,184 @@
+"""Quality screens: the dashboard of indicators with trends and targets, one indicator per month and per
+member organisation, the episodes behind a number, and the exports. Thin views over `quality.selectors`
+and `quality.exports`.
+
+IGO administrators and finance see the numbers (`rules.can_view_quality`); only administrators open the
+clients behind a number (`rules.can_view_quality_episodes`), and every client shown is access-logged
+(NEN 7513). The exports hold aggregates only and are recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from igo import rules
+from igo.http import TenantRequest
+from igo.services import audit_record
+from igo.views import tenant_view
+from pregnancies import services as care_services
+from pregnancies.models import AccessAction
+from providers.models import MemberOrganisation
+from quality import exports, selectors, tasks
+from quality.charts import comparison_chart, trend_chart
+from quality.forms import YearForm
+from quality.indicators import BY_CODE, SMALL_NUMBER, Indicator
+
+EPISODES_PER_PAGE = 100
+
+
+def _year(request: TenantRequest) -> tuple[int, YearForm]:
+    form = YearForm(request.GET if "year" in request.GET else None, years=selectors.available_years())
+    return form.year_or_current(), form
+
+
+def _indicator_or_404(code: str) -> Indicator:
+    indicator = BY_CODE.get(code)
+    if indicator is None:
+        raise Http404
+    return indicator
+
+
+def _common(request: TenantRequest, year: int, form: YearForm) -> dict[str, Any]:
+    roles = request.tenant_roles
+    return {
+        "year": year,
+        "year_form": form,
+        "small_number": SMALL_NUMBER,
+        "state": selectors.quality_state(),
+        "can_recompute": rules.can_manage_quality(roles),
+        "can_drill_down": rules.can_view_quality_episodes(roles),
+    }
+
+
+@tenant_view(rules.can_view_quality)
+def quality_dashboard(request: TenantRequest) -> HttpResponse:
+    year, form = _year(request)
+    items = selectors.quality_year(year=year)
+    cards = [{"item": item, "chart": trend_chart(item)} for item in items]
+    return render(request, "quality/dashboard.html", {**_common(request, year, form), "cards": cards})
+
+
+@tenant_view(rules.can_view_quality)
+def quality_indicator(request: TenantRequest, code: str) -> HttpResponse:
+    _indicator_or_404(code)
+    year, form = _year(request)
+    item = selectors.indicator_year(code=code, year=year)
+    organisations = selectors.organisation_comparison(code=code, year=year)
+    return render(
+        request,
+        "quality/indicator.html",
+        {
+            **_common(request, year, form),
+            "item": item,
+            "chart": trend_chart(item),
+            "organisations": organisations,
+            "comparison": comparison_chart(item, organisations, _("IGO as a whole")),
+        },
+    )
+
+
+@tenant_view(rules.can_view_quality_episodes)
+def quality_episodes(request: TenantRequest, code: str, year: int, month: int) -> HttpResponse:
+    indicator = _indicator_or_404(code)
+    if not (1 <= month <= 12 and 2000 <= year <= 2100):
+        raise Http404
+    part = request.GET.get("part", "numerator")
+    if part not in selectors.PARTS:
+        raise Http404
+    organisation = None
+    if request.GET.get("org"):
+        try:
+            org_pk = int(request.GET["org"])
+        except ValueError:
+            raise Http404 from None
+        organisation = get_object_or_404(MemberOrganisation.objects, pk=org_pk)
+    period = dt.date(year, month, 1)
+    value = selectors.month_value(code=code, month=period, organisation=organisation)
+    page = Paginator(selectors.episodes_behind(value=value, part=part), EPISODES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    # NEN 7513: the page shows these clients' names and masked BSNs, and that they count in the indicator.
+    care_services.access_log_many(
+        user=request.user,
+        clients={row.episode.client.pk: row.episode.client for row in page.object_list}.values(),
+        action=AccessAction.VIEW,
+        detail=f"quality indicator {code} {year}-{month:02d} {part}"
+        + (f" organisation {organisation.pk}" if organisation else ""),
+    )
+    return render(
+        request,
+        "quality/episodes.html",
+        {
+            "indicator": indicator,
+            "year": year,
+            "period": period,
+            "part": part,
+            "organisation": organisation,
+            "value": value,
+            "cell": None
+            if value is None
+            else selectors.Cell(
+                indicator, value.numerator, value.denominator, len(value.denominator_episodes)
+            ),
+            "page": page,
+            "small_number": SMALL_NUMBER,
+            "can_open_episode": rules.can_log_care(request.tenant_roles),
+        },
+    )
+
+
+@require_POST
+@tenant_view(rules.can_manage_quality)
+def quality_recompute(request: TenantRequest) -> HttpResponse:
+    """Recompute the last two years now instead of waiting for the night (the worker does the work)."""
+    transaction.on_commit(partial(tasks.quality_refresh.delay, request.tenant.pk, True))
+    audit_record(actor=request.user, action="quality.recompute", tenant=request.tenant)
+    messages.success(request, _("The indicators are being recomputed. Reload the page in a minute."))
+    return redirect("quality_dashboard", tenant_slug=request.tenant.slug)
+
+
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@tenant_view(rules.can_view_quality)
+def quality_export_csv(request: TenantRequest) -> HttpResponse:
+    year, _form = _year(request)
+    content = exports.quality_csv(year=year)
+    audit_record(actor=request.user, action="quality.export", tenant=request.tenant, format="csv", year=year)
+    return _download(content, "text/csv; charset=utf-8", f"Quality_{request.tenant.agb_code}_{year}.csv")
+
+
+@tenant_view(rules.can_view_quality)
+def quality_export_pdf(request: TenantRequest) -> HttpResponse:
+    year, _form = _year(request)
+    content = exports.quality_pdf(tenant=request.tenant, year=year)
+    audit_record(actor=request.user, action="quality.export", tenant=request.tenant, format="pdf", year=year)
+    return _download(content, "application/pdf", f"Quality_{request.tenant.agb_code}_{year}.pdf")
+
+
+@tenant_view(rules.can_view_quality)
+def quality_export_anonymised(request: TenantRequest) -> HttpResponse:
+    year, _form = _year(request)
+    content = exports.anonymised_csv(tenant=request.tenant, year=year)
+    audit_record(
+        actor=request.user, action="quality.export", tenant=request.tenant, format="anonymised", year=year
+    )
+    return _download(
+        content, "text/csv; charset=utf-8", f"Quality_anonymised_{request.tenant.agb_code}_{year}.csv"
+    )

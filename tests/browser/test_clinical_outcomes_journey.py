@@ -1,0 +1,105 @@
+"""Outcome journeys in a real browser: a midwife records the delivery's outcomes and a child's NICU
+admission, sees a refusal at the field, and a refused care entry shows its error (htmx swaps no 4xx answer
+by default)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from igo.models import Role
+from pregnancies.catalogue import catalogue_seed
+from pregnancies.models import Birth, CareEvent, Episode, EventType
+from quality.models import ExperienceResponse
+from tests.browser.test_care_logging import clinician, sign_in
+from tests.factories import EpisodeFactory, TenantFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_midwife_records_outcomes_a_nicu_admission_and_the_questionnaire(page: Page):
+    tenant = TenantFactory(slug="igo-outcomes")
+    catalogue_seed(tenant=tenant)
+    midwife = clinician(tenant, Role.MIDWIFE, "midwife", "midwifery_practice", "vk@outcomes.test")
+    today = timezone.localdate()
+    labour = timezone.now().replace(second=0, microsecond=0) - timedelta(days=12)
+    episode = EpisodeFactory(
+        tenant=tenant,
+        intake_date=today - timedelta(weeks=30),
+        due_date=today - timedelta(days=10),
+        gestational_age_at_intake=70,
+        labour_started_at=labour,
+        placenta_plus_2h_at=labour + timedelta(hours=8),
+    )
+    birth = Birth.unscoped.create(
+        tenant=tenant, episode=episode, born_at=labour + timedelta(hours=5), place="home", mode="spontaneous"
+    )
+    sign_in(page, midwife.email)
+    page.goto(f"/t/{tenant.slug}/episodes/{episode.pk}/")
+    expect(page.get_by_test_id("experience-form")).to_have_count(0)  # the maternity period has not ended
+
+    page.locator("#outcomes summary").click()
+    outcomes = page.get_by_test_id("outcomes-form")
+    outcomes.locator("[name=blood_loss_ml]").fill("1500")
+    outcomes.locator("[name=kraamzorg_indicated_hours]").fill("49")
+    outcomes.locator("button[type=submit]").click()
+    expect(page.locator(".msg.success")).to_be_visible()
+    stored = Episode.unscoped.get(pk=episode.pk)
+    assert (stored.blood_loss_ml, stored.kraamzorg_indicated_hours) == (1500, 49)
+
+    page.locator("#births summary").click()
+    child = page.get_by_test_id("birth-outcome-form")
+    before = (timezone.localdate(birth.born_at) - timedelta(days=1)).isoformat()
+    child.locator("[name=neonatal_death_on]").fill(before)
+    child.locator("[name=nicu_admission]").check()
+    child.locator("button[type=submit]").click()
+    # Refused: the births are open again, with the reason at the date; nothing stored.
+    expect(page.get_by_test_id("birth-outcome-form").locator(".errorlist")).to_be_visible()
+    assert not Birth.unscoped.get(pk=birth.pk).nicu_admission
+    child = page.get_by_test_id("birth-outcome-form")
+    child.locator("[name=neonatal_death_on]").fill("")
+    child.locator("[name=nicu_admission]").check()
+    child.locator("button[type=submit]").click()
+    expect(page.locator(".msg.success")).to_be_visible()
+    page.locator("#births summary").click()
+    expect(page.get_by_test_id("nicu")).to_be_visible()
+    assert Birth.unscoped.get(pk=birth.pk).nicu_admission
+
+    Episode.unscoped.filter(pk=episode.pk).update(kraamzorg_ended_on=today - timedelta(days=2))
+    page.reload()
+    page.locator("#experience summary").click()
+    form = page.get_by_test_id("experience-form")
+    for name, value in (("overall", "9"), ("informed", "5"), ("same_team", "4"), ("recommend", "10")):
+        form.locator(f"[name={name}]").fill(value)
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".msg.success")).to_be_visible()
+    page.locator("#experience summary").click()
+    expect(page.get_by_test_id("experience-answers")).to_be_visible()
+    assert ExperienceResponse.unscoped.get(episode=episode).overall == 9
+
+
+def test_a_refused_care_entry_shows_its_error(page: Page):
+    tenant = TenantFactory(slug="igo-refused")
+    catalogue_seed(tenant=tenant)
+    midwife = clinician(tenant, Role.MIDWIFE, "midwife", "midwifery_practice", "vk@refused.test")
+    today = timezone.localdate()
+    episode = EpisodeFactory(
+        tenant=tenant,
+        intake_date=today - timedelta(weeks=10),
+        due_date=today + timedelta(weeks=20),
+        gestational_age_at_intake=70,
+    )
+    sign_in(page, midwife.email)
+    page.goto(f"/t/{tenant.slug}/episodes/{episode.pk}/")
+    form = page.get_by_test_id("event-form")
+    form.locator("[name=event_type]").select_option(
+        str(EventType.unscoped.get(tenant=tenant, code="PRE_CHECK").pk)
+    )
+    future = timezone.localtime() + timedelta(days=3)
+    form.locator("[name=occurred_at]").fill(future.strftime("%Y-%m-%dT%H:%M"))
+    form.locator("button[type=submit]").click()
+    expect(page.get_by_test_id("event-form").locator(".errorlist")).to_be_visible()
+    assert not CareEvent.unscoped.filter(episode=episode).exists()
