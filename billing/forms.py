@@ -329,14 +329,14 @@ class QualityAgreementForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
     target = forms.DecimalField(label=_("Target"), max_digits=8, decimal_places=1, min_value=0)
     bonus_pct = forms.DecimalField(
-        label=_("Bonus when met (% of the year's claims)"),
+        label=_("Bonus when met (percentage of the year's claims)"),
         max_digits=5,
         decimal_places=2,
         min_value=0,
         initial=0,
     )
     malus_pct = forms.DecimalField(
-        label=_("Malus when not met (% of the year's claims)"),
+        label=_("Malus when not met (percentage of the year's claims)"),
         max_digits=5,
         decimal_places=2,
         min_value=0,

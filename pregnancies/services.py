@@ -477,7 +477,9 @@ def birth_set_outcome(
     if neonatal_death_on is not None:
         born_on = timezone.localdate(birth.born_at)
         if birth.outcome != BirthOutcome.LIVE:
-            errors.setdefault("neonatal_death_on", []).append(_("Only a live-born child can die after birth."))
+            errors.setdefault("neonatal_death_on", []).append(
+                _("Only a live-born child can die after birth.")
+            )
         elif neonatal_death_on < born_on:
             errors.setdefault("neonatal_death_on", []).append(_("This lies before the birth."))
         elif neonatal_death_on > born_on + timedelta(days=27):  # the neonatal period: days 0 to 27
@@ -494,7 +496,9 @@ def birth_set_outcome(
     birth.neonatal_death_on = neonatal_death_on
     birth.save(update_fields=["nicu_admission", "neonatal_death_on"])
     touch_episodes(birth.episode_id)
-    access_log(user=actor, client=birth.episode.client, action=AccessAction.UPDATE, obj=birth, detail="outcome")
+    access_log(
+        user=actor, client=birth.episode.client, action=AccessAction.UPDATE, obj=birth, detail="outcome"
+    )
     return birth
 
 

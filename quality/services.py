@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -146,17 +146,21 @@ def experience_record(
             )
     if errors:
         raise ValidationError(errors)
-    response = ExperienceResponse.objects.create(
-        tenant_id=episode.tenant_id,
-        episode=episode,
-        answered_on=answered_on,
-        overall=overall,
-        informed=informed,
-        same_team=same_team,
-        recommend=recommend,
-        source=source,
-        entered_by=actor,
-    )
+    try:
+        with transaction.atomic():  # a double submission: the unique episode decides, not a 500
+            response = ExperienceResponse.objects.create(
+                tenant_id=episode.tenant_id,
+                episode=episode,
+                answered_on=answered_on,
+                overall=overall,
+                informed=informed,
+                same_team=same_team,
+                recommend=recommend,
+                source=source,
+                entered_by=actor,
+            )
+    except IntegrityError:
+        raise ValidationError({"episode": [_("This client's answers have already been recorded.")]}) from None
     access_log(
         user=actor, client=episode.client, action=AccessAction.CREATE, obj=response, detail="experience"
     )

@@ -59,6 +59,7 @@ def _common(request: TenantRequest, year: int, form: YearForm) -> dict[str, Any]
         "state": selectors.quality_state(),
         "can_recompute": rules.can_manage_quality(roles),
         "can_drill_down": rules.can_view_quality_episodes(roles),
+        "can_import_experience": rules.can_import_experience(roles),
     }
 
 

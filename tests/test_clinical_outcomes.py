@@ -679,13 +679,6 @@ def test_api_episode_without_births_or_outcomes(care):
 # --- 7. a questionnaire submitted twice at once ----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="quality.services.experience_record checks for an earlier answer with exists() and then "
-    "inserts: two submissions at once (a double click) both pass the check, and the second fails on the "
-    "one-per-episode unique index with IntegrityError (a 500) instead of the ValidationError 'already "
-    "recorded'",
-)
 @pytest.mark.django_db(transaction=True)
 def test_a_questionnaire_submitted_twice_at_once(world_a: TenantWorld):
     if connection.vendor != "postgresql":
