@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,13 +11,24 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from billing import batches
 from billing import services as billing_services
-from billing.models import Contract
-from igo.models import Insurer, InsurerMembership, Membership, Role, Tenant, User
+from billing.models import (
+    BatchLine,
+    BatchReturn,
+    BatchStatus,
+    ClaimBatch,
+    ClaimLine,
+    Contract,
+    ReturnSource,
+    ReturnStatus,
+)
+from igo import services as igo_services
+from igo.models import Insurer, InsurerApiToken, InsurerMembership, Membership, Role, Tenant, User
 from igo.tenancy import tenant_scope
 from pregnancies import services
 from pregnancies.catalogue import catalogue_seed
-from pregnancies.models import Client, EventType
+from pregnancies.models import Client, Episode, EventType
 from providers.models import Discipline, MemberOrganisation, OrganisationKind, Professional
 
 DEMO_PASSWORD = "demo-igo-2026"  # noqa: S105 - printed demo login, never used in production
@@ -72,6 +83,18 @@ CLIENTS = [
     ("Fatima", "El Amrani", date(1996, 6, 30), "100000009", 36),
     ("Emma", "Vermeulen", date(1988, 1, 21), "100000010", 41),
 ]
+# Completed pregnancies for the claim-batch demo: given names, family name, date of birth, BSN (passes the
+# eleven-test), insurer (UZOVI), days between the birth and the first of this month. Care ends six weeks
+# after the birth, so with 50+ days it ended last month or before: billed in last month's batch. A
+# negative number counts from today instead: a birth ten days ago, billed in this month's batch.
+HISTORY = [
+    ("Anouk", "Visser", date(1991, 5, 3), "203456786", "3311", 75),
+    ("Iris", "Smit", date(1994, 8, 19), "304567899", "3311", 66),
+    ("Noor", "Dekker", date(1989, 2, 7), "405678915", "3311", 58),
+    ("Femke", "Mulder", date(1992, 12, 1), "506789123", "7095", 50),
+    ("Roos", "Hendriks", date(1995, 4, 25), "607891233", "3311", -10),
+]
+DEMO_KEY_NAME = "Demo-koppeling"
 
 
 def _user(email: str, name: str, **extra: Any) -> User:
@@ -110,10 +133,20 @@ class Command(BaseCommand):
         _user(OPERATOR[0], OPERATOR[1], is_staff=True, is_superuser=True)
         rows.append((OPERATOR[0], "Platform operator", "—"))
 
-        for slug, tenant in tenants.items():
+        zk_user = User.objects.get(email=INSURER_USERS[0][0])
+        batch_rows: list[str] = []
+        for n, (slug, tenant) in enumerate(tenants.items()):
             staff: dict[str, User] = {role: User.objects.get(email=email) for email, _n, role in PEOPLE[slug]}
             seed_care(tenant, staff, shared, insurers)
+            seed_history(tenant, staff, insurers)
             seed_billing(tenant, staff[Role.IGO_FINANCE], insurers)
+            batch_rows += seed_batches(
+                tenant,
+                staff[Role.IGO_FINANCE],
+                answer_as=zk_user if n == 0 else None,
+                insurer=insurers["3311"],
+            )
+        key, key_note = seed_insurer_key(zk_user, insurers["3311"])
 
         out = self.stdout
         out.write(self.style.SUCCESS(f"Demo data ready. Open {settings.SITE_URL}/ and sign in with:"))
@@ -125,6 +158,16 @@ class Command(BaseCommand):
             "  Administrators, finance, insurer users and the operator set up two-factor authentication (TOTP)\n"
             "  at their first sign-in; any authenticator app works."
         )
+        out.write("Claim batches:")
+        for row in batch_rows:
+            out.write(f"  {row}")
+        out.write(f"Insurer API key of {INSURER_USERS[0][0]} ({insurers['3311'].name}): {key or key_note}")
+        if key:
+            out.write(
+                "  This is a DEMO key, printed for trying the insurer API (Authorization: Bearer <key>) on this\n"
+                "  demo installation only; anyone who reads this output can use it. Revoke it under API keys in\n"
+                "  the insurer portal."
+            )
 
 
 DEMO_TARIFFS = {  # per insurer: (prenatal, natal, postnatal) in euros; demo figures around the NZa average
@@ -321,3 +364,169 @@ def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: di
                         occurred_at=labour + timedelta(days=day),
                         quantity=Decimal("6"),
                     )
+
+
+def seed_history(tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer]) -> None:
+    """Completed pregnancies (once per tenant), so that the claim batches have lines in two months."""
+    if Client.unscoped.filter(tenant=tenant, bsn=HISTORY[0][3]).exists():
+        return
+    midwife, carer = users[Role.MIDWIFE], users[Role.MATERNITY_CARER]
+    today = timezone.localdate()
+    this_month = today.replace(day=1)
+    with tenant_scope(tenant):
+        types = {t.code: t for t in EventType.objects.all()}
+
+        def log(episode: Episode, actor: User, code: str, at: datetime, quantity: str = "1") -> None:
+            services.care_event_log(
+                actor=actor,
+                episode=episode,
+                event_type=types[code],
+                occurred_at=at,
+                quantity=Decimal(quantity),
+            )
+
+        for i, (given, family, born, bsn, uzovi, days) in enumerate(HISTORY):
+            birth_day = this_month - timedelta(days=days) if days > 0 else today + timedelta(days=days)
+            intake = birth_day - timedelta(weeks=32)  # at 8 weeks, a birth at 40 weeks
+            client = services.client_create(
+                tenant=tenant,
+                actor=midwife,
+                family_name=family,
+                given_names=given,
+                date_of_birth=born,
+                bsn=bsn,
+                postcode=f"{3031 + i} CD",
+                insurer=insurers[uzovi],
+                policy_number=f"{tenant.pk}9{i:07d}",
+                insured_from=intake - timedelta(days=365),
+            )
+            episode = services.episode_create(
+                tenant=tenant,
+                actor=midwife,
+                client=client,
+                intake_date=intake,
+                due_date=birth_day,
+                coordinating_professional=Professional.objects.get(user=midwife),
+            )
+            start = timezone.make_aware(datetime.combine(intake, time(10)))
+            log(episode, midwife, "INTAKE", start)
+            log(episode, midwife, "ECHO_SEO", start + timedelta(weeks=12))
+            for week in range(4, 32, 4):
+                log(episode, midwife, "PRE_CHECK", start + timedelta(weeks=week))
+            labour = timezone.make_aware(datetime.combine(birth_day, time(3, 30)))
+            services.episode_set_key_dates(
+                episode=episode,
+                actor=midwife,
+                labour_started_at=labour,
+                placenta_plus_2h_at=labour + timedelta(hours=7),
+            )
+            log(episode, carer, "PARTUS_ASSIST", labour + timedelta(hours=3), "3")
+            log(episode, midwife, "DELIV_HOME", labour + timedelta(hours=4))
+            services.birth_record(
+                episode=episode,
+                actor=midwife,
+                child_number=1,
+                born_at=labour + timedelta(hours=4),
+                outcome="live",
+                place="home",
+                mode="spontaneous",
+                weight_grams=3200 + 90 * i,
+            )
+            for day in range(1, 8):
+                log(episode, carer, "KZ_HOURS", labour + timedelta(days=day, hours=6), "6")
+            log(episode, midwife, "POST_VISIT", labour + timedelta(days=2, hours=8))
+            if days < 42:  # still in postnatal care
+                continue
+            log(episode, midwife, "CHECK_6W", labour + timedelta(days=41, hours=8))
+            services.episode_set_key_dates(
+                episode=episode,
+                actor=midwife,
+                kraamzorg_ended_on=birth_day + timedelta(days=8),
+                postnatal_ended_on=birth_day + timedelta(days=42),
+            )
+            services.episode_end(
+                episode=episode,
+                actor=midwife,
+                end_date=birth_day + timedelta(days=42),
+                end_reason="completed",
+            )
+
+
+def _date_history_lines(tenant: Tenant, this_month: date) -> None:
+    """The billing run of this demo makes every claim line today. In a real IGO the run every 15 minutes
+    made each line soon after its phase ended, so the lines of care that ended before this month belong to
+    last month's batch. Date those lines (not yet in a batch) to the day after their phase ended, as the
+    run would have; an unscoped update, as it touches only the demo tenant's own rows."""
+    first = timezone.make_aware(datetime.combine(this_month, time.min))
+    lines = ClaimLine.unscoped.filter(
+        tenant=tenant, batch_line__isnull=True, created_at__gte=first, service_end__lt=this_month
+    )
+    for line in lines:
+        made = timezone.make_aware(datetime.combine(line.service_end + timedelta(days=1), time(9)))
+        ClaimLine.unscoped.filter(pk=line.pk).update(created_at=min(made, first - timedelta(hours=1)))
+
+
+def seed_batches(tenant: Tenant, finance: User, *, answer_as: User | None, insurer: Insurer) -> list[str]:
+    """Last month's batches (released) and this month's (drafts, for review); when `answer_as` is given,
+    that insurer user answers last month's batch of `insurer`: every line accepted but one, rejected with
+    code 0101, which puts a rejection in the IGO's work queue. Safe to repeat: batch_create returns the
+    existing batch of a month, a released batch is not released again, a batch is answered once."""
+    this_month = timezone.localdate().replace(day=1)
+    previous = (this_month - timedelta(days=1)).replace(day=1)
+    with tenant_scope(tenant):
+        billing_services.billing_run(tenant=tenant)  # bills history added after an earlier seed
+        _date_history_lines(tenant, this_month)
+        batches.batches_create_month(tenant=tenant, period=previous, actor=finance)
+        batches.batches_create_month(tenant=tenant, period=this_month, actor=finance)
+        for draft in ClaimBatch.objects.filter(period__lt=this_month, status=BatchStatus.DRAFT):
+            batches.batch_release(batch=draft, actor=finance)
+        answered = ClaimBatch.objects.filter(
+            insurer=insurer, period=previous, status=BatchStatus.RELEASED
+        ).first()
+        if (
+            answer_as is not None
+            and answered is not None
+            and not BatchReturn.objects.filter(batch=answered).exists()
+        ):
+            rows = list(BatchLine.objects.filter(batch=answered).order_by("line_no"))
+            if len(rows) >= 2:
+                entries = [batches.ReturnEntry(r.number, ReturnStatus.ACCEPTED) for r in rows[:-1]]
+                entries.append(
+                    batches.ReturnEntry(
+                        rows[-1].number,
+                        ReturnStatus.REJECTED,
+                        "0101",
+                        "BSN niet gevonden in de verzekerdenadministratie.",
+                    )
+                )
+                batches.batch_return_record(
+                    batch=answered, entries=entries, user=answer_as, source=ReturnSource.PORTAL
+                )
+        summary = []
+        for batch in ClaimBatch.objects.select_related("insurer").order_by("period", "number"):
+            answers = BatchReturn.objects.filter(batch=batch)
+            answered_text = "".join(
+                f", answered: {a.accepted} accepted, {a.rejected} rejected" for a in answers
+            )
+            summary.append(
+                f"{tenant.name}: batch {batch.number}, {batch.insurer.name}, {batch.period:%m-%Y}, "
+                f"{batch.line_count} lines, {batch.get_status_display()}{answered_text}"
+            )
+        return summary
+
+
+def seed_insurer_key(user: User, insurer: Insurer) -> tuple[str | None, str]:
+    """One demo API key for the insurer user: (the key, None) when this run made it. Only its hash is
+    stored, so later runs keep it (no second key) and can only say when it was made."""
+    existing = (
+        InsurerApiToken.objects.filter(insurer=insurer, created_by=user, name=DEMO_KEY_NAME)
+        .order_by("-created_at")
+        .first()
+    )
+    if existing is not None and existing.is_usable():
+        return None, (
+            f"the demo key made on {timezone.localtime(existing.created_at):%d-%m-%Y} (prefix "
+            f"{existing.prefix}) was printed then and is not stored; make another in the insurer portal"
+        )
+    _token, key = igo_services.insurer_token_create(user=user, insurer=insurer, name=DEMO_KEY_NAME, days=90)
+    return key, ""
