@@ -19,7 +19,7 @@ from django.http import Http404
 from billing.models import BatchFile, BatchFileKind, BatchLine, BatchStatus, ClaimBatch, ReturnStatus
 from igo.models import Insurer, Tenant
 
-PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_RE = re.compile(r"^((?:19|20)\d{2})-(0[1-9]|1[0-2])$")
 
 
 def period_parse(value: str) -> dt.date | None:

@@ -12,9 +12,8 @@ values, wrong types, unexpected methods) and random fuzzing. Checks: no 5xx (`no
 for documented status codes a body and content type that conform to the schema. Undocumented
 401/403/404/405/429 answers are not failures here: the isolation and permission tests assert those.
 
-The errors found so far are strict xfails at the end of this file; the fuzzing steps around them
-(`avoid_known_errors`, `fuzz_schema`) so that it keeps looking for new ones. When one is fixed, its
-xfail passes and fails the suite: remove the xfail mark and the matching workaround together.
+The errors it found are kept as regression tests at the end of this file (a month of year 0000, a NUL
+character in a code, an open episode's empty end reason, a tenant left in scope after a 500).
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ from billing.models import BatchStatus, ClaimBatch, ClaimLine, Contract
 from igo import services as igo_services
 from igo.api.base import TenantAPIMixin
 from igo.models import InsurerMembership, Membership, Role
-from igo.tenancy import activate, current_tenant_or_none, tenant_scope
+from igo.tenancy import current_tenant_or_none, tenant_scope
 from igo.wsgi import application
 from pregnancies.models import CareEvent, Client, Episode
 from providers.models import Professional
@@ -60,14 +59,8 @@ RAW_SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
 
 
 def fuzz_schema() -> dict[str, Any]:
-    """The published schema with one known error corrected, so that fuzzing goes on finding new ones:
-    an episode that has not ended has end_reason "", which EndReasonEnum does not list (see
-    test_an_open_episode_conforms_to_the_published_schema, a strict xfail)."""
-    raw = copy.deepcopy(RAW_SCHEMA)
-    enum = raw["components"]["schemas"]["EndReasonEnum"]["enum"]
-    if "" not in enum:
-        enum.append("")
-    return raw
+    """The published schema, as served."""
+    return copy.deepcopy(RAW_SCHEMA)
 
 
 # A fixed seed keeps the suite repeatable; IGO_FUZZ_SEED=<n> explores other inputs.
@@ -155,11 +148,9 @@ def no_throttle(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[None
 
 @pytest.fixture(autouse=True)
 def no_tenant_left_in_scope() -> Iterator[None]:
-    """A request that ends in a 500 leaves its tenant in scope (a strict xfail below); clear it so that
-    the tests after this module start without one."""
+    """No request, not even one that ends in a 500, may leave its tenant in scope for the next one."""
     yield
-    if current_tenant_or_none() is not None:
-        activate(None)
+    assert current_tenant_or_none() is None
 
 
 @pytest.fixture
@@ -200,25 +191,8 @@ def test_api_operation(case: Any, seeded: Seeded, db: None, no_throttle: None, k
         generated = case.path_parameters.get("id")
         pick = generated if isinstance(generated, int) else len(str(generated))
         case.path_parameters["id"] = real[pick % len(real)]
-    avoid_known_errors(case)
     headers = seeded.insurer_headers if path.startswith("/api/insurer/") else seeded.tenant_headers
     case.call_and_validate(headers=headers, checks=CHECKS)
-
-
-def avoid_known_errors(case: Any) -> None:
-    """Inputs that hit the errors of the strict xfails below are changed just enough to miss them, so
-    that fuzzing goes on finding new ones. A month of year 0000 answers 500 in three list operations;
-    year 0001 tests the parameter the same way."""
-    for name in ("month", "period"):
-        value = (case.query or {}).get(name)
-        if isinstance(value, str) and value.startswith("0000"):
-            case.query[name] = "0001" + value[4:]
-    # A NUL character in a code looked up by a SlugRelatedField reaches PostgreSQL: 500 (strict xfails).
-    if isinstance(case.body, dict):
-        for name in ("insurer", "event_type"):
-            value = case.body.get(name)
-            if isinstance(value, str) and "\x00" in value:
-                case.body[name] = value.replace("\x00", "")
 
 
 def test_schema_is_the_served_document(client: Any) -> None:
@@ -257,41 +231,21 @@ def _api(headers: dict[str, str]) -> APIClient:
     return client
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="billing/api/views.py ClaimLineListView: month=0000-01 passes the YYYY-MM pattern and "
-    "dt.date(0, 1, 1) raises ValueError: 500 instead of 400",
-)
 def test_claim_lines_month_of_year_0000_is_refused(seeded, db, no_throttle):
     response = _api(seeded.tenant_headers).get(f"/api/t/{seeded.slug}/claim-lines/", {"month": "0000-01"})
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="billing/api/views.py (finance batch list): month=0000-01 passes the YYYY-MM pattern and "
-    "dt.date(0, 1, 1) raises ValueError: 500 instead of 400",
-)
 def test_finance_batches_month_of_year_0000_is_refused(seeded, db, no_throttle):
     response = _api(seeded.tenant_headers).get(f"/api/t/{seeded.slug}/batches/", {"month": "0000-01"})
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="billing/insurer.py period_parse: PERIOD_RE accepts 0000-01 and dt.date(0, 1, 1) raises "
-    "ValueError: GET /api/insurer/batches/?period=0000-01 answers 500 instead of 400",
-)
 def test_insurer_batches_period_of_year_0000_is_refused(seeded, db, no_throttle):
     response = _api(seeded.insurer_headers).get("/api/insurer/batches/", {"period": "0000-01"})
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pregnancies/api/serializers.py: end_reason is read-only, so DRF drops allow_blank and the "
-    'schema\'s EndReasonEnum has no ""; an episode that has not ended answers end_reason ""',
-)
 @pytest.mark.parametrize(
     "path", ["/api/t/{tenant_slug}/episodes/{id}/", "/api/t/{tenant_slug}/clients/{id}/"]
 )
@@ -314,9 +268,6 @@ NUL_REASON = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"pregnancies/api/serializers.py IntakeSerializer.insurer: {NUL_REASON}"
-)
 def test_intake_with_a_nul_in_the_insurer_code_is_refused(seeded, db, no_throttle):
     response = _api(seeded.tenant_headers).post(
         f"/api/t/{seeded.slug}/clients/", {"insurer": "3311\x00"}, format="json"
@@ -324,7 +275,6 @@ def test_intake_with_a_nul_in_the_insurer_code_is_refused(seeded, db, no_throttl
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(strict=True, reason=f"pregnancies/api/serializers.py EventTypeCodeField: {NUL_REASON}")
 def test_event_with_a_nul_in_the_event_type_code_is_refused(seeded, db, no_throttle):
     episode = seeded.ids["episodes"][0]
     response = _api(seeded.tenant_headers).post(
@@ -333,9 +283,6 @@ def test_event_with_a_nul_in_the_event_type_code_is_refused(seeded, db, no_throt
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"billing/api/serializers.py ContractCreateSerializer.insurer: {NUL_REASON}"
-)
 def test_contract_with_a_nul_in_the_insurer_code_is_refused(seeded, db, no_throttle):
     response = _api(seeded.tenant_headers).post(
         f"/api/t/{seeded.slug}/contracts/", {"insurer": "3311\x00"}, format="json"
@@ -350,13 +297,6 @@ class _FailingTenantView(TenantAPIMixin, APIView):
         raise RuntimeError("unexpected")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="igo/api/base.py TenantAPIMixin puts the tenant in scope in initial() and takes it out in "
-    "finalize_response(), which DRF does not call when the view raises: after a 500 the tenant stays in "
-    "scope in that thread, so the next request there that sets no tenant (the insurer API, /api/me/, "
-    "any page outside /t/) runs with that IGO in scope instead of failing closed",
-)
 def test_a_500_in_a_tenant_api_view_leaves_no_tenant_in_scope(world_a):
     request = APIRequestFactory().get(f"/api/t/{world_a.tenant.slug}/")
     force_authenticate(request, user=world_a.user(Role.IGO_FINANCE))

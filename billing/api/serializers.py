@@ -27,6 +27,7 @@ from billing.models import (
     PartialRule,
     ReturnLine,
 )
+from igo.api.fields import CodeRelatedField
 from igo.models import Insurer
 from pregnancies.models import EndReason, Phase
 
@@ -294,7 +295,7 @@ class PartialRuleInputSerializer(serializers.Serializer):
 
 
 class ContractCreateSerializer(serializers.Serializer):
-    insurer = serializers.SlugRelatedField(
+    insurer = CodeRelatedField(
         slug_field="uzovi_code",
         queryset=Insurer.objects.filter(is_active=True),
         help_text="UZOVI code of the insurer.",
@@ -327,7 +328,7 @@ class ClaimLineQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=LineStatus.choices, required=False)
     phase = serializers.ChoiceField(choices=Phase.choices, required=False)
     month = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$",
+        r"^(19|20)\d{2}-(0[1-9]|1[0-2])$",
         required=False,
         help_text="YYYY-MM: the month the line was created (booked), Europe/Amsterdam.",
     )
@@ -337,5 +338,5 @@ class FinanceBatchQuerySerializer(serializers.Serializer):
     insurer = serializers.RegexField(r"^\d{4}$", required=False, help_text="UZOVI code of the insurer.")
     status = serializers.ChoiceField(choices=BatchStatus.choices, required=False)
     month = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="YYYY-MM: the month the batch covers."
+        r"^(19|20)\d{2}-(0[1-9]|1[0-2])$", required=False, help_text="YYYY-MM: the month the batch covers."
     )

@@ -42,6 +42,17 @@ class TenantAPIMixin:
         request.tenant = tenant  # type: ignore[attr-defined]
         request.tenant_roles = roles  # type: ignore[attr-defined]
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # finalize_response is skipped when a view raises something DRF does not handle (a 500): leave
+        # no tenant in scope for the next request of this worker thread whatever happens.
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        finally:
+            token = getattr(self, "_tenant_token", None)
+            if token is not None:
+                deactivate(token)
+                self._tenant_token = None
+
     def finalize_response(
         self, request: HttpRequest, response: Response, *args: Any, **kwargs: Any
     ) -> Response:

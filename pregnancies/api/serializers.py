@@ -15,6 +15,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from igo.api.fields import CodeRelatedField
 from igo.models import Insurer
 from pregnancies.models import (
     Birth,
@@ -24,6 +25,7 @@ from pregnancies.models import (
     CareEvent,
     Client,
     ClientInsurance,
+    EndReason,
     Episode,
     EpisodeStatus,
     EventStatus,
@@ -35,7 +37,7 @@ from providers.models import MemberOrganisation, Professional
 # --- input fields --------------------------------------------------------------------------
 
 
-class EventTypeCodeField(serializers.SlugRelatedField):
+class EventTypeCodeField(CodeRelatedField):
     """A care-event type named by its catalogue code (e.g. `PRE_CHECK`), as listed by `event-types/`.
 
     Looked up in the catalogue of the tenant in scope at request time (inactive entries included: the
@@ -70,7 +72,7 @@ class IntakeSerializer(serializers.Serializer):
     date_of_birth = serializers.DateField()
     bsn = serializers.CharField(allow_blank=True, write_only=True)
     postcode = serializers.CharField(required=False, allow_blank=True, default="")
-    insurer = serializers.SlugRelatedField(
+    insurer = CodeRelatedField(
         slug_field="uzovi_code",
         queryset=Insurer.objects.filter(is_active=True),
         help_text="UZOVI code of the insurer.",
@@ -185,6 +187,12 @@ class ClientInsuranceSerializer(serializers.ModelSerializer):
 
 class EpisodeSummarySerializer(serializers.ModelSerializer):
     status = EpisodeStatusField()
+    end_reason = serializers.ChoiceField(
+        choices=EndReason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Why care ended; empty while the episode is open.",
+    )
 
     class Meta:
         model = Episode
@@ -335,6 +343,12 @@ class EpisodeDetailSerializer(serializers.ModelSerializer):
     client = ClientSummarySerializer(read_only=True)
     coordinating_professional = ProfessionalRefSerializer(read_only=True, allow_null=True)
     status = EpisodeStatusField()
+    end_reason = serializers.ChoiceField(
+        choices=EndReason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Why care ended; empty while the episode is open.",
+    )
     key_dates = KeyDatesSerializer(source="*", read_only=True)
     births = BirthSerializer(many=True, read_only=True)
     events = serializers.SerializerMethodField()
