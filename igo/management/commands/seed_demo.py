@@ -140,6 +140,7 @@ class Command(BaseCommand):
             seed_care(tenant, staff, shared, insurers)
             seed_history(tenant, staff, insurers)
             seed_billing(tenant, staff[Role.IGO_FINANCE], insurers)
+            seed_quality(tenant, staff, insurers)
             batch_rows += seed_batches(
                 tenant,
                 staff[Role.IGO_FINANCE],
@@ -428,9 +429,9 @@ def seed_history(tenant: Tenant, users: dict[str, User], insurers: dict[str, Ins
                 child_number=1,
                 born_at=labour + timedelta(hours=4),
                 outcome="live",
-                place="home",
-                mode="spontaneous",
-                weight_grams=3200 + 90 * i,
+                place="clinical" if i == 2 else "home",
+                mode="caesarean" if i == 2 else "spontaneous",
+                weight_grams=2380 if i == 3 else 3200 + 90 * i,  # one low birth weight for the dashboard
             )
             for day in range(1, 8):
                 log(episode, carer, "KZ_HOURS", labour + timedelta(days=day, hours=6), "6")
@@ -450,6 +451,59 @@ def seed_history(tenant: Tenant, users: dict[str, User], insurers: dict[str, Ins
                 end_date=birth_day + timedelta(days=42),
                 end_reason="completed",
             )
+
+
+def seed_quality(tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer]) -> None:
+    """Outcomes and questionnaires of the completed pregnancies, quality agreements with Zilveren Kruis
+    for this year, and the indicators computed (all once per tenant; the refresh is safe to repeat)."""
+    from billing import quality_claims
+    from billing.models import QualityAgreement
+    from quality import services as quality_services
+    from quality.models import ExperienceResponse
+
+    midwife, admin = users[Role.MIDWIFE], users[Role.IGO_ADMIN]
+    today = timezone.localdate()
+    with tenant_scope(tenant):
+        history = Episode.objects.filter(client__bsn__in=[h[3] for h in HISTORY]).order_by("intake_date")
+        for i, episode in enumerate(history):
+            if episode.blood_loss_ml is None and episode.labour_started_at is not None:
+                services.episode_set_outcomes(
+                    episode=episode,
+                    actor=midwife,
+                    blood_loss_ml=(1150 if i == 1 else 300 + 60 * i),  # one severe haemorrhage
+                    kraamzorg_indicated_hours=49,
+                )
+            ended = episode.postnatal_ended_on
+            if (
+                ended
+                and ended + timedelta(days=3) <= today
+                and not ExperienceResponse.objects.filter(episode=episode).exists()
+            ):
+                quality_services.experience_record(
+                    episode=episode,
+                    actor=admin,
+                    answered_on=ended + timedelta(days=3),
+                    overall=9 - i % 2,
+                    informed=5 - i % 2,
+                    same_team=4,
+                    recommend=9,
+                )
+        contract = Contract.objects.filter(insurer=insurers["3311"]).order_by("-valid_from").first()
+        if contract is not None and not QualityAgreement.objects.filter(year=today.year).exists():
+            for indicator, target, bonus, malus in (
+                ("caesarean", Decimal("15.0"), Decimal("1.00"), Decimal("1.00")),
+                ("continuity", Decimal("70.0"), Decimal("0.50"), Decimal("0")),
+            ):
+                quality_claims.agreement_create(
+                    contract=contract,
+                    actor=users[Role.IGO_FINANCE],
+                    indicator=indicator,
+                    year=today.year,
+                    target=target,
+                    bonus_pct=bonus,
+                    malus_pct=malus,
+                )
+        quality_services.indicators_refresh(tenant=tenant, full=True)
 
 
 def _date_history_lines(tenant: Tenant, this_month: date) -> None:
