@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from html import unescape
 from typing import Any
 
 import pytest
@@ -501,7 +502,7 @@ def test_work_queue_shows_client_episode_reason_and_message_but_no_care_record(f
     fin.run()
     item = WorkItem.unscoped.get(episode=ep)
     html = client_for(fin.finance).get(fin.url("work_queue")).content.decode()
-    text = row(html, f"work-item-{item.pk}")
+    text = unescape(row(html, f"work-item-{item.pk}"))
     assert ep.client.given_names in text and ep.client.family_name in text and f"#{ep.pk}" in text
     assert "Geen contract met de verzekeraar" in text and "Prenataal" in text
     assert item.message in text
@@ -689,7 +690,7 @@ def test_claim_list_shows_episodes_with_their_current_total(fin, client_for):
     ep = full_trajectory(fin)
     fin.run()
     html = client_for(fin.finance).get(fin.url("claim_list")).content.decode()
-    text = row(html, f"claim-episode-{ep.pk}")
+    text = unescape(row(html, f"claim-episode-{ep.pk}"))  # a generated name may hold an apostrophe
     assert f"#{ep.pk}" in text and ep.client.family_name in text and "€ 3.600,00" in text
     assert 'data-testid="run-billing"' in html
     assert (
