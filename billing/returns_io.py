@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from billing.batches import ReturnEntry, ReturnError
 from billing.models import ReturnStatus
+from igo.csv_upload import header_columns
 
 COLUMNS = ("reference", "status", "reason_code", "reason_text")
 REQUIRED = ("reference", "status")
@@ -108,34 +109,10 @@ def _separator(header_line: str) -> str:
 
 
 def _header(cells: list[str]) -> dict[str, int]:
-    names = [c.strip().lower().replace(" ", "_").replace("-", "_") for c in cells]
-    errors: list[RowError] = []
-    expected = ";".join(COLUMNS)
-    for name in names:
-        if name and name not in COLUMNS:
-            errors.append(
-                RowError(
-                    1,
-                    "file",
-                    _("Unknown column “%(name)s”; the header is %(expected)s.")
-                    % {"name": name, "expected": expected},
-                )
-            )
-        elif name and names.count(name) > 1:
-            errors.append(RowError(1, "file", _("The column “%(name)s” appears twice.") % {"name": name}))
-    for name in REQUIRED:
-        if name not in names:
-            errors.append(
-                RowError(
-                    1,
-                    "file",
-                    _("The column “%(name)s” is missing; the header is %(expected)s.")
-                    % {"name": name, "expected": expected},
-                )
-            )
-    if errors:
-        raise ReturnFileError(list(dict.fromkeys(errors)))
-    return {name: i for i, name in enumerate(names) if name}
+    positions, problems = header_columns(cells, columns=COLUMNS, required=REQUIRED)
+    if problems:
+        raise ReturnFileError([RowError(1, "file", message) for message in problems])
+    return positions
 
 
 def return_file_parse(content: bytes) -> ParsedReturn:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from igo.csv_upload import header_columns
 from igo.models import Tenant, User
 from igo.services import audit_record
 from pregnancies.models import Episode
@@ -120,34 +121,10 @@ def _file_error(message: str, row: int = 0) -> ExperienceImportError:
 
 
 def _header(cells: list[str]) -> dict[str, int]:
-    names = [c.strip().lower().replace(" ", "_").replace("-", "_") for c in cells]
-    expected = ";".join(COLUMNS)
-    errors: list[RowError] = []
-    for name in names:
-        if name and name not in COLUMNS:
-            errors.append(
-                RowError(
-                    1,
-                    "file",
-                    _("Unknown column “%(name)s”; the header is %(expected)s.")
-                    % {"name": name, "expected": expected},
-                )
-            )
-        elif name and names.count(name) > 1:
-            errors.append(RowError(1, "file", _("The column “%(name)s” appears twice.") % {"name": name}))
-    for name in COLUMNS:
-        if name not in names:
-            errors.append(
-                RowError(
-                    1,
-                    "file",
-                    _("The column “%(name)s” is missing; the header is %(expected)s.")
-                    % {"name": name, "expected": expected},
-                )
-            )
-    if errors:
-        raise ExperienceImportError(list(dict.fromkeys(errors)))
-    return {name: i for i, name in enumerate(names) if name}
+    positions, problems = header_columns(cells, columns=COLUMNS, required=COLUMNS)
+    if problems:
+        raise ExperienceImportError([RowError(1, "file", message) for message in problems])
+    return positions
 
 
 def _parse_date(text: str) -> date | None:
