@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,6 +32,7 @@ from quality.experience import (
 )
 from quality.models import ExperienceResponse
 from quality.services import experience_record
+from tests.concurrency import wait_for_a_lock_wait
 from tests.conftest import TenantWorld
 from tests.factories import ClientFactory, EpisodeFactory, InsurerFactory
 from tests.test_pregnancies import Care, make_care
@@ -727,16 +727,7 @@ def test_a_questionnaire_submitted_twice_at_once(world_a: TenantWorld):
     for t in threads:
         t.start()
     try:
-        deadline = time.monotonic() + 15
-        with connection.cursor() as cursor:
-            while time.monotonic() < deadline:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"
-                )
-                if cursor.fetchone()[0]:
-                    break
-                time.sleep(0.05)
+        wait_for_a_lock_wait()  # let the first commit only once the second waits on its lock
     finally:
         release.set()
         for t in threads:

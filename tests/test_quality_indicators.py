@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,6 +48,7 @@ from quality.indicators import BY_CODE, INDICATORS, Tally, compute, gestational_
 from quality.models import ExperienceResponse, IndicatorValue, QualityState
 from quality.services import FULL_MONTHS, indicators_recompute, indicators_refresh
 from quality.services import experience_record as _experience_record
+from tests.concurrency import wait_for_a_lock_wait
 from tests.conftest import TenantWorld
 from tests.factories import (
     CareEventFactory,
@@ -1016,17 +1016,7 @@ def test_two_recomputes_of_the_same_month_at_once(world_a: TenantWorld) -> None:
     for t in threads:
         t.start()
     try:
-        # Let the first commit only once the second is waiting on a lock.
-        deadline = time.monotonic() + 15
-        with connection.cursor() as cursor:
-            while time.monotonic() < deadline:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"
-                )
-                if cursor.fetchone()[0]:
-                    break
-                time.sleep(0.05)
+        wait_for_a_lock_wait()  # let the first commit only once the second waits on its lock
     finally:
         release.set()
         for t in threads:
