@@ -456,6 +456,9 @@ def test_pdf_of_a_long_batch_numbers_its_pages(world_a, tmp_path):
         assert f"Pagina {page} van {pages}" in text
     assert f"Pagina {pages + 1} " not in text
     assert text.count("Pagina") == pages
+    # Every page shows the column heading above its lines (on later pages in the top margin).
+    page_texts = text.split("\f")[:pages]
+    assert all(re.search(r"#\s+Kenmerk\s+Corrigeert", page) for page in page_texts), page_texts
     missing = [ref for ref in refs(batch) if not re.search(rf"\b{re.escape(ref)}\b", text)]
     assert missing == []
     assert "€ 144.000,00" in text
