@@ -5,6 +5,7 @@ it twice, or concurrently, gives the same lines and allocations (database constr
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -833,7 +834,8 @@ def claim_lines_mark_sent(*, lines: Iterable[ClaimLine]) -> int:
 
 # --- the run: set-based batches, safe to repeat and to run concurrently ------------------------
 
-BATCH_SIZE = 500
+# Episodes per transaction. Configurable for the fault-injection tests (many small batches in one run).
+BATCH_SIZE = int(os.environ.get("IGO_BILLING_BATCH_SIZE", "500"))
 RECHECK_DAYS = 120  # ended episodes are re-checked daily this long (late corrections, deadlines)
 
 

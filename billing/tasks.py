@@ -4,21 +4,33 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, timedelta
+from typing import Any
 
 from celery import shared_task
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from billing import batches, quality_claims, services
 from igo.models import Tenant, User
 from igo.tenancy import tenant_scope
 
+# A lost database connection (restart, failover, a terminated backend) gets another try soon instead of
+# waiting for the next sweep (or, for batches, for the next month): the tasks are idempotent, and Celery's
+# Django fixup closes the broken connection after the task, so the retry opens a new one.
+DB_RETRY: dict[str, Any] = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "max_retries": 3,
+}
+
 
 def progress_key(tenant_id: int) -> str:
     return f"billing:progress:{tenant_id}"
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=3300, time_limit=3600)
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=3300, time_limit=3600, **DB_RETRY)
 def billing_run(tenant_id: int) -> dict[str, int]:
     """Roll up and split everything due for one IGO. Safe to repeat, and to run twice at once."""
     tenant = Tenant.objects.get(pk=tenant_id)
@@ -49,9 +61,9 @@ def batch_progress_key(tenant_id: int) -> str:
     return f"billing:batches:{tenant_id}"
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800)
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800, **DB_RETRY)
 def batches_create(tenant_id: int, period: str, user_id: int | None = None) -> list[int]:
-    """Make one month's batches for one IGO (one per insurer). Repeating it returns the same batches."""
+    """Make one month's batches for one IGO (one per insurer). Repeating it makes no second batch."""
     tenant = Tenant.objects.get(pk=tenant_id)
     actor = User.objects.filter(pk=user_id).first() if user_id else None
     cache.set(batch_progress_key(tenant_id), {"running": True, "period": period}, 3600)

@@ -120,6 +120,10 @@ else:
     # A fixed test database name, so an external Celery worker can be pointed at the same database
     # that pytest-django creates (scripts/worker.sh).
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DJANGO_TEST_DB_NAME", "test_igo")}
+    if os.environ.get("DB_APPLICATION_NAME"):
+        # Names the process in pg_stat_activity (e.g. `worker-1`): an operator, or the fault-injection
+        # tests, can find and end the backend of one worker.
+        DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ["DB_APPLICATION_NAME"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "igo.User"
 
@@ -151,6 +155,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With acks_late, Redis hands a message that was delivered but not acknowledged to a worker again after
+# the visibility timeout. It must exceed the longest task time limit (billing_run: 3600 s), or a task that
+# is still running is started a second time. The price: when a whole worker dies (SIGKILL, lost host), its
+# unacknowledged messages come back only after this time; the billing sweep (every 15 minutes) and
+# idempotent tasks make that a delay, not a loss (docs/operations.md, "When a job dies").
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "7200"))
+}
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "600"))
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "540"))
 CELERY_RESULT_EXPIRES = timedelta(days=1)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 
@@ -323,3 +324,12 @@ def test_the_command_prints_the_report_and_exits_1_on_problems(books, capsys):
     assert exit_.value.code == 1
     out = capsys.readouterr().out
     assert "[allocation_sum]" in out and "1 problem(s)" in out
+
+
+def test_redelivery_waits_longer_than_the_longest_task():
+    """With acks_late, Redis hands an unacknowledged message out again after the visibility timeout: it must
+    exceed every task's time limit, or a task that is still running is started a second time."""
+    from billing import tasks
+
+    limits = [t.time_limit for t in (tasks.billing_run, tasks.batches_create, tasks.quality_settle)]
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > max(limits)
