@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class IgoConfig(AppConfig):
     name = "igo"
     verbose_name = _("Accounts and tenancy")
+
+    def ready(self) -> None:
+        from igo import checks  # noqa: F401  (registers the deploy checks)

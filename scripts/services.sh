@@ -49,6 +49,12 @@ up() {
   fi
   psql -w -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qAtc "SELECT 1 FROM pg_roles WHERE rolname='root'" | grep -q 1 \
     || psql -w -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qc 'CREATE ROLE "root" LOGIN SUPERUSER'
+  # The application's role (igo_app): not a superuser and no BYPASSRLS, so the tests, the worker and the
+  # migrations prove the platform needs neither; CREATEDB for pytest-django's test database. Trust auth here.
+  psql -w -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qAtc "SELECT 1 FROM pg_roles WHERE rolname='igo_app'" | grep -q 1 \
+    || psql -w -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qc 'CREATE ROLE igo_app LOGIN'
+  psql -w -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qc \
+    'ALTER ROLE igo_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE CREATEDB'
   for d in test root; do
     psql -w -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qAtc "SELECT 1 FROM pg_database WHERE datname='$d'" | grep -q 1 \
       || psql -w -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qc "CREATE DATABASE \"$d\""

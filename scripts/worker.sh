@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Start/stop a real Celery worker for the test suite, on the test database pytest-django creates
 # (DATABASES.default.TEST.NAME = test_igo). Usage: scripts/worker.sh up|down
+# It connects as the role of DATABASE_URL (the tests' role: the tables of the test database are that role's,
+# and a test may end the worker's backend, which PostgreSQL allows for the same role), else as igo_app,
+# the application role without superuser that scripts/services.sh creates and scripts/test.sh uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE=${SERVICES_STATE_DIR:-/tmp/igo-services}; mkdir -p "$STATE"
@@ -14,7 +17,9 @@ export EMAIL_FILE_PATH=${EMAIL_FILE_PATH:-$STATE/mail}
 case "${1:-up}" in
   up)
     "$0" down >/dev/null 2>&1 || true
-    DATABASE_URL="postgres://root@127.0.0.1:${PGPORT:-5432}/${DJANGO_TEST_DB_NAME:-test_igo}" \
+    userinfo=igo_app
+    if [[ "${DATABASE_URL:-}" =~ ^postgres(ql)?://([^@/]+)@ ]]; then userinfo=${BASH_REMATCH[2]}; fi
+    DATABASE_URL="postgres://$userinfo@127.0.0.1:${PGPORT:-5432}/${DJANGO_TEST_DB_NAME:-test_igo}" \
       nohup .venv/bin/celery -A igo worker -l info --concurrency 2 --hostname "test@%h" \
       -Q "${CELERY_QUEUES:-celery}" >"$LOG" 2>&1 &
     echo $! >"$PID"
