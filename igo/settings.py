@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI from our own static files, not a CDN (content security policy)
     "django_htmx",
     "allauth",
     "allauth.account",
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "igo.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "igo.middleware.LanguageMiddleware",
@@ -281,6 +283,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "PhaseEnum": "pregnancies.models.Phase",
         "EndReasonEnum": "pregnancies.models.EndReason",
@@ -292,15 +297,34 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security --------------------------------------------------------------------------------
+# docs/operations.md, "Security headers and cookies", explains these choices.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content security policy and the other headers Django lacks: igo.security.SecurityHeadersMiddleware.
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)
+CSP_REPORT_URI = os.environ.get("CSP_REPORT_URI", "")
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-free meta tag; keep default semantics
+# No script reads the CSRF cookie: htmx sends the token from the page (hx-headers in base.html), the API
+# documentation page from its own script.
+CSRF_COOKIE_HTTPONLY = True
+# Lax, not Strict: a signed-in user who follows a link from e-mail or another site must arrive signed in;
+# every change is a POST, which Lax never sends cross-site.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 _HTTPS = env_bool("HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = _HTTPS
 CSRF_COOKIE_SECURE = _HTTPS
+LANGUAGE_COOKIE_SECURE = _HTTPS
+if _HTTPS:
+    # The __Host- prefix makes the browser refuse these cookies unless they are Secure, for this host only
+    # (no Domain) and for the whole site, so a sibling subdomain cannot plant or overwrite them.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(31536000 if _HTTPS else 0)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS

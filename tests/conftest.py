@@ -35,6 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    settings.LANGUAGE_COOKIE_SECURE = False
+    # A browser refuses a __Host- cookie without Secure (settings.py names them so when HTTPS is on).
+    settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME = "sessionid", "csrftoken"
     if os.environ.get("IGO_REQUIRE_REAL_SERVICES") == "1":
         engine = settings.DATABASES["default"]["ENGINE"]
         if not engine.endswith("postgresql"):

@@ -53,3 +53,32 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     Chromium otherwise sends en-US, and LocaleMiddleware would serve English before any choice was made.
     """
     return {**browser_context_args, "locale": "nl-NL", "timezone_id": "Europe/Amsterdam"}
+
+
+# Reported to the console by the page itself, from a listener added before any page script runs: the
+# browser's own "Refused to ..." console lines are not reliably passed on by every Playwright version.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def fail_on_csp_violation(request: pytest.FixtureRequest) -> Any:
+    """Every browser test doubles as a check of the content security policy: a page that breaks it fails."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    violations: list[str] = []
+    page.add_init_script(CSP_LISTENER)
+
+    def on_console(message: Any) -> None:
+        text = message.text
+        if "CSP violation" in text or "Content Security Policy" in text:
+            violations.append(f"{page.url}: {text}")
+
+    page.on("console", on_console)
+    yield
+    assert violations == [], "the page broke the content security policy:\n" + "\n".join(violations)
