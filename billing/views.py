@@ -323,7 +323,7 @@ def revenue(request: TenantRequest) -> HttpResponse:
 @require_POST
 @tenant_view(rules.can_manage_finance)
 def billing_run_start(request: TenantRequest) -> HttpResponse:
-    tasks.billing_run.delay_on_commit(request.tenant.pk)  # type: ignore[attr-defined]
+    tasks.billing_run.delay_on_commit(request.tenant.pk)
     if request.htmx:
         return render(
             request, "billing/partials/run_progress.html", _progress_context(request, queued=True, polls=0)
