@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -849,6 +849,22 @@ class RunResult:
     batches: int = 0
 
 
+# A split rule counts as new for this long after it was saved: its transaction may commit after a billing
+# batch that started later than the rule's created_at (no row lock orders the two, as it does for episodes).
+RULE_SETTLE = timedelta(minutes=10)
+
+
+def _split_inputs_changed(
+    episode: Episode, checked_at: datetime | None, rules_added: datetime | None
+) -> bool:
+    """Whether an episode's allocations must be recomputed: new to billing, care changed since the last
+    check (logging, corrections and voids touch `changed_at`), or a split rule added since (rules are
+    never edited, a change is a new version)."""
+    if checked_at is None or episode.changed_at > checked_at:
+        return True
+    return rules_added is not None and rules_added > checked_at - RULE_SETTLE
+
+
 def _candidates(today: date) -> Any:
     midnight = timezone.make_aware(datetime.combine(today, time.min))
     recent = Q(status="active") | Q(end_date__gte=today - timedelta(days=RECHECK_DAYS))
@@ -876,14 +892,22 @@ def billing_run_batch(
         locked = list(qs.select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:BATCH_SIZE])
         if not locked:
             return result
+        # Whose split may have changed: episodes with care logged, corrected or voided since the last
+        # check, or every episode when a split rule was added since. The others are only rolled up (a
+        # phase can end by the passing of time); their allocations depend on nothing that changed.
+        checked = dict(
+            EpisodeBillingState.objects.filter(episode__in=locked).values_list("episode_id", "checked_at")
+        )
+        rules_added = SplitRule.objects.aggregate(latest=Max("created_at"))["latest"]
+        stale = [e for e in locked if _split_inputs_changed(e, checked.get(e.pk), rules_added)]
         rolled = rollup_episodes(tenant=tenant, episodes=locked, today=today)
-        ctx = SplitContext(e.pk for e in locked)
-        result.lines_replaced = rolled.replaced + resplit_changed(episodes=locked, ctx=ctx)
         unallocated = list(
             ClaimLine.objects.select_related("contract")
             .filter(episode__in=locked, is_current=True, sign=Sign.DEBIT)
             .exclude(allocations__is_current=True)
         )
+        ctx = SplitContext({e.pk for e in stale} | {care_episode_id(line) for line in unallocated})
+        result.lines_replaced = rolled.replaced + resplit_changed(episodes=stale, ctx=ctx)
         split = split_lines(lines=unallocated, ctx=ctx)
         EpisodeBillingState.objects.bulk_create(
             [EpisodeBillingState(tenant=tenant, episode=e, checked_at=started) for e in locked],

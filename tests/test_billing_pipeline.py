@@ -799,6 +799,47 @@ def test_an_unsolved_work_item_is_not_resolved_and_reopened_by_each_run(s_no_rul
     assert WorkItem.unscoped.filter(episode=ep).count() == 1
 
 
+def test_a_new_split_rule_version_resplits_and_unchanged_episodes_are_not_recomputed(s, clock):
+    """A split depends on the episode's care and on the split rules: the run recomputes it when either
+    changed since the last check, and otherwise does not read the care at all (the daily re-check of every
+    active and recently ended episode stays cheap)."""
+    from django.test.utils import CaptureQueriesContext
+
+    ep = ordinary(s)
+    log(s, ep, "PRE_CHECK", s.practice, at(2026, 2, 9))
+    day = clock.moment.date()
+    run_at(s, clock, day)
+    natal = current(ep)["natal"]
+    assert split_of(natal)[("member", "Praktijk")] == split_of(natal)[("member", "Ziekenhuis")] * 3 / 2
+    # The next day nothing changed: the episode is rolled up (a phase may end by time), its care not read.
+    with CaptureQueriesContext(connection) as queries:
+        result = run_at(s, clock, day + dt.timedelta(days=1))
+    assert result.episodes == 1 and result.lines_replaced == 0
+    assert not [q["sql"] for q in queries if "pregnancies_careevent" in q["sql"]]
+    # A new version of the rule (natal 50/50 from 1 January): the next run re-splits the line.
+    with tenant_scope(s.tenant):
+        rule = services.split_rule_create(
+            tenant=s.tenant,
+            actor=s.admin,
+            year=2026,
+            valid_from=dt.date(2026, 1, 1),
+            phases={
+                "prenatal": {"method": "care"},
+                "natal": {"method": "fixed", "shares": {s.practice.pk: 50, s.hospital.pk: 50}},
+                "postnatal": {"method": "care", "minimums": {s.practice.pk: 10}},
+            },
+            rates={s.types["PRE_CHECK"].pk: D("50"), s.types["POST_VISIT"].pk: D("60")},
+        )
+    # Saved an hour after that run, on the clock the runs see.
+    SplitRule.unscoped.filter(pk=rule.pk).update(created_at=clock.moment + dt.timedelta(hours=1))
+    result = run_at(s, clock, day + dt.timedelta(days=2))
+    assert result.lines_replaced >= 1
+    after = split_of(natal)
+    assert after[("member", "Praktijk")] == after[("member", "Ziekenhuis")]
+    assert sum(after.values()) == natal.amount
+    assert split_of(natal, current_only=False)  # the 60/40 parts are kept as history, not current
+
+
 def test_voiding_an_event_after_sending_resplits_without_touching_the_claim(s):
     """The amount claimed from the insurer does not depend on who delivered the care, so a late change in
     the logged care re-splits internally: the sent line stays as it is (no credit and identical rebill,
