@@ -194,19 +194,21 @@ def prepare(args: argparse.Namespace, users: int) -> Fixture:
         )
     usable = []
     for pro in pros:
-        mine = roles.get(pro.user_id, set())
+        if pro.user is None:  # excluded by the query; for the type checker
+            continue
+        mine = roles.get(pro.user.pk, set())
         if not can_log_care(mine):
             continue
         if needs_mfa(roles=mine, is_insurer_user=False, is_operator=pro.user.is_staff):
             continue  # would be sent to the TOTP set-up page; clinicians are not asked for it
-        usable.append(pro)
+        usable.append((pro, pro.user))
     if not usable:
         sys.exit("No professional of the tenant may log a prenatal check without a second factor.")
     sessions = []
     for i in range(users):
-        pro = usable[i % len(usable)]
+        pro, user = usable[i % len(usable)]
         client = DjangoClient()
-        client.force_login(pro.user)  # a session row in the configured store, as a sign-in makes
+        client.force_login(user)  # a session row in the configured store, as a sign-in makes
         sessions.append(
             (client.cookies[settings.SESSION_COOKIE_NAME].value, f"{pro.full_name} ({pro.discipline})")
         )
