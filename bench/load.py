@@ -94,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--conn-max-age",
         type=int_list,
         default=None,
-        help="DB_CONN_MAX_AGE values, one server each, e.g. 0,60 (default: $DB_CONN_MAX_AGE or 0)",
+        help="DB_CONN_MAX_AGE values, one server each, e.g. 0,60 (default: $DB_CONN_MAX_AGE or 60, as the settings)",
     )
     parser.add_argument(
         "--database-url",
@@ -119,7 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     low, high = (float(v) for v in args.think.split(","))
     args.think = (low, high)
     if args.conn_max_age is None:
-        args.conn_max_age = [int(os.environ.get("DB_CONN_MAX_AGE", "0"))]
+        args.conn_max_age = [int(os.environ.get("DB_CONN_MAX_AGE", "60"))]
     return args
 
 

@@ -11,6 +11,8 @@ scripts/services.sh up
 export DATABASE_URL=${TEST_DATABASE_URL:-postgres://igo_app@127.0.0.1:${PGPORT:-5432}/test}
 export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT:-6379}/0}
 export IGO_REQUIRE_REAL_SERVICES=1 IGO_ALLOW_DEV_SECRET=1 DEBUG=0 HTTPS=0
+# The fault-injection scenarios (tests/faults) are part of the test command; IGO_FAULTS=0 leaves them out.
+export IGO_FAULTS=${IGO_FAULTS:-1}
 export PYTHONDONTWRITEBYTECODE=1
 export SERVICES_STATE_DIR=${SERVICES_STATE_DIR:-/tmp/igo-services}
 export EMAIL_FILE_PATH=$SERVICES_STATE_DIR/mail
