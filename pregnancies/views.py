@@ -117,6 +117,22 @@ def _episode_context(
     return context
 
 
+def _panel_context(
+    request: TenantRequest, episode: Episode, form: CareEventForm | None, professional: Any, event_types: Any
+) -> dict[str, Any]:
+    """Only what the logging panel (timeline and form) shows: the answer to an htmx log, the most frequent
+    request of a shift, skips the rest of the episode page (births, outcome and key-date forms, insurance)."""
+    return {
+        "episode": episode,
+        "professional": professional,
+        "timeline": selectors.episode_timeline(episode=episode),
+        "form": form
+        or CareEventForm(
+            event_types=event_types, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
+        ),
+    }
+
+
 @tenant_view(rules.can_log_care)
 def client_search(request: TenantRequest) -> HttpResponse:
     # POST keeps the BSN out of URLs, browser history and server logs.
@@ -188,9 +204,8 @@ def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
 def event_create(request: TenantRequest, pk: int) -> HttpResponse:
     episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
     professional = services.professional_for(user=request.user)
-    form: CareEventForm | None = CareEventForm(
-        request.POST, event_types=selectors.event_types_for(professional=professional)
-    )
+    event_types = selectors.event_types_for(professional=professional)
+    form: CareEventForm | None = CareEventForm(request.POST, event_types=event_types)
     assert form is not None
     status = 400
     if form.is_valid():
@@ -221,11 +236,13 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
                     return redirect(back)
                 return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
             form = None  # a fresh form with a new submission key
-    episode.refresh_from_db()
-    context = _episode_context(request, episode, form)
     if request.htmx:
+        context = _panel_context(request, episode, form, professional, event_types)
         return render(request, "pregnancies/partials/logging_panel.html", context, status=status)
-    return render(request, "pregnancies/episode_detail.html", context, status=status)
+    episode.refresh_from_db()
+    return render(
+        request, "pregnancies/episode_detail.html", _episode_context(request, episode, form), status=status
+    )
 
 
 def _own_event(request: TenantRequest, pk: int) -> CareEvent:
