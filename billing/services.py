@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, OuterRef, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -379,7 +379,41 @@ class RollupResult:
     work_items: int = 0
 
 
-def _insurance_on(insurances: list[ClientInsurance], day: date) -> ClientInsurance | None:
+class _Validity(Protocol):
+    @property
+    def valid_from(self) -> date: ...
+    @property
+    def valid_until(self) -> date | None: ...
+
+
+_V = TypeVar("_V", bound=_Validity)
+
+
+class _Insurance(NamedTuple):
+    """What the roll-up reads of a client's insurance (tuples: a run reads one per episode it checks)."""
+
+    client_id: int
+    insurer_id: int
+    policy_number: str
+    valid_from: date
+    valid_until: date | None
+
+
+class _CurrentLine(NamedTuple):
+    """What the roll-up compares of a current debit line; the model instance is read only to retire it."""
+
+    pk: int
+    episode_id: int
+    phase: str
+    tariff_id: int | None
+    insurer_id: int
+    policy_number: str
+    amount: Decimal
+    service_start: date
+    service_end: date
+
+
+def _insurance_on(insurances: Sequence[_V], day: date) -> _V | None:
     for ins in insurances:
         if ins.valid_from <= day and (ins.valid_until is None or day <= ins.valid_until):
             return ins
@@ -471,17 +505,30 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
     result = RollupResult()
     ids = [e.pk for e in episodes]
     client_ids = {e.client_id for e in episodes}
-    insurances: dict[int, list[ClientInsurance]] = defaultdict(list)
-    for row in ClientInsurance.objects.filter(client_id__in=client_ids).order_by("valid_from"):
-        insurances[row.client_id].append(row)
+    insurances: dict[int, list[_Insurance]] = defaultdict(list)
+    for row in (
+        ClientInsurance.objects.filter(client_id__in=client_ids)
+        .order_by("valid_from")
+        .values_list(*_Insurance._fields)
+    ):
+        ins_row = _Insurance(*row)
+        insurances[ins_row.client_id].append(ins_row)
     contracts = list(Contract.objects.prefetch_related("tariffs", "partial_rules").order_by("valid_from"))
-    current: dict[tuple[int, str], ClaimLine] = {
-        (care_episode_id(line), line.phase): line
-        for line in ClaimLine.objects.filter(episode_id__in=ids, is_current=True, sign=Sign.DEBIT)
-    }
+    current: dict[tuple[int, str], _CurrentLine] = {}
+    for row in ClaimLine.objects.filter(episode_id__in=ids, is_current=True, sign=Sign.DEBIT).values_list(
+        *_CurrentLine._fields
+    ):
+        line_row = _CurrentLine(*row)
+        current[(line_row.episode_id, line_row.phase)] = line_row
     counts: dict[tuple[int, str], int] = defaultdict(int)
-    for line in ClaimLine.objects.filter(episode_id__in=ids).values("episode_id", "phase"):
-        counts[(line["episode_id"], line["phase"])] += 1
+    for episode_id, phase, n in (
+        ClaimLine.objects.filter(episode_id__in=ids)
+        .values("episode_id", "phase")
+        .annotate(n=Count("pk"))
+        .values_list("episode_id", "phase", "n")
+        .order_by()
+    ):
+        counts[(episode_id, phase)] = n
     open_items = set(
         WorkItem.objects.filter(episode_id__in=ids, resolved_at__isnull=True).values_list(
             "episode_id", "phase", "reason"
@@ -492,7 +539,7 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
     for episode in episodes:
         ins_list = insurances.get(episode.client_id, [])
         # Partial rules come from the contract in force at the start of the episode's first phase.
-        first_ins: ClientInsurance | None = _insurance_on(ins_list, episode.intake_date)
+        first_ins = _insurance_on(ins_list, episode.intake_date)
         first_contract = (
             _contract_on(contracts, first_ins.insurer_id, episode.intake_date) if first_ins else None
         )
@@ -505,7 +552,7 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
             if bp is None:
                 if existing is not None:  # no longer billable (e.g. dates corrected): take it back
                     counts[key] += 1
-                    retire_line(existing, counts[key])
+                    retire_line(ClaimLine.objects.get(pk=existing.pk), counts[key])
                     result.replaced += 1
                 continue
             ins = _insurance_on(ins_list, bp.start)
@@ -552,7 +599,7 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
                 continue
             if existing is not None:
                 counts[key] += 1
-                retire_line(existing, counts[key])
+                retire_line(ClaimLine.objects.get(pk=existing.pk), counts[key])
                 result.replaced += 1
             counts[key] += 1
             new_lines.append(
