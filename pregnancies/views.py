@@ -84,14 +84,8 @@ def _episode_context(
     experience = ExperienceResponse.objects.filter(episode=episode).first()
     due = experience_due(episode)
     context = {
-        "episode": episode,
+        **_panel_context(request, episode, form, professional, event_types),
         "client": episode.client,
-        "professional": professional,
-        "timeline": selectors.episode_timeline(episode=episode),
-        "form": form
-        or CareEventForm(
-            event_types=event_types, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
-        ),
         "insurance": selectors.client_insurance_on(client=episode.client, day=timezone.localdate()),
         "key_dates_form": KeyDatesForm(initial={k: getattr(episode, k) for k in services.KEY_DATE_FIELDS}),
         "birth_form": BirthForm(initial={"child_number": len(births) + 1}),
