@@ -61,6 +61,7 @@ from bench.billing import (  # noqa: E402
     plan_episode,
     process_cpu_s,
     rss_kb,
+    staff_create,
 )
 from bench.care_logging import (  # noqa: E402
     FAMILY,
@@ -171,16 +172,15 @@ def load_tenant(
 ) -> dict[str, int]:
     """One IGO whose clients are all insured with INSURER, with `count` claim lines ending in each
     month: count // 3 completed episodes (three lines each) and the rest miscarriages (one line)."""
-    from django.contrib.auth.hashers import make_password
     from django.db import transaction
     from django.utils import timezone
 
     from billing import services
-    from igo.models import Insurer, Membership, Role, Tenant, User
+    from igo.models import Insurer, Tenant
     from igo.tenancy import tenant_scope
     from pregnancies.catalogue import catalogue_seed
     from pregnancies.models import CareEvent, Client, ClientInsurance, Episode, EventType
-    from providers.models import MemberOrganisation, Professional
+    from providers.models import MemberOrganisation
 
     rng = random.Random(seed + number)
     counts: dict[str, int] = defaultdict(int)
@@ -202,7 +202,6 @@ def load_tenant(
     allocate(plans, events_per_episode * len(plans), rng)
     first_year = min(p.intake for p in plans).year
     last_year = max(m[0] for m in months).year
-    unusable = make_password(None)
     used_bsn: set[str] = set()
     with transaction.atomic():
         insurers = {
@@ -234,38 +233,14 @@ def load_tenant(
             for discipline, role, how_many in STAFF[org.kind]
             for _ in range(how_many)
         ]
-        users = bulk(
-            User,
-            [User(email=f"finance-{number}@bench-batches.invalid", password=unusable)]
-            + [
-                User(
-                    email=f"{d.replace('_', '-')}-{number}-{i:03d}@bench-batches.invalid",
-                    full_name=name,
-                    password=unusable,
-                )
-                for i, (d, _r, _o, name) in enumerate(people)
-            ],
-        )
-        finance, users = users[0], users[1:]
-        bulk(
-            Membership,
-            [Membership(tenant=tenant, user=finance, role=Role.IGO_FINANCE)]
-            + [Membership(tenant=tenant, user=u, role=p[1]) for u, p in zip(users, people, strict=True)],
-        )
-        profs = bulk(
-            Professional,
-            [
-                Professional(
-                    tenant=tenant,
-                    full_name=name,
-                    discipline=discipline,
-                    agb_code=f"{org.agb_code[:2]}96{number:02d}{i:02d}",
-                    big_number=f"19{number:02d}{i:07d}" if discipline != "maternity_carer" else "",
-                    organisation=org,
-                    user=user,
-                )
-                for i, ((discipline, _r, org, name), user) in enumerate(zip(people, users, strict=True))
-            ],
+        finance, profs = staff_create(
+            bulk,
+            tenant,
+            people,
+            email=f"{{d}}-{number}-{{i:03d}}@bench-batches.invalid",
+            agb=f"{{org}}96{number:02d}{{i:02d}}",
+            big=f"19{number:02d}{{i:07d}}",
+            finance_email=f"finance-{number}@bench-batches.invalid",
         )
         practices = [o for o in orgs if o.kind == "midwifery_practice"]
         hospital = next(o for o in orgs if o.kind == "hospital")

@@ -244,18 +244,71 @@ def tenant_sizes(total: int, n: int, rng: random.Random) -> list[int]:
     return sizes
 
 
+def staff_create(
+    bulk: Callable[[Any, list[Any]], list[Any]],
+    tenant: Any,
+    people: list[tuple[str, str, Any, str]],
+    *,
+    email: str,
+    agb: str,
+    big: str,
+    finance_email: str,
+) -> tuple[Any, list[Any]]:
+    """The people of a benchmark IGO: a finance user who owns the set-up, and for every planned person
+    (discipline, role, organisation, name) a user account, a membership in that role and a Professional of
+    that organisation. `email`, `agb` and `big` are `str.format` patterns over the person's number `i`
+    (`email` also `d`, the discipline; `agb` also `org`, the first two digits of the organisation's AGB
+    code) that tell the IGOs of one database apart.
+    Returns (finance user, professionals in the order of `people`)."""
+    from django.contrib.auth.hashers import make_password
+
+    from igo.models import Membership, Role, User
+    from providers.models import Professional
+
+    unusable = make_password(None)
+    users = bulk(
+        User,
+        [User(email=finance_email, password=unusable)]
+        + [
+            User(email=email.format(d=d.replace("_", "-"), i=i), full_name=name, password=unusable)
+            for i, (d, _r, _o, name) in enumerate(people)
+        ],
+    )
+    finance, users = users[0], users[1:]
+    bulk(
+        Membership,
+        [Membership(tenant=tenant, user=finance, role=Role.IGO_FINANCE)]
+        + [Membership(tenant=tenant, user=u, role=p[1]) for u, p in zip(users, people, strict=True)],
+    )
+    profs = bulk(
+        Professional,
+        [
+            Professional(
+                tenant=tenant,
+                full_name=name,
+                discipline=discipline,
+                agb_code=agb.format(org=org.agb_code[:2], i=i),
+                big_number=big.format(i=i) if discipline != "maternity_carer" else "",
+                organisation=org,
+                user=user,
+            )
+            for i, ((discipline, _r, org, name), user) in enumerate(zip(people, users, strict=True))
+        ],
+    )
+    return finance, profs
+
+
 def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
     """Generate the tenants and their data with bulk_create, in one transaction."""
-    from django.contrib.auth.hashers import make_password
     from django.db import DatabaseError, connection, transaction
     from django.utils import timezone
 
     from billing import services
-    from igo.models import Insurer, Membership, Role, Tenant, User
+    from igo.models import Insurer, Tenant
     from igo.tenancy import tenant_scope
     from pregnancies.catalogue import catalogue_seed
     from pregnancies.models import CareEvent, Client, ClientInsurance, Episode, EventType
-    from providers.models import MemberOrganisation, Professional
+    from providers.models import MemberOrganisation
 
     rng = random.Random(args.seed)
     now = timezone.now()
@@ -288,7 +341,6 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
     allocate([p for plans in plans_by_tenant for p in plans], args.events, rng)
 
     started = time.perf_counter()
-    unusable = make_password(None)
     used_bsn: set[str] = set()
     insurer_weights = [30, 25, 20, 25]
     with transaction.atomic():
@@ -323,38 +375,14 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
                 for discipline, role, how_many in STAFF[org.kind]
                 for _ in range(how_many)
             ]
-            users = bulk(
-                User,
-                [User(email=f"finance-{t:02d}@bench-billing.invalid", password=unusable)]
-                + [
-                    User(
-                        email=f"{d.replace('_', '-')}-{t:02d}-{i:03d}@bench-billing.invalid",
-                        full_name=name,
-                        password=unusable,
-                    )
-                    for i, (d, _r, _o, name) in enumerate(people)
-                ],
-            )
-            finance, users = users[0], users[1:]
-            bulk(
-                Membership,
-                [Membership(tenant=tenant, user=finance, role=Role.IGO_FINANCE)]
-                + [Membership(tenant=tenant, user=u, role=p[1]) for u, p in zip(users, people, strict=True)],
-            )
-            profs = bulk(
-                Professional,
-                [
-                    Professional(
-                        tenant=tenant,
-                        full_name=name,
-                        discipline=discipline,
-                        agb_code=f"{org.agb_code[:2]}97{t:02d}{i:02d}",
-                        big_number=f"19{t:02d}{i:07d}" if discipline != "maternity_carer" else "",
-                        organisation=org,
-                        user=user,
-                    )
-                    for i, ((discipline, _r, org, name), user) in enumerate(zip(people, users, strict=True))
-                ],
+            finance, profs = staff_create(
+                bulk,
+                tenant,
+                people,
+                email=f"{{d}}-{t:02d}-{{i:03d}}@bench-billing.invalid",
+                agb=f"{{org}}97{t:02d}{{i:02d}}",
+                big=f"19{t:02d}{{i:07d}}",
+                finance_email=f"finance-{t:02d}@bench-billing.invalid",
             )
             practices = [o for o in orgs if o.kind == "midwifery_practice"]
             kraamzorg = next(o for o in orgs if o.kind == "kraamzorg")
@@ -771,9 +799,10 @@ def bench_tenants() -> list[tuple[int, str, int]]:
 
 
 def reset_billing() -> None:
-    """Empty the billing output (the benchmark database holds nothing else)."""
+    """Empty the billing output (the benchmark database holds nothing else). CASCADE: the batch tables
+    (empty here) refer to claim lines, and PostgreSQL refuses to truncate a referenced table alone."""
     with cursor() as cur:
-        cur.execute("TRUNCATE " + ", ".join(BILLING_TABLES))
+        cur.execute("TRUNCATE " + ", ".join(BILLING_TABLES) + " CASCADE")
 
 
 def analyze_billing() -> None:

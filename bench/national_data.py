@@ -26,7 +26,16 @@ from datetime import time as dtime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from bench.billing import ORG_LAYOUT, RATES, STAFF, TENANT_WEIGHTS, BillingPlan, maxrss_kb, tenant_sizes
+from bench.billing import (
+    ORG_LAYOUT,
+    RATES,
+    STAFF,
+    TENANT_WEIGHTS,
+    BillingPlan,
+    maxrss_kb,
+    staff_create,
+    tenant_sizes,
+)
 from bench.care_logging import (
     FAMILY,
     GIVEN,
@@ -175,6 +184,11 @@ def _prenatal_now(plan: NationalPlan, rng: random.Random, snapshot: datetime, la
         plan.changed_at = aware(plan.intake, dtime(10))
     if rng.random() < 0.15:
         plan.second_line_at = between(rng, aware(plan.intake, dtime(9)), snapshot - timedelta(hours=1))
+
+
+def _bulk(model: Any, rows: list[Any]) -> list[Any]:
+    manager = model.unscoped if hasattr(model, "unscoped") else model.objects
+    return list(manager.bulk_create(rows))
 
 
 def plan_year(
@@ -410,15 +424,14 @@ def _next_id(table: str) -> int:
 def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers: int = 2) -> dict[str, Any]:
     """Generate and store the national year. snapshot_day: the first day of this month (the year ends the
     day before). Returns figures: rows and seconds per table, the kinds of episodes, peak memory."""
-    from django.contrib.auth.hashers import make_password
     from django.db import DatabaseError, connection, transaction
 
     from billing import services
-    from igo.models import Insurer, Membership, Role, Tenant, User
+    from igo.models import Insurer, Tenant
     from igo.tenancy import tenant_scope
     from pregnancies.catalogue import catalogue_seed
     from pregnancies.models import EventType
-    from providers.models import MemberOrganisation, Professional
+    from providers.models import MemberOrganisation
 
     rng = random.Random(seed)
     last = snapshot_day - timedelta(days=1)
@@ -440,7 +453,6 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
 
     # 2. Set-up per IGO with the ORM and the billing services (small).
     t1 = time.perf_counter()
-    unusable = make_password(None)
     with transaction.atomic():
         insurers = [
             Insurer.objects.get_or_create(uzovi_code=code, defaults={"name": name})[0]
@@ -476,35 +488,14 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
                 for discipline, role, how_many in STAFF[org.kind]
                 for _ in range(how_many * units)
             ]
-            users = User.objects.bulk_create(
-                [User(email=f"finance-{t:02d}@bench-national.invalid", password=unusable)]
-                + [
-                    User(
-                        email=f"{d.replace('_', '-')}-{t:02d}-{i:04d}@bench-national.invalid",
-                        full_name=name,
-                        password=unusable,
-                    )
-                    for i, (d, _r, _o, name) in enumerate(people)
-                ]
-            )
-            finance, users = users[0], users[1:]
-            Membership.unscoped.bulk_create(
-                [Membership(tenant=tenant, user=finance, role=Role.IGO_FINANCE)]
-                + [Membership(tenant=tenant, user=u, role=p[1]) for u, p in zip(users, people, strict=True)]
-            )
-            profs = Professional.unscoped.bulk_create(
-                [
-                    Professional(
-                        tenant=tenant,
-                        full_name=name,
-                        discipline=discipline,
-                        agb_code=f"{org.agb_code[:2]}{t:02d}{i:04d}",
-                        big_number=f"18{t:02d}{i:07d}" if discipline != "maternity_carer" else "",
-                        organisation=org,
-                        user=user,
-                    )
-                    for i, ((discipline, _r, org, name), user) in enumerate(zip(people, users, strict=True))
-                ]
+            finance, profs = staff_create(
+                _bulk,
+                tenant,
+                people,
+                email=f"{{d}}-{t:02d}-{{i:04d}}@bench-national.invalid",
+                agb=f"{{org}}{t:02d}{{i:04d}}",
+                big=f"18{t:02d}{{i:07d}}",
+                finance_email=f"finance-{t:02d}@bench-national.invalid",
             )
             practices = [o for o in orgs if o.kind == "midwifery_practice"]
             kraamzorg = next(o for o in orgs if o.kind == "kraamzorg")
