@@ -52,5 +52,6 @@ def sessions_clear() -> None:
 
 @shared_task
 def worker_info() -> dict[str, object]:
-    """Diagnostics: which database and process a worker uses."""
-    return {"db": str(connection.settings_dict["NAME"]), "pid": os.getpid()}
+    """Diagnostics: which database and process a worker uses, and its clock (a worker whose clock differs
+    from the web's would bill by another day)."""
+    return {"db": str(connection.settings_dict["NAME"]), "pid": os.getpid(), "now": timezone.now().isoformat()}

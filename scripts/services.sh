@@ -28,7 +28,7 @@ redis_up_already() { command -v redis-cli >/dev/null && [ "$(redis-cli -h 127.0.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 up() {
-  apt_ensure chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+  apt_ensure chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core libfaketime
   if pg_up_already; then
     if ! psql -w -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qAtc 'select 1' >/dev/null 2>&1; then
       echo "services: PostgreSQL on 127.0.0.1:$PGPORT answers but refuses passwordless login as 'postgres'." >&2

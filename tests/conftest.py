@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import pytest
-from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.test import Client
 
-from igo.models import Role, Tenant, User
-from tests.factories import (
-    InsurerFactory,
-    InsurerMembershipFactory,
-    MembershipFactory,
-    TenantFactory,
-    UserFactory,
-)
+from igo.models import User
+from tests.factories import InsurerFactory, InsurerMembershipFactory, UserFactory
+from tests.scenarios.billing import Setup, build
+from tests.scenarios.people import TenantWorld, give_totp, make_world
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.utils import timezone
+
+    moved = os.environ.get("IGO_TEST_CLOCK")
+    return f"clock: {timezone.localtime():%Y-%m-%d %H:%M %Z}" + (f" (moved to {moved})" if moved else "")
+
+
+def _check_moved_clock() -> None:
+    """Under scripts/dated.sh the process's clock must be the moved one: a preload that did not take would
+    run the dated pass at today's date and prove nothing."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    moved = os.environ.get("IGO_TEST_CLOCK")
+    if not moved:
+        return
+    target = dt.datetime.fromisoformat(moved)
+    if target.tzinfo is None:
+        target = target.replace(tzinfo=ZoneInfo("Europe/Amsterdam"))
+    now = dt.datetime.now(dt.UTC)
+    if abs((now - target).total_seconds()) > 6 * 3600:  # a pass takes minutes, not hours
+        raise pytest.UsageError(f"IGO_TEST_CLOCK={moved} but the clock reads {now:%Y-%m-%d %H:%M} UTC")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,40 +56,13 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.LANGUAGE_COOKIE_SECURE = False
     # A browser refuses a __Host- cookie without Secure (settings.py names them so when HTTPS is on).
     settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME = "sessionid", "csrftoken"
+    _check_moved_clock()
     if os.environ.get("IGO_REQUIRE_REAL_SERVICES") == "1":
         engine = settings.DATABASES["default"]["ENGINE"]
         if not engine.endswith("postgresql"):
             raise pytest.UsageError(f"IGO_REQUIRE_REAL_SERVICES=1 but the database engine is {engine}")
         if not settings.CELERY_BROKER_URL.startswith("redis://") or settings.CELERY_TASK_ALWAYS_EAGER:
             raise pytest.UsageError("IGO_REQUIRE_REAL_SERVICES=1 but Celery has no Redis broker")
-
-
-@dataclass
-class TenantWorld:
-    tenant: Tenant
-    users: dict[str, User] = field(default_factory=dict)
-
-    def user(self, role: str) -> User:
-        return self.users[role]
-
-
-def give_totp(user: User) -> Authenticator:
-    """Register a TOTP device for the user, as the activation flow would."""
-    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-
-    return TOTP.activate(user, generate_totp_secret()).instance
-
-
-def make_world(name: str) -> TenantWorld:
-    tenant = TenantFactory(name=f"IGO {name}", slug=f"igo-{name.lower()}")
-    world = TenantWorld(tenant=tenant)
-    for role in Role.values:
-        user = UserFactory(email=f"{role}@{name.lower()}.test")
-        MembershipFactory(tenant=tenant, user=user, role=role)
-        if role in (Role.IGO_ADMIN, Role.IGO_FINANCE):
-            give_totp(user)
-        world.users[role] = user
-    return world
 
 
 @pytest.fixture
@@ -82,6 +73,16 @@ def world_a(db) -> TenantWorld:
 @pytest.fixture
 def world_b(db) -> TenantWorld:
     return make_world("Beta")
+
+
+@pytest.fixture
+def s(world_a: TenantWorld) -> Setup:
+    return build(world_a)
+
+
+@pytest.fixture
+def s_no_rule(world_a: TenantWorld) -> Setup:
+    return build(world_a, split_rule=False)
 
 
 @pytest.fixture

@@ -174,7 +174,7 @@ def test_admin_ends_a_role_and_the_audit_log_shows_it(world_a, client_for):
 @pytest.mark.parametrize("agb,message_part", [("5300001", "8"), ("1200000a", "8"), ("01000001", "53")])
 def test_operator_gets_field_error_for_invalid_agb_and_nothing_is_stored(agb, message_part, client_for):
     operator = UserFactory(is_staff=True)
-    from tests.conftest import give_totp
+    from tests.scenarios.people import give_totp
 
     give_totp(operator)
     response = client_for(operator).post(
@@ -195,7 +195,7 @@ def test_operator_gets_field_error_for_invalid_agb_and_nothing_is_stored(agb, me
 
 def test_operator_creates_tenant_and_first_admin_invitation(client_for):
     operator = UserFactory(is_staff=True)
-    from tests.conftest import give_totp
+    from tests.scenarios.people import give_totp
 
     give_totp(operator)
     response = client_for(operator).post(

@@ -52,10 +52,9 @@ from igo.tenancy import tenant_scope
 from pregnancies.models import Client, ClientInsurance, Episode
 from pregnancies.services import care_event_void
 from tests import kz301_reader
-from tests.conftest import TenantWorld
 from tests.factories import InsurerMembershipFactory, valid_bsn
 from tests.kz301_reader import Record, cents_of
-from tests.test_billing_pipeline import (
+from tests.scenarios.billing import (
     PORTFOLIO_TOTAL,
     Setup,
     at,
@@ -72,6 +71,7 @@ from tests.test_billing_pipeline import (
     touch,
     transferred_in_week_30,
 )
+from tests.scenarios.people import TenantWorld
 
 D = Decimal
 THIS_MONTH = batches.month_start(timezone.localdate())

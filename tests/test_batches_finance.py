@@ -41,7 +41,7 @@ from igo.tenancy import tenant_scope
 from pregnancies.models import AccessAction, AccessLogEntry, ClientInsurance, Episode
 from pregnancies.models import Client as CareClient
 from tests.factories import MemberOrganisationFactory
-from tests.test_billing_pipeline import (
+from tests.scenarios.billing import (
     PORTFOLIO_LINES,
     PORTFOLIO_TOTAL,
     Setup,

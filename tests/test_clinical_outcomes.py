@@ -33,8 +33,8 @@ from quality.experience import (
 from quality.models import ExperienceResponse
 from quality.services import experience_record
 from tests.concurrency import wait_for_a_lock_wait
-from tests.conftest import TenantWorld
 from tests.factories import ClientFactory, EpisodeFactory, InsurerFactory
+from tests.scenarios.people import TenantWorld
 from tests.test_pregnancies import Care, make_care
 from tests.test_pregnancies_api import api
 

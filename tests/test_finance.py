@@ -38,7 +38,6 @@ from igo.tenancy import tenant_scope
 from pregnancies.catalogue import catalogue_seed
 from pregnancies.models import AccessLogEntry, CareEvent, ClientInsurance, Episode, EventType
 from providers.models import MemberOrganisation
-from tests.conftest import TenantWorld
 from tests.factories import (
     CareEventFactory,
     EpisodeFactory,
@@ -46,6 +45,7 @@ from tests.factories import (
     MemberOrganisationFactory,
     ProfessionalFactory,
 )
+from tests.scenarios.people import TenantWorld
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from billing.batches import RETURN_CODES
 from billing.models import BatchFile, BatchReturn, ClaimLine, LineStatus, ReturnLine, WorkItem
 from igo import services as igo_services
 from igo.models import AuditEntry, InsurerApiToken, InsurerMembership, User
-from tests.conftest import TenantWorld
 from tests.factories import InsurerMembershipFactory
+from tests.scenarios.people import TenantWorld
 from tests.test_insurer_portal import (
     Batches,
     claim_status,

@@ -33,9 +33,9 @@ from billing.returns_io import ReturnFileError, return_file_parse
 from igo import services as igo_services
 from igo.models import AuditEntry, Insurer, InsurerApiToken, InsurerMembership, Role, User
 from igo.tenancy import tenant_scope
-from tests.conftest import TenantWorld, give_totp
 from tests.factories import InsurerMembershipFactory, UserFactory
-from tests.test_billing_pipeline import TODAY, Setup, build, portfolio, run
+from tests.scenarios.billing import TODAY, Setup, build, portfolio, run
+from tests.scenarios.people import TenantWorld, give_totp
 
 pytestmark = pytest.mark.django_db
 

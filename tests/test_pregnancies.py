@@ -42,7 +42,6 @@ from pregnancies.models import (
     Phase,
 )
 from providers.models import MemberOrganisation, Professional
-from tests.conftest import TenantWorld
 from tests.factories import (
     CareEventFactory,
     ClientFactory,
@@ -52,6 +51,7 @@ from tests.factories import (
     ProfessionalFactory,
     UserFactory,
 )
+from tests.scenarios.people import TenantWorld
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,6 @@ from pregnancies.models import (
     LineTransfer,
 )
 from providers.models import Professional
-from tests.conftest import TenantWorld
 from tests.factories import (
     CareEventFactory,
     ClientFactory,
@@ -36,6 +35,7 @@ from tests.factories import (
     ProfessionalFactory,
     valid_bsn,
 )
+from tests.scenarios.people import TenantWorld
 
 pytestmark = pytest.mark.django_db
 

@@ -15,14 +15,14 @@ from billing.models import Allocation, BatchFile, ClaimLine, LineStatus, Quality
 from igo.tenancy import tenant_scope
 from pregnancies.models import Birth
 from tests.kz301_reader import parse
-from tests.test_billing_pipeline import at, portfolio, run, s  # noqa: F401
+from tests.scenarios.billing import at, portfolio, run
 
 D = Decimal
 AFTER_2026 = dt.date(2027, 1, 15)
 
 
 @pytest.fixture
-def year_2026(s):  # noqa: F811
+def year_2026(s):
     """The portfolio has two deliveries in 2026: the ordinary one (14 Aug, spontaneous) and the insurer
     change (3 Jan, caesarean): caesarean rate 1/2 = 50.0%. Claimed in 2026 (service end in 2026):
     ZK 900 + 1500 + 1200 (ordinary) + 1200 (transfer week 30) + 1200 (new insurer, prenatal, ends 3 Jan)
@@ -41,18 +41,18 @@ def year_2026(s):  # noqa: F811
     return s
 
 
-def agree(s, contract, **kw) -> QualityAgreement:  # noqa: F811
+def agree(s, contract, **kw) -> QualityAgreement:
     with tenant_scope(s.tenant):
         return quality_claims.agreement_create(contract=contract, actor=s.admin, **kw)
 
 
-def settle(s, today=AFTER_2026):  # noqa: F811
+def settle(s, today=AFTER_2026):
     with tenant_scope(s.tenant):
         return quality_claims.quality_settle(tenant=s.tenant, year=2026, today=today)
 
 
 def test_malus_and_bonus_lines_to_the_cent(year_2026):
-    s = year_2026  # noqa: F811
+    s = year_2026
     zk = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1.5"))
     vgz = agree(s, s.vgz_contract, indicator="caesarean", year=2026, target=D("60"), bonus_pct=D("2.25"))
     result = settle(s)
@@ -91,7 +91,7 @@ def test_malus_and_bonus_lines_to_the_cent(year_2026):
 
 
 def test_settling_again_without_change_changes_nothing(year_2026):
-    s = year_2026  # noqa: F811
+    s = year_2026
     agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1"))
     settle(s)
     before = list(ClaimLine.unscoped.filter(agreement__isnull=False).values_list("pk", "amount", "status"))
@@ -104,7 +104,7 @@ def test_settling_again_without_change_changes_nothing(year_2026):
 
 
 def test_a_year_is_settled_only_after_it_ended(year_2026):
-    s = year_2026  # noqa: F811
+    s = year_2026
     agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1"))
     with pytest.raises(ValidationError) as exc:
         settle(s, today=dt.date(2026, 12, 31))
@@ -113,7 +113,7 @@ def test_a_year_is_settled_only_after_it_ended(year_2026):
 
 
 def test_a_sent_malus_is_reversed_and_replaced_when_the_data_changes(year_2026):
-    s = year_2026  # noqa: F811
+    s = year_2026
     zk = agree(
         s,
         s.zk_contract,
@@ -145,7 +145,7 @@ def test_a_sent_malus_is_reversed_and_replaced_when_the_data_changes(year_2026):
 
 
 def test_the_quality_line_reaches_the_insurer_without_an_insured_person(year_2026):
-    s = year_2026  # noqa: F811
+    s = year_2026
     zk = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1"))
     settle(s)
     with tenant_scope(s.tenant):
@@ -178,7 +178,7 @@ def test_finance_adds_an_agreement_and_sees_its_result(year_2026, world_a, clien
 
     from igo.models import Role
 
-    s = year_2026  # noqa: F811
+    s = year_2026
     finance = client_for(world_a.user(Role.IGO_FINANCE))
     url = reverse("quality_agreement_create", kwargs={"tenant_slug": s.tenant.slug, "pk": s.zk_contract.pk})
     descriptive = finance.post(

@@ -48,7 +48,6 @@ from quality.indicators import BY_CODE, INDICATORS, SMALL_NUMBER
 from quality.models import IndicatorValue, QualityState
 from quality.selectors import Cell, indicator_year
 from quality.services import indicators_refresh
-from tests.conftest import TenantWorld
 from tests.factories import (
     ClientFactory,
     EpisodeFactory,
@@ -57,6 +56,7 @@ from tests.factories import (
     ProfessionalFactory,
     valid_bsn,
 )
+from tests.scenarios.people import TenantWorld
 from tests.test_batches import pdf_text
 
 pytestmark = pytest.mark.django_db

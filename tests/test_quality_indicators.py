@@ -49,14 +49,14 @@ from quality.models import ExperienceResponse, IndicatorValue, QualityState
 from quality.services import FULL_MONTHS, indicators_recompute, indicators_refresh
 from quality.services import experience_record as _experience_record
 from tests.concurrency import wait_for_a_lock_wait
-from tests.conftest import TenantWorld
 from tests.factories import (
     CareEventFactory,
     EpisodeFactory,
     MemberOrganisationFactory,
     ProfessionalFactory,
 )
-from tests.test_billing_pipeline import Setup, at, build
+from tests.scenarios.billing import Setup, at, build
+from tests.scenarios.people import TenantWorld
 
 D = Decimal
 MAR, APR, MAY = dt.date(2026, 3, 1), dt.date(2026, 4, 1), dt.date(2026, 5, 1)

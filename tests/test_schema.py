@@ -51,9 +51,9 @@ from igo.tenancy import current_tenant_or_none, tenant_scope
 from igo.wsgi import application
 from pregnancies.models import CareEvent, Client, Episode
 from providers.models import Professional
-from tests.conftest import make_world
 from tests.factories import UserFactory
-from tests.test_billing_pipeline import build, portfolio, run
+from tests.scenarios.billing import build, portfolio, run
+from tests.scenarios.people import make_world
 
 RAW_SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
 

@@ -14,7 +14,7 @@ from igo.models import Invitation, Role
 from igo.services import invitation_create
 from igo.tasks import worker_info
 from igo.tenancy import tenant_scope
-from tests.conftest import make_world
+from tests.scenarios.people import make_world
 
 pytestmark = [pytest.mark.real_worker, pytest.mark.django_db(transaction=True)]
 

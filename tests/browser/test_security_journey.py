@@ -14,8 +14,8 @@ from playwright.sync_api import Page, expect
 
 from billing.models import BatchStatus, ClaimBatch
 from igo.models import Role, User
-from tests.conftest import TenantWorld
-from tests.test_billing_pipeline import build, portfolio, run
+from tests.scenarios.billing import build, portfolio, run
+from tests.scenarios.people import TenantWorld
 from tests.test_insurer_portal import insurer_employee, make_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

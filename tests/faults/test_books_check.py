@@ -16,10 +16,11 @@ from billing import batches, reconcile
 from billing.models import Allocation, BatchFile, BatchLine, ClaimBatch, ClaimLine
 from igo.tenancy import tenant_scope
 from pregnancies.models import Episode
-from tests.conftest import make_world
-from tests.test_billing_pipeline import PORTFOLIO_LINES, Setup, at, build, portfolio, run, touch
+from tests.scenarios.billing import PORTFOLIO_LINES, Setup, at, build, portfolio, run, touch
+from tests.scenarios.clock import travel
+from tests.scenarios.people import make_world
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 
 NOV, DEC = dt.date(2026, 11, 1), dt.date(2026, 12, 1)
 
@@ -44,29 +45,36 @@ def sql(statement: str, params: list[object] | None = None) -> None:
 
 
 def make_batches(s: Setup, period: dt.date) -> list[ClaimBatch]:
+    """The month's batches, made and released as finance would on the 1st of the next month."""
     with tenant_scope(s.tenant):
-        made = [r.batch for r in batches.batches_create_month(tenant=s.tenant, period=period, today=period)]
+        made = [r.batch for r in batches.batches_create_month(tenant=s.tenant, period=period)]
         return [batches.batch_release(batch=b, actor=s.admin) for b in made if b is not None]
 
 
 @pytest.fixture(scope="module")
 def books_once(django_db_setup, django_db_blocker):
     """Made once for the module inside a transaction that is rolled back at the end; each test runs in a
-    savepoint of it (pytest-django), so what a test plants is gone before the next one."""
+    savepoint of it (pytest-django), so what a test plants is gone before the next one. The clock is set for
+    each step: the lines are made in November 2026 and sent on 1 December, the corrections are made in
+    December and sent on 1 January 2027."""
     with django_db_blocker.unblock():
         atomic = transaction.atomic()
         atomic.__enter__()
         try:
-            s = build(make_world("Books"))
-            episodes = portfolio(s)
-            run(s)
-            november = make_batches(s, NOV)
+            with travel(at(2026, 11, 20, 10)):
+                s = build(make_world("Books"))
+                episodes = portfolio(s)
+                run(s, today=dt.date(2026, 11, 20))
+            with travel(at(2026, 12, 1, 0, 30)):
+                november = make_batches(s, NOV)
             # The start of labour of the ordinary episode is corrected after sending: credit + rebill of
             # the prenatal and natal lines, sent in December.
-            Episode.unscoped.filter(pk=episodes[0].pk).update(labour_started_at=at(2026, 8, 13, 22))
-            touch(episodes[0])
-            run(s)
-            december = make_batches(s, DEC)
+            with travel(at(2026, 12, 10, 9)):
+                Episode.unscoped.filter(pk=episodes[0].pk).update(labour_started_at=at(2026, 8, 13, 22))
+                touch(episodes[0])
+                run(s, today=dt.date(2026, 12, 10))
+            with travel(at(2027, 1, 1, 0, 30)):
+                december = make_batches(s, DEC)
             yield Books(s, episodes, november, december)
         finally:
             transaction.set_rollback(True)
@@ -74,7 +82,9 @@ def books_once(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def books(books_once, db) -> Books:
+def books(books_once, db, time_machine) -> Books:
+    """The tests look at the books in January 2027, after both months were sent."""
+    time_machine.move_to(at(2027, 1, 6, 10))
     return books_once
 
 

@@ -28,7 +28,6 @@ from billing.models import BatchFile, BatchLine, ClaimBatch, ClaimLine, EpisodeB
 from igo.models import Tenant
 from igo.tenancy import tenant_scope
 from pregnancies.models import CareEvent, Client, ClientInsurance, Episode
-from tests.conftest import make_world
 from tests.factories import valid_bsn
 from tests.faults.harness import (
     LockHolder,
@@ -39,7 +38,8 @@ from tests.faults.harness import (
     wait_until,
     waiting_backends,
 )
-from tests.test_billing_pipeline import Setup, at, build
+from tests.scenarios.billing import Setup, at, build
+from tests.scenarios.people import make_world
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,341 @@
+"""The billing world: one IGO with four members, two insurers with contracts (Zilveren Kruis 1200/900/1500,
+VGZ 1300/1000/1650), a verdeelmodel, and a mixed portfolio of episodes from 2026 whose claims are worked out
+by hand (PORTFOLIO_TOTAL). Dates are fixed; a test that bills them sets the clock (tests.scenarios.clock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count
+from django.utils import timezone
+
+from billing import services
+from billing.models import Allocation, ClaimLine, Contract, LineStatus, SplitRule
+from igo.models import Insurer, Role, Tenant
+from igo.tenancy import tenant_scope
+from pregnancies.catalogue import catalogue_seed
+from pregnancies.models import CareEvent, ClientInsurance, Episode, EventType
+from tests.factories import (
+    CareEventFactory,
+    EpisodeFactory,
+    InsurerFactory,
+    MemberOrganisationFactory,
+    ProfessionalFactory,
+)
+from tests.scenarios.clock import local
+from tests.scenarios.people import TenantWorld
+
+D = Decimal
+TZ = timezone.get_default_timezone()
+TODAY = dt.date(2026, 11, 1)  # the run's "today": after every phase below, before the clock's date
+ZK_TARIFFS = {
+    "prenatal": ("IGB-PRE", D("1200.00")),
+    "natal": ("IGB-NAT", D("900.00")),
+    "postnatal": ("IGB-POST", D("1500.00")),
+}
+VGZ_TARIFFS = {
+    "prenatal": ("IGB-PRE", D("1300.00")),
+    "natal": ("IGB-NAT", D("1000.00")),
+    "postnatal": ("IGB-POST", D("1650.00")),
+}
+
+
+def at(y: int, m: int, d: int, h: int = 12, minute: int = 0) -> dt.datetime:
+    """A local (Europe/Amsterdam) moment."""
+    return local(y, m, d, h, minute)
+
+
+@dataclass
+class Setup:
+    tenant: Tenant
+    admin: Any
+    midwife: Any
+    zk: Insurer
+    vgz: Insurer
+    practice: Any
+    hospital: Any
+    kraam: Any
+    south: Any
+    pros: dict[int, Any]
+    types: dict[str, EventType]
+    zk_contract: Contract
+    vgz_contract: Contract
+    rule: SplitRule | None = None
+
+
+def build(world: TenantWorld, *, split_rule: bool = True) -> Setup:
+    tenant = world.tenant
+    admin = world.user(Role.IGO_ADMIN)
+    catalogue_seed(tenant=tenant)
+    zk = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
+    vgz = InsurerFactory(uzovi_code="7095", name="VGZ")
+    practice = MemberOrganisationFactory(tenant=tenant, name="Praktijk", kind="midwifery_practice")
+    hospital = MemberOrganisationFactory(tenant=tenant, name="Ziekenhuis", kind="hospital")
+    kraam = MemberOrganisationFactory(tenant=tenant, name="Kraamzorg", kind="kraamzorg")
+    south = MemberOrganisationFactory(tenant=tenant, name="Praktijk Zuid", kind="midwifery_practice")
+    pros = {
+        practice.pk: ProfessionalFactory(tenant=tenant, organisation=practice),
+        hospital.pk: ProfessionalFactory(tenant=tenant, organisation=hospital, discipline="gynaecologist"),
+        kraam.pk: ProfessionalFactory(
+            tenant=tenant, organisation=kraam, discipline="maternity_carer", big_number=""
+        ),
+        south.pk: ProfessionalFactory(tenant=tenant, organisation=south),
+    }
+    with tenant_scope(tenant):
+        zk_contract = services.contract_create(
+            tenant=tenant,
+            actor=admin,
+            insurer=zk,
+            name="ZK integraal",
+            valid_from=dt.date(2025, 1, 1),
+            overhead_pct=D("5"),
+            reserve_pct=D("2"),
+            tariffs=ZK_TARIFFS,
+        )
+        vgz_contract = services.contract_create(
+            tenant=tenant,
+            actor=admin,
+            insurer=vgz,
+            name="VGZ integraal",
+            valid_from=dt.date(2025, 1, 1),
+            overhead_pct=D("4"),
+            reserve_pct=D("0"),
+            tariffs=VGZ_TARIFFS,
+        )
+        types = {t.code: t for t in EventType.objects.all()}
+    s = Setup(
+        tenant=tenant,
+        admin=admin,
+        midwife=world.user(Role.MIDWIFE),
+        zk=zk,
+        vgz=vgz,
+        practice=practice,
+        hospital=hospital,
+        kraam=kraam,
+        south=south,
+        pros=pros,
+        types=types,
+        zk_contract=zk_contract,
+        vgz_contract=vgz_contract,
+    )
+    if split_rule:
+        s.rule = add_split_rule(s, year=2025)
+    return s
+
+
+def add_split_rule(s: Setup, *, year: int, valid_from: dt.date | None = None) -> SplitRule:
+    """Prenatal by care delivered; natal fixed 60/40 practice/hospital; postnatal by care with a 10%
+    minimum for the practice. Internal rates: check 50, anomaly scan 120, kraamzorg hour 35, visit 60."""
+    with tenant_scope(s.tenant):
+        return services.split_rule_create(
+            tenant=s.tenant,
+            actor=s.admin,
+            year=year,
+            valid_from=valid_from,
+            phases={
+                "prenatal": {"method": "care"},
+                "natal": {"method": "fixed", "shares": {s.practice.pk: 60, s.hospital.pk: 40}},
+                "postnatal": {"method": "care", "minimums": {s.practice.pk: 10}},
+            },
+            rates={
+                s.types["PRE_CHECK"].pk: D("50"),
+                s.types["ECHO_SEO"].pk: D("120"),
+                s.types["KZ_HOURS"].pk: D("35"),
+                s.types["POST_VISIT"].pk: D("60"),
+            },
+        )
+
+
+def pregnancy(intake: dt.date, ga: int = 84) -> dict[str, Any]:
+    """Intake date, gestational age at intake (days) and the due date that follows (40 weeks)."""
+    return {
+        "intake_date": intake,
+        "gestational_age_at_intake": ga,
+        "due_date": intake + dt.timedelta(days=280 - ga),
+    }
+
+
+def episode(
+    s: Setup,
+    *,
+    insurer: Insurer | None = None,
+    policy: str = "POL-1",
+    insured_from: dt.date = dt.date(2024, 1, 1),
+    **fields: Any,
+) -> Episode:
+    ep = EpisodeFactory(tenant=s.tenant, **fields)
+    ClientInsurance.unscoped.create(
+        tenant=s.tenant,
+        client=ep.client,
+        insurer=insurer or s.zk,
+        policy_number=policy,
+        valid_from=insured_from,
+    )
+    return ep
+
+
+def log(
+    s: Setup, ep: Episode, code: str, org: Any, when: dt.datetime, quantity: Decimal | str = "1"
+) -> CareEvent:
+    et = s.types[code]
+    return CareEventFactory(
+        tenant=s.tenant,
+        episode=ep,
+        event_type=et,
+        phase=et.phase,
+        professional=s.pros[org.pk],
+        organisation=org,
+        occurred_at=when,
+        quantity=D(quantity),
+        created_by=s.midwife,
+    )
+
+
+def run(s: Setup, today: dt.date = TODAY) -> services.RunResult:
+    with tenant_scope(s.tenant):
+        return services.billing_run(tenant=s.tenant, today=today)
+
+
+def touch(*episodes: Episode) -> None:
+    """What pregnancies.services.touch_episodes does after a change."""
+    Episode.unscoped.filter(pk__in=[e.pk for e in episodes]).update(changed_at=timezone.now())
+
+
+def current(ep: Episode) -> dict[str, ClaimLine]:
+    return {
+        line.phase: line
+        for line in ClaimLine.unscoped.filter(episode=ep, is_current=True, sign="debit").select_related(
+            "insurer", "contract"
+        )
+    }
+
+
+def split_of(line: ClaimLine, *, current_only: bool = True) -> dict[tuple[str, str], Decimal]:
+    """A line's (current) allocations as {(kind, organisation name or ""): amount}."""
+    qs = Allocation.unscoped.filter(claim_line=line).select_related("organisation")
+    qs = qs.filter(is_current=current_only)
+    return {(a.kind, a.organisation.name if a.organisation_id else ""): a.amount for a in qs}
+
+
+def assert_books_balance(tenant: Tenant) -> None:
+    """One current debit per (episode, phase); every line that is not withdrawn is allocated to the cent
+    (or not at all) with parts of its own sign."""
+    duplicates = (
+        ClaimLine.unscoped.filter(tenant=tenant, is_current=True, sign="debit")
+        .values("episode_id", "phase")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
+    assert list(duplicates) == []
+    for line in ClaimLine.unscoped.filter(tenant=tenant).exclude(status=LineStatus.WITHDRAWN):
+        parts = [a.amount for a in Allocation.unscoped.filter(claim_line=line, is_current=True)]
+        if parts:
+            assert sum(parts) == line.amount, line.number
+            assert all(p >= 0 for p in parts) if line.sign == "debit" else all(p <= 0 for p in parts)
+
+
+def snapshot(tenant: Tenant) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    lines = sorted(
+        ClaimLine.unscoped.filter(tenant=tenant).values_list(
+            "pk", "episode_id", "phase", "sign", "amount", "status", "is_current", "number", "corrects_id"
+        )
+    )
+    allocations = sorted(
+        Allocation.unscoped.filter(tenant=tenant).values_list(
+            "pk", "claim_line_id", "kind", "organisation_id", "amount"
+        ),
+        key=lambda row: (row[0], row[1], row[2], row[3] or 0),
+    )
+    return lines, allocations
+
+
+# --- a mixed set of episodes, used by the reliability tests --------------------------------------------
+
+
+def ordinary(s: Setup) -> Episode:
+    """Intake 2 Feb 2026 at 12 weeks, labour 14 Aug, placenta+2h the same day, care completed 25 Sep."""
+    ep = episode(
+        s,
+        **pregnancy(dt.date(2026, 2, 2)),
+        labour_started_at=at(2026, 8, 14, 8),
+        placenta_plus_2h_at=at(2026, 8, 14, 15),
+        postnatal_ended_on=dt.date(2026, 9, 25),
+        status="ended",
+        end_date=dt.date(2026, 9, 25),
+        end_reason="completed",
+    )
+    for i in range(10):
+        log(s, ep, "PRE_CHECK", s.practice, at(2026, 2, 9) + dt.timedelta(weeks=2 * i))
+    log(s, ep, "ECHO_SEO", s.hospital, at(2026, 4, 20))
+    log(s, ep, "KZ_HOURS", s.kraam, at(2026, 8, 15), "49")
+    log(s, ep, "POST_VISIT", s.practice, at(2026, 8, 16))
+    return ep
+
+
+def transferred_in_week_30(s: Setup, insurer: Insurer | None = None) -> Episode:
+    """Intake 2 Feb 2026 at 84 days (12w0d); ended 8 Jun 2026 = intake + 126 days = 210 days = 30w0d."""
+    ep = episode(
+        s,
+        insurer=insurer,
+        **pregnancy(dt.date(2026, 2, 2)),
+        status="ended",
+        end_date=dt.date(2026, 6, 8),
+        end_reason="transferred_out",
+    )
+    for i in range(6):
+        log(s, ep, "PRE_CHECK", s.practice, at(2026, 2, 9) + dt.timedelta(weeks=2 * i))
+    log(s, ep, "ECHO_SEO", s.hospital, at(2026, 4, 20))
+    return ep
+
+
+def new_insurer_on_1_january(s: Setup) -> Episode:
+    """ZK until 31 Dec 2025, VGZ from 1 Jan 2026; intake 16 Jun 2025 (due 29 Dec), labour 3 Jan 2026."""
+    ep = EpisodeFactory(
+        tenant=s.tenant,
+        **pregnancy(dt.date(2025, 6, 16)),
+        labour_started_at=at(2026, 1, 3, 8),
+        placenta_plus_2h_at=at(2026, 1, 3, 14),
+        postnatal_ended_on=dt.date(2026, 2, 13),
+        status="ended",
+        end_date=dt.date(2026, 2, 13),
+        end_reason="completed",
+    )
+    ClientInsurance.unscoped.create(
+        tenant=s.tenant,
+        client=ep.client,
+        insurer=s.zk,
+        policy_number="ZK-1",
+        valid_from=dt.date(2024, 1, 1),
+        valid_until=dt.date(2025, 12, 31),
+    )
+    ClientInsurance.unscoped.create(
+        tenant=s.tenant,
+        client=ep.client,
+        insurer=s.vgz,
+        policy_number="VGZ-2",
+        valid_from=dt.date(2026, 1, 1),
+    )
+    for i in range(10):
+        log(s, ep, "PRE_CHECK", s.practice, at(2025, 6, 23) + dt.timedelta(weeks=2 * i))
+    log(s, ep, "KZ_HOURS", s.kraam, at(2026, 1, 4), "49")
+    log(s, ep, "POST_VISIT", s.practice, at(2026, 1, 5))
+    return ep
+
+
+def portfolio(s: Setup) -> list[Episode]:
+    """Claims 3600.00 + 1200.00 + 3850.00 + 1200.00 + 0 = 9850.00 in 3 + 1 + 3 + 1 + 0 = 8 lines
+    (created in this order, so episode ids ascend along the list)."""
+    first = [ordinary(s), transferred_in_week_30(s), new_insurer_on_1_january(s)]
+    in_labour = episode(s, **pregnancy(dt.date(2026, 3, 2), ga=70), labour_started_at=at(2026, 9, 27, 22))
+    for i in range(3):
+        log(s, in_labour, "PRE_CHECK", s.practice, at(2026, 3, 9) + dt.timedelta(weeks=4 * i))
+    early = episode(s, **pregnancy(dt.date(2026, 10, 5), ga=70))
+    log(s, early, "PRE_CHECK", s.practice, at(2026, 10, 5))
+    return [*first, in_labour, early]
+
+
+PORTFOLIO_LINES = 8
+PORTFOLIO_TOTAL = D("9850.00")

@@ -1,0 +1,39 @@
+"""People: an IGO with a user for every role (administrators and finance with TOTP), as the suite's
+fixtures world_a and world_b make them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from allauth.mfa.models import Authenticator
+
+from igo.models import Role, Tenant, User
+from tests.factories import MembershipFactory, TenantFactory, UserFactory
+
+
+@dataclass
+class TenantWorld:
+    tenant: Tenant
+    users: dict[str, User] = field(default_factory=dict)
+
+    def user(self, role: str) -> User:
+        return self.users[role]
+
+
+def give_totp(user: User) -> Authenticator:
+    """Register a TOTP device for the user, as the activation flow would."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    return TOTP.activate(user, generate_totp_secret()).instance
+
+
+def make_world(name: str) -> TenantWorld:
+    tenant = TenantFactory(name=f"IGO {name}", slug=f"igo-{name.lower()}")
+    world = TenantWorld(tenant=tenant)
+    for role in Role.values:
+        user = UserFactory(email=f"{role}@{name.lower()}.test")
+        MembershipFactory(tenant=tenant, user=user, role=role)
+        if role in (Role.IGO_ADMIN, Role.IGO_FINANCE):
+            give_totp(user)
+        world.users[role] = user
+    return world
