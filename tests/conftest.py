@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.test import Client
 from igo.models import User
 from tests.factories import InsurerFactory, InsurerMembershipFactory, UserFactory
 from tests.scenarios.billing import Setup, build
+from tests.scenarios.clock import travel
 from tests.scenarios.people import TenantWorld, give_totp, make_world
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -63,6 +65,18 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"IGO_REQUIRE_REAL_SERVICES=1 but the database engine is {engine}")
         if not settings.CELERY_BROKER_URL.startswith("redis://") or settings.CELERY_TASK_ALWAYS_EAGER:
             raise pytest.UsageError("IGO_REQUIRE_REAL_SERVICES=1 but Celery has no Redis broker")
+
+
+@pytest.fixture(autouse=True)
+def _clock_marker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """`@pytest.mark.clock(moment)` on a test, class or module: the clock is at `moment` (ticking) before
+    any of the test's own fixtures make a row, and back to the process clock after it."""
+    marker = request.node.get_closest_marker("clock")
+    if marker is None:
+        yield
+        return
+    with travel(marker.args[0]):
+        yield
 
 
 @pytest.fixture

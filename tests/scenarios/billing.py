@@ -30,7 +30,10 @@ from tests.scenarios.people import TenantWorld
 
 D = Decimal
 TZ = timezone.get_default_timezone()
-TODAY = dt.date(2026, 11, 1)  # the run's "today": after every phase below, before the clock's date
+TODAY = dt.date(2026, 11, 1)  # the run's "today": after every phase below
+# The moment a test of this world is seen from (`pytest.mark.clock(BILLING_NOW)`): every phase of the
+# portfolio has ended, its lines are made "now" (so they belong to November's batch), no deadline has passed.
+BILLING_NOW = local(2026, 11, 20, 10)
 ZK_TARIFFS = {
     "prenatal": ("IGB-PRE", D("1200.00")),
     "natal": ("IGB-NAT", D("900.00")),
