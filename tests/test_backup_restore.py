@@ -22,9 +22,9 @@ import pytest
 from django.db import connection
 
 from billing.models import BatchLine
+from tests.scenarios.batches import make_batch
 from tests.scenarios.billing import PORTFOLIO_LINES, PORTFOLIO_TOTAL, build, portfolio, run
 from tests.scenarios.people import TenantWorld
-from tests.test_insurer_portal import make_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [

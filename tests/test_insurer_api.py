@@ -21,8 +21,7 @@ from billing.models import BatchFile, BatchReturn, ClaimLine, LineStatus, Return
 from igo import services as igo_services
 from igo.models import AuditEntry, InsurerApiToken, InsurerMembership, User
 from tests.factories import InsurerMembershipFactory
-from tests.scenarios.people import TenantWorld
-from tests.test_insurer_portal import (
+from tests.scenarios.batches import (
     Batches,
     claim_status,
     insurer_employee,
@@ -30,6 +29,7 @@ from tests.test_insurer_portal import (
     make_batches,
     nothing_answered,
 )
+from tests.scenarios.people import TenantWorld
 
 pytestmark = pytest.mark.django_db
 

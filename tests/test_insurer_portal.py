@@ -8,16 +8,13 @@ a billing run, then `billing.batches.batch_create` and `batch_release`.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from dataclasses import dataclass
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 
-from billing.batches import batch_create, batch_release, month_start
 from billing.insurer import batch_filename
 from billing.models import (
     BatchFile,
@@ -31,96 +28,24 @@ from billing.models import (
 )
 from billing.returns_io import ReturnFileError, return_file_parse
 from igo import services as igo_services
-from igo.models import AuditEntry, Insurer, InsurerApiToken, InsurerMembership, Role, User
-from igo.tenancy import tenant_scope
-from tests.factories import InsurerMembershipFactory, UserFactory
-from tests.scenarios.billing import TODAY, Setup, build, portfolio, run
-from tests.scenarios.people import TenantWorld, give_totp
+from igo.models import AuditEntry, InsurerApiToken, InsurerMembership, Role
+from tests.factories import InsurerMembershipFactory
+from tests.scenarios.batches import (
+    Batches,
+    claim_status,
+    insurer_employee,
+    lines_of,
+    make_batches,
+    nothing_answered,
+)
+from tests.scenarios.people import TenantWorld
 
 pytestmark = pytest.mark.django_db
-
-
-# --- the world: two IGOs that each send Zilveren Kruis and VGZ a batch -----------------------------
-
-
-@dataclass
-class Batches:
-    a: Setup
-    b: Setup
-    zk_a: ClaimBatch  # released, Zilveren Kruis, IGO Alpha
-    vgz_a: ClaimBatch  # released, VGZ, IGO Alpha
-    zk_b: ClaimBatch  # released, Zilveren Kruis, IGO Beta
-    vgz_b_draft: ClaimBatch  # not released: no insurer may see it
-    zk_user: User
-    vgz_user: User
-    finance_a: User
-
-    @property
-    def period(self) -> dt.date:
-        return self.zk_a.period
-
-
-def make_batch(s: Setup, insurer: Insurer, *, release: bool = True) -> ClaimBatch:
-    finance = s.admin  # batch_create/batch_release take any actor; the screens check the role
-    with tenant_scope(s.tenant):
-        result = batch_create(
-            tenant=s.tenant,
-            insurer=insurer,
-            period=month_start(timezone.localdate()),
-            actor=finance,
-            today=TODAY,
-        )
-        assert result.batch is not None and result.held == 0
-        return batch_release(batch=result.batch, actor=finance) if release else result.batch
-
-
-def insurer_employee(insurer: Insurer, email: str) -> User:
-    user = UserFactory(email=email)
-    InsurerMembershipFactory(user=user, insurer=insurer)
-    give_totp(user)
-    return user
-
-
-def make_batches(world_a: TenantWorld, world_b: TenantWorld) -> Batches:
-    a, b = build(world_a), build(world_b)
-    for s in (a, b):
-        portfolio(s)
-        run(s)
-    return Batches(
-        a=a,
-        b=b,
-        zk_a=make_batch(a, a.zk),
-        vgz_a=make_batch(a, a.vgz),
-        zk_b=make_batch(b, b.zk),
-        vgz_b_draft=make_batch(b, b.vgz, release=False),
-        zk_user=insurer_employee(a.zk, "declaraties@zk.test"),
-        vgz_user=insurer_employee(a.vgz, "declaraties@vgz.test"),
-        finance_a=world_a.user(Role.IGO_FINANCE),
-    )
 
 
 @pytest.fixture
 def bx(world_a: TenantWorld, world_b: TenantWorld) -> Batches:
     return make_batches(world_a, world_b)
-
-
-def lines_of(batch: ClaimBatch) -> list[BatchLine]:
-    return list(BatchLine.unscoped.filter(batch=batch).order_by("line_no"))
-
-
-def claim_status(line: BatchLine) -> str:
-    return ClaimLine.unscoped.get(pk=line.claim_line_id).status
-
-
-def nothing_answered(batch: ClaimBatch) -> bool:
-    return (
-        not BatchReturn.unscoped.filter(batch=batch).exists()
-        and not ReturnLine.unscoped.filter(batch_line__batch=batch).exists()
-        and all(
-            claim_status(line) == (LineStatus.SENT if batch.is_released else LineStatus.READY)
-            for line in lines_of(batch)
-        )
-    )
 
 
 def detail(batch: ClaimBatch) -> str:

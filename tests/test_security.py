@@ -20,9 +20,9 @@ from igo.models import Role
 from igo.security import POLICY, SecurityHeadersMiddleware, content_security_policy
 from pregnancies.models import Episode
 from tests.factories import InsurerFactory, UserFactory
+from tests.scenarios.batches import insurer_employee, make_batch
 from tests.scenarios.billing import build, portfolio, run
 from tests.scenarios.people import TenantWorld, give_totp
-from tests.test_insurer_portal import insurer_employee, make_batch
 from tests.test_quality_dashboard import YEAR
 from tests.test_quality_dashboard import build as build_quality
 

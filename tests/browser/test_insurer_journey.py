@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 from billing.models import BatchFile, BatchLine, BatchReturn, ClaimLine, LineStatus, WorkItem
 from tests.browser.test_sign_in_journey import current_totp_code, url_re
 from tests.factories import PASSWORD, InsurerMembershipFactory, UserFactory
+from tests.scenarios.batches import make_batch
 from tests.scenarios.billing import build, portfolio, run
-from tests.test_insurer_portal import make_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

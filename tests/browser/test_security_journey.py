@@ -14,9 +14,9 @@ from playwright.sync_api import Page, expect
 
 from billing.models import BatchStatus, ClaimBatch
 from igo.models import Role, User
+from tests.scenarios.batches import insurer_employee, make_batch
 from tests.scenarios.billing import build, portfolio, run
 from tests.scenarios.people import TenantWorld
-from tests.test_insurer_portal import insurer_employee, make_batch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
