@@ -2,9 +2,9 @@
 database, the CSV and PDF, reliability (repeat, concurrency, crash, frozen after release), numbering and
 tenancy, the pre-send check, return information, member statements, and a property of the file trailer.
 
-The claim lines of the billing run are stamped with the real clock, so the batches here cover the
-current month (THIS_MONTH) and the months after it; where a test needs an older line it moves the line's
-created_at back with an unscoped update.
+The world is seen from BILLING_NOW (20 November 2026, `pytest.mark.clock`): the claim lines the run makes
+are stamped then, so the batches here cover that month (THIS_MONTH) and the months after it; where a test
+needs an older line it moves the line's created_at back with an unscoped update.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from tests import kz301_reader
 from tests.factories import InsurerMembershipFactory, valid_bsn
 from tests.kz301_reader import Record, cents_of
 from tests.scenarios.billing import (
+    BILLING_NOW,
     PORTFOLIO_TOTAL,
     Setup,
     at,
@@ -73,8 +74,10 @@ from tests.scenarios.billing import (
 )
 from tests.scenarios.people import TenantWorld
 
+pytestmark = pytest.mark.clock(BILLING_NOW)
+
 D = Decimal
-THIS_MONTH = batches.month_start(timezone.localdate())
+THIS_MONTH = batches.month_start(BILLING_NOW.date())  # the month the lines are made in
 LAST_MONTH = batches.add_months(THIS_MONTH, -1)
 NEXT_MONTH = batches.add_months(THIS_MONTH, 1)
 MONTH_AFTER = batches.add_months(THIS_MONTH, 2)

@@ -42,6 +42,7 @@ from pregnancies.models import AccessAction, AccessLogEntry, ClientInsurance, Ep
 from pregnancies.models import Client as CareClient
 from tests.factories import MemberOrganisationFactory
 from tests.scenarios.billing import (
+    BILLING_NOW,
     PORTFOLIO_LINES,
     PORTFOLIO_TOTAL,
     Setup,
@@ -52,7 +53,7 @@ from tests.scenarios.billing import (
 )
 from tests.test_finance import row
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
 D = Decimal
 

@@ -22,8 +22,9 @@ from tests.factories import (
     MemberOrganisationFactory,
     ProfessionalFactory,
 )
+from tests.scenarios.billing import BILLING_NOW
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
 TZ = timezone.get_default_timezone()
 

@@ -1,10 +1,11 @@
 """The billing pipeline end to end: worked examples to the cent, refused input, properties of the money
 arithmetic, repeat/concurrency/interruption safety, and the Celery tasks on a real worker.
 
-Every expected amount is worked out by hand in a comment next to the assertion. The runs use a fixed
-`today` in the past (TODAY): `billing_run` re-checks active episodes "not checked today", so a `today`
-after the clock's date would never drain. Where the test needs "the next day", FakeClock moves the
-clock that billing.services reads forward instead.
+Every expected amount is worked out by hand in a comment next to the assertion. The world is seen from
+BILLING_NOW (20 November 2026, `pytest.mark.clock`) and the runs use a fixed `today` before it (TODAY);
+where a test needs "the next day", the `clock` fixture moves the clock (time-machine) for the runs and the
+rows the test makes alike. The worker tests run at the worker's own clock: their portfolio has ended long
+before any date they may run at.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from tests.factories import (
     InsurerFactory,
 )
 from tests.scenarios.billing import (
+    BILLING_NOW,
     PORTFOLIO_LINES,
     PORTFOLIO_TOTAL,
     TODAY,
@@ -80,32 +82,32 @@ from tests.scenarios.billing import (
     transferred_in_week_30,
 )
 
+pytestmark = pytest.mark.clock(BILLING_NOW)
 
-class FakeClock:
-    """Stands in for django.utils.timezone inside billing.services: `now()` is settable, the rest is real.
-    Moments are always later than the real clock, so rows stamped with the real time (changed_at) are
-    never "changed after the last check" by accident."""
 
-    def __init__(self, moment: dt.datetime):
+@dataclass
+class Clock:
+    """The clock of the runs and of the rows the test makes (time-machine): `moment` is where it was last
+    set; it ticks on from there."""
+
+    traveller: Any
+    moment: dt.datetime
+
+    def set(self, moment: dt.datetime) -> None:
+        self.traveller.move_to(moment)
         self.moment = moment
-
-    def now(self) -> dt.datetime:
-        return self.moment
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(timezone, name)
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    tomorrow = timezone.localdate() + dt.timedelta(days=1)
-    fake = FakeClock(dt.datetime.combine(tomorrow, dt.time(9), tzinfo=TZ))
-    monkeypatch.setattr(services, "timezone", fake)
-    return fake
+def clock(time_machine: Any) -> Clock:
+    """The day after BILLING_NOW at 08:00, before the first run (09:00) of the test."""
+    start = dt.datetime.combine(BILLING_NOW.date() + dt.timedelta(days=1), dt.time(8), tzinfo=TZ)
+    time_machine.move_to(start)
+    return Clock(time_machine, start)
 
 
-def run_at(s: Setup, clock: FakeClock, day: dt.date, hour: int = 9) -> services.RunResult:
-    clock.moment = dt.datetime.combine(day, dt.time(hour), tzinfo=TZ)
+def run_at(s: Setup, clock: Clock, day: dt.date, hour: int = 9) -> services.RunResult:
+    clock.set(dt.datetime.combine(day, dt.time(hour), tzinfo=TZ))
     return run(s, today=day)
 
 

@@ -38,9 +38,10 @@ from tests.scenarios.batches import (
     make_batches,
     nothing_answered,
 )
+from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.people import TenantWorld
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
 
 @pytest.fixture

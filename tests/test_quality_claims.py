@@ -15,7 +15,9 @@ from billing.models import Allocation, BatchFile, ClaimLine, LineStatus, Quality
 from igo.tenancy import tenant_scope
 from pregnancies.models import Birth
 from tests.kz301_reader import parse
-from tests.scenarios.billing import at, portfolio, run
+from tests.scenarios.billing import BILLING_NOW, at, portfolio, run
+
+pytestmark = pytest.mark.clock(BILLING_NOW)
 
 D = Decimal
 AFTER_2026 = dt.date(2027, 1, 15)
