@@ -2,7 +2,9 @@
 split, a released batch with its files), scripts/restore.sh puts it into a new database, and the copy has
 every row, the same amounts to the cent, and the triggers that keep a released batch unchanged.
 
-The test commits its data (transaction=True): pg_dump reads from its own connection.
+The test commits its data (transaction=True): pg_dump reads from its own connection. The tenant's data is the
+billing world of 2026, made with the clock at BILLING_NOW; the scripts run at the process clock, and nothing
+they check depends on the date.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.db import connection
 
 from billing.models import BatchLine
 from tests.scenarios.batches import make_batch
-from tests.scenarios.billing import PORTFOLIO_LINES, PORTFOLIO_TOTAL, build, portfolio, run
+from tests.scenarios.billing import BILLING_NOW, PORTFOLIO_LINES, PORTFOLIO_TOTAL, build, portfolio, run
 from tests.scenarios.people import TenantWorld
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +101,7 @@ def money(cursor: Any) -> tuple[Any, ...]:
     return tuple(cursor.fetchone())
 
 
+@pytest.mark.clock(BILLING_NOW)
 def test_a_backup_restores_into_a_new_database_with_every_row_and_the_frozen_batches(
     world_a: TenantWorld, tmp_path: Path
 ) -> None:

@@ -1073,6 +1073,7 @@ def _wait_until_runs_finished(tenant_ids: list[int], timeout: float = 60) -> Non
 
 
 @pytest.mark.real_worker
+@pytest.mark.dated  # the worker bills at its own clock, moved in the dated passes
 @pytest.mark.django_db(transaction=True)
 def test_worker_billing_run_creates_the_lines(s, needs_worker):
     portfolio(s)
@@ -1085,6 +1086,7 @@ def test_worker_billing_run_creates_the_lines(s, needs_worker):
 
 
 @pytest.mark.real_worker
+@pytest.mark.dated  # the worker bills at its own clock, moved in the dated passes
 @pytest.mark.django_db(transaction=True)
 def test_worker_two_runs_at_once_give_no_duplicates(s, needs_worker):
     for _ in range(3):
@@ -1099,6 +1101,7 @@ def test_worker_two_runs_at_once_give_no_duplicates(s, needs_worker):
 
 
 @pytest.mark.real_worker
+@pytest.mark.dated  # the worker bills at its own clock, moved in the dated passes
 @pytest.mark.django_db(transaction=True)
 def test_worker_sweep_starts_a_run_per_active_tenant(s, world_b, needs_worker):
     Tenant.objects.filter(pk=world_b.tenant.pk).update(is_active=False)

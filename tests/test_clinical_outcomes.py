@@ -38,7 +38,7 @@ from tests.scenarios.people import TenantWorld
 from tests.test_pregnancies import Care, make_care
 from tests.test_pregnancies_api import api
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 
 HEADER = "episode;answered_on;overall;informed;same_team;recommend"
 

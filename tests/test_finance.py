@@ -45,9 +45,10 @@ from tests.factories import (
     MemberOrganisationFactory,
     ProfessionalFactory,
 )
+from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.people import TenantWorld
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
 TZ = timezone.get_default_timezone()
 NOTE = "Vertrouwelijke notitie: bloeddruk 150/95"

@@ -53,7 +53,7 @@ from tests.factories import (
 )
 from tests.scenarios.people import TenantWorld
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 
 VALID_BSN = "111222333"  # passes the eleven-test
 INVALID_BSN = "123456789"  # fails the eleven-test

@@ -37,7 +37,7 @@ from tests.factories import (
 )
 from tests.scenarios.people import TenantWorld
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 
 INVALID_BSN = "123456789"  # fails the eleven-test
 

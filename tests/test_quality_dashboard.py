@@ -59,7 +59,7 @@ from tests.factories import (
 from tests.scenarios.people import TenantWorld
 from tests.test_batches import pdf_text
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 
 D = Decimal
 YEAR = 2025

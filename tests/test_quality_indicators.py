@@ -58,6 +58,8 @@ from tests.factories import (
 from tests.scenarios.billing import Setup, at, build
 from tests.scenarios.people import TenantWorld
 
+pytestmark = pytest.mark.dated
+
 D = Decimal
 MAR, APR, MAY = dt.date(2026, 3, 1), dt.date(2026, 4, 1), dt.date(2026, 5, 1)
 TODAY = dt.date(2026, 11, 23)  # the refreshes' "today": the window of 25 months holds March and April 2026

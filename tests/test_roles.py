@@ -1,4 +1,8 @@
-"""Each role sees only its own navigation and is refused elsewhere with 403/404, never a 500."""
+"""Each role sees only its own navigation and is refused elsewhere with 403/404, never a 500.
+
+The world's claim line and batch are of the factories' episode of 2026 (tests.scenarios.tenancy): the module
+is seen from BILLING_NOW (`pytest.mark.clock`).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from igo.models import Membership, Role
+from billing.models import Allocation, ClaimBatch, ClaimLine
+from igo.models import Invitation, Membership, Role
 from pregnancies.models import CareEvent, Episode
 from pregnancies.models import Client as CareClient
 from providers.models import MemberOrganisation, Professional
 from tests.factories import CareEventFactory, MemberOrganisationFactory, ProfessionalFactory
+from tests.scenarios.billing import BILLING_NOW
+from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
 ALL = set(Role.values)
 ADMIN = {Role.IGO_ADMIN}
@@ -148,8 +155,6 @@ NAV = {
 
 
 def test_access_table_covers_every_tenant_url():
-    from tests.test_tenancy import TENANT_URLS
-
     assert {name for name, _ in TENANT_URLS} == set(ACCESS)
 
 
@@ -210,18 +215,15 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         if name == "batch_file":
             kwargs["kind"] = "pdf"
     if name == "statement_download":
-        from billing.models import Allocation
-
-        org = Allocation.unscoped.get(claim_line=_claim_line(world)).organisation
-        today = timezone.localdate()
-        kwargs.update(org_pk=org.pk, year=today.year, month=today.month, fmt="pdf")
+        line = _claim_line(world)
+        org = Allocation.unscoped.get(claim_line=line).organisation
+        month = booked_in(line)
+        kwargs.update(org_pk=org.pk, year=month.year, month=month.month, fmt="pdf")
     if name == "quality_indicator":
         kwargs["code"] = "caesarean"
     if name == "quality_episodes":
         kwargs.update(code="caesarean", year=2026, month=3)
     if name == "invitation_revoke":
-        from igo.models import Invitation
-
         inv = Invitation.unscoped.filter(tenant=world.tenant).first()
         kwargs["pk"] = inv.pk
     return reverse(name, kwargs=kwargs)
@@ -229,9 +231,6 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
 
 def _claim_line(world):  # type: ignore[no-untyped-def]
     """The world's claim line (with its contract), made on first use."""
-    from billing.models import ClaimLine
-    from tests.test_tenancy import billing_objects
-
     line = ClaimLine.unscoped.filter(tenant=world.tenant).first()
     if line is None:
         event = CareEvent.unscoped.filter(tenant=world.tenant).select_related("episode").first()
@@ -255,9 +254,6 @@ def _birth(world):  # type: ignore[no-untyped-def]
 
 def _batch(world):  # type: ignore[no-untyped-def]
     """The world's draft batch holding its claim line, made on first use."""
-    from billing.models import ClaimBatch
-    from tests.test_tenancy import batch_objects
-
     batch = ClaimBatch.unscoped.filter(tenant=world.tenant).first()
     return batch or batch_objects(world, line=_claim_line(world))
 

@@ -12,6 +12,10 @@ values, wrong types, unexpected methods) and random fuzzing. Checks: no 5xx (`no
 for documented status codes a body and content type that conform to the schema. Undocumented
 401/403/404/405/429 answers are not failures here: the isolation and permission tests assert those.
 
+The seeded IGO is the billing world of 2026: the module fixture makes it, and the requests of every test
+that uses it are made, with the clock at BILLING_NOW (its lines go to that month's batches, no submission
+deadline has passed, the insurer key is valid).
+
 The errors it found are kept as regression tests at the end of this file (a month of year 0000, a NUL
 character in a code, an open episode's empty end reason, a tenant left in scope after a 500).
 """
@@ -30,7 +34,6 @@ import schemathesis
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
-from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
@@ -43,6 +46,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from billing import batches
+from billing.batches import month_start
 from billing.models import BatchStatus, ClaimBatch, ClaimLine, Contract
 from igo import services as igo_services
 from igo.api.base import TenantAPIMixin
@@ -52,7 +56,8 @@ from igo.wsgi import application
 from pregnancies.models import CareEvent, Client, Episode
 from providers.models import Professional
 from tests.factories import UserFactory
-from tests.scenarios.billing import build, portfolio, run
+from tests.scenarios.billing import BILLING_NOW, build, portfolio, run
+from tests.scenarios.clock import travel
 from tests.scenarios.people import make_world
 
 RAW_SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
@@ -85,8 +90,9 @@ class Seeded:
 def seeded(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Seeded]:
     """An IGO with the billing pipeline's portfolio, a released and a draft batch, and the credentials.
     Made once for the module inside a transaction that is rolled back at the end; each test runs in
-    a savepoint within it (pytest-django's `db`), so what one operation changes, the next does not see."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    a savepoint within it (pytest-django's `db`), so what one operation changes, the next does not see.
+    The clock stays at BILLING_NOW (ticking) until the module's last test has run."""
+    with django_db_blocker.unblock(), travel(BILLING_NOW), transaction.atomic():
         world = make_world("Schema")
         s = build(world)
         portfolio(s)
@@ -97,7 +103,7 @@ def seeded(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Seeded]:
         for role in (Role.IGO_ADMIN, Role.IGO_FINANCE, Role.MIDWIFE):
             Membership.unscoped.create(tenant=s.tenant, user=person, role=role)
         Professional.unscoped.filter(pk=s.pros[s.practice.pk].pk).update(user=person)
-        period = timezone.localdate().replace(day=1)
+        period = month_start(BILLING_NOW.date())  # the month the run's lines are made in
         with tenant_scope(s.tenant):
             released = batches.batch_create(tenant=s.tenant, insurer=s.zk, period=period, actor=finance)
             assert released.batch is not None

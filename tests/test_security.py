@@ -21,7 +21,7 @@ from igo.security import POLICY, SecurityHeadersMiddleware, content_security_pol
 from pregnancies.models import Episode
 from tests.factories import InsurerFactory, UserFactory
 from tests.scenarios.batches import insurer_employee, make_batch
-from tests.scenarios.billing import build, portfolio, run
+from tests.scenarios.billing import BILLING_NOW, build, portfolio, run
 from tests.scenarios.people import TenantWorld, give_totp
 from tests.test_quality_dashboard import YEAR
 from tests.test_quality_dashboard import build as build_quality
@@ -179,6 +179,7 @@ def test_cookies_are_httponly_lax_and_host_prefixed_over_https():
 # --- pages keep to the policy -------------------------------------------------------------------
 
 
+@pytest.mark.clock(BILLING_NOW)  # the billing world of 2026 with this month's batch
 def test_key_pages_have_no_inline_script_style_or_handler(world_a: TenantWorld, client_for):
     s = build(world_a)
     portfolio(s)

@@ -1,16 +1,19 @@
-"""Tenant scoping fails closed, and no URL lets a user of one IGO reach another IGO's data."""
+"""Tenant scoping fails closed, and no URL lets a user of one IGO reach another IGO's data.
+
+The URL checks build on the factories' episode of 2026 and a batch of its claim line: they are seen from
+BILLING_NOW (`pytest.mark.clock`). The pages that open at the current month or year are tried once more at
+whatever moment the clock shows (`dated`: the test command repeats it at month ends, New Year, DST nights).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from billing.batches import batch_create
 from billing.models import (
     Allocation,
     BatchFile,
@@ -20,7 +23,6 @@ from billing.models import (
     ContractTariff,
     SplitRule,
 )
-from billing.services import contract_create
 from igo.models import Invitation, Membership, Role
 from igo.services import invitation_create
 from igo.tenancy import TenantScopeError, current_tenant_or_none, tenant_scope
@@ -29,11 +31,13 @@ from providers.models import MemberOrganisation, Professional
 from quality.models import ExperienceResponse
 from tests.factories import (
     CareEventFactory,
-    InsurerFactory,
     MemberOrganisationFactory,
     MembershipFactory,
     ProfessionalFactory,
 )
+from tests.scenarios.billing import BILLING_NOW
+from tests.scenarios.people import TenantWorld
+from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
 
 pytestmark = pytest.mark.django_db
 
@@ -63,71 +67,6 @@ def test_object_of_other_tenant_is_not_found_by_scoped_get(world_a, world_b):
         Membership.objects.get(pk=other.pk)
 
 
-def _tenant_url_patterns() -> list[tuple[str, list[str]]]:
-    """Every named URL whose route takes a tenant slug, with its other parameters."""
-    found: list[tuple[str, list[str]]] = []
-
-    def walk(patterns, prefix_params: list[str]):  # type: ignore[no-untyped-def]
-        for p in patterns:
-            params = prefix_params + list(p.pattern.converters.keys())
-            if isinstance(p, URLResolver):
-                walk(p.url_patterns, params)
-            elif isinstance(p, URLPattern) and p.name and "tenant_slug" in params:
-                found.append((p.name, [x for x in params if x != "tenant_slug"]))
-
-    walk(get_resolver().url_patterns, [])
-    return found
-
-
-TENANT_URLS = _tenant_url_patterns()
-
-
-def billing_objects(world, *, episode: Episode, organisation: MemberOrganisation) -> ClaimLine:  # type: ignore[no-untyped-def]
-    """A contract (through the service) and one claim line of `episode` with one allocation."""
-    insurer = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
-    with tenant_scope(world.tenant):
-        contract = contract_create(
-            tenant=world.tenant,
-            actor=world.user(Role.IGO_FINANCE),
-            insurer=insurer,
-            name=f"Contract {world.tenant.slug}",
-            valid_from=dt.date(2026, 1, 1),
-            tariffs={"prenatal": ("IGB-PRE", Decimal("1000.00"))},
-        )
-        tariff = ContractTariff.objects.get(contract=contract)
-    line = ClaimLine.unscoped.create(
-        tenant=world.tenant,
-        episode=episode,
-        phase="prenatal",
-        number=f"{episode.pk}-PRE-D1",
-        prestatie_code="IGB-PRE",
-        contract=contract,
-        tariff=tariff,
-        insurer=insurer,
-        policy_number="1",
-        service_start=episode.intake_date,
-        service_end=episode.intake_date + dt.timedelta(days=180),
-        amount=Decimal("1000.00"),
-    )
-    Allocation.unscoped.create(
-        tenant=world.tenant, claim_line=line, kind="member", organisation=organisation, amount=line.amount
-    )
-    return line
-
-
-def batch_objects(world, *, line: ClaimLine) -> ClaimBatch:  # type: ignore[no-untyped-def]
-    """A draft batch (through the service) holding `line`, for the month the line was booked in."""
-    with tenant_scope(world.tenant):
-        result = batch_create(
-            tenant=world.tenant,
-            insurer=line.insurer,
-            period=timezone.localtime(line.created_at).date().replace(day=1),
-            actor=world.user(Role.IGO_FINANCE),
-        )
-    assert result.batch is not None and result.batch.line_count == 1, result
-    return result.batch
-
-
 def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore[no-untyped-def]
     """One object of each kind that a `pk` parameter may name, per URL name; for a URL with several
     parameters, all of them."""
@@ -148,7 +87,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
     )
     line = billing_objects(world, episode=episode, organisation=org)
     batch = batch_objects(world, line=line)
-    today = timezone.localdate()
+    month = booked_in(line)
     return {
         "client_detail": client.pk,
         "access_log_export": client.pk,
@@ -193,9 +132,9 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "batch_discard": batch.pk,
         "batch_file": {"pk": batch.pk, "kind": "csv"},
         "api_batch_detail": batch.pk,
-        "statement_download": {"org_pk": org.pk, "year": today.year, "month": today.month, "fmt": "csv"},
+        "statement_download": {"org_pk": org.pk, "year": month.year, "month": month.month, "fmt": "csv"},
         "quality_indicator": {"code": "caesarean"},
-        "quality_episodes": {"code": "caesarean", "year": today.year, "month": today.month},
+        "quality_episodes": {"code": "caesarean", "year": month.year, "month": month.month},
     }
 
 
@@ -231,14 +170,21 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     assert len(TENANT_URLS) >= 8
 
 
+def member_with_every_role(world: TenantWorld):  # type: ignore[no-untyped-def]
+    """The world's administrator, given every role and a professional profile: a refusal is then the
+    tenant wall, not a missing role."""
+    admin = world.user(Role.IGO_ADMIN)
+    for role in Role.values:
+        Membership.unscoped.get_or_create(tenant=world.tenant, user=admin, role=role)
+    ProfessionalFactory(tenant=world.tenant, user=admin)
+    return admin
+
+
+@pytest.mark.clock(BILLING_NOW)
 @pytest.mark.parametrize("name,params", TENANT_URLS, ids=[n for n, _ in TENANT_URLS])
 def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, client_for):
     objects_b = _objects_of(world_b)
-    # A member of A with every role and a professional profile: any refusal is then the tenant wall.
-    admin_a = world_a.user(Role.IGO_ADMIN)
-    for role in Role.values:
-        Membership.unscoped.get_or_create(tenant=world_a.tenant, user=admin_a, role=role)
-    ProfessionalFactory(tenant=world_a.tenant, user=admin_a)
+    admin_a = member_with_every_role(world_a)
     client = client_for(admin_a)
     kwargs = _kwargs(params, objects_b.get(name))
     # Tenant B's own URL: A is no member of B.
@@ -280,6 +226,7 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
     assert BatchFile.unscoped.filter(batch=batch_b).count() == 3
 
 
+@pytest.mark.clock(BILLING_NOW)
 @pytest.mark.parametrize("name,params", TENANT_URLS, ids=[n for n, _ in TENANT_URLS])
 def test_outsider_and_anonymous_are_refused(name, params, world_b, outsider, client_for):
     objects_b = _objects_of(world_b)
@@ -324,3 +271,45 @@ def test_user_in_two_tenants_sees_each_separately(world_a, world_b, client_for):
     assert (
         world_a.tenant.slug in response.content.decode() and world_b.tenant.slug in response.content.decode()
     )
+
+
+@pytest.mark.dated
+def test_pages_of_the_current_period_show_a_its_own_data_and_answer_b_404(world_a, world_b, client_for):
+    """The pages that open at the clock's day, month or year (today's clients, this month's batches, last
+    month's statements, the year's revenue, quality and agreements), at whatever moment the clock shows: the
+    dated pass tries month ends, New Year and the DST nights, where a UTC date is another day or year."""
+    event = CareEventFactory(tenant=world_a.tenant, created_by=world_a.user(Role.MIDWIFE))
+    line = billing_objects(world_a, episode=event.episode, organisation=event.organisation)
+    month = booked_in(line)  # the clock's month on the Amsterdam calendar: the part below was allocated now
+    client_a = client_for(member_with_every_role(world_a))
+    client_b = client_for(world_b.user(Role.IGO_ADMIN))
+    slug = world_a.tenant.slug
+    pages = {
+        "tenant_dashboard": {},
+        "care_today": {},
+        "episode_detail": {"pk": event.episode_id},
+        "claim_list": {},
+        "revenue": {},
+        "work_queue": {},
+        "batch_list": {},
+        "statement_list": {},
+        "statement_download": {
+            "org_pk": event.organisation_id,
+            "year": month.year,
+            "month": month.month,
+            "fmt": "csv",
+        },
+        "split_rule_create": {},
+        "quality_agreements": {},
+        "quality_agreement_create": {"pk": line.contract_id},
+        "quality_dashboard": {},
+        "quality_indicator": {"code": "caesarean"},
+        "quality_episodes": {"code": "caesarean", "year": month.year, "month": month.month},
+    }
+    for name, kwargs in pages.items():
+        url = reverse(name, kwargs={"tenant_slug": slug, **kwargs})
+        response = client_a.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        if name == "statement_download":
+            assert line.number in response.content.decode()  # allocated now: in this month's statement
+        assert client_b.get(url).status_code == 404, url

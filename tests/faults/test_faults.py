@@ -39,14 +39,24 @@ from tests.faults.harness import (
     waiting_backends,
 )
 from tests.scenarios.billing import Setup, at, build
+from tests.scenarios.clock import travel
 from tests.scenarios.people import make_world
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 EPISODES = 200  # with IGO_BILLING_BATCH_SIZE=20 in the workers: a run of 10 transactions
 LINES_PER_EPISODE = 3
-PERIOD = timezone.localdate().replace(day=1)  # the lines are made today, so they go in this month's batch
 D = Decimal
+
+
+def bill_at_one_moment(s: Setup) -> dt.date:
+    """Bill in the test process with the clock held still, so that every line is made at one moment and
+    belongs to one month's batch (a run across midnight at the end of a month would split them between two);
+    returns that month, which the worker's batch task is then asked for."""
+    moment = timezone.now()
+    with travel(moment, tick=False), tenant_scope(s.tenant):
+        services.billing_run(tenant=s.tenant)
+    return timezone.localtime(moment).date().replace(day=1)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -295,15 +305,14 @@ def test_sigkill_in_the_middle_of_a_rollup(victim, workers, locks, celery_client
 
 def test_sigkill_in_the_middle_of_a_batch(workers, locks, celery_client):
     s, _ids = igo("Batch")
-    with tenant_scope(s.tenant):
-        services.billing_run(tenant=s.tenant)
+    period = bill_at_one_moment(s)
     lines = ClaimLine.unscoped.filter(tenant=s.tenant).count()
     # The worker writes the batch row, its lines and its PDF, then meets this lock writing the files.
     locks.lock_table("billing_batchfile", "SHARE")
     worker = workers("b", concurrency=1)
     task_id = str(uuid.uuid4())
     celery_client.send_task(
-        "billing.tasks.batches_create", args=[s.tenant.pk, PERIOD.isoformat()], task_id=task_id
+        "billing.tasks.batches_create", args=[s.tenant.pk, period.isoformat()], task_id=task_id
     )
     (inside,) = waiting_backends("faults-b")
     assert "billing_batchfile" in inside["query"]
@@ -322,7 +331,7 @@ def test_sigkill_in_the_middle_of_a_batch(workers, locks, celery_client):
     locks.release()
     batch_ids = celery_client.AsyncResult(task_id).get(timeout=90)
     assert len(batch_ids) == 2
-    again = celery_client.send_task("billing.tasks.batches_create", args=[s.tenant.pk, PERIOD.isoformat()])
+    again = celery_client.send_task("billing.tasks.batches_create", args=[s.tenant.pk, period.isoformat()])
     assert again.get(timeout=60) == []  # asked again (beat and a person): nothing left, no second batch
     made = ClaimBatch.unscoped.filter(tenant=s.tenant)
     assert made.count() == 2 and sorted(made.values_list("insurer__uzovi_code", flat=True)) == [
@@ -439,15 +448,14 @@ def test_the_same_billing_run_delivered_twice_at_once(workers, locks, celery_cli
 
 def test_the_same_batch_task_delivered_twice_at_once(workers, locks, celery_client):
     s, _ids = igo("TwiceBatch")
-    with tenant_scope(s.tenant):
-        services.billing_run(tenant=s.tenant)
+    period = bill_at_one_moment(s)
     lines = ClaimLine.unscoped.filter(tenant=s.tenant).count()
     locks.lock_table("billing_batchfile", "SHARE")
     worker = workers("e2", concurrency=2)
     task_id = str(uuid.uuid4())
     for _ in range(2):
         celery_client.send_task(
-            "billing.tasks.batches_create", args=[s.tenant.pk, PERIOD.isoformat()], task_id=task_id
+            "billing.tasks.batches_create", args=[s.tenant.pk, period.isoformat()], task_id=task_id
         )
     # Both inside a transaction at once: one writes the first batch, the other waits for the tenant row.
     waiting_backends("faults-e2", 2)

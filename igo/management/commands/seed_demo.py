@@ -38,7 +38,8 @@ TENANTS = [
     ("igo-brabant-oost", "Geboortezorg Brabant-Oost", "53000022"),
 ]
 # UZOVI codes are reference data; these are the public codes of four large insurers.
-INSURERS = [("3311", "Zilveren Kruis"), ("7095", "VGZ"), ("3332", "Menzis"), ("9664", "CZ")]
+ZK, VGZ, MENZIS, CZ = "3311", "7095", "3332", "9664"
+INSURERS = [(ZK, "Zilveren Kruis"), (VGZ, "VGZ"), (MENZIS, "Menzis"), (CZ, "CZ")]
 PEOPLE = {
     "igo-rijnmond": [
         ("admin@rijnmond.demo", "Anke de Vries", Role.IGO_ADMIN),
@@ -56,8 +57,8 @@ PEOPLE = {
     ],
 }
 INSURER_USERS = [
-    ("declaraties@zk.demo", "Karin Zilver", "3311"),
-    ("declaraties@vgz.demo", "Lucas Groen", "7095"),
+    ("declaraties@zk.demo", "Karin Zilver", ZK),
+    ("declaraties@vgz.demo", "Lucas Groen", VGZ),
 ]
 OPERATOR = ("operator@platform.demo", "Maarten Beheer")
 # One person who works in both IGOs: shows the switcher.
@@ -76,24 +77,38 @@ ORGS = {
         ("Kraamzorg De Peel", OrganisationKind.KRAAMZORG, "01000203"),
     ],
 }
-# Demo clients: given names, family name, date of birth, BSN (passes the eleven-test), weeks pregnant today
+# The demo is made relative to the day it runs, and tells the same story on any day: last month's batches
+# (Zilveren Kruis and VGZ) released, this month's (Zilveren Kruis and CZ) drafts. A claim line belongs to the
+# month it was made in (billing.batches: created before the next month's midnight), and the seed dates the
+# lines of care that ended before this month back to last month, as the run every 15 minutes would have made
+# them (`_date_history_lines`). So this month's drafts must come from care that surely ends this month, even
+# at 00:30 on the 1st: an episode that ends today. Care whose month depends on the day (a birth two or ten
+# days ago) is insured with Zilveren Kruis only, which has a batch in both months.
+# Demo clients: given names, family name, date of birth, BSN (passes the eleven-test), insurer (UZOVI), weeks
+# pregnant today (41: gave birth two days ago, in kraamzorg now).
 CLIENTS = [
-    ("Sanne", "de Jong", date(1993, 3, 14), "111222333", 12),
-    ("Lotte", "Bos", date(1990, 11, 2), "123456782", 24),
-    ("Fatima", "El Amrani", date(1996, 6, 30), "100000009", 36),
-    ("Emma", "Vermeulen", date(1988, 1, 21), "100000010", 41),
+    ("Sanne", "de Jong", date(1993, 3, 14), "111222333", CZ, 12),
+    ("Lotte", "Bos", date(1990, 11, 2), "123456782", VGZ, 24),
+    ("Fatima", "El Amrani", date(1996, 6, 30), "100000009", MENZIS, 36),
+    ("Emma", "Vermeulen", date(1988, 1, 21), "100000010", ZK, 41),
 ]
-# Completed pregnancies for the claim-batch demo: given names, family name, date of birth, BSN (passes the
-# eleven-test), insurer (UZOVI), days between the birth and the first of this month. Care ends six weeks
-# after the birth, so with 50+ days it ended last month or before: billed in last month's batch. A
-# negative number counts from today instead: a birth ten days ago, billed in this month's batch.
+# Pregnancies after the birth, for the claim batches: given names, family name, date of birth, BSN (passes
+# the eleven-test), insurer (UZOVI), and when the birth was: a positive number is days before the first of
+# this month, a negative one days before today. Care ends six weeks after the birth: with 50+ days before
+# the first it ended last month or before (last month's batches); Roos gave birth ten days ago and is in
+# kraamzorg; Julia's six weeks end today, so her postnatal phase is claimed in this month's batch.
 HISTORY = [
-    ("Anouk", "Visser", date(1991, 5, 3), "203456786", "3311", 75),
-    ("Iris", "Smit", date(1994, 8, 19), "304567899", "3311", 66),
-    ("Noor", "Dekker", date(1989, 2, 7), "405678915", "3311", 58),
-    ("Femke", "Mulder", date(1992, 12, 1), "506789123", "7095", 50),
-    ("Roos", "Hendriks", date(1995, 4, 25), "607891233", "3311", -10),
+    ("Anouk", "Visser", date(1991, 5, 3), "203456786", ZK, 75),
+    ("Iris", "Smit", date(1994, 8, 19), "304567899", ZK, 66),
+    ("Noor", "Dekker", date(1989, 2, 7), "405678915", ZK, 58),
+    ("Femke", "Mulder", date(1992, 12, 1), "506789123", VGZ, 50),
+    ("Roos", "Hendriks", date(1995, 4, 25), "607891233", ZK, -10),
+    ("Julia", "Meijer", date(1990, 7, 9), "708912345", ZK, -42),
 ]
+POSTNATAL_DAYS = 42
+# A client transferred out of the region today, at 30 weeks: the contract bills the prenatal phase in full
+# (its partial rule for a transfer), ending today, so CZ has a line in this month's batch on any day.
+TRANSFERRED = ("Yara", "Koster", date(1997, 9, 12), "809123459", CZ, 30)
 DEMO_KEY_NAME = "Demo-koppeling"
 
 
@@ -134,20 +149,25 @@ class Command(BaseCommand):
         rows.append((OPERATOR[0], "Platform operator", "—"))
 
         zk_user = User.objects.get(email=INSURER_USERS[0][0])
+        # One moment for the whole run: every date of the story is relative to it, so that a run that takes
+        # a few seconds tells one story even when it starts just before midnight.
+        now = timezone.now()
         batch_rows: list[str] = []
         for n, (slug, tenant) in enumerate(tenants.items()):
             staff: dict[str, User] = {role: User.objects.get(email=email) for email, _n, role in PEOPLE[slug]}
-            seed_care(tenant, staff, shared, insurers)
-            seed_history(tenant, staff, insurers)
-            seed_billing(tenant, staff[Role.IGO_FINANCE], insurers)
-            seed_quality(tenant, staff, insurers)
+            seed_care(tenant, staff, shared, insurers, now=now)
+            seed_history(tenant, staff, insurers, now=now)
+            seed_transferred(tenant, staff, insurers, now=now)
+            seed_billing(tenant, staff[Role.IGO_FINANCE], insurers, now=now)
+            seed_quality(tenant, staff, insurers, now=now)
             batch_rows += seed_batches(
                 tenant,
                 staff[Role.IGO_FINANCE],
                 answer_as=zk_user if n == 0 else None,
-                insurer=insurers["3311"],
+                insurer=insurers[ZK],
+                now=now,
             )
-        key, key_note = seed_insurer_key(zk_user, insurers["3311"])
+        key, key_note = seed_insurer_key(zk_user, insurers[ZK])
 
         out = self.stdout
         out.write(self.style.SUCCESS(f"Demo data ready. Open {settings.SITE_URL}/ and sign in with:"))
@@ -162,7 +182,7 @@ class Command(BaseCommand):
         out.write("Claim batches:")
         for row in batch_rows:
             out.write(f"  {row}")
-        out.write(f"Insurer API key of {INSURER_USERS[0][0]} ({insurers['3311'].name}): {key or key_note}")
+        out.write(f"Insurer API key of {INSURER_USERS[0][0]} ({insurers[ZK].name}): {key or key_note}")
         if key:
             out.write(
                 "  This is a DEMO key, printed for trying the insurer API (Authorization: Bearer <key>) on this\n"
@@ -172,19 +192,20 @@ class Command(BaseCommand):
 
 
 DEMO_TARIFFS = {  # per insurer: (prenatal, natal, postnatal) in euros; demo figures around the NZa average
-    "3311": ("1210.00", "905.00", "1480.00"),
-    "7095": ("1195.00", "920.00", "1465.00"),
-    "3332": ("1230.00", "890.00", "1500.00"),
-    "9664": ("1205.00", "910.00", "1490.00"),
+    ZK: ("1210.00", "905.00", "1480.00"),
+    VGZ: ("1195.00", "920.00", "1465.00"),
+    MENZIS: ("1230.00", "890.00", "1500.00"),
+    CZ: ("1205.00", "910.00", "1490.00"),
 }
 
 
-def seed_billing(tenant: Tenant, admin: User, insurers: dict[str, Insurer]) -> None:
+def seed_billing(tenant: Tenant, admin: User, insurers: dict[str, Insurer], *, now: datetime) -> None:
     """Contracts with every insurer and this year's split rule, then a billing run (once per tenant)."""
+    today = timezone.localdate(now)
     with tenant_scope(tenant):
         if Contract.objects.exists():
             return
-        year = timezone.localdate().year
+        year = today.year
         for code, insurer in insurers.items():
             pre, nat, post = (Decimal(x) for x in DEMO_TARIFFS[code])
             billing_services.contract_create(
@@ -246,10 +267,12 @@ def seed_billing(tenant: Tenant, admin: User, insurers: dict[str, Insurer]) -> N
                     ]
                 },
             )
-        billing_services.billing_run(tenant=tenant)
+        billing_services.billing_run(tenant=tenant, today=today)
 
 
-def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: dict[str, Insurer]) -> None:
+def seed_care(
+    tenant: Tenant, users: dict[str, User], shared: User, insurers: dict[str, Insurer], *, now: datetime
+) -> None:
     """Member organisations, professionals, and a few clients with logged care (once per tenant)."""
     catalogue_seed(tenant=tenant)
     orgs = {}
@@ -289,11 +312,10 @@ def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: di
     if Client.unscoped.filter(tenant=tenant).exists():
         return
     midwife, carer = users[Role.MIDWIFE], users[Role.MATERNITY_CARER]
-    today = timezone.localdate()
-    now = timezone.now()
+    today = timezone.localdate(now)
     with tenant_scope(tenant):
         types = {t.code: t for t in EventType.objects.all()}
-        for i, (given, family, born, bsn, weeks) in enumerate(CLIENTS):
+        for i, (given, family, born, bsn, uzovi, weeks) in enumerate(CLIENTS):
             intake = today - timedelta(weeks=weeks - 8)
             client = services.client_create(
                 tenant=tenant,
@@ -303,7 +325,7 @@ def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: di
                 date_of_birth=born,
                 bsn=bsn,
                 postcode=f"{3011 + i} AB",
-                insurer=list(insurers.values())[i % len(insurers)],
+                insurer=insurers[uzovi],
                 policy_number=f"{tenant.pk}{i:08d}",
                 insured_from=intake,
             )
@@ -367,26 +389,29 @@ def seed_care(tenant: Tenant, users: dict[str, User], shared: User, insurers: di
                     )
 
 
-def seed_history(tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer]) -> None:
-    """Completed pregnancies (once per tenant), so that the claim batches have lines in two months."""
-    if Client.unscoped.filter(tenant=tenant, bsn=HISTORY[0][3]).exists():
-        return
+def _care_logger(types: dict[str, EventType]) -> Any:
+    def log(episode: Episode, actor: User, code: str, at: datetime, quantity: str = "1") -> None:
+        services.care_event_log(
+            actor=actor, episode=episode, event_type=types[code], occurred_at=at, quantity=Decimal(quantity)
+        )
+
+    return log
+
+
+def seed_history(
+    tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer], *, now: datetime
+) -> None:
+    """Pregnancies after the birth (each once per tenant, so that a demo made by an older seed gets the ones
+    added since), so that the claim batches have lines in two months."""
     midwife, carer = users[Role.MIDWIFE], users[Role.MATERNITY_CARER]
-    today = timezone.localdate()
+    today = timezone.localdate(now)
     this_month = today.replace(day=1)
+    seeded = set(Client.unscoped.filter(tenant=tenant).values_list("bsn", flat=True))
     with tenant_scope(tenant):
-        types = {t.code: t for t in EventType.objects.all()}
-
-        def log(episode: Episode, actor: User, code: str, at: datetime, quantity: str = "1") -> None:
-            services.care_event_log(
-                actor=actor,
-                episode=episode,
-                event_type=types[code],
-                occurred_at=at,
-                quantity=Decimal(quantity),
-            )
-
+        log = _care_logger({t.code: t for t in EventType.objects.all()})
         for i, (given, family, born, bsn, uzovi, days) in enumerate(HISTORY):
+            if bsn in seeded:
+                continue
             birth_day = this_month - timedelta(days=days) if days > 0 else today + timedelta(days=days)
             intake = birth_day - timedelta(weeks=32)  # at 8 weeks, a birth at 40 weeks
             client = services.client_create(
@@ -436,24 +461,66 @@ def seed_history(tenant: Tenant, users: dict[str, User], insurers: dict[str, Ins
             for day in range(1, 8):
                 log(episode, carer, "KZ_HOURS", labour + timedelta(days=day, hours=6), "6")
             log(episode, midwife, "POST_VISIT", labour + timedelta(days=2, hours=8))
-            if days < 42:  # still in postnatal care
+            care_ends = birth_day + timedelta(days=POSTNATAL_DAYS)
+            if care_ends > today:  # still in postnatal care
                 continue
-            log(episode, midwife, "CHECK_6W", labour + timedelta(days=41, hours=8))
+            log(episode, midwife, "CHECK_6W", labour + timedelta(days=POSTNATAL_DAYS - 1, hours=8))
             services.episode_set_key_dates(
                 episode=episode,
                 actor=midwife,
                 kraamzorg_ended_on=birth_day + timedelta(days=8),
-                postnatal_ended_on=birth_day + timedelta(days=42),
+                postnatal_ended_on=care_ends,
             )
-            services.episode_end(
-                episode=episode,
-                actor=midwife,
-                end_date=birth_day + timedelta(days=42),
-                end_reason="completed",
-            )
+            services.episode_end(episode=episode, actor=midwife, end_date=care_ends, end_reason="completed")
 
 
-def seed_quality(tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer]) -> None:
+def seed_transferred(
+    tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer], *, now: datetime
+) -> None:
+    """The pregnancy transferred out of the region today (once per tenant): care logged until this week,
+    and the episode ended today, so its claim is made today whatever the time."""
+    given, family, born, bsn, uzovi, weeks = TRANSFERRED
+    if Client.unscoped.filter(tenant=tenant, bsn=bsn).exists():
+        return
+    midwife = users[Role.MIDWIFE]
+    today = timezone.localdate(now)
+    intake = today - timedelta(weeks=weeks - 8)
+    with tenant_scope(tenant):
+        log = _care_logger({t.code: t for t in EventType.objects.all()})
+        client = services.client_create(
+            tenant=tenant,
+            actor=midwife,
+            family_name=family,
+            given_names=given,
+            date_of_birth=born,
+            bsn=bsn,
+            postcode="3051 EF",
+            insurer=insurers[uzovi],
+            policy_number=f"{tenant.pk}80000000",
+            insured_from=intake - timedelta(days=365),
+        )
+        episode = services.episode_create(
+            tenant=tenant,
+            actor=midwife,
+            client=client,
+            intake_date=intake,
+            due_date=intake + timedelta(weeks=32),
+            coordinating_professional=Professional.objects.get(user=midwife),
+        )
+        start = timezone.make_aware(datetime.combine(intake, time(10)))
+        log(episode, midwife, "INTAKE", start)
+        log(episode, midwife, "ECHO_SEO", start + timedelta(weeks=12))
+        for week in range(4, weeks - 8, 4):
+            log(episode, midwife, "PRE_CHECK", start + timedelta(weeks=week))
+        # The last check, before the hand-over: at 10:00 three days ago (this week, and surely in the past).
+        last_check = timezone.make_aware(datetime.combine(today - timedelta(days=3), time(10)))
+        log(episode, midwife, "PRE_CHECK", last_check)
+        services.episode_end(episode=episode, actor=midwife, end_date=today, end_reason="transferred_out")
+
+
+def seed_quality(
+    tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer], *, now: datetime
+) -> None:
     """Outcomes and questionnaires of the completed pregnancies, quality agreements with Zilveren Kruis
     for this year, and the indicators computed (all once per tenant; the refresh is safe to repeat)."""
     from billing import quality_claims
@@ -462,7 +529,7 @@ def seed_quality(tenant: Tenant, users: dict[str, User], insurers: dict[str, Ins
     from quality.models import ExperienceResponse
 
     midwife, admin = users[Role.MIDWIFE], users[Role.IGO_ADMIN]
-    today = timezone.localdate()
+    today = timezone.localdate(now)
     with tenant_scope(tenant):
         history = Episode.objects.filter(client__bsn__in=[h[3] for h in HISTORY]).order_by("intake_date")
         for i, episode in enumerate(history):
@@ -488,7 +555,7 @@ def seed_quality(tenant: Tenant, users: dict[str, User], insurers: dict[str, Ins
                     same_team=4,
                     recommend=9,
                 )
-        contract = Contract.objects.filter(insurer=insurers["3311"]).order_by("-valid_from").first()
+        contract = Contract.objects.filter(insurer=insurers[ZK]).order_by("-valid_from").first()
         if contract is not None and not QualityAgreement.objects.filter(year=today.year).exists():
             for indicator, target, bonus, malus in (
                 ("caesarean", Decimal("15.0"), Decimal("1.00"), Decimal("1.00")),
@@ -520,18 +587,21 @@ def _date_history_lines(tenant: Tenant, this_month: date) -> None:
         ClaimLine.unscoped.filter(pk=line.pk).update(created_at=min(made, first - timedelta(hours=1)))
 
 
-def seed_batches(tenant: Tenant, finance: User, *, answer_as: User | None, insurer: Insurer) -> list[str]:
+def seed_batches(
+    tenant: Tenant, finance: User, *, answer_as: User | None, insurer: Insurer, now: datetime
+) -> list[str]:
     """Last month's batches (released) and this month's (drafts, for review); when `answer_as` is given,
     that insurer user answers last month's batch of `insurer`: every line accepted but one, rejected with
     code 0101, which puts a rejection in the IGO's work queue. Safe to repeat: batch_create returns the
     existing batch of a month, a released batch is not released again, a batch is answered once."""
-    this_month = timezone.localdate().replace(day=1)
+    today = timezone.localdate(now)
+    this_month = today.replace(day=1)
     previous = (this_month - timedelta(days=1)).replace(day=1)
     with tenant_scope(tenant):
-        billing_services.billing_run(tenant=tenant)  # bills history added after an earlier seed
+        billing_services.billing_run(tenant=tenant, today=today)  # bills history added after an earlier seed
         _date_history_lines(tenant, this_month)
-        batches.batches_create_month(tenant=tenant, period=previous, actor=finance)
-        batches.batches_create_month(tenant=tenant, period=this_month, actor=finance)
+        batches.batches_create_month(tenant=tenant, period=previous, actor=finance, today=today)
+        batches.batches_create_month(tenant=tenant, period=this_month, actor=finance, today=today)
         for draft in ClaimBatch.objects.filter(period__lt=this_month, status=BatchStatus.DRAFT):
             batches.batch_release(batch=draft, actor=finance)
         answered = ClaimBatch.objects.filter(
