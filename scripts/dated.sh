@@ -7,9 +7,11 @@
 #   scripts/dated.sh 2028-02-29T00:30 [pytest args]        Amsterdam time unless the moment has an offset
 #
 # Without pytest args it runs the date-sensitive tests (marker `dated`), not the browser or fault suites.
-# Called by scripts/test.sh (which has started the services and set the environment) for each moved clock.
+# Called by scripts/test.sh for each moved clock; on its own it needs what `make test` installed and started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/test-env.sh
+[[ "${DATABASE_URL:-}" == postgres* ]] || source scripts/test-env.sh
 moment=${1:?usage: scripts/dated.sh MOMENT [pytest args]}
 shift
 lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1 || true)
