@@ -822,7 +822,9 @@ def main(argv: list[str] | None = None) -> None:
             sessions_delete([key for key, _who in fixture.sessions])
             if removed:
                 print(f"Removed {removed} logged events left over.")
-    print(f"\n=== Summary ({date.today().isoformat()}, commit {git_commit()}) " + "=" * 40)
+    from django.utils import timezone
+
+    print(f"\n=== Summary ({timezone.localdate().isoformat()}, commit {git_commit()}) " + "=" * 40)
     print(HEADER)
     print("|" + "---|" * 12)
     for conn_max_age, runs in all_runs:

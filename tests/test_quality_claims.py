@@ -129,7 +129,7 @@ def test_a_sent_malus_is_reversed_and_replaced_when_the_data_changes(year_2026):
     malus = ClaimLine.unscoped.get(agreement=zk, is_current=True)
     with tenant_scope(s.tenant):
         made = batches.batch_create(
-            tenant=s.tenant, insurer=s.zk, period=batches.month_start(dt.date.today()), actor=s.admin
+            tenant=s.tenant, insurer=s.zk, period=batches.month_start(BILLING_NOW.date()), actor=s.admin
         )
         assert made.batch is not None
         batches.batch_release(batch=made.batch, actor=s.admin)
@@ -152,7 +152,7 @@ def test_the_quality_line_reaches_the_insurer_without_an_insured_person(year_202
     settle(s)
     with tenant_scope(s.tenant):
         made = batches.batch_create(
-            tenant=s.tenant, insurer=s.zk, period=batches.month_start(dt.date.today()), actor=s.admin
+            tenant=s.tenant, insurer=s.zk, period=batches.month_start(BILLING_NOW.date()), actor=s.admin
         )
     batch = made.batch
     assert batch is not None
@@ -204,5 +204,5 @@ def test_finance_adds_an_agreement_and_sees_its_result(year_2026, world_a, clien
     assert f'data-testid="agreement-amount-{agreement.pk}"' in page
     assert "-72,00" in page
     settle_url = reverse("quality_settle", kwargs={"tenant_slug": s.tenant.slug})
-    assert finance.post(settle_url, {"year": dt.date.today().year}).status_code == 302
+    assert finance.post(settle_url, {"year": BILLING_NOW.year}).status_code == 302
     assert not ClaimLine.unscoped.filter(agreement__isnull=False).exists()  # the current year is refused
