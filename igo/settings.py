@@ -173,9 +173,10 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "igo.tasks.sessions_clear", "schedule": timedelta(hours=6)},
     "billing-sweep": {"task": "billing.tasks.billing_sweep", "schedule": timedelta(minutes=15)},
     # Quality indicators: the months touched by changed data every 5 minutes, all of the last two years
-    # nightly.
+    # nightly. No daily job is set between 02:00 and 03:00: in Amsterdam that hour is skipped on the last
+    # Sunday of March and happens twice on the last Sunday of October.
     "quality-sweep": {"task": "quality.tasks.quality_sweep", "schedule": timedelta(minutes=5)},
-    "quality-nightly": {"task": "quality.tasks.quality_nightly", "schedule": crontab(minute=30, hour=2)},
+    "quality-nightly": {"task": "quality.tasks.quality_nightly", "schedule": crontab(minute=30, hour=3)},
     # Last year's quality agreements give their bonus or malus lines on 15 January (after late records).
     "quality-settle": {
         "task": "billing.tasks.quality_settle_yearly",
