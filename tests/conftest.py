@@ -100,6 +100,15 @@ def s_no_rule(world_a: TenantWorld) -> Setup:
 
 
 @pytest.fixture
+def needs_worker() -> None:
+    """For `real_worker` tests: a Celery worker on the test database (scripts/worker.sh), never eager."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        if os.environ.get("IGO_REQUIRE_REAL_SERVICES") == "1":
+            pytest.fail("real-worker tests must run against a worker, but Celery is eager")
+        pytest.skip("no broker configured: start Redis and scripts/worker.sh, set REDIS_URL")
+
+
+@pytest.fixture
 def outsider(db) -> User:
     """A signed-up user with no membership anywhere."""
     return UserFactory(email="outsider@example.test")

@@ -11,7 +11,6 @@ before any date they may run at.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import time
 from collections import Counter
@@ -21,7 +20,6 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
@@ -1052,14 +1050,6 @@ def test_a_sent_line_is_never_changed_by_a_correction(s):
 
 
 # === 5. the Celery tasks on a real worker ==============================================================
-
-
-@pytest.fixture
-def needs_worker() -> None:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        if os.environ.get("IGO_REQUIRE_REAL_SERVICES") == "1":
-            pytest.fail("real-worker tests must run against a worker, but Celery is eager")
-        pytest.skip("no broker configured: start Redis and scripts/worker.sh, set REDIS_URL")
 
 
 def _wait_until_runs_finished(tenant_ids: list[int], timeout: float = 60) -> None:
