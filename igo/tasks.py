@@ -54,4 +54,8 @@ def sessions_clear() -> None:
 def worker_info() -> dict[str, object]:
     """Diagnostics: which database and process a worker uses, and its clock (a worker whose clock differs
     from the web's would bill by another day)."""
-    return {"db": str(connection.settings_dict["NAME"]), "pid": os.getpid(), "now": timezone.now().isoformat()}
+    return {
+        "db": str(connection.settings_dict["NAME"]),
+        "pid": os.getpid(),
+        "now": timezone.now().isoformat(),
+    }

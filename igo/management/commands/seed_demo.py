@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -389,7 +390,9 @@ def seed_care(
                     )
 
 
-def _care_logger(types: dict[str, EventType]) -> Any:
+def _care_logger(types: dict[str, EventType]) -> Callable[..., None]:
+    """log(episode, actor, event code, moment, quantity="1"): care logged as the professional would."""
+
     def log(episode: Episode, actor: User, code: str, at: datetime, quantity: str = "1") -> None:
         services.care_event_log(
             actor=actor, episode=episode, event_type=types[code], occurred_at=at, quantity=Decimal(quantity)
