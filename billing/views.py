@@ -11,13 +11,11 @@ lines of a batch (name and masked BSN) or downloading a batch's files is access-
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -480,9 +478,7 @@ def batch_create(request: TenantRequest) -> HttpResponse:
             return response
         return _batch_list_page(request, form, status=400)
     period: dt.date = form.cleaned_data["month"]
-    transaction.on_commit(
-        partial(tasks.batches_create.delay, request.tenant.pk, period.isoformat(), request.user.pk)
-    )
+    tasks.batches_create.delay_on_commit(request.tenant.pk, period.isoformat(), request.user.pk)
     if request.htmx:
         return _render_batch_progress(request, period=period, polls=0)
     messages.success(
@@ -706,8 +702,7 @@ def quality_settle(request: TenantRequest) -> HttpResponse:
     if not form.is_valid() or year >= timezone.localdate().year:
         messages.error(request, _("A year can be settled only after it has ended."))
         return redirect(target)
-    tenant_id = request.tenant.pk
-    transaction.on_commit(lambda: tasks.quality_settle.delay(tenant_id, year))
+    tasks.quality_settle.delay_on_commit(request.tenant.pk, year)  # type: ignore[attr-defined]
     messages.success(
         request,
         _(

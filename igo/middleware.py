@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
 from igo import selectors
-from igo.models import Tenant, User
+from igo.models import User
 from igo.rules import needs_mfa
 from igo.tenancy import tenant_scope
 
@@ -25,8 +25,9 @@ class TenantMiddleware:
     """Resolves `<tenant_slug>` in the URL, checks membership, and puts the tenant in scope.
 
     A tenant that does not exist and a tenant the user does not belong to both answer 404, so the
-    response does not reveal which IGOs exist. API URLs (under /api/) are checked by the API's own
-    base view after token authentication, which runs later than this middleware.
+    response does not reveal which IGOs exist (`selectors.tenant_for_member`, which the API uses too).
+    API URLs (under /api/) are checked by the API's own base view after token authentication, which
+    runs later than this middleware.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -44,12 +45,7 @@ class TenantMiddleware:
             return self.get_response(request)
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
-        if tenant is None:
-            raise Http404
-        roles = selectors.user_roles(user=request.user, tenant=tenant)
-        if not roles:
-            raise Http404
+        tenant, roles = selectors.tenant_for_member(slug=slug, user=request.user)
         request.tenant = tenant  # type: ignore[attr-defined]
         request.tenant_roles = roles  # type: ignore[attr-defined]
         request.session["last_tenant"] = tenant.slug

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from igo.models import Insurer, InsurerMembership, Invitation, Membership, Tenant, User
 from igo.tenancy import current_tenant
@@ -20,12 +21,28 @@ def user_tenants(*, user: User) -> list[Tenant]:
     return list(Tenant.objects.filter(pk__in=ids, is_active=True).order_by("name"))
 
 
-def user_roles(*, user: User, tenant: Tenant) -> frozenset[str]:
+def user_roles(*, user: User | AnonymousUser, tenant: Tenant) -> frozenset[str]:
     if not user.is_authenticated:
         return frozenset()
     return frozenset(
         Membership.unscoped.filter(user=user, tenant=tenant, is_active=True).values_list("role", flat=True)
     )
+
+
+def tenant_for_member(*, slug: str, user: User | AnonymousUser) -> tuple[Tenant, frozenset[str]]:
+    """The active IGO a URL names and the user's roles in it, for the web pages and the API alike.
+
+    An IGO that does not exist, is inactive, or in which the user holds no active role raises one and the
+    same Http404, so that a response does not reveal which IGOs exist. Whether a role may use the page
+    (403) is for the caller to decide.
+    """
+    tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
+    if tenant is None:
+        raise Http404
+    roles = user_roles(user=user, tenant=tenant)
+    if not roles:
+        raise Http404
+    return tenant, roles
 
 
 def user_insurers(*, user: User) -> list[Insurer]:

@@ -37,6 +37,7 @@ from billing.insurer_views import file_response
 from billing.models import BatchFileKind, BatchLine, ClaimBatch, ReturnSource, ReturnStatus
 from igo import selectors as igo_selectors
 from igo.api.auth import InsurerRateThrottle, InsurerTokenAuthentication
+from igo.api.base import ScopedQuerysetMixin
 from igo.api.views import InsurerRefSerializer
 from igo.models import Insurer, InsurerApiToken, User
 
@@ -252,13 +253,12 @@ class InsurerAPIView(generics.GenericAPIView):
         return selectors.insurer_batch_get(insurers=self.insurers(), pk=pk)
 
 
-class InsurerBatchListView(InsurerAPIView, generics.ListAPIView):
+class InsurerBatchListView(ScopedQuerysetMixin, InsurerAPIView, generics.ListAPIView):
     serializer_class = InsurerBatchSerializer
+    model = ClaimBatch
     query: dict[str, Any] = {}
 
-    def get_queryset(self) -> QuerySet[ClaimBatch]:
-        if getattr(self, "swagger_fake_view", False):
-            return ClaimBatch.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[ClaimBatch]:
         return selectors.insurer_batch_list(
             insurers=self.insurers(),
             period=selectors.period_parse(self.query.get("period", "")),

@@ -3,8 +3,8 @@
 Thin views over `billing.services` (writes) and `billing.selectors` (reads). IGO finance and
 administrators may read (`rules.can_view_finance`); writing needs `rules.can_manage_finance` (IGO
 finance), otherwise 403. Objects are looked up through the tenant-scoped managers: another IGO's object
-is a 404. A service's field errors become a 400 with the request's field names; the services' tariff
-keys (`code_<phase>`, `amount_<phase>`, `tariffs`) are reported inside `tariffs`:
+is a 404. A service's field errors become a 400 with the request's field names (igo.api.errors); the
+services' tariff keys (`code_<phase>`, `amount_<phase>`, `tariffs`) are reported inside `tariffs`:
 `{"tariffs": {"natal": {"prestatie_code": [...]}, "non_field_errors": [...]}}`.
 """
 
@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,10 +39,10 @@ from billing.api.serializers import (
 )
 from billing.models import BatchFile, BatchLine, ClaimBatch, ClaimLine, Contract
 from igo import rules
-from igo.api.base import TenantAPIMixin
+from igo.api.base import ScopedQuerysetMixin, TenantAPIMixin
+from igo.api.errors import validation_error_detail
 from igo.models import User
 from igo.tenancy import current_tenant
-from pregnancies.api.views import drf_validation_error
 
 TAGS = ["finance"]
 FIELD_ERRORS = OpenApiResponse(
@@ -54,26 +54,7 @@ FORBIDDEN = OpenApiResponse(description="The caller's role may not do this (writ
 TARIFF_KEY = re.compile(r"^(code|amount)_(prenatal|natal|postnatal)$")
 
 
-def contract_validation_error(exc: DjangoValidationError) -> serializers.ValidationError:
-    """The contract services' errors in the shape of the request: tariff errors inside `tariffs`."""
-    flat = cast(dict[str, list[str]], drf_validation_error(exc).detail)
-    detail: dict[str, Any] = {}
-    tariffs: dict[str, Any] = {}
-    for key, messages in flat.items():
-        match = TARIFF_KEY.match(key)
-        if match:
-            field = "prestatie_code" if match[1] == "code" else "amount"
-            tariffs.setdefault(match[2], {}).setdefault(field, []).extend(messages)
-        elif key == "tariffs":
-            tariffs.setdefault(api_settings.NON_FIELD_ERRORS_KEY, []).extend(messages)
-        else:
-            detail[key] = messages
-    if tariffs:
-        detail["tariffs"] = tariffs
-    return serializers.ValidationError(detail)
-
-
-class FinanceAPIView(TenantAPIMixin, generics.GenericAPIView):
+class FinanceAPIView(ScopedQuerysetMixin, TenantAPIMixin, generics.GenericAPIView):
     """For IGO finance and administrators; other roles get 403."""
 
     tenant_rule = staticmethod(rules.can_view_finance)
@@ -85,10 +66,9 @@ class FinanceAPIView(TenantAPIMixin, generics.GenericAPIView):
 
 class ContractListView(FinanceAPIView, generics.ListAPIView):
     serializer_class = ContractSerializer
+    model = Contract
 
-    def get_queryset(self) -> QuerySet[Contract]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
-            return Contract.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[Contract]:
         return selectors.contract_queryset().order_by("insurer__name", "-valid_from", "pk")
 
     @extend_schema(
@@ -113,22 +93,35 @@ class ContractListView(FinanceAPIView, generics.ListAPIView):
         self.require_manage(request)
         data = ContractCreateSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        try:
-            contract = services.contract_create(
-                tenant=current_tenant(), actor=cast(User, request.user), **data.service_kwargs()
-            )
-        except DjangoValidationError as exc:
-            raise contract_validation_error(exc) from exc
+        contract = services.contract_create(
+            tenant=current_tenant(), actor=cast(User, request.user), **data.service_kwargs()
+        )
         contract = selectors.contract_queryset().get(pk=contract.pk)
         return Response(ContractSerializer(contract).data, status=status.HTTP_201_CREATED)
+
+    def service_error_detail(self, exc: DjangoValidationError) -> dict[str, Any]:
+        """The contract services' errors in the shape of the request: tariff errors inside `tariffs`."""
+        detail: dict[str, Any] = {}
+        tariffs: dict[str, Any] = {}
+        for key, messages in validation_error_detail(exc).items():
+            match = TARIFF_KEY.match(key)
+            if match:
+                field = "prestatie_code" if match[1] == "code" else "amount"
+                tariffs.setdefault(match[2], {}).setdefault(field, []).extend(messages)
+            elif key == "tariffs":
+                tariffs.setdefault(api_settings.NON_FIELD_ERRORS_KEY, []).extend(messages)
+            else:
+                detail[key] = messages
+        if tariffs:
+            detail["tariffs"] = tariffs
+        return detail
 
 
 class ContractDetailView(FinanceAPIView, generics.RetrieveAPIView):
     serializer_class = ContractSerializer
+    model = Contract
 
-    def get_queryset(self) -> QuerySet[Contract]:
-        if getattr(self, "swagger_fake_view", False):
-            return Contract.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[Contract]:
         return selectors.contract_queryset()
 
     @extend_schema(tags=TAGS, operation_id="finance_contracts_retrieve", summary="One contract version")
@@ -138,11 +131,10 @@ class ContractDetailView(FinanceAPIView, generics.RetrieveAPIView):
 
 class ClaimLineListView(FinanceAPIView, generics.ListAPIView):
     serializer_class = ClaimLineSerializer
+    model = ClaimLine
     filters: dict[str, Any] = {}
 
-    def get_queryset(self) -> QuerySet[ClaimLine]:
-        if getattr(self, "swagger_fake_view", False):
-            return ClaimLine.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[ClaimLine]:
         return selectors.claim_line_list(**self.filters)
 
     @extend_schema(
@@ -166,10 +158,9 @@ class ClaimLineListView(FinanceAPIView, generics.ListAPIView):
 
 class ClaimLineDetailView(FinanceAPIView, generics.RetrieveAPIView):
     serializer_class = ClaimLineDetailSerializer
+    model = ClaimLine
 
-    def get_queryset(self) -> QuerySet[ClaimLine]:
-        if getattr(self, "swagger_fake_view", False):
-            return ClaimLine.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[ClaimLine]:
         return ClaimLine.objects.select_related("insurer", "corrects", "tariff").prefetch_related(
             Prefetch("allocations", queryset=selectors.current_allocations().order_by("kind", "pk"))
         )
@@ -185,11 +176,10 @@ class ClaimLineDetailView(FinanceAPIView, generics.RetrieveAPIView):
 
 class ClaimLineAllocationsView(FinanceAPIView):
     serializer_class = AllocationSerializer
+    model = ClaimLine
     pagination_class = None  # a line has a handful of allocations
 
-    def get_queryset(self) -> QuerySet[ClaimLine]:
-        if getattr(self, "swagger_fake_view", False):
-            return ClaimLine.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[ClaimLine]:
         return ClaimLine.objects.all()
 
     @extend_schema(
@@ -215,11 +205,10 @@ def _batch_files() -> Prefetch:
 
 class BatchListView(FinanceAPIView, generics.ListAPIView):
     serializer_class = FinanceBatchSerializer
+    model = ClaimBatch
     filters: dict[str, Any] = {}
 
-    def get_queryset(self) -> QuerySet[ClaimBatch]:
-        if getattr(self, "swagger_fake_view", False):
-            return ClaimBatch.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[ClaimBatch]:
         return selectors.batch_list(**self.filters).prefetch_related(_batch_files())
 
     @extend_schema(
@@ -243,10 +232,9 @@ class BatchListView(FinanceAPIView, generics.ListAPIView):
 
 class BatchDetailView(FinanceAPIView, generics.RetrieveAPIView):
     serializer_class = FinanceBatchDetailSerializer
+    model = ClaimBatch
 
-    def get_queryset(self) -> QuerySet[ClaimBatch]:
-        if getattr(self, "swagger_fake_view", False):
-            return ClaimBatch.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[ClaimBatch]:
         lines = BatchLine.objects.select_related("answer", "claim_line").order_by("line_no")
         return selectors.batch_list().prefetch_related(_batch_files(), Prefetch("lines", queryset=lines))
 

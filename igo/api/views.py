@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from igo import rules, selectors
-from igo.api.base import TenantAPIMixin
+from igo.api.base import ScopedQuerysetMixin, TenantAPIMixin
 from igo.models import Membership
 
 
@@ -56,21 +56,19 @@ class MembershipSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "full_name", "role", "is_active", "created_at", "ended_at"]
 
 
-class MembershipListView(TenantAPIMixin, generics.ListAPIView):
+class MembershipListView(ScopedQuerysetMixin, TenantAPIMixin, generics.ListAPIView):
     serializer_class = MembershipSerializer
+    model = Membership
     tenant_rule = staticmethod(rules.can_view_members)
 
-    def get_queryset(self) -> QuerySet[Membership]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
-            return Membership.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[Membership]:
         return selectors.membership_list(include_ended=True)
 
 
-class MembershipDetailView(TenantAPIMixin, generics.RetrieveAPIView):
+class MembershipDetailView(ScopedQuerysetMixin, TenantAPIMixin, generics.RetrieveAPIView):
     serializer_class = MembershipSerializer
+    model = Membership
     tenant_rule = staticmethod(rules.can_view_members)
 
-    def get_queryset(self) -> QuerySet[Membership]:
-        if getattr(self, "swagger_fake_view", False):
-            return Membership.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[Membership]:
         return Membership.objects.select_related("user")

@@ -3,16 +3,14 @@
 Thin views over `pregnancies.services` (writes) and `pregnancies.selectors` (reads), for clinical roles
 only (`rules.can_log_care`), so medical notes never reach other roles. Objects are looked up through the
 tenant-scoped default managers before the body is read: another IGO's object is a 404. A service's
-django `ValidationError` becomes a 400 with the same field keys (`__all__` becomes `non_field_errors`;
-the services' `change_reason` is reported under the request field `reason`).
+django `ValidationError` becomes a 400 with the same field keys (igo.api.errors: `__all__` becomes
+`non_field_errors`; the services' `change_reason` is reported under the request field `reason`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, cast
 
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -20,10 +18,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from igo import rules
-from igo.api.base import TenantAPIMixin
+from igo.api.base import ScopedQuerysetMixin, TenantAPIMixin
+from igo.api.errors import validation_error_detail
 from igo.models import User
 from igo.tenancy import current_tenant
 from pregnancies import selectors, services
@@ -54,20 +52,6 @@ FIELD_ERRORS = OpenApiResponse(
 
 # The request field that carries the reason is `reason`; the services call it `change_reason`.
 REASON_KEYS = {"change_reason": "reason"}
-
-
-def drf_validation_error(
-    exc: DjangoValidationError, rename: Mapping[str, str] | None = None
-) -> serializers.ValidationError:
-    """The service's field-level messages as a DRF 400, keeping the field keys."""
-    rename = rename or {}
-    if not hasattr(exc, "error_dict"):
-        return serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.messages})
-    detail: dict[str, list[str]] = {}
-    for field, messages in exc.message_dict.items():
-        key = api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else rename.get(field, field)
-        detail.setdefault(key, []).extend(messages)
-    return serializers.ValidationError(detail)
 
 
 def _actor(request: Request) -> User:
@@ -119,24 +103,20 @@ class ClientCreateView(CareAPIView):
         data = self.parse(IntakeSerializer, request.data)
         actor = _actor(request)
         tenant = current_tenant()
-        try:
-            client, episode = services.intake_register(
-                tenant=tenant,
-                actor=actor,
-                **{k: data[k] for k in services.INTAKE_FIELDS},
-            )
-        except DjangoValidationError as exc:
-            raise drf_validation_error(exc) from exc
+        client, episode = services.intake_register(
+            tenant=tenant,
+            actor=actor,
+            **{k: data[k] for k in services.INTAKE_FIELDS},
+        )
         result = IntakeResultSerializer({"client_id": client.pk, "episode_id": episode.pk})
         return Response(result.data, status=status.HTTP_201_CREATED)
 
 
-class ClientDetailView(CareAPIView):
+class ClientDetailView(ScopedQuerysetMixin, CareAPIView):
     serializer_class = ClientDetailSerializer
+    model = Client
 
-    def get_queryset(self) -> QuerySet[Client]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
-            return Client.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[Client]:
         return Client.objects.prefetch_related(
             Prefetch("insurances", queryset=ClientInsurance.objects.select_related("insurer")),
             Prefetch("episodes", queryset=Episode.objects.order_by("-intake_date")),
@@ -154,12 +134,11 @@ class ClientDetailView(CareAPIView):
         return Response(ClientDetailSerializer(client).data)
 
 
-class EpisodeDetailView(CareAPIView):
+class EpisodeDetailView(ScopedQuerysetMixin, CareAPIView):
     serializer_class = EpisodeDetailSerializer
+    model = Episode
 
-    def get_queryset(self) -> QuerySet[Episode]:
-        if getattr(self, "swagger_fake_view", False):
-            return Episode.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[Episode]:
         return Episode.objects.select_related("client", "coordinating_professional").prefetch_related(
             Prefetch("births", queryset=Birth.objects.order_by("child_number"))
         )
@@ -179,12 +158,11 @@ class EpisodeDetailView(CareAPIView):
         return Response(EpisodeDetailSerializer(episode, context={"timeline": timeline}).data)
 
 
-class EpisodeEventsView(CareAPIView):
+class EpisodeEventsView(ScopedQuerysetMixin, CareAPIView):
     serializer_class = CareEventSerializer
+    model = Episode
 
-    def get_queryset(self) -> QuerySet[Episode]:
-        if getattr(self, "swagger_fake_view", False):
-            return Episode.unscoped.none()
+    def scoped_queryset(self) -> QuerySet[Episode]:
         return Episode.objects.select_related("client")
 
     @extend_schema(
@@ -228,19 +206,19 @@ class EpisodeEventsView(CareAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         episode = self.get_object()
         data = self.parse(CareEventCreateSerializer, request.data)
-        try:
-            event, created, warnings = services.care_event_log(actor=_actor(request), episode=episode, **data)
-        except DjangoValidationError as exc:
-            raise drf_validation_error(exc) from exc
+        event, created, warnings = services.care_event_log(actor=_actor(request), episode=episode, **data)
         result = CareEventResultSerializer({"event": event, "created": created, "warnings": warnings})
         return Response(result.data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class _EventChangeView(CareAPIView):
-    def get_queryset(self) -> QuerySet[CareEvent]:
-        if getattr(self, "swagger_fake_view", False):
-            return CareEvent.unscoped.none()
+class _EventChangeView(ScopedQuerysetMixin, CareAPIView):
+    model = CareEvent
+
+    def scoped_queryset(self) -> QuerySet[CareEvent]:
         return CareEvent.objects.select_related("episode__client", "event_type", "professional")
+
+    def service_error_detail(self, exc: DjangoValidationError) -> dict[str, list[str]]:
+        return validation_error_detail(exc, REASON_KEYS)
 
 
 class EventCorrectView(_EventChangeView):
@@ -259,12 +237,9 @@ class EventCorrectView(_EventChangeView):
         event = self.get_object()
         changes = self.parse(CareEventCorrectSerializer, request.data)
         reason = changes.pop("reason")
-        try:
-            new, warnings = services.care_event_correct(
-                event=event, actor=_actor(request), reason=reason, **changes
-            )
-        except DjangoValidationError as exc:
-            raise drf_validation_error(exc, REASON_KEYS) from exc
+        new, warnings = services.care_event_correct(
+            event=event, actor=_actor(request), reason=reason, **changes
+        )
         result = CareEventCorrectResultSerializer({"event": new, "warnings": warnings})
         return Response(result.data, status=status.HTTP_201_CREATED)
 
@@ -282,10 +257,7 @@ class EventVoidView(_EventChangeView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         event = self.get_object()
         data = self.parse(CareEventVoidSerializer, request.data)
-        try:
-            voided = services.care_event_void(event=event, actor=_actor(request), reason=data["reason"])
-        except DjangoValidationError as exc:
-            raise drf_validation_error(exc, REASON_KEYS) from exc
+        voided = services.care_event_void(event=event, actor=_actor(request), reason=data["reason"])
         return Response(CareEventSerializer(voided).data)
 
 
