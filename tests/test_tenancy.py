@@ -23,7 +23,7 @@ from billing.models import (
     ContractTariff,
     SplitRule,
 )
-from igo.models import Invitation, Membership, Role
+from igo.models import Invitation, Membership, Role, User
 from igo.services import invitation_create
 from igo.tenancy import TenantScopeError, current_tenant_or_none, tenant_scope
 from pregnancies.models import AccessLogEntry, Birth, CareEvent, Episode
@@ -170,7 +170,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     assert len(TENANT_URLS) >= 8
 
 
-def member_with_every_role(world: TenantWorld):  # type: ignore[no-untyped-def]
+def member_with_every_role(world: TenantWorld) -> User:
     """The world's administrator, given every role and a professional profile: a refusal is then the
     tenant wall, not a missing role."""
     admin = world.user(Role.IGO_ADMIN)

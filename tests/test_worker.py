@@ -1,4 +1,10 @@
-"""Celery jobs executed by a real worker process against the test database (scripts/worker.sh)."""
+"""Celery jobs executed by a real worker process against the test database (scripts/worker.sh).
+
+The worker has its own clock: time-machine in a test moves this process's clock, not the worker's. So these
+tests set no clock and pass no moment the worker would have to share; the dated pass (scripts/dated.sh) moves
+both processes' clocks together and runs them at month ends, New Year and the DST nights (that the worker's
+clock is the test's is tests/igo/test_worker_clock.py).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +13,23 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
+from django.test import Client
+from django.utils import timezone
 
 from igo.models import Invitation, Role
+from igo.selectors import invitation_token
 from igo.services import invitation_create
 from igo.tasks import worker_info
 from igo.tenancy import tenant_scope
 from tests.scenarios.people import make_world
 
-pytestmark = [pytest.mark.real_worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _needs_worker():
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        if os.environ.get("IGO_REQUIRE_REAL_SERVICES") == "1":
-            pytest.fail("real-worker tests must run against a worker, but Celery is eager")
-        pytest.skip("no broker configured: start Redis and scripts/worker.sh, set REDIS_URL")
+pytestmark = [
+    pytest.mark.real_worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("needs_worker"),
+    pytest.mark.dated,
+]
 
 
 def test_worker_runs_in_another_process_on_the_test_database():
@@ -50,7 +55,15 @@ def test_invitation_mail_is_sent_by_the_worker_after_commit():
             break
         time.sleep(0.2)
     assert invitation.sent_at is not None, "the worker did not send the invitation within 30 s"
+    assert invitation.created_at <= invitation.sent_at < invitation.expires_at
+    token = invitation_token(invitation)
     mail_dir = os.environ.get("EMAIL_FILE_PATH")
     if mail_dir:
-        bodies = [p.read_text() for p in Path(mail_dir).glob("*.log")]
-        assert any("via-worker@example.test" in b and "/invite/" in b for b in bodies)
+        [body] = [b for p in Path(mail_dir).glob("*.log") if token in (b := p.read_text())]
+        assert "via-worker@example.test" in body and f"/invite/{token}/" in body
+        # The mail states the end of the link's validity on the Amsterdam clock (a week of 168 hours after it
+        # was made: across a DST change that is another hour on the wall clock than the invitation's).
+        valid_until = timezone.localtime(invitation.expires_at)
+        assert f"{valid_until:%d-%m-%Y %H:%M}" in body
+    # The link works when the mail arrives.
+    assert Client().get(f"/invite/{token}/").status_code == 200

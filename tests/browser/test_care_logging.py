@@ -14,42 +14,10 @@ from igo.tenancy import tenant_scope
 from pregnancies import services
 from pregnancies.catalogue import catalogue_seed
 from pregnancies.models import AccessLogEntry, CareEvent, EventStatus, EventType
-from tests.factories import (
-    PASSWORD,
-    ClientFactory,
-    EpisodeFactory,
-    InsurerFactory,
-    MemberOrganisationFactory,
-    MembershipFactory,
-    ProfessionalFactory,
-    TenantFactory,
-    UserFactory,
-)
+from tests.factories import ClientFactory, EpisodeFactory, InsurerFactory, TenantFactory
+from tests.scenarios.browser import clinician, sign_in_to_tenant, typed_time
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    form = page.get_by_test_id("login-form")
-    form.locator("[name=login]").fill(email)
-    form.locator("[name=password]").fill(PASSWORD)
-    form.locator("button[type=submit]").click()
-    expect(page.get_by_test_id("current-tenant")).to_be_visible()
-
-
-def clinician(tenant, role: str, discipline: str, kind: str, email: str):  # type: ignore[no-untyped-def]
-    user = UserFactory(email=email)
-    MembershipFactory(tenant=tenant, user=user, role=role)
-    org = MemberOrganisationFactory(tenant=tenant, kind=kind)
-    ProfessionalFactory(
-        tenant=tenant,
-        user=user,
-        discipline=discipline,
-        organisation=org,
-        big_number="" if discipline == "maternity_carer" else "19000000555",
-    )
-    return user
 
 
 def test_midwife_finds_client_logs_three_events_and_corrects_one(page: Page):
@@ -65,7 +33,7 @@ def test_midwife_finds_client_logs_three_events_and_corrects_one(page: Page):
         due_date=today + timedelta(weeks=20),
         gestational_age_at_intake=70,
     )
-    sign_in(page, midwife.email)
+    sign_in_to_tenant(page, midwife.email)
 
     page.get_by_role("link", name="Cliënten").or_(page.locator("[data-nav=clients]")).first.click()
     search = page.get_by_test_id("client-search")
@@ -80,9 +48,8 @@ def test_midwife_finds_client_logs_three_events_and_corrects_one(page: Page):
     form = page.get_by_test_id("event-form")
     pre_check = EventType.unscoped.get(tenant=tenant, code="PRE_CHECK")
     for days_ago in (14, 7, 1):
-        moment = timezone.localtime() - timedelta(days=days_ago)
         form.locator("[name=event_type]").select_option(str(pre_check.pk))
-        form.locator("[name=occurred_at]").fill(moment.strftime("%Y-%m-%dT%H:%M"))
+        form.locator("[name=occurred_at]").fill(typed_time(today - timedelta(days=days_ago), "10:00"))
         form.locator("[name=note]").fill(f"Controle {days_ago} dagen geleden")
         form.locator("button[type=submit]").click()
         expect(page.get_by_test_id("event-row")).to_have_count({14: 1, 7: 2, 1: 3}[days_ago])
@@ -93,8 +60,8 @@ def test_midwife_finds_client_logs_three_events_and_corrects_one(page: Page):
     page.get_by_test_id("correct-link").first.click()
     correct = page.get_by_test_id("correct-form")
     correct.locator("[name=quantity]").fill("1")
-    new_moment = timezone.localtime() - timedelta(days=15)
-    correct.locator("[name=occurred_at]").fill(new_moment.strftime("%Y-%m-%dT%H:%M"))
+    new_moment = typed_time(today - timedelta(days=15), "09:30")
+    correct.locator("[name=occurred_at]").fill(new_moment)
     correct.locator("[name=change_reason]").fill("Verkeerde datum ingevoerd")
     correct.locator("button[type=submit]").click()
     expect(page.get_by_test_id("event-row")).to_have_count(3)
@@ -102,7 +69,8 @@ def test_midwife_finds_client_logs_three_events_and_corrects_one(page: Page):
     assert events.count() == 4
     superseded = events.get(status=EventStatus.SUPERSEDED)
     assert superseded.change_reason == "Verkeerde datum ingevoerd"
-    assert superseded.superseded_by.occurred_at.date() == new_moment.date()
+    # The moment as typed, on the Amsterdam clock (in UTC, 09:30 in summer is 07:30).
+    assert f"{timezone.localtime(superseded.superseded_by.occurred_at):%Y-%m-%dT%H:%M}" == new_moment
     assert AccessLogEntry.unscoped.filter(client=client, user=midwife, action="view").exists()
 
 
@@ -135,7 +103,7 @@ def test_maternity_carer_logs_hours_for_todays_clients(page: Page):
             occurred_at=labour + timedelta(days=1),
             quantity=Decimal("7"),
         )
-    sign_in(page, carer.email)
+    sign_in_to_tenant(page, carer.email)
     page.locator("[data-nav=today]").click()
     card = page.get_by_test_id(f"today-{episode.pk}")
     expect(card).to_contain_text(episode.client.family_name)

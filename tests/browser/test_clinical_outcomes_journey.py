@@ -14,8 +14,8 @@ from igo.models import Role
 from pregnancies.catalogue import catalogue_seed
 from pregnancies.models import Birth, CareEvent, Episode, EventType
 from quality.models import ExperienceResponse
-from tests.browser.test_care_logging import clinician, sign_in
 from tests.factories import EpisodeFactory, TenantFactory
+from tests.scenarios.browser import clinician, sign_in_to_tenant, typed_time
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +37,7 @@ def test_midwife_records_outcomes_a_nicu_admission_and_the_questionnaire(page: P
     birth = Birth.unscoped.create(
         tenant=tenant, episode=episode, born_at=labour + timedelta(hours=5), place="home", mode="spontaneous"
     )
-    sign_in(page, midwife.email)
+    sign_in_to_tenant(page, midwife.email)
     page.goto(f"/t/{tenant.slug}/episodes/{episode.pk}/")
     expect(page.get_by_test_id("experience-form")).to_have_count(0)  # the maternity period has not ended
 
@@ -92,14 +92,13 @@ def test_a_refused_care_entry_shows_its_error(page: Page):
         due_date=today + timedelta(weeks=20),
         gestational_age_at_intake=70,
     )
-    sign_in(page, midwife.email)
+    sign_in_to_tenant(page, midwife.email)
     page.goto(f"/t/{tenant.slug}/episodes/{episode.pk}/")
     form = page.get_by_test_id("event-form")
     form.locator("[name=event_type]").select_option(
         str(EventType.unscoped.get(tenant=tenant, code="PRE_CHECK").pk)
     )
-    future = timezone.localtime() + timedelta(days=3)
-    form.locator("[name=occurred_at]").fill(future.strftime("%Y-%m-%dT%H:%M"))
+    form.locator("[name=occurred_at]").fill(typed_time(today + timedelta(days=3), "10:00"))  # in the future
     form.locator("button[type=submit]").click()
     expect(page.get_by_test_id("event-form").locator(".errorlist")).to_be_visible()
     assert not CareEvent.unscoped.filter(episode=episode).exists()

@@ -9,12 +9,14 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from billing.models import BatchFile, BatchLine, BatchReturn, ClaimLine, LineStatus, WorkItem
-from tests.browser.test_sign_in_journey import current_totp_code, url_re
 from tests.factories import PASSWORD, InsurerMembershipFactory, UserFactory
 from tests.scenarios.batches import make_batch
-from tests.scenarios.billing import build, portfolio, run
+from tests.scenarios.billing import BILLING_NOW, build, portfolio, run
+from tests.scenarios.browser import current_totp_code, url_re
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# The billing world of 2026 with this month's batch, seen from BILLING_NOW: the signing in (TOTP) and the
+# live server (a thread of this process) follow the moved clock, the browser keeps its own.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.clock(BILLING_NOW)]
 
 
 def test_insurer_downloads_rejects_one_line_and_accepts_the_rest(page: Page, world_a) -> None:

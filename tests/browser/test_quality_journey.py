@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 
 from igo.models import Role
 from pregnancies.models import AccessAction, AccessLogEntry
-from tests.browser.test_sign_in_journey import current_totp_code, url_re
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
+from tests.scenarios.browser import current_totp_code, url_re
 from tests.test_quality_dashboard import YEAR, build
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

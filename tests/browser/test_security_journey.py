@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from billing.models import BatchStatus, ClaimBatch
 from igo.models import Role, User
 from tests.scenarios.batches import insurer_employee, make_batch
-from tests.scenarios.billing import build, portfolio, run
+from tests.scenarios.billing import BILLING_NOW, build, portfolio, run
 from tests.scenarios.people import TenantWorld
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,6 +31,7 @@ def signed_in(page: Page, live_server, user: User) -> None:
     )
 
 
+@pytest.mark.clock(BILLING_NOW)  # the billing world of 2026 with this month's batch
 def test_release_asks_first_and_a_year_picker_sends_itself(page: Page, live_server, world_a: TenantWorld):
     s = build(world_a)
     portfolio(s)

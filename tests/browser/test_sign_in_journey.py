@@ -6,13 +6,12 @@ Runs against pytest-django's `live_server` with Debian's Chromium (see tests/bro
 from __future__ import annotations
 
 import re
-import time
 from importlib import import_module
 
 import pytest
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
+from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
@@ -20,21 +19,12 @@ from playwright.sync_api import Page, expect
 
 from igo.models import Role, Tenant, User
 from tests.factories import PASSWORD, MembershipFactory, TenantFactory, UserFactory
+from tests.scenarios.browser import certainly_wrong_totp_code, current_totp_code, url_re
+from tests.scenarios.clock import local
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-TOTP_PERIOD = 30
-# Submitting a code takes well under this; closer to the end of a period we wait for the next one, so
-# the server (TOTP_TOLERANCE = 0: only the current period counts) never sees an expired code.
-TOTP_MARGIN_SECONDS = 5
-
-
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def url_re(path: str) -> re.Pattern[str]:
-    """Match an absolute live-server URL on its path, with an optional query string."""
-    return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?$")
 
 
 def translated(message: str, language: str) -> str:
@@ -96,24 +86,6 @@ def session_value(page: Page, key: str) -> object:
     return store.get(key)
 
 
-def current_totp_code(secret: str) -> str:
-    """A code valid now and for at least TOTP_MARGIN_SECONDS more (clock alignment, not a UI wait)."""
-    remaining = TOTP_PERIOD - time.time() % TOTP_PERIOD
-    if remaining < TOTP_MARGIN_SECONDS:
-        time.sleep(remaining + 0.1)
-    return format_hotp_value(hotp_value(secret, int(time.time()) // TOTP_PERIOD))
-
-
-def certainly_wrong_totp_code(secret: str) -> str:
-    """A six-digit code that is not valid in the current period nor in its neighbours."""
-    counter = int(time.time()) // TOTP_PERIOD
-    valid = {hotp_value(secret, counter + delta) for delta in range(-2, 3)}
-    candidate = (hotp_value(secret, counter) + 500_000) % 1_000_000
-    while candidate in valid:
-        candidate = (candidate + 1) % 1_000_000
-    return format_hotp_value(candidate)
-
-
 def submit_totp_code(page: Page, code: str) -> None:
     field = page.locator("input[name=code]")
     field.fill(code)
@@ -123,6 +95,8 @@ def submit_totp_code(page: Page, code: str) -> None:
 # --- tests ------------------------------------------------------------------------------------------
 
 
+# A set moment, far from midnight: the footer's date stays the same through the journey (it is compared).
+@pytest.mark.clock(local(2027, 1, 14, 12))
 def test_admin_sets_up_totp_switches_language_and_signs_out(page: Page, live_server) -> None:
     user, tenant = admin_without_totp()
     dashboard = reverse("tenant_dashboard", kwargs={"tenant_slug": tenant.slug})

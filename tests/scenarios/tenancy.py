@@ -29,7 +29,7 @@ def tenant_url_patterns() -> list[tuple[str, list[str]]]:
     """Every named URL whose route takes a tenant slug, with its other parameters."""
     found: list[tuple[str, list[str]]] = []
 
-    def walk(patterns, prefix_params: list[str]):  # type: ignore[no-untyped-def]
+    def walk(patterns: list[URLPattern | URLResolver], prefix_params: list[str]) -> None:
         for p in patterns:
             params = prefix_params + list(p.pattern.converters.keys())
             if isinstance(p, URLResolver):
