@@ -15,13 +15,11 @@ See bench/README.md for the options and the latest figures.
 
 from __future__ import annotations
 
+if not __package__:  # run as `python bench/care_logging.py`: the project root is not on sys.path yet
+    import common  # noqa: F401
+
 import argparse
-import contextlib
-import math
-import os
-import platform
 import random
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -29,18 +27,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import (
+    FAMILY,
+    GIVEN,
+    ORGANISATIONS,
+    BulkInsert,
+    argument_parser,
+    database_prepare,
+    database_url,
+    environment,
+    insurers_get,
+    percentile,
+    vacuum_analyze,
+)
+
 DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/igo_bench"
-POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "postgis"}
 
 TENANT_SLUG = "bench-igo"
 TENANT_NAME = "Benchmark IGO"
 TENANT_AGB = "53990001"
-BATCH = 2000
 
 # The benchmark marks the events it logs through the POST with this location, so it can remove them.
 BENCH_LOCATION = "bench-post"
@@ -50,8 +57,7 @@ BENCH_LOCATION = "bench-post"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fresh", action="store_true", help="drop and recreate the benchmark database")
+    parser = argument_parser(__doc__)
     parser.add_argument("--requests", "-n", type=int, default=200, help="requests per scenario (200)")
     parser.add_argument("--episodes", type=int, default=3000, help="episodes to generate (3000)")
     parser.add_argument("--events", type=int, default=120_000, help="care events to generate (120000)")
@@ -62,86 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    scheme = urlsplit(url).scheme.split("+")[0].lower()
-    if scheme not in POSTGRES_SCHEMES:
-        sys.exit(
-            f"bench/care_logging.py measures PostgreSQL only; DATABASE_URL uses '{scheme or url}'.\n"
-            f"SQLite figures say nothing about production. Unset DATABASE_URL to use {DEFAULT_DATABASE_URL}."
-        )
-    name = urlsplit(url).path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(
-            f"Refusing to use database '{name}': the benchmark writes 250,000+ rows and --fresh drops the "
-            "database, so its name must contain 'bench' (it never touches development or test data)."
-        )
-    return url
-
-
-def ensure_database(url: str, *, fresh: bool) -> bool:
-    """Create the benchmark database if missing (drop it first with fresh); True when it was created."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if fresh:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return True
-
-
-def django_setup(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "igo.settings"
-    os.environ["IGO_ALLOW_DEV_SECRET"] = "1"  # noqa: S105 - a flag, not a secret
-    os.environ["DEBUG"] = "0"
-    os.environ["HTTPS"] = "0"
-    os.environ["ALLOWED_HOSTS"] = "testserver,localhost"
-    # {% static %} without a collectstatic manifest; production resolves it from a dict, same cost.
-    os.environ["IGO_PLAIN_STATIC"] = "1"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import warnings
-
-    import django
-
-    # WhiteNoise warns that STATIC_ROOT does not exist (no collectstatic); irrelevant here.
-    warnings.filterwarnings("ignore", message="No directory at")
-    django.setup()
-    from django.db import connection
-
-    if connection.vendor != "postgresql":  # settings could still have fallen back
-        sys.exit(f"The database engine is {connection.vendor}; the benchmark needs PostgreSQL.")
-
-
 # --- data generation ---------------------------------------------------------------------------
 
-GIVEN = [
-    "Sanne", "Lotte", "Emma", "Fatima", "Julia", "Anna", "Sophie", "Lisa", "Eva", "Noor", "Sara", "Fleur",
-    "Iris", "Yasmina", "Mila", "Zoë", "Lieke", "Anouk", "Femke", "Naima", "Esra", "Maud", "Roos", "Ilse",
-]  # fmt: skip
-FAMILY = [
-    "de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Janssen", "Visser", "Smit",
-    "Meijer", "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker",
-    "Brouwer", "de Wit", "Dijkstra", "Smits", "de Graaf", "El Amrani", "Yilmaz", "Kaya", "Vermeulen",
-]  # fmt: skip
-INSURERS = [("3311", "Zilveren Kruis"), ("7095", "VGZ"), ("3332", "Menzis"), ("9664", "CZ")]
-# name, kind, AGB code (8 digits)
-ORGANISATIONS = [
-    ("Verloskundigenpraktijk De Maas", "midwifery_practice", "02990101"),
-    ("Verloskundigen Noord", "midwifery_practice", "02990102"),
-    ("Verloskundigenpraktijk Het Nest", "midwifery_practice", "02990103"),
-    ("Maasziekenhuis, verloskunde", "hospital", "06990104"),
-    ("Maatschap Gynaecologie Rijnmond", "gynaecologists", "03990105"),
-    ("Kraamzorg Rijnmond", "kraamzorg", "01990106"),
-]
 # discipline, role, organisation index, how many
 STAFF = [
     ("midwife", "midwife", 0, 6),
@@ -188,6 +116,29 @@ class Plan:
     weight: float = 1.0
     n_events: int = 0
     team: dict[str, Any] = field(default_factory=dict)
+
+    def as_episode(self, *, tenant: Any, client: Any, parity: int, coordinator: Any) -> Any:
+        """The Episode of this story (not saved): its key dates, ended when the story ends."""
+        from pregnancies.models import Episode  # after django.setup()
+
+        return Episode(
+            tenant=tenant,
+            client=client,
+            intake_date=self.intake,
+            due_date=self.intake + timedelta(days=280 - self.gestational_age_at_intake),
+            gestational_age_at_intake=self.gestational_age_at_intake,
+            parity=parity,
+            coordinating_professional=coordinator,
+            status="ended" if self.end_date else "active",
+            end_date=self.end_date,
+            end_reason=self.end_reason,
+            labour_started_at=self.labour,
+            placenta_plus_2h_at=self.placenta_2h,
+            hospital_admitted_at=self.admitted,
+            hospital_discharged_at=self.discharged,
+            kraamzorg_ended_on=self.kraamzorg_end,
+            postnatal_ended_on=self.postnatal_end,
+        )
 
 
 def aware(day: date, at: dtime = dtime.min) -> datetime:
@@ -371,10 +322,10 @@ def episode_events(
 def load(args: argparse.Namespace) -> dict[str, float]:
     """Generate the tenant and its data with bulk_create, in one transaction."""
     from django.contrib.auth.hashers import make_password
-    from django.db import DatabaseError, connection, transaction
+    from django.db import transaction
     from django.utils import timezone
 
-    from igo.models import Insurer, Membership, Tenant, User
+    from igo.models import Membership, Tenant, User
     from igo.validators import bsn_is_valid
     from pregnancies.catalogue import catalogue_seed
     from pregnancies.models import (
@@ -392,27 +343,15 @@ def load(args: argparse.Namespace) -> dict[str, float]:
     rng = random.Random(args.seed)
     now = timezone.now()
     today = timezone.localdate()
-    counts: dict[str, int] = {}
-
-    insert_s: dict[str, float] = {}
-
-    def bulk(model: Any, rows: list[Any]) -> list[Any]:
-        manager = model.unscoped if hasattr(model, "unscoped") else model.objects
-        began = time.perf_counter()
-        created = manager.bulk_create(rows, batch_size=BATCH)
-        insert_s[model.__name__] = insert_s.get(model.__name__, 0) + time.perf_counter() - began
-        counts[model.__name__] = counts.get(model.__name__, 0) + len(created)
-        return created
+    bulk = BulkInsert()
+    counts, insert_s = bulk.rows, bulk.seconds
 
     started = time.perf_counter()
     with transaction.atomic():
         tenant = Tenant.objects.create(name=TENANT_NAME, slug=TENANT_SLUG, agb_code=TENANT_AGB)
         counts["EventType"] = catalogue_seed(tenant=tenant)
         types = {t.code: t for t in EventType.unscoped.filter(tenant=tenant)}
-        insurers = []
-        for code, name in INSURERS:
-            insurer, _ = Insurer.objects.get_or_create(uzovi_code=code, defaults={"name": name})
-            insurers.append(insurer)
+        insurers = insurers_get()
         orgs = bulk(
             MemberOrganisation,
             [
@@ -502,23 +441,11 @@ def load(args: argparse.Namespace) -> dict[str, float]:
                 "maternity_carer": rng.sample(by_discipline["maternity_carer"], 2),
             }
             episodes.append(
-                Episode(
+                plan.as_episode(
                     tenant=tenant,
                     client=client,
-                    intake_date=plan.intake,
-                    due_date=plan.intake + timedelta(days=280 - plan.gestational_age_at_intake),
-                    gestational_age_at_intake=plan.gestational_age_at_intake,
                     parity=rng.choices([0, 1, 2, 3, 4], [42, 35, 15, 5, 3])[0],
-                    coordinating_professional=plan.team["midwife"],
-                    status="ended" if plan.end_date else "active",
-                    end_date=plan.end_date,
-                    end_reason=plan.end_reason,
-                    labour_started_at=plan.labour,
-                    placenta_plus_2h_at=plan.placenta_2h,
-                    hospital_admitted_at=plan.admitted,
-                    hospital_discharged_at=plan.discharged,
-                    kraamzorg_ended_on=plan.kraamzorg_end,
-                    postnatal_ended_on=plan.postnatal_end,
+                    coordinator=plan.team["midwife"],
                 )
             )
         episodes = bulk(Episode, episodes)
@@ -592,11 +519,7 @@ def load(args: argparse.Namespace) -> dict[str, float]:
         )
     load_s = time.perf_counter() - started
     analyze_started = time.perf_counter()
-    with connection.cursor() as cursor:  # what autovacuum would do soon after a bulk load
-        cursor.execute("VACUUM ANALYZE")
-        # Write the loaded pages out now, not during the measurements (needs a superuser).
-        with contextlib.suppress(DatabaseError):
-            cursor.execute("CHECKPOINT")
+    vacuum_analyze()
     rows = sum(counts.values())
     slowest = sorted(insert_s.items(), key=lambda kv: -kv[1])[:3]
     print(
@@ -619,12 +542,6 @@ def pick_professional(plan: Plan, disciplines: list[str], rng: random.Random) ->
 
 
 # --- measurement -------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 @dataclass
@@ -682,6 +599,27 @@ def closest(counts: dict[int, int], target: int, among: Iterable[int] | None = N
     return pk, counts[pk]
 
 
+def post_targets(today: date) -> list[tuple[int, date]]:
+    """(pk, intake date) of the episodes of the tenant in scope that a POST may log a prenatal check in:
+    active, not yet in labour, intake before yesterday."""
+    from pregnancies.models import Episode
+
+    return list(
+        Episode.objects.filter(
+            status="active", labour_started_at__isnull=True, intake_date__lt=today - timedelta(days=1)
+        ).values_list("pk", "intake_date")
+    )
+
+
+def posted_events_delete(tenant: Any) -> int:
+    """Remove the events the benchmark logged through the POST (marked by their location); returns how many."""
+    from igo.tenancy import tenant_scope
+    from pregnancies.models import CareEvent
+
+    with tenant_scope(tenant):
+        return CareEvent.objects.filter(location=BENCH_LOCATION, submission_key__isnull=False).delete()[0]
+
+
 def measure(args: argparse.Namespace) -> list[Result]:
     from django.db.models import Count, Q
     from django.test import Client as HttpClient
@@ -689,7 +627,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
 
     from igo.models import Tenant
     from igo.tenancy import tenant_scope
-    from pregnancies.models import CareEvent, Episode, EventType
+    from pregnancies.models import Episode, EventType
     from providers.models import Professional
 
     rng = random.Random(args.seed + 1)
@@ -700,10 +638,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
     def cleanup() -> None:
         """Remove the events the POSTs logged, so every scenario sees the generated data."""
         nonlocal removed
-        with tenant_scope(tenant):
-            removed += CareEvent.objects.filter(
-                location=BENCH_LOCATION, submission_key__isnull=False
-            ).delete()[0]
+        removed += posted_events_delete(tenant)
 
     cleanup()  # left over by an interrupted run
     removed = 0
@@ -722,11 +657,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
             )
         )
         today = timezone.localdate()
-        prenatal = list(
-            Episode.objects.filter(
-                status="active", labour_started_at__isnull=True, intake_date__lt=today - timedelta(days=1)
-            ).values_list("pk", "intake_date")
-        )
+        prenatal = post_targets(today)
     intake_of = dict(prenatal)
     episode_ids = sorted(active_events)
     small, small_n = closest(active_events, 10)
@@ -832,24 +763,6 @@ def measure(args: argparse.Namespace) -> list[Result]:
 # --- report ------------------------------------------------------------------------------------
 
 
-def environment(url: str) -> dict[str, str]:
-    from django import get_version
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        version = cursor.fetchone()[0]
-        cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
-        size = cursor.fetchone()[0]
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    parts = urlsplit(url)
-    return {
-        "PostgreSQL": f"{version} ({parts.hostname}:{parts.port or 5432}/{parts.path.lstrip('/')}, {size})",
-        "CPUs": f"{os.cpu_count()} (usable by this process: {affinity})",
-        "Python / Django": f"{platform.python_version()} / {get_version()}",
-    }
-
-
 def row_counts() -> dict[str, int]:
     from igo.models import Membership, Tenant, User
     from pregnancies.models import AccessLogEntry, Birth, CareEvent, Client, Episode, EventType
@@ -892,19 +805,15 @@ def event_distribution() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    url = database_url()
-    created = ensure_database(url, fresh=args.fresh)
-    django_setup(url)
-    from django.core.management import call_command
-
+    url = database_url(
+        "DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        script="bench/care_logging.py",
+        why="the benchmark writes 250,000+ rows and --fresh drops the database",
+    )
+    database_prepare(url, fresh=args.fresh)
     from igo.models import Tenant
 
-    started = time.perf_counter()
-    call_command("migrate", interactive=False, verbosity=0)
-    print(
-        f"Database {urlsplit(url).path.lstrip('/')}: {'created' if created else 'reused'}, "
-        f"migrated in {time.perf_counter() - started:.1f} s"
-    )
     load_figures: dict[str, float] = {}
     if Tenant.objects.filter(slug=TENANT_SLUG).exists():
         print("Benchmark data found: generation skipped (use --fresh to rebuild).")

@@ -16,6 +16,9 @@ See bench/README.md ("Load test") for what is measured and the latest figures.
 
 from __future__ import annotations
 
+if not __package__:  # run as `python bench/load.py`: the project root is not on sys.path yet
+    import common  # noqa: F401
+
 import argparse
 import asyncio
 import contextlib
@@ -39,17 +42,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.billing import machine_busy_s  # noqa: E402
-from bench.care_logging import (  # noqa: E402
+from bench.care_logging import (
     BENCH_LOCATION,
     DEFAULT_DATABASE_URL,
-    POSTGRES_SCHEMES,
     TENANT_SLUG,
+    post_targets,
+    posted_events_delete,
+)
+from bench.common import (
+    ROOT,
+    database_checked,
+    django_setup,
+    ensure_database,
+    machine_busy_s,
     percentile,
+    proc_stat,
+    service_environment,
 )
 
 SCENARIOS = {
@@ -64,7 +72,6 @@ MODES = ("closed", "think")
 # Disciplines whose catalogue entries include the prenatal check (pregnancies/catalogue.py, OBSTETRIC).
 LOGGING_DISCIPLINES = ("midwife", "clinical_midwife", "gynaecologist")
 CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 BACKEND_CLIENT = re.compile(r".*\(\d+\)$|\[local\]$")  # "127.0.0.1(56948)": a client connection
 
 
@@ -123,15 +130,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def check_database_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme.split("+")[0].lower() not in POSTGRES_SCHEMES:
-        sys.exit("bench/load.py measures PostgreSQL only.")
-    if "bench" not in parts.path:
-        sys.exit(f"Refusing database '{parts.path.lstrip('/')}': its name must contain 'bench'.")
-    return url
-
-
 # --- set-up in this process (Django) -----------------------------------------------------------
 
 
@@ -153,9 +151,14 @@ class Fixture:
 def prepare(args: argparse.Namespace, users: int) -> Fixture:
     from bench import care_logging
 
-    url = check_database_url(args.database_url)
-    created = care_logging.ensure_database(url, fresh=False)
-    care_logging.django_setup(url)
+    url = database_checked(
+        args.database_url,
+        script="bench/load.py",
+        source="--database-url",
+        why="every run logs care events and signs users in there",
+    )
+    created = ensure_database(url, fresh=False)
+    django_setup(url)
     from django.conf import settings
     from django.core.management import call_command
     from django.test import Client as DjangoClient
@@ -187,11 +190,7 @@ def prepare(args: argparse.Namespace, users: int) -> Fixture:
         pre_check = EventType.objects.get(code="PRE_CHECK").pk
         episodes = list(Episode.objects.order_by("pk").values_list("pk", flat=True))
         today = timezone.localdate()
-        prenatal = list(
-            Episode.objects.filter(
-                status="active", labour_started_at__isnull=True, intake_date__lt=today - timedelta(days=1)
-            ).values_list("pk", "intake_date")
-        )
+        prenatal = post_targets(today)
     usable = []
     for pro in pros:
         if pro.user is None:  # excluded by the query; for the type checker
@@ -229,11 +228,8 @@ def cleanup(tenant_id: int) -> int:
     from django.db import connections
 
     from igo.models import Tenant
-    from igo.tenancy import tenant_scope
-    from pregnancies.models import CareEvent
 
-    with tenant_scope(Tenant.objects.get(pk=tenant_id)):
-        removed = CareEvent.objects.filter(location=BENCH_LOCATION, submission_key__isnull=False).delete()[0]
+    removed = posted_events_delete(Tenant.objects.get(pk=tenant_id))
     connections.close_all()
     return int(removed)
 
@@ -250,22 +246,14 @@ def sessions_delete(keys: list[str]) -> None:
 
 
 def server_start(args: argparse.Namespace, conn_max_age: int, log_dir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "DB_CONN_MAX_AGE": str(conn_max_age),
-        "DEBUG": "0",
-        "HTTPS": "0",  # plain HTTP on loopback: no redirect to https, cookies without Secure
-        "IGO_PLAIN_STATIC": "1",  # {% static %} without a collectstatic manifest
-        "IGO_ALLOW_DEV_SECRET": "1",  # the same key as this process, which made the sessions
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-        # WhiteNoise warns once per worker that STATIC_ROOT does not exist (no collectstatic).
-        "PYTHONWARNINGS": "ignore:No directory at",
-    }
+    env = service_environment(
+        args.database_url,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        REDIS_URL=args.redis_url,
+        DB_CONN_MAX_AGE=str(conn_max_age),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONPATH=str(ROOT),
+    )
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         "igo.wsgi",
@@ -313,20 +301,6 @@ def server_stop(process: subprocess.Popen[bytes]) -> None:
 
 
 # --- CPU accounting --------------------------------------------------------------------------
-
-
-def proc_stat(pid: int) -> tuple[int, float, float] | None:
-    """(parent pid, own CPU s, CPU s of reaped children) from /proc/<pid>/stat."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (
-        int(fields[1]),
-        (int(fields[11]) + int(fields[12])) / CLK_TCK,
-        (int(fields[13]) + int(fields[14])) / CLK_TCK,
-    )
 
 
 def command_line(pid: int) -> str:

@@ -17,6 +17,9 @@ See bench/README.md ("National year") for what is measured and the latest figure
 
 from __future__ import annotations
 
+if not __package__:  # run as `python bench/national.py`: the project root is not on sys.path yet
+    import common  # noqa: F401
+
 import argparse
 import concurrent.futures
 import contextlib
@@ -33,44 +36,39 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, sys.path[0] is bench/, where bench/billing.py would shadow the `billing` app.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT))
-
-from bench.batches import fetch, start_server  # noqa: E402
-from bench.billing import (  # noqa: E402
-    books_ok,
+from bench.billing_run import books_ok, print_run, profile_tenant, run_pipeline, verify
+from bench.care_logging import aware
+from bench.common import (
+    BATCH_TABLES,
+    ROOT,
+    argument_parser,
+    cursor,
+    database_prepare,
+    database_url,
+    environment,
+    fetch,
     in_child,
     machine_busy_s,
     maxrss_kb,
     own_cpu_s,
-    print_run,
+    percentile,
     process_cpu_s,
-    profile_tenant,
-    run_pipeline,
-    verify,
+    rows,
+    scalar,
+    service_environment,
+    start_server,
+    status_kb,
 )
-from bench.care_logging import POSTGRES_SCHEMES, aware, django_setup, ensure_database, environment, percentile  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/igo_bench_national"
 URL_VARIABLE = "BENCH_NATIONAL_DATABASE_URL"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 REDIS_VARIABLE = "BENCH_NATIONAL_REDIS_URL"
 STATE_DIR = Path(os.environ.get("BENCH_NATIONAL_STATE_DIR", "/tmp/svc_national"))  # noqa: S108 - worker log only
-BATCH_TABLES = [
-    "billing_returnline",
-    "billing_batchreturn",
-    "billing_batchfile",
-    "billing_batchline",
-    "billing_claimbatch",
-]
-KINDS = ("kz301", "csv", "pdf")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fresh", action="store_true", help="drop and recreate the benchmark database")
+    parser = argument_parser(__doc__)
     parser.add_argument("--episodes", type=int, default=165_000, help="episodes in the year (165000)")
     parser.add_argument("--tenants", type=int, default=10, help="IGOs (10)")
     parser.add_argument("--seed", type=int, default=20261123, help="random seed of the data")
@@ -87,36 +85,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def database_url() -> str:
-    url = os.environ.get(URL_VARIABLE) or DEFAULT_DATABASE_URL
-    parts = urlsplit(url)
-    if parts.scheme.split("+")[0].lower() not in POSTGRES_SCHEMES:
-        sys.exit(f"bench/national.py measures PostgreSQL only; {URL_VARIABLE} is '{url}'.")
-    if "bench" not in parts.path:
-        sys.exit("Refusing a database whose name does not contain 'bench' (--fresh drops it).")
-    return url
-
-
-@contextlib.contextmanager
-def cursor() -> Any:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        yield cur
-
-
-def scalar(sql: str, params: Any = None) -> Any:
-    with cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchone()[0]
-
-
-def rows(sql: str, params: Any = None) -> list[Any]:
-    with cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
-
-
 def md_table(headers: list[str], body: list[list[Any]]) -> str:
     align = ["---:" if i else "---" for i in range(len(headers))]
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
@@ -129,18 +97,6 @@ def n(x: float) -> str:
 
 
 # --- processes: the Celery worker and what it uses ------------------------------------------------
-
-
-def status_kb(pid: int) -> dict[str, int]:
-    out: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    out[line.split(":")[0]] = int(line.split()[1])
-    except OSError:
-        pass
-    return out
 
 
 def children(pid: int) -> list[int]:
@@ -219,16 +175,7 @@ class Sampler(threading.Thread):
 def start_worker(url: str, redis_url: str) -> subprocess.Popen[bytes]:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     log = open(STATE_DIR / "celery.log", "wb")  # noqa: SIM115 - kept open for the worker's life
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "DJANGO_SETTINGS_MODULE": "igo.settings",
-        "IGO_ALLOW_DEV_SECRET": "1",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONWARNINGS": "ignore:No directory at",
-    }
+    env = service_environment(url, REDIS_URL=redis_url)
     command = [
         str(ROOT / ".venv" / "bin" / "celery"), "-A", "igo", "worker", "--pool", "prefork", "--concurrency", "2",
         "--loglevel", "info", "--hostname", "bench-national@%h", "--without-gossip", "--without-mingle",
@@ -389,7 +336,7 @@ def insurer_check(tenant_ids: list[int]) -> int:
 def books(tenant_ids: list[int], label: str, period: date) -> dict[str, Any]:
     v: dict[str, Any] = dict(verify(tenant_ids))
     v["wrong_insurer"] = insurer_check(tenant_ids)
-    # bench/billing.py's books_ok also demands that every client who changed insurer has an episode billed
+    # bench/billing_run.py's books_ok also demands that every client who changed insurer has an episode billed
     # to both; here most changes fall outside an episode's phases, so that last test is replaced by the
     # check that every line goes to the insurer on file at the start of its phase.
     ok = books_ok({**v, "episodes_two_insurers": v["clients_changing_insurer"]}) and not v["wrong_insurer"]
@@ -567,23 +514,16 @@ def data_summary(tenant_ids: list[int], snapshot_day: date) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    url = database_url()
+    url = database_url(URL_VARIABLE, DEFAULT_DATABASE_URL, script="bench/national.py", why="--fresh drops it")
     redis_url = os.environ.get(REDIS_VARIABLE) or DEFAULT_REDIS_URL
     os.environ["REDIS_URL"] = redis_url  # this process enqueues and reads the results there
-    created = ensure_database(url, fresh=args.fresh)
-    django_setup(url)
-    from django.core.management import call_command
+    database_prepare(url, fresh=args.fresh)
     from django.db import connections
     from django.utils import timezone
 
     from bench import national_data, national_sql
 
-    t = time.perf_counter()
-    call_command("migrate", interactive=False, verbosity=0)
     dbname = urlsplit(url).path.lstrip("/")
-    print(
-        f"Database {dbname}: {'created' if created else 'reused'}, migrated in {time.perf_counter() - t:.1f} s"
-    )
     today = timezone.localdate()
     snapshot_day = today.replace(day=1)  # the year ends the day before
     first = (snapshot_day - timedelta(days=1)).replace(day=1)  # the measured month

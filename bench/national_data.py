@@ -26,27 +26,23 @@ from datetime import time as dtime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from bench.billing import (
-    ORG_LAYOUT,
-    RATES,
-    STAFF,
-    TENANT_WEIGHTS,
-    BillingPlan,
-    maxrss_kb,
-    staff_create,
-    tenant_sizes,
-)
-from bench.care_logging import (
+from bench.billing_run import BillingPlan
+from bench.care_logging import aware, between, bsn_generate, event_codes, pick_professional, windows
+from bench.common import (
     FAMILY,
     GIVEN,
-    INSURERS,
-    ORGANISATIONS,
-    aware,
-    between,
-    bsn_generate,
-    event_codes,
-    pick_professional,
-    windows,
+    INSURER_WEIGHTS,
+    ORG_LAYOUT,
+    BulkInsert,
+    contract_create,
+    insurers_get,
+    maxrss_kb,
+    members_create,
+    shares_draw,
+    split_rules_create,
+    team_draw,
+    tenant_sizes,
+    vacuum_analyze,
 )
 
 SLUG_PREFIX = "bench-national-"
@@ -61,7 +57,6 @@ ENDINGS = [
     ("death", 0.0001),
 ]
 SWITCH_SHARE = 0.06  # clients who change insurer on 1 January
-INSURER_WEIGHTS = [30, 25, 20, 25]  # market shares of the four insurers (Zilveren Kruis, VGZ, Menzis, CZ)
 # Per insurer: tariffs (prenatal, natal, postnatal), overhead and reserve of the IGO, and the partial rules
 # (all: miscarriage before 16 weeks, prenatal at 50%; two insurers also bill a termination before 24 weeks
 # at 75% of the prenatal tariff). The split rule itself is per IGO and year (billing.SplitRule has no
@@ -72,7 +67,13 @@ CONTRACT_TERMS = [
     (("1235.00", "910.00", "1540.00"), "5.00", "1.50", True),
     (("1220.00", "900.00", "1510.00"), "6.00", "2.50", False),
 ]
-# A larger IGO has more staff: (episodes per year per unit, at least 1 unit) scales bench/billing.py's STAFF.
+TERMINATION_BEFORE_24_WEEKS = {
+    "end_reason": "termination",
+    "before_week": 24,
+    "phases": ["prenatal"],
+    "percentage": 75,
+}
+# A larger IGO has more staff: (episodes per year per unit, at least 1 unit) scales common.STAFF_BY_KIND.
 STAFF_UNIT_EPISODES = 4000
 
 
@@ -96,22 +97,13 @@ class NationalPlan(BillingPlan):
 # --- the year's stories -------------------------------------------------------------------------
 
 
-def _draw_ending(rng: random.Random) -> str:
-    draw = rng.random()
-    for reason, share in ENDINGS:
-        if draw < share:
-            return reason
-        draw -= share
-    return "birth"
-
-
 def plan_story(rng: random.Random, intake: date, snapshot: datetime, last: date) -> NationalPlan:
     """One pregnancy from its intake, cut at the snapshot (the end of last month)."""
     from django.utils import timezone
 
     g_in = rng.randint(6 * 7, 12 * 7) if rng.random() < 0.93 else rng.randint(12 * 7, 24 * 7)
     plan = NationalPlan(intake=intake, gestational_age_at_intake=g_in)
-    ending = _draw_ending(rng)
+    ending = shares_draw(rng, ENDINGS, "birth")
     if ending != "birth":
         if ending == "miscarriage":  # ~80% before 16 weeks
             g_end = rng.randint(7 * 7, 16 * 7 - 1) if rng.random() < 0.8 else rng.randint(16 * 7, 22 * 7)
@@ -184,11 +176,6 @@ def _prenatal_now(plan: NationalPlan, rng: random.Random, snapshot: datetime, la
         plan.changed_at = aware(plan.intake, dtime(10))
     if rng.random() < 0.15:
         plan.second_line_at = between(rng, aware(plan.intake, dtime(9)), snapshot - timedelta(hours=1))
-
-
-def _bulk(model: Any, rows: list[Any]) -> list[Any]:
-    manager = model.unscoped if hasattr(model, "unscoped") else model.objects
-    return list(manager.bulk_create(rows))
 
 
 def plan_year(
@@ -424,14 +411,12 @@ def _next_id(table: str) -> int:
 def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers: int = 2) -> dict[str, Any]:
     """Generate and store the national year. snapshot_day: the first day of this month (the year ends the
     day before). Returns figures: rows and seconds per table, the kinds of episodes, peak memory."""
-    from django.db import DatabaseError, connection, transaction
+    from django.db import transaction
 
-    from billing import services
-    from igo.models import Insurer, Tenant
+    from igo.models import Tenant
     from igo.tenancy import tenant_scope
     from pregnancies.catalogue import catalogue_seed
     from pregnancies.models import EventType
-    from providers.models import MemberOrganisation
 
     rng = random.Random(seed)
     last = snapshot_day - timedelta(days=1)
@@ -453,11 +438,9 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
 
     # 2. Set-up per IGO with the ORM and the billing services (small).
     t1 = time.perf_counter()
+    bulk = BulkInsert(batch_size=None)  # small: one INSERT per table
     with transaction.atomic():
-        insurers = [
-            Insurer.objects.get_or_create(uzovi_code=code, defaults={"name": name})[0]
-            for code, name in INSURERS
-        ]
+        insurers = insurers_get()
         setups: list[dict[str, Any]] = []
         for t in range(1, tenants + 1):
             tenant = Tenant.objects.create(
@@ -468,104 +451,52 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
                 et.code: TypeInfo(et.pk, et.phase, list(et.disciplines))
                 for et in EventType.unscoped.filter(tenant=tenant)
             }
-            layout = [ORGANISATIONS[i] for i in ORG_LAYOUT[rng.randint(3, 6)]]
-            orgs = MemberOrganisation.unscoped.bulk_create(
-                [
-                    MemberOrganisation(
-                        tenant=tenant,
-                        name=f"{name} ({t:02d})",
-                        kind=kind,
-                        agb_code=f"{agb[:2]}97{t:02d}{agb[-2:]}",
-                        member_from=date(2020, 1, 1),
-                    )
-                    for name, kind, agb in layout
-                ]
-            )
-            units = max(1, round(sizes[t - 1] / STAFF_UNIT_EPISODES))
-            people = [
-                (discipline, role, org, f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}")
-                for org in orgs
-                for discipline, role, how_many in STAFF[org.kind]
-                for _ in range(how_many * units)
-            ]
-            finance, profs = staff_create(
-                _bulk,
+            layout = ORG_LAYOUT[rng.randint(3, 6)]
+            members = members_create(
+                bulk,
+                rng,
                 tenant,
-                people,
+                layout,
+                name_suffix=f" ({t:02d})",
+                agb_infix=f"97{t:02d}",
+                member_from=date(2020, 1, 1),
+                units=max(1, round(sizes[t - 1] / STAFF_UNIT_EPISODES)),
                 email=f"{{d}}-{t:02d}-{{i:04d}}@bench-national.invalid",
                 agb=f"{{org}}{t:02d}{{i:04d}}",
                 big=f"18{t:02d}{{i:07d}}",
                 finance_email=f"finance-{t:02d}@bench-national.invalid",
             )
-            practices = [o for o in orgs if o.kind == "midwifery_practice"]
-            kraamzorg = next(o for o in orgs if o.kind == "kraamzorg")
-            hospital = next(o for o in orgs if o.kind == "hospital")
-            partnership = next((o for o in orgs if o.kind == "gynaecologists"), None)
             staff: dict[tuple[int, str], list[Team]] = defaultdict(list)
-            for prof in profs:
+            for prof in members.professionals:
                 staff[(prof.organisation_id, prof.discipline)].append(
                     Team(prof.pk, prof.organisation_id, prof.user_id or 0)
                 )
             with tenant_scope(tenant):
                 for k, insurer in enumerate(insurers):
                     (pre, nat, post), overhead, reserve, termination = CONTRACT_TERMS[k]
-                    partial = [
-                        {
-                            "end_reason": "miscarriage",
-                            "before_week": 16,
-                            "phases": ["prenatal"],
-                            "percentage": 50,
-                        }
-                    ]
-                    if termination:
-                        partial.append(
-                            {
-                                "end_reason": "termination",
-                                "before_week": 24,
-                                "phases": ["prenatal"],
-                                "percentage": 75,
-                            }
-                        )
-                    services.contract_create(
+                    contract_create(
                         tenant=tenant,
-                        actor=finance,
+                        actor=members.finance,
                         insurer=insurer,
-                        name=f"{insurer.name} integrale geboortezorg",
                         valid_from=date(year_start.year - 1, 1, 1),
-                        overhead_pct=Decimal(overhead),
-                        reserve_pct=Decimal(reserve),
-                        tariffs={
-                            "prenatal": ("IGB-PRE", Decimal(pre)),
-                            "natal": ("IGB-NAT", Decimal(nat)),
-                            "postnatal": ("IGB-POST", Decimal(post)),
-                        },
-                        partial_rules=partial,
+                        overhead=Decimal(overhead),
+                        reserve=Decimal(reserve),
+                        tariffs=(Decimal(pre), Decimal(nat), Decimal(post)),
+                        more_partial_rules=[TERMINATION_BEFORE_24_WEEKS] if termination else [],
                     )
-                natal = {p.pk: Decimal(60) / len(practices) for p in practices}
-                natal[hospital.pk] = Decimal(20 if partnership else 25)
-                natal[kraamzorg.pk] = Decimal(15)
-                if partnership is not None:
-                    natal[partnership.pk] = Decimal(5)
-                for year in range(year_start.year - 1, last.year + 1):
-                    services.split_rule_create(
-                        tenant=tenant,
-                        actor=finance,
-                        year=year,
-                        phases={
-                            "prenatal": {"method": "care"},
-                            "natal": {"method": "fixed", "shares": natal},
-                            "postnatal": {"method": "care", "minimums": {kraamzorg.pk: 60}},
-                        },
-                        rates={types[code].pk: Decimal(rate) for code, rate in RATES.items()},
-                        note="benchmark",
-                    )
+                split_rules_create(
+                    tenant=tenant,
+                    members=members,
+                    years=range(year_start.year - 1, last.year + 1),
+                    types=types,
+                )
             setups.append(
                 {
                     "tenant": tenant.pk,
                     "types": types,
-                    "practices": [o.pk for o in practices],
-                    "hospital": hospital.pk,
-                    "kraamzorg": kraamzorg.pk,
+                    "practices": [o.pk for o in members.practices],
+                    "hospital": members.hospital.pk,
+                    "kraamzorg": members.kraamzorg.pk,
                     "staff": staff,
                     "gynaecologists": [m for (o, d), ms in staff.items() if d == "gynaecologist" for m in ms],
                 }
@@ -579,14 +510,15 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
     for setup, size in zip(setups, sizes, strict=True):
         staff = setup["staff"]
         for plan in plans[i : i + size]:
-            practice = rng.choice(setup["practices"])
             plan.tenant = setup["tenant"]
-            plan.team = {
-                "midwife": rng.sample(staff[(practice, "midwife")], 2),
-                "clinical_midwife": staff[(setup["hospital"], "clinical_midwife")],
-                "gynaecologist": rng.choice(setup["gynaecologists"]),
-                "maternity_carer": rng.sample(staff[(setup["kraamzorg"], "maternity_carer")], 2),
-            }
+            plan.team = team_draw(
+                rng,
+                staff,
+                practices=setup["practices"],
+                hospital=setup["hospital"],
+                kraamzorg=setup["kraamzorg"],
+                gynaecologists=setup["gynaecologists"],
+            )
             plan.client, plan.episode = client_id, episode_id
             client_id += 1
             episode_id += 1
@@ -714,10 +646,7 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
     load_s = time.perf_counter() - t0
 
     tick = time.perf_counter()
-    with connection.cursor() as cur:  # what autovacuum would do soon after a bulk load
-        cur.execute("VACUUM ANALYZE")
-        with contextlib.suppress(DatabaseError):
-            cur.execute("CHECKPOINT")
+    vacuum_analyze()
     analyze_s = time.perf_counter() - tick
     return {
         "rows": dict(rows),
@@ -734,4 +663,4 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
     }
 
 
-__all__ = ["SLUG_PREFIX", "TENANT_WEIGHTS", "load"]
+__all__ = ["SLUG_PREFIX", "load"]

@@ -1,7 +1,7 @@
 """The raw-SQL bounds of bench/national.py: a read-only aggregate and a write-inclusive set-based billing.
 
 (a) read-only: per episode, phase and organisation SUM(quantity x internal rate) over the active events of
-    the phases that ended in the month (bench/billing.py's aggregate, restricted to the month's phases).
+    the phases that ended in the month (bench/billing_run.py's aggregate, restricted to the month's phases).
 (b) write-inclusive: the same writes as the pipeline for the month, in hand-written set-based SQL: one claim
     line per ended phase (tariff of the contract of the insurer on file at the start of the phase, partial
     rule for an early ending), the overhead/reserve/member allocations of every line (fixed shares or care
@@ -20,6 +20,8 @@ import threading
 import time
 from datetime import date, datetime
 from typing import Any
+
+from bench.common import query_times
 
 TZ = "Europe/Amsterdam"
 
@@ -192,15 +194,8 @@ def read_bound(url: str, tenant_ids: list[int], first: date, last: date, repeat:
     import psycopg
 
     params = {"t": tenant_ids, "first": first, "last": last}
-    times: list[float] = []
-    rows: list[Any] = []
     with psycopg.connect(_conninfo(url)) as conn, conn.cursor() as cur:
-        for i in range(repeat + 1):
-            started = time.perf_counter()
-            cur.execute(READ_BOUND, params)
-            rows = cur.fetchall()
-            if i:
-                times.append(time.perf_counter() - started)
+        times, rows = query_times(cur, READ_BOUND, params, repeat)
         cur.execute(f"SELECT count(*) FROM ({PHASES}) x", params)  # noqa: S608 - constant SQL
         phases = (cur.fetchone() or [0])[0]
     return {"best_s": min(times), "times": times, "rows": len(rows), "phases": phases,

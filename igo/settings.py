@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "pregnancies",
     "billing",
     "quality",
+    "demo",  # the demo installation (manage.py seed_demo); no models
 ]
 
 MIDDLEWARE = [

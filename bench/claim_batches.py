@@ -9,22 +9,23 @@ This script prints figures; it does not assert timings. It uses its own database
 `igo_bench_batches`), creates it when missing, migrates it, loads the data once and reuses it; the batch
 tables are emptied (and the claim lines set back to *ready*) before every run.
 
-    .venv/bin/python bench/batches.py            # load if needed, then measure
-    .venv/bin/python bench/batches.py --fresh    # drop and recreate the benchmark database first
+    .venv/bin/python bench/claim_batches.py            # load if needed, then measure
+    .venv/bin/python bench/claim_batches.py --fresh    # drop and recreate the benchmark database first
 
 See bench/README.md for the options and the latest figures.
 """
 
 from __future__ import annotations
 
+if not __package__:  # run as `python bench/claim_batches.py`: the project root is not on sys.path yet
+    import common  # noqa: F401
+
 import argparse
 import contextlib
 import cProfile
 import gc
 import hashlib
-import http.client
 import io
-import os
 import pstats
 import random
 import re
@@ -36,46 +37,40 @@ import sys
 import time
 import tracemalloc
 import zlib
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, sys.path[0] is bench/, where bench/billing.py would shadow the `billing` app.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT))
-
-from bench.billing import (  # noqa: E402
-    ORG_LAYOUT,
-    RATES,
-    STAFF,
-    QueryStats,
-    in_child,
-    machine_busy_s,
-    maxrss_kb,
-    own_cpu_s,
-    plan_episode,
-    process_cpu_s,
-    rss_kb,
-    staff_create,
-)
-from bench.care_logging import (  # noqa: E402
+from bench.billing_run import plan_episode
+from bench.care_logging import allocate, bsn_generate, episode_events
+from bench.common import (
+    BATCH_TABLES,
     FAMILY,
     GIVEN,
-    INSURERS,
-    ORGANISATIONS,
-    POSTGRES_SCHEMES,
-    allocate,
-    bsn_generate,
-    django_setup,
-    ensure_database,
+    ORG_LAYOUT,
+    BulkInsert,
+    QueryStats,
+    argument_parser,
+    contract_create,
+    cursor,
+    database_prepare,
+    database_url,
     environment,
-    episode_events,
+    fetch,
+    in_child,
+    insurers_get,
+    machine_busy_s,
+    maxrss_kb,
+    members_create,
+    month_last,
+    own_cpu_s,
     percentile,
+    process_cpu_s,
+    rss_kb,
+    split_rules_create,
+    start_server,
+    team_draw,
 )
 
 DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/igo_bench_batches"
@@ -83,14 +78,6 @@ URL_VARIABLE = "BENCH_BATCHES_DATABASE_URL"  # not DATABASE_URL: never share a d
 SLUG_MONTH = "bench-batches-month"  # one month of 2,000 lines for one insurer
 SLUG_SERIES = "bench-batches-series"  # 30 months of 300 lines
 INSURER = "3311"  # every client of the benchmark is insured here
-BATCH = 2000  # bulk_create batch size
-BATCH_TABLES = [  # in an order TRUNCATE accepts (referencing tables first)
-    "billing_returnline",
-    "billing_batchreturn",
-    "billing_batchfile",
-    "billing_batchline",
-    "billing_claimbatch",
-]
 KINDS = ("kz301", "csv", "pdf")
 
 
@@ -98,8 +85,7 @@ KINDS = ("kz301", "csv", "pdf")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fresh", action="store_true", help="drop and recreate the benchmark database")
+    parser = argument_parser(__doc__)
     parser.add_argument("--lines", type=int, default=2000, help="claim lines of the measured month (2000)")
     parser.add_argument("--months", type=int, default=30, help="batches made in sequence (30)")
     parser.add_argument("--month-lines", type=int, default=300, help="claim lines per month of the series")
@@ -116,29 +102,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def database_url() -> str:
-    url = os.environ.get(URL_VARIABLE) or DEFAULT_DATABASE_URL
-    parts = urlsplit(url)
-    scheme = parts.scheme.split("+")[0].lower()
-    if scheme not in POSTGRES_SCHEMES:
-        sys.exit(f"bench/batches.py measures PostgreSQL only; {URL_VARIABLE} uses '{scheme or url}'.")
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(
-            f"Refusing to use database '{name}': --fresh drops the database and every run empties its "
-            "batch tables, so its name must contain 'bench' (it never touches development or test data)."
-        )
-    return url
-
-
-@contextlib.contextmanager
-def cursor() -> Iterator[Any]:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        yield cur
-
-
 def months_before(first_of_this_month: date, n: int) -> list[date]:
     """The first days of the n months before the given month, oldest first."""
     out, day = [], first_of_this_month
@@ -146,10 +109,6 @@ def months_before(first_of_this_month: date, n: int) -> list[date]:
         day = (day - timedelta(days=1)).replace(day=1)
         out.append(day)
     return out[::-1]
-
-
-def month_last(first: date) -> date:
-    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")  # not /Pages, the page tree
@@ -176,20 +135,14 @@ def load_tenant(
     from django.utils import timezone
 
     from billing import services
-    from igo.models import Insurer, Tenant
+    from igo.models import Tenant
     from igo.tenancy import tenant_scope
     from pregnancies.catalogue import catalogue_seed
     from pregnancies.models import CareEvent, Client, ClientInsurance, Episode, EventType
-    from providers.models import MemberOrganisation
 
     rng = random.Random(seed + number)
-    counts: dict[str, int] = defaultdict(int)
-
-    def bulk(model: Any, rows: list[Any]) -> list[Any]:
-        manager = model.unscoped if hasattr(model, "unscoped") else model.objects
-        created = manager.bulk_create(rows, batch_size=BATCH)
-        counts[model.__name__] += len(created)
-        return created
+    bulk = BulkInsert()
+    counts = bulk.rows
 
     plans: list[Any] = []
     for first, lines in months:
@@ -204,85 +157,42 @@ def load_tenant(
     last_year = max(m[0] for m in months).year
     used_bsn: set[str] = set()
     with transaction.atomic():
-        insurers = {
-            code: Insurer.objects.get_or_create(uzovi_code=code, defaults={"name": name})[0]
-            for code, name in INSURERS
-        }
-        insurer = insurers[INSURER]
+        insurer = next(i for i in insurers_get() if i.uzovi_code == INSURER)
         tenant = Tenant.objects.create(
             name=f"Benchmark batches {number}", slug=slug, agb_code=f"53970{number:03d}"
         )
         counts["EventType"] += catalogue_seed(tenant=tenant)
         types = {et.code: et for et in EventType.unscoped.filter(tenant=tenant)}
-        orgs = bulk(
-            MemberOrganisation,
-            [
-                MemberOrganisation(
-                    tenant=tenant,
-                    name=name,
-                    kind=kind,
-                    agb_code=f"{agb[:2]}97{number:02d}{agb[-2:]}",
-                    member_from=date(first_year - 1, 1, 1),
-                )
-                for name, kind, agb in (ORGANISATIONS[i] for i in ORG_LAYOUT[4])
-            ],
-        )
-        people = [
-            (discipline, role, org, f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}")
-            for org in orgs
-            for discipline, role, how_many in STAFF[org.kind]
-            for _ in range(how_many)
-        ]
-        finance, profs = staff_create(
+        members = members_create(
             bulk,
+            rng,
             tenant,
-            people,
+            ORG_LAYOUT[4],
+            name_suffix="",
+            agb_infix=f"97{number:02d}",
+            member_from=date(first_year - 1, 1, 1),
             email=f"{{d}}-{number}-{{i:03d}}@bench-batches.invalid",
             agb=f"{{org}}96{number:02d}{{i:02d}}",
             big=f"19{number:02d}{{i:07d}}",
             finance_email=f"finance-{number}@bench-batches.invalid",
         )
-        practices = [o for o in orgs if o.kind == "midwifery_practice"]
-        hospital = next(o for o in orgs if o.kind == "hospital")
-        kraamzorg = next(o for o in orgs if o.kind == "kraamzorg")
-        staff: dict[tuple[int, str], list[Any]] = defaultdict(list)
-        for prof in profs:
-            staff[(prof.organisation_id, prof.discipline)].append(prof)
-        gynaecologists = [p for p in profs if p.discipline == "gynaecologist"]
+        staff = members.staff()
+        practices = [o.pk for o in members.practices]
+        gynaecologists = members.gynaecologists()
 
         with tenant_scope(tenant):
-            services.contract_create(
+            contract_create(
                 tenant=tenant,
-                actor=finance,
+                actor=members.finance,
                 insurer=insurer,
-                name=f"{insurer.name} integrale geboortezorg",
                 valid_from=date(first_year, 1, 1),
-                overhead_pct=Decimal(rng.choice(["4.00", "5.00", "6.00"])),
-                reserve_pct=Decimal("2.00"),
-                tariffs={
-                    "prenatal": ("IGB-PRE", Decimal("1205.00")),
-                    "natal": ("IGB-NAT", Decimal("895.00")),
-                    "postnatal": ("IGB-POST", Decimal("1495.00")),
-                },
-                partial_rules=[
-                    {"end_reason": "miscarriage", "before_week": 16, "phases": ["prenatal"], "percentage": 50}
-                ],
+                overhead=Decimal(rng.choice(["4.00", "5.00", "6.00"])),
+                reserve=Decimal("2.00"),
+                tariffs=(Decimal("1205.00"), Decimal("895.00"), Decimal("1495.00")),
             )
-            natal = {p.pk: Decimal(60) / len(practices) for p in practices}
-            natal[hospital.pk], natal[kraamzorg.pk] = Decimal(25), Decimal(15)
-            for year in range(first_year, last_year + 1):
-                services.split_rule_create(
-                    tenant=tenant,
-                    actor=finance,
-                    year=year,
-                    phases={
-                        "prenatal": {"method": "care"},
-                        "natal": {"method": "fixed", "shares": natal},
-                        "postnatal": {"method": "care", "minimums": {kraamzorg.pk: 60}},
-                    },
-                    rates={types[code].pk: Decimal(rate) for code, rate in RATES.items()},
-                    note="benchmark",
-                )
+            split_rules_create(
+                tenant=tenant, members=members, years=range(first_year, last_year + 1), types=types
+            )
 
         clients = bulk(
             Client,
@@ -313,31 +223,20 @@ def load_tenant(
         )
         episodes = []
         for client, plan in zip(clients, plans, strict=True):
-            practice = rng.choice(practices)
-            plan.team = {
-                "midwife": rng.sample(staff[(practice.pk, "midwife")], 2),
-                "clinical_midwife": staff[(hospital.pk, "clinical_midwife")],
-                "gynaecologist": rng.choice(gynaecologists),
-                "maternity_carer": rng.sample(staff[(kraamzorg.pk, "maternity_carer")], 2),
-            }
+            plan.team = team_draw(
+                rng,
+                staff,
+                practices=practices,
+                hospital=members.hospital.pk,
+                kraamzorg=members.kraamzorg.pk,
+                gynaecologists=gynaecologists,
+            )
             episodes.append(
-                Episode(
+                plan.as_episode(
                     tenant=tenant,
                     client=client,
-                    intake_date=plan.intake,
-                    due_date=plan.intake + timedelta(days=280 - plan.gestational_age_at_intake),
-                    gestational_age_at_intake=plan.gestational_age_at_intake,
                     parity=rng.choice([0, 0, 1, 1, 2]),
-                    coordinating_professional=plan.team["midwife"][0],
-                    status="ended",
-                    end_date=plan.end_date,
-                    end_reason=plan.end_reason,
-                    labour_started_at=plan.labour,
-                    placenta_plus_2h_at=plan.placenta_2h,
-                    hospital_admitted_at=plan.admitted,
-                    hospital_discharged_at=plan.discharged,
-                    kraamzorg_ended_on=plan.kraamzorg_end,
-                    postnatal_ended_on=plan.postnatal_end,
+                    coordinator=plan.team["midwife"][0],
                 )
             )
         episodes = bulk(Episode, episodes)
@@ -617,60 +516,6 @@ def download_auth(batch_id: int) -> tuple[str, dict[str, str], str]:
     return tenant_path, {"Cookie": cookie}, "IGO finance download, session"
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "igo.settings",
-        "DEBUG": "0",
-        "HTTPS": "0",
-        "IGO_ALLOW_DEV_SECRET": "1",
-        "IGO_PLAIN_STATIC": "1",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "API_INSURER_RATE": "100000/min",
-        "API_USER_RATE": "100000/min",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONWARNINGS": "ignore:No directory at",  # WhiteNoise: no collectstatic, irrelevant here
-    }
-    env.pop("REDIS_URL", None)  # throttling and cache in the worker process: no shared Redis needed
-    command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
-        "igo.wsgi:application",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--worker-class=sync",
-        "--timeout=120",
-        "--log-level=warning",
-    ]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 - our own venv's gunicorn
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"gunicorn exited with code {proc.returncode}")
-        with contextlib.suppress(OSError):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        time.sleep(0.2)
-    proc.terminate()
-    sys.exit("gunicorn did not answer /healthz within 60 s")
-
-
-def fetch(port: int, path: str, headers: dict[str, str]) -> tuple[float, float, int, bytes, dict[str, str]]:
-    """One GET on a new connection: (time to first byte, total time, status, body, headers). The first
-    byte is the status line: http.client reads it and the headers before getresponse() returns."""
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    conn.request("GET", path, headers={"Host": "127.0.0.1", **headers})
-    response = conn.getresponse()
-    first = time.perf_counter() - started
-    body = response.read()
-    total = time.perf_counter() - started
-    conn.close()
-    return first, total, response.status, body, dict(response.getheaders())
-
-
 def measure_http(url: str, batch_id: int, requests: int, workers: int) -> dict[str, Any]:
     from billing.models import BatchFile
 
@@ -779,18 +624,15 @@ def ms(values: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    url = database_url()
-    created = ensure_database(url, fresh=args.fresh)
-    django_setup(url)
-    from django.core.management import call_command
+    url = database_url(
+        URL_VARIABLE,
+        DEFAULT_DATABASE_URL,
+        script="bench/claim_batches.py",
+        why="--fresh drops the database and every run empties its batch tables",
+    )
+    database_prepare(url, fresh=args.fresh)
     from django.utils import timezone
 
-    started = time.perf_counter()
-    call_command("migrate", interactive=False, verbosity=0)
-    print(
-        f"Database {urlsplit(url).path.lstrip('/')}: {'created' if created else 'reused'}, "
-        f"migrated in {time.perf_counter() - started:.1f} s"
-    )
     tenants = bench_tenants()
     if len(tenants) < 2:
         if tenants:

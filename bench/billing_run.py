@@ -9,17 +9,19 @@ This script prints figures; it does not assert timings. It uses its own database
 `igo_bench_billing`), creates it when missing, migrates it, loads the data once and reuses it; the
 billing tables are emptied before every measured run.
 
-    .venv/bin/python bench/billing.py            # load if needed, then measure
-    .venv/bin/python bench/billing.py --fresh    # drop and recreate the benchmark database first
-    .venv/bin/python bench/billing.py --profile  # also profile one tenant (cProfile, queries per batch)
+    .venv/bin/python bench/billing_run.py            # load if needed, then measure
+    .venv/bin/python bench/billing_run.py --fresh    # drop and recreate the benchmark database first
+    .venv/bin/python bench/billing_run.py --profile  # also profile one tenant (cProfile, queries per batch)
 
 See bench/README.md for the options and the latest figures.
 """
 
 from __future__ import annotations
 
+if not __package__:  # run as `python bench/billing_run.py`: the project root is not on sys.path yet
+    import common  # noqa: F401
+
 import argparse
-import contextlib
 import cProfile
 import io
 import multiprocessing as mp
@@ -27,72 +29,57 @@ import os
 import pstats
 import queue
 import random
-import re
-import resource
 import sys
 import time
 import traceback
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from datetime import time as dtime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, sys.path[0] is bench/, where this file would shadow the `billing` app.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT))
-
-from bench.care_logging import (  # noqa: E402
+from bench.care_logging import Plan, allocate, aware, between, bsn_generate, episode_events
+from bench.common import (
     FAMILY,
     GIVEN,
-    INSURERS,
-    ORGANISATIONS,
-    POSTGRES_SCHEMES,
-    Plan,
-    allocate,
-    aware,
-    between,
-    bsn_generate,
-    django_setup,
-    ensure_database,
+    INSURER_WEIGHTS,
+    ORG_LAYOUT,
+    BulkInsert,
+    QueryStats,
+    argument_parser,
+    contract_create,
+    cursor,
+    database_prepare,
+    database_url,
     environment,
-    episode_events,
+    in_child,
+    insurers_get,
+    machine_busy_s,
+    maxrss_kb,
+    members_create,
+    month_last,
+    own_cpu_s,
     percentile,
+    process_cpu_s,
+    query_times,
+    rss_kb,
+    shares_draw,
+    split_rules_create,
+    team_draw,
+    tenant_sizes,
+    vacuum_analyze,
 )
 
 DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/igo_bench_billing"
 URL_VARIABLE = "BENCH_BILLING_DATABASE_URL"  # not DATABASE_URL: never share a database with another run
 SLUG_PREFIX = "bench-billing-"
-BATCH = 2000  # bulk_create batch size
 BILLING_TABLES = [
     "billing_allocation",
     "billing_claimline",
     "billing_workitem",
     "billing_episodebillingstate",
 ]
-# Relative sizes of the IGOs (shuffled with the seed): the largest has ~10x the episodes of the smallest.
-TENANT_WEIGHTS = [1.9, 1.6, 1.4, 1.2, 1.0, 0.9, 0.8, 0.6, 0.4, 0.2]
-# Which of care_logging's six organisations an IGO with 3, 4, 5 or 6 members has.
-ORG_LAYOUT = {3: [0, 3, 5], 4: [0, 1, 3, 5], 5: [0, 1, 3, 4, 5], 6: [0, 1, 2, 3, 4, 5]}
-# discipline, membership role, how many, per organisation kind
-STAFF = {
-    "midwifery_practice": [("midwife", "midwife", 5)],
-    "hospital": [("clinical_midwife", "midwife", 3), ("gynaecologist", "gynaecologist", 3)],
-    "gynaecologists": [("gynaecologist", "gynaecologist", 4)],
-    "kraamzorg": [("maternity_carer", "maternity_carer", 14)],
-}
-# Internal rates (euro per unit) of the split rule, per event-type code.
-RATES = {
-    "INTAKE": "90", "PRE_CHECK": "50", "ECHO_TERM": "70", "ECHO_NT": "80", "ECHO_SEO": "120",
-    "ECHO_GROWTH": "70", "REFERRAL": "100", "KZ_INTAKE": "40", "DELIV_HOME": "350", "DELIV_CENTRE": "350",
-    "DELIV_POLI": "350", "DELIV_CLIN": "400", "PARTUS_ASSIST": "35", "HOSP_DAY": "250", "POST_VISIT": "60",
-    "KZ_HOURS": "35", "CHECK_6W": "80",
-}  # fmt: skip
 KINDS = [("miscarriage", 0.03), ("transferred_out", 0.02), ("insurer_change", 0.02)]  # rest: completed
 
 
@@ -100,8 +87,7 @@ KINDS = [("miscarriage", 0.03), ("transferred_out", 0.02), ("insurer_change", 0.
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fresh", action="store_true", help="drop and recreate the benchmark database")
+    parser = argument_parser(__doc__)
     parser.add_argument("--tenants", type=int, default=10, help="tenants (IGOs) to generate (10)")
     parser.add_argument("--episodes", type=int, default=16_000, help="episodes in total (16000)")
     parser.add_argument("--events", type=int, default=560_000, help="care events in total (560000)")
@@ -116,59 +102,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def database_url() -> str:
-    url = os.environ.get(URL_VARIABLE) or DEFAULT_DATABASE_URL
-    parts = urlsplit(url)
-    scheme = parts.scheme.split("+")[0].lower()
-    if scheme not in POSTGRES_SCHEMES:
-        sys.exit(f"bench/billing.py measures PostgreSQL only; {URL_VARIABLE} uses '{scheme or url}'.")
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(
-            f"Refusing to use database '{name}': the benchmark writes 600,000+ rows and --fresh drops the "
-            "database, so its name must contain 'bench' (it never touches development or test data)."
-        )
-    return url
-
-
 def month_bounds(text: str) -> tuple[date, date]:
     first = date.fromisoformat(f"{text}-01")
-    after = (first + timedelta(days=32)).replace(day=1)
-    return first, after - timedelta(days=1)
-
-
-def rss_kb() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def maxrss_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-
-
-def own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of any process on this machine, e.g. a PostgreSQL backend."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_s() -> float:
-    """CPU seconds all processes of the machine spent since boot (everything but idle and iowait)."""
-    with open("/proc/stat") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+    return first, month_last(first)
 
 
 # --- data generation ---------------------------------------------------------------------------
@@ -226,103 +162,21 @@ def plan_episode(rng: random.Random, kind: str, first: date, last: date, jan1: d
     return plan
 
 
-def draw_kind(rng: random.Random) -> str:
-    draw = rng.random()
-    for kind, share in KINDS:
-        if draw < share:
-            return kind
-        draw -= share
-    return "completed"
-
-
-def tenant_sizes(total: int, n: int, rng: random.Random) -> list[int]:
-    weights = [TENANT_WEIGHTS[i % len(TENANT_WEIGHTS)] for i in range(n)]
-    rng.shuffle(weights)
-    sizes = [int(total * w / sum(weights)) for w in weights]
-    for i in range(total - sum(sizes)):
-        sizes[i % n] += 1
-    return sizes
-
-
-def staff_create(
-    bulk: Callable[[Any, list[Any]], list[Any]],
-    tenant: Any,
-    people: list[tuple[str, str, Any, str]],
-    *,
-    email: str,
-    agb: str,
-    big: str,
-    finance_email: str,
-) -> tuple[Any, list[Any]]:
-    """The people of a benchmark IGO: a finance user who owns the set-up, and for every planned person
-    (discipline, role, organisation, name) a user account, a membership in that role and a Professional of
-    that organisation. `email`, `agb` and `big` are `str.format` patterns over the person's number `i`
-    (`email` also `d`, the discipline; `agb` also `org`, the first two digits of the organisation's AGB
-    code) that tell the IGOs of one database apart.
-    Returns (finance user, professionals in the order of `people`)."""
-    from django.contrib.auth.hashers import make_password
-
-    from igo.models import Membership, Role, User
-    from providers.models import Professional
-
-    unusable = make_password(None)
-    users = bulk(
-        User,
-        [User(email=finance_email, password=unusable)]
-        + [
-            User(email=email.format(d=d.replace("_", "-"), i=i), full_name=name, password=unusable)
-            for i, (d, _r, _o, name) in enumerate(people)
-        ],
-    )
-    finance, users = users[0], users[1:]
-    bulk(
-        Membership,
-        [Membership(tenant=tenant, user=finance, role=Role.IGO_FINANCE)]
-        + [Membership(tenant=tenant, user=u, role=p[1]) for u, p in zip(users, people, strict=True)],
-    )
-    profs = bulk(
-        Professional,
-        [
-            Professional(
-                tenant=tenant,
-                full_name=name,
-                discipline=discipline,
-                agb_code=agb.format(org=org.agb_code[:2], i=i),
-                big_number=big.format(i=i) if discipline != "maternity_carer" else "",
-                organisation=org,
-                user=user,
-            )
-            for i, ((discipline, _r, org, name), user) in enumerate(zip(people, users, strict=True))
-        ],
-    )
-    return finance, profs
-
-
 def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
     """Generate the tenants and their data with bulk_create, in one transaction."""
-    from django.db import DatabaseError, connection, transaction
+    from django.db import transaction
     from django.utils import timezone
 
-    from billing import services
-    from igo.models import Insurer, Tenant
+    from igo.models import Tenant
     from igo.tenancy import tenant_scope
     from pregnancies.catalogue import catalogue_seed
     from pregnancies.models import CareEvent, Client, ClientInsurance, Episode, EventType
-    from providers.models import MemberOrganisation
 
     rng = random.Random(args.seed)
     now = timezone.now()
     jan1 = date(last.year, 1, 1)
-    counts: Counter[str] = Counter()
-    insert_s: dict[str, float] = defaultdict(float)
-
-    def bulk(model: Any, rows: list[Any]) -> list[Any]:
-        manager = model.unscoped if hasattr(model, "unscoped") else model.objects
-        began = time.perf_counter()
-        created = manager.bulk_create(rows, batch_size=BATCH)
-        insert_s[model.__name__] += time.perf_counter() - began
-        counts[model.__name__] += len(created)
-        return created
+    bulk = BulkInsert()
+    counts, insert_s = bulk.rows, bulk.seconds
 
     # Plan every episode first, so the events are spread over all of them (long tail included).
     kinds: Counter[str] = Counter()
@@ -330,7 +184,7 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
     for size in tenant_sizes(args.episodes, args.tenants, rng):
         plans = []
         for _ in range(size):
-            kind = draw_kind(rng)
+            kind = shares_draw(rng, KINDS, "completed")
             plan = plan_episode(rng, kind, first, last, jan1)
             if plan is None:  # the month lies too late in the year for a pregnancy spanning 1 January
                 kind, plan = "completed", plan_episode(rng, "completed", first, last, jan1)
@@ -342,56 +196,31 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
 
     started = time.perf_counter()
     used_bsn: set[str] = set()
-    insurer_weights = [30, 25, 20, 25]
     with transaction.atomic():
-        insurers = [
-            Insurer.objects.get_or_create(uzovi_code=code, defaults={"name": name})[0]
-            for code, name in INSURERS
-        ]
+        insurers = insurers_get()
         for t, plans in enumerate(plans_by_tenant, start=1):
             tenant = Tenant.objects.create(
                 name=f"Benchmark IGO {t:02d}", slug=f"{SLUG_PREFIX}{t:02d}", agb_code=f"5398{t:04d}"
             )
             counts["EventType"] += catalogue_seed(tenant=tenant)
             types = {et.code: et for et in EventType.unscoped.filter(tenant=tenant)}
-            layout = [ORGANISATIONS[i] for i in ORG_LAYOUT[rng.randint(3, 6)]]
-            orgs = bulk(
-                MemberOrganisation,
-                [
-                    MemberOrganisation(
-                        tenant=tenant,
-                        name=f"{name} ({t:02d})",
-                        kind=kind,
-                        agb_code=f"{agb[:2]}98{t:02d}{agb[-2:]}",
-                        member_from=date(2020, 1, 1),
-                    )
-                    for name, kind, agb in layout
-                ],
-            )
             # Professionals with a user account and a membership; a finance user owns the set-up.
-            people = [
-                (discipline, role, org, f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}")
-                for org in orgs
-                for discipline, role, how_many in STAFF[org.kind]
-                for _ in range(how_many)
-            ]
-            finance, profs = staff_create(
+            members = members_create(
                 bulk,
+                rng,
                 tenant,
-                people,
+                ORG_LAYOUT[rng.randint(3, 6)],
+                name_suffix=f" ({t:02d})",
+                agb_infix=f"98{t:02d}",
+                member_from=date(2020, 1, 1),
                 email=f"{{d}}-{t:02d}-{{i:03d}}@bench-billing.invalid",
                 agb=f"{{org}}97{t:02d}{{i:02d}}",
                 big=f"19{t:02d}{{i:07d}}",
                 finance_email=f"finance-{t:02d}@bench-billing.invalid",
             )
-            practices = [o for o in orgs if o.kind == "midwifery_practice"]
-            kraamzorg = next(o for o in orgs if o.kind == "kraamzorg")
-            hospital = next(o for o in orgs if o.kind == "hospital")
-            partnership = next((o for o in orgs if o.kind == "gynaecologists"), None)
-            staff: dict[tuple[int, str], list[Any]] = defaultdict(list)
-            for prof in profs:
-                staff[(prof.organisation_id, prof.discipline)].append(prof)
-            gynaecologists = [p for p in profs if p.discipline == "gynaecologist"]
+            staff = members.staff()
+            practices = [o.pk for o in members.practices]
+            gynaecologists = members.gynaecologists()
 
             with tenant_scope(tenant):
                 # A contract per insurer: three phases, overhead and reserve, half the prenatal tariff
@@ -399,48 +228,23 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
                 overhead = Decimal(rng.choice(["4.00", "4.50", "5.00", "6.00"]))
                 reserve = Decimal(rng.choice(["1.50", "2.00", "2.50"]))
                 for k, insurer in enumerate(insurers):
-                    services.contract_create(
+                    contract_create(
                         tenant=tenant,
-                        actor=finance,
+                        actor=members.finance,
                         insurer=insurer,
-                        name=f"{insurer.name} integrale geboortezorg",
                         valid_from=date(jan1.year - 1, 1, 1),
-                        overhead_pct=overhead,
-                        reserve_pct=reserve,
-                        tariffs={
-                            "prenatal": ("IGB-PRE", Decimal("1190.00") + 15 * k),
-                            "natal": ("IGB-NAT", Decimal("880.00") + 10 * k),
-                            "postnatal": ("IGB-POST", Decimal("1480.00") + 20 * k),
-                        },
-                        partial_rules=[
-                            {
-                                "end_reason": "miscarriage",
-                                "before_week": 16,
-                                "phases": ["prenatal"],
-                                "percentage": 50,
-                            }
-                        ],
+                        overhead=overhead,
+                        reserve=reserve,
+                        tariffs=(
+                            Decimal("1190.00") + 15 * k,
+                            Decimal("880.00") + 10 * k,
+                            Decimal("1480.00") + 20 * k,
+                        ),
                     )
-                # The split rule of the year (and of the year before, for prenatal care begun then):
-                # prenatal by care delivered, natal in fixed shares, postnatal by care with a minimum.
-                natal = {p.pk: Decimal(60) / len(practices) for p in practices}
-                natal[hospital.pk] = Decimal(20 if partnership else 25)
-                natal[kraamzorg.pk] = Decimal(15)
-                if partnership is not None:
-                    natal[partnership.pk] = Decimal(5)
-                for year in (jan1.year - 1, jan1.year):
-                    services.split_rule_create(
-                        tenant=tenant,
-                        actor=finance,
-                        year=year,
-                        phases={
-                            "prenatal": {"method": "care"},
-                            "natal": {"method": "fixed", "shares": natal},
-                            "postnatal": {"method": "care", "minimums": {kraamzorg.pk: 60}},
-                        },
-                        rates={types[code].pk: Decimal(rate) for code, rate in RATES.items()},
-                        note="benchmark",
-                    )
+                # The split rule of the year and of the year before, for prenatal care begun then.
+                split_rules_create(
+                    tenant=tenant, members=members, years=(jan1.year - 1, jan1.year), types=types
+                )
 
             # Clients with their insurance (an insurer change on 1 January for some), one episode each.
             clients = []
@@ -459,7 +263,7 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
             clients = bulk(Client, clients)
             insurances = []
             for client, plan in zip(clients, plans, strict=True):
-                insurer = rng.choices(insurers, insurer_weights)[0]
+                insurer = rng.choices(insurers, INSURER_WEIGHTS)[0]
                 policy = f"{rng.randint(10**8, 10**9 - 1)}"
                 if plan.kind == "insurer_change":
                     insurances.append(
@@ -489,31 +293,20 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
 
             episodes = []
             for client, plan in zip(clients, plans, strict=True):
-                practice = rng.choice(practices)
-                plan.team = {
-                    "midwife": rng.sample(staff[(practice.pk, "midwife")], 2),
-                    "clinical_midwife": staff[(hospital.pk, "clinical_midwife")],
-                    "gynaecologist": rng.choice(gynaecologists),
-                    "maternity_carer": rng.sample(staff[(kraamzorg.pk, "maternity_carer")], 2),
-                }
+                plan.team = team_draw(
+                    rng,
+                    staff,
+                    practices=practices,
+                    hospital=members.hospital.pk,
+                    kraamzorg=members.kraamzorg.pk,
+                    gynaecologists=gynaecologists,
+                )
                 episodes.append(
-                    Episode(
+                    plan.as_episode(
                         tenant=tenant,
                         client=client,
-                        intake_date=plan.intake,
-                        due_date=plan.intake + timedelta(days=280 - plan.gestational_age_at_intake),
-                        gestational_age_at_intake=plan.gestational_age_at_intake,
                         parity=rng.choices([0, 1, 2, 3, 4], [42, 35, 15, 5, 3])[0],
-                        coordinating_professional=plan.team["midwife"][0],
-                        status="ended",
-                        end_date=plan.end_date,
-                        end_reason=plan.end_reason,
-                        labour_started_at=plan.labour,
-                        placenta_plus_2h_at=plan.placenta_2h,
-                        hospital_admitted_at=plan.admitted,
-                        hospital_discharged_at=plan.discharged,
-                        kraamzorg_ended_on=plan.kraamzorg_end,
-                        postnatal_ended_on=plan.postnatal_end,
+                        coordinator=plan.team["midwife"][0],
                     )
                 )
             episodes = bulk(Episode, episodes)
@@ -526,7 +319,8 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
                 )
             bulk(CareEvent, events)
             print(
-                f"  {tenant.slug}: {len(orgs)} organisations, {len(profs)} professionals, "
+                f"  {tenant.slug}: {len(members.organisations)} organisations, "
+                f"{len(members.professionals)} professionals, "
                 f"{len(episodes):,} episodes, {len(events):,} events "
                 f"({time.perf_counter() - started:.0f} s)",
                 flush=True,
@@ -534,10 +328,7 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
             del events, episodes, clients
     load_s = time.perf_counter() - started
     analyze_started = time.perf_counter()
-    with connection.cursor() as cursor:  # what autovacuum would do soon after a bulk load
-        cursor.execute("VACUUM ANALYZE")
-        with contextlib.suppress(DatabaseError):  # needs a superuser
-            cursor.execute("CHECKPOINT")
+    vacuum_analyze()
     rows = sum(counts.values())
     print(
         f"  episodes by kind: {dict(kinds)}; INSERTs {sum(insert_s.values()):.1f} s "
@@ -554,70 +345,7 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
     }
 
 
-# --- processes ---------------------------------------------------------------------------------
-
-
-def in_child(target: Callable[..., Any], *args: Any) -> Any:
-    """Run target(*args) in a forked process (own connection, own peak memory); return its result."""
-    from django.db import connections
-
-    connections.close_all()  # before the fork: a child closing an inherited connection would end ours
-    ctx = mp.get_context("fork")
-    results = ctx.Queue()
-    proc = ctx.Process(target=_child_main, args=(target, args, results))
-    proc.start()
-    while True:
-        try:
-            kind, value = results.get(timeout=5)
-            break
-        except queue.Empty:
-            if not proc.is_alive():
-                sys.exit(f"child process ended with exit code {proc.exitcode} and no result")
-    proc.join()
-    if kind == "error":
-        sys.exit(f"child process failed:\n{value}")
-    return value
-
-
-def _child_main(target: Callable[..., Any], args: tuple[Any, ...], results: Any) -> None:
-    from django.db import connections
-
-    connections.close_all()  # forget the parent's connection objects; the first query opens a new one
-    try:
-        results.put(("ok", target(*args)))
-    except BaseException:
-        results.put(("error", traceback.format_exc()))
-    finally:
-        connections.close_all()
-
-
-@dataclass
-class QueryStats:
-    """An execute_wrapper: counts the queries and the time spent in cursor.execute (server + transfer)."""
-
-    n: int = 0
-    seconds: float = 0.0
-    by_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(lambda: [0, 0.0]))
-    detail: bool = False
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            spent = time.perf_counter() - started
-            self.n += 1
-            self.seconds += spent
-            if self.detail:
-                kind = self.by_kind[query_kind(sql)]
-                kind[0] += 1
-                kind[1] += spent
-
-
-def query_kind(sql: str) -> str:
-    verb = sql.lstrip().split(None, 1)[0].upper()
-    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"(\w+)"', sql)
-    return f"{verb} {table.group(1) if table else '?'}"
+# --- the pipeline in worker processes ----------------------------------------------------------
 
 
 @dataclass
@@ -778,14 +506,6 @@ def run_pipeline(label: str, tenant_ids: list[int], today: date, workers: int) -
 # --- SQL: reset, lower bound, verification ------------------------------------------------------
 
 
-@contextlib.contextmanager
-def cursor() -> Iterator[Any]:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        yield cur
-
-
 def bench_tenants() -> list[tuple[int, str, int]]:
     """(id, slug, episodes) of the benchmark tenants."""
     with cursor() as cur:
@@ -834,17 +554,10 @@ LOWER_BOUND_SQL = """
 def lower_bound(tenant_ids: list[int], year: int, repeat: int = 5) -> dict[str, Any]:
     """ONE aggregate over the same events: per episode, phase and organisation the sum of quantity x
     internal rate. Timed with the rows fetched into Python; after one warm-up, best and median of `repeat`."""
-    times: list[float] = []
-    rows: list[Any] = []
     with cursor() as cur:
         cur.execute("SELECT count(*) FROM pregnancies_careevent WHERE tenant_id = ANY(%s)", [tenant_ids])
         events = cur.fetchone()[0]
-        for i in range(repeat + 1):
-            started = time.perf_counter()
-            cur.execute(LOWER_BOUND_SQL, [year, tenant_ids])
-            rows = cur.fetchall()
-            if i:
-                times.append(time.perf_counter() - started)
+        times, rows = query_times(cur, LOWER_BOUND_SQL, [year, tenant_ids], repeat)
         cur.execute("EXPLAIN (ANALYZE, TIMING OFF) " + LOWER_BOUND_SQL, [year, tenant_ids])
         plan = [r[0] for r in cur.fetchall()]
     server_ms = next((p for p in plan if p.startswith("Execution Time")), "")
@@ -1055,18 +768,15 @@ def print_run(run: RunFigures, episodes: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    url = database_url()
-    created = ensure_database(url, fresh=args.fresh)
-    django_setup(url)
-    from django.core.management import call_command
+    url = database_url(
+        URL_VARIABLE,
+        DEFAULT_DATABASE_URL,
+        script="bench/billing_run.py",
+        why="the benchmark writes 600,000+ rows and --fresh drops the database",
+    )
+    database_prepare(url, fresh=args.fresh)
     from django.utils import timezone
 
-    started = time.perf_counter()
-    call_command("migrate", interactive=False, verbosity=0)
-    print(
-        f"Database {urlsplit(url).path.lstrip('/')}: {'created' if created else 'reused'}, "
-        f"migrated in {time.perf_counter() - started:.1f} s"
-    )
     load_figures: dict[str, Any] = {}
     tenants = bench_tenants()
     if tenants:

@@ -1,0 +1,272 @@
+"""The demo's clients and their care (the pregnancies app): pregnancies in every stage with care logged as the
+professionals would, pregnancies after the birth for the claim batches, and one transferred out of the region.
+
+The demo is made relative to the day it runs, and tells the same story on any day: last month's batches
+(Zilveren Kruis and VGZ) released, this month's (Zilveren Kruis and CZ) drafts. A claim line belongs to the
+month it was made in (billing.batches: created before the next month's midnight), and the seed dates the
+lines of care that ended before this month back to last month, as the run every 15 minutes would have made
+them (`_date_history_lines`). So this month's drafts must come from care that surely ends this month, even
+at 00:30 on the 1st: an episode that ends today. Care whose month depends on the day (a birth two or ten
+days ago) is insured with Zilveren Kruis only, which has a batch in both months.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from demo.people import CZ, MENZIS, VGZ, ZK
+from igo.models import Insurer, Role, Tenant, User
+from igo.tenancy import tenant_scope
+from pregnancies import services
+from pregnancies.models import Client, Episode, EventType
+from providers.models import Professional
+
+# Demo clients: given names, family name, date of birth, BSN (passes the eleven-test), insurer (UZOVI), weeks
+# pregnant today (41: gave birth two days ago, in kraamzorg now).
+CLIENTS = [
+    ("Sanne", "de Jong", date(1993, 3, 14), "111222333", CZ, 12),
+    ("Lotte", "Bos", date(1990, 11, 2), "123456782", VGZ, 24),
+    ("Fatima", "El Amrani", date(1996, 6, 30), "100000009", MENZIS, 36),
+    ("Emma", "Vermeulen", date(1988, 1, 21), "100000010", ZK, 41),
+]
+# Pregnancies after the birth, for the claim batches: given names, family name, date of birth, BSN (passes
+# the eleven-test), insurer (UZOVI), and when the birth was: a positive number is days before the first of
+# this month, a negative one days before today. Care ends six weeks after the birth: with 50+ days before
+# the first it ended last month or before (last month's batches); Roos gave birth ten days ago and is in
+# kraamzorg; Julia's six weeks end today, so her postnatal phase is claimed in this month's batch.
+HISTORY = [
+    ("Anouk", "Visser", date(1991, 5, 3), "203456786", ZK, 75),
+    ("Iris", "Smit", date(1994, 8, 19), "304567899", ZK, 66),
+    ("Noor", "Dekker", date(1989, 2, 7), "405678915", ZK, 58),
+    ("Femke", "Mulder", date(1992, 12, 1), "506789123", VGZ, 50),
+    ("Roos", "Hendriks", date(1995, 4, 25), "607891233", ZK, -10),
+    ("Julia", "Meijer", date(1990, 7, 9), "708912345", ZK, -42),
+]
+POSTNATAL_DAYS = 42
+# A client transferred out of the region today, at 30 weeks: the contract bills the prenatal phase in full
+# (its partial rule for a transfer), ending today, so CZ has a line in this month's batch on any day.
+TRANSFERRED = ("Yara", "Koster", date(1997, 9, 12), "809123459", CZ, 30)
+
+
+def seed_clients(
+    tenant: Tenant,
+    users: dict[str, User],
+    insurers: dict[str, Insurer],
+    profs: dict[str, Professional],
+    *,
+    now: datetime,
+) -> None:
+    """A few clients with logged care, one of them in kraamzorg after a birth two days ago (once per tenant)."""
+    if Client.unscoped.filter(tenant=tenant).exists():
+        return
+    midwife, carer = users[Role.MIDWIFE], users[Role.MATERNITY_CARER]
+    today = timezone.localdate(now)
+    with tenant_scope(tenant):
+        types = {t.code: t for t in EventType.objects.all()}
+        for i, (given, family, born, bsn, uzovi, weeks) in enumerate(CLIENTS):
+            intake = today - timedelta(weeks=weeks - 8)
+            client = services.client_create(
+                tenant=tenant,
+                actor=midwife,
+                family_name=family,
+                given_names=given,
+                date_of_birth=born,
+                bsn=bsn,
+                postcode=f"{3011 + i} AB",
+                insurer=insurers[uzovi],
+                policy_number=f"{tenant.pk}{i:08d}",
+                insured_from=intake,
+            )
+            episode = services.episode_create(
+                tenant=tenant,
+                actor=midwife,
+                client=client,
+                intake_date=intake,
+                due_date=intake + timedelta(days=280 - 8 * 7),
+                coordinating_professional=profs[Role.MIDWIFE],
+            )
+            moment = timezone.make_aware(datetime.combine(intake, datetime.min.time())) + timedelta(hours=10)
+            services.care_event_log(
+                actor=midwife, episode=episode, event_type=types["INTAKE"], occurred_at=moment
+            )
+            for week in range(10, weeks, 4):
+                services.care_event_log(
+                    actor=midwife,
+                    episode=episode,
+                    event_type=types["PRE_CHECK"],
+                    occurred_at=moment + timedelta(weeks=week - 8),
+                )
+            if weeks >= 41:  # Emma gave birth two days ago: kraamzorg is running
+                labour = now - timedelta(days=2, hours=8)
+                services.episode_set_key_dates(
+                    episode=episode,
+                    actor=midwife,
+                    labour_started_at=labour,
+                    placenta_plus_2h_at=labour + timedelta(hours=7),
+                )
+                services.birth_record(
+                    episode=episode,
+                    actor=midwife,
+                    child_number=1,
+                    born_at=labour + timedelta(hours=4),
+                    outcome="live",
+                    place="home",
+                    mode="spontaneous",
+                    weight_grams=3450,
+                )
+                services.care_event_log(
+                    actor=midwife,
+                    episode=episode,
+                    event_type=types["DELIV_HOME"],
+                    occurred_at=labour + timedelta(hours=4),
+                )
+                services.care_event_log(
+                    actor=carer,
+                    episode=episode,
+                    event_type=types["PARTUS_ASSIST"],
+                    occurred_at=labour + timedelta(hours=3),
+                    quantity=Decimal("3"),
+                )
+                for day in (1, 2):
+                    services.care_event_log(
+                        actor=carer,
+                        episode=episode,
+                        event_type=types["KZ_HOURS"],
+                        occurred_at=labour + timedelta(days=day),
+                        quantity=Decimal("6"),
+                    )
+
+
+def _care_logger(types: dict[str, EventType]) -> Callable[..., None]:
+    """log(episode, actor, event code, moment, quantity="1"): care logged as the professional would."""
+
+    def log(episode: Episode, actor: User, code: str, at: datetime, quantity: str = "1") -> None:
+        services.care_event_log(
+            actor=actor, episode=episode, event_type=types[code], occurred_at=at, quantity=Decimal(quantity)
+        )
+
+    return log
+
+
+def seed_history(
+    tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer], *, now: datetime
+) -> None:
+    """Pregnancies after the birth (each once per tenant, so that a demo made by an older seed gets the ones
+    added since), so that the claim batches have lines in two months."""
+    midwife, carer = users[Role.MIDWIFE], users[Role.MATERNITY_CARER]
+    today = timezone.localdate(now)
+    this_month = today.replace(day=1)
+    seeded = set(Client.unscoped.filter(tenant=tenant).values_list("bsn", flat=True))
+    with tenant_scope(tenant):
+        log = _care_logger({t.code: t for t in EventType.objects.all()})
+        for i, (given, family, born, bsn, uzovi, days) in enumerate(HISTORY):
+            if bsn in seeded:
+                continue
+            birth_day = this_month - timedelta(days=days) if days > 0 else today + timedelta(days=days)
+            intake = birth_day - timedelta(weeks=32)  # at 8 weeks, a birth at 40 weeks
+            client = services.client_create(
+                tenant=tenant,
+                actor=midwife,
+                family_name=family,
+                given_names=given,
+                date_of_birth=born,
+                bsn=bsn,
+                postcode=f"{3031 + i} CD",
+                insurer=insurers[uzovi],
+                policy_number=f"{tenant.pk}9{i:07d}",
+                insured_from=intake - timedelta(days=365),
+            )
+            episode = services.episode_create(
+                tenant=tenant,
+                actor=midwife,
+                client=client,
+                intake_date=intake,
+                due_date=birth_day,
+                coordinating_professional=Professional.objects.get(user=midwife),
+            )
+            start = timezone.make_aware(datetime.combine(intake, time(10)))
+            log(episode, midwife, "INTAKE", start)
+            log(episode, midwife, "ECHO_SEO", start + timedelta(weeks=12))
+            for week in range(4, 32, 4):
+                log(episode, midwife, "PRE_CHECK", start + timedelta(weeks=week))
+            labour = timezone.make_aware(datetime.combine(birth_day, time(3, 30)))
+            services.episode_set_key_dates(
+                episode=episode,
+                actor=midwife,
+                labour_started_at=labour,
+                placenta_plus_2h_at=labour + timedelta(hours=7),
+            )
+            log(episode, carer, "PARTUS_ASSIST", labour + timedelta(hours=3), "3")
+            log(episode, midwife, "DELIV_HOME", labour + timedelta(hours=4))
+            services.birth_record(
+                episode=episode,
+                actor=midwife,
+                child_number=1,
+                born_at=labour + timedelta(hours=4),
+                outcome="live",
+                place="clinical" if i == 2 else "home",
+                mode="caesarean" if i == 2 else "spontaneous",
+                weight_grams=2380 if i == 3 else 3200 + 90 * i,  # one low birth weight for the dashboard
+            )
+            for day in range(1, 8):
+                log(episode, carer, "KZ_HOURS", labour + timedelta(days=day, hours=6), "6")
+            log(episode, midwife, "POST_VISIT", labour + timedelta(days=2, hours=8))
+            care_ends = birth_day + timedelta(days=POSTNATAL_DAYS)
+            if care_ends > today:  # still in postnatal care
+                continue
+            log(episode, midwife, "CHECK_6W", labour + timedelta(days=POSTNATAL_DAYS - 1, hours=8))
+            services.episode_set_key_dates(
+                episode=episode,
+                actor=midwife,
+                kraamzorg_ended_on=birth_day + timedelta(days=8),
+                postnatal_ended_on=care_ends,
+            )
+            services.episode_end(episode=episode, actor=midwife, end_date=care_ends, end_reason="completed")
+
+
+def seed_transferred(
+    tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer], *, now: datetime
+) -> None:
+    """The pregnancy transferred out of the region today (once per tenant): care logged until this week,
+    and the episode ended today, so its claim is made today whatever the time."""
+    given, family, born, bsn, uzovi, weeks = TRANSFERRED
+    if Client.unscoped.filter(tenant=tenant, bsn=bsn).exists():
+        return
+    midwife = users[Role.MIDWIFE]
+    today = timezone.localdate(now)
+    intake = today - timedelta(weeks=weeks - 8)
+    with tenant_scope(tenant):
+        log = _care_logger({t.code: t for t in EventType.objects.all()})
+        client = services.client_create(
+            tenant=tenant,
+            actor=midwife,
+            family_name=family,
+            given_names=given,
+            date_of_birth=born,
+            bsn=bsn,
+            postcode="3051 EF",
+            insurer=insurers[uzovi],
+            policy_number=f"{tenant.pk}80000000",
+            insured_from=intake - timedelta(days=365),
+        )
+        episode = services.episode_create(
+            tenant=tenant,
+            actor=midwife,
+            client=client,
+            intake_date=intake,
+            due_date=intake + timedelta(weeks=32),
+            coordinating_professional=Professional.objects.get(user=midwife),
+        )
+        start = timezone.make_aware(datetime.combine(intake, time(10)))
+        log(episode, midwife, "INTAKE", start)
+        log(episode, midwife, "ECHO_SEO", start + timedelta(weeks=12))
+        for week in range(4, weeks - 8, 4):
+            log(episode, midwife, "PRE_CHECK", start + timedelta(weeks=week))
+        # The last check, before the hand-over: at 10:00 three days ago (this week, and surely in the past).
+        last_check = timezone.make_aware(datetime.combine(today - timedelta(days=3), time(10)))
+        log(episode, midwife, "PRE_CHECK", last_check)
+        services.episode_end(episode=episode, actor=midwife, end_date=today, end_reason="transferred_out")

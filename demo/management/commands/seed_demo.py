@@ -1,0 +1,42 @@
+"""`manage.py seed_demo`: make the demo installation (demo/seed.py) and print how to sign in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from demo.people import DEMO_PASSWORD, INSURER_USERS
+from demo.seed import seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create demo IGOs, insurers and users for every role, and print the logins."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        demo = seed_demo()
+        out = self.stdout
+        out.write(self.style.SUCCESS(f"Demo data ready. Open {settings.SITE_URL}/ and sign in with:"))
+        width = max(len(r[0]) for r in demo.logins)
+        for email, label, where in demo.logins:
+            out.write(f"  {email.ljust(width)}  {label:<18} {where}")
+        out.write(f"  password for every demo user: {DEMO_PASSWORD}")
+        out.write(
+            "  Administrators, finance, insurer users and the operator set up two-factor authentication (TOTP)\n"
+            "  at their first sign-in; any authenticator app works."
+        )
+        out.write("Claim batches:")
+        for row in demo.batches:
+            out.write(f"  {row}")
+        out.write(
+            f"Insurer API key of {INSURER_USERS[0][0]} ({demo.key_insurer}): {demo.key or demo.key_note}"
+        )
+        if demo.key:
+            out.write(
+                "  This is a DEMO key, printed for trying the insurer API (Authorization: Bearer <key>) on this\n"
+                "  demo installation only; anyone who reads this output can use it. Revoke it under API keys in\n"
+                "  the insurer portal."
+            )
