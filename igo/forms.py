@@ -2,11 +2,57 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from igo.models import Role, Tenant
 from igo.validators import validate_igo_agb_code
+
+# How far ahead of the clock a typed moment still counts as "now" (a phone's clock a few minutes fast).
+NOW_TOLERANCE = dt.timedelta(minutes=10)
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A moment typed on the Amsterdam clock (a datetime-local input).
+
+    On the night the clocks go back, 02:00-02:59 happens twice; Django refuses such a time as ambiguous. Care
+    is logged after it happened, so a typed time in that hour means the later of the two moments when that
+    one has passed, else the earlier (a carer logging at 02:40 CET means 02:30 CET; at 02:40 CEST, 02:30
+    CEST). A time in the hour the clocks skip in March does not exist and is refused, saying so."""
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+            naive = value if isinstance(value, dt.datetime) else parse_datetime(str(value).strip())
+            if naive is None:
+                raise
+            return self._resolve(naive.replace(tzinfo=None))
+
+    @staticmethod
+    def _resolve(naive: dt.datetime) -> dt.datetime:
+        zone = timezone.get_current_timezone()
+        earlier, later = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+        if earlier.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != naive:
+            raise ValidationError(
+                _(
+                    "%(time)s does not exist on the Dutch clock: that night the clocks go from 02:00 to 03:00."
+                ),
+                code="nonexistent_time",
+                params={"time": naive.strftime("%d-%m-%Y %H:%M")},
+            )
+        # In UTC: an aware datetime with fold=1 never compares equal to one in another zone (PEP 495).
+        if later.astimezone(dt.UTC) <= timezone.now() + NOW_TOLERANCE:
+            return later.astimezone(dt.UTC)
+        return earlier.astimezone(dt.UTC)
 
 
 class InvitationForm(forms.Form):

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from igo.forms import LocalDateTimeField
 from igo.models import Insurer
 from igo.validators import validate_bsn
 from pregnancies.models import (
@@ -80,7 +81,7 @@ class IntakeForm(forms.Form):
 
 class CareEventForm(forms.Form):
     event_type = forms.ModelChoiceField(label=_("Care"), queryset=EventType.unscoped.none())
-    occurred_at = forms.DateTimeField(label=_("Date and time"), widget=DATETIME)
+    occurred_at = LocalDateTimeField(label=_("Date and time"), widget=DATETIME)
     quantity = forms.DecimalField(
         label=_("Quantity"), min_value=Decimal("0.01"), max_digits=6, decimal_places=2, initial=Decimal("1")
     )
@@ -101,7 +102,7 @@ class CareEventForm(forms.Form):
 
 class CorrectEventForm(forms.Form):
     event_type = forms.ModelChoiceField(label=_("Care"), queryset=EventType.unscoped.none())
-    occurred_at = forms.DateTimeField(label=_("Date and time"), widget=DATETIME)
+    occurred_at = LocalDateTimeField(label=_("Date and time"), widget=DATETIME)
     quantity = forms.DecimalField(
         label=_("Quantity"), min_value=Decimal("0.01"), max_digits=6, decimal_places=2
     )
@@ -120,12 +121,10 @@ class VoidEventForm(forms.Form):
 
 
 class KeyDatesForm(forms.Form):
-    labour_started_at = forms.DateTimeField(
-        label=_("Start of active labour"), required=False, widget=DATETIME
-    )
-    placenta_plus_2h_at = forms.DateTimeField(label=_("Placenta + 2 hours"), required=False, widget=DATETIME)
-    hospital_admitted_at = forms.DateTimeField(label=_("Hospital admission"), required=False, widget=DATETIME)
-    hospital_discharged_at = forms.DateTimeField(
+    labour_started_at = LocalDateTimeField(label=_("Start of active labour"), required=False, widget=DATETIME)
+    placenta_plus_2h_at = LocalDateTimeField(label=_("Placenta + 2 hours"), required=False, widget=DATETIME)
+    hospital_admitted_at = LocalDateTimeField(label=_("Hospital admission"), required=False, widget=DATETIME)
+    hospital_discharged_at = LocalDateTimeField(
         label=_("Hospital discharge"), required=False, widget=DATETIME
     )
     kraamzorg_ended_on = forms.DateField(label=_("End of kraamzorg"), required=False, widget=DATE)
@@ -134,7 +133,7 @@ class KeyDatesForm(forms.Form):
 
 class BirthForm(forms.Form):
     child_number = forms.IntegerField(label=_("Child"), min_value=1, max_value=8, initial=1)
-    born_at = forms.DateTimeField(label=_("Born at"), widget=DATETIME)
+    born_at = LocalDateTimeField(label=_("Born at"), widget=DATETIME)
     outcome = forms.ChoiceField(label=_("Outcome"), choices=BirthOutcome.choices)
     place = forms.ChoiceField(label=_("Place of birth"), choices=BirthPlace.choices)
     mode = forms.ChoiceField(label=_("Mode of birth"), choices=BirthMode.choices)
@@ -151,7 +150,7 @@ class InsuranceChangeForm(forms.Form):
 
 class LineTransferForm(forms.Form):
     line = forms.ChoiceField(label=_("Responsibility to"), choices=Line.choices)
-    effective_at = forms.DateTimeField(label=_("From"), widget=DATETIME)
+    effective_at = LocalDateTimeField(label=_("From"), widget=DATETIME)
     reason = forms.CharField(label=_("Reason"), max_length=200)
 
 
