@@ -359,12 +359,18 @@ class WorkItem(TenantOwned):
 
 
 class EpisodeBillingState(TenantOwned):
-    """When the billing run last brought an episode's claim lines up to date."""
+    """When the billing run last brought an episode's claim lines up to date, and what it saw then."""
 
     episode = models.OneToOneField(
         "pregnancies.Episode", on_delete=models.CASCADE, related_name="billing_state"
     )
+    # The moment the run read the clock; its local date is the day the run billed by (the daily re-check).
     checked_at = models.DateTimeField()
+    # The episode's changed_at as the run read it under the row lock, and the split rules it saw
+    # (services.split_rules_seen). A change is told by inequality, not by order, so it does not depend on
+    # the clock running forward. Empty: not known (a check from before these fields), check again.
+    seen_changed_at = models.DateTimeField(null=True, blank=True)
+    seen_rules = models.CharField(max_length=40, blank=True, db_default="")
 
     def __str__(self) -> str:
         return f"{self.episode_id} {self.checked_at:%Y-%m-%d %H:%M}"

@@ -191,19 +191,24 @@ def _check_phase_chunk(
     bounds: tuple[date, date] | None,
 ) -> None:
     ids = [e.pk for e in episodes]
-    checked = dict(
-        EpisodeBillingState.unscoped.filter(episode_id__in=ids).values_list("episode_id", "checked_at")
-    )
+    checked = {
+        episode_id: (checked_at, seen_changed_at)
+        for episode_id, checked_at, seen_changed_at in EpisodeBillingState.unscoped.filter(
+            episode_id__in=ids
+        ).values_list("episode_id", "checked_at", "seen_changed_at")
+    }
     insurances: dict[int, list[ClientInsurance]] = defaultdict(list)
     for ins in ClientInsurance.unscoped.filter(client_id__in={e.client_id for e in episodes}).order_by(
         "valid_from"
     ):
         insurances[ins.client_id].append(ins)
     current: dict[tuple[int, str], int] = {}
-    for pk, episode_id, phase in ClaimLine.unscoped.filter(
+    claimed_end: dict[tuple[int, str], date] = {}
+    for pk, episode_id, phase, service_end in ClaimLine.unscoped.filter(
         episode_id__in=ids, is_current=True, sign=Sign.DEBIT
-    ).values_list("pk", "episode_id", "phase"):
+    ).values_list("pk", "episode_id", "phase", "service_end"):
         current[(episode_id, phase)] = pk
+        claimed_end[(episode_id, phase)] = service_end
     waiting = set(
         WorkItem.unscoped.filter(episode_id__in=ids, resolved_at__isnull=True).values_list(
             "episode_id", "phase"
@@ -211,11 +216,12 @@ def _check_phase_chunk(
     )
     for episode in episodes:
         report.episodes += 1
-        checked_at = checked.get(episode.pk)
-        if checked_at is None or episode.changed_at > checked_at:
+        checked_at, seen_changed_at = checked.get(episode.pk, (None, None))
+        if checked_at is None or seen_changed_at is None or episode.changed_at != seen_changed_at:
             report.pending_episodes += 1
             continue
-        # What the run that checked it wanted: the phases ended by that day (billing.services.rollup_episodes).
+        # What the run that checked it wanted: the phases ended by that day, or already claimed with the
+        # same end (billing.services.rollup_episodes).
         day = timezone.localdate(checked_at)
         ins_list = insurances.get(episode.client_id, [])
         first = services._insurance_on(ins_list, episode.intake_date)
@@ -225,7 +231,11 @@ def _check_phase_chunk(
             else None
         )
         rules = list(contract.partial_rules.all()) if contract else []
-        wanted = {p.phase: p for p in services.billable_phases(episode, rules) if p.end <= day}
+        wanted = {
+            p.phase: p
+            for p in services.billable_phases(episode, rules)
+            if services.phase_due(p, day, claimed_end.get((episode.pk, p.phase)))
+        }
         for phase in services.PHASES:
             bp = wanted.get(phase)
             line_id = current.get((episode.pk, phase))
@@ -344,8 +354,12 @@ def _check_allocations(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
         reason__in=services.SPLIT_REASONS,
         resolved_at__isnull=True,
     )
-    pending = Q(episode__billing_state__isnull=True) | Q(
-        episode__changed_at__gt=F("episode__billing_state__checked_at")
+    seen = F("episode__billing_state__seen_changed_at")
+    pending = (
+        Q(episode__billing_state__isnull=True)
+        | Q(episode__billing_state__seen_changed_at__isnull=True)
+        | Q(episode__changed_at__gt=seen)
+        | Q(episode__changed_at__lt=seen)
     )
     unallocated = (
         lines.filter(is_current=True, sign=Sign.DEBIT, episode__isnull=False)

@@ -371,6 +371,14 @@ def billable_phases(episode: Episode, rules: list[PartialRule]) -> list[Billable
     ]
 
 
+def phase_due(phase: BillablePhase, today: date, claimed_end: date | None) -> bool:
+    """Whether a phase is claimed on `today`: it ended by then, or the current claim already has this very
+    end. A clock that stepped back (an NTP correction, a day) must not take back a claim made while it read
+    later, which would send the insurer a credit and the same debit again: only a change of the phase's
+    own end does that."""
+    return phase.end <= today or phase.end == claimed_end
+
+
 @dataclass
 class RollupResult:
     created: int = 0
@@ -544,7 +552,11 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
             _contract_on(contracts, first_ins.insurer_id, episode.intake_date) if first_ins else None
         )
         rules = list(first_contract.partial_rules.all()) if first_contract else []
-        wanted = {p.phase: p for p in billable_phases(episode, rules) if p.end <= today}
+        wanted: dict[str, BillablePhase] = {}
+        for p in billable_phases(episode, rules):
+            claimed = current.get((episode.pk, p.phase))
+            if phase_due(p, today, claimed.service_end if claimed else None):
+                wanted[p.phase] = p
         for phase in PHASES:
             key = (episode.pk, phase)
             existing = current.get(key)
@@ -896,57 +908,81 @@ class RunResult:
     batches: int = 0
 
 
-# A split rule counts as new for this long after it was saved: its transaction may commit after a billing
-# batch that started later than the rule's created_at (no row lock orders the two, as it does for episodes).
-RULE_SETTLE = timedelta(minutes=10)
+def split_rules_seen() -> str:
+    """What identifies the split rules visible now: how many there are and the highest id. Rules are never
+    edited, only added as versions, so any new one changes this, also one whose transaction commits after
+    a run read the rules although its id (and created_at) is older than rules that run saw."""
+    seen = SplitRule.objects.aggregate(n=Count("pk"), top=Max("pk"))
+    return f"{seen['n']}:{seen['top'] or 0}"
 
 
-def _split_inputs_changed(
-    episode: Episode, checked_at: datetime | None, rules_added: datetime | None
-) -> bool:
-    """Whether an episode's allocations must be recomputed: new to billing, care changed since the last
-    check (logging, corrections and voids touch `changed_at`), or a split rule added since (rules are
-    never edited, a change is a new version)."""
-    if checked_at is None or episode.changed_at > checked_at:
+def _split_inputs_changed(episode: Episode, seen: tuple[datetime | None, str] | None, rules: str) -> bool:
+    """Whether an episode's allocations must be recomputed: new to billing, its care changed since the last
+    check (logging, corrections and voids touch `changed_at`), or the split rules did. A change is a
+    difference from what the last check saw, not a later moment: a clock that stepped back, or a change
+    stamped before a check but committed after it, stamps `changed_at` earlier than that check."""
+    if seen is None:
         return True
-    return rules_added is not None and rules_added > checked_at - RULE_SETTLE
+    seen_changed_at, seen_rules = seen
+    return seen_changed_at != episode.changed_at or seen_rules != rules
 
 
-def _candidates(today: date) -> Any:
+def _candidates(today: date, now: datetime | None = None) -> Any:
     midnight = timezone.make_aware(datetime.combine(today, time.min))
+    # Not checked today: before today's midnight, or at a moment this clock has not reached yet (it
+    # stepped back since): such a check says nothing about today.
+    not_today = Q(billing_state__checked_at__lt=midnight) | Q(
+        billing_state__checked_at__gt=now or timezone.now()
+    )
     recent = Q(status="active") | Q(end_date__gte=today - timedelta(days=RECHECK_DAYS))
     unallocated = ClaimLine.objects.filter(episode=OuterRef("pk"), is_current=True, sign=Sign.DEBIT).exclude(
         allocations__is_current=True
     )
+    seen = F("billing_state__seen_changed_at")
     return Episode.objects.filter(
         Q(billing_state__isnull=True)
-        | Q(changed_at__gt=F("billing_state__checked_at"))
-        | (Q(billing_state__checked_at__lt=midnight) & recent)
+        | Q(billing_state__seen_changed_at__isnull=True)
+        | Q(changed_at__gt=seen)
+        | Q(changed_at__lt=seen)  # changed, whatever the clock said when it did
+        | (not_today & recent)
         | Exists(unallocated)
     )
 
 
 def billing_run_batch(
-    *, tenant: Tenant, today: date | None = None, episode_ids: list[int] | None = None
+    *,
+    tenant: Tenant,
+    today: date | None = None,
+    episode_ids: list[int] | None = None,
+    now: datetime | None = None,
 ) -> RunResult:
     """One batch: lock up to BATCH_SIZE candidate episodes (skipping those another worker holds), roll
-    them up, split new lines, replace lines whose split changed, and record the check. Atomic."""
-    today = today or timezone.localdate()
+    them up, split new lines, replace lines whose split changed, and record the check. Atomic.
+
+    `now` is the moment the run read the clock (its `today` is that moment's local date): the check is
+    recorded at it, so that the re-check of the next day follows the day this batch billed by, even when
+    the batch itself runs after midnight."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
     result = RunResult()
     with transaction.atomic():
-        started = timezone.now()
-        qs = _candidates(today) if episode_ids is None else Episode.objects.filter(pk__in=episode_ids)
+        qs = _candidates(today, now) if episode_ids is None else Episode.objects.filter(pk__in=episode_ids)
         locked = list(qs.select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:BATCH_SIZE])
         if not locked:
             return result
         # Whose split may have changed: episodes with care logged, corrected or voided since the last
-        # check, or every episode when a split rule was added since. The others are only rolled up (a
+        # check, or every episode when the split rules changed since. The others are only rolled up (a
         # phase can end by the passing of time); their allocations depend on nothing that changed.
-        checked = dict(
-            EpisodeBillingState.objects.filter(episode__in=locked).values_list("episode_id", "checked_at")
-        )
-        rules_added = SplitRule.objects.aggregate(latest=Max("created_at"))["latest"]
-        stale = [e for e in locked if _split_inputs_changed(e, checked.get(e.pk), rules_added)]
+        # `changed_at` of the locked rows is what this check sees (a later change waits for the lock), and
+        # the rules are read before the split reads them, so what is recorded below was seen.
+        seen = {
+            episode_id: (changed_at, rules)
+            for episode_id, changed_at, rules in EpisodeBillingState.objects.filter(
+                episode__in=locked
+            ).values_list("episode_id", "seen_changed_at", "seen_rules")
+        }
+        rules = split_rules_seen()
+        stale = [e for e in locked if _split_inputs_changed(e, seen.get(e.pk), rules)]
         rolled = rollup_episodes(tenant=tenant, episodes=locked, today=today)
         unallocated = list(
             ClaimLine.objects.select_related("contract")
@@ -957,10 +993,15 @@ def billing_run_batch(
         result.lines_replaced = rolled.replaced + resplit_changed(episodes=stale, ctx=ctx)
         split = split_lines(lines=unallocated, ctx=ctx)
         EpisodeBillingState.objects.bulk_create(
-            [EpisodeBillingState(tenant=tenant, episode=e, checked_at=started) for e in locked],
+            [
+                EpisodeBillingState(
+                    tenant=tenant, episode=e, checked_at=now, seen_changed_at=e.changed_at, seen_rules=rules
+                )
+                for e in locked
+            ],
             update_conflicts=True,
             unique_fields=["episode"],
-            update_fields=["checked_at"],
+            update_fields=["checked_at", "seen_changed_at", "seen_rules"],
         )
         result.episodes = len(locked)
         result.lines_created = rolled.created
@@ -974,13 +1015,18 @@ def billing_run(*, tenant: Tenant, today: date | None = None, progress: Any = No
     """Process every candidate once, in batches. `progress(done, total)` is called after each batch.
 
     The candidates are read once at the start, so a run always ends; episodes another worker holds are
-    skipped here and done by that worker (or the next run).
+    skipped here and done by that worker (or the next run). So is the clock: a run that passes midnight
+    bills by the day it started on and records its checks at that moment, and the next day's sweeps
+    re-check what it did.
     """
-    today = today or timezone.localdate()
-    ids = list(_candidates(today).order_by("pk").values_list("pk", flat=True))
+    now = timezone.now()
+    today = today or timezone.localdate(now)
+    ids = list(_candidates(today, now).order_by("pk").values_list("pk", flat=True))
     summary = RunResult()
     for start in range(0, len(ids), BATCH_SIZE):
-        batch = billing_run_batch(tenant=tenant, today=today, episode_ids=ids[start : start + BATCH_SIZE])
+        batch = billing_run_batch(
+            tenant=tenant, today=today, episode_ids=ids[start : start + BATCH_SIZE], now=now
+        )
         for field in (
             "episodes",
             "lines_created",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from providers.models import MemberOrganisation, Professional
 
@@ -20,7 +19,7 @@ def organisation_list(
     if kind:
         qs = qs.filter(kind=kind)
     if current_only:
-        today = date.today()
+        today = timezone.localdate()  # Amsterdam's day, not the process's zone (23:30 UTC is the next day)
         qs = qs.filter(member_from__lte=today).filter(
             Q(member_until__isnull=True) | Q(member_until__gte=today)
         )
