@@ -179,13 +179,14 @@ INSERT_ALLOCATIONS = """
 # The billing state of every episode the run checks (billing.services._candidates, without the clause for
 # lines left unallocated: there are none).
 UPSERT_STATES = """
-    INSERT INTO billing_episodebillingstate (tenant_id, episode_id, checked_at)
-    SELECT e.tenant_id, e.id, now()
+    INSERT INTO billing_episodebillingstate (tenant_id, episode_id, checked_at, seen_changed_at, seen_rules)
+    SELECT e.tenant_id, e.id, now(), e.changed_at, ''
     FROM pregnancies_episode e LEFT JOIN billing_episodebillingstate s ON s.episode_id = e.id
     WHERE e.tenant_id = ANY(%(t)s)
-      AND (s.id IS NULL OR e.changed_at > s.checked_at
+      AND (s.id IS NULL OR e.changed_at IS DISTINCT FROM s.seen_changed_at
            OR (s.checked_at < %(midnight)s AND (e.status = 'active' OR e.end_date >= %(recent)s)))
-    ON CONFLICT (episode_id) DO UPDATE SET checked_at = EXCLUDED.checked_at
+    ON CONFLICT (episode_id) DO UPDATE
+      SET checked_at = EXCLUDED.checked_at, seen_changed_at = EXCLUDED.seen_changed_at
 """
 
 

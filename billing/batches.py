@@ -334,7 +334,7 @@ def batch_csv(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
 
 
 # The lines of the PDF are fixed-width text in a monospaced font: WeasyPrint lays out a 2,000-row table
-# in ~25 s and 650 MB, the same lines as text in under 2 s (bench/batches.py).
+# in ~25 s and 650 MB, the same lines as text in under 2 s (bench/claim_batches.py).
 _PDF_COLUMNS = (  # (heading, width, right-aligned)
     ("#", 5, True), ("reference", 16, False), ("corrects", 16, False), ("D/C", 3, False),
     ("BSN", 9, False), ("insured", 15, False), ("name", 24, False), ("prestatie", 11, False),
