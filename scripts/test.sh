@@ -15,8 +15,9 @@ echo "== static checks"
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/python manage.py makemigrations --check --dry-run
+# (as deployed: without the tests' DJANGO_ALLOW_ASYNC_UNSAFE, which the deploy check rightly refuses)
 HTTPS=1 SECRET_KEY=check-deploy-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') ALLOWED_HOSTS=igo.example \
-  .venv/bin/python manage.py check --deploy --fail-level WARNING --database default
+  env -u DJANGO_ALLOW_ASYNC_UNSAFE .venv/bin/python manage.py check --deploy --fail-level WARNING --database default
 
 # A test database left by an earlier run as another role (before igo_app) is handed over, so that pytest-django,
 # connected as igo_app, may drop and recreate it.
