@@ -57,7 +57,8 @@ class InsurerFactory(DjangoModelFactory):
         model = Insurer
         django_get_or_create = ("uzovi_code",)
 
-    uzovi_code = factory.Sequence(lambda n: f"{9000 + n:04d}")
+    # Four digits whatever the sequence has reached in a long run (9000-9999: no real insurer's code).
+    uzovi_code = factory.Sequence(lambda n: f"{9000 + n % 1000:04d}")
     name = factory.Sequence(lambda n: f"Verzekeraar {n}")
 
 
