@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from igo.models import User
+from igo.models import Insurer, User
 from tests.factories import InsurerFactory, InsurerMembershipFactory, UserFactory
 from tests.scenarios.billing import Setup, build
 from tests.scenarios.clock import travel
@@ -112,6 +112,12 @@ def needs_worker() -> None:
 def outsider(db) -> User:
     """A signed-up user with no membership anywhere."""
     return UserFactory(email="outsider@example.test")
+
+
+@pytest.fixture
+def insurer(db) -> Insurer:
+    """Zilveren Kruis, the insurer of the clients in the care-logging scenario (tests.scenarios.care)."""
+    return InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
 
 
 @pytest.fixture

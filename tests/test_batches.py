@@ -13,13 +13,10 @@ import csv
 import datetime as dt
 import io
 import re
-import shutil
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,6 +69,7 @@ from tests.scenarios.billing import (
     touch,
     transferred_in_week_30,
 )
+from tests.scenarios.files import pdf_text
 from tests.scenarios.people import TenantWorld
 
 pytestmark = pytest.mark.clock(BILLING_NOW)
@@ -141,24 +139,6 @@ def cents(amount: Decimal) -> int:
 def line_sum(batch: ClaimBatch, **filters: Any) -> Decimal:
     total = ClaimLine.unscoped.filter(batch_line__batch=batch, **filters).aggregate(t=Sum("amount"))["t"]
     return total or D("0.00")
-
-
-def pdf_text(pdf: bytes, tmp_path: Path, name: str = "doc") -> tuple[str, int]:
-    """The text of a PDF (pdftotext -layout) and its page count (pdfinfo), both from poppler-utils."""
-    path = tmp_path / f"{name}.pdf"
-    path.write_bytes(pdf)
-
-    def poppler(tool: str, *args: str) -> str:
-        exe = shutil.which(tool)
-        assert exe, f"{tool} (poppler-utils) is not installed"
-        # Fixed arguments and a file this test wrote: no untrusted input reaches the command line.
-        done = subprocess.run([exe, *args], capture_output=True, check=True)  # noqa: S603
-        return done.stdout.decode()
-
-    text = poppler("pdftotext", "-layout", str(path), "-")
-    match = re.search(r"^Pages:\s+(\d+)", poppler("pdfinfo", str(path)), re.MULTILINE)
-    assert match
-    return text.replace("\xa0", " "), int(match.group(1))
 
 
 def insurer_user(s: Setup) -> Any:

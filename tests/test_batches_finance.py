@@ -51,7 +51,7 @@ from tests.scenarios.billing import (
     run,
     touch,
 )
-from tests.test_finance import row
+from tests.scenarios.http import api, row
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
@@ -624,8 +624,6 @@ def test_presend_messages_do_not_carry_the_full_bsn(s):
 
 
 def test_api_lists_and_shows_batches_without_personal_data(s, world_a, world_b):
-    from tests.test_finance import api
-
     vgz_batch = make_batches(s)["7095"]
     zk_batch = ClaimBatch.unscoped.get(tenant=s.tenant, insurer=s.zk)
     reject_first_line(s, vgz_batch, world_a.user(Role.IGO_FINANCE))

@@ -34,9 +34,9 @@ from quality.models import ExperienceResponse
 from quality.services import experience_record
 from tests.concurrency import wait_for_a_lock_wait
 from tests.factories import ClientFactory, EpisodeFactory, InsurerFactory
+from tests.scenarios.care import Care, make_care
+from tests.scenarios.http import api
 from tests.scenarios.people import TenantWorld
-from tests.test_pregnancies import Care, make_care
-from tests.test_pregnancies_api import api
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 

@@ -4,7 +4,6 @@ field errors on the right fields with nothing stored, and an explanation of an a
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from html import unescape
@@ -15,8 +14,6 @@ from django.core.cache import cache
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from billing import services
 from billing.models import (
@@ -46,6 +43,7 @@ from tests.factories import (
     ProfessionalFactory,
 )
 from tests.scenarios.billing import BILLING_NOW
+from tests.scenarios.http import api, row
 from tests.scenarios.people import TenantWorld
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
@@ -197,21 +195,6 @@ def full_trajectory(fin: Fin) -> Episode:
         note=NOTE,
     )
     return ep
-
-
-def row(html: str, testid: str) -> str:
-    """The text of the table row (or element) with this data-testid, tags stripped, spaces collapsed."""
-    match = re.search(rf'<(\w+)[^>]*data-testid="{re.escape(testid)}"[^>]*>(.*?)</\1>', html, re.S)
-    assert match, f"no element {testid}"
-    text = re.sub(r"<[^>]+>", " ", match.group(2)).replace("&nbsp;", " ").replace("\xa0", " ")
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def api(user: User) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 CONTRACT_POST = {

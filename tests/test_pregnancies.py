@@ -25,10 +25,9 @@ from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from igo.models import Insurer, Role, Tenant, User
+from igo.models import Insurer, Role, Tenant
 from igo.tenancy import tenant_scope
 from pregnancies import selectors, services
-from pregnancies.catalogue import catalogue_seed
 from pregnancies.models import (
     AccessLogEntry,
     Birth,
@@ -41,17 +40,15 @@ from pregnancies.models import (
     LineTransfer,
     Phase,
 )
-from providers.models import MemberOrganisation, Professional
+from providers.models import MemberOrganisation
 from tests.factories import (
     CareEventFactory,
     ClientFactory,
     EpisodeFactory,
     InsurerFactory,
-    MemberOrganisationFactory,
-    ProfessionalFactory,
     UserFactory,
 )
-from tests.scenarios.people import TenantWorld
+from tests.scenarios.care import Care, make_care
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 
@@ -78,86 +75,6 @@ def form_dt(moment: datetime) -> str:
 
 def ago(**delta: float) -> datetime:
     return whole_minute(timezone.now() - timedelta(**delta))
-
-
-@dataclass
-class Care:
-    """A tenant ready for care logging: catalogue, member organisations, linked professionals, one episode."""
-
-    world: TenantWorld
-    insurer: Insurer
-    practice: MemberOrganisation
-    kraamzorg: MemberOrganisation
-    hospital: MemberOrganisation
-    midwife: Professional
-    carer: Professional
-    gynaecologist: Professional
-    client: Client
-    episode: Episode
-
-    @property
-    def tenant(self) -> Tenant:
-        return self.world.tenant
-
-    def user(self, role: str) -> User:
-        return self.world.user(role)
-
-    def url(self, path: str = "") -> str:
-        return f"/t/{self.tenant.slug}/{path}"
-
-    def type(self, code: str) -> EventType:
-        return EventType.unscoped.get(tenant=self.tenant, code=code)
-
-    def professional_of(self, role: str) -> Professional:
-        return {
-            Role.MIDWIFE: self.midwife,
-            Role.MATERNITY_CARER: self.carer,
-            Role.GYNAECOLOGIST: self.gynaecologist,
-        }[role]
-
-    def update_episode(self, **fields: Any) -> Episode:
-        Episode.unscoped.filter(pk=self.episode.pk).update(**fields)
-        self.episode.refresh_from_db()
-        return self.episode
-
-
-def make_care(world: TenantWorld, insurer: Insurer) -> Care:
-    tenant = world.tenant
-    catalogue_seed(tenant=tenant)
-    practice = MemberOrganisationFactory(tenant=tenant, name="Verloskundigen De Linde")
-    kraamzorg = MemberOrganisationFactory(tenant=tenant, kind="kraamzorg", name="Kraamzorg Het Nest")
-    hospital = MemberOrganisationFactory(tenant=tenant, kind="hospital", name="Ziekenhuis Rijnstate")
-    midwife = ProfessionalFactory(
-        tenant=tenant, organisation=practice, user=world.user(Role.MIDWIFE), discipline="midwife"
-    )
-    carer = ProfessionalFactory(
-        tenant=tenant,
-        organisation=kraamzorg,
-        user=world.user(Role.MATERNITY_CARER),
-        discipline="maternity_carer",
-        big_number="",
-    )
-    gynaecologist = ProfessionalFactory(
-        tenant=tenant, organisation=hospital, user=world.user(Role.GYNAECOLOGIST), discipline="gynaecologist"
-    )
-    intake = timezone.localdate() - timedelta(days=60)
-    client = ClientFactory(tenant=tenant, family_name="Jansen", given_names="Anna", postcode="1234AB")
-    ClientInsurance.unscoped.create(
-        tenant=tenant, client=client, insurer=insurer, policy_number="P-1", valid_from=intake
-    )
-    episode = EpisodeFactory(
-        tenant=tenant,
-        client=client,
-        intake_date=intake,
-        due_date=intake + timedelta(days=280 - 84),
-        gestational_age_at_intake=84,
-    )
-    return Care(world, insurer, practice, kraamzorg, hospital, midwife, carer, gynaecologist, client, episode)
-
-
-@pytest.fixture
-def insurer(db) -> Insurer:
-    return InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from igo.models import Insurer, Role, User
@@ -30,24 +29,17 @@ from tests.factories import (
     CareEventFactory,
     ClientFactory,
     EpisodeFactory,
-    InsurerFactory,
     MemberOrganisationFactory,
     ProfessionalFactory,
     valid_bsn,
 )
+from tests.scenarios.care import client_in_care, midwife_and_carer
+from tests.scenarios.http import api
 from tests.scenarios.people import TenantWorld
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 
 INVALID_BSN = "123456789"  # fails the eleven-test
-
-
-def api(user: User | None = None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 def base(world: TenantWorld) -> str:
@@ -78,34 +70,9 @@ def make_care(world: TenantWorld, insurer: Insurer) -> Care:
     catalogue_seed(tenant=tenant)
     practice = MemberOrganisationFactory(tenant=tenant)
     kraamzorg = MemberOrganisationFactory(tenant=tenant, kind="kraamzorg")
-    midwife = ProfessionalFactory(
-        tenant=tenant, organisation=practice, user=world.user(Role.MIDWIFE), discipline="midwife"
-    )
-    carer = ProfessionalFactory(
-        tenant=tenant,
-        organisation=kraamzorg,
-        user=world.user(Role.MATERNITY_CARER),
-        discipline="maternity_carer",
-        big_number="",
-    )
-    intake = timezone.localdate() - timedelta(days=60)
-    client = ClientFactory(tenant=tenant, family_name="Jansen", given_names="Anna", postcode="1234AB")
-    ClientInsurance.unscoped.create(
-        tenant=tenant, client=client, insurer=insurer, policy_number="P-1", valid_from=intake
-    )
-    episode = EpisodeFactory(
-        tenant=tenant,
-        client=client,
-        intake_date=intake,
-        due_date=intake + timedelta(days=280 - 84),
-        gestational_age_at_intake=84,
-    )
+    midwife, carer = midwife_and_carer(world, practice=practice, kraamzorg=kraamzorg)
+    client, episode = client_in_care(world, insurer)
     return Care(world, midwife, carer, insurer, client, episode)
-
-
-@pytest.fixture
-def insurer(db) -> Insurer:
-    return InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
 
 
 @pytest.fixture

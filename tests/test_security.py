@@ -23,8 +23,8 @@ from tests.factories import InsurerFactory, UserFactory
 from tests.scenarios.batches import insurer_employee, make_batch
 from tests.scenarios.billing import BILLING_NOW, build, portfolio, run
 from tests.scenarios.people import TenantWorld, give_totp
-from tests.test_quality_dashboard import YEAR
-from tests.test_quality_dashboard import build as build_quality
+from tests.scenarios.quality import YEAR
+from tests.scenarios.quality import build as build_quality
 
 pytestmark = pytest.mark.django_db
 

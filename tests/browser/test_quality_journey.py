@@ -13,7 +13,7 @@ from igo.models import Role
 from pregnancies.models import AccessAction, AccessLogEntry
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.scenarios.browser import current_totp_code, url_re
-from tests.test_quality_dashboard import YEAR, build
+from tests.scenarios.quality import YEAR, build
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
