@@ -52,6 +52,43 @@ POSTNATAL_DAYS = 42
 TRANSFERRED = ("Yara", "Koster", date(1997, 9, 12), "809123459", CZ, 30)
 
 
+def _pregnancy(
+    tenant: Tenant,
+    midwife: User,
+    coordinator: Professional,
+    person: tuple[str, str, date, str],
+    insurer: Insurer,
+    *,
+    postcode: str,
+    policy_number: str,
+    insured_from: date,
+    intake: date,
+    due: date,
+) -> Episode:
+    """A client (given names, family name, date of birth, BSN) taken in by the midwife: one open episode."""
+    given, family, born, bsn = person
+    client = services.client_create(
+        tenant=tenant,
+        actor=midwife,
+        family_name=family,
+        given_names=given,
+        date_of_birth=born,
+        bsn=bsn,
+        postcode=postcode,
+        insurer=insurer,
+        policy_number=policy_number,
+        insured_from=insured_from,
+    )
+    return services.episode_create(
+        tenant=tenant,
+        actor=midwife,
+        client=client,
+        intake_date=intake,
+        due_date=due,
+        coordinating_professional=coordinator,
+    )
+
+
 def seed_clients(
     tenant: Tenant,
     users: dict[str, User],
@@ -69,25 +106,17 @@ def seed_clients(
         types = {t.code: t for t in EventType.objects.all()}
         for i, (given, family, born, bsn, uzovi, weeks) in enumerate(CLIENTS):
             intake = today - timedelta(weeks=weeks - 8)
-            client = services.client_create(
-                tenant=tenant,
-                actor=midwife,
-                family_name=family,
-                given_names=given,
-                date_of_birth=born,
-                bsn=bsn,
+            episode = _pregnancy(
+                tenant,
+                midwife,
+                profs[Role.MIDWIFE],
+                (given, family, born, bsn),
+                insurers[uzovi],
                 postcode=f"{3011 + i} AB",
-                insurer=insurers[uzovi],
                 policy_number=f"{tenant.pk}{i:08d}",
                 insured_from=intake,
-            )
-            episode = services.episode_create(
-                tenant=tenant,
-                actor=midwife,
-                client=client,
-                intake_date=intake,
-                due_date=intake + timedelta(days=280 - 8 * 7),
-                coordinating_professional=profs[Role.MIDWIFE],
+                intake=intake,
+                due=intake + timedelta(days=280 - 8 * 7),
             )
             moment = timezone.make_aware(datetime.combine(intake, datetime.min.time())) + timedelta(hours=10)
             services.care_event_log(
@@ -168,25 +197,17 @@ def seed_history(
                 continue
             birth_day = this_month - timedelta(days=days) if days > 0 else today + timedelta(days=days)
             intake = birth_day - timedelta(weeks=32)  # at 8 weeks, a birth at 40 weeks
-            client = services.client_create(
-                tenant=tenant,
-                actor=midwife,
-                family_name=family,
-                given_names=given,
-                date_of_birth=born,
-                bsn=bsn,
+            episode = _pregnancy(
+                tenant,
+                midwife,
+                Professional.objects.get(user=midwife),
+                (given, family, born, bsn),
+                insurers[uzovi],
                 postcode=f"{3031 + i} CD",
-                insurer=insurers[uzovi],
                 policy_number=f"{tenant.pk}9{i:07d}",
                 insured_from=intake - timedelta(days=365),
-            )
-            episode = services.episode_create(
-                tenant=tenant,
-                actor=midwife,
-                client=client,
-                intake_date=intake,
-                due_date=birth_day,
-                coordinating_professional=Professional.objects.get(user=midwife),
+                intake=intake,
+                due=birth_day,
             )
             start = timezone.make_aware(datetime.combine(intake, time(10)))
             log(episode, midwife, "INTAKE", start)
@@ -241,25 +262,17 @@ def seed_transferred(
     intake = today - timedelta(weeks=weeks - 8)
     with tenant_scope(tenant):
         log = _care_logger({t.code: t for t in EventType.objects.all()})
-        client = services.client_create(
-            tenant=tenant,
-            actor=midwife,
-            family_name=family,
-            given_names=given,
-            date_of_birth=born,
-            bsn=bsn,
+        episode = _pregnancy(
+            tenant,
+            midwife,
+            Professional.objects.get(user=midwife),
+            (given, family, born, bsn),
+            insurers[uzovi],
             postcode="3051 EF",
-            insurer=insurers[uzovi],
             policy_number=f"{tenant.pk}80000000",
             insured_from=intake - timedelta(days=365),
-        )
-        episode = services.episode_create(
-            tenant=tenant,
-            actor=midwife,
-            client=client,
-            intake_date=intake,
-            due_date=intake + timedelta(weeks=32),
-            coordinating_professional=Professional.objects.get(user=midwife),
+            intake=intake,
+            due=intake + timedelta(weeks=32),
         )
         start = timezone.make_aware(datetime.combine(intake, time(10)))
         log(episode, midwife, "INTAKE", start)
