@@ -48,9 +48,8 @@ from igo.models import AuditEntry
 from igo.tenancy import tenant_scope
 from pregnancies.models import Client, ClientInsurance, Episode
 from pregnancies.services import care_event_void
-from tests import kz301_reader
 from tests.factories import InsurerMembershipFactory, valid_bsn
-from tests.kz301_reader import Record, cents_of
+from tests.scenarios import kz301_reader
 from tests.scenarios.billing import (
     BILLING_NOW,
     PORTFOLIO_TOTAL,
@@ -70,6 +69,7 @@ from tests.scenarios.billing import (
     transferred_in_week_30,
 )
 from tests.scenarios.files import pdf_text
+from tests.scenarios.kz301_reader import Record, cents_of
 from tests.scenarios.people import TenantWorld
 
 pytestmark = pytest.mark.clock(BILLING_NOW)

@@ -32,9 +32,9 @@ from quality.experience import (
 )
 from quality.models import ExperienceResponse
 from quality.services import experience_record
-from tests.concurrency import wait_for_a_lock_wait
 from tests.factories import ClientFactory, EpisodeFactory, InsurerFactory
 from tests.scenarios.care import Care, make_care
+from tests.scenarios.concurrency import wait_for_a_lock_wait
 from tests.scenarios.http import api
 from tests.scenarios.people import TenantWorld
 

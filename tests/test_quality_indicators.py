@@ -48,7 +48,6 @@ from quality.indicators import BY_CODE, INDICATORS, Tally, compute, gestational_
 from quality.models import ExperienceResponse, IndicatorValue, QualityState
 from quality.services import FULL_MONTHS, indicators_recompute, indicators_refresh
 from quality.services import experience_record as _experience_record
-from tests.concurrency import wait_for_a_lock_wait
 from tests.factories import (
     CareEventFactory,
     EpisodeFactory,
@@ -56,6 +55,7 @@ from tests.factories import (
     ProfessionalFactory,
 )
 from tests.scenarios.billing import Setup, at, build
+from tests.scenarios.concurrency import wait_for_a_lock_wait
 from tests.scenarios.people import TenantWorld
 
 pytestmark = pytest.mark.dated

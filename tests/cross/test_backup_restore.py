@@ -28,7 +28,7 @@ from tests.scenarios.batches import make_batch
 from tests.scenarios.billing import BILLING_NOW, PORTFOLIO_LINES, PORTFOLIO_TOTAL, build, portfolio, run
 from tests.scenarios.people import TenantWorld
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(

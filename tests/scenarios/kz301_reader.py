@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "docs" / "kz301.md"
+SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "kz301.md"
 RECORD_LENGTH = 370
 ENCODING = "iso-8859-1"
 TYPES = ("N", "AN", "D")

@@ -14,8 +14,8 @@ from billing import batches, quality_claims
 from billing.models import Allocation, BatchFile, ClaimLine, LineStatus, QualityAgreement
 from igo.tenancy import tenant_scope
 from pregnancies.models import Birth
-from tests.kz301_reader import parse
 from tests.scenarios.billing import BILLING_NOW, at, portfolio, run
+from tests.scenarios.kz301_reader import parse
 
 pytestmark = pytest.mark.clock(BILLING_NOW)
 
