@@ -2,8 +2,8 @@
 the stored bytes, answers per line / for all open lines / by return file with nothing stored on an error,
 and API keys that are shown once and stored as a hash.
 
-Batches are made with the real pipeline: the worked setup of tests/test_billing_pipeline.py in two IGOs,
-a billing run, then `billing.batches.batch_create` and `batch_release`.
+Batches are made with the real pipeline: the billing world of tests.scenarios.billing in two IGOs, a
+billing run, then `billing.batches.batch_create` and `batch_release` (tests.scenarios.batches).
 """
 
 from __future__ import annotations

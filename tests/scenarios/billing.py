@@ -198,8 +198,13 @@ def log(
 
 
 def run(s: Setup, today: dt.date = TODAY) -> services.RunResult:
-    with tenant_scope(s.tenant):
-        return services.billing_run(tenant=s.tenant, today=today)
+    return run_for(s.tenant, today)
+
+
+def run_for(tenant: Tenant, today: dt.date = TODAY) -> services.RunResult:
+    """The billing run of a tenant that was not built as a Setup (the `setup` fixture of tests/billing)."""
+    with tenant_scope(tenant):
+        return services.billing_run(tenant=tenant, today=today)
 
 
 def touch(*episodes: Episode) -> None:

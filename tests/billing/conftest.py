@@ -1,0 +1,76 @@
+"""Fixtures of the billing tests (the billing world itself is `s`, in tests/conftest.py).
+
+`setup`: the worked example that the roll-up and correction tests log their own care into, as a dict.
+Zilveren Kruis 2026 at 1200/900/1500 with 5% overhead, 2% reserve and half the prenatal tariff after a
+miscarriage before week 16; a 2026 split rule: prenatal by care, natal 60/40 practice/hospital, postnatal by
+care with at least 10% for the practice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from billing import services
+from igo.models import Role
+from igo.tenancy import tenant_scope
+from pregnancies.catalogue import catalogue_seed
+from pregnancies.models import EventType
+from tests.factories import InsurerFactory, MemberOrganisationFactory
+
+
+@pytest.fixture
+def setup(world_a):
+    tenant = world_a.tenant
+    admin = world_a.user(Role.IGO_ADMIN)
+    catalogue_seed(tenant=tenant)
+    zk = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
+    practice = MemberOrganisationFactory(tenant=tenant, name="Praktijk", kind="midwifery_practice")
+    hospital = MemberOrganisationFactory(tenant=tenant, name="Ziekenhuis", kind="hospital")
+    kraam = MemberOrganisationFactory(tenant=tenant, name="Kraamzorg", kind="kraamzorg")
+    with tenant_scope(tenant):
+        services.contract_create(
+            tenant=tenant,
+            actor=admin,
+            insurer=zk,
+            name="ZK 2026",
+            valid_from=dt.date(2026, 1, 1),
+            overhead_pct=Decimal("5"),
+            reserve_pct=Decimal("2"),
+            tariffs={
+                "prenatal": ("IGB-PRE", Decimal("1200.00")),
+                "natal": ("IGB-NAT", Decimal("900.00")),
+                "postnatal": ("IGB-POST", Decimal("1500.00")),
+            },
+            partial_rules=[
+                {"end_reason": "miscarriage", "before_week": 16, "phases": ["prenatal"], "percentage": 50}
+            ],
+        )
+        types = {t.code: t for t in EventType.objects.all()}
+        services.split_rule_create(
+            tenant=tenant,
+            actor=admin,
+            year=2026,
+            phases={
+                "prenatal": {"method": "care"},
+                "natal": {"method": "fixed", "shares": {practice.pk: 60, hospital.pk: 40}},
+                "postnatal": {"method": "care", "minimums": {practice.pk: 10}},
+            },
+            rates={
+                types["PRE_CHECK"].pk: Decimal("50"),
+                types["ECHO_SEO"].pk: Decimal("120"),
+                types["KZ_HOURS"].pk: Decimal("35"),
+                types["POST_VISIT"].pk: Decimal("60"),
+            },
+        )
+    return {
+        "tenant": tenant,
+        "admin": admin,
+        "zk": zk,
+        "practice": practice,
+        "hospital": hospital,
+        "kraam": kraam,
+        "types": types,
+    }
