@@ -4,6 +4,8 @@
 Zilveren Kruis 2026 at 1200/900/1500 with 5% overhead, 2% reserve and half the prenatal tariff after a
 miscarriage before week 16; a 2026 split rule: prenatal by care, natal 60/40 practice/hospital, postnatal by
 care with at least 10% for the practice.
+
+`billed`: the billing world `s` after a run, with four ready Zilveren Kruis lines for the batch tests.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from billing import services
 from igo.models import Role
 from igo.tenancy import tenant_scope
 from pregnancies.catalogue import catalogue_seed
-from pregnancies.models import EventType
+from pregnancies.models import Episode, EventType
 from tests.factories import InsurerFactory, MemberOrganisationFactory
+from tests.scenarios.billing import Setup, ordinary, run, transferred_in_week_30
 
 
 @pytest.fixture
@@ -74,3 +77,11 @@ def setup(world_a):
         "kraam": kraam,
         "types": types,
     }
+
+
+@pytest.fixture
+def billed(s: Setup) -> tuple[Setup, Episode, Episode]:
+    """Four ready ZK lines: an ordinary pregnancy (three phases) and a transfer in week 30 (prenatal)."""
+    ep, other = ordinary(s), transferred_in_week_30(s)
+    run(s)
+    return s, ep, other

@@ -88,8 +88,6 @@ TRANSFER_FULL = {  # 1200.00: 60.00 + 24.00, members 1116.00 by points practice 
     ("member", "Praktijk"): D("797.14"),
     ("member", "Ziekenhuis"): D("318.86"),
 }
-
-
 TRANSFER_75 = {  # 75% of 1200.00 = 900.00: 45.00 + 18.00, members 837.00
     # 837 x 5/7 = 597.857.. -> 597.85 (rest .71 ct), 837 x 2/7 = 239.142.. -> 239.14 (rest .29 ct);
     # the cent left over goes to the practice: 597.86.
@@ -98,8 +96,6 @@ TRANSFER_75 = {  # 75% of 1200.00 = 900.00: 45.00 + 18.00, members 837.00
     ("member", "Praktijk"): D("597.86"),
     ("member", "Ziekenhuis"): D("239.14"),
 }
-
-
 T75 = {"end_reason": "transferred_out", "phases": ["prenatal"], "percentage": 75}
 
 

@@ -198,8 +198,6 @@ def test_a_new_split_rule_version_resplits_and_unchanged_episodes_are_not_recomp
 
 
 cents = st.integers(min_value=-(10**11), max_value=10**11)
-
-
 weights = st.one_of(
     st.decimals(min_value=0, max_value=10**6, places=4, allow_nan=False, allow_infinity=False),
     st.integers(min_value=0, max_value=10**6).map(Decimal),

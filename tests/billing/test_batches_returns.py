@@ -1,0 +1,224 @@
+"""Return information from the insurer: checked as a whole (a bad entry stores nothing), accepted and
+rejected lines update the claim, and a rejected line is rebilled in a later batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from billing import batches
+from billing.batches import ReturnEntry, ReturnError
+from billing.models import BatchReturn, ClaimBatch, ClaimLine, LineStatus, ReturnLine, WorkItem
+from igo.models import AuditEntry
+from igo.tenancy import tenant_scope
+from pregnancies.models import Client, ClientInsurance, Episode
+from tests.factories import valid_bsn
+from tests.scenarios.billing import BILLING_NOW, Setup, current, run, touch
+from tests.scenarios.month_batches import (
+    MONTH_AFTER,
+    NEXT_MONTH,
+    assert_held,
+    check_file_against_database,
+    insurer_user,
+    make,
+    make_batch,
+    open_items,
+    records,
+    refs,
+    release,
+    rows_of,
+)
+
+pytestmark = pytest.mark.clock(BILLING_NOW)
+
+
+@dataclass
+class Released:
+    s: Setup
+    batch: ClaimBatch
+    ep: Episode
+    other: Episode
+    insurer_user: Any
+
+    def line(self, phase: str) -> ClaimLine:
+        return ClaimLine.unscoped.get(batch_line__batch=self.batch, episode=self.ep, phase=phase)
+
+    def answer(self, *entries: ReturnEntry, **kwargs: Any) -> BatchReturn:
+        return batches.batch_return_record(
+            batch=self.batch, entries=list(entries), user=self.insurer_user, **kwargs
+        )
+
+
+@pytest.fixture
+def released(billed: tuple[Setup, Episode, Episode]) -> Released:
+    s, ep, other = billed
+    return Released(s, release(s, make_batch(s)), ep, other, insurer_user(s))
+
+
+def accept(ref: str, code: str = "") -> ReturnEntry:
+    return ReturnEntry(ref, "accepted", code)
+
+
+def reject(ref: str, code: str = "0101", text: str = "") -> ReturnEntry:
+    return ReturnEntry(ref, "rejected", code, text)
+
+
+def _nothing_stored(r: Released, answered: int = 0) -> None:
+    assert BatchReturn.unscoped.count() == (1 if answered else 0)
+    assert ReturnLine.unscoped.count() == answered
+    statuses = list(ClaimLine.unscoped.filter(batch_line__batch=r.batch).values_list("status", flat=True))
+    assert statuses.count(LineStatus.SENT) == len(statuses) - answered
+    assert not WorkItem.unscoped.filter(reason="rejected").exists()
+
+
+def test_return_information_is_checked_as_a_whole_and_a_bad_entry_stores_nothing(released):
+    r = released
+    ref0, ref1, *_ = refs(r.batch)
+    cases: list[tuple[str, list[ReturnEntry], tuple[int, str]]] = [
+        ("unknown reference", [accept(ref0), accept("999999-PRE-D9")], (2, "reference")),
+        ("a line twice", [accept(ref0), reject(ref1), accept(ref0)], (3, "reference")),
+        ("rejection without a code", [accept(ref0), reject(ref1, "")], (2, "reason_code")),
+        ("unknown code", [reject(ref0, "0100"), accept(ref1)], (1, "reason_code")),
+        ("accepted with a code", [accept(ref0), accept(ref1, "0101")], (2, "reason_code")),
+        ("unknown status", [ReturnEntry(ref0, "paid")], (1, "status")),
+        ("explanation too long", [reject(ref0, "0999", "x" * 201)], (1, "reason_text")),
+        ("no entries", [], (0, "lines")),
+    ]
+    for case, entries, expected in cases:
+        with pytest.raises(ReturnError) as exc:
+            r.answer(*entries)
+        assert [(n, f) for n, f, _ in exc.value.errors] == [expected], case
+        _nothing_stored(r)
+    # A line answered in an earlier delivery cannot be answered again; the rest of that delivery is lost.
+    r.answer(accept(ref0))
+    with pytest.raises(ReturnError) as exc:
+        r.answer(accept(ref1), reject(ref0))
+    assert [(n, f) for n, f, _ in exc.value.errors] == [(2, "reference")]
+    _nothing_stored(r, answered=1)
+    assert ClaimLine.unscoped.get(number=ref1).status == LineStatus.SENT
+
+
+def test_accepted_and_rejected_lines_update_the_claim_and_open_a_work_item(released):
+    r = released
+    prenatal = r.line("prenatal")
+    others = [ref for ref in refs(r.batch) if ref != prenatal.number]
+    answer = r.answer(
+        *[accept(ref) for ref in others],
+        reject(prenatal.number, "0101", "BSN onbekend"),
+        source="file",
+        filename="retour-2026-11.csv",
+    )
+    assert (answer.accepted, answer.rejected, answer.source, answer.filename) == (
+        3,
+        1,
+        "file",
+        "retour-2026-11.csv",
+    )
+    assert answer.tenant_id == r.s.tenant.pk and answer.received_by == r.insurer_user
+    stored = {
+        x.batch_line.number: (x.status, x.reason_code)
+        for x in ReturnLine.unscoped.select_related("batch_line")
+    }
+    assert stored == {**dict.fromkeys(others, ("accepted", "")), prenatal.number: ("rejected", "0101")}
+    statuses = dict(ClaimLine.unscoped.filter(batch_line__batch=r.batch).values_list("number", "status"))
+    assert statuses == {**dict.fromkeys(others, LineStatus.ACCEPTED), prenatal.number: LineStatus.REJECTED}
+    (item,) = WorkItem.unscoped.filter(reason="rejected")
+    assert (item.episode_id, item.phase, item.resolved_at, item.tenant_id) == (
+        r.ep.pk,
+        "prenatal",
+        None,
+        r.s.tenant.pk,
+    )
+    assert "0101" in item.message and prenatal.number in item.message and "BSN onbekend" in item.message
+    assert AuditEntry.objects.filter(action="batch.return", tenant=r.s.tenant).count() == 1
+
+
+def test_rebilling_a_rejected_line_after_correcting_the_bsn(released):
+    r = released
+    original = r.line("prenatal")
+    old_bsn = Client.unscoped.get(pk=r.ep.client_id).bsn
+    r.answer(reject(original.number, "0101"))
+    with tenant_scope(r.s.tenant), pytest.raises(ValidationError):
+        batches.rejected_line_rebill(line=r.line("natal"), actor=r.s.admin)  # sent, not rejected
+    new_bsn = valid_bsn(90_002)
+    Client.unscoped.filter(pk=r.ep.client_id).update(bsn=new_bsn)
+    with tenant_scope(r.s.tenant):
+        new = batches.rejected_line_rebill(line=original, actor=r.s.admin)
+    assert new is not None
+    original.refresh_from_db()
+    assert (original.status, original.is_current) == (LineStatus.REJECTED, False)
+    credit = ClaimLine.unscoped.get(corrects=original)
+    assert (credit.sign, credit.amount, credit.status) == ("credit", -original.amount, LineStatus.READY)
+    assert (new.sign, new.amount, new.status, new.is_current) == (
+        "debit",
+        original.amount,
+        LineStatus.READY,
+        True,
+    )
+    assert new.number not in (original.number, credit.number)
+    assert open_items(r.ep, "rejected") == []
+
+    later = make(r.s, period=NEXT_MONTH)
+    assert later.held == 0 and later.batch is not None
+    rows = {x.number: x for x in rows_of(later.batch)}
+    assert set(rows) == {credit.number, new.number}
+    assert (rows[credit.number].bsn, rows[credit.number].corrects_number) == (old_bsn, original.number)
+    assert (rows[new.number].bsn, rows[new.number].corrects_number) == (new_bsn, "")
+    file_lines = {x["line_reference"]: x for x in records(later.batch) if x.code == "04"}
+    assert file_lines[credit.number]["bsn"] == int(old_bsn)
+    assert file_lines[credit.number]["corrects_reference"] == original.number
+    assert file_lines[new.number]["bsn"] == int(new_bsn)
+    assert [x["bsn"] for x in records(later.batch) if x.code == "02"] == sorted([int(old_bsn), int(new_bsn)])
+    check_file_against_database(r.s, later.batch)
+
+
+def test_rebilling_without_a_change_sends_the_identical_debit_one_batch_later(released):
+    r = released
+    original = r.line("prenatal")
+    r.answer(reject(original.number, "0999", "graag opnieuw"))
+    with tenant_scope(r.s.tenant):
+        again = batches.rejected_line_rebill(line=original, actor=r.s.admin)
+    assert again is not None
+    credit = ClaimLine.unscoped.get(corrects=original)
+    first = make(r.s, period=NEXT_MONTH)
+    assert first.batch is not None and refs(first.batch) == [credit.number]
+    assert_held(first, again, "identical_pair")
+    assert not WorkItem.unscoped.filter(reason="identical_pair").exists()  # not an error in the data
+    release(r.s, first.batch)
+    second = make(r.s, period=MONTH_AFTER)
+    assert second.batch is not None and refs(second.batch) == [again.number] and second.held == 0
+
+
+def test_a_line_the_run_changes_after_rejection_is_credited_rebilled_and_closed(released):
+    r = released
+    original = r.line("prenatal")
+    r.answer(reject(original.number, "0103", "polisnummer hoort niet bij BSN"))
+    assert open_items(r.ep, "rejected") == ["prenatal"]
+    ClientInsurance.unscoped.filter(client_id=r.ep.client_id).update(policy_number="ZK-NEW")
+    touch(r.ep)
+    run(r.s)
+    original.refresh_from_db()
+    assert (original.status, original.is_current) == (LineStatus.REJECTED, False)
+    credit = ClaimLine.unscoped.get(corrects=original)
+    new = current(r.ep)["prenatal"]
+    assert (credit.amount, new.amount, new.policy_number) == (-original.amount, original.amount, "ZK-NEW")
+    assert open_items(r.ep, "rejected") == []
+    later = make(r.s, period=NEXT_MONTH)
+    rows = {x.number: x for x in rows_of(later.batch)}
+    assert (rows[credit.number].policy_number, rows[new.number].policy_number) == ("POL-1", "ZK-NEW")
+
+
+def test_a_rejection_of_an_already_replaced_line_leaves_no_stuck_work_item(released):
+    r = released
+    original = r.line("prenatal")
+    ClientInsurance.unscoped.filter(client_id=r.ep.client_id).update(policy_number="ZK-NEW")
+    touch(r.ep)
+    run(r.s)  # credited and rebilled before the insurer answered
+    r.answer(reject(original.number, "0103"))
+    touch(r.ep)
+    run(r.s)
+    assert open_items(r.ep, "rejected") == []
