@@ -1,119 +1,46 @@
-"""Finance screens for the monthly claim batches and the member statements: thin views over
-billing.batches and billing.statements, on a worked portfolio of tests/test_billing_pipeline.py.
+"""The finance screens of the monthly claim batches: thin views over billing.batches; waiting lines,
+the list and detail (masked BSN, access logged), making them through a task with a progress panel,
+release, discard, a stale draft, downloads, held-back lines, and the batch API without personal data.
 
-The portfolio bills 8 lines, 9850.00 in all: Zilveren Kruis (3311) 6 lines 7200.00
-(3600.00 + 1200.00 + 1200.00 + 1200.00), VGZ (7095) 2 lines 2650.00 (1000.00 + 1650.00).
+The worked portfolio of tests.scenarios.billing, billed: 8 lines, 9850.00 in all: Zilveren Kruis (3311)
+6 lines 7200.00 (3600.00 + 1200.00 + 1200.00 + 1200.00), VGZ (7095) 2 lines 2650.00 (1000.00 + 1650.00).
 The billing run books them now, so their batches are those of the current month.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from decimal import Decimal
 from html import unescape
-from typing import Any
 
 import pytest
-from django.contrib.messages import constants as message_level
 from django.core.cache import cache
-from django.db.models import Sum
-from django.test import Client
-from django.urls import reverse
-from django.utils import timezone
 
-from billing import batches as batch_services
 from billing import tasks
-from billing.models import (
-    Allocation,
-    BatchFile,
-    BatchLine,
-    ClaimBatch,
-    ClaimLine,
-    LineStatus,
-    ReturnStatus,
-    WorkItem,
-)
-from billing.statements import member_statement, statement_totals
+from billing.models import BatchFile, BatchLine, ClaimBatch, ClaimLine, LineStatus, WorkItem
 from igo.models import Role
-from igo.tenancy import tenant_scope
 from pregnancies.models import AccessAction, AccessLogEntry, ClientInsurance, Episode
 from pregnancies.models import Client as CareClient
-from tests.factories import MemberOrganisationFactory
-from tests.scenarios.billing import (
-    BILLING_NOW,
-    PORTFOLIO_LINES,
-    PORTFOLIO_TOTAL,
-    Setup,
-    build,
-    portfolio,
-    run,
-    touch,
-)
+from tests.scenarios.billing import BILLING_NOW, PORTFOLIO_LINES, PORTFOLIO_TOTAL, Setup, run, touch
+from tests.scenarios.finance import ERROR, OK, act, euro, make_batches, reject_first_line, this_month, url
 from tests.scenarios.http import api, row
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
-
 D = Decimal
 
 
-def this_month() -> dt.date:
-    return timezone.localdate().replace(day=1)
+@pytest.fixture
+def s(billed_portfolio: Setup) -> Setup:
+    """Here `s` is the worked portfolio, billed (tests/billing/conftest.py)."""
+    return billed_portfolio
 
 
 def next_month() -> dt.date:
     return (this_month() + dt.timedelta(days=32)).replace(day=1)
 
 
-def euro(amount: Decimal) -> str:
-    """An amount as the Dutch screens show it (tags and non-breaking spaces stripped by `row`)."""
-    text = f"{amount:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"€ {text}"
-
-
-def url(s: Setup, name: str, **kwargs: Any) -> str:
-    return reverse(name, kwargs={"tenant_slug": s.tenant.slug, **kwargs})
-
-
-def act(client: Client, path: str, data: dict[str, str] | None = None) -> tuple[str, list[int]]:
-    """POST, follow the redirect, and return where it led and the levels of the messages shown there
-    (showing them uses them up, so the next action starts clean)."""
-    response = client.post(path, data or {}, follow=True)
-    assert response.status_code == 200 and len(response.redirect_chain) == 1, response.redirect_chain
-    return response.redirect_chain[0][0], [m.level for m in response.context["messages"]]
-
-
-OK, ERROR = [message_level.SUCCESS], [message_level.ERROR]
-
-
-@pytest.fixture
-def s(world_a: Any) -> Setup:
-    """The worked portfolio, billed (8 ready lines, none in a batch yet)."""
-    setup = build(world_a)
-    portfolio(setup)
-    run(setup)
-    return setup
-
-
-@pytest.fixture
-def finance(s: Setup, world_a: Any, client_for: Any) -> Client:
-    return client_for(world_a.user(Role.IGO_FINANCE))
-
-
-def make_batches(s: Setup) -> dict[str, ClaimBatch]:
-    """This month's batches through the service, by UZOVI code."""
-    with tenant_scope(s.tenant):
-        results = batch_services.batches_create_month(tenant=s.tenant, period=this_month(), actor=s.admin)
-    assert all(r.created for r in results)
-    return {r.batch.insurer.uzovi_code: r.batch for r in results if r.batch is not None}
-
-
 def lines_of(batch: ClaimBatch) -> list[ClaimLine]:
     return list(ClaimLine.unscoped.filter(batch_line__batch=batch).order_by("pk"))
-
-
-# --- the list and the detail -------------------------------------------------------------------
 
 
 def test_waiting_lines_per_insurer_before_any_batch(s, finance):
@@ -203,9 +130,6 @@ def test_navigation_and_subnavigation_lead_to_batches_and_statements(s, finance)
     html = finance.get(url(s, "claim_list")).content.decode()
     assert f'href="{url(s, "batch_list")}"' in html and f'href="{url(s, "statement_list")}"' in html
     assert 'data-nav="batches"' in html
-
-
-# --- making batches ------------------------------------------------------------------------------
 
 
 def test_make_batches_form_enqueues_the_task_after_commit_and_it_creates_the_batches(
@@ -300,9 +224,6 @@ def test_a_future_month_is_refused_on_the_month_field_and_nothing_is_enqueued(
     assert len(ok) == 1
 
 
-# --- release, discard, rebuild ---------------------------------------------------------------------
-
-
 def test_release_marks_the_lines_sent_and_a_second_release_shows_an_error(s, finance, world_a):
     zk = make_batches(s)["3311"]
     detail = url(s, "batch_detail", pk=zk.pk)
@@ -368,9 +289,6 @@ def test_a_stale_draft_warns_refuses_release_and_rebuild_takes_the_new_line(s, f
     assert act(finance, url(s, "batch_release", pk=batch.pk)) == (url(s, "batch_detail", pk=batch.pk), OK)
 
 
-# --- downloads -----------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     ("kind", "content_type", "suffix"),
     [
@@ -404,161 +322,6 @@ def test_downloads_are_the_stored_bytes(s, finance, world_a, kind, content_type,
 def test_unknown_file_kind_is_404(s, finance):
     zk = make_batches(s)["3311"]
     assert finance.get(url(s, "batch_file", pk=zk.pk, kind="xml")).status_code == 404
-
-
-# --- statements ------------------------------------------------------------------------------------
-
-
-def test_statement_totals_add_up_to_the_months_claim_lines(s, finance):
-    month = this_month()
-    html = finance.get(url(s, "statement_list"), {"month": f"{month:%Y-%m}"}).content.decode()
-    with tenant_scope(s.tenant):
-        totals = statement_totals(period=month)
-    # Every member with care in the portfolio has a total; Praktijk Zuid logged nothing.
-    assert set(totals) == {s.practice.pk, s.hospital.pk, s.kraam.pk}
-    for org in (s.practice, s.hospital, s.kraam):
-        assert row(html, f"statement-total-{org.pk}") == euro(totals[org.pk])
-    assert row(html, f"statement-total-{s.south.pk}") == euro(D("0.00"))
-    overhead = Allocation.unscoped.filter(tenant=s.tenant, kind="overhead").aggregate(t=Sum("amount"))["t"]
-    reserve = Allocation.unscoped.filter(tenant=s.tenant, kind="reserve").aggregate(t=Sum("amount"))["t"]
-    # Overhead: ZK 5% of 7200.00 = 360.00, VGZ 4% of 2650.00 = 106.00; reserve: ZK 2% = 144.00.
-    assert (overhead, reserve) == (D("466.00"), D("144.00"))
-    assert sum(totals.values()) + overhead + reserve == PORTFOLIO_TOTAL
-    assert row(html, "statements-members") == euro(PORTFOLIO_TOTAL - D("610.00"))
-    assert row(html, "statements-overhead") == euro(D("466.00"))
-    assert row(html, "statements-reserve") == euro(D("144.00"))
-    assert row(html, "statements-allocated") == row(html, "statements-lines") == euro(PORTFOLIO_TOTAL)
-    assert 'data-testid="statements-difference"' not in html
-    # Another month has no amounts.
-    empty = finance.get(url(s, "statement_list"), {"month": "2020-01"}).content.decode()
-    assert row(empty, "statements-allocated") == euro(D("0.00"))
-
-
-def parse_csv(content: bytes) -> list[dict[str, str]]:
-    text = content.decode("utf-8")
-    assert text.startswith("\ufeff")
-    return list(csv.DictReader(io.StringIO(text[1:]), delimiter=";"))
-
-
-def test_statement_csv_rows_sum_to_the_total_and_pdf_is_a_pdf(s, finance):
-    month = this_month()
-    with tenant_scope(s.tenant):
-        statement = member_statement(tenant=s.tenant, organisation=s.practice, period=month)
-    assert statement.total > 0
-    response = finance.get(
-        url(s, "statement_download", org_pk=s.practice.pk, year=month.year, month=month.month, fmt="csv")
-    )
-    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
-    assert f"Statement_{s.practice.agb_code}_{month:%Y-%m}.csv" in response["Content-Disposition"]
-    rows = parse_csv(response.content)
-    assert len(rows) == len(statement.rows)
-    assert sum(D(r["amount"]) for r in rows) == statement.total
-    assert {r["organisation"] for r in rows} == {s.practice.name}
-    html = finance.get(url(s, "statement_list"), {"month": f"{month:%Y-%m}"}).content.decode()
-    assert row(html, f"statement-total-{s.practice.pk}") == euro(statement.total)
-    pdf = finance.get(
-        url(s, "statement_download", org_pk=s.practice.pk, year=month.year, month=month.month, fmt="pdf")
-    )
-    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF")
-
-
-def test_statement_download_refuses_other_tenants_and_bad_input(s, finance, world_b):
-    month = this_month()
-    other = MemberOrganisationFactory(tenant=world_b.tenant)
-
-    def get(org_pk: int, year: int, mon: int, fmt: str) -> int:
-        link = url(s, "statement_download", org_pk=org_pk, year=year, month=mon, fmt=fmt)
-        return finance.get(link).status_code
-
-    assert get(other.pk, month.year, month.month, "csv") == 404
-    assert get(s.practice.pk, month.year, 13, "csv") == 404
-    assert get(s.practice.pk, 1999, 1, "csv") == 404
-    assert get(s.practice.pk, month.year, month.month, "xlsx") == 404
-    assert get(s.practice.pk, month.year, month.month, "csv") == 200
-
-
-# --- rejected lines: the work queue and billing again ------------------------------------------------
-
-
-def reject_first_line(s: Setup, batch: ClaimBatch, user: Any) -> ClaimLine:
-    """Release the batch and record the insurer's answer: line 1 rejected (BSN unknown), others accepted."""
-    with tenant_scope(s.tenant):
-        batch_services.batch_release(batch=batch, actor=user)
-    rows = list(BatchLine.unscoped.filter(batch=batch).order_by("line_no"))
-    entries = [
-        batch_services.ReturnEntry(rows[0].number, ReturnStatus.REJECTED, "0101", "BSN onbekend"),
-        *[batch_services.ReturnEntry(r.number, ReturnStatus.ACCEPTED) for r in rows[1:]],
-    ]
-    batch_services.batch_return_record(batch=batch, entries=entries, user=user)
-    return ClaimLine.unscoped.get(pk=rows[0].claim_line_id)
-
-
-def test_returns_show_in_the_list_and_detail(s, finance, world_a):
-    vgz = make_batches(s)["7095"]
-    rejected = reject_first_line(s, vgz, world_a.user(Role.IGO_FINANCE))
-    html = finance.get(url(s, "batch_list")).content.decode()
-    assert row(html, f"returns-{vgz.pk}") == "1 geaccepteerd · 1 afgewezen · 0 open"
-    detail = finance.get(url(s, "batch_detail", pk=vgz.pk)).content.decode()
-    first = row(detail, "batch-line-1")
-    assert rejected.number in first and "0101" in first and "BSN onbekend" in first
-    assert str(batch_services.RETURN_CODES["0101"]) in first
-    assert 'data-testid="batch-returns"' in detail
-
-
-def test_rebill_a_rejected_line_from_the_work_queue(s, finance, world_a):
-    zk = make_batches(s)["3311"]
-    rejected = reject_first_line(s, zk, world_a.user(Role.IGO_FINANCE))
-    assert rejected.status == LineStatus.REJECTED
-    item = WorkItem.unscoped.get(episode_id=rejected.episode_id, reason="rejected", resolved_at__isnull=True)
-    html = finance.get(url(s, "work_queue")).content.decode()
-    text = row(html, f"work-item-{item.pk}")
-    assert "0101" in text and f"#{rejected.episode_id}" in text
-    assert f'data-testid="rebill-{rejected.pk}"' in html
-    assert url(s, "episode_claims", pk=rejected.episode_id) in html
-    # Finance corrected the insured number first; billing again credits the line and bills anew.
-    ClientInsurance.unscoped.filter(client_id=rejected.episode.client_id).update(policy_number="CORRECTED")
-    assert act(finance, url(s, "claim_line_rebill", pk=rejected.pk)) == (url(s, "work_queue"), OK)
-    credit = ClaimLine.unscoped.get(corrects=rejected)
-    debit = ClaimLine.unscoped.get(
-        episode_id=rejected.episode_id, phase=rejected.phase, is_current=True, sign="debit"
-    )
-    assert (credit.sign, credit.amount, credit.status) == ("credit", -rejected.amount, LineStatus.READY)
-    assert (debit.amount, debit.status, debit.policy_number) == (
-        rejected.amount,
-        LineStatus.READY,
-        "CORRECTED",
-    )
-    assert debit.pk != rejected.pk and not ClaimLine.unscoped.get(pk=rejected.pk).is_current
-    assert WorkItem.unscoped.get(pk=item.pk).resolved_at is not None  # kept, but resolved
-    assert f"work-item-{item.pk}" not in finance.get(url(s, "work_queue")).content.decode()
-    assert AccessLogEntry.unscoped.filter(
-        user=world_a.user(Role.IGO_FINANCE), action=AccessAction.UPDATE, object_id=str(rejected.pk)
-    ).exists()
-    # The new lines wait for the next batch: the credit and the new debit of the rejected phase, and
-    # (the insured number changed for the whole episode) a credit and a new debit for each other phase
-    # of the episode already sent. They net to 0.00, as nothing but the insured number changed.
-    new_lines = ClaimLine.unscoped.filter(episode_id=rejected.episode_id, status=LineStatus.READY)
-    assert new_lines.count() >= 2 and new_lines.aggregate(t=Sum("amount"))["t"] == 0
-    waiting = finance.get(url(s, "batch_list")).content.decode()
-    assert row(waiting, "waiting-3311") == f"Zilveren Kruis (3311) {new_lines.count()} {euro(D('0.00'))}"
-    # A second attempt is refused with a message: the line is no longer current.
-    again = act(finance, url(s, "claim_line_rebill", pk=rejected.pk), {"next": "episode"})
-    assert again == (url(s, "episode_claims", pk=rejected.episode_id), ERROR)
-    assert ClaimLine.unscoped.filter(episode_id=rejected.episode_id, phase=rejected.phase).count() == 3
-
-
-def test_rebill_of_a_line_that_was_not_rejected_is_refused(s, finance, client_for, world_a):
-    line = ClaimLine.unscoped.filter(tenant=s.tenant).first()
-    assert act(finance, url(s, "claim_line_rebill", pk=line.pk)) == (url(s, "work_queue"), ERROR)
-    assert ClaimLine.unscoped.filter(tenant=s.tenant).count() == PORTFOLIO_LINES
-    assert (
-        client_for(world_a.user(Role.IGO_ADMIN)).post(url(s, "claim_line_rebill", pk=line.pk)).status_code
-        == 403
-    )
-
-
-# --- the pre-send check on the screens -------------------------------------------------------------
 
 
 def test_held_back_lines_show_in_the_batch_and_the_work_queue(s, finance):
@@ -595,22 +358,6 @@ def test_batch_pages_do_not_grow_queries_with_lines(s, finance, django_assert_ma
         finance.get(url(s, "batch_detail", pk=made["3311"].pk))
 
 
-# --- bugs found in the lead's files ----------------------------------------------------------------
-
-
-def test_statement_leaves_out_lines_withdrawn_before_sending(s):
-    transferred = Episode.unscoped.filter(tenant=s.tenant, end_reason="transferred_out").get()
-    ClientInsurance.unscoped.filter(client=transferred.client).update(policy_number="POL-NEW")
-    touch(transferred)
-    run(s)
-    old = ClaimLine.unscoped.get(episode=transferred, status=LineStatus.WITHDRAWN)
-    assert ClaimLine.unscoped.get(episode=transferred, is_current=True).amount == old.amount
-    with tenant_scope(s.tenant):
-        totals = statement_totals(period=this_month())
-    # The claim did not change (same amount, same care), so neither did the members' part.
-    assert sum(totals.values()) == PORTFOLIO_TOTAL - D("610.00")
-
-
 def test_presend_messages_do_not_carry_the_full_bsn(s):
     ordinary = Episode.unscoped.filter(tenant=s.tenant, end_reason="completed").order_by("pk").first()
     CareClient.unscoped.filter(pk=ordinary.client_id).update(bsn="123456789")
@@ -618,9 +365,6 @@ def test_presend_messages_do_not_carry_the_full_bsn(s):
     messages = list(WorkItem.unscoped.filter(episode=ordinary).values_list("message", flat=True))
     assert messages and not any("123456789" in m for m in messages)
     assert "123456789" not in str(ClaimBatch.unscoped.get(pk=zk.pk).held)
-
-
-# --- the read-only finance API -----------------------------------------------------------------------
 
 
 def test_api_lists_and_shows_batches_without_personal_data(s, world_a, world_b):
