@@ -1,4 +1,5 @@
-"""Shared fixtures: two tenants with a user for every role, an outsider, insurer users, MFA helpers."""
+"""Shared fixtures: two tenants with a user for every role, an outsider, insurer users, MFA helpers, the
+billing world and the care-logging world of each tenant."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.test import Client
 from igo.models import Insurer, User
 from tests.factories import InsurerFactory, InsurerMembershipFactory, UserFactory
 from tests.scenarios.billing import Setup, build
+from tests.scenarios.care import Care, make_care
 from tests.scenarios.clock import travel
 from tests.scenarios.people import TenantWorld, give_totp, make_world
 
@@ -97,6 +99,18 @@ def s(world_a: TenantWorld) -> Setup:
 @pytest.fixture
 def s_no_rule(world_a: TenantWorld) -> Setup:
     return build(world_a, split_rule=False)
+
+
+@pytest.fixture
+def care(world_a: TenantWorld, insurer: Insurer) -> Care:
+    """IGO Alpha ready for care logging (tests.scenarios.care), its client insured with Zilveren Kruis."""
+    return make_care(world_a, insurer)
+
+
+@pytest.fixture
+def care_b(world_b: TenantWorld) -> Care:
+    """IGO Beta ready for care logging, its client insured with VGZ."""
+    return make_care(world_b, InsurerFactory(uzovi_code="7095", name="VGZ"))
 
 
 @pytest.fixture

@@ -1,19 +1,19 @@
-"""The care-logging API: thin views over the pregnancy services, clinicians only, one tenant at a time."""
+"""The care-logging API: thin views over the pregnancy services, clinicians only. Search by BSN in the
+body, intake with field-level errors and nothing stored, client and episode details, logging events
+(a repeated submission key answers the same event), corrections and voids, the event types of the
+caller's discipline.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from igo.models import Insurer, Role, User
-from pregnancies.catalogue import catalogue_seed
+from igo.models import Role, User
 from pregnancies.models import (
     AccessLogEntry,
     CareEvent,
@@ -24,116 +24,17 @@ from pregnancies.models import (
     EventType,
     LineTransfer,
 )
-from providers.models import Professional
-from tests.factories import (
-    CareEventFactory,
-    ClientFactory,
-    EpisodeFactory,
-    MemberOrganisationFactory,
-    ProfessionalFactory,
-    valid_bsn,
-)
-from tests.scenarios.care import client_in_care, midwife_and_carer
+from tests.factories import ClientFactory, EpisodeFactory, ProfessionalFactory
+from tests.scenarios.care_api import Care, event_body, intake_body, log_event
 from tests.scenarios.http import api
-from tests.scenarios.people import TenantWorld
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dated]
-
 INVALID_BSN = "123456789"  # fails the eleven-test
-
-
-def base(world: TenantWorld) -> str:
-    return f"/api/t/{world.tenant.slug}/"
-
-
-@dataclass
-class Care:
-    """A tenant ready for care logging: catalogue, a practice, linked professionals and one episode."""
-
-    world: TenantWorld
-    midwife: Professional
-    carer: Professional
-    insurer: Insurer
-    client: Client
-    episode: Episode
-
-    @property
-    def url(self) -> str:
-        return base(self.world)
-
-    def event_type(self, code: str) -> EventType:
-        return EventType.unscoped.get(tenant=self.world.tenant, code=code)
-
-
-def make_care(world: TenantWorld, insurer: Insurer) -> Care:
-    tenant = world.tenant
-    catalogue_seed(tenant=tenant)
-    practice = MemberOrganisationFactory(tenant=tenant)
-    kraamzorg = MemberOrganisationFactory(tenant=tenant, kind="kraamzorg")
-    midwife, carer = midwife_and_carer(world, practice=practice, kraamzorg=kraamzorg)
-    client, episode = client_in_care(world, insurer)
-    return Care(world, midwife, carer, insurer, client, episode)
-
-
-@pytest.fixture
-def care_a(world_a, insurer) -> Care:
-    return make_care(world_a, insurer)
-
-
-@pytest.fixture
-def care_b(world_b, insurer) -> Care:
-    return make_care(world_b, insurer)
-
-
-def log_event(care: Care, code: str = "PRE_CHECK", **extra: Any) -> CareEvent:
-    """An event logged by the midwife, directly in the database (fixtures, not under test)."""
-    defaults: dict[str, Any] = {
-        "tenant": care.world.tenant,
-        "episode": care.episode,
-        "event_type": care.event_type(code),
-        "occurred_at": timezone.now() - timedelta(days=2),
-        "phase": "prenatal",
-        "professional": care.midwife,
-        "organisation": care.midwife.organisation,
-        "created_by": care.world.user(Role.MIDWIFE),
-    }
-    return CareEventFactory(**{**defaults, **extra})
-
-
-def event_body(**extra: Any) -> dict[str, Any]:
-    return {
-        "event_type": "PRE_CHECK",
-        "occurred_at": (timezone.now() - timedelta(hours=3)).isoformat(),
-        "quantity": "1",
-        "location": "Praktijk",
-        "note": "RR 120/80, groei conform.",
-        **extra,
-    }
-
-
-def intake_body(insurer: Insurer, **extra: Any) -> dict[str, Any]:
-    intake = timezone.localdate() - timedelta(days=3)
-    return {
-        "given_names": "Fatima",
-        "family_name": "El Amrani",
-        "date_of_birth": "1995-03-02",
-        "bsn": valid_bsn(9001),
-        "postcode": "3511 ab",
-        "insurer": insurer.uzovi_code,
-        "policy_number": "123456789",
-        "intake_date": intake.isoformat(),
-        "due_date": (intake + timedelta(days=280 - 70)).isoformat(),
-        "parity": 1,
-        **extra,
-    }
 
 
 def logs(user: User, action: str, client: Client | None = None) -> int:
     qs = AccessLogEntry.unscoped.filter(user=user, action=action)
     return qs.filter(client=client).count() if client is not None else qs.count()
-
-
-# --- client search -------------------------------------------------------------------------
 
 
 def test_search_by_bsn_in_body_returns_masked_bsn_and_logs(care_a):
@@ -181,9 +82,6 @@ def test_search_with_unparseable_date_is_field_level_400(care_a):
     )
     assert response.status_code == 400
     assert set(response.json()) == {"date_of_birth"}
-
-
-# --- intake --------------------------------------------------------------------------------
 
 
 def test_intake_creates_client_insurance_and_episode(care_a, insurer):
@@ -276,9 +174,6 @@ def test_intake_reports_parse_and_service_errors_by_field(care_a, insurer):
     assert response.status_code == 400 and set(response.json()) == {"policy_number"}
 
 
-# --- client and episode ---------------------------------------------------------------------
-
-
 def test_client_detail_masks_bsn_and_logs_the_view(care_a):
     gyn = care_a.world.user(Role.GYNAECOLOGIST)
     response = api(gyn).get(f"{care_a.url}clients/{care_a.client.pk}/")
@@ -331,9 +226,6 @@ def test_episode_events_list_in_time_order_with_optional_history(care_a):
     assert [e["id"] for e in history] == [earlier.pk, voided.pk, later.pk]
     assert history[1]["status"] == "voided"
     assert logs(care_a.world.user(Role.MIDWIFE), "view", care_a.client) == 2
-
-
-# --- logging events ------------------------------------------------------------------------
 
 
 def test_log_event_is_201_and_a_repeated_submission_key_is_200_with_the_same_event(care_a):
@@ -451,9 +343,6 @@ def test_kraamzorg_hours_over_the_maximum_need_confirmation_and_warn(care_a):
     assert accepted.json()["event"]["phase"] == "postnatal"
 
 
-# --- correcting and voiding ----------------------------------------------------------------
-
-
 def test_correct_own_event_supersedes_it(care_a):
     midwife = care_a.world.user(Role.MIDWIFE)
     original = log_event(care_a, note="Eerste notitie")
@@ -513,9 +402,6 @@ def test_void_requires_a_reason_and_keeps_the_row(care_a):
     assert logs(midwife, "void", care_a.client) == 1
 
 
-# --- the catalogue -------------------------------------------------------------------------
-
-
 def test_event_types_are_those_of_the_callers_discipline(care_a):
     def codes(role: str) -> set[str]:
         response = api(care_a.world.user(role)).get(f"{care_a.url}event-types/")
@@ -533,109 +419,6 @@ def test_event_types_are_those_of_the_callers_discipline(care_a):
         if t["code"] == "KZ_HOURS"
     )
     assert row["unit"] == "hour" and row["phase"] == "postnatal" and row["max_quantity"] == "12.00"
-
-
-# --- tenancy and roles ---------------------------------------------------------------------
-
-
-def _endpoints(care: Care, *, slug: str) -> list[tuple[str, str, dict[str, Any] | None]]:
-    """Every endpoint with a body that would succeed for the owner of the objects."""
-    event = CareEvent.unscoped.filter(tenant=care.world.tenant).first() or log_event(care)
-    prefix = f"/api/t/{slug}/"
-    return [
-        ("post", f"{prefix}clients/search/", {"q": care.client.bsn}),
-        ("post", f"{prefix}clients/", intake_body(care.insurer, bsn=valid_bsn(7777))),
-        ("get", f"{prefix}clients/{care.client.pk}/", None),
-        ("get", f"{prefix}episodes/{care.episode.pk}/", None),
-        ("get", f"{prefix}episodes/{care.episode.pk}/events/", None),
-        ("post", f"{prefix}episodes/{care.episode.pk}/events/", event_body()),
-        ("post", f"{prefix}events/{event.pk}/correct/", {"reason": "x", "quantity": "1"}),
-        ("post", f"{prefix}events/{event.pk}/void/", {"reason": "x"}),
-        ("get", f"{prefix}event-types/", None),
-    ]
-
-
-def _send(client: APIClient, method: str, url: str, body: dict[str, Any] | None) -> int:
-    if method == "get":
-        return client.get(url).status_code
-    return client.post(url, body, format="json").status_code
-
-
-def _b_untouched(care_b: Care, intruder: User) -> None:
-    tenant = care_b.world.tenant
-    assert not AccessLogEntry.unscoped.filter(tenant=tenant).exists()
-    assert Client.unscoped.filter(tenant=tenant).count() == 1
-    assert CareEvent.unscoped.filter(tenant=tenant).count() == 1
-    assert CareEvent.unscoped.get(tenant=tenant).status == EventStatus.ACTIVE
-    assert not AccessLogEntry.unscoped.filter(user=intruder).exists()
-
-
-def test_user_of_tenant_a_gets_404_for_tenant_b_slug_and_for_b_objects(care_a, care_b):
-    # A midwife of A with a professional in A: every refusal below is the tenant wall.
-    midwife_a = care_a.world.user(Role.MIDWIFE)
-    client = api(midwife_a)
-    for method, url, body in _endpoints(care_b, slug=care_b.world.tenant.slug):
-        assert _send(client, method, url, body) == 404, (method, url)
-    for method, url, body in _endpoints(care_b, slug=care_a.world.tenant.slug):
-        if "/clients/search/" in url or url.endswith("/clients/") or url.endswith("/event-types/"):
-            continue  # no object of B in these URLs
-        assert _send(client, method, url, body) == 404, (method, url)
-    _b_untouched(care_b, midwife_a)
-    # Under A's own slug, B's client cannot be found by BSN either.
-    response = client.post(f"{care_a.url}clients/search/", {"q": care_b.client.bsn}, format="json")
-    assert response.status_code == 200 and response.json() == []
-
-
-def test_the_same_endpoints_work_for_the_owner(care_a):
-    """The 404s above are the tenant wall, not broken requests: the owner's calls succeed."""
-    client = api(care_a.world.user(Role.MIDWIFE))
-    statuses = [_send(client, m, u, b) for m, u, b in _endpoints(care_a, slug=care_a.world.tenant.slug)]
-    assert statuses == [200, 201, 200, 200, 200, 201, 201, 400, 200]  # void after correct: superseded
-
-
-@pytest.mark.parametrize("role", [Role.IGO_FINANCE, Role.IGO_ADMIN])
-def test_non_clinical_roles_are_forbidden(care_a, role):
-    event = log_event(care_a, note="Medische notitie")
-    client = api(care_a.world.user(role))
-    for method, url, body in _endpoints(care_a, slug=care_a.world.tenant.slug):
-        response = client.get(url) if method == "get" else client.post(url, body, format="json")
-        assert response.status_code == 403, (method, url)
-        assert "Medische notitie" not in response.content.decode()
-    assert CareEvent.unscoped.filter(tenant=care_a.world.tenant).count() == 1
-    event.refresh_from_db()
-    assert event.status == EventStatus.ACTIVE
-    assert not AccessLogEntry.unscoped.filter(tenant=care_a.world.tenant).exists()
-
-
-def test_anonymous_and_outsider_are_refused(care_a, outsider):
-    anonymous, stranger = api(), api(outsider)
-    for method, url, body in _endpoints(care_a, slug=care_a.world.tenant.slug):
-        assert _send(anonymous, method, url, body) in (401, 403), (method, url)
-        assert _send(stranger, method, url, body) == 404, (method, url)
-    assert not AccessLogEntry.unscoped.exists()
-
-
-def test_schema_documents_the_care_api_and_validates(client):
-    from drf_spectacular.validation import validate_schema
-
-    response = client.get("/api/schema/?format=json")
-    assert response.status_code == 200
-    schema = response.json()
-    validate_schema(schema)
-    paths = schema["paths"]
-    prefix = "/api/t/{tenant_slug}/"
-    assert set(paths[f"{prefix}episodes/{{id}}/events/"]) == {"get", "post"}
-    for path in ("clients/search/", "clients/", "events/{id}/correct/", "events/{id}/void/"):
-        assert set(paths[prefix + path]) == {"post"}
-    for path in ("clients/{id}/", "episodes/{id}/", "event-types/"):
-        assert set(paths[prefix + path]) == {"get"}
-    search = paths[f"{prefix}clients/search/"]["post"]
-    assert all(p["in"] == "path" for p in search.get("parameters", []))  # the BSN stays in the body
-    create = paths[f"{prefix}episodes/{{id}}/events/"]["post"]
-    assert {"200", "201", "400"} <= set(create["responses"])
-    schemas = schema["components"]["schemas"]
-    assert "bsn" not in schemas["ClientDetail"]["properties"]
-    assert "bsn" in schemas["IntakeRequest"]["properties"]
 
 
 def test_a_submission_key_reused_on_another_episode_is_refused(care_a):
