@@ -1,7 +1,10 @@
 """One obvious place for everything, checked by reading the source with `ast` (nothing is imported).
 
+- Test modules sit in a folder per app (tests/<app>/test_<topic>.py) or in tests/cross, tests/browser,
+  tests/faults; every folder is a package, since module names repeat across folders.
 - A test module never imports another test module, nor a conftest: what several modules share lives in
-  `tests/scenarios/` (builders) or `tests/conftest.py` (fixtures).
+  `tests/scenarios/` (builders) or a `conftest.py` (fixtures). ruff reports such an import too (TID251,
+  banned-api in pyproject.toml), as long as its list covers every test module, which is checked here.
 - The apps form layers, and an app imports only from the layers below it:
 
       igo  <-  providers  <-  pregnancies  <-  billing, quality  <-  demo, bench  (<- tests)
@@ -15,6 +18,7 @@
 from __future__ import annotations
 
 import ast
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +36,9 @@ LAYER = {
     "bench": 4,
     "tests": 5,
 }
+
+# The folders of tests/ that hold test modules: one per app, and those across apps.
+TEST_FOLDERS = {app for app in LAYER if app != "tests"} | {"cross", "browser", "faults"}
 
 # What an app may import from an app on its own layer.
 PEER_PARTS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -115,6 +122,45 @@ def test_no_test_module_imports_a_test_module_or_a_conftest() -> None:
     assert not offending, (
         "A test module imports another test module or a conftest; move what it needs to tests/scenarios/ "
         "(builders) or tests/conftest.py (fixtures):\n  " + "\n  ".join(offending)
+    )
+
+
+def test_test_modules_sit_in_a_folder_per_app_or_across_apps() -> None:
+    misplaced = [
+        str(path.relative_to(ROOT))
+        for path in python_files(TESTS)
+        if path.name.startswith("test_")
+        and (path.parent == TESTS or path.relative_to(TESTS).parts[0] not in TEST_FOLDERS)
+    ]
+    assert not misplaced, (
+        f"Test modules belong in tests/<app>/ or tests/cross|browser|faults/ ({sorted(TEST_FOLDERS)}):\n  "
+        + "\n  ".join(misplaced)
+    )
+
+
+def test_every_folder_of_tests_is_a_package() -> None:
+    folders = sorted({path.parent for path in python_files(TESTS)})
+    missing = [str(folder.relative_to(ROOT)) for folder in folders if not (folder / "__init__.py").exists()]
+    assert not missing, "These folders need an __init__.py (module names repeat across folders):\n  " + (
+        "\n  ".join(missing)
+    )
+
+
+def test_ruff_bans_importing_every_test_module_and_conftest() -> None:
+    """banned-api matches a module or a parent of it, not a pattern: a new test folder must be added there."""
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        banned = tomllib.load(f)["tool"]["ruff"]["lint"]["flake8-tidy-imports"]["banned-api"]
+    assert "tests" not in banned and not any(within(name, "tests.scenarios") for name in banned)
+    uncovered = [
+        module
+        for path in python_files(TESTS)
+        if path.name.startswith("test_") or path.name == "conftest.py"
+        for module in [".".join(path.relative_to(ROOT).with_suffix("").parts)]
+        if not any(within(module, name) for name in banned)
+    ]
+    assert not uncovered, (
+        "Add these modules (or their folder) to [tool.ruff.lint.flake8-tidy-imports.banned-api]:\n  "
+        + "\n  ".join(uncovered)
     )
 
 
