@@ -142,7 +142,7 @@ def quality_episodes(request: TenantRequest, code: str, year: int, month: int) -
 @tenant_view(rules.can_manage_quality)
 def quality_recompute(request: TenantRequest) -> HttpResponse:
     """Recompute the last two years now instead of waiting for the night (the worker does the work)."""
-    tasks.quality_refresh.delay_on_commit(request.tenant.pk, True)  # type: ignore[attr-defined]
+    tasks.quality_refresh.delay_on_commit(request.tenant.pk, True)
     audit_record(actor=request.user, action="quality.recompute", tenant=request.tenant)
     messages.success(request, _("The indicators are being recomputed. Reload the page in a minute."))
     return redirect("quality_dashboard", tenant_slug=request.tenant.slug)
