@@ -603,7 +603,18 @@ def catalogue(request: TenantRequest) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                services.event_type_create(tenant=request.tenant, actor=request.user, **form.cleaned_data)
+                data = form.cleaned_data
+                services.event_type_create(
+                    tenant=request.tenant,
+                    actor=request.user,
+                    code=data["code"],
+                    name_nl=data["name_nl"],
+                    name_en=data["name_en"],
+                    phase=data["phase"],
+                    unit=data["unit"],
+                    disciplines=data["disciplines"],
+                    max_quantity=data["max_quantity"],
+                )
             except ValidationError as exc:
                 add_form_errors(form, exc)
             else:
