@@ -1,4 +1,4 @@
-"""Billing jobs: thin tasks that take a tenant id and run the billing service in its scope."""
+"""Billing jobs: thin tasks that take a tenant id and run the billing service in its scope (igo.tasks)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from billing import batches, quality_claims, services
 from igo.models import Tenant, User
-from igo.tenancy import tenant_scope
+from igo.tasks import for_each_active_tenant, tenant_task
 
 # A lost database connection (restart, failover, a terminated backend) gets another try soon instead of
 # waiting for the next sweep (or, for batches, for the next month): the tasks are idempotent, and Celery's
@@ -30,50 +30,43 @@ def progress_key(tenant_id: int) -> str:
     return f"billing:progress:{tenant_id}"
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=3300, time_limit=3600, **DB_RETRY)
-def billing_run(tenant_id: int) -> dict[str, int]:
+@tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=3300, time_limit=3600, **DB_RETRY)
+def billing_run(tenant: Tenant) -> dict[str, int]:
     """Roll up and split everything due for one IGO. Safe to repeat, and to run twice at once."""
-    tenant = Tenant.objects.get(pk=tenant_id)
+    key = progress_key(tenant.pk)
 
     def progress(done: int, total: int) -> None:
-        cache.set(progress_key(tenant_id), {"done": done, "total": total, "running": True}, 3600)
+        cache.set(key, {"done": done, "total": total, "running": True}, 3600)
 
-    cache.set(progress_key(tenant_id), {"done": 0, "total": 0, "running": True}, 3600)
+    cache.set(key, {"done": 0, "total": 0, "running": True}, 3600)
     try:
-        with tenant_scope(tenant):
-            result = services.billing_run(tenant=tenant, progress=progress)
+        result = services.billing_run(tenant=tenant, progress=progress)
     finally:
-        current = cache.get(progress_key(tenant_id)) or {}
-        cache.set(progress_key(tenant_id), {**current, "running": False}, 3600)
+        current = cache.get(key) or {}
+        cache.set(key, {**current, "running": False}, 3600)
     return asdict(result)
 
 
 @shared_task
 def billing_sweep() -> int:
     """Periodic: start a run for every active IGO, so a lost message never loses a claim."""
-    ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in ids:
-        billing_run.delay(tenant_id)
-    return len(ids)
+    return for_each_active_tenant(billing_run)
 
 
 def batch_progress_key(tenant_id: int) -> str:
     return f"billing:batches:{tenant_id}"
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800, **DB_RETRY)
-def batches_create(tenant_id: int, period: str, user_id: int | None = None) -> list[int]:
+@tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800, **DB_RETRY)
+def batches_create(tenant: Tenant, period: str, user_id: int | None = None) -> list[int]:
     """Make one month's batches for one IGO (one per insurer). Repeating it makes no second batch."""
-    tenant = Tenant.objects.get(pk=tenant_id)
     actor = User.objects.filter(pk=user_id).first() if user_id else None
-    cache.set(batch_progress_key(tenant_id), {"running": True, "period": period}, 3600)
+    key = batch_progress_key(tenant.pk)
+    cache.set(key, {"running": True, "period": period}, 3600)
     try:
-        with tenant_scope(tenant):
-            results = batches.batches_create_month(
-                tenant=tenant, period=date.fromisoformat(period), actor=actor
-            )
+        results = batches.batches_create_month(tenant=tenant, period=date.fromisoformat(period), actor=actor)
     finally:
-        cache.set(batch_progress_key(tenant_id), {"running": False, "period": period}, 3600)
+        cache.set(key, {"running": False, "period": period}, 3600)
     return [r.batch.pk for r in results if r.batch is not None]
 
 
@@ -81,25 +74,16 @@ def batches_create(tenant_id: int, period: str, user_id: int | None = None) -> l
 def batches_monthly() -> int:
     """Beat, on the 1st: last month's batches for every active IGO, as drafts for finance to release."""
     period = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
-    ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in ids:
-        batches_create.delay(tenant_id, period.isoformat())
-    return len(ids)
+    return for_each_active_tenant(batches_create, period=period.isoformat())
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800)
-def quality_settle(tenant_id: int, year: int) -> dict[str, int]:
+@tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800)
+def quality_settle(tenant: Tenant, year: int) -> dict[str, int]:
     """Bonus and malus lines of a year's quality agreements. Safe to repeat."""
-    tenant = Tenant.objects.get(pk=tenant_id)
-    with tenant_scope(tenant):
-        return asdict(quality_claims.quality_settle(tenant=tenant, year=year))
+    return asdict(quality_claims.quality_settle(tenant=tenant, year=year))
 
 
 @shared_task
 def quality_settle_yearly() -> int:
     """Beat, mid-January: settle last year's quality agreements once the year's births are recorded."""
-    year = timezone.localdate().year - 1
-    ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in ids:
-        quality_settle.delay(tenant_id, year)
-    return len(ids)
+    return for_each_active_tenant(quality_settle, year=timezone.localdate().year - 1)

@@ -702,7 +702,7 @@ def quality_settle(request: TenantRequest) -> HttpResponse:
     if not form.is_valid() or year >= timezone.localdate().year:
         messages.error(request, _("A year can be settled only after it has ended."))
         return redirect(target)
-    tasks.quality_settle.delay_on_commit(request.tenant.pk, year)  # type: ignore[attr-defined]
+    tasks.quality_settle.delay_on_commit(request.tenant.pk, year)
     messages.success(
         request,
         _(

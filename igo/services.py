@@ -117,7 +117,7 @@ def invitation_create(
     )
     from igo.tasks import invitation_send
 
-    invitation_send.delay_on_commit(invitation.pk)  # type: ignore[attr-defined]
+    invitation_send.delay_on_commit(invitation.pk)
     return invitation
 
 

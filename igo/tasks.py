@@ -1,10 +1,16 @@
-"""Background jobs for accounts and tenancy. Tasks take ids, call one service, and are idempotent."""
+"""Background jobs for accounts and tenancy, and the mechanism of every task that works for one IGO
+(`tenant_task`, `for_each_active_tenant`). Tasks take ids, call one service, and are idempotent."""
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 from django.core import management
 from django.core.mail import send_mail
@@ -13,11 +19,60 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from igo.models import Invitation
+from igo.models import Invitation, Tenant
 from igo.selectors import invitation_token
+from igo.tenancy import tenant_scope
+
+logger = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+class TenantTask(DjangoTask):
+    """Base of the tasks that work for one IGO (made with `tenant_task`). A message carries the tenant's id
+    first; the job gets the Tenant and runs inside `tenant_scope`, and the log names the task and the IGO."""
+
+    def run_for_tenant(self, job: Callable[..., _R], tenant_id: int, *args: Any, **kwargs: Any) -> _R:
+        tenant = Tenant.objects.get(pk=tenant_id)
+        logger.info("%s[%s]: IGO %s (tenant %s)", self.name, self.request.id, tenant.slug, tenant.pk)
+        with tenant_scope(tenant):
+            return job(tenant, *args, **kwargs)
+
+
+_SELF = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_TENANT_ID = inspect.Parameter("tenant_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="int")
+
+
+def tenant_task(**options: Any) -> Callable[[Callable[Concatenate[Tenant, _P], Any]], TenantTask]:
+    """`@tenant_task(<Celery options>)` over `def job(tenant: Tenant, ...)`: a TenantTask with those options,
+    named `<module>.<job>` as `shared_task` names it, called with the tenant's id in the tenant's place."""
+
+    def register(job: Callable[Concatenate[Tenant, _P], Any]) -> TenantTask:
+        def run(self: TenantTask, tenant_id: int, *args: Any, **kwargs: Any) -> Any:
+            # The tenant is loaded inside `run`, so `autoretry_for` (which wraps `run`) covers that query too.
+            return self.run_for_tenant(job, tenant_id, *args, **kwargs)
+
+        run.__module__, run.__name__, run.__qualname__ = job.__module__, job.__name__, job.__qualname__
+        run.__doc__ = job.__doc__
+        # Celery checks a message's arguments against this when it is sent, as it did against the job's own.
+        params = list(inspect.signature(job).parameters.values())[1:]
+        run.__signature__ = inspect.Signature([_SELF, _TENANT_ID, *params])  # type: ignore[attr-defined]
+        return shared_task(bind=True, base=TenantTask, **options)(run)
+
+    return register
+
+
+def for_each_active_tenant(task: TenantTask, **kwargs: Any) -> int:
+    """The beat jobs' fan-out: enqueue `task` once for every active IGO, with these keyword arguments.
+    Returns how many."""
+    ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in ids:
+        task.delay(tenant_id, **kwargs)
+    return len(ids)
+
+
+@shared_task(base=DjangoTask, acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def invitation_send(invitation_id: int) -> dict[str, object]:
     """E-mail the invitation link. Sends at most once: the row is locked and `sent_at` is checked."""
     with transaction.atomic():

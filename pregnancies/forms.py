@@ -187,19 +187,19 @@ class EventTypeForm(forms.Form):
     )
 
 
-def _number(low: int, high: int) -> forms.NumberInput:
+def number_input(low: int, high: int) -> forms.NumberInput:
     """A number input with the range as a browser hint; the service says what is allowed, in its words."""
     return forms.NumberInput(attrs={"min": low, "max": high, "step": 1})
 
 
 class OutcomesForm(forms.Form):
     blood_loss_ml = forms.IntegerField(
-        label=_("Blood loss at delivery (ml)"), required=False, widget=_number(0, 20000)
+        label=_("Blood loss at delivery (ml)"), required=False, widget=number_input(0, 20000)
     )
     kraamzorg_indicated_hours = forms.IntegerField(
         label=_("Kraamzorg hours indicated (LIP)"),
         required=False,
-        widget=_number(0, 80),
+        widget=number_input(0, 80),
         help_text=_("The hours of the national indication protocol, at most 80."),
     )
 
@@ -207,26 +207,3 @@ class OutcomesForm(forms.Form):
 class BirthOutcomeForm(forms.Form):
     nicu_admission = forms.BooleanField(label=_("Admitted to a NICU"), required=False)
     neonatal_death_on = forms.DateField(label=_("Date of neonatal death"), required=False, widget=DATE)
-
-
-class ExperienceForm(forms.Form):
-    """The client experience questionnaire after the maternity period, as the client answered it."""
-
-    answered_on = forms.DateField(label=_("Answered on"), widget=DATE)
-    overall = forms.IntegerField(label=_("Overall rating of the care (1–10)"), widget=_number(1, 10))
-    informed = forms.IntegerField(label=_("I was well informed (1–5)"), widget=_number(1, 5))
-    same_team = forms.IntegerField(label=_("I saw a small, familiar team (1–5)"), widget=_number(1, 5))
-    recommend = forms.IntegerField(
-        label=_("Would recommend the care to a friend (0–10)"), widget=_number(0, 10)
-    )
-
-
-class ExperienceImportForm(forms.Form):
-    file = forms.FileField(
-        label=_("File of answers (CSV)"),
-        help_text=_("Header episode;answered_on;overall;informed;same_team;recommend, separated by ; or ,."),
-    )
-
-
-class ExperienceLookupForm(forms.Form):
-    episode = forms.IntegerField(label=_("Episode number"), min_value=1, max_value=10**12)

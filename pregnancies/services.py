@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -321,13 +322,39 @@ KEY_DATE_FIELDS = (
 )
 
 
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP  # "leave this value as it is", where None would clear it
+
+
 @transaction.atomic
-def episode_set_key_dates(*, episode: Episode, actor: User, **values: Any) -> Episode:
-    """Set the care-path dates. Refused when they contradict each other or the events already logged."""
+def episode_set_key_dates(
+    *,
+    episode: Episode,
+    actor: User,
+    labour_started_at: datetime | _Keep | None = KEEP,
+    placenta_plus_2h_at: datetime | _Keep | None = KEEP,
+    hospital_admitted_at: datetime | _Keep | None = KEEP,
+    hospital_discharged_at: datetime | _Keep | None = KEEP,
+    kraamzorg_ended_on: date | _Keep | None = KEEP,
+    postnatal_ended_on: date | _Keep | None = KEEP,
+) -> Episode:
+    """Set the care-path dates (a date left out stays, None clears it). Refused when they contradict each
+    other or the events already logged."""
     episode = Episode.objects.select_for_update().get(pk=episode.pk)
-    for key in KEY_DATE_FIELDS:
-        if key in values:
-            setattr(episode, key, values[key])
+    values = {
+        "labour_started_at": labour_started_at,
+        "placenta_plus_2h_at": placenta_plus_2h_at,
+        "hospital_admitted_at": hospital_admitted_at,
+        "hospital_discharged_at": hospital_discharged_at,
+        "kraamzorg_ended_on": kraamzorg_ended_on,
+        "postnatal_ended_on": postnatal_ended_on,
+    }
+    for key, value in values.items():
+        if value is not KEEP:
+            setattr(episode, key, value)
     errors: dict[str, list[str]] = {}
     intake_start = timezone.make_aware(datetime.combine(episode.intake_date, datetime.min.time()))
     now = timezone.now() + FUTURE_TOLERANCE
@@ -560,10 +587,30 @@ def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: st
 
 
 @transaction.atomic
-def event_type_create(*, tenant: Tenant, actor: User, **fields: Any) -> EventType:
-    if EventType.objects.filter(code=fields["code"]).exists():
+def event_type_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    code: str,
+    name_nl: str,
+    name_en: str,
+    phase: str,
+    unit: str,
+    disciplines: list[str],
+    max_quantity: Decimal,
+) -> EventType:
+    if EventType.objects.filter(code=code).exists():
         raise ValidationError({"code": _("This code is already in the catalogue.")})
-    event_type = EventType.objects.create(tenant=tenant, **fields)
+    event_type = EventType.objects.create(
+        tenant=tenant,
+        code=code,
+        name_nl=name_nl,
+        name_en=name_en,
+        phase=phase,
+        unit=unit,
+        disciplines=disciplines,
+        max_quantity=max_quantity,
+    )
     audit_record(actor=actor, action="event_type.create", tenant=tenant, obj=event_type, code=event_type.code)
     return event_type
 
@@ -779,9 +826,19 @@ def _check_own(event: CareEvent, actor: User) -> None:
 
 @transaction.atomic
 def care_event_correct(
-    *, event: CareEvent, actor: User, reason: str, **changes: Any
+    *,
+    event: CareEvent,
+    actor: User,
+    reason: str,
+    event_type: EventType | None = None,
+    occurred_at: datetime | None = None,
+    quantity: Decimal | None = None,
+    location: str | None = None,
+    note: str | None = None,
+    confirm_over_limit: bool = False,
 ) -> tuple[CareEvent, list[str]]:
-    """Replace an event by a corrected copy; the original stays, marked as corrected, with the reason."""
+    """Replace an event by a corrected copy; the original stays, marked as corrected, with the reason.
+    A value left out (None) is the event's own."""
     event = (
         CareEvent.objects.select_for_update()
         .select_related("event_type", "professional", "organisation")
@@ -791,17 +848,17 @@ def care_event_correct(
     if not reason.strip():
         raise ValidationError({"change_reason": _("Give the reason for the correction.")})
     episode = Episode.objects.select_for_update().get(pk=event.episode_id)
-    fields = {
-        "event_type": changes.get("event_type", event.event_type),
-        "occurred_at": changes.get("occurred_at", event.occurred_at),
-        "quantity": changes.get("quantity", event.quantity),
-        "professional": event.professional,
-        "organisation": event.organisation,
-    }
+    event_type = event.event_type if event_type is None else event_type
+    occurred_at = event.occurred_at if occurred_at is None else occurred_at
+    quantity = event.quantity if quantity is None else quantity
     phase, warnings = _validate_event(
         episode=episode,
-        **fields,
-        confirm_over_limit=changes.get("confirm_over_limit", False),
+        event_type=event_type,
+        occurred_at=occurred_at,
+        quantity=quantity,
+        professional=event.professional,
+        organisation=event.organisation,
+        confirm_over_limit=confirm_over_limit,
         replacing=event,
     )
     event.status = EventStatus.SUPERSEDED
@@ -813,9 +870,13 @@ def care_event_correct(
         phase=phase,
         supersedes=event,
         created_by=actor,
-        location=changes.get("location", event.location),
-        note=changes.get("note", event.note),
-        **fields,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        quantity=quantity,
+        professional=event.professional,
+        organisation=event.organisation,
+        location=event.location if location is None else location,
+        note=event.note if note is None else note,
     )
     touch_episodes(episode.pk)
     access_log(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -17,7 +18,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from igo import rules
@@ -34,9 +34,6 @@ from pregnancies.forms import (
     CorrectEventForm,
     EndEpisodeForm,
     EventTypeForm,
-    ExperienceForm,
-    ExperienceImportForm,
-    ExperienceLookupForm,
     InsuranceChangeForm,
     IntakeForm,
     KeyDatesForm,
@@ -46,17 +43,20 @@ from pregnancies.forms import (
 )
 from pregnancies.models import AccessAction, Birth, CareEvent, Client, Episode, EventStatus, EventType
 from providers.models import Discipline
-from quality.experience import COLUMNS as EXPERIENCE_COLUMNS
-from quality.experience import MAX_BYTES as MAX_IMPORT_BYTES
-from quality.experience import (
-    ExperienceImportError,
-    RowError,
-    experience_due,
-    experience_import_file,
-    maternity_period_end,
-)
-from quality.models import ExperienceResponse
-from quality.services import experience_record
+
+
+@dataclass(frozen=True)
+class EpisodeCard:
+    """A card that an app above pregnancies adds to the episode page: its template, and the function that
+    gives the template's context from the request and the episode."""
+
+    template: str
+    context: Callable[[TenantRequest, Episode], dict[str, Any]]
+
+
+# Filled in those apps' AppConfig.ready() (quality: the client experience questionnaire), so that pregnancies
+# does not import them. The page shows the cards in this order, after the line of responsibility.
+EPISODE_CARDS: list[EpisodeCard] = []
 
 
 def _birth_outcome_form(birth: Birth, data: Any = None) -> BirthOutcomeForm:
@@ -81,8 +81,6 @@ def _episode_context(
     professional = services.professional_for(user=request.user)
     event_types = selectors.event_types_for(professional=professional)
     births = list(episode.births.all())
-    experience = ExperienceResponse.objects.filter(episode=episode).first()
-    due = experience_due(episode)
     context = {
         **_panel_context(request, episode, form, professional, event_types),
         "client": episode.client,
@@ -100,15 +98,19 @@ def _episode_context(
             }
         ),
         "birth_rows": [(b, (birth_forms or {}).get(b.pk) or _birth_outcome_form(b)) for b in births],
-        "experience": experience,
-        "experience_due": due,
-        "maternity_period_end": maternity_period_end(episode),
-        "experience_form": ExperienceForm(initial={"answered_on": timezone.localdate()})
-        if due and experience is None
-        else None,
+        "episode_cards": [card.template for card in EPISODE_CARDS],
     }
+    for card in EPISODE_CARDS:
+        context.update(card.context(request, episode))
     context.update(bound or {})
     return context
+
+
+def episode_page_refused(request: TenantRequest, episode: Episode, bound: dict[str, Any]) -> HttpResponse:
+    """The episode page again with a card's refused form (`bound`: its name in the page's context, and the
+    form with its errors), for the views of the apps that add cards."""
+    context = _episode_context(request, episode, bound=bound)
+    return render(request, "pregnancies/episode_detail.html", context, status=400)
 
 
 def _panel_context(
@@ -438,103 +440,6 @@ def birth_outcome(request: TenantRequest, pk: int) -> HttpResponse:
     )
 
 
-@tenant_view(rules.can_record_experience)
-def experience_create(request: TenantRequest, pk: int) -> HttpResponse:
-    """The client experience questionnaire of an episode. Clinicians fill it in on the episode page;
-    IGO administrators, who do not see the care record, on a page of its own (found by episode number
-    from the import page)."""
-    episode = _episode_for_form(pk)
-    clinician = rules.can_log_care(request.tenant_roles)
-    if request.method == "POST":
-        form = ExperienceForm(request.POST)
-        if form.is_valid():
-            try:
-                experience_record(episode=episode, actor=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                add_form_errors(form, exc)
-            else:
-                messages.success(request, _("The questionnaire answers were saved."))
-                if clinician:
-                    url = reverse(
-                        "episode_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": episode.pk}
-                    )
-                    return redirect(f"{url}#experience")
-                return redirect("experience_import", tenant_slug=request.tenant.slug)
-        if clinician:
-            context = _episode_context(request, episode, bound={"experience_form": form})
-            return render(request, "pregnancies/episode_detail.html", context, status=400)
-    else:
-        services.access_log(
-            user=request.user,
-            client=episode.client,
-            action=AccessAction.VIEW,
-            obj=episode,
-            detail="experience",
-        )
-        form = ExperienceForm(initial={"answered_on": timezone.localdate()})
-    experience = ExperienceResponse.objects.filter(episode=episode).first()
-    due = experience_due(episode)
-    return render(
-        request,
-        "pregnancies/experience_form.html",
-        {
-            "episode": episode,
-            "client": episode.client,
-            "experience": experience,
-            "experience_due": due,
-            "maternity_period_end": maternity_period_end(episode),
-            # The form when it may be filled in, or to show why it was refused.
-            "form": form if form.is_bound or (due and experience is None) else None,
-            "clinician": clinician,
-        },
-        status=400 if request.method == "POST" else 200,
-    )
-
-
-@tenant_view(rules.can_import_experience)
-def experience_import(request: TenantRequest) -> HttpResponse:
-    """Questionnaire answers from a file (all or nothing), or one questionnaire by episode number."""
-    form = ExperienceImportForm()
-    lookup = ExperienceLookupForm(request.GET if "episode" in request.GET else None)
-    errors: list[RowError] = []
-    status = 200
-    if lookup.is_bound and lookup.is_valid():
-        found = Episode.objects.filter(pk=lookup.cleaned_data["episode"]).first()
-        if found is not None:
-            return redirect("experience_create", tenant_slug=request.tenant.slug, pk=found.pk)
-        lookup.add_error("episode", _("No episode of this IGO has this number."))
-    if request.method == "POST":
-        status = 400
-        form = ExperienceImportForm(request.POST, request.FILES)
-        if form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                # Read no more than the limit: a larger file is refused without loading all of it.
-                content = upload.read(MAX_IMPORT_BYTES + 1)
-                stored = experience_import_file(
-                    tenant=request.tenant, actor=request.user, content=content, filename=upload.name or ""
-                )
-            except ExperienceImportError as exc:
-                errors = exc.errors
-            else:
-                messages.success(
-                    request,
-                    ngettext(
-                        "%(n)s questionnaire imported from %(name)s.",
-                        "%(n)s questionnaires imported from %(name)s.",
-                        len(stored),
-                    )
-                    % {"n": len(stored), "name": upload.name},
-                )
-                return redirect("experience_import", tenant_slug=request.tenant.slug)
-    return render(
-        request,
-        "pregnancies/experience_import.html",
-        {"form": form, "lookup": lookup, "errors": errors, "columns": EXPERIENCE_COLUMNS},
-        status=status,
-    )
-
-
 @require_POST
 @tenant_view(rules.can_log_care)
 def episode_line(request: TenantRequest, pk: int) -> HttpResponse:
@@ -603,7 +508,18 @@ def catalogue(request: TenantRequest) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                services.event_type_create(tenant=request.tenant, actor=request.user, **form.cleaned_data)
+                data = form.cleaned_data
+                services.event_type_create(
+                    tenant=request.tenant,
+                    actor=request.user,
+                    code=data["code"],
+                    name_nl=data["name_nl"],
+                    name_en=data["name_en"],
+                    phase=data["phase"],
+                    unit=data["unit"],
+                    disciplines=data["disciplines"],
+                    max_quantity=data["max_quantity"],
+                )
             except ValidationError as exc:
                 add_form_errors(form, exc)
             else:

@@ -13,9 +13,6 @@ from igo.models import Membership, Tenant, User
 from igo.services import audit_record
 from providers.models import BIG_DISCIPLINES, MemberOrganisation, Professional
 
-ORGANISATION_FIELDS = ("name", "kind", "agb_code", "member_from", "member_until")
-PROFESSIONAL_FIELDS = ("full_name", "discipline", "agb_code", "big_number", "organisation", "user")
-
 
 def _check_organisation(org: MemberOrganisation) -> None:
     org.full_clean(exclude=["tenant"])
@@ -29,6 +26,16 @@ def _check_organisation(org: MemberOrganisation) -> None:
         raise ValidationError({"member_until": _("The end of the membership lies before its start.")})
 
 
+def _assign(obj: Any, values: dict[str, Any]) -> dict[str, str]:
+    """Set the values that differ; returns them as text, for the audit entry."""
+    changed = {}
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            changed[key] = str(value)
+            setattr(obj, key, value)
+    return changed
+
+
 def _save(obj: Any, message_field: str, message: str) -> None:
     try:
         with transaction.atomic():
@@ -38,8 +45,24 @@ def _save(obj: Any, message_field: str, message: str) -> None:
 
 
 @transaction.atomic
-def organisation_create(*, tenant: Tenant, actor: User, **fields: Any) -> MemberOrganisation:
-    org = MemberOrganisation(tenant=tenant, **{k: fields.get(k) for k in ORGANISATION_FIELDS})
+def organisation_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    name: str,
+    kind: str,
+    agb_code: str,
+    member_from: date,
+    member_until: date | None = None,
+) -> MemberOrganisation:
+    org = MemberOrganisation(
+        tenant=tenant,
+        name=name,
+        kind=kind,
+        agb_code=agb_code,
+        member_from=member_from,
+        member_until=member_until,
+    )
     _check_organisation(org)
     _save(org, "agb_code", _("Another member organisation of this IGO has this AGB code."))
     audit_record(actor=actor, action="organisation.create", tenant=tenant, obj=org, agb_code=org.agb_code)
@@ -48,13 +71,24 @@ def organisation_create(*, tenant: Tenant, actor: User, **fields: Any) -> Member
 
 @transaction.atomic
 def organisation_update(
-    *, organisation: MemberOrganisation, actor: User, **fields: Any
+    *,
+    organisation: MemberOrganisation,
+    actor: User,
+    name: str,
+    kind: str,
+    agb_code: str,
+    member_from: date,
+    member_until: date | None,
 ) -> MemberOrganisation:
-    changed = {}
-    for key in ORGANISATION_FIELDS:
-        if key in fields and getattr(organisation, key) != fields[key]:
-            changed[key] = str(fields[key])
-            setattr(organisation, key, fields[key])
+    """Store the form's values; the audit entry lists the ones that changed."""
+    values = {
+        "name": name,
+        "kind": kind,
+        "agb_code": agb_code,
+        "member_from": member_from,
+        "member_until": member_until,
+    }
+    changed = _assign(organisation, values)
     _check_organisation(organisation)
     _save(organisation, "agb_code", _("Another member organisation of this IGO has this AGB code."))
     if changed:
@@ -107,10 +141,26 @@ def _check_professional(prof: Professional) -> None:
 
 
 @transaction.atomic
-def professional_create(*, tenant: Tenant, actor: User, **fields: Any) -> Professional:
-    prof = Professional(tenant=tenant, **{k: fields.get(k) for k in PROFESSIONAL_FIELDS})
-    prof.agb_code = prof.agb_code or ""
-    prof.big_number = prof.big_number or ""
+def professional_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    full_name: str,
+    discipline: str,
+    organisation: MemberOrganisation,
+    agb_code: str = "",
+    big_number: str = "",
+    user: User | None = None,
+) -> Professional:
+    prof = Professional(
+        tenant=tenant,
+        full_name=full_name,
+        discipline=discipline,
+        agb_code=agb_code,
+        big_number=big_number,
+        organisation=organisation,
+        user=user,
+    )
     _check_professional(prof)
     _save(prof, "agb_code", _("Another professional of this IGO has this AGB code."))
     audit_record(
@@ -120,12 +170,27 @@ def professional_create(*, tenant: Tenant, actor: User, **fields: Any) -> Profes
 
 
 @transaction.atomic
-def professional_update(*, professional: Professional, actor: User, **fields: Any) -> Professional:
-    changed = {}
-    for key in PROFESSIONAL_FIELDS:
-        if key in fields and getattr(professional, key) != fields[key]:
-            changed[key] = str(fields[key])
-            setattr(professional, key, fields[key] if fields[key] is not None or key == "user" else "")
+def professional_update(
+    *,
+    professional: Professional,
+    actor: User,
+    full_name: str,
+    discipline: str,
+    organisation: MemberOrganisation,
+    agb_code: str,
+    big_number: str,
+    user: User | None,
+) -> Professional:
+    """Store the form's values; the audit entry lists the ones that changed."""
+    values = {
+        "full_name": full_name,
+        "discipline": discipline,
+        "agb_code": agb_code,
+        "big_number": big_number,
+        "organisation": organisation,
+        "user": user,
+    }
+    changed = _assign(professional, values)
     _check_professional(professional)
     _save(professional, "agb_code", _("Another professional of this IGO has this AGB code."))
     if changed:

@@ -42,7 +42,16 @@ def organisation_create(request: TenantRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            org = services.organisation_create(tenant=request.tenant, actor=request.user, **form.cleaned_data)
+            data = form.cleaned_data
+            org = services.organisation_create(
+                tenant=request.tenant,
+                actor=request.user,
+                name=data["name"],
+                kind=data["kind"],
+                agb_code=data["agb_code"],
+                member_from=data["member_from"],
+                member_until=data["member_until"],
+            )
         except ValidationError as exc:
             add_form_errors(form, exc)
         else:
@@ -69,7 +78,16 @@ def organisation_detail(request: TenantRequest, pk: int) -> HttpResponse:
             return HttpResponse(status=403)
         if form.is_valid():
             try:
-                services.organisation_update(organisation=org, actor=request.user, **form.cleaned_data)
+                data = form.cleaned_data
+                services.organisation_update(
+                    organisation=org,
+                    actor=request.user,
+                    name=data["name"],
+                    kind=data["kind"],
+                    agb_code=data["agb_code"],
+                    member_from=data["member_from"],
+                    member_until=data["member_until"],
+                )
             except ValidationError as exc:
                 add_form_errors(form, exc)
             else:
@@ -140,8 +158,16 @@ def professional_create(request: TenantRequest) -> HttpResponse:
     form = ProfessionalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
+            data = form.cleaned_data
             prof = services.professional_create(
-                tenant=request.tenant, actor=request.user, **form.cleaned_data
+                tenant=request.tenant,
+                actor=request.user,
+                full_name=data["full_name"],
+                discipline=data["discipline"],
+                organisation=data["organisation"],
+                agb_code=data["agb_code"],
+                big_number=data["big_number"],
+                user=data["user"],
             )
         except ValidationError as exc:
             add_form_errors(form, exc)
@@ -166,7 +192,17 @@ def professional_edit(request: TenantRequest, pk: int) -> HttpResponse:
     form = ProfessionalForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.professional_update(professional=prof, actor=request.user, **form.cleaned_data)
+            data = form.cleaned_data
+            services.professional_update(
+                professional=prof,
+                actor=request.user,
+                full_name=data["full_name"],
+                discipline=data["discipline"],
+                organisation=data["organisation"],
+                agb_code=data["agb_code"],
+                big_number=data["big_number"],
+                user=data["user"],
+            )
         except ValidationError as exc:
             add_form_errors(form, exc)
         else:

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class QualityConfig(AppConfig):
     name = "quality"
     verbose_name = _("Quality indicators")
+
+    def ready(self) -> None:
+        # The episode page (pregnancies) shows the client experience questionnaire as a card of ours.
+        from pregnancies.views import EPISODE_CARDS, EpisodeCard
+        from quality.views import experience_card
+
+        EPISODE_CARDS.append(EpisodeCard("quality/_experience_card.html", experience_card))

@@ -1,10 +1,12 @@
-"""The year picker of the quality screens and exports."""
+"""The year picker of the quality screens and exports, and the client experience questionnaire's forms."""
 
 from __future__ import annotations
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from pregnancies.forms import DATE, number_input
 
 FIRST_YEAR = 2000
 
@@ -21,3 +23,26 @@ class YearForm(forms.Form):
         if self.is_bound and self.is_valid():
             return int(self.cleaned_data["year"])
         return timezone.localdate().year
+
+
+class ExperienceForm(forms.Form):
+    """The client experience questionnaire after the maternity period, as the client answered it."""
+
+    answered_on = forms.DateField(label=_("Answered on"), widget=DATE)
+    overall = forms.IntegerField(label=_("Overall rating of the care (1–10)"), widget=number_input(1, 10))
+    informed = forms.IntegerField(label=_("I was well informed (1–5)"), widget=number_input(1, 5))
+    same_team = forms.IntegerField(label=_("I saw a small, familiar team (1–5)"), widget=number_input(1, 5))
+    recommend = forms.IntegerField(
+        label=_("Would recommend the care to a friend (0–10)"), widget=number_input(0, 10)
+    )
+
+
+class ExperienceImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("File of answers (CSV)"),
+        help_text=_("Header episode;answered_on;overall;informed;same_team;recommend, separated by ; or ,."),
+    )
+
+
+class ExperienceLookupForm(forms.Form):
+    episode = forms.IntegerField(label=_("Episode number"), min_value=1, max_value=10**12)

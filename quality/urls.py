@@ -6,6 +6,7 @@ from quality import views
 urlpatterns = [
     path("quality/", views.quality_dashboard, name="quality_dashboard"),
     path("quality/recompute/", views.quality_recompute, name="quality_recompute"),
+    path("quality/experience/import/", views.experience_import, name="experience_import"),
     path("quality/export.csv", views.quality_export_csv, name="quality_export_csv"),
     path("quality/export.pdf", views.quality_export_pdf, name="quality_export_pdf"),
     path("quality/anonymised.csv", views.quality_export_anonymised, name="quality_export_anonymised"),
@@ -15,4 +16,5 @@ urlpatterns = [
         views.quality_episodes,
         name="quality_episodes",
     ),
+    path("episodes/<int:pk>/experience/", views.experience_create, name="experience_create"),
 ]

@@ -1,6 +1,7 @@
 """Quality screens: the dashboard of indicators with trends and targets, one indicator per month and per
 member organisation, the episodes behind a number, and the exports. Thin views over `quality.selectors`
-and `quality.exports`.
+and `quality.exports`. And the client experience questionnaire: its card on the episode page, its own page
+and the import of a file of answers (`quality.experience`).
 
 IGO administrators and finance see the numbers (`rules.can_view_quality`); only administrators open the
 clients behind a number (`rules.can_view_quality_episodes`), and every client shown is access-logged
@@ -13,25 +14,41 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from igo import rules
 from igo.http import TenantRequest
 from igo.services import audit_record
-from igo.views import tenant_view
+from igo.views import add_form_errors, tenant_view
 from pregnancies import services as care_services
-from pregnancies.models import AccessAction
+from pregnancies.models import AccessAction, Episode
+from pregnancies.views import episode_page_refused
 from providers.models import MemberOrganisation
 from quality import exports, selectors, tasks
 from quality.charts import comparison_chart, trend_chart
-from quality.forms import YearForm
+from quality.experience import COLUMNS as EXPERIENCE_COLUMNS
+from quality.experience import MAX_BYTES as MAX_IMPORT_BYTES
+from quality.experience import (
+    ExperienceImportError,
+    RowError,
+    experience_due,
+    experience_import_file,
+    maternity_period_end,
+)
+from quality.forms import ExperienceForm, ExperienceImportForm, ExperienceLookupForm, YearForm
 from quality.indicators import BY_CODE, SMALL_NUMBER, Indicator
+from quality.models import ExperienceResponse
+from quality.services import experience_record
 
 EPISODES_PER_PAGE = 100
 
@@ -142,7 +159,7 @@ def quality_episodes(request: TenantRequest, code: str, year: int, month: int) -
 @tenant_view(rules.can_manage_quality)
 def quality_recompute(request: TenantRequest) -> HttpResponse:
     """Recompute the last two years now instead of waiting for the night (the worker does the work)."""
-    tasks.quality_refresh.delay_on_commit(request.tenant.pk, True)  # type: ignore[attr-defined]
+    tasks.quality_refresh.delay_on_commit(request.tenant.pk, True)
     audit_record(actor=request.user, action="quality.recompute", tenant=request.tenant)
     messages.success(request, _("The indicators are being recomputed. Reload the page in a minute."))
     return redirect("quality_dashboard", tenant_slug=request.tenant.slug)
@@ -180,4 +197,122 @@ def quality_export_anonymised(request: TenantRequest) -> HttpResponse:
     )
     return _download(
         content, "text/csv; charset=utf-8", f"Quality_anonymised_{request.tenant.agb_code}_{year}.csv"
+    )
+
+
+# --- the client experience questionnaire ------------------------------------------------------------
+
+
+def experience_card(request: TenantRequest, episode: Episode) -> dict[str, Any]:
+    """The questionnaire's card on the episode page (registered in `quality.apps`): the answers, or the
+    form once the maternity period has ended."""
+    experience = ExperienceResponse.objects.filter(episode=episode).first()
+    due = experience_due(episode)
+    return {
+        "experience": experience,
+        "experience_due": due,
+        "maternity_period_end": maternity_period_end(episode),
+        "experience_form": ExperienceForm(initial={"answered_on": timezone.localdate()})
+        if due and experience is None
+        else None,
+    }
+
+
+def _episode(pk: int) -> Episode:
+    return get_object_or_404(Episode.objects.select_related("client", "coordinating_professional"), pk=pk)
+
+
+@tenant_view(rules.can_record_experience)
+def experience_create(request: TenantRequest, pk: int) -> HttpResponse:
+    """The client experience questionnaire of an episode. Clinicians fill it in on the episode page;
+    IGO administrators, who do not see the care record, on a page of its own (found by episode number
+    from the import page)."""
+    episode = _episode(pk)
+    clinician = rules.can_log_care(request.tenant_roles)
+    if request.method == "POST":
+        form = ExperienceForm(request.POST)
+        if form.is_valid():
+            try:
+                experience_record(episode=episode, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                add_form_errors(form, exc)
+            else:
+                messages.success(request, _("The questionnaire answers were saved."))
+                if clinician:
+                    url = reverse(
+                        "episode_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": episode.pk}
+                    )
+                    return redirect(f"{url}#experience")
+                return redirect("experience_import", tenant_slug=request.tenant.slug)
+        if clinician:
+            return episode_page_refused(request, episode, bound={"experience_form": form})
+    else:
+        care_services.access_log(
+            user=request.user,
+            client=episode.client,
+            action=AccessAction.VIEW,
+            obj=episode,
+            detail="experience",
+        )
+        form = ExperienceForm(initial={"answered_on": timezone.localdate()})
+    experience = ExperienceResponse.objects.filter(episode=episode).first()
+    due = experience_due(episode)
+    return render(
+        request,
+        "quality/experience_form.html",
+        {
+            "episode": episode,
+            "client": episode.client,
+            "experience": experience,
+            "experience_due": due,
+            "maternity_period_end": maternity_period_end(episode),
+            # The form when it may be filled in, or to show why it was refused.
+            "form": form if form.is_bound or (due and experience is None) else None,
+            "clinician": clinician,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@tenant_view(rules.can_import_experience)
+def experience_import(request: TenantRequest) -> HttpResponse:
+    """Questionnaire answers from a file (all or nothing), or one questionnaire by episode number."""
+    form = ExperienceImportForm()
+    lookup = ExperienceLookupForm(request.GET if "episode" in request.GET else None)
+    errors: list[RowError] = []
+    status = 200
+    if lookup.is_bound and lookup.is_valid():
+        found = Episode.objects.filter(pk=lookup.cleaned_data["episode"]).first()
+        if found is not None:
+            return redirect("experience_create", tenant_slug=request.tenant.slug, pk=found.pk)
+        lookup.add_error("episode", _("No episode of this IGO has this number."))
+    if request.method == "POST":
+        status = 400
+        form = ExperienceImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                # Read no more than the limit: a larger file is refused without loading all of it.
+                content = upload.read(MAX_IMPORT_BYTES + 1)
+                stored = experience_import_file(
+                    tenant=request.tenant, actor=request.user, content=content, filename=upload.name or ""
+                )
+            except ExperienceImportError as exc:
+                errors = exc.errors
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(n)s questionnaire imported from %(name)s.",
+                        "%(n)s questionnaires imported from %(name)s.",
+                        len(stored),
+                    )
+                    % {"n": len(stored), "name": upload.name},
+                )
+                return redirect("experience_import", tenant_slug=request.tenant.slug)
+    return render(
+        request,
+        "quality/experience_import.html",
+        {"form": form, "lookup": lookup, "errors": errors, "columns": EXPERIENCE_COLUMNS},
+        status=status,
     )

@@ -235,10 +235,17 @@ class EventCorrectView(_EventChangeView):
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         event = self.get_object()
-        changes = self.parse(CareEventCorrectSerializer, request.data)
-        reason = changes.pop("reason")
+        data = self.parse(CareEventCorrectSerializer, request.data)
         new, warnings = services.care_event_correct(
-            event=event, actor=_actor(request), reason=reason, **changes
+            event=event,
+            actor=_actor(request),
+            reason=data["reason"],
+            event_type=data.get("event_type"),
+            occurred_at=data.get("occurred_at"),
+            quantity=data.get("quantity"),
+            location=data.get("location"),
+            note=data.get("note"),
+            confirm_over_limit=data["confirm_over_limit"],
         )
         result = CareEventCorrectResultSerializer({"event": new, "warnings": warnings})
         return Response(result.data, status=status.HTTP_201_CREATED)

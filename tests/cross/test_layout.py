@@ -52,12 +52,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     # Creating an IGO seeds its catalogue of care events. Turning this around needs a hook that the
     # pregnancies app registers with igo (or tenant_create moving up a layer).
     ("igo/services.py", "pregnancies.catalogue"): "tenant_create seeds the new IGO's event catalogue",
-    # The episode page shows and takes the client experience questionnaire, and the import of a file of
-    # answers has its page under pregnancies' URLs. The views belong in quality; moving them moves their
-    # URLs and templates too.
-    ("pregnancies/views.py", "quality.experience"): "experience questionnaire on the episode page",
-    ("pregnancies/views.py", "quality.models"): "experience questionnaire on the episode page",
-    ("pregnancies/views.py", "quality.services"): "experience questionnaire on the episode page",
 }
 
 
