@@ -4,7 +4,7 @@ downloads; return information per line, for all open lines, or as an uploaded fi
 Only users with an active insurer membership get in (others 403; two-factor is enforced by
 `MFARequiredMiddleware`). Batches are read through `billing.insurer`, which is bounded by the user's
 insurers and by status released: another insurer's batch, or a draft, is a 404. Writes go through
-`billing.batches.batch_return_record` and the token services of `igo.services`.
+`billing.services.returns.batch_return_record` and the token services of `igo.services`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from django_htmx.middleware import HtmxDetails
 
 from billing import insurer as selectors
 from billing import returns_io
-from billing.batches import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
 from billing.models import BatchFileKind, BatchLine, BatchReturn, ClaimBatch, ReturnSource, ReturnStatus
+from billing.services.returns import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
 from igo import selectors as igo_selectors
 from igo import services as igo_services
 from igo.http import AuthedRequest

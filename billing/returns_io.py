@@ -11,7 +11,7 @@ Windows-1252, as spreadsheets save it; columns in any order; `reason_code` and `
 out. Status `accepted`/`rejected`, or in Dutch `geaccepteerd`/`afgewezen`, in any case.
 
 Parsing only checks the form of each row; whether a line is in the batch, already answered, or a reason
-code is known is `billing.batches.batch_return_record`'s to decide. Errors carry the file's row number
+code is known is `billing.services.returns.batch_return_record`'s to decide. Errors carry the file's row number
 (the header is row 1), so the insurer can find them in the file; the service's errors, numbered by entry,
 are mapped back to rows with `ParsedReturn.row_errors`.
 """
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from billing.batches import ReturnEntry, ReturnError
 from billing.models import ReturnStatus
+from billing.services.returns import ReturnEntry, ReturnError
 from igo.csv_upload import header_columns
 
 COLUMNS = ("reference", "status", "reason_code", "reason_text")

@@ -19,7 +19,6 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch,
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from billing import batches as batch_services
 from billing.models import (
     Allocation,
     AllocationKind,
@@ -43,6 +42,8 @@ from billing.models import (
     SplitShare,
     WorkItem,
 )
+from billing.services import batches as batch_services
+from billing.services.returns import RETURN_CODES
 from billing.statements import statement_totals
 from billing.tasks import batch_progress_key, progress_key
 from igo.models import Insurer
@@ -677,7 +678,7 @@ class BatchLineRow:
     def reason_label(self) -> str:
         if self.answer is None or not self.answer.reason_code:
             return ""
-        return str(batch_services.RETURN_CODES.get(self.answer.reason_code, ""))
+        return str(RETURN_CODES.get(self.answer.reason_code, ""))
 
 
 def batch_line_rows(lines: Iterable[BatchLine]) -> list[BatchLineRow]:
@@ -832,7 +833,7 @@ class AgreementRow:
 
 def quality_agreement_rows(*, year: int) -> list[AgreementRow]:
     """A year's agreements with their result so far (computed now) and the current bonus/malus line."""
-    from billing import quality_claims
+    from billing.services import quality_claims
     from quality import indicators
 
     agreements = list(

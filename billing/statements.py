@@ -17,8 +17,8 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.batches import _next_month, month_end
 from billing.models import Allocation, AllocationKind, ClaimLine
+from billing.services.batches import _next_month, month_end
 from igo.exports import csv_bytes, pdf_bytes
 from igo.models import Tenant
 from igo.money import to_money

@@ -11,7 +11,8 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from billing import batches, quality_claims, services
+from billing import services
+from billing.services import batches, quality_claims
 from igo.models import Tenant, User
 from igo.tenancy import tenant_scope
 

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from billing import batches, quality_claims, selectors, services, statements, tasks
+from billing import selectors, services, statements, tasks
 from billing.forms import (
     BatchCreateForm,
     BatchFilterForm,
@@ -41,7 +41,8 @@ from billing.forms import (
     previous_month,
 )
 from billing.models import BatchFile, BatchStatus, ClaimBatch, ClaimLine
-from billing.quality_claims import quality_line_comment
+from billing.services import batches, quality_claims, returns
+from billing.services.quality_claims import quality_line_comment
 from igo import rules
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
@@ -352,7 +353,7 @@ def claim_line_rebill(request: TenantRequest, pk: int) -> HttpResponse:
     except ClaimLine.DoesNotExist:
         raise Http404 from None
     try:
-        new = batches.rejected_line_rebill(line=line, actor=request.user)
+        new = returns.rejected_line_rebill(line=line, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -516,7 +517,7 @@ def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
             "files": selectors.batch_files(batch=batch),
             "returns": selectors.batch_returns(batch=batch),
             "reasons": WORK_REASONS,
-            "return_codes": batches.RETURN_CODES,
+            "return_codes": returns.RETURN_CODES,
             "is_draft": batch.status == BatchStatus.DRAFT,
         },
     )

@@ -28,8 +28,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from billing import batches, kz301, services, statements
-from billing.batches import ReturnEntry, ReturnError
+from billing import kz301, services, statements
 from billing.models import (
     Allocation,
     BatchFile,
@@ -44,6 +43,8 @@ from billing.models import (
     ReturnLine,
     WorkItem,
 )
+from billing.services import batches, returns
+from billing.services.returns import ReturnEntry, ReturnError
 from igo.models import AuditEntry
 from igo.tenancy import tenant_scope
 from pregnancies.models import Client, ClientInsurance, Episode
@@ -184,7 +185,7 @@ def test_the_document_describes_exactly_the_records_the_writer_writes():
 def test_the_document_lists_every_return_code():
     text = kz301_reader.SPEC_PATH.read_text(encoding="utf-8")
     with translation.override("en"):
-        for code, label in batches.RETURN_CODES.items():
+        for code, label in returns.RETURN_CODES.items():
             assert f"| `{code}` | {label} |" in text
 
 
@@ -628,7 +629,7 @@ def test_release_marks_every_line_sent_and_happens_once(billed):
     draft = make_batch(s)
     # A draft is not the insurer's yet: return information for it is refused.
     with pytest.raises(ReturnError) as exc:
-        batches.batch_return_record(
+        returns.batch_return_record(
             batch=draft, entries=[ReturnEntry(refs(draft)[0], "accepted")], user=insurer_user(s)
         )
     assert [(n, f) for n, f, _ in exc.value.errors] == [(0, "batch")]
@@ -876,7 +877,7 @@ class Released:
         return ClaimLine.unscoped.get(batch_line__batch=self.batch, episode=self.ep, phase=phase)
 
     def answer(self, *entries: ReturnEntry, **kwargs: Any) -> BatchReturn:
-        return batches.batch_return_record(
+        return returns.batch_return_record(
             batch=self.batch, entries=list(entries), user=self.insurer_user, **kwargs
         )
 
@@ -971,11 +972,11 @@ def test_rebilling_a_rejected_line_after_correcting_the_bsn(released):
     old_bsn = Client.unscoped.get(pk=r.ep.client_id).bsn
     r.answer(reject(original.number, "0101"))
     with tenant_scope(r.s.tenant), pytest.raises(ValidationError):
-        batches.rejected_line_rebill(line=r.line("natal"), actor=r.s.admin)  # sent, not rejected
+        returns.rejected_line_rebill(line=r.line("natal"), actor=r.s.admin)  # sent, not rejected
     new_bsn = valid_bsn(90_002)
     Client.unscoped.filter(pk=r.ep.client_id).update(bsn=new_bsn)
     with tenant_scope(r.s.tenant):
-        new = batches.rejected_line_rebill(line=original, actor=r.s.admin)
+        new = returns.rejected_line_rebill(line=original, actor=r.s.admin)
     assert new is not None
     original.refresh_from_db()
     assert (original.status, original.is_current) == (LineStatus.REJECTED, False)
@@ -1009,7 +1010,7 @@ def test_rebilling_without_a_change_sends_the_identical_debit_one_batch_later(re
     original = r.line("prenatal")
     r.answer(reject(original.number, "0999", "graag opnieuw"))
     with tenant_scope(r.s.tenant):
-        again = batches.rejected_line_rebill(line=original, actor=r.s.admin)
+        again = returns.rejected_line_rebill(line=original, actor=r.s.admin)
     assert again is not None
     credit = ClaimLine.unscoped.get(corrects=original)
     first = make(r.s, period=NEXT_MONTH)

@@ -1,5 +1,5 @@
 """Finance screens for the monthly claim batches and the member statements: thin views over
-billing.batches and billing.statements, on a worked portfolio of tests/test_billing_pipeline.py.
+billing.services.batches and billing.statements, on a worked portfolio of tests/test_billing_pipeline.py.
 
 The portfolio bills 8 lines, 9850.00 in all: Zilveren Kruis (3311) 6 lines 7200.00
 (3600.00 + 1200.00 + 1200.00 + 1200.00), VGZ (7095) 2 lines 2650.00 (1000.00 + 1650.00).
@@ -23,7 +23,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import batches as batch_services
 from billing import tasks
 from billing.models import (
     Allocation,
@@ -35,6 +34,8 @@ from billing.models import (
     ReturnStatus,
     WorkItem,
 )
+from billing.services import batches as batch_services
+from billing.services import returns
 from billing.statements import member_statement, statement_totals
 from igo.models import Role
 from igo.tenancy import tenant_scope
@@ -487,10 +488,10 @@ def reject_first_line(s: Setup, batch: ClaimBatch, user: Any) -> ClaimLine:
         batch_services.batch_release(batch=batch, actor=user)
     rows = list(BatchLine.unscoped.filter(batch=batch).order_by("line_no"))
     entries = [
-        batch_services.ReturnEntry(rows[0].number, ReturnStatus.REJECTED, "0101", "BSN onbekend"),
-        *[batch_services.ReturnEntry(r.number, ReturnStatus.ACCEPTED) for r in rows[1:]],
+        returns.ReturnEntry(rows[0].number, ReturnStatus.REJECTED, "0101", "BSN onbekend"),
+        *[returns.ReturnEntry(r.number, ReturnStatus.ACCEPTED) for r in rows[1:]],
     ]
-    batch_services.batch_return_record(batch=batch, entries=entries, user=user)
+    returns.batch_return_record(batch=batch, entries=entries, user=user)
     return ClaimLine.unscoped.get(pk=rows[0].claim_line_id)
 
 
@@ -502,7 +503,7 @@ def test_returns_show_in_the_list_and_detail(s, finance, world_a):
     detail = finance.get(url(s, "batch_detail", pk=vgz.pk)).content.decode()
     first = row(detail, "batch-line-1")
     assert rejected.number in first and "0101" in first and "BSN onbekend" in first
-    assert str(batch_services.RETURN_CODES["0101"]) in first
+    assert str(returns.RETURN_CODES["0101"]) in first
     assert 'data-testid="batch-returns"' in detail
 
 

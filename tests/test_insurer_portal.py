@@ -3,7 +3,7 @@ the stored bytes, answers per line / for all open lines / by return file with no
 and API keys that are shown once and stored as a hash.
 
 Batches are made with the real pipeline: the worked setup of tests/test_billing_pipeline.py in two IGOs,
-a billing run, then `billing.batches.batch_create` and `batch_release`.
+a billing run, then `billing.services.batches.batch_create` and `batch_release`.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
-from billing import batches, quality_claims
 from billing.models import Allocation, BatchFile, ClaimLine, LineStatus, QualityAgreement
+from billing.services import batches, quality_claims
 from igo.tenancy import tenant_scope
 from pregnancies.models import Birth
 from tests.kz301_reader import parse

@@ -45,9 +45,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from billing import batches
-from billing.batches import month_start
 from billing.models import BatchStatus, ClaimBatch, ClaimLine, Contract
+from billing.services import batches
+from billing.services.batches import month_start
 from igo import services as igo_services
 from igo.api.base import TenantAPIMixin
 from igo.models import InsurerMembership, Membership, Role

@@ -4,7 +4,7 @@ A phase ends a minute before or after midnight at the end of a month, a year, a 
 go forward in March and back in October; the machine's clock steps back after an NTP correction. Whatever
 the moment, every ended phase is claimed exactly once, from the right insurer at the right tariff, split
 by the right rule, and its line is in exactly one month's batch: the batch of the month its line was made
-in (billing.batches: a month's batch takes the ready lines made before the next month's local midnight).
+in (billing.services.batches: a month's batch takes the ready lines made before the next month's local midnight).
 
 The runs here are the sweep as beat starts it, every 15 minutes of real time, taking the day from the clock
 (tests.scenarios.sweeps); key dates and care are saved through the pregnancy services at the moment a
@@ -36,7 +36,6 @@ from hypothesis import strategies as st
 
 from billing import services
 from billing import tasks as billing_tasks
-from billing.batches import batch_create, batch_release, month_start
 from billing.models import (
     Allocation,
     BatchLine,
@@ -47,6 +46,7 @@ from billing.models import (
     Sign,
     SplitRule,
 )
+from billing.services.batches import batch_create, batch_release, month_start
 from igo.tenancy import tenant_scope
 from pregnancies.models import CareEvent, EventStatus
 from pregnancies.services import care_event_log, care_event_void
@@ -269,7 +269,7 @@ def test_a_run_that_crosses_midnight_leaves_the_new_day_to_the_next_sweep(s, mon
     midnight. That run bills by its own day (30 January) and must say so: the sweeps of 31 January re-check
     the episode, so its postnatal phase, ending 31 January, is claimed on 31 January (January's batch), and
     the books check that day finds nothing unclaimed."""
-    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    monkeypatch.setattr(services.run, "BATCH_SIZE", 1)
     with travel(local(2027, 1, 21, 10, 0), tick=False):
         eps = [
             episode(

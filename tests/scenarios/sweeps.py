@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from billing import batches, reconcile, services
+from billing import reconcile, services
 from billing.models import BatchLine, ClaimBatch, ClaimLine
+from billing.services import batches
 from igo.models import Insurer
 from igo.tenancy import tenant_scope
 from pregnancies.models import ClientInsurance, Episode
