@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple, Protocol, TypeVar
@@ -21,7 +21,7 @@ from billing.models import (
     WorkItem,
 )
 from billing.services.claim_lines import line_number, retire_line
-from billing.services.work_items import work_item_open, work_items_resolve
+from billing.services.work_items import work_items_resolve
 from igo.models import Tenant
 from igo.money import to_money
 from pregnancies.models import ClientInsurance, EndReason, Episode, Phase
@@ -167,16 +167,65 @@ def contract_on(contracts: list[Contract], insurer_id: int, day: date) -> Contra
     return None
 
 
-def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | None = None) -> RollupResult:
-    """Bring the claim lines of these episodes in line with their care path. Call inside tenant_scope,
-    with the episode rows locked by the caller (billing.tasks)."""
-    today = today or timezone.localdate()
-    result = RollupResult()
+class _NewLine(NamedTuple):
+    """A debit line the roll-up decided to make."""
+
+    episode_id: int
+    phase: str
+    number: str
+    prestatie_code: str
+    contract_id: int
+    tariff_id: int
+    percentage: Decimal
+    insurer_id: int
+    policy_number: str
+    service_start: date
+    service_end: date
+    amount: Decimal
+
+
+class _Retire(NamedTuple):
+    """A current debit to take out of use, and the sequence number of its credit."""
+
+    line_id: int
+    seq: int
+
+
+class _Work(NamedTuple):
+    episode_id: int
+    phase: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RollupInputs:
+    """What the roll-up of a set of episodes reads, in a fixed number of queries whatever their number."""
+
+    insurances: dict[int, list[_Insurance]]  # by client id, oldest first
+    contracts: list[Contract]  # oldest first, with their tariffs and partial rules
+    current: dict[tuple[int, str], _CurrentLine]  # the current debit by (episode id, phase)
+    counts: dict[tuple[int, str], int]  # how many lines (episode id, phase) has had: the next number
+    open_items: set[tuple[int, str, str]]  # open work items: (episode id, phase, reason)
+
+
+@dataclass
+class RollupDecisions:
+    """What the roll-up will write: lines to retire (in this order) and to make, work items to open, and
+    the (episode id, phase) pairs whose roll-up work items no longer apply."""
+
+    retire: list[_Retire] = field(default_factory=list)
+    create: list[_NewLine] = field(default_factory=list)
+    work: list[_Work] = field(default_factory=list)
+    resolve: set[tuple[int, str]] = field(default_factory=set)
+    unchanged: int = 0
+
+
+def _rollup_load(episodes: list[Episode]) -> RollupInputs:
     ids = [e.pk for e in episodes]
-    client_ids = {e.client_id for e in episodes}
     insurances: dict[int, list[_Insurance]] = defaultdict(list)
     for row in (
-        ClientInsurance.objects.filter(client_id__in=client_ids)
+        ClientInsurance.objects.filter(client_id__in={e.client_id for e in episodes})
         .order_by("valid_from")
         .values_list(*_Insurance._fields)
     ):
@@ -189,7 +238,7 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
     ):
         line_row = _CurrentLine(*row)
         current[(line_row.episode_id, line_row.phase)] = line_row
-    counts: dict[tuple[int, str], int] = defaultdict(int)
+    counts: dict[tuple[int, str], int] = {}
     for episode_id, phase, n in (
         ClaimLine.objects.filter(episode_id__in=ids)
         .values("episode_id", "phase")
@@ -203,63 +252,65 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
             "episode_id", "phase", "reason"
         )
     )
-    resolve: list[tuple[int, str]] = []
-    new_lines: list[ClaimLine] = []
+    return RollupInputs(dict(insurances), contracts, current, counts, open_items)
+
+
+def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date) -> RollupDecisions:
+    """Which claim lines these episodes should have on `today`, compared with what they have: no query,
+    no write (it reads only `inputs` and the episodes' own fields)."""
+    decisions = RollupDecisions()
+    counts = dict(inputs.counts)
+    opened = set(inputs.open_items)
+    resolve: set[tuple[int, str]] = set()
+
+    def next_seq(key: tuple[int, str]) -> int:
+        counts[key] = counts.get(key, 0) + 1
+        return counts[key]
+
+    def work(key: tuple[int, str], reason: str, message: str) -> None:
+        if (*key, reason) not in opened:
+            opened.add((*key, reason))
+            decisions.work.append(_Work(*key, reason, message))
+
     for episode in episodes:
-        ins_list = insurances.get(episode.client_id, [])
+        ins_list = inputs.insurances.get(episode.client_id, [])
         # Partial rules come from the contract in force at the start of the episode's first phase.
         first_ins = insurance_on(ins_list, episode.intake_date)
         first_contract = (
-            contract_on(contracts, first_ins.insurer_id, episode.intake_date) if first_ins else None
+            contract_on(inputs.contracts, first_ins.insurer_id, episode.intake_date) if first_ins else None
         )
         rules = list(first_contract.partial_rules.all()) if first_contract else []
         wanted: dict[str, BillablePhase] = {}
         for p in billable_phases(episode, rules):
-            claimed = current.get((episode.pk, p.phase))
+            claimed = inputs.current.get((episode.pk, p.phase))
             if phase_due(p, today, claimed.service_end if claimed else None):
                 wanted[p.phase] = p
         for phase in PHASES:
             key = (episode.pk, phase)
-            existing = current.get(key)
+            existing = inputs.current.get(key)
             bp = wanted.get(phase)
             if bp is None:
                 if existing is not None:  # no longer billable (e.g. dates corrected): take it back
-                    counts[key] += 1
-                    retire_line(ClaimLine.objects.get(pk=existing.pk), counts[key])
-                    result.replaced += 1
+                    decisions.retire.append(_Retire(existing.pk, next_seq(key)))
                 continue
             ins = insurance_on(ins_list, bp.start)
             if ins is None:
-                result.work_items += work_item_open(
-                    episode,
-                    phase,
-                    "no_insurance",
-                    _("No insurance on file on %(d)s.") % {"d": bp.start.strftime("%d-%m-%Y")},
-                    open_items,
-                )
+                work(key, "no_insurance", _("No insurance on file on %(d)s.") % {"d": _day(bp.start)})
                 continue
-            contract = contract_on(contracts, ins.insurer_id, bp.start)
+            contract = contract_on(inputs.contracts, ins.insurer_id, bp.start)
             if contract is None:
-                result.work_items += work_item_open(
-                    episode,
-                    phase,
-                    "no_contract",
-                    _("No contract with this insurer on %(d)s.") % {"d": bp.start.strftime("%d-%m-%Y")},
-                    open_items,
-                )
+                work(key, "no_contract", _("No contract with this insurer on %(d)s.") % {"d": _day(bp.start)})
                 continue
             tariff = next((t for t in contract.tariffs.all() if t.phase == phase), None)
             if tariff is None:
-                result.work_items += work_item_open(
-                    episode,
-                    phase,
+                work(
+                    key,
                     "not_covered",
                     _("The contract %(c)s does not cover this phase.") % {"c": contract.name},
-                    open_items,
                 )
                 continue
             amount = to_money(tariff.amount * bp.percentage / HUNDRED)
-            resolve.append(key)
+            resolve.add(key)
             if existing is not None and (
                 existing.tariff_id,
                 existing.insurer_id,
@@ -268,23 +319,18 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
                 existing.service_start,
                 existing.service_end,
             ) == (tariff.pk, ins.insurer_id, ins.policy_number, amount, bp.start, bp.end):
-                result.unchanged += 1
+                decisions.unchanged += 1
                 continue
             if existing is not None:
-                counts[key] += 1
-                retire_line(ClaimLine.objects.get(pk=existing.pk), counts[key])
-                result.replaced += 1
-            counts[key] += 1
-            new_lines.append(
-                ClaimLine(
-                    tenant=tenant,
-                    episode=episode,
+                decisions.retire.append(_Retire(existing.pk, next_seq(key)))
+            decisions.create.append(
+                _NewLine(
+                    episode_id=episode.pk,
                     phase=phase,
-                    sign=Sign.DEBIT,
-                    number=line_number(episode, phase, Sign.DEBIT, counts[key]),
+                    number=line_number(episode, phase, Sign.DEBIT, next_seq(key)),
                     prestatie_code=tariff.prestatie_code,
-                    contract=contract,
-                    tariff=tariff,
+                    contract_id=contract.pk,
+                    tariff_id=tariff.pk,
                     percentage=bp.percentage,
                     insurer_id=ins.insurer_id,
                     policy_number=ins.policy_number,
@@ -293,9 +339,37 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
                     amount=amount,
                 )
             )
-    ClaimLine.objects.bulk_create(new_lines)
-    result.created = len(new_lines)
-    wanted_keys = set(resolve)
-    open_keys = {(e, p) for e, p, r in open_items if r in ROLLUP_REASONS and (e, p) in wanted_keys}
-    work_items_resolve(phases=open_keys, reasons=ROLLUP_REASONS)
-    return result
+    decisions.resolve = {(e, p) for e, p, r in inputs.open_items if r in ROLLUP_REASONS and (e, p) in resolve}
+    return decisions
+
+
+def _day(day: date) -> str:
+    return day.strftime("%d-%m-%Y")
+
+
+def _rollup_apply(tenant: Tenant, decisions: RollupDecisions) -> None:
+    if decisions.retire:
+        lines = ClaimLine.objects.in_bulk([r.line_id for r in decisions.retire])
+        for r in decisions.retire:
+            retire_line(lines[r.line_id], r.seq)
+    WorkItem.objects.bulk_create(WorkItem(tenant=tenant, **w._asdict()) for w in decisions.work)
+    ClaimLine.objects.bulk_create(
+        ClaimLine(tenant=tenant, sign=Sign.DEBIT, **line._asdict()) for line in decisions.create
+    )
+    work_items_resolve(phases=decisions.resolve, reasons=ROLLUP_REASONS)
+
+
+def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | None = None) -> RollupResult:
+    """Bring the claim lines of these episodes in line with their care path: load what they have, decide
+    what they should have, write the difference. Call inside tenant_scope, with the episode rows locked by
+    the caller (billing.services.run)."""
+    decisions = rollup_decide(
+        episodes=episodes, inputs=_rollup_load(episodes), today=today or timezone.localdate()
+    )
+    _rollup_apply(tenant, decisions)
+    return RollupResult(
+        created=len(decisions.create),
+        replaced=len(decisions.retire),
+        unchanged=decisions.unchanged,
+        work_items=len(decisions.work),
+    )
