@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import BatchStatus, SplitMethod
+from igo.dates import add_months, month_start
 from igo.models import Insurer
 from pregnancies.models import EndReason, EventType, Phase
 from providers.models import MemberOrganisation
@@ -259,7 +260,7 @@ class SplitRuleForm(forms.Form):
 
 def previous_month(today: dt.date | None = None) -> dt.date:
     today = today or timezone.localdate()
-    return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    return add_months(month_start(today), -1)
 
 
 class MonthField(forms.DateField):

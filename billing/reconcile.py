@@ -67,7 +67,7 @@ from billing.models import (
     WorkItem,
 )
 from billing.services import rollup, split
-from billing.services.batches import month_end
+from igo.dates import month_end
 from igo.models import Tenant
 from pregnancies.models import ClientInsurance, Episode
 

@@ -42,10 +42,10 @@ from billing.models import (
     SplitShare,
     WorkItem,
 )
-from billing.services import batches as batch_services
 from billing.services.returns import RETURN_CODES
 from billing.statements import statement_totals
 from billing.tasks import batch_progress_key, progress_key
+from igo.dates import month_bounds, month_end
 from igo.models import Insurer
 from pregnancies.models import CareEvent, Client, Episode, EpisodeStatus, EventStatus, EventType, Phase
 from providers.models import MemberOrganisation
@@ -225,7 +225,7 @@ def claim_line_list(
     if phase:
         qs = qs.filter(phase=phase)
     if month is not None:
-        start, end = _month_bounds(month)
+        start, end = month_bounds(month)
         qs = qs.filter(created_at__gte=start, created_at__lt=end)
     return qs
 
@@ -240,16 +240,6 @@ def allocation_list(*, line: ClaimLine, include_history: bool = False) -> QueryS
     if not include_history:
         qs = qs.filter(is_current=True)
     return qs.order_by("-is_current", "created_at", "kind", "organisation__name", "pk")
-
-
-def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    first = month.replace(day=1)
-    following = (first + dt.timedelta(days=32)).replace(day=1)
-    tz = timezone.get_current_timezone()
-    return (
-        timezone.make_aware(dt.datetime.combine(first, dt.time.min), tz),
-        timezone.make_aware(dt.datetime.combine(following, dt.time.min), tz),
-    )
 
 
 # --- explain a claim line ----------------------------------------------------------------------
@@ -490,8 +480,8 @@ def revenue_allocations() -> QuerySet[Allocation]:
 def revenue_by_member_month(*, year: int, overhead_label: str, reserve_label: str) -> Revenue:
     """Per member organisation (and the IGO's overhead and reserve) the allocated amounts per month in
     which the claim line was created (booked), in Europe/Amsterdam."""
-    start, _ = _month_bounds(dt.date(year, 1, 1))
-    end, _ = _month_bounds(dt.date(year + 1, 1, 1))
+    start, _ = month_bounds(dt.date(year, 1, 1))
+    end, _ = month_bounds(dt.date(year + 1, 1, 1))
     rows = (
         revenue_allocations()
         .filter(claim_line__created_at__gte=start, claim_line__created_at__lt=end)
@@ -803,8 +793,8 @@ def statement_overview(*, period: dt.date) -> StatementOverview:
     the month), the IGO's overhead and reserve, and the claim lines booked in the month to check them by."""
     period = period.replace(day=1)
     totals = statement_totals(period=period)
-    start, end = _month_bounds(period)
-    last_day = batch_services.month_end(period)
+    start, end = month_bounds(period)
+    last_day = month_end(period)
     orgs = MemberOrganisation.objects.filter(
         Q(pk__in=list(totals))
         | (Q(member_from__lte=last_day) & (Q(member_until__isnull=True) | Q(member_until__gte=period)))

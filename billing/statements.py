@@ -9,7 +9,7 @@ mirrored parts count in the month of the credit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Allocation, AllocationKind, ClaimLine
-from billing.services.batches import _next_month, month_end
+from igo.dates import month_bounds, month_end
 from igo.exports import csv_bytes, pdf_bytes
 from igo.models import Tenant
 from igo.money import to_money
@@ -60,15 +60,10 @@ class Statement:
         return month_end(self.period)
 
 
-def _bounds(period: date) -> tuple[datetime, datetime]:
-    start = timezone.make_aware(datetime.combine(period, time.min))
-    return start, timezone.make_aware(datetime.combine(_next_month(period), time.min))
-
-
 def member_statement(*, tenant: Tenant, organisation: MemberOrganisation, period: date) -> Statement:
     """Call inside tenant_scope."""
     period = period.replace(day=1)
-    start, end = _bounds(period)
+    start, end = month_bounds(period)
     qs = (
         Allocation.objects.filter(organisation=organisation, kind=AllocationKind.MEMBER)
         .filter(
@@ -93,7 +88,7 @@ def member_statement(*, tenant: Tenant, organisation: MemberOrganisation, period
 def statement_totals(*, period: date) -> dict[int, Decimal]:
     """Each member organisation's statement total for a month. Call inside tenant_scope."""
     period = period.replace(day=1)
-    start, end = _bounds(period)
+    start, end = month_bounds(period)
     made = (
         Allocation.objects.filter(kind=AllocationKind.MEMBER, created_at__gte=start, created_at__lt=end)
         .values("organisation_id")

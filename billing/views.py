@@ -44,6 +44,7 @@ from billing.models import BatchFile, BatchStatus, ClaimBatch, ClaimLine
 from billing.services import batches, quality_claims, returns
 from billing.services.quality_claims import quality_line_comment
 from igo import rules
+from igo.dates import month_end
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from pregnancies import services as care_services
@@ -509,7 +510,7 @@ def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
         {
             **_finance_context(request),
             "batch": batch,
-            "period_end": batches.month_end(batch.period),
+            "period_end": month_end(batch.period),
             "page": page,
             "rows": rows,
             "held": selectors.batch_held(batch=batch),

@@ -45,6 +45,7 @@ from billing.models import (
 )
 from billing.services import batches, returns
 from billing.services.returns import ReturnEntry, ReturnError
+from igo import dates
 from igo.models import AuditEntry
 from igo.tenancy import tenant_scope
 from pregnancies.models import Client, ClientInsurance, Episode
@@ -76,10 +77,10 @@ from tests.scenarios.people import TenantWorld
 pytestmark = pytest.mark.clock(BILLING_NOW)
 
 D = Decimal
-THIS_MONTH = batches.month_start(BILLING_NOW.date())  # the month the lines are made in
-LAST_MONTH = batches.add_months(THIS_MONTH, -1)
-NEXT_MONTH = batches.add_months(THIS_MONTH, 1)
-MONTH_AFTER = batches.add_months(THIS_MONTH, 2)
+THIS_MONTH = dates.month_start(BILLING_NOW.date())  # the month the lines are made in
+LAST_MONTH = dates.add_months(THIS_MONTH, -1)
+NEXT_MONTH = dates.add_months(THIS_MONTH, 1)
+MONTH_AFTER = dates.add_months(THIS_MONTH, 2)
 SPEC = kz301_reader.load_spec()
 BOM = "\ufeff".encode()
 
@@ -258,7 +259,7 @@ def _check_file_against_database(s: Setup, batch: ClaimBatch) -> list[Record]:
     assert (head["message_code"], head["message_version"], head["currency"]) == ("KZ301", 1, "EUR")
     assert (head["sender_agb"], head["sender_name"]) == (int(s.tenant.agb_code), s.tenant.name)
     assert (head["receiver_uzovi"], head["invoice_number"]) == (int(batch.insurer.uzovi_code), batch.number)
-    assert (head["period_start"], head["period_end"]) == (batch.period, batches.month_end(batch.period))
+    assert (head["period_start"], head["period_end"]) == (batch.period, dates.month_end(batch.period))
     assert head["invoice_date"] == timezone.localtime(batch.created_at).date()
 
     # Per person one 02 record, followed by that person's lines (and never a second 02 for them).
@@ -404,7 +405,7 @@ def test_pdf_summary_names_parties_period_lines_and_dutch_total(corrected, tmp_p
     assert pages == 1
     assert c.s.tenant.name in text and f"AGB {c.s.tenant.agb_code}" in text
     assert "Zilveren Kruis" in text and "UZOVI 3311" in text
-    period_end = batches.month_end(THIS_MONTH)
+    period_end = dates.month_end(THIS_MONTH)
     assert f"{THIS_MONTH:%d-%m-%Y} – {period_end:%d-%m-%Y}" in text
     for ref in refs(c.first):
         assert re.search(rf"\b{re.escape(ref)}\b", text), ref
@@ -1058,7 +1059,7 @@ def test_a_rejection_of_an_already_replaced_line_leaves_no_stuck_work_item(relea
 
 def _month_bounds(period: dt.date) -> tuple[dt.datetime, dt.datetime]:
     start = timezone.make_aware(dt.datetime.combine(period, dt.time.min))
-    end = timezone.make_aware(dt.datetime.combine(batches.add_months(period, 1), dt.time.min))
+    end = timezone.make_aware(dt.datetime.combine(dates.add_months(period, 1), dt.time.min))
     return start, end
 
 

@@ -47,9 +47,9 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from billing.models import BatchStatus, ClaimBatch, ClaimLine, Contract
 from billing.services import batches
-from billing.services.batches import month_start
 from igo import services as igo_services
 from igo.api.base import TenantAPIMixin
+from igo.dates import month_start
 from igo.models import InsurerMembership, Membership, Role
 from igo.tenancy import current_tenant_or_none, tenant_scope
 from igo.wsgi import application

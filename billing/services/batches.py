@@ -7,12 +7,11 @@ half-made batch. Once released it never changes (model code and a PostgreSQL tri
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -38,31 +37,13 @@ from billing.models import (
     WorkItem,
 )
 from billing.services.claim_lines import care_episode_id
+from igo.dates import add_months, midnight, month_end, month_start, next_month
 from igo.exports import csv_bytes, pdf_bytes
 from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
 from igo.validators import bsn_is_valid
 
 PRESEND_REASONS = ("presend_bsn", "presend_policy", "presend_deadline", "presend_prestatie")
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_end(period: date) -> date:
-    return period.replace(day=calendar.monthrange(period.year, period.month)[1])
-
-
-def _next_month(period: date) -> date:
-    return date(period.year + period.month // 12, period.month % 12 + 1, 1)
-
-
-def add_months(day: date, months: int) -> date:
-    year, month0 = divmod(day.month - 1 + months, 12)
-    year += day.year
-    last = calendar.monthrange(year, month0 + 1)[1]
-    return date(year, month0 + 1, min(day.day, last))
 
 
 def mask_bsn(bsn: str) -> str:
@@ -415,7 +396,7 @@ def _make_files_in_language(
 
 
 def _candidates(*, insurer: Insurer, period: date) -> list[ClaimLine]:
-    cutoff = timezone.make_aware(datetime.combine(_next_month(period), time.min))
+    cutoff = midnight(next_month(period))
     return list(
         ClaimLine.objects.filter(
             insurer=insurer, status=LineStatus.READY, created_at__lt=cutoff, batch_line__isnull=True
@@ -522,7 +503,7 @@ def batches_create_month(
     *, tenant: Tenant, period: date, actor: User | None = None, today: date | None = None
 ) -> list[BatchResult]:
     """Make the month's batch for every insurer with ready lines (one transaction per insurer)."""
-    cutoff = timezone.make_aware(datetime.combine(_next_month(month_start(period)), time.min))
+    cutoff = midnight(next_month(period))
     insurer_ids = set(
         ClaimLine.objects.filter(status=LineStatus.READY, created_at__lt=cutoff, batch_line__isnull=True)
         .values_list("insurer_id", flat=True)

@@ -46,7 +46,8 @@ from billing.models import (
     Sign,
     SplitRule,
 )
-from billing.services.batches import batch_create, batch_release, month_start
+from billing.services.batches import batch_create, batch_release
+from igo.dates import month_start
 from igo.tenancy import tenant_scope
 from pregnancies.models import CareEvent, EventStatus
 from pregnancies.services import care_event_log, care_event_void

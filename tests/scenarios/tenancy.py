@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from billing.models import Allocation, ClaimBatch, ClaimLine, ContractTariff
 from billing.services import contract_create
-from billing.services.batches import batch_create, month_start
+from billing.services.batches import batch_create
+from igo.dates import month_start
 from igo.models import Role
 from igo.tenancy import tenant_scope
 from pregnancies.models import Episode
