@@ -3,7 +3,7 @@ and care events.
 
 A statement is dated, so a closed month never changes: an allocation counts in the month it was made, and
 when a re-split supersedes it, its reversal counts (negative) in the month of the re-split. A credit line's
-mirrored parts count in the month of the credit.
+mirrored parts count in the month of the credit. Their CSV and PDF are rendered by `billing.files`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, Sum
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from billing.models import Allocation, AllocationKind, ClaimLine
 from igo.dates import month_bounds, month_end
-from igo.exports import csv_bytes, pdf_bytes
 from igo.models import Tenant
 from igo.money import to_money
 from providers.models import MemberOrganisation
@@ -105,51 +102,3 @@ def statement_totals(*, period: date) -> dict[int, Decimal]:
     for row in reversed_:
         totals[row["organisation_id"]] = totals.get(row["organisation_id"], Decimal("0.00")) - row["s"]
     return {org: to_money(amount) for org, amount in totals.items()}
-
-
-STATEMENT_CSV_HEADER = (
-    "organisation", "agb", "period", "date", "entry", "claim_line", "episode", "phase", "prestatie_code",
-    "debit_credit", "claim_amount", "amount", "method", "share", "points", "care_events", "batch",
-)  # fmt: skip
-
-
-def statement_csv(statement: Statement) -> bytes:
-    org = statement.organisation
-    return csv_bytes(
-        STATEMENT_CSV_HEADER,
-        (
-            (
-                org.name,
-                org.agb_code,
-                statement.period.strftime("%Y-%m"),
-                timezone.localtime(r.moment).date().isoformat(),
-                r.entry,
-                r.line.number,
-                r.line.episode_id,
-                r.line.phase,
-                r.line.prestatie_code,
-                "D" if r.line.sign == "debit" else "C",
-                r.line.amount,
-                r.amount,
-                r.basis.get("method", "credit" if "credit_of" in r.basis else ""),
-                r.basis.get("share", ""),
-                r.basis.get("points", ""),
-                " ".join(str(e) for e in r.basis.get("events", [])),
-                r.batch_number or "",
-            )
-            for r in statement.rows
-        ),
-    )
-
-
-def statement_pdf(statement: Statement) -> bytes:
-    return pdf_bytes(
-        "pdf/member_statement.html",
-        {
-            "statement": statement,
-            "tenant": statement.tenant,
-            "doc_title": _("Member statement %(org)s · %(period)s")
-            % {"org": statement.organisation.name, "period": statement.period.strftime("%m-%Y")},
-            "generated_at": timezone.localtime(),
-        },
-    )

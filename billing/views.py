@@ -27,6 +27,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing import selectors, services, statements, tasks
+from billing.files.csv import statement_csv
+from billing.files.pdf import statement_pdf
 from billing.forms import (
     BatchCreateForm,
     BatchFilterForm,
@@ -638,7 +640,7 @@ def statement_download(request: TenantRequest, org_pk: int, year: int, month: in
     statement = statements.member_statement(
         tenant=request.tenant, organisation=organisation, period=dt.date(year, month, 1)
     )
-    content = statements.statement_csv(statement) if fmt == "csv" else statements.statement_pdf(statement)
+    content = statement_csv(statement) if fmt == "csv" else statement_pdf(statement)
     response = HttpResponse(content, content_type=STATEMENT_FORMATS[fmt])
     response["Content-Disposition"] = content_disposition_header(
         True, f"Statement_{organisation.agb_code}_{year:04d}-{month:02d}.{fmt}"

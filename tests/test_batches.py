@@ -28,7 +28,10 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from billing import kz301, services, statements
+from billing import services, statements
+from billing.files import csv as files_csv
+from billing.files import kz301
+from billing.files import pdf as files_pdf
 from billing.models import (
     Allocation,
     BatchFile,
@@ -372,7 +375,7 @@ def _csv_rows(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
 def test_csv_has_one_row_per_line_adds_up_and_is_formula_safe(corrected):
     batch = corrected.second
     header, rows = _csv_rows(file_of(batch, "csv"))
-    assert header == list(batches.CSV_HEADER)
+    assert header == list(files_csv.BATCH_CSV_HEADER)
     lines = rows_of(batch)
     assert [r["reference"] for r in rows] == [x.number for x in lines]
     assert len(rows) == batch.line_count
@@ -1096,8 +1099,8 @@ def _assert_month_adds_up(s: Setup, period: dt.date) -> dict[str, statements.Sta
         totals = statements.statement_totals(period=period)
     for org in (s.practice, s.hospital, s.kraam, s.south):
         assert totals.get(org.pk, D("0.00")) == found[org.name].total
-        header, rows = _csv_rows(statements.statement_csv(found[org.name]))
-        assert header == list(statements.STATEMENT_CSV_HEADER)
+        header, rows = _csv_rows(files_csv.statement_csv(found[org.name]))
+        assert header == list(files_csv.STATEMENT_CSV_HEADER)
         assert len(rows) == len(found[org.name].rows)
         assert sum((D(x["amount"]) for x in rows), D("0.00")) == found[org.name].total
     assert sum(totals.values(), D("0.00")) + _igo_parts(s, period) == _claimed(s, period)
@@ -1141,7 +1144,7 @@ def test_a_resplit_reverses_in_its_own_month_and_statements_still_add_up(s):
     assert _claimed(s, THIS_MONTH) == 0
     assert now["Praktijk"].total == D("1116.00") - D("507.27")
     assert [(x.entry, x.amount) for x in now["Ziekenhuis"].rows] == [("reversal", D("-608.73"))]
-    _, rows = _csv_rows(statements.statement_csv(now["Ziekenhuis"]))
+    _, rows = _csv_rows(files_csv.statement_csv(now["Ziekenhuis"]))
     assert [(x["entry"], x["amount"], x["claim_line"]) for x in rows] == [
         ("reversal", "-608.73", line.number)
     ]
@@ -1169,12 +1172,12 @@ def test_a_credit_lines_parts_appear_negative_in_the_statement(s, tmp_path):
     practice_rows = {(x.line.number, x.amount) for x in found["Praktijk"].rows}
     for phase, credit in credits.items():
         assert (credit.number, -parts[phase][("member", "Praktijk")]) in practice_rows
-    _, rows = _csv_rows(statements.statement_csv(found["Praktijk"]))
+    _, rows = _csv_rows(files_csv.statement_csv(found["Praktijk"]))
     credit_rows = [x for x in rows if x["debit_credit"] == "C"]
     assert len(credit_rows) == 2 and all(D(x["amount"]) < 0 and x["method"] == "credit" for x in credit_rows)
     # Practice: 900.00 + 502.20 + 139.50 sent, -900.00 - 502.20 credited, 900.00 + 502.20 billed anew.
     assert found["Praktijk"].total == D("1541.70")
-    text, pages = pdf_text(statements.statement_pdf(found["Praktijk"]), tmp_path)
+    text, pages = pdf_text(files_pdf.statement_pdf(found["Praktijk"]), tmp_path)
     assert "Praktijk" in text and "€ 1.541,70" in text and "€ -502,20" in text
     assert "Pagina 1 van 1" in text and pages == 1
 

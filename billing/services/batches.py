@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -19,12 +19,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
-from django.utils import formats, timezone, translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from billing import kz301
+from billing.files import kz301
+from billing.files.csv import batch_csv
+from billing.files.pdf import batch_pdf
 from billing.models import (
-    QUALITY_PHASE,
     BatchFile,
     BatchFileKind,
     BatchLine,
@@ -37,8 +38,7 @@ from billing.models import (
     WorkItem,
 )
 from billing.services.claim_lines import care_episode_id
-from igo.dates import add_months, midnight, month_end, month_start, next_month
-from igo.exports import csv_bytes, pdf_bytes
+from igo.dates import add_months, midnight, month_start, next_month
 from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
 from igo.validators import bsn_is_valid
@@ -213,37 +213,6 @@ def _sort_key(line: ClaimLine, snap: Snapshot) -> tuple[Any, ...]:
     )
 
 
-def _comment(row: BatchLine) -> str:
-    if row.phase == QUALITY_PHASE:
-        from billing.services.quality_claims import quality_line_comment
-
-        return quality_line_comment(row.claim_line)
-    return _("Credit of line %(ref)s.") % {"ref": row.corrects_number} if row.corrects_number else ""
-
-
-def _kz301_lines(batch: ClaimBatch, rows: Iterable[BatchLine]) -> Iterable[kz301.Line]:
-    for row in rows:
-        yield kz301.Line(
-            bsn=row.bsn,
-            uzovi=batch.insurer.uzovi_code,
-            insured_number=row.policy_number,
-            date_of_birth=row.date_of_birth,
-            family_name=row.family_name,
-            initials=row.initials,
-            line_reference=row.number,
-            corrects_reference=row.corrects_number,
-            debit=row.sign == Sign.DEBIT,
-            prestatie_code=row.prestatie_code,
-            service_start=row.service_start,
-            service_end=row.service_end,
-            tariff=row.tariff,
-            percentage=row.percentage,
-            amount=row.amount,
-            episode_reference=row.episode_ref,
-            comment=_comment(row),
-        )
-
-
 def _quality_base(line: ClaimLine) -> Decimal:
     return Decimal(line.explanation.get("base", "0"))
 
@@ -259,140 +228,22 @@ def _file(batch: ClaimBatch, kind: str, content: bytes) -> BatchFile:
     )
 
 
-CSV_HEADER = (
-    "batch", "line", "reference", "corrects", "debit_credit", "bsn", "uzovi", "insured_number",
-    "date_of_birth", "family_name", "initials", "prestatie_code", "phase", "service_start", "service_end",
-    "tariff", "percentage", "amount", "episode",
-)  # fmt: skip
-
-
-def batch_csv(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
-    return csv_bytes(
-        CSV_HEADER,
-        (
-            (
-                batch.number,
-                r.line_no,
-                r.number,
-                r.corrects_number,
-                "D" if r.sign == Sign.DEBIT else "C",
-                r.bsn,
-                batch.insurer.uzovi_code,
-                r.policy_number,
-                r.date_of_birth.isoformat() if r.date_of_birth else "",
-                r.family_name,
-                r.initials,
-                r.prestatie_code,
-                r.phase,
-                r.service_start.isoformat(),
-                r.service_end.isoformat(),
-                r.tariff,
-                r.percentage,
-                r.amount,
-                r.episode_ref,
-            )
-            for r in rows
-        ),
-    )
-
-
-# The lines of the PDF are fixed-width text in a monospaced font: WeasyPrint lays out a 2,000-row table
-# in ~25 s and 650 MB, the same lines as text in under 2 s (bench/claim_batches.py).
-_PDF_COLUMNS = (  # (heading, width, right-aligned)
-    ("#", 5, True), ("reference", 16, False), ("corrects", 16, False), ("D/C", 3, False),
-    ("BSN", 9, False), ("insured", 15, False), ("name", 24, False), ("prestatie", 11, False),
-    ("from", 10, False), ("until", 10, False), ("tariff", 13, True), ("%", 6, True), ("amount", 13, True),
-)  # fmt: skip
-
-
-def _fit(text: str, width: int, right: bool) -> str:
-    text = text if len(text) <= width else text[: width - 1] + "…"
-    return text.rjust(width) if right else text.ljust(width)
-
-
-def _pdf_line(values: Sequence[str]) -> str:
-    return " ".join(_fit(v, w, r) for v, (_h, w, r) in zip(values, _PDF_COLUMNS, strict=True))
-
-
-def _money_text(amount: Decimal) -> str:
-    return "€ " + formats.number_format(amount, 2, use_l10n=True, force_grouping=True)
-
-
-def batch_pdf(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
-    headings = [
-        "#", _("Reference"), _("Corrects"), "D/C", _("BSN"), _("Insured number"), _("Name"), _("Prestatie"),
-        _("From"), _("Until"), _("Tariff"), "%", _("Amount"),
-    ]  # fmt: skip
-    lines = [
-        (
-            _pdf_line(
-                [
-                    str(r.line_no),
-                    r.number,
-                    r.corrects_number,
-                    "D" if r.sign == Sign.DEBIT else "C",
-                    r.bsn,
-                    r.policy_number,
-                    f"{r.family_name}, {r.initials}" if r.family_name else _("quality bonus or malus"),
-                    r.prestatie_code,
-                    r.service_start.strftime("%d-%m-%Y"),
-                    r.service_end.strftime("%d-%m-%Y"),
-                    _money_text(r.tariff),
-                    formats.number_format(r.percentage, 2, use_l10n=True),
-                    _money_text(r.amount),
-                ]
-            ),
-            r.sign == Sign.CREDIT,
-        )
-        for r in rows
-    ]
-    return pdf_bytes(
-        "pdf/batch_summary.html",
-        {
-            "batch": batch,
-            "tenant": batch.tenant,
-            "insurer": batch.insurer,
-            "period_end": month_end(batch.period),
-            "heading": _pdf_line([str(h) for h in headings]),
-            "lines": lines,
-            "debit_count": sum(1 for r in rows if r.sign == Sign.DEBIT),
-            "credit_count": sum(1 for r in rows if r.sign == Sign.CREDIT),
-            "generated_at": timezone.localtime(batch.created_at),
-        },
-    )
-
-
 def _make_files(batch: ClaimBatch, rows: Sequence[BatchLine]) -> list[BatchFile]:
     buffer = io.BytesIO()
     with translation.override(settings.LANGUAGE_CODE):  # the insurer gets the documents in Dutch
-        return _make_files_in_language(batch, rows, buffer)
-
-
-def _make_files_in_language(
-    batch: ClaimBatch, rows: Sequence[BatchLine], buffer: io.BytesIO
-) -> list[BatchFile]:
-    header = kz301.Header(
-        sender_agb=batch.tenant.agb_code,
-        sender_name=batch.tenant.name,
-        receiver_uzovi=batch.insurer.uzovi_code,
-        invoice_number=batch.number,
-        invoice_date=timezone.localtime(batch.created_at).date(),
-        period_start=batch.period,
-        period_end=month_end(batch.period),
-    )
-    totals = kz301.write(header, _kz301_lines(batch, rows), buffer.write)
-    # The trailer must agree with the batch row, which agrees with the lines: a mismatch aborts it all.
-    if (
-        totals["debit"] != kz301.cents(batch.debit_total)
-        or totals["credit"] != kz301.cents(batch.credit_total)
-        or totals["count_04"] != batch.line_count
-    ):
-        raise RuntimeError(f"batch {batch.number}: file totals do not match the batch")
-    return [
-        _file(batch, BatchFileKind.KZ301, buffer.getvalue()),
-        _file(batch, BatchFileKind.CSV, batch_csv(batch, rows)),
-        _file(batch, BatchFileKind.PDF, batch_pdf(batch, rows)),
-    ]
+        totals = kz301.write_batch(batch, rows, buffer.write)
+        # The trailer must agree with the batch row, which agrees with the lines: a mismatch aborts it all.
+        if (
+            totals["debit"] != kz301.cents(batch.debit_total)
+            or totals["credit"] != kz301.cents(batch.credit_total)
+            or totals["count_04"] != batch.line_count
+        ):
+            raise RuntimeError(f"batch {batch.number}: file totals do not match the batch")
+        return [
+            _file(batch, BatchFileKind.KZ301, buffer.getvalue()),
+            _file(batch, BatchFileKind.CSV, batch_csv(batch, rows)),
+            _file(batch, BatchFileKind.PDF, batch_pdf(batch, rows)),
+        ]
 
 
 def _candidates(*, insurer: Insurer, period: date) -> list[ClaimLine]:
