@@ -15,7 +15,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from billing.insurer import batch_filename
+from billing.insurer.return_files import ReturnFileError, return_file_parse
+from billing.insurer.selectors import batch_filename
 from billing.models import (
     BatchFile,
     BatchLine,
@@ -26,7 +27,6 @@ from billing.models import (
     ReturnLine,
     WorkItem,
 )
-from billing.returns_io import ReturnFileError, return_file_parse
 from igo import services as igo_services
 from igo.models import AuditEntry, InsurerApiToken, InsurerMembership, Role
 from tests.factories import InsurerMembershipFactory

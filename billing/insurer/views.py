@@ -2,7 +2,7 @@
 downloads; return information per line, for all open lines, or as an uploaded file; API keys.
 
 Only users with an active insurer membership get in (others 403; two-factor is enforced by
-`MFARequiredMiddleware`). Batches are read through `billing.insurer`, which is bounded by the user's
+`MFARequiredMiddleware`). Batches are read through `billing.insurer.selectors`, which is bounded by the user's
 insurers and by status released: another insurer's batch, or a draft, is a 404. Writes go through
 `billing.services.returns.batch_return_record` and the token services of `igo.services`.
 """
@@ -26,8 +26,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
-from billing import insurer as selectors
-from billing import returns_io
+from billing.insurer import return_files, selectors
 from billing.models import BatchFileKind, BatchLine, BatchReturn, ClaimBatch, ReturnSource, ReturnStatus
 from billing.services.returns import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
 from igo import selectors as igo_selectors
@@ -284,18 +283,20 @@ def insurer_accept_open(request: InsurerRequest, pk: int) -> HttpResponse:
 def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     form = ReturnUploadForm(request.POST, request.FILES)
-    errors: list[returns_io.RowError] = []
+    errors: list[return_files.RowError] = []
     if form.is_valid():
         upload = form.cleaned_data["file"]
-        if upload.size > returns_io.MAX_BYTES:
+        if upload.size > return_files.MAX_BYTES:
             errors = [
-                returns_io.RowError(
-                    0, "file", _("The file is larger than %(mb)s MB.") % {"mb": returns_io.MAX_BYTES // 2**20}
+                return_files.RowError(
+                    0,
+                    "file",
+                    _("The file is larger than %(mb)s MB.") % {"mb": return_files.MAX_BYTES // 2**20},
                 )
             ]
         else:
             try:
-                parsed = returns_io.return_file_parse(upload.read())
+                parsed = return_files.return_file_parse(upload.read())
                 answer = batch_return_record(
                     batch=batch,
                     entries=parsed.entries,
@@ -303,7 +304,7 @@ def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
                     source=ReturnSource.FILE,
                     filename=upload.name or "",
                 )
-            except returns_io.ReturnFileError as exc:
+            except return_files.ReturnFileError as exc:
                 errors = exc.errors
             except ReturnError as exc:
                 errors = parsed.row_errors(exc)

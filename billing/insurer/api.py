@@ -5,7 +5,7 @@ of an insurer user. A key acts for the one insurer it was made for, even when it
 a session acts for all the user's insurers. Signed in without an insurer → 403; no or a bad key → 401;
 another insurer's batch or a draft → 404. Throttled per key (`API_INSURER_RATE`).
 
-Thin views over `billing.insurer` (reads) and `billing.services.returns.batch_return_record` (writes).
+Thin views over `billing.insurer.selectors` (reads) and `billing.services.returns.batch_return_record` (writes).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from billing import insurer as selectors
-from billing.insurer_views import file_response
+from billing.insurer import selectors
+from billing.insurer.views import file_response
 from billing.models import BatchFileKind, BatchLine, ClaimBatch, ReturnSource, ReturnStatus
 from billing.services.returns import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
 from igo import selectors as igo_selectors
