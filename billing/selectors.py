@@ -47,7 +47,16 @@ from billing.statements import statement_totals
 from billing.tasks import batch_progress_key, progress_key
 from igo.dates import month_bounds, month_end
 from igo.models import Insurer
-from pregnancies.models import CareEvent, Client, Episode, EpisodeStatus, EventStatus, EventType, Phase
+from pregnancies.models import (
+    CareEvent,
+    Client,
+    Episode,
+    EpisodeStatus,
+    EventStatus,
+    EventType,
+    Phase,
+    mask_bsn,
+)
 from providers.models import MemberOrganisation
 
 HUNDRED = Decimal("100")
@@ -662,7 +671,7 @@ class BatchLineRow:
 
     @property
     def bsn_masked(self) -> str:
-        return f"*****{self.line.bsn[-4:]}"
+        return mask_bsn(self.line.bsn)
 
     @property
     def reason_label(self) -> str:

@@ -42,12 +42,9 @@ from igo.dates import add_months, midnight, month_start, next_month
 from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
 from igo.validators import bsn_is_valid
+from pregnancies.models import mask_bsn
 
 PRESEND_REASONS = ("presend_bsn", "presend_policy", "presend_deadline", "presend_prestatie")
-
-
-def mask_bsn(bsn: str) -> str:
-    return f"*****{bsn[-4:]}"
 
 
 def initials(given_names: str) -> str:
