@@ -636,7 +636,7 @@ def test_release_marks_every_line_sent_and_happens_once(billed):
         returns.batch_return_record(
             batch=draft, entries=[ReturnEntry(refs(draft)[0], "accepted")], user=insurer_user(s)
         )
-    assert [(n, f) for n, f, _ in exc.value.errors] == [(0, "batch")]
+    assert [(e.row, e.field) for e in exc.value.errors] == [(0, "batch")]
     assert not BatchReturn.unscoped.exists()
 
     batch = release(s, draft)
@@ -924,13 +924,13 @@ def test_return_information_is_checked_as_a_whole_and_a_bad_entry_stores_nothing
     for case, entries, expected in cases:
         with pytest.raises(ReturnError) as exc:
             r.answer(*entries)
-        assert [(n, f) for n, f, _ in exc.value.errors] == [expected], case
+        assert [(e.row, e.field) for e in exc.value.errors] == [expected], case
         _nothing_stored(r)
     # A line answered in an earlier delivery cannot be answered again; the rest of that delivery is lost.
     r.answer(accept(ref0))
     with pytest.raises(ReturnError) as exc:
         r.answer(accept(ref1), reject(ref0))
-    assert [(n, f) for n, f, _ in exc.value.errors] == [(2, "reference")]
+    assert [(e.row, e.field) for e in exc.value.errors] == [(2, "reference")]
     _nothing_stored(r, answered=1)
     assert ClaimLine.unscoped.get(number=ref1).status == LineStatus.SENT
 

@@ -374,11 +374,11 @@ def return_error_detail(exc: ReturnError) -> dict[str, Any]:
     """The service's errors (entries numbered from 1) in the request's shape: by index in `lines`."""
     lines: dict[str, dict[str, list[str]]] = {}
     general: list[str] = []
-    for entry_no, field, message in exc.errors:
-        if entry_no >= 1:
-            lines.setdefault(str(entry_no - 1), {}).setdefault(field, []).append(str(message))
+    for e in exc.errors:
+        if e.row >= 1:
+            lines.setdefault(str(e.row - 1), {}).setdefault(e.field, []).append(str(e.message))
         else:
-            general.append(str(message))
+            general.append(str(e.message))
     detail: dict[str, Any] = {}
     if lines:
         detail["lines"] = lines

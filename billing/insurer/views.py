@@ -28,7 +28,13 @@ from django_htmx.middleware import HtmxDetails
 
 from billing.insurer import return_files, selectors
 from billing.models import BatchFileKind, BatchLine, BatchReturn, ClaimBatch, ReturnSource, ReturnStatus
-from billing.services.returns import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
+from billing.services.returns import (
+    RETURN_CODES,
+    ReturnEntry,
+    ReturnError,
+    ReturnRowError,
+    batch_return_record,
+)
 from igo import selectors as igo_selectors
 from igo import services as igo_services
 from igo.http import AuthedRequest
@@ -229,8 +235,8 @@ def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpR
         try:
             batch_return_record(batch=batch, entries=[entry], user=request.user, source=ReturnSource.PORTAL)
         except ReturnError as exc:
-            for _no, field, message in exc.errors:
-                form.add_error(field if field in form.fields else None, str(message))
+            for e in exc.errors:
+                form.add_error(e.field if e.field in form.fields else None, str(e.message))
     if not form.errors:
         batch = _batch(request, pk)  # fresh counts
         line = BatchLine.unscoped.select_related("answer__batch_return").get(pk=line.pk)
@@ -272,7 +278,7 @@ def insurer_accept_open(request: InsurerRequest, pk: int) -> HttpResponse:
         )
     except ReturnError as exc:
         # Someone answered a line in the meantime: nothing was stored; the page shows the new state.
-        messages.error(request, " ".join(str(m) for _no, _f, m in exc.errors[:3]))
+        messages.error(request, " ".join(str(e.message) for e in exc.errors[:3]))
     else:
         messages.success(request, _("%(n)s open line(s) accepted.") % {"n": answer.accepted})
     return redirect("insurer_batch_detail", pk=batch.pk)
@@ -283,12 +289,12 @@ def insurer_accept_open(request: InsurerRequest, pk: int) -> HttpResponse:
 def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     form = ReturnUploadForm(request.POST, request.FILES)
-    errors: list[return_files.RowError] = []
+    errors: list[ReturnRowError] = []
     if form.is_valid():
         upload = form.cleaned_data["file"]
         if upload.size > return_files.MAX_BYTES:
             errors = [
-                return_files.RowError(
+                ReturnRowError(
                     0,
                     "file",
                     _("The file is larger than %(mb)s MB.") % {"mb": return_files.MAX_BYTES // 2**20},

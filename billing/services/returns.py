@@ -29,6 +29,7 @@ from billing.models import (
 )
 from billing.services.claim_lines import retire_line
 from billing.services.run import billing_run_batch
+from igo.csv_upload import RowError, RowErrors
 from igo.models import User
 from igo.services import audit_record
 
@@ -56,12 +57,27 @@ class ReturnEntry:
     reason_text: str = ""
 
 
-class ReturnError(Exception):
-    """Return information that cannot be processed; nothing of it was stored."""
+# What pages call the fields of return information (also the columns of a return file).
+FIELD_LABELS = {
+    "file": gettext_lazy("file"),
+    "reference": gettext_lazy("reference"),
+    "status": gettext_lazy("status"),
+    "reason_code": gettext_lazy("reason code"),
+    "reason_text": gettext_lazy("explanation"),
+    "lines": gettext_lazy("lines"),
+    "batch": gettext_lazy("batch"),
+}
 
-    def __init__(self, errors: list[tuple[int, str, str]]):
-        super().__init__("; ".join(f"{row}: {fld}: {msg}" for row, fld, msg in errors))
-        self.errors = errors  # (entry number from 1, field, message)
+
+class ReturnRowError(RowError):
+    """A problem with an entry of return information (numbered from 1; 0 for the delivery as a whole),
+    or with a row of a return file."""
+
+    labels = FIELD_LABELS
+
+
+class ReturnError(RowErrors[ReturnRowError]):
+    """Return information that cannot be processed; nothing of it was stored."""
 
 
 def batch_return_record(
@@ -74,13 +90,13 @@ def batch_return_record(
 ) -> BatchReturn:
     """Record the insurer's answer for lines of a released batch. All entries are checked first; one
     bad entry stores nothing. A rejected line goes to the IGO's work queue."""
-    errors: list[tuple[int, str, str]] = []
+    errors: list[ReturnRowError] = []
     if not entries:
-        raise ReturnError([(0, "lines", _("The return information holds no lines."))])
+        raise ReturnError([ReturnRowError(0, "lines", _("The return information holds no lines."))])
     with transaction.atomic():
         locked = ClaimBatch.unscoped.select_for_update().get(pk=batch.pk)
         if locked.status != BatchStatus.RELEASED:
-            raise ReturnError([(0, "batch", _("This batch has not been released."))])
+            raise ReturnError([ReturnRowError(0, "batch", _("This batch has not been released."))])
         by_ref = {
             row.number: row
             for row in BatchLine.unscoped.filter(batch=locked).select_related("claim_line", "answer")
@@ -90,18 +106,24 @@ def batch_return_record(
             ref = (entry.reference or "").strip()
             row = by_ref.get(ref)
             if row is None:
-                errors.append((i, "reference", _("Line %(ref)s is not in this batch.") % {"ref": ref}))
+                errors.append(
+                    ReturnRowError(i, "reference", _("Line %(ref)s is not in this batch.") % {"ref": ref})
+                )
                 continue
             if ref in seen:
-                errors.append((i, "reference", _("Line %(ref)s appears twice.") % {"ref": ref}))
+                errors.append(ReturnRowError(i, "reference", _("Line %(ref)s appears twice.") % {"ref": ref}))
             seen.add(ref)
             if hasattr(row, "answer"):
-                errors.append((i, "reference", _("Line %(ref)s has already been answered.") % {"ref": ref}))
+                errors.append(
+                    ReturnRowError(
+                        i, "reference", _("Line %(ref)s has already been answered.") % {"ref": ref}
+                    )
+                )
             if entry.status not in ReturnStatus.values:
-                errors.append((i, "status", _("The status must be “accepted” or “rejected”.")))
+                errors.append(ReturnRowError(i, "status", _("The status must be “accepted” or “rejected”.")))
             elif entry.status == ReturnStatus.REJECTED and entry.reason_code not in RETURN_CODES:
                 errors.append(
-                    (
+                    ReturnRowError(
                         i,
                         "reason_code",
                         _("A rejection needs a known reason code (%(codes)s).")
@@ -109,9 +131,11 @@ def batch_return_record(
                     )
                 )
             elif entry.status == ReturnStatus.ACCEPTED and entry.reason_code:
-                errors.append((i, "reason_code", _("An accepted line has no reason code.")))
+                errors.append(ReturnRowError(i, "reason_code", _("An accepted line has no reason code.")))
             if len(entry.reason_text or "") > 200:
-                errors.append((i, "reason_text", _("The explanation is longer than 200 characters.")))
+                errors.append(
+                    ReturnRowError(i, "reason_text", _("The explanation is longer than 200 characters."))
+                )
         if errors:
             raise ReturnError(errors)
         answer = BatchReturn.unscoped.create(
