@@ -334,12 +334,41 @@ class Allocation(TenantOwned):
         return f"{self.kind} {self.organisation_id} {self.amount}"
 
 
+class WorkReason(models.TextChoices):
+    """Why a phase waits for finance (`WorkItem.reason`), or why the pre-send check held a line back."""
+
+    NO_INSURANCE = "no_insurance", _("No insurance on file")
+    NO_CONTRACT = "no_contract", _("No contract with the insurer")
+    NOT_COVERED = "not_covered", _("Phase not covered by the contract")
+    NO_SPLIT_RULE = "no_split_rule", _("No split rule")
+    NO_CARE_BASIS = "no_care_basis", _("No care to divide by")
+    PRESEND_BSN = "presend_bsn", _("BSN not valid")
+    PRESEND_POLICY = "presend_policy", _("Insured number missing")
+    PRESEND_DEADLINE = "presend_deadline", _("Submission deadline passed")
+    PRESEND_PRESTATIE = "presend_prestatie", _("Prestatie not contracted")
+    # Not a work item: a debit identical to a credit in the same batch waits for the next batch.
+    IDENTICAL_PAIR = "identical_pair", _("Waits for the next batch")
+    REJECTED = "rejected", _("Rejected by the insurer")
+
+
+# The reasons each step opens and resolves: the roll-up (insurance, contract, tariff), the split (split
+# rule, care to divide by) and the pre-send check of a batch.
+ROLLUP_REASONS = (WorkReason.NO_INSURANCE, WorkReason.NO_CONTRACT, WorkReason.NOT_COVERED)
+SPLIT_REASONS = (WorkReason.NO_SPLIT_RULE, WorkReason.NO_CARE_BASIS)
+PRESEND_REASONS = (
+    WorkReason.PRESEND_BSN,
+    WorkReason.PRESEND_POLICY,
+    WorkReason.PRESEND_DEADLINE,
+    WorkReason.PRESEND_PRESTATIE,
+)
+
+
 class WorkItem(TenantOwned):
     """Something finance must resolve before a phase can be claimed (no contract, missing data, …)."""
 
     episode = models.ForeignKey("pregnancies.Episode", on_delete=models.PROTECT, related_name="work_items")
     phase = models.CharField(max_length=16, choices=Phase.choices)
-    reason = models.CharField(max_length=32)
+    reason = models.CharField(max_length=32, choices=WorkReason.choices)
     message = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)

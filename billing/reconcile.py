@@ -52,6 +52,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import (
+    SPLIT_REASONS,
     Allocation,
     BatchFile,
     BatchFileKind,
@@ -66,7 +67,7 @@ from billing.models import (
     Sign,
     WorkItem,
 )
-from billing.services import rollup, split
+from billing.services import rollup
 from igo.dates import month_end
 from igo.models import Tenant
 from pregnancies.models import ClientInsurance, Episode
@@ -351,7 +352,7 @@ def _check_allocations(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
     explained = WorkItem.unscoped.filter(
         episode_id=OuterRef("episode_id"),
         phase=OuterRef("phase"),
-        reason__in=split.SPLIT_REASONS,
+        reason__in=SPLIT_REASONS,
         resolved_at__isnull=True,
     )
     seen = F("episode__billing_state__seen_changed_at")

@@ -23,7 +23,6 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing import selectors, services, statements, tasks
@@ -42,7 +41,7 @@ from billing.forms import (
     partial_rules,
     previous_month,
 )
-from billing.models import BatchFile, BatchStatus, ClaimBatch, ClaimLine
+from billing.models import PRESEND_REASONS, BatchFile, BatchStatus, ClaimBatch, ClaimLine, WorkReason
 from billing.services import batches, quality_claims, returns
 from billing.services.quality_claims import quality_line_comment
 from igo import rules
@@ -53,19 +52,7 @@ from pregnancies import services as care_services
 from pregnancies.models import AccessAction, Client, Episode, Phase
 from providers.models import MemberOrganisation
 
-WORK_REASONS = {
-    "no_insurance": gettext_lazy("No insurance on file"),
-    "no_contract": gettext_lazy("No contract with the insurer"),
-    "not_covered": gettext_lazy("Phase not covered by the contract"),
-    "no_split_rule": gettext_lazy("No split rule"),
-    "no_care_basis": gettext_lazy("No care to divide by"),
-    "presend_bsn": gettext_lazy("BSN not valid"),
-    "presend_policy": gettext_lazy("Insured number missing"),
-    "presend_deadline": gettext_lazy("Submission deadline passed"),
-    "presend_prestatie": gettext_lazy("Prestatie not contracted"),
-    "identical_pair": gettext_lazy("Waits for the next batch"),
-    "rejected": gettext_lazy("Rejected by the insurer"),
-}
+WORK_REASONS = dict(WorkReason.choices)
 PROGRESS_POLLS_WHILE_QUEUED = 5  # polls (2 s apart) to wait for a worker to pick up a new run
 
 
@@ -204,7 +191,7 @@ def work_queue(request: TenantRequest) -> HttpResponse:
         {
             "page": page,
             "reasons": WORK_REASONS,
-            "presend_reasons": batches.PRESEND_REASONS,
+            "presend_reasons": PRESEND_REASONS,
             "phases": dict(Phase.choices),
             "can_open_episode": rules.can_log_care(request.tenant_roles),
             "can_manage": rules.can_manage_finance(request.tenant_roles),

@@ -26,6 +26,7 @@ from billing.files import kz301
 from billing.files.csv import batch_csv
 from billing.files.pdf import batch_pdf
 from billing.models import (
+    PRESEND_REASONS,
     BatchFile,
     BatchFileKind,
     BatchLine,
@@ -36,6 +37,7 @@ from billing.models import (
     PrestatieCode,
     Sign,
     WorkItem,
+    WorkReason,
 )
 from billing.services.claim_lines import care_episode_id
 from igo.dates import add_months, midnight, month_start, next_month
@@ -43,8 +45,6 @@ from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
 from igo.validators import bsn_is_valid
 from pregnancies.models import mask_bsn
-
-PRESEND_REASONS = ("presend_bsn", "presend_policy", "presend_deadline", "presend_prestatie")
 
 
 def initials(given_names: str) -> str:
@@ -117,16 +117,18 @@ def presend_check(
         if line.agreement_id is not None:
             continue  # a quality line has no insured person and its own prestatie code
         if not bsn_is_valid(snap.bsn):
-            hold(line, "presend_bsn", _("The BSN %(bsn)s is not valid.") % {"bsn": mask_bsn(snap.bsn)})
+            hold(
+                line, WorkReason.PRESEND_BSN, _("The BSN %(bsn)s is not valid.") % {"bsn": mask_bsn(snap.bsn)}
+            )
         if not snap.policy_number.strip():
-            hold(line, "presend_policy", _("The insured number is missing."))
+            hold(line, WorkReason.PRESEND_POLICY, _("The insured number is missing."))
         if line.sign != Sign.DEBIT:
             continue
         deadline = add_months(line.service_end, line.contract.submission_months)
         if deadline < today:
             hold(
                 line,
-                "presend_deadline",
+                WorkReason.PRESEND_DEADLINE,
                 _("The submission deadline (%(months)s months after the care) passed on %(d)s.")
                 % {"months": line.contract.submission_months, "d": deadline.strftime("%d-%m-%Y")},
             )
@@ -140,7 +142,7 @@ def presend_check(
         if line.prestatie_code not in contracted or not listed:
             hold(
                 line,
-                "presend_prestatie",
+                WorkReason.PRESEND_PRESTATIE,
                 _("Prestatie %(code)s is not in the contract %(contract)s or not valid on %(d)s.")
                 % {
                     "code": line.prestatie_code,
@@ -152,7 +154,7 @@ def presend_check(
             # Not an error in the data: the debit waits for the next batch, after its credit went out.
             hold(
                 line,
-                "identical_pair",
+                WorkReason.IDENTICAL_PAIR,
                 _("Identical to a credit line in this batch; it goes in the next batch."),
             )
     return held

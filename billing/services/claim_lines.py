@@ -12,6 +12,7 @@ from billing.models import (
     LineStatus,
     Sign,
     WorkItem,
+    WorkReason,
 )
 from pregnancies.models import Episode
 
@@ -40,7 +41,7 @@ def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
     or None for a withdrawal. Care lines and quality bonus or malus lines alike."""
     if line.status == LineStatus.REJECTED and line.episode_id is not None:
         WorkItem.objects.filter(
-            episode_id=line.episode_id, phase=line.phase, reason="rejected", resolved_at__isnull=True
+            episode_id=line.episode_id, phase=line.phase, reason=WorkReason.REJECTED, resolved_at__isnull=True
         ).update(resolved_at=timezone.now())
     line.is_current = False
     if line.status == LineStatus.READY:

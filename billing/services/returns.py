@@ -26,14 +26,13 @@ from billing.models import (
     ReturnStatus,
     Sign,
     WorkItem,
+    WorkReason,
 )
 from billing.services.claim_lines import retire_line
 from billing.services.run import billing_run_batch
 from igo.csv_upload import RowError, RowErrors
 from igo.models import User
 from igo.services import audit_record
-
-REJECTED_REASON = "rejected"
 
 # Reason codes for rejected lines, after the kind of codes a KZ302 return file carries.
 RETURN_CODES: dict[str, Any] = {
@@ -197,11 +196,13 @@ def _open_rejection_items(
         keys.setdefault((line.episode_id, line.phase), message.strip())
     existing = set(
         WorkItem.unscoped.filter(
-            episode_id__in={k[0] for k in keys}, reason=REJECTED_REASON, resolved_at__isnull=True
+            episode_id__in={k[0] for k in keys}, reason=WorkReason.REJECTED, resolved_at__isnull=True
         ).values_list("episode_id", "phase")
     )
     WorkItem.unscoped.bulk_create(
-        WorkItem(tenant_id=batch.tenant_id, episode_id=e, phase=p, reason=REJECTED_REASON, message=m[:300])
+        WorkItem(
+            tenant_id=batch.tenant_id, episode_id=e, phase=p, reason=WorkReason.REJECTED, message=m[:300]
+        )
         for (e, p), m in keys.items()
         if (e, p) not in existing
     )

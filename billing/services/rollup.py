@@ -14,20 +14,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import (
+    ROLLUP_REASONS,
     ClaimLine,
     Contract,
     PartialRule,
     Sign,
     WorkItem,
+    WorkReason,
 )
 from billing.services.claim_lines import line_number, retire_line
 from billing.services.work_items import work_items_resolve
 from igo.models import Tenant
 from igo.money import to_money
-from pregnancies.models import ClientInsurance, EndReason, Episode, Phase
+from pregnancies.models import ClientInsurance, EndReason, Episode, EpisodeStatus, Phase
 
 HUNDRED = Decimal("100")
-ROLLUP_REASONS = ("no_insurance", "no_contract", "not_covered")
 PHASES: list[str] = [Phase.PRENATAL, Phase.NATAL, Phase.POSTNATAL]
 
 
@@ -49,7 +50,7 @@ def _local(moment: datetime) -> date:
 
 def ended_phases(episode: Episode) -> list[BillablePhase]:
     """The phases that have ended, with their dates (before any partial-trajectory rule)."""
-    ended = episode.status == "ended"
+    ended = episode.status == EpisodeStatus.ENDED
     result = []
     if episode.labour_started_at:
         result.append(
@@ -74,7 +75,7 @@ def ended_phases(episode: Episode) -> list[BillablePhase]:
 def billable_phases(episode: Episode, rules: list[PartialRule]) -> list[BillablePhase]:
     """Apply the contract's rules for an early ending (anything but 'care completed')."""
     phases = ended_phases(episode)
-    if episode.status != "ended" or episode.end_reason == EndReason.COMPLETED or episode.end_date is None:
+    if episode.status != EpisodeStatus.ENDED or episode.end_reason == EndReason.COMPLETED or episode.end_date is None:
         return phases
     end_date: date = episode.end_date
     week = gestational_week(episode, end_date)
@@ -295,17 +296,23 @@ def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date)
                 continue
             ins = insurance_on(ins_list, bp.start)
             if ins is None:
-                work(key, "no_insurance", _("No insurance on file on %(d)s.") % {"d": _day(bp.start)})
+                work(
+                    key, WorkReason.NO_INSURANCE, _("No insurance on file on %(d)s.") % {"d": _day(bp.start)}
+                )
                 continue
             contract = contract_on(inputs.contracts, ins.insurer_id, bp.start)
             if contract is None:
-                work(key, "no_contract", _("No contract with this insurer on %(d)s.") % {"d": _day(bp.start)})
+                work(
+                    key,
+                    WorkReason.NO_CONTRACT,
+                    _("No contract with this insurer on %(d)s.") % {"d": _day(bp.start)},
+                )
                 continue
             tariff = next((t for t in contract.tariffs.all() if t.phase == phase), None)
             if tariff is None:
                 work(
                     key,
-                    "not_covered",
+                    WorkReason.NOT_COVERED,
                     _("The contract %(c)s does not cover this phase.") % {"c": contract.name},
                 )
                 continue

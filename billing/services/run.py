@@ -21,7 +21,7 @@ from billing.services.claim_lines import care_episode_id
 from billing.services.rollup import rollup_episodes
 from billing.services.split import SplitContext, resplit_changed, split_lines
 from igo.models import Tenant
-from pregnancies.models import Episode
+from pregnancies.models import Episode, EpisodeStatus
 
 BATCH_SIZE = int(os.environ.get("IGO_BILLING_BATCH_SIZE", "500"))
 RECHECK_DAYS = 120  # ended episodes are re-checked daily this long (late corrections, deadlines)
@@ -63,7 +63,7 @@ def _candidates(today: date, now: datetime | None = None) -> Any:
     not_today = Q(billing_state__checked_at__lt=midnight) | Q(
         billing_state__checked_at__gt=now or timezone.now()
     )
-    recent = Q(status="active") | Q(end_date__gte=today - timedelta(days=RECHECK_DAYS))
+    recent = Q(status=EpisodeStatus.ACTIVE) | Q(end_date__gte=today - timedelta(days=RECHECK_DAYS))
     unallocated = ClaimLine.objects.filter(episode=OuterRef("pk"), is_current=True, sign=Sign.DEBIT).exclude(
         allocations__is_current=True
     )

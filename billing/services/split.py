@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import (
+    SPLIT_REASONS,
     Allocation,
     AllocationKind,
     ClaimLine,
@@ -23,6 +24,7 @@ from billing.models import (
     SplitRule,
     SplitShare,
     WorkItem,
+    WorkReason,
 )
 from billing.services.claim_lines import care_episode_id
 from billing.services.work_items import work_item_open, work_items_resolve
@@ -30,7 +32,6 @@ from igo.money import split_largest_remainder
 from pregnancies.models import CareEvent, Episode, EventStatus
 
 HUNDRED = Decimal("100")
-SPLIT_REASONS = ("no_split_rule", "no_care_basis")
 
 
 def rule_for(rules: list[SplitRule], day: date) -> SplitRule | None:
@@ -116,7 +117,7 @@ def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRo
     rule = rule_for(ctx.rules, line.service_start)
     split_phase = next((p for p in rule.phases.all() if p.phase == line.phase), None) if rule else None
     if rule is None or split_phase is None:
-        return "no_split_rule", _("No split rule covers this phase on %(d)s.") % {
+        return WorkReason.NO_SPLIT_RULE, _("No split rule covers this phase on %(d)s.") % {
             "d": line.service_start.strftime("%d-%m-%Y")
         }
     rates = {r.event_type_id: r.rate for r in rule.rates.all()}
@@ -129,7 +130,7 @@ def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRo
             traced[ev.organisation_id].append(ev.pk)
     weights = member_weights(method=split_phase.method, shares=list(split_phase.shares.all()), points=points)
     if not weights:
-        return "no_care_basis", _("No logged care with an internal rate to divide this phase by.")
+        return WorkReason.NO_CARE_BASIS, _("No logged care with an internal rate to divide this phase by.")
     contract = line.contract
     member_pct = HUNDRED - contract.overhead_pct - contract.reserve_pct
     head = split_largest_remainder(line.amount, [contract.overhead_pct, contract.reserve_pct, member_pct])
