@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -286,6 +289,67 @@ class ClaimLine(TenantOwned):
         return f"{self.number} {self.prestatie_code} {self.amount}"
 
 
+@dataclass(slots=True)
+class AllocationBasis:
+    """What an allocation rests on, stored as JSON in `Allocation.basis` (decimals as strings; a field that
+    does not apply is left out). A member's part of a split: the method and its exact share of the members'
+    part, with the points and care events behind it when split by care delivered. Overhead and reserve:
+    the contract's percentage. A credit's mirrored part: the line it credits. A quality bonus or malus: the
+    agreement, and the share and amount the member received of the claims it rests on.
+
+    Not frozen, and written out field by field: a billing run makes one per allocation, hundreds of
+    thousands of them."""
+
+    method: str = ""  # SplitMethod, or "quality"
+    share: Decimal | None = None  # exact, as a fraction
+    points: Decimal | None = None  # quantity × internal rate of the member's events
+    events: tuple[int, ...] | None = None  # the care events behind the points
+    percentage: Decimal | None = None
+    credit_of: str = ""
+    agreement: int | None = None
+    share_pct: Decimal | None = None  # quality: the share as a rounded percentage
+    received: Decimal | None = None  # quality: what the member received of the claims
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.method:
+            data["method"] = self.method
+        if self.share is not None:
+            data["share"] = str(self.share)
+        if self.points is not None:
+            data["points"] = str(self.points)
+        if self.events is not None:
+            data["events"] = list(self.events)
+        if self.percentage is not None:
+            data["percentage"] = str(self.percentage)
+        if self.credit_of:
+            data["credit_of"] = self.credit_of
+        if self.agreement is not None:
+            data["agreement"] = self.agreement
+        if self.share_pct is not None:
+            data["share_pct"] = str(self.share_pct)
+        if self.received is not None:
+            data["received"] = str(self.received)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AllocationBasis:
+        def decimal(key: str) -> Decimal | None:
+            return Decimal(str(data[key])) if key in data else None
+
+        return cls(
+            method=str(data.get("method", "")),
+            share=decimal("share"),
+            points=decimal("points"),
+            events=tuple(int(i) for i in data["events"]) if "events" in data else None,
+            percentage=decimal("percentage"),
+            credit_of=str(data.get("credit_of", "")),
+            agreement=int(data["agreement"]) if "agreement" in data else None,
+            share_pct=decimal("share_pct"),
+            received=decimal("received"),
+        )
+
+
 class AllocationKind(models.TextChoices):
     OVERHEAD = "overhead", _("IGO overhead")
     RESERVE = "reserve", _("risk reserve")
@@ -308,7 +372,7 @@ class Allocation(TenantOwned):
     split_rule = models.ForeignKey(
         SplitRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    basis = models.JSONField(default=dict)
+    basis = models.JSONField(default=dict)  # AllocationBasis.to_json()
     created_at = models.DateTimeField(default=timezone.now)
     # A re-split (care logged or voided after the split) supersedes allocations instead of changing them.
     is_current = models.BooleanField(default=True)

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing.models import (
     Allocation,
+    AllocationBasis,
     AllocationKind,
     BatchFile,
     BatchLine,
@@ -350,7 +351,8 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
         key=lambda a: (a.organisation.name if a.organisation else "", a.pk),
     )
     split_rule = next((a.split_rule for a in allocations if a.split_rule is not None), None)
-    method = next((str(a.basis.get("method")) for a in member_allocs if a.basis.get("method")), "")
+    bases = {a.pk: AllocationBasis.from_json(a.basis) for a in member_allocs}
+    method = next((b.method for b in bases.values() if b.method), "")
 
     rates: dict[int, Decimal] = {}
     minimums: dict[int, Decimal] = {}
@@ -360,7 +362,7 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
             s.organisation_id: s.minimum_pct
             for s in SplitShare.objects.filter(split_phase__rule=split_rule, split_phase__phase=line.phase)
         }
-    event_ids = {int(i) for a in member_allocs for i in a.basis.get("events", [])}
+    event_ids = {i for b in bases.values() for i in b.events or ()}
     events_by_id = {
         ev.pk: ev
         for ev in CareEvent.objects.filter(pk__in=event_ids, episode_id=line.episode_id or 0)
@@ -386,18 +388,18 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
         rate = rates.get(ev.event_type_id)
         return ExplainedEvent(event=ev, rate=rate, points=ev.quantity * (rate or Decimal(0)))
 
-    total_points = sum((Decimal(a.basis.get("points", "0")) for a in member_allocs), Decimal(0))
+    total_points = sum((b.points or Decimal(0) for b in bases.values()), Decimal(0))
     members = []
     for alloc in member_allocs:
-        basis = alloc.basis
-        points = Decimal(basis["points"]) if "points" in basis else None
-        evs = [explained(events_by_id[int(i)]) for i in basis.get("events", []) if int(i) in events_by_id]
+        basis = bases[alloc.pk]
+        points = basis.points
+        evs = [explained(events_by_id[i]) for i in basis.events or () if i in events_by_id]
         evs.sort(key=lambda e: (e.event.occurred_at, e.event.pk))
         members.append(
             ExplainedMember(
                 allocation=alloc,
-                method=str(basis.get("method", "")),
-                share_pct=_pct(Decimal(basis["share"])) if "share" in basis else None,
+                method=basis.method,
+                share_pct=_pct(basis.share) if basis.share is not None else None,
                 points=points,
                 points_pct=_pct(points / total_points) if points is not None and total_points else None,
                 minimum_pct=minimums.get(alloc.organisation_id) if alloc.organisation_id else None,

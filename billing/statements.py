@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import Q, Sum
 
-from billing.models import Allocation, AllocationKind, ClaimLine
+from billing.models import Allocation, AllocationBasis, AllocationKind, ClaimLine
 from igo.dates import month_bounds, month_end
 from igo.models import Tenant
 from igo.money import to_money
@@ -28,17 +27,16 @@ class StatementRow:
     entry: str  # "allocation" or "reversal"
     amount: Decimal
     line: ClaimLine
-    basis: dict[str, Any]
+    basis: AllocationBasis
     batch_number: int | None
 
     @property
     def events(self) -> int:
-        return len(self.basis.get("events", []))
+        return len(self.basis.events or ())
 
     @property
     def share_pct(self) -> Decimal | None:
-        share = self.basis.get("share")
-        return Decimal(share) * 100 if share else None
+        return self.basis.share * 100 if self.basis.share is not None else None
 
 
 @dataclass
@@ -74,10 +72,11 @@ def member_statement(*, tenant: Tenant, organisation: MemberOrganisation, period
         line = a.claim_line
         batch_line = getattr(line, "batch_line", None)
         batch_number = batch_line.batch.number if batch_line is not None else None
+        basis = AllocationBasis.from_json(a.basis)
         if start <= a.created_at < end:
-            rows.append(StatementRow(a.created_at, "allocation", a.amount, line, a.basis, batch_number))
+            rows.append(StatementRow(a.created_at, "allocation", a.amount, line, basis, batch_number))
         if a.superseded_at is not None and start <= a.superseded_at < end:
-            rows.append(StatementRow(a.superseded_at, "reversal", -a.amount, line, a.basis, batch_number))
+            rows.append(StatementRow(a.superseded_at, "reversal", -a.amount, line, basis, batch_number))
     rows.sort(key=lambda r: (r.line.number, r.moment))
     return Statement(tenant, organisation, period, rows)
 

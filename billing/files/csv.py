@@ -72,10 +72,10 @@ def statement_csv(statement: Statement) -> bytes:
                 "D" if r.line.sign == "debit" else "C",
                 r.line.amount,
                 r.amount,
-                r.basis.get("method", "credit" if "credit_of" in r.basis else ""),
-                r.basis.get("share", ""),
-                r.basis.get("points", ""),
-                " ".join(str(e) for e in r.basis.get("events", [])),
+                r.basis.method or ("credit" if r.basis.credit_of else ""),
+                "" if r.basis.share is None else str(r.basis.share),
+                "" if r.basis.points is None else str(r.basis.points),
+                " ".join(str(e) for e in r.basis.events or ()),
                 r.batch_number or "",
             )
             for r in statement.rows

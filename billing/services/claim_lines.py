@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from billing.models import (
     Allocation,
+    AllocationBasis,
     ClaimLine,
     LineStatus,
     Sign,
@@ -88,7 +89,7 @@ def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
             organisation_id=a.organisation_id,
             amount=-a.amount,
             split_rule_id=a.split_rule_id,
-            basis={"credit_of": line.number},
+            basis=AllocationBasis(credit_of=line.number).to_json(),
         )
         for a in line.allocations.filter(is_current=True)
     )

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from billing.models import (
     QUALITY_PHASE,
     Allocation,
+    AllocationBasis,
     ClaimLine,
     Contract,
     LineStatus,
@@ -183,13 +184,13 @@ def _allocate(line: ClaimLine, agreement: QualityAgreement) -> None:
             kind=kind,
             organisation_id=org,
             amount=amount,
-            basis={
-                "method": "quality",
-                "agreement": agreement.pk,
-                "share": str((received / total).quantize(Decimal("0.000001"))),
-                "share_pct": str((received * HUNDRED / total).quantize(Decimal("0.0001"))),
-                "received": str(received),
-            },
+            basis=AllocationBasis(
+                method="quality",
+                agreement=agreement.pk,
+                share=(received / total).quantize(Decimal("0.000001")),
+                share_pct=(received * HUNDRED / total).quantize(Decimal("0.0001")),
+                received=received,
+            ).to_json(),
         )
         for (kind, org, received), amount in zip(keys, amounts, strict=True)
         if amount

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from billing.models import (
     SPLIT_REASONS,
     Allocation,
+    AllocationBasis,
     AllocationKind,
     ClaimLine,
     Sign,
@@ -109,7 +110,7 @@ class AllocationRow(NamedTuple):
     organisation_id: int | None
     amount: Decimal
     split_rule_id: int
-    basis: dict[str, Any]
+    basis: AllocationBasis
 
 
 def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRow] | tuple[str, str]:
@@ -137,7 +138,7 @@ def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRo
     orgs = sorted(weights)
     parts = split_largest_remainder(head[2], [weights[o] for o in orgs])
     result = [
-        AllocationRow(line.tenant_id, line.pk, kind, None, amount, rule.pk, {"percentage": str(pct)})
+        AllocationRow(line.tenant_id, line.pk, kind, None, amount, rule.pk, AllocationBasis(percentage=pct))
         for kind, amount, pct in (
             (AllocationKind.OVERHEAD, head[0], contract.overhead_pct),
             (AllocationKind.RESERVE, head[1], contract.reserve_pct),
@@ -145,9 +146,15 @@ def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRo
         if amount
     ]
     for org, amount in zip(orgs, parts, strict=True):
-        basis: dict[str, Any] = {"method": split_phase.method, "share": str(weights[org])}
         if split_phase.method == SplitMethod.CARE:
-            basis |= {"points": str(points.get(org, Decimal(0))), "events": traced.get(org, [])}
+            basis = AllocationBasis(
+                method=split_phase.method,
+                share=weights[org],
+                points=points.get(org, Decimal(0)),
+                events=tuple(traced.get(org, [])),
+            )
+        else:
+            basis = AllocationBasis(method=split_phase.method, share=weights[org])
         result.append(
             AllocationRow(line.tenant_id, line.pk, AllocationKind.MEMBER, org, amount, rule.pk, basis)
         )
@@ -190,7 +197,9 @@ _ALLOCATION_COLUMNS = (
 def _insert_allocations(allocations: list[AllocationRow]) -> None:
     """Insert allocations with COPY (PostgreSQL): the per-object work of bulk_create dominated the run."""
     if connection.vendor != "postgresql" or not allocations:
-        Allocation.objects.bulk_create(Allocation(**a._asdict()) for a in allocations)
+        Allocation.objects.bulk_create(
+            Allocation(**{**a._asdict(), "basis": a.basis.to_json()}) for a in allocations
+        )
         return
     now = timezone.now()
     sql = f"COPY {Allocation._meta.db_table} ({', '.join(_ALLOCATION_COLUMNS)}) FROM STDIN"
@@ -204,7 +213,7 @@ def _insert_allocations(allocations: list[AllocationRow]) -> None:
                     a.organisation_id,
                     a.amount,
                     a.split_rule_id,
-                    json.dumps(a.basis),
+                    json.dumps(a.basis.to_json()),
                     now,
                     True,
                 )
