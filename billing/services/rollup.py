@@ -75,7 +75,11 @@ def ended_phases(episode: Episode) -> list[BillablePhase]:
 def billable_phases(episode: Episode, rules: list[PartialRule]) -> list[BillablePhase]:
     """Apply the contract's rules for an early ending (anything but 'care completed')."""
     phases = ended_phases(episode)
-    if episode.status != EpisodeStatus.ENDED or episode.end_reason == EndReason.COMPLETED or episode.end_date is None:
+    if (
+        episode.status != EpisodeStatus.ENDED
+        or episode.end_reason == EndReason.COMPLETED
+        or episode.end_date is None
+    ):
         return phases
     end_date: date = episode.end_date
     week = gestational_week(episode, end_date)
