@@ -161,17 +161,6 @@ class ContractVersionForm(TariffFieldsMixin):
         super().__init__(*args, **kwargs)
         self.add_tariff_fields()
 
-    def service_kwargs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {
-            "valid_from": data["valid_from"],
-            "name": data["name"],
-            "overhead_pct": data["overhead_pct"],
-            "reserve_pct": data["reserve_pct"],
-            "submission_months": data["submission_months"],
-            "tariffs": self.tariffs(),
-        }
-
 
 class SplitRuleForm(forms.Form):
     """A version of the verdeelmodel: per phase a method and per member organisation a percentage (the

@@ -115,8 +115,16 @@ def contract_new_version(request: TenantRequest, pk: int) -> HttpResponse:
     form = ContractVersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
+            data = form.cleaned_data
             new = services.contract_new_version(
-                contract=contract, actor=request.user, **form.service_kwargs()
+                contract=contract,
+                actor=request.user,
+                valid_from=data["valid_from"],
+                name=data["name"],
+                overhead_pct=data["overhead_pct"],
+                reserve_pct=data["reserve_pct"],
+                submission_months=data["submission_months"],
+                tariffs=form.tariffs(),
             )
         except ValidationError as exc:
             contract.refresh_from_db()  # the service rolled back; show the stored end date

@@ -163,16 +163,28 @@ def contract_end(*, contract: Contract, actor: User, valid_until: date) -> Contr
     return contract
 
 
-def contract_new_version(*, contract: Contract, actor: User, valid_from: date, **changes: Any) -> Contract:
-    """End `contract` the day before `valid_from` and start a new version with the changes applied."""
+def contract_new_version(
+    *,
+    contract: Contract,
+    actor: User,
+    valid_from: date,
+    valid_until: date | None = None,
+    name: str | None = None,
+    overhead_pct: Decimal | None = None,
+    reserve_pct: Decimal | None = None,
+    submission_months: int | None = None,
+    tariffs: dict[str, tuple[str, Decimal]] | None = None,
+    partial_rules: Iterable[dict[str, Any]] | None = None,
+) -> Contract:
+    """End `contract` the day before `valid_from` and start a new version from then, with the insurer of
+    `contract` and, for every argument left None, its value there (the new version is open-ended unless
+    `valid_until` is given)."""
     with transaction.atomic():
         contract_end(contract=contract, actor=actor, valid_until=valid_from - timedelta(days=1))
-        tariffs = changes.pop("tariffs", None)
         if tariffs is None:
             tariffs = {t.phase: (t.prestatie_code, t.amount) for t in contract.tariffs.all()}
-        rules = changes.pop("partial_rules", None)
-        if rules is None:
-            rules = [
+        if partial_rules is None:
+            partial_rules = [
                 {
                     "end_reason": r.end_reason,
                     "before_week": r.before_week,
@@ -181,20 +193,16 @@ def contract_new_version(*, contract: Contract, actor: User, valid_from: date, *
                 }
                 for r in contract.partial_rules.all()
             ]
-        fields = {
-            "insurer": contract.insurer,
-            "name": contract.name,
-            "valid_until": None,
-            "overhead_pct": contract.overhead_pct,
-            "reserve_pct": contract.reserve_pct,
-            "submission_months": contract.submission_months,
-            **changes,
-        }
         return contract_create(
             tenant=contract.tenant,
             actor=actor,
+            insurer=contract.insurer,
+            name=contract.name if name is None else name,
             valid_from=valid_from,
+            valid_until=valid_until,
+            overhead_pct=contract.overhead_pct if overhead_pct is None else overhead_pct,
+            reserve_pct=contract.reserve_pct if reserve_pct is None else reserve_pct,
+            submission_months=contract.submission_months if submission_months is None else submission_months,
             tariffs=tariffs,
-            partial_rules=rules,
-            **fields,
+            partial_rules=partial_rules,
         )
