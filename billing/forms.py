@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import BatchStatus, SplitMethod
+from billing.services.batches import batch_period_check
 from igo.dates import add_months, month_start
 from igo.models import Insurer
 from pregnancies.models import EndReason, EventType, Phase
@@ -264,15 +266,17 @@ class MonthField(forms.DateField):
 
 
 class BatchCreateForm(forms.Form):
-    """Make the batches of a month: one per insurer with ready lines. A month that has not begun yet
-    cannot be batched (its care is not claimable)."""
+    """Make the batches of a month: one per insurer with ready lines, for a month that has begun
+    (`batch_period_check`)."""
 
     month = MonthField(label=_("Month"))
 
     def clean_month(self) -> dt.date:
         month: dt.date = self.cleaned_data["month"]
-        if month > timezone.localdate().replace(day=1):
-            raise forms.ValidationError(_("Batches cannot be made for a future month."), code="future")
+        try:
+            month = batch_period_check(period=month)
+        except ValidationError as exc:
+            raise ValidationError(exc.error_dict["period"]) from exc
         if month.year < 2000:
             raise forms.ValidationError(_("Enter a month from 2000 on."), code="too_early")
         return month

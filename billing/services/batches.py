@@ -257,6 +257,17 @@ def _candidates(*, insurer: Insurer, period: date) -> list[ClaimLine]:
     )
 
 
+def batch_period_check(*, period: date, today: date | None = None) -> date:
+    """The month a person may have the batches made for (its first day): one that has begun, since the
+    care of a later month is not claimable yet. Refused with a ValidationError on `period`."""
+    period = month_start(period)
+    if period > month_start(today or timezone.localdate()):
+        raise ValidationError(
+            {"period": ValidationError(_("Batches cannot be made for a future month."), code="future")}
+        )
+    return period
+
+
 def batch_create(
     *, tenant: Tenant, insurer: Insurer, period: date, actor: User | None = None, today: date | None = None
 ) -> BatchResult:
