@@ -594,6 +594,21 @@ class ReturnSource(models.TextChoices):
     API = "api", _("API")
 
 
+# Reason codes for rejected lines (ReturnLine.reason_code), after the kind of codes a KZ302 return file
+# carries.
+RETURN_CODES: dict[str, Any] = {
+    "0101": _("BSN unknown or invalid"),
+    "0102": _("Not insured with this insurer on the date of service"),
+    "0103": _("Insured number does not match the BSN"),
+    "0201": _("Prestatie not contracted"),
+    "0202": _("Tariff or amount does not match the contract"),
+    "0203": _("Submission deadline passed"),
+    "0301": _("Duplicate claim"),
+    "0302": _("Credit does not match an earlier claim"),
+    "0999": _("Other (see the explanation)"),
+}
+
+
 class BatchReturn(TenantOwned):
     """One delivery of return information (in the spirit of KZ302) by the insurer for a batch."""
 

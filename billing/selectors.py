@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from billing.models import (
+    RETURN_CODES,
     Allocation,
     AllocationBasis,
     AllocationKind,
@@ -43,9 +43,7 @@ from billing.models import (
     SplitShare,
     WorkItem,
 )
-from billing.services.returns import RETURN_CODES
 from billing.statements import statement_totals
-from billing.tasks import batch_progress_key, progress_key
 from igo.dates import month_bounds, month_end
 from igo.models import Insurer
 from pregnancies.models import (
@@ -561,36 +559,6 @@ def work_in_progress() -> WorkInProgress:
     )
 
 
-# --- the billing run's progress ------------------------------------------------------------------
-
-
-@dataclass
-class RunProgress:
-    known: bool
-    running: bool
-    done: int
-    total: int
-
-    @property
-    def percent(self) -> int:
-        if self.total:
-            return min(100, self.done * 100 // self.total)
-        return 0 if self.running else 100
-
-
-def run_progress(*, tenant_id: int) -> RunProgress:
-    """What the billing task last wrote to the cache for this IGO (see billing.tasks.progress_key)."""
-    data = cache.get(progress_key(tenant_id))
-    if not isinstance(data, dict):
-        return RunProgress(known=False, running=False, done=0, total=0)
-    return RunProgress(
-        known=True,
-        running=bool(data.get("running")),
-        done=int(data.get("done") or 0),
-        total=int(data.get("total") or 0),
-    )
-
-
 # --- claim batches ---------------------------------------------------------------------------
 
 
@@ -736,25 +704,6 @@ def batch_clients(*, batch: ClaimBatch) -> list[Client]:
 
 def batch_returns(*, batch: ClaimBatch) -> QuerySet[BatchReturn]:
     return BatchReturn.objects.filter(batch=batch).select_related("received_by").order_by("-received_at")
-
-
-@dataclass
-class BatchProgress:
-    known: bool
-    running: bool
-    period: dt.date | None
-
-
-def batch_progress(*, tenant_id: int) -> BatchProgress:
-    """What the batch task last wrote to the cache for this IGO (see billing.tasks.batch_progress_key)."""
-    data = cache.get(batch_progress_key(tenant_id))
-    if not isinstance(data, dict):
-        return BatchProgress(known=False, running=False, period=None)
-    try:
-        period = dt.date.fromisoformat(str(data.get("period")))
-    except ValueError:
-        period = None
-    return BatchProgress(known=True, running=bool(data.get("running")), period=period)
 
 
 # --- member statements -------------------------------------------------------------------------

@@ -41,7 +41,16 @@ from billing.forms import (
     partial_rules,
     previous_month,
 )
-from billing.models import PRESEND_REASONS, BatchFile, BatchStatus, ClaimBatch, ClaimLine, WorkReason
+from billing.models import (
+    PRESEND_REASONS,
+    RETURN_CODES,
+    BatchFile,
+    BatchStatus,
+    ClaimBatch,
+    ClaimLine,
+    WorkReason,
+)
+from billing.progress import batch_progress, run_progress
 from billing.services import batches, quality_claims, returns
 from billing.services.quality_claims import quality_line_comment
 from igo import rules
@@ -208,7 +217,7 @@ def work_queue(request: TenantRequest) -> HttpResponse:
 
 
 def _progress_context(request: TenantRequest, *, queued: bool = False, polls: int = 0) -> dict[str, Any]:
-    progress = selectors.run_progress(tenant_id=request.tenant.pk)
+    progress = run_progress(tenant_id=request.tenant.pk)
     waiting = queued and not progress.running and polls < PROGRESS_POLLS_WHILE_QUEUED
     return {"progress": progress, "waiting": waiting, "next_poll": polls + 1}
 
@@ -399,7 +408,7 @@ def _batch_or_404(pk: int) -> ClaimBatch:
 
 def _batch_progress_context(request: TenantRequest, *, period: dt.date | None, polls: int) -> dict[str, Any]:
     """While batches are being made the panel polls; once the month asked for is done, the page reloads."""
-    progress = selectors.batch_progress(tenant_id=request.tenant.pk)
+    progress = batch_progress(tenant_id=request.tenant.pk)
     done = period is not None and progress.known and not progress.running and progress.period == period
     waiting = period is not None and not progress.running and not done and polls < BATCH_POLLS_WHILE_QUEUED
     return {
@@ -515,7 +524,7 @@ def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
             "files": selectors.batch_files(batch=batch),
             "returns": selectors.batch_returns(batch=batch),
             "reasons": WORK_REASONS,
-            "return_codes": returns.RETURN_CODES,
+            "return_codes": RETURN_CODES,
             "is_draft": batch.status == BatchStatus.DRAFT,
         },
     )

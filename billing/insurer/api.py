@@ -33,8 +33,8 @@ from rest_framework.settings import api_settings
 
 from billing.insurer import selectors
 from billing.insurer.views import file_response
-from billing.models import BatchFileKind, BatchLine, ClaimBatch, ReturnSource, ReturnStatus
-from billing.services.returns import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
+from billing.models import RETURN_CODES, BatchFileKind, BatchLine, ClaimBatch, ReturnSource, ReturnStatus
+from billing.services.returns import ReturnEntry, ReturnError, batch_return_record
 from igo import selectors as igo_selectors
 from igo.api.auth import InsurerRateThrottle, InsurerTokenAuthentication
 from igo.api.base import ScopedQuerysetMixin

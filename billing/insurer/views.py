@@ -27,9 +27,16 @@ from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from billing.insurer import return_files, selectors
-from billing.models import BatchFileKind, BatchLine, BatchReturn, ClaimBatch, ReturnSource, ReturnStatus
-from billing.services.returns import (
+from billing.models import (
     RETURN_CODES,
+    BatchFileKind,
+    BatchLine,
+    BatchReturn,
+    ClaimBatch,
+    ReturnSource,
+    ReturnStatus,
+)
+from billing.services.returns import (
     ReturnEntry,
     ReturnError,
     ReturnRowError,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing.models import (
+    RETURN_CODES,
     BatchLine,
     BatchReturn,
     BatchStatus,
@@ -33,19 +33,6 @@ from billing.services.run import billing_run_batch
 from igo.csv_upload import RowError, RowErrors
 from igo.models import User
 from igo.services import audit_record
-
-# Reason codes for rejected lines, after the kind of codes a KZ302 return file carries.
-RETURN_CODES: dict[str, Any] = {
-    "0101": gettext_lazy("BSN unknown or invalid"),
-    "0102": gettext_lazy("Not insured with this insurer on the date of service"),
-    "0103": gettext_lazy("Insured number does not match the BSN"),
-    "0201": gettext_lazy("Prestatie not contracted"),
-    "0202": gettext_lazy("Tariff or amount does not match the contract"),
-    "0203": gettext_lazy("Submission deadline passed"),
-    "0301": gettext_lazy("Duplicate claim"),
-    "0302": gettext_lazy("Credit does not match an earlier claim"),
-    "0999": gettext_lazy("Other (see the explanation)"),
-}
 
 
 @dataclass
