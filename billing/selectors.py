@@ -776,7 +776,7 @@ def statement_overview(*, period: dt.date) -> StatementOverview:
 @dataclass
 class AgreementRow:
     agreement: QualityAgreement
-    result: Any  # billing.quality_claims.AgreementResult
+    result: Any  # billing.services.quality_claims.AgreementResult
     indicator: Any  # quality.indicators.Indicator
     line: ClaimLine | None
 

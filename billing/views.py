@@ -1,6 +1,6 @@
 """Finance screens: contracts, split rules, the work queue, claims with their explanation, revenue, the
 billing run, the monthly claim batches to insurers and the member statements. Thin views over
-`billing.services` and `billing.batches` (writes) and `billing.selectors` (reads).
+`billing.services` (writes) and `billing.selectors` (reads).
 
 IGO finance and administrators may look (`rules.can_view_finance`); only finance may change contracts and
 split rules, start a run, or make, release and rebill batches (`rules.can_manage_finance`). Finance sees

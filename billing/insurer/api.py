@@ -5,7 +5,8 @@ of an insurer user. A key acts for the one insurer it was made for, even when it
 a session acts for all the user's insurers. Signed in without an insurer → 403; no or a bad key → 401;
 another insurer's batch or a draft → 404. Throttled per key (`API_INSURER_RATE`).
 
-Thin views over `billing.insurer.selectors` (reads) and `billing.services.returns.batch_return_record` (writes).
+Thin views over `billing.insurer.selectors` (reads) and `billing.services.returns.batch_return_record`
+(writes).
 """
 
 from __future__ import annotations

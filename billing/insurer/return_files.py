@@ -11,9 +11,9 @@ Windows-1252, as spreadsheets save it; columns in any order; `reason_code` and `
 out. Status `accepted`/`rejected`, or in Dutch `geaccepteerd`/`afgewezen`, in any case.
 
 Parsing only checks the form of each row; whether a line is in the batch, already answered, or a reason
-code is known is `billing.services.returns.batch_return_record`'s to decide. Errors carry the file's row number
-(the header is row 1), so the insurer can find them in the file; the service's errors, numbered by entry,
-are mapped back to rows with `ParsedReturn.row_errors`.
+code is known is `billing.services.returns.batch_return_record`'s to decide. Errors carry the file's row
+number (the header is row 1), so the insurer can find them in the file; the service's errors, numbered by
+entry, are mapped back to rows with `ParsedReturn.row_errors`.
 """
 
 from __future__ import annotations
