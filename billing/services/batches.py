@@ -68,7 +68,7 @@ class Snapshot:
 @dataclass
 class Held:
     line: ClaimLine
-    reasons: list[tuple[str, str]] = field(default_factory=list)  # (reason, message)
+    reasons: list[tuple[WorkReason, str]] = field(default_factory=list)  # (reason, message)
 
 
 def _snapshot(line: ClaimLine) -> Snapshot:
@@ -108,7 +108,7 @@ def presend_check(
     held: dict[int, Held] = {}
     codes = list(PrestatieCode.objects.all())
 
-    def hold(line: ClaimLine, reason: str, message: str) -> None:
+    def hold(line: ClaimLine, reason: WorkReason, message: str) -> None:
         held.setdefault(line.pk, Held(line)).reasons.append((reason, message))
 
     credits = {_identity(line, snapshots[line.pk]) for line in lines if line.sign == Sign.CREDIT}

@@ -199,7 +199,7 @@ class _Retire(NamedTuple):
 class _Work(NamedTuple):
     episode_id: int
     phase: str
-    reason: str
+    reason: WorkReason
     message: str
 
 
@@ -272,7 +272,7 @@ def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date)
         counts[key] = counts.get(key, 0) + 1
         return counts[key]
 
-    def work(key: tuple[int, str], reason: str, message: str) -> None:
+    def work(key: tuple[int, str], reason: WorkReason, message: str) -> None:
         if (*key, reason) not in opened:
             opened.add((*key, reason))
             decisions.work.append(_Work(*key, reason, message))

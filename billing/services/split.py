@@ -113,7 +113,7 @@ class AllocationRow(NamedTuple):
     basis: AllocationBasis
 
 
-def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRow] | tuple[str, str]:
+def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRow] | tuple[WorkReason, str]:
     """The allocations of a debit line, or (reason, message) when it cannot be split yet."""
     rule = rule_for(ctx.rules, line.service_start)
     split_phase = next((p for p in rule.phases.all() if p.phase == line.phase), None) if rule else None

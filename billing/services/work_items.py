@@ -7,10 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import (
-    ClaimLine,
-    WorkItem,
-)
+from billing.models import ClaimLine, WorkItem, WorkReason
 from billing.services.claim_lines import care_episode_id
 from pregnancies.models import Episode
 
@@ -18,7 +15,7 @@ from pregnancies.models import Episode
 def work_item_open(
     episode: Episode | ClaimLine,
     phase: str,
-    reason: str,
+    reason: WorkReason,
     message: str,
     open_items: set[tuple[int, str, str]],
 ) -> int:
