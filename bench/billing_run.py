@@ -576,7 +576,7 @@ def verify(tenant_ids: list[int]) -> dict[str, int]:
     no negative member allocation, nothing left in the work queue; plus the partial and insurer cases."""
     out: dict[str, int] = {}
     with cursor() as cur:
-        # Ended phases, restated from the key dates (independently of billing.services.ended_phases).
+        # Ended phases, restated from the key dates (independently of billing.services.rollup.ended_phases).
         cur.execute(
             """
             WITH expected AS (
@@ -709,12 +709,12 @@ def profile_tenant(tenant_id: int, today: date, label: str) -> str:
     with connection.execute_wrapper(stats), tenant_scope(tenant):
         # As billing_run: the candidates are read once, then processed in batches.
         profiler.enable()
-        ids = list(services._candidates(today).order_by("pk").values_list("pk", flat=True))
+        ids = list(services.run._candidates(today).order_by("pk").values_list("pk", flat=True))
         profiler.disable()
-        for batch, start in enumerate(range(0, len(ids), services.BATCH_SIZE), start=1):
+        for batch, start in enumerate(range(0, len(ids), services.run.BATCH_SIZE), start=1):
             n0, s0, started = stats.n, stats.seconds, time.perf_counter()
             profiler.enable()
-            chunk = ids[start : start + services.BATCH_SIZE]
+            chunk = ids[start : start + services.run.BATCH_SIZE]
             result = services.billing_run_batch(tenant=tenant, today=today, episode_ids=chunk)
             profiler.disable()
             spent = time.perf_counter() - started

@@ -344,14 +344,14 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
 
 
 PROFILED_PARTS = [  # (label, file ending, function): cumulative time inside batch_create
-    ("batch_create", "billing/batches.py", "batch_create"),
-    ("  gather the ready lines (_candidates)", "billing/batches.py", "_candidates"),
-    ("  pre-send check", "billing/batches.py", "presend_check"),
+    ("batch_create", "billing/services/batches.py", "batch_create"),
+    ("  gather the ready lines (_candidates)", "billing/services/batches.py", "_candidates"),
+    ("  pre-send check", "billing/services/batches.py", "presend_check"),
     ("  bulk_create (batch lines, files)", "django/db/models/query.py", "bulk_create"),
-    ("  the three files (_make_files)", "billing/batches.py", "_make_files"),
-    ("    KZ301 (kz301.write)", "billing/kz301.py", "write"),
-    ("    CSV (batch_csv)", "billing/batches.py", "batch_csv"),
-    ("    PDF (batch_pdf)", "billing/batches.py", "batch_pdf"),
+    ("  the three files (_make_files)", "billing/services/batches.py", "_make_files"),
+    ("    KZ301 (kz301.write)", "billing/files/kz301.py", "write"),
+    ("    CSV (batch_csv)", "billing/files/csv.py", "batch_csv"),
+    ("    PDF (batch_pdf)", "billing/files/pdf.py", "batch_pdf"),
     ("      template to HTML", "django/template/loader.py", "render_to_string"),
     ("      WeasyPrint layout (render)", "weasyprint/__init__.py", "render"),
     ("      WeasyPrint PDF output (write_pdf of the document)", "weasyprint/document.py", "write_pdf"),
@@ -379,10 +379,11 @@ def measure_create(tenant_id: int, period: date, repeat: int, profile: bool = Fa
     batch_create first, under cProfile, not counted in the times."""
     from django.conf import settings
     from django.db import connection
-    from django.utils import timezone, translation
+    from django.utils import translation
 
-    from billing import batches, kz301
+    from billing.files import kz301
     from billing.models import BatchFile, BatchLine
+    from billing.services import batches
     from igo.models import Insurer, Tenant
     from igo.tenancy import tenant_scope
 
@@ -440,16 +441,7 @@ def measure_create(tenant_id: int, period: date, repeat: int, profile: bool = Fa
 
         def kz301_file() -> bytes:
             buffer = io.BytesIO()
-            header = kz301.Header(
-                sender_agb=batch.tenant.agb_code,
-                sender_name=batch.tenant.name,
-                receiver_uzovi=batch.insurer.uzovi_code,
-                invoice_number=batch.number,
-                invoice_date=timezone.localtime(batch.created_at).date(),
-                period_start=batch.period,
-                period_end=batches.month_end(batch.period),
-            )
-            kz301.write(header, batches._kz301_lines(batch, rows), buffer.write)
+            kz301.write_batch(batch, rows, buffer.write)
             return buffer.getvalue()
 
         with translation.override(settings.LANGUAGE_CODE):
@@ -564,7 +556,7 @@ def measure_series(tenant_id: int, periods: list[date]) -> dict[str, Any]:
     previous note."""
     from django.db import connection
 
-    from billing import batches
+    from billing.services import batches
     from igo.models import Insurer, Tenant
     from igo.tenancy import tenant_scope
 

@@ -318,7 +318,7 @@ def candidates(tenant_ids: list[int], today: date) -> int:
     total = 0
     for tenant in Tenant.objects.filter(pk__in=tenant_ids):
         with tenant_scope(tenant):
-            total += services._candidates(today).count()
+            total += services.run._candidates(today).count()
     return total
 
 
@@ -603,7 +603,7 @@ def main(argv: list[str] | None = None) -> None:
     # --- bounds (on the state after the history, as the pipeline sees it)
     recheck_day = today  # the worker runs with the real date; the data ends the day before the 1st
     midnight = aware(today)
-    from billing.services import RECHECK_DAYS
+    from billing.services.run import RECHECK_DAYS
 
     bound_a = bound_b = None
     groups: list[list[int]] = [[], []]
@@ -720,8 +720,8 @@ def main(argv: list[str] | None = None) -> None:
     # --- release and download
     http = None
     if batch_run and not args.skip_http:
-        from billing.batches import batch_release
         from billing.models import ClaimBatch
+        from billing.services.batches import batch_release
         from igo.models import User
         from igo.tenancy import tenant_scope
 

@@ -25,7 +25,7 @@ from bench.common import query_times
 
 TZ = "Europe/Amsterdam"
 
-# The phases of an episode with their dates, as billing.services.ended_phases computes them.
+# The phases of an episode with their dates, as billing.services.rollup.ended_phases computes them.
 PHASES = f"""
     SELECT e.id AS episode_id, e.tenant_id, e.client_id, e.intake_date, e.end_reason, e.status, e.end_date,
            e.gestational_age_at_intake AS g_in, p.phase, p.start, p.finish
@@ -176,7 +176,7 @@ INSERT_ALLOCATIONS = """
     FROM rows r JOIN nl ON nl.id = r.line_id JOIN rule ON rule.line_id = r.line_id
 """
 
-# The billing state of every episode the run checks (billing.services._candidates, without the clause for
+# The billing state of every episode the run checks (billing.services.run._candidates, without the clause for
 # lines left unallocated: there are none).
 UPSERT_STATES = """
     INSERT INTO billing_episodebillingstate (tenant_id, episode_id, checked_at, seen_changed_at, seen_rules)

@@ -9,11 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import BatchStatus, SplitMethod
+from billing.services.batches import batch_period_check
+from igo.dates import add_months, month_start
 from igo.models import Insurer
 from pregnancies.models import EndReason, EventType, Phase
 from providers.models import MemberOrganisation
@@ -160,17 +163,6 @@ class ContractVersionForm(TariffFieldsMixin):
         super().__init__(*args, **kwargs)
         self.add_tariff_fields()
 
-    def service_kwargs(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {
-            "valid_from": data["valid_from"],
-            "name": data["name"],
-            "overhead_pct": data["overhead_pct"],
-            "reserve_pct": data["reserve_pct"],
-            "submission_months": data["submission_months"],
-            "tariffs": self.tariffs(),
-        }
-
 
 class SplitRuleForm(forms.Form):
     """A version of the verdeelmodel: per phase a method and per member organisation a percentage (the
@@ -259,7 +251,7 @@ class SplitRuleForm(forms.Form):
 
 def previous_month(today: dt.date | None = None) -> dt.date:
     today = today or timezone.localdate()
-    return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    return add_months(month_start(today), -1)
 
 
 class MonthField(forms.DateField):
@@ -274,15 +266,17 @@ class MonthField(forms.DateField):
 
 
 class BatchCreateForm(forms.Form):
-    """Make the batches of a month: one per insurer with ready lines. A month that has not begun yet
-    cannot be batched (its care is not claimable)."""
+    """Make the batches of a month: one per insurer with ready lines, for a month that has begun
+    (`batch_period_check`)."""
 
     month = MonthField(label=_("Month"))
 
     def clean_month(self) -> dt.date:
         month: dt.date = self.cleaned_data["month"]
-        if month > timezone.localdate().replace(day=1):
-            raise forms.ValidationError(_("Batches cannot be made for a future month."), code="future")
+        try:
+            month = batch_period_check(period=month)
+        except ValidationError as exc:
+            raise ValidationError(exc.error_dict["period"]) from exc
         if month.year < 2000:
             raise forms.ValidationError(_("Enter a month from 2000 on."), code="too_early")
         return month

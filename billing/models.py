@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -286,6 +289,67 @@ class ClaimLine(TenantOwned):
         return f"{self.number} {self.prestatie_code} {self.amount}"
 
 
+@dataclass(slots=True)
+class AllocationBasis:
+    """What an allocation rests on, stored as JSON in `Allocation.basis` (decimals as strings; a field that
+    does not apply is left out). A member's part of a split: the method and its exact share of the members'
+    part, with the points and care events behind it when split by care delivered. Overhead and reserve:
+    the contract's percentage. A credit's mirrored part: the line it credits. A quality bonus or malus: the
+    agreement, and the share and amount the member received of the claims it rests on.
+
+    Not frozen, and written out field by field: a billing run makes one per allocation, hundreds of
+    thousands of them."""
+
+    method: str = ""  # SplitMethod, or "quality"
+    share: Decimal | None = None  # exact, as a fraction
+    points: Decimal | None = None  # quantity × internal rate of the member's events
+    events: tuple[int, ...] | None = None  # the care events behind the points
+    percentage: Decimal | None = None
+    credit_of: str = ""
+    agreement: int | None = None
+    share_pct: Decimal | None = None  # quality: the share as a rounded percentage
+    received: Decimal | None = None  # quality: what the member received of the claims
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.method:
+            data["method"] = self.method
+        if self.share is not None:
+            data["share"] = str(self.share)
+        if self.points is not None:
+            data["points"] = str(self.points)
+        if self.events is not None:
+            data["events"] = list(self.events)
+        if self.percentage is not None:
+            data["percentage"] = str(self.percentage)
+        if self.credit_of:
+            data["credit_of"] = self.credit_of
+        if self.agreement is not None:
+            data["agreement"] = self.agreement
+        if self.share_pct is not None:
+            data["share_pct"] = str(self.share_pct)
+        if self.received is not None:
+            data["received"] = str(self.received)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AllocationBasis:
+        def decimal(key: str) -> Decimal | None:
+            return Decimal(str(data[key])) if key in data else None
+
+        return cls(
+            method=str(data.get("method", "")),
+            share=decimal("share"),
+            points=decimal("points"),
+            events=tuple(int(i) for i in data["events"]) if "events" in data else None,
+            percentage=decimal("percentage"),
+            credit_of=str(data.get("credit_of", "")),
+            agreement=int(data["agreement"]) if "agreement" in data else None,
+            share_pct=decimal("share_pct"),
+            received=decimal("received"),
+        )
+
+
 class AllocationKind(models.TextChoices):
     OVERHEAD = "overhead", _("IGO overhead")
     RESERVE = "reserve", _("risk reserve")
@@ -308,7 +372,7 @@ class Allocation(TenantOwned):
     split_rule = models.ForeignKey(
         SplitRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    basis = models.JSONField(default=dict)
+    basis = models.JSONField(default=dict)  # AllocationBasis.to_json()
     created_at = models.DateTimeField(default=timezone.now)
     # A re-split (care logged or voided after the split) supersedes allocations instead of changing them.
     is_current = models.BooleanField(default=True)
@@ -334,12 +398,41 @@ class Allocation(TenantOwned):
         return f"{self.kind} {self.organisation_id} {self.amount}"
 
 
+class WorkReason(models.TextChoices):
+    """Why a phase waits for finance (`WorkItem.reason`), or why the pre-send check held a line back."""
+
+    NO_INSURANCE = "no_insurance", _("No insurance on file")
+    NO_CONTRACT = "no_contract", _("No contract with the insurer")
+    NOT_COVERED = "not_covered", _("Phase not covered by the contract")
+    NO_SPLIT_RULE = "no_split_rule", _("No split rule")
+    NO_CARE_BASIS = "no_care_basis", _("No care to divide by")
+    PRESEND_BSN = "presend_bsn", _("BSN not valid")
+    PRESEND_POLICY = "presend_policy", _("Insured number missing")
+    PRESEND_DEADLINE = "presend_deadline", _("Submission deadline passed")
+    PRESEND_PRESTATIE = "presend_prestatie", _("Prestatie not contracted")
+    # Not a work item: a debit identical to a credit in the same batch waits for the next batch.
+    IDENTICAL_PAIR = "identical_pair", _("Waits for the next batch")
+    REJECTED = "rejected", _("Rejected by the insurer")
+
+
+# The reasons each step opens and resolves: the roll-up (insurance, contract, tariff), the split (split
+# rule, care to divide by) and the pre-send check of a batch.
+ROLLUP_REASONS = (WorkReason.NO_INSURANCE, WorkReason.NO_CONTRACT, WorkReason.NOT_COVERED)
+SPLIT_REASONS = (WorkReason.NO_SPLIT_RULE, WorkReason.NO_CARE_BASIS)
+PRESEND_REASONS = (
+    WorkReason.PRESEND_BSN,
+    WorkReason.PRESEND_POLICY,
+    WorkReason.PRESEND_DEADLINE,
+    WorkReason.PRESEND_PRESTATIE,
+)
+
+
 class WorkItem(TenantOwned):
     """Something finance must resolve before a phase can be claimed (no contract, missing data, …)."""
 
     episode = models.ForeignKey("pregnancies.Episode", on_delete=models.PROTECT, related_name="work_items")
     phase = models.CharField(max_length=16, choices=Phase.choices)
-    reason = models.CharField(max_length=32)
+    reason = models.CharField(max_length=32, choices=WorkReason.choices)
     message = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -499,6 +592,21 @@ class ReturnSource(models.TextChoices):
     FILE = "file", _("uploaded file")
     PORTAL = "portal", _("entered in the portal")
     API = "api", _("API")
+
+
+# Reason codes for rejected lines (ReturnLine.reason_code), after the kind of codes a KZ302 return file
+# carries.
+RETURN_CODES: dict[str, Any] = {
+    "0101": _("BSN unknown or invalid"),
+    "0102": _("Not insured with this insurer on the date of service"),
+    "0103": _("Insured number does not match the BSN"),
+    "0201": _("Prestatie not contracted"),
+    "0202": _("Tariff or amount does not match the contract"),
+    "0203": _("Submission deadline passed"),
+    "0301": _("Duplicate claim"),
+    "0302": _("Credit does not match an earlier claim"),
+    "0999": _("Other (see the explanation)"),
+}
 
 
 class BatchReturn(TenantOwned):

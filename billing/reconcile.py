@@ -51,9 +51,8 @@ from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing import services
-from billing.batches import month_end
 from billing.models import (
+    SPLIT_REASONS,
     Allocation,
     BatchFile,
     BatchFileKind,
@@ -68,6 +67,8 @@ from billing.models import (
     Sign,
     WorkItem,
 )
+from billing.services import rollup
+from igo.dates import month_end
 from igo.models import Tenant
 from pregnancies.models import ClientInsurance, Episode
 
@@ -224,19 +225,19 @@ def _check_phase_chunk(
         # same end (billing.services.rollup_episodes).
         day = timezone.localdate(checked_at)
         ins_list = insurances.get(episode.client_id, [])
-        first = services._insurance_on(ins_list, episode.intake_date)
+        first = rollup.insurance_on(ins_list, episode.intake_date)
         contract = (
-            services._contract_on(contracts[episode.tenant_id], first.insurer_id, episode.intake_date)
+            rollup.contract_on(contracts[episode.tenant_id], first.insurer_id, episode.intake_date)
             if first
             else None
         )
         rules = list(contract.partial_rules.all()) if contract else []
         wanted = {
             p.phase: p
-            for p in services.billable_phases(episode, rules)
-            if services.phase_due(p, day, claimed_end.get((episode.pk, p.phase)))
+            for p in rollup.billable_phases(episode, rules)
+            if rollup.phase_due(p, day, claimed_end.get((episode.pk, p.phase)))
         }
-        for phase in services.PHASES:
+        for phase in rollup.PHASES:
             bp = wanted.get(phase)
             line_id = current.get((episode.pk, phase))
             in_period = bounds is None or (bp is not None and bounds[0] <= bp.end <= bounds[1])
@@ -351,7 +352,7 @@ def _check_allocations(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
     explained = WorkItem.unscoped.filter(
         episode_id=OuterRef("episode_id"),
         phase=OuterRef("phase"),
-        reason__in=services.SPLIT_REASONS,
+        reason__in=SPLIT_REASONS,
         resolved_at__isnull=True,
     )
     seen = F("episode__billing_state__seen_changed_at")

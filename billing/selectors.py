@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from billing import batches as batch_services
 from billing.models import (
+    RETURN_CODES,
     Allocation,
+    AllocationBasis,
     AllocationKind,
     BatchFile,
     BatchLine,
@@ -44,9 +44,18 @@ from billing.models import (
     WorkItem,
 )
 from billing.statements import statement_totals
-from billing.tasks import batch_progress_key, progress_key
+from igo.dates import month_bounds, month_end
 from igo.models import Insurer
-from pregnancies.models import CareEvent, Client, Episode, EpisodeStatus, EventStatus, EventType, Phase
+from pregnancies.models import (
+    CareEvent,
+    Client,
+    Episode,
+    EpisodeStatus,
+    EventStatus,
+    EventType,
+    Phase,
+    mask_bsn,
+)
 from providers.models import MemberOrganisation
 
 HUNDRED = Decimal("100")
@@ -224,7 +233,7 @@ def claim_line_list(
     if phase:
         qs = qs.filter(phase=phase)
     if month is not None:
-        start, end = _month_bounds(month)
+        start, end = month_bounds(month)
         qs = qs.filter(created_at__gte=start, created_at__lt=end)
     return qs
 
@@ -239,16 +248,6 @@ def allocation_list(*, line: ClaimLine, include_history: bool = False) -> QueryS
     if not include_history:
         qs = qs.filter(is_current=True)
     return qs.order_by("-is_current", "created_at", "kind", "organisation__name", "pk")
-
-
-def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    first = month.replace(day=1)
-    following = (first + dt.timedelta(days=32)).replace(day=1)
-    tz = timezone.get_current_timezone()
-    return (
-        timezone.make_aware(dt.datetime.combine(first, dt.time.min), tz),
-        timezone.make_aware(dt.datetime.combine(following, dt.time.min), tz),
-    )
 
 
 # --- explain a claim line ----------------------------------------------------------------------
@@ -350,7 +349,8 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
         key=lambda a: (a.organisation.name if a.organisation else "", a.pk),
     )
     split_rule = next((a.split_rule for a in allocations if a.split_rule is not None), None)
-    method = next((str(a.basis.get("method")) for a in member_allocs if a.basis.get("method")), "")
+    bases = {a.pk: AllocationBasis.from_json(a.basis) for a in member_allocs}
+    method = next((b.method for b in bases.values() if b.method), "")
 
     rates: dict[int, Decimal] = {}
     minimums: dict[int, Decimal] = {}
@@ -360,7 +360,7 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
             s.organisation_id: s.minimum_pct
             for s in SplitShare.objects.filter(split_phase__rule=split_rule, split_phase__phase=line.phase)
         }
-    event_ids = {int(i) for a in member_allocs for i in a.basis.get("events", [])}
+    event_ids = {i for b in bases.values() for i in b.events or ()}
     events_by_id = {
         ev.pk: ev
         for ev in CareEvent.objects.filter(pk__in=event_ids, episode_id=line.episode_id or 0)
@@ -386,18 +386,18 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
         rate = rates.get(ev.event_type_id)
         return ExplainedEvent(event=ev, rate=rate, points=ev.quantity * (rate or Decimal(0)))
 
-    total_points = sum((Decimal(a.basis.get("points", "0")) for a in member_allocs), Decimal(0))
+    total_points = sum((b.points or Decimal(0) for b in bases.values()), Decimal(0))
     members = []
     for alloc in member_allocs:
-        basis = alloc.basis
-        points = Decimal(basis["points"]) if "points" in basis else None
-        evs = [explained(events_by_id[int(i)]) for i in basis.get("events", []) if int(i) in events_by_id]
+        basis = bases[alloc.pk]
+        points = basis.points
+        evs = [explained(events_by_id[i]) for i in basis.events or () if i in events_by_id]
         evs.sort(key=lambda e: (e.event.occurred_at, e.event.pk))
         members.append(
             ExplainedMember(
                 allocation=alloc,
-                method=str(basis.get("method", "")),
-                share_pct=_pct(Decimal(basis["share"])) if "share" in basis else None,
+                method=basis.method,
+                share_pct=_pct(basis.share) if basis.share is not None else None,
                 points=points,
                 points_pct=_pct(points / total_points) if points is not None and total_points else None,
                 minimum_pct=minimums.get(alloc.organisation_id) if alloc.organisation_id else None,
@@ -489,8 +489,8 @@ def revenue_allocations() -> QuerySet[Allocation]:
 def revenue_by_member_month(*, year: int, overhead_label: str, reserve_label: str) -> Revenue:
     """Per member organisation (and the IGO's overhead and reserve) the allocated amounts per month in
     which the claim line was created (booked), in Europe/Amsterdam."""
-    start, _ = _month_bounds(dt.date(year, 1, 1))
-    end, _ = _month_bounds(dt.date(year + 1, 1, 1))
+    start, _ = month_bounds(dt.date(year, 1, 1))
+    end, _ = month_bounds(dt.date(year + 1, 1, 1))
     rows = (
         revenue_allocations()
         .filter(claim_line__created_at__gte=start, claim_line__created_at__lt=end)
@@ -556,36 +556,6 @@ def work_in_progress() -> WorkInProgress:
             WorkInProgressRow(r["organisation_id"], r["organisation__name"], r["episodes"], r["events"])
             for r in rows
         ],
-    )
-
-
-# --- the billing run's progress ------------------------------------------------------------------
-
-
-@dataclass
-class RunProgress:
-    known: bool
-    running: bool
-    done: int
-    total: int
-
-    @property
-    def percent(self) -> int:
-        if self.total:
-            return min(100, self.done * 100 // self.total)
-        return 0 if self.running else 100
-
-
-def run_progress(*, tenant_id: int) -> RunProgress:
-    """What the billing task last wrote to the cache for this IGO (see billing.tasks.progress_key)."""
-    data = cache.get(progress_key(tenant_id))
-    if not isinstance(data, dict):
-        return RunProgress(known=False, running=False, done=0, total=0)
-    return RunProgress(
-        known=True,
-        running=bool(data.get("running")),
-        done=int(data.get("done") or 0),
-        total=int(data.get("total") or 0),
     )
 
 
@@ -671,13 +641,13 @@ class BatchLineRow:
 
     @property
     def bsn_masked(self) -> str:
-        return f"*****{self.line.bsn[-4:]}"
+        return mask_bsn(self.line.bsn)
 
     @property
     def reason_label(self) -> str:
         if self.answer is None or not self.answer.reason_code:
             return ""
-        return str(batch_services.RETURN_CODES.get(self.answer.reason_code, ""))
+        return str(RETURN_CODES.get(self.answer.reason_code, ""))
 
 
 def batch_line_rows(lines: Iterable[BatchLine]) -> list[BatchLineRow]:
@@ -736,25 +706,6 @@ def batch_returns(*, batch: ClaimBatch) -> QuerySet[BatchReturn]:
     return BatchReturn.objects.filter(batch=batch).select_related("received_by").order_by("-received_at")
 
 
-@dataclass
-class BatchProgress:
-    known: bool
-    running: bool
-    period: dt.date | None
-
-
-def batch_progress(*, tenant_id: int) -> BatchProgress:
-    """What the batch task last wrote to the cache for this IGO (see billing.tasks.batch_progress_key)."""
-    data = cache.get(batch_progress_key(tenant_id))
-    if not isinstance(data, dict):
-        return BatchProgress(known=False, running=False, period=None)
-    try:
-        period = dt.date.fromisoformat(str(data.get("period")))
-    except ValueError:
-        period = None
-    return BatchProgress(known=True, running=bool(data.get("running")), period=period)
-
-
 # --- member statements -------------------------------------------------------------------------
 
 
@@ -802,8 +753,8 @@ def statement_overview(*, period: dt.date) -> StatementOverview:
     the month), the IGO's overhead and reserve, and the claim lines booked in the month to check them by."""
     period = period.replace(day=1)
     totals = statement_totals(period=period)
-    start, end = _month_bounds(period)
-    last_day = batch_services.month_end(period)
+    start, end = month_bounds(period)
+    last_day = month_end(period)
     orgs = MemberOrganisation.objects.filter(
         Q(pk__in=list(totals))
         | (Q(member_from__lte=last_day) & (Q(member_until__isnull=True) | Q(member_until__gte=period)))
@@ -825,14 +776,14 @@ def statement_overview(*, period: dt.date) -> StatementOverview:
 @dataclass
 class AgreementRow:
     agreement: QualityAgreement
-    result: Any  # billing.quality_claims.AgreementResult
+    result: Any  # billing.services.quality_claims.AgreementResult
     indicator: Any  # quality.indicators.Indicator
     line: ClaimLine | None
 
 
 def quality_agreement_rows(*, year: int) -> list[AgreementRow]:
     """A year's agreements with their result so far (computed now) and the current bonus/malus line."""
-    from billing import quality_claims
+    from billing.services import quality_claims
     from quality import indicators
 
     agreements = list(

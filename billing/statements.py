@@ -3,23 +3,19 @@ and care events.
 
 A statement is dated, so a closed month never changes: an allocation counts in the month it was made, and
 when a re-split supersedes it, its reversal counts (negative) in the month of the re-split. A credit line's
-mirrored parts count in the month of the credit.
+mirrored parts count in the month of the credit. Their CSV and PDF are rendered by `billing.files`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import Q, Sum
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from billing.batches import _next_month, month_end
-from billing.models import Allocation, AllocationKind, ClaimLine
-from igo.exports import csv_bytes, pdf_bytes
+from billing.models import Allocation, AllocationBasis, AllocationKind, ClaimLine
+from igo.dates import month_bounds, month_end
 from igo.models import Tenant
 from igo.money import to_money
 from providers.models import MemberOrganisation
@@ -31,17 +27,16 @@ class StatementRow:
     entry: str  # "allocation" or "reversal"
     amount: Decimal
     line: ClaimLine
-    basis: dict[str, Any]
+    basis: AllocationBasis
     batch_number: int | None
 
     @property
     def events(self) -> int:
-        return len(self.basis.get("events", []))
+        return len(self.basis.events or ())
 
     @property
     def share_pct(self) -> Decimal | None:
-        share = self.basis.get("share")
-        return Decimal(share) * 100 if share else None
+        return self.basis.share * 100 if self.basis.share is not None else None
 
 
 @dataclass
@@ -60,15 +55,10 @@ class Statement:
         return month_end(self.period)
 
 
-def _bounds(period: date) -> tuple[datetime, datetime]:
-    start = timezone.make_aware(datetime.combine(period, time.min))
-    return start, timezone.make_aware(datetime.combine(_next_month(period), time.min))
-
-
 def member_statement(*, tenant: Tenant, organisation: MemberOrganisation, period: date) -> Statement:
     """Call inside tenant_scope."""
     period = period.replace(day=1)
-    start, end = _bounds(period)
+    start, end = month_bounds(period)
     qs = (
         Allocation.objects.filter(organisation=organisation, kind=AllocationKind.MEMBER)
         .filter(
@@ -82,10 +72,11 @@ def member_statement(*, tenant: Tenant, organisation: MemberOrganisation, period
         line = a.claim_line
         batch_line = getattr(line, "batch_line", None)
         batch_number = batch_line.batch.number if batch_line is not None else None
+        basis = AllocationBasis.from_json(a.basis)
         if start <= a.created_at < end:
-            rows.append(StatementRow(a.created_at, "allocation", a.amount, line, a.basis, batch_number))
+            rows.append(StatementRow(a.created_at, "allocation", a.amount, line, basis, batch_number))
         if a.superseded_at is not None and start <= a.superseded_at < end:
-            rows.append(StatementRow(a.superseded_at, "reversal", -a.amount, line, a.basis, batch_number))
+            rows.append(StatementRow(a.superseded_at, "reversal", -a.amount, line, basis, batch_number))
     rows.sort(key=lambda r: (r.line.number, r.moment))
     return Statement(tenant, organisation, period, rows)
 
@@ -93,7 +84,7 @@ def member_statement(*, tenant: Tenant, organisation: MemberOrganisation, period
 def statement_totals(*, period: date) -> dict[int, Decimal]:
     """Each member organisation's statement total for a month. Call inside tenant_scope."""
     period = period.replace(day=1)
-    start, end = _bounds(period)
+    start, end = month_bounds(period)
     made = (
         Allocation.objects.filter(kind=AllocationKind.MEMBER, created_at__gte=start, created_at__lt=end)
         .values("organisation_id")
@@ -110,51 +101,3 @@ def statement_totals(*, period: date) -> dict[int, Decimal]:
     for row in reversed_:
         totals[row["organisation_id"]] = totals.get(row["organisation_id"], Decimal("0.00")) - row["s"]
     return {org: to_money(amount) for org, amount in totals.items()}
-
-
-STATEMENT_CSV_HEADER = (
-    "organisation", "agb", "period", "date", "entry", "claim_line", "episode", "phase", "prestatie_code",
-    "debit_credit", "claim_amount", "amount", "method", "share", "points", "care_events", "batch",
-)  # fmt: skip
-
-
-def statement_csv(statement: Statement) -> bytes:
-    org = statement.organisation
-    return csv_bytes(
-        STATEMENT_CSV_HEADER,
-        (
-            (
-                org.name,
-                org.agb_code,
-                statement.period.strftime("%Y-%m"),
-                timezone.localtime(r.moment).date().isoformat(),
-                r.entry,
-                r.line.number,
-                r.line.episode_id,
-                r.line.phase,
-                r.line.prestatie_code,
-                "D" if r.line.sign == "debit" else "C",
-                r.line.amount,
-                r.amount,
-                r.basis.get("method", "credit" if "credit_of" in r.basis else ""),
-                r.basis.get("share", ""),
-                r.basis.get("points", ""),
-                " ".join(str(e) for e in r.basis.get("events", [])),
-                r.batch_number or "",
-            )
-            for r in statement.rows
-        ),
-    )
-
-
-def statement_pdf(statement: Statement) -> bytes:
-    return pdf_bytes(
-        "pdf/member_statement.html",
-        {
-            "statement": statement,
-            "tenant": statement.tenant,
-            "doc_title": _("Member statement %(org)s · %(period)s")
-            % {"org": statement.organisation.name, "period": statement.period.strftime("%m-%Y")},
-            "generated_at": timezone.localtime(),
-        },
-    )

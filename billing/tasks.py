@@ -11,7 +11,9 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from billing import batches, quality_claims, services
+from billing import services
+from billing.progress import batch_progress_key, progress_key
+from billing.services import batches, quality_claims
 from igo.models import Tenant, User
 from igo.tasks import for_each_active_tenant, tenant_task
 
@@ -24,10 +26,6 @@ DB_RETRY: dict[str, Any] = {
     "retry_backoff_max": 60,
     "max_retries": 3,
 }
-
-
-def progress_key(tenant_id: int) -> str:
-    return f"billing:progress:{tenant_id}"
 
 
 @tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=3300, time_limit=3600, **DB_RETRY)
@@ -51,10 +49,6 @@ def billing_run(tenant: Tenant) -> dict[str, int]:
 def billing_sweep() -> int:
     """Periodic: start a run for every active IGO, so a lost message never loses a claim."""
     return for_each_active_tenant(billing_run)
-
-
-def batch_progress_key(tenant_id: int) -> str:
-    return f"billing:batches:{tenant_id}"
 
 
 @tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800, **DB_RETRY)

@@ -1,6 +1,6 @@
 """Finance screens: contracts, split rules, the work queue, claims with their explanation, revenue, the
 billing run, the monthly claim batches to insurers and the member statements. Thin views over
-`billing.services` and `billing.batches` (writes) and `billing.selectors` (reads).
+`billing.services` (writes) and `billing.selectors` (reads).
 
 IGO finance and administrators may look (`rules.can_view_finance`); only finance may change contracts and
 split rules, start a run, or make, release and rebill batches (`rules.can_manage_finance`). Finance sees
@@ -23,10 +23,11 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from billing import batches, quality_claims, selectors, services, statements, tasks
+from billing import selectors, services, statements, tasks
+from billing.files.csv import statement_csv
+from billing.files.pdf import statement_pdf
 from billing.forms import (
     BatchCreateForm,
     BatchFilterForm,
@@ -40,28 +41,27 @@ from billing.forms import (
     partial_rules,
     previous_month,
 )
-from billing.models import BatchFile, BatchStatus, ClaimBatch, ClaimLine
-from billing.quality_claims import quality_line_comment
+from billing.models import (
+    PRESEND_REASONS,
+    RETURN_CODES,
+    BatchFile,
+    BatchStatus,
+    ClaimBatch,
+    ClaimLine,
+    WorkReason,
+)
+from billing.progress import batch_progress, run_progress
+from billing.services import batches, quality_claims, returns
+from billing.services.quality_claims import quality_line_comment
 from igo import rules
+from igo.dates import month_end
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from pregnancies import services as care_services
 from pregnancies.models import AccessAction, Client, Episode, Phase
 from providers.models import MemberOrganisation
 
-WORK_REASONS = {
-    "no_insurance": gettext_lazy("No insurance on file"),
-    "no_contract": gettext_lazy("No contract with the insurer"),
-    "not_covered": gettext_lazy("Phase not covered by the contract"),
-    "no_split_rule": gettext_lazy("No split rule"),
-    "no_care_basis": gettext_lazy("No care to divide by"),
-    "presend_bsn": gettext_lazy("BSN not valid"),
-    "presend_policy": gettext_lazy("Insured number missing"),
-    "presend_deadline": gettext_lazy("Submission deadline passed"),
-    "presend_prestatie": gettext_lazy("Prestatie not contracted"),
-    "identical_pair": gettext_lazy("Waits for the next batch"),
-    "rejected": gettext_lazy("Rejected by the insurer"),
-}
+WORK_REASONS = dict(WorkReason.choices)
 PROGRESS_POLLS_WHILE_QUEUED = 5  # polls (2 s apart) to wait for a worker to pick up a new run
 
 
@@ -124,8 +124,16 @@ def contract_new_version(request: TenantRequest, pk: int) -> HttpResponse:
     form = ContractVersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
+            data = form.cleaned_data
             new = services.contract_new_version(
-                contract=contract, actor=request.user, **form.service_kwargs()
+                contract=contract,
+                actor=request.user,
+                valid_from=data["valid_from"],
+                name=data["name"],
+                overhead_pct=data["overhead_pct"],
+                reserve_pct=data["reserve_pct"],
+                submission_months=data["submission_months"],
+                tariffs=form.tariffs(),
             )
         except ValidationError as exc:
             contract.refresh_from_db()  # the service rolled back; show the stored end date
@@ -200,7 +208,7 @@ def work_queue(request: TenantRequest) -> HttpResponse:
         {
             "page": page,
             "reasons": WORK_REASONS,
-            "presend_reasons": batches.PRESEND_REASONS,
+            "presend_reasons": PRESEND_REASONS,
             "phases": dict(Phase.choices),
             "can_open_episode": rules.can_log_care(request.tenant_roles),
             "can_manage": rules.can_manage_finance(request.tenant_roles),
@@ -209,7 +217,7 @@ def work_queue(request: TenantRequest) -> HttpResponse:
 
 
 def _progress_context(request: TenantRequest, *, queued: bool = False, polls: int = 0) -> dict[str, Any]:
-    progress = selectors.run_progress(tenant_id=request.tenant.pk)
+    progress = run_progress(tenant_id=request.tenant.pk)
     waiting = queued and not progress.running and polls < PROGRESS_POLLS_WHILE_QUEUED
     return {"progress": progress, "waiting": waiting, "next_poll": polls + 1}
 
@@ -352,7 +360,7 @@ def claim_line_rebill(request: TenantRequest, pk: int) -> HttpResponse:
     except ClaimLine.DoesNotExist:
         raise Http404 from None
     try:
-        new = batches.rejected_line_rebill(line=line, actor=request.user)
+        new = returns.rejected_line_rebill(line=line, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -400,7 +408,7 @@ def _batch_or_404(pk: int) -> ClaimBatch:
 
 def _batch_progress_context(request: TenantRequest, *, period: dt.date | None, polls: int) -> dict[str, Any]:
     """While batches are being made the panel polls; once the month asked for is done, the page reloads."""
-    progress = selectors.batch_progress(tenant_id=request.tenant.pk)
+    progress = batch_progress(tenant_id=request.tenant.pk)
     done = period is not None and progress.known and not progress.running and progress.period == period
     waiting = period is not None and not progress.running and not done and polls < BATCH_POLLS_WHILE_QUEUED
     return {
@@ -508,7 +516,7 @@ def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
         {
             **_finance_context(request),
             "batch": batch,
-            "period_end": batches.month_end(batch.period),
+            "period_end": month_end(batch.period),
             "page": page,
             "rows": rows,
             "held": selectors.batch_held(batch=batch),
@@ -516,7 +524,7 @@ def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
             "files": selectors.batch_files(batch=batch),
             "returns": selectors.batch_returns(batch=batch),
             "reasons": WORK_REASONS,
-            "return_codes": batches.RETURN_CODES,
+            "return_codes": RETURN_CODES,
             "is_draft": batch.status == BatchStatus.DRAFT,
         },
     )
@@ -636,7 +644,7 @@ def statement_download(request: TenantRequest, org_pk: int, year: int, month: in
     statement = statements.member_statement(
         tenant=request.tenant, organisation=organisation, period=dt.date(year, month, 1)
     )
-    content = statements.statement_csv(statement) if fmt == "csv" else statements.statement_pdf(statement)
+    content = statement_csv(statement) if fmt == "csv" else statement_pdf(statement)
     response = HttpResponse(content, content_type=STATEMENT_FORMATS[fmt])
     response["Content-Disposition"] = content_disposition_header(
         True, f"Statement_{organisation.agb_code}_{year:04d}-{month:02d}.{fmt}"

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from billing import batches
 from billing import services as billing_services
 from billing.models import (
     BatchLine,
@@ -19,6 +18,7 @@ from billing.models import (
     ReturnSource,
     ReturnStatus,
 )
+from billing.services import batches, returns
 from demo.people import CZ, MENZIS, VGZ, ZK
 from igo.models import Insurer, Tenant, User
 from igo.tenancy import tenant_scope
@@ -145,16 +145,16 @@ def seed_batches(
         ):
             rows = list(BatchLine.objects.filter(batch=answered).order_by("line_no"))
             if len(rows) >= 2:
-                entries = [batches.ReturnEntry(r.number, ReturnStatus.ACCEPTED) for r in rows[:-1]]
+                entries = [returns.ReturnEntry(r.number, ReturnStatus.ACCEPTED) for r in rows[:-1]]
                 entries.append(
-                    batches.ReturnEntry(
+                    returns.ReturnEntry(
                         rows[-1].number,
                         ReturnStatus.REJECTED,
                         "0101",
                         "BSN niet gevonden in de verzekerdenadministratie.",
                     )
                 )
-                batches.batch_return_record(
+                returns.batch_return_record(
                     batch=answered, entries=entries, user=answer_as, source=ReturnSource.PORTAL
                 )
         summary = []

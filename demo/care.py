@@ -3,11 +3,11 @@ professionals would, pregnancies after the birth for the claim batches, and one 
 
 The demo is made relative to the day it runs, and tells the same story on any day: last month's batches
 (Zilveren Kruis and VGZ) released, this month's (Zilveren Kruis and CZ) drafts. A claim line belongs to the
-month it was made in (billing.batches: created before the next month's midnight), and the seed dates the
-lines of care that ended before this month back to last month, as the run every 15 minutes would have made
-them (`_date_history_lines`). So this month's drafts must come from care that surely ends this month, even
-at 00:30 on the 1st: an episode that ends today. Care whose month depends on the day (a birth two or ten
-days ago) is insured with Zilveren Kruis only, which has a batch in both months.
+month it was made in (billing.services.batches: created before the next month's midnight), and the seed
+dates the lines of care that ended before this month back to last month, as the run every 15 minutes would
+have made them (`_date_history_lines`). So this month's drafts must come from care that surely ends this
+month, even at 00:30 on the 1st: an episode that ends today. Care whose month depends on the day (a birth
+two or ten days ago) is insured with Zilveren Kruis only, which has a batch in both months.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from billing import quality_claims
 from billing.models import Contract, QualityAgreement
+from billing.services import quality_claims
 from demo.care import HISTORY
 from demo.people import ZK
 from igo.models import Insurer, Role, Tenant, User

@@ -1,8 +1,11 @@
-"""Reading the header of an uploaded CSV file (return files, questionnaire imports)."""
+"""Uploaded CSV files (return files, questionnaire imports): reading the header, and the one shape of
+the errors that refuse a file, or any input checked as a whole."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
 
 from django.utils.translation import gettext as _
 
@@ -31,3 +34,31 @@ def header_columns(
                 % {"name": name, "expected": expected}
             )
     return {name: i for i, name in enumerate(names) if name}, list(dict.fromkeys(problems))
+
+
+@dataclass(frozen=True, order=True)
+class RowError:
+    """One problem with input that is refused as a whole: where (a file's row, the header being row 1, or
+    an entry's number from 1; 0 for the input as a whole), which field, and what is wrong. A kind of input
+    names its fields for people in a subclass's `labels`."""
+
+    row: int
+    field: str
+    message: str
+
+    labels: ClassVar[Mapping[str, Any]] = {}
+
+    @property
+    def field_label(self) -> str:
+        return str(self.labels.get(self.field, self.field))
+
+
+_E = TypeVar("_E", bound=RowError)
+
+
+class RowErrors(Exception, Generic[_E]):
+    """Input refused with every problem found in it; nothing of it was stored."""
+
+    def __init__(self, errors: Sequence[_E]):
+        super().__init__("; ".join(f"{e.row}: {e.field}: {e.message}" for e in errors))
+        self.errors: list[_E] = list(errors)

@@ -33,7 +33,7 @@ urlpatterns = [
     path("switch/", views.tenant_switch, name="tenant_switch"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
-    path("insurer/", include("billing.insurer_urls")),
+    path("insurer/", include("billing.insurer.urls")),
     path("platform/", views.platform_tenants, name="platform_tenants"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -41,7 +41,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/me/", api_views.MeView.as_view(), name="api_me"),
     path("api/t/<slug:tenant_slug>/", include(api_tenant_patterns)),
-    path("api/insurer/", include("billing.api.insurer_urls")),
+    path("api/insurer/", include("billing.insurer.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # The split view serves its start-up script from a URL of its own: no inline script (CSP).
     path(

@@ -18,6 +18,11 @@ from igo.tenancy import TenantOwned
 from igo.validators import validate_bsn
 
 
+def mask_bsn(bsn: str) -> str:
+    """A BSN as pages and messages show it: only its last four digits."""
+    return f"*****{bsn[-4:]}"
+
+
 class Client(TenantOwned):
     """A pregnant woman in the care of the IGO. The BSN is sensitive: never in URLs or logs."""
 
@@ -43,7 +48,7 @@ class Client(TenantOwned):
 
     @property
     def bsn_masked(self) -> str:
-        return f"*****{self.bsn[-4:]}"
+        return mask_bsn(self.bsn)
 
 
 class ClientInsurance(TenantOwned):

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from igo import csv_upload
 from igo.csv_upload import header_columns
 from igo.models import Tenant, User
 from igo.services import audit_record
@@ -77,23 +78,14 @@ def score_range(name: str) -> tuple[int, int]:
 # --- the file ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, order=True)
-class RowError:
-    row: int  # the file's row (the header is row 1); 0 for the file as a whole
-    field: str
-    message: str
+class RowError(csv_upload.RowError):
+    """A problem with a row of a file of answers (the header is row 1; 0 for the file as a whole)."""
 
-    @property
-    def field_label(self) -> str:
-        return str(FIELD_LABELS.get(self.field, self.field))
+    labels = FIELD_LABELS
 
 
-class ExperienceImportError(Exception):
+class ExperienceImportError(csv_upload.RowErrors[RowError]):
     """A file of answers that was refused; nothing of it was stored."""
-
-    def __init__(self, errors: list[RowError]):
-        super().__init__("; ".join(f"{e.row}: {e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from igo.dates import next_month
 from igo.models import Tenant, User
 from pregnancies.models import AccessAction, Birth, Episode
 from pregnancies.services import access_log
@@ -18,10 +19,6 @@ from quality import indicators
 from quality.models import ExperienceResponse, ExperienceSource, IndicatorValue, QualityState
 
 FULL_MONTHS = 25  # the nightly run recomputes this many months back (two years and the current month)
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 def indicators_recompute(*, tenant: Tenant, start: date, end: date) -> int:
@@ -86,7 +83,7 @@ def indicators_refresh(*, tenant: Tenant, full: bool = False, today: date | None
     state = QualityState.objects.filter(tenant=tenant).first()
     result = RefreshResult(full=full or state is None)
     if result.full:
-        end = _next_month(today.replace(day=1))
+        end = next_month(today.replace(day=1))
         start = end
         for _i in range(FULL_MONTHS):
             start = (start - timedelta(days=1)).replace(day=1)
@@ -100,7 +97,7 @@ def indicators_refresh(*, tenant: Tenant, full: bool = False, today: date | None
             ).values_list("pk", flat=True)
         )
         for month in sorted(_months_of(changed)):
-            result.values += indicators_recompute(tenant=tenant, start=month, end=_next_month(month))
+            result.values += indicators_recompute(tenant=tenant, start=month, end=next_month(month))
             result.months += 1
     QualityState.objects.update_or_create(
         tenant=tenant,

@@ -20,8 +20,11 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from billing import batches, kz301
+from billing.files import csv as files_csv
+from billing.files import kz301
 from billing.models import ClaimBatch, ClaimLine, WorkItem
+from billing.services import returns
+from igo import dates
 from pregnancies.models import Client, Episode
 from tests.factories import valid_bsn
 from tests.scenarios import kz301_reader
@@ -71,7 +74,7 @@ def test_the_document_describes_exactly_the_records_the_writer_writes():
 def test_the_document_lists_every_return_code():
     text = kz301_reader.SPEC_PATH.read_text(encoding="utf-8")
     with translation.override("en"):
-        for code, label in batches.RETURN_CODES.items():
+        for code, label in returns.RETURN_CODES.items():
             assert f"| `{code}` | {label} |" in text
 
 
@@ -156,7 +159,7 @@ def test_kz301_file_read_back_matches_the_database_and_keeps_diacritics(correcte
 def test_csv_has_one_row_per_line_adds_up_and_is_formula_safe(corrected):
     batch = corrected.second
     header, rows = csv_rows(file_of(batch, "csv"))
-    assert header == list(batches.CSV_HEADER)
+    assert header == list(files_csv.BATCH_CSV_HEADER)
     lines = rows_of(batch)
     assert [r["reference"] for r in rows] == [x.number for x in lines]
     assert len(rows) == batch.line_count
@@ -189,7 +192,7 @@ def test_pdf_summary_names_parties_period_lines_and_dutch_total(corrected, tmp_p
     assert pages == 1
     assert c.s.tenant.name in text and f"AGB {c.s.tenant.agb_code}" in text
     assert "Zilveren Kruis" in text and "UZOVI 3311" in text
-    period_end = batches.month_end(THIS_MONTH)
+    period_end = dates.month_end(THIS_MONTH)
     assert f"{THIS_MONTH:%d-%m-%Y} – {period_end:%d-%m-%Y}" in text
     for ref in refs(c.first):
         assert re.search(rf"\b{re.escape(ref)}\b", text), ref

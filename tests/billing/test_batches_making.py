@@ -19,9 +19,9 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from billing import batches
-from billing.batches import ReturnEntry, ReturnError
 from billing.models import BatchFile, BatchLine, BatchReturn, BatchStatus, ClaimBatch, ClaimLine, LineStatus
+from billing.services import batches, returns
+from billing.services.returns import ReturnEntry, ReturnError
 from igo.models import AuditEntry
 from igo.tenancy import tenant_scope
 from tests.scenarios.billing import (
@@ -189,10 +189,10 @@ def test_release_marks_every_line_sent_and_happens_once(billed):
     draft = make_batch(s)
     # A draft is not the insurer's yet: return information for it is refused.
     with pytest.raises(ReturnError) as exc:
-        batches.batch_return_record(
+        returns.batch_return_record(
             batch=draft, entries=[ReturnEntry(refs(draft)[0], "accepted")], user=insurer_user(s)
         )
-    assert [(n, f) for n, f, _ in exc.value.errors] == [(0, "batch")]
+    assert [(e.row, e.field) for e in exc.value.errors] == [(0, "batch")]
     assert not BatchReturn.unscoped.exists()
 
     batch = release(s, draft)

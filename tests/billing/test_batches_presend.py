@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from billing import batches
 from billing.models import ClaimLine, Contract, LineStatus, PrestatieCode, WorkItem
+from billing.services import batches
 from igo.tenancy import tenant_scope
 from pregnancies.models import Client, ClientInsurance
 from tests.factories import valid_bsn

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from billing import batches
-from billing.batches import ReturnEntry, ReturnError
 from billing.models import BatchReturn, ClaimBatch, ClaimLine, LineStatus, ReturnLine, WorkItem
+from billing.services import returns
+from billing.services.returns import ReturnEntry, ReturnError
 from igo.models import AuditEntry
 from igo.tenancy import tenant_scope
 from pregnancies.models import Client, ClientInsurance, Episode
@@ -48,7 +48,7 @@ class Released:
         return ClaimLine.unscoped.get(batch_line__batch=self.batch, episode=self.ep, phase=phase)
 
     def answer(self, *entries: ReturnEntry, **kwargs: Any) -> BatchReturn:
-        return batches.batch_return_record(
+        return returns.batch_return_record(
             batch=self.batch, entries=list(entries), user=self.insurer_user, **kwargs
         )
 
@@ -91,13 +91,13 @@ def test_return_information_is_checked_as_a_whole_and_a_bad_entry_stores_nothing
     for case, entries, expected in cases:
         with pytest.raises(ReturnError) as exc:
             r.answer(*entries)
-        assert [(n, f) for n, f, _ in exc.value.errors] == [expected], case
+        assert [(e.row, e.field) for e in exc.value.errors] == [expected], case
         _nothing_stored(r)
     # A line answered in an earlier delivery cannot be answered again; the rest of that delivery is lost.
     r.answer(accept(ref0))
     with pytest.raises(ReturnError) as exc:
         r.answer(accept(ref1), reject(ref0))
-    assert [(n, f) for n, f, _ in exc.value.errors] == [(2, "reference")]
+    assert [(e.row, e.field) for e in exc.value.errors] == [(2, "reference")]
     _nothing_stored(r, answered=1)
     assert ClaimLine.unscoped.get(number=ref1).status == LineStatus.SENT
 
@@ -143,11 +143,11 @@ def test_rebilling_a_rejected_line_after_correcting_the_bsn(released):
     old_bsn = Client.unscoped.get(pk=r.ep.client_id).bsn
     r.answer(reject(original.number, "0101"))
     with tenant_scope(r.s.tenant), pytest.raises(ValidationError):
-        batches.rejected_line_rebill(line=r.line("natal"), actor=r.s.admin)  # sent, not rejected
+        returns.rejected_line_rebill(line=r.line("natal"), actor=r.s.admin)  # sent, not rejected
     new_bsn = valid_bsn(90_002)
     Client.unscoped.filter(pk=r.ep.client_id).update(bsn=new_bsn)
     with tenant_scope(r.s.tenant):
-        new = batches.rejected_line_rebill(line=original, actor=r.s.admin)
+        new = returns.rejected_line_rebill(line=original, actor=r.s.admin)
     assert new is not None
     original.refresh_from_db()
     assert (original.status, original.is_current) == (LineStatus.REJECTED, False)
@@ -181,7 +181,7 @@ def test_rebilling_without_a_change_sends_the_identical_debit_one_batch_later(re
     original = r.line("prenatal")
     r.answer(reject(original.number, "0999", "graag opnieuw"))
     with tenant_scope(r.s.tenant):
-        again = batches.rejected_line_rebill(line=original, actor=r.s.admin)
+        again = returns.rejected_line_rebill(line=original, actor=r.s.admin)
     assert again is not None
     credit = ClaimLine.unscoped.get(corrects=original)
     first = make(r.s, period=NEXT_MONTH)

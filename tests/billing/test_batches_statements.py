@@ -11,8 +11,11 @@ import pytest
 from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 
-from billing import batches, services, statements
+from billing import services, statements
+from billing.files import csv as files_csv
+from billing.files import pdf as files_pdf
 from billing.models import Allocation, ClaimLine
+from igo import dates
 from igo.tenancy import tenant_scope
 from pregnancies.services import care_event_void
 from tests.scenarios.billing import (
@@ -38,7 +41,7 @@ D = Decimal
 
 def _month_bounds(period: dt.date) -> tuple[dt.datetime, dt.datetime]:
     start = timezone.make_aware(dt.datetime.combine(period, dt.time.min))
-    end = timezone.make_aware(dt.datetime.combine(batches.add_months(period, 1), dt.time.min))
+    end = timezone.make_aware(dt.datetime.combine(dates.add_months(period, 1), dt.time.min))
     return start, end
 
 
@@ -75,8 +78,8 @@ def _assert_month_adds_up(s: Setup, period: dt.date) -> dict[str, statements.Sta
         totals = statements.statement_totals(period=period)
     for org in (s.practice, s.hospital, s.kraam, s.south):
         assert totals.get(org.pk, D("0.00")) == found[org.name].total
-        header, rows = csv_rows(statements.statement_csv(found[org.name]))
-        assert header == list(statements.STATEMENT_CSV_HEADER)
+        header, rows = csv_rows(files_csv.statement_csv(found[org.name]))
+        assert header == list(files_csv.STATEMENT_CSV_HEADER)
         assert len(rows) == len(found[org.name].rows)
         assert sum((D(x["amount"]) for x in rows), D("0.00")) == found[org.name].total
     assert sum(totals.values(), D("0.00")) + _igo_parts(s, period) == _claimed(s, period)
@@ -120,7 +123,7 @@ def test_a_resplit_reverses_in_its_own_month_and_statements_still_add_up(s):
     assert _claimed(s, THIS_MONTH) == 0
     assert now["Praktijk"].total == D("1116.00") - D("507.27")
     assert [(x.entry, x.amount) for x in now["Ziekenhuis"].rows] == [("reversal", D("-608.73"))]
-    _, rows = csv_rows(statements.statement_csv(now["Ziekenhuis"]))
+    _, rows = csv_rows(files_csv.statement_csv(now["Ziekenhuis"]))
     assert [(x["entry"], x["amount"], x["claim_line"]) for x in rows] == [
         ("reversal", "-608.73", line.number)
     ]
@@ -148,11 +151,11 @@ def test_a_credit_lines_parts_appear_negative_in_the_statement(s, tmp_path):
     practice_rows = {(x.line.number, x.amount) for x in found["Praktijk"].rows}
     for phase, credit in credits.items():
         assert (credit.number, -parts[phase][("member", "Praktijk")]) in practice_rows
-    _, rows = csv_rows(statements.statement_csv(found["Praktijk"]))
+    _, rows = csv_rows(files_csv.statement_csv(found["Praktijk"]))
     credit_rows = [x for x in rows if x["debit_credit"] == "C"]
     assert len(credit_rows) == 2 and all(D(x["amount"]) < 0 and x["method"] == "credit" for x in credit_rows)
     # Practice: 900.00 + 502.20 + 139.50 sent, -900.00 - 502.20 credited, 900.00 + 502.20 billed anew.
     assert found["Praktijk"].total == D("1541.70")
-    text, pages = pdf_text(statements.statement_pdf(found["Praktijk"]), tmp_path)
+    text, pages = pdf_text(files_pdf.statement_pdf(found["Praktijk"]), tmp_path)
     assert "Praktijk" in text and "€ 1.541,70" in text and "€ -502,20" in text
     assert "Pagina 1 van 1" in text and pages == 1

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from billing import services
-from billing.batches import month_start
 from billing.models import Allocation
+from igo.dates import month_start
 from igo.tenancy import tenant_scope
 from pregnancies.models import CareEvent
 from pregnancies.services import care_event_log, care_event_void

@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 
 from billing import services
 from billing import tasks as billing_tasks
-from billing.batches import batch_create, batch_release
 from billing.models import (
     Allocation,
     BatchLine,
@@ -36,6 +35,7 @@ from billing.models import (
     Sign,
     SplitRule,
 )
+from billing.services.batches import batch_create, batch_release
 from igo.tenancy import tenant_scope
 from pregnancies.models import CareEvent, EventStatus
 from pregnancies.services import care_event_log, care_event_void

@@ -1,6 +1,6 @@
 """Billing at the end of a month (issue 12): a phase that ends a minute before or after midnight on the last
 day is claimed exactly once and its line is in exactly one month's batch, the batch of the month its line
-was made in (billing.batches: a month's batch takes the ready lines made before the next month's local
+was made in (billing.services.batches: a month's batch takes the ready lines made before the next month's local
 midnight); a run that crosses midnight leaves the new day to the next sweep; a batch made at 00:30 on the
 1st holds exactly the lines made before local midnight.
 
@@ -20,8 +20,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from billing import services
-from billing.batches import month_start
 from billing.models import BatchLine
+from igo.dates import month_start
 from igo.tenancy import tenant_scope
 from tests.scenarios.billing import episode, log, pregnancy, split_of, touch
 from tests.scenarios.clock import local, travel
@@ -183,7 +183,7 @@ def test_a_run_that_crosses_midnight_leaves_the_new_day_to_the_next_sweep(s, mon
     midnight. That run bills by its own day (30 January) and must say so: the sweeps of 31 January re-check
     the episode, so its postnatal phase, ending 31 January, is claimed on 31 January (January's batch), and
     the books check that day finds nothing unclaimed."""
-    monkeypatch.setattr(services, "BATCH_SIZE", 1)
+    monkeypatch.setattr(services.run, "BATCH_SIZE", 1)
     with travel(local(2027, 1, 21, 10, 0), tick=False):
         eps = [
             episode(

@@ -1,4 +1,4 @@
-"""The finance screens of the monthly claim batches: thin views over billing.batches; waiting lines,
+"""The finance screens of the monthly claim batches: thin views over billing.services.batches; waiting lines,
 the list and detail (masked BSN, access logged), making them through a task with a progress panel,
 release, discard, a stale draft, downloads, held-back lines, and the batch API without personal data.
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from billing import batches as batch_services
 from billing.models import ClaimLine, LineStatus, WorkItem
+from billing.services import returns
 from igo.models import Role
 from pregnancies.models import AccessAction, AccessLogEntry, ClientInsurance
 from tests.scenarios.billing import BILLING_NOW, PORTFOLIO_LINES, Setup
@@ -39,7 +39,7 @@ def test_returns_show_in_the_list_and_detail(s, finance, world_a):
     detail = finance.get(url(s, "batch_detail", pk=vgz.pk)).content.decode()
     first = row(detail, "batch-line-1")
     assert rejected.number in first and "0101" in first and "BSN onbekend" in first
-    assert str(batch_services.RETURN_CODES["0101"]) in first
+    assert str(returns.RETURN_CODES["0101"]) in first
     assert 'data-testid="batch-returns"' in detail
 
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from billing.batches import RETURN_CODES
 from billing.models import BatchFile, BatchReturn, ClaimLine, LineStatus, ReturnLine, WorkItem
+from billing.services.returns import RETURN_CODES
 from igo import services as igo_services
 from igo.models import AuditEntry, InsurerApiToken, InsurerMembership, User
 from tests.factories import InsurerMembershipFactory

@@ -3,7 +3,7 @@ the stored bytes, answers per line / for all open lines / by return file with no
 and API keys that are shown once and stored as a hash.
 
 Batches are made with the real pipeline: the billing world of tests.scenarios.billing in two IGOs, a
-billing run, then `billing.batches.batch_create` and `batch_release` (tests.scenarios.batches).
+billing run, then `billing.services.batches.batch_create` and `batch_release` (tests.scenarios.batches).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from billing.insurer import batch_filename
+from billing.insurer.return_files import ReturnFileError, return_file_parse
+from billing.insurer.selectors import batch_filename
 from billing.models import (
     BatchFile,
     BatchLine,
@@ -26,7 +27,6 @@ from billing.models import (
     ReturnLine,
     WorkItem,
 )
-from billing.returns_io import ReturnFileError, return_file_parse
 from igo import services as igo_services
 from igo.models import AuditEntry, InsurerApiToken, InsurerMembership, Role
 from tests.factories import InsurerMembershipFactory

@@ -10,8 +10,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
-from billing import batches, quality_claims
 from billing.models import Allocation, BatchFile, ClaimLine, LineStatus, QualityAgreement
+from billing.services import batches, quality_claims
+from igo import dates
 from igo.tenancy import tenant_scope
 from pregnancies.models import Birth
 from tests.scenarios.billing import BILLING_NOW, at, portfolio, run
@@ -129,7 +130,7 @@ def test_a_sent_malus_is_reversed_and_replaced_when_the_data_changes(year_2026):
     malus = ClaimLine.unscoped.get(agreement=zk, is_current=True)
     with tenant_scope(s.tenant):
         made = batches.batch_create(
-            tenant=s.tenant, insurer=s.zk, period=batches.month_start(BILLING_NOW.date()), actor=s.admin
+            tenant=s.tenant, insurer=s.zk, period=dates.month_start(BILLING_NOW.date()), actor=s.admin
         )
         assert made.batch is not None
         batches.batch_release(batch=made.batch, actor=s.admin)
@@ -152,7 +153,7 @@ def test_the_quality_line_reaches_the_insurer_without_an_insured_person(year_202
     settle(s)
     with tenant_scope(s.tenant):
         made = batches.batch_create(
-            tenant=s.tenant, insurer=s.zk, period=batches.month_start(BILLING_NOW.date()), actor=s.admin
+            tenant=s.tenant, insurer=s.zk, period=dates.month_start(BILLING_NOW.date()), actor=s.admin
         )
     batch = made.batch
     assert batch is not None

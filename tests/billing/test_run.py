@@ -83,7 +83,7 @@ def test_two_runs_at_the_same_time_on_postgresql(world_a, world_b, monkeypatch):
         portfolio(concurrent)
         portfolio(reference)
     run(reference)  # the single run to compare with
-    monkeypatch.setattr(services, "BATCH_SIZE", 3)  # many small batches, so the two runs interleave
+    monkeypatch.setattr(services.run, "BATCH_SIZE", 3)  # many small batches, so the two runs interleave
     barrier = threading.Barrier(2)
     results: list[services.RunResult] = []
     errors: list[BaseException] = []
@@ -118,7 +118,7 @@ def test_two_runs_at_the_same_time_on_postgresql(world_a, world_b, monkeypatch):
 
 def test_a_run_interrupted_in_the_middle_is_completed_by_the_next_run(s, monkeypatch):
     episodes = portfolio(s)
-    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(services.run, "BATCH_SIZE", 2)
     real_split = services.split_lines
     calls = {"n": 0}
 
@@ -128,14 +128,14 @@ def test_a_run_interrupted_in_the_middle_is_completed_by_the_next_run(s, monkeyp
             raise RuntimeError("worker lost in the second batch")
         return real_split(**kwargs)
 
-    monkeypatch.setattr(services, "split_lines", failing_split)
+    monkeypatch.setattr(services.run, "split_lines", failing_split)
     with pytest.raises(RuntimeError, match="second batch"):
         run(s)
     # The first batch (the two lowest episode ids) is committed, the second rolled back entirely.
     billed = set(ClaimLine.unscoped.values_list("episode_id", flat=True))
     assert billed == {episodes[0].pk, episodes[1].pk}
     assert_books_balance(s.tenant)
-    monkeypatch.setattr(services, "split_lines", real_split)
+    monkeypatch.setattr(services.run, "split_lines", real_split)
     result = run(s)
     assert result.episodes == 3  # the three not yet checked
     assert_books_balance(s.tenant)

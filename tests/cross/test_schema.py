@@ -45,11 +45,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from billing import batches
-from billing.batches import month_start
 from billing.models import BatchStatus, ClaimBatch, ClaimLine, Contract
+from billing.services import batches
 from igo import services as igo_services
 from igo.api.base import TenantAPIMixin
+from igo.dates import month_start
 from igo.models import InsurerMembership, Membership, Role
 from igo.tenancy import current_tenant_or_none, tenant_scope
 from igo.wsgi import application

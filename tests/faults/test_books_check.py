@@ -12,8 +12,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from billing import batches, reconcile
+from billing import reconcile
 from billing.models import Allocation, BatchFile, BatchLine, ClaimBatch, ClaimLine
+from billing.services import batches
 from igo.tenancy import tenant_scope
 from pregnancies.models import Episode
 from tests.scenarios.billing import PORTFOLIO_LINES, Setup, at, build, portfolio, run, touch

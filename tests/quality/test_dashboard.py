@@ -20,8 +20,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.quality_claims import agreement_create
 from billing.services import contract_create
+from billing.services.quality_claims import agreement_create
 from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from pregnancies.models import AccessAction, AccessLogEntry, Episode

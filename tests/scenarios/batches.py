@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from billing.batches import batch_create, batch_release, month_start
 from billing.models import BatchLine, BatchReturn, ClaimBatch, ClaimLine, LineStatus, ReturnLine
+from billing.services.batches import batch_create, batch_release
+from igo.dates import month_start
 from igo.models import Insurer, Role, User
 from igo.tenancy import tenant_scope
 from tests.factories import InsurerMembershipFactory, UserFactory

@@ -16,9 +16,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import batches as batch_services
 from billing import services
 from billing.models import BatchLine, ClaimBatch, ClaimLine, Contract, ReturnStatus
+from billing.services import batches as batch_services
+from billing.services import returns
 from igo.models import Insurer, User
 from igo.tenancy import tenant_scope
 from pregnancies.models import ClientInsurance, Episode, EventType
@@ -153,8 +154,8 @@ def reject_first_line(s: Setup, batch: ClaimBatch, user: Any) -> ClaimLine:
         batch_services.batch_release(batch=batch, actor=user)
     rows = list(BatchLine.unscoped.filter(batch=batch).order_by("line_no"))
     entries = [
-        batch_services.ReturnEntry(rows[0].number, ReturnStatus.REJECTED, "0101", "BSN onbekend"),
-        *[batch_services.ReturnEntry(r.number, ReturnStatus.ACCEPTED) for r in rows[1:]],
+        returns.ReturnEntry(rows[0].number, ReturnStatus.REJECTED, "0101", "BSN onbekend"),
+        *[returns.ReturnEntry(r.number, ReturnStatus.ACCEPTED) for r in rows[1:]],
     ]
-    batch_services.batch_return_record(batch=batch, entries=entries, user=user)
+    returns.batch_return_record(batch=batch, entries=entries, user=user)
     return ClaimLine.unscoped.get(pk=rows[0].claim_line_id)

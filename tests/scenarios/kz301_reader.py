@@ -1,6 +1,6 @@
 """An independent reader of our KZ301 files, built from the tables in docs/kz301.md.
 
-It deliberately does not import billing.kz301: it reads the record layout the way an insurer's developer
+It deliberately does not import billing.files.kz301: it reads the record layout the way an insurer's developer
 would, from the published document, so a test that parses our files with it checks the writer against the
 specification rather than against itself.
 """

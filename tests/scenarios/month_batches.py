@@ -1,5 +1,5 @@
 """A month's claim batch of the billing world (tests.scenarios.billing): make and release it through
-billing.batches, read its files back (the KZ301 file with the independent reader of
+billing.services.batches, read its files back (the KZ301 file with the independent reader of
 tests.scenarios.kz301_reader), and compare them with the database.
 
 The months are those of BILLING_NOW, the moment the batch tests are seen from: the lines the run makes
@@ -18,8 +18,9 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import batches
 from billing.models import BatchFile, BatchLine, ClaimBatch, ClaimLine, LineStatus, WorkItem
+from billing.services import batches
+from igo import dates
 from igo.tenancy import tenant_scope
 from pregnancies.models import Episode
 from tests.factories import InsurerMembershipFactory
@@ -28,10 +29,10 @@ from tests.scenarios.billing import BILLING_NOW, Setup, at
 from tests.scenarios.kz301_reader import Record, cents_of
 
 D = Decimal
-THIS_MONTH = batches.month_start(BILLING_NOW.date())  # the month the lines are made in
-LAST_MONTH = batches.add_months(THIS_MONTH, -1)
-NEXT_MONTH = batches.add_months(THIS_MONTH, 1)
-MONTH_AFTER = batches.add_months(THIS_MONTH, 2)
+THIS_MONTH = dates.month_start(BILLING_NOW.date())  # the month the lines are made in
+LAST_MONTH = dates.add_months(THIS_MONTH, -1)
+NEXT_MONTH = dates.add_months(THIS_MONTH, 1)
+MONTH_AFTER = dates.add_months(THIS_MONTH, 2)
 SPEC = kz301_reader.load_spec()
 BOM = "\ufeff".encode()
 
@@ -120,7 +121,7 @@ def check_file_against_database(s: Setup, batch: ClaimBatch) -> list[Record]:
     assert (head["message_code"], head["message_version"], head["currency"]) == ("KZ301", 1, "EUR")
     assert (head["sender_agb"], head["sender_name"]) == (int(s.tenant.agb_code), s.tenant.name)
     assert (head["receiver_uzovi"], head["invoice_number"]) == (int(batch.insurer.uzovi_code), batch.number)
-    assert (head["period_start"], head["period_end"]) == (batch.period, batches.month_end(batch.period))
+    assert (head["period_start"], head["period_end"]) == (batch.period, dates.month_end(batch.period))
     assert head["invoice_date"] == timezone.localtime(batch.created_at).date()
 
     # Per person one 02 record, followed by that person's lines (and never a second 02 for them).

@@ -24,8 +24,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Contract
-from billing.quality_claims import agreement_create
 from billing.services import contract_create
+from billing.services.quality_claims import agreement_create
 from igo.models import Role, Tenant
 from igo.tenancy import tenant_scope
 from pregnancies.models import BirthMode, BirthPlace, Episode

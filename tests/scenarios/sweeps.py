@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from billing import batches, reconcile, services
+from billing import reconcile, services
 from billing.models import BatchLine, ClaimBatch, ClaimLine, Sign
+from billing.services import batches
 from igo.models import Insurer
 from igo.tenancy import tenant_scope
 from pregnancies.models import ClientInsurance, Episode

@@ -14,9 +14,10 @@ from decimal import Decimal
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from billing.batches import batch_create, month_start
 from billing.models import Allocation, ClaimBatch, ClaimLine, ContractTariff
 from billing.services import contract_create
+from billing.services.batches import batch_create
+from igo.dates import month_start
 from igo.models import Role
 from igo.tenancy import tenant_scope
 from pregnancies.models import Episode

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from billing.api import insurer as views
+from billing.insurer import api as views
 
 urlpatterns: list[URLPattern] = [
     path("batches/", views.InsurerBatchListView.as_view(), name="api_insurer_batch_list"),

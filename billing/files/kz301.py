@@ -1,6 +1,7 @@
 """The fixed-width declaration file, laid out after the Vektis KZ301 standard (kraamzorg and integrated
 birth care). docs/kz301.md documents the same record specification for the insurer's side; a test reads
-our files back with a reader built from that document, not from this module.
+our files back with a reader built from that document, not from this module. `write_batch` writes a
+claim batch's frozen lines as such a file.
 
 Every record is 370 characters, ISO-8859-1, ended by CR LF. Numeric fields (N) are right-aligned and
 zero-filled, text (AN) is left-aligned and space-filled, dates (D) are YYYYMMDD. Amounts are whole cents
@@ -14,6 +15,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import QUALITY_PHASE, BatchLine, ClaimBatch, Sign
+from billing.services.quality_claims import quality_line_comment
+from igo.dates import month_end
 
 RECORD_LENGTH = 370
 ENCODING = "iso-8859-1"
@@ -291,3 +299,49 @@ def write(header: Header, lines: Iterable[Line], emit: Callable[[bytes], Any]) -
         },
     )
     return {**{f"count_{k}": v for k, v in counts.items()}, "debit": debit, "credit": credit, "net": net}
+
+
+# --- a claim batch as a KZ301 file ---------------------------------------------------------------
+
+
+def _comment(row: BatchLine) -> str:
+    if row.phase == QUALITY_PHASE:
+        return quality_line_comment(row.claim_line)
+    return _("Credit of line %(ref)s.") % {"ref": row.corrects_number} if row.corrects_number else ""
+
+
+def batch_lines(batch: ClaimBatch, rows: Iterable[BatchLine]) -> Iterable[Line]:
+    for row in rows:
+        yield Line(
+            bsn=row.bsn,
+            uzovi=batch.insurer.uzovi_code,
+            insured_number=row.policy_number,
+            date_of_birth=row.date_of_birth,
+            family_name=row.family_name,
+            initials=row.initials,
+            line_reference=row.number,
+            corrects_reference=row.corrects_number,
+            debit=row.sign == Sign.DEBIT,
+            prestatie_code=row.prestatie_code,
+            service_start=row.service_start,
+            service_end=row.service_end,
+            tariff=row.tariff,
+            percentage=row.percentage,
+            amount=row.amount,
+            episode_reference=row.episode_ref,
+            comment=_comment(row),
+        )
+
+
+def write_batch(batch: ClaimBatch, rows: Iterable[BatchLine], emit: Callable[[bytes], Any]) -> dict[str, int]:
+    """Write a batch's lines (in file order) as a KZ301 file; returns the trailer's totals, like `write`."""
+    header = Header(
+        sender_agb=batch.tenant.agb_code,
+        sender_name=batch.tenant.name,
+        receiver_uzovi=batch.insurer.uzovi_code,
+        invoice_number=batch.number,
+        invoice_date=timezone.localtime(batch.created_at).date(),
+        period_start=batch.period,
+        period_end=month_end(batch.period),
+    )
+    return write(header, batch_lines(batch, rows), emit)

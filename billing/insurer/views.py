@@ -2,9 +2,9 @@
 downloads; return information per line, for all open lines, or as an uploaded file; API keys.
 
 Only users with an active insurer membership get in (others 403; two-factor is enforced by
-`MFARequiredMiddleware`). Batches are read through `billing.insurer`, which is bounded by the user's
+`MFARequiredMiddleware`). Batches are read through `billing.insurer.selectors`, which is bounded by the user's
 insurers and by status released: another insurer's batch, or a draft, is a 404. Writes go through
-`billing.batches.batch_return_record` and the token services of `igo.services`.
+`billing.services.returns.batch_return_record` and the token services of `igo.services`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,22 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
-from billing import insurer as selectors
-from billing import returns_io
-from billing.batches import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
-from billing.models import BatchFileKind, BatchLine, BatchReturn, ClaimBatch, ReturnSource, ReturnStatus
+from billing.insurer import return_files, selectors
+from billing.models import (
+    RETURN_CODES,
+    BatchFileKind,
+    BatchLine,
+    BatchReturn,
+    ClaimBatch,
+    ReturnSource,
+    ReturnStatus,
+)
+from billing.services.returns import (
+    ReturnEntry,
+    ReturnError,
+    ReturnRowError,
+    batch_return_record,
+)
 from igo import selectors as igo_selectors
 from igo import services as igo_services
 from igo.http import AuthedRequest
@@ -230,8 +242,8 @@ def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpR
         try:
             batch_return_record(batch=batch, entries=[entry], user=request.user, source=ReturnSource.PORTAL)
         except ReturnError as exc:
-            for _no, field, message in exc.errors:
-                form.add_error(field if field in form.fields else None, str(message))
+            for e in exc.errors:
+                form.add_error(e.field if e.field in form.fields else None, str(e.message))
     if not form.errors:
         batch = _batch(request, pk)  # fresh counts
         line = BatchLine.unscoped.select_related("answer__batch_return").get(pk=line.pk)
@@ -273,7 +285,7 @@ def insurer_accept_open(request: InsurerRequest, pk: int) -> HttpResponse:
         )
     except ReturnError as exc:
         # Someone answered a line in the meantime: nothing was stored; the page shows the new state.
-        messages.error(request, " ".join(str(m) for _no, _f, m in exc.errors[:3]))
+        messages.error(request, " ".join(str(e.message) for e in exc.errors[:3]))
     else:
         messages.success(request, _("%(n)s open line(s) accepted.") % {"n": answer.accepted})
     return redirect("insurer_batch_detail", pk=batch.pk)
@@ -284,18 +296,20 @@ def insurer_accept_open(request: InsurerRequest, pk: int) -> HttpResponse:
 def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     form = ReturnUploadForm(request.POST, request.FILES)
-    errors: list[returns_io.RowError] = []
+    errors: list[ReturnRowError] = []
     if form.is_valid():
         upload = form.cleaned_data["file"]
-        if upload.size > returns_io.MAX_BYTES:
+        if upload.size > return_files.MAX_BYTES:
             errors = [
-                returns_io.RowError(
-                    0, "file", _("The file is larger than %(mb)s MB.") % {"mb": returns_io.MAX_BYTES // 2**20}
+                ReturnRowError(
+                    0,
+                    "file",
+                    _("The file is larger than %(mb)s MB.") % {"mb": return_files.MAX_BYTES // 2**20},
                 )
             ]
         else:
             try:
-                parsed = returns_io.return_file_parse(upload.read())
+                parsed = return_files.return_file_parse(upload.read())
                 answer = batch_return_record(
                     batch=batch,
                     entries=parsed.entries,
@@ -303,7 +317,7 @@ def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
                     source=ReturnSource.FILE,
                     filename=upload.name or "",
                 )
-            except returns_io.ReturnFileError as exc:
+            except return_files.ReturnFileError as exc:
                 errors = exc.errors
             except ReturnError as exc:
                 errors = parsed.row_errors(exc)

@@ -5,7 +5,8 @@ of an insurer user. A key acts for the one insurer it was made for, even when it
 a session acts for all the user's insurers. Signed in without an insurer → 403; no or a bad key → 401;
 another insurer's batch or a draft → 404. Throttled per key (`API_INSURER_RATE`).
 
-Thin views over `billing.insurer` (reads) and `billing.batches.batch_return_record` (writes).
+Thin views over `billing.insurer.selectors` (reads) and `billing.services.returns.batch_return_record`
+(writes).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from billing import insurer as selectors
-from billing.batches import RETURN_CODES, ReturnEntry, ReturnError, batch_return_record
-from billing.insurer_views import file_response
-from billing.models import BatchFileKind, BatchLine, ClaimBatch, ReturnSource, ReturnStatus
+from billing.insurer import selectors
+from billing.insurer.views import file_response
+from billing.models import RETURN_CODES, BatchFileKind, BatchLine, ClaimBatch, ReturnSource, ReturnStatus
+from billing.services.returns import ReturnEntry, ReturnError, batch_return_record
 from igo import selectors as igo_selectors
 from igo.api.auth import InsurerRateThrottle, InsurerTokenAuthentication
 from igo.api.base import ScopedQuerysetMixin
@@ -374,11 +375,11 @@ def return_error_detail(exc: ReturnError) -> dict[str, Any]:
     """The service's errors (entries numbered from 1) in the request's shape: by index in `lines`."""
     lines: dict[str, dict[str, list[str]]] = {}
     general: list[str] = []
-    for entry_no, field, message in exc.errors:
-        if entry_no >= 1:
-            lines.setdefault(str(entry_no - 1), {}).setdefault(field, []).append(str(message))
+    for e in exc.errors:
+        if e.row >= 1:
+            lines.setdefault(str(e.row - 1), {}).setdefault(e.field, []).append(str(e.message))
         else:
-            general.append(str(message))
+            general.append(str(e.message))
     detail: dict[str, Any] = {}
     if lines:
         detail["lines"] = lines

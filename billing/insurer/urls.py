@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from billing import insurer_views as views
+from billing.insurer import views
 
 urlpatterns: list[URLPattern] = [
     path("", views.insurer_dashboard, name="insurer_dashboard"),

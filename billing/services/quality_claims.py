@@ -22,12 +22,14 @@ from django.utils.translation import gettext as _
 from billing.models import (
     QUALITY_PHASE,
     Allocation,
+    AllocationBasis,
     ClaimLine,
     Contract,
     LineStatus,
     QualityAgreement,
     Sign,
 )
+from billing.services.claim_lines import quality_line_number, retire_line
 from igo.models import Tenant, User
 from igo.money import split_largest_remainder, to_money
 from igo.services import audit_record
@@ -182,65 +184,17 @@ def _allocate(line: ClaimLine, agreement: QualityAgreement) -> None:
             kind=kind,
             organisation_id=org,
             amount=amount,
-            basis={
-                "method": "quality",
-                "agreement": agreement.pk,
-                "share": str((received / total).quantize(Decimal("0.000001"))),
-                "share_pct": str((received * HUNDRED / total).quantize(Decimal("0.0001"))),
-                "received": str(received),
-            },
+            basis=AllocationBasis(
+                method="quality",
+                agreement=agreement.pk,
+                share=(received / total).quantize(Decimal("0.000001")),
+                share_pct=(received * HUNDRED / total).quantize(Decimal("0.0001")),
+                received=received,
+            ).to_json(),
         )
         for (kind, org, received), amount in zip(keys, amounts, strict=True)
         if amount
     )
-
-
-def _retire(line: ClaimLine, seq: int) -> None:
-    """Take a quality line out of use: withdrawn when not sent, otherwise an opposite line refers to it."""
-    line.is_current = False
-    now = timezone.now()
-    if line.status == LineStatus.READY:
-        line.status = LineStatus.WITHDRAWN
-        line.save(update_fields=["is_current", "status"])
-        Allocation.objects.filter(claim_line=line, is_current=True).update(
-            is_current=False, superseded_at=now
-        )
-        return
-    line.save(update_fields=["is_current"])
-    sign = Sign.CREDIT if line.sign == Sign.DEBIT else Sign.DEBIT
-    counter = ClaimLine.objects.create(
-        tenant_id=line.tenant_id,
-        agreement_id=line.agreement_id,
-        phase=QUALITY_PHASE,
-        sign=sign,
-        number=_number(line.agreement_id, sign, seq),
-        prestatie_code=line.prestatie_code,
-        contract_id=line.contract_id,
-        percentage=line.percentage,
-        insurer_id=line.insurer_id,
-        policy_number="",
-        service_start=line.service_start,
-        service_end=line.service_end,
-        amount=-line.amount,
-        corrects=line,
-        is_current=False,
-        explanation={**line.explanation, "reverses": line.number},
-    )
-    Allocation.objects.bulk_create(
-        Allocation(
-            tenant_id=a.tenant_id,
-            claim_line=counter,
-            kind=a.kind,
-            organisation_id=a.organisation_id,
-            amount=-a.amount,
-            basis={"credit_of": line.number},
-        )
-        for a in line.allocations.filter(is_current=True)
-    )
-
-
-def _number(agreement_id: int | None, sign: str, seq: int) -> str:
-    return f"Q{agreement_id}-{sign[0].upper()}{seq}"
 
 
 def prestatie_code(agreement: QualityAgreement) -> str:
@@ -282,7 +236,7 @@ def quality_settle(
                     result.unchanged += 1
                     continue
                 seq = ClaimLine.objects.filter(agreement=agreement).count() + 1
-                _retire(current, seq)
+                retire_line(current, seq)
                 result.replaced += 1
             if not outcome.amount:
                 continue
@@ -292,7 +246,9 @@ def quality_settle(
                 agreement=agreement,
                 phase=QUALITY_PHASE,
                 sign=sign,
-                number=_number(agreement.pk, sign, ClaimLine.objects.filter(agreement=agreement).count() + 1),
+                number=quality_line_number(
+                    agreement.pk, sign, ClaimLine.objects.filter(agreement=agreement).count() + 1
+                ),
                 prestatie_code=prestatie_code(agreement),
                 contract=agreement.contract,
                 percentage=outcome.percentage,

@@ -11,23 +11,22 @@ Windows-1252, as spreadsheets save it; columns in any order; `reason_code` and `
 out. Status `accepted`/`rejected`, or in Dutch `geaccepteerd`/`afgewezen`, in any case.
 
 Parsing only checks the form of each row; whether a line is in the batch, already answered, or a reason
-code is known is `billing.batches.batch_return_record`'s to decide. Errors carry the file's row number
-(the header is row 1), so the insurer can find them in the file; the service's errors, numbered by entry,
-are mapped back to rows with `ParsedReturn.row_errors`.
+code is known is `billing.services.returns.batch_return_record`'s to decide. Errors carry the file's row
+number (the header is row 1), so the insurer can find them in the file; the service's errors, numbered by
+entry, are mapped back to rows with `ParsedReturn.row_errors`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from billing.batches import ReturnEntry, ReturnError
 from billing.models import ReturnStatus
-from igo.csv_upload import header_columns
+from billing.services.returns import ReturnEntry, ReturnError, ReturnRowError
+from igo.csv_upload import RowErrors, header_columns
 
 COLUMNS = ("reference", "status", "reason_code", "reason_text")
 REQUIRED = ("reference", "status")
@@ -41,34 +40,9 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 REASON_CODE_LENGTH = 4
 
-FIELD_LABELS = {
-    "file": gettext_lazy("file"),
-    "reference": gettext_lazy("reference"),
-    "status": gettext_lazy("status"),
-    "reason_code": gettext_lazy("reason code"),
-    "reason_text": gettext_lazy("explanation"),
-    "lines": gettext_lazy("lines"),
-    "batch": gettext_lazy("batch"),
-}
 
-
-@dataclass(frozen=True)
-class RowError:
-    row: int  # the file's row (the header is row 1); 0 for the file as a whole
-    field: str
-    message: str
-
-    @property
-    def field_label(self) -> str:
-        return str(FIELD_LABELS.get(self.field, self.field))
-
-
-class ReturnFileError(Exception):
+class ReturnFileError(RowErrors[ReturnRowError]):
     """A return file that cannot be read; nothing of it was stored."""
-
-    def __init__(self, errors: list[RowError]):
-        super().__init__("; ".join(f"{e.row}: {e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 @dataclass
@@ -76,18 +50,19 @@ class ParsedReturn:
     entries: list[ReturnEntry]
     rows: list[int]  # the file row of each entry
 
-    def row_errors(self, exc: ReturnError) -> list[RowError]:
+    def row_errors(self, exc: ReturnError) -> list[ReturnRowError]:
         """The service's errors (numbered by entry, from 1; 0 for the whole delivery) by file row."""
-        out = []
-        for entry_no, field, message in exc.errors:
-            row = self.rows[entry_no - 1] if 1 <= entry_no <= len(self.rows) else 0
-            out.append(RowError(row, field, str(message)))
-        return out
+        return [
+            replace(
+                e, row=self.rows[e.row - 1] if 1 <= e.row <= len(self.rows) else 0, message=str(e.message)
+            )
+            for e in exc.errors
+        ]
 
 
 def _decode(content: bytes) -> str:
     if b"\x00" in content:
-        raise ReturnFileError([RowError(0, "file", _("This is not a text (CSV) file."))])
+        raise ReturnFileError([ReturnRowError(0, "file", _("This is not a text (CSV) file."))])
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -96,7 +71,7 @@ def _decode(content: bytes) -> str:
         return content.decode("cp1252")
     except UnicodeDecodeError as exc:
         raise ReturnFileError(
-            [RowError(0, "file", _("The file is not UTF-8 or Windows-1252 text."))]
+            [ReturnRowError(0, "file", _("The file is not UTF-8 or Windows-1252 text."))]
         ) from exc
 
 
@@ -111,7 +86,7 @@ def _separator(header_line: str) -> str:
 def _header(cells: list[str]) -> dict[str, int]:
     positions, problems = header_columns(cells, columns=COLUMNS, required=REQUIRED)
     if problems:
-        raise ReturnFileError([RowError(1, "file", message) for message in problems])
+        raise ReturnFileError([ReturnRowError(1, "file", message) for message in problems])
     return positions
 
 
@@ -120,17 +95,17 @@ def return_file_parse(content: bytes) -> ParsedReturn:
     order otherwise."""
     if len(content) > MAX_BYTES:
         raise ReturnFileError(
-            [RowError(0, "file", _("The file is larger than %(mb)s MB.") % {"mb": MAX_BYTES // 2**20})]
+            [ReturnRowError(0, "file", _("The file is larger than %(mb)s MB.") % {"mb": MAX_BYTES // 2**20})]
         )
     text = _decode(content)
     first = next((line for line in text.splitlines() if line.strip()), "")
     if not first:
-        raise ReturnFileError([RowError(0, "file", _("The file is empty."))])
+        raise ReturnFileError([ReturnRowError(0, "file", _("The file is empty."))])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_separator(first))
     columns: dict[str, int] | None = None
     entries: list[ReturnEntry] = []
     rows: list[int] = []
-    errors: list[RowError] = []
+    errors: list[ReturnRowError] = []
     try:
         for cells in reader:
             if not any(c.strip() for c in cells):
@@ -141,7 +116,7 @@ def return_file_parse(content: bytes) -> ParsedReturn:
                 continue
             if len(rows) >= MAX_ROWS:
                 raise ReturnFileError(
-                    [RowError(row, "file", _("More than %(n)s lines in one file.") % {"n": MAX_ROWS})]
+                    [ReturnRowError(row, "file", _("More than %(n)s lines in one file.") % {"n": MAX_ROWS})]
                 )
             entry = _entry(cells, columns, row, errors)
             if entry is not None:
@@ -149,19 +124,21 @@ def return_file_parse(content: bytes) -> ParsedReturn:
                 rows.append(row)
     except csv.Error as exc:
         raise ReturnFileError(
-            [RowError(reader.line_num, "file", _("The file cannot be read as CSV here."))]
+            [ReturnRowError(reader.line_num, "file", _("The file cannot be read as CSV here."))]
         ) from exc
     if errors:
         raise ReturnFileError(errors)
     if not entries:
-        raise ReturnFileError([RowError(0, "file", _("The file holds no lines, only a header."))])
+        raise ReturnFileError([ReturnRowError(0, "file", _("The file holds no lines, only a header."))])
     return ParsedReturn(entries, rows)
 
 
-def _entry(cells: list[str], columns: dict[str, int], row: int, errors: list[RowError]) -> ReturnEntry | None:
+def _entry(
+    cells: list[str], columns: dict[str, int], row: int, errors: list[ReturnRowError]
+) -> ReturnEntry | None:
     if len(cells) > len(columns):
         errors.append(
-            RowError(
+            ReturnRowError(
                 row,
                 "file",
                 _("This row has %(n)s fields, the header %(m)s (a separator inside a text without quotes?).")
@@ -177,13 +154,13 @@ def _entry(cells: list[str], columns: dict[str, int], row: int, errors: list[Row
     ok = True
     reference = cell("reference")
     if not reference:
-        errors.append(RowError(row, "reference", _("The line reference is missing.")))
+        errors.append(ReturnRowError(row, "reference", _("The line reference is missing.")))
         ok = False
     word = cell("status").lower()
     status = STATUS_WORDS.get(word)
     if status is None:
         errors.append(
-            RowError(
+            ReturnRowError(
                 row,
                 "status",
                 _("Unknown status “%(word)s”: use accepted or rejected (or geaccepteerd or afgewezen).")

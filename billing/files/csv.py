@@ -1,0 +1,83 @@
+"""The CSV files of claim batches and member statements: semicolon-separated UTF-8, formula-safe
+(`igo.exports.csv_bytes`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.utils import timezone
+
+from billing.models import BatchLine, ClaimBatch, Sign
+from billing.statements import Statement
+from igo.exports import csv_bytes
+
+BATCH_CSV_HEADER = (
+    "batch", "line", "reference", "corrects", "debit_credit", "bsn", "uzovi", "insured_number",
+    "date_of_birth", "family_name", "initials", "prestatie_code", "phase", "service_start", "service_end",
+    "tariff", "percentage", "amount", "episode",
+)  # fmt: skip
+
+
+def batch_csv(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
+    return csv_bytes(
+        BATCH_CSV_HEADER,
+        (
+            (
+                batch.number,
+                r.line_no,
+                r.number,
+                r.corrects_number,
+                "D" if r.sign == Sign.DEBIT else "C",
+                r.bsn,
+                batch.insurer.uzovi_code,
+                r.policy_number,
+                r.date_of_birth.isoformat() if r.date_of_birth else "",
+                r.family_name,
+                r.initials,
+                r.prestatie_code,
+                r.phase,
+                r.service_start.isoformat(),
+                r.service_end.isoformat(),
+                r.tariff,
+                r.percentage,
+                r.amount,
+                r.episode_ref,
+            )
+            for r in rows
+        ),
+    )
+
+
+STATEMENT_CSV_HEADER = (
+    "organisation", "agb", "period", "date", "entry", "claim_line", "episode", "phase", "prestatie_code",
+    "debit_credit", "claim_amount", "amount", "method", "share", "points", "care_events", "batch",
+)  # fmt: skip
+
+
+def statement_csv(statement: Statement) -> bytes:
+    org = statement.organisation
+    return csv_bytes(
+        STATEMENT_CSV_HEADER,
+        (
+            (
+                org.name,
+                org.agb_code,
+                statement.period.strftime("%Y-%m"),
+                timezone.localtime(r.moment).date().isoformat(),
+                r.entry,
+                r.line.number,
+                r.line.episode_id,
+                r.line.phase,
+                r.line.prestatie_code,
+                "D" if r.line.sign == "debit" else "C",
+                r.line.amount,
+                r.amount,
+                r.basis.method or ("credit" if r.basis.credit_of else ""),
+                "" if r.basis.share is None else str(r.basis.share),
+                "" if r.basis.points is None else str(r.basis.points),
+                " ".join(str(e) for e in r.basis.events or ()),
+                r.batch_number or "",
+            )
+            for r in statement.rows
+        ),
+    )

@@ -1,0 +1,65 @@
+"""The progress the billing tasks leave in the cache for the pages that start them: the keys they write
+under, and reading what is there (nothing there: not known, e.g. after the cache was cleared)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+
+def progress_key(tenant_id: int) -> str:
+    """The billing run's progress: {"done", "total", "running"}."""
+    return f"billing:progress:{tenant_id}"
+
+
+def batch_progress_key(tenant_id: int) -> str:
+    """The making of a month's batches: {"running", "period" (ISO date)}."""
+    return f"billing:batches:{tenant_id}"
+
+
+@dataclass
+class RunProgress:
+    known: bool
+    running: bool
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        if self.total:
+            return min(100, self.done * 100 // self.total)
+        return 0 if self.running else 100
+
+
+def run_progress(*, tenant_id: int) -> RunProgress:
+    """What the billing task last wrote to the cache for this IGO (under progress_key)."""
+    data = cache.get(progress_key(tenant_id))
+    if not isinstance(data, dict):
+        return RunProgress(known=False, running=False, done=0, total=0)
+    return RunProgress(
+        known=True,
+        running=bool(data.get("running")),
+        done=int(data.get("done") or 0),
+        total=int(data.get("total") or 0),
+    )
+
+
+@dataclass
+class BatchProgress:
+    known: bool
+    running: bool
+    period: dt.date | None
+
+
+def batch_progress(*, tenant_id: int) -> BatchProgress:
+    """What the batch task last wrote to the cache for this IGO (under batch_progress_key)."""
+    data = cache.get(batch_progress_key(tenant_id))
+    if not isinstance(data, dict):
+        return BatchProgress(known=False, running=False, period=None)
+    try:
+        period = dt.date.fromisoformat(str(data.get("period")))
+    except ValueError:
+        period = None
+    return BatchProgress(known=True, running=bool(data.get("running")), period=period)

@@ -1,0 +1,104 @@
+"""Claim lines once made: their numbers, taking one out of use (credit or withdrawal), sending."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from billing.models import (
+    Allocation,
+    AllocationBasis,
+    ClaimLine,
+    LineStatus,
+    Sign,
+    WorkItem,
+    WorkReason,
+)
+from pregnancies.models import Episode
+
+
+def care_episode_id(line: ClaimLine) -> int:
+    """The episode of a care claim line (only a quality bonus or malus line has none)."""
+    assert line.episode_id is not None, f"{line.number} is not a care line"
+    return line.episode_id
+
+
+def line_number(episode: Episode | int, phase: str, sign: str, seq: int) -> str:
+    """A care line's reference: episode, phase, D or C, and its place among the episode's lines of that
+    phase (unique per IGO, so numbering stays deterministic)."""
+    episode_id = episode if isinstance(episode, int) else episode.pk
+    return f"{episode_id}-{phase[:3].upper()}-{sign[0].upper()}{seq}"
+
+
+def quality_line_number(agreement_id: int, sign: str, seq: int) -> str:
+    """A quality bonus or malus line's reference: agreement, D or C, and its place among its lines."""
+    return f"Q{agreement_id}-{sign[0].upper()}{seq}"
+
+
+def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
+    """Take a current line out of use: an unsent one is withdrawn, a sent one gets an opposite line that
+    refers to it (`corrects`) with its allocations mirrored. `seq` numbers that opposite line. Returns it,
+    or None for a withdrawal. Care lines and quality bonus or malus lines alike."""
+    if line.status == LineStatus.REJECTED and line.episode_id is not None:
+        WorkItem.objects.filter(
+            episode_id=line.episode_id, phase=line.phase, reason=WorkReason.REJECTED, resolved_at__isnull=True
+        ).update(resolved_at=timezone.now())
+    line.is_current = False
+    if line.status == LineStatus.READY:
+        line.status = LineStatus.WITHDRAWN
+        line.save(update_fields=["is_current", "status"])
+        # Its parts are reversed as of now, so dated member statements do not count them twice.
+        Allocation.objects.filter(claim_line=line, is_current=True).update(
+            is_current=False, superseded_at=timezone.now()
+        )
+        return None
+    line.save(update_fields=["is_current"])
+    sign = Sign.CREDIT if line.sign == Sign.DEBIT else Sign.DEBIT
+    if line.agreement_id is not None:  # a quality line: its explanation says what it reverses
+        number = quality_line_number(line.agreement_id, sign, seq)
+        explanation = {**line.explanation, "reverses": line.number}
+    else:
+        number = line_number(care_episode_id(line), line.phase, sign, seq)
+        explanation = {}
+    opposite = ClaimLine.objects.create(
+        tenant_id=line.tenant_id,
+        episode_id=line.episode_id,
+        agreement_id=line.agreement_id,
+        phase=line.phase,
+        sign=sign,
+        number=number,
+        prestatie_code=line.prestatie_code,
+        contract_id=line.contract_id,
+        tariff_id=line.tariff_id,
+        percentage=line.percentage,
+        insurer_id=line.insurer_id,
+        policy_number=line.policy_number,
+        service_start=line.service_start,
+        service_end=line.service_end,
+        amount=-line.amount,
+        corrects=line,
+        is_current=False,
+        explanation=explanation,
+    )
+    Allocation.objects.bulk_create(
+        Allocation(
+            tenant_id=a.tenant_id,
+            claim_line=opposite,
+            kind=a.kind,
+            organisation_id=a.organisation_id,
+            amount=-a.amount,
+            split_rule_id=a.split_rule_id,
+            basis=AllocationBasis(credit_of=line.number).to_json(),
+        )
+        for a in line.allocations.filter(is_current=True)
+    )
+    return opposite
+
+
+def claim_lines_mark_sent(*, lines: Iterable[ClaimLine]) -> int:
+    """Mark ready lines as sent. From then on they are never changed, only credited."""
+    ids = [line.pk for line in lines]
+    return ClaimLine.objects.filter(pk__in=ids, status=LineStatus.READY).update(
+        status=LineStatus.SENT, sent_at=timezone.now()
+    )

@@ -1,0 +1,219 @@
+"""The insurer's return information (KZ302 in spirit): per line of a released batch, accepted or
+rejected with a reason code; a rejected line goes to the IGO's work queue, and finance can bill it again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from billing.models import (
+    RETURN_CODES,
+    BatchLine,
+    BatchReturn,
+    BatchStatus,
+    ClaimBatch,
+    ClaimLine,
+    LineStatus,
+    ReturnLine,
+    ReturnSource,
+    ReturnStatus,
+    Sign,
+    WorkItem,
+    WorkReason,
+)
+from billing.services.claim_lines import retire_line
+from billing.services.run import billing_run_batch
+from igo.csv_upload import RowError, RowErrors
+from igo.models import User
+from igo.services import audit_record
+
+
+@dataclass
+class ReturnEntry:
+    reference: str
+    status: str
+    reason_code: str = ""
+    reason_text: str = ""
+
+
+# What pages call the fields of return information (also the columns of a return file).
+FIELD_LABELS = {
+    "file": gettext_lazy("file"),
+    "reference": gettext_lazy("reference"),
+    "status": gettext_lazy("status"),
+    "reason_code": gettext_lazy("reason code"),
+    "reason_text": gettext_lazy("explanation"),
+    "lines": gettext_lazy("lines"),
+    "batch": gettext_lazy("batch"),
+}
+
+
+class ReturnRowError(RowError):
+    """A problem with an entry of return information (numbered from 1; 0 for the delivery as a whole),
+    or with a row of a return file."""
+
+    labels = FIELD_LABELS
+
+
+class ReturnError(RowErrors[ReturnRowError]):
+    """Return information that cannot be processed; nothing of it was stored."""
+
+
+def batch_return_record(
+    *,
+    batch: ClaimBatch,
+    entries: Sequence[ReturnEntry],
+    user: User,
+    source: str = ReturnSource.PORTAL,
+    filename: str = "",
+) -> BatchReturn:
+    """Record the insurer's answer for lines of a released batch. All entries are checked first; one
+    bad entry stores nothing. A rejected line goes to the IGO's work queue."""
+    errors: list[ReturnRowError] = []
+    if not entries:
+        raise ReturnError([ReturnRowError(0, "lines", _("The return information holds no lines."))])
+    with transaction.atomic():
+        locked = ClaimBatch.unscoped.select_for_update().get(pk=batch.pk)
+        if locked.status != BatchStatus.RELEASED:
+            raise ReturnError([ReturnRowError(0, "batch", _("This batch has not been released."))])
+        by_ref = {
+            row.number: row
+            for row in BatchLine.unscoped.filter(batch=locked).select_related("claim_line", "answer")
+        }
+        seen: set[str] = set()
+        for i, entry in enumerate(entries, start=1):
+            ref = (entry.reference or "").strip()
+            row = by_ref.get(ref)
+            if row is None:
+                errors.append(
+                    ReturnRowError(i, "reference", _("Line %(ref)s is not in this batch.") % {"ref": ref})
+                )
+                continue
+            if ref in seen:
+                errors.append(ReturnRowError(i, "reference", _("Line %(ref)s appears twice.") % {"ref": ref}))
+            seen.add(ref)
+            if hasattr(row, "answer"):
+                errors.append(
+                    ReturnRowError(
+                        i, "reference", _("Line %(ref)s has already been answered.") % {"ref": ref}
+                    )
+                )
+            if entry.status not in ReturnStatus.values:
+                errors.append(ReturnRowError(i, "status", _("The status must be “accepted” or “rejected”.")))
+            elif entry.status == ReturnStatus.REJECTED and entry.reason_code not in RETURN_CODES:
+                errors.append(
+                    ReturnRowError(
+                        i,
+                        "reason_code",
+                        _("A rejection needs a known reason code (%(codes)s).")
+                        % {"codes": ", ".join(RETURN_CODES)},
+                    )
+                )
+            elif entry.status == ReturnStatus.ACCEPTED and entry.reason_code:
+                errors.append(ReturnRowError(i, "reason_code", _("An accepted line has no reason code.")))
+            if len(entry.reason_text or "") > 200:
+                errors.append(
+                    ReturnRowError(i, "reason_text", _("The explanation is longer than 200 characters."))
+                )
+        if errors:
+            raise ReturnError(errors)
+        answer = BatchReturn.unscoped.create(
+            tenant_id=locked.tenant_id,
+            batch=locked,
+            source=source,
+            filename=filename[:200],
+            received_by=user,
+            accepted=sum(1 for e in entries if e.status == ReturnStatus.ACCEPTED),
+            rejected=sum(1 for e in entries if e.status == ReturnStatus.REJECTED),
+        )
+        ReturnLine.unscoped.bulk_create(
+            ReturnLine(
+                tenant_id=locked.tenant_id,
+                batch_return=answer,
+                batch_line=by_ref[e.reference.strip()],
+                status=e.status,
+                reason_code=e.reason_code if e.status == ReturnStatus.REJECTED else "",
+                reason_text=(e.reason_text or "").strip(),
+            )
+            for e in entries
+        )
+        status_of = {e.reference.strip(): e.status for e in entries}
+        for status in (ReturnStatus.ACCEPTED, ReturnStatus.REJECTED):
+            ids = [by_ref[r].claim_line_id for r, s in status_of.items() if s == status]
+            ClaimLine.unscoped.filter(pk__in=ids, status=LineStatus.SENT).update(status=status)
+        with translation.override(settings.LANGUAGE_CODE):  # read in the IGO's work queue, not the portal
+            _open_rejection_items(locked, [e for e in entries if e.status == ReturnStatus.REJECTED], by_ref)
+        audit_record(
+            actor=user,
+            action="batch.return",
+            tenant=locked.tenant,
+            obj=locked,
+            source=source,
+            accepted=answer.accepted,
+            rejected=answer.rejected,
+        )
+    return answer
+
+
+def _open_rejection_items(
+    batch: ClaimBatch, rejected: Sequence[ReturnEntry], by_ref: dict[str, BatchLine]
+) -> None:
+    keys: dict[tuple[int, str], str] = {}
+    for e in rejected:
+        line = by_ref[e.reference.strip()].claim_line
+        if not line.is_current or line.sign != Sign.DEBIT or line.episode_id is None:
+            # Already credited and replaced by the billing run (or a credit itself): the correction is on
+            # its way, and there is nothing left that finance could bill again.
+            continue
+        message = _("Rejected by %(insurer)s in batch %(n)s, line %(ref)s: %(code)s %(label)s. %(text)s") % {
+            "insurer": batch.insurer.name,
+            "n": batch.number,
+            "ref": line.number,
+            "code": e.reason_code,
+            "label": RETURN_CODES[e.reason_code],
+            "text": e.reason_text,
+        }
+        keys.setdefault((line.episode_id, line.phase), message.strip())
+    existing = set(
+        WorkItem.unscoped.filter(
+            episode_id__in={k[0] for k in keys}, reason=WorkReason.REJECTED, resolved_at__isnull=True
+        ).values_list("episode_id", "phase")
+    )
+    WorkItem.unscoped.bulk_create(
+        WorkItem(
+            tenant_id=batch.tenant_id, episode_id=e, phase=p, reason=WorkReason.REJECTED, message=m[:300]
+        )
+        for (e, p), m in keys.items()
+        if (e, p) not in existing
+    )
+
+
+def rejected_line_rebill(*, line: ClaimLine, actor: User) -> ClaimLine | None:
+    """After finance corrected the data behind a rejected line: credit it and bill the phase again
+    from the episode as it is now. Returns the new debit line (None if the phase is no longer billable).
+    Call inside tenant_scope."""
+    with transaction.atomic():
+        locked = ClaimLine.objects.select_for_update().get(pk=line.pk)
+        if not (
+            locked.status == LineStatus.REJECTED
+            and locked.is_current
+            and locked.sign == Sign.DEBIT
+            and locked.episode_id is not None
+        ):
+            raise ValidationError(_("Only a rejected, current debit line can be billed again."), code="state")
+        seq = ClaimLine.objects.filter(episode_id=locked.episode_id, phase=locked.phase).count() + 1
+        retire_line(locked, seq)
+        billing_run_batch(tenant=locked.tenant, episode_ids=[locked.episode_id])
+        audit_record(
+            actor=actor, action="claim_line.rebill", tenant=locked.tenant, obj=locked, number=locked.number
+        )
+        return ClaimLine.objects.filter(
+            episode_id=locked.episode_id, phase=locked.phase, is_current=True, sign=Sign.DEBIT
+        ).first()

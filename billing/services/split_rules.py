@@ -1,0 +1,97 @@
+"""Split rules (the verdeelmodel): versions that divide each phase among the members."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from billing.models import (
+    InternalRate,
+    SplitMethod,
+    SplitPhase,
+    SplitRule,
+    SplitShare,
+)
+from billing.services.contracts import check_amount, check_percentage
+from igo.models import Tenant, User
+from igo.services import audit_record
+from pregnancies.models import Phase
+
+HUNDRED = Decimal("100")
+
+
+@transaction.atomic
+def split_rule_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    year: int,
+    valid_from: date | None = None,
+    phases: dict[str, dict[str, Any]],
+    rates: dict[int, Decimal] | None = None,
+    note: str = "",
+) -> SplitRule:
+    """A version of the verdeelmodel. `phases` maps phase to {"method": fixed|care, "shares": {org_id: pct},
+    "minimums": {org_id: pct}}; `rates` maps event-type id to its internal rate (method care)."""
+    errors: dict[str, list[str]] = {}
+    for phase, spec in phases.items():
+        method = spec.get("method")
+        shares = {k: Decimal(v) for k, v in (spec.get("shares") or {}).items()}
+        minimums = {k: Decimal(v) for k, v in (spec.get("minimums") or {}).items()}
+        if phase not in Phase.values or method not in SplitMethod.values:
+            errors.setdefault(phase, []).append(_("Choose a phase and a method."))
+            continue
+        for pct in [*shares.values(), *minimums.values()]:
+            check_percentage(errors, phase, pct, places=3)
+        if method == SplitMethod.FIXED and sum(shares.values(), Decimal(0)) != HUNDRED:
+            errors.setdefault(phase, []).append(
+                _("The shares of the %(phase)s phase add up to %(total)s%%, not 100%%.")
+                % {
+                    "phase": Phase(phase).label.lower(),
+                    "total": format(sum(shares.values(), Decimal(0)).normalize(), "f"),
+                }
+            )
+        if method == SplitMethod.CARE and sum(minimums.values(), Decimal(0)) > HUNDRED:
+            errors.setdefault(phase, []).append(_("The guaranteed minimums add up to more than 100%."))
+    if not phases:
+        errors.setdefault("phases", []).append(_("A split rule divides at least one phase."))
+    for rate in (rates or {}).values():
+        check_amount(errors, "rates", Decimal(rate))
+    if errors:
+        raise ValidationError(errors)
+    version = (
+        SplitRule.objects.filter(year=year).order_by("-version").values_list("version", flat=True).first()
+        or 0
+    ) + 1
+    rule = SplitRule.objects.create(
+        tenant=tenant,
+        year=year,
+        version=version,
+        valid_from=valid_from or date(year, 1, 1),
+        note=note,
+        created_by=actor,
+    )
+    for phase, spec in phases.items():
+        split_phase = SplitPhase.objects.create(tenant=tenant, rule=rule, phase=phase, method=spec["method"])
+        orgs = set(spec.get("shares") or {}) | set(spec.get("minimums") or {})
+        SplitShare.objects.bulk_create(
+            SplitShare(
+                tenant=tenant,
+                split_phase=split_phase,
+                organisation_id=org,
+                share_pct=Decimal((spec.get("shares") or {}).get(org, 0)),
+                minimum_pct=Decimal((spec.get("minimums") or {}).get(org, 0)),
+            )
+            for org in sorted(orgs)
+        )
+    InternalRate.objects.bulk_create(
+        InternalRate(tenant=tenant, rule=rule, event_type_id=et, rate=Decimal(rate))
+        for et, rate in (rates or {}).items()
+    )
+    audit_record(actor=actor, action="split_rule.create", tenant=tenant, obj=rule, year=year, version=version)
+    return rule
