@@ -14,76 +14,38 @@ the batch screens; `finance` is a client signed in as its IGO finance user.
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from billing import services
 from igo.models import Role
-from igo.tenancy import tenant_scope
-from pregnancies.catalogue import catalogue_seed
-from pregnancies.models import Episode, EventType
-from tests.factories import InsurerFactory, MemberOrganisationFactory
-from tests.scenarios.billing import Setup, build, ordinary, portfolio, run, transferred_in_week_30
+from pregnancies.models import Episode
+from tests.scenarios.billing import (
+    Setup,
+    build,
+    ordinary,
+    portfolio,
+    run,
+    transferred_in_week_30,
+    worked_example,
+)
 from tests.scenarios.finance import Fin
 from tests.scenarios.people import TenantWorld
 
 
 @pytest.fixture
 def setup(world_a):
-    tenant = world_a.tenant
     admin = world_a.user(Role.IGO_ADMIN)
-    catalogue_seed(tenant=tenant)
-    zk = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
-    practice = MemberOrganisationFactory(tenant=tenant, name="Praktijk", kind="midwifery_practice")
-    hospital = MemberOrganisationFactory(tenant=tenant, name="Ziekenhuis", kind="hospital")
-    kraam = MemberOrganisationFactory(tenant=tenant, name="Kraamzorg", kind="kraamzorg")
-    with tenant_scope(tenant):
-        services.contract_create(
-            tenant=tenant,
-            actor=admin,
-            insurer=zk,
-            name="ZK 2026",
-            valid_from=dt.date(2026, 1, 1),
-            overhead_pct=Decimal("5"),
-            reserve_pct=Decimal("2"),
-            tariffs={
-                "prenatal": ("IGB-PRE", Decimal("1200.00")),
-                "natal": ("IGB-NAT", Decimal("900.00")),
-                "postnatal": ("IGB-POST", Decimal("1500.00")),
-            },
-            partial_rules=[
-                {"end_reason": "miscarriage", "before_week": 16, "phases": ["prenatal"], "percentage": 50}
-            ],
-        )
-        types = {t.code: t for t in EventType.objects.all()}
-        services.split_rule_create(
-            tenant=tenant,
-            actor=admin,
-            year=2026,
-            phases={
-                "prenatal": {"method": "care"},
-                "natal": {"method": "fixed", "shares": {practice.pk: 60, hospital.pk: 40}},
-                "postnatal": {"method": "care", "minimums": {practice.pk: 10}},
-            },
-            rates={
-                types["PRE_CHECK"].pk: Decimal("50"),
-                types["ECHO_SEO"].pk: Decimal("120"),
-                types["KZ_HOURS"].pk: Decimal("35"),
-                types["POST_VISIT"].pk: Decimal("60"),
-            },
-        )
+    w = worked_example(world_a, actor=admin)
     return {
-        "tenant": tenant,
+        "tenant": world_a.tenant,
         "admin": admin,
-        "zk": zk,
-        "practice": practice,
-        "hospital": hospital,
-        "kraam": kraam,
-        "types": types,
+        "zk": w.zk,
+        "practice": w.practice,
+        "hospital": w.hospital,
+        "kraam": w.kraam,
+        "types": w.types,
     }
 
 
@@ -98,58 +60,20 @@ def billed(s: Setup) -> tuple[Setup, Episode, Episode]:
 @pytest.fixture
 def fin(world_a: TenantWorld) -> Fin:
     """The worked example of `setup` above, set up by IGO finance (named organisations, a `Fin`)."""
-    tenant = world_a.tenant
     finance = world_a.user(Role.IGO_FINANCE)
-    catalogue_seed(tenant=tenant)
-    zk = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
-    practice = MemberOrganisationFactory(tenant=tenant, name="Praktijk De Wieg", kind="midwifery_practice")
-    hospital = MemberOrganisationFactory(tenant=tenant, name="Ziekenhuis Oost", kind="hospital")
-    kraam = MemberOrganisationFactory(tenant=tenant, name="Kraamzorg Noord", kind="kraamzorg")
-    with tenant_scope(tenant):
-        contract = services.contract_create(
-            tenant=tenant,
-            actor=finance,
-            insurer=zk,
-            name="ZK 2026",
-            valid_from=dt.date(2026, 1, 1),
-            overhead_pct=Decimal("5"),
-            reserve_pct=Decimal("2"),
-            tariffs={
-                "prenatal": ("IGB-PRE", Decimal("1200.00")),
-                "natal": ("IGB-NAT", Decimal("900.00")),
-                "postnatal": ("IGB-POST", Decimal("1500.00")),
-            },
-            partial_rules=[
-                {"end_reason": "miscarriage", "before_week": 16, "phases": ["prenatal"], "percentage": 50}
-            ],
-        )
-        types = {t.code: t for t in EventType.objects.all()}
-        services.split_rule_create(
-            tenant=tenant,
-            actor=finance,
-            year=2026,
-            phases={
-                "prenatal": {"method": "care"},
-                "natal": {"method": "fixed", "shares": {practice.pk: 60, hospital.pk: 40}},
-                "postnatal": {"method": "care", "minimums": {practice.pk: 10}},
-            },
-            rates={
-                types["PRE_CHECK"].pk: Decimal("50"),
-                types["ECHO_SEO"].pk: Decimal("120"),
-                types["KZ_HOURS"].pk: Decimal("35"),
-                types["POST_VISIT"].pk: Decimal("60"),
-            },
-        )
+    w = worked_example(
+        world_a, actor=finance, names=("Praktijk De Wieg", "Ziekenhuis Oost", "Kraamzorg Noord")
+    )
     return Fin(
         world=world_a,
         finance=finance,
         admin=world_a.user(Role.IGO_ADMIN),
-        zk=zk,
-        practice=practice,
-        hospital=hospital,
-        kraam=kraam,
-        types=types,
-        contract=contract,
+        zk=w.zk,
+        practice=w.practice,
+        hospital=w.hospital,
+        kraam=w.kraam,
+        types=w.types,
+        contract=w.contract,
     )
 
 

@@ -130,26 +130,93 @@ def build(world: TenantWorld, *, split_rule: bool = True) -> Setup:
 
 
 def add_split_rule(s: Setup, *, year: int, valid_from: dt.date | None = None) -> SplitRule:
+    """The worked split rule (`worked_split_rule`) for the portfolio's IGO."""
+    return worked_split_rule(
+        tenant=s.tenant,
+        actor=s.admin,
+        practice=s.practice,
+        hospital=s.hospital,
+        types=s.types,
+        year=year,
+        valid_from=valid_from,
+    )
+
+
+def worked_split_rule(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    practice: Any,
+    hospital: Any,
+    types: dict[str, EventType],
+    year: int,
+    valid_from: dt.date | None = None,
+) -> SplitRule:
     """Prenatal by care delivered; natal fixed 60/40 practice/hospital; postnatal by care with a 10%
     minimum for the practice. Internal rates: check 50, anomaly scan 120, kraamzorg hour 35, visit 60."""
-    with tenant_scope(s.tenant):
+    with tenant_scope(tenant):
         return services.split_rule_create(
-            tenant=s.tenant,
-            actor=s.admin,
+            tenant=tenant,
+            actor=actor,
             year=year,
             valid_from=valid_from,
             phases={
                 "prenatal": {"method": "care"},
-                "natal": {"method": "fixed", "shares": {s.practice.pk: 60, s.hospital.pk: 40}},
-                "postnatal": {"method": "care", "minimums": {s.practice.pk: 10}},
+                "natal": {"method": "fixed", "shares": {practice.pk: 60, hospital.pk: 40}},
+                "postnatal": {"method": "care", "minimums": {practice.pk: 10}},
             },
             rates={
-                s.types["PRE_CHECK"].pk: D("50"),
-                s.types["ECHO_SEO"].pk: D("120"),
-                s.types["KZ_HOURS"].pk: D("35"),
-                s.types["POST_VISIT"].pk: D("60"),
+                types["PRE_CHECK"].pk: D("50"),
+                types["ECHO_SEO"].pk: D("120"),
+                types["KZ_HOURS"].pk: D("35"),
+                types["POST_VISIT"].pk: D("60"),
             },
         )
+
+
+@dataclass
+class WorkedExample:
+    zk: Insurer
+    practice: Any
+    hospital: Any
+    kraam: Any
+    types: dict[str, EventType]
+    contract: Contract
+
+
+def worked_example(
+    world: TenantWorld, *, actor: Any, names: tuple[str, str, str] = ("Praktijk", "Ziekenhuis", "Kraamzorg")
+) -> WorkedExample:
+    """The worked example the roll-up, correction and finance tests log their own care into: Zilveren Kruis
+    2026 at 1200/900/1500 with 5% overhead, 2% reserve and half the prenatal tariff after a miscarriage
+    before week 16, and the worked 2026 split rule; `names` are the practice, hospital and kraamzorg."""
+    tenant = world.tenant
+    catalogue_seed(tenant=tenant)
+    zk = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
+    practice = MemberOrganisationFactory(tenant=tenant, name=names[0], kind="midwifery_practice")
+    hospital = MemberOrganisationFactory(tenant=tenant, name=names[1], kind="hospital")
+    kraam = MemberOrganisationFactory(tenant=tenant, name=names[2], kind="kraamzorg")
+    with tenant_scope(tenant):
+        contract = services.contract_create(
+            tenant=tenant,
+            actor=actor,
+            insurer=zk,
+            name="ZK 2026",
+            valid_from=dt.date(2026, 1, 1),
+            overhead_pct=D("5"),
+            reserve_pct=D("2"),
+            tariffs=ZK_TARIFFS,
+            partial_rules=[
+                {"end_reason": "miscarriage", "before_week": 16, "phases": ["prenatal"], "percentage": 50}
+            ],
+        )
+        types = {t.code: t for t in EventType.objects.all()}
+    worked_split_rule(
+        tenant=tenant, actor=actor, practice=practice, hospital=hospital, types=types, year=2026
+    )
+    return WorkedExample(
+        zk=zk, practice=practice, hospital=hospital, kraam=kraam, types=types, contract=contract
+    )
 
 
 def pregnancy(intake: dt.date, ga: int = 84) -> dict[str, Any]:
