@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -25,6 +24,7 @@ from igo.exports import csv_safe
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from pregnancies import selectors, services
+from pregnancies.cards import EPISODE_CARDS
 from pregnancies.forms import (
     AccessLogFilterForm,
     BirthForm,
@@ -43,20 +43,6 @@ from pregnancies.forms import (
 )
 from pregnancies.models import AccessAction, Birth, CareEvent, Client, Episode, EventStatus, EventType
 from providers.models import Discipline
-
-
-@dataclass(frozen=True)
-class EpisodeCard:
-    """A card that an app above pregnancies adds to the episode page: its template, and the function that
-    gives the template's context from the request and the episode."""
-
-    template: str
-    context: Callable[[TenantRequest, Episode], dict[str, Any]]
-
-
-# Filled in those apps' AppConfig.ready() (quality: the client experience questionnaire), so that pregnancies
-# does not import them. The page shows the cards in this order, after the line of responsibility.
-EPISODE_CARDS: list[EpisodeCard] = []
 
 
 def _birth_outcome_form(birth: Birth, data: Any = None) -> BirthOutcomeForm:

@@ -8,7 +8,6 @@ class QualityConfig(AppConfig):
 
     def ready(self) -> None:
         # The episode page (pregnancies) shows the client experience questionnaire as a card of ours.
-        from pregnancies.views import EPISODE_CARDS, EpisodeCard
-        from quality.views import experience_card
+        from pregnancies.cards import EPISODE_CARDS, EpisodeCard
 
-        EPISODE_CARDS.append(EpisodeCard("quality/_experience_card.html", experience_card))
+        EPISODE_CARDS.append(EpisodeCard("quality/_experience_card.html", "quality.views.experience_card"))
