@@ -22,6 +22,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from igo.dates import month_start
 from pregnancies.models import (
     Birth,
     BirthMode,
@@ -141,10 +142,6 @@ def _local(moment: datetime) -> date:
     return timezone.localtime(moment).date()
 
 
-def _month(day: date) -> date:
-    return day.replace(day=1)
-
-
 def _line_at(transfers: list[LineTransfer], moment: datetime) -> str | None:
     line = None
     for t in transfers:  # ordered by effective_at
@@ -161,7 +158,7 @@ class Computation:
         self.tallies: dict[Key, Tally] = defaultdict(Tally)
 
     def add(self, code: str, day: date, org: int | None, episode_id: int, num: Any, den: Any = 1) -> None:
-        month = _month(day)
+        month = month_start(day)
         if not (self.start <= month < self.end):
             return
         self.tallies[(code, month, None)].add(episode_id, num, den)
@@ -179,7 +176,7 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
 def compute(*, start: date, end: date) -> dict[Key, Tally]:
     """All indicators for the months from `start` up to (not including) `end`, for the IGO in scope
     (call inside tenant_scope). Reads in a fixed number of queries, whatever the number of episodes."""
-    comp = Computation(_month(start), _month(end))
+    comp = Computation(month_start(start), month_start(end))
     lo, hi = _bounds(comp.start, comp.end)
     births_by_episode: dict[int, list[Birth]] = defaultdict(list)
     for b in Birth.objects.filter(
@@ -295,7 +292,7 @@ def _child(comp: Computation, e: Episode, b: Birth, org: int | None) -> None:
 
 
 def months_between(start: date, end: date) -> Iterable[date]:
-    month = _month(start)
+    month = month_start(start)
     while month < end:
         yield month
         month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
