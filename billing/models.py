@@ -50,14 +50,13 @@ class Contract(TenantOwned):
     name = models.CharField(_("name"), max_length=200)
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
-    overhead_pct = models.DecimalField(
-        _("IGO overhead (%)"), max_digits=5, decimal_places=2, default=0, validators=PERCENT
-    )
-    reserve_pct = models.DecimalField(
-        _("risk reserve (%)"), max_digits=5, decimal_places=2, default=0, validators=PERCENT
-    )
     submission_months = models.PositiveSmallIntegerField(
         _("submission deadline (months after the care)"), default=12
+    )
+    # How long the insurer has to answer a sent line; after it an unanswered line counts as accepted for
+    # the payout to members.
+    answer_days = models.PositiveSmallIntegerField(
+        _("answer term (days after the batch is released)"), default=30
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -70,14 +69,6 @@ class Contract(TenantOwned):
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
                 name="contract_period_valid",
-            ),
-            models.CheckConstraint(
-                condition=Q(overhead_pct__gte=0)
-                & Q(overhead_pct__lte=100)
-                & Q(reserve_pct__gte=0)
-                & Q(reserve_pct__lte=100)
-                & Q(overhead_pct__lte=100 - F("reserve_pct")),
-                name="contract_percentages_valid",
             ),
         ]
 
@@ -106,13 +97,16 @@ class ContractTariff(TenantOwned):
 
 
 class PartialRule(TenantOwned):
-    """What an early ending bills: per end reason (and optionally below a gestational age) which phases,
-    at what percentage of their tariff."""
+    """What a contract bills for the phase an early ending interrupted (the phases completed before it are
+    billed in full, those not reached never): a percentage of that phase's tariff, per end reason and
+    phase, optionally for a band of gestational weeks at the end date [from_week, until_week). The bands of
+    one end reason and phase may not overlap (billing.services.contracts checks it)."""
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="partial_rules")
     end_reason = models.CharField(_("end reason"), max_length=32, choices=EndReason.choices)
-    before_week = models.PositiveSmallIntegerField(_("before gestational week"), null=True, blank=True)
-    phases = models.JSONField(_("phases billed"), default=list)
+    phase = models.CharField(_("interrupted phase"), max_length=16, choices=Phase.choices)
+    from_week = models.PositiveSmallIntegerField(_("from gestational week"), null=True, blank=True)
+    until_week = models.PositiveSmallIntegerField(_("until gestational week"), null=True, blank=True)
     percentage = models.DecimalField(
         _("percentage of the tariff"),
         max_digits=5,
@@ -122,12 +116,69 @@ class PartialRule(TenantOwned):
     )
 
     class Meta:
-        ordering = ["end_reason", "before_week"]
+        ordering = ["end_reason", "phase", "from_week"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(percentage__gte=0, percentage__lte=100), name="partial_rule_percentage_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(from_week__isnull=True)
+                | Q(until_week__isnull=True)
+                | Q(from_week__lt=F("until_week")),
+                name="partial_rule_band_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return (
-            f"{self.get_end_reason_display()} < {self.before_week or '∞'}w: {self.phases} {self.percentage}%"
+            f"{self.get_end_reason_display()} {self.phase} "
+            f"[{self.from_week or 0}, {self.until_week or '∞'}): {self.percentage}%"
         )
+
+    def covers_week(self, week: int) -> bool:
+        return (self.from_week is None or week >= self.from_week) and (
+            self.until_week is None or week < self.until_week
+        )
+
+
+class PartialChoice(models.TextChoices):
+    FULL = "full", _("Bill in full")
+    PERCENTAGE = "percentage", _("Bill a percentage")
+    NONE = "none", _("Do not bill")
+
+
+class PartialDecision(TenantOwned):
+    """Finance's decision on an interrupted phase for which the contract has no rule: bill it in full, a
+    percentage of it, or not at all, with the reason. A later decision supersedes it (kept, not current)."""
+
+    episode = models.ForeignKey(
+        "pregnancies.Episode", on_delete=models.PROTECT, related_name="partial_decisions"
+    )
+    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    end_reason = models.CharField(_("end reason"), max_length=32, choices=EndReason.choices)
+    choice = models.CharField(_("decision"), max_length=12, choices=PartialChoice.choices)
+    percentage = models.DecimalField(
+        _("percentage of the tariff"), max_digits=5, decimal_places=2, validators=PERCENT
+    )
+    reason = models.CharField(_("reason"), max_length=500)
+    decided_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    is_current = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-decided_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["episode", "phase"], condition=Q(is_current=True), name="partial_decision_one_current"
+            ),
+            models.CheckConstraint(
+                condition=Q(percentage__gte=0, percentage__lte=100), name="partial_decision_percentage_valid"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="partial_decision_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.episode_id} {self.phase} {self.choice} {self.percentage}%"
 
 
 class SplitRule(TenantOwned):
@@ -137,13 +188,28 @@ class SplitRule(TenantOwned):
     version = models.PositiveSmallIntegerField(_("version"), default=1)
     valid_from = models.DateField(_("valid from"))
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # The IGO's own part, taken off every claim before the members' part is divided.
+    overhead_pct = models.DecimalField(
+        _("IGO overhead (%)"), max_digits=5, decimal_places=2, default=0, validators=PERCENT
+    )
+    reserve_pct = models.DecimalField(
+        _("risk reserve (%)"), max_digits=5, decimal_places=2, default=0, validators=PERCENT
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["-year", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "year", "version"], name="split_rule_version_unique")
+            models.UniqueConstraint(fields=["tenant", "year", "version"], name="split_rule_version_unique"),
+            models.CheckConstraint(
+                condition=Q(overhead_pct__gte=0)
+                & Q(overhead_pct__lte=100)
+                & Q(reserve_pct__gte=0)
+                & Q(reserve_pct__lte=100)
+                & Q(overhead_pct__lte=100 - F("reserve_pct")),
+                name="split_rule_percentages_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -377,6 +443,14 @@ class Allocation(TenantOwned):
     # A re-split (care logged or voided after the split) supersedes allocations instead of changing them.
     is_current = models.BooleanField(default=True)
     superseded_at = models.DateTimeField(null=True, blank=True)
+    # The ledger (billing.ledger): an allocation is an entry of +amount at created_at and, once superseded,
+    # one of -amount at superseded_at. The member payout that paid each entry out.
+    paid_in = models.ForeignKey(
+        "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="allocations_paid"
+    )
+    reversal_paid_in = models.ForeignKey(
+        "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals_paid"
+    )
 
     class Meta:
         ordering = ["claim_line_id", "kind", "organisation_id"]
@@ -410,6 +484,10 @@ class WorkReason(models.TextChoices):
     PRESEND_POLICY = "presend_policy", _("Insured number missing")
     PRESEND_DEADLINE = "presend_deadline", _("Submission deadline passed")
     PRESEND_PRESTATIE = "presend_prestatie", _("Prestatie not contracted")
+    NO_PARTIAL_RULE = "no_partial_rule", _("No contract rule for this early ending")
+    DEADLINE_PASSED = "deadline_passed", _("Submission deadline passed before the claim could be made")
+    NO_IBAN = "no_iban", _("No valid bank account for the payout")
+    PAYMENT_DIFFERENCE = "payment_difference", _("Payment differs from the accepted lines")
     # Not a work item: a debit identical to a credit in the same batch waits for the next batch.
     IDENTICAL_PAIR = "identical_pair", _("Waits for the next batch")
     REJECTED = "rejected", _("Rejected by the insurer")
@@ -417,7 +495,13 @@ class WorkReason(models.TextChoices):
 
 # The reasons each step opens and resolves: the roll-up (insurance, contract, tariff), the split (split
 # rule, care to divide by) and the pre-send check of a batch.
-ROLLUP_REASONS = (WorkReason.NO_INSURANCE, WorkReason.NO_CONTRACT, WorkReason.NOT_COVERED)
+ROLLUP_REASONS = (
+    WorkReason.NO_INSURANCE,
+    WorkReason.NO_CONTRACT,
+    WorkReason.NOT_COVERED,
+    WorkReason.NO_PARTIAL_RULE,
+    WorkReason.DEADLINE_PASSED,
+)
 SPLIT_REASONS = (WorkReason.NO_SPLIT_RULE, WorkReason.NO_CARE_BASIS)
 PRESEND_REASONS = (
     WorkReason.PRESEND_BSN,
@@ -428,12 +512,23 @@ PRESEND_REASONS = (
 
 
 class WorkItem(TenantOwned):
-    """Something finance must resolve before a phase can be claimed (no contract, missing data, …)."""
+    """Something finance must resolve: a phase that cannot be claimed (no contract, missing data, …), a
+    member that cannot be paid (no bank account), or an insurer's payment that differs from a batch."""
 
-    episode = models.ForeignKey("pregnancies.Episode", on_delete=models.PROTECT, related_name="work_items")
-    phase = models.CharField(max_length=16, choices=Phase.choices)
+    episode = models.ForeignKey(
+        "pregnancies.Episode", on_delete=models.PROTECT, null=True, blank=True, related_name="work_items"
+    )
+    phase = models.CharField(max_length=16, choices=Phase.choices, blank=True)
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    batch = models.ForeignKey(
+        "ClaimBatch", on_delete=models.PROTECT, null=True, blank=True, related_name="work_items"
+    )
     reason = models.CharField(max_length=32, choices=WorkReason.choices)
     message = models.CharField(max_length=300)
+    # The money at stake, where there is one (a claim past its deadline: the amount lost).
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
@@ -444,6 +539,22 @@ class WorkItem(TenantOwned):
                 fields=["episode", "phase", "reason"],
                 condition=Q(resolved_at__isnull=True),
                 name="work_item_one_open",
+            ),
+            models.UniqueConstraint(
+                fields=["organisation", "reason"],
+                condition=Q(resolved_at__isnull=True, episode__isnull=True),
+                name="work_item_one_open_per_member",
+            ),
+            models.UniqueConstraint(
+                fields=["batch", "reason"],
+                condition=Q(resolved_at__isnull=True, episode__isnull=True),
+                name="work_item_one_open_per_batch",
+            ),
+            models.CheckConstraint(
+                condition=Q(episode__isnull=False)
+                | Q(organisation__isnull=False)
+                | Q(batch__isnull=False),
+                name="work_item_has_subject",
             ),
         ]
 
@@ -464,6 +575,9 @@ class EpisodeBillingState(TenantOwned):
     # the clock running forward. Empty: not known (a check from before these fields), check again.
     seen_changed_at = models.DateTimeField(null=True, blank=True)
     seen_rules = models.CharField(max_length=40, blank=True, db_default="")
+    # Set by a service that records a fact the roll-up reads (a contract, a tariff): check again, however
+    # long ago the episode ended. The run clears it.
+    recheck = models.BooleanField(default=False, db_default=False)
 
     def __str__(self) -> str:
         return f"{self.episode_id} {self.checked_at:%Y-%m-%d %H:%M}"
@@ -680,3 +794,121 @@ class QualityAgreement(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.indicator} {self.year} {self.target}"
+
+
+
+# --- payments: from the insurers, and out to the members ----------------------------------------
+
+
+class InsurerPayment(TenantOwned):
+    """Money received from an insurer for a batch (a bank statement line), matched against the batch's
+    accepted lines (billing.services.payouts.insurer_payment_match)."""
+
+    batch = models.ForeignKey(ClaimBatch, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    received_on = models.DateField(_("received on"))
+    reference = models.CharField(_("payment reference"), max_length=140)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("insurer payment")
+        verbose_name_plural = _("insurer payments")
+        ordering = ["-received_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.amount} {self.received_on}"
+
+
+class PayoutStatus(models.TextChoices):
+    PREPARED = "prepared", _("prepared")
+    RELEASED = "released", _("released")
+
+
+class PayoutRun(TenantOwned):
+    """The payout of one month to the members: what was payable (billing.ledger) up to the end of the
+    month, one Payout per member and one SEPA credit-transfer file. Prepared by one finance user,
+    released by another (four eyes); a month has one run."""
+
+    period = models.DateField(_("period"), help_text=_("The first day of the month paid out."))
+    status = models.CharField(
+        _("status"), max_length=12, choices=PayoutStatus.choices, default=PayoutStatus.PREPARED
+    )
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2, default=0)
+    payable_on = models.DateField(_("payable as of"))  # the day whose ledger states the run read
+    execution_date = models.DateField(_("execution date"))
+    message_id = models.CharField(max_length=35)
+    prepared_at = models.DateTimeField(default=timezone.now)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("payout run")
+        verbose_name_plural = _("payout runs")
+        ordering = ["-period"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "period"], name="payout_run_one_per_month"),
+            models.CheckConstraint(condition=Q(period__day=1), name="payout_run_period_is_month"),
+            # Four eyes: whoever prepared a run cannot release it.
+            models.CheckConstraint(
+                condition=Q(released_by__isnull=True) | ~Q(released_by=F("prepared_by")),
+                name="payout_run_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="prepared", released_at__isnull=True, released_by__isnull=True)
+                | Q(status="released", released_at__isnull=False, released_by__isnull=False),
+                name="payout_run_release_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} {self.status}"
+
+
+class Payout(TenantOwned):
+    """What one member is paid in a payout run: the sum of its ledger entries paid in it, to the account
+    it had when the run was prepared."""
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.CASCADE, related_name="payouts")
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="payouts"
+    )
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    entries = models.PositiveIntegerField(_("entries"), default=0)
+    iban = models.CharField(_("IBAN"), max_length=34)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    account_holder = models.CharField(_("account holder"), max_length=70)
+    end_to_end_id = models.CharField(max_length=35)
+
+    class Meta:
+        ordering = ["run_id", "organisation__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "organisation"], name="payout_one_per_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.organisation_id} {self.amount}"
+
+
+class PayoutFileKind(models.TextChoices):
+    SEPA = "sepa", _("SEPA credit transfers (pain.001.001.03)")
+
+
+class PayoutFile(TenantOwned):
+    """A payout run's file, made when the run is prepared and never changed."""
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.CASCADE, related_name="files")
+    kind = models.CharField(max_length=8, choices=PayoutFileKind.choices)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "kind"], name="payout_file_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.kind}"

@@ -85,6 +85,9 @@ class Tenant(models.Model):
     )
     agb_code = models.CharField(_("AGB code"), max_length=8, unique=True, validators=[validate_igo_agb_code])
     is_active = models.BooleanField(_("active"), default=True)
+    # The account member payouts are paid from (the debtor of the SEPA credit-transfer file).
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -28,6 +28,10 @@ class MemberOrganisation(TenantOwned):
     agb_code = models.CharField(_("AGB code"), max_length=8, validators=[validate_agb_code])
     member_from = models.DateField(_("member from"))
     member_until = models.DateField(_("member until"), null=True, blank=True)
+    # Where its payouts go (billing.services.payouts); validated with schwifty, changes audited.
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    account_holder = models.CharField(_("account holder"), max_length=70, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
