@@ -131,8 +131,6 @@ def test_transfer_out_of_the_region_in_week_30(s, rules, amount, percentage, exp
             insurer=menzis,
             name="Menzis integraal",
             valid_from=dt.date(2025, 1, 1),
-            overhead_pct=D("5"),
-            reserve_pct=D("2"),
             tariffs=ZK_TARIFFS,
             partial_rules=rules,
         )

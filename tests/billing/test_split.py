@@ -323,8 +323,6 @@ def test_allocations_sum_to_the_line_and_ignore_event_order(s, sc):
                 insurer=insurer,
                 name="Eigenschap",
                 valid_from=dt.date(2025, 1, 1),
-                overhead_pct=sc.overhead * hundredths,
-                reserve_pct=sc.reserve * hundredths,
                 tariffs={
                     phase: (f"IGB-{phase[:3].upper()}", cents_ * hundredths)
                     for phase, cents_ in zip(("prenatal", "natal", "postnatal"), sc.tariffs, strict=True)
@@ -334,6 +332,8 @@ def test_allocations_sum_to_the_line_and_ignore_event_order(s, sc):
                 tenant=s.tenant,
                 actor=s.admin,
                 year=2026,
+                overhead_pct=sc.overhead * hundredths,
+                reserve_pct=sc.reserve * hundredths,
                 phases={
                     "prenatal": {"method": "care"},
                     "natal": {
