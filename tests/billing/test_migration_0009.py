@@ -58,9 +58,12 @@ def test_overhead_moves_to_the_split_rules_and_partial_rules_become_bands(old_ap
     ContractTariff = old_apps.get_model("billing", "ContractTariff")
     ClaimLine = old_apps.get_model("billing", "ClaimLine")
     Allocation = old_apps.get_model("billing", "Allocation")
-    tenant, other = TenantFactory(), TenantFactory()
-    user = UserFactory()
-    zk, vgz = InsurerFactory(uzovi_code="3311"), InsurerFactory(uzovi_code="7095")
+    # Rows of the apps that stay at their latest state, made with the factories (typed loosely, as rows).
+    tenant: Any = TenantFactory()
+    other: Any = TenantFactory()
+    user: Any = UserFactory()
+    zk: Any = InsurerFactory(uzovi_code="3311")
+    vgz: Any = InsurerFactory(uzovi_code="7095")
 
     def contract(
         t: Any, insurer: Any, start: dt.date, end: dt.date | None, overhead: str, reserve: str
@@ -92,7 +95,7 @@ def test_overhead_moves_to_the_split_rules_and_partial_rules_become_bands(old_ap
     )
     # 2026: the new ZK version has a claim line and VGZ none, so the ZK version's 6% and 1.5% win. 2025: no
     # lines; the two contracts in force tie and the first made (ZK 2025: 5% and 2%) wins.
-    episode = EpisodeFactory(tenant=tenant)
+    episode: Any = EpisodeFactory(tenant=tenant)
     tariff = ContractTariff.objects.create(
         tenant_id=tenant.pk,
         contract_id=zk_2026.pk,
