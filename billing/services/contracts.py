@@ -53,8 +53,6 @@ def check_amount(errors: dict[str, list[str]], field: str, value: Decimal) -> No
 # Gestational weeks a band of a rule for an early ending may name.
 WEEK_MIN, WEEK_MAX = 0, 45
 ANSWER_DAYS_MAX = 365
-
-
 PARTIAL_RULE_KEY = re.compile(r"^partial_rules-(\d+)-(\w+)$")
 
 
