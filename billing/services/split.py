@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.db import connection
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -266,7 +267,7 @@ def _kept_head(stored: list[Any]) -> KeptHead | None:
             None,
             a.amount,
             rule_id,
-            AllocationBasis.from_json(a.basis),
+            AllocationBasis(percentage=None if a.percentage is None else Decimal(a.percentage)),
         )
         for a in stored
         if a.kind in (AllocationKind.OVERHEAD, AllocationKind.RESERVE)
@@ -282,21 +283,26 @@ def resplit_changed(*, episodes: list[Episode], ctx: SplitContext) -> int:
     a newer version in force on the line's start divides it wholly by its own percentages. Returns how many
     lines were re-split."""
     stored: dict[int, list[Any]] = defaultdict(list)
-    for row in Allocation.objects.filter(
-        claim_line__episode__in=episodes,
-        claim_line__is_current=True,
-        claim_line__sign=Sign.DEBIT,
-        is_current=True,
-    ).values_list(
-        "claim_line_id",
-        "pk",
-        "tenant_id",
-        "kind",
-        "organisation_id",
-        "amount",
-        "split_rule_id",
-        "basis",
-        named=True,
+    # The basis of an overhead or reserve part is its percentage; a member's (with its events) is not read.
+    for row in (
+        Allocation.objects.filter(
+            claim_line__episode__in=episodes,
+            claim_line__is_current=True,
+            claim_line__sign=Sign.DEBIT,
+            is_current=True,
+        )
+        .annotate(percentage=KeyTextTransform("percentage", "basis"))
+        .values_list(
+            "claim_line_id",
+            "pk",
+            "tenant_id",
+            "kind",
+            "organisation_id",
+            "amount",
+            "split_rule_id",
+            "percentage",
+            named=True,
+        )
     ):
         stored[row.claim_line_id].append(row)
     if not stored:

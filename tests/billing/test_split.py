@@ -230,6 +230,8 @@ def test_a_resplit_under_the_same_rule_version_keeps_the_overhead_and_reserve_al
         ("member", "Ziekenhuis"): D("373.62"),
     }
     assert sum(split_of(prenatal).values()) == prenatal.amount
+    (kept,) = Allocation.unscoped.filter(claim_line=prenatal, is_current=True, kind="overhead")
+    assert kept.basis == {"percentage": "4.00"}  # the percentage it was taken with, as before
     # The natal line was divided under the same rule with 4% and is untouched: 36.00 of 900.00.
     assert split_of(current(ep)["natal"])[("overhead", "")] == D("36.00")
     # A new version of the rule from 1 January 2026 divides the line wholly by its own 6% and 1%.
