@@ -14,7 +14,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
@@ -43,12 +57,14 @@ from billing.models import (
     SplitShare,
     WorkItem,
 )
+from billing.services.contracts import band_label
 from billing.statements import statement_totals
 from igo.dates import month_bounds, month_end
 from igo.models import Insurer
 from pregnancies.models import (
     CareEvent,
     Client,
+    EndReason,
     Episode,
     EpisodeStatus,
     EventStatus,
@@ -66,7 +82,12 @@ HUNDRED = Decimal("100")
 def contract_queryset() -> QuerySet[Contract]:
     return Contract.objects.select_related("insurer").prefetch_related(
         "tariffs",
-        Prefetch("partial_rules", queryset=PartialRule.objects.order_by("end_reason", "before_week")),
+        Prefetch(
+            "partial_rules",
+            queryset=PartialRule.objects.order_by(
+                "end_reason", "phase", F("from_week").asc(nulls_first=True)
+            ),
+        ),
     )
 
 
@@ -81,14 +102,19 @@ def contracts_by_insurer() -> list[tuple[Insurer, list[ContractRow]]]:
     """Every contract version, grouped per insurer (by name), newest version first."""
     groups: dict[int, tuple[Insurer, list[ContractRow]]] = {}
     for contract in contract_queryset().order_by("insurer__name", "-valid_from"):
-        by_phase = {t.phase: t for t in contract.tariffs.all()}
         row = ContractRow(
             contract=contract,
-            tariffs=[(str(label), by_phase.get(phase)) for phase, label in Phase.choices],
+            tariffs=contract_tariff_rows(contract),
             partial_rules=list(contract.partial_rules.all()),
         )
         groups.setdefault(contract.insurer_id, (contract.insurer, []))[1].append(row)
     return list(groups.values())
+
+
+def contract_tariff_rows(contract: Contract) -> list[tuple[str, ContractTariff | None]]:
+    """Per phase in care order its label and tariff (None: the contract does not cover the phase)."""
+    by_phase = {t.phase: t for t in contract.tariffs.all()}
+    return [(str(label), by_phase.get(phase)) for phase, label in Phase.choices]
 
 
 def contract_tariffs(contract: Contract) -> dict[str, tuple[str, Decimal]]:
@@ -96,18 +122,94 @@ def contract_tariffs(contract: Contract) -> dict[str, tuple[str, Decimal]]:
     return {t.phase: (t.prestatie_code, t.amount) for t in contract.tariffs.all()}
 
 
+@dataclass
+class BandCell:
+    """One band of gestational weeks of an early-ending cell: its label and the percentage billed there
+    (None: no rule covers these weeks, finance decides)."""
+
+    label: str
+    percentage: Decimal | None
+
+
+@dataclass
+class EarlyEndingCell:
+    """What a contract bills of a phase that an ending interrupted: one percentage for every week, bands of
+    weeks, or nothing set (finance decides)."""
+
+    phase: str
+    bands: list[BandCell]
+
+    @property
+    def undecided(self) -> bool:
+        return all(b.percentage is None for b in self.bands)
+
+    @property
+    def single(self) -> Decimal | None:
+        """The percentage when one rule covers every week."""
+        return self.bands[0].percentage if len(self.bands) == 1 else None
+
+
+@dataclass
+class EarlyEndingRow:
+    end_reason: str
+    label: str
+    cells: list[EarlyEndingCell]
+
+
+def _week_bands(rules: list[PartialRule]) -> list[BandCell]:
+    """The weeks 0 to ∞ as consecutive bands: those of the rules, and the gaps between them (no rule)."""
+    bands: list[BandCell] = []
+    week: int | None = 0
+    for rule in sorted(rules, key=lambda r: r.from_week or 0):
+        start = rule.from_week or 0
+        if week is not None and start > week:
+            bands.append(BandCell(band_label(week, start), None))
+        bands.append(BandCell(band_label(start, rule.until_week), rule.percentage))
+        week = rule.until_week
+    if week is not None:
+        bands.append(BandCell(band_label(week, None), None))
+    return bands
+
+
+def contract_early_endings(contract: Contract) -> list[EarlyEndingRow]:
+    """Per end reason (not "care completed") and per phase the ending interrupts, what the contract bills of
+    that phase. Phases completed before it are billed in full and phases not reached never (the roll-up)."""
+    rules: dict[tuple[str, str], list[PartialRule]] = defaultdict(list)
+    for rule in contract.partial_rules.all():
+        rules[(rule.end_reason, rule.phase)].append(rule)
+    return [
+        EarlyEndingRow(
+            end_reason=reason,
+            label=str(label),
+            cells=[EarlyEndingCell(phase, _week_bands(rules[(reason, phase)])) for phase in Phase.values],
+        )
+        for reason, label in EndReason.choices
+        if reason != EndReason.COMPLETED
+    ]
+
+
 # --- split rules ------------------------------------------------------------------------------
 
 
 def split_rule_list() -> QuerySet[SplitRule]:
-    return SplitRule.objects.select_related("created_by").prefetch_related(
-        Prefetch(
-            "phases",
-            queryset=SplitPhase.objects.order_by("phase").prefetch_related(
-                Prefetch("shares", queryset=SplitShare.objects.select_related("organisation"))
+    """The versions of the verdeelmodel with their phases, shares and rates; `members_pct` is what is left
+    for the members after the IGO's overhead and reserve."""
+    members_pct = ExpressionWrapper(
+        Value(HUNDRED) - F("overhead_pct") - F("reserve_pct"),
+        output_field=DecimalField(max_digits=5, decimal_places=2),
+    )
+    return (
+        SplitRule.objects.annotate(members_pct=members_pct)
+        .select_related("created_by")
+        .prefetch_related(
+            Prefetch(
+                "phases",
+                queryset=SplitPhase.objects.order_by("phase").prefetch_related(
+                    Prefetch("shares", queryset=SplitShare.objects.select_related("organisation"))
+                ),
             ),
-        ),
-        Prefetch("rates", queryset=InternalRate.objects.select_related("event_type")),
+            Prefetch("rates", queryset=InternalRate.objects.select_related("event_type")),
+        )
     )
 
 
@@ -116,10 +218,15 @@ def split_rule_latest() -> SplitRule | None:
 
 
 def split_rule_initial(rule: SplitRule | None) -> dict[str, Any]:
-    """Form values that start a new version from `rule` (methods, percentages, internal rates)."""
+    """Form values that start a new version from `rule` (overhead and reserve, methods, percentages, internal
+    rates)."""
     if rule is None:
         return {"year": timezone.localdate().year}
-    initial: dict[str, Any] = {"year": max(rule.year, timezone.localdate().year)}
+    initial: dict[str, Any] = {
+        "year": max(rule.year, timezone.localdate().year),
+        "overhead_pct": format(rule.overhead_pct.normalize(), "f"),
+        "reserve_pct": format(rule.reserve_pct.normalize(), "f"),
+    }
     for split_phase in rule.phases.all():
         initial[f"method_{split_phase.phase}"] = split_phase.method
         for share in split_phase.shares.all():
@@ -298,6 +405,10 @@ class Explanation:
     percentage: Decimal
     overhead: Allocation | None
     reserve: Allocation | None
+    # The percentages the overhead and reserve were taken with (their basis; a credit's are those of the
+    # line it credits). A part of 0.00 has no allocation and counts as 0 %.
+    overhead_pct: Decimal | None
+    reserve_pct: Decimal | None
     members: list[ExplainedMember]
     members_total: Decimal
     split_rule: SplitRule | None
@@ -313,7 +424,7 @@ class Explanation:
 
     @property
     def members_pct(self) -> Decimal:
-        return HUNDRED - self.contract.overhead_pct - self.contract.reserve_pct
+        return HUNDRED - (self.overhead_pct or Decimal(0)) - (self.reserve_pct or Decimal(0))
 
     @property
     def allocated_total(self) -> Decimal:
@@ -349,6 +460,13 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
         key=lambda a: (a.organisation.name if a.organisation else "", a.pk),
     )
     split_rule = next((a.split_rule for a in allocations if a.split_rule is not None), None)
+    head_pct = _head_percentages([a for a in allocations if a.organisation_id is None])
+    if line.corrects_id is not None and (overhead or reserve) and not head_pct:
+        head_pct = _head_percentages(
+            list(
+                Allocation.objects.filter(claim_line_id=line.corrects_id, is_current=True, organisation=None)
+            )
+        )
     bases = {a.pk: AllocationBasis.from_json(a.basis) for a in member_allocs}
     method = next((b.method for b in bases.values() if b.method), "")
 
@@ -422,6 +540,8 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
         percentage=line.percentage,
         overhead=overhead,
         reserve=reserve,
+        overhead_pct=head_pct.get(AllocationKind.OVERHEAD) if overhead is not None else None,
+        reserve_pct=head_pct.get(AllocationKind.RESERVE) if reserve is not None else None,
         members=members,
         members_total=sum((m.allocation.amount for m in members), Decimal(0)),
         split_rule=split_rule,
@@ -434,6 +554,16 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
             for when, parts in sorted(superseded.items(), reverse=True)
         ],
     )
+
+
+def _head_percentages(parts: list[Allocation]) -> dict[str, Decimal]:
+    """The percentage each overhead or reserve allocation was taken with, by kind (from its basis)."""
+    result: dict[str, Decimal] = {}
+    for a in parts:
+        pct = AllocationBasis.from_json(a.basis).percentage
+        if pct is not None:
+            result[a.kind] = pct
+    return result
 
 
 def _ordered(parts: list[Allocation]) -> list[Allocation]:

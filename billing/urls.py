@@ -7,6 +7,7 @@ from billing import views
 urlpatterns: list[URLPattern] = [
     path("contracts/", views.contract_list, name="contract_list"),
     path("contracts/new/", views.contract_create, name="contract_create"),
+    path("contracts/<int:pk>/", views.contract_detail, name="contract_detail"),
     path("contracts/<int:pk>/new-version/", views.contract_new_version, name="contract_new_version"),
     path(
         "contracts/<int:pk>/quality-agreements/new/",

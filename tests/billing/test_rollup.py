@@ -131,8 +131,6 @@ def test_transfer_out_of_the_region_in_week_30(s, rules, amount, percentage, exp
             insurer=menzis,
             name="Menzis integraal",
             valid_from=dt.date(2025, 1, 1),
-            overhead_pct=D("5"),
-            reserve_pct=D("2"),
             tariffs=ZK_TARIFFS,
             partial_rules=rules,
         )
@@ -175,24 +173,27 @@ def test_new_insurer_on_1_january_between_prenatal_and_natal_care(s):
             dt.date(2026, 2, 13),
         ),
     }
-    # Each line is split with its own contract's percentages.
-    # Prenatal (ZK 5% + 2%): 60.00 + 24.00, members 1116.00, all care by the practice.
+    # Each line is split by the split rule's 5% overhead and 2% reserve, whatever its insurer.
+    # Prenatal (ZK): 60.00 + 24.00, members 1116.00, all care by the practice.
     assert split_of(lines["prenatal"]) == {
         ("overhead", ""): D("60.00"),
         ("reserve", ""): D("24.00"),
         ("member", "Praktijk"): D("1116.00"),
     }
-    # Natal (VGZ 4% + 0%): overhead 40.00, no reserve row, members 960.00 fixed 60/40: 576.00 and 384.00.
+    # Natal (VGZ 1000.00): 50.00 + 20.00, members 930.00 fixed 60/40: 558.00 and 372.00.
     assert split_of(lines["natal"]) == {
-        ("overhead", ""): D("40.00"),
-        ("member", "Praktijk"): D("576.00"),
-        ("member", "Ziekenhuis"): D("384.00"),
+        ("overhead", ""): D("50.00"),
+        ("reserve", ""): D("20.00"),
+        ("member", "Praktijk"): D("558.00"),
+        ("member", "Ziekenhuis"): D("372.00"),
     }
-    # Postnatal (VGZ): overhead 66.00, members 1584.00; practice minimum 10% = 158.40, kraamzorg 1425.60.
+    # Postnatal (VGZ 1650.00): 82.50 + 33.00, members 1534.50; practice minimum 10% = 153.45, kraamzorg
+    # 1381.05.
     assert split_of(lines["postnatal"]) == {
-        ("overhead", ""): D("66.00"),
-        ("member", "Praktijk"): D("158.40"),
-        ("member", "Kraamzorg"): D("1425.60"),
+        ("overhead", ""): D("82.50"),
+        ("reserve", ""): D("33.00"),
+        ("member", "Praktijk"): D("153.45"),
+        ("member", "Kraamzorg"): D("1381.05"),
     }
     assert not WorkItem.unscoped.filter(episode=ep).exists()
 

@@ -81,6 +81,7 @@ ACCESS = {
     "api_event_types": ("get", CLINICAL),
     "contract_list": ("get", ADMIN_FINANCE),
     "contract_create": ("get", FINANCE),
+    "contract_detail": ("get", ADMIN_FINANCE),
     "contract_new_version": ("get", FINANCE),
     "quality_agreement_create": ("get", FINANCE),
     "quality_agreements": ("get", ADMIN_FINANCE),
@@ -192,6 +193,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().pk
     if name in (
         "contract_new_version",
+        "contract_detail",
         "quality_agreement_create",
         "claim_line_explain",
         "api_contract_detail",
