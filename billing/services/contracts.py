@@ -63,10 +63,7 @@ def contract_create(
     errors: dict[str, list[str]] = {}
     if valid_until is not None and valid_until < valid_from:
         errors.setdefault("valid_until", []).append(_("The end lies before the start."))
-    check_percentage(errors, "overhead_pct", overhead_pct)
-    check_percentage(errors, "reserve_pct", reserve_pct)
-    if not errors and overhead_pct + reserve_pct > HUNDRED:
-        errors.setdefault("reserve_pct", []).append(_("Overhead and reserve together exceed 100%."))
+    # STAND-IN (issue 14, H2 replaces this): overhead and reserve moved to the split rule; ignored here.
     if not tariffs:
         errors.setdefault("tariffs", []).append(_("A contract covers at least one phase."))
     for phase, (code, amount) in tariffs.items():
@@ -114,8 +111,6 @@ def contract_create(
         name=name.strip(),
         valid_from=valid_from,
         valid_until=valid_until,
-        overhead_pct=overhead_pct,
-        reserve_pct=reserve_pct,
         submission_months=submission_months,
         created_by=actor,
     )
@@ -130,8 +125,7 @@ def contract_create(
         check_percentage(pct_errors, "partial_rules", Decimal(rule.get("percentage", HUNDRED)))
         if pct_errors:
             raise ValidationError(pct_errors)
-        phases = list(rule.get("phases", []))
-        if rule.get("end_reason") not in EndReason.values or not set(phases) <= set(Phase.values):
+        if rule.get("end_reason") not in EndReason.values or rule.get("phase") not in Phase.values:
             raise ValidationError(
                 {"partial_rules": _("A rule for an early ending names an unknown reason or phase.")}
             )
@@ -139,8 +133,9 @@ def contract_create(
             tenant=tenant,
             contract=contract,
             end_reason=rule["end_reason"],
-            before_week=rule.get("before_week"),
-            phases=phases,
+            phase=rule["phase"],
+            from_week=rule.get("from_week"),
+            until_week=rule.get("until_week"),
             percentage=Decimal(rule.get("percentage", HUNDRED)),
         )
     audit_record(
@@ -187,8 +182,9 @@ def contract_new_version(
             partial_rules = [
                 {
                     "end_reason": r.end_reason,
-                    "before_week": r.before_week,
-                    "phases": r.phases,
+                    "phase": r.phase,
+                    "from_week": r.from_week,
+                    "until_week": r.until_week,
                     "percentage": r.percentage,
                 }
                 for r in contract.partial_rules.all()
@@ -200,8 +196,6 @@ def contract_new_version(
             name=contract.name if name is None else name,
             valid_from=valid_from,
             valid_until=valid_until,
-            overhead_pct=contract.overhead_pct if overhead_pct is None else overhead_pct,
-            reserve_pct=contract.reserve_pct if reserve_pct is None else reserve_pct,
             submission_months=contract.submission_months if submission_months is None else submission_months,
             tariffs=tariffs,
             partial_rules=partial_rules,
