@@ -224,17 +224,9 @@ def _check_phase_chunk(
         # What the run that checked it wanted: the phases ended by that day, or already claimed with the
         # same end (billing.services.rollup_episodes).
         day = timezone.localdate(checked_at)
-        ins_list = insurances.get(episode.client_id, [])
-        first = rollup.insurance_on(ins_list, episode.intake_date)
-        contract = (
-            rollup.contract_on(contracts[episode.tenant_id], first.insurer_id, episode.intake_date)
-            if first
-            else None
-        )
-        rules = list(contract.partial_rules.all()) if contract else []
         wanted = {
             p.phase: p
-            for p in rollup.billable_phases(episode, rules)
+            for p in rollup.ended_phases(episode)
             if rollup.phase_due(p, day, claimed_end.get((episode.pk, p.phase)))
         }
         for phase in rollup.PHASES:
