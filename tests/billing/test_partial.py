@@ -312,3 +312,81 @@ def test_access_log_untouched_by_the_service(w):
     with tenant_scope(w.tenant):
         w.decide(ep, choice="full", reason="Volledig.", today=TODAY)
     assert AccessLogEntry.unscoped.count() == before
+
+
+# --- the pages: the work queue, the decision, the episode's claims, "explain this amount" -------------
+
+
+def test_finance_decides_from_the_work_queue_and_sees_it_explained(w, client_for):
+    ep = moved_away_at_20_weeks(w)
+    w.run(TODAY)
+    item = WorkItem.unscoped.get(episode=ep, reason="no_partial_rule")
+    finance = client_for(w.finance)
+    queue = finance.get(w.url("work_queue")).content.decode()
+    url = w.url("partial_decision", pk=ep.pk, phase="prenatal")
+    assert f'href="{url}"' in queue and f'data-testid="decide-{item.pk}"' in queue
+    claims = finance.get(w.url("episode_claims", pk=ep.pk)).content.decode()
+    assert f'href="{url}"' in claims
+
+    page = finance.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="decision-week">20<' in html
+    assert "1.200,00" in html  # the tariff
+    assert item.message in html
+    assert AccessLogEntry.unscoped.filter(client=ep.client, action="view", detail="partial decision").exists()
+
+    response = finance.post(
+        url, {"choice": "percentage", "percentage": "41.67", "reason": "Vijf van twaalf controles."}
+    )
+    assert response.status_code == 302 and response["Location"] == w.url("episode_claims", pk=ep.pk)
+    decision = PartialDecision.unscoped.get(episode=ep)
+    assert (decision.choice, decision.percentage, decision.decided_by) == (
+        "percentage",
+        D("41.67"),
+        w.finance,
+    )
+    assert AccessLogEntry.unscoped.filter(
+        client=ep.client, action="update", detail="partial decision prenatal"
+    )
+    # 1200.00 x 41.67% = 500.04, billed at once.
+    (line,) = lines(ep).values()
+    assert line.amount == D("500.04")
+
+    claims = finance.get(w.url("episode_claims", pk=ep.pk)).content.decode()
+    assert f'data-testid="decision-{decision.pk}"' in claims
+    assert "Vijf van twaalf controles." in claims and str(w.finance) in claims
+    explain = finance.get(w.url("claim_line_explain", pk=line.pk)).content.decode()
+    assert 'data-testid="explain-decision"' in explain
+    assert "Vijf van twaalf controles." in explain
+    assert "41,67%" in explain and "500,04" in explain
+
+
+def test_the_explanation_of_a_rule_and_of_a_completed_phase(w, client_for):
+    ep = transferred_after_birth(w)
+    w.run(TODAY)
+    finance = client_for(w.finance)
+    got = lines(ep)
+    post = finance.get(w.url("claim_line_explain", pk=got["postnatal"].pk)).content.decode()
+    assert "week 40" in post and "33,33%" in post and "499,95" in post
+    pre = finance.get(w.url("claim_line_explain", pk=got["prenatal"].pk)).content.decode()
+    assert 'data-testid="explain-percentage"' in pre and "1.200,00" in pre
+
+
+def test_a_bad_decision_on_the_page_shows_the_errors_and_stores_nothing(w, client_for):
+    ep = moved_away_at_20_weeks(w)
+    w.run(TODAY)
+    finance = client_for(w.finance)
+    url = w.url("partial_decision", pk=ep.pk, phase="prenatal")
+    response = finance.post(url, {"choice": "percentage", "percentage": "150", "reason": "  "})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert html.count('class="errorlist') >= 2  # on the percentage and on the reason
+    _nothing_stored(ep)
+
+
+def test_the_page_of_a_phase_with_a_rule_offers_no_decision(w, client_for):
+    ep = transferred_at_30_weeks(w)
+    w.run(TODAY)
+    html = client_for(w.finance).get(w.url("partial_decision", pk=ep.pk, phase="prenatal")).content.decode()
+    assert 'data-testid="decision-rule"' in html and "partial-decision-form" not in html

@@ -1,7 +1,8 @@
 """Partial trajectories and late facts: an IGO whose Zilveren Kruis contract (2026, 1200/900/1500) has rules
 per end reason, interrupted phase and week band (PARTIAL_RULES), none for moving away; CZ, an insurer the
-IGO has no contract with yet; the worked split rule (2025 and 2026); and the early endings worked out in tests/billing/
-test_partial.py. Dates are fixed; a test sets the clock and passes `today=`."""
+IGO has no contract with yet (CZ_TARIFFS: the one it will get late); the worked split rule (2024 to 2026);
+the early endings worked out in tests/billing/test_partial.py and the completed pregnancies of
+tests/billing/test_late_facts.py. Dates are fixed; a test sets the clock and passes `today=`."""
 
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ PARTIAL_RULES: list[dict[str, Any]] = [
     {"end_reason": "transferred_out", "phase": "natal", "percentage": D("50")},
     {"end_reason": "transferred_out", "phase": "postnatal", "percentage": D("33.33")},
 ]
+
+CZ_TARIFFS = {
+    "prenatal": ("IGB-PRE", D("1300.00")),
+    "natal": ("IGB-NAT", D("1000.00")),
+    "postnatal": ("IGB-POST", D("1650.00")),
+}
 
 
 @dataclass
@@ -154,7 +161,7 @@ def partial_world(world: TenantWorld) -> PartialWorld:
             partial_rules=PARTIAL_RULES,
         )
         types = {t.code: t for t in EventType.objects.all()}
-    for year in (2025, 2026):
+    for year in (2024, 2025, 2026):
         worked_split_rule(
             tenant=tenant, actor=admin, practice=practice, hospital=hospital, types=types, year=year
         )
@@ -169,6 +176,20 @@ def partial_world(world: TenantWorld) -> PartialWorld:
         pros=pros,
         types=types,
     )
+
+
+def record_cz_contract(w: PartialWorld, *, valid_from: dt.date, submission_months: int = 12) -> Contract:
+    """Finance records the CZ contract (CZ_TARIFFS, open-ended), through the service."""
+    with tenant_scope(w.tenant):
+        return services.contract_create(
+            tenant=w.tenant,
+            actor=w.finance,
+            insurer=w.cz,
+            name="CZ integraal",
+            valid_from=valid_from,
+            submission_months=submission_months,
+            tariffs=CZ_TARIFFS,
+        )
 
 
 def _prenatal_care(w: PartialWorld, ep: Episode, first: dt.datetime, checks: int) -> None:
