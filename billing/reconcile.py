@@ -63,6 +63,8 @@ from billing.models import (
     Contract,
     EpisodeBillingState,
     LineStatus,
+    PartialChoice,
+    PartialDecision,
     PartialRule,
     Sign,
     WorkItem,
@@ -215,6 +217,12 @@ def _check_phase_chunk(
             "episode_id", "phase"
         )
     )
+    # Interrupted phases finance decided not to bill (issue 14): ended, rightly without a line.
+    not_billed = set(
+        PartialDecision.unscoped.filter(
+            episode_id__in=ids, is_current=True, choice=PartialChoice.NONE
+        ).values_list("episode_id", "phase", "end_reason")
+    )
     for episode in episodes:
         report.episodes += 1
         checked_at, seen_changed_at = checked.get(episode.pk, (None, None))
@@ -230,7 +238,7 @@ def _check_phase_chunk(
             if rollup.phase_due(p, day, claimed_end.get((episode.pk, p.phase)))
         }
         for phase in rollup.PHASES:
-            bp = wanted.get(phase)
+            bp = None if (episode.pk, phase, episode.end_reason) in not_billed else wanted.get(phase)
             line_id = current.get((episode.pk, phase))
             in_period = bounds is None or (bp is not None and bounds[0] <= bp.end <= bounds[1])
             if bp is None:

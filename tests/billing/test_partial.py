@@ -14,7 +14,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from billing import services
+from billing import reconcile, services
 from billing.models import ClaimLine, PartialDecision, PartialRule, WorkItem
 from igo.models import AuditEntry
 from igo.tenancy import tenant_scope
@@ -211,6 +211,9 @@ def test_finance_decides_not_to_bill(w):
     # The next runs leave it so: no line, no new work item.
     w.run(TODAY)
     assert not ClaimLine.unscoped.filter(episode=ep).exists() and not open_items(ep)
+    # The books check counts the phase as rightly unclaimed.
+    report = reconcile.books_check(tenant=w.tenant)
+    assert report.ok, reconcile.problem_lines(report)
 
 
 def test_a_later_decision_supersedes_the_earlier_one_and_rebills(w):
