@@ -59,8 +59,10 @@ def _split_inputs_changed(episode: Episode, seen: tuple[datetime | None, str] | 
     return seen_changed_at != episode.changed_at or seen_rules != rules
 
 
-# The roll-up work items that can change by the passing of time alone: a phase waiting for a contract, an
-# insurance or finance's decision can pass its submission deadline. One whose deadline passed cannot.
+# The roll-up work items whose episode is looked at again every day while they are open: a phase waiting for
+# an insurance, a contract, a tariff or finance's decision is billed, or found past its deadline, on the
+# first run after the fact arrives, also when it arrived on a path that marks no episode. An item saying the
+# deadline passed waits for nothing (a later fact marks or touches the episode).
 _WAITING_REASONS = [r for r in ROLLUP_REASONS if r != WorkReason.DEADLINE_PASSED]
 
 
@@ -68,8 +70,8 @@ def _candidates(today: date, now: datetime | None = None) -> Any:
     """The episodes a run checks: new to billing, changed since the last check (what it saw differs),
     marked for a re-check by a service that recorded a fact the roll-up reads (a contract, a contract's
     end), with a current line not divided yet; and, once a day, those whose claims can change by the
-    passing of time alone: active episodes (a phase ends), ended ones waiting in a roll-up work item (its
-    deadline can pass) and ended ones whose end was not yet behind them at their last check. There is no
+    passing of time alone or arrive unmarked: active episodes (a phase ends), ended ones waiting in a roll-up
+    work item, and ended ones whose end was not yet behind them at their last check. There is no
     time window: an episode ended long ago is checked again when a fact about it is recorded."""
     midnight = timezone.make_aware(datetime.combine(today, time.min))
     # Not checked today: before today's midnight, or at a moment this clock has not reached yet (it
