@@ -327,8 +327,7 @@ class Explanation:
 
     @property
     def members_pct(self) -> Decimal:
-        rule = self.split_rule  # STAND-IN (issue 14, H2 replaces this): overhead is on the split rule
-        return HUNDRED - (rule.overhead_pct + rule.reserve_pct if rule else Decimal(0))
+        return HUNDRED - self.contract.overhead_pct - self.contract.reserve_pct
 
     @property
     def allocated_total(self) -> Decimal:

@@ -64,7 +64,10 @@ def contract_create(
     errors: dict[str, list[str]] = {}
     if valid_until is not None and valid_until < valid_from:
         errors.setdefault("valid_until", []).append(_("The end lies before the start."))
-    # STAND-IN (issue 14, H2 replaces this): overhead and reserve moved to the split rule; ignored here.
+    check_percentage(errors, "overhead_pct", overhead_pct)
+    check_percentage(errors, "reserve_pct", reserve_pct)
+    if not errors and overhead_pct + reserve_pct > HUNDRED:
+        errors.setdefault("reserve_pct", []).append(_("Overhead and reserve together exceed 100%."))
     if not tariffs:
         errors.setdefault("tariffs", []).append(_("A contract covers at least one phase."))
     for phase, (code, amount) in tariffs.items():
@@ -112,6 +115,8 @@ def contract_create(
         name=name.strip(),
         valid_from=valid_from,
         valid_until=valid_until,
+        overhead_pct=overhead_pct,
+        reserve_pct=reserve_pct,
         submission_months=submission_months,
         created_by=actor,
     )
@@ -126,7 +131,8 @@ def contract_create(
         check_percentage(pct_errors, "partial_rules", Decimal(rule.get("percentage", HUNDRED)))
         if pct_errors:
             raise ValidationError(pct_errors)
-        if rule.get("end_reason") not in EndReason.values or rule.get("phase") not in Phase.values:
+        phases = list(rule.get("phases", []))
+        if rule.get("end_reason") not in EndReason.values or not set(phases) <= set(Phase.values):
             raise ValidationError(
                 {"partial_rules": _("A rule for an early ending names an unknown reason or phase.")}
             )
@@ -134,9 +140,8 @@ def contract_create(
             tenant=tenant,
             contract=contract,
             end_reason=rule["end_reason"],
-            phase=rule["phase"],
-            from_week=rule.get("from_week"),
-            until_week=rule.get("until_week"),
+            before_week=rule.get("before_week"),
+            phases=phases,
             percentage=Decimal(rule.get("percentage", HUNDRED)),
         )
     audit_record(
@@ -185,9 +190,8 @@ def contract_new_version(
             partial_rules = [
                 {
                     "end_reason": r.end_reason,
-                    "phase": r.phase,
-                    "from_week": r.from_week,
-                    "until_week": r.until_week,
+                    "before_week": r.before_week,
+                    "phases": r.phases,
                     "percentage": r.percentage,
                 }
                 for r in contract.partial_rules.all()
@@ -199,6 +203,8 @@ def contract_new_version(
             name=contract.name if name is None else name,
             valid_from=valid_from,
             valid_until=valid_until,
+            overhead_pct=contract.overhead_pct if overhead_pct is None else overhead_pct,
+            reserve_pct=contract.reserve_pct if reserve_pct is None else reserve_pct,
             submission_months=contract.submission_months if submission_months is None else submission_months,
             tariffs=tariffs,
             partial_rules=partial_rules,

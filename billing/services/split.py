@@ -132,8 +132,7 @@ def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRo
     weights = member_weights(method=split_phase.method, shares=list(split_phase.shares.all()), points=points)
     if not weights:
         return WorkReason.NO_CARE_BASIS, _("No logged care with an internal rate to divide this phase by.")
-    # STAND-IN (issue 14, H2 replaces this): overhead and reserve come from the split rule.
-    contract = rule
+    contract = line.contract
     member_pct = HUNDRED - contract.overhead_pct - contract.reserve_pct
     head = split_largest_remainder(line.amount, [contract.overhead_pct, contract.reserve_pct, member_pct])
     orgs = sorted(weights)

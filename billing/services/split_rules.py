@@ -35,8 +35,6 @@ def split_rule_create(
     phases: dict[str, dict[str, Any]],
     rates: dict[int, Decimal] | None = None,
     note: str = "",
-    overhead_pct: Decimal = Decimal("0"),  # STAND-IN (issue 14, H2 replaces this)
-    reserve_pct: Decimal = Decimal("0"),
 ) -> SplitRule:
     """A version of the verdeelmodel. `phases` maps phase to {"method": fixed|care, "shares": {org_id: pct},
     "minimums": {org_id: pct}}; `rates` maps event-type id to its internal rate (method care)."""
@@ -76,8 +74,6 @@ def split_rule_create(
         version=version,
         valid_from=valid_from or date(year, 1, 1),
         note=note,
-        overhead_pct=overhead_pct,
-        reserve_pct=reserve_pct,
         created_by=actor,
     )
     for phase, spec in phases.items():

@@ -167,8 +167,6 @@ def worked_split_rule(
             actor=actor,
             year=year,
             valid_from=valid_from,
-            overhead_pct=D("5"),  # STAND-IN (issue 14, H2 replaces this): was on the ZK contract
-            reserve_pct=D("2"),
             phases={
                 "prenatal": {"method": "care"},
                 "natal": {"method": "fixed", "shares": {practice.pk: 60, hospital.pk: 40}},
