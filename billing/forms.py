@@ -15,7 +15,7 @@ from django.forms import formset_factory
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import BatchStatus, SplitMethod
+from billing.models import BatchStatus, PartialChoice, SplitMethod
 from billing.services.batches import batch_period_check
 from billing.services.contracts import partial_rule_key_parse
 from igo.dates import add_months, month_start
@@ -412,3 +412,26 @@ class QualityAgreementForm(forms.Form):
 
 class SettleYearForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+
+
+# --- finance's decision on an interrupted phase (issue 14) --------------------------------------------
+
+
+class PartialDecisionForm(forms.Form):
+    """What finance decides for an interrupted phase the contract has no rule for. The service checks the
+    percentage (0 to 100) and the reason; these fields only parse."""
+
+    choice = forms.ChoiceField(label=_("Decision"), choices=PartialChoice.choices, widget=forms.RadioSelect)
+    percentage = forms.DecimalField(
+        label=_("Percentage of the tariff"),
+        required=False,
+        widget=PERCENT,
+        help_text=_("Only for “Bill a percentage”: 0 to 100."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Shown with the amount and kept in the audit log."),
+    )

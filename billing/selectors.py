@@ -31,6 +31,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from billing.models import (
     RETURN_CODES,
@@ -46,6 +47,8 @@ from billing.models import (
     ContractTariff,
     InternalRate,
     LineStatus,
+    PartialChoice,
+    PartialDecision,
     PartialRule,
     QualityAgreement,
     ReturnLine,
@@ -58,12 +61,21 @@ from billing.models import (
     WorkItem,
 )
 from billing.services.contracts import band_label
+from billing.services.rollup import (
+    BillablePhase,
+    contract_on,
+    gestational_week,
+    insurance_on,
+    interrupted_phase,
+    partial_rule_for,
+)
 from billing.statements import statement_totals
 from igo.dates import month_bounds, month_end
 from igo.models import Insurer
 from pregnancies.models import (
     CareEvent,
     Client,
+    ClientInsurance,
     EndReason,
     Episode,
     EpisodeStatus,
@@ -417,6 +429,7 @@ class Explanation:
     total_points: Decimal
     history: list[ClaimLine]
     earlier_splits: list[EarlierSplit]
+    percentage_basis: PercentageBasis | None = None  # issue 14: how the percentage was reached
 
     @property
     def is_partial(self) -> bool:
@@ -553,6 +566,7 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
             EarlierSplit(created_at=parts[0].created_at, superseded_at=when, parts=_ordered(parts))
             for when, parts in sorted(superseded.items(), reverse=True)
         ],
+        percentage_basis=percentage_basis(line=line),
     )
 
 
@@ -937,3 +951,135 @@ def quality_agreement_rows(*, year: int) -> list[AgreementRow]:
         )
         for a in agreements
     ]
+
+
+# --- partial trajectories: how a line's percentage was reached, finance's decisions (issue 14) ---------
+
+
+@dataclass
+class PercentageBasis:
+    """How a care line's percentage of the tariff was reached (ClaimLine.explanation), for the page that
+    explains the amount: a phase completed before an early ending (in full), the contract's rule for the
+    interrupted phase, or finance's decision where the contract has none."""
+
+    kind: str  # "completed", "partial" or "decision"
+    percentage: Decimal = HUNDRED
+    week: int | None = None
+    end_reason: str = ""
+    rule_id: int | None = None
+    from_week: int | None = None
+    until_week: int | None = None
+    decision_id: int | None = None
+    choice: str = ""
+    reason: str = ""
+    by: str = ""
+    at: dt.datetime | None = None
+
+    @property
+    def end_reason_label(self) -> str:
+        return str(EndReason(self.end_reason).label) if self.end_reason in EndReason.values else ""
+
+    @property
+    def choice_label(self) -> str:
+        return str(PartialChoice(self.choice).label) if self.choice in PartialChoice.values else ""
+
+
+def percentage_basis(*, line: ClaimLine) -> PercentageBasis | None:
+    """What the roll-up recorded on a care line about its percentage (None for lines made before it did,
+    for quality lines and for credits)."""
+    x = line.explanation or {}
+    if "partial" in x:
+        p = x["partial"]
+        return PercentageBasis(
+            kind="partial",
+            percentage=Decimal(str(p["percentage"])),
+            week=p.get("week"),
+            end_reason=p.get("end_reason", ""),
+            rule_id=p.get("rule"),
+            from_week=p.get("from_week"),
+            until_week=p.get("until_week"),
+        )
+    if "decision" in x:
+        d = x["decision"]
+        return PercentageBasis(
+            kind="decision",
+            percentage=Decimal(str(d["percentage"])),
+            decision_id=d.get("id"),
+            choice=d.get("choice", ""),
+            reason=d.get("reason", ""),
+            by=d.get("by", ""),
+            at=parse_datetime(d["at"]) if d.get("at") else None,
+        )
+    if x.get("completed"):
+        return PercentageBasis(kind="completed")
+    return None
+
+
+@dataclass
+class PartialCase:
+    """The phase an early ending interrupted, for finance's decision: where it stands and what was
+    decided before."""
+
+    episode: Episode
+    phase: str
+    interrupted: BillablePhase | None  # None: this phase is not the interrupted phase of an early ending
+    week: int | None
+    contract: Contract | None
+    tariff: Decimal | None
+    rule: PartialRule | None  # a rule of the contract that covers the case (then the contract decides)
+    decisions: list[PartialDecision]
+    work_items: list[WorkItem]
+
+    @property
+    def current(self) -> PartialDecision | None:
+        return next((d for d in self.decisions if d.is_current), None)
+
+    @property
+    def phase_label(self) -> str:
+        return str(Phase(self.phase).label)
+
+
+def partial_case(*, episode: Episode, phase: str) -> PartialCase:
+    """Read what finance needs to decide on an interrupted phase: its dates and week, the contract that
+    bills it and its tariff, and the decisions so far (newest first)."""
+    interrupted = interrupted_phase(episode)
+    if interrupted is not None and interrupted.phase != phase:
+        interrupted = None
+    week = contract = tariff = rule = None
+    if interrupted is not None:
+        week = gestational_week(episode, interrupted.end)
+        insurances = list(ClientInsurance.objects.filter(client_id=episode.client_id).order_by("valid_from"))
+        ins = insurance_on(insurances, interrupted.start)
+        if ins is not None:
+            contracts = list(
+                Contract.objects.filter(insurer_id=ins.insurer_id)
+                .select_related("insurer")
+                .prefetch_related("tariffs", "partial_rules")
+                .order_by("valid_from")
+            )
+            contract = contract_on(contracts, ins.insurer_id, interrupted.start)
+        if contract is not None:
+            tariff = next((t.amount for t in contract.tariffs.all() if t.phase == phase), None)
+            rule = partial_rule_for(contract, end_reason=episode.end_reason, phase=phase, week=week)
+    return PartialCase(
+        episode=episode,
+        phase=phase,
+        interrupted=interrupted,
+        week=week,
+        contract=contract,
+        tariff=tariff,
+        rule=rule,
+        decisions=list(episode_partial_decisions(episode=episode).filter(phase=phase)),
+        work_items=list(
+            WorkItem.objects.filter(episode=episode, phase=phase, resolved_at__isnull=True).order_by("pk")
+        ),
+    )
+
+
+def episode_partial_decisions(*, episode: Episode) -> QuerySet[PartialDecision]:
+    """Finance's decisions on an episode's interrupted phases, newest first, with who made them."""
+    return (
+        PartialDecision.objects.filter(episode=episode)
+        .select_related("decided_by")
+        .order_by("-decided_at", "-pk")
+    )

@@ -33,6 +33,7 @@ from billing.forms import (
     BatchFilterForm,
     ContractForm,
     ContractVersionForm,
+    PartialDecisionForm,
     PartialRuleFormSet,
     QualityAgreementForm,
     SettleYearForm,
@@ -53,7 +54,7 @@ from billing.models import (
     WorkReason,
 )
 from billing.progress import batch_progress, run_progress
-from billing.services import batches, quality_claims, returns
+from billing.services import batches, partial_decisions, quality_claims, returns
 from billing.services.quality_claims import quality_line_comment
 from igo import rules
 from igo.dates import month_end
@@ -278,6 +279,8 @@ def episode_claims(request: TenantRequest, pk: int) -> HttpResponse:
             "work_items": items,
             "reasons": WORK_REASONS,
             "can_open_episode": rules.can_log_care(request.tenant_roles),
+            "can_manage": rules.can_manage_finance(request.tenant_roles),
+            "decisions": selectors.episode_partial_decisions(episode=episode),  # issue 14
         },
     )
 
@@ -743,3 +746,59 @@ def quality_settle(request: TenantRequest) -> HttpResponse:
         % {"year": year},
     )
     return redirect(target)
+
+
+# --- finance's decision on an interrupted phase (issue 14) --------------------------------------------
+
+
+@tenant_view(rules.can_manage_finance)
+def partial_decision(request: TenantRequest, pk: int, phase: str) -> HttpResponse:
+    """Decide what is billed of the phase an early ending interrupted, where the contract has no rule:
+    in full, a percentage, or not at all, with the reason. The episode is billed again at once."""
+    if phase not in Phase.values:
+        raise Http404
+    try:
+        episode = selectors.claim_episode(pk=pk)
+    except Episode.DoesNotExist:
+        raise Http404 from None
+    care_services.access_log(
+        user=request.user,
+        client=episode.client,
+        action=AccessAction.VIEW,
+        obj=episode,
+        detail="partial decision",
+    )
+    form = PartialDecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            partial_decisions.partial_decision_record(
+                episode=episode,
+                phase=phase,
+                choice=form.cleaned_data["choice"],
+                percentage=form.cleaned_data["percentage"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            care_services.access_log(
+                user=request.user,
+                client=episode.client,
+                action=AccessAction.UPDATE,
+                obj=episode,
+                detail=f"partial decision {phase}",
+            )
+            messages.success(request, _("The decision was recorded and the episode billed again."))
+            return redirect("episode_claims", tenant_slug=request.tenant.slug, pk=episode.pk)
+    return render(
+        request,
+        "billing/partial_decision.html",
+        {
+            "case": selectors.partial_case(episode=episode, phase=phase),
+            "episode": episode,
+            "client": episode.client,
+            "form": form,
+        },
+        status=400 if request.method == "POST" else 200,
+    )

@@ -22,6 +22,7 @@ from billing.models import (
     PartialRule,
     PrestatieCode,
 )
+from billing.services.run import episodes_mark_recheck
 from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
 from pregnancies.models import EndReason, Phase
@@ -253,6 +254,7 @@ def contract_create(
     audit_record(
         actor=actor, action="contract.create", tenant=tenant, obj=contract, insurer=insurer.uzovi_code
     )
+    episodes_mark_recheck(insurer=insurer, start=valid_from, end=valid_until)
     return contract
 
 
@@ -267,6 +269,7 @@ def contract_end(*, contract: Contract, actor: User, valid_until: date) -> Contr
     audit_record(
         actor=actor, action="contract.end", tenant=contract.tenant, obj=contract, until=str(valid_until)
     )
+    episodes_mark_recheck(insurer=contract.insurer, start=valid_until + timedelta(days=1), end=None)
     return contract
 
 

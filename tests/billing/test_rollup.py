@@ -96,29 +96,25 @@ TRANSFER_75 = {  # 75% of 1200.00 = 900.00: 45.00 + 18.00, members 837.00
     ("member", "Praktijk"): D("597.86"),
     ("member", "Ziekenhuis"): D("239.14"),
 }
-T75 = {"end_reason": "transferred_out", "phases": ["prenatal"], "percentage": 75}
+T75 = {"end_reason": "transferred_out", "phase": "prenatal", "percentage": 75}
+T100 = {**T75, "percentage": 100}
 
 
 @pytest.mark.parametrize(
     ("rules", "amount", "percentage", "expected"),
     [
-        pytest.param([], D("1200.00"), D("100.00"), TRANSFER_FULL, id="no-partial-rule"),
+        pytest.param([T100], D("1200.00"), D("100.00"), TRANSFER_FULL, id="rule-100pct"),
         pytest.param([T75], D("900.00"), D("75.00"), TRANSFER_75, id="rule-75pct"),
-        # Week 30 is not "before week 30": the rule does not apply.
+        # The band [from, until) holds its first week and not its last: week 30 is not in [.., 30).
+        pytest.param([{**T75, "until_week": 31}], D("900.00"), D("75.00"), TRANSFER_75, id="until-week-31"),
+        pytest.param([{**T75, "from_week": 30}], D("900.00"), D("75.00"), TRANSFER_75, id="from-week-30"),
+        # Bands that follow one another: the one holding week 30 counts.
         pytest.param(
-            [{**T75, "before_week": 30}], D("1200.00"), D("100.00"), TRANSFER_FULL, id="before-week-30"
-        ),
-        pytest.param([{**T75, "before_week": 31}], D("900.00"), D("75.00"), TRANSFER_75, id="before-week-31"),
-        pytest.param(
-            [{**T75, "end_reason": "moved_away"}], D("1200.00"), D("100.00"), TRANSFER_FULL, id="other-reason"
-        ),
-        # The most specific matching rule wins over a rule without threshold.
-        pytest.param(
-            [{**T75, "percentage": 90}, {**T75, "before_week": 32}],
+            [{**T75, "percentage": 90, "until_week": 30}, {**T75, "from_week": 30}],
             D("900.00"),
             D("75.00"),
             TRANSFER_75,
-            id="most-specific",
+            id="bands",
         ),
     ],
 )
@@ -142,7 +138,38 @@ def test_transfer_out_of_the_region_in_week_30(s, rules, amount, percentage, exp
     assert (line.amount, line.percentage, line.insurer_id) == (amount, percentage, menzis.pk)
     assert (line.service_start, line.service_end) == (dt.date(2026, 2, 2), dt.date(2026, 6, 8))
     assert split_of(line) == expected
+    assert line.explanation["partial"]["week"] == 30
     assert not WorkItem.unscoped.filter(episode=ep).exists()
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        pytest.param([], id="no-rule"),
+        pytest.param([{**T75, "until_week": 30}], id="until-week-30"),
+        pytest.param([{**T75, "end_reason": "moved_away"}], id="other-reason"),
+        # A rule for natal care does not bill prenatal care interrupted.
+        pytest.param([{**T75, "phase": "natal"}], id="other-phase"),
+    ],
+)
+def test_transfer_in_week_30_without_a_matching_rule_waits_for_finance(s, rules):
+    menzis = InsurerFactory(uzovi_code="3332", name="Menzis")
+    with tenant_scope(s.tenant):
+        services.contract_create(
+            tenant=s.tenant,
+            actor=s.admin,
+            insurer=menzis,
+            name="Menzis integraal",
+            valid_from=dt.date(2025, 1, 1),
+            tariffs=ZK_TARIFFS,
+            partial_rules=rules,
+        )
+    ep = transferred_in_week_30(s, insurer=menzis)
+    run(s)
+    assert not ClaimLine.unscoped.filter(episode=ep).exists()  # nothing guessed
+    (item,) = WorkItem.unscoped.filter(episode=ep)
+    assert (item.phase, item.reason, item.resolved_at) == ("prenatal", "no_partial_rule", None)
+    assert "week 30" in item.message and "Menzis integraal" in item.message
 
 
 def test_new_insurer_on_1_january_between_prenatal_and_natal_care(s):

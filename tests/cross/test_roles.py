@@ -101,6 +101,7 @@ ACCESS = {
     "api_claim_line_detail": ("get", ADMIN_FINANCE),
     "api_claim_line_allocations": ("get", ADMIN_FINANCE),
     "claim_line_rebill": ("post", FINANCE),
+    "partial_decision": ("get", FINANCE),  # issue 14
     "batch_list": ("get", ADMIN_FINANCE),
     "batch_create": ("post", FINANCE),
     "batch_detail": ("get", ADMIN_FINANCE),
@@ -185,6 +186,8 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "episode_claims",
     ):
         kwargs["pk"] = Episode.unscoped.filter(tenant=world.tenant).first().pk
+    if name == "partial_decision":  # issue 14
+        kwargs.update(pk=Episode.unscoped.filter(tenant=world.tenant).first().pk, phase="prenatal")
     if name == "birth_outcome":
         kwargs["pk"] = _birth(world).pk
     if name == "catalogue_toggle":

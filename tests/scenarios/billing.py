@@ -1,6 +1,7 @@
 """The billing world: one IGO with four members, two insurers with contracts (Zilveren Kruis 1200/900/1500,
-VGZ 1300/1000/1650), a verdeelmodel (5% overhead, 2% reserve), and a mixed portfolio of episodes from 2026
-whose claims are worked out by hand (PORTFOLIO_TOTAL). Dates are fixed; a test that bills them sets the clock (tests.scenarios.clock)."""
+VGZ 1300/1000/1650; prenatal care interrupted by a transfer out billed in full), a verdeelmodel (5% overhead,
+2% reserve), and a mixed portfolio of episodes from 2026 whose claims are worked out by hand (PORTFOLIO_TOTAL).
+Dates are fixed; a test that bills them sets the clock (tests.scenarios.clock)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ VGZ_TARIFFS = {
     "natal": ("IGB-NAT", D("1000.00")),
     "postnatal": ("IGB-POST", D("1650.00")),
 }
+
+# Both contracts of the world bill prenatal care interrupted by a transfer out of the region in full (so the
+# transfer in week 30 of the portfolio claims its prenatal tariff; without a rule it would wait for finance).
+TRANSFER_PRENATAL_IN_FULL = [{"end_reason": "transferred_out", "phase": "prenatal", "percentage": 100}]
 
 
 def at(y: int, m: int, d: int, h: int = 12, minute: int = 0) -> dt.datetime:
@@ -95,6 +100,7 @@ def build(world: TenantWorld, *, split_rule: bool = True) -> Setup:
             name="ZK integraal",
             valid_from=dt.date(2025, 1, 1),
             tariffs=ZK_TARIFFS,
+            partial_rules=TRANSFER_PRENATAL_IN_FULL,
         )
         vgz_contract = services.contract_create(
             tenant=tenant,
@@ -103,6 +109,7 @@ def build(world: TenantWorld, *, split_rule: bool = True) -> Setup:
             name="VGZ integraal",
             valid_from=dt.date(2025, 1, 1),
             tariffs=VGZ_TARIFFS,
+            partial_rules=TRANSFER_PRENATAL_IN_FULL,
         )
         types = {t.code: t for t in EventType.objects.all()}
     s = Setup(
