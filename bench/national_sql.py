@@ -188,14 +188,18 @@ INSERT_ALLOCATIONS = """
 # The billing state of every episode the run checks (billing.services.run._candidates, without the clause for
 # lines left unallocated: there are none).
 UPSERT_STATES = """
-    INSERT INTO billing_episodebillingstate (tenant_id, episode_id, checked_at, seen_changed_at, seen_rules)
-    SELECT e.tenant_id, e.id, now(), e.changed_at, ''
+    INSERT INTO billing_episodebillingstate (tenant_id, episode_id, checked_at, seen_changed_at, seen_rules, recheck)
+    SELECT e.tenant_id, e.id, now(), e.changed_at, '', false
     FROM pregnancies_episode e LEFT JOIN billing_episodebillingstate s ON s.episode_id = e.id
     WHERE e.tenant_id = ANY(%(t)s)
-      AND (s.id IS NULL OR e.changed_at IS DISTINCT FROM s.seen_changed_at
-           OR (s.checked_at < %(midnight)s AND (e.status = 'active' OR e.end_date >= %(recent)s)))
+      AND (s.id IS NULL OR e.changed_at IS DISTINCT FROM s.seen_changed_at OR s.recheck
+           OR (s.checked_at < %(midnight)s AND (
+               e.status = 'active'
+               OR e.end_date >= (s.checked_at AT TIME ZONE 'Europe/Amsterdam')::date
+               OR EXISTS (SELECT 1 FROM billing_workitem w WHERE w.episode_id = e.id AND w.resolved_at IS NULL
+                          AND w.reason = ANY(%(waiting)s)))))
     ON CONFLICT (episode_id) DO UPDATE
-      SET checked_at = EXCLUDED.checked_at, seen_changed_at = EXCLUDED.seen_changed_at
+      SET checked_at = EXCLUDED.checked_at, seen_changed_at = EXCLUDED.seen_changed_at, recheck = false
 """
 
 
@@ -268,12 +272,12 @@ def write_bound(
     first: date,
     last: date,
     midnight: datetime,
-    recent: date,
+    waiting: list[str],
     repeat: int = 3,
 ) -> dict[str, Any]:
     """(b): the set-based writes in one transaction per connection (tenants divided over the connections
     as the workers would take them), started together; rolled back. Best of `repeat`."""
-    params = {"first": first, "last": last, "midnight": midnight, "recent": recent}
+    params = {"first": first, "last": last, "midnight": midnight, "waiting": waiting}
     runs: list[dict[str, Any]] = []
     for _ in range(repeat):
         out: dict[int, Any] = {}
