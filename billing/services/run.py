@@ -122,6 +122,23 @@ def episodes_mark_recheck(*, insurer: Insurer, start: date, end: date | None) ->
         return EpisodeBillingState.objects.filter(episode_id__in=ids, recheck=False).update(recheck=True)
 
 
+def episodes_mark_recheck_split(*, valid_from: date) -> int:
+    """Mark for the next billing run every episode with a current claim line a new split-rule version
+    from `valid_from` may divide differently (a line is split by the rule in force on its start), however
+    long ago it ended. Locks the episode rows first, for the reason episodes_mark_recheck gives."""
+    lines = ClaimLine.objects.filter(
+        episode=OuterRef("pk"), is_current=True, sign=Sign.DEBIT, service_start__gte=valid_from
+    )
+    with transaction.atomic():
+        ids = list(
+            Episode.objects.filter(Exists(lines))
+            .order_by("pk")
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+        )
+        return EpisodeBillingState.objects.filter(episode_id__in=ids, recheck=False).update(recheck=True)
+
+
 def billing_run_batch(
     *,
     tenant: Tenant,

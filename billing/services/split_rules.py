@@ -19,6 +19,7 @@ from billing.models import (
     SplitShare,
 )
 from billing.services.contracts import check_amount, check_percentage
+from billing.services.run import episodes_mark_recheck_split
 from igo.models import Tenant, User
 from igo.services import audit_record
 from pregnancies.models import Phase
@@ -115,4 +116,7 @@ def split_rule_create(
         overhead_pct=str(overhead_pct),
         reserve_pct=str(reserve_pct),
     )
+    # Lines already made from its first day are divided again by the next run, however long ago their
+    # episode ended.
+    episodes_mark_recheck_split(valid_from=rule.valid_from)
     return rule
