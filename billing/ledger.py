@@ -49,7 +49,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -218,27 +218,33 @@ class YearRow:
 
 def year_overview(*, year: int) -> dict[tuple[str, int | None], YearRow]:
     """Per (kind, organisation id) the year's entries per month, with the paid-out and held-back amounts
-    among them. Four grouped queries over the year's entries (made and undone; all and held back),
-    whatever the number of months or members. Call inside tenant_scope."""
+    among them. Call inside tenant_scope.
+
+    One grouped query per month for the +entries and one for the -entries, each reading a range of the
+    ledger's indexes (`allocation_ledger_made`, `allocation_ledger_undone`) and nothing else; and one for the
+    held-back entries, driven from the few rejected lines. Grouping the year by the month of each entry's
+    moment (its date in Amsterdam, row by row) cost twice as much for the largest bench IGO's 264,000
+    entries (docs/performance.md, "The revenue page")."""
+    table: dict[tuple[str, int | None], YearRow] = defaultdict(YearRow)
+    for month in range(1, 13):
+        start, end = month_bounds(dt.date(year, month, 1))
+        made, undone = _entries_in(start, end)
+        for qs, paid_field, sign in ((made, "paid_in", 1), (undone, "reversal_paid_in", -1)):
+            for row in (
+                qs.values("kind", "organisation_id")
+                .annotate(
+                    total=Sum("amount"), paid=Sum("amount", filter=Q(**{f"{paid_field}__isnull": False}))
+                )
+                .order_by()
+            ):
+                entry = table[(row["kind"], row["organisation_id"])]
+                entry.months[month - 1] += sign * (row["total"] or ZERO)
+                entry.paid += sign * (row["paid"] or ZERO)
     start, _ = month_bounds(dt.date(year, 1, 1))
     end, _ = month_bounds(dt.date(year + 1, 1, 1))
-    tz = timezone.get_current_timezone()
-    table: dict[tuple[str, int | None], YearRow] = defaultdict(YearRow)
     made, undone = _entries_in(start, end)
     held = held_lines().values("pk")
-    for qs, moment, paid_field, sign in (
-        (made, "created_at", "paid_in", 1),
-        (undone, "superseded_at", "reversal_paid_in", -1),
-    ):
-        for row in (
-            qs.annotate(month=TruncMonth(moment, tzinfo=tz))
-            .values("month", "kind", "organisation_id")
-            .annotate(total=Sum("amount"), paid=Sum("amount", filter=Q(**{f"{paid_field}__isnull": False})))
-            .order_by()
-        ):
-            entry = table[(row["kind"], row["organisation_id"])]
-            entry.months[row["month"].month - 1] += sign * (row["total"] or ZERO)
-            entry.paid += sign * (row["paid"] or ZERO)
+    for qs, paid_field, sign in ((made, "paid_in", 1), (undone, "reversal_paid_in", -1)):
         for held_row in (
             qs.filter(claim_line__in=held, **{f"{paid_field}__isnull": True})
             .values("kind", "organisation_id")

@@ -467,6 +467,21 @@ class Allocation(TenantOwned):
                 name="allocation_one_per_member",
             ),
         ]
+        # The ledger's entries of a period (billing.ledger), summed from the index alone: the +entries by
+        # their booking moment, the -entries by the moment they were superseded.
+        indexes = [
+            models.Index(
+                fields=["tenant", "created_at"],
+                include=["kind", "organisation", "amount", "paid_in"],
+                name="allocation_ledger_made",
+            ),
+            models.Index(
+                fields=["tenant", "superseded_at"],
+                include=["kind", "organisation", "amount", "reversal_paid_in"],
+                condition=Q(superseded_at__isnull=False),
+                name="allocation_ledger_undone",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.organisation_id} {self.amount}"
