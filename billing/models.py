@@ -566,9 +566,7 @@ class WorkItem(TenantOwned):
                 name="work_item_one_open_per_batch",
             ),
             models.CheckConstraint(
-                condition=Q(episode__isnull=False)
-                | Q(organisation__isnull=False)
-                | Q(batch__isnull=False),
+                condition=Q(episode__isnull=False) | Q(organisation__isnull=False) | Q(batch__isnull=False),
                 name="work_item_has_subject",
             ),
         ]
@@ -809,7 +807,6 @@ class QualityAgreement(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.indicator} {self.year} {self.target}"
-
 
 
 # --- payments: from the insurers, and out to the members ----------------------------------------

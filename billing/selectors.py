@@ -608,10 +608,10 @@ def work_in_progress() -> WorkInProgress:
     rows = (
         waiting.filter(events__status=EventStatus.ACTIVE)
         .values("events__organisation_id")
-        .annotate(episodes=Count("pk", distinct=True), events=Count("*"))
+        .annotate(episode_count=Count("pk", distinct=True), event_count=Count("*"))
         .order_by()
     )
-    counts = {r["events__organisation_id"]: (r["episodes"], r["events"]) for r in rows}
+    counts = {r["events__organisation_id"]: (r["episode_count"], r["event_count"]) for r in rows}
     names = dict(MemberOrganisation.objects.filter(pk__in=list(counts)).values_list("pk", "name"))
     return WorkInProgress(
         episodes=waiting.count(),

@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from html import unescape
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from billing.models import BatchStatus, ClaimBatch, InsurerPayment, WorkItem, WorkReason
+from billing.models import BatchStatus, ClaimBatch, ClaimLine, InsurerPayment, WorkItem, WorkReason
 from billing.services.insurer_payments import insurer_payment_match, insurer_payment_record
 from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
@@ -35,14 +36,14 @@ def b(world_a) -> Book:
     return book(world_a)
 
 
-def two_lines(b: Book) -> tuple[ClaimBatch, object, object]:
+def two_lines(b: Book) -> tuple[ClaimBatch, ClaimLine, ClaimLine]:
     a = claim(b, at=local(2026, 10, 5, 10), parts={b.maas: D("1200.00")})
     n = claim(b, at=local(2026, 10, 6, 10), phase="natal", parts={b.kraam: D("900.00")})
     return release(b, [a, n], at=local(2026, 11, 3, 10)), a, n
 
 
-def record(b: Book, batch: ClaimBatch, amount: object, **kwargs: object) -> InsurerPayment:
-    fields = {"received_on": dt.date(2026, 11, 18), "reference": "ZK 2026-0042", **kwargs}
+def record(b: Book, batch: ClaimBatch, amount: object, **kwargs: Any) -> InsurerPayment:
+    fields: dict[str, Any] = {"received_on": dt.date(2026, 11, 18), "reference": "ZK 2026-0042", **kwargs}
     with tenant_scope(b.tenant):
         return insurer_payment_record(batch=batch, amount=amount, actor=b.finance, today=TODAY, **fields)
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from billing import ledger
 from billing.models import (
@@ -78,9 +78,9 @@ class Book:
 def book(world: TenantWorld, *, answer_days: int = 30) -> Book:
     tenant = world.tenant
     finance = world.user(Role.IGO_FINANCE)
-    finance2 = UserFactory(email="finance2@alpha.test")
+    finance2 = cast(User, UserFactory(email="finance2@alpha.test"))
     give_totp(finance2)
-    zk = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
+    zk = cast(Insurer, InsurerFactory(uzovi_code="3311", name="Zilveren Kruis"))
     contract = Contract.unscoped.create(
         tenant=tenant,
         insurer=zk,
@@ -97,15 +97,22 @@ def book(world: TenantWorld, *, answer_days: int = 30) -> Book:
             prestatie_code=f"IGB-{phase[:3].upper()}",
             amount=amount,
         )
+
+    def member(name: str, kind: str) -> MemberOrganisation:
+        return cast(MemberOrganisation, MemberOrganisationFactory(tenant=tenant, name=name, kind=kind))
+
+    maas = member("Verloskundigenpraktijk De Maas", "midwifery_practice")
+    kraam = member("Kraamzorg Rijnmond", "kraamzorg")
+    hospital = member("Ziekenhuis Rijnmond", "hospital")
     return Book(
         world=world,
         finance=finance,
         finance2=finance2,
         zk=zk,
         contract=contract,
-        maas=MemberOrganisationFactory(tenant=tenant, name="Verloskundigenpraktijk De Maas"),
-        kraam=MemberOrganisationFactory(tenant=tenant, name="Kraamzorg Rijnmond", kind="kraamzorg"),
-        hospital=MemberOrganisationFactory(tenant=tenant, name="Ziekenhuis Rijnmond", kind="hospital"),
+        maas=maas,
+        kraam=kraam,
+        hospital=hospital,
     )
 
 
@@ -140,7 +147,8 @@ def claim(
 ) -> ClaimLine:
     """A debit line of `phase` booked at `at`, divided into `parts` (at `parts_at`, default `at`: a line
     whose split waited for a split rule is divided later than it is made)."""
-    episode = episode or EpisodeFactory(tenant=b.tenant)
+    if episode is None:
+        episode = cast(Episode, EpisodeFactory(tenant=b.tenant))
     tariff = ContractTariff.unscoped.get(contract=b.contract, phase=phase)
     seq = ClaimLine.unscoped.filter(episode=episode, phase=phase).count() + 1
     line = ClaimLine.unscoped.create(
@@ -198,7 +206,7 @@ def release(
             line_no=i,
             claim_line=x,
             number=x.number,
-            corrects_number=x.corrects.number if x.corrects_id else "",
+            corrects_number=x.corrects.number if x.corrects is not None else "",
             sign=x.sign,
             phase=x.phase,
             prestatie_code=x.prestatie_code,
@@ -247,7 +255,7 @@ def answer(b: Book, batch: ClaimBatch, answers: Mapping[ClaimLine, str], *, at: 
 
 def _retire(b: Book, line: ClaimLine, at: dt.datetime) -> ClaimLine | None:
     line.refresh_from_db()
-    seq = ClaimLine.unscoped.filter(episode_id=line.episode_id, phase=line.phase).count() + 1
+    seq = ClaimLine.unscoped.filter(episode=line.episode, phase=line.phase).count() + 1
     with tenant_scope(b.tenant), travel(at, tick=False):
         return retire_line(line, seq)
 
@@ -277,7 +285,7 @@ def pay_entries(
     """A payout run for `period` that pays these entries: +entries (`made`) and -entries (`undone`), one
     Payout per member with the sum of its entries; released by the second finance user, or only prepared."""
     at = at or local(next_month(period).year, next_month(period).month, 5, 9)
-    per_org: dict[int, list[tuple[Allocation, bool]]] = defaultdict(list)
+    per_org: dict[int | None, list[tuple[Allocation, bool]]] = defaultdict(list)
     for a in made:
         per_org[a.organisation_id].append((a, False))
     for a in undone:
@@ -300,7 +308,7 @@ def pay_entries(
         payout = Payout.unscoped.create(
             tenant=b.tenant,
             run=run,
-            organisation_id=org_id,
+            organisation_id=cast(int, org_id),
             amount=amount,
             entries=len(entries),
             iban="NL91ABNA0417164300",
