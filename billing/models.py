@@ -814,7 +814,7 @@ class QualityAgreement(TenantOwned):
 
 class InsurerPayment(TenantOwned):
     """Money received from an insurer for a batch (a bank statement line), matched against the batch's
-    accepted lines (billing.services.payouts.insurer_payment_match)."""
+    accepted lines (billing.services.insurer_payments.insurer_payment_match)."""
 
     batch = models.ForeignKey(ClaimBatch, on_delete=models.PROTECT, related_name="payments")
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
