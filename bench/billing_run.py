@@ -223,8 +223,9 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
             gynaecologists = members.gynaecologists()
 
             with tenant_scope(tenant):
-                # A contract per insurer: three phases, overhead and reserve, half the prenatal tariff
-                # for a miscarriage before 16 weeks. Valid from last year: some care began before 1 January.
+                # The IGO's overhead and reserve (its split rules) and a contract per insurer: three phases,
+                # half the prenatal tariff for a miscarriage before 16 weeks. Valid from last year: some care
+                # began before 1 January.
                 overhead = Decimal(rng.choice(["4.00", "4.50", "5.00", "6.00"]))
                 reserve = Decimal(rng.choice(["1.50", "2.00", "2.50"]))
                 for k, insurer in enumerate(insurers):
@@ -233,8 +234,6 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
                         actor=members.finance,
                         insurer=insurer,
                         valid_from=date(jan1.year - 1, 1, 1),
-                        overhead=overhead,
-                        reserve=reserve,
                         tariffs=(
                             Decimal("1190.00") + 15 * k,
                             Decimal("880.00") + 10 * k,
@@ -243,7 +242,12 @@ def load(args: argparse.Namespace, first: date, last: date) -> dict[str, Any]:
                     )
                 # The split rule of the year and of the year before, for prenatal care begun then.
                 split_rules_create(
-                    tenant=tenant, members=members, years=(jan1.year - 1, jan1.year), types=types
+                    tenant=tenant,
+                    members=members,
+                    years=(jan1.year - 1, jan1.year),
+                    types=types,
+                    overhead=overhead,
+                    reserve=reserve,
                 )
 
             # Clients with their insurance (an insurer change on 1 January for some), one episode each.

@@ -181,17 +181,21 @@ def load_tenant(
         gynaecologists = members.gynaecologists()
 
         with tenant_scope(tenant):
+            overhead = Decimal(rng.choice(["4.00", "5.00", "6.00"]))  # the IGO's, in its split rules
             contract_create(
                 tenant=tenant,
                 actor=members.finance,
                 insurer=insurer,
                 valid_from=date(first_year, 1, 1),
-                overhead=Decimal(rng.choice(["4.00", "5.00", "6.00"])),
-                reserve=Decimal("2.00"),
                 tariffs=(Decimal("1205.00"), Decimal("895.00"), Decimal("1495.00")),
             )
             split_rules_create(
-                tenant=tenant, members=members, years=range(first_year, last_year + 1), types=types
+                tenant=tenant,
+                members=members,
+                years=range(first_year, last_year + 1),
+                types=types,
+                overhead=overhead,
+                reserve=Decimal("2.00"),
             )
 
         clients = bulk(

@@ -631,19 +631,40 @@ def team_draw(
     }
 
 
+# Gestational weeks below which a miscarriage bills half the prenatal tariff; every other early ending in
+# the bench's stories interrupts the prenatal phase and is billed in full (what the roll-up did before the
+# rules were per interrupted phase: a stated rule for each, so no episode waits for finance's decision).
+MISCARRIAGE_HALF_BEFORE_WEEK = 16
+PRENATAL_IN_FULL = ("termination", "moved_away", "transferred_out", "death")
+
+
+def partial_rules(more: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The bench's rules for an early ending; `more` replaces the rules of the end reasons it names."""
+    more = list(more)
+    named = {r["end_reason"] for r in more}
+    week = MISCARRIAGE_HALF_BEFORE_WEEK
+    rules = [
+        {"end_reason": "miscarriage", "phase": "prenatal", "until_week": week, "percentage": 50},
+        {"end_reason": "miscarriage", "phase": "prenatal", "from_week": week, "percentage": 100},
+    ]
+    rules += [
+        {"end_reason": r, "phase": "prenatal", "percentage": 100} for r in PRENATAL_IN_FULL if r not in named
+    ]
+    return [*rules, *more]
+
+
 def contract_create(
     *,
     tenant: Any,
     actor: Any,
     insurer: Any,
     valid_from: date,
-    overhead: Decimal,
-    reserve: Decimal,
     tariffs: tuple[Decimal, Decimal, Decimal],
     more_partial_rules: Iterable[dict[str, Any]] = (),
 ) -> None:
-    """A contract on the integral tariff: a price per phase (prenatal, natal, postnatal), the IGO's
-    overhead and reserve, and half the prenatal tariff for a miscarriage before 16 weeks."""
+    """A contract on the integral tariff: a price per phase (prenatal, natal, postnatal) and half the prenatal
+    tariff for a miscarriage before 16 weeks (`partial_rules`). The IGO's overhead and reserve are in its
+    split rules (`split_rules_create`)."""
     from billing import services
 
     prenatal, natal, postnatal = tariffs
@@ -653,24 +674,28 @@ def contract_create(
         insurer=insurer,
         name=f"{insurer.name} integrale geboortezorg",
         valid_from=valid_from,
-        overhead_pct=overhead,
-        reserve_pct=reserve,
         tariffs={
             "prenatal": ("IGB-PRE", prenatal),
             "natal": ("IGB-NAT", natal),
             "postnatal": ("IGB-POST", postnatal),
         },
-        partial_rules=[
-            {"end_reason": "miscarriage", "before_week": 16, "phases": ["prenatal"], "percentage": 50},
-            *more_partial_rules,
-        ],
+        partial_rules=partial_rules(more_partial_rules),
     )
 
 
-def split_rules_create(*, tenant: Any, members: Members, years: Iterable[int], types: dict[str, Any]) -> None:
-    """The split rule of each year: prenatal care by care delivered (at RATES), natal in fixed shares (60%
-    to the practices, the hospital 25%, or 20% and the gynaecologists' partnership 5%, kraamzorg 15%),
-    postnatal care by care delivered with a minimum of 60% for kraamzorg."""
+def split_rules_create(
+    *,
+    tenant: Any,
+    members: Members,
+    years: Iterable[int],
+    types: dict[str, Any],
+    overhead: Decimal,
+    reserve: Decimal,
+) -> None:
+    """The split rule of each year: the IGO's overhead and reserve off every line, prenatal care by care
+    delivered (at RATES), natal in fixed shares (60% to the practices, the hospital 25%, or 20% and the
+    gynaecologists' partnership 5%, kraamzorg 15%), postnatal care by care delivered with a minimum of 60%
+    for kraamzorg."""
     from billing import services
 
     natal = {p.pk: Decimal(60) / len(members.practices) for p in members.practices}
@@ -684,6 +709,8 @@ def split_rules_create(*, tenant: Any, members: Members, years: Iterable[int], t
             tenant=tenant,
             actor=members.finance,
             year=year,
+            overhead_pct=overhead,
+            reserve_pct=reserve,
             phases={
                 "prenatal": {"method": "care"},
                 "natal": {"method": "fixed", "shares": natal},

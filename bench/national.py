@@ -603,7 +603,7 @@ def main(argv: list[str] | None = None) -> None:
     # --- bounds (on the state after the history, as the pipeline sees it)
     recheck_day = today  # the worker runs with the real date; the data ends the day before the 1st
     midnight = aware(today)
-    from billing.services.run import RECHECK_DAYS
+    from billing.services.run import _WAITING_REASONS
 
     bound_a = bound_b = None
     groups: list[list[int]] = [[], []]
@@ -616,7 +616,7 @@ def main(argv: list[str] | None = None) -> None:
         print("\nRaw-SQL bounds ...", flush=True)
         bound_a = national_sql.read_bound(url, tenant_ids, first, last)
         bound_b = national_sql.write_bound(
-            url, groups, first, last, midnight, today - timedelta(days=RECHECK_DAYS)
+            url, groups, first, last, midnight, [str(r) for r in _WAITING_REASONS]
         )
         print(
             f"  (a) read-only aggregate: best {bound_a['best_s']:.2f} s of {[round(x, 2) for x in bound_a['times']]}"

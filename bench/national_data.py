@@ -57,22 +57,22 @@ ENDINGS = [
     ("death", 0.0001),
 ]
 SWITCH_SHARE = 0.06  # clients who change insurer on 1 January
-# Per insurer: tariffs (prenatal, natal, postnatal), overhead and reserve of the IGO, and the partial rules
-# (all: miscarriage before 16 weeks, prenatal at 50%; two insurers also bill a termination before 24 weeks
-# at 75% of the prenatal tariff). The split rule itself is per IGO and year (billing.SplitRule has no
-# insurer): "split rules per insurer" is expressed by these contracts.
+# Per insurer: tariffs (prenatal, natal, postnatal) and whether it bills a termination before 24 weeks at
+# 75% of the prenatal tariff (the bench's other rules for an early ending: bench.common.partial_rules). The
+# split rule itself is per IGO and year (billing.SplitRule has no insurer): "split rules per insurer" is
+# expressed by these contracts. The IGO's overhead and reserve are its own, in its split rules: those of the
+# first contract when they still sat on the contracts.
 CONTRACT_TERMS = [
-    (("1205.00", "895.00", "1495.00"), "5.00", "2.00", True),
-    (("1190.00", "880.00", "1480.00"), "4.50", "2.00", False),
-    (("1235.00", "910.00", "1540.00"), "5.00", "1.50", True),
-    (("1220.00", "900.00", "1510.00"), "6.00", "2.50", False),
+    (("1205.00", "895.00", "1495.00"), True),
+    (("1190.00", "880.00", "1480.00"), False),
+    (("1235.00", "910.00", "1540.00"), True),
+    (("1220.00", "900.00", "1510.00"), False),
 ]
-TERMINATION_BEFORE_24_WEEKS = {
-    "end_reason": "termination",
-    "before_week": 24,
-    "phases": ["prenatal"],
-    "percentage": 75,
-}
+IGO_OVERHEAD, IGO_RESERVE = Decimal("5.00"), Decimal("2.00")
+TERMINATION_BY_24_WEEKS = [
+    {"end_reason": "termination", "phase": "prenatal", "until_week": 24, "percentage": 75},
+    {"end_reason": "termination", "phase": "prenatal", "from_week": 24, "percentage": 100},
+]
 # A larger IGO has more staff: (episodes per year per unit, at least 1 unit) scales common.STAFF_BY_KIND.
 STAFF_UNIT_EPISODES = 4000
 
@@ -473,22 +473,22 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
                 )
             with tenant_scope(tenant):
                 for k, insurer in enumerate(insurers):
-                    (pre, nat, post), overhead, reserve, termination = CONTRACT_TERMS[k]
+                    (pre, nat, post), termination = CONTRACT_TERMS[k]
                     contract_create(
                         tenant=tenant,
                         actor=members.finance,
                         insurer=insurer,
                         valid_from=date(year_start.year - 1, 1, 1),
-                        overhead=Decimal(overhead),
-                        reserve=Decimal(reserve),
                         tariffs=(Decimal(pre), Decimal(nat), Decimal(post)),
-                        more_partial_rules=[TERMINATION_BEFORE_24_WEEKS] if termination else [],
+                        more_partial_rules=TERMINATION_BY_24_WEEKS if termination else [],
                     )
                 split_rules_create(
                     tenant=tenant,
                     members=members,
                     years=range(year_start.year - 1, last.year + 1),
                     types=types,
+                    overhead=IGO_OVERHEAD,
+                    reserve=IGO_RESERVE,
                 )
             setups.append(
                 {

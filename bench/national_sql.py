@@ -3,15 +3,17 @@
 (a) read-only: per episode, phase and organisation SUM(quantity x internal rate) over the active events of
     the phases that ended in the month (bench/billing_run.py's aggregate, restricted to the month's phases).
 (b) write-inclusive: the same writes as the pipeline for the month, in hand-written set-based SQL: one claim
-    line per ended phase (tariff of the contract of the insurer on file at the start of the phase, partial
-    rule for an early ending), the overhead/reserve/member allocations of every line (fixed shares or care
-    points with the guaranteed minimum, rounded to cents by largest remainder) with the same JSON basis,
-    and the billing-state row of every episode the run checks; foreign keys checked per row (SET
-    CONSTRAINTS ALL IMMEDIATE), then ROLLBACK.
-    Skipped: work items (none are due in this data), the re-split comparison of already billed lines (it
-    writes nothing here), retiring/crediting lines, the sequence of line numbers, several rounds of the
-    minimum rule (one is enough with one organisation holding a minimum), the partial rule of the contract
-    at the intake when the insurer changed (the phase's own contract is used).
+    line per ended phase (tariff of the contract of the insurer on file at the start of the phase; the phase
+    an early ending interrupted at the percentage of the contract's rule for its end reason, phase and week
+    band, and no line without one), the allocations of every line (overhead and reserve of the split rule in
+    force, members by fixed shares or care points with the guaranteed minimum, rounded to cents by largest
+    remainder) with the same JSON basis, and the billing-state row of every episode the run checks; foreign
+    keys checked per row (SET CONSTRAINTS ALL IMMEDIATE), then ROLLBACK.
+    Skipped: work items (none are due in this data: the bench's contracts state a rule for every early ending
+    in it), the re-split comparison of already billed lines (it writes nothing here), retiring/crediting
+    lines, the sequence of line numbers, several rounds of the minimum rule (one is enough with one
+    organisation holding a minimum), the partial rule of the contract at the intake when the insurer changed
+    (the phase's own contract is used).
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ TZ = "Europe/Amsterdam"
 # The phases of an episode with their dates, as billing.services.rollup.ended_phases computes them.
 PHASES = f"""
     SELECT e.id AS episode_id, e.tenant_id, e.client_id, e.intake_date, e.end_reason, e.status, e.end_date,
-           e.gestational_age_at_intake AS g_in, p.phase, p.start, p.finish
+           e.gestational_age_at_intake AS g_in, p.phase, p.start, p.finish,
+           (e.status = 'ended' AND e.end_reason <> 'completed'
+            AND (p.phase = 'prenatal' AND e.labour_started_at IS NULL
+                 OR p.phase = 'postnatal' AND e.postnatal_ended_on IS NULL)) AS interrupted
     FROM pregnancies_episode e
     CROSS JOIN LATERAL (VALUES
         ('prenatal', e.intake_date,
@@ -60,12 +65,14 @@ INSERT_LINES = f"""
     ), priced AS (
         SELECT ph.*, ins.insurer_id, ins.policy_number, c.id AS contract_id, tf.id AS tariff_id,
                tf.prestatie_code, tf.amount AS tariff,
-               coalesce((SELECT pr.percentage FROM billing_partialrule pr
-                         WHERE pr.contract_id = c.id AND ph.status = 'ended' AND pr.end_reason = ph.end_reason
-                           AND ph.end_reason <> 'completed' AND pr.phases ? ph.phase
-                           AND (pr.before_week IS NULL
-                                OR (ph.g_in + (ph.end_date - ph.intake_date)) / 7 < pr.before_week)
-                         ORDER BY pr.before_week NULLS LAST, pr.id LIMIT 1), 100) AS pct
+               CASE WHEN NOT ph.interrupted THEN 100
+                    ELSE (SELECT pr.percentage FROM billing_partialrule pr
+                          WHERE pr.contract_id = c.id AND pr.end_reason = ph.end_reason AND pr.phase = ph.phase
+                            AND (ph.g_in + (ph.end_date - ph.intake_date)) / 7
+                                >= coalesce(pr.from_week, 0)
+                            AND (pr.until_week IS NULL
+                                 OR (ph.g_in + (ph.end_date - ph.intake_date)) / 7 < pr.until_week)
+                          LIMIT 1) END AS pct
         FROM phases ph
         JOIN pregnancies_clientinsurance ins ON ins.client_id = ph.client_id AND ins.valid_from <= ph.start
              AND (ins.valid_until IS NULL OR ins.valid_until >= ph.start)
@@ -80,6 +87,7 @@ INSERT_LINES = f"""
            prestatie_code, contract_id, tariff_id, '{{}}'::jsonb, pct, insurer_id, policy_number, start, finish,
            round(tariff * pct / 100, 2), 'ready', true, now()
     FROM priced
+    WHERE pct IS NOT NULL
 """  # noqa: S608
 
 # Largest remainder to the cent: floor every exact part, then give the missing cents to the largest
@@ -89,15 +97,15 @@ INSERT_LINES = f"""
 # the pipeline reads its new lines back; without them the planner expects ~80 new lines and loops).
 READ_BACK = [
     """CREATE TEMP TABLE nl ON COMMIT DROP AS
-       SELECT l.id, l.tenant_id, l.episode_id, l.phase, l.service_start, l.amount, c.overhead_pct, c.reserve_pct
-       FROM billing_claimline l JOIN billing_contract c ON c.id = l.contract_id
+       SELECT l.id, l.tenant_id, l.episode_id, l.phase, l.service_start, l.amount
+       FROM billing_claimline l
        WHERE l.tenant_id = ANY(%(t)s) AND l.created_at = now() AND l.sign = 'debit'""",
     """CREATE TEMP TABLE rule ON COMMIT DROP AS
-       SELECT nl.id AS line_id, r.id AS rule_id, sp.id AS sp_id, sp.method
+       SELECT nl.id AS line_id, r.id AS rule_id, r.overhead_pct, r.reserve_pct, sp.id AS sp_id, sp.method
        FROM nl
-       CROSS JOIN LATERAL (SELECT id FROM billing_splitrule r WHERE r.tenant_id = nl.tenant_id
-                           AND r.valid_from <= nl.service_start ORDER BY r.valid_from DESC, r.version DESC
-                           LIMIT 1) r
+       CROSS JOIN LATERAL (SELECT id, overhead_pct, reserve_pct FROM billing_splitrule r
+                           WHERE r.tenant_id = nl.tenant_id AND r.valid_from <= nl.service_start
+                           ORDER BY r.valid_from DESC, r.version DESC LIMIT 1) r
        JOIN billing_splitphase sp ON sp.rule_id = r.id AND sp.phase = nl.phase""",
     "ANALYZE nl",
     "ANALYZE rule",
@@ -141,8 +149,9 @@ INSERT_ALLOCATIONS = """
         WHERE rule.method = 'fixed'
     ), head AS (
         SELECT nl.id AS line_id, k.kind, k.ord, nl.amount * k.pct / 100 AS exact, k.pct
-        FROM nl CROSS JOIN LATERAL (VALUES ('overhead', 1, nl.overhead_pct), ('reserve', 2, nl.reserve_pct),
-                                           ('member', 3, 100 - nl.overhead_pct - nl.reserve_pct)) k(kind, ord, pct)
+        FROM nl JOIN rule ON rule.line_id = nl.id
+        CROSS JOIN LATERAL (VALUES ('overhead', 1, rule.overhead_pct), ('reserve', 2, rule.reserve_pct),
+                                   ('member', 3, 100 - rule.overhead_pct - rule.reserve_pct)) k(kind, ord, pct)
     ), head_r AS (
         SELECT h.*, floor(exact * 100) / 100 AS base,
                row_number() OVER (PARTITION BY line_id ORDER BY exact * 100 - floor(exact * 100) DESC, ord) AS rn,
@@ -179,14 +188,18 @@ INSERT_ALLOCATIONS = """
 # The billing state of every episode the run checks (billing.services.run._candidates, without the clause for
 # lines left unallocated: there are none).
 UPSERT_STATES = """
-    INSERT INTO billing_episodebillingstate (tenant_id, episode_id, checked_at, seen_changed_at, seen_rules)
-    SELECT e.tenant_id, e.id, now(), e.changed_at, ''
+    INSERT INTO billing_episodebillingstate (tenant_id, episode_id, checked_at, seen_changed_at, seen_rules, recheck)
+    SELECT e.tenant_id, e.id, now(), e.changed_at, '', false
     FROM pregnancies_episode e LEFT JOIN billing_episodebillingstate s ON s.episode_id = e.id
     WHERE e.tenant_id = ANY(%(t)s)
-      AND (s.id IS NULL OR e.changed_at IS DISTINCT FROM s.seen_changed_at
-           OR (s.checked_at < %(midnight)s AND (e.status = 'active' OR e.end_date >= %(recent)s)))
+      AND (s.id IS NULL OR e.changed_at IS DISTINCT FROM s.seen_changed_at OR s.recheck
+           OR (s.checked_at < %(midnight)s AND (
+               e.status = 'active'
+               OR e.end_date >= (s.checked_at AT TIME ZONE 'Europe/Amsterdam')::date
+               OR EXISTS (SELECT 1 FROM billing_workitem w WHERE w.episode_id = e.id AND w.resolved_at IS NULL
+                          AND w.reason = ANY(%(waiting)s)))))
     ON CONFLICT (episode_id) DO UPDATE
-      SET checked_at = EXCLUDED.checked_at, seen_changed_at = EXCLUDED.seen_changed_at
+      SET checked_at = EXCLUDED.checked_at, seen_changed_at = EXCLUDED.seen_changed_at, recheck = false
 """
 
 
@@ -259,12 +272,12 @@ def write_bound(
     first: date,
     last: date,
     midnight: datetime,
-    recent: date,
+    waiting: list[str],
     repeat: int = 3,
 ) -> dict[str, Any]:
     """(b): the set-based writes in one transaction per connection (tenants divided over the connections
     as the workers would take them), started together; rolled back. Best of `repeat`."""
-    params = {"first": first, "last": last, "midnight": midnight, "recent": recent}
+    params = {"first": first, "last": last, "midnight": midnight, "waiting": waiting}
     runs: list[dict[str, Any]] = []
     for _ in range(repeat):
         out: dict[int, Any] = {}

@@ -5,6 +5,7 @@ fields (the field names are the services' error keys)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +15,10 @@ from django.forms import formset_factory
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import BatchStatus, SplitMethod
+from billing.models import BatchStatus, PartialChoice, SplitMethod
 from billing.selectors import WorkSubject
 from billing.services.batches import batch_period_check
+from billing.services.contracts import partial_rule_key_parse
 from igo.dates import add_months, month_start
 from igo.models import Insurer
 from pregnancies.models import EndReason, EventType, Phase
@@ -26,6 +28,10 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MONEY = forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
 PERCENT = forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
 MONTH = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
+WEEK = forms.NumberInput(attrs={"min": "0", "max": "45", "step": "1", "inputmode": "numeric"})
+ANSWER_HELP = _(
+    "How long the insurer has to answer a sent line; after it, an unanswered line is paid out to the members."
+)
 
 
 class TariffFieldsMixin(forms.Form):
@@ -81,10 +87,13 @@ class ContractForm(TariffFieldsMixin):
     valid_until = forms.DateField(
         label=_("Valid until"), required=False, widget=DATE, help_text=_("Leave empty for open-ended.")
     )
-    overhead_pct = forms.DecimalField(label=_("IGO overhead (%)"), initial=0, max_digits=6, widget=PERCENT)
-    reserve_pct = forms.DecimalField(label=_("Risk reserve (%)"), initial=0, max_digits=6, widget=PERCENT)
     submission_months = forms.IntegerField(
         label=_("Submission deadline (months after the care)"), initial=12, min_value=1, max_value=120
+    )
+    answer_days = forms.IntegerField(
+        label=_("Answer term (days after the batch is released)"),
+        initial=30,
+        help_text=ANSWER_HELP,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -98,55 +107,88 @@ class ContractForm(TariffFieldsMixin):
             "name": data["name"],
             "valid_from": data["valid_from"],
             "valid_until": data["valid_until"],
-            "overhead_pct": data["overhead_pct"],
-            "reserve_pct": data["reserve_pct"],
             "submission_months": data["submission_months"],
+            "answer_days": data["answer_days"],
             "tariffs": self.tariffs(),
         }
 
 
 class PartialRuleForm(forms.Form):
-    """One rule for an early ending; a row without an end reason is ignored."""
+    """One rule for an early ending: what is billed of the phase the ending interrupted, optionally only for
+    a band of gestational weeks at the end date. An empty row is ignored; the service checks the rest
+    (`billing.services.contracts.partial_rules_clean`)."""
 
     end_reason = forms.ChoiceField(
         label=_("End reason"),
         required=False,
         choices=[("", "—"), *[(v, lbl) for v, lbl in EndReason.choices if v != EndReason.COMPLETED]],
     )
-    before_week = forms.IntegerField(
-        label=_("Before gestational week"), required=False, min_value=1, max_value=45
+    phase = forms.ChoiceField(
+        label=_("Interrupted phase"), required=False, choices=[("", "—"), *Phase.choices]
     )
-    phases = forms.MultipleChoiceField(
-        label=_("Phases billed"), required=False, choices=Phase.choices, widget=forms.CheckboxSelectMultiple
-    )
+    from_week = forms.IntegerField(label=_("From week"), required=False, widget=WEEK)
+    until_week = forms.IntegerField(label=_("Until week"), required=False, widget=WEEK)
     percentage = forms.DecimalField(
-        label=_("Percentage of the tariff"),
-        required=False,
-        initial=100,
-        min_value=0,
-        max_value=100,
-        decimal_places=2,
-        widget=PERCENT,
+        label=_("Percentage of the tariff"), required=False, initial=100, max_digits=6, widget=PERCENT
     )
 
-    def rule(self) -> dict[str, Any] | None:
+    def is_used(self) -> bool:
+        """Whether the row says anything (the percentage alone is prefilled, so it does not count)."""
         data = getattr(self, "cleaned_data", {})
-        if not data.get("end_reason"):
-            return None
+        return any(data.get(f) not in (None, "") for f in ("end_reason", "phase", "from_week", "until_week"))
+
+    def rule(self) -> dict[str, Any]:
+        data = self.cleaned_data
         pct = data.get("percentage")
         return {
-            "end_reason": data["end_reason"],
-            "before_week": data.get("before_week"),
-            "phases": list(data.get("phases") or []),
+            "end_reason": data.get("end_reason") or "",
+            "phase": data.get("phase") or "",
+            "from_week": data.get("from_week"),
+            "until_week": data.get("until_week"),
             "percentage": Decimal("100") if pct is None else pct,
         }
 
 
-PartialRuleFormSet = formset_factory(PartialRuleForm, extra=3, max_num=10)
+PartialRuleFormSet = formset_factory(PartialRuleForm, extra=3, max_num=30)
+
+
+def partial_rule_forms(formset: Any) -> list[PartialRuleForm]:
+    """The rows that say something, in the order the service receives their rules."""
+    return [form for form in formset.forms if form.is_used()]
 
 
 def partial_rules(formset: Any) -> list[dict[str, Any]]:
-    return [rule for rule in (form.rule() for form in formset.forms) if rule is not None]
+    return [form.rule() for form in partial_rule_forms(formset)]
+
+
+def partial_rules_initial(rules: Iterable[Any]) -> list[dict[str, Any]]:
+    """A contract's rules as rows of the formset (a new version starts from them)."""
+    return [
+        {
+            "end_reason": r.end_reason,
+            "phase": r.phase,
+            "from_week": r.from_week,
+            "until_week": r.until_week,
+            "percentage": r.percentage,
+        }
+        for r in rules
+    ]
+
+
+def add_partial_rule_errors(formset: Any, exc: ValidationError) -> ValidationError:
+    """Put the service's errors of the rules for an early ending on their rows; return the other errors
+    (for the contract form)."""
+    if not hasattr(exc, "error_dict"):
+        return exc
+    used = partial_rule_forms(formset)
+    rest: dict[str, list[str]] = {}
+    for key, messages in exc.message_dict.items():
+        place = partial_rule_key_parse(key)
+        if place is not None and place[0] < len(used) and place[1] in used[place[0]].fields:
+            used[place[0]].add_error(place[1], messages)
+        else:
+            rest[key] = messages
+    return ValidationError(rest)
 
 
 class ContractVersionForm(TariffFieldsMixin):
@@ -154,10 +196,11 @@ class ContractVersionForm(TariffFieldsMixin):
 
     valid_from = forms.DateField(label=_("New version valid from"), widget=DATE)
     name = forms.CharField(label=_("Name"), max_length=200)
-    overhead_pct = forms.DecimalField(label=_("IGO overhead (%)"), max_digits=6, widget=PERCENT)
-    reserve_pct = forms.DecimalField(label=_("Risk reserve (%)"), max_digits=6, widget=PERCENT)
     submission_months = forms.IntegerField(
         label=_("Submission deadline (months after the care)"), min_value=1, max_value=120
+    )
+    answer_days = forms.IntegerField(
+        label=_("Answer term (days after the batch is released)"), help_text=ANSWER_HELP
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -172,6 +215,20 @@ class SplitRuleForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
     valid_from = forms.DateField(
         label=_("Valid from"), required=False, widget=DATE, help_text=_("Leave empty for 1 January.")
+    )
+    overhead_pct = forms.DecimalField(
+        label=_("IGO overhead (%)"),
+        required=False,
+        max_digits=6,
+        widget=PERCENT,
+        help_text=_("Of every claim line, whatever the insurer. Leave empty for 0."),
+    )
+    reserve_pct = forms.DecimalField(
+        label=_("Risk reserve (%)"),
+        required=False,
+        max_digits=6,
+        widget=PERCENT,
+        help_text=_("Of every claim line, after the overhead. Leave empty for 0."),
     )
     note = forms.CharField(label=_("Note"), required=False, max_length=200)
 
@@ -199,6 +256,8 @@ class SplitRuleForm(forms.Form):
             self.fields[f"rate_{et.pk}"] = forms.DecimalField(
                 label=f"{et.code} {et.name}", required=False, max_digits=12, widget=MONEY
             )
+
+    main_field_names = ("year", "valid_from", "overhead_pct", "reserve_pct", "note")
 
     def phase_rows(self) -> list[dict[str, Any]]:
         return [
@@ -233,9 +292,12 @@ class SplitRuleForm(forms.Form):
         rates = {
             et.pk: data[f"rate_{et.pk}"] for et in self.event_types if data.get(f"rate_{et.pk}") is not None
         }
+        overhead, reserve = data.get("overhead_pct"), data.get("reserve_pct")
         return {
             "year": data["year"],
             "valid_from": data.get("valid_from"),
+            "overhead_pct": Decimal(0) if overhead is None else overhead,
+            "reserve_pct": Decimal(0) if reserve is None else reserve,
             "note": data.get("note") or "",
             "phases": phases,
             "rates": rates,
@@ -351,6 +413,29 @@ class QualityAgreementForm(forms.Form):
 
 class SettleYearForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+
+
+# --- finance's decision on an interrupted phase (issue 14) --------------------------------------------
+
+
+class PartialDecisionForm(forms.Form):
+    """What finance decides for an interrupted phase the contract has no rule for. The service checks the
+    percentage (0 to 100) and the reason; these fields only parse."""
+
+    choice = forms.ChoiceField(label=_("Decision"), choices=PartialChoice.choices, widget=forms.RadioSelect)
+    percentage = forms.DecimalField(
+        label=_("Percentage of the tariff"),
+        required=False,
+        widget=PERCENT,
+        help_text=_("Only for “Bill a percentage”: 0 to 100."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Shown with the amount and kept in the audit log."),
+    )
 
 
 # --- issue 14: the insurer's payments of a batch, the work queue's filter ---------------------------

@@ -81,6 +81,8 @@ from billing.models import (
     Contract,
     EpisodeBillingState,
     LineStatus,
+    PartialChoice,
+    PartialDecision,
     PartialRule,
     Payout,
     PayoutRun,
@@ -259,6 +261,12 @@ def _check_phase_chunk(
             "episode_id", "phase"
         )
     )
+    # Interrupted phases finance decided not to bill (issue 14): ended, rightly without a line.
+    not_billed = set(
+        PartialDecision.unscoped.filter(
+            episode_id__in=ids, is_current=True, choice=PartialChoice.NONE
+        ).values_list("episode_id", "phase", "end_reason")
+    )
     for episode in episodes:
         report.episodes += 1
         checked_at, seen_changed_at = checked.get(episode.pk, (None, None))
@@ -268,21 +276,13 @@ def _check_phase_chunk(
         # What the run that checked it wanted: the phases ended by that day, or already claimed with the
         # same end (billing.services.rollup_episodes).
         day = timezone.localdate(checked_at)
-        ins_list = insurances.get(episode.client_id, [])
-        first = rollup.insurance_on(ins_list, episode.intake_date)
-        contract = (
-            rollup.contract_on(contracts[episode.tenant_id], first.insurer_id, episode.intake_date)
-            if first
-            else None
-        )
-        rules = list(contract.partial_rules.all()) if contract else []
         wanted = {
             p.phase: p
-            for p in rollup.billable_phases(episode, rules)
+            for p in rollup.ended_phases(episode)
             if rollup.phase_due(p, day, claimed_end.get((episode.pk, p.phase)))
         }
         for phase in rollup.PHASES:
-            bp = wanted.get(phase)
+            bp = None if (episode.pk, phase, episode.end_reason) in not_billed else wanted.get(phase)
             line_id = current.get((episode.pk, phase))
             in_period = bounds is None or (bp is not None and bounds[0] <= bp.end <= bounds[1])
             if bp is None:

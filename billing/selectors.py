@@ -17,7 +17,9 @@ from typing import Any
 from django.db import models
 from django.db.models import (
     Count,
+    DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -28,9 +30,11 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from billing import ledger
@@ -50,6 +54,8 @@ from billing.models import (
     InsurerPayment,
     InternalRate,
     LineStatus,
+    PartialChoice,
+    PartialDecision,
     PartialRule,
     QualityAgreement,
     ReturnLine,
@@ -62,11 +68,22 @@ from billing.models import (
     WorkItem,
     WorkReason,
 )
+from billing.services.contracts import band_label
+from billing.services.rollup import (
+    BillablePhase,
+    contract_on,
+    gestational_week,
+    insurance_on,
+    interrupted_phase,
+    partial_rule_for,
+)
 from igo.dates import month_bounds, month_end
 from igo.models import Insurer
 from pregnancies.models import (
     CareEvent,
     Client,
+    ClientInsurance,
+    EndReason,
     Episode,
     EpisodeStatus,
     EventStatus,
@@ -84,7 +101,12 @@ HUNDRED = Decimal("100")
 def contract_queryset() -> QuerySet[Contract]:
     return Contract.objects.select_related("insurer").prefetch_related(
         "tariffs",
-        Prefetch("partial_rules", queryset=PartialRule.objects.order_by("end_reason", "before_week")),
+        Prefetch(
+            "partial_rules",
+            queryset=PartialRule.objects.order_by(
+                "end_reason", "phase", F("from_week").asc(nulls_first=True)
+            ),
+        ),
     )
 
 
@@ -99,14 +121,19 @@ def contracts_by_insurer() -> list[tuple[Insurer, list[ContractRow]]]:
     """Every contract version, grouped per insurer (by name), newest version first."""
     groups: dict[int, tuple[Insurer, list[ContractRow]]] = {}
     for contract in contract_queryset().order_by("insurer__name", "-valid_from"):
-        by_phase = {t.phase: t for t in contract.tariffs.all()}
         row = ContractRow(
             contract=contract,
-            tariffs=[(str(label), by_phase.get(phase)) for phase, label in Phase.choices],
+            tariffs=contract_tariff_rows(contract),
             partial_rules=list(contract.partial_rules.all()),
         )
         groups.setdefault(contract.insurer_id, (contract.insurer, []))[1].append(row)
     return list(groups.values())
+
+
+def contract_tariff_rows(contract: Contract) -> list[tuple[str, ContractTariff | None]]:
+    """Per phase in care order its label and tariff (None: the contract does not cover the phase)."""
+    by_phase = {t.phase: t for t in contract.tariffs.all()}
+    return [(str(label), by_phase.get(phase)) for phase, label in Phase.choices]
 
 
 def contract_tariffs(contract: Contract) -> dict[str, tuple[str, Decimal]]:
@@ -114,18 +141,94 @@ def contract_tariffs(contract: Contract) -> dict[str, tuple[str, Decimal]]:
     return {t.phase: (t.prestatie_code, t.amount) for t in contract.tariffs.all()}
 
 
+@dataclass
+class BandCell:
+    """One band of gestational weeks of an early-ending cell: its label and the percentage billed there
+    (None: no rule covers these weeks, finance decides)."""
+
+    label: str
+    percentage: Decimal | None
+
+
+@dataclass
+class EarlyEndingCell:
+    """What a contract bills of a phase that an ending interrupted: one percentage for every week, bands of
+    weeks, or nothing set (finance decides)."""
+
+    phase: str
+    bands: list[BandCell]
+
+    @property
+    def undecided(self) -> bool:
+        return all(b.percentage is None for b in self.bands)
+
+    @property
+    def single(self) -> Decimal | None:
+        """The percentage when one rule covers every week."""
+        return self.bands[0].percentage if len(self.bands) == 1 else None
+
+
+@dataclass
+class EarlyEndingRow:
+    end_reason: str
+    label: str
+    cells: list[EarlyEndingCell]
+
+
+def _week_bands(rules: list[PartialRule]) -> list[BandCell]:
+    """The weeks 0 to ∞ as consecutive bands: those of the rules, and the gaps between them (no rule)."""
+    bands: list[BandCell] = []
+    week: int | None = 0
+    for rule in sorted(rules, key=lambda r: r.from_week or 0):
+        start = rule.from_week or 0
+        if week is not None and start > week:
+            bands.append(BandCell(band_label(week, start), None))
+        bands.append(BandCell(band_label(start, rule.until_week), rule.percentage))
+        week = rule.until_week
+    if week is not None:
+        bands.append(BandCell(band_label(week, None), None))
+    return bands
+
+
+def contract_early_endings(contract: Contract) -> list[EarlyEndingRow]:
+    """Per end reason (not "care completed") and per phase the ending interrupts, what the contract bills of
+    that phase. Phases completed before it are billed in full and phases not reached never (the roll-up)."""
+    rules: dict[tuple[str, str], list[PartialRule]] = defaultdict(list)
+    for rule in contract.partial_rules.all():
+        rules[(rule.end_reason, rule.phase)].append(rule)
+    return [
+        EarlyEndingRow(
+            end_reason=reason,
+            label=str(label),
+            cells=[EarlyEndingCell(phase, _week_bands(rules[(reason, phase)])) for phase in Phase.values],
+        )
+        for reason, label in EndReason.choices
+        if reason != EndReason.COMPLETED
+    ]
+
+
 # --- split rules ------------------------------------------------------------------------------
 
 
 def split_rule_list() -> QuerySet[SplitRule]:
-    return SplitRule.objects.select_related("created_by").prefetch_related(
-        Prefetch(
-            "phases",
-            queryset=SplitPhase.objects.order_by("phase").prefetch_related(
-                Prefetch("shares", queryset=SplitShare.objects.select_related("organisation"))
+    """The versions of the verdeelmodel with their phases, shares and rates; `members_pct` is what is left
+    for the members after the IGO's overhead and reserve."""
+    members_pct = ExpressionWrapper(
+        Value(HUNDRED) - F("overhead_pct") - F("reserve_pct"),
+        output_field=DecimalField(max_digits=5, decimal_places=2),
+    )
+    return (
+        SplitRule.objects.annotate(members_pct=members_pct)
+        .select_related("created_by")
+        .prefetch_related(
+            Prefetch(
+                "phases",
+                queryset=SplitPhase.objects.order_by("phase").prefetch_related(
+                    Prefetch("shares", queryset=SplitShare.objects.select_related("organisation"))
+                ),
             ),
-        ),
-        Prefetch("rates", queryset=InternalRate.objects.select_related("event_type")),
+            Prefetch("rates", queryset=InternalRate.objects.select_related("event_type")),
+        )
     )
 
 
@@ -134,10 +237,15 @@ def split_rule_latest() -> SplitRule | None:
 
 
 def split_rule_initial(rule: SplitRule | None) -> dict[str, Any]:
-    """Form values that start a new version from `rule` (methods, percentages, internal rates)."""
+    """Form values that start a new version from `rule` (overhead and reserve, methods, percentages, internal
+    rates)."""
     if rule is None:
         return {"year": timezone.localdate().year}
-    initial: dict[str, Any] = {"year": max(rule.year, timezone.localdate().year)}
+    initial: dict[str, Any] = {
+        "year": max(rule.year, timezone.localdate().year),
+        "overhead_pct": format(rule.overhead_pct.normalize(), "f"),
+        "reserve_pct": format(rule.reserve_pct.normalize(), "f"),
+    }
     for split_phase in rule.phases.all():
         initial[f"method_{split_phase.phase}"] = split_phase.method
         for share in split_phase.shares.all():
@@ -350,6 +458,10 @@ class Explanation:
     percentage: Decimal
     overhead: Allocation | None
     reserve: Allocation | None
+    # The percentages the overhead and reserve were taken with (their basis; a credit's are those of the
+    # line it credits). A part of 0.00 has no allocation and counts as 0 %.
+    overhead_pct: Decimal | None
+    reserve_pct: Decimal | None
     members: list[ExplainedMember]
     members_total: Decimal
     split_rule: SplitRule | None
@@ -358,6 +470,7 @@ class Explanation:
     total_points: Decimal
     history: list[ClaimLine]
     earlier_splits: list[EarlierSplit]
+    percentage_basis: PercentageBasis | None = None  # issue 14: how the percentage was reached
 
     @property
     def is_partial(self) -> bool:
@@ -365,7 +478,7 @@ class Explanation:
 
     @property
     def members_pct(self) -> Decimal:
-        return HUNDRED - self.contract.overhead_pct - self.contract.reserve_pct
+        return HUNDRED - (self.overhead_pct or Decimal(0)) - (self.reserve_pct or Decimal(0))
 
     @property
     def allocated_total(self) -> Decimal:
@@ -401,6 +514,13 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
         key=lambda a: (a.organisation.name if a.organisation else "", a.pk),
     )
     split_rule = next((a.split_rule for a in allocations if a.split_rule is not None), None)
+    head_pct = _head_percentages([a for a in allocations if a.organisation_id is None])
+    if line.corrects_id is not None and (overhead or reserve) and not head_pct:
+        head_pct = _head_percentages(
+            list(
+                Allocation.objects.filter(claim_line_id=line.corrects_id, is_current=True, organisation=None)
+            )
+        )
     bases = {a.pk: AllocationBasis.from_json(a.basis) for a in member_allocs}
     method = next((b.method for b in bases.values() if b.method), "")
 
@@ -474,6 +594,8 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
         percentage=line.percentage,
         overhead=overhead,
         reserve=reserve,
+        overhead_pct=head_pct.get(AllocationKind.OVERHEAD) if overhead is not None else None,
+        reserve_pct=head_pct.get(AllocationKind.RESERVE) if reserve is not None else None,
         members=members,
         members_total=sum((m.allocation.amount for m in members), Decimal(0)),
         split_rule=split_rule,
@@ -485,7 +607,18 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
             EarlierSplit(created_at=parts[0].created_at, superseded_at=when, parts=_ordered(parts))
             for when, parts in sorted(superseded.items(), reverse=True)
         ],
+        percentage_basis=percentage_basis(line=line),
     )
+
+
+def _head_percentages(parts: list[Allocation]) -> dict[str, Decimal]:
+    """The percentage each overhead or reserve allocation was taken with, by kind (from its basis)."""
+    result: dict[str, Decimal] = {}
+    for a in parts:
+        pct = AllocationBasis.from_json(a.basis).percentage
+        if pct is not None:
+            result[a.kind] = pct
+    return result
 
 
 def _ordered(parts: list[Allocation]) -> list[Allocation]:
@@ -905,3 +1038,135 @@ def quality_agreement_rows(*, year: int) -> list[AgreementRow]:
         )
         for a in agreements
     ]
+
+
+# --- partial trajectories: how a line's percentage was reached, finance's decisions (issue 14) ---------
+
+
+@dataclass
+class PercentageBasis:
+    """How a care line's percentage of the tariff was reached (ClaimLine.explanation), for the page that
+    explains the amount: a phase completed before an early ending (in full), the contract's rule for the
+    interrupted phase, or finance's decision where the contract has none."""
+
+    kind: str  # "completed", "partial" or "decision"
+    percentage: Decimal = HUNDRED
+    week: int | None = None
+    end_reason: str = ""
+    rule_id: int | None = None
+    from_week: int | None = None
+    until_week: int | None = None
+    decision_id: int | None = None
+    choice: str = ""
+    reason: str = ""
+    by: str = ""
+    at: dt.datetime | None = None
+
+    @property
+    def end_reason_label(self) -> str:
+        return str(EndReason(self.end_reason).label) if self.end_reason in EndReason.values else ""
+
+    @property
+    def choice_label(self) -> str:
+        return str(PartialChoice(self.choice).label) if self.choice in PartialChoice.values else ""
+
+
+def percentage_basis(*, line: ClaimLine) -> PercentageBasis | None:
+    """What the roll-up recorded on a care line about its percentage (None for lines made before it did,
+    for quality lines and for credits)."""
+    x = line.explanation or {}
+    if "partial" in x:
+        p = x["partial"]
+        return PercentageBasis(
+            kind="partial",
+            percentage=Decimal(str(p["percentage"])),
+            week=p.get("week"),
+            end_reason=p.get("end_reason", ""),
+            rule_id=p.get("rule"),
+            from_week=p.get("from_week"),
+            until_week=p.get("until_week"),
+        )
+    if "decision" in x:
+        d = x["decision"]
+        return PercentageBasis(
+            kind="decision",
+            percentage=Decimal(str(d["percentage"])),
+            decision_id=d.get("id"),
+            choice=d.get("choice", ""),
+            reason=d.get("reason", ""),
+            by=d.get("by", ""),
+            at=parse_datetime(d["at"]) if d.get("at") else None,
+        )
+    if x.get("completed"):
+        return PercentageBasis(kind="completed")
+    return None
+
+
+@dataclass
+class PartialCase:
+    """The phase an early ending interrupted, for finance's decision: where it stands and what was
+    decided before."""
+
+    episode: Episode
+    phase: str
+    interrupted: BillablePhase | None  # None: this phase is not the interrupted phase of an early ending
+    week: int | None
+    contract: Contract | None
+    tariff: Decimal | None
+    rule: PartialRule | None  # a rule of the contract that covers the case (then the contract decides)
+    decisions: list[PartialDecision]
+    work_items: list[WorkItem]
+
+    @property
+    def current(self) -> PartialDecision | None:
+        return next((d for d in self.decisions if d.is_current), None)
+
+    @property
+    def phase_label(self) -> str:
+        return str(Phase(self.phase).label)
+
+
+def partial_case(*, episode: Episode, phase: str) -> PartialCase:
+    """Read what finance needs to decide on an interrupted phase: its dates and week, the contract that
+    bills it and its tariff, and the decisions so far (newest first)."""
+    interrupted = interrupted_phase(episode)
+    if interrupted is not None and interrupted.phase != phase:
+        interrupted = None
+    week = contract = tariff = rule = None
+    if interrupted is not None:
+        week = gestational_week(episode, interrupted.end)
+        insurances = list(ClientInsurance.objects.filter(client_id=episode.client_id).order_by("valid_from"))
+        ins = insurance_on(insurances, interrupted.start)
+        if ins is not None:
+            contracts = list(
+                Contract.objects.filter(insurer_id=ins.insurer_id)
+                .select_related("insurer")
+                .prefetch_related("tariffs", "partial_rules")
+                .order_by("valid_from")
+            )
+            contract = contract_on(contracts, ins.insurer_id, interrupted.start)
+        if contract is not None:
+            tariff = next((t.amount for t in contract.tariffs.all() if t.phase == phase), None)
+            rule = partial_rule_for(contract, end_reason=episode.end_reason, phase=phase, week=week)
+    return PartialCase(
+        episode=episode,
+        phase=phase,
+        interrupted=interrupted,
+        week=week,
+        contract=contract,
+        tariff=tariff,
+        rule=rule,
+        decisions=list(episode_partial_decisions(episode=episode).filter(phase=phase)),
+        work_items=list(
+            WorkItem.objects.filter(episode=episode, phase=phase, resolved_at__isnull=True).order_by("pk")
+        ),
+    )
+
+
+def episode_partial_decisions(*, episode: Episode) -> QuerySet[PartialDecision]:
+    """Finance's decisions on an episode's interrupted phases, newest first, with who made them."""
+    return (
+        PartialDecision.objects.filter(episode=episode)
+        .select_related("decided_by")
+        .order_by("-decided_at", "-pk")
+    )

@@ -7,6 +7,7 @@ from billing import views
 urlpatterns: list[URLPattern] = [
     path("contracts/", views.contract_list, name="contract_list"),
     path("contracts/new/", views.contract_create, name="contract_create"),
+    path("contracts/<int:pk>/", views.contract_detail, name="contract_detail"),
     path("contracts/<int:pk>/new-version/", views.contract_new_version, name="contract_new_version"),
     path(
         "contracts/<int:pk>/quality-agreements/new/",
@@ -21,6 +22,9 @@ urlpatterns: list[URLPattern] = [
     path("claims/", views.claim_list, name="claim_list"),
     path("claims/episodes/<int:pk>/", views.episode_claims, name="episode_claims"),
     path("claims/lines/<int:pk>/", views.claim_line_explain, name="claim_line_explain"),
+    path(
+        "claims/episodes/<int:pk>/partial/<str:phase>/", views.partial_decision, name="partial_decision"
+    ),  # issue 14
     path("revenue/", views.revenue, name="revenue"),
     path("billing/run/", views.billing_run_start, name="billing_run_start"),
     path("billing/progress/", views.billing_run_progress, name="billing_run_progress"),

@@ -34,13 +34,16 @@ from billing.forms import (
     ContractForm,
     ContractVersionForm,
     InsurerPaymentForm,
+    PartialDecisionForm,
     PartialRuleFormSet,
     QualityAgreementForm,
     SettleYearForm,
     SplitRuleForm,
     StatementMonthForm,
     WorkQueueFilterForm,
+    add_partial_rule_errors,
     partial_rules,
+    partial_rules_initial,
     previous_month,
 )
 from billing.models import (
@@ -53,7 +56,7 @@ from billing.models import (
     WorkReason,
 )
 from billing.progress import batch_progress, run_progress
-from billing.services import batches, insurer_payments, quality_claims, returns
+from billing.services import batches, insurer_payments, partial_decisions, quality_claims, returns
 from billing.services.quality_claims import quality_line_comment
 from igo import rules
 from igo.dates import month_end
@@ -87,6 +90,22 @@ def contract_list(request: TenantRequest) -> HttpResponse:
     )
 
 
+@tenant_view(rules.can_view_finance)
+def contract_detail(request: TenantRequest, pk: int) -> HttpResponse:
+    contract = get_object_or_404(selectors.contract_queryset(), pk=pk)
+    return render(
+        request,
+        "billing/contract_detail.html",
+        {
+            **_finance_context(request),
+            "contract": contract,
+            "tariffs": selectors.contract_tariff_rows(contract),
+            "early_endings": selectors.contract_early_endings(contract),
+            "phase_choices": Phase.choices,
+        },
+    )
+
+
 @tenant_view(rules.can_manage_finance)
 def contract_create(request: TenantRequest) -> HttpResponse:
     form = ContractForm(request.POST or None)
@@ -100,10 +119,10 @@ def contract_create(request: TenantRequest) -> HttpResponse:
                 **form.service_kwargs(),
             )
         except ValidationError as exc:
-            add_form_errors(form, exc)
+            add_form_errors(form, add_partial_rule_errors(formset, exc))
         else:
             messages.success(request, _("The contract %(name)s was saved.") % {"name": contract.name})
-            return redirect("contract_list", tenant_slug=request.tenant.slug)
+            return redirect("contract_detail", tenant_slug=request.tenant.slug, pk=contract.pk)
     return render(
         request,
         "billing/contract_form.html",
@@ -117,14 +136,18 @@ def contract_new_version(request: TenantRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(selectors.contract_queryset(), pk=pk)
     initial: dict[str, Any] = {
         "name": contract.name,
-        "overhead_pct": contract.overhead_pct,
-        "reserve_pct": contract.reserve_pct,
         "submission_months": contract.submission_months,
+        "answer_days": contract.answer_days,
     }
     for phase, (code, amount) in selectors.contract_tariffs(contract).items():
         initial[f"code_{phase}"], initial[f"amount_{phase}"] = code, amount
     form = ContractVersionForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    formset = PartialRuleFormSet(
+        request.POST or None,
+        prefix="rules",
+        initial=partial_rules_initial(contract.partial_rules.all()),
+    )
+    if request.method == "POST" and all([form.is_valid(), formset.is_valid()]):
         try:
             data = form.cleaned_data
             new = services.contract_new_version(
@@ -132,26 +155,28 @@ def contract_new_version(request: TenantRequest, pk: int) -> HttpResponse:
                 actor=request.user,
                 valid_from=data["valid_from"],
                 name=data["name"],
-                overhead_pct=data["overhead_pct"],
-                reserve_pct=data["reserve_pct"],
                 submission_months=data["submission_months"],
+                answer_days=data["answer_days"],
                 tariffs=form.tariffs(),
+                partial_rules=partial_rules(formset),
             )
         except ValidationError as exc:
             contract.refresh_from_db()  # the service rolled back; show the stored end date
             # Ending the old version the day before is refused as `valid_until`: it is this form's start.
-            add_form_errors(form, exc, aliases={"valid_until": "valid_from"})
+            add_form_errors(
+                form, add_partial_rule_errors(formset, exc), aliases={"valid_until": "valid_from"}
+            )
         else:
             messages.success(
                 request,
                 _("Version from %(start)s of %(name)s was saved; the previous version ends the day before.")
                 % {"start": new.valid_from.strftime("%d-%m-%Y"), "name": new.name},
             )
-            return redirect("contract_list", tenant_slug=request.tenant.slug)
+            return redirect("contract_detail", tenant_slug=request.tenant.slug, pk=new.pk)
     return render(
         request,
         "billing/contract_version_form.html",
-        {"form": form, "contract": contract},
+        {"form": form, "formset": formset, "contract": contract},
         status=400 if request.method == "POST" else 200,
     )
 
@@ -263,6 +288,8 @@ def episode_claims(request: TenantRequest, pk: int) -> HttpResponse:
             "work_items": items,
             "reasons": WORK_REASONS,
             "can_open_episode": rules.can_log_care(request.tenant_roles),
+            "can_manage": rules.can_manage_finance(request.tenant_roles),
+            "decisions": selectors.episode_partial_decisions(episode=episode),  # issue 14
         },
     )
 
@@ -771,3 +798,59 @@ def quality_settle(request: TenantRequest) -> HttpResponse:
         % {"year": year},
     )
     return redirect(target)
+
+
+# --- finance's decision on an interrupted phase (issue 14) --------------------------------------------
+
+
+@tenant_view(rules.can_manage_finance)
+def partial_decision(request: TenantRequest, pk: int, phase: str) -> HttpResponse:
+    """Decide what is billed of the phase an early ending interrupted, where the contract has no rule:
+    in full, a percentage, or not at all, with the reason. The episode is billed again at once."""
+    if phase not in Phase.values:
+        raise Http404
+    try:
+        episode = selectors.claim_episode(pk=pk)
+    except Episode.DoesNotExist:
+        raise Http404 from None
+    care_services.access_log(
+        user=request.user,
+        client=episode.client,
+        action=AccessAction.VIEW,
+        obj=episode,
+        detail="partial decision",
+    )
+    form = PartialDecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            partial_decisions.partial_decision_record(
+                episode=episode,
+                phase=phase,
+                choice=form.cleaned_data["choice"],
+                percentage=form.cleaned_data["percentage"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            care_services.access_log(
+                user=request.user,
+                client=episode.client,
+                action=AccessAction.UPDATE,
+                obj=episode,
+                detail=f"partial decision {phase}",
+            )
+            messages.success(request, _("The decision was recorded and the episode billed again."))
+            return redirect("episode_claims", tenant_slug=request.tenant.slug, pk=episode.pk)
+    return render(
+        request,
+        "billing/partial_decision.html",
+        {
+            "case": selectors.partial_case(episode=episode, phase=phase),
+            "episode": episode,
+            "client": episode.client,
+            "form": form,
+        },
+        status=400 if request.method == "POST" else 200,
+    )

@@ -48,21 +48,16 @@ def seed_billing(tenant: Tenant, admin: User, insurers: dict[str, Insurer], *, n
                 insurer=insurer,
                 name=f"{insurer.name} {year - 1}–{year}",
                 valid_from=date(year - 1, 1, 1),
-                overhead_pct=Decimal("4.50"),
-                reserve_pct=Decimal("1.50"),
                 tariffs={
                     "prenatal": ("DEMO-PRE", pre),
                     "natal": ("DEMO-NAT", nat),
                     "postnatal": ("DEMO-POST", post),
                 },
+                # Prenatal care interrupted by a miscarriage before 16 weeks: half; by a transfer out of the
+                # region: in full. Any other interrupted phase waits for finance's decision.
                 partial_rules=[
-                    {
-                        "end_reason": "miscarriage",
-                        "before_week": 16,
-                        "phases": ["prenatal"],
-                        "percentage": 50,
-                    },
-                    {"end_reason": "transferred_out", "phases": ["prenatal"], "percentage": 100},
+                    {"end_reason": "miscarriage", "phase": "prenatal", "until_week": 16, "percentage": 50},
+                    {"end_reason": "transferred_out", "phase": "prenatal", "percentage": 100},
                 ],
             )
         orgs = {o.kind: o for o in MemberOrganisation.objects.all()}
@@ -78,6 +73,8 @@ def seed_billing(tenant: Tenant, admin: User, insurers: dict[str, Insurer], *, n
                 actor=admin,
                 year=rule_year,
                 note="Demo verdeelmodel",
+                overhead_pct=Decimal("4.50"),
+                reserve_pct=Decimal("1.50"),
                 phases={
                     "prenatal": {"method": "care", "minimums": {kraam.pk: 5}},
                     "natal": {"method": "fixed", "shares": {practice.pk: 55, hospital.pk: 35, kraam.pk: 10}},

@@ -47,17 +47,26 @@ class TariffSerializer(serializers.ModelSerializer):
 
 
 class PartialRuleSerializer(serializers.ModelSerializer):
-    phases = serializers.ListField(child=serializers.ChoiceField(choices=Phase.choices))
-
     class Meta:
         model = PartialRule
-        fields = ["end_reason", "before_week", "phases", "percentage"]
+        fields = ["end_reason", "phase", "from_week", "until_week", "percentage"]
+        extra_kwargs = {
+            "phase": {"help_text": "The phase the early ending interrupted."},
+            "from_week": {
+                "help_text": "Band of gestational weeks at the end date: from this week (null: 0)."
+            },
+            "until_week": {"help_text": "Up to, not including, this week (null: open)."},
+        }
 
 
 class ContractSerializer(serializers.ModelSerializer):
     insurer = ContractInsurerSerializer()
     tariffs = TariffSerializer(many=True, help_text="One per covered phase; a phase left out is not covered.")
-    partial_rules = PartialRuleSerializer(many=True)
+    partial_rules = PartialRuleSerializer(
+        many=True,
+        help_text="What is billed of the phase an early ending interrupted (phases completed before it in "
+        "full, phases not reached never); no rule for a case: finance decides.",
+    )
 
     class Meta:
         model = Contract
@@ -67,9 +76,8 @@ class ContractSerializer(serializers.ModelSerializer):
             "name",
             "valid_from",
             "valid_until",
-            "overhead_pct",
-            "reserve_pct",
             "submission_months",
+            "answer_days",
             "tariffs",
             "partial_rules",
             "created_at",
@@ -276,21 +284,25 @@ class PartialRuleInputSerializer(serializers.Serializer):
     end_reason = serializers.ChoiceField(
         choices=[c for c in EndReason.choices if c[0] != EndReason.COMPLETED]
     )
-    before_week = serializers.IntegerField(
+    phase = serializers.ChoiceField(choices=Phase.choices, help_text="The phase the ending interrupted.")
+    from_week = serializers.IntegerField(
         required=False,
         allow_null=True,
         default=None,
-        min_value=1,
-        max_value=45,
-        help_text="Only when the episode ended before this gestational week; leave out for any week.",
+        help_text="Only from this gestational week at the end date (0–45); leave out for week 0.",
     )
-    phases = serializers.ListField(child=serializers.ChoiceField(choices=Phase.choices), allow_empty=True)
+    until_week = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Only before this gestational week (0–45, after `from_week`); leave out for no end. "
+        "Bands of one end reason and phase may not overlap.",
+    )
     percentage = serializers.DecimalField(
         max_digits=5,
         decimal_places=2,
-        min_value=Decimal("0"),
-        max_value=Decimal("100"),
         default=Decimal("100"),
+        help_text="Percentage of the phase's tariff, 0–100.",
     )
 
 
@@ -303,9 +315,12 @@ class ContractCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     valid_from = serializers.DateField()
     valid_until = serializers.DateField(required=False, allow_null=True, default=None)
-    overhead_pct = serializers.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
-    reserve_pct = serializers.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
     submission_months = serializers.IntegerField(min_value=1, max_value=120, default=12)
+    answer_days = serializers.IntegerField(
+        default=30,
+        help_text="Days after a batch's release the insurer has to answer (1–365); an unanswered line then "
+        "counts as accepted for the payout to members.",
+    )
     tariffs = TariffsInputSerializer()
     partial_rules = PartialRuleInputSerializer(many=True, required=False)
 

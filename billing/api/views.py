@@ -38,6 +38,7 @@ from billing.api.serializers import (
     FinanceBatchSerializer,
 )
 from billing.models import BatchFile, BatchLine, ClaimBatch, ClaimLine, Contract
+from billing.services.contracts import partial_rule_key_parse
 from igo import rules
 from igo.api.base import ScopedQuerysetMixin, TenantAPIMixin
 from igo.api.errors import validation_error_detail
@@ -84,8 +85,9 @@ class ContractListView(FinanceAPIView, generics.ListAPIView):
         operation_id="finance_contracts_create",
         summary="Create a contract version (IGO finance)",
         description="A period that overlaps another version with the same insurer is refused "
-        "(`valid_from`). Percentages from 0 to 100 with at most two decimals; overhead and reserve "
-        "together at most 100.",
+        "(`valid_from`). Percentages from 0 to 100 with at most two decimals. Errors of a rule for an "
+        'early ending come per rule: `{"partial_rules": [{}, {"from_week": ["…"]}]}`. The IGO\'s '
+        "overhead and reserve are no part of a contract (they belong to its split rules).",
         request=ContractCreateSerializer,
         responses={201: ContractSerializer, 400: FIELD_ERRORS, 403: FORBIDDEN},
     )
@@ -100,20 +102,27 @@ class ContractListView(FinanceAPIView, generics.ListAPIView):
         return Response(ContractSerializer(contract).data, status=status.HTTP_201_CREATED)
 
     def service_error_detail(self, exc: DjangoValidationError) -> dict[str, Any]:
-        """The contract services' errors in the shape of the request: tariff errors inside `tariffs`."""
+        """The contract services' errors in the shape of the request: tariff errors inside `tariffs`, a rule's
+        errors at its place in `partial_rules`."""
         detail: dict[str, Any] = {}
         tariffs: dict[str, Any] = {}
+        rules: dict[int, dict[str, list[str]]] = {}
         for key, messages in validation_error_detail(exc).items():
             match = TARIFF_KEY.match(key)
+            place = partial_rule_key_parse(key)
             if match:
                 field = "prestatie_code" if match[1] == "code" else "amount"
                 tariffs.setdefault(match[2], {}).setdefault(field, []).extend(messages)
+            elif place is not None:
+                rules.setdefault(place[0], {}).setdefault(place[1], []).extend(messages)
             elif key == "tariffs":
                 tariffs.setdefault(api_settings.NON_FIELD_ERRORS_KEY, []).extend(messages)
             else:
                 detail[key] = messages
         if tariffs:
             detail["tariffs"] = tariffs
+        if rules:
+            detail["partial_rules"] = [rules.get(i, {}) for i in range(max(rules) + 1)]
         return detail
 
 

@@ -42,7 +42,8 @@ def partial_rules_by_phase(apps, schema_editor):
     for each phase in P, a rule "end reason, that phase interrupted, weeks [previous W of the same end reason,
     W), x %". A phase the old rule did not list gets no rule: an episode interrupted there waits for finance's
     decision. Old rules of one end reason are nested thresholds (< 16, < 24, none); as bands they follow one
-    another, so they do not overlap."""
+    another, so they do not overlap. Of two old rules with the same threshold only the first (lowest id) ever
+    applied (the old roll-up took the lowest threshold, then the lowest id): the other is dropped."""
     PartialRule = apps.get_model("billing", "PartialRule")
     old_rules: dict[tuple[int, str], list] = {}
     for rule in PartialRule.objects.all().order_by("pk"):
@@ -50,13 +51,16 @@ def partial_rules_by_phase(apps, schema_editor):
     for (_contract_id, _reason), rules in old_rules.items():
         rules.sort(key=lambda r: (r.before_week is None, r.before_week or 0, r.pk))
         previous = None
+        seen: set[int | None] = set()
         for rule in rules:
             band = (previous, rule.before_week)
             previous = rule.before_week if rule.before_week is not None else previous
             phases = [p for p in ("prenatal", "natal", "postnatal") if p in (rule.phases or [])]
-            if not phases:
+            if not phases or rule.before_week in seen:
+                seen.add(rule.before_week)
                 rule.delete()
                 continue
+            seen.add(rule.before_week)
             for i, phase in enumerate(phases):
                 target = (
                     rule

@@ -18,11 +18,13 @@ from billing.services.rollup import (
     PHASES,
     BillablePhase,
     RollupResult,
-    billable_phases,
     ended_phases,
     gestational_week,
+    interrupted_phase,
+    partial_rule_for,
     phase_due,
     rollup_episodes,
+    submission_deadline,
 )
 from billing.services.run import RunResult, billing_run, billing_run_batch, split_rules_seen
 from billing.services.split import (
@@ -45,7 +47,6 @@ __all__ = [
     "RunResult",
     "SplitContext",
     "SplitResult",
-    "billable_phases",
     "billing_run",
     "billing_run_batch",
     "care_episode_id",
@@ -56,7 +57,9 @@ __all__ = [
     "contract_new_version",
     "ended_phases",
     "gestational_week",
+    "interrupted_phase",
     "member_weights",
+    "partial_rule_for",
     "phase_due",
     "resplit_changed",
     "retire_line",
@@ -65,4 +68,5 @@ __all__ = [
     "split_lines",
     "split_rule_create",
     "split_rules_seen",
+    "submission_deadline",
 ]

@@ -40,7 +40,8 @@ from billing.models import (
     WorkReason,
 )
 from billing.services.claim_lines import care_episode_id
-from igo.dates import add_months, midnight, month_start, next_month
+from billing.services.rollup import submission_deadline
+from igo.dates import midnight, month_start, next_month
 from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
 from igo.validators import bsn_is_valid
@@ -124,7 +125,7 @@ def presend_check(
             hold(line, WorkReason.PRESEND_POLICY, _("The insured number is missing."))
         if line.sign != Sign.DEBIT:
             continue
-        deadline = add_months(line.service_end, line.contract.submission_months)
+        deadline = submission_deadline(line.contract, line.service_end)
         if deadline < today:
             hold(
                 line,

@@ -1,7 +1,10 @@
-"""Insurer contracts: versions with their tariffs per phase and rules for an early ending."""
+"""Insurer contracts: versions with their tariffs per phase, their terms (submission deadline, answer term)
+and rules for an early ending. What the IGO keeps for itself (overhead, risk reserve) is no part of a
+contract: it belongs to the split rules (billing.services.split_rules)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -19,6 +22,7 @@ from billing.models import (
     PartialRule,
     PrestatieCode,
 )
+from billing.services.run import episodes_mark_recheck
 from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
 from pregnancies.models import EndReason, Phase
@@ -33,11 +37,131 @@ def check_percentage(errors: dict[str, list[str]], field: str, value: Decimal, p
         errors.setdefault(field, []).append(_("Use at most %(n)s decimals.") % {"n": places})
 
 
+def check_days(errors: dict[str, list[str]], field: str, value: int | None, *, low: int, high: int) -> None:
+    if value is None or not low <= value <= high:
+        errors.setdefault(field, []).append(
+            _("Enter a number of days from %(low)s to %(high)s.") % {"low": low, "high": high}
+        )
+
+
 def check_amount(errors: dict[str, list[str]], field: str, value: Decimal) -> None:
     if value is None or value < 0:
         errors.setdefault(field, []).append(_("A price cannot be negative."))
     elif value != value.quantize(Decimal("0.01")):
         errors.setdefault(field, []).append(_("A price has at most two decimals (whole cents)."))
+
+
+# Gestational weeks a band of a rule for an early ending may name.
+WEEK_MIN, WEEK_MAX = 0, 45
+ANSWER_DAYS_MAX = 365
+PARTIAL_RULE_KEY = re.compile(r"^partial_rules-(\d+)-(\w+)$")
+
+
+def partial_rule_key(index: int, field: str) -> str:
+    """The error key of a field of the `index`-th rule for an early ending (in the order given)."""
+    return f"partial_rules-{index}-{field}"
+
+
+def partial_rule_key_parse(key: str) -> tuple[int, str] | None:
+    """(index, field) of an error key made by `partial_rule_key`; None for another key."""
+    match = PARTIAL_RULE_KEY.match(key)
+    return (int(match[1]), match[2]) if match else None
+
+
+def band_label(from_week: int | None, until_week: int | None) -> str:
+    """A band of gestational weeks as finance reads it: "weeks 0–16", "from week 16", "every week"."""
+    if until_week is None:
+        if not from_week:
+            return _("every week")
+        return _("from week %(from)s") % {"from": from_week}
+    return _("weeks %(from)s–%(until)s") % {"from": from_week or 0, "until": until_week}
+
+
+def _week(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+def partial_rules_clean(rules: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Check the rules for an early ending and return them in the shape stored, with the field errors found
+    (keys by `partial_rule_key`). A rule names an end reason other than "care completed", the phase the
+    ending interrupted, optionally a band of gestational weeks at the end date [from_week, until_week) within
+    0–45, and a percentage from 0 to 100; the bands of one end reason and phase may not overlap."""
+    errors: dict[str, list[str]] = {}
+    cleaned: list[dict[str, Any]] = []
+    for i, rule in enumerate(rules):
+        end_reason, phase = rule.get("end_reason"), rule.get("phase")
+        if end_reason not in EndReason.values or end_reason == EndReason.COMPLETED:
+            errors.setdefault(partial_rule_key(i, "end_reason"), []).append(
+                _("Choose the reason the episode ended early.")
+            )
+        if phase not in Phase.values:
+            errors.setdefault(partial_rule_key(i, "phase"), []).append(
+                _("Choose the phase the ending interrupted.")
+            )
+        try:
+            from_week, until_week = _week(rule.get("from_week")), _week(rule.get("until_week"))
+        except (TypeError, ValueError):
+            errors.setdefault(partial_rule_key(i, "from_week"), []).append(_("Enter whole weeks."))
+            continue
+        for field, week in (("from_week", from_week), ("until_week", until_week)):
+            if week is not None and not WEEK_MIN <= week <= WEEK_MAX:
+                errors.setdefault(partial_rule_key(i, field), []).append(
+                    _("Enter a gestational week from %(low)s to %(high)s.")
+                    % {"low": WEEK_MIN, "high": WEEK_MAX}
+                )
+        if from_week is not None and until_week is not None and from_week >= until_week:
+            errors.setdefault(partial_rule_key(i, "until_week"), []).append(
+                _("The band ends at or before its start: enter an until-week after week %(from)s.")
+                % {"from": from_week}
+            )
+        raw_pct = rule.get("percentage")
+        try:
+            percentage = HUNDRED if raw_pct is None or raw_pct == "" else Decimal(str(raw_pct))
+        except ArithmeticError:
+            errors.setdefault(partial_rule_key(i, "percentage"), []).append(
+                _("Enter a percentage from 0 to 100.")
+            )
+            continue
+        check_percentage(errors, partial_rule_key(i, "percentage"), percentage)
+        cleaned.append(
+            {
+                "index": i,
+                "end_reason": end_reason,
+                "phase": phase,
+                "from_week": from_week,
+                "until_week": until_week,
+                "percentage": percentage,
+            }
+        )
+    if errors:
+        return cleaned, errors
+    # Overlapping bands of one end reason and phase would leave it open which percentage applies.
+    for j, later in enumerate(cleaned):
+        for earlier in cleaned[:j]:
+            if (earlier["end_reason"], earlier["phase"]) != (later["end_reason"], later["phase"]):
+                continue
+            low = max(earlier["from_week"] or 0, later["from_week"] or 0)
+            high = min(
+                earlier["until_week"] if earlier["until_week"] is not None else WEEK_MAX + 1,
+                later["until_week"] if later["until_week"] is not None else WEEK_MAX + 1,
+            )
+            if low < high:
+                errors.setdefault(partial_rule_key(later["index"], "from_week"), []).append(
+                    _(
+                        "The band %(this)s overlaps the band %(other)s of another rule for %(reason)s, "
+                        "interrupted phase %(phase)s: a week may fall in one band only."
+                    )
+                    % {
+                        "this": band_label(later["from_week"], later["until_week"]),
+                        "other": band_label(earlier["from_week"], earlier["until_week"]),
+                        "reason": EndReason(later["end_reason"]).label.lower(),
+                        "phase": Phase(later["phase"]).label.lower(),
+                    }
+                )
+                break
+    return [{k: v for k, v in rule.items() if k != "index"} for rule in cleaned], errors
 
 
 @transaction.atomic
@@ -49,13 +173,16 @@ def contract_create(
     name: str,
     valid_from: date,
     valid_until: date | None = None,
-    overhead_pct: Decimal = Decimal("0"),
-    reserve_pct: Decimal = Decimal("0"),
     submission_months: int = 12,
+    answer_days: int = 30,
     tariffs: dict[str, tuple[str, Decimal]],
     partial_rules: Iterable[dict[str, Any]] = (),
 ) -> Contract:
     """A contract version. `tariffs` maps phase to (prestatie code, price); phases left out are not covered.
+    `answer_days`: how long the insurer has to answer a sent line (days after the batch's release).
+    `partial_rules`: what is billed of the phase an early ending interrupted, as dicts with `end_reason`,
+    `phase`, `from_week`, `until_week` (a band [from, until) of gestational weeks at the end date; None =
+    open) and `percentage` of the tariff (`partial_rules_clean`).
 
     A period that overlaps another version for the same insurer is refused: a new version starts after
     the previous one, whose end may be set with `contract_end`.
@@ -63,10 +190,9 @@ def contract_create(
     errors: dict[str, list[str]] = {}
     if valid_until is not None and valid_until < valid_from:
         errors.setdefault("valid_until", []).append(_("The end lies before the start."))
-    check_percentage(errors, "overhead_pct", overhead_pct)
-    check_percentage(errors, "reserve_pct", reserve_pct)
-    if not errors and overhead_pct + reserve_pct > HUNDRED:
-        errors.setdefault("reserve_pct", []).append(_("Overhead and reserve together exceed 100%."))
+    check_days(errors, "answer_days", answer_days, low=1, high=ANSWER_DAYS_MAX)
+    rules, rule_errors = partial_rules_clean(partial_rules)
+    errors.update(rule_errors)
     if not tariffs:
         errors.setdefault("tariffs", []).append(_("A contract covers at least one phase."))
     for phase, (code, amount) in tariffs.items():
@@ -114,9 +240,8 @@ def contract_create(
         name=name.strip(),
         valid_from=valid_from,
         valid_until=valid_until,
-        overhead_pct=overhead_pct,
-        reserve_pct=reserve_pct,
         submission_months=submission_months,
+        answer_days=answer_days,
         created_by=actor,
     )
     ContractTariff.objects.bulk_create(
@@ -125,27 +250,11 @@ def contract_create(
         )
         for phase, (code, amount) in tariffs.items()
     )
-    for rule in partial_rules:
-        pct_errors: dict[str, list[str]] = {}
-        check_percentage(pct_errors, "partial_rules", Decimal(rule.get("percentage", HUNDRED)))
-        if pct_errors:
-            raise ValidationError(pct_errors)
-        phases = list(rule.get("phases", []))
-        if rule.get("end_reason") not in EndReason.values or not set(phases) <= set(Phase.values):
-            raise ValidationError(
-                {"partial_rules": _("A rule for an early ending names an unknown reason or phase.")}
-            )
-        PartialRule.objects.create(
-            tenant=tenant,
-            contract=contract,
-            end_reason=rule["end_reason"],
-            before_week=rule.get("before_week"),
-            phases=phases,
-            percentage=Decimal(rule.get("percentage", HUNDRED)),
-        )
+    PartialRule.objects.bulk_create(PartialRule(tenant=tenant, contract=contract, **rule) for rule in rules)
     audit_record(
         actor=actor, action="contract.create", tenant=tenant, obj=contract, insurer=insurer.uzovi_code
     )
+    episodes_mark_recheck(insurer=insurer, start=valid_from, end=valid_until)
     return contract
 
 
@@ -160,6 +269,7 @@ def contract_end(*, contract: Contract, actor: User, valid_until: date) -> Contr
     audit_record(
         actor=actor, action="contract.end", tenant=contract.tenant, obj=contract, until=str(valid_until)
     )
+    episodes_mark_recheck(insurer=contract.insurer, start=valid_until + timedelta(days=1), end=None)
     return contract
 
 
@@ -170,9 +280,8 @@ def contract_new_version(
     valid_from: date,
     valid_until: date | None = None,
     name: str | None = None,
-    overhead_pct: Decimal | None = None,
-    reserve_pct: Decimal | None = None,
     submission_months: int | None = None,
+    answer_days: int | None = None,
     tariffs: dict[str, tuple[str, Decimal]] | None = None,
     partial_rules: Iterable[dict[str, Any]] | None = None,
 ) -> Contract:
@@ -187,8 +296,9 @@ def contract_new_version(
             partial_rules = [
                 {
                     "end_reason": r.end_reason,
-                    "before_week": r.before_week,
-                    "phases": r.phases,
+                    "phase": r.phase,
+                    "from_week": r.from_week,
+                    "until_week": r.until_week,
                     "percentage": r.percentage,
                 }
                 for r in contract.partial_rules.all()
@@ -200,9 +310,8 @@ def contract_new_version(
             name=contract.name if name is None else name,
             valid_from=valid_from,
             valid_until=valid_until,
-            overhead_pct=contract.overhead_pct if overhead_pct is None else overhead_pct,
-            reserve_pct=contract.reserve_pct if reserve_pct is None else reserve_pct,
             submission_months=contract.submission_months if submission_months is None else submission_months,
+            answer_days=contract.answer_days if answer_days is None else answer_days,
             tariffs=tariffs,
             partial_rules=partial_rules,
         )

@@ -1,4 +1,8 @@
-"""The roll-up: from an episode's care path to its claim lines, one current debit per ended phase."""
+"""The roll-up: from an episode's care path to its claim lines, one current debit per ended phase.
+
+Partial trajectories by phase reached: after an early ending the phases completed are billed in full, the
+interrupted phase at the contract's rule for that end reason, phase and week (or finance's decision when
+there is none), and a phase not reached never."""
 
 from __future__ import annotations
 
@@ -7,23 +11,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-from django.db.models import Count
-from django.utils import timezone
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from billing.models import (
     ROLLUP_REASONS,
     ClaimLine,
     Contract,
+    PartialChoice,
+    PartialDecision,
     PartialRule,
     Sign,
     WorkItem,
     WorkReason,
 )
 from billing.services.claim_lines import line_number, retire_line
-from billing.services.work_items import work_items_resolve
+from igo.dates import add_months
 from igo.models import Tenant
 from igo.money import to_money
 from pregnancies.models import ClientInsurance, EndReason, Episode, EpisodeStatus, Phase
@@ -34,10 +42,13 @@ PHASES: list[str] = [Phase.PRENATAL, Phase.NATAL, Phase.POSTNATAL]
 
 @dataclass(frozen=True)
 class BillablePhase:
+    """A phase that has ended, with its dates. `interrupted`: the phase an early ending (anything but
+    "care completed") cut short; the contract's partial rule or finance's decision says what it bills."""
+
     phase: str
     start: date
     end: date
-    percentage: Decimal
+    interrupted: bool = False
 
 
 def gestational_week(episode: Episode, day: date) -> int:
@@ -48,60 +59,61 @@ def _local(moment: datetime) -> date:
     return timezone.localdate(moment)
 
 
+def is_early_ending(episode: Episode) -> bool:
+    return episode.status == EpisodeStatus.ENDED and episode.end_reason != EndReason.COMPLETED
+
+
 def ended_phases(episode: Episode) -> list[BillablePhase]:
-    """The phases that have ended, with their dates (before any partial-trajectory rule)."""
-    ended = episode.status == EpisodeStatus.ENDED
+    """The phases an episode reached that have ended, in care order, from its own fields.
+
+    Prenatal care starts at the intake and completes at the start of active labour; natal care is reached
+    then and completes at placenta + 2 hours; postnatal care is reached then and completes at the end of
+    postnatal care (or when the episode ended with its care completed). A completed phase ends on its own
+    date. When the episode ended, the first phase it reached but did not complete ends on the end date: in
+    full after "care completed", otherwise it is the interrupted phase. A phase not reached never ends,
+    so it is never billed (a birth that did not happen is not claimed)."""
+    ended = episode.status == EpisodeStatus.ENDED and episode.end_date is not None
+    early = ended and episode.end_reason != EndReason.COMPLETED
+    labour = _local(episode.labour_started_at) if episode.labour_started_at else None
+    placenta = _local(episode.placenta_plus_2h_at) if episode.placenta_plus_2h_at else None
+    post_end = episode.postnatal_ended_on or (episode.end_date if ended and not early else None)
+    reached: list[tuple[str, date, date | None]] = [(Phase.PRENATAL, episode.intake_date, labour)]
+    if labour is not None:
+        reached.append((Phase.NATAL, labour, placenta))
+    if placenta is not None:
+        reached.append((Phase.POSTNATAL, placenta, post_end))
     result = []
-    if episode.labour_started_at:
-        result.append(
-            BillablePhase(Phase.PRENATAL, episode.intake_date, _local(episode.labour_started_at), HUNDRED)
-        )
-    elif ended and episode.end_date:
-        result.append(BillablePhase(Phase.PRENATAL, episode.intake_date, episode.end_date, HUNDRED))
-    if episode.labour_started_at and episode.placenta_plus_2h_at:
-        result.append(
-            BillablePhase(
-                Phase.NATAL, _local(episode.labour_started_at), _local(episode.placenta_plus_2h_at), HUNDRED
-            )
-        )
-        post_end = episode.postnatal_ended_on or (episode.end_date if ended else None)
-        if post_end:
-            result.append(
-                BillablePhase(Phase.POSTNATAL, _local(episode.placenta_plus_2h_at), post_end, HUNDRED)
-            )
+    for phase, start, end in reached:
+        if end is not None:
+            result.append(BillablePhase(phase, start, end))
+            continue
+        if ended and episode.end_date is not None:
+            result.append(BillablePhase(phase, start, episode.end_date, interrupted=early))
+        break
     return result
 
 
-def billable_phases(episode: Episode, rules: list[PartialRule]) -> list[BillablePhase]:
-    """Apply the contract's rules for an early ending (anything but 'care completed')."""
-    phases = ended_phases(episode)
-    if (
-        episode.status != EpisodeStatus.ENDED
-        or episode.end_reason == EndReason.COMPLETED
-        or episode.end_date is None
-    ):
-        return phases
-    end_date: date = episode.end_date
-    week = gestational_week(episode, end_date)
+def interrupted_phase(episode: Episode) -> BillablePhase | None:
+    """The phase an early ending cut short (None when the episode did not end early, or ended after
+    every phase it reached had completed)."""
+    return next((p for p in ended_phases(episode) if p.interrupted), None)
+
+
+def partial_rule_for(contract: Contract, *, end_reason: str, phase: str, week: int) -> PartialRule | None:
+    """The contract's rule for a phase interrupted by `end_reason` at gestational week `week` (bands of one
+    end reason and phase do not overlap; should two, the lowest band counts). Reads the prefetched rules."""
     matching = [
         r
-        for r in rules
-        if r.end_reason == episode.end_reason and (r.before_week is None or week < r.before_week)
+        for r in contract.partial_rules.all()
+        if r.end_reason == end_reason and r.phase == phase and r.covers_week(week)
     ]
-    if not matching:
-        return phases
-    # The most specific rule wins: the lowest week threshold, then the one without threshold.
-    rule = min(matching, key=lambda r: (r.before_week is None, r.before_week or 0, r.pk))
-    reached = {p.phase: p for p in phases}
-    return [
-        BillablePhase(p.phase, p.start, p.end, rule.percentage) for p in phases if p.phase in rule.phases
-    ] + [
-        # "Since 2023 an early ending is billed under the prenatal prestatie": a rule may bill a phase that
-        # was not reached; it then covers the whole episode.
-        BillablePhase(ph, episode.intake_date, end_date, rule.percentage)
-        for ph in rule.phases
-        if ph not in reached
-    ]
+    return min(matching, key=lambda r: (r.from_week or 0, r.pk)) if matching else None
+
+
+def submission_deadline(contract: Contract, service_end: date) -> date:
+    """The last day a phase can be claimed: the contract's submission term after the end of the care. The
+    pre-send check holds back a line past it; the roll-up makes no new line past it."""
+    return add_months(service_end, contract.submission_months)
 
 
 def phase_due(phase: BillablePhase, today: date, claimed_end: date | None) -> bool:
@@ -187,6 +199,7 @@ class _NewLine(NamedTuple):
     service_start: date
     service_end: date
     amount: Decimal
+    explanation: dict[str, Any]
 
 
 class _Retire(NamedTuple):
@@ -201,6 +214,7 @@ class _Work(NamedTuple):
     phase: str
     reason: WorkReason
     message: str
+    amount: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -212,17 +226,19 @@ class RollupInputs:
     current: dict[tuple[int, str], _CurrentLine]  # the current debit by (episode id, phase)
     counts: dict[tuple[int, str], int]  # how many lines (episode id, phase) has had: the next number
     open_items: set[tuple[int, str, str]]  # open work items: (episode id, phase, reason)
+    # Finance's current decisions on interrupted phases without a contract rule, by (episode id, phase).
+    decisions: dict[tuple[int, str], PartialDecision] = field(default_factory=dict)
 
 
 @dataclass
 class RollupDecisions:
     """What the roll-up will write: lines to retire (in this order) and to make, work items to open, and
-    the (episode id, phase) pairs whose roll-up work items no longer apply."""
+    the open roll-up work items (episode id, phase, reason) that no longer apply."""
 
     retire: list[_Retire] = field(default_factory=list)
     create: list[_NewLine] = field(default_factory=list)
     work: list[_Work] = field(default_factory=list)
-    resolve: set[tuple[int, str]] = field(default_factory=set)
+    resolve: set[tuple[int, str, str]] = field(default_factory=set)
     unchanged: int = 0
 
 
@@ -257,36 +273,92 @@ def _rollup_load(episodes: list[Episode]) -> RollupInputs:
             "episode_id", "phase", "reason"
         )
     )
-    return RollupInputs(dict(insurances), contracts, current, counts, open_items)
+    decisions = {
+        (d.episode_id, d.phase): d
+        for d in PartialDecision.objects.filter(episode_id__in=ids, is_current=True).select_related(
+            "decided_by"
+        )
+    }
+    return RollupInputs(dict(insurances), contracts, current, counts, open_items, decisions)
+
+
+class _Price(NamedTuple):
+    """The percentage a phase is billed at and how it was reached (ClaimLine.explanation)."""
+
+    percentage: Decimal
+    explanation: dict[str, Any]
+
+
+def _partial_explanation(rule: PartialRule, *, end_reason: str, week: int) -> dict[str, Any]:
+    return {
+        "partial": {
+            "end_reason": end_reason,
+            "week": week,
+            "rule": rule.pk,
+            "from_week": rule.from_week,
+            "until_week": rule.until_week,
+            "percentage": str(rule.percentage),
+        }
+    }
+
+
+def decision_percentage(choice: str, percentage: Decimal | None) -> Decimal:
+    """What a decision bills of the tariff: all of it, the percentage given, or nothing."""
+    if choice == PartialChoice.FULL:
+        return HUNDRED
+    if choice == PartialChoice.NONE:
+        return Decimal(0)
+    return Decimal(percentage if percentage is not None else 0)
+
+
+def _decision_explanation(decision: PartialDecision) -> dict[str, Any]:
+    return {
+        "decision": {
+            "id": decision.pk,
+            "choice": decision.choice,
+            "percentage": str(decision.percentage),
+            "reason": decision.reason,
+            "by": str(decision.decided_by),
+            "at": decision.decided_at.isoformat(),
+        }
+    }
 
 
 def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date) -> RollupDecisions:
     """Which claim lines these episodes should have on `today`, compared with what they have: no query,
-    no write (it reads only `inputs` and the episodes' own fields)."""
+    no write (it reads only `inputs` and the episodes' own fields).
+
+    Per phase, the first thing missing stops it, as a work item: insurance, contract, tariff, and for the
+    phase an early ending interrupted a partial rule or finance's decision. A phase never claimed whose
+    submission deadline passed gets no line but a work item with the amount lost. Each phase has at most
+    one open roll-up work item: the others of that phase resolve."""
     decisions = RollupDecisions()
     counts = dict(inputs.counts)
     opened = set(inputs.open_items)
-    resolve: set[tuple[int, str]] = set()
 
     def next_seq(key: tuple[int, str]) -> int:
         counts[key] = counts.get(key, 0) + 1
         return counts[key]
 
-    def work(key: tuple[int, str], reason: WorkReason, message: str) -> None:
+    def settle(key: tuple[int, str], reason: WorkReason | None = None) -> None:
+        """The roll-up work item of this phase is now `reason` (None: none); the others resolve."""
+        decisions.resolve |= {
+            (e, p, r)
+            for e, p, r in inputs.open_items
+            if (e, p) == key and r in ROLLUP_REASONS and r != reason
+        }
+
+    def work(key: tuple[int, str], reason: WorkReason, message: str, amount: Decimal | None = None) -> None:
+        settle(key, reason)
         if (*key, reason) not in opened:
             opened.add((*key, reason))
-            decisions.work.append(_Work(*key, reason, message))
+            decisions.work.append(_Work(*key, reason, message[:300], amount))
 
     for episode in episodes:
         ins_list = inputs.insurances.get(episode.client_id, [])
-        # Partial rules come from the contract in force at the start of the episode's first phase.
-        first_ins = insurance_on(ins_list, episode.intake_date)
-        first_contract = (
-            contract_on(inputs.contracts, first_ins.insurer_id, episode.intake_date) if first_ins else None
-        )
-        rules = list(first_contract.partial_rules.all()) if first_contract else []
+        early = is_early_ending(episode)
         wanted: dict[str, BillablePhase] = {}
-        for p in billable_phases(episode, rules):
+        for p in ended_phases(episode):
             claimed = inputs.current.get((episode.pk, p.phase))
             if phase_due(p, today, claimed.service_end if claimed else None):
                 wanted[p.phase] = p
@@ -297,6 +369,7 @@ def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date)
             if bp is None:
                 if existing is not None:  # no longer billable (e.g. dates corrected): take it back
                     decisions.retire.append(_Retire(existing.pk, next_seq(key)))
+                settle(key)
                 continue
             ins = insurance_on(ins_list, bp.start)
             if ins is None:
@@ -320,8 +393,18 @@ def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date)
                     _("The contract %(c)s does not cover this phase.") % {"c": contract.name},
                 )
                 continue
-            amount = to_money(tariff.amount * bp.percentage / HUNDRED)
-            resolve.add(key)
+            price = _price(episode, bp, contract, inputs.decisions.get(key), early=early)
+            if isinstance(price, str):  # no rule and no decision: finance decides, nothing is guessed
+                if existing is not None:
+                    decisions.retire.append(_Retire(existing.pk, next_seq(key)))
+                work(key, WorkReason.NO_PARTIAL_RULE, price)
+                continue
+            if price is None:  # finance decided not to bill it
+                if existing is not None:
+                    decisions.retire.append(_Retire(existing.pk, next_seq(key)))
+                settle(key)
+                continue
+            amount = to_money(tariff.amount * price.percentage / HUNDRED)
             if existing is not None and (
                 existing.tariff_id,
                 existing.insurer_id,
@@ -331,7 +414,20 @@ def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date)
                 existing.service_end,
             ) == (tariff.pk, ins.insurer_id, ins.policy_number, amount, bp.start, bp.end):
                 decisions.unchanged += 1
+                settle(key)
                 continue
+            deadline = submission_deadline(contract, bp.end)
+            if existing is None and counts.get(key, 0) == 0 and deadline < today:
+                # Never claimed, and too late to: say so, with what is lost.
+                work(
+                    key,
+                    WorkReason.DEADLINE_PASSED,
+                    _("Submission deadline passed on %(d)s: %(amount)s can no longer be claimed.")
+                    % {"d": _day(deadline), "amount": _euro(amount)},
+                    amount,
+                )
+                continue
+            settle(key)
             if existing is not None:
                 decisions.retire.append(_Retire(existing.pk, next_seq(key)))
             decisions.create.append(
@@ -342,20 +438,59 @@ def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date)
                     prestatie_code=tariff.prestatie_code,
                     contract_id=contract.pk,
                     tariff_id=tariff.pk,
-                    percentage=bp.percentage,
+                    percentage=price.percentage,
                     insurer_id=ins.insurer_id,
                     policy_number=ins.policy_number,
                     service_start=bp.start,
                     service_end=bp.end,
                     amount=amount,
+                    explanation=price.explanation,
                 )
             )
-    decisions.resolve = {(e, p) for e, p, r in inputs.open_items if r in ROLLUP_REASONS and (e, p) in resolve}
     return decisions
+
+
+def _price(
+    episode: Episode,
+    bp: BillablePhase,
+    contract: Contract,
+    decision: PartialDecision | None,
+    *,
+    early: bool,
+) -> _Price | str | None:
+    """The percentage of the tariff a phase is billed at, with how it was reached; None when finance
+    decided not to bill it; or, for an interrupted phase without a rule or decision, the message of the
+    work item that asks finance to decide."""
+    if not bp.interrupted:
+        return _Price(HUNDRED, {"completed": True} if early else {})
+    end_reason = episode.end_reason
+    week = gestational_week(episode, bp.end)
+    rule = partial_rule_for(contract, end_reason=end_reason, phase=bp.phase, week=week)
+    if rule is not None:
+        return _Price(rule.percentage, _partial_explanation(rule, end_reason=end_reason, week=week))
+    if decision is not None and decision.end_reason == end_reason:
+        if decision.choice == PartialChoice.NONE:
+            return None
+        return _Price(
+            decision_percentage(decision.choice, decision.percentage), _decision_explanation(decision)
+        )
+    return _(
+        "Contract %(contract)s has no rule for the %(phase)s phase interrupted by “%(reason)s” at week "
+        "%(week)s: finance decides what is billed."
+    ) % {
+        "contract": contract.name,
+        "phase": Phase(bp.phase).label.lower(),
+        "reason": EndReason(end_reason).label,
+        "week": week,
+    }
 
 
 def _day(day: date) -> str:
     return day.strftime("%d-%m-%Y")
+
+
+def _euro(amount: Decimal) -> str:
+    return "€ " + number_format(amount, 2, use_l10n=True, force_grouping=True)
 
 
 def _rollup_apply(tenant: Tenant, decisions: RollupDecisions) -> None:
@@ -363,20 +498,26 @@ def _rollup_apply(tenant: Tenant, decisions: RollupDecisions) -> None:
         lines = ClaimLine.objects.in_bulk([r.line_id for r in decisions.retire])
         for r in decisions.retire:
             retire_line(lines[r.line_id], r.seq)
+    if decisions.resolve:
+        q = Q()
+        for episode_id, phase, reason in decisions.resolve:
+            q |= Q(episode_id=episode_id, phase=phase, reason=reason)
+        WorkItem.objects.filter(q, resolved_at__isnull=True).update(resolved_at=timezone.now())
     WorkItem.objects.bulk_create(WorkItem(tenant=tenant, **w._asdict()) for w in decisions.work)
     ClaimLine.objects.bulk_create(
         ClaimLine(tenant=tenant, sign=Sign.DEBIT, **line._asdict()) for line in decisions.create
     )
-    work_items_resolve(phases=decisions.resolve, reasons=ROLLUP_REASONS)
 
 
 def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | None = None) -> RollupResult:
     """Bring the claim lines of these episodes in line with their care path: load what they have, decide
     what they should have, write the difference. Call inside tenant_scope, with the episode rows locked by
-    the caller (billing.services.run)."""
-    decisions = rollup_decide(
-        episodes=episodes, inputs=_rollup_load(episodes), today=today or timezone.localdate()
-    )
+    the caller (billing.services.run). Work items are written in the IGO's language (read in its work
+    queue), whoever started the run."""
+    with translation.override(settings.LANGUAGE_CODE):
+        decisions = rollup_decide(
+            episodes=episodes, inputs=_rollup_load(episodes), today=today or timezone.localdate()
+        )
     _rollup_apply(tenant, decisions)
     return RollupResult(
         created=len(decisions.create),

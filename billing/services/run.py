@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from billing.models import (
+    ROLLUP_REASONS,
     ClaimLine,
     EpisodeBillingState,
     Sign,
     SplitRule,
+    WorkItem,
+    WorkReason,
 )
 from billing.services.claim_lines import care_episode_id
 from billing.services.rollup import rollup_episodes
 from billing.services.split import SplitContext, resplit_changed, split_lines
-from igo.models import Tenant
-from pregnancies.models import Episode, EpisodeStatus
+from igo.models import Insurer, Tenant
+from pregnancies.models import ClientInsurance, Episode, EpisodeStatus
 
 BATCH_SIZE = int(os.environ.get("IGO_BILLING_BATCH_SIZE", "500"))
-RECHECK_DAYS = 120  # ended episodes are re-checked daily this long (late corrections, deadlines)
 
 
 @dataclass
@@ -56,14 +59,31 @@ def _split_inputs_changed(episode: Episode, seen: tuple[datetime | None, str] | 
     return seen_changed_at != episode.changed_at or seen_rules != rules
 
 
+# The roll-up work items whose episode is looked at again every day while they are open: a phase waiting for
+# an insurance, a contract, a tariff or finance's decision is billed, or found past its deadline, on the
+# first run after the fact arrives, also when it arrived on a path that marks no episode. An item saying the
+# deadline passed waits for nothing (a later fact marks or touches the episode).
+_WAITING_REASONS = [r for r in ROLLUP_REASONS if r != WorkReason.DEADLINE_PASSED]
+
+
 def _candidates(today: date, now: datetime | None = None) -> Any:
+    """The episodes a run checks: new to billing, changed since the last check (what it saw differs),
+    marked for a re-check by a service that recorded a fact the roll-up reads (a contract, a contract's
+    end), with a current line not divided yet; and, once a day, those whose claims can change by the
+    passing of time alone or arrive unmarked: active episodes (a phase ends), ended ones waiting in a roll-up
+    work item, and ended ones whose end was not yet behind them at their last check. There is no
+    time window: an episode ended long ago is checked again when a fact about it is recorded."""
     midnight = timezone.make_aware(datetime.combine(today, time.min))
     # Not checked today: before today's midnight, or at a moment this clock has not reached yet (it
     # stepped back since): such a check says nothing about today.
     not_today = Q(billing_state__checked_at__lt=midnight) | Q(
         billing_state__checked_at__gt=now or timezone.now()
     )
-    recent = Q(status=EpisodeStatus.ACTIVE) | Q(end_date__gte=today - timedelta(days=RECHECK_DAYS))
+    waiting = WorkItem.objects.filter(
+        episode=OuterRef("pk"), resolved_at__isnull=True, reason__in=_WAITING_REASONS
+    )
+    checked_on = TruncDate("billing_state__checked_at", tzinfo=timezone.get_default_timezone())
+    daily = Q(status=EpisodeStatus.ACTIVE) | Q(end_date__gte=checked_on) | Exists(waiting)
     unallocated = ClaimLine.objects.filter(episode=OuterRef("pk"), is_current=True, sign=Sign.DEBIT).exclude(
         allocations__is_current=True
     )
@@ -73,9 +93,33 @@ def _candidates(today: date, now: datetime | None = None) -> Any:
         | Q(billing_state__seen_changed_at__isnull=True)
         | Q(changed_at__gt=seen)
         | Q(changed_at__lt=seen)  # changed, whatever the clock said when it did
-        | (not_today & recent)
+        | Q(billing_state__recheck=True)
+        | (not_today & daily)
         | Exists(unallocated)
     )
+
+
+def episodes_mark_recheck(*, insurer: Insurer, start: date, end: date | None) -> int:
+    """Mark for the next billing run every episode a fact about `insurer` over [start, end] (end None:
+    open) may change: its client was insured there for part of that period and one of its phases may
+    start in it (a phase's insurer and contract are those of its start). However long ago it ended: the
+    roll-up, not a time window, decides whether its submission deadline passed. Episodes never checked
+    are candidates anyway. Returns how many were marked.
+
+    The episode rows are locked first (in id order, as the run takes them): a run that holds one read the
+    contracts before this fact was committed, so the mark waits for that run to record its check and is
+    set after it, instead of being cleared by it."""
+    insured = ClientInsurance.objects.filter(client=OuterRef("client_id"), insurer=insurer).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=start)
+    )
+    overlaps = Q(end_date__isnull=True) | Q(end_date__gte=start)
+    if end is not None:
+        insured = insured.filter(valid_from__lte=end)
+        overlaps &= Q(intake_date__lte=end)
+    episodes = Episode.objects.filter(Exists(insured), overlaps)
+    with transaction.atomic():
+        ids = list(episodes.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
+        return EpisodeBillingState.objects.filter(episode_id__in=ids, recheck=False).update(recheck=True)
 
 
 def billing_run_batch(
@@ -124,13 +168,20 @@ def billing_run_batch(
         EpisodeBillingState.objects.bulk_create(
             [
                 EpisodeBillingState(
-                    tenant=tenant, episode=e, checked_at=now, seen_changed_at=e.changed_at, seen_rules=rules
+                    tenant=tenant,
+                    episode=e,
+                    checked_at=now,
+                    seen_changed_at=e.changed_at,
+                    seen_rules=rules,
+                    recheck=False,
                 )
                 for e in locked
             ],
             update_conflicts=True,
             unique_fields=["episode"],
-            update_fields=["checked_at", "seen_changed_at", "seen_rules"],
+            # A mark for a re-check set before these rows were locked is done now; one set later waited
+            # for this transaction (episodes_mark_recheck) and stays.
+            update_fields=["checked_at", "seen_changed_at", "seen_rules", "recheck"],
         )
         result.episodes = len(locked)
         result.lines_created = rolled.created

@@ -1,4 +1,5 @@
-"""The split: from a claim line to its allocations among overhead, reserve and the members."""
+"""The split: from a claim line to its allocations among the IGO's overhead, its reserve (both set by the split
+rule, the IGO's verdeelmodel, not by the insurer's contract) and the members."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.db import connection
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -113,8 +115,24 @@ class AllocationRow(NamedTuple):
     basis: AllocationBasis
 
 
-def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRow] | tuple[WorkReason, str]:
-    """The allocations of a debit line, or (reason, message) when it cannot be split yet."""
+class KeptHead(NamedTuple):
+    """The IGO's part of a line as it was allocated: kept when a re-split under the same split rule version
+    divides the line again, so that no euro already allocated to the overhead or the reserve moves (a kind
+    without an allocation had 0.00, and keeps it)."""
+
+    split_rule_id: int
+    overhead: AllocationRow | None
+    reserve: AllocationRow | None
+
+
+def compute_allocations(
+    line: ClaimLine, ctx: SplitContext, *, kept: KeptHead | None = None
+) -> list[AllocationRow] | tuple[WorkReason, str]:
+    """The allocations of a debit line, or (reason, message) when it cannot be split yet.
+
+    Overhead and reserve are the split rule's percentages of the line; with `kept` from the same split
+    rule version, the line's stored overhead and reserve stay as they are and only the members' part (the
+    rest) is divided again."""
     rule = rule_for(ctx.rules, line.service_start)
     split_phase = next((p for p in rule.phases.all() if p.phase == line.phase), None) if rule else None
     if rule is None or split_phase is None:
@@ -132,19 +150,29 @@ def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRo
     weights = member_weights(method=split_phase.method, shares=list(split_phase.shares.all()), points=points)
     if not weights:
         return WorkReason.NO_CARE_BASIS, _("No logged care with an internal rate to divide this phase by.")
-    contract = line.contract
-    member_pct = HUNDRED - contract.overhead_pct - contract.reserve_pct
-    head = split_largest_remainder(line.amount, [contract.overhead_pct, contract.reserve_pct, member_pct])
+    if kept is not None and kept.split_rule_id == rule.pk:
+        result = [
+            AllocationRow(line.tenant_id, line.pk, a.kind, None, a.amount, rule.pk, a.basis)
+            for a in (kept.overhead, kept.reserve)
+            if a is not None and a.amount
+        ]
+        members = line.amount - sum((a.amount for a in result), Decimal(0))
+    else:
+        member_pct = HUNDRED - rule.overhead_pct - rule.reserve_pct
+        head = split_largest_remainder(line.amount, [rule.overhead_pct, rule.reserve_pct, member_pct])
+        result = [
+            AllocationRow(
+                line.tenant_id, line.pk, kind, None, amount, rule.pk, AllocationBasis(percentage=pct)
+            )
+            for kind, amount, pct in (
+                (AllocationKind.OVERHEAD, head[0], rule.overhead_pct),
+                (AllocationKind.RESERVE, head[1], rule.reserve_pct),
+            )
+            if amount
+        ]
+        members = head[2]
     orgs = sorted(weights)
-    parts = split_largest_remainder(head[2], [weights[o] for o in orgs])
-    result = [
-        AllocationRow(line.tenant_id, line.pk, kind, None, amount, rule.pk, AllocationBasis(percentage=pct))
-        for kind, amount, pct in (
-            (AllocationKind.OVERHEAD, head[0], contract.overhead_pct),
-            (AllocationKind.RESERVE, head[1], contract.reserve_pct),
-        )
-        if amount
-    ]
+    parts = split_largest_remainder(members, [weights[o] for o in orgs])
     for org, amount in zip(orgs, parts, strict=True):
         if split_phase.method == SplitMethod.CARE:
             basis = AllocationBasis(
@@ -224,25 +252,66 @@ def _signature(allocations: Iterable[Any]) -> dict[tuple[str, int | None], Decim
     return {(a.kind, a.organisation_id): a.amount for a in allocations}
 
 
+def _kept_head(stored: list[Any]) -> KeptHead | None:
+    """The overhead and reserve of a line's current allocations, when they were all made under one split
+    rule version (they always are; a line allocated by hand otherwise is divided afresh)."""
+    rules = {a.split_rule_id for a in stored}
+    if len(rules) != 1 or None in rules:
+        return None
+    (rule_id,) = rules
+    head = {
+        a.kind: AllocationRow(
+            a.tenant_id,
+            a.claim_line_id,
+            a.kind,
+            None,
+            a.amount,
+            rule_id,
+            AllocationBasis(percentage=None if a.percentage is None else Decimal(a.percentage)),
+        )
+        for a in stored
+        if a.kind in (AllocationKind.OVERHEAD, AllocationKind.RESERVE)
+    }
+    return KeptHead(rule_id, head.get(AllocationKind.OVERHEAD), head.get(AllocationKind.RESERVE))
+
+
 def resplit_changed(*, episodes: list[Episode], ctx: SplitContext) -> int:
     """Re-split current lines whose split no longer matches the logged care (an event logged, corrected or
     voided later). The claim to the insurer does not change, so the line stays as it is, sent or not; its
-    allocations are superseded (kept, marked not current) by new ones. Returns how many lines were re-split."""
+    allocations are superseded (kept, marked not current) by new ones. Under the split rule version the line
+    was divided by, its overhead and reserve stay as they were (`KeptHead`): only the members' part moves;
+    a newer version in force on the line's start divides it wholly by its own percentages. Returns how many
+    lines were re-split."""
     stored: dict[int, list[Any]] = defaultdict(list)
-    for row in Allocation.objects.filter(
-        claim_line__episode__in=episodes,
-        claim_line__is_current=True,
-        claim_line__sign=Sign.DEBIT,
-        is_current=True,
-    ).values_list("claim_line_id", "pk", "kind", "organisation_id", "amount", named=True):
+    # The basis of an overhead or reserve part is its percentage; a member's (with its events) is not read.
+    for row in (
+        Allocation.objects.filter(
+            claim_line__episode__in=episodes,
+            claim_line__is_current=True,
+            claim_line__sign=Sign.DEBIT,
+            is_current=True,
+        )
+        .annotate(percentage=KeyTextTransform("percentage", "basis"))
+        .values_list(
+            "claim_line_id",
+            "pk",
+            "tenant_id",
+            "kind",
+            "organisation_id",
+            "amount",
+            "split_rule_id",
+            "percentage",
+            named=True,
+        )
+    ):
         stored[row.claim_line_id].append(row)
     if not stored:
         return 0
-    lines = list(ClaimLine.objects.select_related("contract").filter(pk__in=list(stored)))
+    lines = list(ClaimLine.objects.filter(pk__in=list(stored)))
     now = timezone.now()
     resplit = 0
     for line in lines:
-        computed = compute_allocations(line, ctx)
+        computed = compute_allocations(line, ctx, kept=_kept_head(stored[line.pk]))
         if isinstance(computed, tuple) or _signature(computed) == _signature(stored[line.pk]):
             continue
         Allocation.objects.filter(pk__in=[a.pk for a in stored[line.pk]]).update(

@@ -1,4 +1,5 @@
-"""Split rules (the verdeelmodel): versions that divide each phase among the members."""
+"""Split rules (the verdeelmodel): versions that take off the IGO's overhead and risk reserve and divide the
+rest of each phase among the members."""
 
 from __future__ import annotations
 
@@ -34,11 +35,20 @@ def split_rule_create(
     valid_from: date | None = None,
     phases: dict[str, dict[str, Any]],
     rates: dict[int, Decimal] | None = None,
+    overhead_pct: Decimal = Decimal("0"),
+    reserve_pct: Decimal = Decimal("0"),
     note: str = "",
 ) -> SplitRule:
-    """A version of the verdeelmodel. `phases` maps phase to {"method": fixed|care, "shares": {org_id: pct},
-    "minimums": {org_id: pct}}; `rates` maps event-type id to its internal rate (method care)."""
+    """A version of the verdeelmodel. `overhead_pct` and `reserve_pct` are the IGO's own part of every claim
+    line (the same whatever the insurer), taken off before the members' part is divided; `phases` maps phase
+    to {"method": fixed|care, "shares": {org_id: pct}, "minimums": {org_id: pct}}; `rates` maps event-type
+    id to its internal rate (method care)."""
     errors: dict[str, list[str]] = {}
+    overhead_pct, reserve_pct = Decimal(overhead_pct), Decimal(reserve_pct)
+    check_percentage(errors, "overhead_pct", overhead_pct)
+    check_percentage(errors, "reserve_pct", reserve_pct)
+    if not errors and overhead_pct + reserve_pct > HUNDRED:
+        errors.setdefault("reserve_pct", []).append(_("Overhead and reserve together exceed 100%."))
     for phase, spec in phases.items():
         method = spec.get("method")
         shares = {k: Decimal(v) for k, v in (spec.get("shares") or {}).items()}
@@ -73,6 +83,8 @@ def split_rule_create(
         year=year,
         version=version,
         valid_from=valid_from or date(year, 1, 1),
+        overhead_pct=overhead_pct,
+        reserve_pct=reserve_pct,
         note=note,
         created_by=actor,
     )
@@ -93,5 +105,14 @@ def split_rule_create(
         InternalRate(tenant=tenant, rule=rule, event_type_id=et, rate=Decimal(rate))
         for et, rate in (rates or {}).items()
     )
-    audit_record(actor=actor, action="split_rule.create", tenant=tenant, obj=rule, year=year, version=version)
+    audit_record(
+        actor=actor,
+        action="split_rule.create",
+        tenant=tenant,
+        obj=rule,
+        year=year,
+        version=version,
+        overhead_pct=str(overhead_pct),
+        reserve_pct=str(reserve_pct),
+    )
     return rule

@@ -162,6 +162,8 @@ def test_contract_and_split_rule_versions_start_at_local_midnight(s, switch, lab
             actor=s.admin,
             year=switch.year,
             valid_from=switch,
+            overhead_pct=D("5"),
+            reserve_pct=D("2"),
             phases={
                 "prenatal": {"method": "care"},
                 "natal": {"method": "fixed", "shares": {s.practice.pk: 50, s.hospital.pk: 50}},

@@ -191,6 +191,8 @@ def test_a_split_rule_saved_before_the_last_check_by_the_clock_still_resplits(s,
             actor=s.admin,
             year=2027,
             valid_from=dt.date(2027, 1, 1),
+            overhead_pct=D("5"),
+            reserve_pct=D("2"),
             phases={
                 "prenatal": {"method": "care"},
                 "natal": {"method": "fixed", "shares": {s.practice.pk: 50, s.hospital.pk: 50}},
@@ -295,6 +297,8 @@ def test_whatever_the_clock_does_a_change_is_split_by_the_next_run_and_nothing_i
                         actor=s.admin,
                         year=2027,
                         valid_from=dt.date(2027, 1, 1),
+                        overhead_pct=D("5"),
+                        reserve_pct=D("2"),
                         phases={
                             "prenatal": {"method": "care"},
                             "natal": {

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import F
 
 from billing import services
 from billing.models import (
@@ -24,6 +25,7 @@ from tests.factories import InsurerFactory
 from tests.scenarios.billing import BILLING_NOW, ZK_TARIFFS, D, Setup
 
 pytestmark = pytest.mark.clock(BILLING_NOW)
+MISCARRIAGE_16 = {"end_reason": "miscarriage", "phase": "prenatal", "until_week": 16, "percentage": D("50")}
 
 
 def _counts() -> tuple[int, ...]:
@@ -71,11 +73,48 @@ def _contract(s: Setup, **overrides: Any) -> Contract:
             "amount_prenatal",
             id="three-decimals",
         ),
-        pytest.param({"overhead_pct": D("60"), "reserve_pct": D("40.01")}, "reserve_pct", id="over-100pct"),
+        pytest.param({"answer_days": 0}, "answer_days", id="answer-term-0"),
+        pytest.param({"answer_days": 366}, "answer_days", id="answer-term-366"),
         pytest.param(
-            {"partial_rules": [{"end_reason": "emigrated", "phases": ["prenatal"]}]},
-            "partial_rules",
-            id="unknown-reason-after-the-rows-were-written",
+            {"partial_rules": [{"end_reason": "emigrated", "phase": "prenatal"}]},
+            "partial_rules-0-end_reason",
+            id="unknown-reason",
+        ),
+        pytest.param(
+            {"partial_rules": [{"end_reason": "completed", "phase": "prenatal"}]},
+            "partial_rules-0-end_reason",
+            id="completed-is-no-early-ending",
+        ),
+        pytest.param(
+            {"partial_rules": [{"end_reason": "death", "phase": "labour"}]},
+            "partial_rules-0-phase",
+            id="unknown-phase",
+        ),
+        pytest.param(
+            {"partial_rules": [{**MISCARRIAGE_16, "percentage": D("100.01")}]},
+            "partial_rules-0-percentage",
+            id="percentage-over-100",
+        ),
+        pytest.param(
+            {"partial_rules": [{**MISCARRIAGE_16, "percentage": D("-1")}]},
+            "partial_rules-0-percentage",
+            id="percentage-negative",
+        ),
+        pytest.param(
+            {"partial_rules": [{**MISCARRIAGE_16, "until_week": 46}]},
+            "partial_rules-0-until_week",
+            id="week-46",
+        ),
+        pytest.param(
+            {"partial_rules": [{**MISCARRIAGE_16, "from_week": 16}]},
+            "partial_rules-0-until_week",
+            id="empty-band",
+        ),
+        # A valid rule first: the contract, its tariffs and that rule would be written before the second.
+        pytest.param(
+            {"partial_rules": [MISCARRIAGE_16, {**MISCARRIAGE_16, "from_week": 12, "until_week": 20}]},
+            "partial_rules-1-from_week",
+            id="overlapping-bands",
         ),
     ],
 )
@@ -88,6 +127,51 @@ def test_bad_contract_is_refused_and_nothing_is_stored(s, overrides, key):
         _contract(s, **overrides)
     assert set(exc.value.message_dict) == {key}
     assert _counts() == before
+
+
+def test_overlapping_bands_are_named_in_the_message(s):
+    rules = [
+        {"end_reason": "moved_away", "phase": "prenatal", "until_week": 16, "percentage": D("0")},
+        {"end_reason": "moved_away", "phase": "prenatal", "from_week": 16, "percentage": D("50")},
+        # Another phase and another end reason may use the same weeks.
+        {"end_reason": "moved_away", "phase": "natal", "percentage": D("100")},
+        {"end_reason": "death", "phase": "prenatal", "percentage": D("100")},
+        {"end_reason": "moved_away", "phase": "prenatal", "from_week": 20, "until_week": 24},
+    ]
+    with pytest.raises(ValidationError) as exc:
+        _contract(s, partial_rules=rules)
+    assert exc.value.message_dict == {
+        "partial_rules-4-from_week": [
+            "De band weken 20–24 overlapt de band vanaf week 16 van een andere regel voor verhuisd, "
+            "onderbroken fase prenataal: een week valt in hooguit één band."
+        ]
+    }
+    assert not Contract.unscoped.filter(name="ONVZ integraal").exists()
+
+
+def test_contract_with_consecutive_bands_and_answer_term_is_stored_as_given(s):
+    rules = [
+        {"end_reason": "moved_away", "phase": "prenatal", "until_week": 16, "percentage": D("0")},
+        {"end_reason": "moved_away", "phase": "prenatal", "from_week": 16, "percentage": D("50")},
+        {"end_reason": "transferred_out", "phase": "postnatal", "percentage": "75.5"},
+    ]
+    contract = _contract(s, partial_rules=rules, answer_days=45)
+    assert contract.answer_days == 45
+    by_band = ("end_reason", "phase", F("from_week").asc(nulls_first=True))
+    stored = PartialRule.unscoped.filter(contract=contract).order_by(*by_band)
+    assert [(r.end_reason, r.phase, r.from_week, r.until_week, r.percentage) for r in stored] == [
+        ("moved_away", "prenatal", None, 16, D("0.00")),
+        ("moved_away", "prenatal", 16, None, D("50.00")),
+        ("transferred_out", "postnatal", None, None, D("75.50")),
+    ]
+    # A new version carries the terms and the rules over unless given.
+    with tenant_scope(s.tenant):
+        new = services.contract_new_version(contract=contract, actor=s.admin, valid_from=dt.date(2027, 1, 1))
+    assert new.answer_days == 45
+    assert [
+        (r.end_reason, r.phase, r.from_week, r.until_week, r.percentage)
+        for r in PartialRule.unscoped.filter(contract=new).order_by(*by_band)
+    ] == [(r.end_reason, r.phase, r.from_week, r.until_week, r.percentage) for r in stored]
 
 
 def test_contract_periods_that_do_not_overlap_are_accepted(s):
@@ -130,3 +214,58 @@ def test_bad_split_rule_is_refused_and_nothing_is_stored(s, phases, key):
         )
     assert set(exc.value.message_dict) == {key}
     assert _counts() == before
+
+
+@pytest.mark.parametrize(
+    ("percentages", "errors"),
+    [
+        pytest.param(
+            {"overhead_pct": D("60"), "reserve_pct": D("40.01")},
+            {"reserve_pct": ["Overhead en reserve samen zijn meer dan 100%."]},
+            id="together-over-100",
+        ),
+        pytest.param(
+            {"overhead_pct": D("100.01")},
+            {"overhead_pct": ["Vul een percentage van 0 tot 100 in."]},
+            id="overhead-over-100",
+        ),
+        pytest.param(
+            {"reserve_pct": D("-0.01")},
+            {"reserve_pct": ["Vul een percentage van 0 tot 100 in."]},
+            id="reserve-negative",
+        ),
+        pytest.param(
+            {"overhead_pct": D("4.125")},
+            {"overhead_pct": ["Gebruik hoogstens 2 decimalen."]},
+            id="three-decimals",
+        ),
+    ],
+)
+def test_split_rule_overhead_and_reserve_are_checked(s, percentages, errors):
+    before = _counts()
+    with tenant_scope(s.tenant), pytest.raises(ValidationError) as exc:
+        services.split_rule_create(
+            tenant=s.tenant,
+            actor=s.admin,
+            year=2026,
+            phases={"prenatal": {"method": "care"}},
+            **percentages,
+        )
+    assert exc.value.message_dict == errors
+    assert _counts() == before
+
+
+def test_split_rule_keeps_its_overhead_and_reserve(s):
+    with tenant_scope(s.tenant):
+        rule = services.split_rule_create(
+            tenant=s.tenant,
+            actor=s.admin,
+            year=2026,
+            phases={"prenatal": {"method": "care"}},
+            overhead_pct=D("60"),
+            reserve_pct=D("40"),  # together exactly 100: allowed, nothing left for the members
+        )
+    rule.refresh_from_db()
+    assert (rule.overhead_pct, rule.reserve_pct) == (D("60.00"), D("40.00"))
+    entry = AuditEntry.objects.get(action="split_rule.create", object_id=str(rule.pk))
+    assert (entry.details["overhead_pct"], entry.details["reserve_pct"]) == ("60", "40")

@@ -19,14 +19,14 @@ API_CONTRACT = {
     "insurer": "7095",
     "name": "VGZ 2026",
     "valid_from": "2026-01-01",
-    "overhead_pct": "4.50",
-    "reserve_pct": "1.50",
+    "answer_days": 45,
     "tariffs": {
         "prenatal": {"prestatie_code": "IGB-PRE", "amount": "1195.00"},
         "postnatal": {"prestatie_code": "IGB-POST", "amount": "1465.00"},
     },
     "partial_rules": [
-        {"end_reason": "miscarriage", "before_week": 16, "phases": ["prenatal"], "percentage": "50"}
+        {"end_reason": "miscarriage", "phase": "prenatal", "until_week": 16, "percentage": "50"},
+        {"end_reason": "miscarriage", "phase": "prenatal", "from_week": 16},
     ],
 }
 
@@ -47,9 +47,27 @@ def test_api_contracts_list_detail_and_create(fin):
     assert created.status_code == 201, created.json()
     new = created.json()
     assert [t["phase"] for t in new["tariffs"]] == ["prenatal", "postnatal"]
+    assert new["answer_days"] == 45
     assert new["partial_rules"] == [
-        {"end_reason": "miscarriage", "before_week": 16, "phases": ["prenatal"], "percentage": "50.00"}
+        {
+            "end_reason": "miscarriage",
+            "phase": "prenatal",
+            "from_week": None,
+            "until_week": 16,
+            "percentage": "50.00",
+        },
+        {
+            "end_reason": "miscarriage",
+            "phase": "prenatal",
+            "from_week": 16,
+            "until_week": None,
+            "percentage": "100.00",
+        },
     ]
+    # The IGO's own percentages are its business (its split rules), not the contract's.
+    assert not {"overhead_pct", "reserve_pct"} & set(new) and not {"overhead_pct", "reserve_pct"} & set(
+        contract
+    )
     detail = api(fin.admin).get(fin.api(f"contracts/{new['id']}/"))
     assert detail.status_code == 200 and detail.json()["name"] == "VGZ 2026"
 
@@ -59,16 +77,26 @@ def test_api_contract_errors_are_nested_by_field_and_nothing_is_stored(fin):
     before = (Contract.unscoped.count(), ContractTariff.unscoped.count())
     payload = {
         **API_CONTRACT,
-        "overhead_pct": "150.00",
+        "answer_days": 400,
         "tariffs": {
             "prenatal": {"prestatie_code": "IGB-PRE", "amount": "-1.00"},
             "natal": {"prestatie_code": "", "amount": "900.00"},
         },
+        "partial_rules": [
+            {"end_reason": "miscarriage", "phase": "prenatal", "until_week": 16, "percentage": "150"},
+            {"end_reason": "moved_away", "phase": "natal"},
+            {"end_reason": "moved_away", "phase": "natal", "from_week": 30, "until_week": 20},
+        ],
     }
     response = api(fin.finance).post(fin.api("contracts/"), payload, format="json")
     assert response.status_code == 400
     assert response.json() == {
-        "overhead_pct": ["Vul een percentage van 0 tot 100 in."],
+        "answer_days": ["Vul een aantal dagen van 1 tot en met 365 in."],
+        "partial_rules": [
+            {"percentage": ["Vul een percentage van 0 tot 100 in."]},
+            {},
+            {"until_week": ["De band eindigt op of voor zijn begin: vul een tot-week na week 30 in."]},
+        ],
         "tariffs": {
             "prenatal": {"amount": ["Een prijs kan niet negatief zijn."]},
             "natal": {"prestatie_code": ["Vul de prestatiecode in."]},

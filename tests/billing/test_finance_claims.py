@@ -90,9 +90,10 @@ def test_explain_a_postnatal_line_to_the_cent(fin, client_for):
     )
     assert row(html, f"explain-event-{visit.pk}").endswith("Praktijk De Wieg € 60,00 60")
     assert row(html, "explain-total-points") == "1.775"
-    # The division: 5% overhead, 2% reserve, 93% to the members; the practice gets its 10% minimum.
-    assert row(html, "alloc-overhead") == "IGO-overhead 5,00% van de regel (contract) € 75,00"
-    assert row(html, "alloc-reserve") == "Risicoreserve 2,00% van de regel (contract) € 30,00"
+    # The division: the split rule's 5% overhead and 2% reserve, 93% to the members; the practice gets its
+    # 10% minimum.
+    assert row(html, "alloc-overhead") == "IGO-overhead 5,00% van de regel (verdeelmodel) € 75,00"
+    assert row(html, "alloc-reserve") == "Risicoreserve 2,00% van de regel (verdeelmodel) € 30,00"
     assert row(html, f"alloc-member-{fin.practice.pk}") == (
         "Praktijk De Wieg 60 van 1.775 punten (3,38%) → gegarandeerd minimum 10,00% ; aandeel 10,00% € 139,50"
     )

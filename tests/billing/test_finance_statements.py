@@ -54,12 +54,13 @@ def test_statement_totals_add_up_to_the_months_claim_lines(s, finance):
     assert row(html, f"statement-total-{s.south.pk}") == euro(D("0.00"))
     overhead = Allocation.unscoped.filter(tenant=s.tenant, kind="overhead").aggregate(t=Sum("amount"))["t"]
     reserve = Allocation.unscoped.filter(tenant=s.tenant, kind="reserve").aggregate(t=Sum("amount"))["t"]
-    # Overhead: ZK 5% of 7200.00 = 360.00, VGZ 4% of 2650.00 = 106.00; reserve: ZK 2% = 144.00.
-    assert (overhead, reserve) == (D("466.00"), D("144.00"))
+    # The split rule's 5% and 2% of every line, whatever the insurer (each line in whole euros, so exact):
+    # overhead 5% of 9850.00 = 492.50, reserve 2% = 197.00; together 689.50.
+    assert (overhead, reserve) == (D("492.50"), D("197.00"))
     assert sum(totals.values()) + overhead + reserve == PORTFOLIO_TOTAL
-    assert row(html, "statements-members") == euro(PORTFOLIO_TOTAL - D("610.00"))
-    assert row(html, "statements-overhead") == euro(D("466.00"))
-    assert row(html, "statements-reserve") == euro(D("144.00"))
+    assert row(html, "statements-members") == euro(PORTFOLIO_TOTAL - D("689.50"))
+    assert row(html, "statements-overhead") == euro(D("492.50"))
+    assert row(html, "statements-reserve") == euro(D("197.00"))
     assert row(html, "statements-allocated") == row(html, "statements-lines") == euro(PORTFOLIO_TOTAL)
     assert 'data-testid="statements-difference"' not in html
     # Another month has no amounts.
@@ -125,4 +126,4 @@ def test_statement_leaves_out_lines_withdrawn_before_sending(s):
         totals = statement_totals(period=this_month(), today=timezone.localdate())
     # The withdrawn line's parts are made and reversed in the month (payable at nothing), the new line's
     # made: the claim did not change (same amount, same care), so neither did the members' part.
-    assert sum(t.allocated for t in totals.values()) == PORTFOLIO_TOTAL - D("610.00")
+    assert sum(t.allocated for t in totals.values()) == PORTFOLIO_TOTAL - D("689.50")

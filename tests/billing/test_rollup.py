@@ -96,29 +96,25 @@ TRANSFER_75 = {  # 75% of 1200.00 = 900.00: 45.00 + 18.00, members 837.00
     ("member", "Praktijk"): D("597.86"),
     ("member", "Ziekenhuis"): D("239.14"),
 }
-T75 = {"end_reason": "transferred_out", "phases": ["prenatal"], "percentage": 75}
+T75 = {"end_reason": "transferred_out", "phase": "prenatal", "percentage": 75}
+T100 = {**T75, "percentage": 100}
 
 
 @pytest.mark.parametrize(
     ("rules", "amount", "percentage", "expected"),
     [
-        pytest.param([], D("1200.00"), D("100.00"), TRANSFER_FULL, id="no-partial-rule"),
+        pytest.param([T100], D("1200.00"), D("100.00"), TRANSFER_FULL, id="rule-100pct"),
         pytest.param([T75], D("900.00"), D("75.00"), TRANSFER_75, id="rule-75pct"),
-        # Week 30 is not "before week 30": the rule does not apply.
+        # The band [from, until) holds its first week and not its last: week 30 is not in [.., 30).
+        pytest.param([{**T75, "until_week": 31}], D("900.00"), D("75.00"), TRANSFER_75, id="until-week-31"),
+        pytest.param([{**T75, "from_week": 30}], D("900.00"), D("75.00"), TRANSFER_75, id="from-week-30"),
+        # Bands that follow one another: the one holding week 30 counts.
         pytest.param(
-            [{**T75, "before_week": 30}], D("1200.00"), D("100.00"), TRANSFER_FULL, id="before-week-30"
-        ),
-        pytest.param([{**T75, "before_week": 31}], D("900.00"), D("75.00"), TRANSFER_75, id="before-week-31"),
-        pytest.param(
-            [{**T75, "end_reason": "moved_away"}], D("1200.00"), D("100.00"), TRANSFER_FULL, id="other-reason"
-        ),
-        # The most specific matching rule wins over a rule without threshold.
-        pytest.param(
-            [{**T75, "percentage": 90}, {**T75, "before_week": 32}],
+            [{**T75, "percentage": 90, "until_week": 30}, {**T75, "from_week": 30}],
             D("900.00"),
             D("75.00"),
             TRANSFER_75,
-            id="most-specific",
+            id="bands",
         ),
     ],
 )
@@ -131,8 +127,6 @@ def test_transfer_out_of_the_region_in_week_30(s, rules, amount, percentage, exp
             insurer=menzis,
             name="Menzis integraal",
             valid_from=dt.date(2025, 1, 1),
-            overhead_pct=D("5"),
-            reserve_pct=D("2"),
             tariffs=ZK_TARIFFS,
             partial_rules=rules,
         )
@@ -144,7 +138,38 @@ def test_transfer_out_of_the_region_in_week_30(s, rules, amount, percentage, exp
     assert (line.amount, line.percentage, line.insurer_id) == (amount, percentage, menzis.pk)
     assert (line.service_start, line.service_end) == (dt.date(2026, 2, 2), dt.date(2026, 6, 8))
     assert split_of(line) == expected
+    assert line.explanation["partial"]["week"] == 30
     assert not WorkItem.unscoped.filter(episode=ep).exists()
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        pytest.param([], id="no-rule"),
+        pytest.param([{**T75, "until_week": 30}], id="until-week-30"),
+        pytest.param([{**T75, "end_reason": "moved_away"}], id="other-reason"),
+        # A rule for natal care does not bill prenatal care interrupted.
+        pytest.param([{**T75, "phase": "natal"}], id="other-phase"),
+    ],
+)
+def test_transfer_in_week_30_without_a_matching_rule_waits_for_finance(s, rules):
+    menzis = InsurerFactory(uzovi_code="3332", name="Menzis")
+    with tenant_scope(s.tenant):
+        services.contract_create(
+            tenant=s.tenant,
+            actor=s.admin,
+            insurer=menzis,
+            name="Menzis integraal",
+            valid_from=dt.date(2025, 1, 1),
+            tariffs=ZK_TARIFFS,
+            partial_rules=rules,
+        )
+    ep = transferred_in_week_30(s, insurer=menzis)
+    run(s)
+    assert not ClaimLine.unscoped.filter(episode=ep).exists()  # nothing guessed
+    (item,) = WorkItem.unscoped.filter(episode=ep)
+    assert (item.phase, item.reason, item.resolved_at) == ("prenatal", "no_partial_rule", None)
+    assert "week 30" in item.message and "Menzis integraal" in item.message
 
 
 def test_new_insurer_on_1_january_between_prenatal_and_natal_care(s):
@@ -175,24 +200,27 @@ def test_new_insurer_on_1_january_between_prenatal_and_natal_care(s):
             dt.date(2026, 2, 13),
         ),
     }
-    # Each line is split with its own contract's percentages.
-    # Prenatal (ZK 5% + 2%): 60.00 + 24.00, members 1116.00, all care by the practice.
+    # Each line is split by the split rule's 5% overhead and 2% reserve, whatever its insurer.
+    # Prenatal (ZK): 60.00 + 24.00, members 1116.00, all care by the practice.
     assert split_of(lines["prenatal"]) == {
         ("overhead", ""): D("60.00"),
         ("reserve", ""): D("24.00"),
         ("member", "Praktijk"): D("1116.00"),
     }
-    # Natal (VGZ 4% + 0%): overhead 40.00, no reserve row, members 960.00 fixed 60/40: 576.00 and 384.00.
+    # Natal (VGZ 1000.00): 50.00 + 20.00, members 930.00 fixed 60/40: 558.00 and 372.00.
     assert split_of(lines["natal"]) == {
-        ("overhead", ""): D("40.00"),
-        ("member", "Praktijk"): D("576.00"),
-        ("member", "Ziekenhuis"): D("384.00"),
+        ("overhead", ""): D("50.00"),
+        ("reserve", ""): D("20.00"),
+        ("member", "Praktijk"): D("558.00"),
+        ("member", "Ziekenhuis"): D("372.00"),
     }
-    # Postnatal (VGZ): overhead 66.00, members 1584.00; practice minimum 10% = 158.40, kraamzorg 1425.60.
+    # Postnatal (VGZ 1650.00): 82.50 + 33.00, members 1534.50; practice minimum 10% = 153.45, kraamzorg
+    # 1381.05.
     assert split_of(lines["postnatal"]) == {
-        ("overhead", ""): D("66.00"),
-        ("member", "Praktijk"): D("158.40"),
-        ("member", "Kraamzorg"): D("1425.60"),
+        ("overhead", ""): D("82.50"),
+        ("reserve", ""): D("33.00"),
+        ("member", "Praktijk"): D("153.45"),
+        ("member", "Kraamzorg"): D("1381.05"),
     }
     assert not WorkItem.unscoped.filter(episode=ep).exists()
 

@@ -21,7 +21,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from billing import services
-from billing.models import ClaimLine, SplitRule, SplitShare, WorkItem
+from billing.models import Allocation, ClaimLine, SplitRule, SplitShare, WorkItem
 from igo.models import Insurer
 from igo.money import CENT, split_largest_remainder
 from igo.tenancy import tenant_scope
@@ -40,6 +40,7 @@ from tests.scenarios.billing import (
     pregnancy,
     run,
     split_of,
+    touch,
 )
 
 pytestmark = pytest.mark.clock(BILLING_NOW)
@@ -197,6 +198,74 @@ def test_a_new_split_rule_version_resplits_and_unchanged_episodes_are_not_recomp
     assert split_of(natal, current_only=False)  # the 60/40 parts are kept as history, not current
 
 
+def test_a_resplit_under_the_same_rule_version_keeps_the_overhead_and_reserve_already_allocated(s, clock):
+    """No euro already allocated to the IGO moves: allocations made while the overhead and reserve came from
+    the insurer's contract (here VGZ's old 4% and no reserve) keep them when later care re-splits the line
+    under the same split rule version, although that version now says 5% and 2% (what migration 0009 gave
+    it). Only the members' part is divided again; a new version divides the line by its own percentages."""
+    ep = ordinary(s)  # prenatal 1200.00: the practice's 10 checks (500 points), the hospital's scan (120)
+    day = clock.moment.date()
+    SplitRule.unscoped.filter(pk=s.rule.pk).update(overhead_pct=D("4"), reserve_pct=D("0"))
+    run_at(s, clock, day)
+    prenatal = current(ep)["prenatal"]
+    # 4% 48.00, no reserve; members 1152.00 by 500 : 120 points: 929.0322… and 222.9677…, the cent to the
+    # larger remainder: 929.03 and 222.97.
+    assert split_of(prenatal) == {
+        ("overhead", ""): D("48.00"),
+        ("member", "Praktijk"): D("929.03"),
+        ("member", "Ziekenhuis"): D("222.97"),
+    }
+    SplitRule.unscoped.filter(pk=s.rule.pk).update(overhead_pct=D("5"), reserve_pct=D("2"))
+    # A second scan by the hospital, logged the next day: 500 : 240 points.
+    clock.set(clock.moment + dt.timedelta(hours=20))
+    log(s, ep, "ECHO_SEO", s.hospital, at(2026, 5, 4))
+    touch(ep)
+    result = run_at(s, clock, day + dt.timedelta(days=1))
+    assert result.lines_replaced == 1  # only the prenatal line's care changed
+    # Overhead 48.00 kept, no reserve; members 1152.00 by 500 : 240: 778.3783… and 373.6216…, the cent to the
+    # larger remainder: 778.38 and 373.62.
+    assert split_of(prenatal) == {
+        ("overhead", ""): D("48.00"),
+        ("member", "Praktijk"): D("778.38"),
+        ("member", "Ziekenhuis"): D("373.62"),
+    }
+    assert sum(split_of(prenatal).values()) == prenatal.amount
+    (kept,) = Allocation.unscoped.filter(claim_line=prenatal, is_current=True, kind="overhead")
+    assert kept.basis == {"percentage": "4.00"}  # the percentage it was taken with, as before
+    # The natal line was divided under the same rule with 4% and is untouched: 36.00 of 900.00.
+    assert split_of(current(ep)["natal"])[("overhead", "")] == D("36.00")
+    # A new version of the rule from 1 January 2026 divides the line wholly by its own 6% and 1%.
+    with tenant_scope(s.tenant):
+        rule = services.split_rule_create(
+            tenant=s.tenant,
+            actor=s.admin,
+            year=2026,
+            valid_from=dt.date(2026, 1, 1),
+            overhead_pct=D("6"),
+            reserve_pct=D("1"),
+            phases={
+                "prenatal": {"method": "care"},
+                "natal": {"method": "fixed", "shares": {s.practice.pk: 60, s.hospital.pk: 40}},
+                "postnatal": {"method": "care", "minimums": {s.practice.pk: 10}},
+            },
+            rates={s.types["PRE_CHECK"].pk: D("50"), s.types["ECHO_SEO"].pk: D("120")},
+        )
+    SplitRule.unscoped.filter(pk=rule.pk).update(created_at=clock.moment + dt.timedelta(hours=1))
+    run_at(s, clock, day + dt.timedelta(days=2))
+    # 6% 72.00, 1% 12.00, members 1116.00 by 500 : 240: 754.0540… and 361.9459…: 754.05 and 361.95.
+    assert split_of(prenatal) == {
+        ("overhead", ""): D("72.00"),
+        ("reserve", ""): D("12.00"),
+        ("member", "Praktijk"): D("754.05"),
+        ("member", "Ziekenhuis"): D("361.95"),
+    }
+    bases = {
+        a.kind: a.basis
+        for a in Allocation.unscoped.filter(claim_line=prenatal, is_current=True, organisation=None)
+    }
+    assert bases == {"overhead": {"percentage": "6.00"}, "reserve": {"percentage": "1.00"}}
+
+
 cents = st.integers(min_value=-(10**11), max_value=10**11)
 weights = st.one_of(
     st.decimals(min_value=0, max_value=10**6, places=4, allow_nan=False, allow_infinity=False),
@@ -323,8 +392,6 @@ def test_allocations_sum_to_the_line_and_ignore_event_order(s, sc):
                 insurer=insurer,
                 name="Eigenschap",
                 valid_from=dt.date(2025, 1, 1),
-                overhead_pct=sc.overhead * hundredths,
-                reserve_pct=sc.reserve * hundredths,
                 tariffs={
                     phase: (f"IGB-{phase[:3].upper()}", cents_ * hundredths)
                     for phase, cents_ in zip(("prenatal", "natal", "postnatal"), sc.tariffs, strict=True)
@@ -334,6 +401,8 @@ def test_allocations_sum_to_the_line_and_ignore_event_order(s, sc):
                 tenant=s.tenant,
                 actor=s.admin,
                 year=2026,
+                overhead_pct=sc.overhead * hundredths,
+                reserve_pct=sc.reserve * hundredths,
                 phases={
                     "prenatal": {"method": "care"},
                     "natal": {

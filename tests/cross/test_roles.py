@@ -81,6 +81,7 @@ ACCESS = {
     "api_event_types": ("get", CLINICAL),
     "contract_list": ("get", ADMIN_FINANCE),
     "contract_create": ("get", FINANCE),
+    "contract_detail": ("get", ADMIN_FINANCE),
     "contract_new_version": ("get", FINANCE),
     "quality_agreement_create": ("get", FINANCE),
     "quality_agreements": ("get", ADMIN_FINANCE),
@@ -100,6 +101,7 @@ ACCESS = {
     "api_claim_line_detail": ("get", ADMIN_FINANCE),
     "api_claim_line_allocations": ("get", ADMIN_FINANCE),
     "claim_line_rebill": ("post", FINANCE),
+    "partial_decision": ("get", FINANCE),  # issue 14
     "batch_list": ("get", ADMIN_FINANCE),
     "batch_create": ("post", FINANCE),
     "batch_detail": ("get", ADMIN_FINANCE),
@@ -185,6 +187,8 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "episode_claims",
     ):
         kwargs["pk"] = Episode.unscoped.filter(tenant=world.tenant).first().pk
+    if name == "partial_decision":  # issue 14
+        kwargs.update(pk=Episode.unscoped.filter(tenant=world.tenant).first().pk, phase="prenatal")
     if name == "birth_outcome":
         kwargs["pk"] = _birth(world).pk
     if name == "catalogue_toggle":
@@ -193,6 +197,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().pk
     if name in (
         "contract_new_version",
+        "contract_detail",
         "quality_agreement_create",
         "claim_line_explain",
         "api_contract_detail",

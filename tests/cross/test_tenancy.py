@@ -119,6 +119,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "api_event_correct": event.pk,
         "api_event_void": event.pk,
         "contract_new_version": line.contract_id,
+        "contract_detail": line.contract_id,
         "quality_agreement_create": line.contract_id,
         "episode_claims": episode.pk,
         "claim_line_explain": line.pk,
@@ -126,6 +127,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "api_claim_line_detail": line.pk,
         "api_claim_line_allocations": line.pk,
         "claim_line_rebill": line.pk,
+        "partial_decision": {"pk": episode.pk, "phase": "prenatal"},  # issue 14
         "batch_detail": batch.pk,
         "batch_release": batch.pk,
         "batch_rebuild": batch.pk,
@@ -163,11 +165,13 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"api_event_void"}
     known |= {"contract_new_version", "episode_claims", "claim_line_explain", "api_contract_detail"}
     known |= {"quality_agreement_create"}
+    known |= {"contract_detail"}
     known |= {"api_claim_line_detail", "api_claim_line_allocations"}
     known |= {"claim_line_rebill", "batch_detail", "batch_release", "batch_rebuild", "batch_discard"}
     known |= {"batch_file", "statement_download", "api_batch_detail"}
     known |= {"batch_payment_record"}
     known |= {"quality_indicator", "quality_episodes"}
+    known |= {"partial_decision"}  # issue 14
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 

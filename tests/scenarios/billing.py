@@ -1,6 +1,7 @@
 """The billing world: one IGO with four members, two insurers with contracts (Zilveren Kruis 1200/900/1500,
-VGZ 1300/1000/1650), a verdeelmodel, and a mixed portfolio of episodes from 2026 whose claims are worked out
-by hand (PORTFOLIO_TOTAL). Dates are fixed; a test that bills them sets the clock (tests.scenarios.clock)."""
+VGZ 1300/1000/1650; prenatal care interrupted by a transfer out billed in full), a verdeelmodel (5% overhead,
+2% reserve), and a mixed portfolio of episodes from 2026 whose claims are worked out by hand (PORTFOLIO_TOTAL).
+Dates are fixed; a test that bills them sets the clock (tests.scenarios.clock)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ VGZ_TARIFFS = {
     "natal": ("IGB-NAT", D("1000.00")),
     "postnatal": ("IGB-POST", D("1650.00")),
 }
+
+# Both contracts of the world bill prenatal care interrupted by a transfer out of the region in full (so the
+# transfer in week 30 of the portfolio claims its prenatal tariff; without a rule it would wait for finance).
+TRANSFER_PRENATAL_IN_FULL = [{"end_reason": "transferred_out", "phase": "prenatal", "percentage": 100}]
 
 
 def at(y: int, m: int, d: int, h: int = 12, minute: int = 0) -> dt.datetime:
@@ -94,9 +99,8 @@ def build(world: TenantWorld, *, split_rule: bool = True) -> Setup:
             insurer=zk,
             name="ZK integraal",
             valid_from=dt.date(2025, 1, 1),
-            overhead_pct=D("5"),
-            reserve_pct=D("2"),
             tariffs=ZK_TARIFFS,
+            partial_rules=TRANSFER_PRENATAL_IN_FULL,
         )
         vgz_contract = services.contract_create(
             tenant=tenant,
@@ -104,9 +108,8 @@ def build(world: TenantWorld, *, split_rule: bool = True) -> Setup:
             insurer=vgz,
             name="VGZ integraal",
             valid_from=dt.date(2025, 1, 1),
-            overhead_pct=D("4"),
-            reserve_pct=D("0"),
             tariffs=VGZ_TARIFFS,
+            partial_rules=TRANSFER_PRENATAL_IN_FULL,
         )
         types = {t.code: t for t in EventType.objects.all()}
     s = Setup(
@@ -152,14 +155,17 @@ def worked_split_rule(
     year: int,
     valid_from: dt.date | None = None,
 ) -> SplitRule:
-    """Prenatal by care delivered; natal fixed 60/40 practice/hospital; postnatal by care with a 10%
-    minimum for the practice. Internal rates: check 50, anomaly scan 120, kraamzorg hour 35, visit 60."""
+    """5% IGO overhead and 2% risk reserve off every line; prenatal by care delivered; natal fixed 60/40
+    practice/hospital; postnatal by care with a 10% minimum for the practice. Internal rates: check 50,
+    anomaly scan 120, kraamzorg hour 35, visit 60."""
     with tenant_scope(tenant):
         return services.split_rule_create(
             tenant=tenant,
             actor=actor,
             year=year,
             valid_from=valid_from,
+            overhead_pct=D("5"),
+            reserve_pct=D("2"),
             phases={
                 "prenatal": {"method": "care"},
                 "natal": {"method": "fixed", "shares": {practice.pk: 60, hospital.pk: 40}},
@@ -188,8 +194,8 @@ def worked_example(
     world: TenantWorld, *, actor: Any, names: tuple[str, str, str] = ("Praktijk", "Ziekenhuis", "Kraamzorg")
 ) -> WorkedExample:
     """The worked example the roll-up, correction and finance tests log their own care into: Zilveren Kruis
-    2026 at 1200/900/1500 with 5% overhead, 2% reserve and half the prenatal tariff after a miscarriage
-    before week 16, and the worked 2026 split rule; `names` are the practice, hospital and kraamzorg."""
+    2026 at 1200/900/1500 with half the prenatal tariff after a miscarriage before week 16, and the worked
+    2026 split rule (5% overhead, 2% reserve); `names` are the practice, hospital and kraamzorg."""
     tenant = world.tenant
     catalogue_seed(tenant=tenant)
     zk = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
@@ -203,11 +209,9 @@ def worked_example(
             insurer=zk,
             name="ZK 2026",
             valid_from=dt.date(2026, 1, 1),
-            overhead_pct=D("5"),
-            reserve_pct=D("2"),
             tariffs=ZK_TARIFFS,
             partial_rules=[
-                {"end_reason": "miscarriage", "before_week": 16, "phases": ["prenatal"], "percentage": 50}
+                {"end_reason": "miscarriage", "phase": "prenatal", "until_week": 16, "percentage": 50}
             ],
         )
         types = {t.code: t for t in EventType.objects.all()}

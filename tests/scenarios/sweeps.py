@@ -10,8 +10,8 @@ October change are "equal" to Python).
 
 For the tests of billing at the boundaries of time (tests/billing/test_boundaries_*.py): the moment their
 world is built (`pinned`), and its splits worked out once. Amounts (tests.scenarios.billing): Zilveren Kruis
-1200/900/1500 with 5% overhead and 2% reserve, VGZ 1300/1000/1650 with 4% overhead; the natal phase is split
-60/40 practice/hospital, the others by care (prenatal check 50, anomaly scan 120, postnatal visit 60 points).
+1200/900/1500, VGZ 1300/1000/1650; the split rule takes 5% overhead and 2% reserve off every line (whatever
+the insurer), the natal phase is split 60/40 practice/hospital, the others by care (prenatal check 50, anomaly scan 120, postnatal visit 60 points).
 """
 
 from __future__ import annotations
@@ -56,14 +56,19 @@ NATAL_ZK = {
 }
 # postnatal 1500.00 with only the practice's visit: 75.00 + 30.00, members 1395.00 to the practice.
 POST_ZK = {("overhead", ""): D("75.00"), ("reserve", ""): D("30.00"), ("member", "Praktijk"): D("1395.00")}
-# VGZ natal 1000.00: 4% 40.00, no reserve, members 960.00 at 60/40: 576.00 and 384.00.
+# VGZ natal 1000.00: the same split rule, 5% 50.00 and 2% 20.00, members 930.00 at 60/40: 558.00 and 372.00.
 NATAL_VGZ = {
-    ("overhead", ""): D("40.00"),
-    ("member", "Praktijk"): D("576.00"),
-    ("member", "Ziekenhuis"): D("384.00"),
+    ("overhead", ""): D("50.00"),
+    ("reserve", ""): D("20.00"),
+    ("member", "Praktijk"): D("558.00"),
+    ("member", "Ziekenhuis"): D("372.00"),
 }
-# VGZ postnatal 1650.00: 66.00, members 1584.00 to the practice.
-POST_VGZ = {("overhead", ""): D("66.00"), ("member", "Praktijk"): D("1584.00")}
+# VGZ postnatal 1650.00: 82.50 + 33.00, members 1534.50 to the practice.
+POST_VGZ = {
+    ("overhead", ""): D("82.50"),
+    ("reserve", ""): D("33.00"),
+    ("member", "Praktijk"): D("1534.50"),
+}
 
 
 def sweep_grid(start: dt.datetime, end: dt.datetime, every: dt.timedelta = QUARTER) -> list[dt.datetime]:
