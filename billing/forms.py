@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import BatchStatus, PartialChoice, SplitMethod
+from billing.selectors import WorkSubject
 from billing.services.batches import batch_period_check
 from billing.services.contracts import partial_rule_key_parse
 from igo.dates import add_months, month_start
@@ -435,3 +436,36 @@ class PartialDecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Shown with the amount and kept in the audit log."),
     )
+
+
+# --- issue 14: the insurer's payments of a batch, the work queue's filter ---------------------------
+
+
+class InsurerPaymentForm(forms.Form):
+    """A payment received from the insurer for a batch, as on the bank statement
+    (`billing.services.insurer_payments.insurer_payment_record` checks it)."""
+
+    amount = forms.DecimalField(
+        label=_("Amount received"),
+        widget=MONEY,
+        help_text=_("Negative for money the insurer took back."),
+    )
+    received_on = forms.DateField(label=_("Received on"), widget=DATE)
+    reference = forms.CharField(label=_("Payment reference"), max_length=140)
+
+
+class WorkQueueFilterForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Reason"), required=False)
+    subject = forms.ChoiceField(
+        label=_("About"), required=False, choices=[("", _("all")), *WorkSubject.choices]
+    )
+
+    def __init__(self, *args: Any, reasons: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [("", _("all")), *reasons]  # type: ignore[attr-defined]
+
+    def filters(self) -> dict[str, str]:
+        """The valid filters (a filter with a bad value is left out rather than refusing the page)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {"reason": data.get("reason") or "", "subject": data.get("subject") or ""}

@@ -21,23 +21,51 @@ Each entry of a member is in one state on a given day (`EntryState`):
 A line's state depends only on the line (its status, its credit, its batch's release), so all entries of a
 line change state together, and the entries of a line settled at nothing are always paid in one run.
 The IGO's own parts (overhead, reserve) are entries too; they are not paid out to members.
+
+The insurer's side of the same money is per batch (`batch_money`): claimed = accepted + rejected + open,
+and what the insurer paid for the batch (`InsurerPayment`), matched against the accepted lines by
+`billing.services.insurer_payments`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Case, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import TruncMonth
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import Allocation, AllocationKind, BatchStatus, ClaimLine, LineStatus, Sign
-from igo.dates import midnight, month_bounds
+from billing.models import (
+    Allocation,
+    AllocationKind,
+    BatchLine,
+    BatchStatus,
+    ClaimBatch,
+    ClaimLine,
+    InsurerPayment,
+    LineStatus,
+    ReturnStatus,
+    Sign,
+)
+from igo.dates import month_bounds
 
 
 class EntryState(models.TextChoices):
@@ -52,15 +80,16 @@ ZERO = Decimal("0.00")
 
 def answer_term_passed(today: dt.date) -> Q:
     """Lines (ClaimLine) sent in a released batch whose contract's answer term has passed on `today`:
-    released on day R with a term of N days, a line unanswered on day R + N is payable."""
-    deadline = ExpressionWrapper(
-        F("batch_line__batch__released_at") + F("contract__answer_days") * Value(dt.timedelta(days=1)),
-        output_field=models.DateTimeField(),
-    )
+    released on day R (Amsterdam) with a term of N days, a line unanswered on day R + N is payable.
+
+    Counted in calendar days of Europe/Amsterdam, not in 24-hour steps from the moment of release: a term
+    that crosses a change of the clocks still ends on day R + N whatever the hour of the release."""
+    released_on = TruncDate("batch_line__batch__released_at", tzinfo=timezone.get_current_timezone())
+    term_end = ExpressionWrapper(released_on + F("contract__answer_days"), output_field=models.DateField())
     in_term = (
         ClaimLine.objects.filter(status=LineStatus.SENT, batch_line__batch__status=BatchStatus.RELEASED)
-        .annotate(term_end=deadline)
-        .filter(term_end__lt=midnight(today + dt.timedelta(days=1)))
+        .annotate(term_end=term_end)
+        .filter(term_end__lte=today)
     )
     return Q(pk__in=in_term.values("pk"))
 
@@ -164,21 +193,66 @@ def month_totals(*, period: dt.date, today: dt.date, organisation_id: int | None
 def year_by_month(*, year: int) -> dict[tuple[str, int | None], list[Decimal]]:
     """Per (kind, organisation id) the year's entries summed per month (12 amounts): what the revenue page
     shows, the same sums as the month's statements. Call inside tenant_scope."""
+    return {key: row.months for key, row in year_overview(year=year).items()}
+
+
+@dataclass
+class YearRow:
+    """The entries of a year of one (kind, organisation): allocated per month, and of all of them what is
+    paid out and what is held back. Those two states do not depend on the day asked; due and pending do
+    (the answer term), so they are left to `month_totals`."""
+
+    months: list[Decimal] = field(default_factory=lambda: [ZERO] * 12)
+    paid: Decimal = ZERO
+    held: Decimal = ZERO
+
+    @property
+    def allocated(self) -> Decimal:
+        return sum(self.months, ZERO)
+
+    @property
+    def net(self) -> Decimal:
+        """Allocated less held back: what counts as revenue while the held-back lines wait."""
+        return self.allocated - self.held
+
+
+def year_overview(*, year: int) -> dict[tuple[str, int | None], YearRow]:
+    """Per (kind, organisation id) the year's entries per month, with the paid-out and held-back amounts
+    among them. Call inside tenant_scope.
+
+    One grouped query per month for the +entries and one for the -entries, each reading a range of the
+    ledger's indexes (`allocation_ledger_made`, `allocation_ledger_undone`) and nothing else; and one for the
+    held-back entries, driven from the few rejected lines. Grouping the year by the month of each entry's
+    moment (its date in Amsterdam, row by row) cost twice as much for the largest bench IGO's 264,000
+    entries (docs/performance.md, "The revenue page")."""
+    table: dict[tuple[str, int | None], YearRow] = defaultdict(YearRow)
+    for month in range(1, 13):
+        start, end = month_bounds(dt.date(year, month, 1))
+        made, undone = _entries_in(start, end)
+        for qs, paid_field, sign in ((made, "paid_in", 1), (undone, "reversal_paid_in", -1)):
+            for row in (
+                qs.values("kind", "organisation_id")
+                .annotate(
+                    total=Sum("amount"), paid=Sum("amount", filter=Q(**{f"{paid_field}__isnull": False}))
+                )
+                .order_by()
+            ):
+                entry = table[(row["kind"], row["organisation_id"])]
+                entry.months[month - 1] += sign * (row["total"] or ZERO)
+                entry.paid += sign * (row["paid"] or ZERO)
     start, _ = month_bounds(dt.date(year, 1, 1))
     end, _ = month_bounds(dt.date(year + 1, 1, 1))
-    tz = timezone.get_current_timezone()
-    table: dict[tuple[str, int | None], list[Decimal]] = defaultdict(lambda: [ZERO] * 12)
     made, undone = _entries_in(start, end)
-    for qs, moment, sign in ((made, "created_at", 1), (undone, "superseded_at", -1)):
-        for row in (
-            qs.annotate(month=TruncMonth(moment, tzinfo=tz))
-            .values("month", "kind", "organisation_id")
+    held = held_lines().values("pk")
+    for qs, paid_field, sign in ((made, "paid_in", 1), (undone, "reversal_paid_in", -1)):
+        for held_row in (
+            qs.filter(claim_line__in=held, **{f"{paid_field}__isnull": True})
+            .values("kind", "organisation_id")
             .annotate(total=Sum("amount"))
             .order_by()
         ):
-            table[(row["kind"], row["organisation_id"])][row["month"].month - 1] += sign * (
-                row["total"] or ZERO
-            )
+            key = (held_row["kind"], held_row["organisation_id"])
+            table[key].held += sign * (held_row["total"] or ZERO)
     return dict(table)
 
 
@@ -223,11 +297,87 @@ def payable_entries(
     *, until: dt.datetime, today: dt.date, organisation_id: int | None = None
 ) -> tuple[QuerySet[Allocation], QuerySet[Allocation]]:
     """The member entries booked before `until` that are due on `today` and not paid yet: allocations whose
-    +entry is due, and allocations whose -entry is due. What a payout run pays. Call inside tenant_scope."""
+    +entry is due, and allocations whose -entry is due. What a payout run pays. Call inside tenant_scope.
+
+    The entries of a line settled at nothing are paid together, in the run whose `until` has passed their
+    settlement: a withdrawn line's parts once their reversal (the withdrawal) is booked before `until`, a
+    rejected line's parts once its credit is. Otherwise a run for October made after a rejected October
+    line was credited in December would pay out the rejected line (never paid) and take it back a month
+    later."""
     due = due_lines(today).values("pk")
     members = Allocation.objects.filter(kind=AllocationKind.MEMBER, claim_line__in=due)
     if organisation_id is not None:
         members = members.filter(organisation_id=organisation_id)
+    credited_late = ClaimLine.objects.filter(
+        status=LineStatus.REJECTED, is_current=False, corrections__created_at__gte=until
+    ).values("pk")
+    settles_later = Q(claim_line__status=LineStatus.WITHDRAWN) & (
+        Q(superseded_at__isnull=True) | Q(superseded_at__gte=until)
+    )
+    members = members.exclude(claim_line__in=credited_late).exclude(settles_later)
     made = members.filter(created_at__lt=until, paid_in__isnull=True)
     undone = members.filter(superseded_at__lt=until, reversal_paid_in__isnull=True)
     return made, undone
+
+
+# --- the insurer side: per batch, what was claimed, answered and received ------------------------------
+
+
+@dataclass
+class BatchMoney:
+    """A released batch's money as the insurer sees it: claimed (the batch's total) = accepted + rejected
+    + open (lines not answered yet), each the sum of its lines' amounts (credits negative); and what the
+    insurer paid for it (`InsurerPayment`)."""
+
+    batch_id: int
+    claimed: Decimal = ZERO
+    accepted: Decimal = ZERO
+    rejected: Decimal = ZERO
+    open: Decimal = ZERO
+    received: Decimal = ZERO
+    payments: int = 0
+
+    @property
+    def answered(self) -> Decimal:
+        return self.accepted + self.rejected
+
+    @property
+    def difference(self) -> Decimal:
+        """Still to receive for the accepted lines: accepted - received (negative: paid too much)."""
+        return self.accepted - self.received
+
+    @property
+    def matched(self) -> bool:
+        return self.payments > 0 and self.difference == 0
+
+
+def batch_money(batch_ids: Iterable[int]) -> dict[int, BatchMoney]:
+    """Per batch: claimed, accepted, rejected, open and received. Three grouped queries whatever the number
+    of batches. Call inside tenant_scope."""
+    ids = list(batch_ids)
+    result = {pk: BatchMoney(pk) for pk in ids}
+    for pk, total in ClaimBatch.objects.filter(pk__in=ids).values_list("pk", "total"):
+        result[pk].claimed = total
+    for row in (
+        BatchLine.objects.filter(batch_id__in=ids)
+        .values("batch_id", "answer__status")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    ):
+        money = result[row["batch_id"]]
+        amount = row["total"] or ZERO
+        if row["answer__status"] == ReturnStatus.ACCEPTED:
+            money.accepted += amount
+        elif row["answer__status"] == ReturnStatus.REJECTED:
+            money.rejected += amount
+        else:
+            money.open += amount
+    for paid in (
+        InsurerPayment.objects.filter(batch_id__in=ids)
+        .values("batch_id")
+        .annotate(total=Sum("amount"), n=Count("pk"))
+        .order_by()
+    ):
+        result[paid["batch_id"]].received = paid["total"] or ZERO
+        result[paid["batch_id"]].payments = paid["n"]
+    return result

@@ -467,6 +467,21 @@ class Allocation(TenantOwned):
                 name="allocation_one_per_member",
             ),
         ]
+        # The ledger's entries of a period (billing.ledger), summed from the index alone: the +entries by
+        # their booking moment, the -entries by the moment they were superseded.
+        indexes = [
+            models.Index(
+                fields=["tenant", "created_at"],
+                include=["kind", "organisation", "amount", "paid_in"],
+                name="allocation_ledger_made",
+            ),
+            models.Index(
+                fields=["tenant", "superseded_at"],
+                include=["kind", "organisation", "amount", "reversal_paid_in"],
+                condition=Q(superseded_at__isnull=False),
+                name="allocation_ledger_undone",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.organisation_id} {self.amount}"
@@ -551,9 +566,7 @@ class WorkItem(TenantOwned):
                 name="work_item_one_open_per_batch",
             ),
             models.CheckConstraint(
-                condition=Q(episode__isnull=False)
-                | Q(organisation__isnull=False)
-                | Q(batch__isnull=False),
+                condition=Q(episode__isnull=False) | Q(organisation__isnull=False) | Q(batch__isnull=False),
                 name="work_item_has_subject",
             ),
         ]
@@ -796,13 +809,12 @@ class QualityAgreement(TenantOwned):
         return f"{self.indicator} {self.year} {self.target}"
 
 
-
 # --- payments: from the insurers, and out to the members ----------------------------------------
 
 
 class InsurerPayment(TenantOwned):
     """Money received from an insurer for a batch (a bank statement line), matched against the batch's
-    accepted lines (billing.services.payouts.insurer_payment_match)."""
+    accepted lines (billing.services.insurer_payments.insurer_payment_match)."""
 
     batch = models.ForeignKey(ClaimBatch, on_delete=models.PROTECT, related_name="payments")
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)

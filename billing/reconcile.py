@@ -18,6 +18,19 @@ dates and contract rules exactly as the billing run computes them (episodes are 
   is 0 or 1), a credit goes out only after the line it corrects; the lines of a released batch are marked
   sent, and a line marked sent is in a released batch.
 
+And the ledger (`billing.ledger`), the one record of money every page reads:
+
+- per member and month, what the ledger allocated (`ledger.month_totals`, summed in the database) is what
+  the member's statement shows (`billing.statements`, the entries one by one), state by state: paid out +
+  held back + not yet payable (payable and pending);
+- a paid entry is a member's part, paid to that member in a prepared or released payout run of a month no
+  earlier than the month it was booked in, and its line is payable (not still waiting for a batch or an
+  answer); a payout's amount is the sum of the entries paid in it, and a run's total the sum of its payouts;
+- per insurer and batch: claimed (the batch's total) = accepted + rejected + open (lines without an answer),
+  which is the batch-totals check above with each line counted once; the claim lines' statuses agree with
+  the insurer's answers; and once the insurer paid anything for a batch, the payments equal the accepted
+  total or an open payment-difference work item of the batch says by how much (accepted - received).
+
 Episodes changed after the billing run last looked at them are counted as pending, not as problems: the
 next sweep brings them up to date.
 """
@@ -35,6 +48,7 @@ from django.db import connection
 from django.db.models import (
     Case,
     Count,
+    DateField,
     DecimalField,
     Exists,
     F,
@@ -43,17 +57,21 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Round
+from django.db.models.functions import Coalesce, Round, Trunc
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import ledger, statements
+from billing.ledger import EntryState
 from billing.models import (
     SPLIT_REASONS,
     Allocation,
+    AllocationKind,
     BatchFile,
     BatchFileKind,
     BatchLine,
@@ -66,12 +84,17 @@ from billing.models import (
     PartialChoice,
     PartialDecision,
     PartialRule,
+    Payout,
+    PayoutRun,
+    ReturnStatus,
     Sign,
     WorkItem,
+    WorkReason,
 )
 from billing.services import rollup
 from igo.dates import month_end
 from igo.models import Tenant
+from igo.tenancy import tenant_scope
 from pregnancies.models import ClientInsurance, Episode
 
 SENT_STATES = (LineStatus.SENT, LineStatus.ACCEPTED, LineStatus.REJECTED)
@@ -103,6 +126,13 @@ class BooksReport:
     batches: int = 0
     released_batches: int = 0
     batch_lines: int = 0
+    ledger_months: int = 0  # member-months whose ledger totals were held against their statements
+    payout_runs: int = 0
+    payouts: int = 0
+    paid_entries: int = 0
+    batches_paid: int = 0  # released batches with a payment from the insurer
+    # Per insurer (UZOVI): claimed, accepted, rejected, open and received over the released batches.
+    insurers: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -123,9 +153,13 @@ def _period_bounds(period: date | None) -> tuple[date, date] | None:
     return (period.replace(day=1), month_end(period)) if period else None
 
 
-def books_check(tenant: Tenant | None = None, period: date | None = None) -> BooksReport:
-    """Check the books of one IGO (or all), optionally only the prestaties that ended in one month and
-    the batches of that month. Cross-tenant on purpose: works without a tenant in scope."""
+def books_check(
+    tenant: Tenant | None = None, period: date | None = None, today: date | None = None
+) -> BooksReport:
+    """Check the books of one IGO (or all), optionally only the prestaties that ended in one month, the
+    batches and payout run of that month and the ledger's entries booked in it. The ledger's states are
+    read on `today` (default: today). Cross-tenant on purpose: works without a tenant in scope."""
+    today = today or timezone.localdate()
     bounds = _period_bounds(period)
     report = BooksReport(
         tenant=tenant.slug if tenant else "", period=period.strftime("%Y-%m") if period else ""
@@ -143,6 +177,16 @@ def books_check(tenant: Tenant | None = None, period: date | None = None) -> Boo
     _check_credits(report, lines)
     _check_batches(report, batches)
     _check_sending(report, lines, batches)
+    runs = PayoutRun.unscoped.filter(of_tenant)
+    if bounds:
+        runs = runs.filter(period=bounds[0])
+    _check_payouts(report, runs)
+    _check_answers(report, batches)
+    for t in [tenant] if tenant else Tenant.objects.order_by("pk"):
+        with tenant_scope(t):
+            _check_ledger_months(report, bounds[0] if bounds else None, today)
+            _check_paid_payable(report, today)
+            _check_insurer_payments(report, batches.filter(tenant=t, status=BatchStatus.RELEASED))
     return report
 
 
@@ -583,6 +627,266 @@ def _check_sending(report: BooksReport, lines: QuerySet[ClaimLine], batches: Que
         )
 
 
+# --- the ledger: members' months, payouts, the insurer's answers and payments ------------------------
+
+
+def _ledger_months(period: date | None) -> list[date]:
+    """The months with ledger entries of the tenant in scope (or only `period`)."""
+    if period is not None:
+        return [period]
+    tz = timezone.get_current_timezone()
+    made = Allocation.objects.datetimes("created_at", "month", tzinfo=tz)
+    undone = Allocation.objects.filter(superseded_at__isnull=False).datetimes(
+        "superseded_at", "month", tzinfo=tz
+    )
+    return sorted({m.date() for m in made} | {m.date() for m in undone})
+
+
+def _check_ledger_months(report: BooksReport, period: date | None, today: date) -> None:
+    """Per member and month: the ledger's month totals (one aggregate per state in the database) against the
+    member's statement (its entries one by one, `billing.statements`), state by state."""
+    for month in _ledger_months(period):
+        ledger_month = ledger.month_totals(period=month, today=today)
+        by_statement = statements.statement_totals(period=month, today=today)
+        members = {
+            org for kind, org in ledger_month.rows if kind == AllocationKind.MEMBER and org is not None
+        }
+        for org in sorted(members | set(by_statement)):
+            report.ledger_months += 1
+            booked, shown = ledger_month.member(org), by_statement.get(org, ledger.Totals())
+            if [getattr(booked, st) for st in EntryState.values] == [
+                getattr(shown, st) for st in EntryState.values
+            ]:
+                continue
+            report.add(
+                "ledger_statement",
+                _(
+                    "Member %(org)s, %(month)s: the ledger allocated %(booked)s (paid %(paid)s, held back "
+                    "%(held)s, not yet payable %(open)s) but the statement shows %(shown)s (paid %(s_paid)s, "
+                    "held back %(s_held)s, not yet payable %(s_open)s)."
+                )
+                % {
+                    "org": org,
+                    "month": month.strftime("%Y-%m"),
+                    "booked": booked.allocated,
+                    "paid": booked.paid,
+                    "held": booked.held,
+                    "open": booked.not_yet_payable,
+                    "shown": shown.allocated,
+                    "s_paid": shown.paid,
+                    "s_held": shown.held,
+                    "s_open": shown.not_yet_payable,
+                },
+                [org],
+            )
+
+
+def _check_paid_payable(report: BooksReport, today: date) -> None:
+    """A paid entry's line is payable or held back today (held: rejected after it was paid), never still
+    waiting for a batch or an answer: a line's state only moves from pending to payable or held."""
+    paid = Allocation.objects.filter(Q(paid_in__isnull=False) | Q(reversal_paid_in__isnull=False))
+    settled = Q(claim_line__in=ledger.due_lines(today).values("pk")) | Q(
+        claim_line__in=ledger.held_lines().values("pk")
+    )
+    for pk, number in paid.exclude(settled).values_list("pk", "claim_line__number").order_by("pk"):
+        report.add(
+            "paid_not_payable",
+            _("A part of line %(ref)s was paid out, but the line is not payable yet.") % {"ref": number},
+            [pk],
+        )
+
+
+def _check_payouts(report: BooksReport, runs: QuerySet[PayoutRun]) -> None:
+    money = DecimalField(max_digits=14, decimal_places=2)
+    tz = timezone.get_current_timezone()
+    payouts = Payout.unscoped.filter(run__in=runs)
+    report.payout_runs = runs.count()
+    report.payouts = payouts.count()
+    paid = Allocation.unscoped.filter(paid_in__run__in=runs)
+    undone = Allocation.unscoped.filter(reversal_paid_in__run__in=runs)
+    report.paid_entries = paid.count() + undone.count()
+
+    def sum_of(qs: QuerySet[Allocation], field_name: str) -> Subquery:
+        return Subquery(
+            qs.filter(**{field_name: OuterRef("pk")})
+            .order_by()
+            .values(field_name)
+            .annotate(s=Sum("amount"))
+            .values("s"),
+            output_field=money,
+        )
+
+    def count_of(qs: QuerySet[Allocation], field_name: str) -> Subquery:
+        return Subquery(
+            qs.filter(**{field_name: OuterRef("pk")})
+            .order_by()
+            .values(field_name)
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        )
+
+    zero = Value(ZERO, output_field=money)
+    sums = payouts.annotate(
+        made=Coalesce(sum_of(Allocation.unscoped.all(), "paid_in"), zero),
+        undone=Coalesce(sum_of(Allocation.unscoped.all(), "reversal_paid_in"), zero),
+        n=Coalesce(count_of(Allocation.unscoped.all(), "paid_in"), Value(0))
+        + Coalesce(count_of(Allocation.unscoped.all(), "reversal_paid_in"), Value(0)),
+    ).annotate(entries_sum=F("made") - F("undone"))
+    for pk, run_period, org, amount, entries_sum, count, n in (
+        sums.filter(~Q(amount=F("entries_sum")) | ~Q(entries=F("n")))
+        .values_list("pk", "run__period", "organisation__name", "amount", "entries_sum", "entries", "n")
+        .order_by("pk")
+    ):
+        report.add(
+            "payout_amount",
+            _(
+                "The payout of %(month)s to %(org)s says %(amount)s in %(count)s entries; the entries paid in it "
+                "are %(n)s, together %(sum)s."
+            )
+            % {
+                "month": run_period.strftime("%Y-%m"),
+                "org": org,
+                "amount": amount,
+                "count": count,
+                "n": n,
+                "sum": entries_sum,
+            },
+            [pk],
+        )
+    run_sums = runs.annotate(
+        payouts_sum=Coalesce(
+            Subquery(
+                Payout.unscoped.filter(run=OuterRef("pk"))
+                .order_by()
+                .values("run")
+                .annotate(s=Sum("amount"))
+                .values("s"),
+                output_field=money,
+            ),
+            zero,
+        )
+    )
+    for pk, run_period, total, payouts_sum in (
+        run_sums.exclude(total=F("payouts_sum"))
+        .values_list("pk", "period", "total", "payouts_sum")
+        .order_by("pk")
+    ):
+        report.add(
+            "run_total",
+            _("The payout run of %(month)s totals %(total)s, its payouts %(sum)s.")
+            % {"month": run_period.strftime("%Y-%m"), "total": total, "sum": payouts_sum},
+            [pk],
+        )
+    # A paid entry is a member's part paid to that member, in a run of its booking month or later.
+    for field_name, moment, what in (
+        ("paid_in", "created_at", "+"),
+        ("reversal_paid_in", "superseded_at", "-"),
+    ):
+        entries = Allocation.unscoped.filter(**{f"{field_name}__run__in": runs})
+        wrong_member = entries.exclude(
+            kind=AllocationKind.MEMBER, organisation_id=F(f"{field_name}__organisation_id")
+        )
+        for pk, number in wrong_member.values_list("pk", "claim_line__number").order_by("pk"):
+            report.add(
+                "paid_wrong_member",
+                _(
+                    "A part of line %(ref)s was paid out in a payout to another member, or is not a member's part."
+                )
+                % {"ref": number},
+                [pk],
+            )
+        booked = Trunc(moment, "month", output_field=DateField(), tzinfo=tz)
+        early = entries.annotate(booked=booked).filter(
+            Q(booked__isnull=True) | Q(**{f"{field_name}__run__period__lt": F("booked")})
+        )
+        for pk, number, run_period, booked_in in early.values_list(
+            "pk", "claim_line__number", f"{field_name}__run__period", "booked"
+        ).order_by("pk"):
+            report.add(
+                "paid_early",
+                _(
+                    "A part (%(what)s) of line %(ref)s was paid in the payout of %(month)s, before the month it "
+                    "was booked in (%(booked)s)."
+                )
+                % {
+                    "what": what,
+                    "ref": number,
+                    "month": run_period.strftime("%Y-%m"),
+                    "booked": booked_in.strftime("%Y-%m") if booked_in else _("not booked"),
+                },
+                [pk],
+            )
+
+
+def _check_answers(report: BooksReport, batches: QuerySet[ClaimBatch]) -> None:
+    """The claim lines' statuses (which the ledger's states read) agree with the insurer's answers."""
+    rows = BatchLine.unscoped.filter(batch__in=batches, batch__status=BatchStatus.RELEASED)
+    disagree = rows.filter(
+        Q(answer__status=ReturnStatus.ACCEPTED) & ~Q(claim_line__status=LineStatus.ACCEPTED)
+        | Q(answer__status=ReturnStatus.REJECTED) & ~Q(claim_line__status=LineStatus.REJECTED)
+        | Q(answer__isnull=True, claim_line__status__in=(LineStatus.ACCEPTED, LineStatus.REJECTED))
+    )
+    for pk, number, batch_number, status, answer in disagree.values_list(
+        "claim_line_id", "number", "batch__number", "claim_line__status", "answer__status"
+    ).order_by("pk"):
+        report.add(
+            "answer_status",
+            _("Line %(ref)s of batch %(n)s is %(status)s, but the insurer's answer is %(answer)s.")
+            % {"ref": number, "n": batch_number, "status": status, "answer": answer or _("none yet")},
+            [pk],
+        )
+
+
+def _check_insurer_payments(report: BooksReport, released: QuerySet[ClaimBatch]) -> None:
+    """Per insurer: claimed = accepted + rejected + open; per batch that was paid anything: received =
+    accepted, or an open payment-difference work item with the difference (accepted - received)."""
+    batches = list(released.select_related("insurer").order_by("pk"))
+    money = ledger.batch_money(b.pk for b in batches)
+    items = dict(
+        WorkItem.objects.filter(
+            batch__in=batches, reason=WorkReason.PAYMENT_DIFFERENCE, resolved_at__isnull=True
+        ).values_list("batch_id", "amount")
+    )
+    for batch in batches:
+        m = money[batch.pk]
+        figures = report.insurers.setdefault(
+            batch.insurer.uzovi_code,
+            dict.fromkeys(("claimed", "accepted", "rejected", "open", "received"), ZERO),
+        )
+        for name in figures:
+            figures[name] += getattr(m, name)
+        if m.payments == 0:
+            if batch.pk in items:
+                report.add(
+                    "payment_difference",
+                    _("Batch %(n)s has an open payment difference but no payment.") % {"n": batch.number},
+                    [batch.pk],
+                )
+            continue
+        report.batches_paid += 1
+        item = items.get(batch.pk) if batch.pk in items else None
+        if m.difference == 0 and batch.pk not in items:
+            continue
+        if m.difference != 0 and item == m.difference:
+            continue
+        report.add(
+            "payment_difference",
+            _(
+                "Batch %(n)s: accepted %(accepted)s, received %(received)s; the open work item says "
+                "%(item)s instead of %(difference)s."
+            )
+            % {
+                "n": batch.number,
+                "accepted": m.accepted,
+                "received": m.received,
+                "item": items[batch.pk] if batch.pk in items else _("nothing"),
+                "difference": m.difference,
+            },
+            [batch.pk],
+        )
+
+
 def period_from_text(text: str) -> date:
     """'2026-10' -> 1 October 2026; ValueError otherwise."""
     if len(text) != 7:
@@ -604,7 +908,18 @@ def summary_lines(report: BooksReport) -> list[str]:
         % {"n": report.lines, "credits": report.credits, "allocated": report.allocated_lines},
         _("Batches: %(n)s (released: %(released)s) with %(lines)s lines")
         % {"n": report.batches, "released": report.released_batches, "lines": report.batch_lines},
+        _("Ledger: %(n)s member-months held against their statements") % {"n": report.ledger_months},
+        _("Payouts: %(runs)s run(s), %(n)s payout(s), %(entries)s entries paid")
+        % {"runs": report.payout_runs, "n": report.payouts, "entries": report.paid_entries},
     ]
+    for uzovi, f in sorted(report.insurers.items()):
+        out.append(
+            _(
+                "Insurer %(uzovi)s: claimed %(claimed)s = accepted %(accepted)s + rejected %(rejected)s + "
+                "open %(open)s; received %(received)s"
+            )
+            % {"uzovi": uzovi, **f}
+        )
     return out
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.db.models import (
     Count,
     DecimalField,
@@ -21,6 +22,8 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -29,10 +32,13 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
+from billing import ledger
+from billing.ledger import EntryState, Totals
 from billing.models import (
     RETURN_CODES,
     Allocation,
@@ -45,6 +51,7 @@ from billing.models import (
     ClaimLine,
     Contract,
     ContractTariff,
+    InsurerPayment,
     InternalRate,
     LineStatus,
     PartialChoice,
@@ -59,6 +66,7 @@ from billing.models import (
     SplitRule,
     SplitShare,
     WorkItem,
+    WorkReason,
 )
 from billing.services.contracts import band_label
 from billing.services.rollup import (
@@ -69,7 +77,6 @@ from billing.services.rollup import (
     interrupted_phase,
     partial_rule_for,
 )
-from billing.statements import statement_totals
 from igo.dates import month_bounds, month_end
 from igo.models import Insurer
 from pregnancies.models import (
@@ -266,8 +273,18 @@ def rate_event_types() -> list[EventType]:
 # --- work queue ------------------------------------------------------------------------------
 
 
-def work_queue() -> QuerySet[WorkItem]:
-    """Open work items, newest first, with the client's name (no clinical data). An item for a line the
+class WorkSubject(models.TextChoices):
+    """What a work item is about: an episode's phase, a member organisation (its payout) or a batch (the
+    insurer's payment)."""
+
+    EPISODE = "episode", _("Episode")
+    ORGANISATION = "organisation", _("Member organisation")
+    BATCH = "batch", _("Batch")
+
+
+def work_queue(*, reason: str = "", subject: str = "") -> QuerySet[WorkItem]:
+    """Open work items, newest first, optionally of one reason or one kind of subject (WorkSubject), with
+    the client's name (no clinical data), the member organisation or the batch. An item for a line the
     insurer rejected carries the id of that line (`rejected_line_id`), so finance can bill it again."""
     rejected = ClaimLine.objects.filter(
         episode_id=OuterRef("episode_id"),
@@ -276,23 +293,47 @@ def work_queue() -> QuerySet[WorkItem]:
         is_current=True,
         sign=Sign.DEBIT,
     ).values("pk")[:1]
+    qs = WorkItem.objects.filter(resolved_at__isnull=True)
+    if reason:
+        qs = qs.filter(reason=reason)
+    if subject == WorkSubject.EPISODE:
+        qs = qs.filter(episode__isnull=False)
+    elif subject == WorkSubject.ORGANISATION:
+        qs = qs.filter(episode__isnull=True, organisation__isnull=False)
+    elif subject == WorkSubject.BATCH:
+        qs = qs.filter(episode__isnull=True, organisation__isnull=True, batch__isnull=False)
     return (
-        WorkItem.objects.filter(resolved_at__isnull=True)
-        .select_related("episode__client")
+        qs.select_related("episode__client", "organisation", "batch__insurer")
         .annotate(rejected_line_id=Subquery(rejected, output_field=IntegerField()))
         .only(
             "id",
             "phase",
             "reason",
             "message",
+            "amount",
             "created_at",
             "episode__id",
             "episode__intake_date",
             "episode__client__given_names",
             "episode__client__family_name",
+            "organisation__id",
+            "organisation__name",
+            "batch__id",
+            "batch__number",
+            "batch__period",
+            "batch__insurer__id",
+            "batch__insurer__name",
         )
         .order_by("-created_at", "-pk")
     )
+
+
+def work_queue_reasons() -> list[tuple[str, str]]:
+    """The reasons of the open work items (the choices of the queue's filter), in the order of WorkReason."""
+    open_reasons = set(
+        WorkItem.objects.filter(resolved_at__isnull=True).values_list("reason", flat=True).distinct()
+    )
+    return [(value, str(label)) for value, label in WorkReason.choices if value in open_reasons]
 
 
 # --- claims ----------------------------------------------------------------------------------
@@ -590,14 +631,24 @@ def _ordered(parts: list[Allocation]) -> list[Allocation]:
 
 @dataclass
 class RevenueRow:
+    """One member (or the IGO's overhead or reserve) on the revenue page: its ledger entries per month
+    (allocated), and of the year's entries what is held back (lines the insurer rejected, not yet credited)
+    and what is paid out. `paid` is None for the IGO's own parts, which are not paid out."""
+
     label: str
     kind: str
     organisation_id: int | None
     amounts: list[Decimal]
+    held: Decimal
+    paid: Decimal | None
 
     @property
     def total(self) -> Decimal:
-        return sum(self.amounts, Decimal(0))
+        return sum(self.amounts, Decimal("0.00"))
+
+    @property
+    def net(self) -> Decimal:
+        return self.total - self.held
 
 
 @dataclass
@@ -608,64 +659,56 @@ class Revenue:
 
     @property
     def month_totals(self) -> list[Decimal]:
-        return [sum((r.amounts[i] for r in self.rows), Decimal(0)) for i in range(len(self.months))]
+        return [sum((r.amounts[i] for r in self.rows), Decimal("0.00")) for i in range(len(self.months))]
 
     @property
     def total(self) -> Decimal:
-        return sum((r.total for r in self.rows), Decimal(0))
+        return sum((r.total for r in self.rows), Decimal("0.00"))
 
+    @property
+    def held(self) -> Decimal:
+        return sum((r.held for r in self.rows), Decimal("0.00"))
 
-def revenue_allocations() -> QuerySet[Allocation]:
-    """Allocations that count as revenue: the current parts (not those a re-split superseded) of current
-    debit lines, of lines that were sent, and of the credits of sent lines. Lines withdrawn before sending
-    never count."""
-    return (
-        Allocation.objects.filter(is_current=True)
-        .exclude(claim_line__status=LineStatus.WITHDRAWN)
-        .filter(
-            Q(claim_line__sign=Sign.DEBIT, claim_line__is_current=True)
-            | Q(claim_line__sent_at__isnull=False)
-            | Q(claim_line__sign=Sign.CREDIT)  # only sent lines are credited (unsent ones are withdrawn)
-        )
-    )
+    @property
+    def net(self) -> Decimal:
+        return self.total - self.held
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((r.paid or Decimal("0.00") for r in self.rows), Decimal("0.00"))
 
 
 def revenue_by_member_month(*, year: int, overhead_label: str, reserve_label: str) -> Revenue:
-    """Per member organisation (and the IGO's overhead and reserve) the allocated amounts per month in
-    which the claim line was created (booked), in Europe/Amsterdam."""
-    start, _ = month_bounds(dt.date(year, 1, 1))
-    end, _ = month_bounds(dt.date(year + 1, 1, 1))
-    rows = (
-        revenue_allocations()
-        .filter(claim_line__created_at__gte=start, claim_line__created_at__lt=end)
-        .annotate(month=TruncMonth("claim_line__created_at", tzinfo=timezone.get_current_timezone()))
-        .values("month", "kind", "organisation_id")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
+    """Per member organisation (and the IGO's overhead and reserve) the ledger's entries per month, in
+    Europe/Amsterdam: the same amounts as the month's statements (`billing.ledger.year_overview`), with
+    what is held back and what is paid out of them."""
+    table = ledger.year_overview(year=year)
     months = [dt.date(year, m, 1) for m in range(1, 13)]
-    table: dict[tuple[str, int | None], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 12)
-    for row in rows:
-        month = row["month"]
-        table[(row["kind"], row["organisation_id"])][month.month - 1] += row["total"] or Decimal(0)
     names = dict(
         MemberOrganisation.objects.filter(pk__in=[o for _, o in table if o]).values_list("pk", "name")
     )
     result = [
-        RevenueRow(names.get(org, "?"), kind, org, amounts)
-        for (kind, org), amounts in table.items()
+        RevenueRow(names.get(org, "?"), kind, org, entry.months, entry.held, entry.paid)
+        for (kind, org), entry in table.items()
         if kind == AllocationKind.MEMBER and org is not None
     ]
     result.sort(key=lambda r: r.label)
     for kind, label in ((AllocationKind.OVERHEAD, overhead_label), (AllocationKind.RESERVE, reserve_label)):
         if (kind, None) in table:
-            result.append(RevenueRow(label, kind, None, table[(kind, None)]))
+            entry = table[(kind, None)]
+            result.append(RevenueRow(label, kind, None, entry.months, entry.held, None))
     return Revenue(year=year, months=months, rows=result)
 
 
 def revenue_years() -> list[int]:
-    years = {d.year for d in ClaimLine.objects.dates("created_at", "year")}
-    years.add(timezone.localdate().year)
+    """The years from the first claim line to the last, and this year (the first and last line by the index
+    on tenant and moment, not every line's year)."""
+    first_last = ClaimLine.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
+    years = {timezone.localdate().year}
+    if first_last["first"] is not None:
+        first = timezone.localtime(first_last["first"]).year
+        last = timezone.localtime(first_last["last"]).year
+        years.update(range(first, last + 1))
     return sorted(years, reverse=True)
 
 
@@ -685,21 +728,30 @@ class WorkInProgress:
 
 def work_in_progress() -> WorkInProgress:
     """Active episodes without any claim line yet, and per member organisation in how many of them it
-    logged care (and how many active care events)."""
-    no_lines = ~Exists(ClaimLine.objects.filter(episode=OuterRef("pk")))
-    episodes = Episode.objects.filter(status=EpisodeStatus.ACTIVE).filter(no_lines)
-    rows = (
-        CareEvent.objects.filter(status=EventStatus.ACTIVE, episode__in=episodes)
-        .values("organisation_id", "organisation__name")
-        .annotate(episodes=Count("episode_id", distinct=True), events=Count("id"))
-        .order_by("organisation__name")
+    logged care (and how many active care events).
+
+    Driven from the waiting episodes (the index on tenant and status, less those with a line), joined to
+    their active events through the index that holds each event's episode and organisation
+    (`careevent_active_episode_org`), so no event row is read. Asking the events for those in a subquery of
+    episodes made PostgreSQL read every care event in the database: 819 ms for the largest bench IGO, now
+    about 50 ms (docs/performance.md, "The revenue page")."""
+    waiting = Episode.objects.filter(status=EpisodeStatus.ACTIVE).filter(
+        ~Exists(ClaimLine.objects.filter(episode=OuterRef("pk")))
     )
+    rows = (
+        waiting.filter(events__status=EventStatus.ACTIVE)
+        .values("events__organisation_id")
+        .annotate(episode_count=Count("pk", distinct=True), event_count=Count("*"))
+        .order_by()
+    )
+    counts = {r["events__organisation_id"]: (r["episode_count"], r["event_count"]) for r in rows}
+    names = dict(MemberOrganisation.objects.filter(pk__in=list(counts)).values_list("pk", "name"))
     return WorkInProgress(
-        episodes=episodes.count(),
-        rows=[
-            WorkInProgressRow(r["organisation_id"], r["organisation__name"], r["episodes"], r["events"])
-            for r in rows
-        ],
+        episodes=waiting.count(),
+        rows=sorted(
+            (WorkInProgressRow(org, names.get(org, "?"), n, e) for org, (n, e) in counts.items()),
+            key=lambda r: r.name,
+        ),
     )
 
 
@@ -850,26 +902,70 @@ def batch_returns(*, batch: ClaimBatch) -> QuerySet[BatchReturn]:
     return BatchReturn.objects.filter(batch=batch).select_related("received_by").order_by("-received_at")
 
 
+@dataclass
+class BatchPayments:
+    """The insurer's payments for a batch and how they match its accepted lines (billing.ledger)."""
+
+    money: ledger.BatchMoney
+    payments: list[InsurerPayment]
+    difference_item: WorkItem | None  # the open payment-difference work item, if any
+
+    @property
+    def status(self) -> str:
+        """ "none" (no answer or payment yet to match), "waiting" (answered, nothing received yet),
+        "matched" or "difference"."""
+        if self.money.payments == 0:
+            return "waiting" if self.money.accepted else "none"
+        return "matched" if self.money.matched else "difference"
+
+
+def batch_payments(*, batch: ClaimBatch) -> BatchPayments:
+    return BatchPayments(
+        money=ledger.batch_money([batch.pk])[batch.pk],
+        payments=list(
+            InsurerPayment.objects.filter(batch=batch)
+            .select_related("recorded_by")
+            .order_by("received_on", "pk")
+        ),
+        difference_item=WorkItem.objects.filter(
+            batch=batch, reason=WorkReason.PAYMENT_DIFFERENCE, resolved_at__isnull=True
+        ).first(),
+    )
+
+
 # --- member statements -------------------------------------------------------------------------
 
 
 @dataclass
 class StatementRowTotal:
     organisation: MemberOrganisation
-    total: Decimal
+    totals: Totals  # per state (billing.ledger)
+
+    @property
+    def total(self) -> Decimal:
+        return self.totals.allocated
 
 
 @dataclass
 class StatementOverview:
     period: dt.date
+    today: dt.date  # the day the states are read on
     members: list[StatementRowTotal]
     overhead: Decimal
     reserve: Decimal
     lines_total: Decimal  # claim lines booked in the month, less those withdrawn before sending
 
     @property
+    def members_totals(self) -> Totals:
+        totals = Totals()
+        for r in self.members:
+            for state in EntryState.values:
+                totals.add(state, getattr(r.totals, state))
+        return totals
+
+    @property
     def members_total(self) -> Decimal:
-        return sum((r.total for r in self.members), Decimal("0.00"))
+        return self.members_totals.allocated
 
     @property
     def allocated_total(self) -> Decimal:
@@ -880,23 +976,13 @@ class StatementOverview:
         return self.allocated_total - self.lines_total
 
 
-def _igo_part(kind: str, start: dt.datetime, end: dt.datetime) -> Decimal:
-    """The IGO's own part (overhead or reserve) of a month, dated like the member statements: made in the
-    month, less what a re-split in the month superseded."""
-    made = Allocation.objects.filter(kind=kind, created_at__gte=start, created_at__lt=end).aggregate(
-        s=Sum("amount")
-    )["s"]
-    undone = Allocation.objects.filter(kind=kind, superseded_at__gte=start, superseded_at__lt=end).aggregate(
-        s=Sum("amount")
-    )["s"]
-    return (made or Decimal(0)) - (undone or Decimal(0))
-
-
-def statement_overview(*, period: dt.date) -> StatementOverview:
-    """Per member organisation the month's statement total (current members, and anyone with amounts in
-    the month), the IGO's overhead and reserve, and the claim lines booked in the month to check them by."""
+def statement_overview(*, period: dt.date, today: dt.date) -> StatementOverview:
+    """Per member organisation the month's statement totals per state on `today` (current members, and
+    anyone with amounts in the month), the IGO's overhead and reserve, all from the ledger's month
+    (`billing.ledger.month_totals`), and the claim lines booked in the month to check them by."""
     period = period.replace(day=1)
-    totals = statement_totals(period=period)
+    month = ledger.month_totals(period=period, today=today)
+    totals = {org: t for (kind, org), t in month.rows.items() if kind == AllocationKind.MEMBER and org}
     start, end = month_bounds(period)
     last_day = month_end(period)
     orgs = MemberOrganisation.objects.filter(
@@ -910,9 +996,10 @@ def statement_overview(*, period: dt.date) -> StatementOverview:
     )
     return StatementOverview(
         period=period,
-        members=[StatementRowTotal(org, totals.get(org.pk, Decimal("0.00"))) for org in orgs],
-        overhead=_igo_part(AllocationKind.OVERHEAD, start, end),
-        reserve=_igo_part(AllocationKind.RESERVE, start, end),
+        today=today,
+        members=[StatementRowTotal(org, totals.get(org.pk, Totals())) for org in orgs],
+        overhead=month.igo(AllocationKind.OVERHEAD).allocated,
+        reserve=month.igo(AllocationKind.RESERVE).allocated,
         lines_total=lines_total or Decimal("0.00"),
     )
 

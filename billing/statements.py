@@ -1,24 +1,31 @@
 """Member statements: per member organisation and month, every euro allocated to it, traced to claim lines
-and care events.
+and care events, each with its state in the ledger (`billing.ledger`): paid out, payable, held back or not
+yet payable.
 
-A statement is dated, so a closed month never changes: an allocation counts in the month it was made, and
-when a re-split supersedes it, its reversal counts (negative) in the month of the re-split. A credit line's
-mirrored parts count in the month of the credit. Their CSV and PDF are rendered by `billing.files`.
+A statement lists the member's ledger entries of the month: an allocation counts in the month it was made,
+and when a re-split, a withdrawal or a correction supersedes it, its reversal counts (negative) in the month
+that happened. A credit line's mirrored parts count in the month of the credit. So a closed month's amounts
+never change (their states do: payable becomes paid), and a statement's total is the ledger's month total
+for the member, to the cent (`manage.py books_check` proves it). Their CSV and PDF are rendered by
+`billing.files`.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Q, Sum
-
+from billing import ledger
+from billing.ledger import EntryState, Totals
 from billing.models import Allocation, AllocationBasis, AllocationKind, ClaimLine
 from igo.dates import month_bounds, month_end
 from igo.models import Tenant
-from igo.money import to_money
 from providers.models import MemberOrganisation
+
+# The order states are listed in, on the page and in the files.
+STATES = (EntryState.PAID, EntryState.DUE, EntryState.HELD, EntryState.PENDING)
 
 
 @dataclass
@@ -26,6 +33,7 @@ class StatementRow:
     moment: datetime
     entry: str  # "allocation" or "reversal"
     amount: Decimal
+    state: str  # EntryState
     line: ClaimLine
     basis: AllocationBasis
     batch_number: int | None
@@ -38,66 +46,88 @@ class StatementRow:
     def share_pct(self) -> Decimal | None:
         return self.basis.share * 100 if self.basis.share is not None else None
 
+    @property
+    def state_label(self) -> str:
+        return str(EntryState(self.state).label)
+
 
 @dataclass
 class Statement:
     tenant: Tenant
     organisation: MemberOrganisation
     period: date
+    today: date  # the day the states are read on
     rows: list[StatementRow]
 
     @property
     def total(self) -> Decimal:
-        return sum((r.amount for r in self.rows), Decimal("0.00"))
+        return self.totals.allocated
+
+    @property
+    def totals(self) -> Totals:
+        """The rows summed per state: allocated = paid + due + held + pending."""
+        totals = Totals()
+        for r in self.rows:
+            totals.add(r.state, r.amount)
+        return totals
+
+    @property
+    def state_totals(self) -> list[tuple[str, str, Decimal]]:
+        """(state, label, amount) in the order of STATES, for the page and the files."""
+        totals = self.totals
+        return [(str(s), str(s.label), getattr(totals, s)) for s in STATES]
 
     @property
     def period_end(self) -> date:
         return month_end(self.period)
 
 
-def member_statement(*, tenant: Tenant, organisation: MemberOrganisation, period: date) -> Statement:
-    """Call inside tenant_scope."""
+def member_statement(
+    *, tenant: Tenant, organisation: MemberOrganisation, period: date, today: date
+) -> Statement:
+    """The member's ledger entries of the month, with their state on `today`. Call inside tenant_scope."""
     period = period.replace(day=1)
     start, end = month_bounds(period)
-    qs = (
-        Allocation.objects.filter(organisation=organisation, kind=AllocationKind.MEMBER)
-        .filter(
-            Q(created_at__gte=start, created_at__lt=end) | Q(superseded_at__gte=start, superseded_at__lt=end)
+    found = [
+        e
+        for e in ledger.entries(start=start, end=end, today=today, organisation_id=organisation.pk)
+        if e.kind == AllocationKind.MEMBER
+    ]
+    lines = {
+        line.pk: line
+        for line in ClaimLine.objects.filter(pk__in={e.claim_line_id for e in found}).select_related(
+            "batch_line__batch"
         )
-        .select_related("claim_line__batch_line__batch")
-        .order_by("claim_line__number", "created_at", "pk")
+    }
+    bases = dict(
+        Allocation.objects.filter(pk__in={e.allocation_id for e in found}).values_list("pk", "basis")
     )
     rows: list[StatementRow] = []
-    for a in qs:
-        line = a.claim_line
+    for e in found:
+        line = lines[e.claim_line_id]
         batch_line = getattr(line, "batch_line", None)
-        batch_number = batch_line.batch.number if batch_line is not None else None
-        basis = AllocationBasis.from_json(a.basis)
-        if start <= a.created_at < end:
-            rows.append(StatementRow(a.created_at, "allocation", a.amount, line, basis, batch_number))
-        if a.superseded_at is not None and start <= a.superseded_at < end:
-            rows.append(StatementRow(a.superseded_at, "reversal", -a.amount, line, basis, batch_number))
-    rows.sort(key=lambda r: (r.line.number, r.moment))
-    return Statement(tenant, organisation, period, rows)
+        rows.append(
+            StatementRow(
+                moment=e.moment,
+                entry="reversal" if e.reversal else "allocation",
+                amount=e.amount,
+                state=e.state,
+                line=line,
+                basis=AllocationBasis.from_json(bases[e.allocation_id]),
+                batch_number=batch_line.batch.number if batch_line is not None else None,
+            )
+        )
+    rows.sort(key=lambda r: (r.line.number, r.moment, r.entry))
+    return Statement(tenant, organisation, period, today, rows)
 
 
-def statement_totals(*, period: date) -> dict[int, Decimal]:
-    """Each member organisation's statement total for a month. Call inside tenant_scope."""
-    period = period.replace(day=1)
-    start, end = month_bounds(period)
-    made = (
-        Allocation.objects.filter(kind=AllocationKind.MEMBER, created_at__gte=start, created_at__lt=end)
-        .values("organisation_id")
-        .annotate(s=Sum("amount"))
-    )
-    reversed_ = (
-        Allocation.objects.filter(kind=AllocationKind.MEMBER, superseded_at__gte=start, superseded_at__lt=end)
-        .values("organisation_id")
-        .annotate(s=Sum("amount"))
-    )
-    totals: dict[int, Decimal] = {}
-    for row in made:
-        totals[row["organisation_id"]] = totals.get(row["organisation_id"], Decimal("0.00")) + row["s"]
-    for row in reversed_:
-        totals[row["organisation_id"]] = totals.get(row["organisation_id"], Decimal("0.00")) - row["s"]
-    return {org: to_money(amount) for org, amount in totals.items()}
+def statement_totals(*, period: date, today: date) -> dict[int, Totals]:
+    """Each member organisation's statement totals for a month, per state: the sum of the rows its
+    statement shows (the ledger's entries one by one, not `ledger.month_totals`' aggregate, so the books
+    check can hold the two against each other). Call inside tenant_scope."""
+    start, end = month_bounds(period.replace(day=1))
+    totals: dict[int, Totals] = defaultdict(Totals)
+    for e in ledger.entries(start=start, end=end, today=today):
+        if e.kind == AllocationKind.MEMBER and e.organisation_id is not None:
+            totals[e.organisation_id].add(e.state, e.amount)
+    return dict(totals)

@@ -36,6 +36,7 @@ urlpatterns: list[URLPattern] = [
     path("batches/<int:pk>/rebuild/", views.batch_rebuild, name="batch_rebuild"),
     path("batches/<int:pk>/discard/", views.batch_discard, name="batch_discard"),
     path("batches/<int:pk>/files/<str:kind>/", views.batch_file, name="batch_file"),
+    path("batches/<int:pk>/payments/", views.batch_payment_record, name="batch_payment_record"),
     path("statements/", views.statement_list, name="statement_list"),
     path(
         "statements/<int:org_pk>/<int:year>/<int:month>/<str:fmt>/",

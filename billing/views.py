@@ -19,7 +19,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -33,12 +33,14 @@ from billing.forms import (
     BatchFilterForm,
     ContractForm,
     ContractVersionForm,
+    InsurerPaymentForm,
     PartialDecisionForm,
     PartialRuleFormSet,
     QualityAgreementForm,
     SettleYearForm,
     SplitRuleForm,
     StatementMonthForm,
+    WorkQueueFilterForm,
     add_partial_rule_errors,
     partial_rules,
     partial_rules_initial,
@@ -54,7 +56,7 @@ from billing.models import (
     WorkReason,
 )
 from billing.progress import batch_progress, run_progress
-from billing.services import batches, partial_decisions, quality_claims, returns
+from billing.services import batches, insurer_payments, partial_decisions, quality_claims, returns
 from billing.services.quality_claims import quality_line_comment
 from igo import rules
 from igo.dates import month_end
@@ -226,12 +228,19 @@ def split_rule_create(request: TenantRequest) -> HttpResponse:
 
 @tenant_view(rules.can_view_finance)
 def work_queue(request: TenantRequest) -> HttpResponse:
-    page = Paginator(selectors.work_queue(), 50).get_page(request.GET.get("page"))
+    """Open work items: an episode's phase, a member organisation (no bank account for its payout) or a
+    batch (the insurer's payment differs), filtered by reason and by what they are about."""
+    filters = WorkQueueFilterForm(request.GET or None, reasons=selectors.work_queue_reasons())
+    page = Paginator(selectors.work_queue(**filters.filters()), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "billing/work_queue.html",
         {
             "page": page,
+            "filters": filters,
+            "query": query.urlencode(),
             "reasons": WORK_REASONS,
             "presend_reasons": PRESEND_REASONS,
             "phases": dict(Phase.choices),
@@ -524,9 +533,13 @@ def batch_create(request: TenantRequest) -> HttpResponse:
     return redirect("batch_list", tenant_slug=request.tenant.slug)
 
 
-@tenant_view(rules.can_view_finance)
-def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
-    batch = _batch_or_404(pk)
+def _batch_detail_page(
+    request: TenantRequest,
+    batch: ClaimBatch,
+    payment_form: InsurerPaymentForm | None = None,
+    *,
+    status: int = 200,
+) -> HttpResponse:
     page = Paginator(selectors.batch_lines(batch=batch), 100).get_page(request.GET.get("page"))
     rows = selectors.batch_line_rows(page.object_list)
     clients: dict[int, Client] = {row.client.pk: row.client for row in rows if row.client is not None}
@@ -550,11 +563,47 @@ def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
             "stale": [] if batch.is_released else batches.batch_stale_lines(batch),
             "files": selectors.batch_files(batch=batch),
             "returns": selectors.batch_returns(batch=batch),
+            "payments": selectors.batch_payments(batch=batch) if batch.is_released else None,
+            "payment_form": payment_form or InsurerPaymentForm(initial={"received_on": timezone.localdate()}),
             "reasons": WORK_REASONS,
             "return_codes": RETURN_CODES,
             "is_draft": batch.status == BatchStatus.DRAFT,
         },
+        status=status,
     )
+
+
+@tenant_view(rules.can_view_finance)
+def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
+    return _batch_detail_page(request, _batch_or_404(pk))
+
+
+@require_POST
+@tenant_view(rules.can_manage_finance)
+def batch_payment_record(request: TenantRequest, pk: int) -> HttpResponse:
+    """Record a payment the insurer made for a released batch; the batch is matched again."""
+    batch = _batch_or_404(pk)
+    form = InsurerPaymentForm(request.POST)
+    if form.is_valid():
+        try:
+            payment = insurer_payments.insurer_payment_record(
+                batch=batch, actor=request.user, today=timezone.localdate(), **form.cleaned_data
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("The payment of %(amount)s for batch %(n)s was recorded.")
+                % {
+                    "amount": f"€ {formats.number_format(payment.amount, 2, use_l10n=True, force_grouping=True)}",
+                    "n": batch.number,
+                },
+            )
+            return redirect(
+                f"{reverse('batch_detail', kwargs={'tenant_slug': request.tenant.slug, 'pk': batch.pk})}#payments"
+            )
+    return _batch_detail_page(request, batch, form, status=400)
 
 
 def _batch_error(request: TenantRequest, batch: ClaimBatch, exc: ValidationError) -> HttpResponse:
@@ -656,7 +705,7 @@ def statement_list(request: TenantRequest) -> HttpResponse:
         request,
         "billing/statements.html",
         {
-            "overview": selectors.statement_overview(period=period),
+            "overview": selectors.statement_overview(period=period, today=timezone.localdate()),
             "period": period,
             "this_month": timezone.localdate().replace(day=1),
         },
@@ -669,7 +718,10 @@ def statement_download(request: TenantRequest, org_pk: int, year: int, month: in
         raise Http404
     organisation = get_object_or_404(MemberOrganisation.objects, pk=org_pk)
     statement = statements.member_statement(
-        tenant=request.tenant, organisation=organisation, period=dt.date(year, month, 1)
+        tenant=request.tenant,
+        organisation=organisation,
+        period=dt.date(year, month, 1),
+        today=timezone.localdate(),
     )
     content = statement_csv(statement) if fmt == "csv" else statement_pdf(statement)
     response = HttpResponse(content, content_type=STATEMENT_FORMATS[fmt])

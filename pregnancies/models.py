@@ -346,6 +346,13 @@ class CareEvent(TenantOwned):
         indexes = [
             models.Index(fields=["episode", "occurred_at"]),
             models.Index(fields=["tenant", "occurred_at"]),
+            # Who logged care in which episodes, read from the index alone (finance's work in progress:
+            # billing.selectors.work_in_progress), without visiting the events themselves.
+            models.Index(
+                fields=["episode", "organisation"],
+                condition=Q(status="active"),
+                name="careevent_active_episode_org",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -50,11 +50,13 @@ def batch_csv(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
 
 STATEMENT_CSV_HEADER = (
     "organisation", "agb", "period", "date", "entry", "claim_line", "episode", "phase", "prestatie_code",
-    "debit_credit", "claim_amount", "amount", "method", "share", "points", "care_events", "batch",
+    "debit_credit", "claim_amount", "amount", "state", "method", "share", "points", "care_events", "batch",
 )  # fmt: skip
 
 
 def statement_csv(statement: Statement) -> bytes:
+    """One row per ledger entry of the month, with its state on the statement's day (`billing.ledger`:
+    paid, due, held, pending)."""
     org = statement.organisation
     return csv_bytes(
         STATEMENT_CSV_HEADER,
@@ -72,6 +74,7 @@ def statement_csv(statement: Statement) -> bytes:
                 "D" if r.line.sign == "debit" else "C",
                 r.line.amount,
                 r.amount,
+                r.state,
                 r.basis.method or ("credit" if r.basis.credit_of else ""),
                 "" if r.basis.share is None else str(r.basis.share),
                 "" if r.basis.points is None else str(r.basis.points),

@@ -29,10 +29,12 @@ from billing.models import (
     WorkReason,
 )
 from billing.services.claim_lines import retire_line
+from billing.services.insurer_payments import insurer_payment_match
 from billing.services.run import billing_run_batch
 from igo.csv_upload import RowError, RowErrors
 from igo.models import User
 from igo.services import audit_record
+from igo.tenancy import tenant_scope
 
 
 @dataclass
@@ -150,6 +152,10 @@ def batch_return_record(
             ClaimLine.unscoped.filter(pk__in=ids, status=LineStatus.SENT).update(status=status)
         with translation.override(settings.LANGUAGE_CODE):  # read in the IGO's work queue, not the portal
             _open_rejection_items(locked, [e for e in entries if e.status == ReturnStatus.REJECTED], by_ref)
+        # The accepted total changed: hold the batch's payments against it again (the insurer portal and
+        # API record returns with no tenant in scope; the match is the batch's own IGO's business).
+        with tenant_scope(locked.tenant):
+            insurer_payment_match(batch=locked)
         audit_record(
             actor=user,
             action="batch.return",

@@ -67,7 +67,9 @@ def _claimed(s: Setup, period: dt.date) -> Decimal:
 def _statements(s: Setup, period: dt.date) -> dict[str, statements.Statement]:
     with tenant_scope(s.tenant):
         return {
-            org.name: statements.member_statement(tenant=s.tenant, organisation=org, period=period)
+            org.name: statements.member_statement(
+                tenant=s.tenant, organisation=org, period=period, today=timezone.localdate()
+            )
             for org in (s.practice, s.hospital, s.kraam, s.south)
         }
 
@@ -75,7 +77,10 @@ def _statements(s: Setup, period: dt.date) -> dict[str, statements.Statement]:
 def _assert_month_adds_up(s: Setup, period: dt.date) -> dict[str, statements.Statement]:
     found = _statements(s, period)
     with tenant_scope(s.tenant):
-        totals = statements.statement_totals(period=period)
+        totals = {
+            org: t.allocated
+            for org, t in statements.statement_totals(period=period, today=timezone.localdate()).items()
+        }
     for org in (s.practice, s.hospital, s.kraam, s.south):
         assert totals.get(org.pk, D("0.00")) == found[org.name].total
         header, rows = csv_rows(files_csv.statement_csv(found[org.name]))

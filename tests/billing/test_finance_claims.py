@@ -245,7 +245,7 @@ def test_claim_list_shows_episodes_with_their_current_total(fin, client_for):
     )
 
 
-def test_revenue_per_member_per_month_counts_sent_lines_and_credits_not_withdrawn(fin, client_for):
+def test_revenue_per_member_per_month_is_the_ledgers_months(fin, client_for):
     ep, insurance, mw, gyn = _late_care_episode(fin)
     fin.run()
     # Changed before sending: the first line is withdrawn and must not count.
@@ -279,17 +279,20 @@ def test_revenue_per_member_per_month_counts_sent_lines_and_credits_not_withdraw
 
     html = client_for(fin.finance).get(fin.url("revenue")).content.decode()
 
-    # 1200.00: overhead 60.00, reserve 24.00, members 1116.00 split 50 : 50 points, booked this month.
-    def cells(amount: str) -> str:
+    # 1200.00: overhead 60.00, reserve 24.00, members 1116.00 split 50 : 50 points, booked this month (the
+    # withdrawn line made and reversed, the sent line's first split superseded, its credit and the new line:
+    # the ledger's entries of the month add up to the net claim). Nothing held back or paid out yet.
+    def cells(amount: str, paid: str = "€ 0,00") -> str:
         months = ["–"] * 12
         months[timezone.localdate().month - 1] = amount
-        return " ".join([*months, amount])
+        return " ".join([*months, amount, "–", amount, paid])
 
     assert row(html, f"revenue-member-{fin.practice.pk}") == f"Praktijk De Wieg {cells('€ 558,00')}"
     assert row(html, f"revenue-member-{fin.hospital.pk}") == f"Ziekenhuis Oost {cells('€ 558,00')}"
-    assert row(html, "revenue-overhead") == f"IGO-overhead {cells('€ 60,00')}"
-    assert row(html, "revenue-reserve") == f"Risicoreserve {cells('€ 24,00')}"
+    assert row(html, "revenue-overhead") == f"IGO-overhead {cells('€ 60,00', paid='–')}"
+    assert row(html, "revenue-reserve") == f"Risicoreserve {cells('€ 24,00', paid='–')}"
     assert row(html, "revenue-total") == "€ 1.200,00"
+    assert row(html, "revenue-held") == "€ 0,00" and row(html, "revenue-net") == "€ 1.200,00"
     assert row(html, "wip-episodes") == "1"
     assert row(html, f"wip-{fin.practice.pk}") == "Praktijk De Wieg 1 2"
     # Without the superseded parts and the withdrawn line, every part adds up to the net claim.

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
+from django.utils import timezone
 
 from billing.models import Allocation, ClaimLine, LineStatus
 from billing.statements import member_statement, statement_totals
@@ -38,11 +39,18 @@ def test_statement_totals_add_up_to_the_months_claim_lines(s, finance):
     month = this_month()
     html = finance.get(url(s, "statement_list"), {"month": f"{month:%Y-%m}"}).content.decode()
     with tenant_scope(s.tenant):
-        totals = statement_totals(period=month)
+        totals = {
+            org: t.allocated for org, t in statement_totals(period=month, today=timezone.localdate()).items()
+        }
     # Every member with care in the portfolio has a total; Praktijk Zuid logged nothing.
     assert set(totals) == {s.practice.pk, s.hospital.pk, s.kraam.pk}
     for org in (s.practice, s.hospital, s.kraam):
         assert row(html, f"statement-total-{org.pk}") == euro(totals[org.pk])
+        # Billed, in no batch yet: not yet payable, every euro of it.
+        assert row(html, f"statement-pending-{org.pk}") == euro(totals[org.pk])
+        assert (
+            row(html, f"statement-paid-{org.pk}") == row(html, f"statement-held-{org.pk}") == euro(D("0.00"))
+        )
     assert row(html, f"statement-total-{s.south.pk}") == euro(D("0.00"))
     overhead = Allocation.unscoped.filter(tenant=s.tenant, kind="overhead").aggregate(t=Sum("amount"))["t"]
     reserve = Allocation.unscoped.filter(tenant=s.tenant, kind="reserve").aggregate(t=Sum("amount"))["t"]
@@ -69,8 +77,10 @@ def parse_csv(content: bytes) -> list[dict[str, str]]:
 def test_statement_csv_rows_sum_to_the_total_and_pdf_is_a_pdf(s, finance):
     month = this_month()
     with tenant_scope(s.tenant):
-        statement = member_statement(tenant=s.tenant, organisation=s.practice, period=month)
-    assert statement.total > 0
+        statement = member_statement(
+            tenant=s.tenant, organisation=s.practice, period=month, today=timezone.localdate()
+        )
+    assert statement.total > 0 and statement.totals.pending == statement.total
     response = finance.get(
         url(s, "statement_download", org_pk=s.practice.pk, year=month.year, month=month.month, fmt="csv")
     )
@@ -79,6 +89,7 @@ def test_statement_csv_rows_sum_to_the_total_and_pdf_is_a_pdf(s, finance):
     rows = parse_csv(response.content)
     assert len(rows) == len(statement.rows)
     assert sum(D(r["amount"]) for r in rows) == statement.total
+    assert {r["state"] for r in rows} == {"pending"}
     assert {r["organisation"] for r in rows} == {s.practice.name}
     html = finance.get(url(s, "statement_list"), {"month": f"{month:%Y-%m}"}).content.decode()
     assert row(html, f"statement-total-{s.practice.pk}") == euro(statement.total)
@@ -112,6 +123,7 @@ def test_statement_leaves_out_lines_withdrawn_before_sending(s):
     old = ClaimLine.unscoped.get(episode=transferred, status=LineStatus.WITHDRAWN)
     assert ClaimLine.unscoped.get(episode=transferred, is_current=True).amount == old.amount
     with tenant_scope(s.tenant):
-        totals = statement_totals(period=this_month())
-    # The claim did not change (same amount, same care), so neither did the members' part.
-    assert sum(totals.values()) == PORTFOLIO_TOTAL - D("689.50")
+        totals = statement_totals(period=this_month(), today=timezone.localdate())
+    # The withdrawn line's parts are made and reversed in the month (payable at nothing), the new line's
+    # made: the claim did not change (same amount, same care), so neither did the members' part.
+    assert sum(t.allocated for t in totals.values()) == PORTFOLIO_TOTAL - D("689.50")

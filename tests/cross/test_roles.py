@@ -109,6 +109,7 @@ ACCESS = {
     "batch_rebuild": ("post", FINANCE),
     "batch_discard": ("post", FINANCE),
     "batch_file": ("get", ADMIN_FINANCE),
+    "batch_payment_record": ("post", FINANCE),
     "statement_list": ("get", ADMIN_FINANCE),
     "statement_download": ("get", ADMIN_FINANCE),
     "api_batch_list": ("get", ADMIN_FINANCE),
@@ -214,6 +215,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "batch_rebuild",
         "batch_discard",
         "batch_file",
+        "batch_payment_record",
         "api_batch_detail",
     ):
         kwargs["pk"] = _batch(world).pk

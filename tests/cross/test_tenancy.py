@@ -133,6 +133,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "batch_rebuild": batch.pk,
         "batch_discard": batch.pk,
         "batch_file": {"pk": batch.pk, "kind": "csv"},
+        "batch_payment_record": batch.pk,
         "api_batch_detail": batch.pk,
         "statement_download": {"org_pk": org.pk, "year": month.year, "month": month.month, "fmt": "csv"},
         "quality_indicator": {"code": "caesarean"},
@@ -168,6 +169,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"api_claim_line_detail", "api_claim_line_allocations"}
     known |= {"claim_line_rebill", "batch_detail", "batch_release", "batch_rebuild", "batch_discard"}
     known |= {"batch_file", "statement_download", "api_batch_detail"}
+    known |= {"batch_payment_record"}
     known |= {"quality_indicator", "quality_episodes"}
     known |= {"partial_decision"}  # issue 14
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"

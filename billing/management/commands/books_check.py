@@ -18,14 +18,17 @@ from igo.models import Tenant
 class Command(BaseCommand):
     help = (
         "Check that every ended phase is claimed once, allocations add up to their lines, credits mirror "
-        "what they correct, and batches total to their lines. Exits 1 when something does not reconcile."
+        "what they correct, batches total to their lines, the ledger's month totals equal the member "
+        "statements, payouts add up to the entries paid in them, and the insurers' answers and payments "
+        "agree with the batches. Exits 1 when something does not reconcile."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", help="slug of one IGO (default: all)")
         parser.add_argument(
             "--period",
-            help="YYYY-MM: only prestaties that ended in that month, and that month's batches",
+            help="YYYY-MM: only prestaties that ended in that month, that month's batches and payout run, "
+            "and the ledger's entries booked in it",
         )
         parser.add_argument("--language", default=settings.LANGUAGE_CODE, choices=["nl", "en"])
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
