@@ -88,7 +88,9 @@ def test_a_failing_iban_is_a_dutch_field_error_and_nothing_is_stored(world_a, cl
     )
     assert response.status_code == 400
     errors = response.context["form"].errors
-    assert errors["iban"] == ["Dit IBAN klopt niet (de controlecijfers kloppen niet); controleer het op een tikfout."]
+    assert errors["iban"] == [
+        "Dit IBAN klopt niet (de controlecijfers kloppen niet); controleer het op een tikfout."
+    ]
     assert not MemberOrganisation.unscoped.filter(tenant=world_a.tenant).exists()
 
 
@@ -137,7 +139,9 @@ def test_finance_sees_the_account_masked(world_a, client_for):
     org = MemberOrganisationFactory(
         tenant=world_a.tenant, iban=PRACTICE_IBAN, bic="RABONL2U", account_holder="De Wieg"
     )
-    html = client_for(world_a.user(Role.IGO_FINANCE)).get(
-        f"/t/{world_a.tenant.slug}/organisations/{org.pk}/"
-    ).content.decode()
+    html = (
+        client_for(world_a.user(Role.IGO_FINANCE))
+        .get(f"/t/{world_a.tenant.slug}/organisations/{org.pk}/")
+        .content.decode()
+    )
     assert "****6789" in html and PRACTICE_IBAN not in html
