@@ -297,3 +297,31 @@ def set_account(
             bic="",
             account_holder=holder,
         )
+
+
+def payout_objects(world: TenantWorld, *, organisation: MemberOrganisation) -> Payout:
+    """A prepared payout run of last month (made directly, as a run's rows look) paying `organisation`, with
+    its file, for the tests that try every URL (tests/cross). Returns the payout; its run is `payout.run`."""
+    run = PayoutRun.unscoped.create(
+        tenant=world.tenant,
+        period=dt.date(2026, 10, 1),
+        total=D("10.00"),
+        payable_on=dt.date(2026, 11, 2),
+        execution_date=dt.date(2026, 11, 3),
+        message_id=f"IGO-{world.tenant.pk}-202610",
+        prepared_by=world.user(Role.IGO_FINANCE),
+    )
+    payout = Payout.unscoped.create(
+        tenant=world.tenant,
+        run=run,
+        organisation=organisation,
+        amount=D("10.00"),
+        iban=PRACTICE_IBAN,
+        bic="RABONL2U",
+        account_holder=organisation.name,
+        end_to_end_id=f"IGO-{run.pk}-{organisation.agb_code}",
+    )
+    PayoutFile.unscoped.create(
+        tenant=world.tenant, run=run, kind="sepa", content=b"<Document/>", size=11, sha256="0" * 64
+    )
+    return payout
