@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db import models, transaction
+from django.db.models import Case, Count, QuerySet, Sum, Value, When
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -255,81 +255,76 @@ def payout_run_prepare(
             )
         debtor = debtor_account(locked)
 
-        # Who can be paid: the ledger's payable entries per member (read once more below, exactly).
-        made, undone = payable_entries(until=until, today=today)
-        nets = _nets(made, undone)
-        orgs = {o.pk: o for o in MemberOrganisation.objects.filter(pk__in=list(nets))}
+        # Every member with a valid account gets a provisional payout, and its payable entries are marked
+        # paid in it set-based (no row-by-row saves); the amounts are then read from what was marked, so
+        # payout, entries and file agree whatever the ledger did meanwhile (a return recorded). The ledger's
+        # payable set is read once, by the marking itself.
+        orgs = {o.pk: o for o in MemberOrganisation.objects.order_by("name", "pk")}
         accounts = {pk: _member_account(org) for pk, org in orgs.items()}
-        missing = {
-            orgs[pk]: net.amount for pk, net in nets.items() if net.amount > 0 and accounts[pk] is None
-        }
-        _no_iban_items(locked, missing, period)
-        payable = sorted(
-            (pk for pk, net in nets.items() if net.amount > 0 and accounts[pk] is not None),
-            key=lambda pk: (orgs[pk].name, pk),
-        )
+        with_account = [pk for pk, account in accounts.items() if account is not None]
+        without_account = [pk for pk, account in accounts.items() if account is None]
+        made, undone = payable_entries(until=until, today=today)
         step(1)
-        run: PayoutRun | None = None
-        payouts: list[Payout] = []
-        if payable:
-            run = PayoutRun.objects.create(
+        run = PayoutRun.objects.create(
+            tenant=locked,
+            period=period,
+            payable_on=today,
+            execution_date=execution_date,
+            message_id="",
+            prepared_by=actor,
+        )
+        run.message_id = f"IGO{locked.agb_code}-{period:%Y%m}-{run.pk}"[:35]
+        run.save(update_fields=["message_id"])
+        payouts = Payout.objects.bulk_create(
+            Payout(
                 tenant=locked,
-                period=period,
-                payable_on=today,
-                execution_date=execution_date,
-                message_id="",
-                prepared_by=actor,
+                run=run,
+                organisation=orgs[pk],
+                amount=ZERO,
+                iban=account.iban,
+                bic=account.bic,
+                account_holder=orgs[pk].account_holder.strip(),
+                end_to_end_id=_end_to_end_id(run, orgs[pk]),
             )
-            run.message_id = f"IGO{locked.agb_code}-{period:%Y%m}-{run.pk}"[:35]
-            run.save(update_fields=["message_id"])
-            payouts = Payout.objects.bulk_create(
-                Payout(
-                    tenant=locked,
-                    run=run,
-                    organisation=orgs[pk],
-                    amount=ZERO,
-                    iban=accounts[pk].iban,  # type: ignore[union-attr]
-                    bic=accounts[pk].bic,  # type: ignore[union-attr]
-                    account_holder=orgs[pk].account_holder.strip(),
-                    end_to_end_id=_end_to_end_id(run, orgs[pk]),
-                )
-                for pk in payable
+            for pk in with_account
+            if (account := accounts[pk]) is not None
+        )
+        if payouts:
+            payout_of = Case(
+                *(When(organisation_id=p.organisation_id, then=Value(p.pk)) for p in payouts),
+                output_field=models.BigIntegerField(),
             )
-            # Mark the entries set-based (no row-by-row saves): each entry gets its member's payout.
-            payout_of = Subquery(
-                Payout.objects.filter(run=run, organisation_id=OuterRef("organisation_id")).values("pk")[:1]
+            made.filter(organisation_id__in=with_account).update(paid_in=payout_of)
+            undone.filter(organisation_id__in=with_account).update(reversal_paid_in=payout_of)
+        step(2)
+        marked = _nets(
+            Allocation.objects.filter(paid_in__run=run), Allocation.objects.filter(reversal_paid_in__run=run)
+        )
+        # A member whose entries add up to nothing or less is carried over: its entries stay unpaid.
+        carried = [p for p in payouts if marked.get(p.organisation_id, _Net()).amount <= 0]
+        if carried:
+            _entries_unmark([p.pk for p in carried if p.organisation_id in marked])
+            Payout.objects.filter(pk__in=[p.pk for p in carried]).delete()
+        payouts = [p for p in payouts if p not in carried]
+        for p in payouts:
+            p.amount = marked[p.organisation_id].amount
+            p.entries = marked[p.organisation_id].entries
+        Payout.objects.bulk_update(payouts, ["amount", "entries"])
+        # Members without a valid account: what waits for them is a work item; their entries stay unpaid.
+        missing: dict[MemberOrganisation, Decimal] = {}
+        if without_account:
+            nets = _nets(
+                made.filter(organisation_id__in=without_account),
+                undone.filter(organisation_id__in=without_account),
             )
-            made, undone = payable_entries(until=until, today=today)
-            made.filter(organisation_id__in=payable).update(paid_in=payout_of)
-            undone.filter(organisation_id__in=payable).update(reversal_paid_in=payout_of)
-            step(2)
-            # The amounts are what was marked, so payout, entries and file agree even if the ledger moved on
-            # (a return recorded) between the first read and the marking.
-            marked = _nets(
-                Allocation.objects.filter(paid_in__run=run),
-                Allocation.objects.filter(reversal_paid_in__run=run),
-            )
-            carried = [p for p in payouts if marked.get(p.organisation_id, _Net()).amount <= 0]
-            if carried:
-                _entries_unmark([p.pk for p in carried])
-                Payout.objects.filter(pk__in=[p.pk for p in carried]).delete()
-            payouts = [p for p in payouts if p not in carried]
-            for p in payouts:
-                p.amount = marked[p.organisation_id].amount
-                p.entries = marked[p.organisation_id].entries
-            Payout.objects.bulk_update(payouts, ["amount", "entries"])
-            if not payouts:
-                run.delete()
-                run = None
-        step(3)
-        # Members that can be paid now (paid, or carried over with nothing to pay): their earlier
-        # no-bank-account item is done.
+            missing = {orgs[pk]: net.amount for pk, net in nets.items() if net.amount > 0}
+        _no_iban_items(locked, missing, period)
+        # Members that can be paid now (paid, or carried over): their earlier no-bank-account item is done.
         WorkItem.objects.filter(
-            organisation_id__in=[pk for pk in nets if accounts[pk] is not None],
-            reason=WorkReason.NO_IBAN,
-            resolved_at__isnull=True,
+            organisation_id__in=list(marked), reason=WorkReason.NO_IBAN, resolved_at__isnull=True
         ).update(resolved_at=timezone.now())
-        if run is not None:
+        step(3)
+        if payouts:
             run.total = sum((p.amount for p in payouts), ZERO)
             run.save(update_fields=["total"])
             try:
@@ -338,7 +333,6 @@ def payout_run_prepare(
                 raise ValidationError(
                     _("The SEPA file could not be made: %(error)s") % {"error": exc}, code="sepa"
                 ) from exc
-            paid = {p.organisation_id for p in payouts}
             audit_record(
                 actor=actor,
                 action="payout_run.prepare",
@@ -349,11 +343,13 @@ def payout_run_prepare(
                 execution_date=execution_date.isoformat(),
                 total=str(run.total),
                 payouts=len(payouts),
-                carried_over=sorted(pk for pk in nets if pk not in paid and accounts[pk] is not None),
+                carried_over=sorted(p.organisation_id for p in carried if p.organisation_id in marked),
                 no_iban=sorted(o.pk for o in missing),
             )
+        else:
+            run.delete()  # nothing to pay: no run (the work items above stay)
         step(PREPARE_STEPS)
-    if run is None:
+    if not payouts:
         raise ValidationError(
             _("There is nothing to pay out for %(month)s: no member has a positive payable amount%(extra)s.")
             % {
