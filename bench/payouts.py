@@ -82,6 +82,7 @@ def measure_tenant(tenant: Any, period: dt.date, today: dt.date) -> dict[str, An
     from igo.tenancy import tenant_scope
 
     actor = User.objects.filter(memberships__tenant=tenant, memberships__role="igo_finance").first()
+    assert actor is not None, tenant.slug
     figures: dict[str, Any] = {"slug": tenant.slug}
     try:
         with tenant_scope(tenant), transaction.atomic():

@@ -53,7 +53,7 @@ def url(pw: PayoutWorld, path: str = "") -> str:
 
 def test_the_task_prepares_the_month_and_the_page_opens_the_run(pw, client_for):
     cache.delete(payout_progress_key(pw.tenant.pk))
-    result = tasks.payout_run_prepare.apply(args=[pw.tenant.pk, "2026-11-01", pw.finance.pk, "2026-12-03"])
+    result = tasks.payout_run_prepare.apply(args=(pw.tenant.pk, "2026-11-01", pw.finance.pk, "2026-12-03"))
     run = PayoutRun.unscoped.get()
     assert result.get() == run.pk and run.payable_on == dt.date(2026, 12, 3)
     assert run.execution_date == dt.date(2026, 12, 4)  # the next working day after Thursday 3 December
@@ -65,7 +65,7 @@ def test_the_task_prepares_the_month_and_the_page_opens_the_run(pw, client_for):
     listing = client.get(url(pw)).content.decode()
     assert 'data-testid="payout-run-2026-11"' in listing and "3.348,00" in listing
     # Again for the same month: refused, and the page says so with a link to the run.
-    tasks.payout_run_prepare.apply(args=[pw.tenant.pk, "2026-11-01", pw.finance_b.pk, "2026-12-03"])
+    tasks.payout_run_prepare.apply(args=(pw.tenant.pk, "2026-11-01", pw.finance_b.pk, "2026-12-03"))
     poll = client.get(url(pw, "?part=progress&period=2026-11-01&n=1"), HTTP_HX_REQUEST="true")
     html = poll.content.decode()
     assert "HX-Redirect" not in poll and 'data-testid="payout-error"' in html
@@ -131,7 +131,12 @@ def test_downloads_sepa_file_and_payout_statements(pw, client_for, tmp_path):
         ("prenatal", "allocation", D("781.20")),
     ]
     assert sum(D(r["amount"]) for r in rows) == practice.amount == D("1701.90")
-    episode = Allocation.unscoped.filter(paid_in=practice).first().claim_line.episode
+    episode = (
+        Allocation.unscoped.select_related("claim_line__episode__client")
+        .get(paid_in=practice, claim_line__phase="natal")
+        .claim_line.episode
+    )
+    assert episode is not None
     assert {r["episode"] for r in rows} == {str(episode.pk)}
     assert episode.client.family_name not in response.content.decode()  # references only, no names
     pdf = client.get(url(pw, f"{run.pk}/statements/{practice.pk}/pdf/"))

@@ -33,7 +33,7 @@ from billing.models import (
 from billing.services.payouts import payout_run_discard, payout_run_prepare, payout_run_release
 from billing.statements import payout_statement
 from igo.dates import midnight
-from igo.models import AuditEntry, Tenant
+from igo.models import AuditEntry, Tenant, User
 from igo.tenancy import tenant_scope
 from providers.models import MemberOrganisation
 from tests.scenarios.clock import travel
@@ -190,6 +190,7 @@ def test_a_line_settled_after_the_month_is_paid_with_its_credit_not_before(world
         assert not made.exists() and not undone.exists()
         payout_run_release(run=nov, actor=pw.finance_b)
     dec_batch = send_batch(pw, DEC, at(2026, 12, 18))
+    assert new is not None
     answer(dec_batch, at(2026, 12, 22), accept=[new, ClaimLine.unscoped.get(corrects=first["prenatal"])])
     dec = prepare(pw, DEC, at(2027, 1, 4))
     # Both sides of the rejected line together (+781.20 - 781.20) and the new line 781.20.
@@ -338,7 +339,7 @@ def test_two_concurrent_prepares_make_one_run(world_a):
             held.set()
             connections.close_all()
 
-    def attempt(actor: object) -> None:
+    def attempt(actor: User) -> None:
         try:
             held.wait(timeout=30)
             with tenant_scope(pw.tenant):

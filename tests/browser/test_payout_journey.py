@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 import sepaxml
@@ -19,7 +20,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from billing.models import PayoutFile, PayoutRun
-from igo.models import Role, User
+from igo.models import Role, Tenant, User
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.scenarios.browser import current_totp_code, url_re
 from tests.scenarios.clock import local
@@ -43,8 +44,8 @@ pytestmark = [
 NOV = dt.date(2026, 11, 1)
 
 
-def finance_user(tenant, email: str, name: str) -> tuple[User, str]:  # type: ignore[no-untyped-def]
-    user = UserFactory(email=email, full_name=name)
+def finance_user(tenant: Tenant, email: str, name: str) -> tuple[User, str]:
+    user = cast(User, UserFactory(email=email, full_name=name))
     MembershipFactory(tenant=tenant, user=user, role=Role.IGO_FINANCE)
     secret = generate_totp_secret()
     TOTP.activate(user, secret)

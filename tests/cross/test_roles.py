@@ -21,6 +21,7 @@ from providers.models import MemberOrganisation, Professional
 from tests.factories import CareEventFactory, MemberOrganisationFactory, ProfessionalFactory
 from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.payouts import payout_objects
+from tests.scenarios.people import TenantWorld
 from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
@@ -275,11 +276,12 @@ def _birth(world):  # type: ignore[no-untyped-def]
     return birth
 
 
-def _payout(world):  # type: ignore[no-untyped-def]
+def _payout(world: TenantWorld) -> Payout:
     """The world's prepared payout run, paying its first member organisation, made on first use."""
     payout = Payout.unscoped.filter(tenant=world.tenant).first()
-    org = MemberOrganisation.unscoped.filter(tenant=world.tenant).first()
-    return payout or payout_objects(world, organisation=org)
+    return payout or payout_objects(
+        world, organisation=MemberOrganisation.unscoped.filter(tenant=world.tenant)[0]
+    )
 
 
 def _batch(world):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ whatever moment the clock shows (`dated`: the test command repeats it at month e
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 import pytest
 from django.test import Client
@@ -91,7 +92,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
     )
     line = billing_objects(world, episode=episode, organisation=org)
     batch = batch_objects(world, line=line)
-    payout = payout_objects(world, organisation=org)
+    payout = payout_objects(world, organisation=cast(MemberOrganisation, org))
     month = booked_in(line)
     return {
         "client_detail": client.pk,

@@ -4,6 +4,7 @@ an account holder required with an IBAN, every change audited with the IBANs mas
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -13,8 +14,7 @@ from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from providers.models import MemberOrganisation
 from providers.services import organisation_create, organisation_update
-from tests.factories import MemberOrganisationFactory
-from tests.scenarios.payouts import BAD_IBAN, HOSPITAL_IBAN, PRACTICE_IBAN
+from tests.scenarios.payouts import BAD_IBAN, HOSPITAL_IBAN, PRACTICE_IBAN, member
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +96,7 @@ def test_a_failing_iban_is_a_dutch_field_error_and_nothing_is_stored(world_a, cl
 
 def test_an_iban_needs_an_account_holder_and_a_bic_needs_an_iban(world_a):
     admin = world_a.user(Role.IGO_ADMIN)
-    fields = {**ORG, "member_from": datetime.date(2025, 1, 1)}
+    fields: dict[str, Any] = {**ORG, "member_from": datetime.date(2025, 1, 1)}
     with tenant_scope(world_a.tenant):
         with pytest.raises(ValidationError) as exc:
             organisation_create(tenant=world_a.tenant, actor=admin, **fields, iban=PRACTICE_IBAN)
@@ -114,10 +114,8 @@ def test_an_iban_needs_an_account_holder_and_a_bic_needs_an_iban(world_a):
 
 def test_update_without_bank_fields_keeps_the_account_and_removing_it_is_audited(world_a):
     admin = world_a.user(Role.IGO_ADMIN)
-    org = MemberOrganisationFactory(
-        tenant=world_a.tenant, iban=PRACTICE_IBAN, bic="RABONL2U", account_holder="De Wieg"
-    )
-    base = {
+    org = member(tenant=world_a.tenant, iban=PRACTICE_IBAN, bic="RABONL2U", account_holder="De Wieg")
+    base: dict[str, Any] = {
         "name": "Nieuwe naam",
         "kind": org.kind,
         "agb_code": org.agb_code,
@@ -136,9 +134,7 @@ def test_update_without_bank_fields_keeps_the_account_and_removing_it_is_audited
 
 
 def test_finance_sees_the_account_masked(world_a, client_for):
-    org = MemberOrganisationFactory(
-        tenant=world_a.tenant, iban=PRACTICE_IBAN, bic="RABONL2U", account_holder="De Wieg"
-    )
+    org = member(tenant=world_a.tenant, iban=PRACTICE_IBAN, bic="RABONL2U", account_holder="De Wieg")
     html = (
         client_for(world_a.user(Role.IGO_FINANCE))
         .get(f"/t/{world_a.tenant.slug}/organisations/{org.pk}/")

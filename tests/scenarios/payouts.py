@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, cast
 
 from billing import services
 from billing.models import (
@@ -84,8 +85,13 @@ class PayoutWorld:
         return [self.practice, self.hospital, self.kraam]
 
 
+def member(**fields: Any) -> MemberOrganisation:
+    """A member organisation made by the factory (typed as the model)."""
+    return cast(MemberOrganisation, MemberOrganisationFactory(**fields))
+
+
 def second_finance_user(world: TenantWorld, email: str = "financien2@alpha.test") -> User:
-    user = UserFactory(email=email, full_name="Bram de Boer")
+    user = cast(User, UserFactory(email=email, full_name="Bram de Boer"))
     MembershipFactory(tenant=world.tenant, user=user, role=Role.IGO_FINANCE)
     give_totp(user)
     return user
@@ -98,8 +104,8 @@ def payout_world(world: TenantWorld, *, kraam_iban: str = "") -> PayoutWorld:
     tenant.refresh_from_db()
     finance = world.user(Role.IGO_FINANCE)
     catalogue_seed(tenant=tenant)
-    zk = InsurerFactory(uzovi_code="3311", name="Zilveren Kruis")
-    practice = MemberOrganisationFactory(
+    zk = cast(Insurer, InsurerFactory(uzovi_code="3311", name="Zilveren Kruis"))
+    practice = member(
         tenant=tenant,
         name="Praktijk De Wieg",
         agb_code="02000101",
@@ -107,7 +113,7 @@ def payout_world(world: TenantWorld, *, kraam_iban: str = "") -> PayoutWorld:
         bic="RABONL2U",
         account_holder="Verloskundigenpraktijk De Wieg",
     )
-    hospital = MemberOrganisationFactory(
+    hospital = member(
         tenant=tenant,
         name="Ziekenhuis Oost",
         kind="hospital",
@@ -116,7 +122,7 @@ def payout_world(world: TenantWorld, *, kraam_iban: str = "") -> PayoutWorld:
         bic="INGBNL2A",
         account_holder="Stichting Ziekenhuis Oost",
     )
-    kraam = MemberOrganisationFactory(
+    kraam = member(
         tenant=tenant,
         name="Kraamzorg Noord",
         kind="kraamzorg",
@@ -162,17 +168,20 @@ def payout_world(world: TenantWorld, *, kraam_iban: str = "") -> PayoutWorld:
 
 def completed_pregnancy(pw: PayoutWorld, *, policy: str = "ZK-100") -> Episode:
     """Intake 2 Feb 2026, labour and birth 14 Aug, care completed 25 Sep 2026: three phases to bill."""
-    ep = EpisodeFactory(
-        tenant=pw.tenant,
-        intake_date=dt.date(2026, 2, 2),
-        gestational_age_at_intake=84,
-        due_date=dt.date(2026, 8, 24),
-        labour_started_at=local(2026, 8, 14, 8),
-        placenta_plus_2h_at=local(2026, 8, 14, 15),
-        postnatal_ended_on=dt.date(2026, 9, 25),
-        status="ended",
-        end_date=dt.date(2026, 9, 25),
-        end_reason="completed",
+    ep = cast(
+        Episode,
+        EpisodeFactory(
+            tenant=pw.tenant,
+            intake_date=dt.date(2026, 2, 2),
+            gestational_age_at_intake=84,
+            due_date=dt.date(2026, 8, 24),
+            labour_started_at=local(2026, 8, 14, 8),
+            placenta_plus_2h_at=local(2026, 8, 14, 15),
+            postnatal_ended_on=dt.date(2026, 9, 25),
+            status="ended",
+            end_date=dt.date(2026, 9, 25),
+            end_reason="completed",
+        ),
     )
     ClientInsurance.unscoped.create(
         tenant=pw.tenant,
@@ -225,7 +234,7 @@ def answer(
         batch_return_record(
             batch=batch,
             entries=entries,
-            user=UserFactory(email=f"zk{batch.pk}@zk.test"),
+            user=cast(User, UserFactory(email=f"zk{batch.pk}@zk.test")),
             source=ReturnSource.PORTAL,
         )
 
@@ -272,7 +281,7 @@ def credit(pw: PayoutWorld, line: ClaimLine, moment: dt.datetime) -> ClaimLine:
     """Take a sent line back with an opposite line at `moment` (as a correction of the billing run would)."""
     with travel(moment), tenant_scope(pw.tenant):
         locked = ClaimLine.objects.get(pk=line.pk)
-        seq = ClaimLine.objects.filter(episode_id=locked.episode_id, phase=locked.phase).count() + 1
+        seq = ClaimLine.objects.filter(episode=locked.episode, phase=locked.phase).count() + 1
         opposite = services.retire_line(locked, seq)
     assert opposite is not None
     return opposite
