@@ -47,7 +47,7 @@ from billing.models import (
     WorkItem,
     WorkReason,
 )
-from igo.banking import BankAccount, bank_account_check, mask_iban
+from igo.banking import BankAccount, bank_account_check, iban_normalise, mask_iban
 from igo.dates import midnight, month_start, next_month
 from igo.models import Tenant, User
 from igo.services import audit_record
@@ -375,7 +375,7 @@ def payout_accounts_changed(run: PayoutRun) -> list[str]:
     changed = []
     for p in Payout.objects.filter(run=run).select_related("organisation"):
         org = p.organisation
-        if (org.iban, org.account_holder.strip()) != (p.iban, p.account_holder):
+        if (iban_normalise(org.iban), org.account_holder.strip()) != (p.iban, p.account_holder):
             changed.append(org.name)
     return changed
 
