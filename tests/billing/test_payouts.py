@@ -197,7 +197,7 @@ def test_a_line_settled_after_the_month_is_paid_with_its_credit_not_before(world
     assert paid(dec) == {"Praktijk De Wieg": D("781.20"), "Ziekenhuis Oost": D("334.80")}
 
 
-def test_member_without_a_valid_iban_gets_a_work_item_and_is_not_in_the_file(world_a):
+def test_member_without_a_valid_iban_gets_a_work_item_and_is_not_in_the_file(world_a, client_for):
     pw = payout_world(world_a)
     # An account stored before it was checked: it fails its check digits, so it is not paid to.
     MemberOrganisation.unscoped.filter(pk=pw.kraam.pk).update(iban=BAD_IBAN, account_holder="Kraamzorg Noord")
@@ -212,6 +212,9 @@ def test_member_without_a_valid_iban_gets_a_work_item_and_is_not_in_the_file(wor
     item = WorkItem.unscoped.get(organisation=pw.kraam, reason=WorkReason.NO_IBAN, resolved_at__isnull=True)
     assert item.amount == D("976.50") and item.episode_id is None
     assert unpaid_entries(pw.kraam) == 1  # its postnatal part stays unpaid: no file with a gap
+    with travel(at(2026, 12, 3, 11)):
+        page = client_for(pw.finance).get(f"/t/{pw.tenant.slug}/payouts/{run.pk}/").content.decode()
+    assert 'data-testid="left-33000103" data-reason="no_iban"' in page and "976,50" in page
     # Discarded and prepared again: still one open item, brought up to date.
     with tenant_scope(pw.tenant):
         payout_run_discard(run=run, actor=pw.finance)
@@ -246,8 +249,9 @@ def test_a_member_whose_entries_add_up_to_less_than_nothing_is_carried_over(worl
     assert AuditEntry.objects.get(action="payout_run.prepare", object_id=str(dec.pk)).details[
         "carried_over"
     ] == [pw.kraam.pk]
-    html = client_for(pw.finance).get(f"/t/{pw.tenant.slug}/payouts/{dec.pk}/").content.decode()
-    assert 'data-testid="left-33000103" data-reason="carried"' in html
+    with travel(at(2027, 1, 4, 11)):
+        html = client_for(pw.finance).get(f"/t/{pw.tenant.slug}/payouts/{dec.pk}/").content.decode()
+        assert 'data-testid="left-33000103" data-reason="carried"' in html
 
 
 def test_release_by_the_preparer_is_refused_and_the_database_refuses_it_too(world_a):
