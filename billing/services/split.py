@@ -132,16 +132,16 @@ def compute_allocations(line: ClaimLine, ctx: SplitContext) -> list[AllocationRo
     weights = member_weights(method=split_phase.method, shares=list(split_phase.shares.all()), points=points)
     if not weights:
         return WorkReason.NO_CARE_BASIS, _("No logged care with an internal rate to divide this phase by.")
-    own = rule  # BRIDGE (issue 14, payouts branch): overhead and reserve are on the split rule now
-    member_pct = HUNDRED - own.overhead_pct - own.reserve_pct
-    head = split_largest_remainder(line.amount, [own.overhead_pct, own.reserve_pct, member_pct])
+    contract = line.contract
+    member_pct = HUNDRED - contract.overhead_pct - contract.reserve_pct
+    head = split_largest_remainder(line.amount, [contract.overhead_pct, contract.reserve_pct, member_pct])
     orgs = sorted(weights)
     parts = split_largest_remainder(head[2], [weights[o] for o in orgs])
     result = [
         AllocationRow(line.tenant_id, line.pk, kind, None, amount, rule.pk, AllocationBasis(percentage=pct))
         for kind, amount, pct in (
-            (AllocationKind.OVERHEAD, head[0], own.overhead_pct),
-            (AllocationKind.RESERVE, head[1], own.reserve_pct),
+            (AllocationKind.OVERHEAD, head[0], contract.overhead_pct),
+            (AllocationKind.RESERVE, head[1], contract.reserve_pct),
         )
         if amount
     ]
