@@ -19,6 +19,7 @@ from billing.models import BatchStatus, PartialChoice, SplitMethod
 from billing.selectors import WorkSubject
 from billing.services.batches import batch_period_check
 from billing.services.contracts import partial_rule_key_parse
+from billing.services.payouts import payout_period_check
 from igo.dates import add_months, month_start
 from igo.models import Insurer
 from pregnancies.models import EndReason, EventType, Phase
@@ -469,3 +470,50 @@ class WorkQueueFilterForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         return {"reason": data.get("reason") or "", "subject": data.get("subject") or ""}
+
+
+# --- payouts (issue 14: payouts) -----------------------------------------------------------------------
+
+
+class PayoutPrepareForm(forms.Form):
+    """Prepare a month's payout run: a month that is over (`payout_period_check`), and optionally the day
+    the bank executes the transfers (by default the next working day)."""
+
+    month = MonthField(label=_("Month"))
+    execution_date = forms.DateField(
+        label=_("Execution date"),
+        required=False,
+        widget=DATE,
+        help_text=_("Empty: the next working day."),
+    )
+
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean_month(self) -> dt.date:
+        month: dt.date = self.cleaned_data["month"]
+        if month.year < 2000:
+            raise forms.ValidationError(_("Enter a month from 2000 on."), code="too_early")
+        try:
+            return payout_period_check(period=month, today=self.today)
+        except ValidationError as exc:
+            raise ValidationError(exc.error_dict["period"]) from exc
+
+    def clean_execution_date(self) -> dt.date | None:
+        day: dt.date | None = self.cleaned_data.get("execution_date")
+        if day is not None and day < self.today:
+            raise forms.ValidationError(_("The execution date lies in the past."), code="past")
+        return day
+
+
+class TenantBankAccountForm(forms.Form):
+    """The IGO's own account, which payouts are paid from (checked by igo.services.tenant_bank_account_set)."""
+
+    iban = forms.CharField(label=_("IBAN"), max_length=42)
+    bic = forms.CharField(
+        label=_("BIC"),
+        required=False,
+        max_length=14,
+        help_text=_("Optional: left empty, it is looked up from the IBAN where possible."),
+    )

@@ -19,7 +19,9 @@ Each entry of a member is in one state on a given day (`EntryState`):
 - **pending**: not yet payable (the line waits for a batch, or for the insurer's answer within the term).
 
 A line's state depends only on the line (its status, its credit, its batch's release), so all entries of a
-line change state together, and the entries of a line settled at nothing are always paid in one run.
+line change state together. The entries of a line settled at nothing (and of its credit) are paid in one run:
+the run of the month in which the last of them was booked (`payable_entries`), so a member is never paid a
+withdrawn or rejected line's part in one month and charged it back in the next.
 The IGO's own parts (overhead, reserve) are entries too; they are not paid out to members.
 
 The insurer's side of the same money is per batch (`batch_money`): claimed = accepted + rejected + open,
@@ -94,16 +96,31 @@ def answer_term_passed(today: dt.date) -> Q:
     return Q(pk__in=in_term.values("pk"))
 
 
-def due_lines(today: dt.date) -> QuerySet[ClaimLine]:
-    """The lines whose entries are payable on `today` (paid or not)."""
+def settled_at_nothing() -> Q:
+    """Lines (ClaimLine) whose entries add up to nothing with those of their pair: withdrawn before they were
+    sent (their parts reversed at the withdrawal), or rejected and credited (a line and its credit)."""
     rejected_credited = Q(status=LineStatus.REJECTED, is_current=False)
     credit_of_rejected = Q(sign=Sign.CREDIT, corrects__status=LineStatus.REJECTED)
+    return Q(status=LineStatus.WITHDRAWN) | rejected_credited | credit_of_rejected
+
+
+def due_lines(today: dt.date) -> QuerySet[ClaimLine]:
+    """The lines whose entries are payable on `today` (paid or not)."""
     return ClaimLine.objects.filter(
-        Q(status=LineStatus.ACCEPTED)
-        | Q(status=LineStatus.WITHDRAWN)
-        | rejected_credited
-        | credit_of_rejected
-        | answer_term_passed(today)
+        Q(status=LineStatus.ACCEPTED) | settled_at_nothing() | answer_term_passed(today)
+    )
+
+
+def settled_after(until: dt.datetime) -> QuerySet[ClaimLine]:
+    """The lines settled at nothing of which an entry, or one of their pair's (a rejected line and its
+    credit), is booked at or after `until`: a run up to `until` would pay only one side of them."""
+    late = Allocation.objects.filter(
+        Q(created_at__gte=until) | Q(superseded_at__gte=until), kind=AllocationKind.MEMBER
+    )
+    return ClaimLine.objects.filter(settled_at_nothing()).filter(
+        Exists(late.filter(claim_line=OuterRef("pk")))
+        | Exists(late.filter(claim_line__corrects=OuterRef("pk")))
+        | Exists(late.filter(claim_line=OuterRef("corrects")))
     )
 
 
@@ -297,14 +314,10 @@ def payable_entries(
     *, until: dt.datetime, today: dt.date, organisation_id: int | None = None
 ) -> tuple[QuerySet[Allocation], QuerySet[Allocation]]:
     """The member entries booked before `until` that are due on `today` and not paid yet: allocations whose
-    +entry is due, and allocations whose -entry is due. What a payout run pays. Call inside tenant_scope.
-
-    The entries of a line settled at nothing are paid together, in the run whose `until` has passed their
-    settlement: a withdrawn line's parts once their reversal (the withdrawal) is booked before `until`, a
-    rejected line's parts once its credit is. Otherwise a run for October made after a rejected October
-    line was credited in December would pay out the rejected line (never paid) and take it back a month
-    later."""
-    due = due_lines(today).values("pk")
+    +entry is due, and allocations whose -entry is due. What a payout run pays. A line settled at nothing
+    waits until all its entries and its pair's are booked before `until` (`settled_after`), so both sides
+    are paid in the same run. Call inside tenant_scope."""
+    due = due_lines(today).exclude(pk__in=settled_after(until).values("pk")).values("pk")
     members = Allocation.objects.filter(kind=AllocationKind.MEMBER, claim_line__in=due)
     if organisation_id is not None:
         members = members.filter(organisation_id=organisation_id)
@@ -380,4 +393,25 @@ def batch_money(batch_ids: Iterable[int]) -> dict[int, BatchMoney]:
     ):
         result[paid["batch_id"]].received = paid["total"] or ZERO
         result[paid["batch_id"]].payments = paid["n"]
+    return result
+
+
+def unpaid_totals(*, until: dt.datetime, today: dt.date) -> dict[int, Totals]:
+    """Per member organisation id: its entries booked before `until` that no payout has paid, by their
+    state on `today` (due, held, pending; never paid). What a payout run leaves behind. Call inside
+    tenant_scope."""
+    members = Allocation.objects.filter(kind=AllocationKind.MEMBER)
+    made = members.filter(created_at__lt=until, paid_in__isnull=True)
+    undone = members.filter(superseded_at__lt=until, reversal_paid_in__isnull=True)
+    result: dict[int, Totals] = {}
+    for qs, paid_field, sign in ((made, "paid_in", 1), (undone, "reversal_paid_in", -1)):
+        for row in (
+            qs.annotate(state=_state(paid_field, today))
+            .values("organisation_id", "state")
+            .annotate(total=Sum("amount"))
+            .order_by()
+        ):
+            result.setdefault(row["organisation_id"], Totals()).add(
+                row["state"], sign * (row["total"] or ZERO)
+            )
     return result

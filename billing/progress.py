@@ -63,3 +63,53 @@ def batch_progress(*, tenant_id: int) -> BatchProgress:
     except ValueError:
         period = None
     return BatchProgress(known=True, running=bool(data.get("running")), period=period)
+
+
+# --- payout runs (issue 14: payouts) -------------------------------------------------------------------
+
+
+def payout_progress_key(tenant_id: int) -> str:
+    """The preparing of a month's payout run: {"running", "period" (ISO date), "done", "total", "run" (id of
+    the run made), "error" (why it was refused)}."""
+    return f"billing:payouts:{tenant_id}"
+
+
+@dataclass
+class PayoutProgress:
+    known: bool
+    running: bool
+    period: dt.date | None
+    done: int = 0
+    total: int = 0
+    run_id: int | None = None
+    error: str = ""
+
+    @property
+    def percent(self) -> int:
+        return min(100, self.done * 100 // self.total) if self.total else 0
+
+
+def payout_progress(*, tenant_id: int) -> PayoutProgress:
+    """What the payout task last wrote to the cache for this IGO (under payout_progress_key)."""
+    data = cache.get(payout_progress_key(tenant_id))
+    if not isinstance(data, dict):
+        return PayoutProgress(known=False, running=False, period=None)
+    try:
+        period = dt.date.fromisoformat(str(data.get("period")))
+    except ValueError:
+        period = None
+    run_id = data.get("run")
+    return PayoutProgress(
+        known=True,
+        running=bool(data.get("running")),
+        period=period,
+        done=int(data.get("done") or 0),
+        total=int(data.get("total") or 0),
+        run_id=int(run_id) if run_id else None,
+        error=str(data.get("error") or ""),
+    )
+
+
+def payout_progress_forget(*, tenant_id: int) -> None:
+    """Before a new run is queued: the page then waits for its word, not the last run's."""
+    cache.delete(payout_progress_key(tenant_id))

@@ -38,7 +38,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from billing import ledger
-from billing.ledger import EntryState, Totals
+from billing.ledger import EntryState, Totals, unpaid_totals
 from billing.models import (
     RETURN_CODES,
     Allocation,
@@ -57,6 +57,9 @@ from billing.models import (
     PartialChoice,
     PartialDecision,
     PartialRule,
+    Payout,
+    PayoutFile,
+    PayoutRun,
     QualityAgreement,
     ReturnLine,
     ReturnStatus,
@@ -77,7 +80,8 @@ from billing.services.rollup import (
     interrupted_phase,
     partial_rule_for,
 )
-from igo.dates import month_bounds, month_end
+from igo.banking import iban_is_valid
+from igo.dates import midnight, month_bounds, month_end, next_month
 from igo.models import Insurer
 from pregnancies.models import (
     CareEvent,
@@ -1170,3 +1174,85 @@ def episode_partial_decisions(*, episode: Episode) -> QuerySet[PartialDecision]:
         .select_related("decided_by")
         .order_by("-decided_at", "-pk")
     )
+
+
+# --- payouts to members (issue 14: payouts) ------------------------------------------------------------
+
+
+def payout_runs() -> QuerySet[PayoutRun]:
+    """The IGO's payout runs, latest month first, with how many members each pays."""
+    return PayoutRun.objects.select_related("prepared_by", "released_by").annotate(members=Count("payouts"))
+
+
+def payout_run_get(*, pk: int) -> PayoutRun:
+    return PayoutRun.objects.select_related("prepared_by", "released_by", "tenant").get(pk=pk)
+
+
+def payout_run_payouts(*, run: PayoutRun) -> list[Payout]:
+    return list(Payout.objects.filter(run=run).select_related("organisation").order_by("organisation__name"))
+
+
+def payout_get(*, run: PayoutRun, pk: int) -> Payout:
+    return Payout.objects.select_related("organisation", "run", "tenant").get(run=run, pk=pk)
+
+
+def payout_file(*, run: PayoutRun, kind: str) -> PayoutFile:
+    return PayoutFile.objects.get(run=run, kind=kind)
+
+
+@dataclass
+class PayoutLeftRow:
+    """A member with entries up to the run's month end that no payout has paid (yet), by ledger state."""
+
+    organisation: MemberOrganisation
+    totals: Totals
+    has_account: bool
+    work_item: WorkItem | None
+
+    @property
+    def reason(self) -> str:
+        """no_iban: money payable and no valid bank account (a work item says so); due: payable now (it became
+        payable after the run was prepared, or it is one side of a line settled after the month and waits
+        for its other side); carried: what is payable adds up to less than nothing (carried over to a
+        later run); held: only held-back entries (rejected lines); pending: not payable yet."""
+        if self.totals.due > 0:
+            return "due" if self.has_account else "no_iban"
+        if self.totals.due < 0:
+            return "carried"
+        return "held" if self.totals.held else "pending"
+
+
+def payout_run_left(*, run: PayoutRun, today: dt.date) -> list[PayoutLeftRow]:
+    """Per member, what is booked up to the end of the run's month and not paid out, by state on `today`:
+    carried over, without a bank account (with its work item), held back (rejected lines) or not yet
+    payable. The IGO's own parts are not paid out and not listed."""
+    totals = unpaid_totals(until=midnight(next_month(run.period)), today=today)
+    totals = {
+        org_id: t for org_id, t in totals.items() if org_id is not None and (t.due or t.held or t.pending)
+    }
+    orgs = MemberOrganisation.objects.in_bulk(list(totals))
+    items = {
+        w.organisation_id: w
+        for w in WorkItem.objects.filter(
+            organisation_id__in=list(totals), reason=WorkReason.NO_IBAN, resolved_at__isnull=True
+        )
+    }
+    rows = [
+        PayoutLeftRow(
+            organisation=orgs[org_id],
+            totals=t,
+            has_account=bool(orgs[org_id].iban) and iban_is_valid(orgs[org_id].iban),
+            work_item=items.get(org_id),
+        )
+        for org_id, t in totals.items()
+    ]
+    rows.sort(key=lambda r: (r.organisation.name, r.organisation.pk))
+    return rows
+
+
+def payout_statement_clients(*, payout: Payout) -> list[Client]:
+    """The clients whose episodes a payout's statement names (by reference), for the access log."""
+    episodes = ClaimLine.objects.filter(
+        Q(allocations__paid_in=payout) | Q(allocations__reversal_paid_in=payout), episode__isnull=False
+    ).values("episode_id")
+    return list(Client.objects.filter(episodes__in=episodes).distinct())

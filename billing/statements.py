@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from billing import ledger
 from billing.ledger import EntryState, Totals
-from billing.models import Allocation, AllocationBasis, AllocationKind, ClaimLine
+from billing.models import Allocation, AllocationBasis, AllocationKind, ClaimLine, Payout
 from igo.dates import month_bounds, month_end
 from igo.models import Tenant
 from providers.models import MemberOrganisation
@@ -131,3 +131,52 @@ def statement_totals(*, period: date, today: date) -> dict[int, Totals]:
         if e.kind == AllocationKind.MEMBER and e.organisation_id is not None:
             totals[e.organisation_id].add(e.state, e.amount)
     return dict(totals)
+
+
+# --- payout statements (issue 14: payouts) -------------------------------------------------------------
+
+
+@dataclass
+class PayoutStatementRow:
+    booked_at: datetime
+    entry: str  # "allocation" (the +entry) or "reversal" (the -entry of a superseded allocation)
+    amount: Decimal  # signed
+    line: ClaimLine
+    basis: AllocationBasis
+
+    @property
+    def episode_ref(self) -> str:
+        """The episode by its reference only (never the client's name): a quality line names its agreement."""
+        return str(self.line.episode_id) if self.line.episode_id else f"Q{self.line.agreement_id}"
+
+
+@dataclass
+class PayoutStatement:
+    tenant: Tenant
+    payout: Payout
+    rows: list[PayoutStatementRow]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((r.amount for r in self.rows), Decimal("0.00"))
+
+    @property
+    def episode_ids(self) -> set[int]:
+        return {r.line.episode_id for r in self.rows if r.line.episode_id is not None}
+
+
+def payout_statement(*, payout: Payout) -> PayoutStatement:
+    """Every ledger entry paid in one payout, in booking order. Its total is the payout's
+    amount (the run's amounts are sums of these same entries). Call inside tenant_scope."""
+    rows: list[PayoutStatementRow] = []
+    for field, entry, sign in (("paid_in", "allocation", 1), ("reversal_paid_in", "reversal", -1)):
+        for a in Allocation.objects.filter(**{field: payout}).select_related("claim_line"):
+            moment = a.created_at if sign == 1 else a.superseded_at
+            assert moment is not None
+            rows.append(
+                PayoutStatementRow(
+                    moment, entry, sign * a.amount, a.claim_line, AllocationBasis.from_json(a.basis)
+                )
+            )
+    rows.sort(key=lambda r: (r.booked_at, r.line.number, r.entry))
+    return PayoutStatement(payout.tenant, payout, rows)

@@ -7,13 +7,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from billing import services
-from billing.progress import batch_progress_key, progress_key
-from billing.services import batches, quality_claims
+from billing.models import PayoutRun
+from billing.progress import batch_progress_key, payout_progress_key, progress_key
+from billing.services import batches, payouts, quality_claims
 from igo.models import Tenant, User
 from igo.tasks import for_each_active_tenant, tenant_task
 
@@ -81,3 +85,53 @@ def quality_settle(tenant: Tenant, year: int) -> dict[str, int]:
 def quality_settle_yearly() -> int:
     """Beat, mid-January: settle last year's quality agreements once the year's births are recorded."""
     return for_each_active_tenant(quality_settle, year=timezone.localdate().year - 1)
+
+
+# --- payout runs (issue 14: payouts) -------------------------------------------------------------------
+
+
+@tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=600, time_limit=660, **DB_RETRY)
+def payout_run_prepare(
+    tenant: Tenant, period: str, user_id: int, today: str, execution_date: str = ""
+) -> int | None:
+    """Prepare one month's payout run with its SEPA file. `today` is the day the person asked (the ledger's
+    states are read as of that day). A refusal (the month has a run, nothing to pay, no IGO account) is
+    left in the progress for the page; repeating the task makes no second run."""
+    key = payout_progress_key(tenant.pk)
+    state: dict[str, Any] = {"running": True, "period": period, "done": 0, "total": payouts.PREPARE_STEPS}
+
+    def progress(done: int, total: int) -> None:
+        cache.set(key, {**state, "done": done, "total": total}, 3600)
+
+    cache.set(key, state, 3600)
+    actor = User.objects.get(pk=user_id)
+    try:
+        with translation.override(settings.LANGUAGE_CODE):  # the refusal is shown on a Dutch page
+            run = payouts.payout_run_prepare(
+                tenant=tenant,
+                period=date.fromisoformat(period),
+                actor=actor,
+                today=date.fromisoformat(today),
+                execution_date=date.fromisoformat(execution_date) if execution_date else None,
+                progress=progress,
+            )
+    except ValidationError as exc:
+        existing = PayoutRun.objects.filter(period=period).values_list("pk", flat=True).first()
+        cache.set(
+            key,
+            {
+                **state,
+                "running": False,
+                "error": " ".join(exc.messages),
+                "run": existing if getattr(exc, "code", None) == "exists" else None,
+            },
+            3600,
+        )
+        return None
+    except Exception:
+        with translation.override(settings.LANGUAGE_CODE):
+            error = str(_("Preparing the payout run failed; nothing was stored. Try again."))
+        cache.set(key, {**state, "running": False, "error": error}, 3600)
+        raise
+    cache.set(key, {**state, "running": False, "done": state["total"], "run": run.pk}, 3600)
+    return run.pk

@@ -43,4 +43,17 @@ urlpatterns: list[URLPattern] = [
         views.statement_download,
         name="statement_download",
     ),
+    # payouts to members (issue 14: payouts)
+    path("payouts/", views.payout_list, name="payout_list"),
+    path("payouts/prepare/", views.payout_prepare, name="payout_prepare"),
+    path("payouts/bank-account/", views.payout_bank_account, name="payout_bank_account"),
+    path("payouts/<int:pk>/", views.payout_detail, name="payout_detail"),
+    path("payouts/<int:pk>/release/", views.payout_release, name="payout_release"),
+    path("payouts/<int:pk>/discard/", views.payout_discard, name="payout_discard"),
+    path("payouts/<int:pk>/sepa/", views.payout_sepa, name="payout_sepa"),
+    path(
+        "payouts/<int:pk>/statements/<int:payout_pk>/<str:fmt>/",
+        views.payout_statement_download,
+        name="payout_statement_download",
+    ),
 ]

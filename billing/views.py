@@ -26,8 +26,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from billing import selectors, services, statements, tasks
-from billing.files.csv import statement_csv
-from billing.files.pdf import statement_pdf
+from billing.files.csv import payout_statement_csv, statement_csv
+from billing.files.pdf import payout_statement_pdf, statement_pdf
+from billing.files.sepa import payout_description
 from billing.forms import (
     BatchCreateForm,
     BatchFilterForm,
@@ -36,10 +37,12 @@ from billing.forms import (
     InsurerPaymentForm,
     PartialDecisionForm,
     PartialRuleFormSet,
+    PayoutPrepareForm,
     QualityAgreementForm,
     SettleYearForm,
     SplitRuleForm,
     StatementMonthForm,
+    TenantBankAccountForm,
     WorkQueueFilterForm,
     add_partial_rule_errors,
     partial_rules,
@@ -53,14 +56,21 @@ from billing.models import (
     BatchStatus,
     ClaimBatch,
     ClaimLine,
+    Payout,
+    PayoutFile,
+    PayoutFileKind,
+    PayoutRun,
+    PayoutStatus,
     WorkReason,
 )
-from billing.progress import batch_progress, run_progress
-from billing.services import batches, insurer_payments, partial_decisions, quality_claims, returns
+from billing.progress import batch_progress, payout_progress, payout_progress_forget, run_progress
+from billing.services import batches, insurer_payments, partial_decisions, payouts, quality_claims, returns
 from billing.services.quality_claims import quality_line_comment
 from igo import rules
+from igo.banking import iban_is_valid, mask_iban
 from igo.dates import month_end
 from igo.http import TenantRequest
+from igo.services import tenant_bank_account_set
 from igo.views import add_form_errors, tenant_view
 from pregnancies import services as care_services
 from pregnancies.models import AccessAction, Client, Episode, Phase
@@ -854,3 +864,250 @@ def partial_decision(request: TenantRequest, pk: int, phase: str) -> HttpRespons
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+# --- payouts to members (issue 14: payouts) ------------------------------------------------------------
+
+PAYOUT_POLLS_WHILE_QUEUED = 5  # polls (2 s apart) without any word from the worker before the panel stops
+PAYOUT_STATEMENT_FORMATS = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+
+
+def _payout_run_or_404(pk: int) -> PayoutRun:
+    try:
+        return selectors.payout_run_get(pk=pk)
+    except PayoutRun.DoesNotExist:
+        raise Http404 from None
+
+
+def _payout_progress_context(request: TenantRequest, *, period: dt.date | None, polls: int) -> dict[str, Any]:
+    progress = payout_progress(tenant_id=request.tenant.pk)
+    mine = period is not None and progress.known and progress.period == period
+    finished = mine and not progress.running
+    waiting = period is not None and not mine and polls < PAYOUT_POLLS_WHILE_QUEUED
+    return {
+        "payout_progress": progress,
+        "payout_finished": finished,
+        "payout_waiting": waiting,
+        "queued_period": period,
+        "next_poll": polls + 1,
+    }
+
+
+def _render_payout_progress(request: TenantRequest, *, period: dt.date | None, polls: int) -> HttpResponse:
+    context = _payout_progress_context(request, period=period, polls=polls)
+    response = render(request, "billing/partials/payout_progress.html", context)
+    progress = context["payout_progress"]
+    if context["payout_finished"] and progress.run_id and not progress.error:
+        response["HX-Redirect"] = reverse(
+            "payout_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": progress.run_id}
+        )
+    return response
+
+
+def _payout_list_page(
+    request: TenantRequest,
+    *,
+    prepare_form: PayoutPrepareForm | None = None,
+    bank_form: TenantBankAccountForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    today = timezone.localdate()
+    tenant = request.tenant
+    return render(
+        request,
+        "billing/payout_list.html",
+        {
+            **_finance_context(request),
+            **_payout_progress_context(request, period=None, polls=0),
+            "runs": selectors.payout_runs(),
+            "prepare_form": prepare_form
+            or PayoutPrepareForm(initial={"month": previous_month(today)}, today=today),
+            "bank_form": bank_form or TenantBankAccountForm(initial={"iban": tenant.iban, "bic": tenant.bic}),
+            "can_set_account": rules.can_manage_members(request.tenant_roles),
+            "igo_iban": mask_iban(tenant.iban),
+            "igo_iban_valid": iban_is_valid(tenant.iban) if tenant.iban else False,
+            "last_month": previous_month(today),
+        },
+        status=status,
+    )
+
+
+@tenant_view(rules.can_view_finance)
+def payout_list(request: TenantRequest) -> HttpResponse:
+    """The payout runs per month, the form to prepare one (finance) and the IGO's own account."""
+    if request.htmx and request.GET.get("part") == "progress":
+        try:
+            period: dt.date | None = dt.date.fromisoformat(request.GET.get("period", ""))
+        except ValueError:
+            period = None
+        try:
+            polls = max(0, int(request.GET.get("n", "")))
+        except ValueError:
+            polls = PAYOUT_POLLS_WHILE_QUEUED
+        return _render_payout_progress(request, period=period, polls=polls)
+    return _payout_list_page(request)
+
+
+@require_POST
+@tenant_view(rules.can_manage_finance)
+def payout_prepare(request: TenantRequest) -> HttpResponse:
+    """Prepare a month's payout run in the background; the page follows its progress and opens it."""
+    today = timezone.localdate()
+    form = PayoutPrepareForm(request.POST, today=today)
+    if not form.is_valid():
+        if request.htmx:  # htmx swaps no 4xx answer: put the form with its errors in place of the form
+            response = render(request, "billing/partials/payout_prepare_form.html", {"prepare_form": form})
+            response["HX-Retarget"] = "#payout-prepare"
+            response["HX-Reswap"] = "outerHTML"
+            return response
+        return _payout_list_page(request, prepare_form=form, status=400)
+    period: dt.date = form.cleaned_data["month"]
+    execution: dt.date | None = form.cleaned_data["execution_date"]
+    payout_progress_forget(
+        tenant_id=request.tenant.pk
+    )  # the page waits for this run's word, not an older one
+    # The day the person asks is the day whose ledger the run reads, whatever the worker's clock says.
+    tasks.payout_run_prepare.delay_on_commit(
+        request.tenant.pk,
+        period.isoformat(),
+        request.user.pk,
+        today.isoformat(),
+        execution.isoformat() if execution else "",
+    )
+    if request.htmx:
+        return _render_payout_progress(request, period=period, polls=0)
+    messages.success(
+        request,
+        _("The payout of %(month)s is being prepared; it appears in the list when it is ready.")
+        % {"month": payouts.month_label(period)},
+    )
+    return redirect("payout_list", tenant_slug=request.tenant.slug)
+
+
+@require_POST
+@tenant_view(rules.can_manage_members)
+def payout_bank_account(request: TenantRequest) -> HttpResponse:
+    """An administrator sets the IGO's own account (the debtor of the payout files)."""
+    form = TenantBankAccountForm(request.POST)
+    if form.is_valid():
+        try:
+            tenant_bank_account_set(
+                tenant=request.tenant,
+                actor=request.user,
+                iban=form.cleaned_data["iban"],
+                bic=form.cleaned_data["bic"],
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(request, _("The IGO's bank account was saved."))
+            return redirect("payout_list", tenant_slug=request.tenant.slug)
+    return _payout_list_page(request, bank_form=form, status=400)
+
+
+@tenant_view(rules.can_view_finance)
+def payout_detail(request: TenantRequest, pk: int) -> HttpResponse:
+    """A run: what each member is paid (to which account, how many entries, statements), what is left
+    unpaid up to the month's end and why (carried over, no bank account, held back, not yet payable)."""
+    run = _payout_run_or_404(pk)
+    rows = selectors.payout_run_payouts(run=run)
+    can_manage = rules.can_manage_finance(request.tenant_roles)
+    is_preparer = run.prepared_by_id == request.user.pk
+    prepared = run.status == PayoutStatus.PREPARED
+    return render(
+        request,
+        "billing/payout_detail.html",
+        {
+            "run": run,
+            "payouts": [(p, mask_iban(p.iban)) for p in rows],
+            "left": selectors.payout_run_left(run=run, today=timezone.localdate()),
+            "changed": payouts.payout_accounts_changed(run) if prepared else [],
+            "files": PayoutFile.objects.filter(run=run).only("kind", "size", "sha256", "created_at"),
+            "description": payout_description(request.tenant.name, run.period),
+            "can_manage": can_manage,
+            "is_preparer": is_preparer,
+            "prepared": prepared,
+            "can_release": can_manage and prepared and not is_preparer,
+        },
+    )
+
+
+def _payout_error(request: TenantRequest, run: PayoutRun, exc: ValidationError) -> HttpResponse:
+    messages.error(request, " ".join(exc.messages))
+    return redirect("payout_detail", tenant_slug=request.tenant.slug, pk=run.pk)
+
+
+@require_POST
+@tenant_view(rules.can_manage_finance)
+def payout_release(request: TenantRequest, pk: int) -> HttpResponse:
+    run = _payout_run_or_404(pk)
+    try:
+        released = payouts.payout_run_release(run=run, actor=request.user)
+    except ValidationError as exc:
+        return _payout_error(request, run, exc)
+    messages.success(
+        request,
+        _("The payout of %(month)s was released: download the SEPA file and send it to the bank.")
+        % {"month": payouts.month_label(released.period)},
+    )
+    return redirect("payout_detail", tenant_slug=request.tenant.slug, pk=run.pk)
+
+
+@require_POST
+@tenant_view(rules.can_manage_finance)
+def payout_discard(request: TenantRequest, pk: int) -> HttpResponse:
+    run = _payout_run_or_404(pk)
+    period = run.period
+    try:
+        payouts.payout_run_discard(run=run, actor=request.user)
+    except ValidationError as exc:
+        return _payout_error(request, run, exc)
+    messages.success(
+        request,
+        _("The payout of %(month)s was discarded; its entries are unpaid again and it can be prepared anew.")
+        % {"month": payouts.month_label(period)},
+    )
+    return redirect("payout_list", tenant_slug=request.tenant.slug)
+
+
+@tenant_view(rules.can_view_finance)
+def payout_sepa(request: TenantRequest, pk: int) -> HttpResponse:
+    """The run's SEPA credit-transfer file (pain.001.001.03) as it was made."""
+    run = _payout_run_or_404(pk)
+    try:
+        stored = selectors.payout_file(run=run, kind=PayoutFileKind.SEPA)
+    except PayoutFile.DoesNotExist:
+        raise Http404 from None
+    response = HttpResponse(bytes(stored.content), content_type="application/xml")
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"SEPA_{request.tenant.agb_code}_{run.period:%Y-%m}_{run.pk}.xml"
+    )
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@tenant_view(rules.can_view_finance)
+def payout_statement_download(request: TenantRequest, pk: int, payout_pk: int, fmt: str) -> HttpResponse:
+    """One member's payout statement: every entry paid in its payout (episodes by reference only)."""
+    if fmt not in PAYOUT_STATEMENT_FORMATS:
+        raise Http404
+    run = _payout_run_or_404(pk)
+    try:
+        payout = selectors.payout_get(run=run, pk=payout_pk)
+    except Payout.DoesNotExist:
+        raise Http404 from None
+    statement = statements.payout_statement(payout=payout)
+    content = payout_statement_csv(statement) if fmt == "csv" else payout_statement_pdf(statement)
+    # NEN 7513: the statement names these clients' episodes (by reference).
+    care_services.access_log_many(
+        user=request.user,
+        clients=selectors.payout_statement_clients(payout=payout),
+        action=AccessAction.EXPORT,
+        detail=f"payout statement {run.period:%Y-%m} {payout.organisation.agb_code} {fmt}",
+    )
+    response = HttpResponse(content, content_type=PAYOUT_STATEMENT_FORMATS[fmt])
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"Payout_{payout.organisation.agb_code}_{run.period:%Y-%m}.{fmt}"
+    )
+    patch_cache_control(response, private=True, no_store=True)
+    return response

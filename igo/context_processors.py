@@ -36,6 +36,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             items.append(("batches", str(_("Batches")), reverse("batch_list", kwargs=kw)))
             items.append(("workqueue", str(_("Work queue")), reverse("work_queue", kwargs=kw)))
             items.append(("revenue", str(_("Revenue")), reverse("revenue", kwargs=kw)))
+            items.append(("payouts", str(_("Payouts")), reverse("payout_list", kwargs=kw)))
         if rules.can_view_quality(roles):
             items.append(("quality", str(_("Quality")), reverse("quality_dashboard", kwargs=kw)))
         if rules.can_manage_members(roles):

@@ -14,6 +14,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from igo.banking import bank_account_check, mask_iban
 from igo.models import (
     AuditEntry,
     Insurer,
@@ -350,3 +351,32 @@ def insurer_token_touch(*, token: InsurerApiToken, now: datetime | None = None) 
         | models.Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS))
     ).update(last_used_at=now)
     token.last_used_at = now
+
+
+# --- the IGO's bank account (issue 14: payouts) --------------------------------------------------------
+
+
+@transaction.atomic
+def tenant_bank_account_set(*, tenant: Tenant, actor: User, iban: str, bic: str = "") -> Tenant:
+    """The IGO's own account, which member payouts are paid from (the debtor of the SEPA file). The IBAN is
+    checked with schwifty, the BIC checked or looked up from it; the audit entry has the old and the new IBAN
+    masked. Set by an administrator: those who prepare and release payouts do not choose where they come
+    from, as they do not choose where they go (the members' accounts)."""
+    account = bank_account_check(iban=iban, bic=bic)
+    locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    before = (locked.iban, locked.bic)
+    if before != (account.iban, account.bic):
+        locked.iban, locked.bic = account.iban, account.bic
+        locked.save(update_fields=["iban", "bic"])
+        audit_record(
+            actor=actor,
+            action="tenant.bank_account",
+            tenant=locked,
+            obj=locked,
+            iban_old=mask_iban(before[0]),
+            iban_new=mask_iban(account.iban),
+            bic_old=before[1],
+            bic_new=account.bic,
+        )
+    tenant.iban, tenant.bic = locked.iban, locked.bic
+    return locked

@@ -23,6 +23,20 @@ class OrganisationForm(forms.Form):
     )
     member_from = forms.DateField(label=_("Member from"), widget=DATE)
     member_until = forms.DateField(label=_("Member until"), required=False, widget=DATE)
+    # The account payouts go to; checked by providers.services (schwifty), which also derives the BIC.
+    iban = forms.CharField(
+        label=_("IBAN"),
+        required=False,
+        max_length=42,
+        help_text=_("The account payouts to this member are transferred to. Spaces are allowed."),
+    )
+    bic = forms.CharField(
+        label=_("BIC"),
+        required=False,
+        max_length=14,
+        help_text=_("Optional: left empty, it is looked up from the IBAN where possible."),
+    )
+    account_holder = forms.CharField(label=_("Account holder"), required=False, max_length=70)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

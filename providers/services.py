@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from igo.banking import bank_account_check, mask_iban
 from igo.models import Membership, Tenant, User
 from igo.services import audit_record
 from providers.models import BIG_DISCIPLINES, MemberOrganisation, Professional
@@ -36,6 +37,42 @@ def _assign(obj: Any, values: dict[str, Any]) -> dict[str, str]:
     return changed
 
 
+def _bank_account(*, iban: str, bic: str, account_holder: str) -> dict[str, str]:
+    """The bank account fields as stored: the IBAN checked and compact, the BIC checked or derived from it,
+    the holder required with an IBAN. All empty: no account (the member cannot be paid out yet)."""
+    holder = " ".join((account_holder or "").split())
+    if not (iban or "").strip():
+        errors: dict[str, list[str]] = {}
+        if (bic or "").strip():
+            errors["bic"] = [_("Enter the IBAN this BIC belongs to.")]
+        if holder:
+            errors["iban"] = [_("Enter the IBAN of this account holder.")]
+        if errors:
+            raise ValidationError(errors)
+        return {"iban": "", "bic": "", "account_holder": ""}
+    errors = {}
+    try:
+        account = bank_account_check(iban=iban, bic=bic)
+    except ValidationError as exc:
+        errors = exc.message_dict
+    if not holder:
+        errors.setdefault("account_holder", []).append(_("Enter the name of the account holder."))
+    if errors:
+        raise ValidationError(errors)
+    return {"iban": account.iban, "bic": account.bic, "account_holder": holder}
+
+
+def _bank_audit(before: dict[str, str], after: dict[str, str]) -> dict[str, str]:
+    """What changed in the bank account, for the audit entry: IBANs masked except their last four."""
+    changed: dict[str, str] = {}
+    if before["iban"] != after["iban"]:
+        changed["iban_old"], changed["iban_new"] = mask_iban(before["iban"]), mask_iban(after["iban"])
+    for key in ("bic", "account_holder"):
+        if before[key] != after[key]:
+            changed[f"{key}_old"], changed[f"{key}_new"] = before[key], after[key]
+    return changed
+
+
 def _save(obj: Any, message_field: str, message: str) -> None:
     try:
         with transaction.atomic():
@@ -54,7 +91,13 @@ def organisation_create(
     agb_code: str,
     member_from: date,
     member_until: date | None = None,
+    iban: str = "",
+    bic: str = "",
+    account_holder: str = "",
 ) -> MemberOrganisation:
+    """A member organisation, with the bank account its payouts go to (optional: without one it is not paid
+    out, and a payout run opens a work item)."""
+    account = _bank_account(iban=iban, bic=bic, account_holder=account_holder)
     org = MemberOrganisation(
         tenant=tenant,
         name=name,
@@ -62,10 +105,18 @@ def organisation_create(
         agb_code=agb_code,
         member_from=member_from,
         member_until=member_until,
+        **account,
     )
     _check_organisation(org)
     _save(org, "agb_code", _("Another member organisation of this IGO has this AGB code."))
-    audit_record(actor=actor, action="organisation.create", tenant=tenant, obj=org, agb_code=org.agb_code)
+    audit_record(
+        actor=actor,
+        action="organisation.create",
+        tenant=tenant,
+        obj=org,
+        agb_code=org.agb_code,
+        **_bank_audit({"iban": "", "bic": "", "account_holder": ""}, account),
+    )
     return org
 
 
@@ -79,16 +130,29 @@ def organisation_update(
     agb_code: str,
     member_from: date,
     member_until: date | None,
+    iban: str | None = None,
+    bic: str = "",
+    account_holder: str = "",
 ) -> MemberOrganisation:
-    """Store the form's values; the audit entry lists the ones that changed."""
-    values = {
+    """Store the form's values; the audit entry lists the ones that changed (a bank account with the old
+    and new IBAN masked). `iban` None leaves the bank account as it is."""
+    values: dict[str, Any] = {
         "name": name,
         "kind": kind,
         "agb_code": agb_code,
         "member_from": member_from,
         "member_until": member_until,
     }
-    changed = _assign(organisation, values)
+    bank: dict[str, str] = {}
+    if iban is not None:
+        before = {k: getattr(organisation, k) for k in ("iban", "bic", "account_holder")}
+        account = _bank_account(iban=iban, bic=bic, account_holder=account_holder)
+        bank = _bank_audit(before, account)
+        values.update(account)
+    changed = {
+        k: v for k, v in _assign(organisation, values).items() if k not in ("iban", "bic", "account_holder")
+    }
+    changed.update(bank)  # the bank account's changes with the IBANs masked, never the full number
     _check_organisation(organisation)
     _save(organisation, "agb_code", _("Another member organisation of this IGO has this AGB code."))
     if changed:

@@ -11,11 +11,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from igo import rules
+from igo.banking import mask_iban
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from providers import selectors, services
 from providers.forms import EndMembershipForm, OrganisationForm, ProfessionalForm
 from providers.models import Discipline, MemberOrganisation, OrganisationKind, Professional
+
+ORGANISATION_FIELDS = (
+    "name", "kind", "agb_code", "member_from", "member_until", "iban", "bic", "account_holder",
+)  # fmt: skip
 
 
 @tenant_view(rules.can_view_members)
@@ -51,6 +56,9 @@ def organisation_create(request: TenantRequest) -> HttpResponse:
                 agb_code=data["agb_code"],
                 member_from=data["member_from"],
                 member_until=data["member_until"],
+                iban=data["iban"],
+                bic=data["bic"],
+                account_holder=data["account_holder"],
             )
         except ValidationError as exc:
             add_form_errors(form, exc)
@@ -71,7 +79,7 @@ def organisation_detail(request: TenantRequest, pk: int) -> HttpResponse:
     can_manage = rules.can_manage_members(request.tenant_roles)
     form = OrganisationForm(
         request.POST or None,
-        initial={k: getattr(org, k) for k in ("name", "kind", "agb_code", "member_from", "member_until")},
+        initial={k: getattr(org, k) for k in ORGANISATION_FIELDS},
     )
     if request.method == "POST":
         if not can_manage:
@@ -87,6 +95,9 @@ def organisation_detail(request: TenantRequest, pk: int) -> HttpResponse:
                     agb_code=data["agb_code"],
                     member_from=data["member_from"],
                     member_until=data["member_until"],
+                    iban=data["iban"],
+                    bic=data["bic"],
+                    account_holder=data["account_holder"],
                 )
             except ValidationError as exc:
                 add_form_errors(form, exc)
@@ -99,6 +110,7 @@ def organisation_detail(request: TenantRequest, pk: int) -> HttpResponse:
         "providers/organisation_detail.html",
         {
             "org": org,
+            "masked_iban": mask_iban(org.iban),
             "form": form,
             "can_manage": can_manage,
             "professionals": professionals,

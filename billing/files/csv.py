@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from django.utils import timezone
 
 from billing.models import BatchLine, ClaimBatch, Sign
-from billing.statements import Statement
+from billing.statements import PayoutStatement, Statement
 from igo.exports import csv_bytes
 
 BATCH_CSV_HEADER = (
@@ -80,6 +80,44 @@ def statement_csv(statement: Statement) -> bytes:
                 "" if r.basis.points is None else str(r.basis.points),
                 " ".join(str(e) for e in r.basis.events or ()),
                 r.batch_number or "",
+            )
+            for r in statement.rows
+        ),
+    )
+
+
+# --- payout statements (issue 14: payouts) -------------------------------------------------------------
+
+PAYOUT_STATEMENT_CSV_HEADER = (
+    "organisation", "agb", "payout_month", "payout_reference", "booking_date", "entry", "claim_line", "phase",
+    "episode", "debit_credit", "line_status", "amount", "method", "share", "points", "credit_of",
+)  # fmt: skip
+
+
+def payout_statement_csv(statement: PayoutStatement) -> bytes:
+    """Every entry paid in one payout (episodes by reference only); the amounts add up to the payout."""
+    payout = statement.payout
+    org = payout.organisation
+    return csv_bytes(
+        PAYOUT_STATEMENT_CSV_HEADER,
+        (
+            (
+                org.name,
+                org.agb_code,
+                payout.run.period.strftime("%Y-%m"),
+                payout.end_to_end_id,
+                timezone.localtime(r.booked_at).date().isoformat(),
+                r.entry,
+                r.line.number,
+                r.line.phase,
+                r.episode_ref,
+                "D" if r.line.sign == Sign.DEBIT else "C",
+                r.line.status,
+                r.amount,
+                r.basis.method,
+                "" if r.basis.share is None else str(r.basis.share),
+                "" if r.basis.points is None else str(r.basis.points),
+                r.basis.credit_of,
             )
             for r in statement.rows
         ),

@@ -8,8 +8,9 @@ from decimal import Decimal
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from billing.models import BatchLine, ClaimBatch, Sign
-from billing.statements import Statement
+from billing.models import LINE_PHASES, AllocationBasis, BatchLine, ClaimBatch, Sign
+from billing.statements import PayoutStatement, Statement
+from igo.banking import mask_iban
 from igo.dates import month_end
 from igo.exports import pdf_bytes
 
@@ -87,6 +88,72 @@ def statement_pdf(statement: Statement) -> bytes:
             "tenant": statement.tenant,
             "doc_title": _("Member statement %(org)s · %(period)s")
             % {"org": statement.organisation.name, "period": statement.period.strftime("%m-%Y")},
+            "generated_at": timezone.localtime(),
+        },
+    )
+
+
+# --- payout statements (issue 14: payouts) -------------------------------------------------------------
+
+# Fixed-width lines, as in the batch PDF: a payout can pay thousands of entries.
+_PAYOUT_COLUMNS = (  # (heading, width, right-aligned)
+    ("date", 10, False), ("entry", 14, False), ("claim line", 18, False), ("phase", 10, False),
+    ("episode", 9, False), ("D/C", 3, False), ("basis", 36, False), ("amount", 14, True),
+)  # fmt: skip
+
+
+def _payout_line(values: Sequence[str]) -> str:
+    return " ".join(_fit(v, w, r) for v, (_h, w, r) in zip(values, _PAYOUT_COLUMNS, strict=True))
+
+
+def _basis_text(basis: AllocationBasis) -> str:
+    if basis.credit_of:
+        return _("credit of %(line)s") % {"line": basis.credit_of}
+    share = "" if basis.share is None else formats.number_format(basis.share * 100, 2, use_l10n=True) + "%"
+    if basis.method == "care":
+        points = formats.number_format(basis.points or 0, 2, use_l10n=True)
+        return _("care delivered: %(points)s points, %(share)s") % {"points": points, "share": share}
+    if basis.method == "fixed":
+        return _("fixed share %(share)s") % {"share": share}
+    return basis.method
+
+
+def payout_statement_pdf(statement: PayoutStatement) -> bytes:
+    payout = statement.payout
+    headings = [
+        _("Date"), _("Entry"), _("Claim line"), _("Phase"), _("Episode"), "D/C", _("Basis"), _("Amount"),
+    ]  # fmt: skip
+    phases = dict(LINE_PHASES)
+    lines = [
+        (
+            _payout_line(
+                [
+                    timezone.localtime(r.booked_at).strftime("%d-%m-%Y"),
+                    str(_("allocation")) if r.entry == "allocation" else str(_("reversal")),
+                    r.line.number,
+                    str(phases.get(r.line.phase, r.line.phase)),
+                    r.episode_ref,
+                    "D" if r.line.sign == Sign.DEBIT else "C",
+                    _basis_text(r.basis),
+                    _money_text(r.amount),
+                ]
+            ),
+            r.amount < 0,
+        )
+        for r in statement.rows
+    ]
+    return pdf_bytes(
+        "pdf/payout_statement.html",
+        {
+            "statement": statement,
+            "payout": payout,
+            "run": payout.run,
+            "tenant": statement.tenant,
+            "masked_iban": mask_iban(payout.iban),
+            "doc_title": _("Payout statement %(org)s · %(period)s")
+            % {"org": payout.organisation.name, "period": payout.run.period.strftime("%m-%Y")},
+            "heading": _payout_line([str(h) for h in headings]),
+            "lines": lines,
             "generated_at": timezone.localtime(),
         },
     )

@@ -13,13 +13,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import Allocation, ClaimBatch, ClaimLine
+from billing.models import Allocation, ClaimBatch, ClaimLine, Payout
 from igo.models import Invitation, Membership, Role
 from pregnancies.models import CareEvent, Episode
 from pregnancies.models import Client as CareClient
 from providers.models import MemberOrganisation, Professional
 from tests.factories import CareEventFactory, MemberOrganisationFactory, ProfessionalFactory
 from tests.scenarios.billing import BILLING_NOW
+from tests.scenarios.payouts import payout_objects
+from tests.scenarios.people import TenantWorld
 from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
@@ -121,6 +123,15 @@ ACCESS = {
     "quality_export_anonymised": ("get", ADMIN_FINANCE),
     "quality_indicator": ("get", ADMIN_FINANCE),
     "quality_episodes": ("get", ADMIN),
+    # payouts to members (issue 14)
+    "payout_list": ("get", ADMIN_FINANCE),
+    "payout_prepare": ("post", FINANCE),
+    "payout_bank_account": ("post", ADMIN),
+    "payout_detail": ("get", ADMIN_FINANCE),
+    "payout_release": ("post", FINANCE),
+    "payout_discard": ("post", FINANCE),
+    "payout_sepa": ("get", ADMIN_FINANCE),
+    "payout_statement_download": ("get", ADMIN_FINANCE),
 }
 
 NAV = {
@@ -137,6 +148,7 @@ NAV = {
         "batches",
         "workqueue",
         "revenue",
+        "payouts",
         "quality",
     },
     Role.IGO_ADMIN: {
@@ -149,6 +161,7 @@ NAV = {
         "batches",
         "workqueue",
         "revenue",
+        "payouts",
         "quality",
         "catalogue",
         "access",
@@ -233,6 +246,17 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
     if name == "invitation_revoke":
         inv = Invitation.unscoped.filter(tenant=world.tenant).first()
         kwargs["pk"] = inv.pk
+    if name in (
+        "payout_detail",
+        "payout_release",
+        "payout_discard",
+        "payout_sepa",
+        "payout_statement_download",
+    ):
+        payout = _payout(world)
+        kwargs["pk"] = payout.run_id
+        if name == "payout_statement_download":
+            kwargs.update(payout_pk=payout.pk, fmt="csv")
     return reverse(name, kwargs=kwargs)
 
 
@@ -257,6 +281,14 @@ def _birth(world):  # type: ignore[no-untyped-def]
         defaults={"born_at": timezone.now(), "place": "home", "mode": "spontaneous"},
     )
     return birth
+
+
+def _payout(world: TenantWorld) -> Payout:
+    """The world's prepared payout run, paying its first member organisation, made on first use."""
+    payout = Payout.unscoped.filter(tenant=world.tenant).first()
+    return payout or payout_objects(
+        world, organisation=MemberOrganisation.unscoped.filter(tenant=world.tenant)[0]
+    )
 
 
 def _batch(world):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ whatever moment the clock shows (`dated`: the test command repeats it at month e
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 import pytest
 from django.test import Client
@@ -21,9 +22,12 @@ from billing.models import (
     ClaimLine,
     Contract,
     ContractTariff,
+    Payout,
+    PayoutFile,
+    PayoutRun,
     SplitRule,
 )
-from igo.models import Invitation, Membership, Role, User
+from igo.models import Invitation, Membership, Role, Tenant, User
 from igo.services import invitation_create
 from igo.tenancy import TenantScopeError, current_tenant_or_none, tenant_scope
 from pregnancies.models import AccessLogEntry, Birth, CareEvent, Episode
@@ -36,6 +40,7 @@ from tests.factories import (
     ProfessionalFactory,
 )
 from tests.scenarios.billing import BILLING_NOW
+from tests.scenarios.payouts import payout_objects
 from tests.scenarios.people import TenantWorld
 from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
 
@@ -87,6 +92,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
     )
     line = billing_objects(world, episode=episode, organisation=org)
     batch = batch_objects(world, line=line)
+    payout = payout_objects(world, organisation=cast(MemberOrganisation, org))
     month = booked_in(line)
     return {
         "client_detail": client.pk,
@@ -138,6 +144,11 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "statement_download": {"org_pk": org.pk, "year": month.year, "month": month.month, "fmt": "csv"},
         "quality_indicator": {"code": "caesarean"},
         "quality_episodes": {"code": "caesarean", "year": month.year, "month": month.month},
+        "payout_detail": payout.run_id,
+        "payout_release": payout.run_id,
+        "payout_discard": payout.run_id,
+        "payout_sepa": payout.run_id,
+        "payout_statement_download": {"pk": payout.run_id, "payout_pk": payout.pk, "fmt": "csv"},
     }
 
 
@@ -172,6 +183,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"batch_payment_record"}
     known |= {"quality_indicator", "quality_episodes"}
     known |= {"partial_decision"}  # issue 14
+    known |= {"payout_detail", "payout_release", "payout_discard", "payout_sepa", "payout_statement_download"}
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 
@@ -230,6 +242,11 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
     batch_b = ClaimBatch.unscoped.get(tenant=world_b.tenant)
     assert (batch_b.status, batch_b.line_count, batch_b.released_at) == ("draft", 1, None)
     assert BatchFile.unscoped.filter(batch=batch_b).count() == 3
+    run_b = PayoutRun.unscoped.get(tenant=world_b.tenant)
+    assert (run_b.status, run_b.released_by) == ("prepared", None)
+    assert Payout.unscoped.filter(run=run_b).count() == 1 and PayoutFile.unscoped.filter(run=run_b).exists()
+    tenant_b = Tenant.objects.get(pk=world_b.tenant.pk)
+    assert (tenant_b.iban, tenant_b.bic) == ("", "")
 
 
 @pytest.mark.clock(BILLING_NOW)
