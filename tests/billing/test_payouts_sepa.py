@@ -109,11 +109,12 @@ def test_the_file_validates_and_its_totals_equal_the_statements(month):
     # The statements: every member's November is paid out in full, and what was paid is the payout.
     with tenant_scope(s.tenant):
         totals = ledger.month_totals(period=NOV, today=dt.date(2026, 12, 2))
-        on_statements = statement_totals(period=NOV)
+        on_statements = statement_totals(period=NOV, today=dt.date(2026, 12, 2))
         for p in payouts:
             member = totals.member(p.organisation_id)
-            assert member.paid == p.amount == on_statements[p.organisation_id]
+            assert member.paid == p.amount == on_statements[p.organisation_id].paid
             assert (member.due, member.held, member.pending) == (0, 0, 0)
+            assert on_statements[p.organisation_id].allocated == p.amount
             assert payout_statement(payout=p).total == p.amount
     assert sum(totals.member(p.organisation_id).paid for p in payouts) == paid_run.total
     # The IGO's own parts are not paid out; with them the month adds up to what was claimed (9850.00).
