@@ -281,7 +281,9 @@ def test_release_by_the_preparer_is_refused_and_the_database_refuses_it_too(worl
             payout_run_discard(run=run, actor=pw.finance_b)
         assert exc.value.code == "released"
     actions = list(
-        AuditEntry.objects.filter(object_id=str(run.pk), action__startswith="payout_run.").order_by("pk").values_list("action", "actor")
+        AuditEntry.objects.filter(object_id=str(run.pk), action__startswith="payout_run.")
+        .order_by("pk")
+        .values_list("action", "actor")
     )
     assert actions == [("payout_run.prepare", pw.finance.pk), ("payout_run.release", pw.finance_b.pk)]
 
