@@ -18,7 +18,7 @@ from django.db.models import Sum
 
 from billing import services
 from billing import tasks as billing_tasks
-from billing.models import Allocation, ClaimLine, WorkItem
+from billing.models import Allocation, ClaimLine, Contract, WorkItem
 from igo.models import Tenant
 from igo.tenancy import tenant_scope
 from tests.scenarios.billing import (
@@ -164,10 +164,17 @@ def _wait_until_runs_finished(tenant_ids: list[int], timeout: float = 60) -> Non
     pytest.fail(f"billing runs still going after {timeout} s")
 
 
+def _deadline_out_of_reach(s) -> None:
+    """The worker bills at its own clock, which the dated passes move years ahead of the portfolio's
+    care: put the submission deadline out of its reach, so that these tests see every phase billed."""
+    Contract.unscoped.filter(tenant=s.tenant).update(submission_months=1200)
+
+
 @pytest.mark.real_worker
 @pytest.mark.dated  # the worker bills at its own clock, moved in the dated passes
 @pytest.mark.django_db(transaction=True)
 def test_worker_billing_run_creates_the_lines(s, needs_worker):
+    _deadline_out_of_reach(s)
     portfolio(s)
     portfolio(s)
     result = billing_tasks.billing_run.delay(s.tenant.pk).get(timeout=60)
@@ -181,6 +188,7 @@ def test_worker_billing_run_creates_the_lines(s, needs_worker):
 @pytest.mark.dated  # the worker bills at its own clock, moved in the dated passes
 @pytest.mark.django_db(transaction=True)
 def test_worker_two_runs_at_once_give_no_duplicates(s, needs_worker):
+    _deadline_out_of_reach(s)
     for _ in range(3):
         portfolio(s)
     first = billing_tasks.billing_run.delay(s.tenant.pk)
@@ -197,6 +205,7 @@ def test_worker_two_runs_at_once_give_no_duplicates(s, needs_worker):
 @pytest.mark.django_db(transaction=True)
 def test_worker_sweep_starts_a_run_per_active_tenant(s, world_b, needs_worker):
     Tenant.objects.filter(pk=world_b.tenant.pk).update(is_active=False)
+    _deadline_out_of_reach(s)
     portfolio(s)
     active = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
     assert s.tenant.pk in active and world_b.tenant.pk not in active
