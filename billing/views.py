@@ -499,18 +499,24 @@ def _batch_list_page(
     )
 
 
+def _progress_poll(request: TenantRequest, *, default_polls: int) -> tuple[dt.date | None, int]:
+    """The month and the poll count a progress panel sends with each htmx poll (`period`, `n`)."""
+    try:
+        period: dt.date | None = dt.date.fromisoformat(request.GET.get("period", ""))
+    except ValueError:
+        period = None
+    try:
+        polls = max(0, int(request.GET.get("n", "")))
+    except ValueError:
+        polls = default_polls
+    return period, polls
+
+
 @tenant_view(rules.can_view_finance)
 def batch_list(request: TenantRequest) -> HttpResponse:
     """The IGO's batches with filters, what waits for a batch, and (finance) the form to make a month's."""
     if request.htmx and request.GET.get("part") == "progress":
-        try:
-            period: dt.date | None = dt.date.fromisoformat(request.GET.get("period", ""))
-        except ValueError:
-            period = None
-        try:
-            polls = max(0, int(request.GET.get("n", "")))
-        except ValueError:
-            polls = BATCH_POLLS_WHILE_QUEUED
+        period, polls = _progress_poll(request, default_polls=BATCH_POLLS_WHILE_QUEUED)
         return _render_batch_progress(request, period=period, polls=polls)
     return _batch_list_page(request, BatchCreateForm(initial={"month": previous_month()}))
 
@@ -936,14 +942,7 @@ def _payout_list_page(
 def payout_list(request: TenantRequest) -> HttpResponse:
     """The payout runs per month, the form to prepare one (finance) and the IGO's own account."""
     if request.htmx and request.GET.get("part") == "progress":
-        try:
-            period: dt.date | None = dt.date.fromisoformat(request.GET.get("period", ""))
-        except ValueError:
-            period = None
-        try:
-            polls = max(0, int(request.GET.get("n", "")))
-        except ValueError:
-            polls = PAYOUT_POLLS_WHILE_QUEUED
+        period, polls = _progress_poll(request, default_polls=PAYOUT_POLLS_WHILE_QUEUED)
         return _render_payout_progress(request, period=period, polls=polls)
     return _payout_list_page(request)
 
