@@ -321,13 +321,6 @@ def payable_entries(
     members = Allocation.objects.filter(kind=AllocationKind.MEMBER, claim_line__in=due)
     if organisation_id is not None:
         members = members.filter(organisation_id=organisation_id)
-    credited_late = ClaimLine.objects.filter(
-        status=LineStatus.REJECTED, is_current=False, corrections__created_at__gte=until
-    ).values("pk")
-    settles_later = Q(claim_line__status=LineStatus.WITHDRAWN) & (
-        Q(superseded_at__isnull=True) | Q(superseded_at__gte=until)
-    )
-    members = members.exclude(claim_line__in=credited_late).exclude(settles_later)
     made = members.filter(created_at__lt=until, paid_in__isnull=True)
     undone = members.filter(superseded_at__lt=until, reversal_paid_in__isnull=True)
     return made, undone
