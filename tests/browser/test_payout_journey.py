@@ -10,19 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
-from typing import cast
 
 import pytest
 import sepaxml
 import xmlschema
-from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from billing.models import PayoutFile, PayoutRun
 from igo.models import Role, Tenant, User
-from tests.factories import PASSWORD, MembershipFactory, UserFactory
-from tests.scenarios.browser import current_totp_code, url_re
+from tests.scenarios.browser import member_with_totp, sign_in_with_totp, url_re
 from tests.scenarios.clock import local
 from tests.scenarios.payouts import (
     KRAAM_IBAN,
@@ -45,25 +42,7 @@ NOV = dt.date(2026, 11, 1)
 
 
 def finance_user(tenant: Tenant, email: str, name: str) -> tuple[User, str]:
-    user = cast(User, UserFactory(email=email, full_name=name))
-    MembershipFactory(tenant=tenant, user=user, role=Role.IGO_FINANCE)
-    secret = generate_totp_secret()
-    TOTP.activate(user, secret)
-    return user, secret
-
-
-def sign_in(page: Page, user: User, secret: str, slug: str) -> None:
-    page.context.clear_cookies()
-    page.goto(reverse("account_login"))
-    form = page.get_by_test_id("login-form")
-    form.locator("[name=login]").fill(user.email)
-    form.locator("[name=password]").fill(PASSWORD)
-    form.locator("button[type=submit]").click()
-    expect(page).to_have_url(url_re(reverse("mfa_authenticate")))
-    code = page.locator("input[name=code]")
-    code.fill(current_totp_code(secret))
-    page.locator("form", has=code).locator("button[type=submit]:not([form])").click()
-    expect(page).to_have_url(url_re(reverse("tenant_dashboard", args=[slug])))
+    return member_with_totp(tenant, Role.IGO_FINANCE, email, name)
 
 
 def test_a_prepares_cannot_release_b_releases_and_downloads_the_sepa_file(page: Page, world_a, needs_worker):
@@ -76,7 +55,7 @@ def test_a_prepares_cannot_release_b_releases_and_downloads_the_sepa_file(page: 
     bram, bram_secret = finance_user(pw.tenant, "bram@alpha.test", "Bram de Vries")
 
     # A prepares November (the month field offers last month) and the page opens the run when it is made.
-    sign_in(page, anna, anna_secret, slug)
+    sign_in_with_totp(page, anna, anna_secret, slug)
     page.locator('[data-nav="payouts"]').click()
     expect(page).to_have_url(url_re(reverse("payout_list", args=[slug])))
     expect(page.locator("#id_payout_month")).to_have_value("2026-11")
@@ -98,7 +77,7 @@ def test_a_prepares_cannot_release_b_releases_and_downloads_the_sepa_file(page: 
     expect(page.get_by_test_id("four-eyes")).to_contain_text("vier ogen")
 
     # B signs in, checks and releases it (after a confirmation).
-    sign_in(page, bram, bram_secret, slug)
+    sign_in_with_totp(page, bram, bram_secret, slug)
     page.goto(reverse("payout_detail", args=[slug, run.pk]))
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("payout-release").click()

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from typing import cast
 
-from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from igo.models import Tenant, User
@@ -82,3 +84,27 @@ def clinician(tenant: Tenant, role: str, discipline: str, kind: str, email: str)
         big_number="" if discipline == "maternity_carer" else "19000000555",
     )
     return user
+
+
+def member_with_totp(tenant: Tenant, role: str, email: str, name: str) -> tuple[User, str]:
+    """A user with a role in the IGO and an active TOTP second factor; returns the user and the secret."""
+    user = cast(User, UserFactory(email=email, full_name=name))
+    MembershipFactory(tenant=tenant, user=user, role=role)
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return user, secret
+
+
+def sign_in_with_totp(page: Page, user: User, secret: str, slug: str) -> None:
+    """Sign a user with a TOTP second factor in (password, then code); the page lands on the IGO's home."""
+    page.context.clear_cookies()
+    page.goto(reverse("account_login"))
+    form = page.get_by_test_id("login-form")
+    form.locator("[name=login]").fill(user.email)
+    form.locator("[name=password]").fill(PASSWORD)
+    form.locator("button[type=submit]").click()
+    expect(page).to_have_url(url_re(reverse("mfa_authenticate")))
+    code = page.locator("input[name=code]")
+    code.fill(current_totp_code(secret))
+    page.locator("form", has=code).locator("button[type=submit]:not([form])").click()
+    expect(page).to_have_url(url_re(reverse("tenant_dashboard", args=[slug])))
