@@ -42,8 +42,6 @@ from django.db.models import (
     Case,
     Count,
     Exists,
-    ExpressionWrapper,
-    F,
     OuterRef,
     Q,
     QuerySet,
@@ -51,8 +49,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import (
@@ -62,12 +58,13 @@ from billing.models import (
     BatchStatus,
     ClaimBatch,
     ClaimLine,
+    Contract,
     InsurerPayment,
     LineStatus,
     ReturnStatus,
     Sign,
 )
-from igo.dates import month_bounds
+from igo.dates import midnight, month_bounds
 
 
 class EntryState(models.TextChoices):
@@ -85,13 +82,17 @@ def answer_term_passed(today: dt.date) -> Q:
     released on day R (Amsterdam) with a term of N days, a line unanswered on day R + N is payable.
 
     Counted in calendar days of Europe/Amsterdam, not in 24-hour steps from the moment of release: a term
-    that crosses a change of the clocks still ends on day R + N whatever the hour of the release."""
-    released_on = TruncDate("batch_line__batch__released_at", tzinfo=timezone.get_current_timezone())
-    term_end = ExpressionWrapper(released_on + F("contract__answer_days"), output_field=models.DateField())
-    in_term = (
-        ClaimLine.objects.filter(status=LineStatus.SENT, batch_line__batch__status=BatchStatus.RELEASED)
-        .annotate(term_end=term_end)
-        .filter(term_end__lte=today)
+    that crosses a change of the clocks still ends on day R + N whatever the hour of the release. Written
+    per answer term in use (a few), as "released before the midnight that starts day today - N + 1", so
+    that no date arithmetic happens in SQL: SQLite (the demo's database) adds days to a date text as
+    numbers and would call every line's term passed."""
+    terms = sorted(set(Contract.unscoped.values_list("answer_days", flat=True)))
+    passed = Q(pk__in=[])
+    for days in terms:
+        before = midnight(today - dt.timedelta(days=days) + dt.timedelta(days=1))
+        passed |= Q(contract__answer_days=days, batch_line__batch__released_at__lt=before)
+    in_term = ClaimLine.objects.filter(
+        passed, status=LineStatus.SENT, batch_line__batch__status=BatchStatus.RELEASED
     )
     return Q(pk__in=in_term.values("pk"))
 

@@ -24,6 +24,7 @@ PEOPLE = {
     "igo-rijnmond": [
         ("admin@rijnmond.demo", "Anke de Vries", Role.IGO_ADMIN),
         ("finance@rijnmond.demo", "Bram Jansen", Role.IGO_FINANCE),
+        ("controller@rijnmond.demo", "Sanne Kok", Role.IGO_FINANCE),
         ("verloskundige@rijnmond.demo", "Carla Bakker", Role.MIDWIFE),
         ("gynaecoloog@rijnmond.demo", "Dirk Visser", Role.GYNAECOLOGIST),
         ("kraamzorg@rijnmond.demo", "Eva Smit", Role.MATERNITY_CARER),
@@ -31,6 +32,7 @@ PEOPLE = {
     "igo-brabant-oost": [
         ("admin@brabant.demo", "Femke van Dijk", Role.IGO_ADMIN),
         ("finance@brabant.demo", "Gert Mulder", Role.IGO_FINANCE),
+        ("controller@brabant.demo", "Tom Verhoeven", Role.IGO_FINANCE),
         ("verloskundige@brabant.demo", "Hanna de Boer", Role.MIDWIFE),
         ("gynaecoloog@brabant.demo", "Ivo Peters", Role.GYNAECOLOGIST),
         ("kraamzorg@brabant.demo", "Joke Hendriks", Role.MATERNITY_CARER),
@@ -90,8 +92,19 @@ def seed_people() -> People:
 
 
 def staff_of(slug: str) -> dict[str, User]:
-    """The users of one IGO by role."""
-    return {role: User.objects.get(email=email) for email, _n, role in PEOPLE[slug]}
+    """The users of one IGO by role: the first of each role (the finance employee who prepares; the
+    controller, the second finance user who releases payouts, is `controller_of`)."""
+    staff: dict[str, User] = {}
+    for email, _n, role in PEOPLE[slug]:
+        if role not in staff:
+            staff[role] = User.objects.get(email=email)
+    return staff
+
+
+def controller_of(slug: str) -> User:
+    """The IGO's second finance user: the four eyes that release what the first prepared."""
+    finance = [email for email, _n, role in PEOPLE[slug] if role == Role.IGO_FINANCE]
+    return User.objects.get(email=finance[1])
 
 
 def seed_insurer_key(user: User, insurer: Insurer) -> tuple[str | None, str]:

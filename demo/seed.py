@@ -20,6 +20,7 @@ class Demo:
 
     logins: list[tuple[str, str, str]]  # (email, role, where)
     batches: list[str]
+    payouts: list[str]
     key: str | None  # the insurer API key, when this run made it
     key_note: str  # otherwise: when it was made
     key_insurer: str  # the name of the insurer the key is for
@@ -34,6 +35,7 @@ def seed_demo() -> Demo:
     # a few seconds tells one story even when it starts just before midnight.
     now = timezone.now()
     batch_rows: list[str] = []
+    payout_rows: list[str] = []
     for n, (slug, tenant) in enumerate(made.tenants.items()):
         staff = people.staff_of(slug)
         catalogue_seed(tenant=tenant)
@@ -42,6 +44,7 @@ def seed_demo() -> Demo:
         care.seed_history(tenant, staff, insurers, now=now)
         care.seed_transferred(tenant, staff, insurers, now=now)
         billing.seed_billing(tenant, staff[Role.IGO_FINANCE], insurers, now=now)
+        billing.seed_bank_accounts(tenant, staff[Role.IGO_ADMIN])
         quality.seed_quality(tenant, staff, insurers, now=now)
         batch_rows += billing.seed_batches(
             tenant,
@@ -50,5 +53,8 @@ def seed_demo() -> Demo:
             insurer=insurers[ZK],
             now=now,
         )
+        payout_rows += billing.seed_payouts(
+            tenant, staff[Role.IGO_FINANCE], people.controller_of(slug), now=now
+        )
     key, key_note = people.seed_insurer_key(zk_user, insurers[ZK])
-    return Demo(made.logins, batch_rows, key, key_note, insurers[ZK].name)
+    return Demo(made.logins, batch_rows, payout_rows, key, key_note, insurers[ZK].name)

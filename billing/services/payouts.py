@@ -126,7 +126,8 @@ def _nets(made: QuerySet[Allocation], undone: QuerySet[Allocation]) -> dict[int,
     for qs, sign in ((made, 1), (undone, -1)):
         for row in qs.values("organisation_id").annotate(s=Sum("amount"), n=Count("pk")).order_by():
             net = nets.setdefault(row["organisation_id"], _Net())
-            net.amount += sign * (row["s"] or ZERO)
+            # Quantized: SQLite (the demo's database) sums decimals as floats.
+            net.amount += sign * Decimal(row["s"] or ZERO).quantize(ZERO)
             net.entries += row["n"]
     return nets
 

@@ -1,5 +1,7 @@
-"""The demo data tells the same story on any day it is made: last month's batches (Zilveren Kruis and VGZ)
-released, the Zilveren Kruis one answered with one line rejected and in the work queue; this month's drafts
+"""The demo data tells the same story on any day it is made: the batches of the month before last and of
+last month (Zilveren Kruis and VGZ) released; in IGO Rijnmond the Zilveren Kruis ones answered (the older in
+full and paid, last month's with one line rejected, held back and in the work queue) and the members paid
+out (the older month released by the controller, last month prepared and waiting); this month's drafts
 (Zilveren Kruis and CZ) with lines; care logged this week; maternity carers with clients today; an insurer
 API key. The books reconcile, and a second run adds nothing.
 
@@ -17,13 +19,18 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from billing import ledger
 from billing.models import (
     BatchLine,
     BatchReturn,
     BatchStatus,
     ClaimBatch,
     ClaimLine,
+    InsurerPayment,
     LineStatus,
+    Payout,
+    PayoutRun,
+    PayoutStatus,
     ReturnLine,
     WorkItem,
 )
@@ -77,6 +84,9 @@ def counts() -> dict[str, int]:
             ReturnLine,
             WorkItem,
             InsurerApiToken,
+            InsurerPayment,
+            PayoutRun,
+            Payout,
         )
     }
 
@@ -92,11 +102,14 @@ def test_the_demo_tells_the_same_story_on_any_day_and_a_second_run_adds_nothing(
         assert abs(now - moment) < dt.timedelta(minutes=1)
     this_month = timezone.localdate(now).replace(day=1)
     last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    before_last = (last_month - dt.timedelta(days=1)).replace(day=1)
     first = seed()
 
     for tenant in Tenant.objects.order_by("slug"):
         made = list(ClaimBatch.unscoped.filter(tenant=tenant).select_related("insurer"))
         assert sorted((b.period, b.insurer.uzovi_code, b.status) for b in made) == [
+            (before_last, ZK, BatchStatus.RELEASED),
+            (before_last, VGZ, BatchStatus.RELEASED),
             (last_month, ZK, BatchStatus.RELEASED),
             (last_month, VGZ, BatchStatus.RELEASED),
             (this_month, ZK, BatchStatus.DRAFT),
@@ -109,6 +122,8 @@ def test_the_demo_tells_the_same_story_on_any_day_and_a_second_run_adds_nothing(
         assert not lines.filter(batch_line__isnull=True).exists()
         assert not lines.filter(batch_line__batch__period=this_month, created_at__lt=midnight(this_month))
         assert not lines.filter(batch_line__batch__period=last_month, created_at__gte=midnight(this_month))
+        assert not lines.filter(batch_line__batch__period=last_month, created_at__lt=midnight(last_month))
+        assert not lines.filter(batch_line__batch__period=before_last, created_at__gte=midnight(last_month))
 
         # Care logged this week by a midwife and by a maternity carer; none in the future.
         events = CareEvent.unscoped.filter(tenant=tenant).select_related("professional")
@@ -122,15 +137,56 @@ def test_the_demo_tells_the_same_story_on_any_day_and_a_second_run_adds_nothing(
         with tenant_scope(tenant):
             assert sorted(e.client.given_names for e in my_clients_today(user=carer)) == ["Emma", "Roos"]
 
-    answer = BatchReturn.unscoped.select_related("batch__tenant", "batch__insurer").get()
-    assert (answer.batch.tenant.slug, answer.batch.insurer.uzovi_code) == ("igo-rijnmond", ZK)
-    assert answer.batch.period == last_month
+    answers = BatchReturn.unscoped.select_related("batch__tenant", "batch__insurer").order_by("batch__period")
+    assert [(a.batch.tenant.slug, a.batch.insurer.uzovi_code, a.batch.period) for a in answers] == [
+        ("igo-rijnmond", ZK, before_last),
+        ("igo-rijnmond", ZK, last_month),
+    ]
+    older, answer = answers
+    assert (older.accepted, older.rejected) == (older.batch.line_count, 0)
     assert (answer.accepted, answer.rejected) == (answer.batch.line_count - 1, 1)
     rejected = ReturnLine.unscoped.select_related("batch_line__claim_line").get(status="rejected")
     assert rejected.reason_code == "0101"
     assert rejected.batch_line.claim_line.status == LineStatus.REJECTED
     item = WorkItem.unscoped.get(resolved_at__isnull=True)
     assert (item.reason, item.episode_id) == ("rejected", rejected.batch_line.claim_line.episode_id)
+    # The older batch is paid by the insurer exactly as accepted (no payment difference in the work queue).
+    payment = InsurerPayment.unscoped.select_related("tenant").get()
+    assert payment.batch_id == older.batch_id
+    with tenant_scope(payment.tenant):
+        assert payment.amount == ledger.batch_money([older.batch_id])[older.batch_id].accepted > 0
+
+    # Payouts in IGO Rijnmond only (Brabant-Oost's batches are not answered, so nothing is payable yet):
+    # the month before last released by a second finance user, last month prepared and waiting.
+    runs = list(PayoutRun.unscoped.select_related("tenant", "prepared_by", "released_by").order_by("period"))
+    assert [(r.tenant.slug, r.period, r.status) for r in runs] == [
+        ("igo-rijnmond", before_last, PayoutStatus.RELEASED),
+        ("igo-rijnmond", last_month, PayoutStatus.PREPARED),
+    ]
+    assert runs[0].prepared_by.email == "finance@rijnmond.demo"
+    assert runs[0].released_by.email == "controller@rijnmond.demo"
+    rijnmond = runs[0].tenant
+    with tenant_scope(rijnmond):
+        today = timezone.localdate()
+        paid_out: dict[int, object] = {}
+        for run in runs:
+            payouts = list(Payout.objects.filter(run=run))
+            assert payouts and all(p.amount > 0 and p.iban for p in payouts)
+            assert sum(p.amount for p in payouts) == run.total
+            for p in payouts:
+                paid_out[p.organisation_id] = paid_out.get(p.organisation_id, ledger.ZERO) + p.amount
+        # What the members' statements call paid, month by month, is what the runs pay them.
+        months, period = [], this_month
+        for _ in range(6):
+            months.append(ledger.month_totals(period=period, today=today))
+            period = (period - dt.timedelta(days=1)).replace(day=1)
+        for org_id, amount in paid_out.items():
+            assert sum((m.member(org_id).paid for m in months), ledger.ZERO) == amount
+        # The rejected line's parts are held back, never paid.
+        held = ledger.month_totals(period=last_month, today=today)
+        claim_line = rejected.batch_line.claim_line
+        assert sum((t.held for t in held.rows.values()), ledger.ZERO) == claim_line.amount
+        assert not claim_line.allocations.filter(paid_in__isnull=False).exists()
 
     token = InsurerApiToken.objects.select_related("insurer", "created_by").get()
     assert (token.insurer.uzovi_code, token.created_by.email) == (ZK, "declaraties@zk.demo")

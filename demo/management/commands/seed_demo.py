@@ -31,6 +31,9 @@ class Command(BaseCommand):
         out.write("Claim batches:")
         for row in demo.batches:
             out.write(f"  {row}")
+        out.write("Payouts to the members (prepared by finance@, released by controller@):")
+        for row in demo.payouts:
+            out.write(f"  {row}")
         out.write(
             f"Insurer API key of {INSURER_USERS[0][0]} ({demo.key_insurer}): {demo.key or demo.key_note}"
         )
