@@ -104,3 +104,28 @@ class AcceptInvitationForm(forms.Form):
         if data.get("password1") and data.get("password2") and data["password1"] != data["password2"]:
             self.add_error("password2", _("The two passwords differ."))
         return data
+
+
+class EmailChangeForm(forms.Form):
+    """The user's own request for another sign-in address; her password confirms it is she."""
+
+    email = forms.EmailField(label=_("New e-mail address"))
+    password = forms.CharField(
+        label=_("Your password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("The password is not correct."))
+        return str(password)
+
+
+class UserEmailForm(forms.Form):
+    """An administrator sets a user's sign-in address."""
+
+    email = forms.EmailField(label=_("New e-mail address"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -267,8 +268,47 @@ class InsurerApiToken(models.Model):
         return self.revoked_at is None and self.expires_at > now
 
 
+def identity_snapshots_fill(rows: Sequence[AppendOnly]) -> None:
+    """Copy the name and e-mail of each user a log row names into the row, as they are now.
+
+    A log must say who acted as that person was known at the time: a later change of e-mail address must not
+    move earlier entries to the new address (NEN 7513). Users not loaded with the rows are read in one query.
+    """
+    missing: set[int] = set()
+    for row in rows:
+        for fk in row.identity_snapshots:
+            if getattr(row, f"{fk}_id") is not None and not row._state.fields_cache.get(fk):
+                missing.add(getattr(row, f"{fk}_id"))
+    found = User.objects.in_bulk(missing) if missing else {}
+    for row in rows:
+        for fk, (name_field, email_field) in row.identity_snapshots.items():
+            user_id = getattr(row, f"{fk}_id")
+            if user_id is None or getattr(row, email_field):
+                continue
+            user = row._state.fields_cache.get(fk) or found.get(user_id)
+            if user is not None:
+                setattr(row, name_field, user.full_name)
+                setattr(row, email_field, user.email)
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        objs = list(objs)
+        identity_snapshots_fill(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+AppendOnlyManager = models.Manager.from_queryset(AppendOnlyQuerySet)
+
+
 class AppendOnly(models.Model):
-    """A row that is written once: saving an existing row or deleting one raises."""
+    """A row that is written once: saving an existing row or deleting one raises.
+
+    `identity_snapshots` maps a user foreign key to the fields that keep that user's name and e-mail as they
+    were when the row was written (filled by `save` and by the managers' `bulk_create`).
+    """
+
+    identity_snapshots: ClassVar[dict[str, tuple[str, str]]] = {}
 
     class Meta:
         abstract = True
@@ -276,6 +316,7 @@ class AppendOnly(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise RuntimeError(f"{type(self).__name__} rows are append-only.")
+        identity_snapshots_fill([self])
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
@@ -290,11 +331,18 @@ class AuditEntry(AppendOnly):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    # The actor's name and e-mail when the entry was written (rows from before 2026-12 hold the values of
+    # the day the column was added: igo/migrations/0006_identity_snapshots.py).
+    actor_name = models.CharField(_("name at the time"), max_length=150, blank=True)
+    actor_email = models.EmailField(_("e-mail address at the time"), blank=True)
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     details = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AppendOnlyManager()
+    identity_snapshots: ClassVar[dict[str, tuple[str, str]]] = {"actor": ("actor_name", "actor_email")}
 
     class Meta:
         verbose_name = _("audit entry")
@@ -304,3 +352,14 @@ class AuditEntry(AppendOnly):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+    @property
+    def actor_label(self) -> str:
+        return identity_label(self.actor_name, self.actor_email)
+
+
+def identity_label(name: str, email: str) -> str:
+    """How a log shows a user it names: the name and e-mail address stored with the entry."""
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email

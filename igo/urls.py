@@ -3,7 +3,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from igo import views
+from igo import account_views, views
 from igo.api import views as api_views
 
 tenant_patterns: list[URLPattern | URLResolver] = [
@@ -11,6 +11,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("users/", views.membership_list, name="membership_list"),
     path("users/<int:pk>/", views.membership_detail, name="membership_detail"),
     path("users/<int:pk>/end/", views.membership_end, name="membership_end"),
+    path("users/<int:pk>/email/", account_views.membership_email, name="membership_email"),
     path("invitations/new/", views.invitation_create, name="invitation_create"),
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
@@ -35,6 +36,9 @@ urlpatterns = [
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("insurer/", include("billing.insurer.urls")),
     path("platform/", views.platform_tenants, name="platform_tenants"),
+    # Our own address page before allauth's (igo/account_views.py says why).
+    path("accounts/email/", account_views.email_change, name="account_email_change"),
+    path("accounts/email/confirm/<str:token>/", account_views.email_confirm, name="account_email_confirm"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

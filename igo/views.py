@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -162,11 +163,19 @@ def invitation_revoke(request: TenantRequest, pk: int) -> HttpResponse:
 @tenant_view(rules.can_view_members)
 def membership_detail(request: TenantRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
+    return membership_detail_page(request, membership)
+
+
+def membership_detail_page(
+    request: TenantRequest, membership: Membership, *, email_form: Any = None, status: int = 200
+) -> HttpResponse:
+    from igo.forms import UserEmailForm
+
     history = AuditEntry.objects.filter(
+        Q(object_type="igo.membership", object_id=str(membership.pk))
+        | Q(object_type="igo.user", object_id=str(membership.user_id)),
         tenant=request.tenant,
-        object_type="igo.membership",
-        object_id=str(membership.pk),
-    ).select_related("actor")
+    )
     return render(
         request,
         "igo/membership_detail.html",
@@ -174,7 +183,9 @@ def membership_detail(request: TenantRequest, pk: int) -> HttpResponse:
             "membership": membership,
             "history": history,
             "can_manage": rules.can_manage_members(request.tenant_roles),
+            "email_form": email_form or UserEmailForm(),
         },
+        status=status,
     )
 
 

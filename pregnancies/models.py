@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -13,8 +14,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from igo.models import AppendOnly
-from igo.tenancy import TenantOwned
+from igo.models import AppendOnly, AppendOnlyManager, AppendOnlyQuerySet, identity_label
+from igo.tenancy import TenantManager, TenantOwned
 from igo.validators import validate_bsn
 
 
@@ -368,6 +369,9 @@ class AccessAction(models.TextChoices):
     EXPORT = "export", _("exported")
 
 
+TenantAppendOnlyManager = TenantManager.from_queryset(AppendOnlyQuerySet)
+
+
 class AccessLogEntry(AppendOnly, TenantOwned):
     """NEN 7513: who accessed which client's record, how, when, and on whose responsibility.
 
@@ -380,11 +384,24 @@ class AccessLogEntry(AppendOnly, TenantOwned):
     on_behalf_of = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Who the users were when the entry was written: a later change of name or e-mail does not move earlier
+    # entries (rows from before 2026-12: pregnancies/migrations/0006_access_log_identity_snapshots.py).
+    user_name = models.CharField(_("name at the time"), max_length=150, blank=True)
+    user_email = models.EmailField(_("e-mail address at the time"), blank=True)
+    on_behalf_of_name = models.CharField(max_length=150, blank=True)
+    on_behalf_of_email = models.EmailField(blank=True)
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=16, choices=AccessAction.choices)
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     detail = models.CharField(max_length=200, blank=True)
+
+    objects = TenantAppendOnlyManager()  # type: ignore[misc]  # the same manager, with snapshot filling
+    unscoped = AppendOnlyManager()  # type: ignore[misc]
+    identity_snapshots: ClassVar[dict[str, tuple[str, str]]] = {
+        "user": ("user_name", "user_email"),
+        "on_behalf_of": ("on_behalf_of_name", "on_behalf_of_email"),
+    }
 
     class Meta:
         verbose_name = _("access log entry")
@@ -397,3 +414,11 @@ class AccessLogEntry(AppendOnly, TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user_id} {self.action} {self.client_id}"
+
+    @property
+    def user_label(self) -> str:
+        return identity_label(self.user_name, self.user_email)
+
+    @property
+    def on_behalf_of_label(self) -> str:
+        return identity_label(self.on_behalf_of_name, self.on_behalf_of_email)

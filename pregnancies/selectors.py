@@ -144,7 +144,8 @@ def access_log_search(
     if user is not None:
         qs = qs.filter(user=user)
     if user_email:
-        qs = qs.filter(user__email__icontains=user_email)
+        # The address at the time of the entry, or the user's address now.
+        qs = qs.filter(Q(user_email__icontains=user_email) | Q(user__email__icontains=user_email))
     if action:
         qs = qs.filter(action=action)
     if since:

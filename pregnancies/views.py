@@ -568,15 +568,30 @@ def access_log_export(request: TenantRequest, pk: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="access-history-client-{client.pk}.csv"'
     writer = csv.writer(response)
-    writer.writerow(["at", "user", "on_behalf_of", "action", "object_type", "object_id", "detail"])
+    # The users as they were named when each entry was written, not as they are named now.
+    writer.writerow(
+        [
+            "at",
+            "user",
+            "on_behalf_of",
+            "action",
+            "object_type",
+            "object_id",
+            "detail",
+            "user_name",
+            "on_behalf_of_name",
+        ]
+    )
     for e in selectors.access_log_search(client=client).iterator():
         texts = (
-            e.user.email,
-            e.on_behalf_of.email if e.on_behalf_of else "",
+            e.user_email,
+            e.on_behalf_of_email,
             e.action,
             e.object_type,
             e.object_id,
             e.detail,
+            e.user_name,
+            e.on_behalf_of_name,
         )
         writer.writerow([timezone.localtime(e.at).isoformat(), *(csv_safe(t) for t in texts)])
     return response
