@@ -13,4 +13,4 @@ RUN IGO_ALLOW_DEV_SECRET=1 python manage.py collectstatic --noinput -v0
 RUN useradd --system --home /app igo && chown -R igo /app
 USER igo
 EXPOSE 8000
-CMD ["gunicorn", "igo.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "igo.wsgi", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -9,12 +9,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from igo import identity, rules
+from igo import identity, lockout, rules
 from igo.forms import EmailChangeForm, UserEmailForm
 from igo.http import AuthedRequest, TenantRequest
 from igo.models import Membership
@@ -86,3 +86,15 @@ def membership_email(request: TenantRequest, pk: int) -> HttpResponse:
             )
             return redirect("membership_detail", tenant_slug=request.tenant.slug, pk=membership.pk)
     return membership_detail_page(request, membership, email_form=form, status=400)
+
+
+def account_unlock(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the lockout mail. The GET only asks; the POST lifts the lock (mail scanners open links)."""
+    email = lockout.unlock_token_email(token)
+    if email is None:
+        return render(request, "igo/unlock.html", {"invalid": True}, status=410)
+    if request.method == "POST":
+        lockout.clear(email)
+        messages.success(request, _("Your account is unlocked. You can sign in again."))
+        return redirect("account_login")
+    return render(request, "igo/unlock.html", {"invalid": False})

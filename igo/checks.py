@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections
 
 SUPERUSER_ID = "igo.W001"
@@ -67,3 +67,37 @@ def check_database_role(
             role, rolsuper, rolbypassrls = found
             messages.extend(database_role_messages(role=role, rolsuper=rolsuper, rolbypassrls=rolbypassrls))
     return messages
+
+
+PER_PROCESS_CACHE_ID = "igo.E004"
+_PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def cache_messages(caches: dict[str, dict[str, Any]]) -> list[CheckMessage]:
+    """What the deploy check says about the default cache.
+
+    The sign-in lockout, allauth's rate limits and the API throttles count in the default cache. A cache of
+    one process (or none) gives each gunicorn worker its own counters: with 3 workers an attacker gets three
+    times the tries and the lockout of one account is forgotten by the next worker.
+    """
+    backend = caches.get("default", {}).get("BACKEND", "")
+    if backend in _PER_PROCESS_CACHES:
+        return [
+            Error(
+                f"The default cache ({backend}) is not shared between processes: sign-in lockouts, rate limits "
+                "and API throttles would be counted per worker.",
+                hint="Set REDIS_URL so that the default cache is Redis (docs/operations.md).",
+                id=PER_PROCESS_CACHE_ID,
+            )
+        ]
+    return []
+
+
+@register(Tags.caches, Tags.security, deploy=True)
+def check_shared_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    from django.conf import settings
+
+    return cache_messages(settings.CACHES)

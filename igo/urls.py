@@ -39,6 +39,7 @@ urlpatterns = [
     # Our own address page before allauth's (igo/account_views.py says why).
     path("accounts/email/", account_views.email_change, name="account_email_change"),
     path("accounts/email/confirm/<str:token>/", account_views.email_confirm, name="account_email_confirm"),
+    path("accounts/unlock/<str:token>/", account_views.account_unlock, name="account_unlock"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
