@@ -96,7 +96,7 @@ def test_a_locked_account_without_second_factor_gets_an_unlock_link_that_works(w
     assert Client().get("/accounts/unlock/forged/").status_code == 410
 
 
-def test_the_lock_counts_per_account_across_addresses_and_expires(world_a, time_machine):
+def test_the_lock_counts_per_account_across_network_addresses(world_a):
     midwife = world_a.user(Role.MIDWIFE)
     _stranger_tries(midwife.email, times=4)
     assert (
