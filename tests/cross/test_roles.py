@@ -38,6 +38,7 @@ ACCESS = {
     "membership_list": ("get", ADMIN_FINANCE),
     "membership_detail": ("get", ADMIN_FINANCE),
     "membership_end": ("post", ADMIN),
+    "membership_email": ("post", ADMIN),
     "invitation_create": ("get", ADMIN),
     "invitation_revoke": ("post", ADMIN),
     "audit_list": ("get", ADMIN),
@@ -176,7 +177,7 @@ def test_access_table_covers_every_tenant_url():
 
 def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
     kwargs = {"tenant_slug": world.tenant.slug}
-    if name in ("membership_detail", "membership_end", "api_membership_detail"):
+    if name in ("membership_detail", "membership_end", "membership_email", "api_membership_detail"):
         # A midwife's membership: ending it is a legal action for an administrator.
         kwargs["pk"] = Membership.unscoped.get(tenant=world.tenant, user=world.user(Role.MIDWIFE)).pk
     if name in ("organisation_detail", "organisation_end"):

@@ -113,6 +113,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "catalogue_toggle": event.event_type_id,
         "membership_detail": membership.pk,
         "membership_end": membership.pk,
+        "membership_email": membership.pk,
         "invitation_revoke": invitation.pk,
         "api_membership_detail": membership.pk,
         "organisation_detail": org.pk,
@@ -166,7 +167,13 @@ def _kwargs(params: list[str], value: int | dict[str, int | str] | None) -> dict
 
 def test_every_tenant_url_is_covered_by_the_isolation_test():
     with_pk = {name for name, params in TENANT_URLS if params}
-    known = {"membership_detail", "membership_end", "invitation_revoke", "api_membership_detail"}
+    known = {
+        "membership_detail",
+        "membership_end",
+        "membership_email",
+        "invitation_revoke",
+        "api_membership_detail",
+    }
     known |= {"organisation_detail", "organisation_end", "professional_edit", "professional_toggle"}
     known |= {"client_detail", "access_log_export", "episode_detail", "event_create", "episode_history"}
     known |= {"episode_key_dates", "birth_create", "episode_end", "event_correct", "event_void"}
