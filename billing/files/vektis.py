@@ -241,7 +241,7 @@ _HEADER_01 = (
         12,
         81,
         True,
-        "Uniek per IGO: `JJJJMM-` gevolgd door het batchnummer (retourcode 0030).",
+        "Uniek per IGO: `JJJJMM` van de maand gevolgd door het batchnummer in 6 cijfers (retourcode 0030).",
     ),
     _f(
         "0117",
@@ -728,7 +728,7 @@ _COMMENT_98 = (
         140,
         19,
         True,
-        "Hoofdletters ASCII; hoort bij het record direct ervoor (0755 als leeg).",
+        "ASCII zonder diakritische tekens; hoort bij het record direct ervoor (0755 als leeg).",
     ),
     _f("9880", "TEC007", "Reserve", "reserve", "AN", 152, 159, False, "Spaties."),
 )
