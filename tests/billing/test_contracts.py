@@ -66,10 +66,10 @@ def _contract(s: Setup, **overrides: Any) -> Contract:
             id="overlap-one-day",
         ),
         pytest.param(
-            {"tariffs": {**ZK_TARIFFS, "natal": ("IGB-NAT", D("-0.01"))}}, "amount_natal", id="negative"
+            {"tariffs": {**ZK_TARIFFS, "natal": ("IGBNAT", D("-0.01"))}}, "amount_natal", id="negative"
         ),
         pytest.param(
-            {"tariffs": {**ZK_TARIFFS, "prenatal": ("IGB-PRE", D("1200.005"))}},
+            {"tariffs": {**ZK_TARIFFS, "prenatal": ("IGBPRE", D("1200.005"))}},
             "amount_prenatal",
             id="three-decimals",
         ),
