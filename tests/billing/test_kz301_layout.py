@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from django.core.management import call_command
@@ -31,3 +32,14 @@ def test_every_field_and_provisional_choice_is_in_the_document(tmp_path):
     provisional = {f.rubriek for r in KZ301.values() for f in r.fields if f.provisional}
     assert {f"04{n:02d}" for n in range(8, 23)} <= provisional
     assert {"0102", "0105", "0110", "0112", "0113", "0208", "0223"} <= provisional
+
+
+def test_the_migration_maps_codes_that_do_not_fit_deterministically():
+    fitted = importlib.import_module("billing.migrations.0012_kz301_prestatie_codes").fitted
+    assert [fitted(c) for c in ("IGB-PRE", "DEMO-POST", "014037", "igb-nat", "---")] == [
+        "IGBPRE",
+        "DEMOPO",
+        "014037",
+        "IGBNAT",
+        "---",
+    ]
