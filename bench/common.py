@@ -675,9 +675,9 @@ def contract_create(
         name=f"{insurer.name} integrale geboortezorg",
         valid_from=valid_from,
         tariffs={
-            "prenatal": ("IGB-PRE", prenatal),
-            "natal": ("IGB-NAT", natal),
-            "postnatal": ("IGB-POST", postnatal),
+            "prenatal": ("IGBPRE", prenatal),
+            "natal": ("IGBNAT", natal),
+            "postnatal": ("IGBPOS", postnatal),
         },
         partial_rules=partial_rules(more_partial_rules),
     )

@@ -439,7 +439,7 @@ def claim_line_rebill(request: TenantRequest, pk: int) -> HttpResponse:
 
 BATCH_POLLS_WHILE_QUEUED = 5  # polls (2 s apart) to wait for a worker to pick up new batches
 FILE_TYPES = {
-    "kz301": ("text/plain; charset=iso-8859-1", "KZ301_{agb}_{uzovi}_{number}.txt"),
+    "kz301": ("text/plain; charset=us-ascii", "KZ301_{agb}_{uzovi}_{number}.txt"),
     "csv": ("text/csv; charset=utf-8", "KZ301_{agb}_{uzovi}_{number}.csv"),
     "pdf": ("application/pdf", "KZ301_{agb}_{uzovi}_{number}.pdf"),
 }

@@ -57,9 +57,9 @@ def seed_billing(tenant: Tenant, admin: User, insurers: dict[str, Insurer], *, n
                 name=f"{insurer.name} {year - 1}–{year}",
                 valid_from=date(year - 1, 1, 1),
                 tariffs={
-                    "prenatal": ("DEMO-PRE", pre),
-                    "natal": ("DEMO-NAT", nat),
-                    "postnatal": ("DEMO-POST", post),
+                    "prenatal": ("DEMPRE", pre),
+                    "natal": ("DEMNAT", nat),
+                    "postnatal": ("DEMPOS", post),
                 },
                 # Prenatal care interrupted by a miscarriage before 16 weeks: half; by a transfer out of the
                 # region: in full. Any other interrupted phase waits for finance's decision.

@@ -10,6 +10,7 @@ from django.utils import timezone
 from billing.models import BatchLine, ClaimBatch, Sign
 from billing.statements import PayoutStatement, Statement
 from igo.exports import csv_bytes
+from igo.text import FAMILY_NAME_LENGTH, INITIALS_LENGTH, ascii_upper
 
 BATCH_CSV_HEADER = (
     "batch", "line", "reference", "corrects", "debit_credit", "bsn", "uzovi", "insured_number",
@@ -30,10 +31,11 @@ def batch_csv(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
                 "D" if r.sign == Sign.DEBIT else "C",
                 r.bsn,
                 batch.insurer.uzovi_code,
-                r.policy_number,
+                # Names and identifiers as the KZ301 file carries them (igo.text), so that the two agree.
+                ascii_upper(r.policy_number),
                 r.date_of_birth.isoformat() if r.date_of_birth else "",
-                r.family_name,
-                r.initials,
+                ascii_upper(r.family_name, FAMILY_NAME_LENGTH),
+                ascii_upper(r.initials, INITIALS_LENGTH),
                 r.prestatie_code,
                 r.phase,
                 r.service_start.isoformat(),

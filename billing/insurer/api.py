@@ -41,6 +41,7 @@ from igo.api.auth import InsurerRateThrottle, InsurerTokenAuthentication
 from igo.api.base import ScopedQuerysetMixin
 from igo.api.views import InsurerRefSerializer
 from igo.models import Insurer, InsurerApiToken, User
+from igo.text import FAMILY_NAME_LENGTH, INITIALS_LENGTH, ascii_upper
 
 TAGS = ["insurer"]
 MAX_RETURN_LINES = 20_000
@@ -158,6 +159,14 @@ class InsurerBatchLineSerializer(serializers.ModelSerializer):
 
     def get_debit_credit(self, line: BatchLine) -> str:
         return "D" if line.sign == "debit" else "C"
+
+    def to_representation(self, instance: BatchLine) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        # Names and identifiers as the KZ301 file and the CSV carry them (igo.text), so that the three agree.
+        data["insured_number"] = ascii_upper(instance.policy_number)
+        data["family_name"] = ascii_upper(instance.family_name, FAMILY_NAME_LENGTH)
+        data["initials"] = ascii_upper(instance.initials, INITIALS_LENGTH)
+        return data
 
     @extend_schema_field(InsurerAnswerSerializer(allow_null=True))
     def get_answer(self, line: BatchLine) -> dict[str, Any] | None:
@@ -302,7 +311,7 @@ class InsurerBatchFileView(InsurerAPIView):
         tags=TAGS,
         operation_id="insurer_batch_files_retrieve",
         summary="Download a file of a batch: the KZ301 declaration, the CSV or the PDF summary",
-        description="`kz301`: fixed-width 370-character records, ISO-8859-1, CR LF (docs/kz301.md). "
+        description="`kz301`: Vektis KZ301 v3.2, fixed-width 310-position records, ASCII, CR LF (docs/kz301.md). "
         "`csv`: semicolon-separated UTF-8 with a byte-order mark. `pdf`: a printable summary. The header "
         "`X-Content-SHA256` carries the file's SHA-256. Every download is recorded in the IGO's audit log.",
         parameters=[

@@ -88,7 +88,7 @@ class Download:
 
 
 CONTENT_TYPES = {
-    BatchFileKind.KZ301: "text/plain; charset=iso-8859-1",
+    BatchFileKind.KZ301: "text/plain; charset=us-ascii",
     BatchFileKind.CSV: "text/csv; charset=utf-8",
     BatchFileKind.PDF: "application/pdf",
 }

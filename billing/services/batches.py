@@ -23,8 +23,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from billing.files import kz301
+from billing.files.conformance import Problem, conformance_problems
 from billing.files.csv import batch_csv
 from billing.files.pdf import batch_pdf
+from billing.files.vektis import KZ301
 from billing.models import (
     PRESEND_REASONS,
     BatchFile,
@@ -40,12 +42,16 @@ from billing.models import (
     WorkReason,
 )
 from billing.services.claim_lines import care_episode_id
+from billing.services.contracts import PRESTATIE_CODE
 from billing.services.rollup import submission_deadline
 from igo.dates import midnight, month_start, next_month
 from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
+from igo.text import ascii_upper
 from igo.validators import bsn_is_valid
 from pregnancies.models import mask_bsn
+
+INSURED_NUMBER_LENGTH = KZ301["02"].field("insured_number").length
 
 
 def initials(given_names: str) -> str:
@@ -123,6 +129,21 @@ def presend_check(
             )
         if not snap.policy_number.strip():
             hold(line, WorkReason.PRESEND_POLICY, _("The insured number is missing."))
+        elif len(ascii_upper(snap.policy_number)) > INSURED_NUMBER_LENGTH:
+            hold(
+                line,
+                WorkReason.PRESEND_POLICY,
+                _("The insured number %(number)s is longer than %(n)s positions.")
+                % {"number": snap.policy_number, "n": INSURED_NUMBER_LENGTH},
+            )
+        if not PRESTATIE_CODE.fullmatch(line.prestatie_code):
+            # Cut short or changed it would claim another prestatie: the contract's code must be corrected.
+            hold(
+                line,
+                WorkReason.PRESEND_PRESTATIE,
+                _("Prestatie code %(code)s does not fit the declaration file (at most 6 capitals or digits).")
+                % {"code": line.prestatie_code},
+            )
         if line.sign != Sign.DEBIT:
             continue
         deadline = submission_deadline(line.contract, line.service_end)
@@ -386,6 +407,13 @@ def batch_stale_lines(batch: ClaimBatch) -> list[str]:
     )
 
 
+def batch_file_problems(batch: ClaimBatch) -> list[Problem]:
+    """What an insurer's Vektis parser would refuse in the batch's KZ301 file (empty when it conforms)."""
+    stored = BatchFile.objects.filter(batch=batch, kind=BatchFileKind.KZ301).values_list("content", flat=True)
+    content = stored.first()
+    return conformance_problems(bytes(content or b""))
+
+
 def batch_release(*, batch: ClaimBatch, actor: User) -> ClaimBatch:
     """Finance releases a reviewed draft: its lines are sent, and the insurer can fetch it."""
     with transaction.atomic():
@@ -401,6 +429,16 @@ def batch_release(*, batch: ClaimBatch, actor: User) -> ClaimBatch:
                 )
                 % {"n": len(stale), "refs": ", ".join(stale[:5])},
                 code="stale",
+            )
+        problems = batch_file_problems(locked)
+        if problems:
+            raise ValidationError(
+                _(
+                    "The declaration file of this batch would be refused by the insurer (%(n)s problem(s)): "
+                    "%(problems)s. Rebuild the batch after correcting the data."
+                )
+                % {"n": len(problems), "problems": "; ".join(str(p) for p in problems[:5])},
+                code="conformance",
             )
         now = timezone.now()
         ClaimLine.objects.filter(batch_line__batch=locked, status=LineStatus.READY).update(

@@ -28,6 +28,8 @@ from igo.services import audit_record
 from pregnancies.models import EndReason, Phase
 
 HUNDRED = Decimal("100")
+# A prestatie code as the declaration file carries it (KZ301 rubriek 0416, AN 6): kraamzorg codes have 6 positions.
+PRESTATIE_CODE = re.compile(r"[A-Z0-9]{1,6}")
 
 
 def check_percentage(errors: dict[str, list[str]], field: str, value: Decimal, places: int = 2) -> None:
@@ -200,6 +202,10 @@ def contract_create(
             errors.setdefault("tariffs", []).append(_("Unknown phase %(phase)s.") % {"phase": phase})
         if not (code or "").strip():
             errors.setdefault(f"code_{phase}", []).append(_("Enter the prestatie code."))
+        elif not PRESTATIE_CODE.fullmatch(code.strip()):
+            errors.setdefault(f"code_{phase}", []).append(
+                _("A prestatie code has at most 6 positions, capital letters or digits (e.g. 014037).")
+            )
         check_amount(errors, f"amount_{phase}", amount)
     # When the operator keeps the code list (Vektis 069) in the reference table, a contract may only use
     # codes valid on its start date for the right phase; with an empty table, codes are taken as given.

@@ -1,5 +1,5 @@
 """A month's claim batch as files: the KZ301 file read back with an independent reader (built from
-docs/kz301.md) and compared with the database, the CSV and the PDF, and a property of the file trailer.
+../shared/VEKTIS-KZ301.md) and compared with the database, the CSV and the PDF, and a property of the file trailer.
 
 The world is seen from BILLING_NOW (20 November 2026, `pytest.mark.clock`): the claim lines the run makes
 are stamped then, so the batches here cover that month (THIS_MONTH) and the months after it.
@@ -12,7 +12,7 @@ import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
 
 import pytest
 from django.utils import translation
@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from billing.files import csv as files_csv
 from billing.files import kz301
+from billing.files.conformance import conformance_problems
 from billing.models import ClaimBatch, ClaimLine, WorkItem
 from billing.services import returns
 from igo import dates
@@ -35,7 +36,6 @@ from tests.scenarios.billing import (
     build,
     current,
     episode,
-    log,
     ordinary,
     pregnancy,
     run,
@@ -45,7 +45,6 @@ from tests.scenarios.files import pdf_text
 from tests.scenarios.kz301_reader import cents_of
 from tests.scenarios.month_batches import (
     NEXT_MONTH,
-    SPEC,
     THIS_MONTH,
     check_file_against_database,
     csv_rows,
@@ -64,36 +63,35 @@ pytestmark = pytest.mark.clock(BILLING_NOW)
 D = Decimal
 
 
-def test_the_document_describes_exactly_the_records_the_writer_writes():
-    def layout(spec: Any) -> dict[str, list[tuple[str, int, int, str]]]:
-        return {code: [(f.name, f.start, f.length, f.kind) for f in fields] for code, fields in spec.items()}
-
-    assert layout(SPEC) == layout(kz301.RECORDS)
-
-
 def test_the_document_lists_every_return_code():
-    text = kz301_reader.SPEC_PATH.read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "docs" / "kz301.md").read_text(encoding="utf-8")
     with translation.override("en"):
         for code, label in returns.RETURN_CODES.items():
             assert f"| `{code}` | {label} |" in text
 
 
-def test_the_reader_refuses_a_file_that_breaks_the_rules():
-    header = kz301.Header("53000001", "IGO", "3311", 1, dt.date(2026, 11, 1), THIS_MONTH, THIS_MONTH)
+def _empty_file() -> bytes:
+    header = kz301.Header("53000001", "3311", "202611000001", dt.date(2026, 11, 30), THIS_MONTH, THIS_MONTH)
     out = io.BytesIO()
     kz301.write(header, [], out.write)
-    good = out.getvalue()
-    assert [r.code for r in kz301_reader.parse(good, SPEC)] == ["01", "99"]
+    return out.getvalue()
+
+
+def test_the_reader_refuses_a_file_that_breaks_the_rules():
+    good = _empty_file()
+    assert [r.code for r in kz301_reader.parse(good)] == ["01", "99"]
+    assert len(good) == 2 * (310 + 2)
     bad = {
         "no CR LF at the end": good[:-2],
         "a record too short": good[:100] + good[101:],
-        "letters in an N field": good.replace(b"KZ301 01", b"KZ301 AB", 1),
-        "an impossible date": good[:46] + b"20261131" + good[54:],
+        "letters in an N field": good[:5] + b"AB" + good[7:],
+        "an impossible date": good[:64] + b"20261131" + good[72:],
         "a lone LF between records": good.replace(b"\r\n", b"\n", 1),
+        "a byte outside ASCII": good[:120] + "é".encode("latin-1") + good[121:],
     }
     for case, data in bad.items():
         with pytest.raises(kz301_reader.ReadError):
-            kz301_reader.parse(data, SPEC)
+            kz301_reader.parse(data)
             pytest.fail(case)
 
 
@@ -132,28 +130,31 @@ def corrected(world_a: TenantWorld) -> Corrected:
     return Corrected(s, first, second, ep, celik)
 
 
-def test_kz301_file_read_back_matches_the_database_and_keeps_diacritics(corrected):
+def test_kz301_file_read_back_matches_the_database_in_upper_case_ascii(corrected):
     c = corrected
     first = check_file_against_database(c.s, c.first)
     second = check_file_against_database(c.s, c.second)
     # Batch 1: 3600.00 + 1200.00 in four debit lines, two persons.
-    assert (first[-1]["count_04"], first[-1]["count_02"], first[-1]["total_cents"]) == (4, 2, 480000)
-    # Batch 2: credits 1200.00 + 900.00, the same again as new debits, three new 1200.00 transfers.
+    assert (first[-1]["count_04"], first[-1]["count_02"], first[-1]["total"]) == (4, 2, 480000)
+    assert first[-1]["total_dc"] == "D"
+    # Batch 2: credits 1200.00 + 900.00, the same again as new debits, three new 1200.00 transfers:
+    # 5700.00 - 2100.00 = 3600.00 net, one comment per credit.
     trailer = second[-1]
-    assert (trailer["debit_total_cents"], trailer["credit_total_cents"]) == (570000, 210000)
-    assert (trailer["total_sign"], trailer["total_cents"], trailer["count_98"]) == ("D", 360000, 2)
-    credits = [r for r in second if r.code == "04" and r["debit_credit"] == "C"]
+    assert (trailer["total_dc"], trailer["total"], trailer["count_98"]) == ("D", 360000, 2)
+    credits = [r for r in second if r.code == "04" and r["dc_2"] == "C"]
+    assert sorted(r["amount"] for r in credits) == [90000, 120000]
     taken_back = ClaimLine.unscoped.filter(batch_line__batch=c.first, episode=c.ordinary)
-    assert sorted(r["corrects_reference"] for r in credits) == sorted(
+    assert sorted(r["previous_reference"] for r in credits) == sorted(
         taken_back.filter(phase__in=["prenatal", "natal"]).values_list("number", flat=True)
     )
-    # A name with diacritics travels as ISO-8859-1: single bytes C7 and DC, not UTF-8 pairs.
+    # The file is ASCII: a name with diacritics travels without them, in capitals.
     data = file_of(c.second, "kz301")
-    assert "Çelik-Ünal".encode("iso-8859-1") in data and "Çelik-Ünal".encode() not in data
-    (person,) = [r for r in second if r.code == "02" and r["family_name"] == "Çelik-Ünal"]
-    # "ş" is not in ISO-8859-1, but only the initials of the given names travel: A.N.
+    assert data.isascii() and b"CELIK-UNAL" in data
+    (person,) = [r for r in second if r.code == "02" and r["family_name"] == "CELIK-UNAL"]
+    # Only the initials of the given names travel: A.N.
     assert person["initials"] == "A.N."
-    assert person["bsn"] == int(Client.unscoped.get(pk=c.celik.client_id).bsn)
+    assert person["bsn"] == Client.unscoped.get(pk=c.celik.client_id).bsn
+    assert conformance_problems(data) == []
 
 
 def test_csv_has_one_row_per_line_adds_up_and_is_formula_safe(corrected):
@@ -170,14 +171,15 @@ def test_csv_has_one_row_per_line_adds_up_and_is_formula_safe(corrected):
         assert D(r["amount"]) == x.amount  # a credit stays "-1200.00": a value, not text
         assert (r["corrects"], r["insured_number"], r["batch"]) == (
             x.corrects_number,
-            x.policy_number,
+            x.policy_number.upper(),
             str(batch.number),
         )
     # Names that a spreadsheet would run as formulas are neutralised; BSNs and amounts stay values.
     names = {r["family_name"] for r in rows}
-    assert '\'=HYPERLINK("x")' in names
+    assert '\'=HYPERLINK("X")' in names
     assert "'+31 6 12345678" in names
-    assert "Çelik-Ünal" in names
+    # Names as the KZ301 file carries them: upper-case ASCII.
+    assert "CELIK-UNAL" in names
     for r in rows:
         for column, cell in r.items():
             if cell[:1] in ("=", "+", "@", "\t", "\r", "|", "%"):
@@ -251,26 +253,19 @@ def test_the_prestatie_code_reaches_the_insurer_unchanged(s):
     run(s)
     batch = make_batch(s)
     sent = [r["prestatie_code"] for r in records(batch) if r.code == "04"]
+    assert sent and all(len(code) <= 6 for code in sent)
     assert sent == [x.prestatie_code for x in rows_of(batch)]
 
 
-def test_a_long_insured_number_is_not_cut_silently(s):
-    ep = episode(
-        s,
-        policy="ZK-2026-0000012345",
-        **pregnancy(dt.date(2026, 2, 2)),
-        status="ended",
-        end_date=dt.date(2026, 6, 8),
-        end_reason="moved_away",
-    )
-    log(s, ep, "PRE_CHECK", s.practice, at(2026, 2, 9))
+def test_a_long_insured_number_is_held_not_cut(s):
+    # The format has 15 positions for the insured number: a longer one is held back for correction.
+    ep = transferred_in_week_30(s)
     run(s)
+    ClaimLine.unscoped.filter(episode=ep).update(policy_number="ZK-2026-0000012345")
     result = make(s)
-    if result.batch is None:  # held back by the pre-send check: also a fix, nothing was cut
-        assert WorkItem.unscoped.filter(episode=ep, resolved_at__isnull=True).exists()
-        return
-    sent = [r["insured_number"] for r in records(result.batch) if r.code == "04"]
-    assert sent == ["ZK-2026-0000012345"]
+    assert result.batch is None and result.held == 1
+    (item,) = WorkItem.unscoped.filter(episode=ep, resolved_at__isnull=True)
+    assert (item.reason, "ZK-2026-0000012345" in item.message) == ("presend_policy", True)
 
 
 PEOPLE = [
@@ -283,13 +278,11 @@ PEOPLE = [
 @hsettings(max_examples=40, deadline=None)
 @given(
     items=st.lists(
-        st.tuples(st.sampled_from(PEOPLE), st.booleans(), st.integers(0, 10**9)), min_size=0, max_size=25
+        st.tuples(st.sampled_from(PEOPLE), st.booleans(), st.integers(0, 10**8 - 1)), min_size=0, max_size=25
     )
 )
-def test_the_trailer_always_equals_the_sum_of_the_records(items):
-    header = kz301.Header(
-        "53000001", "IGO Eigenschap", "3311", 7, dt.date(2026, 11, 30), THIS_MONTH, THIS_MONTH
-    )
+def test_the_closing_record_always_equals_the_sum_of_the_records(items):
+    header = kz301.Header("53000001", "3311", "202611000007", dt.date(2026, 11, 30), THIS_MONTH, THIS_MONTH)
     lines = [
         kz301.Line(
             bsn=bsn,
@@ -305,39 +298,32 @@ def test_the_trailer_always_equals_the_sum_of_the_records(items):
             service_start=dt.date(2026, 2, 2),
             service_end=dt.date(2026, 8, 14),
             tariff=D(amount) / 100,
-            percentage=D("100.00"),
             amount=D(amount if debit else -amount) / 100,
-            episode_reference=str(i),
-            comment="" if debit else f"Credit of line {i}-PRE-D0.",
+            comments=() if debit else (f"Credit of line {i}-PRE-D0.",),
         )
         for i, ((bsn, policy, name), debit, amount) in enumerate(items)
     ]
     out = io.BytesIO()
     returned = kz301.write(header, lines, out.write)
-    recs = kz301_reader.parse(out.getvalue(), SPEC)
+    data = out.getvalue()
+    assert conformance_problems(data) == []
+    recs = kz301_reader.parse(data)
     trailer = recs[-1]
     body = [r for r in recs if r.code == "04"]
     debit = sum(a for _, d, a in items if d)
     credit = sum(a for _, d, a in items if not d)
     assert [cents_of(r) for r in body] == [a if d else -a for _, d, a in items]
-    assert (
-        trailer["debit_total_cents"]
-        == debit
-        == sum(r["amount_cents"] for r in body if r["debit_credit"] == "D")
-    )
-    assert (
-        trailer["credit_total_cents"]
-        == credit
-        == sum(r["amount_cents"] for r in body if r["debit_credit"] == "C")
-    )
-    signed = trailer["total_cents"] if trailer["total_sign"] == "D" else -trailer["total_cents"]
+    assert debit == sum(r["amount"] for r in body if r["dc_2"] == "D") == returned["debit"]
+    assert credit == sum(r["amount"] for r in body if r["dc_2"] == "C") == returned["credit"]
+    signed = trailer["total"] if trailer["total_dc"] == "D" else -trailer["total"]
     assert signed == debit - credit == sum(cents_of(r) for r in body) == returned["net"]
     assert (trailer["count_04"], trailer["count_98"]) == (len(items), sum(1 for _, d, _ in items if not d))
-    assert trailer["count_records"] == len(recs) and [r["record_seq"] for r in recs] == list(
-        range(1, len(recs) + 1)
-    )
+    assert trailer["count_detail"] == len(recs) - 2
+    assert [r["detail_id"] for r in recs[1:-1]] == list(range(1, len(recs) - 1))
     changes = sum(1 for i, it in enumerate(items) if i == 0 or it[0][:2] != items[i - 1][0][:2])
     assert trailer["count_02"] == changes == sum(1 for r in recs if r.code == "02")
     assert [r["family_name"] for r in recs if r.code == "02"] == [
-        it[0][2] for i, it in enumerate(items) if i == 0 or it[0][:2] != items[i - 1][0][:2]
+        {"de Vries": "DE VRIES", "Çelik-Ünal": "CELIK-UNAL", "Øster": "OSTER"}[it[0][2]]
+        for i, it in enumerate(items)
+        if i == 0 or it[0][:2] != items[i - 1][0][:2]
     ]

@@ -264,9 +264,9 @@ def test_batch_numbers_are_per_igo_and_ascend_across_insurers(world_a, world_b):
         for batch in ClaimBatch.unscoped.filter(tenant=x.tenant):
             assert not BatchLine.unscoped.filter(batch=batch).exclude(claim_line__tenant=x.tenant).exists()
             assert not BatchLine.unscoped.filter(batch=batch).exclude(tenant=x.tenant).exists()
-            sent = {r["line_reference"] for r in records(batch) if r.code == "04"}
+            sent = {r["reference"] for r in records(batch) if r.code == "04"}
             assert sent <= own
-            assert records(batch)[0]["sender_agb"] == int(x.tenant.agb_code)
+            assert records(batch)[0]["instellingscode"] == x.tenant.agb_code
     # Every line of both IGOs is in exactly one batch of its own IGO: 1200.00 + 1000.00 + 1650.00 each.
     assert BatchLine.unscoped.count() == ClaimLine.unscoped.count() == 3 + 3 + 1
     assert sum(x.total for x in ClaimBatch.unscoped.filter(tenant=b.tenant)) == D("3850.00")

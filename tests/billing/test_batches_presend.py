@@ -105,19 +105,19 @@ def test_presend_prestatie_not_listed_or_not_contracted_is_held(billed):
     lines = current(ep)
     (transfer,) = current(other).values()
     # The code list knows natal and postnatal (and a code the contract lacks), not yet the prenatal code.
-    for code, phase in (("IGB-NAT", "natal"), ("IGB-POST", "postnatal"), ("IGB-XXX", "natal")):
+    for code, phase in (("IGBNAT", "natal"), ("IGBPOS", "postnatal"), ("IGBXXX", "natal")):
         PrestatieCode.objects.create(code=code, description=code, phase=phase, valid_from=dt.date(2025, 1, 1))
-    ClaimLine.unscoped.filter(pk=lines["natal"].pk).update(prestatie_code="IGB-XXX")
+    ClaimLine.unscoped.filter(pk=lines["natal"].pk).update(prestatie_code="IGBXXX")
     result = make(s)
     assert refs(result.batch) == [lines["postnatal"].number]
     for line in (lines["prenatal"], lines["natal"], transfer):
         assert_held(result, line, "presend_prestatie")
-    assert "IGB-XXX" in WorkItem.unscoped.get(episode=ep, phase="natal").message
+    assert "IGBXXX" in WorkItem.unscoped.get(episode=ep, phase="natal").message
     # The natal line is put right; a version of the prenatal code valid only from 1 March does not
     # cover care from 2 February, so the prenatal lines stay held (with their one open work item).
-    ClaimLine.unscoped.filter(pk=lines["natal"].pk).update(prestatie_code="IGB-NAT")
+    ClaimLine.unscoped.filter(pk=lines["natal"].pk).update(prestatie_code="IGBNAT")
     PrestatieCode.objects.create(
-        code="IGB-PRE", description="prenataal", phase="prenatal", valid_from=dt.date(2026, 3, 1)
+        code="IGBPRE", description="prenataal", phase="prenatal", valid_from=dt.date(2026, 3, 1)
     )
     still = make(s, period=NEXT_MONTH)
     _assert_cleared(still, lines["natal"], "presend_prestatie")
@@ -125,7 +125,7 @@ def test_presend_prestatie_not_listed_or_not_contracted_is_held(billed):
         assert_held(still, line, "presend_prestatie")
     assert WorkItem.unscoped.filter(episode=other, reason="presend_prestatie").count() == 1
     PrestatieCode.objects.create(
-        code="IGB-PRE",
+        code="IGBPRE",
         description="prenataal",
         phase="prenatal",
         valid_from=dt.date(2025, 1, 1),

@@ -168,11 +168,11 @@ def test_rebilling_a_rejected_line_after_correcting_the_bsn(released):
     assert set(rows) == {credit.number, new.number}
     assert (rows[credit.number].bsn, rows[credit.number].corrects_number) == (old_bsn, original.number)
     assert (rows[new.number].bsn, rows[new.number].corrects_number) == (new_bsn, "")
-    file_lines = {x["line_reference"]: x for x in records(later.batch) if x.code == "04"}
-    assert file_lines[credit.number]["bsn"] == int(old_bsn)
-    assert file_lines[credit.number]["corrects_reference"] == original.number
-    assert file_lines[new.number]["bsn"] == int(new_bsn)
-    assert [x["bsn"] for x in records(later.batch) if x.code == "02"] == sorted([int(old_bsn), int(new_bsn)])
+    file_lines = {x["reference"]: x for x in records(later.batch) if x.code == "04"}
+    assert file_lines[credit.number]["bsn"] == old_bsn
+    assert file_lines[credit.number]["previous_reference"] == original.number
+    assert file_lines[new.number]["bsn"] == new_bsn
+    assert [x["bsn"] for x in records(later.batch) if x.code == "02"] == sorted([old_bsn, new_bsn])
     check_file_against_database(r.s, later.batch)
 
 

@@ -152,9 +152,9 @@ def test_contract_and_split_rule_versions_start_at_local_midnight(s, switch, lab
             actor=s.admin,
             valid_from=switch,
             tariffs={
-                "prenatal": ("IGB-PRE", D("1250.00")),
-                "natal": ("IGB-NAT", D("950.00")),
-                "postnatal": ("IGB-POST", D("1600.00")),
+                "prenatal": ("IGBPRE", D("1250.00")),
+                "natal": ("IGBNAT", D("950.00")),
+                "postnatal": ("IGBPOS", D("1600.00")),
             },
         )
         services.split_rule_create(

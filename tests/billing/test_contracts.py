@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import F
+from django.utils import translation
 
 from billing import services
 from billing.models import (
@@ -66,12 +67,22 @@ def _contract(s: Setup, **overrides: Any) -> Contract:
             id="overlap-one-day",
         ),
         pytest.param(
-            {"tariffs": {**ZK_TARIFFS, "natal": ("IGB-NAT", D("-0.01"))}}, "amount_natal", id="negative"
+            {"tariffs": {**ZK_TARIFFS, "natal": ("IGBNAT", D("-0.01"))}}, "amount_natal", id="negative"
         ),
         pytest.param(
-            {"tariffs": {**ZK_TARIFFS, "prenatal": ("IGB-PRE", D("1200.005"))}},
+            {"tariffs": {**ZK_TARIFFS, "prenatal": ("IGBPRE", D("1200.005"))}},
             "amount_prenatal",
             id="three-decimals",
+        ),
+        # The declaration file has 6 positions for the prestatie code (KZ301 rubriek 0416, AN 6).
+        pytest.param(
+            {"tariffs": {**ZK_TARIFFS, "natal": ("IGB-NAT", D("900"))}}, "code_natal", id="code-with-hyphen"
+        ),
+        pytest.param(
+            {"tariffs": {**ZK_TARIFFS, "natal": ("IGBNATAL", D("900"))}}, "code_natal", id="code-too-long"
+        ),
+        pytest.param(
+            {"tariffs": {**ZK_TARIFFS, "natal": ("igbnat", D("900"))}}, "code_natal", id="code-lower-case"
         ),
         pytest.param({"answer_days": 0}, "answer_days", id="answer-term-0"),
         pytest.param({"answer_days": 366}, "answer_days", id="answer-term-366"),
@@ -269,3 +280,12 @@ def test_split_rule_keeps_its_overhead_and_reserve(s):
     assert (rule.overhead_pct, rule.reserve_pct) == (D("60.00"), D("40.00"))
     entry = AuditEntry.objects.get(action="split_rule.create", object_id=str(rule.pk))
     assert (entry.details["overhead_pct"], entry.details["reserve_pct"]) == ("60", "40")
+
+
+def test_a_prestatie_code_that_does_not_fit_is_refused_in_dutch(s):
+    InsurerFactory(uzovi_code="3343", name="ONVZ")
+    with translation.override("nl"), pytest.raises(ValidationError) as exc:
+        _contract(s, tariffs={**ZK_TARIFFS, "natal": ("IGB-NATAL", D("900"))})
+    assert exc.value.message_dict["code_natal"] == [
+        "Een prestatiecode heeft hoogstens 6 posities, hoofdletters of cijfers (bijvoorbeeld 014037)."
+    ]

@@ -21,8 +21,8 @@ API_CONTRACT = {
     "valid_from": "2026-01-01",
     "answer_days": 45,
     "tariffs": {
-        "prenatal": {"prestatie_code": "IGB-PRE", "amount": "1195.00"},
-        "postnatal": {"prestatie_code": "IGB-POST", "amount": "1465.00"},
+        "prenatal": {"prestatie_code": "IGBPRE", "amount": "1195.00"},
+        "postnatal": {"prestatie_code": "IGBPOS", "amount": "1465.00"},
     },
     "partial_rules": [
         {"end_reason": "miscarriage", "phase": "prenatal", "until_week": 16, "percentage": "50"},
@@ -79,7 +79,7 @@ def test_api_contract_errors_are_nested_by_field_and_nothing_is_stored(fin):
         **API_CONTRACT,
         "answer_days": 400,
         "tariffs": {
-            "prenatal": {"prestatie_code": "IGB-PRE", "amount": "-1.00"},
+            "prenatal": {"prestatie_code": "IGBPRE", "amount": "-1.00"},
             "natal": {"prestatie_code": "", "amount": "900.00"},
         },
         "partial_rules": [
@@ -144,7 +144,7 @@ def test_api_claim_lines_with_filters_detail_and_allocations(fin, world_b):
 
     line = ClaimLine.unscoped.get(episode=ep, phase="postnatal")
     detail = client.get(fin.api(f"claim-lines/{line.pk}/")).json()
-    assert detail["tariff_amount"] == "1500.00" and detail["prestatie_code"] == "IGB-POST"
+    assert detail["tariff_amount"] == "1500.00" and detail["prestatie_code"] == "IGBPOS"
     parts = {(a["kind"], a["organisation"]): a["amount"] for a in detail["allocations"]}
     assert parts == {
         ("overhead", None): "75.00",

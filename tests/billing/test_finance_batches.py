@@ -292,7 +292,7 @@ def test_a_stale_draft_warns_refuses_release_and_rebuild_takes_the_new_line(s, f
 @pytest.mark.parametrize(
     ("kind", "content_type", "suffix"),
     [
-        ("kz301", "text/plain; charset=iso-8859-1", "txt"),
+        ("kz301", "text/plain; charset=us-ascii", "txt"),
         ("csv", "text/csv; charset=utf-8", "csv"),
         ("pdf", "application/pdf", "pdf"),
     ],

@@ -77,7 +77,7 @@ def test_explain_a_postnatal_line_to_the_cent(fin, client_for):
     response = client.get(fin.url("claim_line_explain", pk=line.pk))
     assert response.status_code == 200
     html = response.content.decode()
-    assert "IGB-POST" in row(html, "explain-line") and "30-08-2026 – 10-10-2026" in row(html, "explain-line")
+    assert "IGBPOS" in row(html, "explain-line") and "30-08-2026 – 10-10-2026" in row(html, "explain-line")
     assert row(html, "explain-contract").startswith("ZK 2026 · 01-01-2026")
     assert row(html, "explain-tariff") == "€ 1.500,00"
     assert row(html, "explain-amount") == "€ 1.500,00"

@@ -33,11 +33,11 @@ CONTRACT_POST = {
     "valid_until": "",
     "submission_months": "12",
     "answer_days": "45",
-    "code_prenatal": "IGB-PRE",
+    "code_prenatal": "IGBPRE",
     "amount_prenatal": "1195.00",
     "code_natal": "",
     "amount_natal": "",
-    "code_postnatal": "IGB-POST",
+    "code_postnatal": "IGBPOS",
     "amount_postnatal": "1465.50",
     "rules-TOTAL_FORMS": "3",
     "rules-INITIAL_FORMS": "0",
@@ -76,7 +76,7 @@ def test_contract_list_shows_versions_and_tariffs_per_insurer(fin, client_for):
     html = client_for(fin.finance).get(fin.url("contract_list")).content.decode()
     contract_row = row(html, f"contract-{fin.contract.pk}")
     assert "ZK 2026" in contract_row and "01-01-2026" in contract_row
-    assert "IGB-PRE € 1.200,00" in contract_row and "IGB-POST € 1.500,00" in contract_row
+    assert "IGBPRE € 1.200,00" in contract_row and "IGBPOS € 1.500,00" in contract_row
     assert "12 maanden 30 dagen" in contract_row  # submission deadline and answer term
     assert "%" not in contract_row  # the IGO's overhead and reserve are not on an insurer's contract
     assert "Zilveren Kruis" in row(html, "insurer-3311")
@@ -98,8 +98,8 @@ def test_finance_creates_a_contract_with_a_phase_not_covered(fin, client_for):
         t.phase: (t.prestatie_code, t.amount) for t in ContractTariff.unscoped.filter(contract=contract)
     }
     assert tariffs == {
-        "prenatal": ("IGB-PRE", Decimal("1195.00")),
-        "postnatal": ("IGB-POST", Decimal("1465.50")),
+        "prenatal": ("IGBPRE", Decimal("1195.00")),
+        "postnatal": ("IGBPOS", Decimal("1465.50")),
     }
     (rule,) = PartialRule.unscoped.filter(contract=contract)
     assert (rule.end_reason, rule.phase, rule.from_week, rule.until_week, rule.percentage) == (
@@ -172,11 +172,11 @@ def test_new_version_ends_the_old_one_and_changes_tariffs(fin, client_for):
             "name": "ZK 2026 (juli)",
             "submission_months": "12",
             "answer_days": "60",
-            "code_prenatal": "IGB-PRE",
+            "code_prenatal": "IGBPRE",
             "amount_prenatal": "1250.00",
-            "code_natal": "IGB-NAT",
+            "code_natal": "IGBNAT",
             "amount_natal": "900.00",
-            "code_postnatal": "IGB-POST",
+            "code_postnatal": "IGBPOS",
             "amount_postnatal": "1500.00",
             **rule_rows(
                 ("miscarriage", "prenatal", "", "16", "50"),  # carried over as the form showed it
@@ -213,7 +213,7 @@ def test_new_version_before_the_start_is_refused_on_its_date_field(fin, client_f
             "name": "ZK",
             "submission_months": "12",
             "answer_days": "30",
-            "code_prenatal": "IGB-PRE",
+            "code_prenatal": "IGBPRE",
             "amount_prenatal": "1.005",
             **rule_rows(("miscarriage", "prenatal", "", "16", "50"), initial=1),
         },
@@ -423,7 +423,7 @@ def test_new_version_form_starts_from_the_rules_and_can_remove_one(fin, client_f
         "name": "ZK 2026 (juli)",
         "submission_months": "12",
         "answer_days": "30",
-        "code_prenatal": "IGB-PRE",
+        "code_prenatal": "IGBPRE",
         "amount_prenatal": "1200.00",
         **rule_rows(("", "", "", "", "50"), initial=1),  # the end reason emptied: the rule goes
     }

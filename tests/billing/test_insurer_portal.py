@@ -194,7 +194,7 @@ def test_detail_shows_header_lines_and_no_care_data(bx, client_for):
 @pytest.mark.parametrize(
     ("kind", "content_type"),
     [
-        ("kz301", "text/plain; charset=iso-8859-1"),
+        ("kz301", "text/plain; charset=us-ascii"),
         ("csv", "text/csv; charset=utf-8"),
         ("pdf", "application/pdf"),
     ],

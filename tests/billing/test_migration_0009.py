@@ -100,7 +100,7 @@ def test_overhead_moves_to_the_split_rules_and_partial_rules_become_bands(old_ap
         tenant_id=tenant.pk,
         contract_id=zk_2026.pk,
         phase="prenatal",
-        prestatie_code="IGB-PRE",
+        prestatie_code="IGBPRE",
         amount=D("1200"),
     )
     line = ClaimLine.objects.create(
@@ -108,7 +108,7 @@ def test_overhead_moves_to_the_split_rules_and_partial_rules_become_bands(old_ap
         episode_id=episode.pk,
         phase="prenatal",
         number=f"{episode.pk}-PRE-D1",
-        prestatie_code="IGB-PRE",
+        prestatie_code="IGBPRE",
         contract_id=zk_2026.pk,
         tariff_id=tariff.pk,
         insurer_id=zk.pk,

@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
+from billing.files.conformance import conformance_problems
 from billing.models import Allocation, BatchFile, ClaimLine, LineStatus, QualityAgreement
 from billing.services import batches, quality_claims
 from igo import dates
@@ -160,17 +161,20 @@ def test_the_quality_line_reaches_the_insurer_without_an_insured_person(year_202
     assert batch.line_count == 7 and batch.total == D("7200.00") - D("72.00")
     content = BatchFile.unscoped.get(batch=batch, kind="kz301").content
     records = parse(bytes(content))
-    quality = [r for r in records if r.code == "04" and r["line_reference"].startswith(f"Q{zk.pk}-")]
+    quality = [r for r in records if r.code == "04" and r["reference"].startswith(f"Q{zk.pk}-")]
     assert len(quality) == 1
     q = quality[0]
-    assert (q["debit_credit"], q["amount_cents"], q["bsn"], q["insured_number"]) == ("C", 7200, 0, "")
+    # No insured person: BSN zeros, no insured number, the platform's quality code, the amount as tariff.
+    assert (q["dc_2"], q["amount"], q["bsn"], q["insured_number"]) == ("C", 7200, "000000000", "")
+    assert (q["prestatie_code"], q["tariff"], q["calculated"], q["dc_1"]) == ("KWALIT", 7200, 7200, "C")
     position = records.index(q)
     assert records[position - 1].code != "02"  # no insured person before it
     comment = records[position + 1]
     # The 98 comment explains it: result 50.0 against the target <= 30, 1% of 7200.00.
-    assert comment.code == "98" and comment["refers_to_seq"] == q["record_seq"]
-    assert all(part in comment["comment"] for part in ("50.0", "<= 30", "7200.00"))
-    assert records[-1]["credit_total_cents"] == 7200
+    assert comment.code == "98" and comment["line_number"] == 1
+    assert all(part in comment["text"] for part in ("50.0", "<= 30", "7200.00"))
+    assert (records[-1]["total_dc"], records[-1]["total"]) == ("D", 720000 - 7200)
+    assert conformance_problems(bytes(content)) == []
 
 
 # --- finance screens -------------------------------------------------------------------------------

@@ -50,9 +50,9 @@ def test_ordinary_trajectory_to_the_cent(s):
     assert (result.lines_created, result.lines_allocated, result.work_items) == (3, 3, 0)
     lines = current(ep)
     assert {p: (x.amount, x.prestatie_code, x.service_start, x.service_end) for p, x in lines.items()} == {
-        "prenatal": (D("1200.00"), "IGB-PRE", dt.date(2026, 2, 2), dt.date(2026, 8, 14)),
-        "natal": (D("900.00"), "IGB-NAT", dt.date(2026, 8, 14), dt.date(2026, 8, 14)),
-        "postnatal": (D("1500.00"), "IGB-POST", dt.date(2026, 8, 14), dt.date(2026, 9, 25)),
+        "prenatal": (D("1200.00"), "IGBPRE", dt.date(2026, 2, 2), dt.date(2026, 8, 14)),
+        "natal": (D("900.00"), "IGBNAT", dt.date(2026, 8, 14), dt.date(2026, 8, 14)),
+        "postnatal": (D("1500.00"), "IGBPOS", dt.date(2026, 8, 14), dt.date(2026, 9, 25)),
     }
     # Prenatal 1200.00: overhead 5% 60.00, reserve 2% 24.00, members 1116.00 by points
     # practice 10 x 50 = 500, hospital 1 x 120 = 120: 1116 x 500/620 = 900.00, 1116 x 120/620 = 216.00.
@@ -270,9 +270,9 @@ def test_contract_version_change_mid_year(s):
             actor=s.admin,
             valid_from=dt.date(2026, 7, 1),
             tariffs={
-                "prenatal": ("IGB-PRE", D("1260.00")),
-                "natal": ("IGB-NAT", D("945.00")),
-                "postnatal": ("IGB-POST", D("1575.00")),
+                "prenatal": ("IGBPRE", D("1260.00")),
+                "natal": ("IGBNAT", D("945.00")),
+                "postnatal": ("IGBPOS", D("1575.00")),
             },
         )
     s.zk_contract.refresh_from_db()
@@ -334,7 +334,7 @@ def test_contract_version_change_mid_year(s):
             contract=v2,
             actor=s.admin,
             valid_from=dt.date(2026, 7, 10),
-            tariffs={"prenatal": ("IGB-PRE", D("1300.00"))},
+            tariffs={"prenatal": ("IGBPRE", D("1300.00"))},
         )
     assert set(exc.value.message_dict) == {"valid_until"}
     v2.refresh_from_db()

@@ -393,7 +393,7 @@ def test_allocations_sum_to_the_line_and_ignore_event_order(s, sc):
                 name="Eigenschap",
                 valid_from=dt.date(2025, 1, 1),
                 tariffs={
-                    phase: (f"IGB-{phase[:3].upper()}", cents_ * hundredths)
+                    phase: (f"IGB{phase[:3].upper()}", cents_ * hundredths)
                     for phase, cents_ in zip(("prenatal", "natal", "postnatal"), sc.tariffs, strict=True)
                 },
             )

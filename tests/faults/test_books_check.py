@@ -193,8 +193,8 @@ def plant_unallocated(b: Books) -> list[int]:
 
 def plant_credit_mismatch(b: Books) -> list[int]:
     credit = _credit(b)
-    sql("UPDATE billing_claimline SET prestatie_code = 'IGB-XXX' WHERE id = %s", [credit.pk])
-    sql("UPDATE billing_batchline SET prestatie_code = 'IGB-XXX' WHERE claim_line_id = %s", [credit.pk])
+    sql("UPDATE billing_claimline SET prestatie_code = 'IGBXXX' WHERE id = %s", [credit.pk])
+    sql("UPDATE billing_batchline SET prestatie_code = 'IGBXXX' WHERE claim_line_id = %s", [credit.pk])
     return [credit.pk, credit.corrects_id]
 
 

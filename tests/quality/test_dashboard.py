@@ -421,7 +421,7 @@ def test_targets_of_several_insurers_are_each_shown_with_their_own_verdict(q: Q)
             insurer=InsurerFactory(uzovi_code="3332", name="Menzis"),
             name="Menzis 2025",
             valid_from=dt.date(YEAR, 1, 1),
-            tariffs={"prenatal": ("IGB-PRE", D("1100.00"))},
+            tariffs={"prenatal": ("IGBPRE", D("1100.00"))},
         )
         agreement_create(contract=menzis, actor=finance, indicator="caesarean", year=YEAR, target=D("28.6"))
         # An agreement of another year does not count for this one.

@@ -36,14 +36,14 @@ TODAY = dt.date(2026, 11, 1)  # the run's "today": after every phase below
 # portfolio has ended, its lines are made "now" (so they belong to November's batch), no deadline has passed.
 BILLING_NOW = local(2026, 11, 20, 10)
 ZK_TARIFFS = {
-    "prenatal": ("IGB-PRE", D("1200.00")),
-    "natal": ("IGB-NAT", D("900.00")),
-    "postnatal": ("IGB-POST", D("1500.00")),
+    "prenatal": ("IGBPRE", D("1200.00")),
+    "natal": ("IGBNAT", D("900.00")),
+    "postnatal": ("IGBPOS", D("1500.00")),
 }
 VGZ_TARIFFS = {
-    "prenatal": ("IGB-PRE", D("1300.00")),
-    "natal": ("IGB-NAT", D("1000.00")),
-    "postnatal": ("IGB-POST", D("1650.00")),
+    "prenatal": ("IGBPRE", D("1300.00")),
+    "natal": ("IGBNAT", D("1000.00")),
+    "postnatal": ("IGBPOS", D("1650.00")),
 }
 
 # Both contracts of the world bill prenatal care interrupted by a transfer out of the region in full (so the

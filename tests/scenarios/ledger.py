@@ -94,7 +94,7 @@ def book(world: TenantWorld, *, answer_days: int = 30) -> Book:
             tenant=tenant,
             contract=contract,
             phase=phase,
-            prestatie_code=f"IGB-{phase[:3].upper()}",
+            prestatie_code=f"IGB{phase[:3].upper()}",
             amount=amount,
         )
 

@@ -46,9 +46,9 @@ PARTIAL_RULES: list[dict[str, Any]] = [
 ]
 
 CZ_TARIFFS = {
-    "prenatal": ("IGB-PRE", D("1300.00")),
-    "natal": ("IGB-NAT", D("1000.00")),
-    "postnatal": ("IGB-POST", D("1650.00")),
+    "prenatal": ("IGBPRE", D("1300.00")),
+    "natal": ("IGBNAT", D("1000.00")),
+    "postnatal": ("IGBPOS", D("1650.00")),
 }
 
 

@@ -58,9 +58,9 @@ BAD_IBAN = "NL44RABO0123456788"  # one digit off: fails the check digits
 CORRECTED_BSN = valid_bsn(90_001)  # what finance enters after a rejection "BSN unknown"
 
 TARIFFS = {
-    "prenatal": ("IGB-PRE", D("1200.00")),
-    "natal": ("IGB-NAT", D("900.00")),
-    "postnatal": ("IGB-POST", D("1500.00")),
+    "prenatal": ("IGBPRE", D("1200.00")),
+    "natal": ("IGBNAT", D("900.00")),
+    "postnatal": ("IGBPOS", D("1500.00")),
 }
 
 

@@ -132,7 +132,7 @@ def build(world: TenantWorld) -> Q:
                 insurer=InsurerFactory(uzovi_code=uzovi, name=name),
                 name=f"{name} {YEAR}",
                 valid_from=dt.date(YEAR, 1, 1),
-                tariffs={"prenatal": ("IGB-PRE", D("1200.00"))},
+                tariffs={"prenatal": ("IGBPRE", D("1200.00"))},
             )
             agreement_create(
                 contract=contract, actor=finance, indicator="caesarean", year=YEAR, target=D(target)

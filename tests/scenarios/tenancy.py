@@ -55,7 +55,7 @@ def billing_objects(world: TenantWorld, *, episode: Episode, organisation: Membe
             insurer=insurer,
             name=f"Contract {world.tenant.slug}",
             valid_from=dt.date(2026, 1, 1),
-            tariffs={"prenatal": ("IGB-PRE", Decimal("1000.00"))},
+            tariffs={"prenatal": ("IGBPRE", Decimal("1000.00"))},
         )
         tariff = ContractTariff.objects.get(contract=contract)
     line = ClaimLine.unscoped.create(
@@ -63,7 +63,7 @@ def billing_objects(world: TenantWorld, *, episode: Episode, organisation: Membe
         episode=episode,
         phase="prenatal",
         number=f"{episode.pk}-PRE-D1",
-        prestatie_code="IGB-PRE",
+        prestatie_code="IGBPRE",
         contract=contract,
         tariff=tariff,
         insurer=insurer,
