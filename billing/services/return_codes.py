@@ -129,7 +129,15 @@ def return_codes_load(*, rows: Sequence[ReturnCodeRow]) -> list[str]:
             versions = stored.setdefault(row.code, [])
             same = next((v for v in versions if v.valid_from == row.valid_from), None)
             if same is not None:
-                if (same.description, same.valid_until) != (row.description, row.valid_until):
+                if same.description == row.description and same.valid_until != row.valid_until:
+                    same.valid_until = row.valid_until
+                    same.save(update_fields=["valid_until"])
+                    changes.append(
+                        _("%(code)s ended on %(d)s.") % {"code": row.code, "d": row.valid_until}
+                        if row.valid_until
+                        else _("%(code)s no longer ends.") % {"code": row.code}
+                    )
+                elif (same.description, same.valid_until) != (row.description, row.valid_until):
                     same.description, same.valid_until = row.description, row.valid_until
                     same.save(update_fields=["description", "valid_until"])
                     changes.append(
