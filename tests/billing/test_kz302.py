@@ -33,6 +33,7 @@ from igo.models import AuditEntry, User
 from igo.tenancy import tenant_scope
 from tests.factories import UserFactory
 from tests.scenarios.batches import insurer_employee
+from tests.scenarios.billing import touch
 from tests.scenarios.clock import travel
 from tests.scenarios.kz302 import Answer, kz302_file
 from tests.scenarios.payouts import (
@@ -42,6 +43,7 @@ from tests.scenarios.payouts import (
     at,
     bill,
     completed_pregnancy,
+    credit,
     lines,
     paid,
     payout_world,
@@ -159,6 +161,20 @@ def test_a_kz302_file_is_read_into_accepted_rejected_and_partly_awarded_lines_an
     }
     assert run.total == D("2232.00")
     report = reconcile.books_check(tenant=pw.tenant, today=dt.date(2026, 12, 3))
+    assert report.ok, reconcile.problem_lines(report)
+
+    # Finance objects: the line is credited (its parts as they are now, -1200.00 in all, against a credit
+    # of the claimed -1500.00) and billed again; the work item is resolved and the books still reconcile.
+    opposite = credit(pw, postnatal, at(2026, 12, 5))
+    touch(postnatal.episode)  # the billing run bills the phase again
+    bill(pw, at(2026, 12, 5, 11))
+    assert opposite.amount == D("-1500.00")
+    assert sum(a.amount for a in Allocation.unscoped.filter(claim_line=opposite, is_current=True)) == D(
+        "-1200.00"
+    )
+    assert not WorkItem.unscoped.filter(reason=WorkReason.PARTIAL_AWARD, resolved_at__isnull=True).exists()
+    assert lines(first["postnatal"].episode)["postnatal"].amount == D("1500.00")
+    report = reconcile.books_check(tenant=pw.tenant, today=dt.date(2026, 12, 5))
     assert report.ok, reconcile.problem_lines(report)
 
 
