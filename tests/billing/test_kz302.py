@@ -11,6 +11,7 @@ from typing import cast
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from billing import ledger, reconcile
 from billing.files.kz302 import Kz302Error, kz302_parse
@@ -285,8 +286,9 @@ def test_return_codes_load_adds_redates_and_ends_codes_and_a_second_run_changes_
     call_command("return_codes_load", str(listing), "--language", "en")
     assert "0 change(s)" in capsys.readouterr().out
     # A batch released in 2026 reads 0611 as it was then; one of 2027 reads the new text.
-    old = return_code_labels(["0611", "9001", "8062", "ZZ99"], on=dt.date(2026, 11, 20))
-    new = return_code_labels(["0611", "9001", "8062"], on=dt.date(2027, 2, 1))
+    with translation.override("en"):
+        old = return_code_labels(["0611", "9001", "8062", "ZZ99"], on=dt.date(2026, 11, 20))
+        new = return_code_labels(["0611", "9001", "8062"], on=dt.date(2027, 2, 1))
     assert old["0611"] == "Tarief ontbreekt of is niet volgens de overeenkomst"
     assert new["0611"] == "Tarief wijkt af van de overeenkomst"
     # Not known yet in 2026, never known, or ended: shown as unknown, kept as it came.
