@@ -24,9 +24,11 @@ the run of the month in which the last of them was booked (`payable_entries`), s
 withdrawn or rejected line's part in one month and charged it back in the next.
 The IGO's own parts (overhead, reserve) are entries too; they are not paid out to members.
 
-The insurer's side of the same money is per batch (`batch_money`): claimed = accepted + rejected + open,
+The insurer's side of the same money is per batch (`batch_money`): claimed = accepted + not awarded +
+rejected + open (a line awarded in part counts its awarded amount as accepted and the rest as not awarded),
 and what the insurer paid for the batch (`InsurerPayment`), matched against the accepted lines by
-`billing.services.insurer_payments`.
+`billing.services.insurer_payments`. A line awarded in part is settled at the awarded amount: its parts
+were divided anew (`billing.services.partial_awards`), so its entries add up to what the insurer pays.
 """
 
 from __future__ import annotations
@@ -332,13 +334,15 @@ def payable_entries(
 
 @dataclass
 class BatchMoney:
-    """A released batch's money as the insurer sees it: claimed (the batch's total) = accepted + rejected
-    + open (lines not answered yet), each the sum of its lines' amounts (credits negative); and what the
-    insurer paid for it (`InsurerPayment`)."""
+    """A released batch's money as the insurer sees it: claimed (the batch's total) = accepted + not awarded
+    + rejected + open (lines not answered yet), each the sum of its lines' amounts (credits negative), a
+    line awarded in part counted at its awarded amount as accepted and the rest as not awarded; and what
+    the insurer paid for it (`InsurerPayment`)."""
 
     batch_id: int
     claimed: Decimal = ZERO
     accepted: Decimal = ZERO
+    not_awarded: Decimal = ZERO
     rejected: Decimal = ZERO
     open: Decimal = ZERO
     received: Decimal = ZERO
@@ -346,7 +350,7 @@ class BatchMoney:
 
     @property
     def answered(self) -> Decimal:
-        return self.accepted + self.rejected
+        return self.accepted + self.not_awarded + self.rejected
 
     @property
     def difference(self) -> Decimal:
@@ -368,12 +372,16 @@ def batch_money(batch_ids: Iterable[int]) -> dict[int, BatchMoney]:
     for row in (
         BatchLine.objects.filter(batch_id__in=ids)
         .values("batch_id", "answer__status")
-        .annotate(total=Sum("amount"))
+        .annotate(total=Sum("amount"), awarded=Sum("answer__awarded_amount"))
         .order_by()
     ):
         money = result[row["batch_id"]]
         amount = row["total"] or ZERO
-        if row["answer__status"] == ReturnStatus.ACCEPTED:
+        if row["answer__status"] == ReturnStatus.PARTIAL:
+            awarded = row["awarded"] or ZERO
+            money.accepted += awarded
+            money.not_awarded += amount - awarded
+        elif row["answer__status"] == ReturnStatus.ACCEPTED:
             money.accepted += amount
         elif row["answer__status"] == ReturnStatus.REJECTED:
             money.rejected += amount

@@ -41,6 +41,31 @@ class PrestatieCode(models.Model):
         return f"{self.code} {self.description}"
 
 
+class ReturnCode(models.Model):
+    """A return code of Vektis list COD954 (the reason on a KZ302 return record): dated reference data, one
+    row per description in force from `valid_from` (`manage.py return_codes_load`)."""
+
+    code = models.CharField(_("code"), max_length=4)
+    description = models.CharField(_("description"), max_length=300)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("return code")
+        verbose_name_plural = _("return codes")
+        ordering = ["code", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "valid_from"], name="return_code_version_unique"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                name="return_code_dates_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.description}"
+
+
 class Contract(TenantOwned):
     """One version of the IGO's contract with an insurer, valid over a period. A new version is a new row."""
 
@@ -506,6 +531,7 @@ class WorkReason(models.TextChoices):
     # Not a work item: a debit identical to a credit in the same batch waits for the next batch.
     IDENTICAL_PAIR = "identical_pair", _("Waits for the next batch")
     REJECTED = "rejected", _("Rejected by the insurer")
+    PARTIAL_AWARD = "partial_award", _("Partly awarded by the insurer")
 
 
 # The reasons each step opens and resolves: the roll-up (insurance, contract, tariff), the split (split
@@ -713,6 +739,9 @@ class BatchFile(TenantOwned):
 class ReturnStatus(models.TextChoices):
     ACCEPTED = "accepted", _("accepted")
     REJECTED = "rejected", _("rejected")
+    # Awarded less than claimed (KZ302: 0 < toegekend bedrag < declaratiebedrag); the claim line counts as
+    # accepted at the awarded amount (`ReturnLine.awarded_amount`).
+    PARTIAL = "partial", _("partly awarded")
 
 
 class ReturnSource(models.TextChoices):
@@ -746,6 +775,7 @@ class BatchReturn(TenantOwned):
     received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     accepted = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
+    partial = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-received_at"]
@@ -755,19 +785,28 @@ class BatchReturn(TenantOwned):
 
 
 class ReturnLine(TenantOwned):
-    """The insurer's answer for one batch line: accepted, or rejected with a reason code."""
+    """The insurer's answer for one batch line: accepted, rejected with a reason code, or partly awarded."""
 
     batch_return = models.ForeignKey(BatchReturn, on_delete=models.PROTECT, related_name="lines")
     batch_line = models.OneToOneField(BatchLine, on_delete=models.PROTECT, related_name="answer")
     status = models.CharField(max_length=8, choices=ReturnStatus.choices)
     reason_code = models.CharField(max_length=4, blank=True)
     reason_text = models.CharField(max_length=200, blank=True)
+    # What the insurer awarded (signed like the line; a KZ302 file states it for every line). Empty for an
+    # answer that did not state it (the CSV and the portal): the line's amount if accepted, 0 if rejected.
+    awarded_amount = models.DecimalField(
+        _("awarded amount"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(status="accepted") | ~Q(reason_code=""), name="return_line_rejection_has_code"
-            )
+                condition=~Q(status="rejected") | ~Q(reason_code=""), name="return_line_rejection_has_code"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="partial") | Q(awarded_amount__isnull=False),
+                name="return_line_partial_has_amount",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,8 +8,9 @@ dates and contract rules exactly as the billing run computes them (episodes are 
 - every ended billable phase of an episode the billing run has seen since its last change has exactly one
   current debit line, or an open work item that says why not, and no phase has two;
 - a debit is priced at its tariff times its percentage;
-- the current allocations of a line add up to the line, with parts of the line's sign; a withdrawn line
-  has none; a current debit without parts has an open work item that says why;
+- the current allocations of a line add up to the line (a line the insurer awarded in part: to the awarded
+  amount, and its credit to minus that), with parts of the line's sign; a withdrawn line has none; a
+  current debit without parts has an open work item that says why;
 - a credit (or counter line) mirrors the line it corrects: the opposite amount and the opposite parts;
   a line that was sent and is no longer current has been credited;
 - a batch's counts and totals are the sum of its lines; its lines are copies of their claim lines for
@@ -26,7 +27,8 @@ And the ledger (`billing.ledger`), the one record of money every page reads:
 - a paid entry is a member's part, paid to that member in a prepared or released payout run of a month no
   earlier than the month it was booked in, and its line is payable (not still waiting for a batch or an
   answer); a payout's amount is the sum of the entries paid in it, and a run's total the sum of its payouts;
-- per insurer and batch: claimed (the batch's total) = accepted + rejected + open (lines without an answer),
+- per insurer and batch: claimed (the batch's total) = accepted + not awarded (the rest of a line awarded
+  in part) + rejected + open (lines without an answer),
   which is the batch-totals check above with each line counted once; the claim lines' statuses agree with
   the insurer's answers; and once the insurer paid anything for a batch, the payments equal the accepted
   total or an open payment-difference work item of the batch says by how much (accepted - received).
@@ -361,15 +363,30 @@ def _check_lines(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
 # --- allocations -------------------------------------------------------------------------------------
 
 
+def _settled_amount() -> Case:
+    """What a line's parts add up to: its amount, or what the insurer awarded of it when it awarded only part
+    (`billing.services.partial_awards`), and for the credit of such a line minus that."""
+    return Case(
+        When(batch_line__answer__status=ReturnStatus.PARTIAL, then=F("batch_line__answer__awarded_amount")),
+        When(
+            corrects__batch_line__answer__status=ReturnStatus.PARTIAL,
+            then=-F("corrects__batch_line__answer__awarded_amount"),
+        ),
+        default=F("amount"),
+        output_field=DecimalField(max_digits=10, decimal_places=2),
+    )
+
+
 def _check_allocations(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
     current = Q(allocations__is_current=True)
     sums = lines.annotate(
         parts=Count("allocations", filter=current),
         allocated=Sum("allocations__amount", filter=current),
+        settled=_settled_amount(),
     ).filter(parts__gt=0)
     report.allocated_lines = sums.count()
-    for pk, number, amount, allocated, status in sums.filter(_differs("allocated", "amount")).values_list(
-        "pk", "number", "amount", "allocated", "status"
+    for pk, number, amount, allocated, status in sums.filter(_differs("allocated", "settled")).values_list(
+        "pk", "number", "settled", "allocated", "status"
     ):
         if status == LineStatus.WITHDRAWN:
             continue  # reported below, once
@@ -833,8 +850,9 @@ def _check_payouts(report: BooksReport, runs: QuerySet[PayoutRun]) -> None:
 def _check_answers(report: BooksReport, batches: QuerySet[ClaimBatch]) -> None:
     """The claim lines' statuses (which the ledger's states read) agree with the insurer's answers."""
     rows = BatchLine.unscoped.filter(batch__in=batches, batch__status=BatchStatus.RELEASED)
+    accepted = (ReturnStatus.ACCEPTED, ReturnStatus.PARTIAL)  # partial: accepted at the awarded amount
     disagree = rows.filter(
-        Q(answer__status=ReturnStatus.ACCEPTED) & ~Q(claim_line__status=LineStatus.ACCEPTED)
+        Q(answer__status__in=accepted) & ~Q(claim_line__status=LineStatus.ACCEPTED)
         | Q(answer__status=ReturnStatus.REJECTED) & ~Q(claim_line__status=LineStatus.REJECTED)
         | Q(answer__isnull=True, claim_line__status__in=(LineStatus.ACCEPTED, LineStatus.REJECTED))
     )
@@ -850,7 +868,7 @@ def _check_answers(report: BooksReport, batches: QuerySet[ClaimBatch]) -> None:
 
 
 def _check_insurer_payments(report: BooksReport, released: QuerySet[ClaimBatch]) -> None:
-    """Per insurer: claimed = accepted + rejected + open; per batch that was paid anything: received =
+    """Per insurer: claimed = accepted + not awarded + rejected + open; per batch that was paid anything: received =
     accepted, or an open payment-difference work item with the difference (accepted - received)."""
     batches = list(released.select_related("insurer").order_by("pk"))
     money = ledger.batch_money(b.pk for b in batches)
@@ -863,7 +881,7 @@ def _check_insurer_payments(report: BooksReport, released: QuerySet[ClaimBatch])
         m = money[batch.pk]
         figures = report.insurers.setdefault(
             batch.insurer.uzovi_code,
-            dict.fromkeys(("claimed", "accepted", "rejected", "open", "received"), ZERO),
+            dict.fromkeys(("claimed", "accepted", "not_awarded", "rejected", "open", "received"), ZERO),
         )
         for name in figures:
             figures[name] += getattr(m, name)
@@ -926,8 +944,8 @@ def summary_lines(report: BooksReport) -> list[str]:
     for uzovi, f in sorted(report.insurers.items()):
         out.append(
             _(
-                "Insurer %(uzovi)s: claimed %(claimed)s = accepted %(accepted)s + rejected %(rejected)s + "
-                "open %(open)s; received %(received)s"
+                "Insurer %(uzovi)s: claimed %(claimed)s = accepted %(accepted)s + not awarded "
+                "%(not_awarded)s + rejected %(rejected)s + open %(open)s; received %(received)s"
             )
             % {"uzovi": uzovi, **f}
         )

@@ -40,7 +40,6 @@ from django.utils.translation import gettext_lazy as _
 from billing import ledger
 from billing.ledger import EntryState, Totals, unpaid_totals
 from billing.models import (
-    RETURN_CODES,
     Allocation,
     AllocationBasis,
     AllocationKind,
@@ -72,6 +71,7 @@ from billing.models import (
     WorkReason,
 )
 from billing.services.contracts import band_label
+from billing.services.return_codes import return_code_labels
 from billing.services.rollup import (
     BillablePhase,
     contract_on,
@@ -778,7 +778,10 @@ def batch_list(
         qs = qs.filter(period=period.replace(day=1))
     return (
         qs.annotate(
-            accepted=Count("lines", filter=Q(lines__answer__status=ReturnStatus.ACCEPTED)),
+            # A line awarded in part is accepted at its awarded amount (billing.ledger.batch_money).
+            accepted=Count(
+                "lines", filter=Q(lines__answer__status__in=(ReturnStatus.ACCEPTED, ReturnStatus.PARTIAL))
+            ),
             rejected=Count("lines", filter=Q(lines__answer__status=ReturnStatus.REJECTED)),
         )
         .annotate(open_lines=F("line_count") - F("accepted") - F("rejected"))
@@ -838,27 +841,35 @@ class BatchLineRow:
     episode_id: int | None  # None for a quality bonus or malus
     client: Client | None
     answer: ReturnLine | None
+    # The return code's description as it was on the day the batch was released (COD954, dated).
+    reason_label: str = ""
 
     @property
     def bsn_masked(self) -> str:
         return mask_bsn(self.line.bsn)
 
-    @property
-    def reason_label(self) -> str:
-        if self.answer is None or not self.answer.reason_code:
-            return ""
-        return str(RETURN_CODES.get(self.answer.reason_code, ""))
-
 
 def batch_line_rows(lines: Iterable[BatchLine]) -> list[BatchLineRow]:
+    lines = list(lines)
+    answers = [getattr(line, "answer", None) for line in lines]
+    codes = {a.reason_code for a in answers if a is not None and a.reason_code}
+    labels: dict[str, str] = {}
+    if codes:
+        released = (
+            ClaimBatch.objects.filter(pk=lines[0].batch_id).values_list("released_at", flat=True).first()
+        )
+        labels = return_code_labels(
+            codes, on=timezone.localdate(released) if released else timezone.localdate()
+        )
     return [
         BatchLineRow(
             line=line,
             episode_id=line.claim_line.episode_id,
             client=line.claim_line.episode.client if line.claim_line.episode is not None else None,
-            answer=getattr(line, "answer", None),
+            answer=answer,
+            reason_label=labels.get(answer.reason_code, "") if answer is not None else "",
         )
-        for line in lines
+        for line, answer in zip(lines, answers, strict=True)
     ]
 
 

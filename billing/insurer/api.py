@@ -27,15 +27,25 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from billing.files import kz302
 from billing.insurer import selectors
 from billing.insurer.views import file_response
-from billing.models import RETURN_CODES, BatchFileKind, BatchLine, ClaimBatch, ReturnSource, ReturnStatus
-from billing.services.returns import ReturnEntry, ReturnError, batch_return_record
+from billing.models import (
+    RETURN_CODES,
+    BatchFileKind,
+    BatchLine,
+    BatchReturn,
+    ClaimBatch,
+    ReturnSource,
+    ReturnStatus,
+)
+from billing.services.returns import ReturnEntry, ReturnError, ReturnRowError, batch_return_record
 from igo import selectors as igo_selectors
 from igo.api.auth import InsurerRateThrottle, InsurerTokenAuthentication
 from igo.api.base import ScopedQuerysetMixin
@@ -80,7 +90,14 @@ class InsurerBatchFileSerializer(serializers.Serializer):
 
 class InsurerAnswerSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ReturnStatus.choices)
-    reason_code = serializers.CharField(help_text="Empty when accepted.")
+    reason_code = serializers.CharField(help_text="Empty when accepted (a KZ302 return may give one).")
+    awarded_amount = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        allow_null=True,
+        help_text="What the insurer awarded, when the answer stated it (a KZ302 file); below the amount "
+        "when the status is `partial`.",
+    )
     reason_text = serializers.CharField()
     received_at = serializers.DateTimeField(source="batch_return.received_at")
 
@@ -194,7 +211,10 @@ class InsurerBatchQuerySerializer(serializers.Serializer):
 
 class InsurerReturnLineSerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=32, help_text="The line reference from the batch.")
-    status = serializers.ChoiceField(choices=ReturnStatus.choices)
+    # A partial award comes with its amount, in a KZ302 file.
+    status = serializers.ChoiceField(
+        choices=[(s.value, s.label) for s in (ReturnStatus.ACCEPTED, ReturnStatus.REJECTED)]
+    )
     reason_code = serializers.CharField(
         max_length=4,
         required=False,
@@ -214,6 +234,8 @@ class InsurerReturnSerializer(serializers.Serializer):
 class InsurerReturnResultSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The delivery's id.")
     accepted = serializers.IntegerField()
+    # Not `partial`: a serializer's own attribute.
+    partly_awarded = serializers.IntegerField(help_text="Lines awarded in part (KZ302 only).")
     rejected = serializers.IntegerField()
     open = serializers.IntegerField(help_text="Lines of the batch still without an answer.")
 
@@ -234,7 +256,7 @@ RETURN_ERRORS = OpenApiResponse(
             value={
                 "lines": {
                     "0": {"reference": ["Line X is not in this batch."]},
-                    "2": {"reason_code": ["A rejection needs a known reason code (0101, …)."]},
+                    "2": {"reason_code": ["A rejection needs a reason code."]},
                 }
             },
         )
@@ -246,6 +268,16 @@ FILE = OpenApiResponse(
     "and the batch number.",
 )
 NOT_FOUND = OpenApiResponse(description="No released batch with this id for the caller's insurer.")
+KZ302_MEDIA_TYPE = "text/plain"
+
+
+class Kz302Parser(BaseParser):
+    """The body of a KZ302 return file, as it is (the reader decodes and checks it)."""
+
+    media_type = KZ302_MEDIA_TYPE
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return cast(bytes, stream.read()) if stream is not None else b""
 
 
 # --- views ----------------------------------------------------------------------------------
@@ -332,14 +364,24 @@ class InsurerBatchFileView(InsurerAPIView):
 
 class InsurerBatchReturnView(InsurerAPIView):
     serializer_class = InsurerReturnSerializer
+    parser_classes = [JSONParser, FormParser, MultiPartParser, Kz302Parser]
 
     @extend_schema(
         tags=TAGS,
         operation_id="insurer_batch_returns_create",
-        summary="Send return information: accepted or rejected per line, with a reason code",
+        summary="Send return information: as JSON per line, or a KZ302 return file",
         description="One delivery is checked as a whole: if any entry is wrong, nothing is stored. A line "
-        "can be answered once. A rejected line goes to the IGO's work queue with the reason.",
-        request=InsurerReturnSerializer,
+        "can be answered once. A rejected line goes to the IGO's work queue with the reason.\n\n"
+        "**JSON** (`Content-Type: application/json`): accepted or rejected per line, with a reason code.\n\n"
+        "**KZ302** (`Content-Type: text/plain`, the file as the body): the return file as Vektis defines "
+        "it, 370 positions per record, ASCII, CR LF. Each prestatierecord (04) is matched to the batch's "
+        "line by its reference (0429); the awarded amount (0483) decides: all of the declared amount is "
+        "accepted, nothing (with a return code) is rejected, anything in between is a partial award, "
+        "settled at the awarded amount. An 01 record with a return code and no prestatierecords rejects "
+        "every open line of the batch. Return codes of the Vektis list COD954 are kept as they come, "
+        "known or not. Errors are keyed by record number in the file (the 01 record is 1) under "
+        "`records`.",
+        request={"application/json": InsurerReturnSerializer, KZ302_MEDIA_TYPE: OpenApiTypes.BINARY},
         responses={201: InsurerReturnResultSerializer, 400: RETURN_ERRORS, 404: NOT_FOUND},
         examples=[
             OpenApiExample(
@@ -361,23 +403,57 @@ class InsurerBatchReturnView(InsurerAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         batch = self.batch(pk)
-        data = InsurerReturnSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        entries = [ReturnEntry(**line) for line in data.validated_data["lines"]]
-        try:
-            answer = batch_return_record(
-                batch=batch, entries=entries, user=cast(User, request.user), source=ReturnSource.API
-            )
-        except ReturnError as exc:
-            raise serializers.ValidationError(return_error_detail(exc)) from exc
+        if isinstance(request.data, bytes):
+            answer = self._kz302(request, batch, request.data)
+        else:
+            data = InsurerReturnSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            entries = [ReturnEntry(**line) for line in data.validated_data["lines"]]
+            try:
+                answer = batch_return_record(
+                    batch=batch, entries=entries, user=cast(User, request.user), source=ReturnSource.API
+                )
+            except ReturnError as exc:
+                raise serializers.ValidationError(return_error_detail(exc)) from exc
         batch = self.batch(pk)
         result = {
             "id": answer.pk,
             "accepted": answer.accepted,
+            "partly_awarded": answer.partial,
             "rejected": answer.rejected,
             "open": batch.open_lines,  # type: ignore[attr-defined]
         }
         return Response(InsurerReturnResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+    def _kz302(self, request: Request, batch: ClaimBatch, content: bytes) -> BatchReturn:
+        try:
+            parsed = kz302.kz302_parse(content, batch=batch)
+        except kz302.Kz302Error as exc:
+            raise serializers.ValidationError(record_error_detail(exc.errors)) from exc
+        try:
+            return batch_return_record(
+                batch=batch, entries=parsed.entries, user=cast(User, request.user), source=ReturnSource.API
+            )
+        except ReturnError as exc:
+            raise serializers.ValidationError(record_error_detail(parsed.row_errors(exc))) from exc
+
+
+def record_error_detail(errors: list[ReturnRowError]) -> dict[str, Any]:
+    """Errors about a KZ302 file: by record number (from 1) under `records`, the rest under
+    `non_field_errors`."""
+    records: dict[str, dict[str, list[str]]] = {}
+    general: list[str] = []
+    for e in errors:
+        if e.row >= 1:
+            records.setdefault(str(e.row), {}).setdefault(e.field, []).append(str(e.message))
+        else:
+            general.append(str(e.message))
+    detail: dict[str, Any] = {}
+    if records:
+        detail["records"] = records
+    if general:
+        detail[api_settings.NON_FIELD_ERRORS_KEY] = general
+    return detail
 
 
 def return_error_detail(exc: ReturnError) -> dict[str, Any]:

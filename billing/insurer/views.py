@@ -20,12 +20,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
+from billing.files import kz302
 from billing.insurer import return_files, selectors
 from billing.models import (
     RETURN_CODES,
@@ -36,6 +38,7 @@ from billing.models import (
     ReturnSource,
     ReturnStatus,
 )
+from billing.services.return_codes import return_code_labels
 from billing.services.returns import (
     ReturnEntry,
     ReturnError,
@@ -82,6 +85,13 @@ def code_choices() -> list[tuple[str, str]]:
     return [(code, f"{code} {label}") for code, label in RETURN_CODES.items()]
 
 
+def code_labels(batch: ClaimBatch, lines: Any) -> dict[str, str]:
+    """The descriptions of the return codes on these lines, as they were when the batch was released."""
+    codes = {line.answer.reason_code for line in lines if hasattr(line, "answer")}
+    on = timezone.localdate(batch.released_at) if batch.released_at else timezone.localdate()
+    return return_code_labels(codes, on=on)
+
+
 class BatchFilterForm(forms.Form):
     period = forms.CharField(
         label=gettext_lazy("Month"), required=False, widget=forms.TextInput(attrs={"type": "month"})
@@ -103,7 +113,11 @@ class BatchFilterForm(forms.Form):
 
 
 class LineAnswerForm(forms.Form):
-    status = forms.ChoiceField(label=gettext_lazy("Answer"), choices=ReturnStatus.choices)
+    # A partial award comes with its amount, in a KZ302 file.
+    status = forms.ChoiceField(
+        label=gettext_lazy("Answer"),
+        choices=[(s.value, s.label) for s in (ReturnStatus.ACCEPTED, ReturnStatus.REJECTED)],
+    )
     reason_code = forms.ChoiceField(label=gettext_lazy("Reason code"), required=False)
     reason_text = forms.CharField(label=gettext_lazy("Explanation"), required=False, max_length=200)
 
@@ -114,10 +128,11 @@ class LineAnswerForm(forms.Form):
 
 class ReturnUploadForm(forms.Form):
     file = forms.FileField(
-        label=gettext_lazy("Return file (CSV)"),
+        label=gettext_lazy("Return file (KZ302 or CSV)"),
         help_text=gettext_lazy(
-            "Header reference;status;reason_code;reason_text. Status accepted or rejected "
-            "(geaccepteerd or afgewezen); a rejection needs a reason code."
+            "A KZ302 return file as Vektis defines it (370 positions per record), or a CSV with the header "
+            "reference;status;reason_code;reason_text. Status accepted or rejected (geaccepteerd or "
+            "afgewezen); a rejection needs a reason code."
         ),
     )
 
@@ -187,7 +202,7 @@ def _detail_context(request: InsurerRequest, batch: ClaimBatch, **extra: Any) ->
         "show_open": show_open,
         "open_count": _open_count(batch),
         "codes": code_choices(),
-        "code_labels": RETURN_CODES,
+        "code_labels": code_labels(batch, page),
         "files": [(kind, label) for kind, label in BatchFileKind.choices],
         "deliveries": BatchReturn.unscoped.filter(batch=batch).select_related("received_by"),
         "upload_form": extra.pop("upload_form", None) or ReturnUploadForm(),
@@ -258,7 +273,7 @@ def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpR
             "batch": batch,
             "line": line,
             "codes": code_choices(),
-            "code_labels": RETURN_CODES,
+            "code_labels": code_labels(batch, [line]),
             "oob_summary": not form.errors,
             "open_count": _open_count(batch),
         }
@@ -308,8 +323,13 @@ def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
                 )
             ]
         else:
+            content = upload.read()
+            parsed: return_files.ParsedReturn | None = None
             try:
-                parsed = return_files.return_file_parse(upload.read())
+                if kz302.looks_like_kz302(content):
+                    parsed = kz302.kz302_parse(content, batch=batch)
+                else:
+                    parsed = return_files.return_file_parse(content)
                 answer = batch_return_record(
                     batch=batch,
                     entries=parsed.entries,
@@ -317,15 +337,15 @@ def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
                     source=ReturnSource.FILE,
                     filename=upload.name or "",
                 )
-            except return_files.ReturnFileError as exc:
+            except (return_files.ReturnFileError, kz302.Kz302Error) as exc:
                 errors = exc.errors
             except ReturnError as exc:
-                errors = parsed.row_errors(exc)
+                errors = parsed.row_errors(exc) if parsed is not None else exc.errors
             else:
                 messages.success(
                     request,
-                    _("Return file %(name)s processed: %(a)s accepted, %(r)s rejected.")
-                    % {"name": upload.name, "a": answer.accepted, "r": answer.rejected},
+                    _("Return file %(name)s processed: %(a)s accepted, %(p)s partly awarded, %(r)s rejected.")
+                    % {"name": upload.name, "a": answer.accepted, "p": answer.partial, "r": answer.rejected},
                 )
                 return redirect("insurer_batch_detail", pk=batch.pk)
     context = _detail_context(request, batch, upload_form=form, upload_errors=errors)

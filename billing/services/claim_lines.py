@@ -44,6 +44,15 @@ def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
         WorkItem.objects.filter(
             episode_id=line.episode_id, phase=line.phase, reason=WorkReason.REJECTED, resolved_at__isnull=True
         ).update(resolved_at=timezone.now())
+    if line.status == LineStatus.ACCEPTED and line.episode_id is not None:
+        # A line awarded in part that is credited (finance objects, or the billing run replaces it): the
+        # credit and the new claim take the difference up.
+        WorkItem.objects.filter(
+            episode_id=line.episode_id,
+            phase=line.phase,
+            reason=WorkReason.PARTIAL_AWARD,
+            resolved_at__isnull=True,
+        ).update(resolved_at=timezone.now())
     line.is_current = False
     if line.status == LineStatus.READY:
         line.status = LineStatus.WITHDRAWN

@@ -1,20 +1,22 @@
-"""The insurer's return information (KZ302 in spirit): per line of a released batch, accepted or
-rejected with a reason code; a rejected line goes to the IGO's work queue, and finance can bill it again."""
+"""The insurer's return information: per line of a released batch, accepted, rejected with a reason code, or
+(from a KZ302 file, `billing.files.kz302`) partly awarded; a rejected line goes to the IGO's work queue, and
+finance can bill it again; a partly awarded line is settled at what was awarded (`partial_awards`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing.models import (
-    RETURN_CODES,
+    RETURN_CODES,  # noqa: F401  (re-exported: the platform's own codes of the CSV route)
     BatchLine,
     BatchReturn,
     BatchStatus,
@@ -30,6 +32,8 @@ from billing.models import (
 )
 from billing.services.claim_lines import retire_line
 from billing.services.insurer_payments import insurer_payment_match
+from billing.services.partial_awards import partial_award_items, partial_award_settle
+from billing.services.return_codes import return_code_labels
 from billing.services.run import billing_run_batch
 from igo.csv_upload import RowError, RowErrors
 from igo.models import User
@@ -43,6 +47,10 @@ class ReturnEntry:
     status: str
     reason_code: str = ""
     reason_text: str = ""
+    # The awarded amount, signed like the line, when the answer states it (a KZ302 file always does; then
+    # an accepted line may carry an informational code such as 8001, and `codes` holds all of a line's).
+    awarded_amount: Decimal | None = None
+    codes: tuple[str, ...] = ()
 
 
 # What pages call the fields of return information (also the columns of a return file).
@@ -54,6 +62,11 @@ FIELD_LABELS = {
     "reason_text": gettext_lazy("explanation"),
     "lines": gettext_lazy("lines"),
     "batch": gettext_lazy("batch"),
+    "awarded_amount": gettext_lazy("awarded amount"),
+    "uzovi": gettext_lazy("UZOVI number"),
+    "invoice": gettext_lazy("invoice number"),
+    "record": gettext_lazy("record"),
+    "totals": gettext_lazy("totals"),
 }
 
 
@@ -109,17 +122,14 @@ def batch_return_record(
                 )
             if entry.status not in ReturnStatus.values:
                 errors.append(ReturnRowError(i, "status", _("The status must be “accepted” or “rejected”.")))
-            elif entry.status == ReturnStatus.REJECTED and entry.reason_code not in RETURN_CODES:
-                errors.append(
-                    ReturnRowError(
-                        i,
-                        "reason_code",
-                        _("A rejection needs a known reason code (%(codes)s).")
-                        % {"codes": ", ".join(RETURN_CODES)},
-                    )
-                )
-            elif entry.status == ReturnStatus.ACCEPTED and entry.reason_code:
+            elif entry.status == ReturnStatus.REJECTED and not entry.reason_code:
+                errors.append(ReturnRowError(i, "reason_code", _("A rejection needs a reason code.")))
+            elif entry.status == ReturnStatus.ACCEPTED and entry.reason_code and entry.awarded_amount is None:
                 errors.append(ReturnRowError(i, "reason_code", _("An accepted line has no reason code.")))
+            if len(entry.reason_code or "") > REASON_CODE_LENGTH:
+                errors.append(ReturnRowError(i, "reason_code", _("A reason code is at most 4 characters.")))
+            else:
+                errors.extend(ReturnRowError(i, "awarded_amount", m) for m in _award_problems(entry, row))
             if len(entry.reason_text or "") > 200:
                 errors.append(
                     ReturnRowError(i, "reason_text", _("The explanation is longer than 200 characters."))
@@ -134,6 +144,7 @@ def batch_return_record(
             received_by=user,
             accepted=sum(1 for e in entries if e.status == ReturnStatus.ACCEPTED),
             rejected=sum(1 for e in entries if e.status == ReturnStatus.REJECTED),
+            partial=sum(1 for e in entries if e.status == ReturnStatus.PARTIAL),
         )
         ReturnLine.unscoped.bulk_create(
             ReturnLine(
@@ -141,20 +152,46 @@ def batch_return_record(
                 batch_return=answer,
                 batch_line=by_ref[e.reference.strip()],
                 status=e.status,
-                reason_code=e.reason_code if e.status == ReturnStatus.REJECTED else "",
+                reason_code=e.reason_code
+                if e.status != ReturnStatus.ACCEPTED or e.awarded_amount is not None
+                else "",
                 reason_text=(e.reason_text or "").strip(),
+                awarded_amount=e.awarded_amount,
             )
             for e in entries
         )
         status_of = {e.reference.strip(): e.status for e in entries}
-        for status in (ReturnStatus.ACCEPTED, ReturnStatus.REJECTED):
+        # A partly awarded line is accepted at the awarded amount: its parts are payable once re-divided.
+        for status, line_status in (
+            (ReturnStatus.ACCEPTED, LineStatus.ACCEPTED),
+            (ReturnStatus.PARTIAL, LineStatus.ACCEPTED),
+            (ReturnStatus.REJECTED, LineStatus.REJECTED),
+        ):
             ids = [by_ref[r].claim_line_id for r, s in status_of.items() if s == status]
-            ClaimLine.unscoped.filter(pk__in=ids, status=LineStatus.SENT).update(status=status)
-        with translation.override(settings.LANGUAGE_CODE):  # read in the IGO's work queue, not the portal
-            _open_rejection_items(locked, [e for e in entries if e.status == ReturnStatus.REJECTED], by_ref)
-        # The accepted total changed: hold the batch's payments against it again (the insurer portal and
-        # API record returns with no tenant in scope; the match is the batch's own IGO's business).
-        with tenant_scope(locked.tenant):
+            ClaimLine.unscoped.filter(pk__in=ids, status=LineStatus.SENT).update(status=line_status)
+        released_on = timezone.localdate(locked.released_at) if locked.released_at else timezone.localdate()
+        labels = return_code_labels(
+            {c for e in entries for c in (e.codes or (e.reason_code,))}, on=released_on
+        )
+        # The insurer portal and API record returns with no tenant in scope; what follows is the batch's own
+        # IGO's business.
+        with tenant_scope(locked.tenant), translation.override(settings.LANGUAGE_CODE):
+            # Read in the IGO's work queue, not the portal.
+            _open_rejection_items(
+                locked, [e for e in entries if e.status == ReturnStatus.REJECTED], by_ref, labels
+            )
+            partial = [e for e in entries if e.status == ReturnStatus.PARTIAL]
+            for e in partial:
+                assert e.awarded_amount is not None
+                partial_award_settle(line=by_ref[e.reference.strip()].claim_line, awarded=e.awarded_amount)
+            partial_award_items(
+                batch=locked,
+                awarded=[
+                    (by_ref[e.reference.strip()], e.awarded_amount or Decimal(0), _reasons(e, labels))
+                    for e in partial
+                ],
+            )
+            # The accepted total changed: hold the batch's payments against it again.
             insurer_payment_match(batch=locked)
         audit_record(
             actor=user,
@@ -164,12 +201,54 @@ def batch_return_record(
             source=source,
             accepted=answer.accepted,
             rejected=answer.rejected,
+            partial=answer.partial,
         )
     return answer
 
 
+REASON_CODE_LENGTH = 4
+
+
+def _award_problems(entry: ReturnEntry, row: BatchLine) -> list[str]:
+    """What is wrong with an entry's awarded amount for its line (signed like the line)."""
+    awarded, claimed = entry.awarded_amount, row.amount
+    if awarded is None:
+        if entry.status == ReturnStatus.PARTIAL:
+            return [_("A partial award needs the awarded amount.")]
+        return []
+    if entry.status == ReturnStatus.ACCEPTED and awarded != claimed:
+        return [_("An accepted line is awarded its amount, %(amount)s.") % {"amount": claimed}]
+    if entry.status == ReturnStatus.REJECTED and awarded != 0:
+        return [_("A rejected line is awarded nothing.")]
+    if entry.status == ReturnStatus.PARTIAL:
+        if awarded == 0 or abs(awarded) >= abs(claimed) or (awarded < 0) != (claimed < 0):
+            return [
+                _("A partial award lies between nothing and the line's amount, %(amount)s.")
+                % {"amount": claimed}
+            ]
+        corrected = row.claim_line.corrects if row.claim_line.corrects_id else None
+        # A credit takes back the parts of the line it corrects as they are: it can be awarded in part only
+        # as far as that line was (the insurer takes back what it paid).
+        if corrected is not None:
+            earlier = (
+                ReturnLine.unscoped.filter(batch_line__claim_line=corrected, status=ReturnStatus.PARTIAL)
+                .values_list("awarded_amount", flat=True)
+                .first()
+            )
+            if earlier is None or awarded != -earlier:
+                return [_("A credit can be awarded in part only by what its line was awarded.")]
+        elif row.sign == Sign.CREDIT:
+            return [_("A credit can be awarded in part only by what its line was awarded.")]
+    return []
+
+
+def _reasons(entry: ReturnEntry, labels: dict[str, str]) -> str:
+    codes = entry.codes or ((entry.reason_code,) if entry.reason_code else ())
+    return "; ".join(f"{c} {labels.get(c, '')}".strip() for c in codes)
+
+
 def _open_rejection_items(
-    batch: ClaimBatch, rejected: Sequence[ReturnEntry], by_ref: dict[str, BatchLine]
+    batch: ClaimBatch, rejected: Sequence[ReturnEntry], by_ref: dict[str, BatchLine], labels: dict[str, str]
 ) -> None:
     keys: dict[tuple[int, str], str] = {}
     for e in rejected:
@@ -183,7 +262,7 @@ def _open_rejection_items(
             "n": batch.number,
             "ref": line.number,
             "code": e.reason_code,
-            "label": RETURN_CODES[e.reason_code],
+            "label": labels.get(e.reason_code, ""),
             "text": e.reason_text,
         }
         keys.setdefault((line.episode_id, line.phase), message.strip())

@@ -22,6 +22,8 @@ from billing.models import (
     AllocationBasis,
     AllocationKind,
     ClaimLine,
+    ReturnLine,
+    ReturnStatus,
     Sign,
     SplitMethod,
     SplitRule,
@@ -126,13 +128,15 @@ class KeptHead(NamedTuple):
 
 
 def compute_allocations(
-    line: ClaimLine, ctx: SplitContext, *, kept: KeptHead | None = None
+    line: ClaimLine, ctx: SplitContext, *, kept: KeptHead | None = None, amount: Decimal | None = None
 ) -> list[AllocationRow] | tuple[WorkReason, str]:
     """The allocations of a debit line, or (reason, message) when it cannot be split yet.
 
     Overhead and reserve are the split rule's percentages of the line; with `kept` from the same split
     rule version, the line's stored overhead and reserve stay as they are and only the members' part (the
-    rest) is divided again."""
+    rest) is divided again. `amount`: what the line is settled at when it is not its claimed amount (the
+    insurer awarded part of it, `billing.services.partial_awards`)."""
+    total = line.amount if amount is None else amount
     rule = rule_for(ctx.rules, line.service_start)
     split_phase = next((p for p in rule.phases.all() if p.phase == line.phase), None) if rule else None
     if rule is None or split_phase is None:
@@ -156,10 +160,10 @@ def compute_allocations(
             for a in (kept.overhead, kept.reserve)
             if a is not None and a.amount
         ]
-        members = line.amount - sum((a.amount for a in result), Decimal(0))
+        members = total - sum((a.amount for a in result), Decimal(0))
     else:
         member_pct = HUNDRED - rule.overhead_pct - rule.reserve_pct
-        head = split_largest_remainder(line.amount, [rule.overhead_pct, rule.reserve_pct, member_pct])
+        head = split_largest_remainder(total, [rule.overhead_pct, rule.reserve_pct, member_pct])
         result = [
             AllocationRow(
                 line.tenant_id, line.pk, kind, None, amount, rule.pk, AllocationBasis(percentage=pct)
@@ -308,10 +312,18 @@ def resplit_changed(*, episodes: list[Episode], ctx: SplitContext) -> int:
     if not stored:
         return 0
     lines = list(ClaimLine.objects.filter(pk__in=list(stored)))
+    # A line the insurer awarded only in part is divided at what it awarded.
+    awarded = dict(
+        ReturnLine.objects.filter(
+            batch_line__claim_line__in=list(stored), status=ReturnStatus.PARTIAL
+        ).values_list("batch_line__claim_line_id", "awarded_amount")
+    )
     now = timezone.now()
     resplit = 0
     for line in lines:
-        computed = compute_allocations(line, ctx, kept=_kept_head(stored[line.pk]))
+        computed = compute_allocations(
+            line, ctx, kept=_kept_head(stored[line.pk]), amount=awarded.get(line.pk)
+        )
         if isinstance(computed, tuple) or _signature(computed) == _signature(stored[line.pk]):
             continue
         Allocation.objects.filter(pk__in=[a.pk for a in stored[line.pk]]).update(

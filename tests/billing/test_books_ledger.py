@@ -108,6 +108,7 @@ def test_a_clean_book_reconciles(books):
         "3311": {
             "claimed": D("3000.00"),
             "accepted": D("2100.00"),
+            "not_awarded": D("0.00"),
             "rejected": D("900.00"),
             "open": D("0.00"),
             "received": D("1000.00"),
@@ -245,8 +246,8 @@ def test_the_command_prints_the_ledger_and_the_insurers(books, capsys):
     assert "Ledger: 4 member-months held against their statements" in out
     assert "Payouts: 2 run(s), 3 payout(s), 3 entries paid" in out
     assert (
-        "Insurer 3311: claimed 3000.00 = accepted 2100.00 + rejected 900.00 + open 0.00; received 1000.00"
-        in out
+        "Insurer 3311: claimed 3000.00 = accepted 2100.00 + not awarded 0.00 + rejected 900.00 + open 0.00; "
+        "received 1000.00" in out
     )
     assert "OK: the books reconcile." in out
     plant_run_total(books)
