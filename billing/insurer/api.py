@@ -33,7 +33,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from billing.insurer import selectors
-from billing.insurer.views import file_response
+from billing.insurer.views import access_log_insurer, file_response
 from billing.models import RETURN_CODES, BatchFileKind, BatchLine, ClaimBatch, ReturnSource, ReturnStatus
 from billing.services.returns import ReturnEntry, ReturnError, batch_return_record
 from igo import selectors as igo_selectors
@@ -41,6 +41,7 @@ from igo.api.auth import InsurerRateThrottle, InsurerTokenAuthentication
 from igo.api.base import ScopedQuerysetMixin
 from igo.api.views import InsurerRefSerializer
 from igo.models import Insurer, InsurerApiToken, User
+from pregnancies.models import AccessAction
 
 TAGS = ["insurer"]
 MAX_RETURN_LINES = 20_000
@@ -290,7 +291,11 @@ class InsurerBatchDetailView(InsurerAPIView):
         responses={200: InsurerBatchDetailSerializer, 404: NOT_FOUND},
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(InsurerBatchDetailSerializer(self.batch(pk)).data)
+        batch = self.batch(pk)
+        data = InsurerBatchDetailSerializer(batch).data
+        # The answer carries every line's BSN, name and date of birth: logged in the IGO's access log.
+        access_log_insurer(user=cast(User, request.user), batch=batch, action=AccessAction.VIEW, via="api")
+        return Response(data)
 
 
 class InsurerBatchFileView(InsurerAPIView):
