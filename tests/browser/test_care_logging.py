@@ -39,7 +39,7 @@ def test_midwife_finds_client_logs_three_events_and_corrects_one(page: Page):
     search = page.get_by_test_id("client-search")
     search.locator("[name=q]").fill("zonnev")
     # Typing shows how many clients match, no names (nothing read, nothing logged); Enter shows them.
-    expect(page.get_by_test_id("search-preview")).to_contain_text("1")
+    expect(page.get_by_test_id("search-preview")).to_contain_text("Eén cliënt komt overeen")
     assert "Zonneveld" not in page.get_by_test_id("search-preview").inner_text()
     search.locator("[name=q]").press("Enter")
     result = page.get_by_test_id("search-results").get_by_role("link", name="Zonneveld, Iris")
