@@ -4,8 +4,9 @@ billing run, the monthly claim batches to insurers and the member statements. Th
 
 IGO finance and administrators may look (`rules.can_view_finance`); only finance may change contracts and
 split rules, start a run, or make, release and rebill batches (`rules.can_manage_finance`). Finance sees
-clients by name and episode id, never clinical pages or note text; opening one episode's claims, the
-lines of a batch (name and masked BSN) or downloading a batch's files is access-logged (NEN 7513).
+clients by name and episode id, never clinical pages or note text; every page and file that names clients
+(the claims list, the work queue, an episode's claims, a batch's lines, its files, statements) writes one
+access-log entry per client shown, in one INSERT (NEN 7513; docs/architecture.md).
 """
 
 from __future__ import annotations

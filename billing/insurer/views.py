@@ -4,7 +4,8 @@ downloads; return information per line, for all open lines, or as an uploaded fi
 Only users with an active insurer membership get in (others 403; two-factor is enforced by
 `MFARequiredMiddleware`). Batches are read through `billing.insurer.selectors`, which is bounded by the user's
 insurers and by status released: another insurer's batch, or a draft, is a 404. Writes go through
-`billing.services.returns.batch_return_record` and the token services of `igo.services`.
+`billing.services.returns.batch_return_record` and the token services of `igo.services`. What shows the
+lines' clients (the batch page, a row, the files) is written to the sending IGO's access log (NEN 7513).
 """
 
 from __future__ import annotations
