@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import (
@@ -96,6 +96,9 @@ from pregnancies.models import (
     mask_bsn,
 )
 from providers.models import MemberOrganisation
+
+if TYPE_CHECKING:
+    from billing.statements import Statement
 
 HUNDRED = Decimal("100")
 
@@ -1259,6 +1262,12 @@ def payout_run_left(*, run: PayoutRun, today: dt.date) -> list[PayoutLeftRow]:
     ]
     rows.sort(key=lambda r: (r.organisation.name, r.organisation.pk))
     return rows
+
+
+def statement_clients(*, statement: Statement) -> list[int]:
+    """The ids of the clients whose episodes a member statement names (by reference), for the access log."""
+    episodes = {row.line.episode_id for row in statement.rows if row.line.episode_id is not None}
+    return list(Episode.objects.filter(pk__in=episodes).values_list("client_id", flat=True).distinct())
 
 
 def payout_statement_clients(*, payout: Payout) -> list[Client]:

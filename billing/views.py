@@ -4,8 +4,9 @@ billing run, the monthly claim batches to insurers and the member statements. Th
 
 IGO finance and administrators may look (`rules.can_view_finance`); only finance may change contracts and
 split rules, start a run, or make, release and rebill batches (`rules.can_manage_finance`). Finance sees
-clients by name and episode id, never clinical pages or note text; opening one episode's claims, the
-lines of a batch (name and masked BSN) or downloading a batch's files is access-logged (NEN 7513).
+clients by name and episode id, never clinical pages or note text; every page and file that names clients
+(the claims list, the work queue, an episode's claims, a batch's lines, its files, statements) writes one
+access-log entry per client shown, in one INSERT (NEN 7513; docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -242,6 +243,13 @@ def work_queue(request: TenantRequest) -> HttpResponse:
     batch (the insurer's payment differs), filtered by reason and by what they are about."""
     filters = WorkQueueFilterForm(request.GET or None, reasons=selectors.work_queue_reasons())
     page = Paginator(selectors.work_queue(**filters.filters()), 50).get_page(request.GET.get("page"))
+    # NEN 7513: the page names the clients of its episode items.
+    care_services.access_log_many(
+        user=request.user,
+        clients=[item.episode.client for item in page.object_list if item.episode is not None],
+        action=AccessAction.VIEW,
+        detail="work queue",
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -269,6 +277,13 @@ def _progress_context(request: TenantRequest, *, queued: bool = False, polls: in
 @tenant_view(rules.can_view_finance)
 def claim_list(request: TenantRequest) -> HttpResponse:
     page = Paginator(selectors.claim_episodes(), 50).get_page(request.GET.get("page"))
+    # NEN 7513: the page names the clients of its episodes.
+    care_services.access_log_many(
+        user=request.user,
+        clients=[episode.client for episode in page.object_list],
+        action=AccessAction.VIEW,
+        detail="claims",
+    )
     return render(
         request,
         "billing/claim_list.html",
@@ -740,6 +755,13 @@ def statement_download(request: TenantRequest, org_pk: int, year: int, month: in
         today=timezone.localdate(),
     )
     content = statement_csv(statement) if fmt == "csv" else statement_pdf(statement)
+    # NEN 7513: the statement names these clients' episodes (by reference).
+    care_services.access_log_many(
+        user=request.user,
+        clients=selectors.statement_clients(statement=statement),
+        action=AccessAction.EXPORT,
+        detail=f"member statement {year:04d}-{month:02d} {organisation.agb_code} {fmt}",
+    )
     response = HttpResponse(content, content_type=STATEMENT_FORMATS[fmt])
     response["Content-Disposition"] = content_disposition_header(
         True, f"Statement_{organisation.agb_code}_{year:04d}-{month:02d}.{fmt}"

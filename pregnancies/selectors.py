@@ -28,9 +28,10 @@ from providers.models import Professional
 SEARCH_LIMIT = 25
 
 
-def client_search(*, q: str = "", date_of_birth: date | None = None) -> list[Client]:
-    """Find clients by BSN (exact), name (part) and/or date of birth. Returns at most SEARCH_LIMIT."""
+def _client_search_queryset(*, q: str, date_of_birth: date | None) -> QuerySet[Client] | None:
     q = (q or "").strip()
+    if not q and not date_of_birth:
+        return None
     qs = Client.objects.all()
     if q.isdigit() and len(q) == 9:
         qs = qs.filter(bsn=q) if bsn_is_valid(q) else qs.none()
@@ -39,9 +40,24 @@ def client_search(*, q: str = "", date_of_birth: date | None = None) -> list[Cli
             qs = qs.filter(Q(family_name__icontains=part) | Q(given_names__icontains=part))
     if date_of_birth:
         qs = qs.filter(date_of_birth=date_of_birth)
-    if not q and not date_of_birth:
+    return qs
+
+
+def client_search(*, q: str = "", date_of_birth: date | None = None) -> list[Client]:
+    """Find clients by BSN (exact), name (part) and/or date of birth. Returns at most SEARCH_LIMIT."""
+    qs = _client_search_queryset(q=q, date_of_birth=date_of_birth)
+    if qs is None:
         return []
     return list(qs.order_by("family_name", "given_names")[:SEARCH_LIMIT])
+
+
+def client_search_count(*, q: str = "", date_of_birth: date | None = None) -> int:
+    """How many clients a search would show (at most SEARCH_LIMIT + 1, read as "more than the limit"):
+    the type-ahead preview, which names no one."""
+    qs = _client_search_queryset(q=q, date_of_birth=date_of_birth)
+    if qs is None:
+        return 0
+    return len(qs.values_list("pk", flat=True)[: SEARCH_LIMIT + 1])
 
 
 def client_insurance_on(*, client: Client, day: date) -> ClientInsurance | None:

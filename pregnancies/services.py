@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 
 from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
+from igo.tenancy import current_tenant_or_none
 from pregnancies.models import (
     AccessAction,
     AccessLogEntry,
@@ -74,20 +75,47 @@ def access_log(
     )
 
 
-def access_log_many(*, user: User, clients: Iterable[Client], action: str, detail: str = "") -> None:
+def access_log_many(
+    *,
+    user: User,
+    clients: Iterable[Client | int],
+    action: str,
+    detail: str = "",
+    tenant_id: int | None = None,
+) -> int:
+    """One entry per distinct client shown (Client rows or client ids), written in one INSERT: a page, an
+    API answer or a file with many clients costs one query, not one per client. Returns the number written.
+
+    `tenant_id` is the IGO whose log it is (the data controller): by default the tenant in scope, else the
+    client's. Pass it where no tenant is in scope, e.g. an insurer user reading an IGO's batch; clients of
+    one call belong to that one IGO.
+    """
+    scoped = current_tenant_or_none()
+    tenant = tenant_id if tenant_id is not None else (scoped.pk if scoped is not None else None)
+    seen: dict[int, int] = {}
+    for c in clients:
+        if isinstance(c, int):
+            if tenant is None:
+                raise ValueError("access_log_many: client ids need a tenant (tenant_id or a tenant in scope)")
+            seen.setdefault(c, tenant)
+        elif c.pk is not None:
+            seen.setdefault(c.pk, tenant if tenant is not None else c.tenant_id)
     rows = [
         AccessLogEntry(
-            tenant_id=c.tenant_id,
+            tenant_id=owner,
             user=user,
-            client=c,
+            client_id=pk,
             action=action,
             object_type="client",
-            object_id=str(c.pk),
+            object_id=str(pk),
             detail=detail[:200],
         )
-        for c in clients
+        for pk, owner in seen.items()
     ]
-    AccessLogEntry.objects.bulk_create(rows)
+    if rows:
+        # `unscoped`: the rows name their tenant; the scoped manager would refuse an insurer's request.
+        AccessLogEntry.unscoped.bulk_create(rows)
+    return len(rows)
 
 
 def touch_episodes(*episode_ids: int) -> None:

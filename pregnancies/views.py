@@ -92,11 +92,24 @@ def _episode_context(
     return context
 
 
+def _episode_page(
+    request: TenantRequest, episode: Episode, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """The episode page, shown: one access-log entry (NEN 7513), also when a refused form shows it again."""
+    services.access_log(
+        user=request.user,
+        client=episode.client,
+        action=AccessAction.VIEW,
+        obj=episode,
+        detail="" if status < 400 else "form refused",
+    )
+    return render(request, "pregnancies/episode_detail.html", context, status=status)
+
+
 def episode_page_refused(request: TenantRequest, episode: Episode, bound: dict[str, Any]) -> HttpResponse:
     """The episode page again with a card's refused form (`bound`: its name in the page's context, and the
     form with its errors), for the views of the apps that add cards."""
-    context = _episode_context(request, episode, bound=bound)
-    return render(request, "pregnancies/episode_detail.html", context, status=400)
+    return _episode_page(request, episode, _episode_context(request, episode, bound=bound), status=400)
 
 
 def _panel_context(
@@ -118,18 +131,33 @@ def _panel_context(
 @tenant_view(rules.can_log_care)
 def client_search(request: TenantRequest) -> HttpResponse:
     # POST keeps the BSN out of URLs, browser history and server logs.
+    # Typing asks for a preview (`preview=1`, sent by htmx while the field changes): only how many clients
+    # match, no name, date of birth or BSN, so nothing is read and nothing logged for each partial query.
+    # The names are shown, and every client shown is logged once, when the search is submitted.
     form = ClientSearchForm(request.POST or None)
     results: list[Client] = []
     searched = False
+    preview: int | None = None
     if request.method == "POST" and form.is_valid():
-        searched = True
-        results = selectors.client_search(
-            q=form.cleaned_data["q"], date_of_birth=form.cleaned_data["date_of_birth"]
-        )
-        services.access_log_many(user=request.user, clients=results, action=AccessAction.SEARCH)
-    context = {"form": form, "results": results, "searched": searched}
+        query = {"q": form.cleaned_data["q"], "date_of_birth": form.cleaned_data["date_of_birth"]}
+        if request.POST.get("preview") == "1":
+            # A whole BSN is not previewed: whether it is a client here is itself a read of the register.
+            bsn_like = query["q"].strip().isdigit() and len(query["q"].strip()) == 9
+            preview = -1 if bsn_like else selectors.client_search_count(**query)
+        else:
+            searched = True
+            results = selectors.client_search(**query)
+            services.access_log_many(user=request.user, clients=results, action=AccessAction.SEARCH)
+    context = {
+        "form": form,
+        "results": results,
+        "searched": searched,
+        "preview": preview,
+        "limit": selectors.SEARCH_LIMIT,
+    }
     if request.htmx:
-        return render(request, "pregnancies/partials/search_results.html", context)
+        partial = "search_preview" if preview is not None else "search_results"
+        return render(request, f"pregnancies/partials/{partial}.html", context)
     return render(request, "pregnancies/client_search.html", context)
 
 
@@ -177,8 +205,7 @@ def client_detail(request: TenantRequest, pk: int) -> HttpResponse:
 @tenant_view(rules.can_log_care)
 def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
     episode = get_object_or_404(Episode.objects.select_related("client", "coordinating_professional"), pk=pk)
-    services.access_log(user=request.user, client=episode.client, action=AccessAction.VIEW, obj=episode)
-    return render(request, "pregnancies/episode_detail.html", _episode_context(request, episode))
+    return _episode_page(request, episode, _episode_context(request, episode))
 
 
 @require_POST
@@ -222,9 +249,7 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
         context = _panel_context(request, episode, form, professional, event_types)
         return render(request, "pregnancies/partials/logging_panel.html", context, status=status)
     episode.refresh_from_db()
-    return render(
-        request, "pregnancies/episode_detail.html", _episode_context(request, episode, form), status=status
-    )
+    return _episode_page(request, episode, _episode_context(request, episode, form), status=status)
 
 
 def _own_event(request: TenantRequest, pk: int) -> CareEvent:
@@ -236,10 +261,6 @@ def _own_event(request: TenantRequest, pk: int) -> CareEvent:
 @tenant_view(rules.can_log_care)
 def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
     event = _own_event(request, pk)
-    if request.method == "GET":
-        services.access_log(
-            user=request.user, client=event.episode.client, action=AccessAction.VIEW, obj=event
-        )
     professional = services.professional_for(user=request.user)
     types = selectors.event_types_for(professional=professional)
     form = CorrectEventForm(
@@ -270,6 +291,14 @@ def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
                 messages.warning(request, warning)
             messages.success(request, _("The event was corrected; the original is kept in the history."))
             return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=event.episode_id)
+    # The page names the client: logged when it is shown, also again with a refused correction.
+    services.access_log(
+        user=request.user,
+        client=event.episode.client,
+        action=AccessAction.VIEW,
+        obj=event,
+        detail="" if request.method == "GET" else "form refused",
+    )
     return render(
         request,
         "pregnancies/event_change.html",
@@ -372,7 +401,7 @@ def _episode_form_post(
         bound={} if birth else {form_key: form},
         birth_forms={birth.pk: form} if birth else None,
     )
-    return render(request, "pregnancies/episode_detail.html", context, status=400)
+    return _episode_page(request, episode, context, status=400)
 
 
 def _episode_for_form(pk: int) -> Episode:
@@ -547,6 +576,11 @@ def access_log_list(request: TenantRequest) -> HttpResponse:
         until=filters.get("until"),
     )
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    # The page names the clients of its entries (and the client it is filtered on): each is logged once,
+    # after the page's rows are read, so these entries are not on the page that caused them.
+    shown = [client] if client is not None else []
+    shown += [e.client for e in page.object_list]
+    services.access_log_many(user=request.user, clients=shown, action=AccessAction.VIEW, detail="access log")
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -247,14 +247,15 @@ def experience_create(request: TenantRequest, pk: int) -> HttpResponse:
         if clinician:
             return episode_page_refused(request, episode, bound={"experience_form": form})
     else:
-        care_services.access_log(
-            user=request.user,
-            client=episode.client,
-            action=AccessAction.VIEW,
-            obj=episode,
-            detail="experience",
-        )
         form = ExperienceForm(initial={"answered_on": timezone.localdate()})
+    # The page names the client: logged when shown, also again with refused answers.
+    care_services.access_log(
+        user=request.user,
+        client=episode.client,
+        action=AccessAction.VIEW,
+        obj=episode,
+        detail="experience" if request.method == "GET" else "experience, form refused",
+    )
     experience = ExperienceResponse.objects.filter(episode=episode).first()
     due = experience_due(episode)
     return render(

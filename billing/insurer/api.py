@@ -35,7 +35,7 @@ from rest_framework.settings import api_settings
 
 from billing.files import kz302
 from billing.insurer import selectors
-from billing.insurer.views import file_response
+from billing.insurer.views import access_log_insurer, file_response
 from billing.models import (
     RETURN_CODES,
     BatchFileKind,
@@ -52,6 +52,7 @@ from igo.api.base import ScopedQuerysetMixin
 from igo.api.views import InsurerRefSerializer
 from igo.models import Insurer, InsurerApiToken, User
 from igo.text import FAMILY_NAME_LENGTH, INITIALS_LENGTH, ascii_upper
+from pregnancies.models import AccessAction
 
 TAGS = ["insurer"]
 MAX_RETURN_LINES = 20_000
@@ -331,7 +332,11 @@ class InsurerBatchDetailView(InsurerAPIView):
         responses={200: InsurerBatchDetailSerializer, 404: NOT_FOUND},
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(InsurerBatchDetailSerializer(self.batch(pk)).data)
+        batch = self.batch(pk)
+        data = InsurerBatchDetailSerializer(batch).data
+        # The answer carries every line's BSN, name and date of birth: logged in the IGO's access log.
+        access_log_insurer(user=cast(User, request.user), batch=batch, action=AccessAction.VIEW, via="api")
+        return Response(data)
 
 
 class InsurerBatchFileView(InsurerAPIView):

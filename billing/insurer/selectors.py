@@ -68,6 +68,15 @@ def insurer_batch_lines(*, batch: ClaimBatch) -> list[BatchLine]:
     )
 
 
+def insurer_batch_client_ids(*, batch: ClaimBatch, line_ids: Sequence[int] | None = None) -> list[int]:
+    """The clients of a batch's lines (of `line_ids` only, when given; a quality line has none), for the
+    IGO's access log when an insurer reads them."""
+    lines = BatchLine.unscoped.filter(batch=batch, claim_line__episode__isnull=False)
+    if line_ids is not None:
+        lines = lines.filter(pk__in=line_ids)
+    return sorted(set(lines.values_list("claim_line__episode__client_id", flat=True)))
+
+
 def insurer_igo_choices(*, insurers: Sequence[Insurer]) -> list[Tenant]:
     """The IGOs that sent these insurers at least one batch, for the filter."""
     ids = ClaimBatch.unscoped.filter(

@@ -4,7 +4,8 @@ downloads; return information per line, for all open lines, or as an uploaded fi
 Only users with an active insurer membership get in (others 403; two-factor is enforced by
 `MFARequiredMiddleware`). Batches are read through `billing.insurer.selectors`, which is bounded by the user's
 insurers and by status released: another insurer's batch, or a draft, is a 404. Writes go through
-`billing.services.returns.batch_return_record` and the token services of `igo.services`.
+`billing.services.returns.batch_return_record` and the token services of `igo.services`. What shows the
+lines' clients (the batch page, a row, the files) is written to the sending IGO's access log (NEN 7513).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ from igo import services as igo_services
 from igo.http import AuthedRequest
 from igo.models import Insurer, InsurerApiToken, User
 from igo.views import add_form_errors
+from pregnancies.models import AccessAction
+from pregnancies.services import access_log_many
 
 LINES_PER_PAGE = 200
 BATCHES_PER_PAGE = 50
@@ -186,11 +189,33 @@ def _open_count(batch: ClaimBatch) -> int:
     return batch.open_lines  # type: ignore[attr-defined]
 
 
+def access_log_insurer(
+    *, user: User, batch: ClaimBatch, action: str, via: str, line_ids: list[int] | None = None, what: str = ""
+) -> None:
+    """NEN 7513 for an insurer's read of a batch: one entry per client shown, in the log of the IGO that
+    sent the batch (the data controller), naming the insurer and the channel."""
+    access_log_many(
+        user=user,
+        clients=selectors.insurer_batch_client_ids(batch=batch, line_ids=line_ids),
+        action=action,
+        tenant_id=batch.tenant_id,
+        detail=f"insurer {batch.insurer.uzovi_code} {via}: claim batch {batch.number}{what}",
+    )
+
+
 def _detail_context(request: InsurerRequest, batch: ClaimBatch, **extra: Any) -> dict[str, Any]:
     lines = selectors.insurer_batch_lines(batch=batch)
     show_open = request.GET.get("open") == "1"
     shown = [line for line in lines if not hasattr(line, "answer")] if show_open else lines
     page = Paginator(shown, LINES_PER_PAGE).get_page(request.GET.get("page"))
+    # The page shows its lines' BSN, name and date of birth (also again with a refused answer or upload).
+    access_log_insurer(
+        user=request.user,
+        batch=batch,
+        action=AccessAction.VIEW,
+        via="portal",
+        line_ids=[line.pk for line in page],
+    )
     failed: BatchLine | None = extra.pop("failed_line", None)
     if failed is not None:  # show the refused answer again on its row, with the errors
         for line in page:
@@ -219,6 +244,7 @@ def insurer_batch_detail(request: InsurerRequest, pk: int) -> HttpResponse:
 def file_response(*, batch: ClaimBatch, kind: str, user: User, via: str) -> HttpResponse:
     """The stored file as an attachment; each download is in the IGO's audit log."""
     download = selectors.insurer_batch_file(batch=batch, kind=kind)
+    access_log_insurer(user=user, batch=batch, action=AccessAction.EXPORT, via=via, what=f" {kind}")
     igo_services.audit_record(
         actor=user,
         action="batch.download",
@@ -268,6 +294,10 @@ def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpR
     else:
         line.form = form  # type: ignore[attr-defined]
     if request.htmx:
+        # The row shows the line's BSN, name and date of birth again.
+        access_log_insurer(
+            user=request.user, batch=batch, action=AccessAction.VIEW, via="portal", line_ids=[line.pk]
+        )
         # htmx swaps only 2xx answers, so a refused answer comes back as 200 with its errors on the row.
         context = {
             "batch": batch,

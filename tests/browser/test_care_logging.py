@@ -38,6 +38,10 @@ def test_midwife_finds_client_logs_three_events_and_corrects_one(page: Page):
     page.get_by_role("link", name="Cliënten").or_(page.locator("[data-nav=clients]")).first.click()
     search = page.get_by_test_id("client-search")
     search.locator("[name=q]").fill("zonnev")
+    # Typing shows how many clients match, no names (nothing read, nothing logged); Enter shows them.
+    expect(page.get_by_test_id("search-preview")).to_contain_text("Eén cliënt komt overeen")
+    assert "Zonneveld" not in page.get_by_test_id("search-preview").inner_text()
+    search.locator("[name=q]").press("Enter")
     result = page.get_by_test_id("search-results").get_by_role("link", name="Zonneveld, Iris")
     expect(result).to_be_visible()
     assert client.bsn not in page.url and "zonnev" not in page.url  # the search is a POST

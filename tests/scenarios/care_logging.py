@@ -96,6 +96,12 @@ def counts(tenant: Tenant) -> dict[str, int]:
     }
 
 
+def shown_again(before: dict[str, int]) -> dict[str, int]:
+    """The counts after a refused form re-rendered the episode page: nothing stored but the access-log entry
+    of that page (it shows the client again, NEN 7513)."""
+    return {**before, "AccessLogEntry": before["AccessLogEntry"] + 1}
+
+
 def access_entries(care: Care, **filters: Any) -> list[AccessLogEntry]:
     return list(AccessLogEntry.unscoped.filter(tenant=care.tenant, **filters).order_by("pk"))
 
