@@ -36,6 +36,8 @@ ALLOW = {
     "account_confirm_email": "one-time key from an e-mail",
     "account_reset_password_from_key": "one-time key from an e-mail",
     "invitation_accept": "one-time token from an e-mail",
+    "account_email_confirm": "one-time signed link from an e-mail (a change of the user's own address)",
+    "account_unlock": "one-time signed link from an e-mail (unlocks the user's own account)",
 }
 
 # Where the search is asked something that finds the client (the refused POST of other forms is empty).

@@ -97,7 +97,7 @@ def make_seen(world: TenantWorld) -> Seen:
     kwargs: dict[str, list[dict[str, Any]]] = {
         **{
             name: one(pk=membership.pk)
-            for name in ("membership_detail", "membership_end", "api_membership_detail")
+            for name in ("membership_detail", "membership_end", "membership_email", "api_membership_detail")
         },
         "invitation_revoke": one(pk=invitation.pk),
         **{name: one(pk=org.pk) for name in ("organisation_detail", "organisation_end")},
