@@ -8,7 +8,11 @@ and any other character becomes "?".
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 FAMILY_NAME_LENGTH = 25  # Vektis NAM193 "Naam verzekerde (01)"
 INITIALS_LENGTH = 6  # Vektis NAM025 "Voorletters verzekerde"
@@ -60,3 +64,46 @@ def ascii_upper(value: object, length: int | None = None) -> str:
     """Upper-case printable ASCII, cut to `length` when given (names only: never cut an identifier)."""
     text = ascii_text(value).upper()
     return text if length is None else text[:length].rstrip()
+
+
+INSURED_NUMBER_LENGTH = 15  # Vektis NUM003 "Verzekerdennummer", AN 15
+_INSURED_NUMBER = re.compile(r"[A-Za-z0-9]+")
+
+
+def insured_number_check(value: str) -> str:
+    """An insured number as entered: letters and digits only (ASCII), at most 15, spaces around it dropped.
+    Refused with a ValidationError otherwise; it is never altered afterwards, so the KZ301 file, the CSV and
+    the API carry exactly what was entered (upper case in the file, as the format carries it)."""
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(_("Enter the insured number."), code="required")
+    if not _INSURED_NUMBER.fullmatch(text):
+        raise ValidationError(
+            _(
+                "The insured number may contain only letters and digits, without spaces, hyphens or other "
+                "characters; copy it from the insurance card."
+            ),
+            code="characters",
+        )
+    if len(text) > INSURED_NUMBER_LENGTH:
+        raise ValidationError(
+            _("The insured number is longer than %(n)s characters.") % {"n": INSURED_NUMBER_LENGTH},
+            code="length",
+        )
+    return text
+
+
+def name_check(value: str) -> str:
+    """A name that the claim file can carry: every letter must be transliterable to ASCII (Latin script with
+    or without diacritics; see `ascii_text`). A name in another script (Cyrillic, Arabic, Chinese, ...) is
+    refused at entry with a clear error instead of reaching the insurer as question marks."""
+    text = (value or "").strip()
+    if ascii_text(text).count("?") > text.count("?"):
+        raise ValidationError(
+            _(
+                "This name contains characters the insurer's claim file cannot carry. Enter it in Latin "
+                "letters (as on the passport or identity card); accents are fine."
+            ),
+            code="script",
+        )
+    return text

@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
 from igo.tenancy import current_tenant_or_none
+from igo.text import insured_number_check, name_check
 from pregnancies.models import (
     AccessAction,
     AccessLogEntry,
@@ -158,8 +159,15 @@ def client_create(
         errors.setdefault("date_of_birth", []).append(_("The date of birth lies in the future."))
     if not errors.get("bsn") and Client.unscoped.filter(tenant=tenant, bsn=bsn).exists():
         errors.setdefault("bsn", []).append(_("A client with this BSN is already registered in this IGO."))
-    if not (policy_number or "").strip():
-        errors.setdefault("policy_number", []).append(_("Enter the insured number."))
+    for name, value in (("family_name", family_name), ("given_names", given_names)):
+        try:
+            name_check(value)
+        except ValidationError as exc:
+            errors.setdefault(name, []).extend(exc.messages)
+    try:
+        policy_number = insured_number_check(policy_number)
+    except ValidationError as exc:
+        errors.setdefault("policy_number", []).extend(exc.messages)
     if errors:
         raise ValidationError(errors)
     try:
@@ -173,7 +181,7 @@ def client_create(
         tenant=tenant,
         client=client,
         insurer=insurer,
-        policy_number=policy_number.strip(),
+        policy_number=policy_number,
         valid_from=insured_from,
     )
     access_log(user=actor, client=client, action=AccessAction.CREATE, obj=client)
@@ -185,6 +193,10 @@ def insurance_change(
     *, client: Client, actor: User, insurer: Insurer, policy_number: str, valid_from: date
 ) -> ClientInsurance:
     """Record a new insurer from a date; the open insurance before it ends the day before."""
+    try:
+        policy_number = insured_number_check(policy_number)
+    except ValidationError as exc:
+        raise ValidationError({"policy_number": exc.messages}) from None
     insurances = list(
         ClientInsurance.objects.select_for_update().filter(client=client).order_by("valid_from")
     )
@@ -200,7 +212,7 @@ def insurance_change(
         tenant_id=client.tenant_id,
         client=client,
         insurer=insurer,
-        policy_number=policy_number.strip(),
+        policy_number=policy_number,
         valid_from=valid_from,
     )
     touch_episodes(*Episode.objects.filter(client=client).values_list("pk", flat=True))

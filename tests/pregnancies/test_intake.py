@@ -28,7 +28,7 @@ def intake_data(insurer: Insurer, **extra: Any) -> dict[str, Any]:
         "bsn": VALID_BSN,
         "postcode": "3511 ab",
         "insurer": insurer.pk,
-        "policy_number": "ZK-123456",
+        "policy_number": "ZK123456",
         "intake_date": intake.isoformat(),
         "due_date": (intake + timedelta(days=280 - 70)).isoformat(),
         "gestational_age_weeks": "",
@@ -90,6 +90,15 @@ INTAKE_REFUSALS = [  # an int is a day offset from today, resolved when the test
     pytest.param({"due_date": -3 + 281}, "due_date", id="due-more-than-280-days-after-intake"),
     pytest.param({"intake_date": 1, "due_date": 200}, "intake_date", id="intake-in-future"),
     pytest.param({"date_of_birth": 1}, "date_of_birth", id="date-of-birth-in-future"),
+    # The insured number as on the card: letters and digits only, never altered afterwards (issue 16).
+    pytest.param(
+        {"policy_number": "MZ\u200b12\u20113456"}, "policy_number", id="insured-number-invisible-chars"
+    ),
+    pytest.param({"policy_number": "ZK-123456"}, "policy_number", id="insured-number-hyphen"),
+    pytest.param({"policy_number": "1234567890123456"}, "policy_number", id="insured-number-16-long"),
+    # A name the claim file cannot carry is refused at entry, not sent as question marks.
+    pytest.param({"family_name": "Иванова"}, "family_name", id="family-name-cyrillic"),
+    pytest.param({"given_names": "美玲"}, "given_names", id="given-names-chinese"),
 ]
 
 
@@ -105,6 +114,15 @@ def test_intake_refuses_bad_input_with_field_error_and_stores_nothing(care, as_r
     form = response.context["form"]
     assert field in form.errors, form.errors
     assert counts(care.tenant) == before
+
+
+def test_intake_keeps_names_in_latin_script_with_any_diacritics_as_entered(care, as_role):
+    data = intake_data(care.insurer, family_name="Yıldız-Łukaszewska", given_names="Nguyễn Thị Ánh")
+    response = as_role(Role.MIDWIFE).post(care.url("clients/new/"), data)
+    assert response.status_code == 302
+    client = Client.unscoped.get(tenant=care.tenant, bsn=VALID_BSN)
+    assert (client.family_name, client.given_names) == ("Yıldız-Łukaszewska", "Nguyễn Thị Ánh")
+    assert ClientInsurance.unscoped.get(client=client).policy_number == "ZK123456"
 
 
 def test_intake_refuses_a_bsn_already_registered_in_the_tenant(care, as_role):
