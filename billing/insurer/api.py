@@ -39,6 +39,7 @@ from billing.services.returns import ReturnEntry, ReturnError, batch_return_reco
 from igo import selectors as igo_selectors
 from igo.api.auth import InsurerRateThrottle, InsurerTokenAuthentication
 from igo.api.base import ScopedQuerysetMixin
+from igo.api.permissions import HasSecondFactor
 from igo.api.views import InsurerRefSerializer
 from igo.models import Insurer, InsurerApiToken, User
 
@@ -244,7 +245,8 @@ NOT_FOUND = OpenApiResponse(description="No released batch with this id for the 
 
 class InsurerAPIView(generics.GenericAPIView):
     authentication_classes = [InsurerTokenAuthentication, SessionAuthentication]
-    permission_classes = [IsInsurer]
+    # The key's maker (or the session's user) must have a second factor, as on every API view.
+    permission_classes = [IsInsurer, HasSecondFactor]
     throttle_classes = [InsurerRateThrottle]
 
     def insurers(self) -> list[Insurer]:
