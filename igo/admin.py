@@ -14,25 +14,18 @@ from igo.tenancy import tenant_scope
 class TenantChosenForm(forms.ModelForm):
     """Validates a tenant-owned row in the scope of the tenant chosen on the form.
 
-    Unique checks query the model's default manager, which refuses to run without a tenant in scope (an
-    operator's request has none): adding or changing a membership answered 500 (issue 16). The checks run
-    in the scope of the row's own tenant, which is where a duplicate would be.
+    Unique and constraint checks query the model's default manager, which refuses to run without a tenant in
+    scope (an operator's request has none): adding or changing a membership answered 500 (issue 16). The
+    checks run in the scope of the row's own tenant, which is where a duplicate would be.
     """
 
-    def validate_unique(self) -> None:
-        tenant = self.cleaned_data.get("tenant") or getattr(self.instance, "tenant", None)
-        if tenant is None:  # the tenant field has its own error; nothing to compare with
-            return
-        with tenant_scope(tenant):
-            super().validate_unique()
-
-    def _post_clean(self) -> None:
+    def _post_clean(self) -> None:  # model validation: constraints and unique checks
         tenant = self.cleaned_data.get("tenant")
-        if tenant is None:
-            super()._post_clean()
+        if tenant is None:  # the tenant field has its own error
+            super()._post_clean()  # type: ignore[misc]
             return
         with tenant_scope(tenant):
-            super()._post_clean()
+            super()._post_clean()  # type: ignore[misc]
 
 
 class UnscopedAdmin(admin.ModelAdmin):
@@ -119,7 +112,7 @@ class AuthenticatorAdmin(admin.ModelAdmin):
     list_filter = ["type"]
     search_fields = ["user__email", "user__full_name"]
     fields = ["user", "type", "created_at", "last_used_at"]
-    readonly_fields = fields
+    readonly_fields = ["user", "type", "created_at", "last_used_at"]
 
     def has_add_permission(self, request):
         return False

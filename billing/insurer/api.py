@@ -246,7 +246,7 @@ NOT_FOUND = OpenApiResponse(description="No released batch with this id for the 
 class InsurerAPIView(generics.GenericAPIView):
     authentication_classes = [InsurerTokenAuthentication, SessionAuthentication]
     # The key's maker (or the session's user) must have a second factor, as on every API view.
-    permission_classes = [IsInsurer, HasSecondFactor]
+    permission_classes = [HasSecondFactor, IsInsurer]
     throttle_classes = [InsurerRateThrottle]
 
     def insurers(self) -> list[Insurer]:
