@@ -1,13 +1,36 @@
 """Admin site for platform operators. Operators work across tenants, so querysets are unscoped."""
 
+from allauth.mfa.models import Authenticator
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from igo import services
 from igo.models import AuditEntry, Insurer, InsurerMembership, Invitation, Membership, Tenant, User
+from igo.tenancy import tenant_scope
+
+
+class TenantChosenForm(forms.ModelForm):
+    """Validates a tenant-owned row in the scope of the tenant chosen on the form.
+
+    Unique and constraint checks query the model's default manager, which refuses to run without a tenant in
+    scope (an operator's request has none): adding or changing a membership answered 500 (issue 16). The
+    checks run in the scope of the row's own tenant, which is where a duplicate would be.
+    """
+
+    def _post_clean(self) -> None:  # model validation: constraints and unique checks
+        tenant = self.cleaned_data.get("tenant")
+        if tenant is None:  # the tenant field has its own error
+            super()._post_clean()  # type: ignore[misc]
+            return
+        with tenant_scope(tenant):
+            super()._post_clean()  # type: ignore[misc]
 
 
 class UnscopedAdmin(admin.ModelAdmin):
+    form = TenantChosenForm
+
     def get_queryset(self, request):
         return self.model.unscoped.all()
 
@@ -75,3 +98,31 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# allauth's own admin lists every authenticator with its `data`: TOTP secrets and recovery-code seeds, in
+# the clear, for every user (issue 16). Operators see only which kind a user has and when it was used, and
+# may delete one (a lost phone or key: the user sets up a new one at her next sign-in), audited.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    list_display = ["user", "type", "created_at", "last_used_at"]
+    list_filter = ["type"]
+    search_fields = ["user__email", "user__full_name"]
+    fields = ["user", "type", "created_at", "last_used_at"]
+    readonly_fields = ["user", "type", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.authenticator_reset(authenticator=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for authenticator in queryset.select_related("user"):
+            services.authenticator_reset(authenticator=authenticator, actor=request.user)

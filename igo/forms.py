@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from igo import services
 from igo.models import Role, Tenant
 from igo.validators import validate_igo_agb_code
 
@@ -129,3 +130,15 @@ class UserEmailForm(forms.Form):
     """An administrator sets a user's sign-in address."""
 
     email = forms.EmailField(label=_("New e-mail address"))
+
+
+class PersonalTokenForm(forms.Form):
+    """Name and validity of a personal API key (igo.services.personal_token_create checks them again)."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    days = forms.IntegerField(
+        label=_("Valid for (days)"),
+        min_value=1,
+        max_value=services.PERSONAL_TOKEN_DAYS_MAX,
+        initial=services.PERSONAL_TOKEN_DAYS_DEFAULT,
+    )

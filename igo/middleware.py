@@ -6,13 +6,14 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
 from igo import selectors
+from igo.api.permissions import SECOND_FACTOR_MISSING
 from igo.models import User
 from igo.rules import needs_mfa
 from igo.tenancy import tenant_scope
@@ -54,7 +55,13 @@ class TenantMiddleware:
 
 
 class MFARequiredMiddleware:
-    """Administrators, finance, insurer users and operators must have TOTP before doing anything else."""
+    """Every user with a role (in an IGO, at an insurer, or as operator) must have a second factor, an
+    authenticator app (TOTP) or a passkey / security key (WebAuthn), before doing anything else.
+
+    Web pages send such a user to the second-factor page, where she chooses one. This middleware only sees
+    session users; API requests with a key are refused by the API itself (igo.api.permissions), which also
+    answers session users there, so both channels give the same JSON refusal.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -66,16 +73,16 @@ class MFARequiredMiddleware:
             and user.is_authenticated
             and not request.path_info.startswith(MFA_EXEMPT_PREFIXES)
         ):
-            from allauth.mfa.models import Authenticator
-
             access = selectors.request_access(request)
             must = needs_mfa(
                 roles=access.all_roles, is_insurer_user=bool(access.insurers), is_operator=user.is_staff
             )
-            if must and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            if must and not selectors.has_second_factor(user=user):
                 if request.path_info.startswith("/api/"):
-                    return HttpResponse("Two-factor authentication must be set up first.", status=403)
-                return redirect("mfa_activate_totp")
+                    return JsonResponse(
+                        {"detail": str(SECOND_FACTOR_MISSING), "code": "second_factor_required"}, status=403
+                    )
+                return redirect("mfa_index")
         return self.get_response(request)
 
 

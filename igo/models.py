@@ -114,8 +114,9 @@ class Role(models.TextChoices):
 
 
 CLINICAL_ROLES = frozenset({Role.MIDWIFE, Role.GYNAECOLOGIST, Role.MATERNITY_CARER})
-# Roles that see money or manage accounts must sign in with a second factor.
-MFA_ROLES = frozenset({Role.IGO_ADMIN, Role.IGO_FINANCE})
+# Every role signs in with a second factor: clinicians open full client records, and NEN 7510 asks
+# strong authentication for any access to patient data (issue 16), not only for money and accounts.
+MFA_ROLES = frozenset(Role)
 
 
 class Membership(TenantOwned):
@@ -299,6 +300,40 @@ class AppendOnlyQuerySet(models.QuerySet):
 
 
 AppendOnlyManager = models.Manager.from_queryset(AppendOnlyQuerySet)
+
+
+class PersonalApiToken(models.Model):
+    """A user's own key for the IGO API, made by herself after re-authentication. Only its SHA-256 is
+    stored; it expires (at most PERSONAL_TOKEN_DAYS_MAX days) and can be revoked."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_api_tokens"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=8)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("personal API key")
+        verbose_name_plural = _("personal API keys")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")),
+                name="personal_token_expires_later",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now: Any = None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
 
 
 class AppendOnly(models.Model):

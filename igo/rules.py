@@ -63,4 +63,6 @@ def can_view_quality_episodes(roles: Iterable[str]) -> bool:
 
 
 def needs_mfa(*, roles: Iterable[str], is_insurer_user: bool, is_operator: bool) -> bool:
+    """A second factor for everyone who can see client or billing data: every IGO role (MFA_ROLES is all
+    of them), insurer users and operators. A user with none of these reaches nothing."""
     return is_insurer_user or is_operator or bool(MFA_ROLES & set(roles))

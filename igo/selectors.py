@@ -86,6 +86,34 @@ def user_all_roles(*, user: User) -> frozenset[str]:
     )
 
 
+def has_second_factor(*, user: User) -> bool:
+    """Whether the user has set up a second factor of any kind allauth offers here (an authenticator app
+    or a passkey / security key); recovery codes alone are not one, they only stand in for a lost one."""
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(
+        user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+    ).exists()
+
+
+def second_factor_required(*, user: User) -> bool:
+    """Whether the user must have a second factor: anyone with a role in an IGO, at an insurer, or an
+    operator (igo.rules.needs_mfa). A user with none of these can reach no data."""
+    from igo.rules import needs_mfa
+
+    return needs_mfa(
+        roles=user_all_roles(user=user),
+        is_insurer_user=bool(user_insurers(user=user)),
+        is_operator=user.is_staff,
+    )
+
+
+def second_factor_missing(*, user: User) -> bool:
+    """The user must have a second factor and has none: the web pages send her to set one up, the API
+    refuses her credentials (igo.api.permissions.HasSecondFactor)."""
+    return second_factor_required(user=user) and not has_second_factor(user=user)
+
+
 def membership_list(*, q: str = "", role: str = "", include_ended: bool = False) -> QuerySet[Membership]:
     qs = Membership.objects.select_related("user").order_by("user__full_name", "user__email", "role")
     if not include_ended:

@@ -22,6 +22,7 @@ from igo.models import (
     InsurerMembership,
     Invitation,
     Membership,
+    PersonalApiToken,
     Role,
     Tenant,
     User,
@@ -262,10 +263,13 @@ API_KEY_PREFIX = "igo"
 TOKEN_TOUCH_SECONDS = 60
 
 
-def insurer_token_hash(key: str) -> str:
-    """The stored form of an API key. The keys are long random strings, so a plain SHA-256 suffices
-    (no salt or slow hash: there is nothing to guess)."""
+def api_key_hash(key: str) -> str:
+    """The stored form of an API key (insurer or personal). The keys are long random strings, so a plain
+    SHA-256 suffices (no salt or slow hash: there is nothing to guess)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+insurer_token_hash = api_key_hash
 
 
 def insurer_member(*, user: User, insurer: Insurer) -> bool:
@@ -351,6 +355,102 @@ def insurer_token_touch(*, token: InsurerApiToken, now: datetime | None = None) 
         | models.Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS))
     ).update(last_used_at=now)
     token.last_used_at = now
+
+
+# --- personal API keys (issue 16) ----------------------------------------------------------------
+# A user's own key for the IGO API, `igop_<prefix>_<secret>`: the extra "p" tells it apart from an insurer
+# key (`igo_<prefix>_<secret>`) before any lookup, so each authentication class knows its own keys and an
+# insurer key never reaches the IGO endpoints (nor a personal key the insurer API).
+
+PERSONAL_KEY_PREFIX = "igop"
+PERSONAL_TOKEN_DAYS_DEFAULT = 30
+PERSONAL_TOKEN_DAYS_MAX = 90
+
+
+@transaction.atomic
+def personal_token_create(
+    *, user: User, name: str, days: int = PERSONAL_TOKEN_DAYS_DEFAULT, now: datetime | None = None
+) -> tuple[PersonalApiToken, str]:
+    """A user makes a key for herself (the page asks her to re-authenticate first). Returns the row and the
+    key, shown once; the database keeps only its SHA-256. Nobody makes keys for someone else: there is no
+    `actor` (issue 16: the operator could mint DRF tokens for any user in the admin)."""
+    from igo import selectors
+
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = _("Give the key a name, e.g. the system that will use it.")
+    elif len(name) > PersonalApiToken._meta.get_field("name").max_length:  # type: ignore[operator]
+        errors["name"] = _("The name is too long.")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= PERSONAL_TOKEN_DAYS_MAX:
+        errors["days"] = _("A key is valid for 1 to %(max)s days.") % {"max": PERSONAL_TOKEN_DAYS_MAX}
+    if not user.is_active:
+        errors["name"] = _("This account is not active.")
+    elif selectors.second_factor_missing(user=user):
+        errors["name"] = _("Set up a second factor (an authenticator app or a passkey) before making a key.")
+    if errors:
+        raise ValidationError(errors)
+    prefix = secrets.token_hex(4)
+    key = f"{PERSONAL_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    now = now or timezone.now()
+    token = PersonalApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=prefix,
+        key_hash=api_key_hash(key),
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    audit_record(
+        actor=user,
+        action="personal_token.create",
+        obj=token,
+        name=name,
+        prefix=prefix,
+        expires_at=token.expires_at.isoformat(),
+    )
+    return token, key
+
+
+@transaction.atomic
+def personal_token_revoke(*, token: PersonalApiToken, actor: User) -> PersonalApiToken:
+    """Withdraw one of one's own keys at once."""
+    locked = PersonalApiToken.objects.select_for_update().get(pk=token.pk)
+    if locked.user_id != actor.pk:
+        raise ValidationError(_("You can only revoke your own keys."))
+    if locked.revoked_at is not None:
+        raise ValidationError(_("This key has already been revoked."))
+    locked.revoked_at = timezone.now()
+    locked.save(update_fields=["revoked_at"])
+    audit_record(actor=actor, action="personal_token.revoke", obj=locked, prefix=locked.prefix)
+    token.revoked_at = locked.revoked_at
+    return locked
+
+
+def personal_token_touch(*, token: PersonalApiToken, now: datetime | None = None) -> None:
+    """Note that a key was used, at most once a minute (as `insurer_token_touch`)."""
+    now = now or timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < timedelta(seconds=TOKEN_TOUCH_SECONDS):
+        return
+    PersonalApiToken.objects.filter(pk=token.pk).filter(
+        models.Q(last_used_at__isnull=True)
+        | models.Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS))
+    ).update(last_used_at=now)
+    token.last_used_at = now
+
+
+@transaction.atomic
+def authenticator_reset(*, authenticator: Any, actor: User) -> None:
+    """An operator removes a user's second factor (a lost phone or key), so that she sets up a new one at
+    her next sign-in. Audited; the secret itself never leaves the database."""
+    audit_record(
+        actor=actor,
+        action="authenticator.reset",
+        obj=authenticator,
+        user=authenticator.user.email,
+        type=authenticator.type,
+    )
+    authenticator.delete()
 
 
 # --- the IGO's bank account (issue 14: payouts) --------------------------------------------------------

@@ -53,7 +53,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI from our own static files, not a CDN (content security policy)
     "django_htmx",
@@ -223,7 +222,13 @@ ACCOUNT_RATE_LIMITS = {
 LOGIN_FAILED_PER_ADDRESS = os.environ.get("LOGIN_FAILED_PER_ADDRESS", "20/m/ip")
 LOGIN_LOCKOUT_ATTEMPTS = int(os.environ.get("LOGIN_LOCKOUT_ATTEMPTS", "5"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", str(15 * 60)))
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Every user with a role has a second factor (igo.rules.needs_mfa): an authenticator app, or a passkey or
+# security key (WebAuthn), with recovery codes for a lost one. WebAuthn checks the page's origin against the
+# site's host; http://localhost (development, the browser tests) is accepted as a secure origin by the
+# browser and by fido2, so no insecure-origin switch is needed. Passkey-only sign-in (no password) is off:
+# one sign-in path, password then second factor.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "IGO platform")
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
@@ -273,18 +278,27 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "IGO platform <noreply@localhost>")
 
 # --- REST API --------------------------------------------------------------------------------
+# Credentials: a user's personal key (igo.api.auth, made by herself, expires) or the browser session; DRF's
+# TokenAuthentication is gone (operators could mint tokens for anyone in the admin, and they never expired).
+# Every credential counts only with a second factor (igo.api.permissions.HasSecondFactor). The browsable
+# API renders only with DEBUG on: in production the API speaks JSON.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "igo.api.auth.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # A body nested too deeply is a 400, not a RecursionError's 500.
     "DEFAULT_PARSER_CLASSES": [
         "igo.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "igo.api.permissions.HasSecondFactor",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # A service's django ValidationError answers 400 like a serializer's (no try/except per view).
     "EXCEPTION_HANDLER": "igo.api.errors.exception_handler",
@@ -302,6 +316,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Care logging, integral-tariff claims and insurer batches for integrated birth care.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its documentation page: for a signed-in user with a second factor or an insurer key.
+    "SERVE_AUTHENTICATION": [
+        "igo.api.auth.PersonalTokenAuthentication",
+        "igo.api.auth.InsurerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.IsAuthenticated",
+        "igo.api.permissions.HasSecondFactor",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

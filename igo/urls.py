@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -40,6 +41,8 @@ urlpatterns = [
     path("accounts/email/", account_views.email_change, name="account_email_change"),
     path("accounts/email/confirm/<str:token>/", account_views.email_confirm, name="account_email_confirm"),
     path("accounts/unlock/<str:token>/", account_views.account_unlock, name="account_unlock"),
+    path("api-keys/", views.personal_tokens, name="personal_tokens"),
+    path("api-keys/<int:pk>/revoke/", views.personal_token_revoke, name="personal_token_revoke"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
@@ -48,10 +51,14 @@ urlpatterns = [
     path("api/t/<slug:tenant_slug>/", include(api_tenant_patterns)),
     path("api/insurer/", include("billing.insurer.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    # The split view serves its start-up script from a URL of its own: no inline script (CSP).
+    # The split view serves its start-up script from a URL of its own: no inline script (CSP). Schema and
+    # documentation are for signed-in users with a second factor or an insurer key (SPECTACULAR_SETTINGS'
+    # SERVE_PERMISSIONS); a browser that is not signed in is sent to the sign-in page.
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="api_schema", template_name="igo/api_docs.html"),
+        login_required(
+            SpectacularSwaggerSplitView.as_view(url_name="api_schema", template_name="igo/api_docs.html")
+        ),
         name="api_docs",
     ),
 ]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -20,9 +21,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from igo import rules, selectors, services
-from igo.forms import AcceptInvitationForm, InvitationForm, TenantCreateForm
+from igo.forms import AcceptInvitationForm, InvitationForm, PersonalTokenForm, TenantCreateForm
 from igo.http import AuthedRequest, TenantRequest
-from igo.models import AuditEntry, Invitation, Membership, Role, Tenant, User
+from igo.models import AuditEntry, Invitation, Membership, PersonalApiToken, Role, Tenant, User
 
 View = Callable[..., HttpResponse]
 
@@ -289,6 +290,53 @@ def platform_tenants(request: AuthedRequest) -> HttpResponse:
         {"form": form, "tenants": tenants},
         status=400 if request.method == "POST" else 200,
     )
+
+
+# --- personal API keys (issue 16) -----------------------------------------------------------------
+
+
+@login_required
+@reauthentication_required(allow_get=True)
+def personal_tokens(request: AuthedRequest) -> HttpResponse:
+    """The user's own API keys: listed, made (after signing in again: allauth keeps a POST that needed it
+    and replays it afterwards), shown once."""
+    form = PersonalTokenForm(request.POST or None)
+    new_key = ""
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                _token, new_key = services.personal_token_create(
+                    user=request.user, name=form.cleaned_data["name"], days=form.cleaned_data["days"]
+                )
+            except ValidationError as exc:
+                add_form_errors(form, exc)
+            else:
+                status = 201
+                form = PersonalTokenForm()
+    tokens = PersonalApiToken.objects.filter(user=request.user)
+    response = render(
+        request,
+        "igo/personal_tokens.html",
+        {"form": form, "tokens": tokens, "new_key": new_key},
+        status=status,
+    )
+    response["Cache-Control"] = "private, no-store"  # the new key is on this page, once
+    return response
+
+
+@require_POST
+@login_required
+def personal_token_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(PersonalApiToken.objects.filter(user=request.user), pk=pk)
+    try:
+        services.personal_token_revoke(token=token, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The key %(name)s was revoked.") % {"name": token.name})
+    return redirect("personal_tokens")
 
 
 def _signed_in(request: HttpRequest) -> User | None:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from igo.models import Insurer, User
-from tests.factories import InsurerFactory, InsurerMembershipFactory, UserFactory
+from tests.factories import InsurerFactory, InsurerMembershipFactory, MembershipFactory, UserFactory
 from tests.scenarios.billing import Setup, build
 from tests.scenarios.care import Care, make_care
 from tests.scenarios.clock import travel
@@ -151,3 +151,10 @@ def client_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def member_client(db, client_for) -> Client:
+    """A signed-in member of an IGO with a second factor: who may read the API schema and its documentation
+    (anonymous visitors may not)."""
+    return client_for(MembershipFactory(user=UserFactory(email="schema-reader@example.test")).user)

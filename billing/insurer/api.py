@@ -49,6 +49,7 @@ from billing.services.returns import ReturnEntry, ReturnError, ReturnRowError, b
 from igo import selectors as igo_selectors
 from igo.api.auth import InsurerRateThrottle, InsurerTokenAuthentication
 from igo.api.base import ScopedQuerysetMixin
+from igo.api.permissions import HasSecondFactor
 from igo.api.views import InsurerRefSerializer
 from igo.models import Insurer, InsurerApiToken, User
 from igo.text import FAMILY_NAME_LENGTH, INITIALS_LENGTH, ascii_upper
@@ -286,7 +287,8 @@ class Kz302Parser(BaseParser):
 
 class InsurerAPIView(generics.GenericAPIView):
     authentication_classes = [InsurerTokenAuthentication, SessionAuthentication]
-    permission_classes = [IsInsurer]
+    # The key's maker (or the session's user) must have a second factor, as on every API view.
+    permission_classes = [HasSecondFactor, IsInsurer]
     throttle_classes = [InsurerRateThrottle]
 
     def insurers(self) -> list[Insurer]:

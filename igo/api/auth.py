@@ -1,9 +1,18 @@
-"""Authentication and throttling for the insurer API: per-insurer bearer keys.
+"""API keys: per-insurer keys for the insurer API, and personal keys for the IGO API; throttling.
 
-A key is `igo_<prefix>_<secret>`; the database holds only its SHA-256 (`InsurerApiToken.key_hash`). A key
-authenticates as the person who made it, and only for the insurer it was made for: the views read the
-insurer from `request.auth`, never from the user's other memberships. A key stops working when it expires,
-is revoked, or its maker is no longer an active employee of that insurer.
+Both are bearer keys whose database row holds only the SHA-256. They are told apart by their start, before
+any lookup, and each authentication class ignores the other's keys (so an insurer key never authenticates
+on the IGO endpoints, nor a personal key on the insurer API):
+
+- insurer key `igo_<prefix>_<secret>` (`InsurerApiToken`): authenticates as the person who made it, and
+  only for the insurer it was made for: the views read the insurer from `request.auth`, never from the
+  user's other memberships. It stops working when it expires, is revoked, or its maker is no longer an
+  active employee of that insurer.
+- personal key `igop_<prefix>_<secret>` (`PersonalApiToken`): a user's own key, made by herself after
+  re-authentication on the "API keys" page; it authenticates as that user, with her memberships, as her
+  browser session would. It stops working when it expires, is revoked, or the account is deactivated.
+
+Either way the user must have a second factor (igo.api.permissions.HasSecondFactor).
 """
 
 from __future__ import annotations
@@ -20,25 +29,33 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from igo import services
-from igo.models import InsurerApiToken, User
+from igo.models import InsurerApiToken, PersonalApiToken, User
 
 KEYWORD = "Bearer"
 INVALID_KEY = _("Invalid, expired or revoked API key.")
+PERSONAL_START = f"{services.PERSONAL_KEY_PREFIX}_"
+
+
+def bearer_key(request: Request) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header; None when the header is another scheme."""
+    parts = get_authorization_header(request).split()
+    if not parts or parts[0].lower() != KEYWORD.lower().encode():
+        return None
+    if len(parts) != 2:
+        raise AuthenticationFailed(_("Send the key as `Authorization: Bearer <key>`."))
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise AuthenticationFailed(INVALID_KEY) from exc
 
 
 class InsurerTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer igo_<prefix>_<secret>`."""
 
     def authenticate(self, request: Request) -> tuple[User, InsurerApiToken] | None:
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != KEYWORD.lower().encode():
+        key = bearer_key(request)
+        if key is None or key.startswith(PERSONAL_START):
             return None  # not ours: let the next class (the session) try
-        if len(parts) != 2:
-            raise AuthenticationFailed(_("Send the key as `Authorization: Bearer <key>`."))
-        try:
-            key = parts[1].decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise AuthenticationFailed(INVALID_KEY) from exc
         token = (
             InsurerApiToken.objects.select_related("insurer", "created_by")
             .filter(key_hash=services.insurer_token_hash(key))
@@ -56,6 +73,28 @@ class InsurerTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (with this challenge) rather than 403 when no credentials were sent.
+        return f'{KEYWORD} realm="api"'
+
+
+class PersonalTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer igop_<prefix>_<secret>`: a user's own key for the IGO API."""
+
+    def authenticate(self, request: Request) -> tuple[User, PersonalApiToken] | None:
+        key = bearer_key(request)
+        if key is None or not key.startswith(PERSONAL_START):
+            return None  # another scheme, or an insurer key: not for these endpoints
+        token = (
+            PersonalApiToken.objects.select_related("user")
+            .filter(key_hash=services.api_key_hash(key))
+            .first()
+        )
+        now = timezone.now()
+        if token is None or not token.is_usable(now) or not token.user.is_active:
+            raise AuthenticationFailed(INVALID_KEY)
+        services.personal_token_touch(token=token, now=now)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
         return f'{KEYWORD} realm="api"'
 
 
@@ -91,5 +130,21 @@ class InsurerTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "bearerFormat": "igo_<prefix>_<secret>",
             "description": "An insurer API key, made in the insurer portal under API keys. "
-            "Valid for at most a year; can be revoked there.",
+            "Valid for at most a year; can be revoked there. Its maker must have a second factor.",
+        }
+
+
+class PersonalTokenScheme(OpenApiAuthenticationExtension):
+    """Shows the personal key in the OpenAPI schema as an HTTP bearer scheme."""
+
+    target_class = "igo.api.auth.PersonalTokenAuthentication"
+    name = "personalKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "igop_<prefix>_<secret>",
+            "description": "A personal API key, made by the user herself under API keys (after signing in "
+            "again). Valid for at most 90 days; can be revoked there. The user must have a second factor.",
         }

@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from igo.api.permissions import SecondFactorMissing
+
 
 def validation_error_detail(
     exc: DjangoValidationError, rename: Mapping[str, str] | None = None
@@ -38,4 +40,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         reshape = getattr(context.get("view"), "service_error_detail", None)
         exc = ValidationError(reshape(exc) if reshape is not None else validation_error_detail(exc))
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, SecondFactorMissing) and response is not None:
+        response.data["code"] = exc.default_code  # a client can tell this 403 from a role's
+    return response

@@ -7,7 +7,7 @@ from igo.db import identity_snapshots_backfill
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("igo", "0004_payouts_and_partial"),
+        ("igo", "0005_personal_api_token"),
     ]
 
     operations = [

@@ -13,7 +13,6 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from billing.models import BatchFile, BatchReturn, ClaimLine, LineStatus, ReturnLine, WorkItem
@@ -30,6 +29,7 @@ from tests.scenarios.batches import (
     nothing_answered,
 )
 from tests.scenarios.billing import BILLING_NOW
+from tests.scenarios.http import api
 from tests.scenarios.people import TenantWorld
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
@@ -135,10 +135,8 @@ def test_igo_user_is_forbidden_and_anonymous_is_unauthorised(bx):
         assert finance.get(url).status_code == 403, url
         anonymous = APIClient().get(url)
         assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Bearer")
-    # An IGO user's ordinary API token is no insurer key.
-    igo_token = APIClient()
-    igo_token.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bx.finance_a).key}")
-    assert igo_token.get(BATCHES).status_code == 401
+    # An IGO user's personal API key is no insurer key.
+    assert api(bx.finance_a).get(BATCHES).status_code == 401
     response = finance.post(
         f"{BATCHES}{bx.zk_a.pk}/returns/",
         {"lines": [{"reference": lines_of(bx.zk_a)[0].number, "status": "accepted"}]},
@@ -365,8 +363,8 @@ def test_session_of_an_insurer_user_may_post_returns(bx):
 # --- schema ------------------------------------------------------------------------------------
 
 
-def test_schema_shows_the_insurer_endpoints_with_a_bearer_scheme(client):
-    schema = client.get("/api/schema/?format=json").json()
+def test_schema_shows_the_insurer_endpoints_with_a_bearer_scheme(member_client):
+    schema = member_client.get("/api/schema/?format=json").json()
     assert schema["components"]["securitySchemes"]["insurerKey"]["scheme"] == "bearer"
     operation = schema["paths"]["/api/insurer/batches/"]["get"]
     assert {"insurerKey": []} in operation["security"]

@@ -27,7 +27,7 @@ def test_insurer_downloads_rejects_one_line_and_accepts_the_rest(page: Page, wor
     lines = list(BatchLine.unscoped.filter(batch=batch).order_by("line_no"))
     rejected = lines[1]
     user = UserFactory(email="declaraties@zk.test", full_name="Sanne Verbeek")
-    InsurerMembershipFactory(user=user, insurer=s.zk)
+    InsurerMembershipFactory(user=user, insurer=s.zk, second_factor=False)
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
 

@@ -22,7 +22,7 @@ def test_admin_opens_dashboard_indicator_and_the_episodes_behind_a_number(page: 
     q = build(world_a)
     slug = q.tenant.slug
     user = UserFactory(email="kwaliteit@alpha.test", full_name="Marieke Dekker")
-    MembershipFactory(tenant=q.tenant, user=user, role=Role.IGO_ADMIN)
+    MembershipFactory(tenant=q.tenant, user=user, role=Role.IGO_ADMIN, second_factor=False)
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
 

@@ -1,4 +1,5 @@
-"""Sign-in journeys in a real browser: forced TOTP set-up for an IGO administrator, language switch, sign-out.
+"""Sign-in journeys in a real browser: a forced second factor (TOTP here; passkeys in test_passkey_journey)
+for an IGO administrator and a midwife, language switch, sign-out.
 
 Runs against pytest-django's `live_server` with Debian's Chromium (see tests/browser/conftest.py).
 """
@@ -18,8 +19,8 @@ from django.utils import translation
 from playwright.sync_api import Page, expect
 
 from igo.models import Role, Tenant, User
-from tests.factories import PASSWORD, MembershipFactory, TenantFactory, UserFactory
-from tests.scenarios.browser import certainly_wrong_totp_code, current_totp_code, url_re
+from tests.factories import PASSWORD, TOTP_SECRET, MembershipFactory, TenantFactory, UserFactory
+from tests.scenarios.browser import certainly_wrong_totp_code, current_totp_code, enter_totp_code, url_re
 from tests.scenarios.clock import local
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,7 +37,7 @@ def translated(message: str, language: str) -> str:
 def admin_without_totp() -> tuple[User, Tenant]:
     tenant = TenantFactory(name="IGO Zuidoever", slug="igo-zuidoever")
     user = UserFactory(email="beheer@zuidoever.test", full_name="Anouk de Vries")
-    MembershipFactory(tenant=tenant, user=user, role=Role.IGO_ADMIN)
+    MembershipFactory(tenant=tenant, user=user, role=Role.IGO_ADMIN, second_factor=False)
     assert not Authenticator.objects.filter(user=user).exists()
     return user, tenant
 
@@ -52,12 +53,15 @@ def sign_in(page: Page, email: str) -> None:
 
 
 def reach_totp_activation(page: Page) -> bool:
-    """The middleware sends the user to TOTP activation; allauth may first ask for the password again.
+    """The middleware sends the user to the second-factor page, where she chooses the authenticator app;
+    allauth may first ask for the password again.
 
     Returns whether the password was asked for.
     """
     activate = url_re(reverse("mfa_activate_totp"))
     reauthenticate = url_re(reverse("account_reauthenticate"))
+    expect(page).to_have_url(url_re(reverse("mfa_index")))
+    page.locator(f"a[href='{reverse('mfa_activate_totp')}']").click()
     expect(page).to_have_url(re.compile(f"{activate.pattern}|{reauthenticate.pattern}"))
     reauthenticated = bool(reauthenticate.match(page.url))
     if reauthenticated:
@@ -188,17 +192,18 @@ def test_wrong_totp_code_is_refused_and_stores_nothing(page: Page, live_server) 
 
     # Still no way around the set-up.
     page.goto(reverse("tenant_dashboard", kwargs={"tenant_slug": tenant.slug}))
-    expect(page).to_have_url(url_re(reverse("mfa_activate_totp")))
+    expect(page).to_have_url(url_re(reverse("mfa_index")))
     assert not Authenticator.objects.filter(user=user).exists()
 
 
-def test_midwife_signs_in_straight_to_her_dashboard(page: Page, live_server) -> None:
+def test_midwife_signs_in_with_her_app_code_to_her_dashboard(page: Page, live_server) -> None:
     tenant = TenantFactory(name="IGO Westhaven", slug="igo-westhaven")
     midwife = UserFactory(email="verloskundige@westhaven.test", full_name="Fatima el Amrani")
-    MembershipFactory(tenant=tenant, user=midwife, role=Role.MIDWIFE)
+    MembershipFactory(tenant=tenant, user=midwife, role=Role.MIDWIFE)  # with an authenticator app
     dashboard = reverse("tenant_dashboard", kwargs={"tenant_slug": tenant.slug})
 
     sign_in(page, midwife.email)
+    enter_totp_code(page, TOTP_SECRET)
 
     expect(page).to_have_url(url_re(dashboard))
     expect(page.get_by_test_id("current-tenant")).to_have_text(tenant.name)
@@ -208,4 +213,3 @@ def test_midwife_signs_in_straight_to_her_dashboard(page: Page, live_server) -> 
     # `/` also sends a user with a single IGO to it.
     page.goto(reverse("home"))
     expect(page).to_have_url(url_re(dashboard))
-    assert not Authenticator.objects.filter(user=midwife).exists()

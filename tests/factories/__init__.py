@@ -8,6 +8,23 @@ from factory.django import DjangoModelFactory
 from igo.models import Insurer, InsurerMembership, Membership, Role, Tenant, User
 
 PASSWORD = "correct-horse-battery-9"
+# The TOTP secret of every member the factories make (a browser journey computes its codes from it).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def second_factor(user: User) -> None:
+    """Everyone with a role has a second factor (issue 16): a member made here gets an authenticator app
+    with TOTP_SECRET unless she has a factor already. Pass `second_factor=False` for one without."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, TOTP_SECRET)
+
+
+def _member_factor(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
+    if create and extracted is not False:
+        second_factor(obj.user)
 
 
 class UnscopedFactory(DjangoModelFactory):
@@ -46,6 +63,9 @@ class TenantFactory(DjangoModelFactory):
 class MembershipFactory(UnscopedFactory):
     class Meta:
         model = Membership
+        skip_postgeneration_save = True
+
+    second_factor = factory.PostGeneration(_member_factor)
 
     tenant = factory.SubFactory(TenantFactory)
     user = factory.SubFactory(UserFactory)
@@ -65,6 +85,9 @@ class InsurerFactory(DjangoModelFactory):
 class InsurerMembershipFactory(DjangoModelFactory):
     class Meta:
         model = InsurerMembership
+        skip_postgeneration_save = True
+
+    second_factor = factory.PostGeneration(_member_factor)
 
     user = factory.SubFactory(UserFactory)
     insurer = factory.SubFactory(InsurerFactory)

@@ -68,7 +68,8 @@ def test_new_user_accepts_invitation_and_lands_in_the_tenant(world_a):
     assert Membership.unscoped.filter(
         tenant=world_a.tenant, user=user, role=Role.MIDWIFE, is_active=True
     ).exists()
-    assert client.get(response["Location"]).status_code == 200
+    # Every role has a second factor: the new midwife chooses one (app or passkey) before anything else.
+    assert client.get(response["Location"])["Location"] == "/accounts/2fa/"
     # The link is single-use.
     again = Client().get(path)
     assert again.status_code == 410
@@ -246,31 +247,41 @@ def test_email_is_unique_regardless_of_case():
 # --- two-factor authentication -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", [Role.IGO_ADMIN, Role.IGO_FINANCE])
-def test_roles_with_money_or_accounts_must_set_up_totp(role):
+@pytest.mark.parametrize("role", Role.values)
+def test_every_role_must_set_up_a_second_factor(role):
     tenant = TenantFactory()
     user = UserFactory()
-    MembershipFactory(tenant=tenant, user=user, role=role)
+    MembershipFactory(tenant=tenant, user=user, role=role, second_factor=False)
     client = Client()
     client.force_login(user)
     response = client.get(f"/t/{tenant.slug}/")
-    assert response.status_code == 302 and response["Location"] == "/accounts/2fa/totp/activate/"
-    assert client.get("/api/me/").status_code == 403
+    # The second-factor page, where she chooses an authenticator app or a passkey.
+    assert response.status_code == 302 and response["Location"] == "/accounts/2fa/"
+    me = client.get("/api/me/")
+    assert me.status_code == 403 and me.json()["code"] == "second_factor_required"
 
 
-def test_insurer_user_must_set_up_totp():
+def test_insurer_user_must_set_up_a_second_factor():
     from tests.factories import InsurerMembershipFactory
 
-    user = InsurerMembershipFactory().user
+    user = InsurerMembershipFactory(second_factor=False).user
     client = Client()
     client.force_login(user)
-    assert client.get("/insurer/")["Location"] == "/accounts/2fa/totp/activate/"
+    assert client.get("/insurer/")["Location"] == "/accounts/2fa/"
 
 
-def test_clinicians_are_not_forced_to_totp(world_a, client_for):
+def test_a_passkey_is_a_second_factor_too(world_a, client_for):
     midwife = world_a.user(Role.MIDWIFE)
-    assert not Authenticator.objects.filter(user=midwife).exists()
+    Authenticator.objects.filter(user=midwife).delete()
+    Authenticator.objects.create(user=midwife, type=Authenticator.Type.WEBAUTHN, data={"name": "sleutel"})
     assert client_for(midwife).get(f"/t/{world_a.tenant.slug}/").status_code == 200
+
+
+def test_recovery_codes_alone_are_no_second_factor(world_a, client_for):
+    midwife = world_a.user(Role.MIDWIFE)
+    Authenticator.objects.filter(user=midwife).delete()
+    Authenticator.objects.create(user=midwife, type=Authenticator.Type.RECOVERY_CODES, data={"seed": "x"})
+    assert client_for(midwife).get(f"/t/{world_a.tenant.slug}/")["Location"] == "/accounts/2fa/"
 
 
 def _reauthenticated_client(user: User) -> Client:
@@ -285,7 +296,7 @@ def test_totp_activation_with_right_and_wrong_code(time_machine):
 
     tenant = TenantFactory()
     user = UserFactory()
-    MembershipFactory(tenant=tenant, user=user, role=Role.IGO_ADMIN)
+    MembershipFactory(tenant=tenant, user=user, role=Role.IGO_ADMIN, second_factor=False)
     client = _reauthenticated_client(user)
     assert client.get("/accounts/2fa/totp/activate/").status_code == 200
     secret = client.session["mfa.totp.secret"]

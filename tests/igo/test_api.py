@@ -1,20 +1,13 @@
-"""The REST API: tenant isolation with token authentication, and a schema that validates."""
+"""The REST API: tenant isolation with a personal key, and a schema that validates."""
 
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from igo.models import Membership, Role
+from tests.scenarios.http import api as _token_client
 
 pytestmark = pytest.mark.django_db
-
-
-def _token_client(user) -> APIClient:  # type: ignore[no-untyped-def]
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def test_me_lists_tenants_and_roles(world_a, world_b):
@@ -40,8 +33,8 @@ def test_clinician_token_is_forbidden_on_member_list(world_a):
     assert client.get(f"/api/t/{world_a.tenant.slug}/users/").status_code == 403
 
 
-def test_schema_is_valid_openapi(client):
-    response = client.get("/api/schema/?format=json")
+def test_schema_is_valid_openapi(member_client):
+    response = member_client.get("/api/schema/?format=json")
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")

@@ -1,5 +1,5 @@
 """What the browser journeys share: matching a live-server URL, a TOTP code that is still valid when the server
-checks it, signing a clinician in with a password, and a clinician with a professional profile.
+checks it, signing a member in (password and authenticator code), and a clinician with a professional profile.
 
 The codes follow the clock of this process, which is also the live server's (a thread of it): a journey that
 sets the clock (`pytest.mark.clock`) signs in at that moment.
@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from igo.models import Tenant, User
 from tests.factories import (
     PASSWORD,
+    TOTP_SECRET,
     MemberOrganisationFactory,
     MembershipFactory,
     ProfessionalFactory,
@@ -62,13 +63,23 @@ def typed_time(day: dt.date, time_of_day: str) -> str:
 
 
 def sign_in_to_tenant(page: Page, email: str) -> None:
-    """Sign a user without a second factor in with the password; the page lands in their IGO."""
+    """Sign a member made by the factories in: password, then a code of her authenticator app
+    (tests.factories.TOTP_SECRET); the page lands in her IGO."""
     page.goto("/accounts/login/")
     form = page.get_by_test_id("login-form")
     form.locator("[name=login]").fill(email)
     form.locator("[name=password]").fill(PASSWORD)
     form.locator("button[type=submit]").click()
+    enter_totp_code(page, TOTP_SECRET)
     expect(page.get_by_test_id("current-tenant")).to_be_visible()
+
+
+def enter_totp_code(page: Page, secret: str) -> None:
+    """On the second-factor step of signing in: type the authenticator app's current code."""
+    expect(page).to_have_url(url_re(reverse("mfa_authenticate")))
+    code = page.locator("input[name=code]")
+    code.fill(current_totp_code(secret))
+    page.locator("form", has=code).locator("button[type=submit]:not([form])").click()
 
 
 def clinician(tenant: Tenant, role: str, discipline: str, kind: str, email: str) -> User:
@@ -89,7 +100,7 @@ def clinician(tenant: Tenant, role: str, discipline: str, kind: str, email: str)
 def member_with_totp(tenant: Tenant, role: str, email: str, name: str) -> tuple[User, str]:
     """A user with a role in the IGO and an active TOTP second factor; returns the user and the secret."""
     user = cast(User, UserFactory(email=email, full_name=name))
-    MembershipFactory(tenant=tenant, user=user, role=role)
+    MembershipFactory(tenant=tenant, user=user, role=role, second_factor=False)
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
     return user, secret
@@ -103,8 +114,5 @@ def sign_in_with_totp(page: Page, user: User, secret: str, slug: str) -> None:
     form.locator("[name=login]").fill(user.email)
     form.locator("[name=password]").fill(PASSWORD)
     form.locator("button[type=submit]").click()
-    expect(page).to_have_url(url_re(reverse("mfa_authenticate")))
-    code = page.locator("input[name=code]")
-    code.fill(current_totp_code(secret))
-    page.locator("form", has=code).locator("button[type=submit]:not([form])").click()
+    enter_totp_code(page, secret)
     expect(page).to_have_url(url_re(reverse("tenant_dashboard", args=[slug])))

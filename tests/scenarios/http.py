@@ -1,21 +1,22 @@
-"""Talking to the platform over HTTP: an API client with a user's token, and the text of a page's row."""
+"""Talking to the platform over HTTP: an API client with a user's personal key, and the text of a page's row."""
 
 from __future__ import annotations
 
 import re
 
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from igo import services
 from igo.models import User
 
 
 def api(user: User | None = None) -> APIClient:
-    """An API client that authenticates with `user`'s token; without a user, an anonymous one."""
+    """An API client that authenticates with a personal key `user` made for herself; without a user, an
+    anonymous one."""
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _token, key = services.personal_token_create(user=user, name="tests")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client
 
 

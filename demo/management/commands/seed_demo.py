@@ -25,8 +25,8 @@ class Command(BaseCommand):
             out.write(f"  {email.ljust(width)}  {label:<18} {where}")
         out.write(f"  password for every demo user: {DEMO_PASSWORD}")
         out.write(
-            "  Administrators, finance, insurer users and the operator set up two-factor authentication (TOTP)\n"
-            "  at their first sign-in; any authenticator app works."
+            "  Every demo user sets up a second factor at the first sign-in: an authenticator app (TOTP) or a\n"
+            "  passkey / security key (open the site on http://localhost for passkeys), plus recovery codes."
         )
         out.write("Claim batches:")
         for row in demo.batches:
@@ -40,6 +40,6 @@ class Command(BaseCommand):
         if demo.key:
             out.write(
                 "  This is a DEMO key, printed for trying the insurer API (Authorization: Bearer <key>) on this\n"
-                "  demo installation only; anyone who reads this output can use it. Revoke it under API keys in\n"
-                "  the insurer portal."
+                "  demo installation only; anyone who reads this output can use it. It works once its maker has\n"
+                "  signed in and set up a second factor. Revoke it under API keys in the insurer portal."
             )
