@@ -143,7 +143,7 @@ def test_an_insurance_recorded_late_credits_and_rebills(w):
             client=ep.client,
             actor=w.admin,
             insurer=w.cz,
-            policy_number="CZ-5",
+            policy_number="CZ5",
             valid_from=dt.date(2026, 6, 1),
         )
     run_at(w, local(2027, 3, 1, 11))
@@ -151,8 +151,8 @@ def test_an_insurance_recorded_late_credits_and_rebills(w):
     # the sent ZK lines are credited (-900.00, -1500.00) and CZ billed (1000.00, 1650.00).
     assert {p: (x.amount, x.insurer_id, x.policy_number) for p, x in lines(ep).items()} == {
         "prenatal": (D("1200.00"), w.zk.pk, "ZK-77"),
-        "natal": (D("1000.00"), w.cz.pk, "CZ-5"),
-        "postnatal": (D("1650.00"), w.cz.pk, "CZ-5"),
+        "natal": (D("1000.00"), w.cz.pk, "CZ5"),
+        "postnatal": (D("1650.00"), w.cz.pk, "CZ5"),
     }
     credits = ClaimLine.unscoped.filter(episode=ep, sign="credit")
     assert sorted(c.amount for c in credits) == [D("-1500.00"), D("-900.00")]

@@ -190,7 +190,7 @@ def test_insurance_change_on_1_january(care, other_insurer):
         tenant=care.tenant,
         client=client,
         insurer=care.insurer,
-        policy_number="ZK-1",
+        policy_number="ZK1",
         valid_from=date(2025, 3, 1),
     )
     midwife = care.user(Role.MIDWIFE)
@@ -200,14 +200,14 @@ def test_insurance_change_on_1_january(care, other_insurer):
         client=client,
         actor=midwife,
         insurer=other_insurer,
-        policy_number=" VGZ-9 ",
+        policy_number=" VGZ9 ",
         valid_from=date(2026, 1, 1),
     )
     first.refresh_from_db()
     assert first.valid_until == date(2025, 12, 31)
     assert (new.insurer, new.policy_number, new.valid_from, new.valid_until) == (
         other_insurer,
-        "VGZ-9",
+        "VGZ9",
         date(2026, 1, 1),
         None,
     )
@@ -227,7 +227,7 @@ def test_overlapping_or_backdated_insurance_change_is_refused(care, other_insure
         tenant=care.tenant,
         client=client,
         insurer=care.insurer,
-        policy_number="ZK-1",
+        policy_number="ZK1",
         valid_from=date(2025, 3, 1),
         valid_until=date(2025, 12, 31),
     )
@@ -235,7 +235,7 @@ def test_overlapping_or_backdated_insurance_change_is_refused(care, other_insure
         tenant=care.tenant,
         client=client,
         insurer=other_insurer,
-        policy_number="VGZ-1",
+        policy_number="VGZ1",
         valid_from=date(2026, 1, 1),
     )
     before = list(
@@ -248,7 +248,7 @@ def test_overlapping_or_backdated_insurance_change_is_refused(care, other_insure
             client=client,
             actor=care.user(Role.MIDWIFE),
             insurer=care.insurer,
-            policy_number="ZK-2",
+            policy_number="ZK2",
             valid_from=valid_from,
         )
     assert "valid_from" in exc.value.message_dict
@@ -263,7 +263,7 @@ def test_insurance_change_through_the_client_page(care, other_insurer, as_role):
         care.url(f"clients/{care.client.pk}/insurance/"),
         {
             "insurer": other_insurer.pk,
-            "policy_number": "VGZ-7",
+            "policy_number": "VGZ7",
             "valid_from": timezone.localdate().isoformat(),
         },
     )

@@ -58,7 +58,7 @@ def test_intake_creates_client_insurance_episode_and_first_line(care, as_role):
     assert client.date_of_birth == date(1995, 3, 2)
     insurance = ClientInsurance.unscoped.get(client=client)
     intake = date.fromisoformat(data["intake_date"])
-    assert (insurance.insurer, insurance.policy_number) == (care.insurer, "ZK-123456")
+    assert (insurance.insurer, insurance.policy_number) == (care.insurer, "ZK123456")
     assert (insurance.valid_from, insurance.valid_until) == (intake, None)
     assert episode.tenant == care.tenant
     assert (episode.intake_date, episode.due_date) == (intake, date.fromisoformat(data["due_date"]))
