@@ -12,6 +12,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 
 # Everything from our own origin, nothing inline, no eval, no plugins, never framed. Templates keep to it:
 # scripts and styles are static files, behaviour hangs on data- attributes (static/js/app.js), htmx runs
@@ -97,3 +98,25 @@ class SecurityHeadersMiddleware:
             # claims): no copy in the browser's cache or a proxy, none restored from disk after sign-out.
             add_never_cache_headers(response)
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a request whose declared body is larger than MAX_REQUEST_BYTES with 413, before anything reads
+    it: Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE) leaves uploaded files out, so a 50 MB upload was
+    read whole before the view refused it. The largest legitimate upload (a return file) is 5 MB."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BYTES:
+            return HttpResponse(
+                _("The upload is larger than %(mb)s MB.") % {"mb": settings.MAX_REQUEST_BYTES // 2**20},
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)

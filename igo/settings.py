@@ -67,9 +67,13 @@ INSTALLED_APPS = [
     "demo",  # the demo installation (manage.py seed_demo); no models
 ]
 
+# Larger request bodies are refused (413) before they are read (igo.security.RequestSizeLimitMiddleware).
+MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024)))
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "igo.security.SecurityHeadersMiddleware",
+    "igo.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "igo.middleware.LanguageMiddleware",

@@ -86,7 +86,9 @@ class CareEventForm(forms.Form):
         label=_("Quantity"), min_value=Decimal("0.01"), max_digits=6, decimal_places=2, initial=Decimal("1")
     )
     location = forms.CharField(label=_("Location"), max_length=120, required=False)
-    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2})
+    )
     confirm_over_limit = forms.BooleanField(label=_("I confirm more than 80 kraamzorg hours"), required=False)
     submission_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
 

@@ -784,6 +784,19 @@ def _kraamzorg_hours(episode: Episode, *, exclude: CareEvent | None = None) -> D
     return qs.aggregate(total=Sum("quantity"))["total"] or Decimal("0")
 
 
+NOTE_MAX_LENGTH = 4000  # a care note is a few sentences; 4,000 characters is two pages
+
+
+def _check_note(note: str | None) -> None:
+    if note is not None and len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "note": _("The note is longer than %(n)s characters; shorten it.")
+                % {"n": f"{NOTE_MAX_LENGTH:,}".replace(",", ".")}
+            }
+        )
+
+
 @transaction.atomic
 def care_event_log(
     *,
@@ -800,6 +813,7 @@ def care_event_log(
     confirm_over_limit: bool = False,
 ) -> tuple[CareEvent, bool, list[str]]:
     """Log one care event. Returns (event, created, warnings); a repeated submission_key returns the first event."""
+    _check_note(note)
     if submission_key is not None:
         existing = CareEvent.objects.filter(submission_key=submission_key).first()
         if existing is not None:
@@ -879,6 +893,7 @@ def care_event_correct(
 ) -> tuple[CareEvent, list[str]]:
     """Replace an event by a corrected copy; the original stays, marked as corrected, with the reason.
     A value left out (None) is the event's own."""
+    _check_note(note)
     event = (
         CareEvent.objects.select_for_update()
         .select_related("event_type", "professional", "organisation")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, replace
 
 from django.utils.translation import gettext as _
@@ -60,6 +61,9 @@ class ParsedReturn:
         ]
 
 
+_DOUBLE_BYTE = re.compile(rb"[\x81-\x9f][\x80-\xfc]")
+
+
 def _decode(content: bytes) -> str:
     if b"\x00" in content:
         raise ReturnFileError([ReturnRowError(0, "file", _("This is not a text (CSV) file."))])
@@ -67,6 +71,11 @@ def _decode(content: bytes) -> str:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    # Windows-1252 decodes almost any bytes, so a file in another encoding (Shift-JIS, say) would be read as
+    # garbage. In Windows-1252 text a character of 0x80-0x9F (quotes, dashes, Š, Œ, ...) is never followed at
+    # once by another non-ASCII byte, while a double-byte encoding's lead byte (0x81-0x9F) usually is.
+    if _DOUBLE_BYTE.search(content):
+        raise ReturnFileError([ReturnRowError(0, "file", _("The file is not UTF-8 or Windows-1252 text."))])
     try:
         return content.decode("cp1252")
     except UnicodeDecodeError as exc:

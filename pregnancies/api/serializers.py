@@ -97,7 +97,7 @@ class CareEventCreateSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     quantity = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, default=Decimal("1"))
     location = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
     submission_key = serializers.UUIDField(
         required=False,
         allow_null=True,
@@ -117,7 +117,7 @@ class CareEventCorrectSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField(required=False)
     quantity = serializers.DecimalField(max_digits=6, decimal_places=2, required=False)
     location = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    note = serializers.CharField(required=False, allow_blank=True)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000)
     confirm_over_limit = serializers.BooleanField(required=False, default=False)
 
 
