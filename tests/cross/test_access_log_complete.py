@@ -38,6 +38,11 @@ ALLOW = {
     "invitation_accept": "one-time token from an e-mail",
     "account_email_confirm": "one-time signed link from an e-mail (a change of the user's own address)",
     "account_unlock": "one-time signed link from an e-mail (unlocks the user's own account)",
+    # The user's own passkey (allauth MFA: rename or remove it): her own authenticator, never a client.
+    "mfa_edit_webauthn": "the user's own passkey",
+    "mfa_remove_webauthn": "the user's own passkey",
+    # Revoking one of the user's own personal API keys: a redirect, never a client.
+    "personal_token_revoke": "the user's own API key",
 }
 
 # Where the search is asked something that finds the client (the refused POST of other forms is empty).
