@@ -54,6 +54,26 @@ DEFAULT_CATALOGUE: list[tuple[str, str, str, str, str, list[str], str]] = [
     ("CHECK_6W", "Nacontrole 6 weken", "Six-week check", "postnatal", "visit", OBSTETRIC, "1"),
 ]
 
+# Within how many minutes the same entry again for one client asks "are you sure?" (a double entry, or a
+# colleague who logged it already). Hours of care add up and are never asked about.
+DUPLICATE_WINDOWS: dict[str, int] = {
+    "INTAKE": 24 * 60,
+    "PRE_CHECK": 12 * 60,
+    "ECHO_TERM": 24 * 60,
+    "ECHO_NT": 24 * 60,
+    "ECHO_SEO": 24 * 60,
+    "ECHO_GROWTH": 12 * 60,
+    "REFERRAL": 12 * 60,
+    "KZ_INTAKE": 24 * 60,
+    "DELIV_HOME": 24 * 60,
+    "DELIV_CENTRE": 24 * 60,
+    "DELIV_POLI": 24 * 60,
+    "DELIV_CLIN": 24 * 60,
+    "HOSP_DAY": 12 * 60,
+    "POST_VISIT": 4 * 60,
+    "CHECK_6W": 24 * 60,
+}
+
 
 def catalogue_seed(*, tenant: Tenant) -> int:
     """Add the default entries the IGO does not have yet; returns how many were added."""
@@ -68,6 +88,7 @@ def catalogue_seed(*, tenant: Tenant) -> int:
             unit=unit,
             disciplines=disciplines,
             max_quantity=Decimal(maximum),
+            duplicate_window_minutes=DUPLICATE_WINDOWS.get(code, 0),
         )
         for code, nl, en, phase, unit, disciplines, maximum in DEFAULT_CATALOGUE
         if code not in existing

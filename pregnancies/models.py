@@ -32,6 +32,10 @@ class Client(TenantOwned):
     date_of_birth = models.DateField(_("date of birth"))
     bsn = models.CharField(_("BSN"), max_length=9, validators=[validate_bsn])
     postcode = models.CharField(_("postcode"), max_length=7, blank=True)
+    address = models.CharField(_("street and house number"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=80, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    gp_name = models.CharField(_("general practitioner"), max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -103,6 +107,12 @@ class Phase(models.TextChoices):
     POSTNATAL = "postnatal", _("Postnatal")
 
 
+class DatingMethod(models.TextChoices):
+    LMP = "lmp", _("Last menstrual period")
+    ULTRASOUND = "ultrasound", _("Ultrasound dating")
+    DUE_DATE = "due_date", _("Due date as given")
+
+
 class Episode(TenantOwned):
     """One pregnancy of a client, from intake to the end of postnatal care (twins: one episode)."""
 
@@ -113,6 +123,32 @@ class Episode(TenantOwned):
         _("gestational age at intake (days)"), validators=[MaxValueValidator(45 * 7)]
     )
     parity = models.PositiveSmallIntegerField(_("parity"), default=0, validators=[MaxValueValidator(20)])
+    gravida = models.PositiveSmallIntegerField(
+        _("gravida"), default=1, validators=[MinValueValidator(1), MaxValueValidator(30)]
+    )
+    # How the due date was reached: from the last menstrual period, from an ultrasound (the gestational age
+    # measured on a day), or as given (e.g. by a referring practice).
+    dating_method = models.CharField(
+        _("dating"), max_length=16, choices=DatingMethod.choices, default=DatingMethod.DUE_DATE
+    )
+    lmp_date = models.DateField(_("first day of the last menstrual period"), null=True, blank=True)
+    ultrasound_on = models.DateField(_("date of the dating ultrasound"), null=True, blank=True)
+    ultrasound_gestational_days = models.PositiveSmallIntegerField(
+        _("gestational age at the ultrasound (days)"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(45 * 7)],
+    )
+    # The maternity-care organisation that will care for her after the birth (chosen at intake or later);
+    # its carers see her on their day list from the birth on.
+    kraamzorg_organisation = models.ForeignKey(
+        "providers.MemberOrganisation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="kraamzorg_episodes",
+        verbose_name=_("maternity-care organisation"),
+    )
     coordinating_professional = models.ForeignKey(
         "providers.Professional",
         on_delete=models.PROTECT,
@@ -129,6 +165,7 @@ class Episode(TenantOwned):
         _("reason for the end"), max_length=32, choices=EndReason.choices, blank=True
     )
     labour_started_at = models.DateTimeField(_("start of active labour"), null=True, blank=True)
+    placenta_at = models.DateTimeField(_("birth of the placenta"), null=True, blank=True)
     placenta_plus_2h_at = models.DateTimeField(_("placenta + 2 hours"), null=True, blank=True)
     hospital_admitted_at = models.DateTimeField(_("hospital admission"), null=True, blank=True)
     hospital_discharged_at = models.DateTimeField(_("hospital discharge"), null=True, blank=True)
@@ -267,6 +304,11 @@ class EventType(TenantOwned):
         _("maximum per event"), max_digits=6, decimal_places=2, default=Decimal("1")
     )
     is_active = models.BooleanField(_("active"), default=True)
+    duplicate_window_minutes = models.PositiveIntegerField(
+        _("ask to confirm a repeat within (minutes)"),
+        default=0,
+        help_text=_("The same entry again for the client within this time asks for confirmation; 0: never."),
+    )
 
     class Meta:
         verbose_name = _("care event type")
