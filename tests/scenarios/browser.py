@@ -116,3 +116,17 @@ def sign_in_with_totp(page: Page, user: User, secret: str, slug: str) -> None:
     form.locator("button[type=submit]").click()
     enter_totp_code(page, secret)
     expect(page).to_have_url(url_re(reverse("tenant_dashboard", args=[slug])))
+
+
+# The two screens every clinician journey runs on (issue 17): a phone held upright and a common laptop.
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1366, "height": 768}
+VIEWPORTS = {"phone": PHONE, "laptop": LAPTOP}
+
+
+def assert_fits_viewport(page: Page) -> None:
+    """The page is no wider than the window: nothing needs a sideways scroll (a table may scroll inside
+    its own box, the page may not)."""
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    scroll = int(page.evaluate("document.documentElement.scrollWidth"))
+    assert scroll <= width, f"{page.url} is {scroll} px wide in a {width} px window"
