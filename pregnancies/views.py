@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Case, Value, When
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -509,7 +510,14 @@ TODAY_OBSERVATION = "KZ_OBS"
 
 def _today_form(episode: Episode, types: list[EventType], data: Any = None) -> CareEventForm:
     initial = {"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"), "quantity": 4}
+    if types:
+        initial["event_type"] = types[0].pk
     form = CareEventForm(data, event_types=types, auto_id=f"id_today{episode.pk}_%s", initial=initial)
+    # In the day list's order (kraamzorg hours first), with nothing to choose before them.
+    field = form.fields["event_type"]
+    order = Case(*(When(pk=t.pk, then=Value(i)) for i, t in enumerate(types)), default=Value(len(types)))
+    field.queryset = field.queryset.order_by(order)  # type: ignore[attr-defined]
+    field.empty_label = None  # type: ignore[attr-defined]
     form.fields["quantity"].widget.attrs.update({"step": "0.25", "min": "0.25", "class": "input-hours"})
     form.fields["note"].widget = forms.TextInput(attrs={"maxlength": 4000})
     return form
