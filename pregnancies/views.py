@@ -550,7 +550,12 @@ def today(request: TenantRequest) -> HttpResponse:
     return render(
         request,
         "pregnancies/today.html",
-        {"episodes": episodes, "professional": professional, "max_hours": services.KRAAMZORG_MAX_HOURS},
+        {
+            "episodes": episodes,
+            "professional": professional,
+            "can_log": bool(types),
+            "max_hours": services.KRAAMZORG_MAX_HOURS,
+        },
     )
 
 
