@@ -193,6 +193,11 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Whether `celery -A igo beat` runs the schedule above (docker-compose starts it). Pages promise the periodic
+# refreshes only then: the embedded demo (in-process tasks, no beat) says when figures were computed and
+# offers to recompute them instead.
+PERIODIC_JOBS = env_bool("PERIODIC_JOBS", not CELERY_TASK_ALWAYS_EAGER)
+
 # --- Authentication (django-allauth) ---------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from igo import rules, selectors, services
+from igo.describe import describe_audit
 from igo.forms import AcceptInvitationForm, InvitationForm, PersonalTokenForm, TenantCreateForm
 from igo.http import AuthedRequest, TenantRequest
 from igo.models import AuditEntry, Invitation, Membership, PersonalApiToken, Role, Tenant, User
@@ -206,7 +207,7 @@ def membership_end(request: TenantRequest, pk: int) -> HttpResponse:
 def audit_list(request: TenantRequest) -> HttpResponse:
     entries = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
-    return render(request, "igo/audit_list.html", {"page": page})
+    return render(request, "igo/audit_list.html", {"page": page, "rows": describe_audit(page.object_list)})
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:

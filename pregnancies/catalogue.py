@@ -51,6 +51,7 @@ DEFAULT_CATALOGUE: list[tuple[str, str, str, str, str, list[str], str]] = [
     ("HOSP_DAY", "Ziekenhuisligdag", "Hospital day", "postnatal", "day", [GYN, CMW, NURSE], "1"),
     ("POST_VISIT", "Postnatale visite", "Postnatal visit", "postnatal", "visit", OBSTETRIC, "1"),
     ("KZ_HOURS", "Kraamzorg (uren)", "Maternity care (hours)", "postnatal", "hour", [KZ], "12"),
+    ("KZ_OBS", "Kraamzorg observatie", "Maternity care observation", "postnatal", "item", [KZ], "1"),
     ("CHECK_6W", "Nacontrole 6 weken", "Six-week check", "postnatal", "visit", OBSTETRIC, "1"),
 ]
 

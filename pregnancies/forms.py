@@ -90,16 +90,38 @@ class CareEventForm(forms.Form):
         label=_("Note"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2})
     )
     confirm_over_limit = forms.BooleanField(label=_("I confirm more than 80 kraamzorg hours"), required=False)
+    confirm_duplicate = forms.BooleanField(label=_("Log it anyway"), required=False)
     submission_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    # Shown only when the service asks for them (the error names what to confirm).
+    CONFIRMATIONS = ("confirm_over_limit", "confirm_duplicate")
 
     def __init__(self, *args: Any, event_types: list[EventType] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         ids = [t.pk for t in event_types or []]
         field = self.fields["event_type"]
         field.queryset = EventType.unscoped.filter(pk__in=ids).order_by("phase", "code")  # type: ignore[attr-defined]
-        field.label_from_instance = lambda t: f"{t.name} ({t.get_unit_display()})"  # type: ignore[attr-defined]
+        field.label_from_instance = event_type_label  # type: ignore[attr-defined]
         if not self.is_bound:
             self.initial.setdefault("submission_key", uuid.uuid4())
+
+    def asks_confirmation(self) -> bool:
+        return any(self[name].errors or self[name].value() for name in self.CONFIRMATIONS)
+
+
+def event_type_label(event_type: EventType) -> str:
+    """A catalogue entry with its unit, unless its name already says it ("Kraamzorg (uren)")."""
+    if "(" in event_type.name:
+        return event_type.name
+    return f"{event_type.name} ({event_type.get_unit_display()})"
+
+
+class IndicationForm(forms.Form):
+    hours = forms.IntegerField(
+        label=_("Hours indicated (LIP)"),
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 1, "max": 80}),
+    )
 
 
 class CorrectEventForm(forms.Form):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from igo.models import User
 from igo.validators import bsn_is_valid
 from pregnancies.models import (
     AccessLogEntry,
+    Birth,
     CareEvent,
     Client,
     ClientInsurance,
@@ -113,23 +114,59 @@ def event_types_for(*, professional: Professional | None) -> list[EventType]:
     return [t for t in qs if professional.discipline in t.disciplines]
 
 
+# Without a recorded end of kraamzorg, a client stays on the day list this many days from the birth (the
+# maternity period is 8 days, 10 when extended; a few more for care that was logged late).
+DAY_LIST_DAYS = 14
+
+
 def my_clients_today(*, user: User, today: date | None = None) -> list[Episode]:
-    """Episodes in their kraamzorg period (birth done, kraamzorg not ended) that the user's organisation
-    has cared for in the last ten days: the maternity carer's day list."""
+    """The maternity carer's day list: every active episode in its maternity period (from the birth until
+    the end of kraamzorg) whose maternity-care organisation is the user's, or for which her organisation
+    logged care. Each episode carries `birth_on`, `maternity_day` (the day of the birth is day 1),
+    `kraamzorg_hours` (logged) and `indication_reached`."""
     today = today or timezone.localdate()
     professional = Professional.objects.filter(user=user, is_active=True).first()
     if professional is None:
         return []
-    since = timezone.now() - timedelta(days=10)
-    episode_ids = CareEvent.objects.filter(
-        organisation_id=professional.organisation_id, occurred_at__gte=since, status=EventStatus.ACTIVE
-    ).values("episode_id")
-    return list(
-        Episode.objects.select_related("client")
-        .filter(pk__in=episode_ids, status=EpisodeStatus.ACTIVE, placenta_plus_2h_at__isnull=False)
-        .filter(Q(kraamzorg_ended_on__isnull=True) | Q(kraamzorg_ended_on__gte=today))
-        .order_by("client__family_name")
+    organisation_id = professional.organisation_id
+    cared = CareEvent.objects.filter(
+        episode=OuterRef("pk"), organisation_id=organisation_id, status=EventStatus.ACTIVE
     )
+    first_birth = Birth.objects.filter(episode=OuterRef("pk")).order_by("born_at").values("born_at")[:1]
+    horizon = timezone.make_aware(datetime.combine(today - timedelta(days=DAY_LIST_DAYS), time.min))
+    episodes: list[Episode] = list(
+        Episode.objects.select_related("client")
+        .annotate(first_born_at=Subquery(first_birth))
+        .filter(status=EpisodeStatus.ACTIVE)
+        .filter(Q(kraamzorg_organisation_id=organisation_id) | Exists(cared))
+        .filter(Q(first_born_at__isnull=False) | Q(placenta_plus_2h_at__isnull=False))
+        .filter(
+            Q(kraamzorg_ended_on__gte=today)
+            | Q(
+                kraamzorg_ended_on__isnull=True,
+                postnatal_ended_on__isnull=True,
+                placenta_plus_2h_at__gte=horizon,
+            )
+            | Q(
+                kraamzorg_ended_on__isnull=True,
+                postnatal_ended_on__isnull=True,
+                placenta_plus_2h_at__isnull=True,
+                first_born_at__gte=horizon,
+            )
+        )
+    )
+    hours = kraamzorg_hours_by_episode(episode_ids=[e.pk for e in episodes])
+    for episode in episodes:
+        born = getattr(episode, "first_born_at", None) or episode.placenta_at or episode.placenta_plus_2h_at
+        episode.birth_on = timezone.localdate(born)  # type: ignore[attr-defined]
+        episode.maternity_day = (today - episode.birth_on).days + 1  # type: ignore[attr-defined]
+        logged = hours.get(episode.pk, Decimal("0"))
+        episode.kraamzorg_hours = logged  # type: ignore[attr-defined]
+        indicated = episode.kraamzorg_indicated_hours
+        episode.indication_reached = indicated is not None and 0 < indicated <= logged  # type: ignore[attr-defined]
+    # The newest mothers first: the first days need the most care.
+    episodes.sort(key=lambda e: (e.maternity_day, e.client.family_name))  # type: ignore[attr-defined]
+    return episodes
 
 
 def kraamzorg_hours_by_episode(*, episode_ids: list[int]) -> dict[int, Decimal]:

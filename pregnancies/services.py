@@ -46,6 +46,15 @@ KRAAMZORG_MAX_HOURS = Decimal("80")  # national indication protocol (LIP) maximu
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
 
+def number(value: Decimal | int) -> str:
+    """A quantity as the user's language writes it: 80, 12,5 (Dutch) or 12.5 (English), never "8E+1"
+    (which is what Decimal.normalize() makes of 80.00)."""
+    value = Decimal(value).normalize()
+    if value == value.to_integral_value():
+        value = value.quantize(Decimal(1))
+    return formats.number_format(value)
+
+
 def _fmt(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
         return formats.date_format(timezone.localtime(moment), "d-m-Y H:i")
@@ -535,6 +544,29 @@ def episode_set_outcomes(
 
 
 @transaction.atomic
+def episode_set_kraamzorg_indication(*, episode: Episode, actor: User, hours: int | None) -> Episode:
+    """Record or change the kraamzorg hours indicated (LIP), at intake or after the birth (a re-indication);
+    None clears it. The maternity carer's day list sets the hours logged against it."""
+    if hours is not None and not 0 < hours <= KRAAMZORG_MAX_HOURS:
+        raise ValidationError(
+            {
+                "hours": _("Enter the hours indicated, from 1 to %(max)s.")
+                % {"max": number(KRAAMZORG_MAX_HOURS)}
+            }
+        )
+    episode = Episode.objects.select_for_update().select_related("client").get(pk=episode.pk)
+    if episode.status != EpisodeStatus.ACTIVE:
+        raise ValidationError({"hours": _("This episode has ended.")})
+    episode.kraamzorg_indicated_hours = hours
+    episode.save(update_fields=["kraamzorg_indicated_hours"])
+    touch_episodes(episode.pk)  # hours delivered versus indicated is a quality indicator
+    access_log(
+        user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="indication"
+    )
+    return episode
+
+
+@transaction.atomic
 def birth_set_outcome(
     *, birth: Birth, actor: User, nicu_admission: bool, neonatal_death_on: date | None
 ) -> Birth:
@@ -711,7 +743,7 @@ def _validate_event(
         err(
             "quantity",
             _("At most %(max)s per event; this care is counted per %(unit)s.")
-            % {"max": event_type.max_quantity.normalize(), "unit": event_type.get_unit_display()},
+            % {"max": number(event_type.max_quantity), "unit": event_type.get_unit_display()},
         )
     elif event_type.unit == Unit.HOUR and (quantity * 4) != (quantity * 4).to_integral_value():
         err("quantity", _("Hours are logged in quarters (0.25)."))
@@ -766,14 +798,30 @@ def _validate_event(
         if total > KRAAMZORG_MAX_HOURS:
             message = _(
                 "With this entry the episode has %(total)s kraamzorg hours, more than the maximum of %(max)s."
-            ) % {"total": total.normalize(), "max": KRAAMZORG_MAX_HOURS.normalize()}
+            ) % {"total": number(total), "max": number(KRAAMZORG_MAX_HOURS)}
             if not confirm_over_limit:
                 err("confirm_over_limit", message + " " + _("Confirm to log it anyway."))
             else:
                 warnings.append(message)
+        indicated = episode.kraamzorg_indicated_hours
+        if indicated and total >= indicated:
+            warnings.append(indication_warning(total=total, indicated=indicated))
     if errors:
         raise ValidationError(errors)
     return phase, warnings
+
+
+def indication_warning(*, total: Decimal, indicated: int) -> str:
+    """What a carer reads when the hours logged reach or pass the hours indicated (LIP)."""
+    if total > indicated:
+        return _(
+            "%(total)s kraamzorg hours are logged, more than the %(indicated)s hours indicated: "
+            "ask for a re-indication if more care is needed."
+        ) % {"total": number(total), "indicated": number(indicated)}
+    return _("%(total)s kraamzorg hours are logged: the %(indicated)s hours indicated are reached.") % {
+        "total": number(total),
+        "indicated": number(indicated),
+    }
 
 
 def _kraamzorg_hours(episode: Episode, *, exclude: CareEvent | None = None) -> Decimal:
@@ -782,6 +830,37 @@ def _kraamzorg_hours(episode: Episode, *, exclude: CareEvent | None = None) -> D
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
     return qs.aggregate(total=Sum("quantity"))["total"] or Decimal("0")
+
+
+DUPLICATE_CODE = "duplicate_event"
+
+
+def earlier_duplicate(*, episode: Episode, event_type: EventType, occurred_at: datetime) -> CareEvent | None:
+    """The active event of the same catalogue entry in this episode within the entry's repeat window of
+    `occurred_at` (before or after it), the nearest first; None when the entry has no window."""
+    if not event_type.duplicate_window_minutes:
+        return None
+    window = timedelta(minutes=event_type.duplicate_window_minutes)
+    candidates = CareEvent.objects.filter(
+        episode=episode,
+        event_type=event_type,
+        status=EventStatus.ACTIVE,
+        occurred_at__gte=occurred_at - window,
+        occurred_at__lte=occurred_at + window,
+    ).select_related("professional", "organisation", "event_type")
+    return min(candidates, key=lambda e: abs(e.occurred_at - occurred_at), default=None)
+
+
+def duplicate_message(earlier: CareEvent) -> str:
+    return _(
+        "%(type)s was already logged for this client at %(when)s by %(who)s (%(org)s). "
+        "Is this another one? Then confirm to log it anyway."
+    ) % {
+        "type": earlier.event_type.name,
+        "when": _fmt(earlier.occurred_at),
+        "who": earlier.professional.full_name,
+        "org": earlier.organisation.name,
+    }
 
 
 NOTE_MAX_LENGTH = 4000  # a care note is a few sentences; 4,000 characters is two pages
@@ -811,8 +890,12 @@ def care_event_log(
     note: str = "",
     submission_key: uuid.UUID | None = None,
     confirm_over_limit: bool = False,
+    confirm_duplicate: bool = False,
 ) -> tuple[CareEvent, bool, list[str]]:
-    """Log one care event. Returns (event, created, warnings); a repeated submission_key returns the first event."""
+    """Log one care event. Returns (event, created, warnings); a repeated submission_key returns the first event.
+
+    The same catalogue entry for the episode again within its `duplicate_window_minutes` is refused with a
+    `confirm_duplicate` error (code DUPLICATE_CODE) that names the earlier event, unless confirmed."""
     _check_note(note)
     if submission_key is not None:
         existing = CareEvent.objects.filter(submission_key=submission_key).first()
@@ -841,6 +924,12 @@ def care_event_log(
         organisation=organisation,
         confirm_over_limit=confirm_over_limit,
     )
+    if not confirm_duplicate:
+        earlier = earlier_duplicate(episode=episode, event_type=event_type, occurred_at=occurred_at)
+        if earlier is not None:
+            raise ValidationError(
+                {"confirm_duplicate": ValidationError(duplicate_message(earlier), code=DUPLICATE_CODE)}
+            )
     event = CareEvent(
         tenant_id=episode.tenant_id,
         episode=episode,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import csv
-import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Case, Value, When
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,6 +26,7 @@ from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from pregnancies import selectors, services
 from pregnancies.cards import EPISODE_CARDS
+from pregnancies.describe import AccessDescriber, describe_entries
 from pregnancies.forms import (
     AccessLogFilterForm,
     BirthForm,
@@ -34,6 +36,7 @@ from pregnancies.forms import (
     CorrectEventForm,
     EndEpisodeForm,
     EventTypeForm,
+    IndicationForm,
     InsuranceChangeForm,
     IntakeForm,
     KeyDatesForm,
@@ -230,6 +233,7 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
                 note=data["note"],
                 submission_key=data["submission_key"],
                 confirm_over_limit=data["confirm_over_limit"],
+                confirm_duplicate=data["confirm_duplicate"],
             )
         except ValidationError as exc:
             add_form_errors(form, exc)
@@ -266,6 +270,7 @@ def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
     form = CorrectEventForm(
         request.POST or None,
         event_types=types,
+        auto_id="id_correct_%s",  # the void form on the same page has a reason field too
         initial={
             "event_type": event.event_type_id,
             "quantity": event.quantity,
@@ -305,7 +310,7 @@ def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
         {
             "event": event,
             "form": form,
-            "void_form": VoidEventForm(),
+            "void_form": VoidEventForm(auto_id="id_void_%s"),
             "mine": event.created_by_id == request.user.pk,
         },
         status=400 if request.method == "POST" else 200,
@@ -487,6 +492,37 @@ def episode_end(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_post(request, pk, EndEpisodeForm, services.episode_end, _("The episode was ended."))
 
 
+TODAY_PENDING = "today_pending"  # the session key of a refused form of the day list (Post/Redirect/Get)
+
+
+def _today_types(professional: Any) -> list[EventType]:
+    """What the day list logs: kraamzorg hours first (what a maternity carer logs every day), then other
+    hours (labour assistance) and observations; the rest is on the episode page."""
+    types = selectors.event_types_for(professional=professional)
+    return sorted(
+        (t for t in types if t.unit == "hour" or t.code == TODAY_OBSERVATION),
+        key=lambda t: (not t.is_kraamzorg_hours, t.unit != "hour", t.code),
+    )
+
+
+TODAY_OBSERVATION = "KZ_OBS"
+
+
+def _today_form(episode: Episode, types: list[EventType], data: Any = None) -> CareEventForm:
+    initial = {"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"), "quantity": 4}
+    if types:
+        initial["event_type"] = types[0].pk
+    form = CareEventForm(data, event_types=types, auto_id=f"id_today{episode.pk}_%s", initial=initial)
+    # In the day list's order (kraamzorg hours first), with nothing to choose before them.
+    field = form.fields["event_type"]
+    order = Case(*(When(pk=t.pk, then=Value(i)) for i, t in enumerate(types)), default=Value(len(types)))
+    field.queryset = field.queryset.order_by(order)  # type: ignore[attr-defined]
+    field.empty_label = None  # type: ignore[attr-defined]
+    form.fields["quantity"].widget.attrs.update({"step": "0.25", "min": "0.25", "class": "input-hours"})
+    form.fields["note"].widget = forms.TextInput(attrs={"maxlength": 4000})
+    return form
+
+
 @tenant_view(rules.can_log_care)
 def today(request: TenantRequest) -> HttpResponse:
     episodes = selectors.my_clients_today(user=request.user)
@@ -494,24 +530,106 @@ def today(request: TenantRequest) -> HttpResponse:
         user=request.user, clients=[e.client for e in episodes], action=AccessAction.VIEW, detail="day list"
     )
     professional = services.professional_for(user=request.user)
-    # Kraamzorg hours first: that is what a maternity carer logs every day.
-    hour_types = sorted(
-        (t for t in selectors.event_types_for(professional=professional) if t.unit == "hour"),
-        key=lambda t: (t.phase != "postnatal", t.code),
-    )
-    hours = selectors.kraamzorg_hours_by_episode(episode_ids=[e.pk for e in episodes])
+    types = _today_types(professional)
+    # A form refused a moment ago (Post/Redirect/Get): shown once more with its errors, on its card.
+    pending = request.session.pop(TODAY_PENDING, None) or {}
     for episode in episodes:
-        episode.kraamzorg_hours = hours.get(episode.pk, 0)  # type: ignore[attr-defined]
+        form = _today_form(episode, types)
+        if pending.get("episode") == episode.pk:
+            form = _today_form(episode, types, pending.get("data"))
+            form.is_valid()
+            for field, errors in (pending.get("errors") or {}).items():
+                for error in errors:
+                    if error not in form.errors.get(field, []):
+                        form.add_error(field if field in form.fields else None, error)
+        episode.log_form = form  # type: ignore[attr-defined]
+        episode.hours_label = services.number(episode.kraamzorg_hours)  # type: ignore[attr-defined]
+        episode.indication_form = IndicationForm(  # type: ignore[attr-defined]
+            auto_id=f"id_indication{episode.pk}_%s", initial={"hours": episode.kraamzorg_indicated_hours}
+        )
     return render(
         request,
         "pregnancies/today.html",
         {
             "episodes": episodes,
-            "hour_types": hour_types,
-            "now": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
-            "new_key": uuid.uuid4,
+            "professional": professional,
+            "can_log": bool(types),
+            "max_hours": services.KRAAMZORG_MAX_HOURS,
         },
     )
+
+
+def _back_to_today(request: TenantRequest, episode: Episode) -> HttpResponse:
+    url = reverse("care_today", kwargs={"tenant_slug": request.tenant.slug})
+    return redirect(f"{url}#today-{episode.pk}")
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def today_log(request: TenantRequest, pk: int) -> HttpResponse:
+    """Log hours or an observation from the day list. Always answers with a redirect to the day list
+    (Post/Redirect/Get): a refused or to-be-confirmed form is shown there again, so a reload never posts."""
+    episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
+    types = _today_types(services.professional_for(user=request.user))
+    form = _today_form(episode, types, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["event_type"].code == TODAY_OBSERVATION and not data["note"].strip():
+            form.add_error("note", _("Write down what you observed."))
+        else:
+            try:
+                event, created, warnings = services.care_event_log(
+                    actor=request.user,
+                    episode=episode,
+                    event_type=data["event_type"],
+                    occurred_at=data["occurred_at"],
+                    quantity=data["quantity"],
+                    note=data["note"],
+                    submission_key=data["submission_key"],
+                    confirm_over_limit=data["confirm_over_limit"],
+                    confirm_duplicate=data["confirm_duplicate"],
+                )
+            except ValidationError as exc:
+                add_form_errors(form, exc)
+            else:
+                for warning in warnings:
+                    messages.warning(request, warning)
+                if created:
+                    messages.success(
+                        request,
+                        _("%(type)s logged for %(client)s.")
+                        % {"type": event.event_type.name, "client": episode.client},
+                    )
+                return _back_to_today(request, episode)
+    request.session[TODAY_PENDING] = {
+        "episode": episode.pk,
+        "data": {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"},
+        "errors": {k: [str(e) for e in v] for k, v in form.errors.items()},
+    }
+    return _back_to_today(request, episode)
+
+
+@require_POST
+@tenant_view(rules.can_log_care)
+def today_indication(request: TenantRequest, pk: int) -> HttpResponse:
+    """Record or change the hours indicated (LIP) from the day list; back to the list either way."""
+    episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
+    form = IndicationForm(request.POST)
+    if form.is_valid():
+        try:
+            services.episode_set_kraamzorg_indication(
+                episode=episode, actor=request.user, hours=form.cleaned_data["hours"]
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(
+                request, _("The hours indicated for %(client)s were saved.") % {"client": episode.client}
+            )
+            return _back_to_today(request, episode)
+    for errors in form.errors.values():
+        messages.error(request, f"{episode.client}: {' '.join(str(e) for e in errors)}")
+    return _back_to_today(request, episode)
 
 
 @tenant_view(rules.can_view_catalogue)
@@ -588,6 +706,7 @@ def access_log_list(request: TenantRequest) -> HttpResponse:
         "pregnancies/access_log.html",
         {
             "page": page,
+            "rows": describe_entries(page.object_list),
             "client": client,
             "form": form,
             "query": query.urlencode(),
@@ -614,8 +733,10 @@ def access_log_export(request: TenantRequest, pk: int) -> HttpResponse:
             "detail",
             "user_name",
             "on_behalf_of_name",
+            "description",
         ]
     )
+    describe = AccessDescriber()
     for e in selectors.access_log_search(client=client).iterator():
         texts = (
             e.user_email,
@@ -626,6 +747,7 @@ def access_log_export(request: TenantRequest, pk: int) -> HttpResponse:
             e.detail,
             e.user_name,
             e.on_behalf_of_name,
+            describe(e),
         )
         writer.writerow([timezone.localtime(e.at).isoformat(), *(csv_safe(t) for t in texts)])
     return response

@@ -72,6 +72,7 @@ def _common(request: TenantRequest, year: int, form: YearForm) -> dict[str, Any]
         "year_form": form,
         "small_number": SMALL_NUMBER,
         "state": selectors.quality_state(),
+        "sweep_minutes": selectors.sweep_minutes(),
         "can_recompute": rules.can_manage_quality(roles),
         "can_drill_down": rules.can_view_quality_episodes(roles),
         "can_import_experience": rules.can_import_experience(roles),
@@ -161,7 +162,9 @@ def quality_recompute(request: TenantRequest) -> HttpResponse:
     """Recompute the last two years now instead of waiting for the night (the worker does the work)."""
     tasks.quality_refresh.delay_on_commit(request.tenant.pk, True)
     audit_record(actor=request.user, action="quality.recompute", tenant=request.tenant)
-    messages.success(request, _("The indicators are being recomputed. Reload the page in a minute."))
+    messages.success(
+        request, _("The indicators are being recomputed: reload the page in a minute to see the new time.")
+    )
     return redirect("quality_dashboard", tenant_slug=request.tenant.slug)
 
 

@@ -107,6 +107,12 @@ class CareEventCreateSerializer(serializers.Serializer):
     confirm_over_limit = serializers.BooleanField(
         required=False, default=False, help_text="Log kraamzorg hours beyond the maximum anyway."
     )
+    confirm_duplicate = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Log the same catalogue entry again within its repeat window anyway (otherwise 400 with "
+        "`code` `duplicate_event` and the earlier event under `confirm_duplicate`).",
+    )
 
 
 class CareEventCorrectSerializer(serializers.Serializer):

@@ -165,6 +165,16 @@ class EpisodeEventsView(ScopedQuerysetMixin, CareAPIView):
     def scoped_queryset(self) -> QuerySet[Episode]:
         return Episode.objects.select_related("client")
 
+    def service_error_detail(self, exc: DjangoValidationError) -> dict[str, Any]:
+        """A repeat of the same entry within its window also says so by `code`, for a client to ask the
+        user and send the request again with `confirm_duplicate`."""
+        detail: dict[str, Any] = validation_error_detail(exc)
+        if hasattr(exc, "error_dict") and any(
+            e.code == services.DUPLICATE_CODE for e in exc.error_dict.get("confirm_duplicate", [])
+        ):
+            detail["code"] = services.DUPLICATE_CODE
+        return detail
+
     @extend_schema(
         tags=TAGS,
         operation_id="care_episode_events_list",

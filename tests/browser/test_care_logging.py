@@ -112,8 +112,9 @@ def test_maternity_carer_logs_hours_for_todays_clients(page: Page):
     card = page.get_by_test_id(f"today-{episode.pk}")
     expect(card).to_contain_text(episode.client.family_name)
     expect(page.get_by_test_id(f"hours-{episode.pk}")).to_contain_text("7")
-    card.locator("[name=quantity]").fill("5.5")
-    card.locator("button[type=submit]").click()
+    form = page.get_by_test_id(f"log-form-{episode.pk}")
+    form.locator("[name=quantity]").fill("5.5")
+    form.locator("button[type=submit]").click()
     expect(page.get_by_test_id(f"hours-{episode.pk}")).to_contain_text("12,5")
     assert "/today/" in page.url  # back on the day list, ready for the next client
     hours = CareEvent.unscoped.filter(episode=episode, event_type__code="KZ_HOURS", status=EventStatus.ACTIVE)

@@ -70,6 +70,8 @@ ACCESS = {
     "episode_line": ("post", CLINICAL),
     "client_insurance": ("post", CLINICAL),
     "care_today": ("get", CLINICAL),
+    "today_log": ("post", CLINICAL),
+    "today_indication": ("post", CLINICAL),
     "access_log": ("get", ADMIN),
     "catalogue": ("get", CLINICAL | ADMIN),
     "catalogue_toggle": ("post", ADMIN),
@@ -199,6 +201,8 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "api_episode_detail",
         "api_episode_events",
         "episode_claims",
+        "today_log",
+        "today_indication",
     ):
         kwargs["pk"] = Episode.unscoped.filter(tenant=world.tenant).first().pk
     if name == "partial_decision":  # issue 14

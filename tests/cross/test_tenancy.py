@@ -103,6 +103,8 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "episode_key_dates": episode.pk,
         "birth_create": episode.pk,
         "episode_outcomes": episode.pk,
+        "today_log": episode.pk,
+        "today_indication": episode.pk,
         "experience_create": episode.pk,
         "birth_outcome": birth.pk,
         "episode_end": episode.pk,
@@ -179,6 +181,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"episode_key_dates", "birth_create", "episode_end", "event_correct", "event_void"}
     known |= {"episode_line", "client_insurance", "catalogue_toggle"}
     known |= {"episode_outcomes", "experience_create", "birth_outcome"}
+    known |= {"today_log", "today_indication"}  # issue 17: the maternity carer's day list
     known |= {"api_client_detail", "api_episode_detail", "api_episode_events", "api_event_correct"}
     known |= {"api_event_void"}
     known |= {"contract_new_version", "episode_claims", "claim_line_explain", "api_contract_detail"}

@@ -121,6 +121,8 @@ def make_seen(world: TenantWorld) -> Seen:
                 "episode_claims",
                 "api_episode_detail",
                 "api_episode_events",
+                "today_log",
+                "today_indication",
             )
         },
         "partial_decision": [

@@ -1,0 +1,126 @@
+"""Audit entries in words, in the reader's language, made from the stored fields when they are shown.
+
+The stored action ("event_type.create") and details ({"code": "ECHO_EXTRA"}) never change; what a person
+reads ("Catalogue entry added", "code: ECHO_EXTRA") is derived here. An action or detail this module does
+not know is shown as stored, so a new action is never hidden.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from igo.models import AuditEntry
+
+
+def _actions() -> dict[str, str]:
+    return {
+        "tenant.create": _("IGO created"),
+        "tenant.bank_account": _("Bank account of the IGO changed"),
+        "invitation.create": _("Invitation sent"),
+        "invitation.revoke": _("Invitation withdrawn"),
+        "invitation.accept": _("Invitation accepted"),
+        "membership.end": _("Role ended"),
+        "user.email_change": _("E-mail address changed"),
+        "user.email_change_requested": _("Change of e-mail address requested"),
+        "authenticator.reset": _("Second factor reset"),
+        "personal_token.create": _("API key created"),
+        "personal_token.revoke": _("API key revoked"),
+        "insurer_user.create": _("Insurer user created"),
+        "insurer_token.create": _("Insurer API key created"),
+        "insurer_token.revoke": _("Insurer API key revoked"),
+        "organisation.create": _("Member organisation added"),
+        "organisation.update": _("Member organisation changed"),
+        "organisation.end": _("Membership of an organisation ended"),
+        "professional.create": _("Professional added"),
+        "professional.update": _("Professional changed"),
+        "professional.activate": _("Professional activated or deactivated"),
+        "event_type.create": _("Catalogue entry added"),
+        "event_type.activate": _("Catalogue entry restored"),
+        "event_type.retire": _("Catalogue entry retired"),
+        "contract.create": _("Contract added"),
+        "contract.end": _("Contract ended"),
+        "split_rule.create": _("Split model added"),
+        "batch.create": _("Claim batch made"),
+        "batch.release": _("Claim batch released"),
+        "batch.download": _("Claim batch downloaded"),
+        "batch.discard": _("Claim batch discarded"),
+        "batch.return": _("Return information read"),
+        "claim_line.rebill": _("Claim line billed again"),
+        "insurer_payment.record": _("Insurer payment recorded"),
+        "partial_decision.record": _("Decision on a partly delivered phase"),
+        "payout_run.prepare": _("Payout run prepared"),
+        "payout_run.release": _("Payout run released"),
+        "payout_run.discard": _("Payout run discarded"),
+        "quality.recompute": _("Quality indicators recomputed"),
+        "quality.export": _("Quality figures exported"),
+        "quality.settle": _("Quality agreements settled"),
+        "quality_agreement.create": _("Quality agreement added"),
+        "experience.import": _("Questionnaires imported"),
+        "experience.import_refused": _("Questionnaire import refused"),
+    }
+
+
+def _detail_names() -> dict[str, str]:
+    return {
+        "code": _("code"),
+        "agb_code": _("AGB code"),
+        "insurer": _("insurer"),
+        "year": _("year"),
+        "format": _("format"),
+        "start": _("from"),
+        "end": _("until"),
+        "until": _("until"),
+        "number": _("number"),
+        "old_email": _("old e-mail address"),
+        "new_email": _("new e-mail address"),
+        "email": _("e-mail address"),
+        "filename": _("file"),
+        "role": _("role"),
+        "name": _("name"),
+        "phase": _("phase"),
+        "discipline": _("discipline"),
+        "days": _("days"),
+        "old": _("before"),
+        "new": _("after"),
+        "user": _("user"),
+        "episode_id": _("episode"),
+        "sign": _("sign"),
+        "verified": _("verified"),
+        "is_current": _("current"),
+        "by_admin": _("by an administrator"),
+        "prefix": _("key prefix"),
+        "charset": _("character set"),
+        "tenant_slug": _("IGO"),
+    }
+
+
+def _value(value: Any) -> str:
+    if value is True:
+        return _("yes")
+    if value is False:
+        return _("no")
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(_value(v) for v in value)
+    return str(value)
+
+
+class AuditDescriber:
+    def __init__(self) -> None:
+        self.actions = _actions()
+        self.names = _detail_names()
+
+    def action(self, entry: AuditEntry) -> str:
+        return self.actions.get(entry.action, entry.action)
+
+    def details(self, entry: AuditEntry) -> str:
+        details = entry.details if isinstance(entry.details, dict) else {}
+        return ", ".join(f"{self.names.get(k, k)}: {_value(v)}" for k, v in details.items())
+
+
+def describe_audit(entries: Any) -> list[tuple[AuditEntry, str, str]]:
+    describe = AuditDescriber()
+    return [(entry, describe.action(entry), describe.details(entry)) for entry in entries]
