@@ -18,7 +18,7 @@ def gestational_age_days(*, due_date: date, on: date) -> int:
 
 
 def gestational_age_label(days: int | None) -> str:
-    """"24+3" (completed weeks + days), the way Dutch care writes a gestational age; "" when unknown."""
+    """ "24+3" (completed weeks + days), the way Dutch care writes a gestational age; "" when unknown."""
     if days is None or days < 0:
         return ""
     weeks, rest = divmod(days, 7)
