@@ -195,12 +195,14 @@ def _validate(
 
 
 def _children_births(episode: Episode, children: Sequence[Child], place: str) -> list[Birth]:
+    """Birth rows of validated children (every child has its time of birth)."""
+    assert all(child.born_at is not None for child in children)
     return [
         Birth(
             tenant_id=episode.tenant_id,
             episode=episode,
             child_number=number,
-            born_at=child.born_at,
+            born_at=child.born_at,  # type: ignore[misc]  # checked above
             outcome=child.outcome,
             place=place,
             mode=child.mode,

@@ -122,8 +122,9 @@ def test_before_the_delivery_the_phase_error_says_where_to_record_it(care):
     with pytest.raises(ValidationError) as exc:
         log_service(care, "POST_VISIT", at=local(2026, 11, 10, 14))
     (message,) = exc.value.message_dict["occurred_at"]
-    assert "no delivery has been recorded yet" in message
-    assert "under “Delivery” on the pregnancy page" in message
+    # In Dutch, the default: the reason, and where the delivery is recorded.
+    assert "er is nog geen bevalling vastgelegd" in message
+    assert "onder “Bevalling” op de zwangerschapspagina" in message
 
 
 def test_twins_are_two_births_of_one_episode_with_one_delivery_event(care):
