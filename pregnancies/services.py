@@ -402,7 +402,9 @@ def episode_set_key_dates(
         moment = getattr(episode, key)
         if moment is not None and moment < intake_start:
             errors.setdefault(key, []).append(_("This lies before the intake date."))
-        if moment is not None and moment > now:
+        # Placenta + 2 hours may lie up to two hours ahead: the placenta itself has been born.
+        ahead = timedelta(hours=2) if key == "placenta_plus_2h_at" else timedelta(0)
+        if moment is not None and moment > now + ahead:
             errors.setdefault(key, []).append(_("This lies in the future."))
     if episode.placenta_plus_2h_at and not episode.labour_started_at:
         errors.setdefault("labour_started_at", []).append(_("Enter the start of active labour first."))

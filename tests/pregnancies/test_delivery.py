@@ -20,7 +20,7 @@ from pregnancies import delivery, services
 from pregnancies.models import Birth, CareEvent, Episode, LineTransfer
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import access_entries, form_dt, in_scope, log_service
-from tests.scenarios.clock import local
+from tests.scenarios.clock import local, travel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2026, 11, 10, 16))]
 
@@ -106,6 +106,13 @@ def test_a_home_birth_recorded_once_sets_the_dates_the_birth_and_the_delivery_ev
     (audit,) = AuditEntry.objects.filter(action="delivery.record")
     assert audit.details["after"]["children"][0]["born_at"] == BORN.isoformat()
     assert ("create", "delivery") in [(e.action, e.detail) for e in access_entries(care)]
+
+
+def test_the_delivery_is_recorded_right_after_the_placenta(care):
+    # At 06:05 placenta + 2 hours (08:00) still lies ahead; the delivery is recorded all the same.
+    with travel(local(2026, 11, 10, 6, 5), tick=False):
+        record(care, now=local(2026, 11, 10, 6, 5))
+    assert Episode.unscoped.get(pk=care.episode.pk).placenta_plus_2h_at == local(2026, 11, 10, 8)
 
 
 def test_after_the_delivery_a_postnatal_visit_that_afternoon_is_accepted(care):
