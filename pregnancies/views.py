@@ -494,7 +494,7 @@ def birth_outcome(request: TenantRequest, pk: int) -> HttpResponse:
         partial(services.birth_set_outcome, birth=birth),
         _("The outcome of child %(n)s was saved.") % {"n": birth.child_number},
         form_key="",
-        anchor="births",
+        anchor="delivery",
         birth=birth,
     )
 

@@ -135,7 +135,7 @@ def test_birth_outcome_is_saved_logged_and_shown_in_the_births_list(care, client
         care.url(f"births/{twin2.pk}/outcome/"),
         {"nicu_admission": "on", "neonatal_death_on": died.isoformat()},
     )
-    assert response.status_code == 302 and response["Location"].endswith("#births")
+    assert response.status_code == 302 and response["Location"].endswith("#delivery")
     twin1.refresh_from_db()
     twin2.refresh_from_db()
     assert (twin2.nicu_admission, twin2.neonatal_death_on) == (True, died)
