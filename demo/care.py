@@ -22,6 +22,7 @@ from demo.people import CZ, MENZIS, VGZ, ZK
 from igo.models import Insurer, Role, Tenant, User
 from igo.tenancy import tenant_scope
 from pregnancies import services
+from pregnancies.delivery import Child, delivery_record
 from pregnancies.models import Client, Episode, EventType
 from providers.models import Professional
 
@@ -131,27 +132,16 @@ def seed_clients(
                 )
             if weeks >= 41:  # Emma gave birth two days ago: kraamzorg is running
                 labour = now - timedelta(days=2, hours=8)
-                services.episode_set_key_dates(
+                # Recorded as a midwife does it (issue 17): one delivery, which logs the home delivery too.
+                delivery_record(
                     episode=episode,
                     actor=midwife,
                     labour_started_at=labour,
-                    placenta_plus_2h_at=labour + timedelta(hours=7),
-                )
-                services.birth_record(
-                    episode=episode,
-                    actor=midwife,
-                    child_number=1,
-                    born_at=labour + timedelta(hours=4),
-                    outcome="live",
+                    children=[Child(born_at=labour + timedelta(hours=4), weight_grams=3450)],
+                    placenta_at=labour + timedelta(hours=5),
                     place="home",
-                    mode="spontaneous",
-                    weight_grams=3450,
-                )
-                services.care_event_log(
-                    actor=midwife,
-                    episode=episode,
-                    event_type=types["DELIV_HOME"],
-                    occurred_at=labour + timedelta(hours=4),
+                    line="first",
+                    now=now,
                 )
                 services.care_event_log(
                     actor=carer,

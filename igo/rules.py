@@ -21,6 +21,13 @@ def can_log_care(roles: Iterable[str]) -> bool:
     return bool(CLINICAL_ROLES & set(roles))
 
 
+def can_record_birth(roles: Iterable[str]) -> bool:
+    """Transfer the line, record or correct a delivery, end an episode: midwives and gynaecologists (the
+    services also ask for a linked professional of an obstetric discipline). Maternity carers log hours
+    and kraamzorg observations only."""
+    return bool({Role.MIDWIFE, Role.GYNAECOLOGIST} & set(roles))
+
+
 def can_view_catalogue(roles: Iterable[str]) -> bool:
     return can_log_care(roles) or can_manage_members(roles)
 

@@ -145,8 +145,8 @@ class VoidEventForm(forms.Form):
 
 
 class KeyDatesForm(forms.Form):
-    labour_started_at = LocalDateTimeField(label=_("Start of active labour"), required=False, widget=DATETIME)
-    placenta_plus_2h_at = LocalDateTimeField(label=_("Placenta + 2 hours"), required=False, widget=DATETIME)
+    """The care-path dates other than the delivery's (start of labour and placenta: DeliveryForm)."""
+
     hospital_admitted_at = LocalDateTimeField(label=_("Hospital admission"), required=False, widget=DATETIME)
     hospital_discharged_at = LocalDateTimeField(
         label=_("Hospital discharge"), required=False, widget=DATETIME
@@ -231,3 +231,61 @@ class OutcomesForm(forms.Form):
 class BirthOutcomeForm(forms.Form):
     nicu_admission = forms.BooleanField(label=_("Admitted to a NICU"), required=False)
     neonatal_death_on = forms.DateField(label=_("Date of neonatal death"), required=False, widget=DATE)
+
+
+class DeliveryForm(forms.Form):
+    """The whole delivery on one form: labour, each child (the second only for twins), placenta, place, line.
+    A correction also asks for its reason."""
+
+    labour_started_at = LocalDateTimeField(label=_("Start of active labour"), widget=DATETIME)
+    born_at_1 = LocalDateTimeField(label=_("Child 1 born at"), widget=DATETIME)
+    outcome_1 = forms.ChoiceField(label=_("Outcome"), choices=BirthOutcome.choices)
+    mode_1 = forms.ChoiceField(label=_("Mode of birth"), choices=BirthMode.choices)
+    weight_grams_1 = forms.IntegerField(
+        label=_("Birth weight (g)"), required=False, widget=number_input(200, 7000)
+    )
+    born_at_2 = LocalDateTimeField(label=_("Child 2 born at (twins)"), required=False, widget=DATETIME)
+    outcome_2 = forms.ChoiceField(label=_("Outcome"), choices=BirthOutcome.choices)
+    mode_2 = forms.ChoiceField(label=_("Mode of birth"), choices=BirthMode.choices)
+    weight_grams_2 = forms.IntegerField(
+        label=_("Birth weight (g)"), required=False, widget=number_input(200, 7000)
+    )
+    placenta_at = LocalDateTimeField(label=_("Placenta born at"), widget=DATETIME)
+    place = forms.ChoiceField(label=_("Place of birth"), choices=BirthPlace.choices)
+    line = forms.ChoiceField(label=_("Responsible line"), choices=Line.choices)
+    change_reason = forms.CharField(label=_("Reason for the correction"), max_length=200, required=False)
+
+    CHILDREN = 2
+
+    def __init__(self, *args: Any, correcting: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.correcting = correcting
+        if correcting:
+            self.fields["change_reason"].required = True
+        else:
+            del self.fields["change_reason"]
+
+    def children(self) -> list[Any]:
+        from pregnancies.delivery import Child
+
+        data = self.cleaned_data
+        return [
+            Child(
+                born_at=data[f"born_at_{n}"],
+                outcome=data[f"outcome_{n}"],
+                mode=data[f"mode_{n}"],
+                weight_grams=data[f"weight_grams_{n}"],
+            )
+            for n in range(1, self.CHILDREN + 1)
+            if n == 1 or data.get(f"born_at_{n}") is not None
+        ]
+
+    def delivery(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "labour_started_at": data["labour_started_at"],
+            "children": self.children(),
+            "placenta_at": data["placenta_at"],
+            "place": data["place"],
+            "line": data["line"],
+        }

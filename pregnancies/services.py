@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import formats, timezone
@@ -39,7 +39,7 @@ from pregnancies.models import (
     Phase,
     Unit,
 )
-from providers.models import MemberOrganisation, Professional
+from providers.models import Discipline, MemberOrganisation, Professional
 
 TERM_DAYS = 280  # 40 weeks: the due date is intake + (280 - gestational age at intake)
 KRAAMZORG_MAX_HOURS = Decimal("80")  # national indication protocol (LIP) maximum
@@ -411,7 +411,9 @@ def episode_set_key_dates(
         moment = getattr(episode, key)
         if moment is not None and moment < intake_start:
             errors.setdefault(key, []).append(_("This lies before the intake date."))
-        if moment is not None and moment > now:
+        # Placenta + 2 hours may lie up to two hours ahead: the placenta itself has been born.
+        ahead = timedelta(hours=2) if key == "placenta_plus_2h_at" else timedelta(0)
+        if moment is not None and moment > now + ahead:
             errors.setdefault(key, []).append(_("This lies in the future."))
     if episode.placenta_plus_2h_at and not episode.labour_started_at:
         errors.setdefault("labour_started_at", []).append(_("Enter the start of active labour first."))
@@ -482,6 +484,7 @@ def birth_record(
     mode: str,
     weight_grams: int | None = None,
 ) -> Birth:
+    obstetric_professional_for(actor=actor)
     errors: dict[str, list[str]] = {}
     intake_start = timezone.make_aware(datetime.combine(episode.intake_date, datetime.min.time()))
     if born_at < intake_start:
@@ -605,6 +608,7 @@ def birth_set_outcome(
 def line_transfer(
     *, episode: Episode, actor: User, line: str, effective_at: datetime, reason: str
 ) -> LineTransfer:
+    obstetric_professional_for(actor=actor)
     current = LineTransfer.objects.filter(episode=episode).order_by("-effective_at", "-pk").first()
     if current and current.line == line:
         raise ValidationError({"line": _("Responsibility already lies with this line.")})
@@ -629,6 +633,7 @@ def line_transfer(
 
 @transaction.atomic
 def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: str) -> Episode:
+    obstetric_professional_for(actor=actor)
     episode = Episode.objects.select_for_update().get(pk=episode.pk)
     errors: dict[str, list[str]] = {}
     if end_reason not in EndReason.values:
@@ -709,6 +714,29 @@ def professional_for(*, user: User) -> Professional | None:
     return Professional.objects.select_related("organisation").filter(user=user, is_active=True).first()
 
 
+# Who may take the decisions of obstetric responsibility (transfer the line, record or correct a birth,
+# end an episode): midwives and gynaecologists, BIG-registered, acting as a professional of the IGO.
+OBSTETRIC_DISCIPLINES = frozenset({Discipline.MIDWIFE, Discipline.CLINICAL_MIDWIFE, Discipline.GYNAECOLOGIST})
+
+
+def obstetric_professional_for(*, actor: User) -> Professional:
+    """The actor's active professional record of an obstetric discipline, or PermissionDenied saying why."""
+    professional = professional_for(user=actor)
+    if professional is None:
+        raise PermissionDenied(
+            _(
+                "Only a midwife or gynaecologist linked to a professional of this IGO may do this; "
+                "your account is not linked to one. Ask your IGO administrator."
+            )
+        )
+    if professional.discipline not in OBSTETRIC_DISCIPLINES:
+        raise PermissionDenied(
+            _("Only a midwife or gynaecologist may do this; your discipline is %(discipline)s.")
+            % {"discipline": professional.get_discipline_display().lower()}
+        )
+    return professional
+
+
 def _validate_event(
     *,
     episode: Episode,
@@ -778,7 +806,9 @@ def _validate_event(
             else _("placenta + 2 hours was at %(when)s") % {"when": _fmt(episode.placenta_plus_2h_at)}
             if episode.placenta_plus_2h_at
             else "",
-            "postnatal": _("the natal phase has not ended at this moment"),
+            "postnatal": _("the natal phase has not ended at this moment")
+            if episode.labour_started_at
+            else _("no delivery has been recorded yet"),
         }[event_type.phase]
         err(
             "occurred_at",
@@ -790,7 +820,11 @@ def _validate_event(
                 "expected": event_type.get_phase_display().lower(),
                 "actual": Phase(phase).label.lower(),
                 "reason": reason,
-            },
+            }
+            + " "
+            + _(
+                "The phases follow the delivery: record or correct it under “Delivery” on the pregnancy page."
+            ),
         )
     if not errors and event_type.is_kraamzorg_hours:
         logged = _kraamzorg_hours(episode, exclude=replacing)

@@ -24,16 +24,16 @@ from igo import rules
 from igo.exports import csv_safe
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
-from pregnancies import selectors, services
+from pregnancies import delivery, selectors, services
 from pregnancies.cards import EPISODE_CARDS
 from pregnancies.describe import AccessDescriber, describe_entries
 from pregnancies.forms import (
     AccessLogFilterForm,
-    BirthForm,
     BirthOutcomeForm,
     CareEventForm,
     ClientSearchForm,
     CorrectEventForm,
+    DeliveryForm,
     EndEpisodeForm,
     EventTypeForm,
     IndicationForm,
@@ -57,6 +57,29 @@ def _birth_outcome_form(birth: Birth, data: Any = None) -> BirthOutcomeForm:
     )
 
 
+def _delivery_form(episode: Episode, births: list[Birth], data: Any = None) -> DeliveryForm:
+    """The delivery form: empty to record it, filled with what was recorded to correct it."""
+    if not births:
+        return DeliveryForm(data)
+    initial: dict[str, Any] = {
+        "labour_started_at": episode.labour_started_at,
+        "placenta_at": episode.placenta_at,
+        "place": births[0].place,
+        "line": delivery.line_at(episode, episode.labour_started_at) if episode.labour_started_at else None,
+    }
+    for b in births[: DeliveryForm.CHILDREN]:
+        n = b.child_number
+        initial.update(
+            {
+                f"born_at_{n}": b.born_at,
+                f"outcome_{n}": b.outcome,
+                f"mode_{n}": b.mode,
+                f"weight_grams_{n}": b.weight_grams,
+            }
+        )
+    return DeliveryForm(data, initial=initial, correcting=True)
+
+
 def _episode_context(
     request: TenantRequest,
     episode: Episode,
@@ -75,7 +98,8 @@ def _episode_context(
         "client": episode.client,
         "insurance": selectors.client_insurance_on(client=episode.client, day=timezone.localdate()),
         "key_dates_form": KeyDatesForm(initial={k: getattr(episode, k) for k in services.KEY_DATE_FIELDS}),
-        "birth_form": BirthForm(initial={"child_number": len(births) + 1}),
+        "delivery_form": _delivery_form(episode, births),
+        "can_record_birth": rules.can_record_birth(request.tenant_roles),
         "births": births,
         "end_form": EndEpisodeForm(),
         "line_form": LineTransferForm(),
@@ -414,18 +438,38 @@ def _episode_for_form(pk: int) -> Episode:
 
 
 @require_POST
-@tenant_view(rules.can_log_care)
-def birth_create(request: TenantRequest, pk: int) -> HttpResponse:
+@tenant_view(rules.can_record_birth)
+def episode_delivery(request: TenantRequest, pk: int) -> HttpResponse:
+    """Record the delivery, or correct it once recorded: dates, children, place, line and delivery event
+    in one step. A user who may not is refused (403) with the reason, by the service."""
     episode = _episode_for_form(pk)
-    return _episode_form_post(
-        request,
-        episode,
-        BirthForm(request.POST),
-        partial(services.birth_record, episode=episode),
-        _("The birth was recorded."),
-        form_key="birth_form",
-        anchor="births",
-    )
+    births = list(episode.births.all())
+    form = _delivery_form(episode, births, request.POST)
+    if form.is_valid():
+        try:
+            if form.correcting:
+                delivery.delivery_correct(
+                    episode=episode,
+                    actor=request.user,
+                    reason=form.cleaned_data["change_reason"],
+                    **form.delivery(),
+                )
+            else:
+                delivery.delivery_record(episode=episode, actor=request.user, **form.delivery())
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("The delivery was corrected; the earlier record is kept in the history.")
+                if form.correcting
+                else _("The delivery was recorded."),
+            )
+            url = reverse("episode_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": episode.pk})
+            return redirect(f"{url}#delivery")
+    episode.refresh_from_db()
+    context = _episode_context(request, episode, bound={"delivery_form": form})
+    return _episode_page(request, episode, context, status=400)
 
 
 @require_POST
@@ -455,13 +499,13 @@ def birth_outcome(request: TenantRequest, pk: int) -> HttpResponse:
         partial(services.birth_set_outcome, birth=birth),
         _("The outcome of child %(n)s was saved.") % {"n": birth.child_number},
         form_key="",
-        anchor="births",
+        anchor="delivery",
         birth=birth,
     )
 
 
 @require_POST
-@tenant_view(rules.can_log_care)
+@tenant_view(rules.can_record_birth)
 def episode_line(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_post(
         request, pk, LineTransferForm, services.line_transfer, _("The transfer was recorded.")
@@ -487,7 +531,7 @@ def client_insurance(request: TenantRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@tenant_view(rules.can_log_care)
+@tenant_view(rules.can_record_birth)
 def episode_end(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_post(request, pk, EndEpisodeForm, services.episode_end, _("The episode was ended."))
 

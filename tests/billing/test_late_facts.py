@@ -20,8 +20,10 @@ from django.db import connection, connections
 from billing import services
 from billing.models import ClaimLine, EpisodeBillingState, WorkItem
 from billing.services import claim_lines_mark_sent
+from igo.models import Role
 from igo.tenancy import tenant_scope
 from pregnancies import services as care_services
+from providers.models import Professional
 from tests.scenarios.billing import D, assert_books_balance, at
 from tests.scenarios.clock import local, travel
 from tests.scenarios.concurrency import wait_for_a_lock_wait
@@ -164,10 +166,13 @@ def test_an_end_reason_corrected_a_year_later_is_billed(w):
     run_at(w, local(2026, 4, 1, 9))
     assert set(open_items(ep)) == {("prenatal", "no_partial_rule")}
     run_at(w, local(2027, 3, 20, 9))
-    # Almost a year later the end reason is corrected: transferred out of the region, not moved away.
+    # Almost a year later the midwife corrects the end reason: transferred out of the region, not moved
+    # away (ending an episode takes a linked obstetric professional: issue 17).
+    midwife = w.world.user(Role.MIDWIFE)
+    Professional.unscoped.filter(pk=w.pros[w.practice.pk].pk).update(user=midwife)
     with travel(local(2027, 3, 20, 10)), tenant_scope(w.tenant):
         care_services.episode_end(
-            episode=ep, actor=w.admin, end_date=dt.date(2026, 3, 30), end_reason="transferred_out"
+            episode=ep, actor=midwife, end_date=dt.date(2026, 3, 30), end_reason="transferred_out"
         )
     run_at(w, local(2027, 3, 20, 11))
     # Week 20 lies in the band [0, 24) of "transferred out, prenatal": 1200.00 x 40% = 480.00.

@@ -56,7 +56,7 @@ MUST_SHOW = {
     "api_client_detail",
     "episode_detail",
     "event_create",  # the refused POST shows the episode page again
-    "birth_create",
+    "episode_delivery",
     "experience_create",
     "episode_history",
     "event_correct",

@@ -30,6 +30,7 @@ ALL = set(Role.values)
 ADMIN = {Role.IGO_ADMIN}
 ADMIN_FINANCE = {Role.IGO_ADMIN, Role.IGO_FINANCE}
 CLINICAL = {Role.MIDWIFE, Role.GYNAECOLOGIST, Role.MATERNITY_CARER}
+OBSTETRIC = {Role.MIDWIFE, Role.GYNAECOLOGIST}  # issue 17: maternity carers log hours, not births
 FINANCE = {Role.IGO_FINANCE}
 
 # URL name -> (method, roles allowed). Unlisted tenant URLs make the coverage test below fail.
@@ -61,13 +62,13 @@ ACCESS = {
     "event_correct": ("get", CLINICAL),
     "event_void": ("post", CLINICAL),
     "episode_key_dates": ("post", CLINICAL),
-    "birth_create": ("post", CLINICAL),
+    "episode_delivery": ("post", OBSTETRIC),
     "episode_outcomes": ("post", CLINICAL),
     "birth_outcome": ("post", CLINICAL),
     "experience_create": ("post", CLINICAL | ADMIN),
     "experience_import": ("get", ADMIN),
-    "episode_end": ("post", CLINICAL),
-    "episode_line": ("post", CLINICAL),
+    "episode_end": ("post", OBSTETRIC),
+    "episode_line": ("post", OBSTETRIC),
     "client_insurance": ("post", CLINICAL),
     "care_today": ("get", CLINICAL),
     "today_log": ("post", CLINICAL),
@@ -193,7 +194,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "episode_history",
         "event_create",
         "episode_key_dates",
-        "birth_create",
+        "episode_delivery",
         "episode_outcomes",
         "experience_create",
         "episode_end",

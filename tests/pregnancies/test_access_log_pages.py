@@ -89,9 +89,9 @@ def test_refused_event_shows_the_episode_page_again_and_logs_it(care, as_role):
     )
 
 
-def test_refused_birth_and_outcomes_forms_log_the_page(care, as_role):
+def test_refused_delivery_and_outcomes_forms_log_the_page(care, as_role):
     browser = as_role(Role.MIDWIFE)
-    assert browser.post(care.url(f"episodes/{care.episode.pk}/births/"), {}).status_code == 400
+    assert browser.post(care.url(f"episodes/{care.episode.pk}/delivery/"), {}).status_code == 400
     assert [e.detail for e in access_entries(care)] == ["form refused"]
 
 

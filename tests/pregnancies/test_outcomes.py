@@ -16,7 +16,16 @@ from igo.tenancy import tenant_scope
 from pregnancies import services
 from pregnancies.models import AccessLogEntry, Birth, Episode
 from quality.models import ExperienceResponse
-from tests.scenarios.care_logging import ago, answers, as_user, deliver, end_maternity, log_entries, page
+from tests.scenarios.care_logging import (
+    ago,
+    answers,
+    as_user,
+    deliver,
+    end_maternity,
+    form_dt,
+    log_entries,
+    page,
+)
 from tests.scenarios.http import api
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dated]
@@ -84,26 +93,29 @@ def test_blood_loss_before_the_delivery_is_refused(care, client_for):
     assert Episode.unscoped.get(pk=care.episode.pk).blood_loss_ml is None
 
 
-def test_birth_form_still_records_a_birth_and_shows_errors_at_the_field(care, client_for):
+def test_the_delivery_form_records_a_birth_and_shows_errors_at_the_field(care, client_for):
     labour = ago(hours=12)
-    care.update_episode(labour_started_at=labour, placenta_plus_2h_at=labour + timedelta(hours=8))
     client = as_user(care, Role.MIDWIFE, client_for)
-    url = care.url(f"episodes/{care.episode.pk}/births/")
+    url = care.url(f"episodes/{care.episode.pk}/delivery/")
     form = {
-        "child_number": "1",
-        "born_at": timezone.localtime(labour + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M"),
-        "outcome": "live",
+        "labour_started_at": form_dt(labour),
+        "born_at_1": form_dt(labour + timedelta(hours=5)),
+        "outcome_1": "live",
+        "mode_1": "spontaneous",
+        "weight_grams_1": "3400",
+        "outcome_2": "live",
+        "mode_2": "spontaneous",
+        "placenta_at": form_dt(labour + timedelta(hours=6)),
         "place": "home",
-        "mode": "spontaneous",
-        "weight_grams": "3400",
+        "line": "first",
     }
-    refused = client.post(url, {**form, "born_at": f"{care.episode.intake_date - timedelta(days=2)}T10:00"})
+    refused = client.post(url, {**form, "born_at_1": f"{care.episode.intake_date - timedelta(days=2)}T10:00"})
     assert refused.status_code == 400
-    assert set(refused.context["birth_form"].errors) == {"born_at"}
+    assert set(refused.context["delivery_form"].errors) == {"born_at_1"}
     assert not Birth.unscoped.filter(episode=care.episode).exists()
 
     response = client.post(url, form)
-    assert response.status_code == 302 and response["Location"].endswith("#births")
+    assert response.status_code == 302 and response["Location"].endswith("#delivery")
     birth = Birth.unscoped.get(episode=care.episode)
     assert (birth.child_number, birth.weight_grams, birth.nicu_admission, birth.neonatal_death_on) == (
         1,
@@ -111,7 +123,7 @@ def test_birth_form_still_records_a_birth_and_shows_errors_at_the_field(care, cl
         False,
         None,
     )
-    assert log_entries(care, action="create") == [("create", "birth", str(birth.pk), "")]
+    assert ("create", "episode", str(care.episode.pk), "delivery") in log_entries(care, action="create")
     assert page(client, care).count('data-testid="birth-outcome-form"') == 1
 
 
@@ -123,7 +135,7 @@ def test_birth_outcome_is_saved_logged_and_shown_in_the_births_list(care, client
         care.url(f"births/{twin2.pk}/outcome/"),
         {"nicu_admission": "on", "neonatal_death_on": died.isoformat()},
     )
-    assert response.status_code == 302 and response["Location"].endswith("#births")
+    assert response.status_code == 302 and response["Location"].endswith("#delivery")
     twin1.refresh_from_db()
     twin2.refresh_from_db()
     assert (twin2.nicu_admission, twin2.neonatal_death_on) == (True, died)

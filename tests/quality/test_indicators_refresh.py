@@ -23,6 +23,7 @@ from igo.models import Tenant
 from igo.tenancy import tenant_scope
 from pregnancies.models import Birth, Episode, Line
 from pregnancies.services import birth_record, birth_set_outcome, episode_set_outcomes, line_transfer
+from providers.models import Professional
 from quality import tasks as quality_tasks
 from quality.models import IndicatorValue, QualityState
 from quality.services import FULL_MONTHS, indicators_recompute, indicators_refresh
@@ -197,8 +198,16 @@ def test_another_tenants_data_never_appears(d: Data, world_b: TenantWorld) -> No
     assert QualityState.unscoped.count() == 2
 
 
+def linked_midwife(d: Data) -> Any:
+    """The world's midwife as the practice's professional: recording a birth and transferring the line
+    take a linked professional of an obstetric discipline (issue 17)."""
+    Professional.unscoped.filter(pk=d.s.pros[d.s.practice.pk].pk).update(user=d.s.midwife)
+    return d.s.midwife
+
+
 def test_recording_a_birth_is_picked_up_by_the_next_sweep(d: Data) -> None:
     tenant = d.s.tenant
+    midwife = linked_midwife(d)
     refresh(tenant)
     ep = d.ep["E14"]  # still pregnant, due 20 December; born early in November
     with tenant_scope(tenant):
@@ -207,7 +216,7 @@ def test_recording_a_birth_is_picked_up_by_the_next_sweep(d: Data) -> None:
         )
         ep.refresh_from_db()
         birth_record(
-            episode=ep, actor=d.s.midwife, child_number=1, born_at=at(2026, 11, 2, 10),
+            episode=ep, actor=midwife, child_number=1, born_at=at(2026, 11, 2, 10),
             outcome=LIVE, place=HOME, mode=SPONT, weight_grams=2900,
         )  # fmt: skip
     result = refresh(tenant)
@@ -217,10 +226,11 @@ def test_recording_a_birth_is_picked_up_by_the_next_sweep(d: Data) -> None:
 
 def test_a_line_transfer_is_picked_up_by_the_next_sweep(d: Data) -> None:
     tenant = d.s.tenant
+    midwife = linked_midwife(d)
     refresh(tenant)
     with tenant_scope(tenant):
         line_transfer(
-            episode=d.ep["E1"], actor=d.s.midwife, line=Line.SECOND, effective_at=at(2026, 3, 3, 10),
+            episode=d.ep["E1"], actor=midwife, line=Line.SECOND, effective_at=at(2026, 3, 3, 10),
             reason="failure to progress",
         )  # fmt: skip
     result = refresh(tenant)

@@ -113,7 +113,7 @@ def make_seen(world: TenantWorld) -> Seen:
                 "event_create",
                 "episode_history",
                 "episode_key_dates",
-                "birth_create",
+                "episode_delivery",
                 "episode_outcomes",
                 "experience_create",
                 "episode_end",

@@ -74,7 +74,8 @@ def build(world: TenantWorld) -> Q:
     midwife = world.user(Role.MIDWIFE)
     practice = MemberOrganisationFactory(tenant=tenant, name="Verloskundigen Oost", kind="midwifery_practice")
     hospital = MemberOrganisationFactory(tenant=tenant, name="Ziekenhuis Rivierenland", kind="hospital")
-    pro_p = ProfessionalFactory(tenant=tenant, organisation=practice)
+    # The midwife's own professional record: only a linked obstetric professional records a birth.
+    pro_p = ProfessionalFactory(tenant=tenant, organisation=practice, user=midwife)
     pro_h = ProfessionalFactory(tenant=tenant, organisation=hospital, discipline="gynaecologist")
     q = Q(world=world, tenant=tenant, practice=practice, hospital=hospital)
     for n in range(14):
