@@ -157,7 +157,7 @@ def client_search(request: TenantRequest) -> HttpResponse:
             preview = -1 if bsn_like else selectors.client_search_count(**query)
         else:
             searched = True
-            results = selectors.client_search(**query, today=timezone.localdate())
+            results = selectors.client_search(**query)
             services.access_log_many(user=request.user, clients=results, action=AccessAction.SEARCH)
     context = {
         "form": form,
