@@ -273,3 +273,32 @@ def seed_transferred(
         last_check = timezone.make_aware(datetime.combine(today - timedelta(days=3), time(10)))
         log(episode, midwife, "PRE_CHECK", last_check)
         services.episode_end(episode=episode, actor=midwife, end_date=today, end_reason="transferred_out")
+
+
+# The lifecycle (issue 17): Anouk Visser, whose first pregnancy (HISTORY) ended in a birth at term, is
+# pregnant again and was taken in today, dated by an ultrasound at 7+2 weeks. Her page shows both
+# pregnancies; the new one counts gravida 2, parity 1 from the first. (The interval is short for the story
+# to stay clear of the claim batches: a pregnancy in its prenatal phase claims nothing yet.)
+SECOND_PREGNANCY_BSN = HISTORY[0][3]
+
+
+def seed_second_pregnancy(tenant: Tenant, users: dict[str, User], *, now: datetime) -> None:
+    """A second pregnancy for a client whose first one ended (once per tenant)."""
+    midwife = users[Role.MIDWIFE]
+    today = timezone.localdate(now)
+    with tenant_scope(tenant):
+        client = Client.objects.filter(bsn=SECOND_PREGNANCY_BSN).first()
+        if client is None or Episode.objects.filter(client=client).count() != 1:
+            return
+        if Episode.objects.filter(client=client, status="active").exists():
+            return
+        services.pregnancy_start(
+            client=client,
+            actor=midwife,
+            today=today,
+            now=now,
+            intake_date=today,
+            dating_method="ultrasound",
+            ultrasound_on=today,
+            ultrasound_gestational_days=7 * 7 + 2,
+        )

@@ -43,6 +43,7 @@ def seed_demo() -> Demo:
         care.seed_clients(tenant, staff, insurers, profs, now=now)
         care.seed_history(tenant, staff, insurers, now=now)
         care.seed_transferred(tenant, staff, insurers, now=now)
+        care.seed_second_pregnancy(tenant, staff, now=now)
         billing.seed_billing(tenant, staff[Role.IGO_FINANCE], insurers, now=now)
         billing.seed_bank_accounts(tenant, staff[Role.IGO_ADMIN])
         quality.seed_quality(tenant, staff, insurers, now=now)

@@ -40,3 +40,12 @@ def due_date_from_lmp(lmp: date) -> date:
 def due_date_from_ultrasound(*, scanned_on: date, gestational_days: int) -> date:
     """The due date from an ultrasound that measured `gestational_days` of pregnancy on `scanned_on`."""
     return scanned_on + timedelta(days=TERM_DAYS - gestational_days)
+
+
+# Parity counts the births from 24+0 weeks on (live or stillborn); an earlier ending counts for gravida only.
+PARITY_FROM_DAYS = 24 * 7
+
+
+def counts_for_parity(*, due_date: date, born_on: date) -> bool:
+    """Whether a birth on `born_on`, in a pregnancy due on `due_date`, was at 24+0 weeks or later."""
+    return gestational_age_days(due_date=due_date, on=born_on) >= PARITY_FROM_DAYS

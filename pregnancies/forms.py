@@ -17,16 +17,23 @@ from pregnancies.models import (
     BirthMode,
     BirthOutcome,
     BirthPlace,
+    DatingMethod,
     EndReason,
     EventType,
     Line,
     Phase,
     Unit,
 )
-from providers.models import Discipline
+from pregnancies.services import INTAKE_FIELDS, PREGNANCY_FIELDS
+from providers.models import Discipline, MemberOrganisation
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+def number_input(low: int, high: int) -> forms.NumberInput:
+    """A number input with the range as a browser hint; the service says what is allowed, in its words."""
+    return forms.NumberInput(attrs={"min": low, "max": high, "step": 1})
 
 
 class AccessLogFilterForm(forms.Form):
@@ -43,7 +50,104 @@ class ClientSearchForm(forms.Form):
     date_of_birth = forms.DateField(label=_("Date of birth"), required=False, widget=DATE)
 
 
-class IntakeForm(forms.Form):
+class PregnancyForm(forms.Form):
+    """A pregnancy as the intake takes it: its dating, gravida and parity, line and maternity care. The due
+    date is decided by the service from the dating chosen; `static/js/dating.js` shows it while typing."""
+
+    intake_date = forms.DateField(label=_("Intake date"), widget=DATE)
+    dating_method = forms.ChoiceField(
+        label=_("Dating"),
+        choices=DatingMethod.choices,
+        initial=DatingMethod.ULTRASOUND,
+        required=False,
+        widget=forms.RadioSelect(attrs={"data-dating-method": ""}),
+    )
+    lmp_date = forms.DateField(label=_("First day of the last menstrual period"), required=False, widget=DATE)
+    ultrasound_on = forms.DateField(label=_("Date of the dating ultrasound"), required=False, widget=DATE)
+    ultrasound_weeks = forms.IntegerField(
+        label=_("Gestational age at the ultrasound (weeks)"),
+        required=False,
+        min_value=0,
+        max_value=44,
+        widget=number_input(0, 44),
+    )
+    ultrasound_days = forms.IntegerField(
+        label=_("+ days"), required=False, min_value=0, max_value=6, widget=number_input(0, 6)
+    )
+    due_date = forms.DateField(
+        label=_("Expected due date"),
+        required=False,
+        widget=DATE,
+        help_text=_("Only when dated otherwise (e.g. by a referring practice); else it is calculated."),
+    )
+    gestational_age_weeks = forms.IntegerField(
+        label=_("Gestational age at intake (weeks)"),
+        required=False,
+        min_value=0,
+        max_value=44,
+        help_text=_("Leave empty to derive it from the due date."),
+    )
+    gestational_age_days = forms.IntegerField(label=_("+ days"), required=False, min_value=0, max_value=6)
+    gravida = forms.IntegerField(
+        label=_("Gravida"),
+        required=False,
+        min_value=1,
+        max_value=30,
+        help_text=_("Pregnancies, this one included."),
+    )
+    parity = forms.IntegerField(
+        label=_("Parity"),
+        min_value=0,
+        max_value=20,
+        initial=0,
+        help_text=_("Earlier births from 24 weeks."),
+    )
+    line = forms.ChoiceField(label=_("Line of responsibility"), choices=Line.choices, initial=Line.FIRST)
+    kraamzorg_organisation = forms.ModelChoiceField(
+        label=_("Maternity-care organisation"),
+        queryset=MemberOrganisation.unscoped.none(),
+        required=False,
+        empty_label=_("Not chosen yet"),
+    )
+
+    # Service fields whose errors belong to a differently named field of this form.
+    ERROR_ALIASES = {
+        "gestational_age_at_intake": "gestational_age_weeks",
+        "ultrasound_gestational_days": "ultrasound_weeks",
+    }
+
+    def __init__(self, *args: Any, kraamzorg: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kraamzorg is not None:
+            self.fields["kraamzorg_organisation"].queryset = kraamzorg  # type: ignore[attr-defined]
+
+    def pregnancy_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in PregnancyForm.base_fields]
+
+    def clean_dating_method(self) -> str:
+        return self.cleaned_data.get("dating_method") or DatingMethod.DUE_DATE
+
+    def gestational_age(self) -> int | None:
+        weeks = self.cleaned_data.get("gestational_age_weeks")
+        if weeks is None:
+            return None
+        return weeks * 7 + (self.cleaned_data.get("gestational_age_days") or 0)
+
+    def ultrasound_gestational_days(self) -> int | None:
+        weeks = self.cleaned_data.get("ultrasound_weeks")
+        if weeks is None:
+            return None
+        return weeks * 7 + (self.cleaned_data.get("ultrasound_days") or 0)
+
+    def pregnancy_data(self) -> dict[str, Any]:
+        """The cleaned values under the services' names (`services.PREGNANCY_FIELDS`)."""
+        data = {k: self.cleaned_data.get(k) for k in PREGNANCY_FIELDS if k in self.fields}
+        data["gestational_age_at_intake"] = self.gestational_age()
+        data["ultrasound_gestational_days"] = self.ultrasound_gestational_days()
+        return data
+
+
+class IntakeForm(PregnancyForm):
     """A new client with her insurance and the first episode, in one go."""
 
     given_names = forms.CharField(label=_("Given names"), max_length=150)
@@ -56,27 +160,40 @@ class IntakeForm(forms.Form):
         validators=[validate_bsn],
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
+    address = forms.CharField(label=_("Street and house number"), max_length=200, required=False)
     postcode = forms.CharField(label=_("Postcode"), max_length=7, required=False)
+    city = forms.CharField(label=_("City"), max_length=80, required=False)
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    gp_name = forms.CharField(label=_("General practitioner"), max_length=150, required=False)
     insurer = forms.ModelChoiceField(label=_("Insurer"), queryset=Insurer.objects.filter(is_active=True))
     policy_number = forms.CharField(label=_("Insured number"), max_length=20)
-    intake_date = forms.DateField(label=_("Intake date"), widget=DATE)
-    due_date = forms.DateField(label=_("Expected due date"), widget=DATE)
-    gestational_age_weeks = forms.IntegerField(
-        label=_("Gestational age at intake (weeks)"),
-        required=False,
-        min_value=0,
-        max_value=44,
-        help_text=_("Leave empty to derive it from the due date."),
-    )
-    gestational_age_days = forms.IntegerField(label=_("+ days"), required=False, min_value=0, max_value=6)
-    parity = forms.IntegerField(label=_("Parity"), min_value=0, max_value=20, initial=0)
-    line = forms.ChoiceField(label=_("Line of responsibility"), choices=Line.choices, initial=Line.FIRST)
 
-    def gestational_age(self) -> int | None:
-        weeks = self.cleaned_data.get("gestational_age_weeks")
-        if weeks is None:
-            return None
-        return weeks * 7 + (self.cleaned_data.get("gestational_age_days") or 0)
+    field_order = [
+        "given_names",
+        "family_name",
+        "date_of_birth",
+        "bsn",
+        "address",
+        "postcode",
+        "city",
+        "phone",
+        "gp_name",
+        "insurer",
+        "policy_number",
+    ]
+
+    def client_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name not in PregnancyForm.base_fields]
+
+    def intake_data(self) -> dict[str, Any]:
+        """The cleaned values under the services' names (`services.INTAKE_FIELDS`)."""
+        client = {k: self.cleaned_data.get(k) for k in INTAKE_FIELDS if k in self.fields}
+        return {**client, **self.pregnancy_data()}
 
 
 class CareEventForm(forms.Form):
@@ -209,11 +326,6 @@ class EventTypeForm(forms.Form):
         decimal_places=2,
         initial=Decimal("1"),
     )
-
-
-def number_input(low: int, high: int) -> forms.NumberInput:
-    """A number input with the range as a browser hint; the service says what is allowed, in its words."""
-    return forms.NumberInput(attrs={"min": low, "max": high, "step": 1})
 
 
 class OutcomesForm(forms.Form):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from igo.models import User
 from igo.validators import bsn_is_valid
+from pregnancies import dating
 from pregnancies.models import (
     AccessLogEntry,
     Birth,
@@ -24,7 +25,7 @@ from pregnancies.models import (
     Phase,
     Unit,
 )
-from providers.models import Professional
+from providers.models import MemberOrganisation, OrganisationKind, Professional
 
 SEARCH_LIMIT = 25
 
@@ -44,12 +45,30 @@ def _client_search_queryset(*, q: str, date_of_birth: date | None) -> QuerySet[C
     return qs
 
 
-def client_search(*, q: str = "", date_of_birth: date | None = None) -> list[Client]:
-    """Find clients by BSN (exact), name (part) and/or date of birth. Returns at most SEARCH_LIMIT."""
+def client_search(
+    *, q: str = "", date_of_birth: date | None = None, today: date | None = None
+) -> list[Client]:
+    """Find clients by BSN (exact), name (part) and/or date of birth. Returns at most SEARCH_LIMIT, each with
+    the due date of her active pregnancy (`active_due_date`, None without one) and her gestational age on
+    `today` (`gestational_age_today`, "24+3"), in the same query."""
     qs = _client_search_queryset(q=q, date_of_birth=date_of_birth)
     if qs is None:
         return []
-    return list(qs.order_by("family_name", "given_names")[:SEARCH_LIMIT])
+    active = Episode.objects.filter(client=OuterRef("pk"), status=EpisodeStatus.ACTIVE).order_by(
+        "-intake_date"
+    )
+    clients: list[Client] = list(
+        qs.annotate(active_due_date=Subquery(active.values("due_date")[:1])).order_by(
+            "family_name", "given_names"
+        )[:SEARCH_LIMIT]
+    )
+    day = today or timezone.localdate()
+    for client in clients:
+        client.gestational_age_today = dating.gestational_age_on(  # type: ignore[attr-defined]
+            due_date=getattr(client, "active_due_date", None),
+            on=day,
+        )
+    return clients
 
 
 def client_search_count(*, q: str = "", date_of_birth: date | None = None) -> int:
@@ -68,6 +87,45 @@ def client_insurance_on(*, client: Client, day: date) -> ClientInsurance | None:
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day))
         .first()
     )
+
+
+def client_with_bsn(*, bsn: str) -> Client | None:
+    """The client of the IGO in scope with this BSN, if any (another IGO's clients are not looked at)."""
+    bsn = (bsn or "").strip()
+    if not bsn_is_valid(bsn):
+        return None
+    return Client.objects.filter(bsn=bsn).first()
+
+
+def pregnancy_numbers_next(*, client: Client) -> tuple[int, int]:
+    """Gravida and parity of a new pregnancy of this client, from her latest earlier episode: gravida one
+    more; parity one more if that pregnancy ended in a birth at 24+0 weeks or later (twins count once), else
+    the same. (1, 0) when she has no earlier episode."""
+    previous = Episode.objects.filter(client=client).order_by("-intake_date", "-pk").first()
+    if previous is None:
+        return 1, 0
+    born = [timezone.localdate(b.born_at) for b in Birth.objects.filter(episode=previous).only("born_at")]
+    counted = any(dating.counts_for_parity(due_date=previous.due_date, born_on=day) for day in born)
+    return previous.gravida + 1, previous.parity + (1 if counted else 0)
+
+
+def active_episode_of(*, client: Client) -> Episode | None:
+    return Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE).first()
+
+
+def kraamzorg_organisations(*, on: date) -> QuerySet[MemberOrganisation]:
+    """The IGO's maternity-care organisations that are members on `on` or join later (a choice at intake)."""
+    return MemberOrganisation.objects.filter(kind=OrganisationKind.KRAAMZORG).filter(
+        Q(member_until__isnull=True) | Q(member_until__gte=on)
+    )
+
+
+def gestational_age_today(*, episode: Episode, today: date) -> str:
+    """ "24+3" while she is pregnant (an active episode before active labour), else "" (after the birth
+    the weeks of pregnancy no longer count)."""
+    if episode.status != EpisodeStatus.ACTIVE or episode.labour_started_at is not None:
+        return ""
+    return dating.gestational_age_on(due_date=episode.due_date, on=today)
 
 
 def episode_for_page(*, pk: int) -> Episode:

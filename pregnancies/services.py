@@ -3,6 +3,7 @@ anything, runs in one transaction, and leaves an access-log entry (NEN 7513)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -21,6 +22,7 @@ from igo.models import Insurer, Tenant, User
 from igo.services import audit_record
 from igo.tenancy import current_tenant_or_none
 from igo.text import insured_number_check, name_check
+from pregnancies import dating, selectors
 from pregnancies.models import (
     AccessAction,
     AccessLogEntry,
@@ -29,6 +31,7 @@ from pregnancies.models import (
     CareEvent,
     Client,
     ClientInsurance,
+    DatingMethod,
     EndReason,
     Episode,
     EpisodeStatus,
@@ -39,11 +42,12 @@ from pregnancies.models import (
     Phase,
     Unit,
 )
-from providers.models import Discipline, MemberOrganisation, Professional
+from providers.models import Discipline, MemberOrganisation, OrganisationKind, Professional
 
 TERM_DAYS = 280  # 40 weeks: the due date is intake + (280 - gestational age at intake)
 KRAAMZORG_MAX_HOURS = Decimal("80")  # national indication protocol (LIP) maximum
 FUTURE_TOLERANCE = timedelta(minutes=10)
+PHONE_RE = re.compile(r"\+?[0-9][0-9 -]{5,18}[0-9]")  # 06-12345678, +31 6 1234 5678, 0301234567
 
 
 def number(value: Decimal | int) -> str:
@@ -146,9 +150,14 @@ def client_create(
     date_of_birth: date,
     bsn: str,
     postcode: str = "",
+    address: str = "",
+    city: str = "",
+    phone: str = "",
+    gp_name: str = "",
     insurer: Insurer,
     policy_number: str,
     insured_from: date,
+    today: date | None = None,
 ) -> Client:
     bsn = (bsn or "").strip()
     client = Client(
@@ -158,14 +167,22 @@ def client_create(
         date_of_birth=date_of_birth,
         bsn=bsn,
         postcode=(postcode or "").replace(" ", "").upper(),
+        address=(address or "").strip(),
+        city=(city or "").strip(),
+        phone=(phone or "").strip(),
+        gp_name=(gp_name or "").strip(),
     )
     errors: dict[str, list[str]] = {}
     try:
         client.full_clean(exclude=["tenant"], validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         errors.update(exc.message_dict)
-    if date_of_birth and date_of_birth > timezone.localdate():
+    if date_of_birth and date_of_birth > (today or timezone.localdate()):
         errors.setdefault("date_of_birth", []).append(_("The date of birth lies in the future."))
+    if client.phone and not PHONE_RE.fullmatch(client.phone):
+        errors.setdefault("phone", []).append(
+            _("Enter a phone number in digits; a leading +, spaces and hyphens are allowed.")
+        )
     if not errors.get("bsn") and Client.unscoped.filter(tenant=tenant, bsn=bsn).exists():
         errors.setdefault("bsn", []).append(_("A client with this BSN is already registered in this IGO."))
     for name, value in (("family_name", family_name), ("given_names", given_names)):
@@ -236,6 +253,94 @@ def derive_gestational_age(*, intake_date: date, due_date: date) -> int:
     return TERM_DAYS - (due_date - intake_date).days
 
 
+# How a pregnancy is dated, as the intake and a new pregnancy take it; the service decides the due date.
+DATING_FIELDS = ("dating_method", "lmp_date", "ultrasound_on", "ultrasound_gestational_days", "due_date")
+# A dating ultrasound measures from 6+0 weeks (earlier there is nothing to measure) up to 24+0 (later the
+# size of the child no longer tells its age well enough to date the pregnancy by).
+ULTRASOUND_DATING_DAYS = (6 * 7, 24 * 7)
+# Where an impossible due date is reported: on the field the clinician entered it from.
+_DATING_SOURCE = {
+    DatingMethod.LMP: "lmp_date",
+    DatingMethod.ULTRASOUND: "ultrasound_gestational_days",
+    DatingMethod.DUE_DATE: "due_date",
+}
+
+
+def pregnancy_due_date(
+    *,
+    dating_method: str,
+    today: date,
+    intake_date: date | None = None,
+    due_date: date | None = None,
+    lmp_date: date | None = None,
+    ultrasound_on: date | None = None,
+    ultrasound_gestational_days: int | None = None,
+) -> date:
+    """The due date from the dating chosen: the last menstrual period (Naegele), an ultrasound (the age it
+    measured on its day) or a due date as given. This is the one that counts; a page may show it earlier.
+    Raises field-level errors for what is missing or impossible."""
+    errors: dict[str, list[str]] = {}
+    result: date | None = None
+    if dating_method == DatingMethod.LMP:
+        if lmp_date is None:
+            errors["lmp_date"] = [_("Enter the first day of the last menstrual period.")]
+        elif lmp_date > (intake_date or today):
+            errors["lmp_date"] = [_("The last menstrual period cannot lie after the intake date.")]
+        else:
+            result = dating.due_date_from_lmp(lmp_date)
+    elif dating_method == DatingMethod.ULTRASOUND:
+        low, high = ULTRASOUND_DATING_DAYS
+        if ultrasound_on is None:
+            errors["ultrasound_on"] = [_("Enter the date of the dating ultrasound.")]
+        elif ultrasound_on > today:
+            errors["ultrasound_on"] = [_("The ultrasound date lies in the future.")]
+        if ultrasound_gestational_days is None:
+            errors["ultrasound_gestational_days"] = [_("Enter the gestational age the ultrasound measured.")]
+        elif not low <= ultrasound_gestational_days <= high:
+            errors["ultrasound_gestational_days"] = [
+                _("A dating ultrasound measures between %(low)s and %(high)s weeks of pregnancy.")
+                % {"low": dating.gestational_age_label(low), "high": dating.gestational_age_label(high)}
+            ]
+        if not errors and ultrasound_on is not None and ultrasound_gestational_days is not None:
+            result = dating.due_date_from_ultrasound(
+                scanned_on=ultrasound_on, gestational_days=ultrasound_gestational_days
+            )
+    elif dating_method == DatingMethod.DUE_DATE:
+        if due_date is None:
+            errors["due_date"] = [_("Enter the expected due date.")]
+        result = due_date
+    else:
+        errors["dating_method"] = [_("Choose how the pregnancy is dated.")]
+    if errors or result is None:
+        raise ValidationError(errors)
+    return result
+
+
+def pregnancy_numbers_check(*, gravida: int | None, parity: int) -> int:
+    """Gravida (pregnancies, this one included) and parity (earlier births from 24 weeks); gravida is
+    parity + 1 when not given. Returns gravida, or raises field-level errors."""
+    gravida = parity + 1 if gravida is None else gravida
+    errors: dict[str, list[str]] = {}
+    if not 1 <= gravida <= 30:
+        errors["gravida"] = [_("Gravida counts the pregnancies, this one included: between 1 and 30.")]
+    if not 0 <= parity <= 20:
+        errors["parity"] = [_("Parity lies between 0 and 20.")]
+    elif not errors and parity >= gravida:
+        errors["parity"] = [
+            _("Parity (earlier births from 24 weeks) must be lower than gravida (pregnancies with this one).")
+        ]
+    if errors:
+        raise ValidationError(errors)
+    return gravida
+
+
+def _merge(errors: dict[str, list[Any]], exc: ValidationError) -> None:
+    for field, messages in (
+        exc.error_dict.items() if hasattr(exc, "error_dict") else [("__all__", exc.error_list)]
+    ):
+        errors.setdefault(field, []).extend(messages)
+
+
 @transaction.atomic
 def episode_create(
     *,
@@ -243,48 +348,107 @@ def episode_create(
     actor: User,
     client: Client,
     intake_date: date,
-    due_date: date,
+    due_date: date | None = None,
+    dating_method: str = DatingMethod.DUE_DATE,
+    lmp_date: date | None = None,
+    ultrasound_on: date | None = None,
+    ultrasound_gestational_days: int | None = None,
     gestational_age_at_intake: int | None = None,
+    gravida: int | None = None,
     parity: int = 0,
+    kraamzorg_organisation: MemberOrganisation | None = None,
     coordinating_professional: Professional | None = None,
     line: str = Line.FIRST,
+    today: date | None = None,
 ) -> Episode:
-    errors: dict[str, list[str]] = {}
-    if intake_date > timezone.localdate():
-        errors.setdefault("intake_date", []).append(_("The intake date lies in the future."))
-    if due_date <= intake_date:
-        errors.setdefault("due_date", []).append(_("The due date must lie after the intake date."))
-    derived = derive_gestational_age(intake_date=intake_date, due_date=due_date)
-    if due_date > intake_date and derived < 0:
-        errors.setdefault("due_date", []).append(
-            _("A due date more than 40 weeks after the intake is impossible (gestational age below zero).")
+    """A pregnancy episode of a client, dated as chosen (`pregnancy_due_date`), with its first line.
+    Refused while she has an active episode (error code `active_episode`, its id in the params)."""
+    today = today or timezone.localdate()
+    errors: dict[str, list[Any]] = {}
+
+    def err(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if intake_date > today:
+        err("intake_date", _("The intake date lies in the future."))
+    try:
+        due: date | None = pregnancy_due_date(
+            dating_method=dating_method,
+            today=today,
+            intake_date=intake_date,
+            due_date=due_date,
+            lmp_date=lmp_date,
+            ultrasound_on=ultrasound_on,
+            ultrasound_gestational_days=ultrasound_gestational_days,
         )
-    if due_date > intake_date and derived > 44 * 7:
-        errors.setdefault("due_date", []).append(
-            _("This due date means more than 44 weeks of pregnancy at intake.")
-        )
+    except ValidationError as exc:
+        _merge(errors, exc)
+        due = None
+    derived = 0
+    if due is not None:
+        source = _DATING_SOURCE[DatingMethod(dating_method)]
+        derived = derive_gestational_age(intake_date=intake_date, due_date=due)
+        if due <= intake_date:
+            err(source, _("The due date must lie after the intake date."))
+        elif derived < 0:
+            err(
+                source,
+                _(
+                    "A due date more than 40 weeks after the intake is impossible (gestational age below zero)."
+                ),
+            )
+        elif derived > 44 * 7:
+            err(source, _("This due date means more than 44 weeks of pregnancy at intake."))
     if gestational_age_at_intake is not None and not errors and abs(gestational_age_at_intake - derived) > 14:
-        errors.setdefault("gestational_age_at_intake", []).append(
+        err(
+            "gestational_age_at_intake",
             _("Gestational age %(entered)s days does not match the due date (%(derived)s days); check both.")
-            % {"entered": gestational_age_at_intake, "derived": derived}
+            % {"entered": gestational_age_at_intake, "derived": derived},
         )
+    counted_gravida = parity + 1
+    try:
+        counted_gravida = pregnancy_numbers_check(gravida=gravida, parity=parity)
+    except ValidationError as exc:
+        _merge(errors, exc)
+    if kraamzorg_organisation is not None and (
+        kraamzorg_organisation.tenant_id != tenant.pk
+        or kraamzorg_organisation.kind != OrganisationKind.KRAAMZORG
+        or (kraamzorg_organisation.member_until and kraamzorg_organisation.member_until < intake_date)
+    ):
+        err("kraamzorg_organisation", _("Choose one of the IGO's maternity-care organisations."))
     if client.date_of_birth and intake_date <= client.date_of_birth:
-        errors.setdefault("intake_date", []).append(
-            _("The intake date lies before the client's date of birth.")
+        err("intake_date", _("The intake date lies before the client's date of birth."))
+    active = Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE).first()
+    if active is not None:
+        errors.setdefault("__all__", []).append(
+            ValidationError(
+                _(
+                    "This client already has an active pregnancy (intake %(date)s): end it before starting "
+                    "a new one."
+                ),
+                code="active_episode",
+                params={"date": _fmt(active.intake_date), "episode": active.pk},
+            )
         )
-    if Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE).exists():
-        errors.setdefault("__all__", []).append(_("This client already has an active pregnancy episode."))
-    if errors:
+    if errors or due is None:
         raise ValidationError(errors)
     episode = Episode.objects.create(
         tenant=tenant,
         client=client,
         intake_date=intake_date,
-        due_date=due_date,
+        due_date=due,
         gestational_age_at_intake=gestational_age_at_intake
         if gestational_age_at_intake is not None
         else derived,
+        gravida=counted_gravida,
         parity=parity,
+        dating_method=dating_method,
+        lmp_date=lmp_date if dating_method == DatingMethod.LMP else None,
+        ultrasound_on=ultrasound_on if dating_method == DatingMethod.ULTRASOUND else None,
+        ultrasound_gestational_days=ultrasound_gestational_days
+        if dating_method == DatingMethod.ULTRASOUND
+        else None,
+        kraamzorg_organisation=kraamzorg_organisation,
         coordinating_professional=coordinating_professional,
     )
     start = timezone.make_aware(datetime.combine(intake_date, datetime.min.time()))
@@ -300,19 +464,56 @@ def episode_create(
     return episode
 
 
+INTAKE_EVENT_CODE = "INTAKE"  # the catalogue entry the intake logs (pregnancies.catalogue)
+
+
+def _intake_event_log(*, episode: Episode, actor: User, now: datetime) -> CareEvent | None:
+    """The intake's own care event, for the professional who took her in, in the intake's transaction.
+
+    None when the actor is not a linked professional whose discipline logs intakes (the catalogue says
+    who), or the IGO retired the entry: the episode stands, and the intake is logged by whoever did it."""
+    professional = professional_for(user=actor)
+    event_type = EventType.objects.filter(code=INTAKE_EVENT_CODE, is_active=True).first()
+    if professional is None or event_type is None or professional.discipline not in event_type.disciplines:
+        return None
+    local_now = timezone.localtime(now).replace(second=0, microsecond=0)
+    # An intake entered on its day is logged at that moment; one entered afterwards at the start of its
+    # day, its time being unknown (the first line starts there too).
+    occurred_at = (
+        local_now
+        if local_now.date() == episode.intake_date
+        else timezone.make_aware(datetime.combine(episode.intake_date, datetime.min.time()))
+    )
+    event, _created, _warnings = care_event_log(
+        actor=actor,
+        episode=episode,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        professional=professional,
+    )
+    return event
+
+
+# The episode's fields of an intake or a new pregnancy, as the page and the API pass them on.
+PREGNANCY_FIELDS = (
+    "intake_date",
+    *DATING_FIELDS,
+    "gestational_age_at_intake",
+    "gravida",
+    "parity",
+    "line",
+    "kraamzorg_organisation",
+)
+CLIENT_CONTACT_FIELDS = ("address", "postcode", "city", "phone", "gp_name")
 INTAKE_FIELDS = (
     "family_name",
     "given_names",
     "date_of_birth",
     "bsn",
-    "postcode",
+    *CLIENT_CONTACT_FIELDS,
     "insurer",
     "policy_number",
-    "intake_date",
-    "due_date",
-    "gestational_age_at_intake",
-    "parity",
-    "line",
+    *PREGNANCY_FIELDS,
 )
 
 
@@ -325,16 +526,31 @@ def intake_register(
     given_names: str,
     date_of_birth: date,
     bsn: str,
-    postcode: str,
     insurer: Insurer,
     policy_number: str,
     intake_date: date,
-    due_date: date,
-    gestational_age_at_intake: int | None,
-    parity: int,
-    line: str,
+    dating_method: str = DatingMethod.DUE_DATE,
+    due_date: date | None = None,
+    lmp_date: date | None = None,
+    ultrasound_on: date | None = None,
+    ultrasound_gestational_days: int | None = None,
+    gestational_age_at_intake: int | None = None,
+    gravida: int | None = None,
+    parity: int = 0,
+    line: str = Line.FIRST,
+    kraamzorg_organisation: MemberOrganisation | None = None,
+    address: str = "",
+    postcode: str = "",
+    city: str = "",
+    phone: str = "",
+    gp_name: str = "",
+    today: date | None = None,
+    now: datetime | None = None,
 ) -> tuple[Client, Episode]:
-    """A new client with her insurance and first episode: all of it, or (on any error) none of it."""
+    """A new client with her insurance and first episode, and the intake's care event for the professional
+    who took her in: all of it, or (on any error) none of it."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
     client = client_create(
         tenant=tenant,
         actor=actor,
@@ -342,10 +558,15 @@ def intake_register(
         given_names=given_names,
         date_of_birth=date_of_birth,
         bsn=bsn,
+        address=address,
         postcode=postcode,
+        city=city,
+        phone=phone,
+        gp_name=gp_name,
         insurer=insurer,
         policy_number=policy_number,
         insured_from=intake_date,
+        today=today,
     )
     episode = episode_create(
         tenant=tenant,
@@ -353,12 +574,67 @@ def intake_register(
         client=client,
         intake_date=intake_date,
         due_date=due_date,
+        dating_method=dating_method,
+        lmp_date=lmp_date,
+        ultrasound_on=ultrasound_on,
+        ultrasound_gestational_days=ultrasound_gestational_days,
         gestational_age_at_intake=gestational_age_at_intake,
+        gravida=gravida,
         parity=parity,
+        kraamzorg_organisation=kraamzorg_organisation,
         coordinating_professional=professional_for(user=actor),
         line=line,
+        today=today,
     )
+    _intake_event_log(episode=episode, actor=actor, now=now)
     return client, episode
+
+
+@transaction.atomic
+def pregnancy_start(
+    *,
+    client: Client,
+    actor: User,
+    today: date,
+    now: datetime | None = None,
+    intake_date: date,
+    dating_method: str = DatingMethod.DUE_DATE,
+    due_date: date | None = None,
+    lmp_date: date | None = None,
+    ultrasound_on: date | None = None,
+    ultrasound_gestational_days: int | None = None,
+    gestational_age_at_intake: int | None = None,
+    gravida: int | None = None,
+    parity: int | None = None,
+    line: str = Line.FIRST,
+    kraamzorg_organisation: MemberOrganisation | None = None,
+) -> Episode:
+    """A new pregnancy of a client the IGO already knows, with the intake's care event, checked as an
+    intake is. Gravida and parity not given are derived from her earlier episodes
+    (`selectors.pregnancy_numbers_next`). Refused while she has an active episode."""
+    # The client's row is locked, so that two starts at once (a double click, two colleagues) make one.
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    suggested_gravida, suggested_parity = selectors.pregnancy_numbers_next(client=client)
+    episode = episode_create(
+        tenant=client.tenant,
+        actor=actor,
+        client=client,
+        intake_date=intake_date,
+        due_date=due_date,
+        dating_method=dating_method,
+        lmp_date=lmp_date,
+        ultrasound_on=ultrasound_on,
+        ultrasound_gestational_days=ultrasound_gestational_days,
+        gestational_age_at_intake=gestational_age_at_intake,
+        gravida=suggested_gravida if gravida is None else gravida,
+        parity=suggested_parity if parity is None else parity,
+        kraamzorg_organisation=kraamzorg_organisation,
+        coordinating_professional=professional_for(user=actor),
+        line=line,
+        today=today,
+    )
+    _intake_event_log(episode=episode, actor=actor, now=now or timezone.now())
+    return episode
 
 
 KEY_DATE_FIELDS = (

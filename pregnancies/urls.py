@@ -6,6 +6,7 @@ urlpatterns = [
     path("clients/", views.client_search, name="client_search"),
     path("clients/new/", views.client_new, name="client_new"),
     path("clients/<int:pk>/", views.client_detail, name="client_detail"),
+    path("clients/<int:pk>/episodes/new/", views.episode_new, name="episode_new"),
     path("episodes/<int:pk>/", views.episode_detail, name="episode_detail"),
     path("episodes/<int:pk>/events/", views.event_create, name="event_create"),
     path("episodes/<int:pk>/history/", views.episode_history, name="episode_history"),

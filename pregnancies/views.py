@@ -42,9 +42,19 @@ from pregnancies.forms import (
     KeyDatesForm,
     LineTransferForm,
     OutcomesForm,
+    PregnancyForm,
     VoidEventForm,
 )
-from pregnancies.models import AccessAction, Birth, CareEvent, Client, Episode, EventStatus, EventType
+from pregnancies.models import (
+    AccessAction,
+    Birth,
+    CareEvent,
+    Client,
+    Episode,
+    EpisodeStatus,
+    EventStatus,
+    EventType,
+)
 from providers.models import Discipline
 
 
@@ -96,6 +106,7 @@ def _episode_context(
     context = {
         **_panel_context(request, episode, form, professional, event_types),
         "client": episode.client,
+        "gestational_age_today": selectors.gestational_age_today(episode=episode, today=timezone.localdate()),
         "insurance": selectors.client_insurance_on(client=episode.client, day=timezone.localdate()),
         "key_dates_form": KeyDatesForm(initial={k: getattr(episode, k) for k in services.KEY_DATE_FIELDS}),
         "delivery_form": _delivery_form(episode, births),
@@ -188,26 +199,79 @@ def client_search(request: TenantRequest) -> HttpResponse:
     return render(request, "pregnancies/client_search.html", context)
 
 
+def _known_client(request: TenantRequest, form: IntakeForm) -> Client | None:
+    """The IGO's client with the BSN the intake refused as taken, so that the page can link to her. That
+    she exists is a read of the register: access-logged (another IGO's clients are never looked at)."""
+    if "bsn" not in form.errors:
+        return None
+    client = selectors.client_with_bsn(bsn=form.data.get("bsn", ""))
+    if client is not None:
+        services.access_log(
+            user=request.user,
+            client=client,
+            action=AccessAction.SEARCH,
+            obj=client,
+            detail="intake: BSN known",
+        )
+    return client
+
+
 @tenant_view(rules.can_log_care)
 def client_new(request: TenantRequest) -> HttpResponse:
-    form = IntakeForm(request.POST or None)
+    today = timezone.localdate()
+    form = IntakeForm(request.POST or None, kraamzorg=selectors.kraamzorg_organisations(on=today))
+    known: Client | None = None
     if request.method == "POST" and form.is_valid():
-        data = {k: form.cleaned_data[k] for k in services.INTAKE_FIELDS if k in form.cleaned_data}
         try:
             client, episode = services.intake_register(
-                tenant=request.tenant,
-                actor=request.user,
-                **{**data, "gestational_age_at_intake": form.gestational_age()},
+                tenant=request.tenant, actor=request.user, today=today, **form.intake_data()
             )
         except ValidationError as exc:
-            add_form_errors(form, exc, aliases={"gestational_age_at_intake": "gestational_age_weeks"})
+            add_form_errors(form, exc, aliases=IntakeForm.ERROR_ALIASES)
+            known = _known_client(request, form)
         else:
             messages.success(request, _("%(client)s was registered.") % {"client": client})
             return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
     return render(
         request,
         "pregnancies/client_new.html",
-        {"form": form},
+        {"form": form, "known_client": known},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@tenant_view(rules.can_log_care)
+def episode_new(request: TenantRequest, pk: int) -> HttpResponse:
+    """A new pregnancy for a client the IGO knows: gravida and parity proposed from her earlier episodes."""
+    client = get_object_or_404(Client.objects, pk=pk)
+    today = timezone.localdate()
+    active = selectors.active_episode_of(client=client)
+    gravida, parity = selectors.pregnancy_numbers_next(client=client)
+    form = PregnancyForm(
+        request.POST or None,
+        kraamzorg=selectors.kraamzorg_organisations(on=today),
+        initial={"intake_date": today, "gravida": gravida, "parity": parity},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            episode = services.pregnancy_start(
+                client=client, actor=request.user, today=today, **form.pregnancy_data()
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc, aliases=PregnancyForm.ERROR_ALIASES)
+            active = selectors.active_episode_of(client=client)
+        else:
+            messages.success(
+                request, _("The new pregnancy of %(client)s was registered.") % {"client": client}
+            )
+            return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
+    services.access_log(
+        user=request.user, client=client, action=AccessAction.VIEW, obj=client, detail="new pregnancy"
+    )
+    return render(
+        request,
+        "pregnancies/episode_new.html",
+        {"client": client, "form": form, "active_episode": active},
         status=400 if request.method == "POST" else 200,
     )
 
@@ -216,12 +280,14 @@ def client_new(request: TenantRequest) -> HttpResponse:
 def client_detail(request: TenantRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client.objects, pk=pk)
     services.access_log(user=request.user, client=client, action=AccessAction.VIEW, obj=client)
+    episodes = list(client.episodes.select_related("coordinating_professional").order_by("-intake_date"))
     return render(
         request,
         "pregnancies/client_detail.html",
         {
             "client": client,
-            "episodes": client.episodes.select_related("coordinating_professional").order_by("-intake_date"),
+            "episodes": episodes,
+            "active_episode": next((e for e in episodes if e.status == EpisodeStatus.ACTIVE), None),
             "insurances": client.insurances.select_related("insurer").order_by("valid_from"),
             "can_audit": rules.can_manage_members(request.tenant_roles),
             "insurance_form": InsuranceChangeForm(),

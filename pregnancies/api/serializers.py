@@ -25,6 +25,7 @@ from pregnancies.models import (
     CareEvent,
     Client,
     ClientInsurance,
+    DatingMethod,
     EndReason,
     Episode,
     EpisodeStatus,
@@ -32,7 +33,7 @@ from pregnancies.models import (
     EventType,
     Line,
 )
-from providers.models import MemberOrganisation, Professional
+from providers.models import MemberOrganisation, OrganisationKind, Professional
 
 # --- input fields --------------------------------------------------------------------------
 
@@ -64,22 +65,41 @@ class ClientSearchSerializer(serializers.Serializer):
     date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
 
 
-class IntakeSerializer(serializers.Serializer):
-    """A new client with her insurance and her first pregnancy episode, stored in one transaction."""
+class KraamzorgOrganisationField(CodeRelatedField):
+    """One of the IGO's maternity-care organisations, named by its AGB code (looked up in the IGO in scope at
+    request time, so another IGO's organisations are never reachable)."""
 
-    given_names = serializers.CharField(allow_blank=True)
-    family_name = serializers.CharField(allow_blank=True)
-    date_of_birth = serializers.DateField()
-    bsn = serializers.CharField(allow_blank=True, write_only=True)
-    postcode = serializers.CharField(required=False, allow_blank=True, default="")
-    insurer = CodeRelatedField(
-        slug_field="uzovi_code",
-        queryset=Insurer.objects.filter(is_active=True),
-        help_text="UZOVI code of the insurer.",
-    )
-    policy_number = serializers.CharField(max_length=20, allow_blank=True)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="agb_code", queryset=MemberOrganisation.unscoped.none(), **kwargs)
+
+    def get_queryset(self) -> Any:
+        return MemberOrganisation.objects.filter(kind=OrganisationKind.KRAAMZORG)
+
+
+class PregnancySerializer(serializers.Serializer):
+    """A pregnancy as the intake takes it. The due date is calculated from the dating chosen: `lmp` (from
+    `lmp_date`), `ultrasound` (from `ultrasound_on` and `ultrasound_gestational_days`) or `due_date` (as
+    given)."""
+
     intake_date = serializers.DateField()
-    due_date = serializers.DateField()
+    dating_method = serializers.ChoiceField(
+        choices=DatingMethod.choices, required=False, default=DatingMethod.DUE_DATE
+    )
+    lmp_date = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text="First day of the last menstrual period."
+    )
+    ultrasound_on = serializers.DateField(required=False, allow_null=True, default=None)
+    ultrasound_gestational_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=45 * 7,
+        help_text="The gestational age the dating ultrasound measured, in days.",
+    )
+    due_date = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text="Only with `dating_method` `due_date`."
+    )
     gestational_age_at_intake = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -88,8 +108,54 @@ class IntakeSerializer(serializers.Serializer):
         max_value=45 * 7,
         help_text="In days; leave out to derive it from the due date.",
     )
-    parity = serializers.IntegerField(required=False, default=0, min_value=0, max_value=20)
+    gravida = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=30,
+        help_text="Pregnancies, this one included; left out: derived.",
+    )
+    parity = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=20,
+        help_text="Earlier births from 24+0 weeks; left out: derived.",
+    )
     line = serializers.ChoiceField(choices=Line.choices, required=False, default=Line.FIRST)
+    kraamzorg_organisation = KraamzorgOrganisationField(
+        required=False, allow_null=True, default=None, help_text="AGB code of a maternity-care member."
+    )
+
+
+class IntakeSerializer(PregnancySerializer):
+    """A new client with her insurance and her first pregnancy episode, stored in one transaction."""
+
+    given_names = serializers.CharField(allow_blank=True)
+    family_name = serializers.CharField(allow_blank=True)
+    date_of_birth = serializers.DateField()
+    bsn = serializers.CharField(allow_blank=True, write_only=True)
+    address = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    postcode = serializers.CharField(required=False, allow_blank=True, default="")
+    city = serializers.CharField(required=False, allow_blank=True, default="", max_length=80)
+    phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
+    gp_name = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=150, help_text="General practitioner."
+    )
+    insurer = CodeRelatedField(
+        slug_field="uzovi_code",
+        queryset=Insurer.objects.filter(is_active=True),
+        help_text="UZOVI code of the insurer.",
+    )
+    policy_number = serializers.CharField(max_length=20, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A first pregnancy: parity 0 unless given (gravida follows from it in the service).
+        if attrs.get("parity") is None:
+            attrs["parity"] = 0
+        return attrs
 
 
 class CareEventCreateSerializer(serializers.Serializer):
@@ -202,7 +268,7 @@ class EpisodeSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Episode
-        fields = ["id", "intake_date", "due_date", "status", "end_date", "end_reason"]
+        fields = ["id", "intake_date", "due_date", "gravida", "parity", "status", "end_date", "end_reason"]
         read_only_fields = fields
 
 
@@ -367,7 +433,9 @@ class EpisodeDetailSerializer(serializers.ModelSerializer):
             "intake_date",
             "due_date",
             "gestational_age_at_intake",
+            "gravida",
             "parity",
+            "dating_method",
             "status",
             "end_date",
             "end_reason",

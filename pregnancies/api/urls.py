@@ -8,6 +8,7 @@ urlpatterns: list[URLPattern] = [
     path("clients/", views.ClientCreateView.as_view(), name="api_client_create"),
     path("clients/search/", views.ClientSearchView.as_view(), name="api_client_search"),
     path("clients/<int:pk>/", views.ClientDetailView.as_view(), name="api_client_detail"),
+    path("clients/<int:pk>/episodes/", views.ClientEpisodesView.as_view(), name="api_client_episodes"),
     path("episodes/<int:pk>/", views.EpisodeDetailView.as_view(), name="api_episode_detail"),
     path("episodes/<int:pk>/events/", views.EpisodeEventsView.as_view(), name="api_episode_events"),
     path("events/<int:pk>/correct/", views.EventCorrectView.as_view(), name="api_event_correct"),

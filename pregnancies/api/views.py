@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -36,10 +37,12 @@ from pregnancies.api.serializers import (
     ClientSearchSerializer,
     ClientSummarySerializer,
     EpisodeDetailSerializer,
+    EpisodeSummarySerializer,
     EventListQuerySerializer,
     EventTypeSerializer,
     IntakeResultSerializer,
     IntakeSerializer,
+    PregnancySerializer,
 )
 from pregnancies.models import AccessAction, Birth, CareEvent, Client, ClientInsurance, Episode
 
@@ -132,6 +135,33 @@ class ClientDetailView(ScopedQuerysetMixin, CareAPIView):
         client = self.get_object()
         services.access_log(user=_actor(request), client=client, action=AccessAction.VIEW, obj=client)
         return Response(ClientDetailSerializer(client).data)
+
+
+class ClientEpisodesView(ScopedQuerysetMixin, CareAPIView):
+    serializer_class = PregnancySerializer
+    model = Client
+
+    def scoped_queryset(self) -> QuerySet[Client]:
+        return Client.objects.all()
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_client_pregnancy_start",
+        summary="Start a new pregnancy episode for a known client",
+        description="Checked as an intake is; the intake's care event is logged for the caller. `gravida` and "
+        "`parity` left out are derived from her earlier episodes (gravida one more; parity one more when "
+        "the previous pregnancy ended in a birth at 24+0 weeks or later). Refused (400, "
+        "`non_field_errors`) while she has an active episode.",
+        request=PregnancySerializer,
+        responses={201: EpisodeSummarySerializer, 400: FIELD_ERRORS},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        client = self.get_object()
+        data = self.parse(PregnancySerializer, request.data)
+        episode = services.pregnancy_start(
+            client=client, actor=_actor(request), today=timezone.localdate(), **data
+        )
+        return Response(EpisodeSummarySerializer(episode).data, status=status.HTTP_201_CREATED)
 
 
 class EpisodeDetailView(ScopedQuerysetMixin, CareAPIView):

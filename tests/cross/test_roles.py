@@ -56,6 +56,8 @@ ACCESS = {
     "client_search": ("get", CLINICAL),
     "client_new": ("get", CLINICAL),
     "client_detail": ("get", CLINICAL),
+    "episode_new": ("get", CLINICAL),  # issue 17
+    "api_client_episodes": ("post", CLINICAL),  # issue 17
     "episode_detail": ("get", CLINICAL),
     "episode_history": ("get", CLINICAL),
     "event_create": ("post", CLINICAL),
@@ -187,7 +189,10 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs["pk"] = MemberOrganisation.unscoped.filter(tenant=world.tenant).first().pk
     if name in ("professional_edit", "professional_toggle"):
         kwargs["pk"] = Professional.unscoped.filter(tenant=world.tenant).first().pk
-    if name in ("client_detail", "access_log_export", "client_insurance", "api_client_detail"):
+    if name in ("client_detail", "access_log_export", "client_insurance", "api_client_detail") or name in (
+        "episode_new",
+        "api_client_episodes",
+    ):
         kwargs["pk"] = CareClient.unscoped.filter(tenant=world.tenant).first().pk
     if name in (
         "episode_detail",

@@ -123,6 +123,8 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "professional_edit": prof.pk,
         "professional_toggle": prof.pk,
         "api_client_detail": client.pk,
+        "episode_new": client.pk,  # issue 17
+        "api_client_episodes": client.pk,  # issue 17
         "api_episode_detail": episode.pk,
         "api_episode_events": episode.pk,
         "api_event_correct": event.pk,
@@ -193,6 +195,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"batch_payment_record"}
     known |= {"quality_indicator", "quality_episodes"}
     known |= {"partial_decision"}  # issue 14
+    known |= {"episode_new", "api_client_episodes"}  # issue 17: a new pregnancy
     known |= {"payout_detail", "payout_release", "payout_discard", "payout_sepa", "payout_statement_download"}
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8

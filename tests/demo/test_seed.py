@@ -136,6 +136,10 @@ def test_the_demo_tells_the_same_story_on_any_day_and_a_second_run_adds_nothing(
         carer = Membership.unscoped.get(tenant=tenant, role=Role.MATERNITY_CARER).user
         with tenant_scope(tenant):
             assert sorted(e.client.given_names for e in my_clients_today(user=carer)) == ["Emma", "Roos"]
+        # The lifecycle (issue 17): Anouk's first pregnancy ended in a birth, her second began today.
+        earlier, later = Episode.unscoped.filter(tenant=tenant, client__given_names="Anouk").order_by("pk")
+        assert (earlier.status, later.status) == ("ended", "active")
+        assert (later.gravida, later.parity, later.intake_date) == (2, 1, timezone.localdate(now))
 
     answers = BatchReturn.unscoped.select_related("batch__tenant", "batch__insurer").order_by("batch__period")
     assert [(a.batch.tenant.slug, a.batch.insurer.uzovi_code, a.batch.period) for a in answers] == [

@@ -71,7 +71,12 @@ def test_intake_creates_client_insurance_episode_and_first_line(care, as_role):
     assert transfer.effective_at == local(intake, 0, 0)
     assert transfer.created_by == midwife
     created = access_entries(care, client=client, action="create")
-    assert [(e.user, e.object_type) for e in created] == [(midwife, "client"), (midwife, "episode")]
+    # ... and the intake's own care event, logged by the intake for the midwife (issue 17).
+    assert [(e.user, e.object_type) for e in created] == [
+        (midwife, "client"),
+        (midwife, "episode"),
+        (midwife, "careevent"),
+    ]
 
 
 def test_intake_stores_an_entered_gestational_age_within_14_days_of_the_due_date(care, as_role):
@@ -126,12 +131,17 @@ def test_intake_keeps_names_in_latin_script_with_any_diacritics_as_entered(care,
 
 
 def test_intake_refuses_a_bsn_already_registered_in_the_tenant(care, as_role):
-    ClientFactory(tenant=care.tenant, bsn=VALID_BSN)
+    known = ClientFactory(tenant=care.tenant, bsn=VALID_BSN)
     before = counts(care.tenant)
     response = as_role(Role.MIDWIFE).post(care.url("clients/new/"), intake_data(care.insurer))
     assert response.status_code == 400
     assert "bsn" in response.context["form"].errors
-    assert counts(care.tenant) == before
+    # Nothing stored but the access-log entry of learning that she is a client here, with a link to her
+    # page (issue 17; tests/pregnancies/test_lifecycle.py).
+    after = counts(care.tenant)
+    assert after.pop("AccessLogEntry") == before.pop("AccessLogEntry") + 1
+    assert after == before
+    assert response.context["known_client"] == known
 
 
 def test_intake_accepts_a_bsn_registered_in_another_tenant(care, world_b, as_role):

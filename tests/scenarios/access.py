@@ -106,6 +106,7 @@ def make_seen(world: TenantWorld) -> Seen:
         "access_log_export": one(pk=client.pk),
         "client_insurance": one(pk=client.pk),
         "api_client_detail": one(pk=client.pk),
+        **{name: one(pk=client.pk) for name in ("episode_new", "api_client_episodes")},  # issue 17
         **{
             name: one(pk=episode.pk)
             for name in (
