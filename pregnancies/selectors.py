@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from igo.models import User
@@ -105,12 +106,51 @@ def episode_timeline(*, episode: Episode, include_history: bool = False) -> Orde
     return groups
 
 
-def event_types_for(*, professional: Professional | None) -> list[EventType]:
-    """The catalogue entries this professional's discipline may log (the catalogue is small)."""
+# The care list ranks what the professional and her organisation logged in this many days before now.
+CARE_LIST_USAGE_DAYS = 90
+_PHASE_RANK: dict[str, int] = {Phase.PRENATAL: 0, Phase.NATAL: 1, Phase.POSTNATAL: 2, "": 3}
+_UNIT_RANK: dict[str, int] = {Unit.VISIT: 0, Unit.HOUR: 1, Unit.DAY: 2, Unit.ITEM: 3}
+
+
+def _usage_count(events: QuerySet[CareEvent]) -> Coalesce:
+    per_type = events.values("event_type").annotate(n=Count("pk")).values("n")[:1]
+    return Coalesce(Subquery(per_type, output_field=IntegerField()), 0)
+
+
+def event_types_for(
+    *, professional: Professional | None, phase: str = "", now: datetime | None = None
+) -> list[EventType]:
+    """The catalogue entries this professional's discipline may log, in the order the logging form offers
+    them (care_list_order): the entries of `phase` (the episode's phase now) first, then those allowed in
+    every phase, then the other phases; within each, the most used first. One query: each entry carries
+    `own_uses` and `org_uses`, how often she and her organisation logged it in CARE_LIST_USAGE_DAYS."""
     if professional is None:
         return []
-    qs = EventType.objects.filter(is_active=True).order_by("phase", "code")
-    return [t for t in qs if professional.discipline in t.disciplines]
+    since = (now or timezone.now()) - timedelta(days=CARE_LIST_USAGE_DAYS)
+    used = CareEvent.objects.filter(
+        event_type=OuterRef("pk"), status=EventStatus.ACTIVE, occurred_at__gte=since
+    )
+    types = EventType.objects.filter(
+        is_active=True, disciplines__contains=[professional.discipline]
+    ).annotate(
+        own_uses=_usage_count(used.filter(professional=professional)),
+        org_uses=_usage_count(used.filter(organisation_id=professional.organisation_id)),
+    )
+    return care_list_order(list(types), phase=phase)
+
+
+def care_list_order(types: list[EventType], *, phase: str = "") -> list[EventType]:
+    """Entries of `phase` first, then any-phase entries, then the rest (by phase); within each group the
+    ones she logs most, then the ones her organisation logs most, then visits before hours, days and items
+    (a check is logged more often than an ultrasound), then by code. Without a phase: the most used first.
+    Entries without usage figures count as never used."""
+
+    def key(t: EventType) -> tuple[int, int, int, int, int, str]:
+        group = (0 if t.phase == phase else 1 if not t.phase else 2) if phase else 0
+        own, org = getattr(t, "own_uses", 0), getattr(t, "org_uses", 0)
+        return (group, -own, -org, _PHASE_RANK.get(t.phase, 3), _UNIT_RANK.get(t.unit, 4), t.code)
+
+    return sorted(types, key=key)
 
 
 def my_clients_today(*, user: User, today: date | None = None) -> list[Episode]:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("clients/<int:pk>/insurance/", views.client_insurance, name="client_insurance"),
     path("events/<int:pk>/", views.event_correct, name="event_correct"),
     path("events/<int:pk>/void/", views.event_void, name="event_void"),
+    path("home/", views.care_home, name="care_home"),
     path("today/", views.today, name="care_today"),
     path("catalogue/", views.catalogue, name="catalogue"),
     path("catalogue/<int:pk>/toggle/", views.catalogue_toggle, name="catalogue_toggle"),

@@ -23,7 +23,7 @@ from igo import rules
 from igo.exports import csv_safe
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
-from pregnancies import selectors, services
+from pregnancies import caseload, selectors, services
 from pregnancies.cards import EPISODE_CARDS
 from pregnancies.forms import (
     AccessLogFilterForm,
@@ -41,7 +41,16 @@ from pregnancies.forms import (
     OutcomesForm,
     VoidEventForm,
 )
-from pregnancies.models import AccessAction, Birth, CareEvent, Client, Episode, EventStatus, EventType
+from pregnancies.models import (
+    AccessAction,
+    Birth,
+    CareEvent,
+    Client,
+    Episode,
+    EventStatus,
+    EventType,
+    Phase,
+)
 from providers.models import Discipline
 
 
@@ -65,7 +74,7 @@ def _episode_context(
     """The episode page; `bound` replaces forms by the submitted ones (with their errors), and
     `birth_forms` the outcome form of a child."""
     professional = services.professional_for(user=request.user)
-    event_types = selectors.event_types_for(professional=professional)
+    event_types = selectors.event_types_for(professional=professional, phase=episode.phase_at(timezone.now()))
     births = list(episode.births.all())
     context = {
         **_panel_context(request, episode, form, professional, event_types),
@@ -117,14 +126,18 @@ def _panel_context(
 ) -> dict[str, Any]:
     """Only what the logging panel (timeline and form) shows: the answer to an htmx log, the most frequent
     request of a shift, skips the rest of the episode page (births, outcome and key-date forms, insurance)."""
+    initial: dict[str, Any] = {"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
+    # `?type=<code>` (the home's "log" action): that entry preselected and the form focused, so that one
+    # more click logs it.
+    chosen = next((t for t in event_types if t.code == request.GET.get("type")), None)
+    if chosen is not None:
+        initial["event_type"] = chosen.pk
     return {
         "episode": episode,
         "professional": professional,
         "timeline": selectors.episode_timeline(episode=episode),
-        "form": form
-        or CareEventForm(
-            event_types=event_types, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
-        ),
+        "form": form or CareEventForm(event_types=event_types, initial=initial),
+        "focus_log": chosen is not None and form is None,
     }
 
 
@@ -213,7 +226,7 @@ def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
 def event_create(request: TenantRequest, pk: int) -> HttpResponse:
     episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
     professional = services.professional_for(user=request.user)
-    event_types = selectors.event_types_for(professional=professional)
+    event_types = selectors.event_types_for(professional=professional, phase=episode.phase_at(timezone.now()))
     form: CareEventForm | None = CareEventForm(request.POST, event_types=event_types)
     assert form is not None
     status = 400
@@ -510,6 +523,42 @@ def today(request: TenantRequest) -> HttpResponse:
             "hour_types": hour_types,
             "now": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
             "new_key": uuid.uuid4,
+        },
+    )
+
+
+@tenant_view(rules.can_log_care)
+def care_home(request: TenantRequest) -> HttpResponse:
+    """The clinician's home: her caseload with what needs attention, her recent clients, a search box. Each
+    row's "log" opens the episode with the entry its phase most needs preselected (pregnancies/caseload.py)."""
+    now = timezone.now()
+    professional = services.professional_for(user=request.user)
+    rows = caseload.caseload(professional=professional, now=now)
+    recent = caseload.recent_episodes(user_id=request.user.pk, now=now)
+    types = selectors.event_types_for(professional=professional, now=now)
+    first_of_phase = {}
+    for phase in Phase.values:
+        ordered = selectors.care_list_order(types, phase=phase)
+        first_of_phase[phase] = ordered[0].code if ordered else ""
+    for row in rows:
+        row.log_type = first_of_phase[row.phase]
+    # NEN 7513: the page names each of these clients; one entry per client, in one INSERT.
+    services.access_log_many(
+        user=request.user,
+        clients=[r.client for r in rows] + [e.client for e in recent],
+        action=AccessAction.VIEW,
+        detail="caseload",
+    )
+    return render(
+        request,
+        "pregnancies/home.html",
+        {
+            "rows": rows,
+            "recent": recent,
+            "professional": professional,
+            "flagged": sum(1 for r in rows if r.flags),
+            "search_form": ClientSearchForm(),
+            "today": timezone.localdate(now),
         },
     )
 

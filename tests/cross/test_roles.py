@@ -70,6 +70,7 @@ ACCESS = {
     "episode_line": ("post", CLINICAL),
     "client_insurance": ("post", CLINICAL),
     "care_today": ("get", CLINICAL),
+    "care_home": ("get", CLINICAL),
     "access_log": ("get", ADMIN),
     "catalogue": ("get", CLINICAL | ADMIN),
     "catalogue_toggle": ("post", ADMIN),
@@ -136,9 +137,9 @@ ACCESS = {
 }
 
 NAV = {
-    Role.MIDWIFE: {"dashboard", "clients"},
-    Role.GYNAECOLOGIST: {"dashboard", "clients"},
-    Role.MATERNITY_CARER: {"dashboard", "clients", "today"},
+    Role.MIDWIFE: {"dashboard", "home", "clients"},
+    Role.GYNAECOLOGIST: {"dashboard", "home", "clients"},
+    Role.MATERNITY_CARER: {"dashboard", "home", "clients", "today"},
     Role.IGO_FINANCE: {
         "dashboard",
         "members",
