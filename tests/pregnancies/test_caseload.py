@@ -273,7 +273,7 @@ def test_the_home_shows_the_caseload_with_a_log_action_and_logs_the_read(care, a
     assert "Anna Jansen" in html and "20+4" in html and "24-07-2027" in html
     assert 'data-flag="due_date_passed"' in html
     # The row's action opens the episode with the prenatal check preselected (the form's first entry).
-    assert f"episodes/{care.episode.pk}/?type=PRE_CHECK#log" in html
+    assert f"episodes/{care.episode.pk}/?type=PRE_CHECK" in html
     entries = AccessLogEntry.unscoped.filter(tenant=care.tenant).order_by("pk")[before:]
     assert {(e.client_id, e.action, e.detail, e.user_id) for e in entries} == {
         (care.client.pk, "view", "caseload", care.user(Role.MIDWIFE).pk),
