@@ -25,6 +25,7 @@ import argparse
 import os
 import random
 import time
+from datetime import date
 from typing import Any
 
 from bench.care_logging import TENANT_SLUG, Result, count_queries, load, timed
@@ -64,7 +65,9 @@ def her_caseload(tenant: Any, size: int, seed: int) -> Any:
             TOTP.activate(user, generate_totp_secret())
         Membership.objects.get_or_create(tenant=tenant, user=user, role=Role.MIDWIFE)
         org, _ = MemberOrganisation.objects.get_or_create(
-            tenant=tenant, name="Praktijk Thuis (bench)", defaults={"kind": "midwifery_practice"}
+            tenant=tenant,
+            name="Praktijk Thuis (bench)",
+            defaults={"kind": "midwifery_practice", "agb_code": "03999001", "member_from": date(2020, 1, 1)},
         )
         professional, _ = Professional.objects.get_or_create(
             tenant=tenant,

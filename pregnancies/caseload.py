@@ -62,7 +62,7 @@ REFERRAL_CODE = "REFERRAL"
 REFERRAL_OPEN_DAYS = 14
 RECENT_LIMIT = 8
 RECENT_DAYS = 14
-RECENT_SCAN = 40
+RECENT_WINDOW = 1500
 
 
 class Flag:
@@ -92,6 +92,19 @@ class CaseloadRow:
     assigned_to_me: bool
     flags: list[str] = field(default_factory=list)
     log_type: str = ""  # the catalogue code the home's "log" action preselects
+    url: str = ""  # the episode page (set by the view)
+
+    @property
+    def episode_id(self) -> int:
+        return self.episode.pk
+
+    @property
+    def name(self) -> str:
+        return f"{self.episode.client.given_names} {self.episode.client.family_name}"
+
+    @property
+    def due_date(self) -> date:
+        return self.episode.due_date
 
     @property
     def client(self) -> Client:
@@ -223,21 +236,22 @@ def _row(episode: Episode, *, professional: Professional, now: datetime, today: 
 
 
 def recent_episodes(*, user_id: int, now: datetime) -> list[Episode]:
-    """The episodes whose page the user opened most recently (her own access-log entries of the last
-    RECENT_DAYS days), newest first, at most RECENT_LIMIT. Two queries.
+    """The episodes whose page the user opened most recently, newest first, at most RECENT_LIMIT: the
+    episode views among her own newest RECENT_WINDOW access-log entries of the last RECENT_DAYS days. Two
+    queries.
 
-    The log also holds an entry per client for every caseload the home shows (150 a visit); reading her
-    newest RECENT_SCAN episode views by the (tenant, user, -at) index stops early instead of grouping all
-    of her entries of the period."""
-    views = (
-        AccessLogEntry.objects.filter(
-            user_id=user_id,
-            action=AccessAction.VIEW,
-            object_type="episode",
-            at__gte=now - timedelta(days=RECENT_DAYS),
-        )
+    The log also holds an entry per client for every caseload the home shows (150 a visit): the window
+    keeps the read bounded (the (tenant, user, -at) index, then at most RECENT_WINDOW rows) however many
+    entries she has, at the price of forgetting episodes opened before her last ten or so home visits."""
+    newest = (
+        AccessLogEntry.objects.filter(user_id=user_id, at__gte=now - timedelta(days=RECENT_DAYS))
         .order_by("-at")
-        .values_list("object_id", flat=True)[:RECENT_SCAN]
+        .values("pk")[:RECENT_WINDOW]
+    )
+    views = (
+        AccessLogEntry.objects.filter(pk__in=newest, action=AccessAction.VIEW, object_type="episode")
+        .order_by("-at")
+        .values_list("object_id", flat=True)
     )
     order = list(dict.fromkeys(int(pk) for pk in views if pk.isdigit()))[:RECENT_LIMIT]
     found = Episode.objects.select_related("client").in_bulk(order)

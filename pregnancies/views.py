@@ -542,6 +542,7 @@ def care_home(request: TenantRequest) -> HttpResponse:
         first_of_phase[phase] = ordered[0].code if ordered else ""
     for row in rows:
         row.log_type = first_of_phase[row.phase]
+        row.url = reverse("episode_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": row.episode.pk})
     # NEN 7513: the page names each of these clients; one entry per client, in one INSERT.
     services.access_log_many(
         user=request.user,
