@@ -49,6 +49,15 @@ def client_search(*, q: str = "", date_of_birth: date | None = None) -> list[Cli
     qs = _client_search_queryset(q=q, date_of_birth=date_of_birth)
     if qs is None:
         return []
+    # Her pregnancy in care, if any (the latest active episode): the results show its due date and the
+    # gestational age today, and link to it, in the same query.
+    active = Episode.objects.filter(client=OuterRef("pk"), status=EpisodeStatus.ACTIVE).order_by(
+        "-intake_date"
+    )
+    qs = qs.annotate(
+        active_episode_id=Subquery(active.values("pk")[:1]),
+        active_due_date=Subquery(active.values("due_date")[:1]),
+    )
     return list(qs.order_by("family_name", "given_names")[:SEARCH_LIMIT])
 
 

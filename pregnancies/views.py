@@ -25,6 +25,7 @@ from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from pregnancies import caseload, selectors, services
 from pregnancies.cards import EPISODE_CARDS
+from pregnancies.dating import gestational_age_on
 from pregnancies.forms import (
     AccessLogFilterForm,
     BirthForm,
@@ -161,6 +162,9 @@ def client_search(request: TenantRequest) -> HttpResponse:
             searched = True
             results = selectors.client_search(**query)
             services.access_log_many(user=request.user, clients=results, action=AccessAction.SEARCH)
+            today = timezone.localdate()
+            for found in results:
+                found.gestational_age = gestational_age_on(due_date=found.active_due_date, on=today)  # type: ignore[attr-defined]
     context = {
         "form": form,
         "results": results,

@@ -364,3 +364,15 @@ def test_the_logging_form_offers_the_care_list_in_that_order(care, as_role):
     }
     # Postnatal now: the postnatal visit before the entries of the phases that are over.
     assert positions["POST_VISIT"] < positions["PRE_CHECK"] < positions["DELIV_HOME"]
+
+
+def test_search_results_show_the_due_date_and_gestational_age_of_her_pregnancy_in_care(care, as_role):
+    no_pregnancy = ClientFactory(tenant=care.tenant, family_name="Jansen", given_names="Bea")
+    response = as_role(Role.MIDWIFE).post(care.url("clients/"), {"q": "Jansen"})
+    html = response.content.decode()
+    rows = html.split('data-testid="search-results"')[1].split("<tr>")
+    anna = next(r for r in rows if "Jansen, Anna" in r)
+    assert "24-07-2027" in anna and "(20+4)" in anna
+    assert f"/episodes/{care.episode.pk}/" in anna  # straight to her pregnancy
+    bea = next(r for r in rows if f"{no_pregnancy.family_name}, Bea" in r)
+    assert "—" in bea
