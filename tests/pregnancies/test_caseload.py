@@ -250,13 +250,13 @@ def test_the_home_page_reads_and_logs_in_a_bounded_number_of_queries(
             care, due=date(2027, 4, 1) + timedelta(days=n), coordinating_professional=care.midwife
         )
         logged(care, episode, "PRE_CHECK", at=local(2027, 3, 1))
-    # Eight for the session, the user, the tenant and the roles; professional, caseload, recent clients,
-    # care list, one INSERT into the access log; the session's update in its savepoint.
-    with django_assert_max_num_queries(16):
+    # Eight for the session, the user, the tenant and the roles; professional, caseload, recent clients
+    # (two), care list (two), one INSERT into the access log; the session's update in its savepoint.
+    with django_assert_max_num_queries(17):
         response = midwife.get(care.url("home/"))
     assert response.status_code == 200
     assert response.content.decode().count('data-testid="caseload-row"') == 31
-    assert len(one_client) == 16
+    assert len(one_client) == 17
 
 
 # --- the page ----------------------------------------------------------------------------------------
@@ -318,23 +318,24 @@ def codes(types: list[Any]) -> list[str]:
 
 def test_the_care_list_puts_the_phase_first_and_most_used_first(care, django_assert_num_queries):
     colleague = ProfessionalFactory(tenant=care.tenant, organisation=care.practice, discipline="midwife")
+    newcomer = ProfessionalFactory(tenant=care.tenant, organisation=care.practice, discipline="midwife")
     # Her practice: two growth scans by a colleague; she herself: one 20-week scan. An old scan
-    # (100 days ago) and the hospital's checks do not count.
+    # (100 days ago) and the hospital's scans do not count.
     logged(care, care.episode, "ECHO_GROWTH", at=local(2027, 3, 1), by=colleague)
     logged(care, care.episode, "ECHO_GROWTH", at=local(2027, 3, 2), by=colleague)
     logged(care, care.episode, "ECHO_SEO", at=local(2027, 3, 3))
     logged(care, care.episode, "ECHO_NT", at=local(2026, 11, 30))
     for day in (1, 2, 3):
         logged(care, care.episode, "ECHO_TERM", at=local(2027, 3, day), by=care.gynaecologist)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the entries, her own use
         prenatal = in_scope(
             care, selectors.event_types_for, professional=care.midwife, phase=Phase.PRENATAL, now=NOW
         )
     assert codes(prenatal) == [
-        "ECHO_SEO",  # her own
-        "ECHO_GROWTH",  # her practice's
+        "ECHO_SEO",  # what she logs
         "INTAKE",  # then visits before items, by code
         "PRE_CHECK",
+        "ECHO_GROWTH",
         "ECHO_NT",
         "ECHO_TERM",
         "DELIV_CENTRE",  # then the other phases
@@ -343,6 +344,12 @@ def test_the_care_list_puts_the_phase_first_and_most_used_first(care, django_ass
         "CHECK_6W",
         "POST_VISIT",
     ]
+    # A midwife who has logged nothing yet gets her practice's habits (one query more).
+    with django_assert_num_queries(3):
+        fresh = in_scope(
+            care, selectors.event_types_for, professional=newcomer, phase=Phase.PRENATAL, now=NOW
+        )
+    assert codes(fresh)[:4] == ["ECHO_GROWTH", "ECHO_SEO", "INTAKE", "PRE_CHECK"]
     postnatal = in_scope(
         care, selectors.event_types_for, professional=care.midwife, phase=Phase.POSTNATAL, now=NOW
     )
