@@ -21,6 +21,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         kw = {"tenant_slug": tenant.slug}
         items.append(("dashboard", str(_("Dashboard")), reverse("tenant_dashboard", kwargs=kw)))
         if rules.can_log_care(roles):
+            items.append(("home", str(_("My caseload")), reverse("care_home", kwargs=kw)))
             items.append(("clients", str(_("Clients")), reverse("client_search", kwargs=kw)))
         if Role.MATERNITY_CARER in roles:
             items.append(("today", str(_("Today")), reverse("care_today", kwargs=kw)))

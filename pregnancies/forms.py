@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.db.models import Case, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from igo.forms import LocalDateTimeField
@@ -217,7 +218,9 @@ class CareEventForm(forms.Form):
         super().__init__(*args, **kwargs)
         ids = [t.pk for t in event_types or []]
         field = self.fields["event_type"]
-        field.queryset = EventType.unscoped.filter(pk__in=ids).order_by("phase", "code")  # type: ignore[attr-defined]
+        # Offered in the order given (selectors.event_types_for: the phase's entries, most used first).
+        order = Case(*(When(pk=pk, then=Value(i)) for i, pk in enumerate(ids)), default=Value(len(ids)))
+        field.queryset = EventType.unscoped.filter(pk__in=ids).order_by(order, "code")  # type: ignore[attr-defined]
         field.label_from_instance = event_type_label  # type: ignore[attr-defined]
         if not self.is_bound:
             self.initial.setdefault("submission_key", uuid.uuid4())

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from igo.models import User
@@ -45,30 +45,21 @@ def _client_search_queryset(*, q: str, date_of_birth: date | None) -> QuerySet[C
     return qs
 
 
-def client_search(
-    *, q: str = "", date_of_birth: date | None = None, today: date | None = None
-) -> list[Client]:
-    """Find clients by BSN (exact), name (part) and/or date of birth. Returns at most SEARCH_LIMIT, each with
-    the due date of her active pregnancy (`active_due_date`, None without one) and her gestational age on
-    `today` (`gestational_age_today`, "24+3"), in the same query."""
+def client_search(*, q: str = "", date_of_birth: date | None = None) -> list[Client]:
+    """Find clients by BSN (exact), name (part) and/or date of birth. Returns at most SEARCH_LIMIT."""
     qs = _client_search_queryset(q=q, date_of_birth=date_of_birth)
     if qs is None:
         return []
+    # Her pregnancy in care, if any (the latest active episode): the results show its due date and the
+    # gestational age today, and link to it, in the same query.
     active = Episode.objects.filter(client=OuterRef("pk"), status=EpisodeStatus.ACTIVE).order_by(
         "-intake_date"
     )
-    clients: list[Client] = list(
-        qs.annotate(active_due_date=Subquery(active.values("due_date")[:1])).order_by(
-            "family_name", "given_names"
-        )[:SEARCH_LIMIT]
+    qs = qs.annotate(
+        active_episode_id=Subquery(active.values("pk")[:1]),
+        active_due_date=Subquery(active.values("due_date")[:1]),
     )
-    day = today or timezone.localdate()
-    for client in clients:
-        client.gestational_age_today = dating.gestational_age_on(  # type: ignore[attr-defined]
-            due_date=getattr(client, "active_due_date", None),
-            on=day,
-        )
-    return clients
+    return list(qs.order_by("family_name", "given_names")[:SEARCH_LIMIT])
 
 
 def client_search_count(*, q: str = "", date_of_birth: date | None = None) -> int:
@@ -164,12 +155,54 @@ def episode_timeline(*, episode: Episode, include_history: bool = False) -> Orde
     return groups
 
 
-def event_types_for(*, professional: Professional | None) -> list[EventType]:
-    """The catalogue entries this professional's discipline may log (the catalogue is small)."""
+# The care list ranks what the professional and her organisation logged in this many days before now.
+CARE_LIST_USAGE_DAYS = 90
+_PHASE_RANK: dict[str, int] = {Phase.PRENATAL: 0, Phase.NATAL: 1, Phase.POSTNATAL: 2, "": 3}
+_UNIT_RANK: dict[str, int] = {Unit.VISIT: 0, Unit.HOUR: 1, Unit.DAY: 2, Unit.ITEM: 3}
+
+
+def _usage(events: QuerySet[CareEvent]) -> dict[int, int]:
+    rows = events.values("event_type_id").annotate(n=Count("pk")).order_by().values_list("event_type_id", "n")
+    return dict(rows)
+
+
+def event_types_for(
+    *, professional: Professional | None, phase: str = "", now: datetime | None = None
+) -> list[EventType]:
+    """The catalogue entries this professional's discipline may log, in the order the logging form offers
+    them (care_list_order): the entries of `phase` (the episode's phase now) first, then those allowed in
+    every phase, then the other phases; within each, the most used first. Each entry carries `own_uses`,
+    how often she logged it in CARE_LIST_USAGE_DAYS, and `org_uses`, how often her organisation did.
+
+    Two queries, the entries and her own use by the professional index (a few ms on the care-logging bench
+    data). Her organisation's use is read only when she has logged nothing in the period (new to the IGO):
+    counted per entry in the same query, or over the organisation's events, it cost 20-60 ms on the bench
+    data, on every episode page and every logging POST."""
     if professional is None:
         return []
-    qs = EventType.objects.filter(is_active=True).order_by("phase", "code")
-    return [t for t in qs if professional.discipline in t.disciplines]
+    since = (now or timezone.now()) - timedelta(days=CARE_LIST_USAGE_DAYS)
+    types = list(EventType.objects.filter(is_active=True, disciplines__contains=[professional.discipline]))
+    recent = CareEvent.objects.filter(status=EventStatus.ACTIVE, occurred_at__gte=since)
+    own = _usage(recent.filter(professional=professional))
+    org = {} if own else _usage(recent.filter(organisation_id=professional.organisation_id))
+    for t in types:
+        t.own_uses = own.get(t.pk, 0)  # type: ignore[attr-defined]
+        t.org_uses = org.get(t.pk, 0)  # type: ignore[attr-defined]
+    return care_list_order(types, phase=phase)
+
+
+def care_list_order(types: list[EventType], *, phase: str = "") -> list[EventType]:
+    """Entries of `phase` first, then any-phase entries, then the rest (by phase); within each group the
+    ones she logs most, then the ones her organisation logs most, then visits before hours, days and items
+    (a check is logged more often than an ultrasound), then by code. Without a phase: the most used first.
+    Entries without usage figures count as never used."""
+
+    def key(t: EventType) -> tuple[int, int, int, int, int, str]:
+        group = (0 if t.phase == phase else 1 if not t.phase else 2) if phase else 0
+        own, org = getattr(t, "own_uses", 0), getattr(t, "org_uses", 0)
+        return (group, -own, -org, _PHASE_RANK.get(t.phase, 3), _UNIT_RANK.get(t.unit, 4), t.code)
+
+    return sorted(types, key=key)
 
 
 # Without a recorded end of kraamzorg, a client stays on the day list this many days from the birth (the

@@ -19,6 +19,7 @@ urlpatterns = [
     path("clients/<int:pk>/insurance/", views.client_insurance, name="client_insurance"),
     path("events/<int:pk>/", views.event_correct, name="event_correct"),
     path("events/<int:pk>/void/", views.event_void, name="event_void"),
+    path("home/", views.care_home, name="care_home"),
     path("today/", views.today, name="care_today"),
     path("today/<int:pk>/log/", views.today_log, name="today_log"),
     path("today/<int:pk>/indication/", views.today_indication, name="today_indication"),

@@ -24,8 +24,9 @@ from igo import rules
 from igo.exports import csv_safe
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
-from pregnancies import delivery, selectors, services
+from pregnancies import caseload, delivery, selectors, services
 from pregnancies.cards import EPISODE_CARDS
+from pregnancies.dating import gestational_age_on
 from pregnancies.describe import AccessDescriber, describe_entries
 from pregnancies.forms import (
     AccessLogFilterForm,
@@ -54,6 +55,7 @@ from pregnancies.models import (
     EpisodeStatus,
     EventStatus,
     EventType,
+    Phase,
 )
 from providers.models import Discipline
 
@@ -101,7 +103,7 @@ def _episode_context(
     """The episode page; `bound` replaces forms by the submitted ones (with their errors), and
     `birth_forms` the outcome form of a child."""
     professional = services.professional_for(user=request.user)
-    event_types = selectors.event_types_for(professional=professional)
+    event_types = selectors.event_types_for(professional=professional, phase=episode.phase_at(timezone.now()))
     births = list(episode.births.all())
     context = {
         **_panel_context(request, episode, form, professional, event_types),
@@ -155,14 +157,18 @@ def _panel_context(
 ) -> dict[str, Any]:
     """Only what the logging panel (timeline and form) shows: the answer to an htmx log, the most frequent
     request of a shift, skips the rest of the episode page (births, outcome and key-date forms, insurance)."""
+    initial: dict[str, Any] = {"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
+    # `?type=<code>` (the home's "log" action): that entry preselected and the form focused, so that one
+    # more click logs it.
+    chosen = next((t for t in event_types if t.code == request.GET.get("type")), None)
+    if chosen is not None:
+        initial["event_type"] = chosen.pk
     return {
         "episode": episode,
         "professional": professional,
         "timeline": selectors.episode_timeline(episode=episode),
-        "form": form
-        or CareEventForm(
-            event_types=event_types, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
-        ),
+        "form": form or CareEventForm(event_types=event_types, initial=initial),
+        "focus_log": chosen is not None and form is None,
     }
 
 
@@ -186,6 +192,9 @@ def client_search(request: TenantRequest) -> HttpResponse:
             searched = True
             results = selectors.client_search(**query)
             services.access_log_many(user=request.user, clients=results, action=AccessAction.SEARCH)
+            today = timezone.localdate()
+            for found in results:
+                found.gestational_age = gestational_age_on(due_date=found.active_due_date, on=today)  # type: ignore[attr-defined]
     context = {
         "form": form,
         "results": results,
@@ -306,7 +315,7 @@ def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
 def event_create(request: TenantRequest, pk: int) -> HttpResponse:
     episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
     professional = services.professional_for(user=request.user)
-    event_types = selectors.event_types_for(professional=professional)
+    event_types = selectors.event_types_for(professional=professional, phase=episode.phase_at(timezone.now()))
     form: CareEventForm | None = CareEventForm(request.POST, event_types=event_types)
     assert form is not None
     status = 400
@@ -740,6 +749,43 @@ def today_indication(request: TenantRequest, pk: int) -> HttpResponse:
     for errors in form.errors.values():
         messages.error(request, f"{episode.client}: {' '.join(str(e) for e in errors)}")
     return _back_to_today(request, episode)
+
+
+@tenant_view(rules.can_log_care)
+def care_home(request: TenantRequest) -> HttpResponse:
+    """The clinician's home: her caseload with what needs attention, her recent clients, a search box. Each
+    row's "log" opens the episode with the entry its phase most needs preselected (pregnancies/caseload.py)."""
+    now = timezone.now()
+    professional = services.professional_for(user=request.user)
+    rows = caseload.caseload(professional=professional, now=now)
+    recent = caseload.recent_episodes(user_id=request.user.pk, now=now)
+    types = selectors.event_types_for(professional=professional, now=now)
+    first_of_phase = {}
+    for phase in Phase.values:
+        ordered = selectors.care_list_order(types, phase=phase)
+        first_of_phase[phase] = ordered[0].code if ordered else ""
+    for row in rows:
+        row.log_type = first_of_phase[row.phase]
+        row.url = reverse("episode_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": row.episode.pk})
+    # NEN 7513: the page names each of these clients; one entry per client, in one INSERT.
+    services.access_log_many(
+        user=request.user,
+        clients=[r.client for r in rows] + [e.client for e in recent],
+        action=AccessAction.VIEW,
+        detail="caseload",
+    )
+    return render(
+        request,
+        "pregnancies/home.html",
+        {
+            "rows": rows,
+            "recent": recent,
+            "professional": professional,
+            "flagged": sum(1 for r in rows if r.flags),
+            "search_form": ClientSearchForm(),
+            "today": timezone.localdate(now),
+        },
+    )
 
 
 @tenant_view(rules.can_view_catalogue)

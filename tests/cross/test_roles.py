@@ -75,6 +75,7 @@ ACCESS = {
     "care_today": ("get", CLINICAL),
     "today_log": ("post", CLINICAL),
     "today_indication": ("post", CLINICAL),
+    "care_home": ("get", CLINICAL),
     "access_log": ("get", ADMIN),
     "catalogue": ("get", CLINICAL | ADMIN),
     "catalogue_toggle": ("post", ADMIN),
@@ -141,9 +142,9 @@ ACCESS = {
 }
 
 NAV = {
-    Role.MIDWIFE: {"dashboard", "clients"},
-    Role.GYNAECOLOGIST: {"dashboard", "clients"},
-    Role.MATERNITY_CARER: {"dashboard", "clients", "today"},
+    Role.MIDWIFE: {"dashboard", "home", "clients"},
+    Role.GYNAECOLOGIST: {"dashboard", "home", "clients"},
+    Role.MATERNITY_CARER: {"dashboard", "home", "clients", "today"},
     Role.IGO_FINANCE: {
         "dashboard",
         "members",

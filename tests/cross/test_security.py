@@ -194,6 +194,7 @@ def test_key_pages_have_no_inline_script_style_or_handler(world_a: TenantWorld, 
     pages = [
         (midwife, reverse("episode_detail", args=[slug, episode.pk])),
         (midwife, reverse("client_search", args=[slug])),
+        (midwife, reverse("care_home", args=[slug])),
         (client_for(world_a.user(Role.MATERNITY_CARER)), reverse("care_today", args=[slug])),
         (finance, reverse("claim_list", args=[slug])),
         (finance, reverse("revenue", args=[slug])),

@@ -323,6 +323,7 @@ def test_pages_of_the_current_period_show_a_its_own_data_and_answer_b_404(world_
     pages = {
         "tenant_dashboard": {},
         "care_today": {},
+        "care_home": {},
         "episode_detail": {"pk": event.episode_id},
         "claim_list": {},
         "revenue": {},
