@@ -24,7 +24,6 @@ from django.utils import formats, timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from billing import selectors, services, statements, tasks
 from billing.files.csv import payout_statement_csv, statement_csv
@@ -72,7 +71,7 @@ from igo.banking import iban_is_valid, mask_iban
 from igo.dates import month_end
 from igo.http import TenantRequest
 from igo.services import tenant_bank_account_set
-from igo.views import add_form_errors, tenant_view
+from igo.views import add_form_errors, form_page, post_only, tenant_view
 from pregnancies import services as care_services
 from pregnancies.models import AccessAction, Client, Episode, Phase
 from providers.models import MemberOrganisation
@@ -387,8 +386,8 @@ def revenue(request: TenantRequest) -> HttpResponse:
 # --- the billing run -------------------------------------------------------------------------
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("claim_list"))
 def billing_run_start(request: TenantRequest) -> HttpResponse:
     tasks.billing_run.delay_on_commit(request.tenant.pk)
     if request.htmx:
@@ -411,8 +410,8 @@ def billing_run_progress(request: TenantRequest) -> HttpResponse:
     )
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("work_queue", ClaimLine.objects, to=lambda _line: {}))
 def claim_line_rebill(request: TenantRequest, pk: int) -> HttpResponse:
     """Bill a line the insurer rejected again, after finance corrected the data behind it (a credit of the
     rejected line and a new debit from the episode as it is now)."""
@@ -536,8 +535,8 @@ def batch_list(request: TenantRequest) -> HttpResponse:
     return _batch_list_page(request, BatchCreateForm(initial={"month": previous_month()}))
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("batch_list"))
 def batch_create(request: TenantRequest) -> HttpResponse:
     """Make the month's batches in the background (one per insurer); the list shows when they are ready."""
     form = BatchCreateForm(request.POST)
@@ -609,8 +608,8 @@ def batch_detail(request: TenantRequest, pk: int) -> HttpResponse:
     return _batch_detail_page(request, _batch_or_404(pk))
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("batch_detail", lambda _request, pk: _batch_or_404(pk), anchor="payments"))
 def batch_payment_record(request: TenantRequest, pk: int) -> HttpResponse:
     """Record a payment the insurer made for a released batch; the batch is matched again."""
     batch = _batch_or_404(pk)
@@ -642,8 +641,8 @@ def _batch_error(request: TenantRequest, batch: ClaimBatch, exc: ValidationError
     return redirect("batch_detail", tenant_slug=request.tenant.slug, pk=batch.pk)
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("batch_detail", lambda _request, pk: _batch_or_404(pk)))
 def batch_release(request: TenantRequest, pk: int) -> HttpResponse:
     batch = _batch_or_404(pk)
     try:
@@ -658,8 +657,8 @@ def batch_release(request: TenantRequest, pk: int) -> HttpResponse:
     return redirect("batch_detail", tenant_slug=request.tenant.slug, pk=batch.pk)
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("batch_detail", lambda _request, pk: _batch_or_404(pk)))
 def batch_rebuild(request: TenantRequest, pk: int) -> HttpResponse:
     batch = _batch_or_404(pk)
     try:
@@ -681,8 +680,8 @@ def batch_rebuild(request: TenantRequest, pk: int) -> HttpResponse:
     return redirect("batch_detail", tenant_slug=request.tenant.slug, pk=result.batch.pk)
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("batch_detail", lambda _request, pk: _batch_or_404(pk)))
 def batch_discard(request: TenantRequest, pk: int) -> HttpResponse:
     batch = _batch_or_404(pk)
     number = batch.number
@@ -819,7 +818,7 @@ def quality_agreement_create(request: TenantRequest, pk: int) -> HttpResponse:
 
 
 @tenant_view(rules.can_manage_finance)
-@require_POST
+@post_only(back=form_page("quality_agreements"))
 def quality_settle(request: TenantRequest) -> HttpResponse:
     form = SettleYearForm(request.POST)
     year = form.cleaned_data["year"] if form.is_valid() else timezone.localdate().year
@@ -969,8 +968,8 @@ def payout_list(request: TenantRequest) -> HttpResponse:
     return _payout_list_page(request)
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("payout_list"))
 def payout_prepare(request: TenantRequest) -> HttpResponse:
     """Prepare a month's payout run in the background; the page follows its progress and opens it."""
     today = timezone.localdate()
@@ -1005,8 +1004,8 @@ def payout_prepare(request: TenantRequest) -> HttpResponse:
     return redirect("payout_list", tenant_slug=request.tenant.slug)
 
 
-@require_POST
 @tenant_view(rules.can_manage_members)
+@post_only(back=form_page("payout_list"))
 def payout_bank_account(request: TenantRequest) -> HttpResponse:
     """An administrator sets the IGO's own account (the debtor of the payout files)."""
     form = TenantBankAccountForm(request.POST)
@@ -1058,8 +1057,8 @@ def _payout_error(request: TenantRequest, run: PayoutRun, exc: ValidationError) 
     return redirect("payout_detail", tenant_slug=request.tenant.slug, pk=run.pk)
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("payout_detail", lambda _request, pk: _payout_run_or_404(pk)))
 def payout_release(request: TenantRequest, pk: int) -> HttpResponse:
     run = _payout_run_or_404(pk)
     try:
@@ -1074,8 +1073,8 @@ def payout_release(request: TenantRequest, pk: int) -> HttpResponse:
     return redirect("payout_detail", tenant_slug=request.tenant.slug, pk=run.pk)
 
 
-@require_POST
 @tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("payout_detail", lambda _request, pk: _payout_run_or_404(pk)))
 def payout_discard(request: TenantRequest, pk: int) -> HttpResponse:
     run = _payout_run_or_404(pk)
     period = run.period

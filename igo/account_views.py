@@ -12,13 +12,12 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from igo import identity, lockout, rules
 from igo.forms import EmailChangeForm, UserEmailForm
 from igo.http import AuthedRequest, TenantRequest
 from igo.models import Membership
-from igo.views import add_form_errors, membership_detail_page, tenant_view
+from igo.views import add_form_errors, form_page, membership_detail_page, post_only, tenant_view
 
 
 @login_required
@@ -63,8 +62,8 @@ def email_confirm(request: AuthedRequest, token: str) -> HttpResponse:
     return render(request, "igo/email_confirm.html", {"change": change})
 
 
-@require_POST
 @tenant_view(rules.can_manage_members)
+@post_only(back=form_page("membership_detail", Membership.objects))
 def membership_email(request: TenantRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
     form = UserEmailForm(request.POST)

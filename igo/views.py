@@ -14,11 +14,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from igo import rules, selectors, services
 from igo.describe import describe_audit
@@ -44,6 +50,65 @@ def tenant_view(rule: Callable[[frozenset[str]], bool] | None = None) -> Callabl
         return wrapped
 
     return decorator
+
+
+Back = Callable[..., str]
+
+
+def post_only(back: Back) -> Callable[[View], View]:
+    """For a form's POST-only address, in place of `require_POST`. A browser left on that address by a
+    refused form sends a GET there on a reload or a language switch: it is sent on (303) to the page that
+    holds the form instead of a blank 405. `back(request, **url_kwargs)` gives that page's address and
+    resolves the URL's objects in the tenant on the way, so another tenant's object or a missing one still
+    answers 404; placed under `tenant_view`, a member without the right still gets 403 first. On a POST,
+    `request.form_page` gives the same address to the language switch (only when a page is rendered)."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method == "POST":
+                request.form_page = lambda: _form_page_or_blank(back, request, kwargs)  # type: ignore[attr-defined]
+                return view(request, *args, **kwargs)
+            if request.method in ("GET", "HEAD"):
+                response = HttpResponseRedirect(back(request, **kwargs))
+                response.status_code = 303
+                return response
+            return HttpResponseNotAllowed(["POST"])
+
+        return wrapped
+
+    return decorator
+
+
+def _form_page_or_blank(back: Back, request: HttpRequest, kwargs: dict[str, Any]) -> str:
+    try:
+        return back(request, **kwargs)
+    except Http404:  # the form's object is gone (a discarded batch): the switch stays on the address
+        return ""
+
+
+def form_page(
+    url_name: str,
+    find: Any = None,
+    *,
+    to: Callable[[Any], dict[str, Any]] | None = None,
+    tenant: bool = True,
+    anchor: str = "",
+) -> Back:
+    """A `back` for `post_only`: the page `url_name`, in the request's tenant unless `tenant=False`. With
+    `find` (a model's manager or queryset, or `find(request, pk)`), the object of the URL's `pk` is looked
+    up first (404 when it is not there) and the page is the object's: `to(obj)` gives its URL arguments
+    (default its own pk)."""
+
+    def back(request: HttpRequest, **kwargs: Any) -> str:
+        url_kwargs: dict[str, Any] = {"tenant_slug": request.tenant.slug} if tenant else {}  # type: ignore[attr-defined]
+        if find is not None:
+            obj = find(request, kwargs["pk"]) if callable(find) else get_object_or_404(find, pk=kwargs["pk"])
+            url_kwargs.update(to(obj) if to else {"pk": obj.pk})
+        url = reverse(url_name, kwargs=url_kwargs)
+        return f"{url}#{anchor}" if anchor else url
+
+    return back
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -148,8 +213,8 @@ def invitation_create(request: TenantRequest) -> HttpResponse:
     return render(request, template, {"form": form}, status=status)
 
 
-@require_POST
 @tenant_view(rules.can_manage_members)
+@post_only(back=form_page("membership_list", Invitation.objects, to=lambda _invitation: {}))
 def invitation_revoke(request: TenantRequest, pk: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation.objects, pk=pk)
     try:
@@ -191,8 +256,8 @@ def membership_detail_page(
     )
 
 
-@require_POST
 @tenant_view(rules.can_manage_members)
+@post_only(back=form_page("membership_detail", Membership.objects))
 def membership_end(request: TenantRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
     try:
@@ -327,8 +392,15 @@ def personal_tokens(request: AuthedRequest) -> HttpResponse:
     return response
 
 
-@require_POST
 @login_required
+@post_only(
+    back=form_page(
+        "personal_tokens",
+        lambda request, pk: get_object_or_404(PersonalApiToken.objects.filter(user=request.user), pk=pk),
+        to=lambda _token: {},
+        tenant=False,
+    )
+)
 def personal_token_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(PersonalApiToken.objects.filter(user=request.user), pk=pk)
     try:

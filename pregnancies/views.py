@@ -11,19 +11,18 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, Value, When
+from django.db.models import Case, Q, Value, When
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from igo import rules
 from igo.exports import csv_safe
 from igo.http import TenantRequest
-from igo.views import add_form_errors, tenant_view
+from igo.views import add_form_errors, form_page, post_only, tenant_view
 from pregnancies import caseload, delivery, selectors, services
 from pregnancies.cards import EPISODE_CARDS
 from pregnancies.dating import gestational_age_on
@@ -310,8 +309,8 @@ def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_page(request, episode, _episode_context(request, episode))
 
 
-@require_POST
 @tenant_view(rules.can_log_care)
+@post_only(back=form_page("episode_detail", Episode.objects))
 def event_create(request: TenantRequest, pk: int) -> HttpResponse:
     episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
     professional = services.professional_for(user=request.user)
@@ -347,12 +346,43 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
                 if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
                     return redirect(back)
                 return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
-            form = None  # a fresh form with a new submission key
-    if request.htmx:
-        context = _panel_context(request, episode, form, professional, event_types)
-        return render(request, "pregnancies/partials/logging_panel.html", context, status=status)
+            return _event_logged(
+                request, episode, event if created else None, professional, event_types, status
+            )
+    if request.htmx:  # only the form again, with its errors at the fields
+        context = {"episode": episode, "form": form, "professional": professional}
+        return render(request, "pregnancies/partials/event_form.html", context, status=status)
     episode.refresh_from_db()
     return _episode_page(request, episode, _episode_context(request, episode, form), status=status)
+
+
+def _event_logged(
+    request: TenantRequest,
+    episode: Episode,
+    event: CareEvent | None,
+    professional: Any,
+    event_types: Any,
+    status: int,
+) -> HttpResponse:
+    """The htmx answer to a logged event (partials/event_logged.html): a fresh form with a new submission
+    key, and out of band the messages and the new row, placed before the next row of its phase. Two small
+    queries instead of the whole timeline; a repeated submission (`event` None) adds no row."""
+    context: dict[str, Any] = {
+        "episode": episode,
+        "professional": professional,
+        "form": CareEventForm(
+            event_types=event_types, initial={"occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
+        ),
+        "e": event,
+    }
+    if event is not None:
+        phase = CareEvent.objects.filter(episode=episode, phase=event.phase, status=EventStatus.ACTIVE)
+        later = Q(occurred_at__gt=event.occurred_at) | Q(occurred_at=event.occurred_at, pk__gt=event.pk)
+        context["next_pk"] = (
+            phase.filter(later).order_by("occurred_at", "pk").values_list("pk", flat=True).first()
+        )
+        context["phase_count"] = phase.count()
+    return render(request, "pregnancies/partials/event_logged.html", context, status=status)
 
 
 def _own_event(request: TenantRequest, pk: int) -> CareEvent:
@@ -416,8 +446,8 @@ def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
 @tenant_view(rules.can_log_care)
+@post_only(back=form_page("event_correct", CareEvent.objects))
 def event_void(request: TenantRequest, pk: int) -> HttpResponse:
     event = _own_event(request, pk)
     form = VoidEventForm(request.POST)
@@ -469,8 +499,8 @@ def _episode_post(
     return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
 
 
-@require_POST
 @tenant_view(rules.can_log_care)
+@post_only(back=form_page("episode_detail", Episode.objects))
 def episode_key_dates(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_post(
         request, pk, KeyDatesForm, services.episode_set_key_dates, _("The care-path dates were saved.")
@@ -512,8 +542,8 @@ def _episode_for_form(pk: int) -> Episode:
     return get_object_or_404(Episode.objects.select_related("client", "coordinating_professional"), pk=pk)
 
 
-@require_POST
 @tenant_view(rules.can_record_birth)
+@post_only(back=form_page("episode_detail", Episode.objects, anchor="delivery"))
 def episode_delivery(request: TenantRequest, pk: int) -> HttpResponse:
     """Record the delivery, or correct it once recorded: dates, children, place, line and delivery event
     in one step. A user who may not is refused (403) with the reason, by the service."""
@@ -547,8 +577,8 @@ def episode_delivery(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_page(request, episode, context, status=400)
 
 
-@require_POST
 @tenant_view(rules.can_log_care)
+@post_only(back=form_page("episode_detail", Episode.objects, anchor="outcomes"))
 def episode_outcomes(request: TenantRequest, pk: int) -> HttpResponse:
     episode = _episode_for_form(pk)
     return _episode_form_post(
@@ -562,8 +592,10 @@ def episode_outcomes(request: TenantRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
 @tenant_view(rules.can_log_care)
+@post_only(
+    back=form_page("episode_detail", Birth.objects, to=lambda b: {"pk": b.episode_id}, anchor="births")
+)
 def birth_outcome(request: TenantRequest, pk: int) -> HttpResponse:
     birth = get_object_or_404(Birth.objects, pk=pk)
     episode = _episode_for_form(birth.episode_id)
@@ -579,16 +611,16 @@ def birth_outcome(request: TenantRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
 @tenant_view(rules.can_record_birth)
+@post_only(back=form_page("episode_detail", Episode.objects))
 def episode_line(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_post(
         request, pk, LineTransferForm, services.line_transfer, _("The transfer was recorded.")
     )
 
 
-@require_POST
 @tenant_view(rules.can_log_care)
+@post_only(back=form_page("client_detail", Client.objects))
 def client_insurance(request: TenantRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client.objects, pk=pk)
     form = InsuranceChangeForm(request.POST)
@@ -605,8 +637,8 @@ def client_insurance(request: TenantRequest, pk: int) -> HttpResponse:
     return redirect("client_detail", tenant_slug=request.tenant.slug, pk=client.pk)
 
 
-@require_POST
 @tenant_view(rules.can_record_birth)
+@post_only(back=form_page("episode_detail", Episode.objects))
 def episode_end(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_post(request, pk, EndEpisodeForm, services.episode_end, _("The episode was ended."))
 
@@ -683,8 +715,8 @@ def _back_to_today(request: TenantRequest, episode: Episode) -> HttpResponse:
     return redirect(f"{url}#today-{episode.pk}")
 
 
-@require_POST
 @tenant_view(rules.can_log_care)
+@post_only(back=form_page("care_today", Episode.objects.all(), to=lambda e: {}))
 def today_log(request: TenantRequest, pk: int) -> HttpResponse:
     """Log hours or an observation from the day list. Always answers with a redirect to the day list
     (Post/Redirect/Get): a refused or to-be-confirmed form is shown there again, so a reload never posts."""
@@ -728,8 +760,8 @@ def today_log(request: TenantRequest, pk: int) -> HttpResponse:
     return _back_to_today(request, episode)
 
 
-@require_POST
 @tenant_view(rules.can_log_care)
+@post_only(back=form_page("care_today", Episode.objects.all(), to=lambda e: {}))
 def today_indication(request: TenantRequest, pk: int) -> HttpResponse:
     """Record or change the hours indicated (LIP) from the day list; back to the list either way."""
     episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
@@ -827,8 +859,8 @@ def catalogue(request: TenantRequest) -> HttpResponse:
     )
 
 
-@require_POST
 @tenant_view(rules.can_manage_members)
+@post_only(back=form_page("catalogue", EventType.objects, to=lambda _type: {}))
 def catalogue_toggle(request: TenantRequest, pk: int) -> HttpResponse:
     event_type = get_object_or_404(EventType.objects, pk=pk)
     services.event_type_set_active(event_type=event_type, actor=request.user, active=not event_type.is_active)

@@ -8,12 +8,11 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from igo import rules
 from igo.banking import mask_iban
 from igo.http import TenantRequest
-from igo.views import add_form_errors, tenant_view
+from igo.views import add_form_errors, form_page, post_only, tenant_view
 from providers import selectors, services
 from providers.forms import EndMembershipForm, OrganisationForm, ProfessionalForm
 from providers.models import Discipline, MemberOrganisation, OrganisationKind, Professional
@@ -120,8 +119,8 @@ def organisation_detail(request: TenantRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
 @tenant_view(rules.can_manage_members)
+@post_only(back=form_page("organisation_detail", MemberOrganisation.objects))
 def organisation_end(request: TenantRequest, pk: int) -> HttpResponse:
     org = get_object_or_404(MemberOrganisation.objects, pk=pk)
     form = EndMembershipForm(request.POST)
@@ -228,8 +227,8 @@ def professional_edit(request: TenantRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
 @tenant_view(rules.can_manage_members)
+@post_only(back=form_page("professional_list", Professional.objects, to=lambda _prof: {}))
 def professional_toggle(request: TenantRequest, pk: int) -> HttpResponse:
     prof = get_object_or_404(Professional.objects, pk=pk)
     services.professional_set_active(professional=prof, actor=request.user, active=not prof.is_active)

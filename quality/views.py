@@ -24,12 +24,11 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
 
 from igo import rules
 from igo.http import TenantRequest
 from igo.services import audit_record
-from igo.views import add_form_errors, tenant_view
+from igo.views import add_form_errors, form_page, post_only, tenant_view
 from pregnancies import services as care_services
 from pregnancies.models import AccessAction, Episode
 from pregnancies.views import episode_page_refused
@@ -156,8 +155,8 @@ def quality_episodes(request: TenantRequest, code: str, year: int, month: int) -
     )
 
 
-@require_POST
 @tenant_view(rules.can_manage_quality)
+@post_only(back=form_page("quality_dashboard"))
 def quality_recompute(request: TenantRequest) -> HttpResponse:
     """Recompute the last two years now instead of waiting for the night (the worker does the work)."""
     tasks.quality_refresh.delay_on_commit(request.tenant.pk, True)

@@ -21,11 +21,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from billing.files import kz302
@@ -50,7 +50,7 @@ from igo import selectors as igo_selectors
 from igo import services as igo_services
 from igo.http import AuthedRequest
 from igo.models import Insurer, InsurerApiToken, User
-from igo.views import add_form_errors
+from igo.views import add_form_errors, form_page, post_only
 from pregnancies.models import AccessAction
 from pregnancies.services import access_log_many
 
@@ -185,6 +185,18 @@ def _batch(request: InsurerRequest, pk: int) -> ClaimBatch:
     return selectors.insurer_batch_get(insurers=request.insurers, pk=pk)
 
 
+def _batch_page(request: InsurerRequest, pk: int) -> str:
+    """Where a GET of a batch's POST-only address goes: the batch (404 when it is not this insurer's)."""
+    return reverse("insurer_batch_detail", kwargs={"pk": _batch(request, pk).pk})
+
+
+def _batch_page_of_line(request: InsurerRequest, pk: int, line_pk: int) -> str:
+    batch = _batch(request, pk)
+    line = get_object_or_404(BatchLine.unscoped.only("pk"), batch=batch, pk=line_pk)
+    url = reverse("insurer_batch_detail", kwargs={"pk": batch.pk})
+    return f"{url}#line-{line.pk}"
+
+
 def _open_count(batch: ClaimBatch) -> int:
     return batch.open_lines  # type: ignore[attr-defined]
 
@@ -267,8 +279,8 @@ def insurer_batch_file(request: InsurerRequest, pk: int, kind: str) -> HttpRespo
     return file_response(batch=_batch(request, pk), kind=kind, user=request.user, via="portal")
 
 
-@require_POST
 @insurer_view
+@post_only(back=_batch_page_of_line)
 def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     line = get_object_or_404(BatchLine.unscoped.select_related("answer"), batch=batch, pk=line_pk)
@@ -312,8 +324,8 @@ def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpR
     return render(request, "insurer/batch_detail.html", context, status=400)
 
 
-@require_POST
 @insurer_view
+@post_only(back=_batch_page)
 def insurer_accept_open(request: InsurerRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     entries = [
@@ -336,8 +348,8 @@ def insurer_accept_open(request: InsurerRequest, pk: int) -> HttpResponse:
     return redirect("insurer_batch_detail", pk=batch.pk)
 
 
-@require_POST
 @insurer_view
+@post_only(back=_batch_page)
 def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     form = ReturnUploadForm(request.POST, request.FILES)
@@ -421,8 +433,15 @@ def insurer_tokens(request: InsurerRequest) -> HttpResponse:
     return response
 
 
-@require_POST
 @insurer_view
+@post_only(
+    back=form_page(
+        "insurer_tokens",
+        lambda request, pk: get_object_or_404(_tokens(request), pk=pk),
+        to=lambda _token: {},
+        tenant=False,
+    )
+)
 def insurer_token_revoke(request: InsurerRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(_tokens(request), pk=pk)
     try:

@@ -244,8 +244,9 @@ def test_release_marks_the_lines_sent_and_a_second_release_shows_an_error(s, fin
         assert act(finance, url(s, name, pk=zk.pk)) == (detail, ERROR)
     assert ClaimBatch.unscoped.get(pk=zk.pk).status == "released"
     assert BatchLine.unscoped.filter(batch=zk).count() == 6
-    # Release is POST only.
-    assert finance.get(url(s, "batch_release", pk=zk.pk)).status_code == 405
+    # Release is POST only: a GET releases nothing and goes back to the batch.
+    reload = finance.get(url(s, "batch_release", pk=zk.pk))
+    assert (reload.status_code, reload["Location"]) == (303, detail)
 
 
 def test_discard_sends_the_lines_back_to_waiting(s, finance):

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from billing.models import PayoutFile, PayoutRun
 from igo.models import Role, Tenant, User
-from tests.scenarios.browser import member_with_totp, sign_in_with_totp, url_re
+from tests.scenarios.browser import go_to_nav, member_with_totp, sign_in_with_totp, url_re
 from tests.scenarios.clock import local
 from tests.scenarios.payouts import (
     KRAAM_IBAN,
@@ -56,7 +56,7 @@ def test_a_prepares_cannot_release_b_releases_and_downloads_the_sepa_file(page: 
 
     # A prepares November (the month field offers last month) and the page opens the run when it is made.
     sign_in_with_totp(page, anna, anna_secret, slug)
-    page.locator('[data-nav="payouts"]').click()
+    go_to_nav(page, "payouts")
     expect(page).to_have_url(url_re(reverse("payout_list", args=[slug])))
     expect(page.locator("#id_payout_month")).to_have_value("2026-11")
     page.get_by_test_id("prepare-payout").click()

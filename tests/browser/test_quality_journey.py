@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from igo.models import Role
 from pregnancies.models import AccessAction, AccessLogEntry
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
-from tests.scenarios.browser import current_totp_code, url_re
+from tests.scenarios.browser import current_totp_code, go_to_nav, url_re
 from tests.scenarios.quality import YEAR, build
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,7 +38,7 @@ def test_admin_opens_dashboard_indicator_and_the_episodes_behind_a_number(page: 
     expect(page).to_have_url(url_re(reverse("tenant_dashboard", args=[slug])))
 
     # The main navigation leads to the dashboard of the current year; the picker goes to 2025.
-    page.locator('[data-nav="quality"]').click()
+    go_to_nav(page, "quality")
     expect(page).to_have_url(url_re(reverse("quality_dashboard", args=[slug])))
     page.get_by_test_id("year-picker").locator("select[name=year]").select_option(str(YEAR))
     page.get_by_test_id("year-picker").locator("button[type=submit]").click()

@@ -248,7 +248,9 @@ def test_void_through_the_page(care, as_role):
     event.refresh_from_db()
     assert event.status == "active"
 
-    assert browser.get(url).status_code == 405  # POST only
+    # POST only: a GET (a reload of the refused form's address) goes back to the page with the form.
+    reload = browser.get(url)
+    assert (reload.status_code, reload["Location"]) == (303, care.url(f"events/{event.pk}/"))
 
     response = browser.post(url, {"change_reason": "Verkeerde cliënt"})
     assert response.status_code == 302

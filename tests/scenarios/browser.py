@@ -130,3 +130,12 @@ def assert_fits_viewport(page: Page) -> None:
     width = page.viewport_size["width"] if page.viewport_size else 0
     scroll = int(page.evaluate("document.documentElement.scrollWidth"))
     assert scroll <= width, f"{page.url} is {scroll} px wide in a {width} px window"
+
+
+def go_to_nav(page: Page, key: str) -> None:
+    """Follow the main navigation's item `key` (its data-nav), opening the "More" menu first when the item
+    is in it (base.html: the first four items are on the bar, the rest under "More")."""
+    item = page.locator(f'.mainnav [data-nav="{key}"]')
+    if not item.is_visible():
+        page.get_by_test_id("nav-more").locator("summary").click()
+    item.click()
