@@ -716,7 +716,7 @@ def _back_to_today(request: TenantRequest, episode: Episode) -> HttpResponse:
 
 
 @tenant_view(rules.can_log_care)
-@post_only(back=form_page("care_today", Episode.objects.all(), to=lambda e: {}))
+@post_only(back=form_page("care_today", Episode.objects, to=lambda e: {}))
 def today_log(request: TenantRequest, pk: int) -> HttpResponse:
     """Log hours or an observation from the day list. Always answers with a redirect to the day list
     (Post/Redirect/Get): a refused or to-be-confirmed form is shown there again, so a reload never posts."""
@@ -761,7 +761,7 @@ def today_log(request: TenantRequest, pk: int) -> HttpResponse:
 
 
 @tenant_view(rules.can_log_care)
-@post_only(back=form_page("care_today", Episode.objects.all(), to=lambda e: {}))
+@post_only(back=form_page("care_today", Episode.objects, to=lambda e: {}))
 def today_indication(request: TenantRequest, pk: int) -> HttpResponse:
     """Record or change the hours indicated (LIP) from the day list; back to the list either way."""
     episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
