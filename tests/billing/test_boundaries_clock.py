@@ -283,6 +283,7 @@ def test_whatever_the_clock_does_a_change_is_split_by_the_next_run_and_nothing_i
                         event_type=s.types["PRE_CHECK" if org == s.south else "ECHO_SEO"],
                         occurred_at=local(2026, 12, 1, 10) + dt.timedelta(days=n),
                         professional=s.pros[org.pk],
+                        confirm_duplicate=True,  # a new scan each day on purpose, not a repeat by mistake
                     )
                     care_changed = True
                 elif action == "void":

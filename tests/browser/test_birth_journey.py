@@ -87,11 +87,4 @@ def test_the_page_with_the_delivery_form_fits_the_screen(page: Page, viewport: s
     page.goto(url)
     page.get_by_test_id("delivery-card").locator("summary").click()
     expect(page.get_by_test_id("delivery-form")).to_be_visible()
-    if viewport == "phone":
-        # The episode page's width on a phone is being fixed in another part of issue 17 (finding 4).
-        try:
-            assert_fits_viewport(page)
-        except AssertionError as exc:
-            pytest.xfail(str(exc))
-    else:
-        assert_fits_viewport(page)
+    assert_fits_viewport(page)

@@ -17,7 +17,7 @@ from pregnancies.catalogue import catalogue_seed
 from pregnancies.models import CareEvent, EventStatus, EventType
 from providers.models import Professional
 from tests.factories import CareEventFactory, ClientFactory, EpisodeFactory, TenantFactory
-from tests.scenarios.browser import PHONE, VIEWPORTS, assert_fits_viewport, clinician, sign_in_to_tenant
+from tests.scenarios.browser import VIEWPORTS, assert_fits_viewport, clinician, sign_in_to_tenant
 from tests.scenarios.clock import local
 
 NOW = local(2027, 3, 10, 10, 0)
@@ -85,12 +85,4 @@ def test_midwife_logs_a_check_from_her_home_in_at_most_three_clicks(page: Page, 
     logged = CareEvent.unscoped.filter(episode=iris, status=EventStatus.ACTIVE).order_by("occurred_at")
     assert [e.event_type.code for e in logged] == ["PRE_CHECK", "PRE_CHECK"]
     assert logged.last().created_by == midwife
-    if viewport is PHONE:
-        # The episode page's own layout on a phone is the phone part of issue 17 (finding 4), fixed
-        # elsewhere; until it lands only this assertion may fail, and the rest of the journey must pass.
-        try:
-            assert_fits_viewport(page)
-        except AssertionError as exc:
-            pytest.xfail(f"episode page on a phone: {exc}")
-    else:
-        assert_fits_viewport(page)
+    assert_fits_viewport(page)

@@ -172,22 +172,24 @@ def test_a_reload_or_language_switch_after_a_refused_form_shows_the_form(page: P
 
     def refuse_a_birth() -> None:
         _open(page, episode_url)
-        births = page.locator("#births")
-        births.locator("summary").click()
-        form = page.get_by_test_id("birth-form")
+        page.get_by_test_id("delivery-card").locator("summary").click()
+        form = page.get_by_test_id("delivery-form")
         # Two days before the intake: the service refuses it at the field (the browser cannot know).
-        form.locator("[name=born_at]").fill(typed_time(episode.intake_date - timedelta(days=2), "10:00"))
+        before = episode.intake_date - timedelta(days=2)
+        form.locator("[name=labour_started_at]").fill(typed_time(before, "08:00"))
+        form.locator("[name=born_at_1]").fill(typed_time(before, "10:00"))
+        form.locator("[name=placenta_at]").fill(typed_time(before, "10:20"))
         form.locator("button[type=submit]").click()
-        expect(page.get_by_test_id("birth-form").locator(".errorlist")).to_be_visible()
-        assert page.url.endswith("/births/")  # the browser is on the POST-only address
+        expect(page.get_by_test_id("delivery-form").locator(".errorlist").first).to_be_visible()
+        assert page.url.endswith("/delivery/")  # the browser is on the POST-only address
         assert_fits_viewport(page)
 
     refuse_a_birth()
     # A reload of that address (a GET) shows the episode page with the form, not a blank 405.
     response = page.goto(page.url)
     assert response is not None and response.status == 200
-    assert page.url.endswith(f"{episode_url}#births")
-    expect(page.get_by_test_id("birth-form")).to_be_attached()
+    assert page.url.endswith(f"{episode_url}#delivery")
+    expect(page.get_by_test_id("delivery-form")).to_be_attached()
     expect(page.get_by_test_id("event-form")).to_be_visible()
 
     # The language switch from the refused form lands on the episode page, now in English.

@@ -80,8 +80,4 @@ def test_midwife_starts_a_second_pregnancy_for_a_known_client(page: Page, viewpo
     second = Episode.unscoped.get(client=client, status="active")
     assert (second.gravida, second.parity, second.due_date) == (2, 1, expected_due)
     assert CareEvent.unscoped.get(episode=second).event_type.code == "INTAKE"
-    try:
-        assert_fits_viewport(page)
-    except AssertionError as too_wide:
-        # The episode page's layout on a phone is another part of issue 17; only this check waits for it.
-        pytest.xfail(f"episode page layout (issue 17, another part): {too_wide}")
+    assert_fits_viewport(page)

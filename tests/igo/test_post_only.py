@@ -22,7 +22,7 @@ PREGNANCY_FORMS = {
     "event_create": ("episode", "episode", Role.MIDWIFE),
     "event_void": ("event", "event", Role.MIDWIFE),
     "episode_key_dates": ("episode", "episode", Role.MIDWIFE),
-    "birth_create": ("episode", "episode#births", Role.MIDWIFE),
+    "episode_delivery": ("episode", "episode#delivery", Role.MIDWIFE),
     "episode_outcomes": ("episode", "episode#outcomes", Role.MIDWIFE),
     "birth_outcome": ("birth", "episode#births", Role.MIDWIFE),
     "episode_line": ("episode", "episode", Role.MIDWIFE),
@@ -137,16 +137,16 @@ def test_revoking_a_key_goes_back_to_the_keys_and_not_to_someone_elses(care, cli
 def test_the_language_switch_after_a_refused_form_returns_to_the_form_page(care, client_for):
     client = as_user(care, Role.MIDWIFE, client_for)
     refused = client.post(
-        reverse("birth_create", args=[care.tenant.slug, care.episode.pk]),
-        {"child_number": "1", "born_at": "", "outcome": "live", "place": "home", "mode": "spontaneous"},
+        reverse("episode_delivery", args=[care.tenant.slug, care.episode.pk]),
+        {"labour_started_at": "", "place": "home"},
     )
     assert refused.status_code == 400
     html = refused.content.decode()
     # The page shows the form with its error; the language switch leads to the episode page, not to the
     # POST-only address the browser is on.
-    assert 'data-testid="birth-form"' in html
+    assert 'data-testid="delivery-form"' in html
     nexts = re.findall(r'<input name="next" type="hidden" value="([^"]*)">', html)
-    assert nexts == [page_url(care, "episode#births")]
+    assert nexts == [page_url(care, "episode#delivery")]
     switched = client.post(reverse("set_language"), {"language": "en", "next": nexts[0]})
     assert switched.status_code == 302 and switched["Location"] == nexts[0]
     again = client.get(switched["Location"])
