@@ -309,6 +309,24 @@ def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_page(request, episode, _episode_context(request, episode))
 
 
+def _log_from_form(
+    request: TenantRequest, episode: Episode, data: dict[str, Any]
+) -> tuple[CareEvent, bool, list[str]]:
+    """A care event from a CareEventForm's cleaned data (the episode page's form and the day list's)."""
+    return services.care_event_log(
+        actor=request.user,
+        episode=episode,
+        event_type=data["event_type"],
+        occurred_at=data["occurred_at"],
+        quantity=data["quantity"],
+        location=data.get("location") or "",
+        note=data["note"],
+        submission_key=data["submission_key"],
+        confirm_over_limit=data["confirm_over_limit"],
+        confirm_duplicate=data["confirm_duplicate"],
+    )
+
+
 @tenant_view(rules.can_log_care)
 @post_only(back=form_page("episode_detail", Episode.objects))
 def event_create(request: TenantRequest, pk: int) -> HttpResponse:
@@ -321,18 +339,7 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            event, created, warnings = services.care_event_log(
-                actor=request.user,
-                episode=episode,
-                event_type=data["event_type"],
-                occurred_at=data["occurred_at"],
-                quantity=data["quantity"],
-                location=data["location"],
-                note=data["note"],
-                submission_key=data["submission_key"],
-                confirm_over_limit=data["confirm_over_limit"],
-                confirm_duplicate=data["confirm_duplicate"],
-            )
+            event, created, warnings = _log_from_form(request, episode, data)
         except ValidationError as exc:
             add_form_errors(form, exc)
         else:
@@ -729,17 +736,7 @@ def today_log(request: TenantRequest, pk: int) -> HttpResponse:
             form.add_error("note", _("Write down what you observed."))
         else:
             try:
-                event, created, warnings = services.care_event_log(
-                    actor=request.user,
-                    episode=episode,
-                    event_type=data["event_type"],
-                    occurred_at=data["occurred_at"],
-                    quantity=data["quantity"],
-                    note=data["note"],
-                    submission_key=data["submission_key"],
-                    confirm_over_limit=data["confirm_over_limit"],
-                    confirm_duplicate=data["confirm_duplicate"],
-                )
+                event, created, warnings = _log_from_form(request, episode, data)
             except ValidationError as exc:
                 add_form_errors(form, exc)
             else:
