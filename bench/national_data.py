@@ -531,13 +531,14 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
         tick = time.perf_counter()
         rows["clients"] = copy_rows(
             "pregnancies_client",
-            ("id", "tenant_id", "family_name", "given_names", "date_of_birth", "bsn", "postcode", "created_at"),
+            ("id", "tenant_id", "family_name", "given_names", "date_of_birth", "bsn", "postcode", "address", "city",
+             "phone", "gp_name", "created_at"),
             (
                 (
                     p.client, p.tenant, rng.choice(FAMILY), rng.choice(GIVEN),
                     p.intake - timedelta(days=rng.randint(18 * 365, 44 * 365)), bsn_generate(rng, used_bsn),
                     f"{1000 + p.client % 8900:04d}{rng.choice('ABCDEFGHJK')}{rng.choice('ABCDEFGHJK')}",
-                    aware(p.intake, dtime(9)),
+                    "", "", "", "", aware(p.intake, dtime(9)),
                 )
                 for p in plans
             ),
@@ -570,7 +571,7 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
             "pregnancies_episode",
             (
                 "id", "tenant_id", "client_id", "intake_date", "due_date", "gestational_age_at_intake", "parity",
-                "coordinating_professional_id", "status", "end_date", "end_reason", "labour_started_at",
+                "gravida", "dating_method", "coordinating_professional_id", "status", "end_date", "end_reason", "labour_started_at",
                 "placenta_plus_2h_at", "hospital_admitted_at", "hospital_discharged_at", "kraamzorg_ended_on",
                 "postnatal_ended_on", "blood_loss_ml", "kraamzorg_indicated_hours", "created_at", "changed_at",
             ),
@@ -578,7 +579,8 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
                 (
                     p.episode, p.tenant, p.client, p.intake,
                     p.intake + timedelta(days=280 - p.gestational_age_at_intake), p.gestational_age_at_intake,
-                    rng.choices([0, 1, 2, 3, 4], [42, 35, 15, 5, 3])[0], p.team["midwife"][0].pk,
+                    (parity := rng.choices([0, 1, 2, 3, 4], [42, 35, 15, 5, 3])[0]), parity + 1, "due_date",
+                    p.team["midwife"][0].pk,
                     "ended" if p.end_date else "active", p.end_date, p.end_reason, p.labour, p.placenta_2h,
                     p.admitted, p.discharged, p.kraamzorg_end, p.postnatal_end,
                     (int(rng.lognormvariate(5.9, 0.45)) if p.placenta_2h else None),
