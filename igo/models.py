@@ -50,6 +50,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Raised in the same transaction as every change to what the user may reach (her memberships and
+    # roles, their IGOs, her insurer links, her second factors: igo.access). The cached access of a request
+    # is keyed by it, and the user row is read on every request anyway, so a change counts from the next
+    # request on, whatever the cache holds or whether it answers at all.
+    access_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -64,6 +69,23 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.full_name or self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A saved user never writes `access_version` back: an object read before a change to her access
+        # would otherwise lower it again, and the cache would serve the access from before the change.
+        if (
+            not self._state.adding
+            and not args
+            and kwargs.get("update_fields") is None
+            and not kwargs.get("force_insert")
+        ):
+            deferred = self.get_deferred_fields()
+            kwargs["update_fields"] = [
+                f.attname
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.attname not in deferred and f.name != "access_version"
+            ]
+        super().save(*args, **kwargs)
 
     def get_full_name(self) -> str:
         return self.full_name or self.email
