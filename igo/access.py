@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 
-from igo.models import Insurer, InsurerMembership, Membership, Tenant, User
+from igo.models import Insurer, InsurerMembership, Membership, Tenant, User, access_version_raise
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +126,7 @@ def user_access(user: Any) -> UserAccess:
 
 def _raise(user_ids: Any, instance_user: User | None = None) -> None:
     """Raise the access version of these users (a list, or a subquery of ids) in the current transaction."""
-    User.objects.filter(pk__in=user_ids).update(access_version=F("access_version") + 1)
+    access_version_raise(user_ids)
     if instance_user is not None:  # the object the caller holds: its next read misses the cache too
         instance_user.access_version += 1
         instance_user.__dict__.pop("_igo_access", None)

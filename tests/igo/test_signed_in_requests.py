@@ -256,13 +256,12 @@ def test_a_deactivated_account_or_a_changed_password_signs_out_at_the_next_reque
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_saving_a_user_read_before_a_change_does_not_bring_back_the_old_access(world_a, client_for):
+def test_a_bulk_update_counts_and_saving_a_user_read_before_it_does_not_undo_it(world_a, client_for):
     midwife = world_a.user(Role.MIDWIFE)
     client = client_for(midwife)
     warm(client, world_a)
     stale = User.objects.get(pk=midwife.pk)
-    Membership.unscoped.filter(user=midwife).update(is_active=False)  # no signal: raised by hand below
-    access._raise([midwife.pk])
+    Membership.unscoped.filter(user=midwife).update(is_active=False)  # no signal: the queryset raises it
     stale.full_name = "Another Name"
     stale.save()  # must not write the version it read
     assert client.get(page(world_a)).status_code == 404
@@ -289,3 +288,15 @@ def test_without_the_cache_the_access_is_read_from_the_database(world_a, client_
     assert client.get(page(world_a)).status_code == 404
     monkeypatch.undo()  # back: the old entry is under the old version, never read again
     assert client.get(page(world_a)).status_code == 404
+
+
+def test_bulk_changes_of_igos_and_insurer_links_count_at_the_next_request(world_a, insurer_user, client_for):
+    from igo.models import Tenant
+
+    midwife_client, insurer_client = client_for(world_a.user(Role.MIDWIFE)), client_for(insurer_user)
+    warm(midwife_client, world_a)
+    assert insurer_client.get(reverse("insurer_dashboard")).status_code == 200
+    Tenant.objects.filter(pk=world_a.tenant.pk).update(is_active=False)
+    InsurerMembership.objects.filter(user=insurer_user).update(is_active=False)
+    assert midwife_client.get(page(world_a)).status_code == 404
+    assert insurer_client.get(reverse("insurer_dashboard")).status_code in (403, 404)
