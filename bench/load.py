@@ -64,6 +64,7 @@ SCENARIOS = {
     # name: (method, expected status, what)
     "bare": ("GET", 200, "bare Django view /bench/bare/ (signed in)"),
     "bare-anon": ("GET", 200, "the same bare view without cookies (no session, no user)"),
+    "bare-tenant": ("GET", 200, "the bare view under /t/<slug>/ (signed in: the tenant middleware too)"),
     "get": ("GET", 200, "GET timeline /t/<slug>/episodes/<pk>/"),
     "post": ("POST", 302, "POST log, plain form (302)"),
     "post-htmx": ("POST", 201, "POST log, htmx (201: the new row and a fresh form)"),
@@ -114,7 +115,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=8710, help="port of the server on 127.0.0.1 (8710)")
     parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument(
+        "--ratio",
+        action="store_true",
+        help="issue 18's run: bare and post-htmx in closed loop (and post-htmx with think time), then the "
+        "throughput ratio against 0.50; --users defaults to 50 (other options still apply)",
+    )
+    parser.add_argument(
+        "--show-queries", action="store_true", help="also print the SQL run before the view (tenant page)"
+    )
     args = parser.parse_args(argv)
+    if args.ratio:
+        if "--scenarios" not in (argv if argv is not None else sys.argv):
+            args.scenarios = "bare,post-htmx"
+        if "--users" not in (argv if argv is not None else sys.argv):
+            args.users = [50]
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for name in args.scenarios:
@@ -250,6 +265,59 @@ def sessions_delete(keys: list[str]) -> None:
 
     Session.objects.filter(session_key__in=keys).delete()
     connections.close_all()
+
+
+# --- queries before the view ----------------------------------------------------------------------
+
+QUERY_TARGET = 3
+TRANSACTION_STATEMENT = re.compile(
+    r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO)", re.I
+)
+
+
+def queries_before_view(fixture: Fixture, *, show: bool = False) -> str:
+    """The SQL a signed-in GET of a tenant page runs around a view that runs none (`/t/<slug>/bench/bare/`,
+    bench/urls.py): session, user, access checks and the session's write. Three requests with one session in
+    this process (its cache: the settings' one): the first after a sign-in (the tenant not yet in the session,
+    the access cache possibly cold), then two alike. Transaction statements are not counted."""
+    from django.conf import settings
+    from django.db import connection, connections
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    client = DjangoClient()
+    client.cookies[settings.SESSION_COOKIE_NAME] = fixture.sessions[0][0]
+    counts = []
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        for i in range(3):
+            with CaptureQueriesContext(connection) as ctx:
+                response = client.get(f"/t/{fixture.slug}/bench/bare/")
+            if response.status_code != 200:
+                sys.exit(f"The tenant's bare view answered {response.status_code}.")
+            sql = [q["sql"] for q in ctx.captured_queries if not TRANSACTION_STATEMENT.match(q["sql"])]
+            counts.append(len(sql))
+            if show:
+                print(f"  request {i + 1}: {len(sql)} queries ({len(ctx.captured_queries)} statements)")
+                for q in sql:
+                    print(f"    {q[:200]}")
+    connections.close_all()
+    return f"{counts[0]} (first request), {counts[1]} / {counts[2]} (next two)"
+
+
+def ratios(all_runs: list[tuple[int, list[Run]]], duration: float) -> None:
+    """Closed-loop throughput of the logging POSTs against the signed-in bare view's, same server and users."""
+    for conn_max_age, runs in all_runs:
+        closed = {(r.scenario, r.users): r for r in runs if r.mode == "closed"}
+        for (scenario, users), run in closed.items():
+            bare = closed.get(("bare", users))
+            if bare is None or not scenario.startswith("post") or not bare.n:
+                continue
+            ratio = run.n / bare.n
+            print(
+                f"Closed loop, {users} users, CMA {conn_max_age}: {scenario} {run.n / duration:.1f} req/s, "
+                f"bare {bare.n / duration:.1f} req/s: ratio {ratio:.2f} (target ≥ 0.50: "
+                f"{'met' if ratio >= 0.5 else 'not met'}; load {run.load[0]:.2f} / {bare.load[0]:.2f})"
+            )
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -568,6 +636,9 @@ class Workload:
                 "GET", "/bench/bare/", anonymous=self.scenario == "bare-anon"
             )
             return self.check(user, status, 200, body)
+        if self.scenario == "bare-tenant":
+            status, _, body = await user.request("GET", f"/t/{f.slug}/bench/bare/")
+            return self.check(user, status, 200, body)
         if self.scenario == "get":
             pk = rng.choice(f.episodes)
             status, _, body = await user.request("GET", f"{self.base}/{pk}/")
@@ -637,6 +708,7 @@ class Run:
     cpu: dict[str, float]
     connections: int
     errors: list[str]
+    load: tuple[float, float]  # 1-minute load average (`uptime`) at the start and the end of the run
 
     @property
     def n(self) -> int:
@@ -702,7 +774,7 @@ async def run_load(
 
 HEADER = (
     "| scenario | users | mode | requests | errors | req/s | p50 ms | p95 ms | p99 ms | max ms "
-    "| CPU s gen / gunicorn / pg / redis / others | server CPU ms/req |"
+    "| CPU s gen / gunicorn / pg / redis / others | server CPU ms/req | load 1 min |"
 )
 
 
@@ -713,7 +785,7 @@ def row(run: Run, duration: float) -> str:
         f"| {run.scenario} | {run.users} | {run.mode} | {run.n:,} | {run.failed} | {run.n / duration:.1f} "
         f"| {run.pct(50):.1f} | {run.pct(95):.1f} | {run.pct(99):.1f} | {max(s.ms for s in run.samples):.1f} "
         f"| {c['generator']:.1f} / {c['gunicorn']:.1f} / {c['postgres']:.1f} / {c['redis']:.1f} / "
-        f"{c['others']:.1f} | {server:.1f} |"
+        f"{c['others']:.1f} | {server:.1f} | {run.load[0]:.2f}–{run.load[1]:.2f} |"
     )
 
 
@@ -745,6 +817,9 @@ async def measure(args: argparse.Namespace, fixture: Fixture, conn_max_age: int,
                     print(f"  {scenario}: skipped, no episode in the prenatal phase")
                     continue
                 for mode in args.modes:
+                    if args.ratio and mode == "think" and scenario != "post-htmx":
+                        continue  # the ratio run: only the logging POST with think time (issue 17's p95)
+                    load_before = os.getloadavg()[0]
                     rng = random.Random(f"{args.seed}-{scenario}-{n_users}-{mode}")
                     samples, first, last, opened = await run_load(
                         users,
@@ -759,7 +834,16 @@ async def measure(args: argparse.Namespace, fixture: Fixture, conn_max_age: int,
                     for u in users:
                         u.errors.clear()
                     cpu = cpu_between(first, last, with_reaped=conn_max_age == 0)
-                    run = Run(scenario, n_users, mode, samples, cpu, opened, errors)
+                    run = Run(
+                        scenario,
+                        n_users,
+                        mode,
+                        samples,
+                        cpu,
+                        opened,
+                        errors,
+                        (load_before, os.getloadavg()[0]),
+                    )
                     runs.append(run)
                     print(row(run, args.duration), flush=True)
                     if errors:
@@ -785,6 +869,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     fixture = prepare(args, max(args.users))
+    before_view = queries_before_view(fixture, show=args.show_queries)
+    print(f"Queries before the view of a tenant page: {before_view}")
     cores = os.cpu_count()
     print(
         f"gunicorn {args.worker_class}, {args.workers} workers"
@@ -801,7 +887,7 @@ def main(argv: list[str] | None = None) -> None:
             for conn_max_age in args.conn_max_age:
                 print(f"\n=== DB_CONN_MAX_AGE={conn_max_age} " + "=" * 60)
                 print(HEADER)
-                print("|" + "---|" * 12)
+                print("|" + "---|" * 13)
                 runs = asyncio.run(measure(args, fixture, conn_max_age, Path(tmp)))
                 all_runs.append((conn_max_age, runs))
         finally:
@@ -813,7 +899,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"\n=== Summary ({timezone.localdate().isoformat()}, commit {git_commit()}) " + "=" * 40)
     print(HEADER)
-    print("|" + "---|" * 12)
+    print("|" + "---|" * 13)
     for conn_max_age, runs in all_runs:
         for run in runs:
             print(
@@ -821,6 +907,11 @@ def main(argv: list[str] | None = None) -> None:
                     f"| {run.scenario} |", f"| {run.scenario} (CMA {conn_max_age}) |", 1
                 )
             )
+    ratios(all_runs, args.duration)
+    print(
+        f"Before the view (signed-in GET of a tenant page, in this process): {before_view}"
+        f" (target ≤ {QUERY_TARGET}, BEGIN/COMMIT/SAVEPOINT not counted)"
+    )
     busy = [r for _c, runs in all_runs for r in runs if r.cpu["others"] > 0.1 * r.cpu["wall"]]
     if busy:
         print(

@@ -7,4 +7,6 @@ class IgoConfig(AppConfig):
     verbose_name = _("Accounts and tenancy")
 
     def ready(self) -> None:
-        from igo import checks  # noqa: F401  (registers the deploy checks)
+        from igo import access, checks  # noqa: F401  (checks: registers the deploy checks)
+
+        access.connect()  # the access cache's invalidation (igo.access)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -49,9 +50,43 @@ class TenantMiddleware:
         tenant, roles = selectors.tenant_for_member(slug=slug, user=request.user)
         request.tenant = tenant  # type: ignore[attr-defined]
         request.tenant_roles = roles  # type: ignore[attr-defined]
-        request.session["last_tenant"] = tenant.slug
+        if request.session.get("last_tenant") != tenant.slug:  # written only when it changes
+            request.session["last_tenant"] = tenant.slug
         with tenant_scope(tenant):
             return self.get_response(request)
+
+
+# The idle timeout: a session ends SESSION_COOKIE_AGE seconds after its last write. Writing it on every
+# request (SESSION_SAVE_EVERY_REQUEST) cost an UPDATE and a transaction per request; writing it at most
+# once this many seconds keeps the timeout within this margin of SESSION_COOKIE_AGE.
+SESSION_REFRESH_SECONDS = 60
+SESSION_SEEN_KEY = "_igo_seen"
+
+
+class SessionIdleMiddleware:
+    """Keeps a signed-in session alive while it is used, without writing it on every request.
+
+    The session is saved when something in it changed (Django's SessionMiddleware) or when its last save is
+    SESSION_REFRESH_SECONDS old: then the moment is noted in it, which makes it modified, so the store
+    moves its expiry SESSION_COOKIE_AGE ahead. Sits just inside SessionMiddleware, so it sees the response
+    before the session is saved.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty():  # no session cookie, or signed out in this request
+            return response
+        seen = session.get(SESSION_SEEN_KEY)
+        if session.is_empty():  # the cookie named no live session: nothing to keep alive
+            return response
+        now = int(time.time())
+        if session.modified or not isinstance(seen, int) or not 0 <= now - seen < SESSION_REFRESH_SECONDS:
+            session[SESSION_SEEN_KEY] = now
+        return response
 
 
 class MFARequiredMiddleware:

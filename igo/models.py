@@ -14,7 +14,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from igo.tenancy import TenantOwned
+from igo.tenancy import TenantManager, TenantOwned
 from igo.validators import validate_igo_agb_code, validate_uzovi_code
 
 
@@ -50,6 +50,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Raised in the same transaction as every change to what the user may reach (her memberships and
+    # roles, their IGOs, her insurer links, her second factors: igo.access). The cached access of a request
+    # is keyed by it, and the user row is read on every request anyway, so a change counts from the next
+    # request on, whatever the cache holds or whether it answers at all.
+    access_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -65,11 +70,83 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.full_name or self.email
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A saved user never writes `access_version` back: an object read before a change to her access
+        # would otherwise lower it again, and the cache would serve the access from before the change.
+        if (
+            not self._state.adding
+            and not args
+            and kwargs.get("update_fields") is None
+            and not kwargs.get("force_insert")
+        ):
+            deferred = self.get_deferred_fields()
+            kwargs["update_fields"] = [
+                f.attname
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.attname not in deferred and f.name != "access_version"
+            ]
+        super().save(*args, **kwargs)
+
     def get_full_name(self) -> str:
         return self.full_name or self.email
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email.split("@")[0]
+
+
+def access_version_raise(user_ids: Any) -> None:
+    """Raise the access version of these users (ids, or a subquery of ids) in the current transaction: their
+    cached access (igo.access) is not read again."""
+    User.objects.filter(pk__in=user_ids).update(access_version=models.F("access_version") + 1)
+
+
+class AccessQuerySet(models.QuerySet):
+    """The queryset of a model that decides what users may reach (memberships, IGOs, insurer links,
+    insurers). Saves and deletes raise the users' access version through signals (igo.access); `update` and
+    `bulk_create` send none, so they raise it here, in the same transaction."""
+
+    def _access_users(self) -> list[int]:
+        raise NotImplementedError
+
+    def update(self, **kwargs: Any) -> int:
+        from django.db import transaction
+
+        with transaction.atomic(using=self.db):
+            users = self._access_users()  # before the update, which may change what the filter selects
+            count = super().update(**kwargs)
+            access_version_raise(users)
+        return count
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        from django.db import transaction
+
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            users = {getattr(o, "user_id", None) for o in created} - {None}
+            if users:
+                access_version_raise(list(users))
+        return created
+
+
+class UserLinkQuerySet(AccessQuerySet):
+    def _access_users(self) -> list[int]:
+        return list(self.values_list("user_id", flat=True).distinct().order_by())
+
+
+class IgoQuerySet(AccessQuerySet):
+    def _access_users(self) -> list[int]:
+        pks = list(self.values_list("pk", flat=True))
+        return list(
+            Membership.unscoped.filter(tenant_id__in=pks).values_list("user_id", flat=True).distinct()
+        )
+
+
+class InsurerQuerySet(AccessQuerySet):
+    def _access_users(self) -> list[int]:
+        pks = list(self.values_list("pk", flat=True))
+        return list(
+            InsurerMembership.objects.filter(insurer_id__in=pks).values_list("user_id", flat=True).distinct()
+        )
 
 
 slug_validator = RegexValidator(
@@ -90,6 +167,8 @@ class Tenant(models.Model):
     iban = models.CharField(_("IBAN"), max_length=34, blank=True)
     bic = models.CharField(_("BIC"), max_length=11, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = models.Manager.from_queryset(IgoQuerySet)()
 
     class Meta:
         verbose_name = _("IGO")
@@ -127,6 +206,9 @@ class Membership(TenantOwned):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    objects = TenantManager.from_queryset(UserLinkQuerySet)()  # type: ignore[misc]
+    unscoped = models.Manager.from_queryset(UserLinkQuerySet)()  # type: ignore[misc]
 
     class Meta:
         verbose_name = _("membership")
@@ -205,6 +287,8 @@ class Insurer(models.Model):
     name = models.CharField(_("name"), max_length=200)
     is_active = models.BooleanField(_("active"), default=True)
 
+    objects = models.Manager.from_queryset(InsurerQuerySet)()
+
     class Meta:
         verbose_name = _("insurer")
         verbose_name_plural = _("insurers")
@@ -228,6 +312,8 @@ class InsurerMembership(models.Model):
     insurer = models.ForeignKey(Insurer, on_delete=models.PROTECT, related_name="memberships")
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = models.Manager.from_queryset(UserLinkQuerySet)()
 
     class Meta:
         verbose_name = _("insurer user")

@@ -9,6 +9,7 @@ from django.core import signing
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
+from igo.access import user_access
 from igo.models import Insurer, InsurerMembership, Invitation, Membership, Tenant, User
 from igo.tenancy import current_tenant
 
@@ -34,15 +35,12 @@ def tenant_for_member(*, slug: str, user: User | AnonymousUser) -> tuple[Tenant,
 
     An IGO that does not exist, is inactive, or in which the user holds no active role raises one and the
     same Http404, so that a response does not reveal which IGOs exist. Whether a role may use the page
-    (403) is for the caller to decide.
+    (403) is for the caller to decide. Read from the user's cached access (igo.access).
     """
-    tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
-    if tenant is None:
+    found = user_access(user).tenant(slug)
+    if found is None or not found[1]:
         raise Http404
-    roles = user_roles(user=user, tenant=tenant)
-    if not roles:
-        raise Http404
-    return tenant, roles
+    return found
 
 
 def user_insurers(*, user: User) -> list[Insurer]:
@@ -62,17 +60,13 @@ class Access:
 
 
 def request_access(request: HttpRequest) -> Access:
+    """From the user's cached access (igo.access): no query when the cache has it."""
     cached = getattr(request, "_igo_access", None)
     if cached is None:
-        user = request.user
-        if isinstance(user, User) and user.is_authenticated:
-            cached = Access(
-                tenants=user_tenants(user=user),
-                insurers=user_insurers(user=user),
-                all_roles=user_all_roles(user=user),
-            )
-        else:
-            cached = Access(tenants=[], insurers=[], all_roles=frozenset())
+        access = user_access(request.user)
+        cached = Access(
+            tenants=list(access.tenants), insurers=list(access.insurers), all_roles=access.all_roles
+        )
         request._igo_access = cached  # type: ignore[attr-defined]
     return cached
 
@@ -88,12 +82,9 @@ def user_all_roles(*, user: User) -> frozenset[str]:
 
 def has_second_factor(*, user: User) -> bool:
     """Whether the user has set up a second factor of any kind allauth offers here (an authenticator app
-    or a passkey / security key); recovery codes alone are not one, they only stand in for a lost one."""
-    from allauth.mfa.models import Authenticator
-
-    return Authenticator.objects.filter(
-        user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
-    ).exists()
+    or a passkey / security key); recovery codes alone are not one, they only stand in for a lost one.
+    From the user's cached access (igo.access)."""
+    return user_access(user).has_second_factor
 
 
 def second_factor_required(*, user: User) -> bool:
@@ -101,11 +92,8 @@ def second_factor_required(*, user: User) -> bool:
     operator (igo.rules.needs_mfa). A user with none of these can reach no data."""
     from igo.rules import needs_mfa
 
-    return needs_mfa(
-        roles=user_all_roles(user=user),
-        is_insurer_user=bool(user_insurers(user=user)),
-        is_operator=user.is_staff,
-    )
+    access = user_access(user)
+    return needs_mfa(roles=access.all_roles, is_insurer_user=bool(access.insurers), is_operator=user.is_staff)
 
 
 def second_factor_missing(*, user: User) -> bool:

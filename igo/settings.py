@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "igo.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "igo.middleware.SessionIdleMiddleware",
     "igo.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -249,7 +250,9 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Sessions end after an hour without activity, and always when the browser closes.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(60 * 60)))
-SESSION_SAVE_EVERY_REQUEST = True
+# The idle timeout: igo.middleware.SessionIdleMiddleware saves a used session at most once a minute (not on
+# every request), which moves its expiry SESSION_COOKIE_AGE ahead.
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # --- Internationalisation --------------------------------------------------------------------

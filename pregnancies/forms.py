@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db.models import Case, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from igo.forms import LocalDateTimeField
@@ -197,8 +196,48 @@ class IntakeForm(PregnancyForm):
         return {**client, **self.pregnancy_data()}
 
 
+class _ListedChoiceIterator(forms.models.ModelChoiceIterator):
+    """The choices of a ListedModelChoiceField: its list, without a query."""
+
+    def _listed(self) -> list[Any]:
+        return list(getattr(self.field, "listed", []))
+
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self._listed():
+            yield self.choice(obj)
+
+    def __len__(self) -> int:
+        return len(self._listed()) + (self.field.empty_label is not None)
+
+    def __bool__(self) -> bool:
+        return self.field.empty_label is not None or bool(self._listed())
+
+
+class ListedModelChoiceField(forms.ModelChoiceField):
+    """A choice among objects the view has already read (`listed`), in their order: neither the form's
+    rendering nor its validation queries them again (the logging form's catalogue entries, issue 18)."""
+
+    iterator = _ListedChoiceIterator
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listed: list[Any] = []
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        for obj in self.listed:
+            if str(obj.pk) == str(value):
+                return obj
+        raise forms.ValidationError(
+            self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+        )
+
+
 class CareEventForm(forms.Form):
-    event_type = forms.ModelChoiceField(label=_("Care"), queryset=EventType.unscoped.none())
+    event_type = ListedModelChoiceField(label=_("Care"), queryset=EventType.unscoped.none())
     occurred_at = LocalDateTimeField(label=_("Date and time"), widget=DATETIME)
     quantity = forms.DecimalField(
         label=_("Quantity"), min_value=Decimal("0.01"), max_digits=6, decimal_places=2, initial=Decimal("1")
@@ -216,12 +255,12 @@ class CareEventForm(forms.Form):
 
     def __init__(self, *args: Any, event_types: list[EventType] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        ids = [t.pk for t in event_types or []]
         field = self.fields["event_type"]
-        # Offered in the order given (selectors.event_types_for: the phase's entries, most used first).
-        order = Case(*(When(pk=pk, then=Value(i)) for i, pk in enumerate(ids)), default=Value(len(ids)))
-        field.queryset = EventType.unscoped.filter(pk__in=ids).order_by(order, "code")  # type: ignore[attr-defined]
-        field.label_from_instance = event_type_label  # type: ignore[attr-defined]
+        assert isinstance(field, ListedModelChoiceField)
+        # Offered in the order given (selectors.event_types_for: the phase's entries, most used first), from
+        # the list itself: no query to render or to check the choice.
+        field.listed = list(event_types or [])
+        field.label_from_instance = event_type_label  # type: ignore[method-assign,assignment]
         if not self.is_bound:
             self.initial.setdefault("submission_key", uuid.uuid4())
 

@@ -1223,8 +1223,9 @@ def care_event_log(
             }
         )
     organisation = organisation or professional.organisation
-    # Lock the episode so concurrent logging cannot pass the hour limit or a phase change together.
-    episode = Episode.objects.select_for_update().get(pk=episode.pk)
+    # Lock the episode so concurrent logging cannot pass the hour limit or a phase change together (its
+    # client read along for the access log, not locked).
+    episode = Episode.objects.select_for_update(of=("self",)).select_related("client").get(pk=episode.pk)
     phase, warnings = _validate_event(
         episode=episode,
         event_type=event_type,

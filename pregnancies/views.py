@@ -310,12 +310,14 @@ def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
 
 
 def _log_from_form(
-    request: TenantRequest, episode: Episode, data: dict[str, Any]
+    request: TenantRequest, episode: Episode, data: dict[str, Any], professional: Any = None
 ) -> tuple[CareEvent, bool, list[str]]:
-    """A care event from a CareEventForm's cleaned data (the episode page's form and the day list's)."""
+    """A care event from a CareEventForm's cleaned data (the episode page's form and the day list's); the
+    caller's `professional_for` of the user, when it has read it, saves the service reading it again."""
     return services.care_event_log(
         actor=request.user,
         episode=episode,
+        professional=professional,
         event_type=data["event_type"],
         occurred_at=data["occurred_at"],
         quantity=data["quantity"],
@@ -339,7 +341,7 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            event, created, warnings = _log_from_form(request, episode, data)
+            event, created, warnings = _log_from_form(request, episode, data, professional)
         except ValidationError as exc:
             add_form_errors(form, exc)
         else:

@@ -69,6 +69,19 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("IGO_REQUIRE_REAL_SERVICES=1 but Celery has no Redis broker")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _access_cache_of_this_run() -> Iterator[None]:
+    """The access cache (igo.access) keys entries by user id and version; a test database made again starts
+    its ids anew while Redis keeps the entries of an earlier run: this run uses keys of its own."""
+    import uuid
+
+    from igo import access
+
+    prefix, access.CACHE_PREFIX = access.CACHE_PREFIX, f"{access.CACHE_PREFIX}:test-{uuid.uuid4().hex[:12]}"
+    yield
+    access.CACHE_PREFIX = prefix
+
+
 @pytest.fixture(autouse=True)
 def _clock_marker(request: pytest.FixtureRequest) -> Iterator[None]:
     """`@pytest.mark.clock(moment)` on a test, class or module: the clock is at `moment` (ticking) before
