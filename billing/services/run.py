@@ -238,7 +238,7 @@ def billing_run_batch(
         # split rules) changed since the split was last computed or confirmed.
         check = [line for line in lines if line.allocated and line.episode_id in stale]
         phases = {(line.episode_id, line.phase) for line in (*check, *unallocated)}
-        care = care_fingerprints({e for e, _p in phases}) if phases else {}
+        care = care_fingerprints(phases)
 
         def unchanged(line: SplitLine) -> bool:
             known = seen.get(line.episode_id)

@@ -132,11 +132,25 @@ def current_debits(episode_ids: list[int]) -> list[SplitLine]:
     ]
 
 
-def care_fingerprints(episode_ids: Iterable[int]) -> dict[tuple[int, str], str]:
-    """Per (episode, phase) of these episodes, a fingerprint of its active care: everything of it the split
-    reads (each event's id, type, quantity and organisation), in one string, hashed. A phase without active
-    care has none here ("" stands for it). The billing run keeps the fingerprint a line's split was computed
-    or confirmed on (EpisodeBillingState.seen_care): the same fingerprint, the same split."""
+def _phases_filter(phases: Iterable[tuple[int, str]]) -> Q:
+    """The care events of these (episode, phase) pairs (one IN list per phase)."""
+    by_phase: dict[str, list[int]] = defaultdict(list)
+    for episode_id, phase in phases:
+        by_phase[phase].append(episode_id)
+    where = Q()
+    for phase, ids in sorted(by_phase.items()):
+        where |= Q(phase=phase, episode_id__in=ids)
+    return where
+
+
+def care_fingerprints(phases: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """Per (episode, phase) pair, a fingerprint of its active care: everything of it the split reads (each
+    event's id, type, quantity and organisation), in one string, hashed. A phase without active care has none
+    here ("" stands for it). The billing run keeps the fingerprint a line's split was computed or confirmed on
+    (EpisodeBillingState.seen_care): the same fingerprint, the same split."""
+    where = _phases_filter(phases)
+    if not where:
+        return {}
     text = Concat(
         Cast("pk", TextField()),
         Value(","),
@@ -148,7 +162,7 @@ def care_fingerprints(episode_ids: Iterable[int]) -> dict[tuple[int, str], str]:
         output_field=TextField(),
     )
     rows = (
-        CareEvent.objects.filter(episode_id__in=list(episode_ids), status=EventStatus.ACTIVE)
+        CareEvent.objects.filter(where, status=EventStatus.ACTIVE)
         .order_by()
         .values("episode_id", "phase")
         .annotate(fingerprint=MD5(StringAgg(text, ";", order_by="pk")))
@@ -167,12 +181,7 @@ class SplitContext:
         if phases is None:
             where = Q(episode_id__in=list(episode_ids))
         else:
-            by_phase: dict[str, list[int]] = defaultdict(list)
-            for episode_id, phase in phases:
-                by_phase[phase].append(episode_id)
-            where = Q()
-            for phase, ids in sorted(by_phase.items()):
-                where |= Q(phase=phase, episode_id__in=ids)
+            where = _phases_filter(phases)
             if not where:
                 return
         for row in (

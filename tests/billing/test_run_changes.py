@@ -68,7 +68,7 @@ def test_a_change_in_one_phase_reads_and_divides_only_that_phase_again(s, phases
     before = {p: split_of(line) for p, line in lines.items()}
     state = EpisodeBillingState.unscoped.get(episode=ep)
     with tenant_scope(s.tenant):
-        fingerprints = care_fingerprints([ep.pk])
+        fingerprints = care_fingerprints([(ep.pk, p) for p in ("prenatal", "natal", "postnatal")])
     assert state.seen_care == {
         p: fingerprints.get((ep.pk, p), "") for p in ("prenatal", "natal", "postnatal")
     }
