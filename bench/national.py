@@ -288,7 +288,10 @@ def bill_history(tenant_ids: list[int], first: date) -> dict[str, Any]:
             "AT TIME ZONE 'Europe/Amsterdam' WHERE service_end < %s",
             [first],
         )
-        cur.execute("UPDATE billing_episodebillingstate SET checked_at = %s", [history_checked_at(first)])
+        cur.execute(
+            "UPDATE billing_episodebillingstate SET checked_at = %s, checked_for = %s",
+            [history_checked_at(first), first - timedelta(days=1)],
+        )
         cur.execute("VACUUM ANALYZE billing_claimline")
         cur.execute("VACUUM ANALYZE billing_allocation")
         cur.execute("VACUUM ANALYZE billing_episodebillingstate")
@@ -299,7 +302,8 @@ def reset_month(first: date) -> None:
     """Back to the state after the history: no batches, no lines of the month, every episode last checked
     at the end of the day before the month (so every run of the script measures the same work)."""
     with cursor() as cur:
-        cur.execute("TRUNCATE " + ", ".join(BATCH_TABLES))
+        # Work items (a held line's reason) and insurer payments refer to batches; all of them go.
+        cur.execute("TRUNCATE " + ", ".join(["billing_workitem", "billing_insurerpayment", *BATCH_TABLES]))
         cur.execute(
             "DELETE FROM billing_allocation WHERE claim_line_id IN "
             "(SELECT id FROM billing_claimline WHERE service_end >= %s OR created_at >= %s)",
@@ -313,7 +317,10 @@ def reset_month(first: date) -> None:
         )
         cur.execute("UPDATE billing_claimline SET is_current = true WHERE NOT is_current AND sign = 'debit'")
         cur.execute("DELETE FROM billing_workitem")
-        cur.execute("UPDATE billing_episodebillingstate SET checked_at = %s", [history_checked_at(first)])
+        cur.execute(
+            "UPDATE billing_episodebillingstate SET checked_at = %s, checked_for = %s",
+            [history_checked_at(first), first - timedelta(days=1)],
+        )
         cur.execute("VACUUM ANALYZE billing_claimline")
         cur.execute("VACUUM ANALYZE billing_allocation")
         cur.execute("VACUUM ANALYZE billing_episodebillingstate")
@@ -705,7 +712,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.skip_recheck:
             with cursor() as cur:  # the next day: every check was yesterday
                 cur.execute(
-                    "UPDATE billing_episodebillingstate SET checked_at = checked_at - interval '1 day'"
+                    "UPDATE billing_episodebillingstate SET checked_at = checked_at - interval '1 day', "
+                    "checked_for = checked_for - 1"
                 )
             connections.close_all()
             recheck_candidates = candidates(tenant_ids, recheck_day)

@@ -22,6 +22,7 @@ import threading
 import time
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bench.common import query_times
 
@@ -186,20 +187,29 @@ INSERT_ALLOCATIONS = """
 """
 
 # The billing state of every episode the run checks (billing.services.run._candidates, without the clause for
-# lines left unallocated: there are none).
+# lines left unallocated: there are none): new, changed, marked; by the day, one with a key date on or after the
+# day its last check billed by and on or before today, or waiting in a work item (a check without that day:
+# every active one, every ended one whose end was not behind it).
 UPSERT_STATES = """
-    INSERT INTO billing_episodebillingstate (tenant_id, episode_id, checked_at, seen_changed_at, seen_rules, recheck)
-    SELECT e.tenant_id, e.id, now(), e.changed_at, '', false
+    INSERT INTO billing_episodebillingstate (tenant_id, episode_id, checked_at, checked_for, seen_changed_at,
+                                             seen_rules, recheck)
+    SELECT e.tenant_id, e.id, now(), %(today)s, e.changed_at, '', false
     FROM pregnancies_episode e LEFT JOIN billing_episodebillingstate s ON s.episode_id = e.id
     WHERE e.tenant_id = ANY(%(t)s)
       AND (s.id IS NULL OR e.changed_at IS DISTINCT FROM s.seen_changed_at OR s.recheck
+           OR (s.checked_for < %(today)s AND (
+               (e.labour_started_at AT TIME ZONE 'Europe/Amsterdam')::date BETWEEN s.checked_for AND %(today)s
+               OR (e.placenta_plus_2h_at AT TIME ZONE 'Europe/Amsterdam')::date BETWEEN s.checked_for AND %(today)s
+               OR e.postnatal_ended_on BETWEEN s.checked_for AND %(today)s
+               OR e.end_date BETWEEN s.checked_for AND %(today)s))
            OR (s.checked_at < %(midnight)s AND (
-               e.status = 'active'
-               OR e.end_date >= (s.checked_at AT TIME ZONE 'Europe/Amsterdam')::date
+               (s.checked_for IS NULL AND (
+                   e.status = 'active' OR e.end_date >= (s.checked_at AT TIME ZONE 'Europe/Amsterdam')::date))
                OR EXISTS (SELECT 1 FROM billing_workitem w WHERE w.episode_id = e.id AND w.resolved_at IS NULL
                           AND w.reason = ANY(%(waiting)s)))))
     ON CONFLICT (episode_id) DO UPDATE
-      SET checked_at = EXCLUDED.checked_at, seen_changed_at = EXCLUDED.seen_changed_at, recheck = false
+      SET checked_at = EXCLUDED.checked_at, checked_for = EXCLUDED.checked_for,
+          seen_changed_at = EXCLUDED.seen_changed_at, recheck = false
 """
 
 
@@ -277,7 +287,13 @@ def write_bound(
 ) -> dict[str, Any]:
     """(b): the set-based writes in one transaction per connection (tenants divided over the connections
     as the workers would take them), started together; rolled back. Best of `repeat`."""
-    params = {"first": first, "last": last, "midnight": midnight, "waiting": waiting}
+    params = {
+        "first": first,
+        "last": last,
+        "midnight": midnight,
+        "today": midnight.astimezone(ZoneInfo(TZ)).date(),
+        "waiting": waiting,
+    }
     runs: list[dict[str, Any]] = []
     for _ in range(repeat):
         out: dict[int, Any] = {}

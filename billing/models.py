@@ -609,6 +609,10 @@ class EpisodeBillingState(TenantOwned):
     )
     # The moment the run read the clock; its local date is the day the run billed by (the daily re-check).
     checked_at = models.DateTimeField()
+    # The day the check billed by (the run's `today`): the next run with a later day looks at the episode
+    # again only when one of its key dates falls after this day (a phase can end by the passing of time).
+    # Empty: not known (a check from before this field), every daily rule applies.
+    checked_for = models.DateField(null=True, blank=True)
     # The episode's changed_at as the run read it under the row lock, and the split rules it saw
     # (services.split_rules_seen). A change is told by inequality, not by order, so it does not depend on
     # the clock running forward. Empty: not known (a check from before these fields), check again.
@@ -617,6 +621,10 @@ class EpisodeBillingState(TenantOwned):
     # Set by a service that records a fact the roll-up reads (a contract, a tariff): check again, however
     # long ago the episode ended. The run clears it.
     recheck = models.BooleanField(default=False, db_default=False)
+    # Per phase, a fingerprint of its active care (billing.services.split.care_fingerprints) when the split
+    # of the phase's current line was last computed or confirmed: a phase whose care has the same
+    # fingerprint, under the same split rules, is neither read nor divided again. Empty: not known.
+    seen_care = models.JSONField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.episode_id} {self.checked_at:%Y-%m-%d %H:%M}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from django.utils import timezone
 
@@ -18,7 +19,18 @@ from billing.models import (
 from pregnancies.models import Episode
 
 
-def care_episode_id(line: ClaimLine) -> int:
+class LineRef(Protocol):
+    """A claim line, or a lighter row of one, as far as its episode and reference go."""
+
+    @property
+    def tenant_id(self) -> int: ...
+    @property
+    def episode_id(self) -> int | None: ...
+    @property
+    def number(self) -> str: ...
+
+
+def care_episode_id(line: LineRef) -> int:
     """The episode of a care claim line (only a quality bonus or malus line has none)."""
     assert line.episode_id is not None, f"{line.number} is not a care line"
     return line.episode_id

@@ -93,6 +93,22 @@ def ended_phases(episode: Episode) -> list[BillablePhase]:
     return result
 
 
+def phase_end_days(episode: Episode) -> set[date]:
+    """Every day a phase of this episode can end on (`ended_phases`): the local days of the start of labour
+    and of placenta + 2 hours, the end of postnatal care and the end date. The billing run's candidates
+    (billing.services.run.phase_end_expressions) are the same four in SQL; a test holds them together."""
+    return {
+        d
+        for d in (
+            _local(episode.labour_started_at) if episode.labour_started_at else None,
+            _local(episode.placenta_plus_2h_at) if episode.placenta_plus_2h_at else None,
+            episode.postnatal_ended_on,
+            episode.end_date,
+        )
+        if d is not None
+    }
+
+
 def interrupted_phase(episode: Episode) -> BillablePhase | None:
     """The phase an early ending cut short (None when the episode did not end early, or ended after
     every phase it reached had completed)."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -21,9 +22,15 @@ from billing.models import (
     WorkItem,
     WorkReason,
 )
-from billing.services.claim_lines import care_episode_id
 from billing.services.rollup import rollup_episodes
-from billing.services.split import SplitContext, resplit_changed, split_lines
+from billing.services.split import (
+    SplitContext,
+    SplitLine,
+    care_fingerprints,
+    current_debits,
+    resplit_lines,
+    split_lines,
+)
 from igo.models import Insurer, Tenant
 from pregnancies.models import ClientInsurance, Episode, EpisodeStatus
 
@@ -48,15 +55,30 @@ def split_rules_seen() -> str:
     return f"{seen['n']}:{seen['top'] or 0}"
 
 
-def _split_inputs_changed(episode: Episode, seen: tuple[datetime | None, str] | None, rules: str) -> bool:
+class _Seen(NamedTuple):
+    """What the last check of an episode saw (EpisodeBillingState)."""
+
+    changed_at: datetime | None
+    rules: str
+    care: dict[str, str] | None
+
+
+# The episode's fields the roll-up reads (rollup.ended_phases, gestational_week, the line numbers) and the
+# run records; the others are not loaded.
+ROLLUP_FIELDS = (
+    "id", "tenant", "client", "status", "end_reason", "end_date", "intake_date", "gestational_age_at_intake",
+    "labour_started_at", "placenta_plus_2h_at", "postnatal_ended_on", "changed_at",
+)  # fmt: skip
+
+
+def _split_inputs_changed(episode: Episode, seen: _Seen | None, rules: str) -> bool:
     """Whether an episode's allocations must be recomputed: new to billing, its care changed since the last
     check (logging, corrections and voids touch `changed_at`), or the split rules did. A change is a
     difference from what the last check saw, not a later moment: a clock that stepped back, or a change
     stamped before a check but committed after it, stamps `changed_at` earlier than that check."""
     if seen is None:
         return True
-    seen_changed_at, seen_rules = seen
-    return seen_changed_at != episode.changed_at or seen_rules != rules
+    return seen.changed_at != episode.changed_at or seen.rules != rules
 
 
 # The roll-up work items whose episode is looked at again every day while they are open: a phase waiting for
@@ -66,35 +88,66 @@ def _split_inputs_changed(episode: Episode, seen: tuple[datetime | None, str] | 
 _WAITING_REASONS = [r for r in ROLLUP_REASONS if r != WorkReason.DEADLINE_PASSED]
 
 
+def phase_end_expressions() -> dict[str, Any]:
+    """The days a phase of an episode can end on (rollup.phase_end_days), as expressions over its fields."""
+    tz = timezone.get_default_timezone()
+    return {
+        "labour_on": TruncDate("labour_started_at", tzinfo=tz),
+        "placenta_on": TruncDate("placenta_plus_2h_at", tzinfo=tz),
+        "postnatal_ended_on": F("postnatal_ended_on"),
+        "end_date": F("end_date"),
+    }
+
+
 def _candidates(today: date, now: datetime | None = None) -> Any:
     """The episodes a run checks: new to billing, changed since the last check (what it saw differs),
     marked for a re-check by a service that recorded a fact the roll-up reads (a contract, a contract's
     end), with a current line not divided yet; and, once a day, those whose claims can change by the
-    passing of time alone or arrive unmarked: active episodes (a phase ends), ended ones waiting in a roll-up
-    work item, and ended ones whose end was not yet behind them at their last check. There is no
-    time window: an episode ended long ago is checked again when a fact about it is recorded."""
+    passing of time alone or arrive unmarked. There is no time window: an episode ended long ago is
+    checked again when a fact about it is recorded.
+
+    The passing of time: the roll-up reads the day only to tell whether a phase has ended by it
+    (rollup.phase_due) and whether a phase never claimed is past its submission deadline. An episode whose
+    inputs did not change gets other claims on `today` than on the day its last check billed by only when
+    a phase ends between the two, on one of its key dates (rollup.phase_end_days). A deadline passes
+    unnoticed only for a phase that was due but neither claimed nor put in a work item, which the roll-up
+    never leaves; a phase waiting in a roll-up work item is looked at every day. So when the day of the
+    last check is known, an episode is checked again by the day only when one of its key dates falls on
+    or after it (on it: as the rule before, an end not yet behind the check) and on or before `today`, or
+    while it waits in a work item. An active episode none of whose key dates falls there is not rolled up:
+    none of its phases can have ended. A check without that day (made before it was recorded), or with a
+    later one (the clock stepped back), falls back to the rule without it: every active episode, every
+    ended one whose end was not yet behind it at that check."""
+    now = now or timezone.now()
     midnight = timezone.make_aware(datetime.combine(today, time.min))
     # Not checked today: before today's midnight, or at a moment this clock has not reached yet (it
     # stepped back since): such a check says nothing about today.
-    not_today = Q(billing_state__checked_at__lt=midnight) | Q(
-        billing_state__checked_at__gt=now or timezone.now()
-    )
+    not_today = Q(billing_state__checked_at__lt=midnight) | Q(billing_state__checked_at__gt=now)
     waiting = WorkItem.objects.filter(
         episode=OuterRef("pk"), resolved_at__isnull=True, reason__in=_WAITING_REASONS
     )
+    checked_for = F("billing_state__checked_for")
+    ends_since = Q()
+    for name in phase_end_expressions():
+        ends_since |= Q(**{f"{name}__gte": checked_for, f"{name}__lte": today})
+    by_day = Q(billing_state__checked_for__lt=today) & ends_since
     checked_on = TruncDate("billing_state__checked_at", tzinfo=timezone.get_default_timezone())
-    daily = Q(status=EpisodeStatus.ACTIVE) | Q(end_date__gte=checked_on) | Exists(waiting)
+    day_unknown = Q(billing_state__checked_for__isnull=True) | Q(billing_state__checked_for__gt=today)
+    by_day_unknown = day_unknown & not_today & (Q(status=EpisodeStatus.ACTIVE) | Q(end_date__gte=checked_on))
     unallocated = ClaimLine.objects.filter(episode=OuterRef("pk"), is_current=True, sign=Sign.DEBIT).exclude(
         allocations__is_current=True
     )
     seen = F("billing_state__seen_changed_at")
-    return Episode.objects.filter(
+    ends = {k: v for k, v in phase_end_expressions().items() if k not in ("postnatal_ended_on", "end_date")}
+    return Episode.objects.alias(**ends).filter(
         Q(billing_state__isnull=True)
         | Q(billing_state__seen_changed_at__isnull=True)
         | Q(changed_at__gt=seen)
         | Q(changed_at__lt=seen)  # changed, whatever the clock said when it did
         | Q(billing_state__recheck=True)
-        | (not_today & daily)
+        | by_day
+        | by_day_unknown
+        | (not_today & Exists(waiting))
         | Exists(unallocated)
     )
 
@@ -157,55 +210,91 @@ def billing_run_batch(
     result = RunResult()
     with transaction.atomic():
         qs = _candidates(today, now) if episode_ids is None else Episode.objects.filter(pk__in=episode_ids)
-        locked = list(qs.select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:BATCH_SIZE])
+        locked = list(
+            qs.select_for_update(skip_locked=True, of=("self",))
+            .only(*ROLLUP_FIELDS)
+            .order_by("pk")[:BATCH_SIZE]
+        )
         if not locked:
             return result
+        ids = [e.pk for e in locked]
         # Whose split may have changed: episodes with care logged, corrected or voided since the last
         # check, or every episode when the split rules changed since. The others are only rolled up (a
         # phase can end by the passing of time); their allocations depend on nothing that changed.
         # `changed_at` of the locked rows is what this check sees (a later change waits for the lock), and
         # the rules are read before the split reads them, so what is recorded below was seen.
         seen = {
-            episode_id: (changed_at, rules)
-            for episode_id, changed_at, rules in EpisodeBillingState.objects.filter(
-                episode__in=locked
-            ).values_list("episode_id", "seen_changed_at", "seen_rules")
+            row[0]: _Seen(*row[1:])
+            for row in EpisodeBillingState.objects.filter(episode_id__in=ids).values_list(
+                "episode_id", "seen_changed_at", "seen_rules", "seen_care"
+            )
         }
         rules = split_rules_seen()
-        stale = [e for e in locked if _split_inputs_changed(e, seen.get(e.pk), rules)]
+        stale = {e.pk for e in locked if _split_inputs_changed(e, seen.get(e.pk), rules)}
         rolled = rollup_episodes(tenant=tenant, episodes=locked, today=today)
-        unallocated = list(
-            ClaimLine.objects.select_related("contract")
-            .filter(episode__in=locked, is_current=True, sign=Sign.DEBIT)
-            .exclude(allocations__is_current=True)
-        )
-        ctx = SplitContext({e.pk for e in stale} | {care_episode_id(line) for line in unallocated})
-        result.lines_replaced = rolled.replaced + resplit_changed(episodes=stale, ctx=ctx)
+        lines = current_debits(ids)
+        unallocated = [line for line in lines if not line.allocated]
+        # The divided lines of the changed episodes: divided again only when their phase's care (or the
+        # split rules) changed since the split was last computed or confirmed.
+        check = [line for line in lines if line.allocated and line.episode_id in stale]
+        phases = {(line.episode_id, line.phase) for line in (*check, *unallocated)}
+        care = care_fingerprints(phases)
+
+        def unchanged(line: SplitLine) -> bool:
+            known = seen.get(line.episode_id)
+            return (
+                known is not None
+                and known.rules == rules
+                and (known.care or {}).get(line.phase) == care.get((line.episode_id, line.phase), "")
+            )
+
+        resplit = [line for line in check if not unchanged(line)]
+        ctx = SplitContext(phases={(line.episode_id, line.phase) for line in (*resplit, *unallocated)})
+        result.lines_replaced = rolled.replaced + resplit_lines(lines=resplit, ctx=ctx)
         split = split_lines(lines=unallocated, ctx=ctx)
-        EpisodeBillingState.objects.bulk_create(
-            [
-                EpisodeBillingState(
-                    tenant=tenant,
-                    episode=e,
-                    checked_at=now,
-                    seen_changed_at=e.changed_at,
-                    seen_rules=rules,
-                    recheck=False,
-                )
-                for e in locked
-            ],
-            update_conflicts=True,
-            unique_fields=["episode"],
-            # A mark for a re-check set before these rows were locked is done now; one set later waited
-            # for this transaction (episodes_mark_recheck) and stays.
-            update_fields=["checked_at", "seen_changed_at", "seen_rules", "recheck"],
-        )
+        seen_care: dict[int, dict[str, str]] = {}
+        for episode_id, phase in phases:
+            if episode_id not in seen_care:
+                known = seen.get(episode_id)
+                seen_care[episode_id] = dict(known.care or {}) if known is not None else {}
+            seen_care[episode_id][phase] = care.get((episode_id, phase), "")
+        _record_checks(tenant=tenant, episodes=locked, now=now, today=today, rules=rules, seen_care=seen_care)
         result.episodes = len(locked)
         result.lines_created = rolled.created
         result.lines_allocated = split.allocated
         result.work_items = rolled.work_items + split.work_items
         result.batches = 1
     return result
+
+
+def _record_checks(
+    *,
+    tenant: Tenant,
+    episodes: list[Episode],
+    now: datetime,
+    today: date,
+    rules: str,
+    seen_care: dict[int, dict[str, str]],
+) -> None:
+    """Record the check of these (locked) episodes in one statement: when, by which day, what it saw. A
+    mark for a re-check set before these rows were locked is done now; one set later waited for this
+    transaction (episodes_mark_recheck) and stays. The care fingerprints of phases not looked at stay."""
+    table = EpisodeBillingState._meta.db_table
+    care = [json.dumps(seen_care[e.pk]) if e.pk in seen_care else None for e in episodes]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (tenant_id, episode_id, checked_at, checked_for, seen_changed_at, seen_rules,
+                                 recheck, seen_care)
+            SELECT %s, t.episode_id, %s, %s, t.changed_at, %s, false, t.care::jsonb
+            FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[]) AS t(episode_id, changed_at, care)
+            ON CONFLICT (episode_id) DO UPDATE SET
+                checked_at = EXCLUDED.checked_at, checked_for = EXCLUDED.checked_for,
+                seen_changed_at = EXCLUDED.seen_changed_at, seen_rules = EXCLUDED.seen_rules, recheck = false,
+                seen_care = COALESCE(EXCLUDED.seen_care, {table}.seen_care)
+            """,  # noqa: S608 - the table name is the model's
+            [tenant.pk, now, today, rules, [e.pk for e in episodes], [e.changed_at for e in episodes], care],
+        )
 
 
 def billing_run(*, tenant: Tenant, today: date | None = None, progress: Any = None) -> RunResult:

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple
+from functools import cached_property
+from typing import Any, NamedTuple, Protocol
 
+from django.contrib.postgres.aggregates import StringAgg
 from django.db import connection
+from django.db.models import Exists, OuterRef, Q, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import MD5, Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,7 +35,7 @@ from billing.models import (
     WorkItem,
     WorkReason,
 )
-from billing.services.claim_lines import care_episode_id
+from billing.services.claim_lines import LineRef, care_episode_id
 from billing.services.work_items import work_item_open, work_items_resolve
 from igo.money import split_largest_remainder
 from pregnancies.models import CareEvent, Episode, EventStatus
@@ -90,19 +94,113 @@ class _Event(NamedTuple):
     organisation_id: int
 
 
-class SplitContext:
-    """What splitting a set of claim lines needs, read once: rules, and the active events per phase."""
+class SplitLine(NamedTuple):
+    """A current debit line as the split reads it (a run divides tens of thousands: no model instances).
+    `allocated`: it has current allocations."""
 
-    def __init__(self, episode_ids: Iterable[int]):
-        self.rules = list(SplitRule.objects.prefetch_related("phases__shares", "rates"))
+    pk: int
+    tenant_id: int
+    episode_id: int  # a care line's
+    number: str
+    phase: str
+    amount: Decimal
+    service_start: date
+    allocated: bool = False
+
+
+class Divisible(LineRef, Protocol):
+    """What the split reads of a claim line: a ClaimLine or a SplitLine."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def service_start(self) -> date: ...
+
+
+def current_debits(episode_ids: list[int]) -> list[SplitLine]:
+    """The current debit lines of these episodes, with whether they are divided."""
+    divided = Allocation.objects.filter(claim_line=OuterRef("pk"), is_current=True)
+    return [
+        SplitLine(*row)
+        for row in ClaimLine.objects.filter(episode_id__in=episode_ids, is_current=True, sign=Sign.DEBIT)
+        .annotate(allocated=Exists(divided))
+        .values_list(*SplitLine._fields)
+    ]
+
+
+def _phases_filter(phases: Iterable[tuple[int, str]]) -> Q:
+    """The care events of these (episode, phase) pairs (one IN list per phase)."""
+    by_phase: dict[str, list[int]] = defaultdict(list)
+    for episode_id, phase in phases:
+        by_phase[phase].append(episode_id)
+    where = Q()
+    for phase, ids in sorted(by_phase.items()):
+        where |= Q(phase=phase, episode_id__in=ids)
+    return where
+
+
+def care_fingerprints(phases: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """Per (episode, phase) pair, a fingerprint of its active care: everything of it the split reads (each
+    event's id, type, quantity and organisation), in one string, hashed. A phase without active care has none
+    here ("" stands for it). The billing run keeps the fingerprint a line's split was computed or confirmed on
+    (EpisodeBillingState.seen_care): the same fingerprint, the same split."""
+    where = _phases_filter(phases)
+    if not where:
+        return {}
+    text = Concat(
+        Cast("pk", TextField()),
+        Value(","),
+        Cast("event_type_id", TextField()),
+        Value(","),
+        Cast("quantity", TextField()),
+        Value(","),
+        Cast("organisation_id", TextField()),
+        output_field=TextField(),
+    )
+    rows = (
+        CareEvent.objects.filter(where, status=EventStatus.ACTIVE)
+        .order_by()
+        .values("episode_id", "phase")
+        .annotate(fingerprint=MD5(StringAgg(text, ";", order_by="pk")))
+        .values_list("episode_id", "phase", "fingerprint")
+    )
+    return {(episode_id, phase): fingerprint for episode_id, phase, fingerprint in rows}
+
+
+class SplitContext:
+    """What splitting a set of claim lines needs, read once: rules, and the active events per phase. The
+    events of these episodes (all their phases), or of these (episode, phase) pairs only."""
+
+    def __init__(self, episode_ids: Iterable[int] = (), *, phases: Iterable[tuple[int, str]] | None = None):
         self.events: dict[tuple[int, str], list[_Event]] = defaultdict(list)
+        self._rates: dict[int, dict[int, Decimal]] = {}
+        if phases is None:
+            where = Q(episode_id__in=list(episode_ids))
+        else:
+            where = _phases_filter(phases)
+            if not where:
+                return
         for row in (
-            CareEvent.objects.filter(episode_id__in=list(episode_ids), status=EventStatus.ACTIVE)
+            CareEvent.objects.filter(where, status=EventStatus.ACTIVE)
             .order_by("id")
             .values_list("id", "episode_id", "phase", "event_type_id", "quantity", "organisation_id")
         ):
             ev = _Event(*row)
             self.events[(ev.episode_id, ev.phase)].append(ev)
+
+    @cached_property
+    def rules(self) -> list[SplitRule]:
+        return list(SplitRule.objects.prefetch_related("phases__shares", "rates"))
+
+    def rates(self, rule: SplitRule) -> dict[int, Decimal]:
+        """The rule's internal rate per event type."""
+        if rule.pk not in self._rates:
+            self._rates[rule.pk] = {r.event_type_id: r.rate for r in rule.rates.all()}
+        return self._rates[rule.pk]
 
 
 class AllocationRow(NamedTuple):
@@ -128,7 +226,7 @@ class KeptHead(NamedTuple):
 
 
 def compute_allocations(
-    line: ClaimLine, ctx: SplitContext, *, kept: KeptHead | None = None, amount: Decimal | None = None
+    line: Divisible, ctx: SplitContext, *, kept: KeptHead | None = None, amount: Decimal | None = None
 ) -> list[AllocationRow] | tuple[WorkReason, str]:
     """The allocations of a debit line, or (reason, message) when it cannot be split yet.
 
@@ -143,7 +241,7 @@ def compute_allocations(
         return WorkReason.NO_SPLIT_RULE, _("No split rule covers this phase on %(d)s.") % {
             "d": line.service_start.strftime("%d-%m-%Y")
         }
-    rates = {r.event_type_id: r.rate for r in rule.rates.all()}
+    rates = ctx.rates(rule)
     points: dict[int, Decimal] = defaultdict(Decimal)
     traced: dict[int, list[int]] = defaultdict(list)
     for ev in ctx.events.get((care_episode_id(line), line.phase), []):
@@ -193,7 +291,7 @@ def compute_allocations(
     return result
 
 
-def split_lines(*, lines: list[ClaimLine], ctx: SplitContext | None = None) -> SplitResult:
+def split_lines(*, lines: Sequence[Divisible], ctx: SplitContext | None = None) -> SplitResult:
     """Allocate debit lines that have no allocations yet. Call inside tenant_scope."""
     result = SplitResult()
     if not lines:
@@ -280,21 +378,25 @@ def _kept_head(stored: list[Any]) -> KeptHead | None:
 
 
 def resplit_changed(*, episodes: list[Episode], ctx: SplitContext) -> int:
+    """Re-split the divided current lines of these episodes whose split no longer matches the logged care
+    (resplit_lines). Returns how many lines were re-split."""
+    lines = [line for line in current_debits([e.pk for e in episodes]) if line.allocated]
+    return resplit_lines(lines=lines, ctx=ctx)
+
+
+def resplit_lines(*, lines: Sequence[Divisible], ctx: SplitContext) -> int:
     """Re-split current lines whose split no longer matches the logged care (an event logged, corrected or
     voided later). The claim to the insurer does not change, so the line stays as it is, sent or not; its
     allocations are superseded (kept, marked not current) by new ones. Under the split rule version the line
     was divided by, its overhead and reserve stay as they were (`KeptHead`): only the members' part moves;
     a newer version in force on the line's start divides it wholly by its own percentages. Returns how many
     lines were re-split."""
+    if not lines:
+        return 0
     stored: dict[int, list[Any]] = defaultdict(list)
     # The basis of an overhead or reserve part is its percentage; a member's (with its events) is not read.
     for row in (
-        Allocation.objects.filter(
-            claim_line__episode__in=episodes,
-            claim_line__is_current=True,
-            claim_line__sign=Sign.DEBIT,
-            is_current=True,
-        )
+        Allocation.objects.filter(claim_line_id__in=[line.pk for line in lines], is_current=True)
         .annotate(percentage=KeyTextTransform("percentage", "basis"))
         .values_list(
             "claim_line_id",
@@ -311,24 +413,27 @@ def resplit_changed(*, episodes: list[Episode], ctx: SplitContext) -> int:
         stored[row.claim_line_id].append(row)
     if not stored:
         return 0
-    lines = list(ClaimLine.objects.filter(pk__in=list(stored)))
     # A line the insurer awarded only in part is divided at what it awarded.
     awarded = dict(
         ReturnLine.objects.filter(
             batch_line__claim_line__in=list(stored), status=ReturnStatus.PARTIAL
         ).values_list("batch_line__claim_line_id", "awarded_amount")
     )
-    now = timezone.now()
+    superseded: list[int] = []
+    new: list[AllocationRow] = []
     resplit = 0
     for line in lines:
+        if line.pk not in stored:
+            continue
         computed = compute_allocations(
             line, ctx, kept=_kept_head(stored[line.pk]), amount=awarded.get(line.pk)
         )
         if isinstance(computed, tuple) or _signature(computed) == _signature(stored[line.pk]):
             continue
-        Allocation.objects.filter(pk__in=[a.pk for a in stored[line.pk]]).update(
-            is_current=False, superseded_at=now
-        )
-        _insert_allocations(computed)
+        superseded.extend(a.pk for a in stored[line.pk])
+        new.extend(computed)
         resplit += 1
+    if superseded:
+        Allocation.objects.filter(pk__in=superseded).update(is_current=False, superseded_at=timezone.now())
+        _insert_allocations(new)
     return resplit

@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import ClaimLine, WorkItem, WorkReason
-from billing.services.claim_lines import care_episode_id
+from billing.models import WorkItem, WorkReason
+from billing.services.claim_lines import LineRef, care_episode_id
 from pregnancies.models import Episode
 
 
 def work_item_open(
-    episode: Episode | ClaimLine,
+    episode: Episode | LineRef,
     phase: str,
     reason: WorkReason,
     message: str,
@@ -22,7 +22,7 @@ def work_item_open(
     """Open a work item for an episode's phase (given the episode or one of its claim lines), unless one
     for the same reason is open (`open_items`: (episode id, phase, reason), updated here). Returns 1 if
     it opened one."""
-    episode_id = care_episode_id(episode) if isinstance(episode, ClaimLine) else episode.pk
+    episode_id = episode.pk if isinstance(episode, Episode) else care_episode_id(episode)
     if (episode_id, phase, reason) in open_items:
         return 0
     WorkItem.objects.create(

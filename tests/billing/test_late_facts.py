@@ -23,6 +23,7 @@ from billing.services import claim_lines_mark_sent
 from igo.models import Role
 from igo.tenancy import tenant_scope
 from pregnancies import services as care_services
+from pregnancies.models import Episode
 from providers.models import Professional
 from tests.scenarios.billing import D, assert_books_balance, at
 from tests.scenarios.clock import local, travel
@@ -202,9 +203,11 @@ def test_a_key_date_corrected_a_year_later_is_billed(w):
 
 
 def test_which_episodes_a_run_checks_again(w):
-    """Active episodes and those that can still change by the passing of time are re-checked daily; an
+    """Episodes that can still change by the passing of time are re-checked daily: one waiting in a work
+    item, one with a key date (a phase can end on it) on or after the day its last check billed by. An
     episode ended long ago with nothing waiting is not (the national month runs this query over 165,000
-    episodes), until a service marks it."""
+    episodes), nor an active one none of whose phases can have ended since, until a service marks or
+    touches it."""
     done = completed_under(
         w, w.zk, intake=dt.date(2026, 1, 5), labour=at(2026, 6, 10, 8), post_end=dt.date(2026, 7, 22)
     )
@@ -212,8 +215,10 @@ def test_which_episodes_a_run_checks_again(w):
         w, w.cz, intake=dt.date(2026, 1, 12), labour=at(2026, 6, 17, 8), post_end=dt.date(2026, 7, 29)
     )
     active = w.episode(intake_date=dt.date(2026, 6, 1), due_date=dt.date(2026, 12, 7))
+    w.log(active, "PRE_CHECK", w.practice, at(2026, 6, 8))
     run_at(w, local(2026, 8, 1, 9))
     assert set(open_items(waiting)) == {(p, "no_contract") for p in ("prenatal", "natal", "postnatal")}
+    assert state(active).checked_for == dt.date(2026, 8, 1)
 
     def checked(moment: dt.datetime) -> set[int]:
         run_at(w, moment)
@@ -221,16 +226,31 @@ def test_which_episodes_a_run_checks_again(w):
             EpisodeBillingState.unscoped.filter(checked_at=moment).values_list("episode_id", flat=True)
         )
 
-    # The next day: the active one and the one waiting for a contract; not the one fully claimed.
-    assert checked(local(2026, 8, 2, 9)) == {waiting.pk, active.pk}
+    # The next day: the one waiting for a contract; not the one fully claimed, nor the active one (no key
+    # date yet: no phase can have ended).
+    assert checked(local(2026, 8, 2, 9)) == {waiting.pk}
     assert checked(local(2026, 8, 2, 10)) == set()  # checked today already
     # A mark brings the claimed one back, once.
     EpisodeBillingState.unscoped.filter(episode=done).update(recheck=True)
     assert checked(local(2026, 8, 2, 11)) == {done.pk}
     assert checked(local(2026, 8, 2, 12)) == set()
     # An episode ended on or after the day of its last check is checked again the next day.
-    EpisodeBillingState.unscoped.filter(episode=done).update(checked_at=local(2026, 7, 22, 9))
-    assert checked(local(2026, 8, 3, 9)) == {done.pk, waiting.pk, active.pk}
+    EpisodeBillingState.unscoped.filter(episode=done).update(
+        checked_at=local(2026, 7, 22, 9), checked_for=dt.date(2026, 7, 22)
+    )
+    assert checked(local(2026, 8, 3, 9)) == {done.pk, waiting.pk}
+    # Key dates ahead of the day (as entered, unchanged since the last check): the active episode is
+    # checked again on the day labour starts, and its prenatal care is claimed then.
+    Episode.unscoped.filter(pk=active.pk).update(labour_started_at=at(2026, 8, 5, 8))
+    assert checked(local(2026, 8, 4, 9)) == {waiting.pk}
+    assert not lines(active)
+    assert checked(local(2026, 8, 5, 9)) == {waiting.pk, active.pk}
+    assert set(lines(active)) == {"prenatal"}
+    assert checked(local(2026, 8, 6, 9)) == {waiting.pk, active.pk}  # its key date was the check's day
+    assert checked(local(2026, 8, 7, 9)) == {waiting.pk}
+    # A check from before the day was recorded falls back to every active episode.
+    EpisodeBillingState.unscoped.filter(episode=active).update(checked_for=None)
+    assert checked(local(2026, 8, 8, 9)) == {waiting.pk, active.pk}
 
 
 def test_contract_end_marks_the_episodes_of_the_period_it_gives_up(w):
