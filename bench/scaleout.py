@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    BATCH_TABLES,
     ROOT,
     argument_parser,
+    cursor,
     database_prepare,
     database_url,
     environment,
@@ -137,13 +139,38 @@ def books_fingerprint(tenant_ids: list[int]) -> tuple[str, dict[str, int]]:
     return digest, {"lines": len(lines), "allocations": len(allocations), "work_items": len(work)}
 
 
+def reset_month(first: Any) -> None:
+    """Back to the state after the history, as bench/national.py's reset_month does, deleting instead of
+    truncating the work items and batch tables (other tables name a batch, so TRUNCATE is refused)."""
+    from bench.care_logging import aware
+    from bench.national import history_checked_at
+
+    with cursor() as cur:
+        for table in ["billing_workitem", *BATCH_TABLES]:  # no batch is made here: DELETE, which keys allow
+            cur.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
+        cur.execute(
+            "DELETE FROM billing_allocation WHERE claim_line_id IN "
+            "(SELECT id FROM billing_claimline WHERE service_end >= %s OR created_at >= %s)",
+            [first, aware(first)],
+        )
+        cur.execute(
+            "UPDATE billing_allocation SET is_current = true, superseded_at = NULL WHERE superseded_at IS NOT NULL"
+        )
+        cur.execute(
+            "DELETE FROM billing_claimline WHERE service_end >= %s OR created_at >= %s", [first, aware(first)]
+        )
+        cur.execute("UPDATE billing_claimline SET is_current = true WHERE NOT is_current AND sign = 'debit'")
+        cur.execute("UPDATE billing_episodebillingstate SET checked_at = %s", [history_checked_at(first)])
+        for table in ("billing_claimline", "billing_allocation", "billing_episodebillingstate"):
+            cur.execute(f"VACUUM ANALYZE {table}")
+
+
 def measure(
     label: str, url: str, redis_url: str, processes: int, chunk: int, tenant_ids: list[int], first: Any
 ) -> dict[str, Any]:
     import redis
     from django.db import connections
 
-    from bench.national import reset_month
     from billing import tasks as billing_tasks
     from billing.progress import run_progress
 
@@ -172,6 +199,7 @@ def measure(
                 print(f"  progress counted {done:,} of {episodes:,} episodes", flush=True)
         wall = time.perf_counter() - started
         busy = machine_busy_s() - busy0
+        disturbed = national_running()  # started while this run was measured: its figure means little
     finally:
         stop_worker(worker)
     digest, sizes = books_fingerprint(tenant_ids)
@@ -184,12 +212,14 @@ def measure(
         "load": load,
         "cpu_machine": busy,
         "books": digest,
+        "disturbed": disturbed,
         **sizes,
     }
     print(
         f"  {label:>6} x{processes}: {wall:6.2f} s for {episodes:,} episodes in {chunks} chunks; machine CPU "
         f"{busy:.1f} s; load before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; books {digest} "
-        f"({sizes['lines']:,} lines, {sizes['allocations']:,} allocations, {sizes['work_items']:,} open work items)",
+        f"({sizes['lines']:,} lines, {sizes['allocations']:,} allocations, {sizes['work_items']:,} open work items)"
+        + ("; DISTURBED: bench/national.py started meanwhile" if disturbed else ""),
         flush=True,
     )
     return figures
@@ -246,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"| {'one task per IGO' if m['label'] == 'whole' else 'chunks'} | {m['processes']} | {m['wall']:.2f} | "
             f"{speed} | {m['cpu_machine']:.1f} | {load} | {m['books']} |"
+            + (" disturbed by bench/national.py |" if m["disturbed"] else "")
         )
     print(
         f"\nBooks identical in every run: {'yes' if same else 'NO'} ({measured[0]['lines']:,} claim lines, "
