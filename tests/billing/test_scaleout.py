@@ -215,3 +215,24 @@ def _spread_in_process(world_a: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert_books_balance(s.tenant)
     # A second run finds nothing due (everything was checked at its moment today).
     assert billing_tasks.billing_run_spread.delay(s.tenant.pk).get()["episodes"] == 0
+
+
+def test_no_second_run_is_planned_while_one_goes(world_a):
+    s = build(world_a)
+    _deadline_out_of_reach(s.tenant)
+    portfolio(s)
+    going = plan(s.tenant, size=2)  # planned, no chunk ended yet
+    assert run_progress(tenant_id=s.tenant.pk).running
+    assert billing_tasks.billing_run_spread.apply(args=[s.tenant.pk]).get() == {
+        "run": None,
+        "episodes": 0,
+        "chunks": 0,
+    }
+    for index in range(len(going.chunks)):  # its chunks end (here without billing): the run has ended
+        chunks.chunk_finished(
+            tenant_id=s.tenant.pk, run=going.run, index=index, episodes=len(going.chunks[index])
+        )
+    chunks.chunk_finished(tenant_id=s.tenant.pk, run=going.run, index=0, episodes=2)  # a repeat counts once
+    progress = run_progress(tenant_id=s.tenant.pk)
+    assert (progress.running, progress.done, progress.total) == (False, 5, 5)
+    assert not chunks.run_in_progress(tenant_id=s.tenant.pk)
