@@ -10,8 +10,15 @@ from django.core.cache import cache
 
 
 def progress_key(tenant_id: int) -> str:
-    """The billing run's progress: {"done", "total", "running"}."""
+    """The billing run's progress: {"done", "total", "running"} from a run in one task, or the plan of a run
+    spread over chunk tasks, {"run", "total", "chunks", "started"}, whose counters are under
+    run_counter_keys."""
     return f"billing:progress:{tenant_id}"
+
+
+def run_counter_keys(tenant_id: int, run: str) -> tuple[str, str]:
+    """The counters of a spread run that its chunks raise as they end: episodes done, chunks ended."""
+    return f"billing:progress:{tenant_id}:{run}:done", f"billing:progress:{tenant_id}:{run}:chunks"
 
 
 def batch_progress_key(tenant_id: int) -> str:
@@ -38,6 +45,16 @@ def run_progress(*, tenant_id: int) -> RunProgress:
     data = cache.get(progress_key(tenant_id))
     if not isinstance(data, dict):
         return RunProgress(known=False, running=False, done=0, total=0)
+    if data.get("run"):  # spread over chunks: what the chunks that ended counted
+        done_key, chunks_key = run_counter_keys(tenant_id, str(data["run"]))
+        counters = cache.get_many([done_key, chunks_key])
+        total = int(data.get("total") or 0)
+        return RunProgress(
+            known=True,
+            running=int(counters.get(chunks_key) or 0) < int(data.get("chunks") or 0),
+            done=min(total, int(counters.get(done_key) or 0)),
+            total=total,
+        )
     return RunProgress(
         known=True,
         running=bool(data.get("running")),

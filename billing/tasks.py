@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from celery import shared_task
@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from billing import services
 from billing.models import PayoutRun
 from billing.progress import batch_progress_key, payout_progress_key, progress_key
-from billing.services import batches, payouts, quality_claims
+from billing.services import batches, chunks, payouts, quality_claims
 from igo.models import Tenant, User
-from igo.tasks import for_each_active_tenant, tenant_task
+from igo.tasks import TenantTask, for_each_active_tenant, tenant_task
 
 # A lost database connection (restart, failover, a terminated backend) gets another try soon instead of
 # waiting for the next sweep (or, for batches, for the next month): the tasks are idempotent, and Celery's
@@ -49,10 +49,57 @@ def billing_run(tenant: Tenant) -> dict[str, int]:
     return asdict(result)
 
 
+@tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=540, time_limit=600, **DB_RETRY)
+def billing_run_spread(tenant: Tenant) -> dict[str, Any]:
+    """A run for one IGO spread over the workers: read its candidates once, at one moment, and enqueue a
+    `billing_run_chunk` per chunk of them, for any worker process on any host to take. No new run while one
+    is still going (its chunks would only find their episodes done). Repeating it is safe: a chunk does
+    only what is still due."""
+    if chunks.run_in_progress(tenant_id=tenant.pk):
+        return {"run": None, "episodes": 0, "chunks": 0}
+    plan = chunks.run_plan(tenant=tenant)
+    today, now = plan.today.isoformat(), plan.now.isoformat()
+    for index, ids in enumerate(plan.chunks):
+        billing_run_chunk.delay(tenant.pk, plan.run, index, ids, today, now)
+    return {"run": plan.run, "episodes": plan.total, "chunks": len(plan.chunks)}
+
+
+@tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=540, time_limit=600, **DB_RETRY)
+def billing_run_chunk(
+    tenant: Tenant, run: str, index: int, episode_ids: list[int], today: str, now: str
+) -> dict[str, int]:
+    """One chunk of a spread run: bill those of these episodes that are still the run's candidates at its
+    `today` and `now` (ISO) and that no other delivery of the chunk holds or did. A redelivered, retried or
+    duplicated chunk does no work again. The chunk counts in the IGO's progress once it ends, also when it
+    fails for good (the run must end for the page)."""
+    try:
+        result = chunks.chunk_run(
+            tenant=tenant,
+            episode_ids=[int(pk) for pk in episode_ids],
+            today=date.fromisoformat(today),
+            now=datetime.fromisoformat(now),
+        )
+    except Exception as exc:
+        retried = isinstance(exc, (OperationalError, InterfaceError)) and (
+            billing_run_chunk.request.retries < DB_RETRY["max_retries"]
+        )
+        if not retried:
+            chunks.chunk_finished(tenant_id=tenant.pk, run=run, index=index, episodes=len(episode_ids))
+        raise
+    chunks.chunk_finished(tenant_id=tenant.pk, run=run, index=index, episodes=len(episode_ids))
+    return asdict(result)
+
+
+def billing_run_task() -> TenantTask:
+    """The task a run of one IGO starts with: spread over chunk tasks (settings.BILLING_SCALE_OUT), else the
+    whole run in one task."""
+    return billing_run_spread if settings.BILLING_SCALE_OUT else billing_run
+
+
 @shared_task
 def billing_sweep() -> int:
     """Periodic: start a run for every active IGO, so a lost message never loses a claim."""
-    return for_each_active_tenant(billing_run)
+    return for_each_active_tenant(billing_run_task())
 
 
 @tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800, **DB_RETRY)

@@ -389,7 +389,7 @@ def revenue(request: TenantRequest) -> HttpResponse:
 @tenant_view(rules.can_manage_finance)
 @post_only(back=form_page("claim_list"))
 def billing_run_start(request: TenantRequest) -> HttpResponse:
-    tasks.billing_run.delay_on_commit(request.tenant.pk)
+    tasks.billing_run_task().delay_on_commit(request.tenant.pk)
     if request.htmx:
         return render(
             request, "billing/partials/run_progress.html", _progress_context(request, queued=True, polls=0)

@@ -194,6 +194,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Issue 18: a billing run (the sweep's, a finance person's) is spread over chunk tasks that every worker
+# process on every host takes (docs/performance.md, "Scale-out"); off, one task bills the whole IGO.
+BILLING_SCALE_OUT = env_bool("IGO_BILLING_SCALE_OUT", True)
+
 # Whether `celery -A igo beat` runs the schedule above (docker-compose starts it). Pages promise the periodic
 # refreshes only then: the embedded demo (in-process tasks, no beat) says when figures were computed and
 # offers to recompute them instead.

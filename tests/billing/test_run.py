@@ -19,6 +19,7 @@ from django.db.models import Sum
 from billing import services
 from billing import tasks as billing_tasks
 from billing.models import Allocation, ClaimLine, Contract, WorkItem
+from billing.progress import run_progress
 from igo.models import Tenant
 from igo.tenancy import tenant_scope
 from tests.scenarios.billing import (
@@ -157,8 +158,8 @@ def test_a_run_interrupted_in_the_middle_is_completed_by_the_next_run(s, monkeyp
 def _wait_until_runs_finished(tenant_ids: list[int], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        states = [cache.get(billing_tasks.progress_key(t)) for t in tenant_ids]
-        if all(st_ is not None and not st_["running"] for st_ in states):
+        states = [run_progress(tenant_id=t) for t in tenant_ids]
+        if all(st_.known and not st_.running for st_ in states):
             return
         time.sleep(0.2)
     pytest.fail(f"billing runs still going after {timeout} s")

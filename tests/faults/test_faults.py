@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import time
 import uuid
@@ -233,10 +234,15 @@ def books_ok(*tenants: Tenant, episodes: int = EPISODES) -> reconcile.BooksRepor
 
 
 def sweep(client: Any, worker: Worker, tenants: int) -> None:
-    """What beat does every 15 minutes: billing_sweep, which enqueues a run per active IGO."""
-    runs = worker.count(r"billing_run\[[^\]]+\] succeeded")
+    """What beat does every 15 minutes: billing_sweep, which starts a run per active IGO, spread over chunk
+    tasks (issue 18): wait for each run's plan, then for every chunk the plans enqueued."""
+    plans = r"billing_run_spread\[[^\]]+\] succeeded in [^:]+: \{[^}]*'chunks': (\d+)"
+    runs = len(re.findall(plans, worker.log()))
+    chunks_done = worker.count(r"billing_run_chunk\[[^\]]+\] succeeded")
     client.send_task("billing.tasks.billing_sweep").get(timeout=60)
-    worker.wait_for(r"billing_run\[[^\]]+\] succeeded", runs + tenants)
+    worker.wait_for(r"billing_run_spread\[[^\]]+\] succeeded", runs + tenants)
+    planned = sum(int(n) for n in re.findall(plans, worker.log())[runs:])
+    worker.wait_for(r"billing_run_chunk\[[^\]]+\] succeeded", chunks_done + planned)
 
 
 def report_line(**figures: Any) -> None:
