@@ -1,7 +1,10 @@
 """Issue 17 on a phone (390 × 844) and a laptop (1366 × 768): every clinician page fits the window (the episode
 page with the logging form before the timeline on the phone, beside it on the laptop), the administrator's
 and finance's navigation stays on one row on the laptop, and a reload or a language switch after a refused
-form shows the form's page, never a blank 405."""
+form shows the form's page, never a blank 405.
+
+The clock stands at 16 September 2026, 11:00 in Amsterdam.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +29,13 @@ from tests.factories import (
     UserFactory,
 )
 from tests.scenarios.browser import VIEWPORTS, assert_fits_viewport, clinician, sign_in_to_tenant, typed_time
+from tests.scenarios.clock import local
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.clock(local(2026, 9, 16, 11)),
+]
 
 LONG_NOTE = (
     "Bloeddruk 125/80, fundushoogte past bij de termijn, hartactie foetus 140/min, geen oedeem; "
