@@ -58,7 +58,7 @@ def test_midwife_records_outcomes_a_nicu_admission_and_the_questionnaire(page: P
     stored = Episode.unscoped.get(pk=episode.pk)
     assert (stored.blood_loss_ml, stored.kraamzorg_indicated_hours) == (1500, 49)
 
-    page.locator("#delivery summary").click()
+    page.locator("#delivery > summary").click()
     child = page.get_by_test_id("birth-outcome-form")
     before = (timezone.localdate(birth.born_at) - timedelta(days=1)).isoformat()
     child.locator("[name=neonatal_death_on]").fill(before)
@@ -72,7 +72,7 @@ def test_midwife_records_outcomes_a_nicu_admission_and_the_questionnaire(page: P
     child.locator("[name=nicu_admission]").check()
     child.locator("button[type=submit]").click()
     expect(page.locator(".msg.success")).to_be_visible()
-    page.locator("#delivery summary").click()
+    page.locator("#delivery > summary").click()
     expect(page.get_by_test_id("nicu")).to_be_visible()
     assert Birth.unscoped.get(pk=birth.pk).nicu_admission
 

@@ -187,7 +187,7 @@ def test_a_reload_or_language_switch_after_a_refused_form_shows_the_form(page: P
 
     def refuse_a_birth() -> None:
         _open(page, episode_url)
-        page.get_by_test_id("delivery-card").locator("summary").click()
+        page.get_by_test_id("delivery-card").locator(":scope > summary").click()
         form = page.get_by_test_id("delivery-form")
         # Two days before the intake: the service refuses it at the field (the browser cannot know).
         before = episode.intake_date - timedelta(days=2)
