@@ -368,6 +368,7 @@ class DeliveryForm(forms.Form):
         super().__init__(*args, **kwargs)
         for n in range(1, self.CHILDREN + 1):
             first = n == 1
+            born_label: Any
             if first:
                 born_label = _("Child 1 born at")
             elif n == 2:
