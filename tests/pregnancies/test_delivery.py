@@ -19,7 +19,13 @@ from igo.models import AuditEntry, Role
 from pregnancies import delivery, services
 from pregnancies.models import Birth, CareEvent, Episode, LineTransfer
 from tests.scenarios.care import Care
-from tests.scenarios.care_logging import access_entries, form_dt, in_scope, log_service
+from tests.scenarios.care_logging import (
+    access_entries,
+    first_line_from_intake,
+    form_dt,
+    in_scope,
+    log_service,
+)
 from tests.scenarios.clock import local, travel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2026, 11, 10, 16))]
@@ -31,18 +37,8 @@ NOW = local(2026, 11, 10, 16)
 
 
 @pytest.fixture(autouse=True)
-def first_line_from_intake(care: Care) -> None:
-    """As episode_create leaves it: first line from the intake (the factory's episode has no transfer)."""
-    LineTransfer.unscoped.create(
-        tenant=care.tenant,
-        episode=care.episode,
-        line="first",
-        effective_at=local(
-            care.episode.intake_date.year, care.episode.intake_date.month, care.episode.intake_date.day, 0
-        ),
-        reason="At intake",
-        created_by=care.user(Role.MIDWIFE),
-    )
+def first_line(care: Care) -> None:
+    first_line_from_intake(care)
 
 
 def record(care: Care, role: str = Role.MIDWIFE, **changes: Any) -> delivery.Delivery:
