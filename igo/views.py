@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from igo import landing, rules, selectors, services
-from igo.describe import describe_audit
+from igo.describe import describe_audit, summarise_audit
 from igo.forms import AcceptInvitationForm, InvitationForm, PersonalTokenForm, TenantCreateForm
 from igo.http import AuthedRequest, TenantRequest
 from igo.models import AuditEntry, Invitation, Membership, PersonalApiToken, Role, Tenant, User
@@ -156,7 +156,9 @@ def tenant_dashboard(request: TenantRequest) -> HttpResponse:
     }
     if context["is_admin"]:
         context["open_invitations"] = selectors.invitation_list(open_only=True)[:10]
-        context["recent_audit"] = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")[:8]
+        context["recent_audit"] = summarise_audit(
+            AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")[:8]
+        )
     return render(request, "igo/dashboard.html", context)
 
 
