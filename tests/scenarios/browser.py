@@ -72,6 +72,8 @@ def sign_in_to_tenant(page: Page, email: str) -> None:
     form.locator("button[type=submit]").click()
     enter_totp_code(page, TOTP_SECRET)
     expect(page.get_by_test_id("current-tenant")).to_be_visible()
+    # The element can be there before the stylesheet: a measurement then sees the page unstyled.
+    page.wait_for_load_state("load")
 
 
 def enter_totp_code(page: Page, secret: str) -> None:
