@@ -12,7 +12,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from igo import lockout
+from igo import landing, lockout
+from igo.models import User
 
 
 def _login(credentials: dict[str, Any]) -> str:
@@ -30,6 +31,16 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        """Straight into her IGO (igo.landing): a clinician on her caseload, anyone else on the dashboard;
+        with several IGOs and none used before, the root asks which (a `next` address still comes first)."""
+        user = request.user
+        if isinstance(user, User):
+            url = landing.landing_url(user=user, last_slug=request.session.get("last_tenant"))
+            if url is not None:
+                return url
+        return super().get_login_redirect_url(request)
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         # allauth consumes its `login_failed` limit per address AND per account here, before the password is

@@ -1,4 +1,5 @@
-"""Navigation for the base layout: the current tenant, the user's other tenants, and items by role."""
+"""Navigation for the base layout: the current tenant, the user's other tenants, and items by role, in the
+order the role uses them most (the first `nav_bar` on the bar, the rest under "More")."""
 
 from __future__ import annotations
 
@@ -6,8 +7,35 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from igo import rules, selectors
+from igo import landing, rules, selectors
 from igo.models import Role, User
+
+# What each kind of user opens most, first; items not named keep their place after these.
+# Clinicians: the caseload, the search and (maternity carers) Vandaag; the dashboard follows.
+# Finance: the monthly round of claims, batches, payouts and revenue, then the work queue.
+# Administrators: users, organisations and professionals (the order in which items are made).
+CLINICAL_ORDER = ("home", "clients", "dashboard")
+MATERNITY_ORDER = ("today", "home", "clients", "dashboard")
+FINANCE_ORDER = ("claims", "batches", "payouts", "revenue", "workqueue", "dashboard", "contracts")
+# How many items stand on the bar before "More": finance's five labels are short; an administrator's
+# four are long. Both keep the bar on one row at 1366 px (tests/browser/test_phone_layout.py).
+NAV_BAR = 4
+FINANCE_NAV_BAR = 5
+
+
+def nav_order(roles: frozenset[str]) -> tuple[tuple[str, ...], int]:
+    """The items a user with `roles` in the IGO sees first, and how many stand on the bar."""
+    if rules.lands_on_caseload(roles):
+        carer_only = Role.MATERNITY_CARER in roles and not rules.can_record_birth(roles)
+        return (MATERNITY_ORDER if carer_only else CLINICAL_ORDER), NAV_BAR
+    if Role.IGO_FINANCE in roles and Role.IGO_ADMIN not in roles:
+        return FINANCE_ORDER, FINANCE_NAV_BAR
+    return (), NAV_BAR
+
+
+def _ordered(items: list[tuple[str, str, str]], first: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    rank = {key: i for i, key in enumerate(first)}
+    return sorted(items, key=lambda item: rank.get(item[0], len(first)))  # stable: the rest keep their order
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -49,8 +77,15 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         items.append(("insurer", str(_("Insurer portal")), reverse("insurer_dashboard")))
     if user.is_staff:
         items.append(("platform", str(_("Platform")), reverse("platform_tenants")))
+    first, bar = nav_order(roles)
     return {
-        "nav_items": items,
+        "nav_items": _ordered(items, first),
+        "nav_bar": bar,
+        "nav_home": (
+            landing.tenant_home_url(tenant_slug=tenant.slug, roles=roles)
+            if tenant is not None
+            else reverse("home")
+        ),
         "nav_tenant": tenant,
         "nav_roles": sorted(roles),
         "nav_tenants": access.tenants,

@@ -59,6 +59,8 @@ def _actions() -> dict[str, str]:
         "quality_agreement.create": _("Quality agreement added"),
         "experience.import": _("Questionnaires imported"),
         "experience.import_refused": _("Questionnaire import refused"),
+        "delivery.record": _("Delivery recorded"),
+        "delivery.correct": _("Delivery corrected"),
     }
 
 
@@ -93,6 +95,9 @@ def _detail_names() -> dict[str, str]:
         "prefix": _("key prefix"),
         "charset": _("character set"),
         "tenant_slug": _("IGO"),
+        "reason": _("reason"),
+        "before": _("before"),
+        "after": _("after"),
     }
 
 
@@ -116,11 +121,31 @@ class AuditDescriber:
     def action(self, entry: AuditEntry) -> str:
         return self.actions.get(entry.action, entry.action)
 
-    def details(self, entry: AuditEntry) -> str:
+    def details(self, entry: AuditEntry, *, compact: bool = False) -> str:
+        """The details in words. `compact` (a short list) names a record kept whole (a delivery's `before`
+        and `after`) instead of spelling it out; the audit page shows it all."""
         details = entry.details if isinstance(entry.details, dict) else {}
-        return ", ".join(f"{self.names.get(k, k)}: {_value(v)}" for k, v in details.items())
+        parts: list[str] = []
+        records: list[str] = []
+        for key, value in details.items():
+            name = str(self.names.get(key, key))
+            if compact and isinstance(value, dict):
+                records.append(name)
+            else:
+                parts.append(f"{name}: {_value(value)}")
+        return ", ".join(parts + sorted(records))
+
+    def summary(self, entry: AuditEntry) -> str:
+        """One line for a short list (the dashboard): the action, and what it concerned."""
+        details = self.details(entry, compact=True)
+        return f"{self.action(entry)} ({details})" if details else self.action(entry)
 
 
 def describe_audit(entries: Any) -> list[tuple[AuditEntry, str, str]]:
     describe = AuditDescriber()
     return [(entry, describe.action(entry), describe.details(entry)) for entry in entries]
+
+
+def summarise_audit(entries: Any) -> list[tuple[AuditEntry, str]]:
+    describe = AuditDescriber()
+    return [(entry, describe.summary(entry)) for entry in entries]

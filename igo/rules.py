@@ -21,6 +21,13 @@ def can_log_care(roles: Iterable[str]) -> bool:
     return bool(CLINICAL_ROLES & set(roles))
 
 
+def lands_on_caseload(roles: Iterable[str]) -> bool:
+    """Only clinical roles in the IGO: she starts her day on her caseload, not on the dashboard (an
+    administrator or finance who also holds a clinical role keeps the dashboard)."""
+    held = set(roles)
+    return can_log_care(held) and not ({Role.IGO_ADMIN, Role.IGO_FINANCE} & held)
+
+
 def can_record_birth(roles: Iterable[str]) -> bool:
     """Transfer the line, record or correct a delivery, end an episode: midwives and gynaecologists (the
     services also ask for a linked professional of an obstetric discipline). Maternity carers log hours

@@ -26,8 +26,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from igo import rules, selectors, services
-from igo.describe import describe_audit
+from igo import landing, rules, selectors, services
+from igo.describe import describe_audit, summarise_audit
 from igo.forms import AcceptInvitationForm, InvitationForm, PersonalTokenForm, TenantCreateForm
 from igo.http import AuthedRequest, TenantRequest
 from igo.models import AuditEntry, Invitation, Membership, PersonalApiToken, Role, Tenant, User
@@ -119,12 +119,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: AuthedRequest) -> HttpResponse:
-    tenants = selectors.user_tenants(user=request.user)
-    last = request.session.get("last_tenant")
-    if len(tenants) == 1:
-        return redirect("tenant_dashboard", tenant_slug=tenants[0].slug)
-    if last and any(t.slug == last for t in tenants):
-        return redirect("tenant_dashboard", tenant_slug=last)
+    tenants, tenant = landing.tenant_to_open(user=request.user, last_slug=request.session.get("last_tenant"))
+    if tenant is not None:
+        roles = selectors.user_roles(user=request.user, tenant=tenant)
+        return redirect(landing.tenant_home_url(tenant_slug=tenant.slug, roles=roles))
     insurers = selectors.user_insurers(user=request.user)
     if not tenants and insurers:
         return redirect("insurer_dashboard")
@@ -158,7 +156,9 @@ def tenant_dashboard(request: TenantRequest) -> HttpResponse:
     }
     if context["is_admin"]:
         context["open_invitations"] = selectors.invitation_list(open_only=True)[:10]
-        context["recent_audit"] = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")[:8]
+        context["recent_audit"] = summarise_audit(
+            AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")[:8]
+        )
     return render(request, "igo/dashboard.html", context)
 
 
@@ -318,7 +318,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             user = None
         if user is not None:
             messages.success(request, _("Welcome to %(igo)s.") % {"igo": invitation.tenant.name})
-            return redirect("tenant_dashboard", tenant_slug=invitation.tenant.slug)
+            roles = selectors.user_roles(user=user, tenant=invitation.tenant)
+            return redirect(landing.tenant_home_url(tenant_slug=invitation.tenant.slug, roles=roles))
     return render(
         request,
         "igo/invitation_accept.html",

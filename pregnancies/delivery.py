@@ -280,6 +280,44 @@ def _check_event(
     return phase
 
 
+@dataclass
+class _Prepared:
+    """A delivery checked against its episode, which is locked for the rest of the transaction."""
+
+    professional: Professional
+    episode: Episode
+    errors: dict[str, list[str]]
+    event_type: EventType | None
+
+
+def _prepare(
+    *,
+    episode: Episode,
+    actor: User,
+    labour_started_at: datetime | None,
+    children: Sequence[Child],
+    placenta_at: datetime | None,
+    place: str,
+    line: str,
+    now: datetime,
+) -> _Prepared:
+    """What recording and correcting share: the caller's right (PermissionDenied with the reason), the
+    episode's row lock (two submissions at once make one delivery) and the check of the delivery itself.
+    The caller adds its own errors and raises them all at once."""
+    professional = services.obstetric_professional_for(actor=actor)
+    episode = Episode.objects.select_for_update().select_related("client").get(pk=episode.pk)
+    errors, event_type = _validate(
+        episode=episode,
+        labour_started_at=labour_started_at,
+        children=children,
+        placenta_at=placenta_at,
+        place=place,
+        line=line,
+        now=now,
+    )
+    return _Prepared(professional=professional, episode=episode, errors=errors, event_type=event_type)
+
+
 @transaction.atomic
 def delivery_record(
     *,
@@ -295,17 +333,21 @@ def delivery_record(
     """Record the delivery: all of it (dates, births, line, delivery event) or, on any error, none of it.
     Afterwards the natal phase runs from the start of active labour and the postnatal phase from placenta
     + 2 hours."""
-    professional = services.obstetric_professional_for(actor=actor)
-    now = now or timezone.now()
-    episode = Episode.objects.select_for_update().select_related("client").get(pk=episode.pk)
-    errors, event_type = _validate(
+    prepared = _prepare(
         episode=episode,
+        actor=actor,
         labour_started_at=labour_started_at,
         children=children,
         placenta_at=placenta_at,
         place=place,
         line=line,
-        now=now,
+        now=now or timezone.now(),
+    )
+    professional, episode, errors, event_type = (
+        prepared.professional,
+        prepared.episode,
+        prepared.errors,
+        prepared.event_type,
     )
     if Birth.objects.filter(episode=episode).exists():
         errors.setdefault("__all__", []).append(
@@ -378,20 +420,24 @@ def delivery_correct(
     """Correct a recorded delivery. The audit keeps it before and after; the delivery event is superseded
     by a corrected one (the original stays, marked as corrected); the phases follow the new dates and the
     billing sweep recomputes the episode."""
-    professional = services.obstetric_professional_for(actor=actor)
-    now = now or timezone.now()
-    episode = Episode.objects.select_for_update().select_related("client").get(pk=episode.pk)
-    old_births = list(Birth.objects.select_for_update().filter(episode=episode).order_by("child_number"))
-    old_event = delivery_event(episode)
-    errors, event_type = _validate(
+    prepared = _prepare(
         episode=episode,
+        actor=actor,
         labour_started_at=labour_started_at,
         children=children,
         placenta_at=placenta_at,
         place=place,
         line=line,
-        now=now,
+        now=now or timezone.now(),
     )
+    professional, episode, errors, event_type = (
+        prepared.professional,
+        prepared.episode,
+        prepared.errors,
+        prepared.event_type,
+    )
+    old_births = list(Birth.objects.select_for_update().filter(episode=episode).order_by("child_number"))
+    old_event = delivery_event(episode)
     if not old_births:
         errors.setdefault("__all__", []).append(_("No delivery has been recorded yet."))
     if not reason.strip():

@@ -52,6 +52,8 @@ def _fixed_details() -> dict[str, str]:
         "claim line explanation": _("explanation of a claim line"),
         "claim line billed again": _("claim line billed again"),
         "partial decision": _("decision on a partly delivered phase"),
+        "delivery": _("the delivery"),
+        "delivery corrected": _("delivery corrected"),
     }
 
 

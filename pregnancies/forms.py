@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from igo.forms import LocalDateTimeField
 from igo.models import Insurer
 from igo.validators import validate_bsn
+from pregnancies.delivery import MAX_CHILDREN, Child
 from pregnancies.models import (
     AccessAction,
     BirthMode,
@@ -388,47 +389,100 @@ class BirthOutcomeForm(forms.Form):
 
 
 class DeliveryForm(forms.Form):
-    """The whole delivery on one form: labour, each child (the second only for twins), placenta, place, line.
-    A correction also asks for its reason."""
+    """The whole delivery on one form: labour, each child, placenta, place, line. The service takes up to
+    `MAX_CHILDREN` children: the first two slots are open (a single child, twins), the others fold away
+    under "Another child" (triplets, quadruplets). A correction also asks for its reason."""
 
     labour_started_at = LocalDateTimeField(label=_("Start of active labour"), widget=DATETIME)
-    born_at_1 = LocalDateTimeField(label=_("Child 1 born at"), widget=DATETIME)
-    outcome_1 = forms.ChoiceField(label=_("Outcome"), choices=BirthOutcome.choices)
-    mode_1 = forms.ChoiceField(label=_("Mode of birth"), choices=BirthMode.choices)
-    weight_grams_1 = forms.IntegerField(
-        label=_("Birth weight (g)"), required=False, widget=number_input(200, 7000)
-    )
-    born_at_2 = LocalDateTimeField(label=_("Child 2 born at (twins)"), required=False, widget=DATETIME)
-    outcome_2 = forms.ChoiceField(label=_("Outcome"), choices=BirthOutcome.choices)
-    mode_2 = forms.ChoiceField(label=_("Mode of birth"), choices=BirthMode.choices)
-    weight_grams_2 = forms.IntegerField(
-        label=_("Birth weight (g)"), required=False, widget=number_input(200, 7000)
-    )
     placenta_at = LocalDateTimeField(label=_("Placenta born at"), widget=DATETIME)
     place = forms.ChoiceField(label=_("Place of birth"), choices=BirthPlace.choices)
     line = forms.ChoiceField(label=_("Responsible line"), choices=Line.choices)
     change_reason = forms.CharField(label=_("Reason for the correction"), max_length=200, required=False)
 
-    CHILDREN = 2
+    CHILDREN = MAX_CHILDREN
+    OPEN_SLOTS = 2
+    CHILD_FIELDS = ("born_at", "outcome", "mode", "weight_grams")
 
     def __init__(self, *args: Any, correcting: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        for n in range(1, self.CHILDREN + 1):
+            first = n == 1
+            born_label: Any
+            if first:
+                born_label = _("Child 1 born at")
+            elif n == 2:
+                born_label = _("Child 2 born at (twins)")
+            else:
+                born_label = _("Child %(n)s born at") % {"n": n}
+            self.fields[f"born_at_{n}"] = LocalDateTimeField(
+                label=born_label, required=first, widget=DATETIME
+            )
+            self.fields[f"outcome_{n}"] = forms.ChoiceField(
+                label=_("Outcome"), choices=BirthOutcome.choices, required=first, initial=BirthOutcome.LIVE
+            )
+            self.fields[f"mode_{n}"] = forms.ChoiceField(
+                label=_("Mode of birth"),
+                choices=BirthMode.choices,
+                required=first,
+                initial=BirthMode.SPONTANEOUS,
+            )
+            self.fields[f"weight_grams_{n}"] = forms.IntegerField(
+                label=_("Birth weight (g)"), required=False, widget=number_input(200, 7000)
+            )
         self.correcting = correcting
         if correcting:
             self.fields["change_reason"].required = True
         else:
             del self.fields["change_reason"]
 
-    def children(self) -> list[Any]:
-        from pregnancies.delivery import Child
+    def child_slots(self) -> list[tuple[int, list[forms.BoundField]]]:
+        """Each child's fields, for the page: [(1, [born_at_1, outcome_1, ...]), ...]."""
+        return [(n, [self[f"{name}_{n}"] for name in self.CHILD_FIELDS]) for n in range(1, self.CHILDREN + 1)]
 
+    def open_slots(self) -> list[tuple[int, list[forms.BoundField]]]:
+        return self.child_slots()[: self.OPEN_SLOTS]
+
+    def folded_slots(self) -> list[tuple[int, list[forms.BoundField]]]:
+        return self.child_slots()[self.OPEN_SLOTS :]
+
+    def folded_in_use(self) -> bool:
+        """Whether the folded slots hold a child (entered, recorded or refused): then they are shown open."""
+        for n, fields in self.folded_slots():
+            if any(f.errors for f in fields) or self[f"born_at_{n}"].value() not in (None, ""):
+                return True
+        return False
+
+    def other_fields(self) -> list[forms.BoundField]:
+        """The fields after the children: placenta, place, line and a correction's reason."""
+        return [
+            self[name] for name in ("placenta_at", "place", "line", "change_reason") if name in self.fields
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        given = [n for n in range(1, self.CHILDREN + 1) if data.get(f"born_at_{n}") is not None]
+        for n in range(2, self.CHILDREN + 1):
+            if n in given:
+                if n - 1 not in given and f"born_at_{n - 1}" not in self.errors:
+                    self.add_error(
+                        f"born_at_{n - 1}",
+                        _("Fill in child %(before)s before child %(n)s.") % {"before": n - 1, "n": n},
+                    )
+            elif data.get(f"weight_grams_{n}") is not None:
+                self.add_error(
+                    f"born_at_{n}",
+                    _("Give the time of birth of child %(n)s, or leave its fields empty.") % {"n": n},
+                )
+        return data
+
+    def children(self) -> list[Child]:
         data = self.cleaned_data
         return [
             Child(
                 born_at=data[f"born_at_{n}"],
-                outcome=data[f"outcome_{n}"],
-                mode=data[f"mode_{n}"],
-                weight_grams=data[f"weight_grams_{n}"],
+                outcome=data.get(f"outcome_{n}") or BirthOutcome.LIVE,
+                mode=data.get(f"mode_{n}") or BirthMode.SPONTANEOUS,
+                weight_grams=data.get(f"weight_grams_{n}"),
             )
             for n in range(1, self.CHILDREN + 1)
             if n == 1 or data.get(f"born_at_{n}") is not None

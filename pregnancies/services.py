@@ -517,6 +517,25 @@ INTAKE_FIELDS = (
 )
 
 
+def _episode_at_intake(
+    *, client: Client, actor: User, today: date, now: datetime, **pregnancy: Any
+) -> Episode:
+    """The episode an intake opens, a client's first pregnancy or a later one: the professional who takes
+    her in coordinates it, and the intake's care event is logged for her. `pregnancy` holds the dating,
+    the counts, the line and the maternity-care organisation (PREGNANCY_FIELDS), as episode_create takes
+    them."""
+    episode = episode_create(
+        tenant=client.tenant,
+        actor=actor,
+        client=client,
+        coordinating_professional=professional_for(user=actor),
+        today=today,
+        **pregnancy,
+    )
+    _intake_event_log(episode=episode, actor=actor, now=now)
+    return episode
+
+
 @transaction.atomic
 def intake_register(
     *,
@@ -568,10 +587,11 @@ def intake_register(
         insured_from=intake_date,
         today=today,
     )
-    episode = episode_create(
-        tenant=tenant,
-        actor=actor,
+    episode = _episode_at_intake(
         client=client,
+        actor=actor,
+        today=today,
+        now=now,
         intake_date=intake_date,
         due_date=due_date,
         dating_method=dating_method,
@@ -582,11 +602,8 @@ def intake_register(
         gravida=gravida,
         parity=parity,
         kraamzorg_organisation=kraamzorg_organisation,
-        coordinating_professional=professional_for(user=actor),
         line=line,
-        today=today,
     )
-    _intake_event_log(episode=episode, actor=actor, now=now)
     return client, episode
 
 
@@ -615,10 +632,11 @@ def pregnancy_start(
     # The client's row is locked, so that two starts at once (a double click, two colleagues) make one.
     client = Client.objects.select_for_update().get(pk=client.pk)
     suggested_gravida, suggested_parity = selectors.pregnancy_numbers_next(client=client)
-    episode = episode_create(
-        tenant=client.tenant,
-        actor=actor,
+    return _episode_at_intake(
         client=client,
+        actor=actor,
+        today=today,
+        now=now or timezone.now(),
         intake_date=intake_date,
         due_date=due_date,
         dating_method=dating_method,
@@ -629,12 +647,8 @@ def pregnancy_start(
         gravida=suggested_gravida if gravida is None else gravida,
         parity=suggested_parity if parity is None else parity,
         kraamzorg_organisation=kraamzorg_organisation,
-        coordinating_professional=professional_for(user=actor),
         line=line,
-        today=today,
     )
-    _intake_event_log(episode=episode, actor=actor, now=now or timezone.now())
-    return episode
 
 
 KEY_DATE_FIELDS = (

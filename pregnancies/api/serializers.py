@@ -451,3 +451,46 @@ class EpisodeDetailSerializer(serializers.ModelSerializer):
     @extend_schema_field(EventsByPhaseSerializer)
     def get_events(self, obj: Episode) -> Any:
         return EventsByPhaseSerializer(self.context["timeline"]).data
+
+
+# --- the delivery (pregnancies.delivery) ----------------------------------------------------------------
+
+
+class DeliveryChildSerializer(serializers.Serializer):
+    """One child of a delivery as entered; the first in the list is child 1."""
+
+    born_at = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=BirthOutcome.choices, default=BirthOutcome.LIVE)
+    mode = serializers.ChoiceField(choices=BirthMode.choices, default=BirthMode.SPONTANEOUS)
+    weight_grams = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class DeliveryInputSerializer(serializers.Serializer):
+    """The whole delivery: to record it (POST), or to correct it (PUT, PATCH, or POST with `correct`)."""
+
+    labour_started_at = serializers.DateTimeField(help_text="Start of active labour: opens the natal phase.")
+    children = DeliveryChildSerializer(many=True, min_length=1, max_length=4)  # type: ignore[call-arg]  # ListSerializer takes them
+    placenta_at = serializers.DateTimeField(
+        help_text="Birth of the placenta; the postnatal phase opens two hours later."
+    )
+    place = serializers.ChoiceField(choices=BirthPlace.choices)
+    line = serializers.ChoiceField(choices=Line.choices, help_text="The responsible line at the delivery.")
+    correct = serializers.BooleanField(
+        default=False, help_text="With POST: correct the recorded delivery instead of recording one."
+    )
+    reason = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="Required for a correction."
+    )
+
+
+class DeliverySerializer(serializers.Serializer):
+    """The episode's delivery: the care-path dates it set, its children and its delivery event."""
+
+    recorded = serializers.BooleanField(help_text="False while no delivery has been recorded.")
+    labour_started_at = serializers.DateTimeField(allow_null=True)
+    placenta_at = serializers.DateTimeField(allow_null=True)
+    placenta_plus_2h_at = serializers.DateTimeField(allow_null=True)
+    place = serializers.ChoiceField(choices=BirthPlace.choices, allow_null=True)
+    line = serializers.ChoiceField(choices=Line.choices, allow_null=True)
+    children = BirthSerializer(many=True)
+    event = CareEventSerializer(allow_null=True)

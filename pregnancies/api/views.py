@@ -9,11 +9,14 @@ django `ValidationError` becomes a 400 with the same field keys (igo.api.errors:
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -25,7 +28,7 @@ from igo.api.base import ScopedQuerysetMixin, TenantAPIMixin
 from igo.api.errors import validation_error_detail
 from igo.models import User
 from igo.tenancy import current_tenant
-from pregnancies import selectors, services
+from pregnancies import delivery, selectors, services
 from pregnancies.api.serializers import (
     CareEventCorrectResultSerializer,
     CareEventCorrectSerializer,
@@ -36,6 +39,8 @@ from pregnancies.api.serializers import (
     ClientDetailSerializer,
     ClientSearchSerializer,
     ClientSummarySerializer,
+    DeliveryInputSerializer,
+    DeliverySerializer,
     EpisodeDetailSerializer,
     EpisodeSummarySerializer,
     EventListQuerySerializer,
@@ -322,3 +327,158 @@ class EventTypeListView(CareAPIView):
         professional = services.professional_for(user=_actor(request))
         types = selectors.event_types_for(professional=professional)
         return Response(EventTypeSerializer(types, many=True).data)
+
+
+# A child's field as the delivery service reports it (born_at_2) and where the request had it (children[1]).
+CHILD_KEY = re.compile(r"^(born_at|outcome|mode|weight_grams)_(\d+)$")
+
+
+class EpisodeDeliveryView(ScopedQuerysetMixin, CareAPIView):
+    """The delivery of an episode as one resource (pregnancies.delivery): read it (every clinical role),
+    record it, or correct it with a reason (a linked midwife, clinical midwife or gynaecologist)."""
+
+    serializer_class = DeliverySerializer
+    model = Episode
+
+    def scoped_queryset(self) -> QuerySet[Episode]:
+        return Episode.objects.select_related("client")
+
+    def service_error_detail(self, exc: DjangoValidationError) -> dict[str, Any]:
+        """The service's field keys as the request had them: `born_at_2` under `children[1]`, the reason
+        under `reason`."""
+        detail: dict[str, Any] = validation_error_detail(exc, REASON_KEYS)
+        children: dict[int, dict[str, list[str]]] = {}
+        for key in list(detail):
+            match = CHILD_KEY.match(key)
+            if match:
+                children.setdefault(int(match.group(2)), {})[match.group(1)] = detail.pop(key)
+        if children:
+            detail["children"] = [children.get(n, {}) for n in range(1, max(children) + 1)]
+        return detail
+
+    def _current(self, episode: Episode) -> dict[str, Any]:
+        births = list(Birth.objects.filter(episode=episode).order_by("child_number"))
+        started = episode.labour_started_at
+        return {
+            "recorded": bool(births),
+            "labour_started_at": started,
+            "placenta_at": episode.placenta_at,
+            "placenta_plus_2h_at": episode.placenta_plus_2h_at,
+            "place": births[0].place if births else None,
+            "line": delivery.line_at(episode, started) if births and started else None,
+            "children": births,
+            "event": delivery.delivery_event(episode),
+        }
+
+    def _may_record(self, request: Request) -> None:
+        """The web page's rule (rules.can_record_birth), then the service's own (a linked professional of
+        an obstetric discipline); either refusal is a 403 that says why."""
+        if not rules.can_record_birth(request.tenant_roles):  # type: ignore[attr-defined]
+            raise PermissionDenied(
+                _(
+                    "Only a midwife or gynaecologist may record or correct a delivery; maternity carers "
+                    "log hours and kraamzorg observations."
+                )
+            )
+        services.obstetric_professional_for(actor=_actor(request))
+
+    def _answer(self, episode: Episode, code: int) -> Response:
+        episode.refresh_from_db()
+        return Response(DeliverySerializer(self._current(episode)).data, status=code)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_episode_delivery_retrieve",
+        summary="The episode's delivery: start of labour, children, placenta, place, line and delivery event",
+        description="`recorded` is false (and the rest empty) while no delivery has been recorded.",
+        responses=DeliverySerializer,
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        episode = self.get_object()
+        services.access_log(
+            user=_actor(request),
+            client=episode.client,
+            action=AccessAction.VIEW,
+            obj=episode,
+            detail="delivery",
+        )
+        return Response(DeliverySerializer(self._current(episode)).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_episode_delivery_record",
+        summary="Record the delivery (or, with `correct`, correct it)",
+        description="All of it or nothing: the start of active labour opens the natal phase, placenta + 2 "
+        "hours the postnatal phase; the children are the episode's births; the delivery event is logged for "
+        "the caller. Refused (400) once recorded: correct it instead (`correct: true` with a `reason`, or "
+        "PUT/PATCH). 403 with the reason for anyone but a linked midwife, clinical midwife or "
+        "gynaecologist. Errors of a child are under `children` at its position.",
+        request=DeliveryInputSerializer,
+        responses={201: DeliverySerializer, 200: DeliverySerializer, 400: FIELD_ERRORS},
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        episode = self.get_object()
+        self._may_record(request)
+        data = self.parse(DeliveryInputSerializer, request.data)
+        if data["correct"]:
+            return self._correct(request, episode, data)
+        delivery.delivery_record(episode=episode, actor=_actor(request), **self._facts(data))
+        return self._answer(episode, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_episode_delivery_correct",
+        summary="Correct the recorded delivery, with the reason",
+        description="The earlier record stays in the history (the delivery event is superseded, the audit "
+        "keeps before and after) and the phases follow the new times.",
+        request=DeliveryInputSerializer,
+        responses={200: DeliverySerializer, 400: FIELD_ERRORS},
+    )
+    def put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        episode = self.get_object()
+        self._may_record(request)
+        return self._correct(request, episode, self.parse(DeliveryInputSerializer, request.data))
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="care_episode_delivery_partial_correct",
+        summary="Correct part of the recorded delivery, with the reason",
+        description="As PUT; fields left out keep their recorded value (`children`, when given, is the "
+        "whole list).",
+        request=DeliveryInputSerializer,
+        responses={200: DeliverySerializer, 400: FIELD_ERRORS},
+    )
+    def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        episode = self.get_object()
+        self._may_record(request)
+        serializer = DeliveryInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        given = dict(serializer.validated_data)
+        current = self._current(episode)
+        children = [
+            {"born_at": b.born_at, "outcome": b.outcome, "mode": b.mode, "weight_grams": b.weight_grams}
+            for b in current["children"]
+        ]
+        data = {
+            **{k: current[k] for k in ("labour_started_at", "placenta_at", "place", "line")},
+            "children": children,
+            "reason": "",
+            **given,
+        }
+        return self._correct(request, episode, data)
+
+    @staticmethod
+    def _facts(data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "labour_started_at": data["labour_started_at"],
+            "children": [delivery.Child(**dict(child)) for child in data["children"]],
+            "placenta_at": data["placenta_at"],
+            "place": data["place"] or "",
+            "line": data["line"] or "",
+        }
+
+    def _correct(self, request: Request, episode: Episode, data: dict[str, Any]) -> Response:
+        delivery.delivery_correct(
+            episode=episode, actor=_actor(request), reason=data.get("reason", ""), **self._facts(data)
+        )
+        return self._answer(episode, status.HTTP_200_OK)

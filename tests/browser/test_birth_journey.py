@@ -52,7 +52,7 @@ def test_a_home_birth_recorded_once_then_a_postnatal_visit(page: Page, viewport:
     page.goto(url)
 
     card = page.get_by_test_id("delivery-card")
-    card.locator("summary").click()
+    card.locator(":scope > summary").click()
     form = page.get_by_test_id("delivery-form")
     form.locator("[name=labour_started_at]").fill(typed_time(DAY, "01:30"))
     form.locator("[name=born_at_1]").fill(typed_time(DAY, "05:40"))
@@ -85,6 +85,13 @@ def test_the_page_with_the_delivery_form_fits_the_screen(page: Page, viewport: s
     email, _episode, url = a_pregnancy_at_term()
     sign_in_to_tenant(page, email)
     page.goto(url)
-    page.get_by_test_id("delivery-card").locator("summary").click()
+    page.get_by_test_id("delivery-card").locator(":scope > summary").click()
     expect(page.get_by_test_id("delivery-form")).to_be_visible()
+    assert_fits_viewport(page)
+    # A third and fourth child fold away under "Nog een kind"; opened, the page still fits.
+    more = page.get_by_test_id("more-children")
+    expect(page.get_by_test_id("delivery-form").locator("[name=born_at_3]")).to_be_hidden()
+    more.locator("summary").click()
+    expect(page.get_by_test_id("delivery-form").locator("[name=born_at_3]")).to_be_visible()
+    expect(page.get_by_test_id("child-4")).to_contain_text("Kind 4 geboren om")
     assert_fits_viewport(page)

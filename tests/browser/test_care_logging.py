@@ -1,4 +1,7 @@
-"""Care-logging journeys in a real browser: a midwife on a busy shift, a maternity carer logging hours."""
+"""Care-logging journeys in a real browser: a midwife on a busy shift, a maternity carer logging hours.
+
+The clock stands at 17 June 2026, 11:00 in Amsterdam (summer time).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,13 @@ from pregnancies.catalogue import catalogue_seed
 from pregnancies.models import AccessLogEntry, CareEvent, EventStatus, EventType
 from tests.factories import ClientFactory, EpisodeFactory, InsurerFactory, TenantFactory
 from tests.scenarios.browser import clinician, sign_in_to_tenant, typed_time
+from tests.scenarios.clock import local
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.clock(local(2026, 6, 17, 11)),
+]
 
 
 def test_midwife_finds_client_logs_three_events_and_corrects_one(page: Page):
@@ -37,6 +45,8 @@ def test_midwife_finds_client_logs_three_events_and_corrects_one(page: Page):
 
     page.get_by_role("link", name="Cliënten").or_(page.locator("[data-nav=clients]")).first.click()
     search = page.get_by_test_id("client-search")
+    expect(search).to_be_visible()
+    page.wait_for_load_state("load")  # htmx (a deferred script) listens before she types
     search.locator("[name=q]").fill("zonnev")
     # Typing shows how many clients match, no names (nothing read, nothing logged); Enter shows them.
     expect(page.get_by_test_id("search-preview")).to_contain_text("Eén cliënt komt overeen")

@@ -1,6 +1,9 @@
 """Outcome journeys in a real browser: a midwife records the delivery's outcomes and a child's NICU
 admission, sees a refusal at the field, and a refused care entry shows its error (htmx swaps no 4xx answer
-by default)."""
+by default).
+
+The clock stands at 20 May 2026, 11:00 in Amsterdam.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,13 @@ from pregnancies.models import Birth, CareEvent, Episode, EventType
 from quality.models import ExperienceResponse
 from tests.factories import EpisodeFactory, TenantFactory
 from tests.scenarios.browser import clinician, sign_in_to_tenant, typed_time
+from tests.scenarios.clock import local
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.clock(local(2026, 5, 20, 11)),
+]
 
 
 def test_midwife_records_outcomes_a_nicu_admission_and_the_questionnaire(page: Page):
@@ -50,7 +58,7 @@ def test_midwife_records_outcomes_a_nicu_admission_and_the_questionnaire(page: P
     stored = Episode.unscoped.get(pk=episode.pk)
     assert (stored.blood_loss_ml, stored.kraamzorg_indicated_hours) == (1500, 49)
 
-    page.locator("#delivery summary").click()
+    page.locator("#delivery > summary").click()
     child = page.get_by_test_id("birth-outcome-form")
     before = (timezone.localdate(birth.born_at) - timedelta(days=1)).isoformat()
     child.locator("[name=neonatal_death_on]").fill(before)
@@ -64,7 +72,7 @@ def test_midwife_records_outcomes_a_nicu_admission_and_the_questionnaire(page: P
     child.locator("[name=nicu_admission]").check()
     child.locator("button[type=submit]").click()
     expect(page.locator(".msg.success")).to_be_visible()
-    page.locator("#delivery summary").click()
+    page.locator("#delivery > summary").click()
     expect(page.get_by_test_id("nicu")).to_be_visible()
     assert Birth.unscoped.get(pk=birth.pk).nicu_admission
 

@@ -86,7 +86,8 @@ def test_maternity_carer_registers_a_passkey_and_signs_in_with_it(page: Page, li
     password_step(page, carer.email)
     expect(page).to_have_url(url_re(reverse("mfa_authenticate")))
     page.locator("#mfa_webauthn_authenticate").click()
-    expect(page).to_have_url(url_re(dashboard))
+    # A maternity carer lands on her caseload (igo.landing).
+    expect(page).to_have_url(url_re(reverse("care_home", kwargs={"tenant_slug": tenant.slug})))
     expect(page.get_by_test_id("current-tenant")).to_have_text(tenant.name)
     passkey = Authenticator.objects.get(user=carer, type=Authenticator.Type.WEBAUTHN)
     assert passkey.last_used_at is not None

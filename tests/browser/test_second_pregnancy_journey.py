@@ -1,7 +1,10 @@
 """A second pregnancy for a known client, in a real browser, on a phone and on a laptop (issue 17): the
 midwife finds her, opens her page, starts a new pregnancy with gravida and parity proposed from the first,
 dates it by the last period (the page shows the due date it gives while she types) and lands on the new
-episode with its weeks of pregnancy today. No page is wider than the window."""
+episode with its weeks of pregnancy today. No page is wider than the window.
+
+The clock stands at 14 October 2026, 11:00 in Amsterdam.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +20,13 @@ from pregnancies.dating import due_date_from_lmp, gestational_age_on
 from pregnancies.models import Birth, CareEvent, Episode
 from tests.factories import ClientFactory, EpisodeFactory, TenantFactory
 from tests.scenarios.browser import VIEWPORTS, assert_fits_viewport, clinician, sign_in_to_tenant
+from tests.scenarios.clock import local
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.clock(local(2026, 10, 14, 11)),
+]
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS.values(), ids=VIEWPORTS.keys())

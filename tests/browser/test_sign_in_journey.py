@@ -196,20 +196,27 @@ def test_wrong_totp_code_is_refused_and_stores_nothing(page: Page, live_server) 
     assert not Authenticator.objects.filter(user=user).exists()
 
 
-def test_midwife_signs_in_with_her_app_code_to_her_dashboard(page: Page, live_server) -> None:
+def test_midwife_signs_in_with_her_app_code_to_her_caseload(page: Page, live_server) -> None:
     tenant = TenantFactory(name="IGO Westhaven", slug="igo-westhaven")
     midwife = UserFactory(email="verloskundige@westhaven.test", full_name="Fatima el Amrani")
     MembershipFactory(tenant=tenant, user=midwife, role=Role.MIDWIFE)  # with an authenticator app
+    caseload = reverse("care_home", kwargs={"tenant_slug": tenant.slug})
     dashboard = reverse("tenant_dashboard", kwargs={"tenant_slug": tenant.slug})
 
     sign_in(page, midwife.email)
     enter_totp_code(page, TOTP_SECRET)
 
-    expect(page).to_have_url(url_re(dashboard))
+    # Only clinical roles in her IGO: she lands on her caseload, not on the dashboard.
+    expect(page).to_have_url(url_re(caseload))
     expect(page.get_by_test_id("current-tenant")).to_have_text(tenant.name)
-    expect(page.get_by_test_id("card-care")).to_be_visible()
+    expect(page.get_by_test_id("caseload")).to_be_visible()
     expect(page.get_by_test_id("user-menu")).to_have_text("Fatima")
+    # Her caseload is the first item of the bar, and the brand leads there too.
+    expect(page.locator(".mainnav > a").first).to_have_attribute("data-nav", "home")
+    expect(page.get_by_test_id("nav-brand")).to_have_attribute("href", caseload)
 
-    # `/` also sends a user with a single IGO to it.
+    # `/` also sends a user with a single IGO to it; the dashboard is still there for her.
     page.goto(reverse("home"))
-    expect(page).to_have_url(url_re(dashboard))
+    expect(page).to_have_url(url_re(caseload))
+    page.goto(dashboard)
+    expect(page.get_by_test_id("card-care")).to_be_visible()

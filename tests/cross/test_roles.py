@@ -85,6 +85,7 @@ ACCESS = {
     "api_client_detail": ("get", CLINICAL),
     "api_episode_detail": ("get", CLINICAL),
     "api_episode_events": ("get", CLINICAL),
+    "api_episode_delivery": ("get", CLINICAL),  # reading; recording is for OBSTETRIC (test_delivery_api)
     "api_event_correct": ("post", CLINICAL),
     "api_event_void": ("post", CLINICAL),
     "api_event_types": ("get", CLINICAL),
@@ -207,6 +208,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "episode_line",
         "api_episode_detail",
         "api_episode_events",
+        "api_episode_delivery",
         "episode_claims",
         "today_log",
         "today_indication",

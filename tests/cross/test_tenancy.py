@@ -127,6 +127,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "api_client_episodes": client.pk,  # issue 17
         "api_episode_detail": episode.pk,
         "api_episode_events": episode.pk,
+        "api_episode_delivery": episode.pk,  # issue 17
         "api_event_correct": event.pk,
         "api_event_void": event.pk,
         "contract_new_version": line.contract_id,
@@ -185,7 +186,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"episode_outcomes", "experience_create", "birth_outcome"}
     known |= {"today_log", "today_indication"}  # issue 17: the maternity carer's day list
     known |= {"api_client_detail", "api_episode_detail", "api_episode_events", "api_event_correct"}
-    known |= {"api_event_void"}
+    known |= {"api_event_void", "api_episode_delivery"}
     known |= {"contract_new_version", "episode_claims", "claim_line_explain", "api_contract_detail"}
     known |= {"quality_agreement_create"}
     known |= {"contract_detail"}

@@ -63,7 +63,8 @@ def test_new_user_accepts_invitation_and_lands_in_the_tenant(world_a):
     client = Client()
     path = f"/invite/{invitation_token(invitation)}/"
     response = client.post(path, {"full_name": "Nel Nieuw", "password1": PASSWORD, "password2": PASSWORD})
-    assert response.status_code == 302 and response["Location"] == f"/t/{world_a.tenant.slug}/"
+    # A midwife's IGO opens on her caseload (igo.landing).
+    assert response.status_code == 302 and response["Location"] == f"/t/{world_a.tenant.slug}/home/"
     user = User.objects.get(email="nieuw@example.test")
     assert Membership.unscoped.filter(
         tenant=world_a.tenant, user=user, role=Role.MIDWIFE, is_active=True

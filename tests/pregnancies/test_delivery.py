@@ -19,7 +19,13 @@ from igo.models import AuditEntry, Role
 from pregnancies import delivery, services
 from pregnancies.models import Birth, CareEvent, Episode, LineTransfer
 from tests.scenarios.care import Care
-from tests.scenarios.care_logging import access_entries, form_dt, in_scope, log_service
+from tests.scenarios.care_logging import (
+    access_entries,
+    first_line_from_intake,
+    form_dt,
+    in_scope,
+    log_service,
+)
 from tests.scenarios.clock import local, travel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2026, 11, 10, 16))]
@@ -31,18 +37,8 @@ NOW = local(2026, 11, 10, 16)
 
 
 @pytest.fixture(autouse=True)
-def first_line_from_intake(care: Care) -> None:
-    """As episode_create leaves it: first line from the intake (the factory's episode has no transfer)."""
-    LineTransfer.unscoped.create(
-        tenant=care.tenant,
-        episode=care.episode,
-        line="first",
-        effective_at=local(
-            care.episode.intake_date.year, care.episode.intake_date.month, care.episode.intake_date.day, 0
-        ),
-        reason="At intake",
-        created_by=care.user(Role.MIDWIFE),
-    )
+def first_line(care: Care) -> None:
+    first_line_from_intake(care)
 
 
 def record(care: Care, role: str = Role.MIDWIFE, **changes: Any) -> delivery.Delivery:
@@ -332,3 +328,63 @@ def test_the_page_has_one_delivery_card_and_keeps_the_other_dates(care, as_role)
     html = page.content.decode()
     assert html.count('data-testid="delivery-form"') == 1
     assert "birth-form" not in html
+
+
+# --- more than two children on the page ----------------------------------------------------------
+
+
+def test_the_form_offers_four_children_the_last_two_folded_away(care, as_role):
+    page = as_role(Role.MIDWIFE).get(care.url(f"episodes/{care.episode.pk}/"), HTTP_ACCEPT_LANGUAGE="nl")
+    html = page.content.decode()
+    assert delivery.MAX_CHILDREN == 4
+    for n in range(1, 5):
+        assert f'name="born_at_{n}"' in html and f'data-testid="child-{n}"' in html
+    folded = html[html.index('data-testid="more-children"') :]
+    folded = folded[: folded.index("</details>")]
+    assert "Nog een kind (drieling, vierling)" in folded
+    assert 'name="born_at_3"' in folded and 'name="born_at_4"' in folded and 'name="born_at_2"' not in folded
+    assert not page.context["delivery_form"].folded_in_use()
+    assert "Kind 3 geboren om" in html
+
+
+def test_triplets_are_recorded_from_the_page(care, as_role):
+    http = as_role(Role.MIDWIFE)
+    times = [BORN, BORN + timedelta(minutes=4), BORN + timedelta(minutes=9)]
+    response = http.post(
+        care.url(f"episodes/{care.episode.pk}/delivery/"),
+        form_data(
+            born_at_2=form_dt(times[1]),
+            born_at_3=form_dt(times[2]),
+            outcome_3="live",
+            mode_3="spontaneous",
+            weight_grams_3="1900",
+        ),
+    )
+    assert response.status_code == 302, response.context and response.context["delivery_form"].errors
+    births = list(Birth.unscoped.filter(episode=care.episode).order_by("child_number"))
+    assert [(b.child_number, b.born_at) for b in births] == [(1, times[0]), (2, times[1]), (3, times[2])]
+    assert (births[2].outcome, births[2].weight_grams) == ("live", 1900)
+    # The correction form holds all three, the third slot shown open.
+    form = http.get(care.url(f"episodes/{care.episode.pk}/")).context["delivery_form"]
+    assert form.correcting and form.folded_in_use()
+    assert form.initial["born_at_3"] == times[2]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        # A third child without a second: the gap is named at the second.
+        ({"born_at_3": "2026-11-10T05:50"}, "born_at_2", "Vul kind 2 in vóór kind 3."),
+        # A weight without a time of birth: the slot is not half used.
+        ({"weight_grams_4": "2100"}, "born_at_4", "Geef het geboortetijdstip van kind 4"),
+    ],
+)
+def test_a_child_slot_used_out_of_order_is_refused_at_its_field(care, as_role, changes, field, message):
+    response = as_role(Role.MIDWIFE).post(
+        care.url(f"episodes/{care.episode.pk}/delivery/"), form_data(**changes), HTTP_ACCEPT_LANGUAGE="nl"
+    )
+    assert response.status_code == 400
+    form = response.context["delivery_form"]
+    assert message in form.errors[field][0]
+    assert form.folded_in_use()  # the third or fourth slot holds something: shown open
+    nothing_stored(care)

@@ -122,6 +122,7 @@ def make_seen(world: TenantWorld) -> Seen:
                 "episode_claims",
                 "api_episode_detail",
                 "api_episode_events",
+                "api_episode_delivery",
                 "today_log",
                 "today_indication",
             )

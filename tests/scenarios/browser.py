@@ -72,6 +72,8 @@ def sign_in_to_tenant(page: Page, email: str) -> None:
     form.locator("button[type=submit]").click()
     enter_totp_code(page, TOTP_SECRET)
     expect(page.get_by_test_id("current-tenant")).to_be_visible()
+    # The element can be there before the stylesheet: a measurement then sees the page unstyled.
+    page.wait_for_load_state("load")
 
 
 def enter_totp_code(page: Page, secret: str) -> None:
@@ -134,7 +136,7 @@ def assert_fits_viewport(page: Page) -> None:
 
 def go_to_nav(page: Page, key: str) -> None:
     """Follow the main navigation's item `key` (its data-nav), opening the "More" menu first when the item
-    is in it (base.html: the first four items are on the bar, the rest under "More")."""
+    is in it (base.html: the first items, per role, are on the bar, the rest under "More")."""
     item = page.locator(f'.mainnav [data-nav="{key}"]')
     if not item.is_visible():
         page.get_by_test_id("nav-more").locator("summary").click()

@@ -154,3 +154,16 @@ def log_entries(care: Care, **filters: Any) -> list[tuple[str, str, str, str]]:
         (e.action, e.object_type, e.object_id, e.detail)
         for e in AccessLogEntry.unscoped.filter(tenant=care.tenant, **filters).order_by("pk")
     ]
+
+
+def first_line_from_intake(care: Care) -> LineTransfer:
+    """As episode_create leaves an episode: first line from the intake (the factory's episode has no
+    transfer), so that a delivery knows the line in effect before labour."""
+    return LineTransfer.unscoped.create(
+        tenant=care.tenant,
+        episode=care.episode,
+        line="first",
+        effective_at=local(care.episode.intake_date, 0),
+        reason="At intake",
+        created_by=care.user(Role.MIDWIFE),
+    )
