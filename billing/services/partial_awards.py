@@ -25,6 +25,7 @@ from billing.models import (
     BatchLine,
     ClaimBatch,
     ClaimLine,
+    EpisodeBillingState,
     Sign,
     WorkItem,
     WorkReason,
@@ -64,6 +65,11 @@ def partial_award_settle(*, line: ClaimLine, awarded: Decimal) -> bool:
         is_current=False, superseded_at=timezone.now()
     )
     _insert_allocations(rows)
+    if line.episode_id is not None:
+        # These parts follow the care as it is now, not the care the last run's fingerprints describe: forget
+        # them, so that the next run reads the episode's care again and divides anew whatever changed since
+        # (a care event voided after this award would otherwise keep its share).
+        EpisodeBillingState.unscoped.filter(episode_id=line.episode_id).update(seen_care=None)
     return True
 
 

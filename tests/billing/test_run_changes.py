@@ -207,3 +207,36 @@ def test_the_key_dates_in_sql_are_the_roll_ups(s):
             days = {ep.labour_on, ep.placenta_on, ep.postnatal_ended_on, ep.end_date} - {None}
             assert days == phase_end_days(ep)
             assert services.run._candidates(dt.date(2026, 11, 1)).filter(pk=ep.pk).exists()  # never checked
+
+
+def _traced_events(line: Any) -> set[int]:
+    return {
+        event
+        for allocation in Allocation.unscoped.filter(claim_line=line, is_current=True)
+        for event in (allocation.basis or {}).get("events", [])
+    }
+
+
+def test_a_partial_award_between_runs_leaves_no_share_to_care_voided_after_it(s):
+    """A partial award divides a line on the care as it is then; if that care is undone before the next
+    run, the run must not take the phase for unchanged because its fingerprint equals the last check's."""
+    from decimal import Decimal
+
+    from billing.services.partial_awards import partial_award_settle
+
+    episode = ordinary(s)
+    run(s)
+    line = current(episode)["postnatal"]
+    late = log(s, episode, "POST_VISIT", s.hospital, at(2026, 8, 20))
+    touch(episode)
+    with tenant_scope(s.tenant):
+        assert partial_award_settle(line=line, awarded=line.amount - Decimal("10"))
+    assert late.pk in _traced_events(line)
+
+    with tenant_scope(s.tenant):
+        care_event_void(event=late, actor=s.midwife, reason="wrong client")
+    result = run(s)
+
+    assert late.pk not in _traced_events(line)
+    assert result.lines_replaced >= 1
+    assert_books_balance(s.tenant)
