@@ -130,8 +130,20 @@ def assert_fits_viewport(page: Page) -> None:
     """The page is no wider than the window: nothing needs a sideways scroll (a table may scroll inside
     its own box, the page may not)."""
     width = page.viewport_size["width"] if page.viewport_size else 0
+    # Measured before the stylesheet has loaded (a busy machine, just after a form's POST), every page is too wide.
+    page.wait_for_load_state("load")
     scroll = int(page.evaluate("document.documentElement.scrollWidth"))
-    assert scroll <= width, f"{page.url} is {scroll} px wide in a {width} px window"
+    if scroll > width:
+        # Name the elements that stick out, so that a failure says where to look.
+        wide = page.evaluate(
+            """(w) => [...document.querySelectorAll('body *')]
+                .filter((el) => el.getBoundingClientRect().right > w + 0.5)
+                .slice(0, 6)
+                .map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`
+                    + `#${el.id} right=${Math.round(el.getBoundingClientRect().right)}`)""",
+            width,
+        )
+        raise AssertionError(f"{page.url} is {scroll} px wide in a {width} px window; sticking out: {wide}")
 
 
 def go_to_nav(page: Page, key: str) -> None:
