@@ -346,6 +346,10 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
             add_form_errors(form, exc)
         else:
             status = 201 if created else 200
+            if created and professional is not None:  # her next page ranks the care list without counting
+                selectors.usage_logged(
+                    professional=professional, event_types=event_types, event=event, now=timezone.now()
+                )
             for warning in warnings:
                 messages.warning(request, warning)
             if created:
