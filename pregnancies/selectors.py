@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
@@ -26,6 +29,8 @@ from pregnancies.models import (
     Unit,
 )
 from providers.models import MemberOrganisation, OrganisationKind, Professional
+
+logger = logging.getLogger(__name__)
 
 SEARCH_LIMIT = 25
 
@@ -166,6 +171,106 @@ def _usage(events: QuerySet[CareEvent]) -> dict[int, int]:
     return dict(rows)
 
 
+# The usage counts of the care list in Django's cache (Redis): her own per professional, her organisation's
+# per organisation, each {"day", "stamp", "counts"} (the day they were read; the moment the row was made,
+# which tells apart a recreated database). Dropped when an event of hers or of the organisation is saved
+# or deleted (usage_changed, at once and again after the commit); after her own logging POST the view
+# stores her counts plus the new event (usage_logged), so her next page needs no count. Kept at most
+# USAGE_CACHE_SECONDS, so events written without signals (bulk loads, a concurrent write lost in a race)
+# count within that time.
+USAGE_CACHE_SECONDS = 300
+# Part of every key; the test suite sets one of its own per run (its databases are made again with the same
+# ids and, under a stopped clock, the same creation moments).
+USAGE_KEY_SALT = ""
+
+
+def _own_key(tenant_id: int, professional_id: int) -> str:
+    return f"care-usage{USAGE_KEY_SALT}:{tenant_id}:p{professional_id}"
+
+
+def _org_key(tenant_id: int, organisation_id: int) -> str:
+    return f"care-usage{USAGE_KEY_SALT}:{tenant_id}:o{organisation_id}"
+
+
+def usage_changed(sender: object, instance: CareEvent, **kwargs: object) -> None:
+    """post_save/post_delete of a care event: the counts it is part of are read again. Dropped now (later
+    reads in this transaction) and after the commit (a read between the two kept the old rows)."""
+    keys = [
+        _own_key(instance.tenant_id, instance.professional_id),
+        _org_key(instance.tenant_id, instance.organisation_id),
+    ]
+
+    def drop() -> None:
+        try:
+            cache.delete_many(keys)
+        except Exception:  # the cache is down: nothing is served from it either
+            logger.warning("care-list usage cache not reachable; not dropped", exc_info=True)
+
+    drop()
+    transaction.on_commit(drop)
+
+
+def _cached(key: str, day: date, stamp: float) -> dict[int, int] | None:
+    try:
+        entry = cache.get(key)
+    except Exception:
+        logger.warning("care-list usage cache not reachable; reading the database", exc_info=True)
+        return None
+    if entry and entry.get("day") == day and entry.get("stamp") == stamp:
+        return dict(entry["counts"])
+    return None
+
+
+def _store(key: str, day: date, stamp: float, counts: dict[int, int]) -> None:
+    try:
+        cache.set(key, {"day": day, "stamp": stamp, "counts": counts}, USAGE_CACHE_SECONDS)
+    except Exception:
+        logger.warning("care-list usage cache not reachable; not stored", exc_info=True)
+
+
+def _usage_counts(
+    professional: Professional, since: datetime, day: date
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Her own use and, when she has none, her organisation's; from the cache or read (and stored)."""
+    tenant_id = professional.tenant_id
+    own_key, own_stamp = _own_key(tenant_id, professional.pk), professional.created_at.timestamp()
+    own = _cached(own_key, day, own_stamp)
+    recent = CareEvent.objects.filter(status=EventStatus.ACTIVE, occurred_at__gte=since)
+    if own is None:
+        own = _usage(recent.filter(professional=professional))
+        _store(own_key, day, own_stamp, own)
+    if own:
+        return own, {}
+    org_key = _org_key(tenant_id, professional.organisation_id)
+    org_stamp = professional.organisation.created_at.timestamp()
+    org = _cached(org_key, day, org_stamp)
+    if org is None:
+        org = _usage(recent.filter(organisation_id=professional.organisation_id))
+        _store(org_key, day, org_stamp, org)
+    return own, org
+
+
+def usage_logged(
+    *, professional: Professional, event_types: list[EventType], event: CareEvent, now: datetime
+) -> None:
+    """After her logging POST committed `event`: her counts as event_types_for read them in this request
+    (`own_counts` of its list) plus the new event, stored for her next request. Only for an active event of hers in the period.
+    A write of another of her events committed between that read and now is left out until the entry
+    expires (USAGE_CACHE_SECONDS): a ranking, not a figure anyone is billed on."""
+    if event.professional_id != professional.pk or event.status != EventStatus.ACTIVE:
+        return
+    if event.occurred_at < now - timedelta(days=CARE_LIST_USAGE_DAYS):
+        return
+    if not isinstance(event_types, CareList):
+        return
+    counts = dict(event_types.own_counts)  # every entry's, inactive ones too
+    counts[event.event_type_id] = counts.get(event.event_type_id, 0) + 1
+    day = timezone.localdate(now)
+    _store(
+        _own_key(professional.tenant_id, professional.pk), day, professional.created_at.timestamp(), counts
+    )
+
+
 def event_types_for(
     *, professional: Professional | None, phase: str = "", now: datetime | None = None
 ) -> list[EventType]:
@@ -174,21 +279,30 @@ def event_types_for(
     every phase, then the other phases; within each, the most used first. Each entry carries `own_uses`,
     how often she logged it in CARE_LIST_USAGE_DAYS, and `org_uses`, how often her organisation did.
 
-    Two queries, the entries and her own use by the professional index (a few ms on the care-logging bench
+    One query for the entries; the usage counts come from the cache (_usage_counts) or, after her
+    organisation logged, from her own use by the professional index (a few ms on the care-logging bench
     data). Her organisation's use is read only when she has logged nothing in the period (new to the IGO):
     counted per entry in the same query, or over the organisation's events, it cost 20-60 ms on the bench
-    data, on every episode page and every logging POST."""
+    data, on every episode page and every logging POST. The period starts CARE_LIST_USAGE_DAYS before the
+    moment the day's figures were read (cached for at most USAGE_CACHE_SECONDS)."""
     if professional is None:
         return []
-    since = (now or timezone.now()) - timedelta(days=CARE_LIST_USAGE_DAYS)
+    now = now or timezone.now()
+    since = now - timedelta(days=CARE_LIST_USAGE_DAYS)
     types = list(EventType.objects.filter(is_active=True, disciplines__contains=[professional.discipline]))
-    recent = CareEvent.objects.filter(status=EventStatus.ACTIVE, occurred_at__gte=since)
-    own = _usage(recent.filter(professional=professional))
-    org = {} if own else _usage(recent.filter(organisation_id=professional.organisation_id))
+    own, org = _usage_counts(professional, since, timezone.localdate(now))
     for t in types:
         t.own_uses = own.get(t.pk, 0)  # type: ignore[attr-defined]
         t.org_uses = org.get(t.pk, 0)  # type: ignore[attr-defined]
-    return care_list_order(types, phase=phase)
+    ordered = CareList(care_list_order(types, phase=phase))
+    ordered.own_counts = own
+    return ordered
+
+
+class CareList(list[EventType]):
+    """event_types_for's entries in order; `own_counts` her use of every entry (usage_logged)."""
+
+    own_counts: dict[int, int]
 
 
 def care_list_order(types: list[EventType], *, phase: str = "") -> list[EventType]:

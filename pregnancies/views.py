@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, Count, Max, Q, Subquery, Value, When
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -346,6 +346,10 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
             add_form_errors(form, exc)
         else:
             status = 201 if created else 200
+            if created and professional is not None:  # her next page ranks the care list without counting
+                selectors.usage_logged(
+                    professional=professional, event_types=event_types, event=event, now=timezone.now()
+                )
             for warning in warnings:
                 messages.warning(request, warning)
             if created:
@@ -374,8 +378,8 @@ def _event_logged(
     status: int,
 ) -> HttpResponse:
     """The htmx answer to a logged event (partials/event_logged.html): a fresh form with a new submission
-    key, and out of band the messages and the new row, placed before the next row of its phase. Two small
-    queries instead of the whole timeline; a repeated submission (`event` None) adds no row."""
+    key, and out of band the messages and the new row, placed before the next row of its phase. One small
+    query instead of the whole timeline; a repeated submission (`event` None) adds no row."""
     context: dict[str, Any] = {
         "episode": episode,
         "professional": professional,
@@ -387,10 +391,10 @@ def _event_logged(
     if event is not None:
         phase = CareEvent.objects.filter(episode=episode, phase=event.phase, status=EventStatus.ACTIVE)
         later = Q(occurred_at__gt=event.occurred_at) | Q(occurred_at=event.occurred_at, pk__gt=event.pk)
-        context["next_pk"] = (
-            phase.filter(later).order_by("occurred_at", "pk").values_list("pk", flat=True).first()
-        )
-        context["phase_count"] = phase.count()
+        # One statement: the phase's count, and the next row as a scalar subquery (the same in every row).
+        next_row = phase.filter(later).order_by("occurred_at", "pk").values("pk")[:1]
+        figures = phase.order_by().aggregate(phase_count=Count("pk"), next_pk=Max(Subquery(next_row)))
+        context.update(figures)
     return render(request, "pregnancies/partials/event_logged.html", context, status=status)
 
 

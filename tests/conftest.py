@@ -71,15 +71,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True, scope="session")
 def _access_cache_of_this_run() -> Iterator[None]:
-    """The access cache (igo.access) keys entries by user id and version; a test database made again starts
-    its ids anew while Redis keeps the entries of an earlier run: this run uses keys of its own."""
+    """The access cache (igo.access) keys entries by user id and version, the care list's usage counts by
+    professional or organisation; a test database made again starts its ids anew while Redis keeps the
+    entries of an earlier run: this run uses keys of its own."""
     import uuid
 
     from igo import access
+    from pregnancies import selectors
 
-    prefix, access.CACHE_PREFIX = access.CACHE_PREFIX, f"{access.CACHE_PREFIX}:test-{uuid.uuid4().hex[:12]}"
+    run = uuid.uuid4().hex[:12]
+    prefix, access.CACHE_PREFIX = access.CACHE_PREFIX, f"{access.CACHE_PREFIX}:test-{run}"
+    salt, selectors.USAGE_KEY_SALT = selectors.USAGE_KEY_SALT, f":test-{run}"  # the care list's usage counts
     yield
     access.CACHE_PREFIX = prefix
+    selectors.USAGE_KEY_SALT = salt
 
 
 @pytest.fixture(autouse=True)

@@ -362,6 +362,57 @@ def test_the_care_list_puts_the_phase_first_and_most_used_first(care, django_ass
     assert codes(gyn)[:2] == ["DELIV_CLIN", "REFERRAL"]
 
 
+def test_the_care_list_usage_is_cached_and_read_again_after_a_change(care, django_assert_num_queries):
+    newcomer = ProfessionalFactory(tenant=care.tenant, organisation=care.practice, discipline="midwife")
+    logged(care, care.episode, "ECHO_SEO", at=local(2027, 3, 3))
+
+    def order(who: Professional, queries: int) -> list[str]:
+        with django_assert_num_queries(queries):
+            return codes(
+                in_scope(care, selectors.event_types_for, professional=who, phase=Phase.PRENATAL, now=NOW)
+            )
+
+    assert order(care.midwife, 2)[0] == "ECHO_SEO"  # the entries and her use
+    assert order(care.midwife, 1)[0] == "ECHO_SEO"  # her use from the cache
+    assert order(newcomer, 3)[0] == "ECHO_SEO"  # nothing of her own: her practice's use
+    assert order(newcomer, 1)[0] == "ECHO_SEO"
+    # She logs two growth scans: her counts are read again, and her practice's for the newcomer.
+    logged(care, care.episode, "ECHO_GROWTH", at=local(2027, 3, 4))
+    logged(care, care.episode, "ECHO_GROWTH", at=local(2027, 3, 5))
+    assert order(care.midwife, 2)[0] == "ECHO_GROWTH"
+    assert order(newcomer, 2)[0] == "ECHO_GROWTH"  # her own (none) still cached, her practice's read again
+    # A void counts too.
+    for event in CareEvent.unscoped.filter(tenant=care.tenant, event_type__code="ECHO_GROWTH"):
+        event.status = "voided"
+        event.save(update_fields=["status"])
+    assert order(care.midwife, 2)[0] == "ECHO_SEO"
+    # The next day's figures are read again (the period moves).
+    with django_assert_num_queries(2):
+        in_scope(care, selectors.event_types_for, professional=care.midwife, now=NOW + timedelta(days=1))
+
+
+def test_her_logging_post_stores_her_counts_for_her_next_page(care, as_role):
+    client = as_role(Role.MIDWIFE)
+    response = client.post(
+        care.url(f"episodes/{care.episode.pk}/events/"),
+        {
+            "event_type": care.type("ECHO_GROWTH").pk,
+            "occurred_at": "2027-03-10T09:00",
+            "quantity": "1",
+            "note": "",
+            "submission_key": "5f0b6a8e-4a53-4d8e-9b8a-3f1c2d7e9a01",
+        },
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        types = in_scope(
+            care, selectors.event_types_for, professional=care.midwife, phase=Phase.PRENATAL, now=NOW
+        )
+    assert len(queries) == 1  # the entries; her counts came with the POST
+    assert codes(types)[0] == "ECHO_GROWTH" and types[0].own_uses == 1
+
+
 def test_the_logging_form_offers_the_care_list_in_that_order(care, as_role):
     care.update_episode(labour_started_at=local(2027, 3, 1, 2), placenta_plus_2h_at=local(2027, 3, 1, 9))
     html = as_role(Role.MIDWIFE).get(care.url(f"episodes/{care.episode.pk}/")).content.decode()
