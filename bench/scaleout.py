@@ -160,7 +160,12 @@ def reset_month(first: Any) -> None:
             "DELETE FROM billing_claimline WHERE service_end >= %s OR created_at >= %s", [first, aware(first)]
         )
         cur.execute("UPDATE billing_claimline SET is_current = true WHERE NOT is_current AND sign = 'debit'")
-        cur.execute("UPDATE billing_episodebillingstate SET checked_at = %s", [history_checked_at(first)])
+        # The day the last check billed by goes back with it (the run checks an unchanged episode only when
+        # one of its key dates falls after that day).
+        cur.execute(
+            "UPDATE billing_episodebillingstate SET checked_at = %s, checked_for = %s::date - 1",
+            [history_checked_at(first), first],
+        )
         for table in ("billing_claimline", "billing_allocation", "billing_episodebillingstate"):
             cur.execute(f"VACUUM ANALYZE {table}")
 
