@@ -120,15 +120,7 @@ def chunk_run(*, tenant: Tenant, episode_ids: list[int], today: date, now: datet
             if not ids:
                 continue
             batch = billing.billing_run_batch(tenant=tenant, today=today, episode_ids=ids, now=now)
-        for field in (
-            "episodes",
-            "lines_created",
-            "lines_replaced",
-            "lines_allocated",
-            "work_items",
-            "batches",
-        ):
-            setattr(summary, field, getattr(summary, field) + getattr(batch, field))
+        summary.add(batch)
     return summary
 
 

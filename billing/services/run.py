@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 from typing import Any, NamedTuple
 
@@ -45,6 +45,11 @@ class RunResult:
     lines_allocated: int = 0
     work_items: int = 0
     batches: int = 0
+
+    def add(self, other: RunResult) -> None:
+        """Count another batch's (or chunk's) work in this summary."""
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
 
 
 def split_rules_seen() -> str:
@@ -313,15 +318,7 @@ def billing_run(*, tenant: Tenant, today: date | None = None, progress: Any = No
         batch = billing_run_batch(
             tenant=tenant, today=today, episode_ids=ids[start : start + BATCH_SIZE], now=now
         )
-        for field in (
-            "episodes",
-            "lines_created",
-            "lines_replaced",
-            "lines_allocated",
-            "work_items",
-            "batches",
-        ):
-            setattr(summary, field, getattr(summary, field) + getattr(batch, field))
+        summary.add(batch)
         if progress is not None:
             progress(min(start + BATCH_SIZE, len(ids)), len(ids))
     return summary
