@@ -33,10 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    BATCH_TABLES,
     ROOT,
     argument_parser,
-    cursor,
     database_prepare,
     database_url,
     environment,
@@ -140,34 +138,10 @@ def books_fingerprint(tenant_ids: list[int]) -> tuple[str, dict[str, int]]:
 
 
 def reset_month(first: Any) -> None:
-    """Back to the state after the history, as bench/national.py's reset_month does, deleting instead of
-    truncating the work items and batch tables (other tables name a batch, so TRUNCATE is refused)."""
-    from bench.care_logging import aware
-    from bench.national import history_checked_at
+    """Back to the state after the history: bench/national.py's reset, on this script's database."""
+    from bench.national import reset_month as national_reset_month
 
-    with cursor() as cur:
-        for table in ["billing_workitem", *BATCH_TABLES]:  # no batch is made here: DELETE, which keys allow
-            cur.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
-        cur.execute(
-            "DELETE FROM billing_allocation WHERE claim_line_id IN "
-            "(SELECT id FROM billing_claimline WHERE service_end >= %s OR created_at >= %s)",
-            [first, aware(first)],
-        )
-        cur.execute(
-            "UPDATE billing_allocation SET is_current = true, superseded_at = NULL WHERE superseded_at IS NOT NULL"
-        )
-        cur.execute(
-            "DELETE FROM billing_claimline WHERE service_end >= %s OR created_at >= %s", [first, aware(first)]
-        )
-        cur.execute("UPDATE billing_claimline SET is_current = true WHERE NOT is_current AND sign = 'debit'")
-        # The day the last check billed by goes back with it (the run checks an unchanged episode only when
-        # one of its key dates falls after that day).
-        cur.execute(
-            "UPDATE billing_episodebillingstate SET checked_at = %s, checked_for = %s::date - 1",
-            [history_checked_at(first), first],
-        )
-        for table in ("billing_claimline", "billing_allocation", "billing_episodebillingstate"):
-            cur.execute(f"VACUUM ANALYZE {table}")
+    national_reset_month(first)
 
 
 def measure(
