@@ -293,7 +293,40 @@ def contract_new_version(
 ) -> Contract:
     """End `contract` the day before `valid_from` and start a new version from then, with the insurer of
     `contract` and, for every argument left None, its value there (the new version is open-ended unless
-    `valid_until` is given)."""
+    `valid_until` is given).
+
+    A new version follows the one it replaces: it starts after that version's start (a period before it is
+    a contract of its own, with its own end date), and after the last claim that already uses it. Both are
+    refused on `valid_from`, the one date the caller gave, and not as the derived end of the old version."""
+    if valid_from <= contract.valid_from:
+        raise ValidationError(
+            {
+                "valid_from": _(
+                    "A new version starts after the start of the version it follows (%(start)s). For a "
+                    "period before that, add a separate contract with an end date."
+                )
+                % {"start": contract.valid_from.strftime("%d-%m-%Y")}
+            }
+        )
+    last_claimed = (
+        ClaimLine.objects.filter(contract=contract, service_start__gte=valid_from)
+        .order_by("-service_start")
+        .values_list("service_start", flat=True)
+        .first()
+    )
+    if last_claimed is not None:
+        raise ValidationError(
+            {
+                "valid_from": _(
+                    "Claims already use this version for care from %(day)s: a new version can start "
+                    "from %(next)s."
+                )
+                % {
+                    "day": last_claimed.strftime("%d-%m-%Y"),
+                    "next": (last_claimed + timedelta(days=1)).strftime("%d-%m-%Y"),
+                }
+            }
+        )
     with transaction.atomic():
         contract_end(contract=contract, actor=actor, valid_until=valid_from - timedelta(days=1))
         if tariffs is None:

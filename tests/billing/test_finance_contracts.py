@@ -219,9 +219,13 @@ def test_new_version_before_the_start_is_refused_on_its_date_field(fin, client_f
         },
     )
     assert response.status_code == 400
-    # Ending the old version on 31-12-2025 is refused as `valid_until`; the form shows it on its start date.
-    assert response.context["form"].errors["valid_from"] == ["Het einde ligt voor het begin."]
-    assert "Einde" not in response.content.decode() or "31-12-2025" not in response.content.decode()
+    # A version from the current one's own start would end that one before it began: refused on the start
+    # date with the reason (issue 19), not as the end date the form does not have.
+    assert response.context["form"].errors["valid_from"] == [
+        "Een nieuwe versie begint na het begin van de versie die ze opvolgt (01-01-2026). "
+        "Voeg voor een periode daarvoor een apart contract met een einddatum toe."
+    ]
+    assert "31-12-2025" not in response.content.decode()
     fin.contract.refresh_from_db()
     assert fin.contract.valid_until is None
     assert Contract.unscoped.filter(tenant=fin.tenant).count() == 1
