@@ -230,7 +230,10 @@ def split_rule_list() -> QuerySet[SplitRule]:
         .prefetch_related(
             Prefetch(
                 "phases",
-                queryset=SplitPhase.objects.order_by("phase").prefetch_related(
+                # The true sum of the stored shares, shown under them (33.334 + 33.333 + 33.333 = 100).
+                queryset=SplitPhase.objects.annotate(shares_total=Sum("shares__share_pct"))
+                .order_by("phase")
+                .prefetch_related(
                     Prefetch("shares", queryset=SplitShare.objects.select_related("organisation"))
                 ),
             ),
@@ -488,6 +491,14 @@ class Explanation:
         return HUNDRED - (self.overhead_pct or Decimal(0)) - (self.reserve_pct or Decimal(0))
 
     @property
+    def members_shares_total(self) -> Decimal | None:
+        """The members' fixed shares added up as stored (100 % for a valid rule), or None when the line
+        was not divided by fixed shares."""
+        if self.method != SplitMethod.FIXED or not self.members:
+            return None
+        return sum((m.share_pct for m in self.members if m.share_pct is not None), Decimal(0))
+
+    @property
     def allocated_total(self) -> Decimal:
         total = sum((m.allocation.amount for m in self.members), Decimal(0))
         for part in (self.overhead, self.reserve):
@@ -576,7 +587,8 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
             ExplainedMember(
                 allocation=alloc,
                 method=basis.method,
-                share_pct=_pct(basis.share) if basis.share is not None else None,
+                # As stored, not rounded to two places: fixed shares have three (33.334 %).
+                share_pct=basis.share * HUNDRED if basis.share is not None else None,
                 points=points,
                 points_pct=_pct(points / total_points) if points is not None and total_points else None,
                 minimum_pct=minimums.get(alloc.organisation_id) if alloc.organisation_id else None,
@@ -984,6 +996,14 @@ class StatementOverview:
     @property
     def members_total(self) -> Decimal:
         return self.members_totals.allocated
+
+    @property
+    def members_shares_total(self) -> Decimal | None:
+        """The members' fixed shares added up as stored (100 % for a valid rule), or None when the line
+        was not divided by fixed shares."""
+        if self.method != SplitMethod.FIXED or not self.members:
+            return None
+        return sum((m.share_pct for m in self.members if m.share_pct is not None), Decimal(0))
 
     @property
     def allocated_total(self) -> Decimal:

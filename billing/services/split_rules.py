@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from billing.models import (
@@ -64,7 +65,8 @@ def split_rule_create(
                 _("The shares of the %(phase)s phase add up to %(total)s%%, not 100%%.")
                 % {
                     "phase": Phase(phase).label.lower(),
-                    "total": format(sum(shares.values(), Decimal(0)).normalize(), "f"),
+                    # In the user's language: 99,999 in Dutch (three thirds of 33,333), 99.999 in English.
+                    "total": number_format(sum(shares.values(), Decimal(0)).normalize()),
                 }
             )
         if method == SplitMethod.CARE and sum(minimums.values(), Decimal(0)) > HUNDRED:

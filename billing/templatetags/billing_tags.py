@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
@@ -37,6 +37,20 @@ def pct(value: Any, places: int = 2) -> str:
     if number is None:
         return "—"
     return f"{floatformat(number, f'{int(places)}g')}%"
+
+
+@register.filter
+def share(value: Any) -> str:
+    """A member's share as it is stored (three decimals): two decimals, or three when the third is not zero,
+    e.g. `60,00%`, `33,334%`. Fixed shares of a third (33.334 + 33.333 + 33.333) then read as adding up to
+    100, where two decimals would show 33,33% three times (issue 19). A computed share (by care delivered)
+    is rounded to the same three decimals."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    number = number.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+    places = 2 if number == number.quantize(Decimal("0.01")) else 3
+    return f"{floatformat(number, f'{places}g')}%"
 
 
 @register.filter
