@@ -551,9 +551,17 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
             for s in SplitShare.objects.filter(split_phase__rule=split_rule, split_phase__phase=line.phase)
         }
     event_ids = {i for b in bases.values() for i in b.events or ()}
+    # Fixed shares record no events (the care does not change the division), but the line still rests on
+    # the phase's care: list the active care of the phase, as the split reads it (issue 19).
+    fixed = method == SplitMethod.FIXED and line.sign == Sign.DEBIT
+    care = (
+        Q(episode_id=line.episode_id or 0, phase=line.phase, status=EventStatus.ACTIVE)
+        if fixed
+        else Q(pk__in=event_ids, episode_id=line.episode_id or 0)
+    )
     events_by_id = {
         ev.pk: ev
-        for ev in CareEvent.objects.filter(pk__in=event_ids, episode_id=line.episode_id or 0)
+        for ev in CareEvent.objects.filter(care)
         .select_related("event_type", "organisation")
         .only(
             "id",
@@ -596,7 +604,8 @@ def claim_line_explanation(*, line: ClaimLine) -> Explanation:
             )
         )
     all_events = sorted(
-        (e for m in members for e in m.events), key=lambda e: (e.event.occurred_at, e.event.pk)
+        (e for m in members for e in m.events) if not fixed else map(explained, events_by_id.values()),
+        key=lambda e: (e.event.occurred_at, e.event.pk),
     )
     history = list(
         ClaimLine.objects.filter(

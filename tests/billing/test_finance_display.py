@@ -23,7 +23,7 @@ from billing import services, statements
 from billing.files.pdf import statement_pdf
 from billing.models import ClaimLine, Contract, SplitRule
 from igo.tenancy import tenant_scope
-from pregnancies.models import CareEvent
+from pregnancies.models import AccessLogEntry, CareEvent
 from tests.factories import CareEventFactory, ProfessionalFactory
 from tests.scenarios.billing import BILLING_NOW, at
 from tests.scenarios.files import pdf_text
@@ -236,3 +236,48 @@ def test_three_thirds_of_33_333_are_refused_with_their_sum_in_the_users_language
         else f"The shares of the natal phase add up to {total}%, not 100%."
     ]
     assert SplitRule.unscoped.count() == before
+
+
+# --- explain: the care behind a fixed split -------------------------------------------------------------
+
+
+def test_explain_a_fixed_split_lists_the_care_events_behind_the_line_and_logs_the_read(fin, client_for):
+    """The natal line of the worked rule (60/40 fixed) with a polyclinic delivery by the practice and a
+    natal event voided afterwards: the active natal care is listed (date, type, quantity, organisation),
+    the voided event is not, other phases' care is not, and the read is in the access log."""
+    ep = full_trajectory(fin)
+    mw = ProfessionalFactory(tenant=fin.tenant, organisation=fin.practice)
+    delivery = CareEventFactory(
+        tenant=fin.tenant,
+        episode=ep,
+        event_type=fin.types["DELIV_POLI"],
+        professional=mw,
+        phase="natal",
+        occurred_at=at(2026, 8, 30, 12),
+    )
+    voided = CareEventFactory(
+        tenant=fin.tenant,
+        episode=ep,
+        event_type=fin.types["DELIV_HOME"],
+        professional=mw,
+        phase="natal",
+        occurred_at=at(2026, 8, 30, 11),
+        status="voided",
+    )
+    fin.run()
+    line = ClaimLine.unscoped.get(episode=ep, phase="natal")
+    before = AccessLogEntry.unscoped.filter(user=fin.finance, client=ep.client).count()
+    html = client_for(fin.finance).get(fin.url("claim_line_explain", pk=line.pk)).content.decode()
+    assert "vaste verdeling" in row(html, "explain-fixed")
+    assert row(html, f"explain-event-{delivery.pk}") == (
+        "30-08-2026 12:00 DELIV_POLI Poliklinische bevalling 1 stuk Praktijk De Wieg"
+    )
+    assert f"explain-event-{voided.pk}" not in html
+    prenatal = CareEvent.unscoped.filter(episode=ep, phase="prenatal").first()
+    assert prenatal is not None and f"explain-event-{prenatal.pk}" not in html
+    assert (
+        AccessLogEntry.unscoped.filter(
+            user=fin.finance, client=ep.client, object_type="claimline", object_id=str(line.pk)
+        ).count()
+        == before + 1
+    )
