@@ -129,9 +129,12 @@ def _row_errors(n: int, row: dict[str, str]) -> tuple[ReferenceTariff | None, li
         unit=unit,
         source_note=(row.get("source") or "").strip(),
     )
+    if valid_to is not None and valid_to < valid_from:
+        errors.append(_("row %(n)s: the end lies before the start") % {"n": n})
     if not errors:
         try:
-            tariff.full_clean(validate_unique=False)
+            # A stored version with the same discipline, code and start is replaced, not refused.
+            tariff.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             errors += [f"row {n}: {field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
     return tariff, errors
