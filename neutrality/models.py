@@ -94,7 +94,9 @@ class DbcAmount(TenantOwned):
         verbose_name_plural = _("DBC amounts")
         ordering = ["code", "valid_from"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "code", "valid_from"], name="dbc_amount_version_unique"),
+            models.UniqueConstraint(
+                fields=["tenant", "code", "valid_from"], name="dbc_amount_version_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
                 name="dbc_amount_period_valid",

@@ -100,7 +100,9 @@ class _References:
     def __init__(self) -> None:
         self.versions: dict[tuple[str, str], list[tuple[dt.date, dt.date | None, _Price]]] = defaultdict(list)
         for t in ReferenceTariff.objects.all():
-            self.versions[(t.discipline, t.code)].append((t.valid_from, t.valid_to, _Price(t.max_tariff, t.unit)))
+            self.versions[(t.discipline, t.code)].append(
+                (t.valid_from, t.valid_to, _Price(t.max_tariff, t.unit))
+            )
         for d in DbcAmount.objects.all():
             self.versions[(ReferenceSource.DBC, d.code)].append(
                 (d.valid_from, d.valid_to, _Price(d.amount, TariffUnit.TRAJECTORY))
@@ -156,14 +158,21 @@ def neutrality_year(*, year: int) -> NeutralityYear:
     active = CareEvent.objects.filter(status=EventStatus.ACTIVE)
     events = list(
         active.filter(occurred_at__gte=start, occurred_at__lt=end).values_list(
-            "episode_id", "episode__client_id", "organisation_id", "event_type_id", "event_type__code",
-            "occurred_at", "quantity",
+            "episode_id",
+            "episode__client_id",
+            "organisation_id",
+            "event_type_id",
+            "event_type__code",
+            "occurred_at",
+            "quantity",
         )
     )
     # The first event of each trajectory (pregnancy, member, prestatie), over all years.
     first: dict[tuple[int, int, tuple[str, str]], dt.datetime] = {}
     for ep, org, type_id, at in (
-        active.filter(episode_id__in={e[0] for e in events}, event_type_id__in=list(mappings), occurred_at__lt=end)
+        active.filter(
+            episode_id__in={e[0] for e in events}, event_type_id__in=list(mappings), occurred_at__lt=end
+        )
         .values("episode_id", "organisation_id", "event_type_id")
         .annotate(at=Min("occurred_at"))
         .values_list("episode_id", "organisation_id", "event_type_id", "at")
@@ -171,9 +180,11 @@ def neutrality_year(*, year: int) -> NeutralityYear:
         key = (ep, org, mappings[type_id])
         first[key] = min(first.get(key, at), at)
     insurances: dict[int, list[tuple[dt.date, dt.date | None, int]]] = defaultdict(list)
-    for client_id, valid_from, valid_until, insurer_id in ClientInsurance.objects.filter(
-        client_id__in={e[1] for e in events}
-    ).values_list("client_id", "valid_from", "valid_until", "insurer_id").order_by("valid_from", "pk"):
+    for client_id, valid_from, valid_until, insurer_id in (
+        ClientInsurance.objects.filter(client_id__in={e[1] for e in events})
+        .values_list("client_id", "valid_from", "valid_until", "insurer_id")
+        .order_by("valid_from", "pk")
+    ):
         insurances[client_id].append((valid_from, valid_until, insurer_id))
 
     for ep, client_id, org, type_id, type_code, at, quantity in events:
@@ -210,7 +221,7 @@ def neutrality_year(*, year: int) -> NeutralityYear:
         member = NeutralityRow(org_id, names.get(org_id, ""), None, _("All insurers"), is_total=True)
         for c in own:
             member.add(c)
-        rows += own + [member]
+        rows += [*own, member]
         members.append(member)
         total.add(member)
     return NeutralityYear(year=year, rows=rows, members=members, total=total)

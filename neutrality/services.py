@@ -96,7 +96,16 @@ def catalogue_mapping_set(
     return mapping
 
 
-REFERENCE_COLUMNS = ("discipline", "code", "description", "valid_from", "valid_to", "max_tariff", "unit", "source")
+REFERENCE_COLUMNS = (
+    "discipline",
+    "code",
+    "description",
+    "valid_from",
+    "valid_to",
+    "max_tariff",
+    "unit",
+    "source",
+)
 
 
 def _row_errors(n: int, row: dict[str, str]) -> tuple[ReferenceTariff | None, list[str]]:

@@ -72,7 +72,11 @@ def test_missing_reference_data_is_named_never_estimated(n):
     assert row.missing_list == ["no mapping: POST_VISIT", "verloskunde:VK-ECHO"]
     DbcAmount.unscoped.filter(tenant=n.b.tenant).delete()
     hosp = _cells(n, 2026)[(n.b.hospital.name, "Zilveren Kruis")]
-    assert (hosp.monodisciplinary, hosp.missing_events, hosp.missing_list) == (D("0.00"), 1, ["dbc:149999002"])
+    assert (hosp.monodisciplinary, hosp.missing_events, hosp.missing_list) == (
+        D("0.00"),
+        1,
+        ["dbc:149999002"],
+    )
 
 
 def test_dated_tariffs_pick_the_version_valid_on_the_care_date(n):
@@ -93,4 +97,8 @@ def test_a_tariff_ending_before_the_care_leaves_it_missing(n):
 
     ReferenceTariff.objects.filter(code="KZ-UUR", valid_to__isnull=True).update(valid_to="2026-06-02")
     row = _cells(n, 2026)[(n.b.kraam.name, "Zilveren Kruis")]
-    assert (row.monodisciplinary, row.missing_events, row.missing_list) == (D("510.00"), 1, ["kraamzorg:KZ-UUR"])
+    assert (row.monodisciplinary, row.missing_events, row.missing_list) == (
+        D("510.00"),
+        1,
+        ["kraamzorg:KZ-UUR"],
+    )

@@ -78,7 +78,9 @@ def test_who_may_see_and_change(n, world_a, client_for, role, get_status, dbc_po
     mapping = {"event_type": n.types["POST_VISIT"].pk, "source": "included", "code": ""}
     assert client.post(_url(world_a, "neutrality_mapping"), mapping).status_code == mapping_post
     assert DbcAmount.unscoped.filter(code="149999003").exists() == (dbc_post == 302)
-    assert CatalogueMapping.unscoped.filter(event_type=n.types["POST_VISIT"]).exists() == (mapping_post == 302)
+    assert CatalogueMapping.unscoped.filter(event_type=n.types["POST_VISIT"]).exists() == (
+        mapping_post == 302
+    )
 
 
 def test_outsider_and_other_tenant_are_refused(n, world_a, world_b, client_for, outsider):
@@ -91,9 +93,15 @@ def test_another_igo_s_data_never_counts(n, world_a, world_b, client_for):
     """IGO Beta has a DBC amount for the same care product (9999.00) and care of its own: IGO Alpha's
     hospital still counts 1000.00, and Beta's monitor shows none of Alpha's members or money."""
     DbcAmount.unscoped.create(
-        tenant=world_b.tenant, code="149999002", description="x", valid_from=dt.date(2025, 1, 1), amount=D("9999")
+        tenant=world_b.tenant,
+        code="149999002",
+        description="x",
+        valid_from=dt.date(2025, 1, 1),
+        amount=D("9999"),
     )
-    CareEventFactory(tenant=world_b.tenant, occurred_at=local(2026, 3, 3), created_by=world_b.user(Role.MIDWIFE))
+    CareEventFactory(
+        tenant=world_b.tenant, occurred_at=local(2026, 3, 3), created_by=world_b.user(Role.MIDWIFE)
+    )
     with tenant_scope(world_a.tenant):
         a = neutrality_year(year=2026)
     with tenant_scope(world_b.tenant):
@@ -112,7 +120,13 @@ def test_another_igo_s_data_never_counts(n, world_a, world_b, client_for):
         ({"code": "12AB", "description": "x", "valid_from": "2026-01-01", "amount": "10"}, "code"),
         ({"code": "149999003", "description": "x", "valid_from": "2026-01-01", "amount": "-1"}, "amount"),
         (
-            {"code": "149999003", "description": "x", "valid_from": "2026-02-01", "valid_to": "2026-01-01", "amount": "1"},
+            {
+                "code": "149999003",
+                "description": "x",
+                "valid_from": "2026-02-01",
+                "valid_to": "2026-01-01",
+                "amount": "1",
+            },
             "valid_to",
         ),
         ({"code": "149999003", "description": "", "valid_from": "", "amount": "1"}, "valid_from"),
@@ -136,7 +150,9 @@ def test_mapping_form_sets_clears_and_refuses_a_missing_code(n, world_a, client_
     url, echo = _url(world_a, "neutrality_mapping"), n.types["ECHO"]
     response = client.post(url, {"event_type": echo.pk, "source": "kraamzorg", "code": ""})
     assert response.status_code == 400 and response.context["form"].errors["code"]
-    assert client.post(url, {"event_type": echo.pk, "source": "kraamzorg", "code": "KZ-UUR"}).status_code == 302
+    assert (
+        client.post(url, {"event_type": echo.pk, "source": "kraamzorg", "code": "KZ-UUR"}).status_code == 302
+    )
     assert CatalogueMapping.unscoped.get(event_type=echo).code == "KZ-UUR"
     assert client.post(url, {"event_type": echo.pk, "source": ""}).status_code == 302
     assert not CatalogueMapping.unscoped.filter(event_type=echo).exists()
@@ -145,6 +161,8 @@ def test_mapping_form_sets_clears_and_refuses_a_missing_code(n, world_a, client_
 def test_another_igo_s_catalogue_entry_cannot_be_mapped(n, world_a, world_b, client_for):
     other = CareEventFactory(tenant=world_b.tenant, created_by=world_b.user(Role.MIDWIFE)).event_type
     client = client_for(world_a.user(Role.IGO_ADMIN))
-    response = client.post(_url(world_a, "neutrality_mapping"), {"event_type": other.pk, "source": "included"})
+    response = client.post(
+        _url(world_a, "neutrality_mapping"), {"event_type": other.pk, "source": "included"}
+    )
     assert response.status_code == 400 and response.context["form"].errors["event_type"]
     assert not CatalogueMapping.unscoped.filter(event_type=other).exists()

@@ -19,7 +19,7 @@ def test_rows_are_added_then_changed(tmp_path):
     path.write_text(
         HEADER
         + "verloskunde,VK-PRE,Prenatale zorg,2026-01-01,,520.00,trajectory,example\n"
-        + "kraamzorg,KZ-UUR,Kraamzorg per uur,2026-01-01,2026-12-31,\"60,50\",hour,example\n",
+        + 'kraamzorg,KZ-UUR,Kraamzorg per uur,2026-01-01,2026-12-31,"60,50",hour,example\n',
         encoding="utf-8",
     )
     call_command("reference_tariffs_load", str(path))
@@ -42,7 +42,9 @@ def test_rows_are_added_then_changed(tmp_path):
 )
 def test_a_wrong_row_stores_nothing(tmp_path, bad):
     path = tmp_path / "tariffs.csv"
-    path.write_text(HEADER + "verloskunde,VK-PRE,Prenatale zorg,2026-01-01,,520.00,trajectory,x\n" + bad + "\n")
+    path.write_text(
+        HEADER + "verloskunde,VK-PRE,Prenatale zorg,2026-01-01,,520.00,trajectory,x\n" + bad + "\n"
+    )
     with pytest.raises(CommandError, match="row 3"):
         call_command("reference_tariffs_load", str(path))
     assert not ReferenceTariff.objects.exists()

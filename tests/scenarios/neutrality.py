@@ -90,17 +90,27 @@ CATALOGUE = {
 
 def _vgz_book(b: Book, vgz: Insurer) -> Book:
     contract = Contract.unscoped.create(
-        tenant=b.tenant, insurer=vgz, name="VGZ integraal", valid_from=dt.date(2025, 1, 1), created_by=b.finance
+        tenant=b.tenant,
+        insurer=vgz,
+        name="VGZ integraal",
+        valid_from=dt.date(2025, 1, 1),
+        created_by=b.finance,
     )
     for phase, amount in TARIFFS.items():
         ContractTariff.unscoped.create(
-            tenant=b.tenant, contract=contract, phase=phase, prestatie_code=f"IGB{phase[:3].upper()}", amount=amount
+            tenant=b.tenant,
+            contract=contract,
+            phase=phase,
+            prestatie_code=f"IGB{phase[:3].upper()}",
+            amount=amount,
         )
     return dataclasses.replace(b, zk=vgz, contract=contract)
 
 
 def _line(b: Book, ep: Episode, phase: str, end: dt.date, parts: dict) -> ClaimLine:  # type: ignore[type-arg]
-    line = claim(b, at=local(end.year, end.month, end.day) + dt.timedelta(days=3), parts=parts, phase=phase, episode=ep)
+    line = claim(
+        b, at=local(end.year, end.month, end.day) + dt.timedelta(days=3), parts=parts, phase=phase, episode=ep
+    )
     ClaimLine.unscoped.filter(pk=line.pk).update(service_start=end - dt.timedelta(days=30), service_end=end)
     return line
 
@@ -111,7 +121,11 @@ def neutral(world: TenantWorld) -> Neutral:
     vgz = cast(Insurer, InsurerFactory(uzovi_code="7095", name="VGZ"))
     reference_tariffs()
     DbcAmount.unscoped.create(
-        tenant=tenant, code="149999002", description="Bevalling", valid_from=dt.date(2026, 1, 1), amount=D("1000.00")
+        tenant=tenant,
+        code="149999002",
+        description="Bevalling",
+        valid_from=dt.date(2026, 1, 1),
+        amount=D("1000.00"),
     )
     types: dict[str, EventType] = {}
     for code, (unit, source, ref) in CATALOGUE.items():
@@ -126,7 +140,9 @@ def neutral(world: TenantWorld) -> Neutral:
 
     midwife, carer, doctor = pro(b.maas), pro(b.kraam), pro(b.hospital)
 
-    def event(ep: Episode, code: str, who: Professional, at: dt.datetime, qty: str = "1", **kw: object) -> None:
+    def event(
+        ep: Episode, code: str, who: Professional, at: dt.datetime, qty: str = "1", **kw: object
+    ) -> None:
         CareEventFactory(
             tenant=tenant,
             episode=ep,
@@ -139,7 +155,9 @@ def neutral(world: TenantWorld) -> Neutral:
             **kw,
         )
 
-    anna = cast(Episode, EpisodeFactory(tenant=tenant, intake_date=dt.date(2026, 2, 1), due_date=dt.date(2026, 6, 5)))
+    anna = cast(
+        Episode, EpisodeFactory(tenant=tenant, intake_date=dt.date(2026, 2, 1), due_date=dt.date(2026, 6, 5))
+    )
     britt = cast(
         Episode, EpisodeFactory(tenant=tenant, intake_date=dt.date(2025, 11, 1), due_date=dt.date(2026, 4, 1))
     )
@@ -164,7 +182,13 @@ def neutral(world: TenantWorld) -> Neutral:
     event(britt, "KZ_HOURS", carer, local(2026, 1, 1, 0, 30), "2")
     event(britt, "KZ_HOURS", carer, local(2026, 1, 20), "10")
 
-    _line(b, anna, "prenatal", dt.date(2026, 5, 31), {b.maas: D("1000"), b.hospital: D("100"), OVERHEAD: D("100")})
+    _line(
+        b,
+        anna,
+        "prenatal",
+        dt.date(2026, 5, 31),
+        {b.maas: D("1000"), b.hospital: D("100"), OVERHEAD: D("100")},
+    )
     _line(b, anna, "natal", dt.date(2026, 6, 1), {b.maas: D("300"), b.hospital: D("500"), OVERHEAD: D("100")})
     post = _line(
         b,
@@ -184,4 +208,3 @@ def neutral(world: TenantWorld) -> Neutral:
     held = _line(vb, britt, "natal", dt.date(2026, 4, 1), {b.hospital: D("800"), OVERHEAD: D("100")})
     ClaimLine.unscoped.filter(pk=held.pk).update(status=LineStatus.REJECTED)
     return Neutral(b=b, vgz=vgz, anna=anna, britt=britt, types=types)
-
