@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from demo import billing, care, people, providers, quality
+from demo import billing, care, neutrality, people, providers, quality
 from demo.people import INSURER_USERS, ZK
 from igo.models import Role, User
 from pregnancies.catalogue import catalogue_seed
@@ -47,6 +47,7 @@ def seed_demo() -> Demo:
         billing.seed_billing(tenant, staff[Role.IGO_FINANCE], insurers, now=now)
         billing.seed_bank_accounts(tenant, staff[Role.IGO_ADMIN])
         quality.seed_quality(tenant, staff, insurers, now=now)
+        neutrality.seed_neutrality(tenant, now=now)
         batch_rows += billing.seed_batches(
             tenant,
             staff[Role.IGO_FINANCE],

@@ -140,6 +140,11 @@ ACCESS = {
     "payout_discard": ("post", FINANCE),
     "payout_sepa": ("get", ADMIN_FINANCE),
     "payout_statement_download": ("get", ADMIN_FINANCE),
+    # budget neutrality (issue 19)
+    "neutrality": ("get", ADMIN_FINANCE),
+    "neutrality_csv": ("get", ADMIN_FINANCE),
+    "neutrality_dbc": ("get", ADMIN_FINANCE),
+    "neutrality_mapping": ("get", ADMIN_FINANCE),
 }
 
 NAV = {

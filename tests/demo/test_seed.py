@@ -37,6 +37,7 @@ from billing.models import (
 from billing.reconcile import books_check, problem_lines
 from igo.models import AuditEntry, InsurerApiToken, Membership, Role, Tenant
 from igo.tenancy import tenant_scope
+from neutrality.models import CatalogueMapping, DbcAmount, ReferenceTariff
 from pregnancies.models import CareEvent, Client, Episode
 from pregnancies.selectors import my_clients_today
 from providers.models import Discipline
@@ -87,6 +88,9 @@ def counts() -> dict[str, int]:
             InsurerPayment,
             PayoutRun,
             Payout,
+            ReferenceTariff,
+            DbcAmount,
+            CatalogueMapping,
         )
     }
 
