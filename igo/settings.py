@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "pregnancies",
     "billing",
     "quality",
+    "whatif",
     "demo",  # the demo installation (manage.py seed_demo); no models
 ]
 

@@ -20,6 +20,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("", include("pregnancies.urls")),
     path("", include("billing.urls")),
     path("", include("quality.urls")),
+    path("", include("whatif.urls")),
 ]
 
 api_tenant_patterns: list[URLPattern | URLResolver] = [
