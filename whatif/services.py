@@ -341,12 +341,12 @@ def _compute_chunk(
     moves: dict[int, dict[str, Any]] = {}
     for key in sorted(set(actual) | set(simulated)):
         episode_id, phase = key
-        row = actual.get(key)
+        was = actual.get(key)
         sim = simulated.get(key)
-        billed_actual = row[5] if row else ZERO
+        billed_actual = was[5] if was else ZERO
         billed_sim = sim[0].amount if sim else ZERO
-        parts_actual = dict(stored.get(row[0], {})) if row else {}
-        if row and not parts_actual and billed_actual:
+        parts_actual = dict(stored.get(was[0], {})) if was else {}
+        if was and not parts_actual and billed_actual:
             parts_actual[UNALLOCATED] = billed_actual
         parts_sim: dict[str, Decimal] = {}
         if sim is not None:
@@ -354,9 +354,9 @@ def _compute_chunk(
             touched = (
                 rule_for(draft.rules, line.service_start) is draft.draft_rule
                 if draft.draft_rule is not None
-                else (row is None or line.amount != billed_actual)
+                else (was is None or line.amount != billed_actual)
             )
-            if not touched and row is not None:
+            if not touched and was is not None:
                 parts_sim = dict(parts_actual)
             else:
                 computed = compute_allocations(line, ctx)
@@ -369,8 +369,8 @@ def _compute_chunk(
         for k in set(parts_actual) | set(parts_sim):
             totals.members[k][0] += parts_actual.get(k, ZERO)
             totals.members[k][1] += parts_sim.get(k, ZERO)
-        if row:
-            totals.insurers[row[7]][0] += billed_actual
+        if was:
+            totals.insurers[was[7]][0] += billed_actual
         if sim:
             totals.insurers[sim[1]][1] += billed_sim
         totals.phases[phase][0] += billed_actual
