@@ -99,15 +99,23 @@ def main(argv: list[str] | None = None) -> None:
     tenant = Tenant.objects.get(slug=args.tenant) if args.tenant else max(sizes, key=lambda t: sizes[t])
     end = args.end or timezone.localdate().replace(day=1) - timedelta(days=1)
     start = args.start or end.replace(year=end.year - 1) + timedelta(days=1)
-    membership = Membership.unscoped.filter(tenant=tenant, role=Role.IGO_FINANCE).select_related("user").first()
+    membership = (
+        Membership.unscoped.filter(tenant=tenant, role=Role.IGO_FINANCE).select_related("user").first()
+    )
     actor = membership.user if membership else Membership.unscoped.filter(tenant=tenant).first().user  # type: ignore[union-attr]
 
     with tenant_scope(tenant):
         lines = ClaimLine.objects.filter(
-            is_current=True, sign="debit", episode__isnull=False, service_start__gte=start, service_start__lte=end
+            is_current=True,
+            sign="debit",
+            episode__isnull=False,
+            service_start__gte=start,
+            service_start__lte=end,
         ).aggregate(n=Count("pk"), episodes=Count("episode_id", distinct=True))
         if args.draft == "split":
-            rule = SplitRule.objects.prefetch_related("phases__shares", "rates").order_by("-valid_from", "-version")[0]
+            rule = SplitRule.objects.prefetch_related("phases__shares", "rates").order_by(
+                "-valid_from", "-version"
+            )[0]
             kind, draft = SimulationKind.SPLIT_RULE, split_draft(rule)
             what = f"split rule {rule} with overhead {rule.overhead_pct}% + 1"
         else:
@@ -155,7 +163,9 @@ def main(argv: list[str] | None = None) -> None:
         f"lines compared {results['lines']:,}, changed {results['changed_lines']:,}; billed moves "
         f"{billed:+.2f}, allocated moves {members:+.2f} (equal: {billed == members})"
     )
-    print(f"ratio to the {TARGET_S:.0f} s target: {wall / TARGET_S:.2f} ({'met' if wall < TARGET_S else 'NOT met'})")
+    print(
+        f"ratio to the {TARGET_S:.0f} s target: {wall / TARGET_S:.2f} ({'met' if wall < TARGET_S else 'NOT met'})"
+    )
     for key, value in environment(url).items():
         print(f"{key}: {value}")
 
