@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "billing",
     "quality",
     "neutrality",
+    "whatif",
     "demo",  # the demo installation (manage.py seed_demo); no models
 ]
 

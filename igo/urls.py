@@ -21,6 +21,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("", include("billing.urls")),
     path("", include("quality.urls")),
     path("", include("neutrality.urls")),
+    path("", include("whatif.urls")),
 ]
 
 api_tenant_patterns: list[URLPattern | URLResolver] = [

@@ -166,29 +166,16 @@ def partial_rules_clean(rules: Iterable[dict[str, Any]]) -> tuple[list[dict[str,
     return [{k: v for k, v in rule.items() if k != "index"} for rule in cleaned], errors
 
 
-@transaction.atomic
-def contract_create(
+def contract_terms_check(
     *,
-    tenant: Tenant,
-    actor: User,
-    insurer: Insurer,
-    name: str,
     valid_from: date,
-    valid_until: date | None = None,
-    submission_months: int = 12,
-    answer_days: int = 30,
+    valid_until: date | None,
+    answer_days: int,
     tariffs: dict[str, tuple[str, Decimal]],
-    partial_rules: Iterable[dict[str, Any]] = (),
-) -> Contract:
-    """A contract version. `tariffs` maps phase to (prestatie code, price); phases left out are not covered.
-    `answer_days`: how long the insurer has to answer a sent line (days after the batch's release).
-    `partial_rules`: what is billed of the phase an early ending interrupted, as dicts with `end_reason`,
-    `phase`, `from_week`, `until_week` (a band [from, until) of gestational weeks at the end date; None =
-    open) and `percentage` of the tariff (`partial_rules_clean`).
-
-    A period that overlaps another version for the same insurer is refused: a new version starts after
-    the previous one, whose end may be set with `contract_end`.
-    """
+    partial_rules: Iterable[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """The terms of a contract version checked as `contract_create` checks them before it writes (all but
+    the overlap with another version): the cleaned partial rules and the errors by field."""
     errors: dict[str, list[str]] = {}
     if valid_until is not None and valid_until < valid_from:
         errors.setdefault("valid_until", []).append(_("The end lies before the start."))
@@ -224,6 +211,39 @@ def contract_create(
                         "date": valid_from.strftime("%d-%m-%Y"),
                     }
                 )
+    return rules, errors
+
+
+@transaction.atomic
+def contract_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    insurer: Insurer,
+    name: str,
+    valid_from: date,
+    valid_until: date | None = None,
+    submission_months: int = 12,
+    answer_days: int = 30,
+    tariffs: dict[str, tuple[str, Decimal]],
+    partial_rules: Iterable[dict[str, Any]] = (),
+) -> Contract:
+    """A contract version. `tariffs` maps phase to (prestatie code, price); phases left out are not covered.
+    `answer_days`: how long the insurer has to answer a sent line (days after the batch's release).
+    `partial_rules`: what is billed of the phase an early ending interrupted, as dicts with `end_reason`,
+    `phase`, `from_week`, `until_week` (a band [from, until) of gestational weeks at the end date; None =
+    open) and `percentage` of the tariff (`partial_rules_clean`).
+
+    A period that overlaps another version for the same insurer is refused: a new version starts after
+    the previous one, whose end may be set with `contract_end`.
+    """
+    rules, errors = contract_terms_check(
+        valid_from=valid_from,
+        valid_until=valid_until,
+        answer_days=answer_days,
+        tariffs=tariffs,
+        partial_rules=partial_rules,
+    )
     overlapping = Contract.objects.filter(insurer=insurer).filter(
         Q(valid_until__isnull=True) | Q(valid_until__gte=valid_from)
     )
@@ -354,3 +374,69 @@ def contract_new_version(
             tariffs=tariffs,
             partial_rules=partial_rules,
         )
+
+
+def contract_version_draft(
+    *,
+    contract: Contract,
+    valid_from: date,
+    tariffs: dict[str, tuple[str, Decimal]] | None = None,
+    partial_rules: Iterable[dict[str, Any]] | None = None,
+) -> list[Contract]:
+    """The contracts the roll-up would read after `contract_new_version(contract=..., valid_from=...)` with
+    these tariffs and partial rules, built in memory only (nothing is written): the stored versions with
+    their tariffs and partial rules, `contract` ending the day before `valid_from`, and the draft version
+    from then (checked as `contract_create` checks it; an id of -1). The what-if simulation (the `whatif`
+    app) gives them to `billing.services.rollup.rollup_decide`."""
+    contract = Contract.objects.prefetch_related("tariffs", "partial_rules").get(pk=contract.pk)
+    if tariffs is None:
+        tariffs = {t.phase: (t.prestatie_code, t.amount) for t in contract.tariffs.all()}
+    if partial_rules is None:
+        partial_rules = [
+            {k: getattr(r, k) for k in ("end_reason", "phase", "from_week", "until_week", "percentage")}
+            for r in contract.partial_rules.all()
+        ]
+    rules, errors = contract_terms_check(
+        valid_from=valid_from,
+        valid_until=None,
+        answer_days=contract.answer_days,
+        tariffs=tariffs,
+        partial_rules=partial_rules,
+    )
+    if valid_from <= contract.valid_from:
+        errors.setdefault("valid_from", []).append(_("The new version must start after the current one."))
+    if errors:
+        raise ValidationError(errors)
+    draft = Contract(
+        pk=-1,
+        tenant_id=contract.tenant_id,
+        insurer_id=contract.insurer_id,
+        name=contract.name,
+        valid_from=valid_from,
+        valid_until=None,
+        submission_months=contract.submission_months,
+        answer_days=contract.answer_days,
+    )
+    draft._prefetched_objects_cache = {  # type: ignore[attr-defined]
+        "tariffs": [
+            ContractTariff(
+                pk=-n,
+                tenant_id=contract.tenant_id,
+                contract=draft,
+                phase=phase,
+                prestatie_code=code.strip(),
+                amount=Decimal(amount),
+            )
+            for n, (phase, (code, amount)) in enumerate(sorted(tariffs.items()), start=1)
+        ],
+        "partial_rules": [
+            PartialRule(pk=-n, tenant_id=contract.tenant_id, contract=draft, **rule)
+            for n, rule in enumerate(rules, start=1)
+        ],
+    }
+    contracts = []
+    for stored in Contract.objects.prefetch_related("tariffs", "partial_rules").order_by("valid_from"):
+        if stored.pk == contract.pk:
+            stored.valid_until = valid_from - timedelta(days=1)
+        contracts.append(stored)
+    return [*contracts, draft]

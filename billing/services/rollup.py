@@ -541,3 +541,16 @@ def rollup_episodes(*, tenant: Tenant, episodes: list[Episode], today: date | No
         unchanged=decisions.unchanged,
         work_items=len(decisions.work),
     )
+
+
+def rollup_under(*, episodes: list[Episode], contracts: list[Contract], today: date) -> list[_NewLine]:
+    """The debit lines these episodes would have on `today` were the contracts `contracts` (e.g. with a
+    draft version among them, `billing.services.contracts.contract_version_draft`), decided by `rollup_decide` as if none of their phases had a current line: nothing is written.
+    For the what-if simulation; a phase a work item stops has no line here."""
+    inputs = _rollup_load(episodes)
+    inputs = RollupInputs(
+        inputs.insurances, contracts, {}, inputs.counts, inputs.open_items, inputs.decisions
+    )
+    with translation.override(settings.LANGUAGE_CODE):
+        decisions = rollup_decide(episodes=episodes, inputs=inputs, today=today)
+    return decisions.create

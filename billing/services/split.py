@@ -173,11 +173,21 @@ def care_fingerprints(phases: Iterable[tuple[int, str]]) -> dict[tuple[int, str]
 
 class SplitContext:
     """What splitting a set of claim lines needs, read once: rules, and the active events per phase. The
-    events of these episodes (all their phases), or of these (episode, phase) pairs only."""
+    events of these episodes (all their phases), or of these (episode, phase) pairs only. `rules`: the split
+    rules to divide by instead of the stored ones (the what-if simulation passes the stored ones with a draft
+    among them, `billing.services.split_rules.split_rule_draft`)."""
 
-    def __init__(self, episode_ids: Iterable[int] = (), *, phases: Iterable[tuple[int, str]] | None = None):
+    def __init__(
+        self,
+        episode_ids: Iterable[int] = (),
+        *,
+        phases: Iterable[tuple[int, str]] | None = None,
+        rules: list[SplitRule] | None = None,
+    ):
         self.events: dict[tuple[int, str], list[_Event]] = defaultdict(list)
         self._rates: dict[int, dict[int, Decimal]] = {}
+        if rules is not None:
+            self.__dict__["rules"] = rules  # the cached_property's slot
         if phases is None:
             where = Q(episode_id__in=list(episode_ids))
         else:

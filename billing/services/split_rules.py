@@ -28,23 +28,15 @@ from pregnancies.models import Phase
 HUNDRED = Decimal("100")
 
 
-@transaction.atomic
-def split_rule_create(
+def split_rule_check(
     *,
-    tenant: Tenant,
-    actor: User,
-    year: int,
-    valid_from: date | None = None,
     phases: dict[str, dict[str, Any]],
     rates: dict[int, Decimal] | None = None,
     overhead_pct: Decimal = Decimal("0"),
     reserve_pct: Decimal = Decimal("0"),
-    note: str = "",
-) -> SplitRule:
-    """A version of the verdeelmodel. `overhead_pct` and `reserve_pct` are the IGO's own part of every claim
-    line (the same whatever the insurer), taken off before the members' part is divided; `phases` maps phase
-    to {"method": fixed|care, "shares": {org_id: pct}, "minimums": {org_id: pct}}; `rates` maps event-type
-    id to its internal rate (method care)."""
+) -> None:
+    """Refuse a verdeelmodel that cannot be stored (ValidationError by field): what `split_rule_create` checks
+    before it writes, and what a what-if draft (`split_rule_draft`) must pass before it is simulated."""
     errors: dict[str, list[str]] = {}
     overhead_pct, reserve_pct = Decimal(overhead_pct), Decimal(reserve_pct)
     check_percentage(errors, "overhead_pct", overhead_pct)
@@ -77,6 +69,27 @@ def split_rule_create(
         check_amount(errors, "rates", Decimal(rate))
     if errors:
         raise ValidationError(errors)
+
+
+@transaction.atomic
+def split_rule_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    year: int,
+    valid_from: date | None = None,
+    phases: dict[str, dict[str, Any]],
+    rates: dict[int, Decimal] | None = None,
+    overhead_pct: Decimal = Decimal("0"),
+    reserve_pct: Decimal = Decimal("0"),
+    note: str = "",
+) -> SplitRule:
+    """A version of the verdeelmodel. `overhead_pct` and `reserve_pct` are the IGO's own part of every claim
+    line (the same whatever the insurer), taken off before the members' part is divided; `phases` maps phase
+    to {"method": fixed|care, "shares": {org_id: pct}, "minimums": {org_id: pct}}; `rates` maps event-type
+    id to its internal rate (method care)."""
+    overhead_pct, reserve_pct = Decimal(overhead_pct), Decimal(reserve_pct)
+    split_rule_check(phases=phases, rates=rates, overhead_pct=overhead_pct, reserve_pct=reserve_pct)
     version = (
         SplitRule.objects.filter(year=year).order_by("-version").values_list("version", flat=True).first()
         or 0
@@ -121,4 +134,63 @@ def split_rule_create(
     # Lines already made from its first day are divided again by the next run, however long ago their
     # episode ended.
     episodes_mark_recheck_split(valid_from=rule.valid_from)
+    return rule
+
+
+def split_rule_draft(
+    *,
+    tenant: Tenant,
+    year: int,
+    valid_from: date | None = None,
+    phases: dict[str, dict[str, Any]],
+    rates: dict[int, Decimal] | None = None,
+    overhead_pct: Decimal = Decimal("0"),
+    reserve_pct: Decimal = Decimal("0"),
+    note: str = "",
+) -> SplitRule:
+    """The version `split_rule_create` would store with these arguments, built in memory only (nothing is
+    written): checked the same way, numbered as the next version of its year, with its phases, shares and
+    rates where `billing.services.split.compute_allocations` reads them (as if prefetched). It stands in the
+    split rules a `SplitContext` is given, for the what-if simulation (the `whatif` app). Its rows carry
+    negative ids: a related manager needs an id, and no stored row has a negative one."""
+    overhead_pct, reserve_pct = Decimal(overhead_pct), Decimal(reserve_pct)
+    split_rule_check(phases=phases, rates=rates, overhead_pct=overhead_pct, reserve_pct=reserve_pct)
+    version = (
+        SplitRule.objects.filter(year=year).order_by("-version").values_list("version", flat=True).first()
+        or 0
+    ) + 1
+    rule = SplitRule(
+        pk=-1,
+        tenant=tenant,
+        year=year,
+        version=version,
+        valid_from=valid_from or date(year, 1, 1),
+        overhead_pct=overhead_pct,
+        reserve_pct=reserve_pct,
+        note=note,
+    )
+    split_phases = []
+    for n, (phase, spec) in enumerate(phases.items(), start=1):
+        split_phase = SplitPhase(pk=-n, tenant=tenant, rule=rule, phase=phase, method=spec["method"])
+        orgs = set(spec.get("shares") or {}) | set(spec.get("minimums") or {})
+        split_phase._prefetched_objects_cache = {  # type: ignore[attr-defined]
+            "shares": [
+                SplitShare(
+                    tenant=tenant,
+                    split_phase=split_phase,
+                    organisation_id=org,
+                    share_pct=Decimal((spec.get("shares") or {}).get(org, 0)),
+                    minimum_pct=Decimal((spec.get("minimums") or {}).get(org, 0)),
+                )
+                for org in sorted(orgs)
+            ]
+        }
+        split_phases.append(split_phase)
+    rule._prefetched_objects_cache = {  # type: ignore[attr-defined]
+        "phases": split_phases,
+        "rates": [
+            InternalRate(tenant=tenant, rule=rule, event_type_id=et, rate=Decimal(rate))
+            for et, rate in (rates or {}).items()
+        ],
+    }
     return rule

@@ -23,6 +23,8 @@ from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.payouts import payout_objects
 from tests.scenarios.people import TenantWorld
 from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
+from tests.scenarios.whatif import simulation_objects
+from whatif.models import Simulation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
@@ -145,6 +147,15 @@ ACCESS = {
     "neutrality_csv": ("get", ADMIN_FINANCE),
     "neutrality_dbc": ("get", ADMIN_FINANCE),
     "neutrality_mapping": ("get", ADMIN_FINANCE),
+    # what-if simulations (issue 19)
+    "whatif_list": ("get", ADMIN_FINANCE),
+    "whatif_new_split": ("get", FINANCE),
+    "whatif_new_contract": ("get", FINANCE),
+    "whatif_detail": ("get", ADMIN_FINANCE),
+    "whatif_progress": ("get", ADMIN_FINANCE),
+    "whatif_adopt": ("post", FINANCE),
+    "whatif_csv": ("get", ADMIN_FINANCE),
+    "whatif_pdf": ("get", ADMIN_FINANCE),
 }
 
 NAV = {
@@ -236,11 +247,14 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "api_claim_line_detail",
         "api_claim_line_allocations",
         "claim_line_rebill",
+        "whatif_new_contract",
     ):
         line = _claim_line(world)
         kwargs["pk"] = (
             line.contract_id if "contract" in name or name.startswith("quality_agreement") else line.pk
         )
+    if name in ("whatif_detail", "whatif_progress", "whatif_adopt", "whatif_csv", "whatif_pdf"):
+        kwargs["pk"] = _simulation(world).pk
     if name in (
         "batch_detail",
         "batch_release",
@@ -308,6 +322,15 @@ def _payout(world: TenantWorld) -> Payout:
     return payout or payout_objects(
         world, organisation=MemberOrganisation.unscoped.filter(tenant=world.tenant)[0]
     )
+
+
+def _simulation(world):  # type: ignore[no-untyped-def]
+    """The world's finished what-if simulation, made on first use."""
+    simulation = Simulation.unscoped.filter(tenant=world.tenant).first()
+    if simulation is None:
+        line = _claim_line(world)
+        simulation = simulation_objects(world, episode=line.episode, contract_id=line.contract_id)
+    return simulation
 
 
 def _batch(world):  # type: ignore[no-untyped-def]

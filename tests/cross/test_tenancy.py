@@ -43,6 +43,7 @@ from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.payouts import payout_objects
 from tests.scenarios.people import TenantWorld
 from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
+from tests.scenarios.whatif import simulation_objects
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +95,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
     batch = batch_objects(world, line=line)
     payout = payout_objects(world, organisation=cast(MemberOrganisation, org))
     month = booked_in(line)
+    simulation = simulation_objects(world, episode=episode, contract_id=line.contract_id)
     return {
         "client_detail": client.pk,
         "access_log_export": client.pk,
@@ -155,6 +157,10 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "payout_discard": payout.run_id,
         "payout_sepa": payout.run_id,
         "payout_statement_download": {"pk": payout.run_id, "payout_pk": payout.pk, "fmt": "csv"},
+        "whatif_new_contract": line.contract_id,  # issue 19
+        **dict.fromkeys(
+            ("whatif_detail", "whatif_progress", "whatif_adopt", "whatif_csv", "whatif_pdf"), simulation.pk
+        ),
     }
 
 
@@ -198,6 +204,8 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"partial_decision"}  # issue 14
     known |= {"episode_new", "api_client_episodes"}  # issue 17: a new pregnancy
     known |= {"payout_detail", "payout_release", "payout_discard", "payout_sepa", "payout_statement_download"}
+    known |= {"whatif_new_contract", "whatif_detail", "whatif_progress", "whatif_adopt", "whatif_csv"}
+    known |= {"whatif_pdf"}  # issue 19
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 

@@ -26,6 +26,7 @@ from tests.scenarios.batches import insurer_employee
 from tests.scenarios.payouts import payout_objects
 from tests.scenarios.people import TenantWorld
 from tests.scenarios.tenancy import batch_objects, billing_objects, booked_in
+from tests.scenarios.whatif import simulation_objects
 
 FAMILY_NAME = "Wolkenkrabber"
 
@@ -84,6 +85,7 @@ def make_seen(world: TenantWorld) -> Seen:
     token, key = insurer_token_create(user=insurer_user, insurer=insurer, name="walk")
     batch_line = BatchLine.unscoped.get(batch=batch)
     month = booked_in(line)
+    simulation = simulation_objects(world, episode=episode, contract_id=line.contract_id)
     one = lambda **kw: [kw]  # noqa: E731
     membership = Membership.unscoped.filter(tenant=world.tenant).first()
     assert membership is not None
@@ -188,6 +190,11 @@ def make_seen(world: TenantWorld) -> Seen:
         "payout_statement_download": [
             {"pk": payout.run_id, "payout_pk": payout.pk, "fmt": fmt} for fmt in ("csv", "pdf")
         ],
+        "whatif_new_contract": one(pk=line.contract_id),  # issue 19
+        **{
+            name: one(pk=simulation.pk)
+            for name in ("whatif_detail", "whatif_progress", "whatif_adopt", "whatif_csv", "whatif_pdf")
+        },
     }
     return Seen(
         world=world,
