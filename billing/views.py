@@ -69,6 +69,7 @@ from billing.services.quality_claims import quality_line_comment
 from igo import rules
 from igo.banking import iban_is_valid, mask_iban
 from igo.dates import month_end
+from igo.exports import csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.services import tenant_bank_account_set
 from igo.views import add_form_errors, form_page, post_only, tenant_view
@@ -753,7 +754,8 @@ def statement_download(request: TenantRequest, org_pk: int, year: int, month: in
         period=dt.date(year, month, 1),
         today=timezone.localdate(),
     )
-    content = statement_csv(statement) if fmt == "csv" else statement_pdf(statement)
+    convention = csv_convention(request.GET.get("convention"))
+    content = statement_csv(statement, convention=convention) if fmt == "csv" else statement_pdf(statement)
     # NEN 7513: the statement names these clients' episodes (by reference).
     care_services.access_log_many(
         user=request.user,
@@ -762,9 +764,9 @@ def statement_download(request: TenantRequest, org_pk: int, year: int, month: in
         detail=f"member statement {year:04d}-{month:02d} {organisation.agb_code} {fmt}",
     )
     response = HttpResponse(content, content_type=STATEMENT_FORMATS[fmt])
-    response["Content-Disposition"] = content_disposition_header(
-        True, f"Statement_{organisation.agb_code}_{year:04d}-{month:02d}.{fmt}"
-    )
+    stem = f"Statement_{organisation.agb_code}_{year:04d}-{month:02d}"
+    filename = csv_filename(stem, convention) if fmt == "csv" else f"{stem}.{fmt}"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     patch_cache_control(response, private=True, no_store=True)
     return response
 
@@ -1117,7 +1119,12 @@ def payout_statement_download(request: TenantRequest, pk: int, payout_pk: int, f
     except Payout.DoesNotExist:
         raise Http404 from None
     statement = statements.payout_statement(payout=payout)
-    content = payout_statement_csv(statement) if fmt == "csv" else payout_statement_pdf(statement)
+    convention = csv_convention(request.GET.get("convention"))
+    content = (
+        payout_statement_csv(statement, convention=convention)
+        if fmt == "csv"
+        else payout_statement_pdf(statement)
+    )
     # NEN 7513: the statement names these clients' episodes (by reference).
     care_services.access_log_many(
         user=request.user,
@@ -1126,8 +1133,8 @@ def payout_statement_download(request: TenantRequest, pk: int, payout_pk: int, f
         detail=f"payout statement {run.period:%Y-%m} {payout.organisation.agb_code} {fmt}",
     )
     response = HttpResponse(content, content_type=PAYOUT_STATEMENT_FORMATS[fmt])
-    response["Content-Disposition"] = content_disposition_header(
-        True, f"Payout_{payout.organisation.agb_code}_{run.period:%Y-%m}.{fmt}"
-    )
+    stem = f"Payout_{payout.organisation.agb_code}_{run.period:%Y-%m}"
+    filename = csv_filename(stem, convention) if fmt == "csv" else f"{stem}.{fmt}"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     patch_cache_control(response, private=True, no_store=True)
     return response
