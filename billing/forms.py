@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import BatchStatus, PartialChoice, SplitMethod
-from billing.selectors import WorkSubject
+from billing.selectors import CLAIM_STATUSES, DEADLINE_SOON_DAYS, ClaimFilter, WorkSubject
 from billing.services.batches import batch_period_check
 from billing.services.contracts import partial_rule_key_parse
 from billing.services.payouts import payout_period_check
@@ -470,6 +470,47 @@ class WorkQueueFilterForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         return {"reason": data.get("reason") or "", "subject": data.get("subject") or ""}
+
+
+class ClaimFilterForm(forms.Form):
+    """The claims list's search and filters (GET). A bad value leaves its filter out rather than refusing
+    the page."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    insurer = forms.ModelChoiceField(
+        label=_("Insurer"), queryset=Insurer.objects.none(), required=False, empty_label=_("all")
+    )
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    month = MonthField(label=_("Month booked"), required=False)
+    member = forms.ModelChoiceField(
+        label=_("Member"), queryset=MemberOrganisation.unscoped.none(), required=False, empty_label=_("all")
+    )
+    phase = forms.ChoiceField(label=_("Phase"), required=False, choices=[("", _("all")), *Phase.choices])
+    deadline = forms.BooleanField(label=_("Submission deadline within 30 days"), required=False)
+
+    def __init__(self, *args: Any, insurers: Any, members: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["insurer"].queryset = insurers  # type: ignore[attr-defined]
+        self.fields["member"].queryset = members  # type: ignore[attr-defined]
+        self.fields["status"].choices = [  # type: ignore[attr-defined]
+            ("", _("all")),
+            *((s.value, s.label) for s in CLAIM_STATUSES),
+        ]
+
+    def claim_filter(self, *, today: dt.date) -> ClaimFilter:
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        insurer, member = data.get("insurer"), data.get("member")
+        return ClaimFilter(
+            search=(data.get("q") or "").strip(),
+            insurer_id=insurer.pk if insurer is not None else None,
+            status=data.get("status") or "",
+            month=data.get("month"),
+            organisation_id=member.pk if member is not None else None,
+            phase=data.get("phase") or "",
+            deadline_by=today + dt.timedelta(days=DEADLINE_SOON_DAYS) if data.get("deadline") else None,
+            today=today,
+        )
 
 
 # --- payouts (issue 14: payouts) -----------------------------------------------------------------------

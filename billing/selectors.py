@@ -81,7 +81,7 @@ from billing.services.rollup import (
     partial_rule_for,
 )
 from igo.banking import iban_is_valid
-from igo.dates import midnight, month_bounds, month_end, next_month
+from igo.dates import add_months, midnight, month_bounds, month_end, next_month
 from igo.models import Insurer
 from pregnancies.models import (
     CareEvent,
@@ -406,6 +406,138 @@ def claim_line_list(
         start, end = month_bounds(month)
         qs = qs.filter(created_at__gte=start, created_at__lt=end)
     return qs
+
+
+# The claims list shows claims as they stand: current lines (a credited or replaced line, and a credit, is in
+# the episode's history). So "rejected" there is a rejected line not yet corrected, the finance home's card.
+CLAIM_STATUSES = (LineStatus.READY, LineStatus.SENT, LineStatus.ACCEPTED, LineStatus.REJECTED)
+DEADLINE_SOON_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    """The claims list's search and filters; empty fields do not filter. `deadline_by`: lines not yet
+    accepted by the insurer (ready or rejected) whose submission deadline falls from `today` to that day."""
+
+    search: str = ""
+    insurer_id: int | None = None
+    status: str = ""
+    month: dt.date | None = None
+    organisation_id: int | None = None
+    phase: str = ""
+    deadline_by: dt.date | None = None
+    today: dt.date | None = None
+
+    @property
+    def searches_clients(self) -> bool:
+        """A search by name reads client data (NEN 7513: logged as a search); a number is a reference."""
+        return bool(self.search) and not self.search.lstrip("#").isdigit()
+
+
+def service_end_bounds(*, months: int, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The ends of care whose submission deadline (`months` after, `rollup.submission_deadline`) falls from
+    `first` to `last`: add_months is monotonic, so it is a range of days, found here exactly (it clamps to
+    the end of a month) and so asked of the database without date arithmetic in SQL."""
+    lo = add_months(first, -months)
+    while add_months(lo - dt.timedelta(days=1), months) >= first:
+        lo -= dt.timedelta(days=1)
+    while add_months(lo, months) < first:
+        lo += dt.timedelta(days=1)
+    hi = add_months(last, -months)
+    while add_months(hi + dt.timedelta(days=1), months) <= last:
+        hi += dt.timedelta(days=1)
+    while add_months(hi, months) > last:
+        hi -= dt.timedelta(days=1)
+    return lo, hi
+
+
+def _deadline_between(first: dt.date, last: dt.date) -> Q:
+    """Lines whose contract's submission deadline falls from `first` to `last` (one range per term in use)."""
+    terms = sorted(set(Contract.objects.values_list("submission_months", flat=True)))
+    found = Q(pk__in=[])
+    for months in terms:
+        lo, hi = service_end_bounds(months=months, first=first, last=last)
+        found |= Q(contract__submission_months=months, service_end__gte=lo, service_end__lte=hi)
+    return found
+
+
+def claim_lines_filtered(f: ClaimFilter) -> QuerySet[ClaimLine]:
+    """The current claim lines the claims list's filters select: what its summary counts, its CSV holds
+    and the finance home's cards count (`billing.finance_home`), so the figures agree by construction."""
+    qs = ClaimLine.objects.filter(is_current=True)
+    if f.search:
+        term = f.search.lstrip("#")
+        if term.isdigit():
+            qs = qs.filter(Q(episode_id=int(term)) | Q(number=term))
+        else:
+            words = term.split()
+            name = Q()
+            for word in words:
+                name &= Q(episode__client__family_name__icontains=word) | Q(
+                    episode__client__given_names__icontains=word
+                )
+            qs = qs.filter(Q(number__iexact=term) | name)
+    if f.insurer_id is not None:
+        qs = qs.filter(insurer_id=f.insurer_id)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.month is not None:
+        start, end = month_bounds(f.month)
+        qs = qs.filter(created_at__gte=start, created_at__lt=end)
+    if f.organisation_id is not None:
+        qs = qs.filter(
+            Exists(
+                Allocation.objects.filter(
+                    claim_line=OuterRef("pk"),
+                    is_current=True,
+                    kind=AllocationKind.MEMBER,
+                    organisation_id=f.organisation_id,
+                )
+            )
+        )
+    if f.phase:
+        qs = qs.filter(phase=f.phase)
+    if f.deadline_by is not None:
+        today = f.today or timezone.localdate()
+        qs = qs.filter(
+            _deadline_between(today, f.deadline_by),
+            sign=Sign.DEBIT,
+            status__in=(LineStatus.READY, LineStatus.REJECTED),
+        )
+    return qs
+
+
+@dataclass
+class ClaimSummary:
+    lines: int
+    total: Decimal
+    episodes: int
+
+
+def claim_summary(lines: QuerySet[ClaimLine]) -> ClaimSummary:
+    """How many lines, their amount and their episodes, in one query."""
+    row = lines.order_by().aggregate(
+        n=Count("pk"), total=Sum("amount"), episodes=Count("episode_id", distinct=True)
+    )
+    return ClaimSummary(row["n"], row["total"] or Decimal("0.00"), row["episodes"])
+
+
+def claim_episodes_filtered(f: ClaimFilter) -> QuerySet[Episode]:
+    """The claims list: episodes with a line the filters select (`claim_episodes` when none is set)."""
+    if f == ClaimFilter(today=f.today):
+        return claim_episodes()
+    return claim_episodes().filter(pk__in=claim_lines_filtered(f).values("episode_id"))
+
+
+def claim_export_rows(lines: QuerySet[ClaimLine]) -> QuerySet[ClaimLine]:
+    """The lines of the claims CSV, with what a row names (client by name, no clinical data)."""
+    return lines.select_related("insurer", "episode__client", "contract").order_by(
+        "episode_id", "phase", "created_at", "pk"
+    )
+
+
+def claim_filter_insurers() -> QuerySet[Insurer]:
+    return Insurer.objects.filter(pk__in=ClaimLine.objects.values("insurer_id")).order_by("name")
 
 
 def current_allocations() -> QuerySet[Allocation]:

@@ -20,6 +20,8 @@ urlpatterns: list[URLPattern] = [
     path("split-rules/new/", views.split_rule_create, name="split_rule_create"),
     path("work-queue/", views.work_queue, name="work_queue"),
     path("claims/", views.claim_list, name="claim_list"),
+    path("claims/export/", views.claim_list_export, name="claim_list_export"),
+    path("finance/", views.finance_home, name="finance_home"),
     path("claims/episodes/<int:pk>/", views.episode_claims, name="episode_claims"),
     path("claims/lines/<int:pk>/", views.claim_line_explain, name="claim_line_explain"),
     path(

@@ -25,6 +25,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
+from billing import finance_home as home_figures
 from billing import selectors, services, statements, tasks
 from billing.files.csv import payout_statement_csv, statement_csv
 from billing.files.pdf import payout_statement_pdf, statement_pdf
@@ -32,6 +33,7 @@ from billing.files.sepa import payout_description
 from billing.forms import (
     BatchCreateForm,
     BatchFilterForm,
+    ClaimFilterForm,
     ContractForm,
     ContractVersionForm,
     InsurerPaymentForm,
@@ -64,11 +66,13 @@ from billing.models import (
     WorkReason,
 )
 from billing.progress import batch_progress, payout_progress, payout_progress_forget, run_progress
+from billing.selectors import ClaimFilter
 from billing.services import batches, insurer_payments, partial_decisions, payouts, quality_claims, returns
 from billing.services.quality_claims import quality_line_comment
 from igo import rules
 from igo.banking import iban_is_valid, mask_iban
 from igo.dates import month_end
+from igo.exports import csv_bytes, csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.services import tenant_bank_account_set
 from igo.views import add_form_errors, form_page, post_only, tenant_view
@@ -273,20 +277,114 @@ def _progress_context(request: TenantRequest, *, queued: bool = False, polls: in
     return {"progress": progress, "waiting": waiting, "next_poll": polls + 1}
 
 
+def _claim_filter_form(request: TenantRequest) -> ClaimFilterForm:
+    return ClaimFilterForm(
+        request.GET or None,
+        insurers=selectors.claim_filter_insurers(),
+        members=MemberOrganisation.objects.order_by("name"),
+    )
+
+
+def _claim_query(request: TenantRequest) -> str:
+    query = request.GET.copy()
+    for key in ("page", "convention"):
+        query.pop(key, None)
+    return query.urlencode()
+
+
 @tenant_view(rules.can_view_finance)
 def claim_list(request: TenantRequest) -> HttpResponse:
-    page = Paginator(selectors.claim_episodes(), 50).get_page(request.GET.get("page"))
-    # NEN 7513: the page names the clients of its episodes.
+    """Episodes with claim lines, searched and filtered by their current lines (`selectors.ClaimFilter`),
+    with the count and amount of the lines the filters select (what the finance home's cards count)."""
+    form = _claim_filter_form(request)
+    claim_filter = form.claim_filter(today=timezone.localdate())
+    filtered = claim_filter != ClaimFilter(today=claim_filter.today)
+    page = Paginator(selectors.claim_episodes_filtered(claim_filter), 50).get_page(request.GET.get("page"))
+    # NEN 7513: the page names the clients of its episodes; a search by name is logged as a search.
     care_services.access_log_many(
         user=request.user,
         clients=[episode.client for episode in page.object_list],
-        action=AccessAction.VIEW,
+        action=AccessAction.SEARCH if claim_filter.searches_clients else AccessAction.VIEW,
         detail="claims",
     )
+    query = _claim_query(request)
     return render(
         request,
         "billing/claim_list.html",
-        {**_finance_context(request), **_progress_context(request), "page": page},
+        {
+            **_finance_context(request),
+            **_progress_context(request),
+            "page": page,
+            "filters": form,
+            "filtered": filtered,
+            "summary": selectors.claim_summary(selectors.claim_lines_filtered(claim_filter))
+            if filtered
+            else None,
+            "query": query,
+            "convention": csv_convention(),
+        },
+    )
+
+
+CLAIMS_CSV_HEADER = (
+    "episode", "client", "line", "phase", "prestatie_code", "insurer", "uzovi", "status", "percentage",
+    "amount", "service_start", "service_end", "submission_deadline", "booked",
+)  # fmt: skip
+
+
+@tenant_view(rules.can_view_finance)
+def claim_list_export(request: TenantRequest) -> HttpResponse:
+    """The claims list's current lines under its filters, one row per line, in the reader's convention."""
+    claim_filter = _claim_filter_form(request).claim_filter(today=timezone.localdate())
+    lines = list(selectors.claim_export_rows(selectors.claim_lines_filtered(claim_filter)))
+    care_services.access_log_many(
+        user=request.user,
+        clients=list(
+            {line.episode.client_id: line.episode.client for line in lines if line.episode}.values()
+        ),
+        action=AccessAction.EXPORT,
+        detail="claims csv",
+    )
+    convention = csv_convention(request.GET.get("convention"))
+    rows = (
+        (
+            line.episode_id or "",
+            f"{line.episode.client.given_names} {line.episode.client.family_name}" if line.episode else "",
+            line.number,
+            line.phase,
+            line.prestatie_code,
+            line.insurer.name,
+            line.insurer.uzovi_code,
+            line.status,
+            line.percentage,
+            line.amount,
+            line.service_start.isoformat(),
+            line.service_end.isoformat(),
+            services.submission_deadline(line.contract, line.service_end).isoformat(),
+            timezone.localtime(line.created_at).date().isoformat(),
+        )
+        for line in lines
+    )
+    response = HttpResponse(
+        csv_bytes(CLAIMS_CSV_HEADER, rows, convention=convention), content_type="text/csv; charset=utf-8"
+    )
+    stem = f"Claims_{request.tenant.agb_code}_{timezone.localdate():%Y-%m-%d}"
+    response["Content-Disposition"] = content_disposition_header(True, csv_filename(stem, convention))
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@tenant_view(rules.can_view_finance)
+def finance_home(request: TenantRequest) -> HttpResponse:
+    """Finance's first page: what is ready, waiting, rejected, at risk, in progress and due, in euros."""
+    today = timezone.localdate()
+    return render(
+        request,
+        "billing/finance_home.html",
+        {
+            **_finance_context(request),
+            "home": home_figures.finance_home(today=today),
+        },
     )
 
 
@@ -753,7 +851,8 @@ def statement_download(request: TenantRequest, org_pk: int, year: int, month: in
         period=dt.date(year, month, 1),
         today=timezone.localdate(),
     )
-    content = statement_csv(statement) if fmt == "csv" else statement_pdf(statement)
+    convention = csv_convention(request.GET.get("convention"))
+    content = statement_csv(statement, convention=convention) if fmt == "csv" else statement_pdf(statement)
     # NEN 7513: the statement names these clients' episodes (by reference).
     care_services.access_log_many(
         user=request.user,
@@ -762,9 +861,9 @@ def statement_download(request: TenantRequest, org_pk: int, year: int, month: in
         detail=f"member statement {year:04d}-{month:02d} {organisation.agb_code} {fmt}",
     )
     response = HttpResponse(content, content_type=STATEMENT_FORMATS[fmt])
-    response["Content-Disposition"] = content_disposition_header(
-        True, f"Statement_{organisation.agb_code}_{year:04d}-{month:02d}.{fmt}"
-    )
+    stem = f"Statement_{organisation.agb_code}_{year:04d}-{month:02d}"
+    filename = csv_filename(stem, convention) if fmt == "csv" else f"{stem}.{fmt}"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     patch_cache_control(response, private=True, no_store=True)
     return response
 
@@ -1117,7 +1216,12 @@ def payout_statement_download(request: TenantRequest, pk: int, payout_pk: int, f
     except Payout.DoesNotExist:
         raise Http404 from None
     statement = statements.payout_statement(payout=payout)
-    content = payout_statement_csv(statement) if fmt == "csv" else payout_statement_pdf(statement)
+    convention = csv_convention(request.GET.get("convention"))
+    content = (
+        payout_statement_csv(statement, convention=convention)
+        if fmt == "csv"
+        else payout_statement_pdf(statement)
+    )
     # NEN 7513: the statement names these clients' episodes (by reference).
     care_services.access_log_many(
         user=request.user,
@@ -1126,8 +1230,8 @@ def payout_statement_download(request: TenantRequest, pk: int, payout_pk: int, f
         detail=f"payout statement {run.period:%Y-%m} {payout.organisation.agb_code} {fmt}",
     )
     response = HttpResponse(content, content_type=PAYOUT_STATEMENT_FORMATS[fmt])
-    response["Content-Disposition"] = content_disposition_header(
-        True, f"Payout_{payout.organisation.agb_code}_{run.period:%Y-%m}.{fmt}"
-    )
+    stem = f"Payout_{payout.organisation.agb_code}_{run.period:%Y-%m}"
+    filename = csv_filename(stem, convention) if fmt == "csv" else f"{stem}.{fmt}"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     patch_cache_control(response, private=True, no_store=True)
     return response

@@ -16,7 +16,7 @@ from igo.models import Role, User
 # Administrators: users, organisations and professionals (the order in which items are made).
 CLINICAL_ORDER = ("home", "clients", "dashboard")
 MATERNITY_ORDER = ("today", "home", "clients", "dashboard")
-FINANCE_ORDER = ("claims", "batches", "payouts", "revenue", "workqueue", "dashboard", "contracts")
+FINANCE_ORDER = ("claims", "batches", "payouts", "revenue", "workqueue", "dashboard", "finance", "contracts")
 # How many items stand on the bar before "More": finance's five labels are short; an administrator's
 # four are long. Both keep the bar on one row at 1366 px (tests/browser/test_phone_layout.py).
 NAV_BAR = 4
@@ -60,6 +60,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             )
             items.append(("professionals", str(_("Professionals")), reverse("professional_list", kwargs=kw)))
         if rules.can_view_finance(roles):
+            items.append(("finance", str(_("Finance overview")), reverse("finance_home", kwargs=kw)))
             items.append(("contracts", str(_("Contracts")), reverse("contract_list", kwargs=kw)))
             items.append(("claims", str(_("Claims")), reverse("claim_list", kwargs=kw)))
             items.append(("batches", str(_("Batches")), reverse("batch_list", kwargs=kw)))

@@ -24,6 +24,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from igo import landing, rules, selectors, services
@@ -154,6 +155,11 @@ def tenant_dashboard(request: TenantRequest) -> HttpResponse:
         "summary": selectors.tenant_summary(),
         "role_labels": dict(Role.choices),
     }
+    if context["is_finance"]:
+        # Finance watches money, not head counts: the finance home's figures (billing.finance_home).
+        from billing.finance_home import finance_home  # the finance app builds on igo, not the reverse
+
+        context["home"] = finance_home(today=timezone.localdate())
     if context["is_admin"]:
         context["open_invitations"] = selectors.invitation_list(open_only=True)[:10]
         context["recent_audit"] = summarise_audit(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -16,11 +15,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from igo import rules
-from igo.exports import csv_safe
+from igo.exports import csv_bytes, csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.views import add_form_errors, form_page, post_only, tenant_view
 from pregnancies import caseload, delivery, selectors, services
@@ -905,31 +904,21 @@ def access_log_list(request: TenantRequest) -> HttpResponse:
     )
 
 
+ACCESS_EXPORT_HEADER = (
+    "at", "user", "on_behalf_of", "action", "object_type", "object_id", "detail", "user_name",
+    "on_behalf_of_name", "description",
+)  # fmt: skip
+
+
 @tenant_view(rules.can_manage_members)
 def access_log_export(request: TenantRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client.objects, pk=pk)
     services.access_log(user=request.user, client=client, action=AccessAction.EXPORT, detail="access history")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="access-history-client-{client.pk}.csv"'
-    writer = csv.writer(response)
-    # The users as they were named when each entry was written, not as they are named now.
-    writer.writerow(
-        [
-            "at",
-            "user",
-            "on_behalf_of",
-            "action",
-            "object_type",
-            "object_id",
-            "detail",
-            "user_name",
-            "on_behalf_of_name",
-            "description",
-        ]
-    )
     describe = AccessDescriber()
-    for e in selectors.access_log_search(client=client).iterator():
-        texts = (
+    # The users as they were named when each entry was written, not as they are named now.
+    rows = (
+        (
+            timezone.localtime(e.at).isoformat(),
             e.user_email,
             e.on_behalf_of_email,
             e.action,
@@ -940,5 +929,13 @@ def access_log_export(request: TenantRequest, pk: int) -> HttpResponse:
             e.on_behalf_of_name,
             describe(e),
         )
-        writer.writerow([timezone.localtime(e.at).isoformat(), *(csv_safe(t) for t in texts)])
+        for e in selectors.access_log_search(client=client).iterator()
+    )
+    convention = csv_convention(request.GET.get("convention"))
+    response = HttpResponse(
+        csv_bytes(ACCESS_EXPORT_HEADER, rows, convention=convention), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = content_disposition_header(
+        True, csv_filename(f"access-history-client-{client.pk}", convention)
+    )
     return response

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from igo.exports import csv_bytes, pdf_bytes
+from igo.exports import CsvConvention, csv_bytes, pdf_bytes
 from igo.models import Tenant
 from quality.charts import trend_chart
 from quality.indicators import SMALL_NUMBER
@@ -45,7 +45,7 @@ def _targets_text(item: IndicatorYear) -> str:
     return " | ".join(f"{t.uzovi} {t.label}: {t.target}" for t in item.targets)
 
 
-def quality_csv(*, year: int) -> bytes:
+def quality_csv(*, year: int, convention: CsvConvention | None = None) -> bytes:
     """Every stored monthly value of the year: the IGO as a whole, then per member organisation."""
     rows: list[tuple[object, ...]] = []
     for item in quality_year(year=year):
@@ -62,7 +62,7 @@ def quality_csv(*, year: int) -> bytes:
                             p.cell, year, p.month.month, org.organisation.name, org.organisation.agb_code, ""
                         )
                     )
-    return csv_bytes(MONTHLY_HEADER, rows)
+    return csv_bytes(MONTHLY_HEADER, rows, convention=convention)
 
 
 def _monthly_row(cell: Cell, year: int, month: int, org: str, agb: str, targets: str) -> tuple[object, ...]:
@@ -73,7 +73,7 @@ def _monthly_row(cell: Cell, year: int, month: int, org: str, agb: str, targets:
     )  # fmt: skip
 
 
-def anonymised_csv(*, tenant: Tenant, year: int) -> bytes:
+def anonymised_csv(*, tenant: Tenant, year: int, convention: CsvConvention | None = None) -> bytes:
     """Aggregated per month and indicator for the whole IGO, with small cells suppressed."""
     rows: list[tuple[object, ...]] = []
     for item in quality_year(year=year):
@@ -95,7 +95,7 @@ def anonymised_csv(*, tenant: Tenant, year: int) -> bytes:
                     1 if suppressed else 0,
                 )
             )
-    return csv_bytes(ANONYMISED_HEADER, rows)
+    return csv_bytes(ANONYMISED_HEADER, rows, convention=convention)
 
 
 def quality_pdf(*, tenant: Tenant, year: int) -> bytes:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from igo import rules
+from igo.exports import csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.services import audit_record
 from igo.views import add_form_errors, form_page, post_only, tenant_view
@@ -177,9 +178,14 @@ def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
 @tenant_view(rules.can_view_quality)
 def quality_export_csv(request: TenantRequest) -> HttpResponse:
     year, _form = _year(request)
-    content = exports.quality_csv(year=year)
+    convention = csv_convention(request.GET.get("convention"))
+    content = exports.quality_csv(year=year, convention=convention)
     audit_record(actor=request.user, action="quality.export", tenant=request.tenant, format="csv", year=year)
-    return _download(content, "text/csv; charset=utf-8", f"Quality_{request.tenant.agb_code}_{year}.csv")
+    return _download(
+        content,
+        "text/csv; charset=utf-8",
+        csv_filename(f"Quality_{request.tenant.agb_code}_{year}", convention),
+    )
 
 
 @tenant_view(rules.can_view_quality)
@@ -193,12 +199,15 @@ def quality_export_pdf(request: TenantRequest) -> HttpResponse:
 @tenant_view(rules.can_view_quality)
 def quality_export_anonymised(request: TenantRequest) -> HttpResponse:
     year, _form = _year(request)
-    content = exports.anonymised_csv(tenant=request.tenant, year=year)
+    convention = csv_convention(request.GET.get("convention"))
+    content = exports.anonymised_csv(tenant=request.tenant, year=year, convention=convention)
     audit_record(
         actor=request.user, action="quality.export", tenant=request.tenant, format="anonymised", year=year
     )
     return _download(
-        content, "text/csv; charset=utf-8", f"Quality_anonymised_{request.tenant.agb_code}_{year}.csv"
+        content,
+        "text/csv; charset=utf-8",
+        csv_filename(f"Quality_anonymised_{request.tenant.agb_code}_{year}", convention),
     )
 
 

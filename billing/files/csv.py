@@ -1,5 +1,8 @@
-"""The CSV files of claim batches and member statements: semicolon-separated UTF-8, formula-safe
-(`igo.exports.csv_bytes`)."""
+"""The CSV files of claim batches and member statements: UTF-8, formula-safe (`igo.exports.csv_bytes`).
+
+A batch's CSV is a file agreed with insurers: always semicolon-separated with a decimal point
+(`BATCH_FILE`), whoever downloads it. A statement is read by people in a spreadsheet: it is written in the
+reader's convention (`igo.exports.csv_convention`: Dutch `;` and decimal comma, or international)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from django.utils import timezone
 
 from billing.models import BatchLine, ClaimBatch, Sign
 from billing.statements import PayoutStatement, Statement
-from igo.exports import csv_bytes
+from igo.exports import BATCH_FILE, CsvConvention, csv_bytes
 from igo.text import FAMILY_NAME_LENGTH, INITIALS_LENGTH, ascii_upper
 
 BATCH_CSV_HEADER = (
@@ -47,6 +50,7 @@ def batch_csv(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
             )
             for r in rows
         ),
+        convention=BATCH_FILE,
     )
 
 
@@ -56,7 +60,7 @@ STATEMENT_CSV_HEADER = (
 )  # fmt: skip
 
 
-def statement_csv(statement: Statement) -> bytes:
+def statement_csv(statement: Statement, *, convention: CsvConvention | None = None) -> bytes:
     """One row per ledger entry of the month, with its state on the statement's day (`billing.ledger`:
     paid, due, held, pending)."""
     org = statement.organisation
@@ -78,13 +82,14 @@ def statement_csv(statement: Statement) -> bytes:
                 r.amount,
                 r.state,
                 r.basis.method or ("credit" if r.basis.credit_of else ""),
-                "" if r.basis.share is None else str(r.basis.share),
-                "" if r.basis.points is None else str(r.basis.points),
+                r.basis.share,  # None is written as an empty cell
+                r.basis.points,
                 " ".join(str(e) for e in r.basis.events or ()),
                 r.batch_number or "",
             )
             for r in statement.rows
         ),
+        convention=convention,
     )
 
 
@@ -96,7 +101,7 @@ PAYOUT_STATEMENT_CSV_HEADER = (
 )  # fmt: skip
 
 
-def payout_statement_csv(statement: PayoutStatement) -> bytes:
+def payout_statement_csv(statement: PayoutStatement, *, convention: CsvConvention | None = None) -> bytes:
     """Every entry paid in one payout (episodes by reference only); the amounts add up to the payout."""
     payout = statement.payout
     org = payout.organisation
@@ -117,10 +122,11 @@ def payout_statement_csv(statement: PayoutStatement) -> bytes:
                 r.line.status,
                 r.amount,
                 r.basis.method,
-                "" if r.basis.share is None else str(r.basis.share),
-                "" if r.basis.points is None else str(r.basis.points),
+                r.basis.share,  # None is written as an empty cell
+                r.basis.points,
                 r.basis.credit_of,
             )
             for r in statement.rows
         ),
+        convention=convention,
     )

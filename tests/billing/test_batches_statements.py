@@ -16,6 +16,7 @@ from billing.files import csv as files_csv
 from billing.files import pdf as files_pdf
 from billing.models import Allocation, ClaimLine
 from igo import dates
+from igo.exports import DUTCH, parse_csv_decimal
 from igo.tenancy import tenant_scope
 from pregnancies.services import care_event_void
 from tests.scenarios.billing import (
@@ -83,10 +84,10 @@ def _assert_month_adds_up(s: Setup, period: dt.date) -> dict[str, statements.Sta
         }
     for org in (s.practice, s.hospital, s.kraam, s.south):
         assert totals.get(org.pk, D("0.00")) == found[org.name].total
-        header, rows = csv_rows(files_csv.statement_csv(found[org.name]))
+        header, rows = csv_rows(files_csv.statement_csv(found[org.name], convention=DUTCH))
         assert header == list(files_csv.STATEMENT_CSV_HEADER)
         assert len(rows) == len(found[org.name].rows)
-        assert sum((D(x["amount"]) for x in rows), D("0.00")) == found[org.name].total
+        assert sum((parse_csv_decimal(x["amount"], DUTCH) for x in rows), D("0.00")) == found[org.name].total
     assert sum(totals.values(), D("0.00")) + _igo_parts(s, period) == _claimed(s, period)
     return found
 
@@ -128,9 +129,10 @@ def test_a_resplit_reverses_in_its_own_month_and_statements_still_add_up(s):
     assert _claimed(s, THIS_MONTH) == 0
     assert now["Praktijk"].total == D("1116.00") - D("507.27")
     assert [(x.entry, x.amount) for x in now["Ziekenhuis"].rows] == [("reversal", D("-608.73"))]
-    _, rows = csv_rows(files_csv.statement_csv(now["Ziekenhuis"]))
+    _, rows = csv_rows(files_csv.statement_csv(now["Ziekenhuis"], convention=DUTCH))
+    # Written as a Dutch spreadsheet reads it: decimal comma (the separator is the semicolon).
     assert [(x["entry"], x["amount"], x["claim_line"]) for x in rows] == [
-        ("reversal", "-608.73", line.number)
+        ("reversal", "-608,73", line.number)
     ]
     assert split_of(line) == {
         ("overhead", ""): D("60.00"),
@@ -156,9 +158,11 @@ def test_a_credit_lines_parts_appear_negative_in_the_statement(s, tmp_path):
     practice_rows = {(x.line.number, x.amount) for x in found["Praktijk"].rows}
     for phase, credit in credits.items():
         assert (credit.number, -parts[phase][("member", "Praktijk")]) in practice_rows
-    _, rows = csv_rows(files_csv.statement_csv(found["Praktijk"]))
+    _, rows = csv_rows(files_csv.statement_csv(found["Praktijk"], convention=DUTCH))
     credit_rows = [x for x in rows if x["debit_credit"] == "C"]
-    assert len(credit_rows) == 2 and all(D(x["amount"]) < 0 and x["method"] == "credit" for x in credit_rows)
+    assert len(credit_rows) == 2 and all(
+        parse_csv_decimal(x["amount"], DUTCH) < 0 and x["method"] == "credit" for x in credit_rows
+    )
     # Practice: 900.00 + 502.20 + 139.50 sent, -900.00 - 502.20 credited, 900.00 + 502.20 billed anew.
     assert found["Praktijk"].total == D("1541.70")
     text, pages = pdf_text(files_pdf.statement_pdf(found["Praktijk"]), tmp_path)

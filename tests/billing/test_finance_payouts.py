@@ -3,9 +3,7 @@ file, payout statements, access-logged) and the IGO's own bank account (administ
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 import pytest
 from django.core.cache import cache
@@ -16,7 +14,7 @@ from billing.progress import payout_progress_key
 from igo.models import AuditEntry, Role, Tenant
 from pregnancies.models import AccessLogEntry
 from tests.scenarios.clock import travel
-from tests.scenarios.files import pdf_text
+from tests.scenarios.files import csv_download, pdf_text
 from tests.scenarios.payouts import (
     IGO_IBAN,
     KRAAM_IBAN,
@@ -123,14 +121,15 @@ def test_downloads_sepa_file_and_payout_statements(pw, client_for, tmp_path):
 
     practice = Payout.unscoped.get(run=run, organisation=pw.practice)
     response = client.get(url(pw, f"{run.pk}/statements/{practice.pk}/csv/"))
-    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    download = csv_download(response)
+    rows = download.rows
     # practice: 781.20 + 502.20 + 418.50 = 1701.90, three entries (booked at one moment, by line reference)
-    assert [(r["phase"], r["entry"], D(r["amount"])) for r in rows] == [
+    assert [(r["phase"], r["entry"], download.number(r["amount"])) for r in rows] == [
         ("natal", "allocation", D("502.20")),
         ("postnatal", "allocation", D("418.50")),
         ("prenatal", "allocation", D("781.20")),
     ]
-    assert sum(D(r["amount"]) for r in rows) == practice.amount == D("1701.90")
+    assert sum(download.number(r["amount"]) for r in rows) == practice.amount == D("1701.90")
     episode = (
         Allocation.unscoped.select_related("claim_line__episode__client")
         .get(paid_in=practice, claim_line__phase="natal")

@@ -8,8 +8,6 @@ The billing run books them now, so their batches are those of the current month.
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 
 import pytest
@@ -22,6 +20,7 @@ from igo.tenancy import tenant_scope
 from pregnancies.models import ClientInsurance, Episode
 from tests.factories import MemberOrganisationFactory
 from tests.scenarios.billing import BILLING_NOW, PORTFOLIO_TOTAL, Setup, run, touch
+from tests.scenarios.files import csv_download
 from tests.scenarios.finance import euro, this_month, url
 from tests.scenarios.http import row
 
@@ -68,12 +67,6 @@ def test_statement_totals_add_up_to_the_months_claim_lines(s, finance):
     assert row(empty, "statements-allocated") == euro(D("0.00"))
 
 
-def parse_csv(content: bytes) -> list[dict[str, str]]:
-    text = content.decode("utf-8")
-    assert text.startswith("\ufeff")
-    return list(csv.DictReader(io.StringIO(text[1:]), delimiter=";"))
-
-
 def test_statement_csv_rows_sum_to_the_total_and_pdf_is_a_pdf(s, finance):
     month = this_month()
     with tenant_scope(s.tenant):
@@ -85,10 +78,12 @@ def test_statement_csv_rows_sum_to_the_total_and_pdf_is_a_pdf(s, finance):
         url(s, "statement_download", org_pk=s.practice.pk, year=month.year, month=month.month, fmt="csv")
     )
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
-    assert f"Statement_{s.practice.agb_code}_{month:%Y-%m}.csv" in response["Content-Disposition"]
-    rows = parse_csv(response.content)
-    assert len(rows) == len(statement.rows)
-    assert sum(D(r["amount"]) for r in rows) == statement.total
+    # The Dutch interface (the default) downloads the Dutch convention, named in the file.
+    assert f"Statement_{s.practice.agb_code}_{month:%Y-%m}_nl.csv" in response["Content-Disposition"]
+    download = csv_download(response)
+    rows = download.rows
+    assert download.convention.delimiter == ";" and len(rows) == len(statement.rows)
+    assert sum(download.number(r["amount"]) for r in rows) == statement.total
     assert {r["state"] for r in rows} == {"pending"}
     assert {r["organisation"] for r in rows} == {s.practice.name}
     html = finance.get(url(s, "statement_list"), {"month": f"{month:%Y-%m}"}).content.decode()

@@ -64,6 +64,7 @@ MUST_SHOW = {
     "access_log",
     "work_queue",
     "claim_list",
+    "claim_list_export",
     "episode_claims",
     "claim_line_explain",
     "batch_detail",

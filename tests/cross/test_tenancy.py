@@ -335,6 +335,8 @@ def test_pages_of_the_current_period_show_a_its_own_data_and_answer_b_404(world_
         "care_home": {},
         "episode_detail": {"pk": event.episode_id},
         "claim_list": {},
+        "claim_list_export": {},
+        "finance_home": {},
         "revenue": {},
         "work_queue": {},
         "batch_list": {},

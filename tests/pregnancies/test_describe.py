@@ -4,8 +4,6 @@ element id twice."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import Counter
 
@@ -20,6 +18,7 @@ from pregnancies import services
 from pregnancies.describe import AccessDescriber
 from pregnancies.models import AccessAction, AccessLogEntry
 from tests.scenarios.care_logging import ago, log
+from tests.scenarios.files import csv_download
 
 pytestmark = [pytest.mark.django_db]
 
@@ -74,10 +73,10 @@ def test_the_access_log_page_and_export_show_the_descriptions(care, client_for):
     assert f">client {care.client.pk} day list<" not in html
 
     export = admin.get(care.url(f"access-log/client/{care.client.pk}.csv"))
-    rows = list(csv.reader(io.StringIO(export.content.decode())))
-    assert rows[0][-1] == "description"
-    day_list = [r for r in rows[1:] if r[6] == "day list"]
-    assert [r[-1] for r in day_list] == ["Cliëntdossier: op de daglijst van de kraamverzorgende"]
+    download = csv_download(export)
+    assert download.header[-1] == "description"
+    day_list = [r for r in download.rows if r["detail"] == "day list"]
+    assert [r["description"] for r in day_list] == ["Cliëntdossier: op de daglijst van de kraamverzorgende"]
 
 
 def test_audit_entries_read_as_sentences(care, client_for):

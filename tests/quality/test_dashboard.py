@@ -8,9 +8,7 @@ The world is `tests.scenarios.quality.build` (fixture `q`); its docstring works 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +30,7 @@ from quality.indicators import BY_CODE, INDICATORS, SMALL_NUMBER
 from quality.models import IndicatorValue, QualityState
 from quality.selectors import Cell, indicator_year
 from tests.factories import InsurerFactory, MemberOrganisationFactory
-from tests.scenarios.files import pdf_text
+from tests.scenarios.files import csv_download, pdf_text
 from tests.scenarios.people import TenantWorld
 from tests.scenarios.quality import YEAR, Q, build
 
@@ -278,30 +276,25 @@ def test_drill_down_refuses_bad_parameters_and_other_tenants_organisations(
 # --- exports ------------------------------------------------------------------------------------------
 
 
-def read_csv(content: bytes) -> list[dict[str, str]]:
-    text = content.decode("utf-8")
-    assert text.startswith("\ufeff")
-    return list(csv.DictReader(io.StringIO(text[1:]), delimiter=";"))
-
-
 def test_csv_export_holds_the_years_monthly_values_and_is_audited(q: Q, client_for) -> None:
     admin = q.world.user(Role.IGO_ADMIN)
     response = client_for(admin).get(q.url("quality_export_csv", year=YEAR))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    assert f"Quality_{q.tenant.agb_code}_{YEAR}.csv" in response["Content-Disposition"]
-    rows = read_csv(response.content)
+    # The Dutch interface (the default): semicolons and decimal commas, named in the file.
+    assert f"Quality_{q.tenant.agb_code}_{YEAR}_nl.csv" in response["Content-Disposition"]
+    rows = csv_download(response).rows
     ces = {(r["month"], r["organisation_agb"]): r for r in rows if r["indicator"] == "caesarean"}
     assert set(ces) == {
         ("3", ""), ("4", ""), ("3", q.practice.agb_code), ("4", q.practice.agb_code), ("3", q.hospital.agb_code),
     }  # fmt: skip
     whole_march = ces[("3", "")]
-    assert (whole_march["numerator"], whole_march["denominator"], whole_march["value"]) == ("3", "12", "25.0")
+    assert (whole_march["numerator"], whole_march["denominator"], whole_march["value"]) == ("3", "12", "25,0")
     assert whole_march["small_number"] == "no" and "Zilveren Kruis: 25.0" in whole_march["targets"]
     assert ces[("4", "")]["small_number"] == "yes"
-    assert ces[("3", q.hospital.agb_code)]["value"] == "50.0"
+    assert ces[("3", q.hospital.agb_code)]["value"] == "50,0"
     # Kraamzorg: 0 of 49 indicated hours, for one client.
     kz = next(r for r in rows if r["indicator"] == "kraamzorg_hours" and not r["organisation"])
-    assert (kz["numerator"], kz["denominator"], kz["value"], kz["small_number"]) == ("0", "49", "0.0", "yes")
+    assert (kz["numerator"], kz["denominator"], kz["value"], kz["small_number"]) == ("0", "49", "0,0", "yes")
     audit = AuditEntry.objects.get(tenant=q.tenant, action="quality.export", details__format="csv")
     assert audit.actor == admin and audit.details["year"] == YEAR
 
@@ -343,7 +336,7 @@ def test_anonymised_export_holds_no_identifying_fields_and_suppresses_small_cell
         assert word not in content.splitlines()[0].lower()
     # Nothing of a member organisation either (a smaller group is easier to single a client out of).
     assert q.practice.agb_code not in content and q.hospital.agb_code not in content
-    rows = read_csv(response.content)
+    rows = csv_download(response).rows
     assert tuple(rows[0].keys()) == ANONYMISED_HEADER
     assert {r["igo_agb"] for r in rows} == {q.tenant.agb_code}
     keys = [(r["month"], r["indicator"]) for r in rows]
@@ -353,7 +346,7 @@ def test_anonymised_export_holds_no_identifying_fields_and_suppresses_small_cell
     assert (march["numerator"], march["denominator"], march["value"], march["small_number"]) == (
         "3",
         "12",
-        "25.0",
+        "25,0",
         "0",
     )
     # Small cells keep their denominator; numerator and value are blank.

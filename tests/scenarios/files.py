@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+from igo.exports import USER_CONVENTIONS, CsvConvention, parse_csv_decimal
 
 
 def pdf_text(pdf: bytes, tmp_path: Path, name: str = "doc") -> tuple[str, int]:
@@ -24,3 +31,29 @@ def pdf_text(pdf: bytes, tmp_path: Path, name: str = "doc") -> tuple[str, int]:
     match = re.search(r"^Pages:\s+(\d+)", poppler("pdfinfo", str(path)), re.MULTILINE)
     assert match
     return text.replace("\xa0", " "), int(match.group(1))
+
+
+@dataclass
+class CsvFile:
+    """A user-facing CSV download as a spreadsheet reads it: in the convention its file name states."""
+
+    filename: str
+    convention: CsvConvention
+    header: list[str]
+    rows: list[dict[str, str]]
+
+    def number(self, text: str) -> Decimal:
+        return parse_csv_decimal(text, self.convention)
+
+
+def csv_download(response: Any) -> CsvFile:
+    """Read a CSV download (`…_nl.csv` or `…_intl.csv`): UTF-8 with a byte-order mark, split on the
+    convention's separator."""
+    match = re.search(r'filename="?([^";]+_(nl|intl)\.csv)', response["Content-Disposition"])
+    assert match, response["Content-Disposition"]
+    convention = USER_CONVENTIONS[match.group(2)]
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    reader = csv.reader(io.StringIO(text[1:], newline=""), delimiter=convention.delimiter)
+    header, *body = list(reader)
+    return CsvFile(match.group(1), convention, header, [dict(zip(header, r, strict=True)) for r in body])

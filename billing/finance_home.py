@@ -1,0 +1,163 @@
+"""The finance home: money figures, each read from the queryset of the list it links to, so that a card's
+count is the count of the list behind it (the claims list's filters, the work queue's reasons).
+
+Call inside tenant_scope. A handful of aggregate queries, whatever the size of the IGO: no row is read into
+Python but the per-reason and per-insurer groups (bench/finance_home.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+
+from billing import ledger
+from billing.models import ClaimLine, Contract, ContractTariff, LineStatus, Sign, WorkReason
+from billing.selectors import (
+    DEADLINE_SOON_DAYS,
+    ClaimFilter,
+    ClaimSummary,
+    claim_lines_filtered,
+    claim_summary,
+    work_queue,
+)
+from igo.dates import midnight
+from pregnancies.models import ClientInsurance, Episode, EpisodeStatus, Phase
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class ReasonCount:
+    reason: str
+    label: str
+    items: int
+    amount: (
+        Decimal | None
+    )  # the money at stake where the items carry one (a deadline passed: the amount lost)
+
+
+@dataclass
+class WorkEstimate:
+    """Work in progress priced at today's contract tariffs: an estimate, not a claim (the phase may end
+    early, the insurance or the contract may change before it is claimed)."""
+
+    amount: Decimal = ZERO
+    phases: int = 0  # open phases priced
+    unpriced: int = 0  # open phases without an insurer on file or a tariff for them today
+
+
+@dataclass
+class FinanceHome:
+    today: dt.date
+    ready: ClaimSummary
+    rejected: ClaimSummary
+    deadline_soon: ClaimSummary
+    deadline_by: dt.date
+    waiting: list[ReasonCount] = field(default_factory=list)
+    work: WorkEstimate = field(default_factory=WorkEstimate)
+    payouts_due: Decimal = ZERO
+
+    @property
+    def waiting_items(self) -> int:
+        return sum(r.items for r in self.waiting)
+
+
+def ready_filter(today: dt.date) -> ClaimFilter:
+    return ClaimFilter(status=LineStatus.READY, today=today)
+
+
+def rejected_filter(today: dt.date) -> ClaimFilter:
+    return ClaimFilter(status=LineStatus.REJECTED, today=today)
+
+
+def deadline_filter(today: dt.date) -> ClaimFilter:
+    return ClaimFilter(deadline_by=today + dt.timedelta(days=DEADLINE_SOON_DAYS), today=today)
+
+
+def waiting_by_reason() -> list[ReasonCount]:
+    """The open work items per reason, counted on the work queue's own queryset, in WorkReason's order."""
+    rows = {
+        r["reason"]: r
+        for r in work_queue().values("reason").annotate(n=Count("pk"), total=Sum("amount")).order_by()
+    }
+    return [
+        ReasonCount(value, str(label), rows[value]["n"], rows[value]["total"])
+        for value, label in WorkReason.choices
+        if value in rows
+    ]
+
+
+def work_in_progress_estimate(*, today: dt.date) -> WorkEstimate:
+    """Open phases of active episodes (no current claim line for the phase yet), priced at the tariff of
+    the contract in force today with the insurer on file today. Counted per insurer and phase in SQL."""
+    insurance = ClientInsurance.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=today),
+        client_id=OuterRef("client_id"),
+        valid_from__lte=today,
+    ).order_by("-valid_from", "-pk")
+    phases = [p.value for p in Phase]
+    open_counts = {
+        p: Count(
+            "pk",
+            filter=~Q(
+                Exists(
+                    ClaimLine.objects.filter(
+                        episode_id=OuterRef("pk"), phase=p, is_current=True, sign=Sign.DEBIT
+                    )
+                )
+            ),
+        )
+        for p in phases
+    }
+    rows = (
+        Episode.objects.filter(status=EpisodeStatus.ACTIVE)
+        .annotate(insurer_id=Subquery(insurance.values("insurer_id")[:1]))
+        .values("insurer_id")
+        .annotate(**open_counts)
+        .order_by()
+        .values_list("insurer_id", *phases)
+    )
+    in_force = Contract.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=today), valid_from__lte=today
+    )
+    tariffs: dict[tuple[int, str], Decimal] = {}
+    for t in (
+        ContractTariff.objects.filter(contract__in=in_force)
+        .order_by("contract__valid_from")
+        .values("contract__insurer_id", "phase", "amount")
+    ):
+        tariffs[(t["contract__insurer_id"], t["phase"])] = t["amount"]  # the latest version wins
+    estimate = WorkEstimate()
+    for insurer_id, *counts in rows:
+        for p, n in zip(phases, counts, strict=True):
+            tariff = tariffs.get((insurer_id, p))
+            if tariff is None:
+                estimate.unpriced += n
+            else:
+                estimate.phases += n
+                estimate.amount += tariff * n
+    return estimate
+
+
+def payouts_due(*, today: dt.date) -> Decimal:
+    """What the members are owed and the next payout run pays: their ledger entries booked up to today
+    that are payable and unpaid (`ledger.unpaid_totals`, the figures a payout run leaves behind)."""
+    until = midnight(today + dt.timedelta(days=1))
+    return sum((t.due for t in ledger.unpaid_totals(until=until, today=today).values()), ZERO)
+
+
+def finance_home(*, today: dt.date) -> FinanceHome:
+    home = FinanceHome(
+        today=today,
+        ready=claim_summary(claim_lines_filtered(ready_filter(today))),
+        rejected=claim_summary(claim_lines_filtered(rejected_filter(today))),
+        deadline_soon=claim_summary(claim_lines_filtered(deadline_filter(today))),
+        deadline_by=today + dt.timedelta(days=DEADLINE_SOON_DAYS),
+    )
+    home.waiting = waiting_by_reason()
+    home.work = work_in_progress_estimate(today=today)
+    home.payouts_due = payouts_due(today=today)
+    return home
