@@ -167,8 +167,9 @@ class ReturnUploadForm(forms.Form):
         label=gettext_lazy("Return file (KZ302 or CSV)"),
         help_text=gettext_lazy(
             "A KZ302 return file as Vektis defines it (370 positions per record), or a CSV with the header "
-            "reference;status;reason_code;reason_text. Status accepted or rejected (geaccepteerd or "
-            "afgewezen); a rejection needs a reason code."
+            "reference;status;reason_code;reason_text;awarded_amount. Status accepted, partial or rejected "
+            "(geaccepteerd, gedeeltelijk or afgewezen); a rejection and a partial award need a reason code, a "
+            "partial award also the awarded amount."
         ),
     )
 
