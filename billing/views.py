@@ -815,6 +815,8 @@ def batch_file(request: TenantRequest, pk: int, kind: str) -> HttpResponse:
     filename = pattern.format(
         agb=request.tenant.agb_code, uzovi=batch.insurer.uzovi_code, number=batch.number
     )
+    if not batch.is_released:  # a draft's files are for review: their names say so, never to be sent
+        filename = f"CONCEPT_{filename}"
     response = HttpResponse(bytes(stored.content), content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(True, filename)
     patch_cache_control(response, private=True, no_store=True)

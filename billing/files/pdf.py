@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from billing.models import LINE_PHASES, AllocationBasis, BatchLine, ClaimBatch, Sign
+from billing.models import LINE_PHASES, AllocationBasis, BatchLine, BatchStatus, ClaimBatch, Sign
 from billing.statements import PayoutStatement, Statement
 from igo.banking import mask_iban
 from igo.dates import month_end
@@ -37,6 +37,8 @@ def _money_text(amount: Decimal) -> str:
 
 
 def batch_pdf(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
+    """The printable summary of a batch. A draft's says CONCEPT on every page (it is for review, never to be
+    sent); `batch_release` makes the released one."""
     headings = [
         "#", _("Reference"), _("Corrects"), "D/C", _("BSN"), _("Insured number"), _("Name"), _("Prestatie"),
         _("From"), _("Until"), _("Tariff"), "%", _("Amount"),
@@ -76,6 +78,8 @@ def batch_pdf(batch: ClaimBatch, rows: Sequence[BatchLine]) -> bytes:
             "debit_count": sum(1 for r in rows if r.sign == Sign.DEBIT),
             "credit_count": sum(1 for r in rows if r.sign == Sign.CREDIT),
             "generated_at": timezone.localtime(batch.created_at),
+            "concept": batch.status != BatchStatus.RELEASED,
+            "released_at": timezone.localtime(batch.released_at) if batch.released_at else None,
         },
     )
 

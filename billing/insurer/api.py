@@ -16,6 +16,7 @@ from typing import Any, cast
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -37,7 +38,6 @@ from billing.files import kz302
 from billing.insurer import selectors
 from billing.insurer.views import access_log_insurer, file_response
 from billing.models import (
-    RETURN_CODES,
     BatchFileKind,
     BatchLine,
     BatchReturn,
@@ -110,6 +110,7 @@ class InsurerBatchSerializer(serializers.ModelSerializer):
     period = serializers.SerializerMethodField(help_text="The month the batch covers, YYYY-MM.")
     answered = serializers.IntegerField(help_text="Lines with an answer.")
     rejected = serializers.IntegerField(help_text="Lines answered with a rejection.")
+    partly_awarded = serializers.IntegerField(help_text="Lines awarded in part.")
     open = serializers.IntegerField(source="open_lines", help_text="Lines without an answer.")
     files = serializers.SerializerMethodField()
 
@@ -128,6 +129,7 @@ class InsurerBatchSerializer(serializers.ModelSerializer):
             "released_at",
             "answered",
             "rejected",
+            "partly_awarded",
             "open",
             "files",
         ]
@@ -213,16 +215,26 @@ class InsurerBatchQuerySerializer(serializers.Serializer):
 
 class InsurerReturnLineSerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=32, help_text="The line reference from the batch.")
-    # A partial award comes with its amount, in a KZ302 file.
     status = serializers.ChoiceField(
-        choices=[(s.value, s.label) for s in (ReturnStatus.ACCEPTED, ReturnStatus.REJECTED)]
+        choices=ReturnStatus.choices,
+        help_text="`accepted` (all of the amount), `partial` (less, with `awarded_amount`) or `rejected`.",
+    )
+    awarded_amount = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Required for `partial`: the amount awarded, more than nothing and less than the line's "
+        "`amount`, signed like it (a credit's is negative). A member of the IGO is paid her share of it.",
     )
     reason_code = serializers.CharField(
         max_length=4,
         required=False,
         allow_blank=True,
         default="",
-        help_text="Required for a rejection (see return-codes/); empty for an acceptance.",
+        help_text="Required for a rejection and a partial award (see return-codes/); empty for an "
+        "acceptance.",
     )
     reason_text = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -237,7 +249,7 @@ class InsurerReturnResultSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The delivery's id.")
     accepted = serializers.IntegerField()
     # Not `partial`: a serializer's own attribute.
-    partly_awarded = serializers.IntegerField(help_text="Lines awarded in part (KZ302 only).")
+    partly_awarded = serializers.IntegerField(help_text="Lines awarded in part.")
     rejected = serializers.IntegerField()
     open = serializers.IntegerField(help_text="Lines of the batch still without an answer.")
 
@@ -379,7 +391,10 @@ class InsurerBatchReturnView(InsurerAPIView):
         summary="Send return information: as JSON per line, or a KZ302 return file",
         description="One delivery is checked as a whole: if any entry is wrong, nothing is stored. A line "
         "can be answered once. A rejected line goes to the IGO's work queue with the reason.\n\n"
-        "**JSON** (`Content-Type: application/json`): accepted or rejected per line, with a reason code.\n\n"
+        "**JSON** (`Content-Type: application/json`): per line accepted, rejected with a reason code, or "
+        "`partial`: awarded in part, with `awarded_amount` (between nothing and the line's amount, signed "
+        "like it) and a reason code; the line is settled at that amount and the IGO's members are paid their "
+        "share of it.\n\n"
         "**KZ302** (`Content-Type: text/plain`, the file as the body): the return file as Vektis defines "
         "it, 370 positions per record, ASCII, CR LF. Each prestatierecord (04) is matched to the batch's "
         "line by its reference (0429); the awarded amount (0483) decides: all of the declared amount is "
@@ -392,7 +407,7 @@ class InsurerBatchReturnView(InsurerAPIView):
         responses={201: InsurerReturnResultSerializer, 400: RETURN_ERRORS, 404: NOT_FOUND},
         examples=[
             OpenApiExample(
-                "Accept one line, reject another",
+                "Accept one line, reject another, award a third in part",
                 request_only=True,
                 value={
                     "lines": [
@@ -402,6 +417,13 @@ class InsurerBatchReturnView(InsurerAPIView):
                             "status": "rejected",
                             "reason_code": "0101",
                             "reason_text": "BSN unknown",
+                        },
+                        {
+                            "reference": "1044-POS-D1",
+                            "status": "partial",
+                            "awarded_amount": "1200.00",
+                            "reason_code": "0611",
+                            "reason_text": "Tariff above the contract",
                         },
                     ]
                 },
@@ -486,9 +508,11 @@ class InsurerReturnCodeListView(InsurerAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="insurer_return_codes_list",
-        summary="The reason codes a rejection may carry",
+        summary="The reason codes a rejection or a partial award may carry",
+        description="The platform's own codes and the Vektis return codes (COD954) in force today.",
         responses={200: InsurerReturnCodeSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        rows = [{"code": code, "label": str(label)} for code, label in RETURN_CODES.items()]
+        codes = selectors.insurer_return_code_choices(on=timezone.localdate())
+        rows = [{"code": code, "label": label.removeprefix(f"{code} ")} for code, label in codes]
         return Response(InsurerReturnCodeSerializer(rows, many=True).data)

@@ -2,13 +2,16 @@
 
 The format, documented for insurers in docs/api.md:
 
-    reference;status;reason_code;reason_text
-    1042-PRE-D1;accepted;;
-    1043-NAT-D1;rejected;0101;BSN onbekend
+    reference;status;reason_code;reason_text;awarded_amount
+    1042-PRE-D1;accepted;;;
+    1043-NAT-D1;rejected;0101;BSN onbekend;
+    1044-POS-D1;partial;0611;Tarief boven de overeenkomst;1200,00
 
 Separator `;` or `,` (taken from the header line); UTF-8 (with or without byte-order mark) or
 Windows-1252, as spreadsheets save it; columns in any order; `reason_code` and `reason_text` may be left
-out. Status `accepted`/`rejected`, or in Dutch `geaccepteerd`/`afgewezen`, in any case.
+out, and so may `awarded_amount` (needed only for a partial award: the amount awarded, signed like the line,
+with a decimal comma or point). Status `accepted`/`partial`/`rejected`, or in Dutch
+`geaccepteerd`/`gedeeltelijk`/`afgewezen`, in any case.
 
 Parsing only checks the form of each row; whether a line is in the batch, already answered, or a reason
 code is known is `billing.services.returns.batch_return_record`'s to decide. Errors carry the file's row
@@ -22,6 +25,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
@@ -29,14 +33,17 @@ from billing.models import ReturnStatus
 from billing.services.returns import ReturnEntry, ReturnError, ReturnRowError
 from igo.csv_upload import RowErrors, header_columns
 
-COLUMNS = ("reference", "status", "reason_code", "reason_text")
+COLUMNS = ("reference", "status", "reason_code", "reason_text", "awarded_amount")
 REQUIRED = ("reference", "status")
 STATUS_WORDS: dict[str, str] = {
     "accepted": ReturnStatus.ACCEPTED.value,
     "rejected": ReturnStatus.REJECTED.value,
+    "partial": ReturnStatus.PARTIAL.value,
     "geaccepteerd": ReturnStatus.ACCEPTED.value,
     "afgewezen": ReturnStatus.REJECTED.value,
+    "gedeeltelijk": ReturnStatus.PARTIAL.value,
 }
+AMOUNT_RE = re.compile(r"^-?\d{1,8}([.,]\d{1,2})?$")
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 REASON_CODE_LENGTH = 4
@@ -172,7 +179,10 @@ def _entry(
             ReturnRowError(
                 row,
                 "status",
-                _("Unknown status “%(word)s”: use accepted or rejected (or geaccepteerd or afgewezen).")
+                _(
+                    "Unknown status “%(word)s”: use accepted, partial or rejected (or geaccepteerd, "
+                    "gedeeltelijk or afgewezen)."
+                )
                 % {"word": cell("status")},
             )
         )
@@ -181,6 +191,29 @@ def _entry(
     # Spreadsheets drop the leading zeros of a code such as 0101.
     if code.isdigit() and len(code) < REASON_CODE_LENGTH:
         code = code.zfill(REASON_CODE_LENGTH)
+    amount_text = cell("awarded_amount").replace(" ", "")
+    awarded: Decimal | None = None
+    if amount_text and status == ReturnStatus.PARTIAL:
+        try:
+            awarded = Decimal(amount_text.replace(",", ".")) if AMOUNT_RE.match(amount_text) else None
+        except InvalidOperation:
+            awarded = None
+        if awarded is None:
+            errors.append(
+                ReturnRowError(
+                    row,
+                    "awarded_amount",
+                    _("“%(text)s” is not an amount: write it as 1200,00.") % {"text": amount_text},
+                )
+            )
+            ok = False
     if not ok or status is None:
         return None
-    return ReturnEntry(reference=reference, status=status, reason_code=code, reason_text=cell("reason_text"))
+    # The awarded amount belongs to a partial award only (an accepted line is awarded its amount).
+    return ReturnEntry(
+        reference=reference,
+        status=status,
+        reason_code=code,
+        reason_text=cell("reason_text"),
+        awarded_amount=awarded,
+    )

@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 
-from billing.models import BatchFile, BatchFileKind, BatchLine, BatchStatus, ClaimBatch, ReturnStatus
+from billing.models import (
+    RETURN_CODES,
+    BatchFile,
+    BatchFileKind,
+    BatchLine,
+    BatchStatus,
+    ClaimBatch,
+    ReturnCode,
+    ReturnStatus,
+)
 from igo.models import Insurer, Tenant
 
 PERIOD_RE = re.compile(r"^((?:19|20)\d{2})-(0[1-9]|1[0-2])$")
@@ -37,6 +46,7 @@ def insurer_batch_queryset(*, insurers: Sequence[Insurer]) -> QuerySet[ClaimBatc
         .annotate(
             answered=Count("lines__answer"),
             rejected=Count("lines__answer", filter=Q(lines__answer__status=ReturnStatus.REJECTED)),
+            partly_awarded=Count("lines__answer", filter=Q(lines__answer__status=ReturnStatus.PARTIAL)),
         )
         .annotate(open_lines=F("line_count") - F("answered"))
     )
@@ -85,6 +95,20 @@ def insurer_igo_choices(*, insurers: Sequence[Insurer]) -> list[Tenant]:
     return list(Tenant.objects.filter(pk__in=ids).order_by("name"))
 
 
+# "Fully awarded" explains nothing: it is no reason for a rejection or a partial award.
+NOT_A_REASON = frozenset({"8001"})
+
+
+def insurer_return_code_choices(*, on: dt.date) -> list[tuple[str, str]]:
+    """The reason codes an answer may carry, as (code, "code description"), by code: the platform's own
+    codes and the Vektis return codes (COD954) in force on `on` (the day the batch was released)."""
+    labels = {code: str(label) for code, label in RETURN_CODES.items()}
+    for rc in ReturnCode.objects.filter(valid_from__lte=on).order_by("valid_from"):
+        if (rc.valid_until is None or rc.valid_until >= on) and rc.code not in NOT_A_REASON:
+            labels[rc.code] = rc.description
+    return [(code, f"{code} {labels[code]}") for code in sorted(labels)]
+
+
 # --- files ------------------------------------------------------------------------------------
 
 
@@ -117,8 +141,9 @@ def batch_filename(batch: ClaimBatch, kind: str) -> str:
 
 
 def insurer_batch_file(*, batch: ClaimBatch, kind: str) -> Download:
-    """A stored file of a batch the caller may see (look the batch up with insurer_batch_get first)."""
-    if kind not in BatchFileKind.values:
+    """A stored file of a batch the caller may see (look the batch up with insurer_batch_get first). A
+    draft's files are never sent: they are marked CONCEPT and only finance of its IGO downloads them."""
+    if kind not in BatchFileKind.values or batch.status != BatchStatus.RELEASED:
         raise Http404
     stored = BatchFile.unscoped.filter(batch=batch, kind=kind).first()
     if stored is None:

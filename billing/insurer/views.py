@@ -10,7 +10,9 @@ lines' clients (the batch page, a row, the files) is written to the sending IGO'
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -19,7 +21,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,13 +33,13 @@ from django_htmx.middleware import HtmxDetails
 from billing.files import kz302
 from billing.insurer import return_files, selectors
 from billing.models import (
-    RETURN_CODES,
     BatchFileKind,
     BatchLine,
     BatchReturn,
     ClaimBatch,
     ReturnSource,
     ReturnStatus,
+    Sign,
 )
 from billing.services.return_codes import return_code_labels
 from billing.services.returns import (
@@ -50,7 +52,7 @@ from igo import selectors as igo_selectors
 from igo import services as igo_services
 from igo.http import AuthedRequest
 from igo.models import Insurer, InsurerApiToken, User
-from igo.views import add_form_errors, form_page, post_only
+from igo.views import add_form_errors, post_only
 from pregnancies.models import AccessAction
 from pregnancies.services import access_log_many
 
@@ -84,15 +86,19 @@ def insurer_view(view: View) -> View:
 # --- forms -------------------------------------------------------------------------------------
 
 
-def code_choices() -> list[tuple[str, str]]:
-    return [(code, f"{code} {label}") for code, label in RETURN_CODES.items()]
+def released_on(batch: ClaimBatch) -> dt.date:
+    return timezone.localdate(batch.released_at) if batch.released_at else timezone.localdate()
+
+
+def code_choices(batch: ClaimBatch) -> list[tuple[str, str]]:
+    """The reason codes of an answer to this batch: as they were on the day it was released."""
+    return selectors.insurer_return_code_choices(on=released_on(batch))
 
 
 def code_labels(batch: ClaimBatch, lines: Any) -> dict[str, str]:
     """The descriptions of the return codes on these lines, as they were when the batch was released."""
     codes = {line.answer.reason_code for line in lines if hasattr(line, "answer")}
-    on = timezone.localdate(batch.released_at) if batch.released_at else timezone.localdate()
-    return return_code_labels(codes, on=on)
+    return return_code_labels(codes, on=released_on(batch))
 
 
 class BatchFilterForm(forms.Form):
@@ -116,17 +122,44 @@ class BatchFilterForm(forms.Form):
 
 
 class LineAnswerForm(forms.Form):
-    # A partial award comes with its amount, in a KZ302 file.
+    """One line's answer. Whether it holds together (a reason code for a rejection or a partial award, an
+    amount between nothing and the line's) is `batch_return_record`'s to decide, as for the API and files."""
+
     status = forms.ChoiceField(
         label=gettext_lazy("Answer"),
-        choices=[(s.value, s.label) for s in (ReturnStatus.ACCEPTED, ReturnStatus.REJECTED)],
+        choices=[
+            (s.value, s.label) for s in (ReturnStatus.ACCEPTED, ReturnStatus.PARTIAL, ReturnStatus.REJECTED)
+        ],
+    )
+    awarded_amount = forms.DecimalField(
+        label=gettext_lazy("Awarded amount"),
+        required=False,
+        max_digits=10,
+        decimal_places=2,
+        localize=True,  # 1200,00 as a Dutch clerk types it
     )
     reason_code = forms.ChoiceField(label=gettext_lazy("Reason code"), required=False)
     reason_text = forms.CharField(label=gettext_lazy("Explanation"), required=False, max_length=200)
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, codes: list[tuple[str, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["reason_code"].choices = [("", "—"), *code_choices()]  # type: ignore[attr-defined]
+        self.fields["reason_code"].choices = [("", "—"), *codes]  # type: ignore[attr-defined]
+
+    def entry(self, line: BatchLine) -> ReturnEntry:
+        data = self.cleaned_data
+        awarded: Decimal | None = None
+        if data["status"] == ReturnStatus.PARTIAL and data["awarded_amount"] is not None:
+            awarded = data["awarded_amount"]
+            # The clerk types the amount as a positive number; it is signed like the line (a credit).
+            if line.sign == Sign.CREDIT and awarded > 0:
+                awarded = -awarded
+        return ReturnEntry(
+            reference=line.number,
+            status=data["status"],
+            reason_code=data["reason_code"],
+            reason_text=data["reason_text"],
+            awarded_amount=awarded,
+        )
 
 
 class ReturnUploadForm(forms.Form):
@@ -134,8 +167,9 @@ class ReturnUploadForm(forms.Form):
         label=gettext_lazy("Return file (KZ302 or CSV)"),
         help_text=gettext_lazy(
             "A KZ302 return file as Vektis defines it (370 positions per record), or a CSV with the header "
-            "reference;status;reason_code;reason_text. Status accepted or rejected (geaccepteerd or "
-            "afgewezen); a rejection needs a reason code."
+            "reference;status;reason_code;reason_text;awarded_amount. Status accepted, partial or rejected "
+            "(geaccepteerd, gedeeltelijk or afgewezen); a rejection and a partial award need a reason code, a "
+            "partial award also the awarded amount."
         ),
     )
 
@@ -238,7 +272,7 @@ def _detail_context(request: InsurerRequest, batch: ClaimBatch, **extra: Any) ->
         "page": page,
         "show_open": show_open,
         "open_count": _open_count(batch),
-        "codes": code_choices(),
+        "codes": code_choices(batch),
         "code_labels": code_labels(batch, page),
         "files": [(kind, label) for kind, label in BatchFileKind.choices],
         "deliveries": BatchReturn.unscoped.filter(batch=batch).select_related("received_by"),
@@ -284,16 +318,12 @@ def insurer_batch_file(request: InsurerRequest, pk: int, kind: str) -> HttpRespo
 def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     line = get_object_or_404(BatchLine.unscoped.select_related("answer"), batch=batch, pk=line_pk)
-    form = LineAnswerForm(request.POST)
+    form = LineAnswerForm(request.POST, codes=code_choices(batch))
     if form.is_valid():
-        entry = ReturnEntry(
-            reference=line.number,
-            status=form.cleaned_data["status"],
-            reason_code=form.cleaned_data["reason_code"],
-            reason_text=form.cleaned_data["reason_text"],
-        )
         try:
-            batch_return_record(batch=batch, entries=[entry], user=request.user, source=ReturnSource.PORTAL)
+            batch_return_record(
+                batch=batch, entries=[form.entry(line)], user=request.user, source=ReturnSource.PORTAL
+            )
         except ReturnError as exc:
             for e in exc.errors:
                 form.add_error(e.field if e.field in form.fields else None, str(e.message))
@@ -314,7 +344,7 @@ def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpR
         context = {
             "batch": batch,
             "line": line,
-            "codes": code_choices(),
+            "codes": code_choices(batch),
             "code_labels": code_labels(batch, [line]),
             "oob_summary": not form.errors,
             "open_count": _open_count(batch),
@@ -434,20 +464,20 @@ def insurer_tokens(request: InsurerRequest) -> HttpResponse:
 
 
 @insurer_view
-@post_only(
-    back=form_page(
-        "insurer_tokens",
-        lambda request, pk: get_object_or_404(_tokens(request), pk=pk),
-        to=lambda _token: {},
-        tenant=False,
-    )
-)
 def insurer_token_revoke(request: InsurerRequest, pk: int) -> HttpResponse:
+    """GET asks whether to revoke the key (a page of its own, so that it works without JavaScript); the POST
+    of that page, with `confirm`, revokes it. A POST without `confirm` only asks."""
     token = get_object_or_404(_tokens(request), pk=pk)
-    try:
-        igo_services.insurer_token_revoke(token=token, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("The key %(name)s was revoked.") % {"name": token.name})
-    return redirect("insurer_tokens")
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            igo_services.insurer_token_revoke(token=token, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("The key %(name)s was revoked.") % {"name": token.name})
+        return redirect("insurer_tokens")
+    if token.revoked_at is not None:  # nothing left to ask
+        return redirect("insurer_tokens")
+    return render(request, "insurer/token_revoke.html", {"token": token})

@@ -447,6 +447,12 @@ def batch_release(*, batch: ClaimBatch, actor: User) -> ClaimBatch:
         locked.status = BatchStatus.RELEASED
         locked.released_at = now
         locked.released_by = actor
+        # The draft's summary says CONCEPT: the released one, of the same frozen lines, takes its place (while
+        # the batch is still a draft in the database, which lets its file go).
+        BatchFile.objects.filter(batch=locked, kind=BatchFileKind.PDF).delete()
+        rows = list(BatchLine.objects.filter(batch=locked).order_by("line_no"))
+        with translation.override(settings.LANGUAGE_CODE):  # the insurer gets the documents in Dutch
+            BatchFile.objects.bulk_create([_file(locked, BatchFileKind.PDF, batch_pdf(locked, rows))])
         locked.save(update_fields=["status", "released_at", "released_by"])
         audit_record(
             actor=actor, action="batch.release", tenant=locked.tenant, obj=locked, number=locked.number

@@ -1,6 +1,8 @@
 """The insurer's return information: per line of a released batch, accepted, rejected with a reason code, or
-(from a KZ302 file, `billing.files.kz302`) partly awarded; a rejected line goes to the IGO's work queue, and
-finance can bill it again; a partly awarded line is settled at what was awarded (`partial_awards`)."""
+partly awarded (an amount between nothing and the line's, signed like it, with a reason code); a rejected line
+goes to the IGO's work queue, and finance can bill it again; a partly awarded line is settled at what was
+awarded (`partial_awards`), so the members' parts and their payouts follow. The portal, the API, the CSV return
+file and a KZ302 file (`billing.files.kz302`) all record through `batch_return_record`."""
 
 from __future__ import annotations
 
@@ -121,9 +123,14 @@ def batch_return_record(
                     )
                 )
             if entry.status not in ReturnStatus.values:
-                errors.append(ReturnRowError(i, "status", _("The status must be “accepted” or “rejected”.")))
+                errors.append(
+                    ReturnRowError(i, "status", _("The status must be “accepted”, “partial” or “rejected”."))
+                )
             elif entry.status == ReturnStatus.REJECTED and not entry.reason_code:
                 errors.append(ReturnRowError(i, "reason_code", _("A rejection needs a reason code.")))
+            elif entry.status == ReturnStatus.PARTIAL and not entry.reason_code:
+                # The member's statement and the IGO's work item say why less was paid.
+                errors.append(ReturnRowError(i, "reason_code", _("A partial award needs a reason code.")))
             elif entry.status == ReturnStatus.ACCEPTED and entry.reason_code and entry.awarded_amount is None:
                 errors.append(ReturnRowError(i, "reason_code", _("An accepted line has no reason code.")))
             if len(entry.reason_code or "") > REASON_CODE_LENGTH:

@@ -305,7 +305,9 @@ def test_downloads_are_the_stored_bytes(s, finance, world_a, kind, content_type,
     assert response.status_code == 200
     assert response.content == bytes(stored.content) and len(response.content) == stored.size
     assert response["Content-Type"] == content_type
-    filename = f"KZ301_{s.tenant.agb_code}_3311_{zk.number}.{suffix}"
+    # A draft's files are named CONCEPT: they are for review, never to be sent.
+    assert not zk.is_released
+    filename = f"CONCEPT_KZ301_{s.tenant.agb_code}_3311_{zk.number}.{suffix}"
     assert response["Content-Disposition"] == f'attachment; filename="{filename}"'
     assert "no-store" in response["Cache-Control"]
     # NEN 7513: the file holds every client of the batch; the download is logged for each.

@@ -398,7 +398,10 @@ def test_return_file_errors_are_in_the_users_language(bx, client_for):
     client.cookies["django_language"] = "en"
     english = upload(client, bx.zk_a, content).content.decode()
     assert "Row 2 · status: Unknown status “misschien”" in english
-    unknown = "Unknown status “%(word)s”: use accepted or rejected (or geaccepteerd or afgewezen)."
+    unknown = (
+        "Unknown status “%(word)s”: use accepted, partial or rejected (or geaccepteerd, gedeeltelijk or "
+        "afgewezen)."
+    )
     assert translated(unknown, "nl", word="misschien") in dutch
     assert translated("Row %(row)s", "nl", row=2) in dutch
     assert nothing_answered(bx.zk_a)
@@ -469,9 +472,11 @@ def test_revoke_key_and_keys_of_other_insurers_are_not_found(bx, client_for):
     token, _key = igo_services.insurer_token_create(user=bx.zk_user, insurer=bx.a.zk, name="k")
     vgz_token, _ = igo_services.insurer_token_create(user=bx.vgz_user, insurer=bx.a.vgz, name="v")
     client = client_for(bx.zk_user)
-    assert client.post(reverse("insurer_token_revoke", kwargs={"pk": vgz_token.pk})).status_code == 404
+    revoke = reverse("insurer_token_revoke", kwargs={"pk": vgz_token.pk})
+    assert client.post(revoke, {"confirm": "yes"}).status_code == 404
+    assert client.get(revoke).status_code == 404
     assert "v" not in [t.name for t in client.get(reverse("insurer_tokens")).context["tokens"]]
-    response = client.post(reverse("insurer_token_revoke", kwargs={"pk": token.pk}))
+    response = client.post(reverse("insurer_token_revoke", kwargs={"pk": token.pk}), {"confirm": "yes"})
     assert response.status_code == 302
     token.refresh_from_db()
     vgz_token.refresh_from_db()
