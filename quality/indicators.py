@@ -41,12 +41,16 @@ from quality.models import ExperienceResponse
 
 TERM_DAYS = 280
 PRETERM_DAYS = 37 * 7  # born before 37+0 weeks
-PERINATAL_FROM_DAYS = 22 * 7  # the perinatal period starts at 22+0 weeks
-EARLY_NEONATAL_DAYS = 7
+PERINATAL_FROM_DAYS = 22 * 7  # Perined's population: births from 22+0 weeks, live- and stillborn
+CBS_FROM_DAYS = 24 * 7  # CBS counts perinatal deaths from 24+0 weeks
+EARLY_NEONATAL_DAYS = 7  # died on day 0..6
+NEONATAL_DAYS = 28  # died on day 0..27
 LOW_WEIGHT_GRAMS = 2500
 SEVERE_PPH_ML = 1000
 CONTINUITY_TEAM = 4  # "a small team": at most this many professionals before and during labour
 SMALL_NUMBER = 10  # below this denominator a percentage says little; the dashboards warn
+NULLIPARA, MULTIPARA = "nullipara", "multipara"
+PARITY_GROUPS = (NULLIPARA, MULTIPARA)
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,20 @@ class Indicator:
     better: str  # "lower", "higher" or "" (descriptive only)
     numerator_text: Any
     denominator_text: Any
+    basis: str = "woman"  # what one record is: "woman" (a delivery), "child", "hours", "questionnaire"
+    source: Any = ""  # whose definition this follows, and which version of it
+    version: int = 1  # the platform's version of the definition (raised when it changes)
+    missing_text: Any = ""  # the field whose absence leaves a record out (completeness), if any
 
     @property
     def factor(self) -> Decimal:
         return {"percent": Decimal(100), "per_mille": Decimal(1000)}.get(self.unit, Decimal(1))
+
+    @property
+    def proportion(self) -> bool:
+        """A share of records (each counted once in the denominator, at most once in the numerator): it has
+        an exact binomial confidence interval. Hours and scores are not proportions."""
+        return self.basis in ("woman", "child")
 
     def value(self, numerator: Decimal, denominator: Decimal) -> Decimal | None:
         if not denominator:
@@ -68,49 +82,87 @@ class Indicator:
         return (numerator * self.factor / denominator).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-_DELIVERIES = _("deliveries (episodes with a birth) in the month")
+_DELIVERIES = _("women who gave birth from 22+0 weeks in the month")
+_CHILDREN = _("children born from 22+0 weeks, live- and stillborn")
+_PERINED = _("Perined, Perinatale zorg in Nederland: births from 22+0 weeks")
+_OWN = _("the IGO platform's own definition; births from 22+0 weeks as Perined")
+_BLOOD_LOSS = _("blood loss at delivery")
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("caesarean", _("Caesarean section"), "percent", "lower", _("deliveries by caesarean section"), _DELIVERIES),
-    Indicator("first_line_birth", _("Births under first-line care"), "percent", "", _("deliveries with the midwife responsible at birth"), _DELIVERIES),
-    Indicator("place_home", _("Births at home"), "percent", "", _("deliveries at home"), _DELIVERIES),
-    Indicator("place_birth_centre", _("Births in a birth centre"), "percent", "", _("deliveries in a birth centre"), _DELIVERIES),
-    Indicator("place_polyclinic", _("Polyclinic births"), "percent", "", _("deliveries in hospital without medical indication"), _DELIVERIES),
-    Indicator("place_clinical", _("Clinical births"), "percent", "", _("deliveries in hospital under second-line care"), _DELIVERIES),
+    Indicator("caesarean", _("Caesarean section"), "percent", "lower", _("women delivered by caesarean section (of any child)"), _DELIVERIES, source=_PERINED, version=2),
+    Indicator("first_line_birth", _("Births under first-line care"), "percent", "", _("women with the midwife responsible at birth"), _DELIVERIES, source=_PERINED, version=2),
+    Indicator("place_home", _("Births at home"), "percent", "", _("women who gave birth at home"), _DELIVERIES, source=_PERINED, version=2),
+    Indicator("place_birth_centre", _("Births in a birth centre"), "percent", "", _("women who gave birth in a birth centre"), _DELIVERIES, source=_PERINED, version=2),
+    Indicator("place_polyclinic", _("Polyclinic births"), "percent", "", _("women who gave birth in hospital without medical indication"), _DELIVERIES, source=_PERINED, version=2),
+    Indicator("place_clinical", _("Clinical births"), "percent", "", _("women who gave birth in hospital under second-line care"), _DELIVERIES, source=_PERINED, version=2),
     Indicator(
         "transfer_in_labour", _("Transfer during labour"), "percent", "lower",
-        _("deliveries transferred from first to second line between the start of labour and placenta + 2 h"),
-        _("deliveries that started labour under first-line care"),
+        _("women transferred from first to second line between the start of labour and placenta + 2 h"),
+        _("women from 22+0 weeks who started labour under first-line care"), source=_OWN, version=2,
     ),
-    Indicator("preterm", _("Preterm birth"), "percent", "lower", _("deliveries before 37+0 weeks"), _DELIVERIES),
+    Indicator(
+        "preterm", _("Preterm birth"), "percent", "lower", _("children born before 37+0 weeks"), _CHILDREN,
+        basis="child", source=_("Perined and VZinfo: children from 22+0 weeks, live- and stillborn"), version=2,
+    ),
     Indicator(
         "low_birth_weight", _("Low birth weight"), "percent", "lower",
-        _("live-born children under 2,500 g"), _("live-born children with a recorded weight"),
+        _("live-born children under 2,500 g"), _("live-born children from 22+0 weeks with a recorded weight"),
+        basis="child", source=_PERINED, version=2, missing_text=_("birth weight"),
     ),
-    Indicator("nicu", _("NICU admission"), "percent", "lower", _("live-born children admitted to a NICU"), _("live-born children")),
+    Indicator(
+        "nicu", _("NICU admission"), "percent", "lower", _("live-born children admitted to a NICU"),
+        _("live-born children from 22+0 weeks"), basis="child", source=_PERINED, version=2,
+    ),
     Indicator(
         "severe_pph", _("Severe postpartum haemorrhage"), "percent", "lower",
-        _("deliveries with a blood loss of 1,000 ml or more"), _("deliveries with a recorded blood loss"),
+        _("women with a blood loss of 1,000 ml or more"), _("women from 22+0 weeks with a recorded blood loss"),
+        source=_("Perined / Kernset Geboortezorg (blood loss ≥ 1,000 ml)"), version=2, missing_text=_BLOOD_LOSS,
     ),
     Indicator(
-        "perinatal_mortality", _("Perinatal mortality"), "per_mille", "lower",
-        _("children stillborn or died within 7 days"), _("children born from 22+0 weeks"),
+        "perinatal_mortality", _("Perinatal mortality (22 weeks, 7 days)"), "per_mille", "lower",
+        _("children stillborn or died within 7 days"), _CHILDREN, basis="child",
+        source=_("Perined, perinatal mortality up to 7 days from 22+0 weeks"),
+    ),
+    Indicator(
+        "perinatal_mortality_28d", _("Perinatal mortality (22 weeks, 28 days)"), "per_mille", "lower",
+        _("children stillborn or died within 28 days"), _CHILDREN, basis="child",
+        source=_("Perined, perinatal mortality up to 28 days from 22+0 weeks"),
+    ),
+    Indicator(
+        "perinatal_mortality_24w", _("Perinatal mortality (24 weeks, 7 days)"), "per_mille", "lower",
+        _("children stillborn or died within 7 days"), _("children born from 24+0 weeks, live- and stillborn"),
+        basis="child", source=_("CBS, perinatal mortality up to 7 days from 24+0 weeks"),
+    ),
+    Indicator(
+        "perinatal_mortality_24w_28d", _("Perinatal mortality (24 weeks, 28 days)"), "per_mille", "lower",
+        _("children stillborn or died within 28 days"), _("children born from 24+0 weeks, live- and stillborn"),
+        basis="child", source=_("international comparison (Euro-Peristat): from 24+0 weeks, up to 28 days"),
     ),
     Indicator(
         "kraamzorg_hours", _("Kraamzorg hours delivered versus indicated"), "percent", "higher",
-        _("kraamzorg hours delivered"), _("kraamzorg hours indicated (LIP)"),
+        _("kraamzorg hours delivered"), _("kraamzorg hours indicated (LIP)"), basis="hours",
+        source=_("the IGO platform's own definition, after Zorginzicht's kraamzorg indicators"),
+        missing_text=_("kraamzorg hours indicated"),
     ),
     Indicator(
         "continuity", _("Continuity of care"), "percent", "higher",
-        _("deliveries with at most 4 professionals before and during labour"),
-        _("deliveries with care logged before or during labour"),
+        _("women with at most 4 professionals before and during labour"),
+        _("women from 22+0 weeks with care logged before or during labour"), source=_OWN, version=2,
     ),
     Indicator(
         "experience", _("Client experience"), "score", "higher",
-        _("sum of overall ratings (1–10)"), _("questionnaires answered"),
+        _("sum of overall ratings (1–10)"), _("questionnaires answered"), basis="questionnaire",
+        source=_("the IGO platform's own questionnaire, after the PREM Geboortezorg"),
     ),
 )  # fmt: skip
 BY_CODE = {i.code: i for i in INDICATORS}
 INDICATOR_CHOICES = [(i.code, i.name) for i in INDICATORS]
+# Perinatal mortality: code -> (from gestational days, died before day).
+PERINATAL_VARIANTS = {
+    "perinatal_mortality": (PERINATAL_FROM_DAYS, EARLY_NEONATAL_DAYS),
+    "perinatal_mortality_28d": (PERINATAL_FROM_DAYS, NEONATAL_DAYS),
+    "perinatal_mortality_24w": (CBS_FROM_DAYS, EARLY_NEONATAL_DAYS),
+    "perinatal_mortality_24w_28d": (CBS_FROM_DAYS, NEONATAL_DAYS),
+}
 
 _PLACE_CODES = {
     BirthPlace.HOME: "place_home",
@@ -126,13 +178,28 @@ class Tally:
     denominator: Decimal = Decimal(0)
     numerator_episodes: set[int] = field(default_factory=set)
     denominator_episodes: set[int] = field(default_factory=set)
+    records: int = 0  # records counted in the denominator (women, children, episodes, questionnaires)
+    population: int = 0  # records in the indicator's population, with or without the field it needs
+    splits: dict[str, list[Decimal]] = field(default_factory=dict)  # parity group -> [num, den, records]
 
-    def add(self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1) -> None:
+    def add(self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, group: str = "") -> None:
         self.denominator += Decimal(den)
         self.denominator_episodes.add(episode_id)
+        self.records += 1
+        self.population += 1
         if num:
             self.numerator += Decimal(num)
             self.numerator_episodes.add(episode_id)
+        if group:
+            split = self.splits.setdefault(group, [Decimal(0), Decimal(0), Decimal(0)])
+            split[0] += Decimal(num)
+            split[1] += Decimal(den)
+            split[2] += 1
+
+    def missing(self) -> None:
+        """A record of the population without the field the indicator needs: left out, but counted
+        against the completeness."""
+        self.population += 1
 
 
 Key = tuple[str, date, int | None]  # indicator, month, organisation (None: the whole IGO)
@@ -156,14 +223,22 @@ class Computation:
     def __init__(self, start: date, end: date):
         self.start, self.end = start, end  # months [start, end)
         self.tallies: dict[Key, Tally] = defaultdict(Tally)
+        self.parity_group: dict[int, str] = {}  # episode id -> NULLIPARA or MULTIPARA
 
-    def add(self, code: str, day: date, org: int | None, episode_id: int, num: Any, den: Any = 1) -> None:
+    def _keys(self, code: str, day: date, org: int | None) -> list[Key]:
         month = month_start(day)
         if not (self.start <= month < self.end):
-            return
-        self.tallies[(code, month, None)].add(episode_id, num, den)
-        if org is not None:
-            self.tallies[(code, month, org)].add(episode_id, num, den)
+            return []
+        return [(code, month, None)] + ([(code, month, org)] if org is not None else [])
+
+    def add(self, code: str, day: date, org: int | None, episode_id: int, num: Any, den: Any = 1) -> None:
+        group = self.parity_group.get(episode_id, "")
+        for key in self._keys(code, day, org):
+            self.tallies[key].add(episode_id, num, den, group)
+
+    def missing(self, code: str, day: date, org: int | None) -> None:
+        for key in self._keys(code, day, org):
+            self.tallies[key].missing()
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -202,6 +277,7 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         pk: (e.coordinating_professional.organisation_id if e.coordinating_professional else None)
         for pk, e in episodes.items()
     }
+    comp.parity_group = {pk: NULLIPARA if e.parity == 0 else MULTIPARA for pk, e in episodes.items()}
     transfers: dict[int, list[LineTransfer]] = defaultdict(list)
     for t in LineTransfer.objects.filter(episode_id__in=births_by_episode).order_by("effective_at", "pk"):
         transfers[t.episode_id].append(t)
@@ -233,9 +309,11 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
             _child(comp, episodes[episode_id], b, org_of[episode_id])
     for episode_id in kz_episode_ids:
         e = episodes[episode_id]
-        if e.kraamzorg_indicated_hours:
-            day = e.kraamzorg_ended_on or e.postnatal_ended_on
-            assert day is not None
+        day = e.kraamzorg_ended_on or e.postnatal_ended_on
+        assert day is not None
+        if e.kraamzorg_indicated_hours is None:
+            comp.missing("kraamzorg_hours", day, org_of[episode_id])
+        elif e.kraamzorg_indicated_hours:
             comp.add(
                 "kraamzorg_hours", day, org_of[episode_id], episode_id,
                 kz_hours.get(episode_id) or Decimal(0), e.kraamzorg_indicated_hours,
@@ -257,7 +335,11 @@ def _deliveries(
     professionals: dict[int, int],
     org: int | None,
 ) -> None:
+    """The per-woman indicators: one delivery per episode (twins are one), in the month of the first
+    child's birth, when that child was born from 22+0 weeks (Perined's population)."""
     first = births[0]
+    if gestational_days(e, first.born_at) < PERINATAL_FROM_DAYS:
+        return
     day = _local(first.born_at)
     comp.add("caesarean", day, org, e.pk, any(b.mode == BirthMode.CAESAREAN for b in births))
     line = _line_at(transfers, first.born_at)
@@ -270,25 +352,34 @@ def _deliveries(
             t.line == Line.SECOND and e.labour_started_at <= t.effective_at <= until for t in transfers
         )
         comp.add("transfer_in_labour", day, org, e.pk, moved)
-    comp.add("preterm", day, org, e.pk, gestational_days(e, first.born_at) < PRETERM_DAYS)
-    if e.blood_loss_ml is not None:
+    if e.blood_loss_ml is None:
+        comp.missing("severe_pph", day, org)
+    else:
         comp.add("severe_pph", day, org, e.pk, e.blood_loss_ml >= SEVERE_PPH_ML)
     if e.pk in professionals:
         comp.add("continuity", day, org, e.pk, professionals[e.pk] <= CONTINUITY_TEAM)
 
 
 def _child(comp: Computation, e: Episode, b: Birth, org: int | None) -> None:
+    """The per-child indicators: each child of a multiple birth counts, in the month of its own birth,
+    when born from 22+0 weeks (24+0 for the CBS variants of perinatal mortality)."""
+    ga = gestational_days(e, b.born_at)
+    if ga < PERINATAL_FROM_DAYS:
+        return
     day = _local(b.born_at)
     live = b.outcome == BirthOutcome.LIVE
-    if live and b.weight_grams is not None:
-        comp.add("low_birth_weight", day, org, e.pk, b.weight_grams < LOW_WEIGHT_GRAMS)
+    comp.add("preterm", day, org, e.pk, ga < PRETERM_DAYS)
     if live:
+        if b.weight_grams is None:
+            comp.missing("low_birth_weight", day, org)
+        else:
+            comp.add("low_birth_weight", day, org, e.pk, b.weight_grams < LOW_WEIGHT_GRAMS)
         comp.add("nicu", day, org, e.pk, b.nicu_admission)
-    if gestational_days(e, b.born_at) >= PERINATAL_FROM_DAYS:
-        died_early = (
-            b.neonatal_death_on is not None and (b.neonatal_death_on - day).days < EARLY_NEONATAL_DAYS
-        )
-        comp.add("perinatal_mortality", day, org, e.pk, b.outcome == BirthOutcome.STILLBORN or died_early)
+    lived_days = None if b.neonatal_death_on is None else (b.neonatal_death_on - day).days
+    for code, (from_days, within_days) in PERINATAL_VARIANTS.items():
+        if ga >= from_days:
+            died = lived_days is not None and lived_days < within_days
+            comp.add(code, day, org, e.pk, b.outcome == BirthOutcome.STILLBORN or died)
 
 
 def months_between(start: date, end: date) -> Iterable[date]:

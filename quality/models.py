@@ -25,6 +25,13 @@ class IndicatorValue(TenantOwned):
     denominator = models.DecimalField(max_digits=14, decimal_places=2)
     numerator_episodes = models.JSONField(default=list)
     denominator_episodes = models.JSONField(default=list)
+    # Records counted in the denominator (women, children, episodes, questionnaires) and records of the
+    # indicator's population with or without the field it needs: records / population is the
+    # completeness (blood loss not recorded leaves a woman out of severe PPH, and lowers it).
+    records = models.PositiveIntegerField(default=0)
+    population = models.PositiveIntegerField(default=0)
+    # The same counts per parity group: {"nullipara": {"numerator": "1", "denominator": "3", "records": 3}}.
+    splits = models.JSONField(default=dict)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.db.models import Prefetch
@@ -19,15 +20,26 @@ from django.utils import timezone
 from billing.models import QualityAgreement
 from pregnancies.models import Birth, Episode
 from providers.models import MemberOrganisation
-from quality.indicators import BY_CODE, INDICATORS, SMALL_NUMBER, Indicator
+from quality.indicators import BY_CODE, INDICATORS, PARITY_GROUPS, SMALL_NUMBER, Indicator
+from quality.intervals import MET, NOT_MET, UNDECIDABLE, Interval, clopper_pearson, decide
 from quality.models import IndicatorValue, QualityState
 
 PARTS = ("numerator", "denominator")
 _DELIVERY_OR_CHILD = {
     "caesarean", "first_line_birth", "place_home", "place_birth_centre", "place_polyclinic",
     "place_clinical", "transfer_in_labour", "preterm", "severe_pph", "continuity",
-    "low_birth_weight", "nicu", "perinatal_mortality",
+    "low_birth_weight", "nicu", "perinatal_mortality", "perinatal_mortality_28d",
+    "perinatal_mortality_24w", "perinatal_mortality_24w_28d",
 }  # fmt: skip
+ROLLING_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A confidence interval in the indicator's unit (percent or per mille), to one decimal."""
+
+    lower: Decimal
+    upper: Decimal
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,8 @@ class Cell:
     numerator: Decimal
     denominator: Decimal
     clients: int  # episodes in the denominator (kraamzorg counts hours, not people)
+    records: int = 0  # records counted in the denominator
+    population: int = 0  # records of the population, with or without the field (0: not stored)
 
     @property
     def value(self) -> Decimal | None:
@@ -48,6 +62,44 @@ class Cell:
         """Too few to read a rate from, and too few to publish without singling someone out: fewer than
         SMALL_NUMBER in the denominator, or fewer than SMALL_NUMBER clients behind it."""
         return min(self.denominator, Decimal(self.clients)) < SMALL_NUMBER
+
+    @cached_property
+    def interval(self) -> Interval | None:
+        """The exact (Clopper–Pearson) 95 % interval, for a proportion only (not hours or scores)."""
+        if not self.indicator.proportion:
+            return None
+        return clopper_pearson(int(self.numerator), int(self.denominator))
+
+    @property
+    def bounds(self) -> Bounds | None:
+        ci = self.interval
+        if ci is None:
+            return None
+        factor = self.indicator.factor
+        q = Decimal("0.1")
+        return Bounds(
+            (Decimal(repr(ci.lower)) * factor).quantize(q, rounding=ROUND_HALF_UP),
+            (Decimal(repr(ci.upper)) * factor).quantize(q, rounding=ROUND_HALF_UP),
+        )
+
+    @property
+    def completeness(self) -> Decimal | None:
+        """The share (percent, one decimal) of the population's records that had the field the indicator
+        needs; None when not stored (values from before it was recorded)."""
+        if not self.population:
+            return None
+        return (Decimal(self.records) * 100 / Decimal(self.population)).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_UP
+        )
+
+    def decision(self, target: Decimal) -> str | None:
+        return target_decision(self.indicator, self, target)
+
+
+@dataclass(frozen=True)
+class Split:
+    group: str  # NULLIPARA or MULTIPARA
+    cell: Cell | None
 
 
 @dataclass(frozen=True)
@@ -63,7 +115,12 @@ class Target:
     label: str
     uzovi: str
     target: Decimal
-    met: bool | None  # None: no direction (descriptive indicator) or nothing measured yet
+    decision: str | None  # MET, NOT_MET, UNDECIDABLE; None: no direction or nothing measured yet
+
+    @property
+    def met(self) -> bool | None:
+        """True or False only when decided; None when nothing is measured or it cannot be decided yet."""
+        return {MET: True, NOT_MET: False}.get(self.decision or "")
 
 
 @dataclass
@@ -73,6 +130,9 @@ class IndicatorYear:
     months: list[MonthPoint]
     total: Cell | None
     targets: list[Target] = field(default_factory=list)
+    rolling: Cell | None = None  # the 12 months up to the last month of the year that has begun
+    rolling_end: date | None = None
+    splits: list[Split] = field(default_factory=list)  # the year by parity group
 
     @property
     def code(self) -> str:
@@ -111,6 +171,38 @@ def _total(indicator: Indicator, rows: list[IndicatorValue]) -> Cell | None:
         sum((r.numerator for r in rows), Decimal(0)),
         sum((r.denominator for r in rows), Decimal(0)),
         len(clients),
+        sum(r.records for r in rows),
+        sum(r.population for r in rows),
+    )
+
+
+def _splits(indicator: Indicator, rows: list[IndicatorValue]) -> list[Split]:
+    """The rows summed per parity group (the clients behind a group are not stored: its records)."""
+    result = []
+    for group in PARITY_GROUPS:
+        parts = [r.splits[group] for r in rows if group in (r.splits or {})]
+        if not parts:
+            result.append(Split(group, None))
+            continue
+        records = sum(int(p["records"]) for p in parts)
+        result.append(
+            Split(
+                group,
+                Cell(
+                    indicator,
+                    sum((Decimal(p["numerator"]) for p in parts), Decimal(0)),
+                    sum((Decimal(p["denominator"]) for p in parts), Decimal(0)),
+                    records,
+                    records,
+                ),
+            )
+        )
+    return result
+
+
+def cell_of(indicator: Indicator, row: IndicatorValue) -> Cell:
+    return Cell(
+        indicator, row.numerator, row.denominator, len(row.denominator_episodes), row.records, row.population
     )
 
 
@@ -118,11 +210,7 @@ def _months(indicator: Indicator, year: int, by_month: dict[date, IndicatorValue
     points = []
     for month in year_months(year):
         row = by_month.get(month)
-        cell = (
-            None
-            if row is None
-            else Cell(indicator, row.numerator, row.denominator, len(row.denominator_episodes))
-        )
+        cell = None if row is None else cell_of(indicator, row)
         points.append(MonthPoint(month, cell))
     return points
 
@@ -147,12 +235,23 @@ def _targets(year: int, codes: list[str]) -> dict[str, list[QualityAgreement]]:
     return found
 
 
-def target_met(indicator: Indicator, value: Decimal | None, target: Decimal) -> bool | None:
-    """The same reading as the bonus/malus settlement: at or below a target when lower is better, at or
-    above it when higher is better."""
-    if value is None or not indicator.better:
+def target_decision(indicator: Indicator, cell: Cell | None, target: Decimal) -> str | None:
+    """Whether a target is met, read the same way as the bonus/malus settlement
+    (billing.services.quality_claims): for a proportion, met only when the whole 95 % interval lies on
+    the good side of the target (at or below it when lower is better, at or above it when higher is
+    better), not met only when it lies wholly on the bad side, otherwise UNDECIDABLE. Hours and scores
+    have no exact interval: their value decides, but only with at least SMALL_NUMBER clients behind it.
+    None: no direction, or nothing measured."""
+    if cell is None or cell.value is None or not indicator.better:
         return None
-    return value <= target if indicator.better == "lower" else value >= target
+    ci = cell.interval
+    if ci is not None:
+        goal = float(target / indicator.factor)
+        return decide(lower=ci.lower, upper=ci.upper, target=goal, better=indicator.better)
+    if cell.small:
+        return UNDECIDABLE
+    value = cell.value
+    return decide(lower=float(value), upper=float(value), target=float(target), better=indicator.better)
 
 
 def _target_list(
@@ -161,28 +260,51 @@ def _target_list(
     per_insurer: dict[int, int] = defaultdict(int)
     for a in agreements:
         per_insurer[a.contract.insurer_id] += 1
-    value = total.value if total is not None else None
     targets = []
     for a in agreements:
         insurer = a.contract.insurer
         # One insurer with agreements in two contract versions of the year: name the contract too.
         label = insurer.name if per_insurer[insurer.pk] == 1 else f"{insurer.name} ({a.contract.name})"
-        targets.append(Target(label, insurer.uzovi_code, a.target, target_met(indicator, value, a.target)))
+        targets.append(
+            Target(label, insurer.uzovi_code, a.target, target_decision(indicator, total, a.target))
+        )
     return targets
 
 
-def quality_year(*, year: int, codes: list[str] | None = None) -> list[IndicatorYear]:
-    """Every indicator (or those named) for the whole IGO in a year: monthly values, the year so far, and
-    the insurers' targets. Three queries, whatever the number of indicators."""
+def rolling_window(year: int, today: date) -> tuple[date, date] | None:
+    """The 12 months [start, end] of the rolling value shown with a year: up to December for a past year,
+    up to the current month for the current year; None for a year that has not begun."""
+    if year > today.year:
+        return None
+    end = date(year, 12, 1) if year < today.year else today.replace(day=1)
+    start = date(end.year, 1, 1) if end.month == 12 else date(end.year - 1, end.month + 1, 1)
+    return start, end
+
+
+def quality_year(
+    *, year: int, codes: list[str] | None = None, today: date | None = None
+) -> list[IndicatorYear]:
+    """Every indicator (or those named) for the whole IGO in a year: monthly values, the year so far, the
+    rolling 12 months, the year by parity, and the insurers' targets. Three queries, whatever the number
+    of indicators."""
+    today = today or timezone.localdate()
     indicators = [i for i in INDICATORS if codes is None or i.code in codes]
     wanted = [i.code for i in indicators]
+    window = rolling_window(year, today)
+    first = min(date(year, 1, 1), window[0]) if window else date(year, 1, 1)
     rows: dict[str, dict[date, IndicatorValue]] = defaultdict(dict)
-    for r in _year_values(year, wanted):
+    for r in IndicatorValue.objects.filter(
+        indicator__in=wanted, organisation__isnull=True, period__gte=first, period__lt=date(year + 1, 1, 1)
+    ):
         rows[r.indicator][r.period] = r
     agreements = _targets(year, wanted)
     result = []
     for ind in indicators:
-        total = _total(ind, list(rows[ind.code].values()))
+        in_year = [r for month, r in rows[ind.code].items() if month.year == year]
+        total = _total(ind, in_year)
+        rolling = None
+        if window is not None:
+            rolling = _total(ind, [r for m, r in rows[ind.code].items() if window[0] <= m <= window[1]])
         result.append(
             IndicatorYear(
                 indicator=ind,
@@ -190,13 +312,16 @@ def quality_year(*, year: int, codes: list[str] | None = None) -> list[Indicator
                 months=_months(ind, year, rows[ind.code]),
                 total=total,
                 targets=_target_list(ind, total, agreements[ind.code]),
+                rolling=rolling,
+                rolling_end=window[1] if window else None,
+                splits=_splits(ind, in_year),
             )
         )
     return result
 
 
-def indicator_year(*, code: str, year: int) -> IndicatorYear:
-    return quality_year(year=year, codes=[code])[0]
+def indicator_year(*, code: str, year: int, today: date | None = None) -> IndicatorYear:
+    return quality_year(year=year, codes=[code], today=today)[0]
 
 
 def organisation_comparison(*, code: str, year: int) -> list[OrganisationYear]:

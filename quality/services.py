@@ -37,6 +37,12 @@ def indicators_recompute(*, tenant: Tenant, start: date, end: date) -> int:
             denominator=t.denominator,
             numerator_episodes=sorted(t.numerator_episodes),
             denominator_episodes=sorted(t.denominator_episodes),
+            records=t.records,
+            population=t.population,
+            splits={
+                group: {"numerator": str(num), "denominator": str(den), "records": int(records)}
+                for group, (num, den, records) in sorted(t.splits.items())
+            },
             computed_at=now,
         )
         for (code, month, org), t in tallies.items()

@@ -144,11 +144,7 @@ def quality_episodes(request: TenantRequest, code: str, year: int, month: int) -
             "part": part,
             "organisation": organisation,
             "value": value,
-            "cell": None
-            if value is None
-            else selectors.Cell(
-                indicator, value.numerator, value.denominator, len(value.denominator_episodes)
-            ),
+            "cell": None if value is None else selectors.cell_of(indicator, value),
             "page": page,
             "small_number": SMALL_NUMBER,
             "can_open_episode": rules.can_log_care(request.tenant_roles),

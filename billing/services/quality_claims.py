@@ -1,5 +1,9 @@
 """Quality agreements in insurer contracts, and the bonus or malus they give at the end of their year.
 
+The target is read as on the quality dashboard (quality.selectors.target_decision): met or not met only
+when the 95 % confidence interval of the year's value lies wholly on one side of it; otherwise it is not
+yet decidable and there is neither bonus nor malus (the agreement page says why).
+
 The bonus or malus is one claim line per agreement and year (a debit for a bonus, a credit for a malus),
 priced as a percentage of what was claimed from that insurer in that year. It carries its explanation
 (indicator result, target, base amount, percentage) and is divided among the members in proportion to
@@ -34,6 +38,8 @@ from igo.models import Tenant, User
 from igo.money import split_largest_remainder, to_money
 from igo.services import audit_record
 from quality import indicators
+from quality.intervals import MET, NOT_MET
+from quality.selectors import Cell, target_decision
 
 HUNDRED = Decimal(100)
 
@@ -104,10 +110,15 @@ class AgreementResult:
     numerator: Decimal
     denominator: Decimal
     value: Decimal | None
-    met: bool | None  # None: nothing to measure (empty denominator), so neither bonus nor malus
+    met: bool | None  # None: nothing to measure, or not yet decidable: neither bonus nor malus
     base: Decimal
     percentage: Decimal
     amount: Decimal  # signed: positive bonus, negative malus, 0 for nothing
+    # The dashboard's reading (quality.selectors.target_decision): "met", "not_met", "undecidable" (the
+    # 95 % interval contains the target) or None (nothing measured); and the interval in the unit.
+    decision: str | None = None
+    lower: Decimal | None = None
+    upper: Decimal | None = None
 
     def explanation(self, agreement: QualityAgreement) -> dict[str, Any]:
         definition = indicators.BY_CODE[agreement.indicator]
@@ -121,6 +132,10 @@ class AgreementResult:
             "target": str(agreement.target),
             "better": definition.better,
             "met": self.met,
+            "decision": self.decision,
+            "ci_lower": None if self.lower is None else str(self.lower),
+            "ci_upper": None if self.upper is None else str(self.upper),
+            "ci_method": "clopper-pearson-95" if self.lower is not None else None,
             "base": str(self.base),
             "percentage": str(self.percentage),
             "contract": agreement.contract_id,
@@ -146,21 +161,35 @@ def agreement_result(
     if tallies is None:
         tallies = indicators.compute(start=date(year, 1, 1), end=date(year + 1, 1, 1))
     num = den = Decimal(0)
+    clients: set[int] = set()
     for (code, _month, org), t in tallies.items():
         if code == agreement.indicator and org is None:
             num += t.numerator
             den += t.denominator
+            clients |= t.denominator_episodes
     definition = indicators.BY_CODE[agreement.indicator]
     value = definition.value(num, den)
-    met: bool | None = None
-    if value is not None:
-        met = value <= agreement.target if definition.better == "lower" else value >= agreement.target
+    cell = Cell(definition, num, den, len(clients))
+    decision = target_decision(definition, cell, agreement.target)
+    met = {MET: True, NOT_MET: False}.get(decision or "")
+    bounds = cell.bounds if value is not None else None
     base = _base_lines(agreement).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
     pct = agreement.bonus_pct if met else agreement.malus_pct
     amount = Decimal("0.00")
     if met is not None and base > 0:
         amount = to_money(base * pct / HUNDRED) * (1 if met else -1)
-    return AgreementResult(num, den, value, met, base, pct if met is not None else Decimal(0), amount)
+    return AgreementResult(
+        num,
+        den,
+        value,
+        met,
+        base,
+        pct if met is not None else Decimal(0),
+        amount,
+        decision,
+        bounds.lower if bounds else None,
+        bounds.upper if bounds else None,
+    )
 
 
 def _allocate(line: ClaimLine, agreement: QualityAgreement) -> None:

@@ -28,7 +28,9 @@ AFTER_2026 = dt.date(2027, 1, 15)
 @pytest.fixture
 def year_2026(s):
     """The portfolio has two deliveries in 2026: the ordinary one (14 Aug, spontaneous) and the insurer
-    change (3 Jan, caesarean): caesarean rate 1/2 = 50.0%. Claimed in 2026 (service end in 2026):
+    change (3 Jan, caesarean): caesarean rate 1/2 = 50.0%, exact 95% interval 1.26–98.74% (Clopper–Pearson,
+    (0.025)^(1/2) = 0.158 for 0/2 and 2/2 alike): a target is decided only outside it, at ≤ 1.0 (not met)
+    or ≤ 99.0 (met). Claimed in 2026 (service end in 2026):
     ZK 900 + 1500 + 1200 (ordinary) + 1200 (transfer week 30) + 1200 (new insurer, prenatal, ends 3 Jan)
     + 1200 (in labour) = 7200.00; VGZ 1000 + 1650 (new insurer, natal and postnatal) = 2650.00."""
     eps = portfolio(s)
@@ -57,22 +59,27 @@ def settle(s, today=AFTER_2026):
 
 def test_malus_and_bonus_lines_to_the_cent(year_2026):
     s = year_2026
-    zk = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1.5"))
-    vgz = agree(s, s.vgz_contract, indicator="caesarean", year=2026, target=D("60"), bonus_pct=D("2.25"))
+    zk = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("1.0"), malus_pct=D("1.5"))
+    vgz = agree(s, s.vgz_contract, indicator="caesarean", year=2026, target=D("99.0"), bonus_pct=D("2.25"))
     result = settle(s)
     assert (result.agreements, result.lines) == (2, 2)
     malus = ClaimLine.unscoped.get(agreement=zk, is_current=True)
     bonus = ClaimLine.unscoped.get(agreement=vgz, is_current=True)
-    # ZK: 50.0% > 30 → not met → malus 1.5% of 7200.00 = 108.00, a credit line.
+    # ZK: 50.0% (interval from 1.26%) > 1.0 → not met → malus 1.5% of 7200.00 = 108.00, a credit line.
     assert (malus.sign, malus.amount, malus.insurer_id, malus.episode_id) == (
         "credit",
         D("-108.00"),
         s.zk.pk,
         None,
     )
-    # VGZ: 50.0% ≤ 60 → met → bonus 2.25% of 2650.00 = 59.625 → 59.63 (half up), a debit line.
+    # VGZ: 50.0% (interval up to 98.74%) ≤ 99.0 → met → bonus 2.25% of 2650.00 = 59.625 → 59.63 (half up), a debit line.
     assert (bonus.sign, bonus.amount, bonus.insurer_id) == ("debit", D("59.63"), s.vgz.pk)
     assert malus.explanation["value"] == "50.0" and malus.explanation["met"] is False
+    assert (malus.explanation["decision"], malus.explanation["ci_lower"], malus.explanation["ci_upper"]) == (
+        "not_met",
+        "1.3",
+        "98.7",
+    )
     assert malus.explanation["base"] == "7200.00" and bonus.explanation["base"] == "2650.00"
     assert (malus.service_start, malus.service_end) == (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
     for line in (malus, bonus):
@@ -96,7 +103,7 @@ def test_malus_and_bonus_lines_to_the_cent(year_2026):
 
 def test_settling_again_without_change_changes_nothing(year_2026):
     s = year_2026
-    agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1"))
+    agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("1.0"), malus_pct=D("1"))
     settle(s)
     before = list(ClaimLine.unscoped.filter(agreement__isnull=False).values_list("pk", "amount", "status"))
     again = settle(s)
@@ -116,14 +123,48 @@ def test_a_year_is_settled_only_after_it_ended(year_2026):
     assert not ClaimLine.unscoped.filter(agreement__isnull=False).exists()
 
 
-def test_a_sent_malus_is_reversed_and_replaced_when_the_data_changes(year_2026):
+def test_a_sent_bonus_is_reversed_and_replaced_when_the_data_changes(year_2026):
     s = year_2026
     zk = agree(
         s,
         s.zk_contract,
         indicator="caesarean",
         year=2026,
-        target=D("30"),
+        target=D("99.0"),
+        malus_pct=D("1"),
+        bonus_pct=D("0.5"),
+    )
+    settle(s)
+    bonus = ClaimLine.unscoped.get(agreement=zk, is_current=True)
+    assert (bonus.amount, bonus.explanation["value"]) == (D("36.00"), "50.0")  # 0.5% of 7200.00
+    with tenant_scope(s.tenant):
+        made = batches.batch_create(
+            tenant=s.tenant, insurer=s.zk, period=dates.month_start(BILLING_NOW.date()), actor=s.admin
+        )
+        assert made.batch is not None
+        batches.batch_release(batch=made.batch, actor=s.admin)
+    # The caesarean is corrected to an assisted birth: 0/2 = 0.0%, interval 0–84.19% ≤ 99.0: still met,
+    # the same amount, but the line's explanation changed: reversed and replaced.
+    Birth.unscoped.filter(mode="caesarean").update(mode="assisted")
+    result = settle(s)
+    assert (result.replaced, result.lines) == (1, 1)
+    bonus.refresh_from_db()
+    assert (bonus.status, bonus.is_current) == (LineStatus.SENT, False)
+    counter = ClaimLine.unscoped.get(corrects=bonus)
+    assert (counter.sign, counter.amount) == ("credit", D("-36.00"))
+    again = ClaimLine.unscoped.get(agreement=zk, is_current=True)
+    assert (again.sign, again.amount, again.explanation["value"]) == ("debit", D("36.00"), "0.0")
+    assert (again.explanation["ci_lower"], again.explanation["ci_upper"]) == ("0.0", "84.2")
+
+
+def test_a_sent_malus_is_reversed_when_the_result_is_no_longer_decidable(year_2026):
+    s = year_2026
+    zk = agree(
+        s,
+        s.zk_contract,
+        indicator="caesarean",
+        year=2026,
+        target=D("1.0"),
         malus_pct=D("1"),
         bonus_pct=D("0.5"),
     )
@@ -135,22 +176,30 @@ def test_a_sent_malus_is_reversed_and_replaced_when_the_data_changes(year_2026):
         )
         assert made.batch is not None
         batches.batch_release(batch=made.batch, actor=s.admin)
-    # The caesarean is corrected to an assisted birth: 0/2 = 0.0% ≤ 30 → met → bonus 0.5% of 7200 = 36.00.
+    # The caesarean is corrected to an assisted birth: 0/2 = 0.0%, but the interval 0–84.19% contains
+    # the target 1.0: not yet decidable → no bonus (before issue 20: "met", a bonus of 36.00).
     Birth.unscoped.filter(mode="caesarean").update(mode="assisted")
     result = settle(s)
-    assert (result.replaced, result.lines) == (1, 1)
+    assert (result.replaced, result.lines) == (1, 0)
     malus.refresh_from_db()
     assert (malus.status, malus.is_current) == (LineStatus.SENT, False)
     counter = ClaimLine.unscoped.get(corrects=malus)
     assert (counter.sign, counter.amount) == ("debit", D("72.00"))  # takes back the −72.00 malus
-    bonus = ClaimLine.unscoped.get(agreement=zk, is_current=True)
-    assert (bonus.sign, bonus.amount, bonus.explanation["met"]) == ("debit", D("36.00"), True)
+    assert not ClaimLine.unscoped.filter(agreement=zk, is_current=True).exists()
     assert Allocation.unscoped.filter(claim_line=counter).aggregate(t=Sum("amount"))["t"] == D("72.00")
+    with tenant_scope(s.tenant):
+        outcome = quality_claims.agreement_result(zk)
+    assert (outcome.decision, outcome.met, outcome.amount, outcome.upper) == (
+        "undecidable",
+        None,
+        D("0.00"),
+        D("84.2"),
+    )
 
 
 def test_the_quality_line_reaches_the_insurer_without_an_insured_person(year_2026):
     s = year_2026
-    zk = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1"))
+    zk = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("1.0"), malus_pct=D("1"))
     settle(s)
     with tenant_scope(s.tenant):
         made = batches.batch_create(
@@ -170,9 +219,9 @@ def test_the_quality_line_reaches_the_insurer_without_an_insured_person(year_202
     position = records.index(q)
     assert records[position - 1].code != "02"  # no insured person before it
     comment = records[position + 1]
-    # The 98 comment explains it: result 50.0 against the target <= 30, 1% of 7200.00.
+    # The 98 comment explains it: result 50.0 against the target <= 1.0, 1% of 7200.00.
     assert comment.code == "98" and comment["line_number"] == 1
-    assert all(part in comment["text"] for part in ("50.0", "<= 30", "7200.00"))
+    assert all(part in comment["text"] for part in ("50.0", "<= 1.0", "7200.00"))
     assert (records[-1]["total_dc"], records[-1]["total"]) == ("D", 720000 - 7200)
     assert conformance_problems(bytes(content)) == []
 
@@ -200,14 +249,47 @@ def test_finance_adds_an_agreement_and_sees_its_result(year_2026, world_a, clien
     assert set(bad.context["form"].errors) == {"target", "bonus_pct"}
     assert not QualityAgreement.unscoped.exists()
     ok = finance.post(
-        url, {"indicator": "caesarean", "year": 2026, "target": "30", "bonus_pct": "0", "malus_pct": "1"}
+        url, {"indicator": "caesarean", "year": 2026, "target": "1", "bonus_pct": "0", "malus_pct": "1"}
     )
     assert ok.status_code == 302
     agreement = QualityAgreement.unscoped.get()
     page = finance.get(ok["Location"]).content.decode()
-    # Measured now: 50.0% against ≤ 30 → not met → malus 1% of 7200.00, shown before settling.
+    # Measured now: 50.0% (interval 1.3–98.7%) against ≤ 1 → not met → malus 1% of 7200.00, shown before
+    # settling.
     assert f'data-testid="agreement-amount-{agreement.pk}"' in page
     assert "-72,00" in page
+    assert f'data-testid="agreement-ci-{agreement.pk}"' in page
     settle_url = reverse("quality_settle", kwargs={"tenant_slug": s.tenant.slug})
     assert finance.post(settle_url, {"year": BILLING_NOW.year}).status_code == 302
     assert not ClaimLine.unscoped.filter(agreement__isnull=False).exists()  # the current year is refused
+
+
+def test_a_target_inside_the_interval_gives_neither_bonus_nor_malus_and_says_why(year_2026, world_a, client_for):
+    """1/2 = 50.0% against ≤ 30: the old reading said "not met" and took a malus on two deliveries; the
+    interval 1.26–98.74% contains 30, so the target is not yet decidable: no line, and the page says so."""
+    from django.urls import reverse
+
+    from igo.models import Role
+
+    s = year_2026
+    zk = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("30"), malus_pct=D("1"))
+    vgz = agree(s, s.vgz_contract, indicator="caesarean", year=2026, target=D("60"), bonus_pct=D("1"))
+    result = settle(s)
+    assert (result.agreements, result.lines) == (2, 0)
+    assert not ClaimLine.unscoped.filter(agreement__isnull=False).exists()
+    with tenant_scope(s.tenant):
+        outcomes = [quality_claims.agreement_result(a) for a in (zk, vgz)]
+    for outcome in outcomes:
+        assert (outcome.value, outcome.decision, outcome.met, outcome.amount) == (
+            D("50.0"),
+            "undecidable",
+            None,
+            D("0.00"),
+        )
+        assert (outcome.lower, outcome.upper) == (D("1.3"), D("98.7"))
+    finance = client_for(world_a.user(Role.IGO_FINANCE))
+    page = finance.get(reverse("quality_agreements", kwargs={"tenant_slug": s.tenant.slug}) + "?year=2026")
+    html = page.content.decode()
+    for agreement in (zk, vgz):
+        cell = html.split(f'data-testid="agreement-decision-{agreement.pk}"')[1].split("</td>")[0]
+        assert "nog niet te beoordelen" in cell or "not yet decidable" in cell

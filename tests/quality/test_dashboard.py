@@ -73,8 +73,13 @@ def test_dashboard_shows_year_to_date_counts_targets_and_a_chart_per_indicator(q
     assert text_of(html, "value-caesarean") == "28,6%"  # 4/14
     assert text_of(html, "counts-caesarean") == "4 / 14"
     card = block(html, "card-caesarean")
-    targets = dict(re.findall(r'data-met="(\w+)">([^:<]+):', card))
-    assert targets == {"no": "Zilveren Kruis", "yes": "VGZ"}
+    targets = {name: verdict for verdict, name in re.findall(r'data-met="(\w+)">([^:<]+):', card)}
+    # 4/14 = 28.6 %, exact 95 % interval 8.4–58.1 %: both targets (≤ 25.0 and ≤ 30.0) lie inside it, so
+    # neither is decided yet (before issue 20, 28.6 against 25.0 read "not met" and against 30.0 "met").
+    assert targets == {"Zilveren Kruis": "undecidable", "VGZ": "undecidable"}
+    assert text_of(card, "ci-caesarean") == "95%-interval 8,4%–58,1%" or text_of(
+        card, "ci-caesarean"
+    ) == "95% interval 8,4%–58,1%"
     assert "25,0%" in card and "30,0%" in card
     assert 'data-testid="small-caesarean"' not in card  # 14 deliveries: enough
     # The chart: an accessible inline SVG with a point per month with a value and a line per target.
@@ -416,14 +421,16 @@ def test_targets_of_several_insurers_are_each_shown_with_their_own_verdict(q: Q)
             valid_from=dt.date(YEAR, 1, 1),
             tariffs={"prenatal": ("IGBPRE", D("1100.00"))},
         )
-        agreement_create(contract=menzis, actor=finance, indicator="caesarean", year=YEAR, target=D("28.6"))
+        agreement_create(contract=menzis, actor=finance, indicator="caesarean", year=YEAR, target=D("60.0"))
         # An agreement of another year does not count for this one.
         agreement_create(contract=menzis, actor=finance, indicator="preterm", year=YEAR + 1, target=D("5.0"))
         item = indicator_year(code="caesarean", year=YEAR)
         preterm = indicator_year(code="preterm", year=YEAR)
-    assert [(t.label, t.uzovi, t.target, t.met) for t in item.targets] == [
-        ("Menzis", "3332", D("28.6"), True),  # exactly on target: met
-        ("VGZ", "7095", D("30.0"), True),
-        ("Zilveren Kruis", "3311", D("25.0"), False),
+    # 4/14 = 28.6 %, exact 95 % interval 8.39–58.10 %: ≤ 60.0 holds for the whole of it (met);
+    # 25.0 and 30.0 lie inside it (not yet decidable).
+    assert [(t.label, t.uzovi, t.target, t.decision, t.met) for t in item.targets] == [
+        ("Menzis", "3332", D("60.0"), "met", True),
+        ("VGZ", "7095", D("30.0"), "undecidable", None),
+        ("Zilveren Kruis", "3311", D("25.0"), "undecidable", None),
     ]
     assert preterm.targets == []

@@ -100,9 +100,9 @@ def test_refresh_stores_everything_first_then_only_what_changed(d: Data) -> None
     assert (third.full, third.months, third.values) == (False, 1, len(april_keys))
     values = stored(tenant)
     e6, e8, e9 = d.ep["E6"].pk, d.ep["E8"].pk, d.ep["E9"].pk
-    nicu_den = d.ids("E6 E8 E9 E10 E11 E13")
-    # NICU April: was 2/6 (E6b, E8), now 3/6 with E9; P: 2/2.
-    assert values[("nicu", APR, None)] == (D(3), D(6), sorted([e6, e8, e9]), nicu_den)
+    nicu_den = d.ids("E6 E8 E9 E11 E13")  # E10 (21+6) is outside the population
+    # NICU April: was 2/5 (E6b, E8), now 3/5 with E9; P: 2/2.
+    assert values[("nicu", APR, None)] == (D(3), D(5), sorted([e6, e8, e9]), nicu_den)
     assert values[("nicu", APR, d.org["P"])] == (D(2), D(2), sorted([e6, e9]), sorted([e6, e9]))
     march = IndicatorValue.unscoped.filter(tenant=tenant, period=MAR)
     assert all(stamps[v.pk] == v.computed_at for v in march)
@@ -313,9 +313,12 @@ def test_quality_refresh_task_returns_the_result(world_a: TenantWorld) -> None:
     result = quality_tasks.quality_refresh(tenant.pk, True)
     rows = IndicatorValue.unscoped.filter(tenant=tenant)
     assert result == {"months": FULL_MONTHS, "values": rows.count(), "full": True}
-    # caesarean, first line, four places, preterm, low weight, NICU, perinatal mortality (no labour, blood
-    # loss or care logged: no transfer, haemorrhage or continuity): for the IGO and the organisation.
-    assert rows.count() == 2 * 10
+    # caesarean, first line, four places, preterm, low weight, NICU, four versions of perinatal mortality,
+    # and severe haemorrhage with nothing counted but its completeness (blood loss not recorded: 0 of 1);
+    # no labour or care logged: no transfer or continuity. For the IGO and the organisation.
+    assert rows.count() == 2 * 14
+    pph = rows.get(indicator="severe_pph", organisation=None)
+    assert (pph.denominator, pph.records, pph.population) == (0, 0, 1)
     assert rows.get(indicator="place_home", organisation=None).numerator_episodes == [ep.pk]
     assert rows.get(indicator="place_home", organisation=None).period == last_month.replace(day=1)
 

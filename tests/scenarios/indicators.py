@@ -372,9 +372,11 @@ def dataset(world: TenantWorld) -> Data:
 
 
 #
+# Perined's population is births from 22+0 weeks: E10 (21+6) counts nowhere (issue 20; it used to count as
+# a delivery, a preterm birth, a clinical birth, ...).
 # Deliveries (month of the first child): March E1 E2 E3 E4 E5 E6 E7 E12 (P: E1 E2 E6; S: E3 E4 E7;
-# H: E5 E12); April E8 E9 E10 E11 E13 (P: E9; S: E10 E11 E13; E8 only in the total; H has none).
-# Children: March E1 E2 E3 E4 E5 E6a E7 E12; April E6b E8 E9 E10 E11 E13.
+# H: E5 E12); April E8 E9 E11 E13 (P: E9; S: E11 E13; E8 only in the total; H has none).
+# Children: March E1 E2 E3 E4 E5 E6a E7 E12; April E6b E8 E9 E11 E13.
 #
 # code -> month -> org -> (numerator, denominator, numerator episodes, denominator episodes)
 Row = tuple[int, int, str, str]
@@ -388,14 +390,14 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (1, 2, "E5", "E5 E12"),
         },
         APR: {
-            "*": (1, 5, "E8", "E8 E9 E10 E11 E13"),
+            "*": (1, 4, "E8", "E8 E9 E11 E13"),
             "P": (0, 1, "", "E9"),
-            "S": (0, 3, "", "E10 E11 E13"),
+            "S": (0, 2, "", "E11 E13"),
         },
     },
     "first_line_birth": {
         # Line at the first child's birth. Second: E2 (09:00 < 12:00), E5, E6, E7 (transferred before);
-        # E4's transfer came after the birth. April second: E8 (from intake), E10; E11's transfer after birth.
+        # E4's transfer came after the birth. April second: E8 (from intake); E11's transfer after birth.
         MAR: {
             "*": (4, 8, "E1 E3 E4 E12", "E1 E2 E3 E4 E5 E6 E7 E12"),
             "P": (1, 3, "E1", "E1 E2 E6"),
@@ -403,9 +405,9 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (1, 2, "E12", "E5 E12"),
         },
         APR: {
-            "*": (3, 5, "E9 E11 E13", "E8 E9 E10 E11 E13"),
+            "*": (3, 4, "E9 E11 E13", "E8 E9 E11 E13"),
             "P": (1, 1, "E9", "E9"),
-            "S": (2, 3, "E11 E13", "E10 E11 E13"),
+            "S": (2, 2, "E11 E13", "E11 E13"),
         },
     },
     "place_home": {
@@ -416,9 +418,9 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (0, 2, "", "E5 E12"),
         },
         APR: {
-            "*": (1, 5, "E9", "E8 E9 E10 E11 E13"),
+            "*": (1, 4, "E9", "E8 E9 E11 E13"),
             "P": (1, 1, "E9", "E9"),
-            "S": (0, 3, "", "E10 E11 E13"),
+            "S": (0, 2, "", "E11 E13"),
         },
     },
     "place_birth_centre": {
@@ -429,9 +431,9 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (0, 2, "", "E5 E12"),
         },
         APR: {
-            "*": (1, 5, "E13", "E8 E9 E10 E11 E13"),
+            "*": (1, 4, "E13", "E8 E9 E11 E13"),
             "P": (0, 1, "", "E9"),
-            "S": (1, 3, "E13", "E10 E11 E13"),
+            "S": (1, 2, "E13", "E11 E13"),
         },
     },
     "place_polyclinic": {
@@ -442,9 +444,9 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (1, 2, "E12", "E5 E12"),
         },
         APR: {
-            "*": (1, 5, "E11", "E8 E9 E10 E11 E13"),
+            "*": (1, 4, "E11", "E8 E9 E11 E13"),
             "P": (0, 1, "", "E9"),
-            "S": (1, 3, "E11", "E10 E11 E13"),
+            "S": (1, 2, "E11", "E11 E13"),
         },
     },
     "place_clinical": {
@@ -455,9 +457,9 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (1, 2, "E5", "E5 E12"),
         },
         APR: {
-            "*": (2, 5, "E8 E10", "E8 E9 E10 E11 E13"),
+            "*": (1, 4, "E8", "E8 E9 E11 E13"),
             "P": (0, 1, "", "E9"),
-            "S": (1, 3, "E10", "E10 E11 E13"),
+            "S": (0, 2, "", "E11 E13"),
         },
     },
     "transfer_in_labour": {
@@ -477,7 +479,9 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
         },
     },
     "preterm": {
-        # E4 36+6 (258 d) yes; E3 and E6 37+0 (259 d) no. April: E8 34+0, E10 21+6.
+        # Per child from 22+0 weeks, live- and stillborn (issue 20: it counted deliveries). March: E4 36+6
+        # (258 d) yes; E3 and E6a 37+0 (259 d) no; E7 stillborn at 39+0 counts in the denominator.
+        # April: E6b born the next day at 37+1 (no), E8 34+0 (yes); E10 21+6 is outside the population.
         MAR: {
             "*": (1, 8, "E4", "E1 E2 E3 E4 E5 E6 E7 E12"),
             "P": (0, 3, "", "E1 E2 E6"),
@@ -485,14 +489,15 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (0, 2, "", "E5 E12"),
         },
         APR: {
-            "*": (2, 5, "E8 E10", "E8 E9 E10 E11 E13"),
-            "P": (0, 1, "", "E9"),
-            "S": (1, 3, "E10", "E10 E11 E13"),
+            "*": (1, 5, "E8", "E6 E8 E9 E11 E13"),
+            "P": (0, 2, "", "E6 E9"),
+            "S": (0, 2, "", "E11 E13"),
         },
     },
     "low_birth_weight": {
         # Live born with a weight: March without E7 (stillborn) and E12 (no weight); 2499 g (E4) and
-        # 2450 g (E6a) low, 2500 g (E3) not. April: E8 1800 g and E10 480 g low; E6b 2600 g not.
+        # 2450 g (E6a) low, 2500 g (E3) not. April: E8 1800 g low; E6b 2600 g not; E10 (480 g, 21+6)
+        # is outside the population.
         MAR: {
             "*": (2, 6, "E4 E6", "E1 E2 E3 E4 E5 E6"),
             "P": (1, 3, "E6", "E1 E2 E6"),
@@ -500,13 +505,13 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (0, 1, "", "E5"),
         },
         APR: {
-            "*": (2, 6, "E8 E10", "E6 E8 E9 E10 E11 E13"),
+            "*": (1, 5, "E8", "E6 E8 E9 E11 E13"),
             "P": (0, 2, "", "E6 E9"),
-            "S": (1, 3, "E10", "E10 E11 E13"),
+            "S": (0, 2, "", "E11 E13"),
         },
     },
     "nicu": {
-        # Live born: March without E7; NICU E4. April: E6b and E8.
+        # Live born from 22+0: March without E7; NICU E4. April (not E10): E6b and E8.
         MAR: {
             "*": (1, 7, "E4", "E1 E2 E3 E4 E5 E6 E12"),
             "P": (0, 3, "", "E1 E2 E6"),
@@ -514,9 +519,9 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (0, 2, "", "E5 E12"),
         },
         APR: {
-            "*": (2, 6, "E6 E8", "E6 E8 E9 E10 E11 E13"),
+            "*": (2, 5, "E6 E8", "E6 E8 E9 E11 E13"),
             "P": (1, 2, "E6", "E6 E9"),
-            "S": (0, 3, "", "E10 E11 E13"),
+            "S": (0, 2, "", "E11 E13"),
         },
     },
     "severe_pph": {
@@ -546,6 +551,48 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
         APR: {
             "*": (1, 5, "E8", "E6 E8 E9 E11 E13"),
             "P": (0, 2, "", "E6 E9"),
+            "S": (0, 2, "", "E11 E13"),
+        },
+    },
+    "perinatal_mortality_28d": {
+        # As the 7-day version, and E9, who died on day 7, now counts (the 28 days are days 0..27).
+        MAR: {
+            "*": (1, 8, "E7", "E1 E2 E3 E4 E5 E6 E7 E12"),
+            "P": (0, 3, "", "E1 E2 E6"),
+            "S": (1, 3, "E7", "E3 E4 E7"),
+            "H": (0, 2, "", "E5 E12"),
+        },
+        APR: {
+            "*": (2, 5, "E8 E9", "E6 E8 E9 E11 E13"),
+            "P": (1, 2, "E9", "E6 E9"),
+            "S": (0, 2, "", "E11 E13"),
+        },
+    },
+    "perinatal_mortality_24w": {
+        # Children from 24+0 (CBS): every child of the 22-week version (the youngest, E8, is 34+0).
+        MAR: {
+            "*": (1, 8, "E7", "E1 E2 E3 E4 E5 E6 E7 E12"),
+            "P": (0, 3, "", "E1 E2 E6"),
+            "S": (1, 3, "E7", "E3 E4 E7"),
+            "H": (0, 2, "", "E5 E12"),
+        },
+        APR: {
+            "*": (1, 5, "E8", "E6 E8 E9 E11 E13"),
+            "P": (0, 2, "", "E6 E9"),
+            "S": (0, 2, "", "E11 E13"),
+        },
+    },
+    "perinatal_mortality_24w_28d": {
+        # Children from 24+0: the same children as from 22+0, so the same as the 22-week 28-day version.
+        MAR: {
+            "*": (1, 8, "E7", "E1 E2 E3 E4 E5 E6 E7 E12"),
+            "P": (0, 3, "", "E1 E2 E6"),
+            "S": (1, 3, "E7", "E3 E4 E7"),
+            "H": (0, 2, "", "E5 E12"),
+        },
+        APR: {
+            "*": (2, 5, "E8 E9", "E6 E8 E9 E11 E13"),
+            "P": (1, 2, "E9", "E6 E9"),
             "S": (0, 2, "", "E11 E13"),
         },
     },

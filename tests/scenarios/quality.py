@@ -10,7 +10,8 @@ Caesarean section, worked out by hand:
   IGO   March 3/12 = 25.0 %   April 1/2 = 50.0 % (small)   year 4/14 = 28.6 %
   P     March 1/8  = 12.5 % (small)   April 1/2 (small)   year 2/10 = 20.0 % (10 clients: not small)
   H     March 2/4  = 50.0 % (small)   year 2/4 = 50.0 % (small)
-Targets 2025: Zilveren Kruis ≤ 25.0 (28.6 > 25.0: not met), VGZ ≤ 30.0 (met).
+Targets 2025: Zilveren Kruis ≤ 25.0, VGZ ≤ 30.0. The year's 4/14 = 28.6 % has the exact (Clopper–Pearson)
+95 % interval 8.4–58.1 %, which contains both targets: neither is decidable yet.
 """
 
 from __future__ import annotations
