@@ -32,9 +32,11 @@ LAYER = {
     "pregnancies": 2,
     "billing": 3,
     "quality": 3,
-    "demo": 4,
-    "bench": 4,
-    "tests": 5,
+    "neutrality": 4,
+    "whatif": 4,
+    "demo": 5,
+    "bench": 5,
+    "tests": 6,
 }
 
 # The folders of tests/ that hold test modules: one per app, and those across apps.
