@@ -196,7 +196,8 @@ def test_apps_import_only_from_the_layers_below_them() -> None:
         {f"{imp}  ({why})" for imp, target, why in layer_violations() if allowed(imp, target) is None}
     )
     assert not offending, (
-        "An import goes against the layers igo <- providers <- pregnancies <- billing, quality <- demo, bench "
+        "An import goes against the layers igo <- providers <- pregnancies <- billing, quality <- whatif, neutrality "
+        "<- demo, bench "
         "(see docs/architecture.md, Module map):\n  " + "\n  ".join(offending)
     )
 
