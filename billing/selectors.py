@@ -1139,14 +1139,6 @@ class StatementOverview:
         return self.members_totals.allocated
 
     @property
-    def members_shares_total(self) -> Decimal | None:
-        """The members' fixed shares added up as stored (100 % for a valid rule), or None when the line
-        was not divided by fixed shares."""
-        if self.method != SplitMethod.FIXED or not self.members:
-            return None
-        return sum((m.share_pct for m in self.members if m.share_pct is not None), Decimal(0))
-
-    @property
     def allocated_total(self) -> Decimal:
         return self.members_total + self.overhead + self.reserve
 
