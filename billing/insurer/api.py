@@ -92,13 +92,15 @@ class InsurerBatchFileSerializer(serializers.Serializer):
 
 class InsurerAnswerSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ReturnStatus.choices)
-    reason_code = serializers.CharField(help_text="Empty when accepted (a KZ302 return may give one).")
+    reason_code = serializers.CharField(
+        help_text="Why a line was rejected or awarded in part; empty when accepted (a KZ302 return may give one)."
+    )
     awarded_amount = serializers.DecimalField(
         max_digits=10,
         decimal_places=2,
         allow_null=True,
-        help_text="What the insurer awarded, when the answer stated it (a KZ302 file); below the amount "
-        "when the status is `partial`.",
+        help_text="What the insurer awarded, when the answer stated it (a partial award, a KZ302 file); "
+        "below the amount, signed like it, when the status is `partial`.",
     )
     reason_text = serializers.CharField()
     received_at = serializers.DateTimeField(source="batch_return.received_at")

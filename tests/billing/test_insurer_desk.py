@@ -193,7 +193,11 @@ def test_a_partial_award_through_the_api_is_settled_by_the_same_service(world_a)
     body = api.get(f"/api/insurer/batches/{batch.pk}/").json()
     assert body["partly_awarded"] == 1
     answer = next(x["answer"] for x in body["lines"] if x["reference"] == refs["postnatal"])
-    assert (answer["status"], answer["awarded_amount"], answer["reason_code"]) == ("partial", "1200.00", "0202")
+    assert (answer["status"], answer["awarded_amount"], answer["reason_code"]) == (
+        "partial",
+        "1200.00",
+        "0202",
+    )
     assert members(first["postnatal"]) == {pw.practice.pk: D("334.80"), pw.kraam.pk: D("781.20")}
     assert paid(prepare(pw, NOV, at(2026, 12, 3)))["Kraamzorg Noord"] == D("781.20")
 
@@ -253,7 +257,9 @@ def test_a_single_answer_brings_the_accept_all_button_back_with_the_new_count(wo
     page = client.get(detail(batch)).content.decode()
     assert 'data-testid="accept-open" data-open="3">Alle 3 open regels accepteren' in page
     row = client.post(
-        answer_url(batch, first["natal"]), {"status": "rejected", "reason_code": "0101"}, HTTP_HX_REQUEST="true"
+        answer_url(batch, first["natal"]),
+        {"status": "rejected", "reason_code": "0101"},
+        HTTP_HX_REQUEST="true",
     ).content.decode()
     # The summary comes out of band, in a <template> so that the HTML parser keeps its <form> after a row.
     oob = row[row.index("<template>") :]
@@ -313,7 +319,9 @@ def test_a_drafts_files_say_concept_and_the_release_makes_the_real_summary(world
     # No insurer gets a draft's file, in the portal, the API or the selector.
     clerk = insurer_employee(pw.zk, "declaraties@zk.test")
     portal = client_for(clerk)
-    assert portal.get(reverse("insurer_batch_file", kwargs={"pk": draft.pk, "kind": "pdf"})).status_code == 404
+    assert (
+        portal.get(reverse("insurer_batch_file", kwargs={"pk": draft.pk, "kind": "pdf"})).status_code == 404
+    )
     _token, key = igo_services.insurer_token_create(user=clerk, insurer=pw.zk, name="ERP")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")

@@ -125,20 +125,28 @@ def test_a_partial_award_in_the_portal_reaches_the_members_payout(page: Page, wo
         expect(page.get_by_test_id(f"badge-{first[phase].number}")).to_have_class("badge ok")
     expect(page.get_by_test_id(f"badge-{postnatal.number}")).to_have_class("badge warn")
     stored = ReturnLine.unscoped.get(batch_line__claim_line=postnatal)
-    assert (stored.status, stored.awarded_amount, stored.reason_code) == ("partial", Decimal("1200.00"), "0202")
+    assert (stored.status, stored.awarded_amount, stored.reason_code) == (
+        "partial",
+        Decimal("1200.00"),
+        "0202",
+    )
     # On a phone the page does not scroll sideways either (the table scrolls in its own box).
     page.set_viewport_size(PHONE)
     assert_fits_viewport(page)
 
     # Finance prepares November's payout on 3 December; the worker makes the run.
     with travel(at(2026, 12, 3)):
-        finance, finance_secret = member_with_totp(pw.tenant, Role.IGO_FINANCE, "anna@alpha.test", "Anna Jansen")
+        finance, finance_secret = member_with_totp(
+            pw.tenant, Role.IGO_FINANCE, "anna@alpha.test", "Anna Jansen"
+        )
         page.set_viewport_size(LAPTOP)
         sign_in_with_totp(page, finance, finance_secret, pw.tenant.slug)
         go_to_nav(page, "payouts")
         expect(page.locator("#id_payout_month")).to_have_value("2026-11")
         page.get_by_test_id("prepare-payout").click()
-        expect(page.get_by_test_id("payout-status")).to_have_attribute("data-status", "prepared", timeout=60_000)
+        expect(page.get_by_test_id("payout-status")).to_have_attribute(
+            "data-status", "prepared", timeout=60_000
+        )
         run = PayoutRun.unscoped.get(tenant=pw.tenant)
         expect(page).to_have_url(url_re(reverse("payout_detail", args=[pw.tenant.slug, run.pk])))
         # The kraamzorg's 70 % of the members' 93 % of the awarded 1200.00, not of the claimed 1500.00.
