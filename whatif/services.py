@@ -427,6 +427,12 @@ def _results(totals: _Totals) -> dict[str, Any]:
     }
 
 
+def _failed(simulation_id: int, message: str) -> None:
+    Simulation.objects.filter(pk=simulation_id).update(
+        status=SimulationStatus.FAILED, error=message[:300], finished_at=timezone.now()
+    )
+
+
 def simulation_run(*, simulation_id: int, today: dt.date | None = None) -> Simulation:
     """Compute a queued simulation and store its results on it (its progress as it goes). Call inside
     tenant_scope. A finished one is left as it is (a redelivered task does nothing again)."""
@@ -443,9 +449,10 @@ def simulation_run(*, simulation_id: int, today: dt.date | None = None) -> Simul
     try:
         results = simulation_compute(simulation=simulation, today=today, progress=progress)
     except ValidationError as exc:  # a version it reads changed under it
-        Simulation.objects.filter(pk=simulation_id).update(
-            status=SimulationStatus.FAILED, error=" ".join(exc.messages)[:300], finished_at=timezone.now()
-        )
+        _failed(simulation_id, " ".join(exc.messages))
+    except Exception:  # the page must not wait for ever (a time limit, a lost connection): fail, and log it
+        _failed(simulation_id, _("The simulation stopped with an error; try again."))
+        raise
     else:
         Simulation.objects.filter(pk=simulation_id).update(
             status=SimulationStatus.DONE, results=results, finished_at=timezone.now()

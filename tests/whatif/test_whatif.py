@@ -227,3 +227,66 @@ def test_the_pages_serve_finance_log_the_clients_and_refuse_other_roles_and_tena
     response = finance.post(reverse("whatif_adopt", args=[slug, simulation.pk]))
     assert response.status_code == 302
     assert SplitRule.unscoped.filter(tenant=s.tenant, year=2026).count() == 1
+
+
+def test_the_task_computes_a_simulation_once(world_a):
+    """The worker's task computes the queued simulation; delivered again it leaves the result as it is."""
+    from whatif import tasks
+
+    w = billed_2026(world_a)
+    with tenant_scope(w.s.tenant):
+        simulation = services.simulation_create(
+            tenant=w.s.tenant,
+            actor=w.finance,
+            kind=SimulationKind.SPLIT_RULE,
+            draft=split_draft(w),
+            period_start=dt.date(2026, 1, 1),
+            period_end=dt.date(2026, 12, 31),
+        )
+    assert tasks.whatif_run.apply(args=[w.s.tenant.pk, simulation.pk]).get() == SimulationStatus.DONE
+    simulation.refresh_from_db()
+    finished, results = simulation.finished_at, simulation.results
+    assert (simulation.done, simulation.total, simulation.percent) == (2, 2, 100)
+    assert tasks.whatif_run.apply(args=[w.s.tenant.pk, simulation.pk]).get() == SimulationStatus.DONE
+    simulation.refresh_from_db()
+    assert (simulation.finished_at, simulation.results) == (finished, results)
+
+
+def test_finance_drafts_tariffs_in_the_contract_version_form(world_a, client_for):
+    w = billed_2026(world_a)
+    client = client_for(w.finance)
+    url = reverse("whatif_new_contract", args=[w.s.tenant.slug, w.s.zk_contract.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'value="900.00"' in page.content.decode()
+    data = {
+        "period-period_start": "2026-01-01",
+        "period-period_end": "2026-12-31",
+        "valid_from": "2026-01-01",
+        "name": "ZK integraal",
+        "submission_months": "12",
+        "answer_days": "30",
+        "code_prenatal": "IGBPRE",
+        "amount_prenatal": "1200.00",
+        "code_natal": "IGBNAT",
+        "amount_natal": "1000.00",
+        "code_postnatal": "IGBPOS",
+        "amount_postnatal": "1500.00",
+        "rules-TOTAL_FORMS": "1",
+        "rules-INITIAL_FORMS": "1",
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+        "rules-0-end_reason": "transferred_out",
+        "rules-0-phase": "prenatal",
+        "rules-0-from_week": "",
+        "rules-0-until_week": "",
+        "rules-0-percentage": "100",
+    }
+    assert client.post(url, {**data, "amount_natal": "-1"}).status_code == 400  # the contract's own check
+    assert not Simulation.unscoped.exists()
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    simulation = Simulation.unscoped.get()
+    assert simulation.draft["tariffs"]["natal"] == ["IGBNAT", "1000.00"]
+    assert simulation.draft["partial_rules"][0]["end_reason"] == "transferred_out"
+    page = client.get(reverse("whatif_detail", args=[w.s.tenant.slug, simulation.pk]))
+    assert page.status_code == 200 and b"hx-get" in page.content  # the progress bar polls while it waits
