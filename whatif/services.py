@@ -115,7 +115,7 @@ def contract_draft_args(draft: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _base(kind: str, draft: dict[str, Any]) -> dict[str, Any]:
+def draft_base(kind: str, draft: dict[str, Any]) -> dict[str, Any]:
     """What the draft stands on: every stored split rule version, or the contract's versions with the
     insurer and how the drafted one ends. Adoption is refused once this changed."""
     if kind == SimulationKind.SPLIT_RULE:
@@ -179,7 +179,7 @@ def simulation_create(
         created_by=actor,
     )
     _draft(simulation)  # refuses a draft that could not be stored (ValidationError by field)
-    simulation.base = _base(kind, draft)
+    simulation.base = draft_base(kind, draft)
     simulation.save()
     audit_record(
         actor=actor,
@@ -205,7 +205,7 @@ def simulation_adopt(*, simulation: Simulation, actor: User) -> SplitRule | Cont
         raise ValidationError(_("Only a finished simulation can be adopted."))
     if simulation.adopted_at is not None:
         raise ValidationError(_("This draft was adopted already."))
-    if _base(simulation.kind, simulation.draft) != simulation.base:
+    if draft_base(simulation.kind, simulation.draft) != simulation.base:
         raise ValidationError(
             _("The versions this draft was simulated against have changed since: simulate it again first.")
         )
