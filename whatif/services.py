@@ -306,6 +306,14 @@ def simulation_compute(
     return _results(totals)
 
 
+def _touched(draft: Draft, line: SplitLine, was: tuple[Any, ...] | None) -> bool:
+    """Whether the draft acts on a line: a split draft in force on its start, or a contract draft that bills
+    it (at another amount, or where nothing was billed)."""
+    if draft.draft_rule is not None:
+        return rule_for(draft.rules, line.service_start) is draft.draft_rule
+    return was is None or line.amount != was[5]
+
+
 def _compute_chunk(
     simulation: Simulation,
     draft: Draft,
@@ -337,9 +345,14 @@ def _compute_chunk(
                 pk, simulation.tenant_id, new.episode_id, new.number, new.phase, new.amount, new.service_start
             )
             simulated[key] = (line, new.insurer_id)
-    ctx = SplitContext(chunk, rules=draft.rules)
+    keys = sorted(set(actual) | set(simulated))
+    # The lines the draft touches are divided again; only their care is read (as the run reads it).
+    touched = {
+        key for key in keys if key in simulated and _touched(draft, simulated[key][0], actual.get(key))
+    }
+    ctx = SplitContext(phases=touched, rules=draft.rules)
     moves: dict[int, dict[str, Any]] = {}
-    for key in sorted(set(actual) | set(simulated)):
+    for key in keys:
         episode_id, phase = key
         was = actual.get(key)
         sim = simulated.get(key)
@@ -349,22 +362,15 @@ def _compute_chunk(
         if was and not parts_actual and billed_actual:
             parts_actual[UNALLOCATED] = billed_actual
         parts_sim: dict[str, Decimal] = {}
-        if sim is not None:
-            line = sim[0]
-            touched = (
-                rule_for(draft.rules, line.service_start) is draft.draft_rule
-                if draft.draft_rule is not None
-                else (was is None or line.amount != billed_actual)
-            )
-            if not touched and was is not None:
-                parts_sim = dict(parts_actual)
+        if sim is not None and key not in touched:
+            parts_sim = dict(parts_actual)
+        elif sim is not None:
+            computed = compute_allocations(sim[0], ctx)
+            if isinstance(computed, tuple):  # it would wait for finance: not divided
+                parts_sim = {UNALLOCATED: sim[0].amount} if sim[0].amount else {}
             else:
-                computed = compute_allocations(line, ctx)
-                if isinstance(computed, tuple):  # it would wait for finance: not divided
-                    parts_sim = {UNALLOCATED: line.amount} if line.amount else {}
-                else:
-                    for a in computed:
-                        parts_sim[_key(a.kind, a.organisation_id)] = a.amount
+                for a in computed:
+                    parts_sim[_key(a.kind, a.organisation_id)] = a.amount
         totals.lines += 1
         for k in set(parts_actual) | set(parts_sim):
             totals.members[k][0] += parts_actual.get(k, ZERO)
