@@ -16,9 +16,17 @@ from billing.models import Allocation, ClaimLine, Contract, ContractTariff, Spli
 from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from pregnancies.models import AccessLogEntry
-from tests.scenarios.billing import BILLING_NOW, add_split_rule, assert_books_balance, snapshot
+from tests.scenarios.billing import (
+    BILLING_NOW,
+    ZK_TARIFFS,
+    add_split_rule,
+    assert_books_balance,
+    run,
+    snapshot,
+    transferred_in_week_30,
+)
 from tests.scenarios.whatif import TODAY, billed_2026, contract_draft, simulate, split_draft
-from whatif import services
+from whatif import services, tasks
 from whatif.models import Simulation, SimulationKind, SimulationStatus
 
 D = Decimal
@@ -231,8 +239,6 @@ def test_the_pages_serve_finance_log_the_clients_and_refuse_other_roles_and_tena
 
 def test_the_task_computes_a_simulation_once(world_a):
     """The worker's task computes the queued simulation; delivered again it leaves the result as it is."""
-    from whatif import tasks
-
     w = billed_2026(world_a)
     with tenant_scope(w.s.tenant):
         simulation = services.simulation_create(
@@ -290,3 +296,31 @@ def test_finance_drafts_tariffs_in_the_contract_version_form(world_a, client_for
     assert simulation.draft["partial_rules"][0]["end_reason"] == "transferred_out"
     page = client.get(reverse("whatif_detail", args=[w.s.tenant.slug, simulation.pk]))
     assert page.status_code == 200 and b"hx-get" in page.content  # the progress bar polls while it waits
+
+
+def test_a_draft_partial_rule_bills_an_interrupted_phase_at_its_percentage(world_a):
+    """The client who transferred out in week 30 (8 Jun 2026): Zilveren Kruis prenatal 1200.00, billed in full
+    by the contract's rule. A draft billing it at 50% bills 600.00: 600.00 less for Zilveren Kruis.
+    Its prenatal care: 6 checks by the practice (6 x 50 = 300 points), an anomaly scan by the hospital (120).
+    Actual 1200.00: overhead 60.00, reserve 24.00, members 1116.00 = 797.14 (300/420) + 318.86 (120/420).
+    Draft 600.00: overhead 30.00, reserve 12.00, members 558.00 = 398.57 + 159.43.
+    Moves: overhead -30.00, reserve -12.00, practice -398.57, hospital -159.43 (together -600.00)."""
+    w = billed_2026(world_a)
+    transferred = transferred_in_week_30(w.s)
+    run(w.s, TODAY)
+    draft = services.contract_draft_json(
+        contract=w.s.zk_contract,
+        valid_from=dt.date(2026, 1, 1),
+        tariffs=ZK_TARIFFS,
+        partial_rules=[{"end_reason": "transferred_out", "phase": "prenatal", "percentage": D("50")}],
+    )
+    simulation = simulate(w, SimulationKind.CONTRACT, draft)
+    diff = {k: v[2] for k, v in table(simulation, "members").items() if v[2]}
+    assert diff == {
+        "overhead": D("-30.00"),
+        "reserve": D("-12.00"),
+        str(w.s.practice.pk): D("-398.57"),
+        str(w.s.hospital.pk): D("-159.43"),
+    }
+    assert table(simulation, "insurers")[str(w.s.zk.pk)][2] == D("-600.00")
+    assert [m["episode"] for m in simulation.results["episodes"]] == [transferred.pk]
