@@ -115,7 +115,7 @@ def contract_draft_args(draft: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _base(kind: str, draft: dict[str, Any]) -> dict[str, Any]:
+def draft_base(kind: str, draft: dict[str, Any]) -> dict[str, Any]:
     """What the draft stands on: every stored split rule version, or the contract's versions with the
     insurer and how the drafted one ends. Adoption is refused once this changed."""
     if kind == SimulationKind.SPLIT_RULE:
@@ -179,7 +179,7 @@ def simulation_create(
         created_by=actor,
     )
     _draft(simulation)  # refuses a draft that could not be stored (ValidationError by field)
-    simulation.base = _base(kind, draft)
+    simulation.base = draft_base(kind, draft)
     simulation.save()
     audit_record(
         actor=actor,
@@ -205,7 +205,7 @@ def simulation_adopt(*, simulation: Simulation, actor: User) -> SplitRule | Cont
         raise ValidationError(_("Only a finished simulation can be adopted."))
     if simulation.adopted_at is not None:
         raise ValidationError(_("This draft was adopted already."))
-    if _base(simulation.kind, simulation.draft) != simulation.base:
+    if draft_base(simulation.kind, simulation.draft) != simulation.base:
         raise ValidationError(
             _("The versions this draft was simulated against have changed since: simulate it again first.")
         )
@@ -306,6 +306,14 @@ def simulation_compute(
     return _results(totals)
 
 
+def _touched(draft: Draft, line: SplitLine, was: tuple[Any, ...] | None) -> bool:
+    """Whether the draft acts on a line: a split draft in force on its start, or a contract draft that bills
+    it (at another amount, or where nothing was billed)."""
+    if draft.draft_rule is not None:
+        return rule_for(draft.rules, line.service_start) is draft.draft_rule
+    return was is None or line.amount != was[5]
+
+
 def _compute_chunk(
     simulation: Simulation,
     draft: Draft,
@@ -337,9 +345,14 @@ def _compute_chunk(
                 pk, simulation.tenant_id, new.episode_id, new.number, new.phase, new.amount, new.service_start
             )
             simulated[key] = (line, new.insurer_id)
-    ctx = SplitContext(chunk, rules=draft.rules)
+    keys = sorted(set(actual) | set(simulated))
+    # The lines the draft touches are divided again; only their care is read (as the run reads it).
+    touched = {
+        key for key in keys if key in simulated and _touched(draft, simulated[key][0], actual.get(key))
+    }
+    ctx = SplitContext(phases=touched, rules=draft.rules)
     moves: dict[int, dict[str, Any]] = {}
-    for key in sorted(set(actual) | set(simulated)):
+    for key in keys:
         episode_id, phase = key
         was = actual.get(key)
         sim = simulated.get(key)
@@ -349,22 +362,15 @@ def _compute_chunk(
         if was and not parts_actual and billed_actual:
             parts_actual[UNALLOCATED] = billed_actual
         parts_sim: dict[str, Decimal] = {}
-        if sim is not None:
-            line = sim[0]
-            touched = (
-                rule_for(draft.rules, line.service_start) is draft.draft_rule
-                if draft.draft_rule is not None
-                else (was is None or line.amount != billed_actual)
-            )
-            if not touched and was is not None:
-                parts_sim = dict(parts_actual)
+        if sim is not None and key not in touched:
+            parts_sim = dict(parts_actual)
+        elif sim is not None:
+            computed = compute_allocations(sim[0], ctx)
+            if isinstance(computed, tuple):  # it would wait for finance: not divided
+                parts_sim = {UNALLOCATED: sim[0].amount} if sim[0].amount else {}
             else:
-                computed = compute_allocations(line, ctx)
-                if isinstance(computed, tuple):  # it would wait for finance: not divided
-                    parts_sim = {UNALLOCATED: line.amount} if line.amount else {}
-                else:
-                    for a in computed:
-                        parts_sim[_key(a.kind, a.organisation_id)] = a.amount
+                for a in computed:
+                    parts_sim[_key(a.kind, a.organisation_id)] = a.amount
         totals.lines += 1
         for k in set(parts_actual) | set(parts_sim):
             totals.members[k][0] += parts_actual.get(k, ZERO)
@@ -427,6 +433,12 @@ def _results(totals: _Totals) -> dict[str, Any]:
     }
 
 
+def _failed(simulation_id: int, message: str) -> None:
+    Simulation.objects.filter(pk=simulation_id).update(
+        status=SimulationStatus.FAILED, error=message[:300], finished_at=timezone.now()
+    )
+
+
 def simulation_run(*, simulation_id: int, today: dt.date | None = None) -> Simulation:
     """Compute a queued simulation and store its results on it (its progress as it goes). Call inside
     tenant_scope. A finished one is left as it is (a redelivered task does nothing again)."""
@@ -443,9 +455,10 @@ def simulation_run(*, simulation_id: int, today: dt.date | None = None) -> Simul
     try:
         results = simulation_compute(simulation=simulation, today=today, progress=progress)
     except ValidationError as exc:  # a version it reads changed under it
-        Simulation.objects.filter(pk=simulation_id).update(
-            status=SimulationStatus.FAILED, error=" ".join(exc.messages)[:300], finished_at=timezone.now()
-        )
+        _failed(simulation_id, " ".join(exc.messages))
+    except Exception:  # the page must not wait for ever (a time limit, a lost connection): fail, and log it
+        _failed(simulation_id, _("The simulation stopped with an error; try again."))
+        raise
     else:
         Simulation.objects.filter(pk=simulation_id).update(
             status=SimulationStatus.DONE, results=results, finished_at=timezone.now()

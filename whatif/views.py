@@ -8,11 +8,12 @@ showing or exporting them writes one access-log entry per client (NEN 7513)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -35,7 +36,7 @@ from igo.views import add_form_errors, form_page, post_only, tenant_view
 from pregnancies import services as care_services
 from pregnancies.models import AccessAction
 from whatif import selectors, services
-from whatif.forms import PeriodForm
+from whatif.forms import PeriodForm, last_year
 from whatif.models import Simulation, SimulationKind, SimulationStatus
 
 
@@ -102,7 +103,8 @@ def simulation_new_contract(request: TenantRequest, pk: int) -> HttpResponse:
         "name": contract.name,
         "submission_months": contract.submission_months,
         "answer_days": contract.answer_days,
-        "valid_from": contract.valid_from.replace(year=contract.valid_from.year + 1),
+        # From the first day of the default period (last year), or the day after the version starts.
+        "valid_from": max(last_year(timezone.localdate())[0], contract.valid_from + dt.timedelta(days=1)),
     }
     for phase, (code, amount) in billing_selectors.contract_tariffs(contract).items():
         initial[f"code_{phase}"], initial[f"amount_{phase}"] = code, amount
@@ -204,8 +206,6 @@ CSV_HEADER = ("table", "key", "name", "actual", "simulated", "difference")
 def _done(pk: int) -> Simulation:
     simulation = _simulation(pk)
     if simulation.status != SimulationStatus.DONE:
-        from django.http import Http404
-
         raise Http404
     return simulation
 

@@ -16,9 +16,17 @@ from billing.models import Allocation, ClaimLine, Contract, ContractTariff, Spli
 from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from pregnancies.models import AccessLogEntry
-from tests.scenarios.billing import BILLING_NOW, add_split_rule, assert_books_balance, snapshot
+from tests.scenarios.billing import (
+    BILLING_NOW,
+    ZK_TARIFFS,
+    add_split_rule,
+    assert_books_balance,
+    run,
+    snapshot,
+    transferred_in_week_30,
+)
 from tests.scenarios.whatif import TODAY, billed_2026, contract_draft, simulate, split_draft
-from whatif import services
+from whatif import services, tasks
 from whatif.models import Simulation, SimulationKind, SimulationStatus
 
 D = Decimal
@@ -227,3 +235,92 @@ def test_the_pages_serve_finance_log_the_clients_and_refuse_other_roles_and_tena
     response = finance.post(reverse("whatif_adopt", args=[slug, simulation.pk]))
     assert response.status_code == 302
     assert SplitRule.unscoped.filter(tenant=s.tenant, year=2026).count() == 1
+
+
+def test_the_task_computes_a_simulation_once(world_a):
+    """The worker's task computes the queued simulation; delivered again it leaves the result as it is."""
+    w = billed_2026(world_a)
+    with tenant_scope(w.s.tenant):
+        simulation = services.simulation_create(
+            tenant=w.s.tenant,
+            actor=w.finance,
+            kind=SimulationKind.SPLIT_RULE,
+            draft=split_draft(w),
+            period_start=dt.date(2026, 1, 1),
+            period_end=dt.date(2026, 12, 31),
+        )
+    assert tasks.whatif_run.apply(args=[w.s.tenant.pk, simulation.pk]).get() == SimulationStatus.DONE
+    simulation.refresh_from_db()
+    finished, results = simulation.finished_at, simulation.results
+    assert (simulation.done, simulation.total, simulation.percent) == (2, 2, 100)
+    assert tasks.whatif_run.apply(args=[w.s.tenant.pk, simulation.pk]).get() == SimulationStatus.DONE
+    simulation.refresh_from_db()
+    assert (simulation.finished_at, simulation.results) == (finished, results)
+
+
+def test_finance_drafts_tariffs_in_the_contract_version_form(world_a, client_for):
+    w = billed_2026(world_a)
+    client = client_for(w.finance)
+    url = reverse("whatif_new_contract", args=[w.s.tenant.slug, w.s.zk_contract.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'value="900.00"' in page.content.decode()
+    data = {
+        "period-period_start": "2026-01-01",
+        "period-period_end": "2026-12-31",
+        "valid_from": "2026-01-01",
+        "name": "ZK integraal",
+        "submission_months": "12",
+        "answer_days": "30",
+        "code_prenatal": "IGBPRE",
+        "amount_prenatal": "1200.00",
+        "code_natal": "IGBNAT",
+        "amount_natal": "1000.00",
+        "code_postnatal": "IGBPOS",
+        "amount_postnatal": "1500.00",
+        "rules-TOTAL_FORMS": "1",
+        "rules-INITIAL_FORMS": "1",
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+        "rules-0-end_reason": "transferred_out",
+        "rules-0-phase": "prenatal",
+        "rules-0-from_week": "",
+        "rules-0-until_week": "",
+        "rules-0-percentage": "100",
+    }
+    assert client.post(url, {**data, "amount_natal": "-1"}).status_code == 400  # the contract's own check
+    assert not Simulation.unscoped.exists()
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    simulation = Simulation.unscoped.get()
+    assert simulation.draft["tariffs"]["natal"] == ["IGBNAT", "1000.00"]
+    assert simulation.draft["partial_rules"][0]["end_reason"] == "transferred_out"
+    page = client.get(reverse("whatif_detail", args=[w.s.tenant.slug, simulation.pk]))
+    assert page.status_code == 200 and b"hx-get" in page.content  # the progress bar polls while it waits
+
+
+def test_a_draft_partial_rule_bills_an_interrupted_phase_at_its_percentage(world_a):
+    """The client who transferred out in week 30 (8 Jun 2026): Zilveren Kruis prenatal 1200.00, billed in full
+    by the contract's rule. A draft billing it at 50% bills 600.00: 600.00 less for Zilveren Kruis.
+    Its prenatal care: 6 checks by the practice (6 x 50 = 300 points), an anomaly scan by the hospital (120).
+    Actual 1200.00: overhead 60.00, reserve 24.00, members 1116.00 = 797.14 (300/420) + 318.86 (120/420).
+    Draft 600.00: overhead 30.00, reserve 12.00, members 558.00 = 398.57 + 159.43.
+    Moves: overhead -30.00, reserve -12.00, practice -398.57, hospital -159.43 (together -600.00)."""
+    w = billed_2026(world_a)
+    transferred = transferred_in_week_30(w.s)
+    run(w.s, TODAY)
+    draft = services.contract_draft_json(
+        contract=w.s.zk_contract,
+        valid_from=dt.date(2026, 1, 1),
+        tariffs=ZK_TARIFFS,
+        partial_rules=[{"end_reason": "transferred_out", "phase": "prenatal", "percentage": D("50")}],
+    )
+    simulation = simulate(w, SimulationKind.CONTRACT, draft)
+    diff = {k: v[2] for k, v in table(simulation, "members").items() if v[2]}
+    assert diff == {
+        "overhead": D("-30.00"),
+        "reserve": D("-12.00"),
+        str(w.s.practice.pk): D("-398.57"),
+        str(w.s.hospital.pk): D("-159.43"),
+    }
+    assert table(simulation, "insurers")[str(w.s.zk.pk)][2] == D("-600.00")
+    assert [m["episode"] for m in simulation.results["episodes"]] == [transferred.pk]
