@@ -145,7 +145,10 @@ def _row_errors(n: int, row: dict[str, str]) -> tuple[ReferenceTariff | None, li
             # A stored version with the same discipline, code and start is replaced, not refused.
             tariff.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
-            errors += [f"row {n}: {field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
+            errors += [
+                _("row %(n)s: %(field)s: %(errors)s") % {"n": n, "field": field, "errors": " ".join(msgs)}
+                for field, msgs in exc.message_dict.items()
+            ]
     return tariff, errors
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from igo.tenancy import tenant_scope
 from neutrality.models import DbcAmount
@@ -21,7 +22,7 @@ def n(world_a) -> Neutral:
 
 
 def _cells(n: Neutral, year: int) -> dict[tuple[str, str | None], NeutralityRow]:
-    with tenant_scope(n.b.tenant):
+    with tenant_scope(n.b.tenant), translation.override("en"):
         result = neutrality_year(year=year)
     return {(r.organisation, r.insurer if not r.is_total else None): r for r in result.rows} | {
         ("*", None): result.total
