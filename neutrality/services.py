@@ -59,7 +59,9 @@ def dbc_amount_create(
     row.full_clean(exclude=["tenant"], validate_unique=False, validate_constraints=False)
     if valid_to is not None and valid_to < valid_from:
         raise ValidationError({"valid_to": _("The end lies before the start.")})
-    if DbcAmount.objects.select_for_update().filter(_overlaps(valid_from, valid_to), code=row.code).exists():
+    # Two finance users entering the same product at once: the second waits, then sees the first's amount.
+    Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if DbcAmount.objects.filter(_overlaps(valid_from, valid_to), code=row.code).exists():
         raise ValidationError(
             {"valid_from": _("This DBC care product already has an amount for part of this period.")}
         )
