@@ -9,7 +9,7 @@ from decimal import Decimal
 from neutrality.selectors import NeutralityRow
 from quality.charts import nice_top
 
-WIDTH, LEFT, RIGHT, TOP, BOTTOM = 560, 150, 90, 8, 22
+WIDTH, LEFT, RIGHT, TOP, BOTTOM = 400, 130, 50, 8, 22
 BAR, GAP, GROUP_GAP = 12, 2, 14
 
 

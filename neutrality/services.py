@@ -59,7 +59,9 @@ def dbc_amount_create(
     row.full_clean(exclude=["tenant"], validate_unique=False, validate_constraints=False)
     if valid_to is not None and valid_to < valid_from:
         raise ValidationError({"valid_to": _("The end lies before the start.")})
-    if DbcAmount.objects.select_for_update().filter(_overlaps(valid_from, valid_to), code=row.code).exists():
+    # Two finance users entering the same product at once: the second waits, then sees the first's amount.
+    Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if DbcAmount.objects.filter(_overlaps(valid_from, valid_to), code=row.code).exists():
         raise ValidationError(
             {"valid_from": _("This DBC care product already has an amount for part of this period.")}
         )
@@ -145,7 +147,10 @@ def _row_errors(n: int, row: dict[str, str]) -> tuple[ReferenceTariff | None, li
             # A stored version with the same discipline, code and start is replaced, not refused.
             tariff.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
-            errors += [f"row {n}: {field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
+            errors += [
+                _("row %(n)s: %(field)s: %(errors)s") % {"n": n, "field": field, "errors": " ".join(msgs)}
+                for field, msgs in exc.message_dict.items()
+            ]
     return tariff, errors
 
 

@@ -7,7 +7,7 @@
   banned-api in pyproject.toml), as long as its list covers every test module, which is checked here.
 - The apps form layers, and an app imports only from the layers below it:
 
-      igo  <-  providers  <-  pregnancies  <-  billing, quality  <-  demo, bench  (<- tests)
+      igo  <-  providers  <-  pregnancies  <-  billing, quality  <-  neutrality  <-  demo, bench  (<- tests)
 
   billing and quality stand side by side and may each use one part of the other: billing scores a
   contract's quality agreements with the indicator definitions (`quality.indicators`), quality shows the

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from igo.tenancy import tenant_scope
 from neutrality.models import DbcAmount
@@ -21,7 +22,7 @@ def n(world_a) -> Neutral:
 
 
 def _cells(n: Neutral, year: int) -> dict[tuple[str, str | None], NeutralityRow]:
-    with tenant_scope(n.b.tenant):
+    with tenant_scope(n.b.tenant), translation.override("en"):
         result = neutrality_year(year=year)
     return {(r.organisation, r.insurer if not r.is_total else None): r for r in result.rows} | {
         ("*", None): result.total
@@ -39,7 +40,7 @@ def test_the_worked_example_of_2026(n):
     Integral (the ledger's parts of lines that ended in 2026, the postnatal line as divided anew):
     - De Maas / ZK 1000 + 300 + 350 = 1650.00; De Maas / VGZ 1100.00;
     - Hospital / ZK 100 + 500 + 50 = 650.00; its VGZ part (800.00) is held back: no row;
-    - Kraam / ZK 1000.00; Kraam / VGZ 0.00.
+    - Kraam / ZK 1000.00; Kraam / VGZ 1400.00 - 1400.00 (the credited line and its credit) = 0.00.
     Differences and ratios: 1650 - 520 = 1130.00, 1650 / 520 = 317.3 %; 650 - 1000 = -350.00, 65.0 %;
     1000 - 750 = 250.00, 133.3 %; 0 - 720 = -720.00, 0.0 %; De Maas / VGZ has no ratio.
     Totals: mono 520 + 1000 + 750 + 720 = 2990.00; integral 1650 + 1100 + 650 + 1000 = 4400.00."""

@@ -23,7 +23,8 @@ Britt (VGZ from 2025): De Maas checks her on 20-11-2025 and 15-01-2026 (one traj
 Kraamzorg Rijnmond gives 2 hours on 31-12-2025 at 23:30, 2 hours on 01-01-2026 at 00:30 (Amsterdam; still
 31-12-2025 in UTC) and 10 hours on 20-01-2026.
 Lines: prenatal 1200.00 (ended 31-03-2026) = De Maas 1100 + overhead 100; natal 900.00 (ended 01-04-2026)
-= hospital 800 + overhead 100, rejected by VGZ and not credited (held back).
+= hospital 800 + overhead 100, rejected by VGZ and not credited (held back); postnatal 1500.00 (ended
+15-05-2026) = kraam 1400 + overhead 100, sent and then credited (its credit's parts take it back to 0.00).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from pregnancies.models import ClientInsurance, Episode, EventType
 from providers.models import MemberOrganisation, Professional
 from tests.factories import CareEventFactory, EpisodeFactory, InsurerFactory, ProfessionalFactory
 from tests.scenarios.clock import local
-from tests.scenarios.ledger import TARIFFS, Book, book, claim, resplit
+from tests.scenarios.ledger import TARIFFS, Book, book, claim, credit, release, resplit
 from tests.scenarios.people import TenantWorld
 
 D = Decimal
@@ -207,4 +208,8 @@ def neutral(world: TenantWorld) -> Neutral:
     _line(vb, britt, "prenatal", dt.date(2026, 3, 31), {b.maas: D("1100"), OVERHEAD: D("100")})
     held = _line(vb, britt, "natal", dt.date(2026, 4, 1), {b.hospital: D("800"), OVERHEAD: D("100")})
     ClaimLine.unscoped.filter(pk=held.pk).update(status=LineStatus.REJECTED)
+    sent = _line(vb, britt, "postnatal", dt.date(2026, 5, 15), {b.kraam: D("1400"), OVERHEAD: D("100")})
+    sent.refresh_from_db()
+    release(vb, [sent], at=local(2026, 6, 1))
+    credit(vb, sent, at=local(2026, 6, 10))
     return Neutral(b=b, vgz=vgz, anna=anna, britt=britt, types=types)
