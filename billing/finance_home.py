@@ -27,6 +27,20 @@ from igo.dates import midnight
 from pregnancies.models import ClientInsurance, Episode, EpisodeStatus, Phase
 
 ZERO = Decimal("0.00")
+__all__ = [
+    "FinanceHome",
+    "ReasonCount",
+    "WorkEstimate",
+    "claim_lines_filtered",
+    "claim_summary",
+    "deadline_filter",
+    "finance_home",
+    "payouts_due",
+    "ready_filter",
+    "rejected_filter",
+    "waiting_by_reason",
+    "work_in_progress_estimate",
+]
 
 
 @dataclass
