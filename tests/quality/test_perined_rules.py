@@ -155,14 +155,18 @@ def test_a_target_on_1_of_6_is_not_yet_decidable(world_a: TenantWorld, client_fo
                 valid_from=dt.date(2025, 1, 1),
                 tariffs={"prenatal": ("IGBPRE", D("1200.00"))},
             )
-            agreement_create(contract=contract, actor=finance, indicator="caesarean", year=2025, target=D(target))
+            agreement_create(
+                contract=contract, actor=finance, indicator="caesarean", year=2025, target=D(target)
+            )
         item = indicator_year(code="caesarean", year=2025, today=dt.date(2026, 1, 10))
     assert item.total is not None and item.total.bounds is not None
     assert (item.total.bounds.lower, item.total.bounds.upper) == (D("0.4"), D("64.1"))
     assert {t.label: t.decision for t in item.targets} == {"Zilveren Kruis": "undecidable", "VGZ": "met"}
-    html = client_for(world_a.user(Role.IGO_ADMIN)).get(
-        f"/t/{tenant.slug}/quality/caesarean/?year=2025"
-    ).content.decode()
+    html = (
+        client_for(world_a.user(Role.IGO_ADMIN))
+        .get(f"/t/{tenant.slug}/quality/caesarean/?year=2025")
+        .content.decode()
+    )
     verdicts = {name: verdict for verdict, name in re.findall(r'data-met="(\w+)">([^(<]+?) \(', html)}
     assert verdicts == {"Zilveren Kruis": "undecidable", "VGZ": "yes"}
     assert "nog niet te beoordelen" in html
