@@ -177,7 +177,7 @@ def test_hours_and_scores_are_judged_on_their_value_only_with_enough_clients() -
     """Kraamzorg hours and the experience score are not proportions: no exact interval. With fewer than
     SMALL_NUMBER clients their target is not yet decidable; with enough, the value decides."""
     hours = BY_CODE["kraamzorg_hours"]
-    assert Cell(hours, D(45), D(49), 1).interval is None
+    assert Cell(hours, D(45), D(49), 1).bounds is None
     assert target_decision(hours, Cell(hours, D(45), D(49), 1), D("90")) == "undecidable"
     assert target_decision(hours, Cell(hours, D(450), D(490), 10), D("90")) == "met"  # 91.8 ≥ 90
     assert target_decision(hours, Cell(hours, D(430), D(490), 10), D("90")) == "not_met"  # 87.8 < 90
