@@ -37,7 +37,10 @@ from pregnancies.models import (
     Phase,
     Unit,
 )
+from quality.intervals import MET, NOT_MET, UNDECIDABLE, clopper_pearson, decide
 from quality.models import ExperienceResponse
+
+__all__ = ["MET", "NOT_MET", "UNDECIDABLE"]  # the verdicts of target_decision, for billing's settlement
 
 TERM_DAYS = 280
 PRETERM_DAYS = 37 * 7  # born before 37+0 weeks
@@ -164,6 +167,46 @@ PERINATAL_VARIANTS = {
     "perinatal_mortality_24w_28d": (CBS_FROM_DAYS, NEONATAL_DAYS),
 }
 
+
+def interval(
+    indicator: Indicator, numerator: Decimal, denominator: Decimal
+) -> tuple[Decimal, Decimal] | None:
+    """The exact (Clopper–Pearson) 95 % interval of a proportion in the indicator's unit, to one decimal;
+    None for hours and scores (not proportions) and for an empty denominator."""
+    if not indicator.proportion:
+        return None
+    ci = clopper_pearson(int(numerator), int(denominator))
+    if ci is None:
+        return None
+    q = Decimal("0.1")
+    return (
+        (Decimal(repr(ci.lower)) * indicator.factor).quantize(q, rounding=ROUND_HALF_UP),
+        (Decimal(repr(ci.upper)) * indicator.factor).quantize(q, rounding=ROUND_HALF_UP),
+    )
+
+
+def target_decision(
+    indicator: Indicator, numerator: Decimal, denominator: Decimal, clients: int, target: Decimal
+) -> str | None:
+    """Whether a target is met, for the dashboards and the bonus/malus settlement alike. For a proportion:
+    MET only when the whole exact 95 % interval lies on the good side of the target (at or below it when
+    lower is better, at or above it when higher is better), NOT_MET only when it lies wholly on the bad
+    side, otherwise UNDECIDABLE. Hours and scores have no exact interval: their value decides, but only
+    with at least SMALL_NUMBER clients behind it (and SMALL_NUMBER in the denominator). None: no
+    direction, or nothing measured."""
+    value = indicator.value(numerator, denominator)
+    if value is None or not indicator.better:
+        return None
+    if indicator.proportion:
+        ci = clopper_pearson(int(numerator), int(denominator))
+        assert ci is not None
+        goal = float(target / indicator.factor)
+        return decide(lower=ci.lower, upper=ci.upper, target=goal, better=indicator.better)
+    if min(denominator, Decimal(clients)) < SMALL_NUMBER:
+        return UNDECIDABLE
+    return decide(lower=float(value), upper=float(value), target=float(target), better=indicator.better)
+
+
 _PLACE_CODES = {
     BirthPlace.HOME: "place_home",
     BirthPlace.BIRTH_CENTRE: "place_birth_centre",
@@ -182,7 +225,9 @@ class Tally:
     population: int = 0  # records in the indicator's population, with or without the field it needs
     splits: dict[str, list[Decimal]] = field(default_factory=dict)  # parity group -> [num, den, records]
 
-    def add(self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, group: str = "") -> None:
+    def add(
+        self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, group: str = ""
+    ) -> None:
         self.denominator += Decimal(den)
         self.denominator_episodes.add(episode_id)
         self.records += 1

@@ -20,8 +20,9 @@ from django.utils import timezone
 from billing.models import QualityAgreement
 from pregnancies.models import Birth, Episode
 from providers.models import MemberOrganisation
-from quality.indicators import BY_CODE, INDICATORS, PARITY_GROUPS, SMALL_NUMBER, Indicator
-from quality.intervals import MET, NOT_MET, UNDECIDABLE, Interval, clopper_pearson, decide
+from quality.indicators import BY_CODE, INDICATORS, MET, NOT_MET, PARITY_GROUPS, SMALL_NUMBER, Indicator
+from quality.indicators import interval as indicator_interval
+from quality.indicators import target_decision as indicator_target_decision
 from quality.models import IndicatorValue, QualityState
 
 PARTS = ("numerator", "denominator")
@@ -64,23 +65,11 @@ class Cell:
         return min(self.denominator, Decimal(self.clients)) < SMALL_NUMBER
 
     @cached_property
-    def interval(self) -> Interval | None:
-        """The exact (Clopper–Pearson) 95 % interval, for a proportion only (not hours or scores)."""
-        if not self.indicator.proportion:
-            return None
-        return clopper_pearson(int(self.numerator), int(self.denominator))
-
-    @property
     def bounds(self) -> Bounds | None:
-        ci = self.interval
-        if ci is None:
-            return None
-        factor = self.indicator.factor
-        q = Decimal("0.1")
-        return Bounds(
-            (Decimal(repr(ci.lower)) * factor).quantize(q, rounding=ROUND_HALF_UP),
-            (Decimal(repr(ci.upper)) * factor).quantize(q, rounding=ROUND_HALF_UP),
-        )
+        """The exact (Clopper–Pearson) 95 % interval in the unit, for a proportion only (not hours or
+        scores)."""
+        found = indicator_interval(self.indicator, self.numerator, self.denominator)
+        return None if found is None else Bounds(*found)
 
     @property
     def completeness(self) -> Decimal | None:
@@ -236,22 +225,11 @@ def _targets(year: int, codes: list[str]) -> dict[str, list[QualityAgreement]]:
 
 
 def target_decision(indicator: Indicator, cell: Cell | None, target: Decimal) -> str | None:
-    """Whether a target is met, read the same way as the bonus/malus settlement
-    (billing.services.quality_claims): for a proportion, met only when the whole 95 % interval lies on
-    the good side of the target (at or below it when lower is better, at or above it when higher is
-    better), not met only when it lies wholly on the bad side, otherwise UNDECIDABLE. Hours and scores
-    have no exact interval: their value decides, but only with at least SMALL_NUMBER clients behind it.
-    None: no direction, or nothing measured."""
-    if cell is None or cell.value is None or not indicator.better:
+    """The reading of a target on a cell: quality.indicators.target_decision, which the bonus/malus
+    settlement (billing.services.quality_claims) uses too."""
+    if cell is None:
         return None
-    ci = cell.interval
-    if ci is not None:
-        goal = float(target / indicator.factor)
-        return decide(lower=ci.lower, upper=ci.upper, target=goal, better=indicator.better)
-    if cell.small:
-        return UNDECIDABLE
-    value = cell.value
-    return decide(lower=float(value), upper=float(value), target=float(target), better=indicator.better)
+    return indicator_target_decision(indicator, cell.numerator, cell.denominator, cell.clients, target)
 
 
 def _target_list(

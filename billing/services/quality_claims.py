@@ -1,6 +1,6 @@
 """Quality agreements in insurer contracts, and the bonus or malus they give at the end of their year.
 
-The target is read as on the quality dashboard (quality.selectors.target_decision): met or not met only
+The target is read as on the quality dashboard (quality.indicators.target_decision): met or not met only
 when the 95 % confidence interval of the year's value lies wholly on one side of it; otherwise it is not
 yet decidable and there is neither bonus nor malus (the agreement page says why).
 
@@ -38,8 +38,6 @@ from igo.models import Tenant, User
 from igo.money import split_largest_remainder, to_money
 from igo.services import audit_record
 from quality import indicators
-from quality.intervals import MET, NOT_MET
-from quality.selectors import Cell, target_decision
 
 HUNDRED = Decimal(100)
 
@@ -114,7 +112,7 @@ class AgreementResult:
     base: Decimal
     percentage: Decimal
     amount: Decimal  # signed: positive bonus, negative malus, 0 for nothing
-    # The dashboard's reading (quality.selectors.target_decision): "met", "not_met", "undecidable" (the
+    # The dashboard's reading (quality.indicators.target_decision): "met", "not_met", "undecidable" (the
     # 95 % interval contains the target) or None (nothing measured); and the interval in the unit.
     decision: str | None = None
     lower: Decimal | None = None
@@ -169,10 +167,9 @@ def agreement_result(
             clients |= t.denominator_episodes
     definition = indicators.BY_CODE[agreement.indicator]
     value = definition.value(num, den)
-    cell = Cell(definition, num, den, len(clients))
-    decision = target_decision(definition, cell, agreement.target)
-    met = {MET: True, NOT_MET: False}.get(decision or "")
-    bounds = cell.bounds if value is not None else None
+    decision = indicators.target_decision(definition, num, den, len(clients), agreement.target)
+    met = {indicators.MET: True, indicators.NOT_MET: False}.get(decision or "")
+    bounds = indicators.interval(definition, num, den)
     base = _base_lines(agreement).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
     pct = agreement.bonus_pct if met else agreement.malus_pct
     amount = Decimal("0.00")
@@ -187,8 +184,8 @@ def agreement_result(
         pct if met is not None else Decimal(0),
         amount,
         decision,
-        bounds.lower if bounds else None,
-        bounds.upper if bounds else None,
+        bounds[0] if bounds else None,
+        bounds[1] if bounds else None,
     )
 
 

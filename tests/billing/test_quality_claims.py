@@ -264,7 +264,9 @@ def test_finance_adds_an_agreement_and_sees_its_result(year_2026, world_a, clien
     assert not ClaimLine.unscoped.filter(agreement__isnull=False).exists()  # the current year is refused
 
 
-def test_a_target_inside_the_interval_gives_neither_bonus_nor_malus_and_says_why(year_2026, world_a, client_for):
+def test_a_target_inside_the_interval_gives_neither_bonus_nor_malus_and_says_why(
+    year_2026, world_a, client_for
+):
     """1/2 = 50.0% against ≤ 30: the old reading said "not met" and took a malus on two deliveries; the
     interval 1.26–98.74% contains 30, so the target is not yet decidable: no line, and the page says so."""
     from django.urls import reverse

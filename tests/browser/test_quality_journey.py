@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from igo.models import Role
 from pregnancies.models import AccessAction, AccessLogEntry
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
-from tests.scenarios.browser import current_totp_code, go_to_nav, url_re
+from tests.scenarios.browser import assert_fits_viewport, current_totp_code, go_to_nav, url_re
 from tests.scenarios.quality import YEAR, build
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,8 +50,10 @@ def test_admin_opens_dashboard_indicator_and_the_episodes_behind_a_number(page: 
     expect(chart).to_have_attribute("role", "img")
     expect(chart.locator("circle")).to_have_count(2)
     expect(chart.get_by_test_id("target-line")).to_have_count(2)
-    expect(card.locator('li[data-met="no"]')).to_contain_text("Zilveren Kruis")
-    expect(card.locator('li[data-met="yes"]')).to_contain_text("VGZ")
+    # 4/14, exact 95% interval 8,4–58,1%: neither target (≤ 25 and ≤ 30) can be judged yet (issue 20).
+    expect(card.locator('li[data-met="undecidable"]')).to_have_count(2)
+    expect(card.locator('li[data-met="undecidable"]').first).to_contain_text("nog niet te beoordelen")
+    expect(card.get_by_test_id("ci-caesarean")).to_have_text("95%-interval 8,4%–58,1%")
 
     # One indicator: per month and per member organisation.
     card.get_by_test_id("open-caesarean").click()
@@ -59,6 +61,14 @@ def test_admin_opens_dashboard_indicator_and_the_episodes_behind_a_number(page: 
     expect(page.get_by_test_id("total-caesarean")).to_have_text("28,6%")
     expect(page.get_by_test_id("comparison-chart").locator("svg")).to_be_visible()
     expect(page.get_by_test_id(f"org-total-{q.hospital.pk}")).to_contain_text("50,0%")
+    # At phone width the page, with the interval, the targets and the table by parity, needs no sideways
+    # scroll.
+    expect(page.get_by_test_id("parity-nullipara")).to_be_attached()
+    before = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_fits_viewport(page)
+    if before:
+        page.set_viewport_size(before)
 
     # Down to the three caesareans of March, each client named and logged.
     page.get_by_test_id("drill-caesarean-3").click()
