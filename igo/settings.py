@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "quality",
     "neutrality",
     "whatif",
+    "fhir_io",
     "demo",  # the demo installation (manage.py seed_demo); no models
 ]
 

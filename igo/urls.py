@@ -29,6 +29,7 @@ api_tenant_patterns: list[URLPattern | URLResolver] = [
     path("users/<int:pk>/", api_views.MembershipDetailView.as_view(), name="api_membership_detail"),
     path("", include("pregnancies.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("fhir_io.api_urls")),
 ]
 
 urlpatterns = [

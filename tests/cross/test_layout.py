@@ -34,6 +34,7 @@ LAYER = {
     "quality": 3,
     "neutrality": 4,
     "whatif": 4,
+    "fhir_io": 4,
     "demo": 5,
     "bench": 5,
     "tests": 6,

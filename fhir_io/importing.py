@@ -1,0 +1,490 @@
+"""The FHIR import (issue 21): a member's transaction Bundle becomes care events, all or nothing.
+
+Steps: the body is parsed (JSON) and validated against the FHIR R4 models of fhir.resources (its R4B
+package: R4B changed no element this import reads); then every entry is mapped (client by BSN, episode by
+the platform's identifier or the client's open episode, professional by AGB, catalogue entry by the IGO's
+code mapping); then every care event is written through the pregnancies services, which check phases,
+disciplines and dates. Every problem of every step is collected with its place in the Bundle, and one
+problem refuses the whole Bundle: nothing is stored.
+
+Each Encounter or Procedure is known by its identifier (system + value) per sending member: the same
+content again changes nothing, other content corrects the event (the original stays, superseded), and
+`entered-in-error` voids it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pydantic
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from fhir.resources.R4B.bundle import Bundle
+
+from fhir_io import systems
+from fhir_io.models import CodeMapping, FhirResourceLink, MemberApiKey
+from pregnancies import services as care
+from pregnancies.models import (
+    AccessAction,
+    CareEvent,
+    Client,
+    Episode,
+    EpisodeStatus,
+    EventStatus,
+    EventType,
+    Unit,
+)
+from providers.models import Professional
+
+CARE_TYPES = frozenset({"Encounter", "Procedure"})
+KNOWN_TYPES = CARE_TYPES | {"Patient", "Practitioner", "EpisodeOfCare"}
+DONE = {"Encounter": "finished", "Procedure": "completed"}
+ERROR = "entered-in-error"
+
+
+@dataclass
+class Issue:
+    code: str  # an IssueType of FHIR: structure, invalid, required, value, not-found, code-invalid, ...
+    expression: str
+    text: str
+    severity: str = "error"
+
+    def as_fhir(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "diagnostics": self.text,
+            "expression": [self.expression],
+        }
+
+
+class Refused(Exception):
+    def __init__(self, issues: list[Issue]):
+        super().__init__(f"{len(issues)} problem(s)")
+        self.issues = issues
+
+
+def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
+    return {"resourceType": "OperationOutcome", "issue": [i.as_fhir() for i in issues]}
+
+
+@dataclass
+class Planned:
+    """One care resource, mapped."""
+
+    index: int
+    resource_type: str
+    system: str
+    value: str
+    voided: bool
+    episode: Episode | None = None
+    professional: Professional | None = None
+    event_type_id: int | None = None
+    occurred_at: datetime | None = None
+    quantity: Decimal = Decimal("1")
+    content_hash: str = ""
+
+
+@dataclass
+class Result:
+    created: int = 0
+    corrected: int = 0
+    voided: int = 0
+    unchanged: int = 0
+    entries: dict[int, dict[str, Any]] = field(default_factory=dict)  # by entry index
+
+
+def parse(raw: bytes) -> Bundle:
+    """The Bundle, or Refused with each problem of form and FHIR validity."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise Refused([Issue("structure", "Bundle", f"The body is not valid JSON: {exc}")]) from exc
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+        raise Refused([Issue("structure", "Bundle", "Send one FHIR Bundle (resourceType Bundle).")])
+    issues: list[Issue] = []
+    if data.get("type") != "transaction":
+        issues.append(Issue("value", "Bundle.type", "The Bundle must be of type transaction."))
+    entries = data.get("entry")
+    if not isinstance(entries, list) or not entries:
+        issues.append(Issue("required", "Bundle.entry", "The Bundle has no entries."))
+        entries = []
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        if kind not in KNOWN_TYPES:
+            issues.append(
+                Issue(
+                    "not-supported",
+                    f"Bundle.entry[{i}].resource",
+                    f"Resource type {kind!r} is not imported; send Patient, Practitioner, EpisodeOfCare, "
+                    "Encounter or Procedure.",
+                )
+            )
+    if issues:
+        raise Refused(issues)
+    try:
+        return Bundle.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise Refused([Issue("invalid", _expression(e["loc"]), str(e["msg"])) for e in exc.errors()]) from exc
+
+
+def _expression(loc: tuple[Any, ...]) -> str:
+    out = "Bundle"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _identifier(resource: Any, system: str | None = None) -> tuple[str, str] | None:
+    for ident in resource.identifier or []:
+        if ident.system and ident.value and (system is None or ident.system == system):
+            return ident.system, ident.value
+    return None
+
+
+def _ref(reference: Any) -> str | None:
+    return reference.reference if reference is not None else None
+
+
+def import_bundle(*, bundle: Bundle, key: MemberApiKey) -> Result:
+    """Map and store the Bundle for the key's member, or raise Refused listing every problem."""
+    member = key.account.organisation
+    actor = key.account.user
+    issues: list[Issue] = []
+    entries: list[Any] = list(bundle.entry or [])  # the resources are typed as Resource: read them as Any
+    by_url: dict[str, tuple[int, Any]] = {}
+    seen: dict[tuple[str, str, str], int] = {}
+    for i, entry in enumerate(entries):
+        resource = entry.resource
+        if entry.fullUrl:
+            if entry.fullUrl in by_url:
+                issues.append(Issue("duplicate", f"Bundle.entry[{i}].fullUrl", "This fullUrl is used twice."))
+            by_url[entry.fullUrl] = (i, resource)
+        ident = _identifier(resource)
+        if ident is not None:
+            k = (resource.get_resource_type(), *ident)
+            if k in seen:
+                issues.append(
+                    Issue(
+                        "duplicate",
+                        f"Bundle.entry[{i}].resource.identifier",
+                        f"The identifier {ident[0]}|{ident[1]} is also in entry {seen[k]}.",
+                    )
+                )
+            seen.setdefault(k, i)
+
+    clients: dict[int, Client] = {}  # entry index of a Patient -> client
+    professionals: dict[int, Professional] = {}
+    episodes: dict[int, Episode] = {}
+
+    def resolve(reference: Any, kind: str, at: str) -> int | None:
+        url = _ref(reference)
+        found = by_url.get(url or "")
+        if found is None or found[1].get_resource_type() != kind:
+            issues.append(Issue("not-found", at, f"Refer to a {kind} entry of this Bundle by its fullUrl."))
+            return None
+        return found[0]
+
+    for i, entry in enumerate(entries):
+        resource = entry.resource
+        kind = resource.get_resource_type()
+        at = f"Bundle.entry[{i}].resource"
+        if kind == "Patient":
+            bsn = _identifier(resource, systems.BSN)
+            if bsn is None:
+                issues.append(Issue("required", f"{at}.identifier", "The patient has no BSN identifier."))
+                continue
+            client = Client.objects.filter(bsn=bsn[1]).first()  # this IGO's clients only (scoped)
+            if client is None:
+                issues.append(Issue("not-found", f"{at}.identifier", "No client of this IGO has this BSN."))
+                continue
+            clients[i] = client
+        elif kind == "Practitioner":
+            agb = _identifier(resource, systems.AGB)
+            if agb is None:
+                issues.append(
+                    Issue("required", f"{at}.identifier", "The practitioner has no AGB identifier.")
+                )
+                continue
+            professional = Professional.objects.select_related("organisation").filter(agb_code=agb[1]).first()
+            if professional is None or professional.organisation_id != member.pk:
+                issues.append(
+                    Issue(
+                        "forbidden",
+                        f"{at}.identifier",
+                        f"AGB {agb[1]} is not a professional of {member.name}: a member sends only its own care.",
+                    )
+                )
+                continue
+            professionals[i] = professional
+
+    if clients:  # the BSNs looked up are reads of those clients' records (NEN 7513)
+        log_read(actor=actor, clients=list(clients.values()))
+
+    for i, entry in enumerate(entries):
+        resource = entry.resource
+        if resource.get_resource_type() != "EpisodeOfCare":
+            continue
+        at = f"Bundle.entry[{i}].resource"
+        patient = resolve(resource.patient, "Patient", f"{at}.patient")
+        client = clients.get(patient) if patient is not None else None
+        if client is None:
+            continue
+        own = _identifier(resource, systems.EPISODE)
+        qs = Episode.objects.filter(client=client)
+        if own is not None:
+            chosen = qs.filter(pk=int(own[1])).first() if own[1].isdigit() else None
+        else:
+            open_ = list(qs.filter(status=EpisodeStatus.ACTIVE)[:2])
+            chosen = open_[0] if len(open_) == 1 else None
+        if chosen is None:
+            issues.append(
+                Issue(
+                    "not-found",
+                    f"{at}.identifier",
+                    "This client has no such pregnancy in this IGO (give the platform's episode identifier, "
+                    "or leave it out when she has exactly one open pregnancy).",
+                )
+            )
+            continue
+        episodes[i] = chosen
+
+    mappings = {
+        (m.system, m.code): m.event_type_id
+        for m in CodeMapping.objects.all().only("system", "code", "event_type_id")
+    }
+    types = {t.pk: t for t in EventType.objects.all()}
+    planned: list[Planned] = []
+    for i, entry in enumerate(entries):
+        resource = entry.resource
+        kind = resource.get_resource_type()
+        if kind not in CARE_TYPES:
+            continue
+        at = f"Bundle.entry[{i}].resource"
+        ident = _identifier(resource)
+        if ident is None:
+            issues.append(
+                Issue("required", f"{at}.identifier", "Care needs an identifier (system and value).")
+            )
+            continue
+        status = resource.status
+        plan = Planned(i, kind, ident[0], ident[1], voided=status == ERROR)
+        if status not in (DONE[kind], ERROR):
+            issues.append(
+                Issue(
+                    "value", f"{at}.status", f"Only {DONE[kind]} care (or {ERROR}) is imported, not {status}."
+                )
+            )
+            continue
+        if plan.voided:
+            planned.append(plan)
+            continue
+        # The client and the pregnancy.
+        patient = resolve(resource.subject, "Patient", f"{at}.subject")
+        client = clients.get(patient) if patient is not None else None
+        episode: Episode | None = None
+        episode_ref = resource.episodeOfCare[0] if kind == "Encounter" and resource.episodeOfCare else None
+        if episode_ref is not None:
+            e = resolve(episode_ref, "EpisodeOfCare", f"{at}.episodeOfCare[0]")
+            episode = episodes.get(e) if e is not None else None
+        elif client is not None:
+            open_ = list(Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE)[:2])
+            if len(open_) != 1:
+                issues.append(
+                    Issue(
+                        "not-found", f"{at}.subject", "The client has no single open pregnancy; refer to one."
+                    )
+                )
+            else:
+                episode = open_[0]
+        if episode is not None and client is not None and episode.client_id != client.pk:
+            issues.append(Issue("invalid", f"{at}.subject", "The pregnancy is not this client's."))
+            episode = None
+        # Who.
+        if kind == "Encounter":
+            actors = [
+                (p.individual, f"{at}.participant[{n}].individual")
+                for n, p in enumerate(resource.participant or [])
+            ]
+        else:
+            actors = [(p.actor, f"{at}.performer[{n}].actor") for n, p in enumerate(resource.performer or [])]
+        professional = None
+        if not actors:
+            issues.append(Issue("required", at, "Name the practitioner who gave the care."))
+        else:
+            p = resolve(actors[0][0], "Practitioner", actors[0][1])
+            professional = professionals.get(p) if p is not None else None
+        # What.
+        codings = (
+            [c for concept in resource.type or [] for c in concept.coding or []]
+            if kind == "Encounter"
+            else list(resource.code.coding or [])
+            if resource.code
+            else []
+        )
+        type_id = next(
+            (mappings[(c.system, c.code)] for c in codings if (c.system, c.code) in mappings), None
+        )
+        where = f"{at}.type" if kind == "Encounter" else f"{at}.code"
+        if type_id is None:
+            codes = ", ".join(f"{c.system}|{c.code}" for c in codings) or "none"
+            issues.append(
+                Issue("code-invalid", where, f"No catalogue entry of this IGO for the code(s): {codes}.")
+            )
+        # When, and how much.
+        if kind == "Encounter":
+            moment = resource.period.start if resource.period else None
+        else:
+            moment = resource.performedDateTime or (
+                resource.performedPeriod.start if resource.performedPeriod else None
+            )
+        if not isinstance(moment, datetime) or moment.tzinfo is None:
+            issues.append(
+                Issue("required", at, "Give the moment of care as a date and time with a time zone.")
+            )
+            moment = None
+        quantity = Decimal("1")
+        if type_id is not None and types[type_id].unit == Unit.HOUR:
+            length = resource.length if kind == "Encounter" else None
+            if length is None or length.value is None or length.code not in ("h", "min"):
+                issues.append(
+                    Issue("required", f"{at}.length", "Hours of care need Encounter.length in h or min.")
+                )
+            else:
+                quantity = Decimal(str(length.value)) / (60 if length.code == "min" else 1)
+        if episode is None or professional is None or type_id is None or moment is None:
+            continue
+        plan.episode, plan.professional, plan.event_type_id = episode, professional, type_id
+        plan.occurred_at, plan.quantity = moment, quantity
+        plan.content_hash = hashlib.sha256(
+            f"{episode.pk}|{professional.pk}|{type_id}|{moment.isoformat()}|{quantity.normalize()}".encode()
+        ).hexdigest()
+        planned.append(plan)
+
+    if issues:
+        raise Refused(issues)
+    with transaction.atomic():  # a Refused raised inside rolls back every event written before it
+        result = _store(planned, member=member, actor=actor, types=types, issues=issues)
+        if issues:
+            raise Refused(issues)
+    return result
+
+
+def _store(
+    planned: list[Planned], *, member: Any, actor: Any, types: dict[int, Any], issues: list[Issue]
+) -> Result:
+    result = Result()
+    links = {
+        (link.resource_type, link.system, link.value): link
+        for link in FhirResourceLink.objects.filter(organisation=member).select_related("care_event")
+    }
+    now = timezone.now()
+    for plan in planned:
+        at = f"Bundle.entry[{plan.index}].resource"
+        link = links.get((plan.resource_type, plan.system, plan.value))
+        try:
+            if plan.voided:
+                if link is None or link.care_event.status != EventStatus.ACTIVE:
+                    result.unchanged += 1
+                    result.entries[plan.index] = _entry("200 OK")
+                    continue
+                care.care_event_void(event=link.care_event, actor=actor, reason="FHIR: entered-in-error")
+                result.voided += 1
+                result.entries[plan.index] = _entry("200 OK", link.care_event)
+                continue
+            assert plan.episode and plan.professional and plan.occurred_at and plan.event_type_id
+            event_type = types[plan.event_type_id]
+            if link is None:
+                event, _created, warnings = care.care_event_log(
+                    actor=actor,
+                    episode=plan.episode,
+                    event_type=event_type,
+                    occurred_at=plan.occurred_at,
+                    quantity=plan.quantity,
+                    professional=plan.professional,
+                    confirm_over_limit=True,
+                    confirm_duplicate=True,  # the sender's identifiers tell its events apart
+                )
+                FhirResourceLink.objects.create(
+                    tenant_id=event.tenant_id,
+                    organisation=member,
+                    resource_type=plan.resource_type,
+                    system=plan.system,
+                    value=plan.value,
+                    content_hash=plan.content_hash,
+                    care_event=event,
+                )
+                result.created += 1
+                result.entries[plan.index] = _entry("201 Created", event, warnings)
+                continue
+            if link.content_hash == plan.content_hash and link.care_event.status == EventStatus.ACTIVE:
+                result.unchanged += 1
+                result.entries[plan.index] = _entry("200 OK", link.care_event)
+                continue
+            old = link.care_event
+            reason = f"FHIR: {plan.resource_type} {plan.value} changed"
+            if old.status == EventStatus.ACTIVE and (
+                old.episode_id == plan.episode.pk and old.professional_id == plan.professional.pk
+            ):
+                event, warnings = care.care_event_correct(
+                    event=old,
+                    actor=actor,
+                    reason=reason,
+                    event_type=event_type,
+                    occurred_at=plan.occurred_at,
+                    quantity=plan.quantity,
+                    confirm_over_limit=True,
+                )
+            else:
+                # Another pregnancy or professional (or sent again after a void): void, then log anew.
+                if old.status == EventStatus.ACTIVE:
+                    care.care_event_void(event=old, actor=actor, reason=reason)
+                event, _created, warnings = care.care_event_log(
+                    actor=actor,
+                    episode=plan.episode,
+                    event_type=event_type,
+                    occurred_at=plan.occurred_at,
+                    quantity=plan.quantity,
+                    professional=plan.professional,
+                    confirm_over_limit=True,
+                    confirm_duplicate=True,
+                )
+            link.care_event, link.content_hash, link.updated_at = event, plan.content_hash, now
+            link.save(update_fields=["care_event", "content_hash", "updated_at"])
+            result.corrected += 1
+            result.entries[plan.index] = _entry("200 OK", event, warnings)
+        except ValidationError as exc:
+            for name, messages in _messages(exc):
+                issues.append(Issue("business-rule", f"{at}" + (f" ({name})" if name else ""), messages))
+    return result
+
+
+def _messages(exc: ValidationError) -> list[tuple[str, str]]:
+    if hasattr(exc, "error_dict"):
+        return [
+            (name, " ".join(str(m) for e in errs for m in e.messages))
+            for name, errs in exc.error_dict.items()
+        ]
+    return [("", " ".join(str(m) for m in exc.messages))]
+
+
+def _entry(status: str, event: CareEvent | None = None, warnings: list[str] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"status": status}
+    if event is not None:
+        response["location"] = f"CareEvent/{event.pk}"
+    if warnings:
+        response["outcome"] = operation_outcome(
+            [Issue("informational", "", str(w), severity="warning") for w in warnings]
+        )
+    return {"response": response}
+
+
+def log_read(*, actor: Any, clients: list[Client]) -> None:
+    care.access_log_many(user=actor, clients=clients, action=AccessAction.SEARCH, detail="FHIR import")

@@ -1,0 +1,117 @@
+"""Member system accounts and their keys, the code mapping, and the link from a sender's FHIR resource to
+the care event it became (issue 21)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from igo.tenancy import TenantOwned
+
+
+class MemberSystemAccount(TenantOwned):
+    """The system of a member organisation: one per member, with a user of its own that cannot sign in
+    (unusable password). Care it sends is logged by that user, so only it can correct or void it."""
+
+    organisation = models.OneToOneField(
+        "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="system_account"
+    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("member system account")
+        verbose_name_plural = _("member system accounts")
+
+    def __str__(self) -> str:
+        return f"{self.organisation} (system)"
+
+
+class MemberApiKey(TenantOwned):
+    """A key of a member's system for the FHIR import. Only its SHA-256 is stored; it expires and can be
+    revoked."""
+
+    account = models.ForeignKey(MemberSystemAccount, on_delete=models.PROTECT, related_name="keys")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=8)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member system key")
+        verbose_name_plural = _("member system keys")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")), name="member_key_expires_later"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now: Any = None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
+
+
+class CodeMapping(TenantOwned):
+    """A sender's code (coding system and code) that stands for an entry of the IGO's care catalogue."""
+
+    system = models.CharField(_("code system"), max_length=200)
+    code = models.CharField(_("code"), max_length=64)
+    event_type = models.ForeignKey(
+        "pregnancies.EventType", on_delete=models.PROTECT, related_name="+", verbose_name=_("care event type")
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("code mapping")
+        verbose_name_plural = _("code mappings")
+        ordering = ["system", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "system", "code"], name="code_mapping_unique_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system}|{self.code}"
+
+
+class FhirResourceLink(TenantOwned):
+    """A sender's resource (by its identifier) and the care event it is now; `content_hash` is the hash of
+    what was taken from it, so a resend with nothing changed changes nothing."""
+
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="+"
+    )
+    resource_type = models.CharField(max_length=40)
+    system = models.CharField(max_length=200)
+    value = models.CharField(max_length=200)
+    content_hash = models.CharField(max_length=64)
+    care_event = models.ForeignKey("pregnancies.CareEvent", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("FHIR resource link")
+        verbose_name_plural = _("FHIR resource links")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "organisation", "resource_type", "system", "value"],
+                name="fhir_link_identifier_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type} {self.system}|{self.value}"

@@ -1,0 +1,139 @@
+"""Writes of the FHIR import: member system keys and the code mapping (the import itself: importing.py)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fhir_io.models import CodeMapping, MemberApiKey, MemberSystemAccount
+from igo.models import Tenant, User
+from igo.services import TOKEN_TOUCH_SECONDS, api_key_hash, audit_record
+from pregnancies.models import EventType
+from providers.models import MemberOrganisation
+
+# `igom_<prefix>_<secret>`: told apart from insurer (`igo_`) and personal (`igop_`) keys before any lookup.
+MEMBER_KEY_PREFIX = "igom"
+MEMBER_KEY_DAYS_DEFAULT = 365
+MEMBER_KEY_DAYS_MAX = 730
+SYSTEM_EMAIL_DOMAIN = "members.invalid"  # RFC 2606: no mail can reach it, so no password reset either
+
+
+def system_account_for(*, organisation: MemberOrganisation) -> MemberSystemAccount:
+    """The member's system account, made with its own user (unusable password) on first use."""
+    account = MemberSystemAccount.unscoped.filter(organisation=organisation).select_related("user").first()
+    if account is not None:
+        return account
+    user = User.objects.create_user(
+        email=f"system-{organisation.tenant_id}-{organisation.pk}@{SYSTEM_EMAIL_DOMAIN}",
+        password=None,
+        full_name=f"{organisation.name} (system)"[:150],
+    )
+    return MemberSystemAccount.unscoped.create(
+        tenant_id=organisation.tenant_id, organisation=organisation, user=user
+    )
+
+
+@transaction.atomic
+def member_key_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    organisation: MemberOrganisation,
+    name: str,
+    days: int = MEMBER_KEY_DAYS_DEFAULT,
+) -> tuple[MemberApiKey, str]:
+    """Make a key for a member's system. Returns the row and the key, shown once and never stored."""
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = _("Give the key a name, e.g. the system that will use it.")
+    elif len(name) > 100:
+        errors["name"] = _("The name is too long.")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MEMBER_KEY_DAYS_MAX:
+        errors["days"] = _("A key is valid for 1 to %(max)s days.") % {"max": MEMBER_KEY_DAYS_MAX}
+    if organisation.tenant_id != tenant.pk:
+        errors["organisation"] = _("This organisation is not a member of this IGO.")
+    if errors:
+        raise ValidationError(errors)
+    account = system_account_for(organisation=organisation)
+    prefix = secrets.token_hex(4)
+    key = f"{MEMBER_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    now = timezone.now()
+    row = MemberApiKey.unscoped.create(
+        tenant=tenant,
+        account=account,
+        name=name,
+        prefix=prefix,
+        key_hash=api_key_hash(key),
+        created_by=actor,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    audit_record(
+        actor=actor,
+        tenant=tenant,
+        action="member_key.create",
+        obj=row,
+        organisation=organisation.agb_code,
+        name=name,
+        prefix=prefix,
+        expires_at=row.expires_at.isoformat(),
+    )
+    return row, key
+
+
+@transaction.atomic
+def member_key_revoke(*, tenant: Tenant, key: MemberApiKey, actor: User) -> MemberApiKey:
+    """Withdraw a member's key at once."""
+    locked = MemberApiKey.unscoped.select_for_update().get(pk=key.pk, tenant=tenant)
+    if locked.revoked_at is not None:
+        raise ValidationError(_("This key has already been revoked."))
+    locked.revoked_at = timezone.now()
+    locked.save(update_fields=["revoked_at"])
+    audit_record(actor=actor, tenant=tenant, action="member_key.revoke", obj=locked, prefix=locked.prefix)
+    key.revoked_at = locked.revoked_at
+    return locked
+
+
+def member_key_touch(*, key: MemberApiKey, now: datetime | None = None) -> None:
+    """Note that a key was used, at most once a minute (a conditional update)."""
+    now = now or timezone.now()
+    if key.last_used_at is not None and now - key.last_used_at < timedelta(seconds=TOKEN_TOUCH_SECONDS):
+        return
+    MemberApiKey.unscoped.filter(pk=key.pk).filter(
+        models.Q(last_used_at__isnull=True)
+        | models.Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS))
+    ).update(last_used_at=now)
+    key.last_used_at = now
+
+
+@transaction.atomic
+def code_mapping_create(
+    *, tenant: Tenant, actor: User, system: str, code: str, event_type: EventType
+) -> CodeMapping:
+    """Say that a sender's code stands for a catalogue entry of this IGO."""
+    system, code = (system or "").strip(), (code or "").strip()
+    errors: dict[str, str] = {}
+    if not system:
+        errors["system"] = _("Give the code system (a URI).")
+    if not code:
+        errors["code"] = _("Give the code.")
+    if event_type.tenant_id != tenant.pk:
+        errors["event_type"] = _("Choose an entry of this IGO's catalogue.")
+    if not errors and CodeMapping.unscoped.filter(tenant=tenant, system=system, code=code).exists():
+        errors["code"] = _("This code already has a mapping.")
+    if errors:
+        raise ValidationError(errors)
+    mapping = CodeMapping.unscoped.create(
+        tenant=tenant, system=system, code=code, event_type=event_type, created_by=actor
+    )
+    audit_record(
+        actor=actor, tenant=tenant, action="code_mapping.create", obj=mapping, system=system, code=code,
+        event_type=event_type.code,
+    )  # fmt: skip
+    return mapping

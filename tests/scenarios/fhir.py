@@ -1,0 +1,122 @@
+"""The FHIR import's world (issue 21): a member's system key, the IGO's code mapping for the sender's codes,
+and Bundles built for the care world's client and professionals (tests.scenarios.care)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.test import Client as HttpClient
+
+from fhir_io import services, systems
+from igo.models import Role
+from tests.scenarios.care import Care
+
+SENDER_CODES = "https://his.example.org/fhir/CodeSystem/visits"
+SENDER_IDS = "https://his.example.org/fhir/NamingSystem/encounter"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "fhir-examples"
+
+# The sender's codes and the catalogue entries they stand for.
+CODES = {"controle": "PRE_CHECK", "intake": "INTAKE", "kraamuren": "KZ_HOURS", "nacontrole": "CHECK_6W"}
+
+
+@dataclass
+class Sender:
+    """A member organisation's system: its key for the FHIR endpoint of its IGO."""
+
+    care: Care
+    key: str
+
+    @property
+    def url(self) -> str:
+        return f"/api/t/{self.care.tenant.slug}/fhir/"
+
+    def post(self, bundle: dict[str, Any] | bytes | str, *, url: str | None = None) -> Any:
+        body = bundle if isinstance(bundle, bytes | str) else json.dumps(bundle)
+        return HttpClient().post(
+            url or self.url,
+            data=body,
+            content_type="application/fhir+json",
+            HTTP_AUTHORIZATION=f"Bearer {self.key}",
+        )
+
+
+def code_mappings(care: Care) -> None:
+    admin = care.user(Role.IGO_ADMIN)
+    for code, entry in CODES.items():
+        services.code_mapping_create(
+            tenant=care.tenant, actor=admin, system=SENDER_CODES, code=code, event_type=care.type(entry)
+        )
+
+
+def sender_for(care: Care, organisation: Any = None) -> Sender:
+    """The practice's system (or `organisation`'s), with the IGO's code mapping in place."""
+    _row, key = services.member_key_create(
+        tenant=care.tenant,
+        actor=care.user(Role.IGO_ADMIN),
+        organisation=organisation or care.practice,
+        name="Praktijksysteem",
+    )
+    return Sender(care, key)
+
+
+def patient(bsn: str, url: str = "urn:uuid:patient-1") -> dict[str, Any]:
+    return {
+        "fullUrl": url,
+        "resource": {"resourceType": "Patient", "identifier": [{"system": systems.BSN, "value": bsn}]},
+        "request": {"method": "PUT", "url": f"Patient?identifier={systems.BSN}|{bsn}"},
+    }
+
+
+def practitioner(agb: str, url: str = "urn:uuid:practitioner-1") -> dict[str, Any]:
+    return {
+        "fullUrl": url,
+        "resource": {"resourceType": "Practitioner", "identifier": [{"system": systems.AGB, "value": agb}]},
+        "request": {"method": "PUT", "url": f"Practitioner?identifier={systems.AGB}|{agb}"},
+    }
+
+
+def encounter(
+    ident: str,
+    code: str,
+    start: datetime,
+    *,
+    status: str = "finished",
+    patient_url: str = "urn:uuid:patient-1",
+    practitioner_url: str = "urn:uuid:practitioner-1",
+    hours: float | None = None,
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Encounter",
+        "identifier": [{"system": SENDER_IDS, "value": ident}],
+        "status": status,
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "type": [{"coding": [{"system": SENDER_CODES, "code": code}]}],
+        "subject": {"reference": patient_url},
+        "participant": [{"individual": {"reference": practitioner_url}}],
+        "period": {"start": start.isoformat()},
+    }
+    if hours is not None:
+        resource["length"] = {"value": hours, "unit": "h", "system": "http://unitsofmeasure.org", "code": "h"}
+    return {
+        "fullUrl": f"urn:uuid:encounter-{ident}",
+        "resource": resource,
+        "request": {"method": "PUT", "url": f"Encounter?identifier={SENDER_IDS}|{ident}"},
+    }
+
+
+def bundle(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
+
+
+def care_bundle(care: Care, *encounters: dict[str, Any]) -> dict[str, Any]:
+    """The care world's client and midwife, and these encounters."""
+    return bundle(patient(care.client.bsn), practitioner(care.midwife.agb_code), *encounters)
+
+
+def example(name: str) -> dict[str, Any]:
+    """An example Bundle of docs/fhir-examples/."""
+    return json.loads((EXAMPLES / name).read_text())
