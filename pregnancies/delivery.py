@@ -30,8 +30,11 @@ from pregnancies.models import (
     EpisodeStatus,
     EventStatus,
     EventType,
+    LabourOnset,
     Line,
     LineTransfer,
+    Perineum,
+    Presentation,
 )
 from providers.models import Professional
 
@@ -59,6 +62,23 @@ class Child:
     outcome: str = BirthOutcome.LIVE
     mode: str = BirthMode.SPONTANEOUS
     weight_grams: int | None = None
+    apgar_1: int | None = None
+    apgar_5: int | None = None
+
+
+@dataclass(frozen=True)
+class Clinical:
+    """What the quality indicators need of the mother's side of the delivery (Kernset Geboortezorg);
+    empty or None: not recorded."""
+
+    presentation: str = ""
+    labour_onset: str = ""
+    previous_caesareans: int | None = None
+    perineum: str = ""
+
+
+CLINICAL_FIELDS = ("presentation", "labour_onset", "previous_caesareans", "perineum")
+APGAR_FIELDS = ("apgar_1", "apgar_5")
 
 
 @dataclass
@@ -112,9 +132,12 @@ def _snapshot(episode: Episode, births: Sequence[Birth], event: CareEvent | None
                 "outcome": b.outcome,
                 "mode": b.mode,
                 "weight_grams": b.weight_grams,
+                "apgar_1": b.apgar_1,
+                "apgar_5": b.apgar_5,
             }
             for b in births
         ],
+        **{name: getattr(episode, name) for name in CLINICAL_FIELDS},
         "event": event.pk if event else None,
         "event_type": event.event_type.code if event else None,
     }
@@ -129,11 +152,21 @@ def _validate(
     place: str,
     line: str,
     now: datetime,
+    clinical: Clinical,
 ) -> tuple[dict[str, list[str]], EventType | None]:
     errors: dict[str, list[str]] = {}
 
     def err(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
+
+    if clinical.presentation and clinical.presentation not in Presentation.values:
+        err("presentation", _("Choose the presentation."))
+    if clinical.labour_onset and clinical.labour_onset not in LabourOnset.values:
+        err("labour_onset", _("Choose how labour began."))
+    if clinical.perineum and clinical.perineum not in Perineum.values:
+        err("perineum", _("Choose the perineal damage."))
+    if clinical.previous_caesareans is not None and not 0 <= clinical.previous_caesareans <= 10:
+        err("previous_caesareans", _("Enter a number of previous caesareans from 0 to 10."))
 
     latest = now + services.FUTURE_TOLERANCE
     intake_start = timezone.make_aware(datetime.combine(episode.intake_date, datetime.min.time()))
@@ -164,6 +197,10 @@ def _validate(
             err(child_field("mode", number), _("Choose the mode of birth."))
         if child.weight_grams is not None and not 200 <= child.weight_grams <= 7000:
             err(child_field("weight_grams", number), _("Enter a birth weight between 200 and 7,000 g."))
+        for name in APGAR_FIELDS:
+            score = getattr(child, name)
+            if score is not None and not 0 <= score <= 10:
+                err(child_field(name, number), _("An Apgar score lies between 0 and 10."))
     if placenta_at is None:
         err("placenta_at", _("Enter the time the placenta was born."))
     elif placenta_at > latest:
@@ -207,6 +244,8 @@ def _children_births(episode: Episode, children: Sequence[Child], place: str) ->
             place=place,
             mode=child.mode,
             weight_grams=child.weight_grams,
+            apgar_1=child.apgar_1,
+            apgar_5=child.apgar_5,
         )
         for number, child in enumerate(children, start=1)
     ]
@@ -248,6 +287,14 @@ def _set_line(*, episode: Episode, actor: User, line: str, labour_started_at: da
             reason=str(_("Recorded with the delivery")),
             created_by=actor,
         )
+
+
+def _set_clinical(episode: Episode, clinical: Clinical) -> None:
+    for name in CLINICAL_FIELDS:
+        setattr(episode, name, getattr(clinical, name))
+    Episode.objects.filter(pk=episode.pk).update(
+        **{name: getattr(clinical, name) for name in CLINICAL_FIELDS}
+    )
 
 
 def _check_event(
@@ -300,6 +347,7 @@ def _prepare(
     place: str,
     line: str,
     now: datetime,
+    clinical: Clinical,
 ) -> _Prepared:
     """What recording and correcting share: the caller's right (PermissionDenied with the reason), the
     episode's row lock (two submissions at once make one delivery) and the check of the delivery itself.
@@ -314,6 +362,7 @@ def _prepare(
         place=place,
         line=line,
         now=now,
+        clinical=clinical,
     )
     return _Prepared(professional=professional, episode=episode, errors=errors, event_type=event_type)
 
@@ -328,6 +377,7 @@ def delivery_record(
     placenta_at: datetime | None,
     place: str,
     line: str,
+    clinical: Clinical | None = None,
     now: datetime | None = None,
 ) -> Delivery:
     """Record the delivery: all of it (dates, births, line, delivery event) or, on any error, none of it.
@@ -342,6 +392,7 @@ def delivery_record(
         place=place,
         line=line,
         now=now or timezone.now(),
+        clinical=clinical or Clinical(),
     )
     professional, episode, errors, event_type = (
         prepared.professional,
@@ -360,6 +411,8 @@ def delivery_record(
         episode=episode, actor=actor, labour_started_at=labour_started_at, placenta_at=placenta_at
     )
     _set_line(episode=episode, actor=actor, line=line, labour_started_at=labour_started_at)
+    if clinical is not None:  # None: left as it was (a caller that does not know these fields)
+        _set_clinical(episode, clinical)
     births = _children_births(episode, children, place)
     Birth.objects.bulk_create(births)
     first_born = min(c.born_at for c in children if c.born_at is not None)
@@ -415,6 +468,7 @@ def delivery_correct(
     placenta_at: datetime | None,
     place: str,
     line: str,
+    clinical: Clinical | None = None,
     now: datetime | None = None,
 ) -> Delivery:
     """Correct a recorded delivery. The audit keeps it before and after; the delivery event is superseded
@@ -429,6 +483,7 @@ def delivery_correct(
         place=place,
         line=line,
         now=now or timezone.now(),
+        clinical=clinical or Clinical(),
     )
     professional, episode, errors, event_type = (
         prepared.professional,
@@ -455,6 +510,8 @@ def delivery_correct(
         episode=episode, actor=actor, labour_started_at=labour_started_at, placenta_at=placenta_at
     )
     _set_line(episode=episode, actor=actor, line=line, labour_started_at=labour_started_at)
+    if clinical is not None:  # None: left as it was (a caller that does not know these fields)
+        _set_clinical(episode, clinical)
     # Children keep their rows (and what was recorded after the birth: NICU, neonatal death); a child no
     # longer in the delivery is removed, its data kept in the audit entry.
     new_births = _children_births(episode, children, place)
@@ -466,7 +523,7 @@ def delivery_correct(
             new.save()
             births.append(new)
             continue
-        for field in ("born_at", "outcome", "place", "mode", "weight_grams"):
+        for field in ("born_at", "outcome", "place", "mode", "weight_grams", *APGAR_FIELDS):
             setattr(old, field, getattr(new, field))
         if old.outcome != BirthOutcome.LIVE:
             old.nicu_admission, old.neonatal_death_on = False, None

@@ -12,17 +12,21 @@ from django.utils.translation import gettext_lazy as _
 from igo.forms import LocalDateTimeField
 from igo.models import Insurer
 from igo.validators import validate_bsn
-from pregnancies.delivery import MAX_CHILDREN, Child
+from pregnancies.delivery import MAX_CHILDREN, Child, Clinical
 from pregnancies.models import (
     AccessAction,
     BirthMode,
     BirthOutcome,
     BirthPlace,
+    Breastfeeding,
     DatingMethod,
     EndReason,
     EventType,
+    LabourOnset,
     Line,
+    Perineum,
     Phase,
+    Presentation,
     Unit,
 )
 from pregnancies.services import INTAKE_FIELDS, PREGNANCY_FIELDS
@@ -372,6 +376,11 @@ class EventTypeForm(forms.Form):
 
 
 class OutcomesForm(forms.Form):
+    breastfeeding_at_kraamzorg_end = forms.ChoiceField(
+        label=_("Breastfeeding at the end of kraamzorg"),
+        choices=[("", _("Not recorded")), *Breastfeeding.choices],
+        required=False,
+    )
     blood_loss_ml = forms.IntegerField(
         label=_("Blood loss at delivery (ml)"), required=False, widget=number_input(0, 20000)
     )
@@ -397,11 +406,26 @@ class DeliveryForm(forms.Form):
     placenta_at = LocalDateTimeField(label=_("Placenta born at"), widget=DATETIME)
     place = forms.ChoiceField(label=_("Place of birth"), choices=BirthPlace.choices)
     line = forms.ChoiceField(label=_("Responsible line"), choices=Line.choices)
+    presentation = forms.ChoiceField(
+        label=_("Presentation"), choices=[("", _("Not recorded")), *Presentation.choices], required=False
+    )
+    labour_onset = forms.ChoiceField(
+        label=_("Onset of labour"), choices=[("", _("Not recorded")), *LabourOnset.choices], required=False
+    )
+    previous_caesareans = forms.IntegerField(
+        label=_("Previous caesareans"),
+        required=False,
+        widget=number_input(0, 10),
+        help_text=_("0 if none; empty if not known."),
+    )
+    perineum = forms.ChoiceField(
+        label=_("Perineal damage"), choices=[("", _("Not recorded")), *Perineum.choices], required=False
+    )
     change_reason = forms.CharField(label=_("Reason for the correction"), max_length=200, required=False)
 
     CHILDREN = MAX_CHILDREN
     OPEN_SLOTS = 2
-    CHILD_FIELDS = ("born_at", "outcome", "mode", "weight_grams")
+    CHILD_FIELDS = ("born_at", "outcome", "mode", "weight_grams", "apgar_1", "apgar_5")
 
     def __init__(self, *args: Any, correcting: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -429,6 +453,10 @@ class DeliveryForm(forms.Form):
             self.fields[f"weight_grams_{n}"] = forms.IntegerField(
                 label=_("Birth weight (g)"), required=False, widget=number_input(200, 7000)
             )
+            for name, label in (("apgar_1", _("Apgar at 1 minute")), ("apgar_5", _("Apgar at 5 minutes"))):
+                self.fields[f"{name}_{n}"] = forms.IntegerField(
+                    label=label, required=False, widget=number_input(0, 10)
+                )
         self.correcting = correcting
         if correcting:
             self.fields["change_reason"].required = True
@@ -455,7 +483,18 @@ class DeliveryForm(forms.Form):
     def other_fields(self) -> list[forms.BoundField]:
         """The fields after the children: placenta, place, line and a correction's reason."""
         return [
-            self[name] for name in ("placenta_at", "place", "line", "change_reason") if name in self.fields
+            self[name]
+            for name in (
+                "placenta_at",
+                "place",
+                "line",
+                "presentation",
+                "labour_onset",
+                "previous_caesareans",
+                "perineum",
+                "change_reason",
+            )
+            if name in self.fields
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -468,7 +507,7 @@ class DeliveryForm(forms.Form):
                         f"born_at_{n - 1}",
                         _("Fill in child %(before)s before child %(n)s.") % {"before": n - 1, "n": n},
                     )
-            elif data.get(f"weight_grams_{n}") is not None:
+            elif any(data.get(f"{name}_{n}") is not None for name in ("weight_grams", "apgar_1", "apgar_5")):
                 self.add_error(
                     f"born_at_{n}",
                     _("Give the time of birth of child %(n)s, or leave its fields empty.") % {"n": n},
@@ -483,6 +522,8 @@ class DeliveryForm(forms.Form):
                 outcome=data.get(f"outcome_{n}") or BirthOutcome.LIVE,
                 mode=data.get(f"mode_{n}") or BirthMode.SPONTANEOUS,
                 weight_grams=data.get(f"weight_grams_{n}"),
+                apgar_1=data.get(f"apgar_1_{n}"),
+                apgar_5=data.get(f"apgar_5_{n}"),
             )
             for n in range(1, self.CHILDREN + 1)
             if n == 1 or data.get(f"born_at_{n}") is not None
@@ -496,4 +537,10 @@ class DeliveryForm(forms.Form):
             "placenta_at": data["placenta_at"],
             "place": data["place"],
             "line": data["line"],
+            "clinical": Clinical(
+                presentation=data.get("presentation") or "",
+                labour_onset=data.get("labour_onset") or "",
+                previous_caesareans=data.get("previous_caesareans"),
+                perineum=data.get("perineum") or "",
+            ),
         }

@@ -113,6 +113,33 @@ class DatingMethod(models.TextChoices):
     DUE_DATE = "due_date", _("Due date as given")
 
 
+class Presentation(models.TextChoices):
+    CEPHALIC = "cephalic", _("Cephalic")
+    BREECH = "breech", _("Breech")
+    TRANSVERSE = "transverse", _("Transverse or oblique")
+
+
+class LabourOnset(models.TextChoices):
+    SPONTANEOUS = "spontaneous", _("Spontaneous")
+    INDUCED = "induced", _("Induced")
+    NO_LABOUR = "no_labour", _("No labour (primary caesarean)")
+
+
+class Perineum(models.TextChoices):
+    INTACT = "intact", _("Intact")
+    FIRST = "first", _("First-degree tear")
+    SECOND = "second", _("Second-degree tear")
+    THIRD = "third", _("Third-degree tear")
+    FOURTH = "fourth", _("Fourth-degree tear")
+    EPISIOTOMY = "episiotomy", _("Episiotomy")
+
+
+class Breastfeeding(models.TextChoices):
+    EXCLUSIVE = "exclusive", _("Exclusive breastfeeding")
+    PARTIAL = "partial", _("Partial breastfeeding")
+    NONE = "none", _("No breastfeeding")
+
+
 class Episode(TenantOwned):
     """One pregnancy of a client, from intake to the end of postnatal care (twins: one episode)."""
 
@@ -177,6 +204,22 @@ class Episode(TenantOwned):
     )
     kraamzorg_indicated_hours = models.PositiveSmallIntegerField(
         _("kraamzorg hours indicated (LIP)"), null=True, blank=True, validators=[MaxValueValidator(80)]
+    )
+    # The Kernset Geboortezorg fields recorded with the delivery. Empty means "not recorded", so the
+    # quality screens can count completeness; the Robson group is derived from these (pregnancies.robson),
+    # never entered.
+    presentation = models.CharField(
+        _("presentation"), max_length=16, choices=Presentation.choices, blank=True
+    )
+    labour_onset = models.CharField(
+        _("onset of labour"), max_length=16, choices=LabourOnset.choices, blank=True
+    )
+    previous_caesareans = models.PositiveSmallIntegerField(
+        _("previous caesareans"), null=True, blank=True, validators=[MaxValueValidator(10)]
+    )
+    perineum = models.CharField(_("perineal damage"), max_length=16, choices=Perineum.choices, blank=True)
+    breastfeeding_at_kraamzorg_end = models.CharField(
+        _("breastfeeding at the end of kraamzorg"), max_length=16, choices=Breastfeeding.choices, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # When anything that may change what is billed last changed (dates, events, insurance): the billing
@@ -266,6 +309,12 @@ class Birth(TenantOwned):
         null=True,
         blank=True,
         validators=[MinValueValidator(200), MaxValueValidator(7000)],
+    )
+    apgar_1 = models.PositiveSmallIntegerField(
+        _("Apgar at 1 minute"), null=True, blank=True, validators=[MaxValueValidator(10)]
+    )
+    apgar_5 = models.PositiveSmallIntegerField(
+        _("Apgar at 5 minutes"), null=True, blank=True, validators=[MaxValueValidator(10)]
     )
     nicu_admission = models.BooleanField(_("admitted to a NICU"), default=False)
     neonatal_death_on = models.DateField(_("date of neonatal death"), null=True, blank=True)

@@ -28,6 +28,7 @@ from pregnancies.models import (
     AccessLogEntry,
     Birth,
     BirthOutcome,
+    Breastfeeding,
     CareEvent,
     Client,
     ClientInsurance,
@@ -813,8 +814,10 @@ def episode_set_outcomes(
     actor: User,
     blood_loss_ml: int | None,
     kraamzorg_indicated_hours: int | None,
+    breastfeeding_at_kraamzorg_end: str | None = None,
 ) -> Episode:
-    """Record the mother's blood loss at delivery and the kraamzorg hours indicated (LIP)."""
+    """Record the mother's blood loss at delivery, the kraamzorg hours indicated (LIP) and breastfeeding at
+    the end of kraamzorg (None: left as it was; "": not recorded)."""
     episode = Episode.objects.select_for_update().get(pk=episode.pk)
     errors: dict[str, list[str]] = {}
     if blood_loss_ml is not None:
@@ -826,11 +829,17 @@ def episode_set_outcomes(
         errors.setdefault("kraamzorg_indicated_hours", []).append(
             _("The national indication protocol allows at most 80 hours.")
         )
+    if breastfeeding_at_kraamzorg_end and breastfeeding_at_kraamzorg_end not in Breastfeeding.values:
+        errors.setdefault("breastfeeding_at_kraamzorg_end", []).append(_("Choose how she fed her child."))
     if errors:
         raise ValidationError(errors)
     episode.blood_loss_ml = blood_loss_ml
     episode.kraamzorg_indicated_hours = kraamzorg_indicated_hours
-    episode.save(update_fields=["blood_loss_ml", "kraamzorg_indicated_hours"])
+    fields = ["blood_loss_ml", "kraamzorg_indicated_hours"]
+    if breastfeeding_at_kraamzorg_end is not None:
+        episode.breastfeeding_at_kraamzorg_end = breastfeeding_at_kraamzorg_end
+        fields.append("breastfeeding_at_kraamzorg_end")
+    episode.save(update_fields=fields)
     touch_episodes(episode.pk)
     access_log(user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="outcomes")
     return episode

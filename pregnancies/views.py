@@ -22,7 +22,7 @@ from igo import rules
 from igo.exports import csv_bytes, csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.views import add_form_errors, form_page, post_only, tenant_view
-from pregnancies import caseload, delivery, selectors, services
+from pregnancies import caseload, delivery, plausibility, selectors, services
 from pregnancies.cards import EPISODE_CARDS
 from pregnancies.dating import gestational_age_on
 from pregnancies.describe import AccessDescriber, describe_entries
@@ -76,6 +76,7 @@ def _delivery_form(episode: Episode, births: list[Birth], data: Any = None) -> D
         "placenta_at": episode.placenta_at,
         "place": births[0].place,
         "line": delivery.line_at(episode, episode.labour_started_at) if episode.labour_started_at else None,
+        **{name: getattr(episode, name) for name in delivery.CLINICAL_FIELDS},
     }
     for b in births[: DeliveryForm.CHILDREN]:
         n = b.child_number
@@ -85,6 +86,8 @@ def _delivery_form(episode: Episode, births: list[Birth], data: Any = None) -> D
                 f"outcome_{n}": b.outcome,
                 f"mode_{n}": b.mode,
                 f"weight_grams_{n}": b.weight_grams,
+                f"apgar_1_{n}": b.apgar_1,
+                f"apgar_5_{n}": b.apgar_5,
             }
         )
     return DeliveryForm(data, initial=initial, correcting=True)
@@ -119,10 +122,13 @@ def _episode_context(
             initial={
                 "blood_loss_ml": episode.blood_loss_ml,
                 "kraamzorg_indicated_hours": episode.kraamzorg_indicated_hours,
+                "breastfeeding_at_kraamzorg_end": episode.breastfeeding_at_kraamzorg_end,
             }
         ),
         "birth_rows": [(b, (birth_forms or {}).get(b.pk) or _birth_outcome_form(b)) for b in births],
         "episode_cards": [card.template for card in EPISODE_CARDS],
+        "robson_group": plausibility.robson_of(episode, births),
+        "plausibility_findings": plausibility.check(episode, births, list(episode.line_transfers.all())),
     }
     for card in EPISODE_CARDS:
         context.update(card.context(request, episode))
@@ -582,6 +588,12 @@ def episode_delivery(request: TenantRequest, pk: int) -> HttpResponse:
                 if form.correcting
                 else _("The delivery was recorded."),
             )
+            # Plausibility: possible but unlikely combinations warn, they do not refuse.
+            episode.refresh_from_db()
+            for finding in plausibility.check(
+                episode, list(episode.births.all()), list(episode.line_transfers.all())
+            ):
+                messages.warning(request, finding.message)
             url = reverse("episode_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": episode.pk})
             return redirect(f"{url}#delivery")
     episode.refresh_from_db()

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from quality import views
+from quality import data_quality_views, views
 
 # The fixed paths come before `quality/<code>/`, which would otherwise take them for an indicator code.
 urlpatterns = [
     path("quality/", views.quality_dashboard, name="quality_dashboard"),
+    path("quality/data/", data_quality_views.quality_data, name="quality_data"),
     path("quality/recompute/", views.quality_recompute, name="quality_recompute"),
     path("quality/experience/import/", views.experience_import, name="experience_import"),
     path("quality/export.csv", views.quality_export_csv, name="quality_export_csv"),

@@ -31,7 +31,10 @@ from pregnancies.models import (
     EpisodeStatus,
     EventStatus,
     EventType,
+    LabourOnset,
     Line,
+    Perineum,
+    Presentation,
 )
 from providers.models import MemberOrganisation, OrganisationKind, Professional
 
@@ -400,6 +403,8 @@ class BirthSerializer(serializers.ModelSerializer):
             "place",
             "mode",
             "weight_grams",
+            "apgar_1",
+            "apgar_5",
             "nicu_admission",
             "neonatal_death_on",
         ]
@@ -443,6 +448,11 @@ class EpisodeDetailSerializer(serializers.ModelSerializer):
             "key_dates",
             "blood_loss_ml",
             "kraamzorg_indicated_hours",
+            "presentation",
+            "labour_onset",
+            "previous_caesareans",
+            "perineum",
+            "breastfeeding_at_kraamzorg_end",
             "births",
             "events",
         ]
@@ -463,6 +473,12 @@ class DeliveryChildSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=BirthOutcome.choices, default=BirthOutcome.LIVE)
     mode = serializers.ChoiceField(choices=BirthMode.choices, default=BirthMode.SPONTANEOUS)
     weight_grams = serializers.IntegerField(required=False, allow_null=True, default=None)
+    apgar_1 = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Apgar score at 1 minute (0-10)."
+    )
+    apgar_5 = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Apgar score at 5 minutes (0-10)."
+    )
 
 
 class DeliveryInputSerializer(serializers.Serializer):
@@ -475,12 +491,23 @@ class DeliveryInputSerializer(serializers.Serializer):
     )
     place = serializers.ChoiceField(choices=BirthPlace.choices)
     line = serializers.ChoiceField(choices=Line.choices, help_text="The responsible line at the delivery.")
+    # Left out: kept as recorded; empty (or null for the number): not recorded.
+    presentation = serializers.ChoiceField(choices=Presentation.choices, required=False, allow_blank=True)
+    labour_onset = serializers.ChoiceField(choices=LabourOnset.choices, required=False, allow_blank=True)
+    previous_caesareans = serializers.IntegerField(required=False, allow_null=True)
+    perineum = serializers.ChoiceField(choices=Perineum.choices, required=False, allow_blank=True)
     correct = serializers.BooleanField(
         default=False, help_text="With POST: correct the recorded delivery instead of recording one."
     )
     reason = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default="", help_text="Required for a correction."
     )
+
+
+class PlausibilityWarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    child = serializers.IntegerField(allow_null=True)
 
 
 class DeliverySerializer(serializers.Serializer):
@@ -494,3 +521,13 @@ class DeliverySerializer(serializers.Serializer):
     line = serializers.ChoiceField(choices=Line.choices, allow_null=True)
     children = BirthSerializer(many=True)
     event = CareEventSerializer(allow_null=True)
+    presentation = serializers.CharField(help_text="Empty: not recorded.")
+    labour_onset = serializers.CharField(help_text="Empty: not recorded.")
+    previous_caesareans = serializers.IntegerField(allow_null=True)
+    perineum = serializers.CharField(help_text="Empty: not recorded.")
+    robson_group = serializers.IntegerField(
+        allow_null=True, help_text="Derived from the record (1-10); null when a fact it needs is missing."
+    )
+    warnings = PlausibilityWarningSerializer(
+        many=True, help_text="Plausibility warnings; they do not refuse."
+    )

@@ -28,7 +28,7 @@ from igo.api.base import ScopedQuerysetMixin, TenantAPIMixin
 from igo.api.errors import validation_error_detail
 from igo.models import User
 from igo.tenancy import current_tenant
-from pregnancies import delivery, selectors, services
+from pregnancies import delivery, plausibility, selectors, services
 from pregnancies.api.serializers import (
     CareEventCorrectResultSerializer,
     CareEventCorrectSerializer,
@@ -330,7 +330,7 @@ class EventTypeListView(CareAPIView):
 
 
 # A child's field as the delivery service reports it (born_at_2) and where the request had it (children[1]).
-CHILD_KEY = re.compile(r"^(born_at|outcome|mode|weight_grams)_(\d+)$")
+CHILD_KEY = re.compile(r"^(born_at|outcome|mode|weight_grams|apgar_1|apgar_5)_(\d+)$")
 
 
 class EpisodeDeliveryView(ScopedQuerysetMixin, CareAPIView):
@@ -368,6 +368,9 @@ class EpisodeDeliveryView(ScopedQuerysetMixin, CareAPIView):
             "line": delivery.line_at(episode, started) if births and started else None,
             "children": births,
             "event": delivery.delivery_event(episode),
+            **{name: getattr(episode, name) for name in delivery.CLINICAL_FIELDS},
+            "robson_group": plausibility.robson_of(episode, births),
+            "warnings": plausibility.check(episode, births, list(episode.line_transfers.all())),
         }
 
     def _may_record(self, request: Request) -> None:
@@ -456,11 +459,19 @@ class EpisodeDeliveryView(ScopedQuerysetMixin, CareAPIView):
         given = dict(serializer.validated_data)
         current = self._current(episode)
         children = [
-            {"born_at": b.born_at, "outcome": b.outcome, "mode": b.mode, "weight_grams": b.weight_grams}
+            {
+                "born_at": b.born_at,
+                "outcome": b.outcome,
+                "mode": b.mode,
+                "weight_grams": b.weight_grams,
+                "apgar_1": b.apgar_1,
+                "apgar_5": b.apgar_5,
+            }
             for b in current["children"]
         ]
         data = {
             **{k: current[k] for k in ("labour_started_at", "placenta_at", "place", "line")},
+            **{k: current[k] for k in delivery.CLINICAL_FIELDS},
             "children": children,
             "reason": "",
             **given,
@@ -475,6 +486,16 @@ class EpisodeDeliveryView(ScopedQuerysetMixin, CareAPIView):
             "placenta_at": data["placenta_at"],
             "place": data["place"] or "",
             "line": data["line"] or "",
+            "clinical": (
+                delivery.Clinical(
+                    presentation=data.get("presentation") or "",
+                    labour_onset=data.get("labour_onset") or "",
+                    previous_caesareans=data.get("previous_caesareans"),
+                    perineum=data.get("perineum") or "",
+                )
+                if any(name in data for name in delivery.CLINICAL_FIELDS)
+                else None  # none given: kept as recorded
+            ),
         }
 
     def _correct(self, request: Request, episode: Episode, data: dict[str, Any]) -> Response:

@@ -265,6 +265,8 @@ def test_api_episode_carries_the_outcomes_and_the_births(care):
             "place": "home",
             "mode": "spontaneous",
             "weight_grams": 3300,
+            "apgar_1": None,  # not recorded
+            "apgar_5": None,
             "nicu_admission": True,
             "neonatal_death_on": died.isoformat(),
         }
