@@ -158,9 +158,8 @@ def work_in_progress_estimate(*, today: dt.date) -> WorkEstimate:
 
 def payouts_due(*, today: dt.date) -> Decimal:
     """What the members are owed and the next payout run pays: their ledger entries booked up to today
-    that are payable and unpaid (`ledger.unpaid_totals`, the figures a payout run leaves behind)."""
-    until = midnight(today + dt.timedelta(days=1))
-    return sum((t.due for t in ledger.unpaid_totals(until=until, today=today).values()), ZERO)
+    that are payable and unpaid (the `due` figures `ledger.unpaid_totals` gives, summed)."""
+    return ledger.due_unpaid_total(until=midnight(today + dt.timedelta(days=1)), today=today)
 
 
 def finance_home(*, today: dt.date) -> FinanceHome:
