@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     first = client.get(path)
     if first.status_code != 200:
         sys.exit(f"GET {path}: {first.status_code}")
-    figures = first.context["home"]
+    with tenant_scope(tenant):
+        figures = home.finance_home(today=today)
     print(
         f"ready {figures.ready.lines:,} ({figures.ready.total}), rejected {figures.rejected.lines:,}, deadline "
         f"soon {figures.deadline_soon.lines:,}, waiting {figures.waiting_items:,}, work in progress "

@@ -417,3 +417,18 @@ def unpaid_totals(*, until: dt.datetime, today: dt.date) -> dict[int, Totals]:
                 row["state"], sign * (row["total"] or ZERO)
             )
     return result
+
+
+def due_unpaid_total(*, until: dt.datetime, today: dt.date) -> Decimal:
+    """The members' entries booked before `until` that are due on `today` and no payout has paid: the sum
+    of the `due` column of `unpaid_totals`, asked from the due lines (a few) rather than by the state of
+    every unpaid entry (all of them), so that the finance home can show it on every visit. Call inside
+    tenant_scope."""
+    members = Allocation.objects.filter(
+        kind=AllocationKind.MEMBER, claim_line__in=due_lines(today).values("pk")
+    )
+    row = members.aggregate(
+        made=Sum("amount", filter=Q(created_at__lt=until, paid_in__isnull=True)),
+        undone=Sum("amount", filter=Q(superseded_at__lt=until, reversal_paid_in__isnull=True)),
+    )
+    return (row["made"] or ZERO) - (row["undone"] or ZERO)

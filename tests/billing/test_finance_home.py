@@ -17,6 +17,7 @@ import pytest
 from django.utils import timezone
 
 from billing import finance_home as home
+from billing import ledger
 from billing.models import WorkReason
 from billing.selectors import service_end_bounds
 from igo.dates import add_months
@@ -66,6 +67,10 @@ def test_the_home_adds_up_the_worked_world(h):
     assert (f.work.amount, f.work.phases, f.work.unpriced) == (D("6000.00"), 5, 6)
     # Payable to members: the accepted lines' members' part, 93 % (5 % overhead, 2 % reserve) of 6300.00.
     assert f.payouts_due == D("5859.00")
+    # The same figure as the payout run's own reading of the ledger, summed over the members.
+    with tenant_scope(h.s.tenant):
+        unpaid = ledger.unpaid_totals(until=timezone.now() + dt.timedelta(days=1), today=f.today)
+    assert sum((t.due for t in unpaid.values()), D("0.00")) == f.payouts_due
 
 
 def test_a_term_long_enough_puts_nothing_at_risk(h):
