@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = _("Contracts, claims and revenue split")
+
+    def ready(self) -> None:
+        from billing.finance_home import dashboard_part
+        from igo import dashboard
+
+        dashboard.register(dashboard_part)

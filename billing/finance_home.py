@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, Sum
+from django.utils import timezone
 
 from billing import ledger
 from billing.models import ClaimLine, Contract, ContractTariff, LineStatus, Sign, WorkReason
@@ -24,6 +26,8 @@ from billing.selectors import (
     work_queue,
 )
 from igo.dates import midnight
+from igo.http import TenantRequest
+from igo.models import Role
 from pregnancies.models import ClientInsurance, Episode, EpisodeStatus, Phase
 
 ZERO = Decimal("0.00")
@@ -188,3 +192,11 @@ def finance_home(*, today: dt.date) -> FinanceHome:
     home.work = work_in_progress_estimate(today=today)
     home.payouts_due = payouts_due(today=today)
     return home
+
+
+def dashboard_part(request: TenantRequest) -> dict[str, Any]:
+    """The IGO dashboard of a finance user shows the finance home's money figures instead of head counts
+    (registered with igo.dashboard by BillingConfig.ready)."""
+    if Role.IGO_FINANCE not in request.tenant_roles:
+        return {}
+    return {"home": finance_home(today=timezone.localdate())}

@@ -24,10 +24,9 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from igo import landing, rules, selectors, services
+from igo import dashboard, landing, rules, selectors, services
 from igo.describe import describe_audit, summarise_audit
 from igo.forms import AcceptInvitationForm, InvitationForm, PersonalTokenForm, TenantCreateForm
 from igo.http import AuthedRequest, TenantRequest
@@ -155,11 +154,8 @@ def tenant_dashboard(request: TenantRequest) -> HttpResponse:
         "summary": selectors.tenant_summary(),
         "role_labels": dict(Role.choices),
     }
-    if context["is_finance"]:
-        # Finance watches money, not head counts: the finance home's figures (billing.finance_home).
-        from billing.finance_home import finance_home  # the finance app builds on igo, not the reverse
-
-        context["home"] = finance_home(today=timezone.localdate())
+    # What the apps above igo add (billing: finance's money figures instead of head counts), igo.dashboard.
+    context.update(dashboard.parts_for(request))
     if context["is_admin"]:
         context["open_invitations"] = selectors.invitation_list(open_only=True)[:10]
         context["recent_audit"] = summarise_audit(
