@@ -223,8 +223,27 @@ def _allocate(line: ClaimLine, agreement: QualityAgreement) -> None:
     )
 
 
+PRESTATIE_CODE_LENGTH = 16
+
+
+def indicator_claim_code(indicator: str) -> str:
+    """The prestatie code of an indicator's bonus/malus line: "Q-" and the indicator's code in 16
+    characters. A code that does not fit loses its underscores and then letters from its longest words, one
+    at a time, so that versions of one indicator stay apart ("perinatal_mortality_28d" and
+    "perinatal_mortality_24w_28d" give Q-PERINMORTAL28D and Q-PERIMORT24W28D)."""
+    room = PRESTATIE_CODE_LENGTH - 2
+    code = indicator.upper()
+    if len(code) <= room:
+        return f"Q-{code}"
+    words = [w for w in code.split("_") if w]
+    while sum(map(len, words)) > room:
+        longest = max(range(len(words)), key=lambda i: (len(words[i]), -i))
+        words[longest] = words[longest][:-1]
+    return "Q-" + "".join(words)
+
+
 def prestatie_code(agreement: QualityAgreement) -> str:
-    return f"Q-{agreement.indicator.upper()}"[:16]
+    return indicator_claim_code(agreement.indicator)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from billing.services import batches, quality_claims
 from igo import dates
 from igo.tenancy import tenant_scope
 from pregnancies.models import Birth
+from quality import indicators
 from tests.scenarios.billing import BILLING_NOW, at, portfolio, run
 from tests.scenarios.kz301_reader import parse
 
@@ -295,3 +296,13 @@ def test_a_target_inside_the_interval_gives_neither_bonus_nor_malus_and_says_why
     for agreement in (zk, vgz):
         cell = html.split(f'data-testid="agreement-decision-{agreement.pk}"')[1].split("</td>")[0]
         assert "nog niet te beoordelen" in cell or "not yet decidable" in cell
+
+
+def test_every_indicator_has_its_own_prestatie_code_of_at_most_16_characters() -> None:
+    """The KZ301 prestatie code field holds 16 characters. Cutting "Q-PERINATAL_MORTALITY_28D" at 16 gave the
+    four versions of perinatal mortality one code; each indicator must keep a code of its own."""
+    codes = {code: quality_claims.indicator_claim_code(code) for code in indicators.BY_CODE}
+    assert all(len(c) <= 16 and c.startswith("Q-") for c in codes.values()), codes
+    assert len(set(codes.values())) == len(codes), codes
+    # A short code is kept as it is.
+    assert codes["caesarean"] == "Q-CAESAREAN"
