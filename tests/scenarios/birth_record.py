@@ -1,0 +1,57 @@
+"""Builders for the birth record's derived facts: a woman for the Robson classification and an unsaved
+episode with its births and line transfers for the plausibility checks (pure functions: no database)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pregnancies.models import Birth, Episode, LineTransfer
+from pregnancies.robson import RobsonFacts
+
+DUE = date(2026, 11, 10)
+
+
+def woman(**changes: Any) -> RobsonFacts:
+    """A nulliparous woman with one cephalic child at 40+0 weeks after spontaneous labour (Robson 1);
+    `changes` alter one fact at a time."""
+    values: dict[str, Any] = {
+        "parity": 0,
+        "previous_caesareans": 0,
+        "fetuses": 1,
+        "presentation": "cephalic",
+        "gestational_days": 280,
+        "labour_onset": "spontaneous",
+        **changes,
+    }
+    return RobsonFacts(**values)
+
+
+def episode(**changes: Any) -> Episode:
+    """An unsaved episode due on DUE, parity 0, with nothing of the birth record filled in."""
+    values: dict[str, Any] = {
+        "intake_date": DUE - timedelta(weeks=32),
+        "due_date": DUE,
+        "gestational_age_at_intake": 56,
+        "parity": 0,
+        **changes,
+    }
+    return Episode(**values)
+
+
+def birth(born_at: datetime, number: int = 1, **changes: Any) -> Birth:
+    """An unsaved live-born child, spontaneous, at home, 3,400 g."""
+    values: dict[str, Any] = {
+        "child_number": number,
+        "born_at": born_at,
+        "outcome": "live",
+        "place": "home",
+        "mode": "spontaneous",
+        "weight_grams": 3400,
+        **changes,
+    }
+    return Birth(**values)
+
+
+def line(name: str, at: datetime) -> LineTransfer:
+    return LineTransfer(line=name, effective_at=at)
