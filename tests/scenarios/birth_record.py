@@ -8,6 +8,7 @@ from typing import Any
 
 from pregnancies.models import Birth, Episode, LineTransfer
 from pregnancies.robson import RobsonFacts
+from tests.factories import ClientFactory, EpisodeFactory
 
 DUE = date(2026, 11, 10)
 
@@ -55,3 +56,31 @@ def birth(born_at: datetime, number: int = 1, **changes: Any) -> Birth:
 
 def line(name: str, at: datetime) -> LineTransfer:
     return LineTransfer(line=name, effective_at=at)
+
+
+def stored_birth(episode: Episode, born_at: datetime, **changes: Any) -> Birth:
+    """A child of a stored episode, stored (test data, not under test): live, spontaneous, home, 3,400 g."""
+    values: dict[str, Any] = {
+        "tenant_id": episode.tenant_id,
+        "episode": episode,
+        "child_number": 1,
+        "born_at": born_at,
+        "outcome": "live",
+        "place": "home",
+        "mode": "spontaneous",
+        "weight_grams": 3400,
+        **changes,
+    }
+    return Birth.unscoped.create(**values)
+
+
+def another_episode(tenant: Any, family_name: str, *, due: date) -> Episode:
+    """A second woman of the tenant, due on `due`, with nothing of the birth record yet."""
+    client = ClientFactory(tenant=tenant, family_name=family_name, given_names="Bea")
+    return EpisodeFactory(
+        tenant=tenant,
+        client=client,
+        intake_date=due - timedelta(weeks=30),
+        due_date=due,
+        gestational_age_at_intake=70,
+    )
