@@ -225,9 +225,7 @@ class Tally:
     population: int = 0  # records in the indicator's population, with or without the field it needs
     splits: dict[str, list[Decimal]] = field(default_factory=dict)  # parity group -> [num, den, records]
 
-    def add(
-        self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, group: str = ""
-    ) -> None:
+    def add(self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, group: str = "") -> None:
         self.denominator += Decimal(den)
         self.denominator_episodes.add(episode_id)
         self.records += 1

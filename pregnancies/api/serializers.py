@@ -22,6 +22,7 @@ from pregnancies.models import (
     BirthMode,
     BirthOutcome,
     BirthPlace,
+    Breastfeeding,
     CareEvent,
     Client,
     ClientInsurance,
@@ -427,6 +428,13 @@ class EpisodeDetailSerializer(serializers.ModelSerializer):
         help_text="Why care ended; empty while the episode is open.",
     )
     key_dates = KeyDatesSerializer(source="*", read_only=True)
+    # The birth record's fields: empty while not recorded.
+    presentation = serializers.ChoiceField(choices=Presentation.choices, allow_blank=True, read_only=True)
+    labour_onset = serializers.ChoiceField(choices=LabourOnset.choices, allow_blank=True, read_only=True)
+    perineum = serializers.ChoiceField(choices=Perineum.choices, allow_blank=True, read_only=True)
+    breastfeeding_at_kraamzorg_end = serializers.ChoiceField(
+        choices=Breastfeeding.choices, allow_blank=True, read_only=True
+    )
     births = BirthSerializer(many=True, read_only=True)
     events = serializers.SerializerMethodField()
 

@@ -1,0 +1,86 @@
+"""Builders for the birth record's derived facts: a woman for the Robson classification and an unsaved
+episode with its births and line transfers for the plausibility checks (pure functions: no database)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pregnancies.models import Birth, Episode, LineTransfer
+from pregnancies.robson import RobsonFacts
+from tests.factories import ClientFactory, EpisodeFactory
+
+DUE = date(2026, 11, 10)
+
+
+def woman(**changes: Any) -> RobsonFacts:
+    """A nulliparous woman with one cephalic child at 40+0 weeks after spontaneous labour (Robson 1);
+    `changes` alter one fact at a time."""
+    values: dict[str, Any] = {
+        "parity": 0,
+        "previous_caesareans": 0,
+        "fetuses": 1,
+        "presentation": "cephalic",
+        "gestational_days": 280,
+        "labour_onset": "spontaneous",
+        **changes,
+    }
+    return RobsonFacts(**values)
+
+
+def episode(**changes: Any) -> Episode:
+    """An unsaved episode due on DUE, parity 0, with nothing of the birth record filled in."""
+    values: dict[str, Any] = {
+        "intake_date": DUE - timedelta(weeks=32),
+        "due_date": DUE,
+        "gestational_age_at_intake": 56,
+        "parity": 0,
+        **changes,
+    }
+    return Episode(**values)
+
+
+def birth(born_at: datetime, number: int = 1, **changes: Any) -> Birth:
+    """An unsaved live-born child, spontaneous, at home, 3,400 g."""
+    values: dict[str, Any] = {
+        "child_number": number,
+        "born_at": born_at,
+        "outcome": "live",
+        "place": "home",
+        "mode": "spontaneous",
+        "weight_grams": 3400,
+        **changes,
+    }
+    return Birth(**values)
+
+
+def line(name: str, at: datetime) -> LineTransfer:
+    return LineTransfer(line=name, effective_at=at)
+
+
+def stored_birth(episode: Episode, born_at: datetime, **changes: Any) -> Birth:
+    """A child of a stored episode, stored (test data, not under test): live, spontaneous, home, 3,400 g."""
+    values: dict[str, Any] = {
+        "tenant_id": episode.tenant_id,
+        "episode": episode,
+        "child_number": 1,
+        "born_at": born_at,
+        "outcome": "live",
+        "place": "home",
+        "mode": "spontaneous",
+        "weight_grams": 3400,
+        **changes,
+    }
+    return Birth.unscoped.create(**values)
+
+
+def another_episode(tenant: Any, family_name: str, *, due: date) -> Episode:
+    """A second woman of the tenant, due on `due`, with nothing of the birth record yet."""
+    client = ClientFactory(tenant=tenant, family_name=family_name, given_names="Bea")
+    return EpisodeFactory(
+        tenant=tenant,
+        client=client,
+        intake_date=due - timedelta(weeks=30),
+        due_date=due,
+        gestational_age_at_intake=70,
+    )
