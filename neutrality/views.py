@@ -18,7 +18,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from igo import rules
-from igo.exports import csv_bytes
+from igo.exports import csv_bytes, csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from neutrality import selectors, services
@@ -84,8 +84,13 @@ def neutrality_csv(request: TenantRequest) -> HttpResponse:
         ]
         for r in [*result.rows, result.total]
     ]
-    response = HttpResponse(csv_bytes(header, rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, f"budget-neutrality-{year}.csv")
+    convention = csv_convention(request.GET.get("convention"))
+    response = HttpResponse(
+        csv_bytes(header, rows, convention=convention), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = content_disposition_header(
+        True, csv_filename(f"budget-neutrality-{year}", convention)
+    )
     patch_cache_control(response, private=True, no_store=True)
     return response
 

@@ -30,7 +30,7 @@ from billing.forms import (
     partial_rules_initial,
 )
 from igo import rules
-from igo.exports import csv_bytes, pdf_bytes
+from igo.exports import csv_bytes, csv_convention, csv_filename, pdf_bytes
 from igo.http import TenantRequest
 from igo.views import add_form_errors, form_page, post_only, tenant_view
 from pregnancies import services as care_services
@@ -237,7 +237,12 @@ def simulation_csv(request: TenantRequest, pk: int) -> HttpResponse:
                 row["billed_simulated"] - row["billed_actual"],
             )
         )
-    return _download(csv_bytes(CSV_HEADER, rows), "text/csv; charset=utf-8", f"what-if-{simulation.pk}.csv")
+    convention = csv_convention(request.GET.get("convention"))
+    return _download(
+        csv_bytes(CSV_HEADER, rows, convention=convention),
+        "text/csv; charset=utf-8",
+        csv_filename(f"what-if-{simulation.pk}", convention),
+    )
 
 
 @tenant_view(rules.can_view_finance)

@@ -135,6 +135,7 @@ ACCESS = {
     "quality_export_anonymised": ("get", ADMIN_FINANCE),
     "quality_indicator": ("get", ADMIN_FINANCE),
     "quality_episodes": ("get", ADMIN),
+    "quality_data": ("get", ADMIN),  # issue 20: the data-quality list of birth records
     # payouts to members (issue 14)
     "payout_list": ("get", ADMIN_FINANCE),
     "payout_prepare": ("post", FINANCE),

@@ -3,7 +3,9 @@ see and change what, another IGO's data, and the DBC and mapping forms' field er
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
@@ -51,12 +53,17 @@ def test_the_page_shows_the_table_chart_and_missing_data(n, world_a, client_for)
 
 def test_csv_export_has_the_same_figures(n, world_a, client_for):
     client = client_for(world_a.user(Role.IGO_ADMIN))
-    response = client.get(_url(world_a, "neutrality_csv"), {"year": "2026"})
+    # The international convention asked for; the Dutch one (the default in Dutch) has the same figures.
+    response = client.get(_url(world_a, "neutrality_csv"), {"year": "2026", "convention": "intl"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    lines = response.content.decode("utf-8-sig").splitlines()
+    assert "_intl.csv" in response["Content-Disposition"]
+    lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     maas = next(x for x in lines if n.b.maas.name in x and "Zilveren Kruis" in x)
-    assert maas.split(";")[3:8] == ["520.00", "1650.00", "1130.00", "317.3", "2"]
-    assert lines[-1].split(";")[3:5] == ["2990.00", "4400.00"]
+    assert maas[3:8] == ["520.00", "1650.00", "1130.00", "317.3", "2"]
+    assert lines[-1][3:5] == ["2990.00", "4400.00"]
+    dutch = client.get(_url(world_a, "neutrality_csv"), {"year": "2026", "convention": "nl"})
+    rows = list(csv.reader(io.StringIO(dutch.content.decode("utf-8-sig")), delimiter=";"))
+    assert [[c.replace(",", ".") for c in r] for r in rows] == lines
 
 
 @pytest.mark.parametrize(

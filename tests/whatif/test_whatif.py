@@ -214,8 +214,17 @@ def test_the_pages_serve_finance_log_the_clients_and_refuse_other_roles_and_tena
     body = page.content.decode()
     assert str(w.ordinary.client) in body and "176,70" in body
     assert AccessLogEntry.unscoped.filter(user=w.finance).count() - before == 2  # the two clients shown
+    # In the reader's convention: Dutch (semicolons, decimal comma) by default in the Dutch interface, the
+    # international one on request; the file name says which.
     csv = finance.get(reverse("whatif_csv", args=[slug, simulation.pk]))
-    assert csv.status_code == 200 and b"members;" in csv.content and b"-176.70" in csv.content
+    assert csv.status_code == 200 and b"members;" in csv.content and b";-176,70" in csv.content
+    assert "_nl.csv" in csv["Content-Disposition"]
+    csv = finance.get(reverse("whatif_csv", args=[slug, simulation.pk]), {"convention": "intl"})
+    assert (
+        b"members," in csv.content
+        and b",-176.70" in csv.content
+        and "_intl.csv" in csv["Content-Disposition"]
+    )
     pdf = finance.get(reverse("whatif_pdf", args=[slug, simulation.pk]))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     progress = finance.get(reverse("whatif_progress", args=[slug, simulation.pk]), HTTP_HX_REQUEST="true")
