@@ -126,3 +126,22 @@ def test_a_second_questionnaire_for_an_episode_and_a_wrong_header_are_refused(
             prem_import(tenant=tenant, actor=admin, content=b"episode;sent_on\n1;2025-06-02\n")
         assert header.value.errors[0].row == 1
     assert PremResponse.unscoped.count() == 3
+
+
+def test_the_prem_page_imports_for_administrators_only_and_shows_the_scores(
+    world_a: TenantWorld, eps: dict[str, Episode], client_for
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = f"/t/{world_a.tenant.slug}/quality/prem/?year=2025"
+    assert client_for(world_a.user(Role.IGO_FINANCE)).get(url).status_code == 403
+    admin = client_for(world_a.user(Role.IGO_ADMIN))
+    bad = admin.post(
+        url, {"file": SimpleUploadedFile("p.csv", b"episode;sent_on\n1;2025-06-02\n", "text/csv")}
+    )
+    assert bad.status_code == 400 and 'data-testid="import-errors"' in bad.content.decode()
+    ok = admin.post(url, {"file": SimpleUploadedFile("p.csv", good_file(eps), "text/csv")})
+    assert ok.status_code == 302
+    page = admin.get(url).content.decode()
+    # Dutch number format: response rate 2 of 3 = 66,7 %; overall (4.00 + 2.50) / 2 = 3,25
+    assert "66,7" in page and "3,25" in page
