@@ -135,7 +135,9 @@ class PremResponse(TenantOwned):
         scores = [Decimal(v) for v in self.items.values() if v is not None]
         if self.answered_on is None or not scores:
             return None
-        return (sum(scores) / len(scores)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return (sum(scores, Decimal(0)) / Decimal(len(scores))).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
 
 
 class QualityState(TenantOwned):

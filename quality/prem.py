@@ -257,7 +257,7 @@ class PremSummary:
 def _mean(values: list[Decimal]) -> Decimal | None:
     if not values:
         return None
-    return (sum(values) / len(values)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return (sum(values, Decimal(0)) / Decimal(len(values))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def prem_summary(*, start: date, end: date) -> PremSummary:
