@@ -50,6 +50,12 @@ def can_import_experience(roles: Iterable[str]) -> bool:
     return Role.IGO_ADMIN in set(roles)
 
 
+def can_import_prem(roles: Iterable[str]) -> bool:
+    """Upload the PREM Geboortezorg file of the survey tool: IGO administrators, who answer for the IGO's
+    quality (the platform has no separate quality-officer role)."""
+    return Role.IGO_ADMIN in set(roles)
+
+
 def can_view_finance(roles: Iterable[str]) -> bool:
     return bool({Role.IGO_FINANCE, Role.IGO_ADMIN} & set(roles))
 

@@ -28,17 +28,20 @@ from pregnancies.models import (
     BirthMode,
     BirthOutcome,
     BirthPlace,
+    Breastfeeding,
     CareEvent,
     Episode,
     EventStatus,
     EventType,
+    LabourOnset,
     Line,
     LineTransfer,
+    Perineum,
     Phase,
     Unit,
 )
 from quality.intervals import MET, NOT_MET, UNDECIDABLE, clopper_pearson, decide
-from quality.models import ExperienceResponse
+from quality.models import ExperienceResponse, PremResponse
 
 __all__ = ["MET", "NOT_MET", "UNDECIDABLE"]  # the verdicts of target_decision, for billing's settlement
 
@@ -50,6 +53,9 @@ EARLY_NEONATAL_DAYS = 7  # died on day 0..6
 NEONATAL_DAYS = 28  # died on day 0..27
 LOW_WEIGHT_GRAMS = 2500
 SEVERE_PPH_ML = 1000
+LOW_APGAR = 7  # an Apgar score below this at 5 minutes
+SEVERE_TEARS = (Perineum.THIRD, Perineum.FOURTH)
+MAX_MATERNITY_CARERS = 2  # Zorginzicht: at most two maternity carers per client
 CONTINUITY_TEAM = 4  # "a small team": at most this many professionals before and during labour
 SMALL_NUMBER = 10  # below this denominator a percentage says little; the dashboards warn
 NULLIPARA, MULTIPARA = "nullipara", "multipara"
@@ -64,7 +70,7 @@ class Indicator:
     better: str  # "lower", "higher" or "" (descriptive only)
     numerator_text: Any
     denominator_text: Any
-    basis: str = "woman"  # what one record is: "woman" (a delivery), "child", "hours", "questionnaire"
+    basis: str = "woman"  # "woman" (a delivery), "child", "hours", "questionnaire", "invitation"
     source: Any = ""  # whose definition this follows, and which version of it
     version: int = 1  # the platform's version of the definition (raised when it changes)
     missing_text: Any = ""  # the field whose absence leaves a record out (completeness), if any
@@ -77,7 +83,7 @@ class Indicator:
     def proportion(self) -> bool:
         """A share of records (each counted once in the denominator, at most once in the numerator): it has
         an exact binomial confidence interval. Hours and scores are not proportions."""
-        return self.basis in ("woman", "child")
+        return self.basis in ("woman", "child", "invitation")
 
     def value(self, numerator: Decimal, denominator: Decimal) -> Decimal | None:
         if not denominator:
@@ -90,6 +96,11 @@ _CHILDREN = _("children born from 22+0 weeks, live- and stillborn")
 _PERINED = _("Perined, Perinatale zorg in Nederland: births from 22+0 weeks")
 _OWN = _("the IGO platform's own definition; births from 22+0 weeks as Perined")
 _BLOOD_LOSS = _("blood loss at delivery")
+_KERNSET = _("Kernset Geboortezorg; births from 22+0 weeks as Perined")
+_ZORGINZICHT = _("Zorginzicht, kraamzorg indicators")
+_PREM = _("PREM Geboortezorg (patient-reported experience), imported answers")
+_BREASTFEEDING = _("women whose kraamzorg ended in the month, with a child alive at its end")
+_BREASTFEEDING_FIELD = _("breastfeeding at the end of kraamzorg")
 INDICATORS: tuple[Indicator, ...] = (
     Indicator("caesarean", _("Caesarean section"), "percent", "lower", _("women delivered by caesarean section (of any child)"), _DELIVERIES, source=_PERINED, version=2),
     Indicator("first_line_birth", _("Births under first-line care"), "percent", "", _("women with the midwife responsible at birth"), _DELIVERIES, source=_PERINED, version=2),
@@ -98,9 +109,30 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("place_polyclinic", _("Polyclinic births"), "percent", "", _("women who gave birth in hospital without medical indication"), _DELIVERIES, source=_PERINED, version=2),
     Indicator("place_clinical", _("Clinical births"), "percent", "", _("women who gave birth in hospital under second-line care"), _DELIVERIES, source=_PERINED, version=2),
     Indicator(
+        "referral_before_labour", _("Referral before active labour"), "percent", "lower",
+        _("women transferred from first to second line before the start of active labour"),
+        _("women from 22+0 weeks under first-line care at intake"), source=_OWN,
+    ),
+    Indicator(
         "transfer_in_labour", _("Transfer during labour"), "percent", "lower",
-        _("women transferred from first to second line between the start of labour and placenta + 2 h"),
-        _("women from 22+0 weeks who started labour under first-line care"), source=_OWN, version=2,
+        _("women transferred from first to second line between the start of labour and the birth"),
+        _("women from 22+0 weeks who started labour under first-line care"), source=_OWN, version=3,
+    ),
+    Indicator(
+        "transfer_after_birth", _("Transfer after birth"), "percent", "lower",
+        _("women transferred from first to second line after the birth, up to placenta + 2 h"),
+        _("women from 22+0 weeks under first-line care at the birth"), source=_OWN,
+    ),
+    Indicator(
+        "induction", _("Induction of labour"), "percent", "", _("women whose labour was induced"),
+        _("women from 22+0 weeks with the onset of labour recorded"), source=_KERNSET,
+        missing_text=_("onset of labour"),
+    ),
+    Indicator(
+        "severe_perineal_tear", _("Third- or fourth-degree perineal tear"), "percent", "lower",
+        _("women with a third- or fourth-degree tear"),
+        _("women from 22+0 weeks with a vaginal birth and the perineum recorded"), source=_KERNSET,
+        missing_text=_("perineal damage"),
     ),
     Indicator(
         "preterm", _("Preterm birth"), "percent", "lower", _("children born before 37+0 weeks"), _CHILDREN,
@@ -110,6 +142,12 @@ INDICATORS: tuple[Indicator, ...] = (
         "low_birth_weight", _("Low birth weight"), "percent", "lower",
         _("live-born children under 2,500 g"), _("live-born children from 22+0 weeks with a recorded weight"),
         basis="child", source=_PERINED, version=2, missing_text=_("birth weight"),
+    ),
+    Indicator(
+        "low_apgar", _("Apgar below 7 at 5 minutes"), "percent", "lower",
+        _("live-born children with an Apgar score below 7 at 5 minutes"),
+        _("live-born children from 22+0 weeks with the 5-minute Apgar recorded"), basis="child",
+        source=_KERNSET, missing_text=_("Apgar at 5 minutes"),
     ),
     Indicator(
         "nicu", _("NICU admission"), "percent", "lower", _("live-born children admitted to a NICU"),
@@ -141,10 +179,30 @@ INDICATORS: tuple[Indicator, ...] = (
         basis="child", source=_("international comparison (Euro-Peristat): from 24+0 weeks, up to 28 days"),
     ),
     Indicator(
+        "kraamzorg_below_indication", _("Kraamzorg below the indication"), "percent", "lower",
+        _("clients who received fewer kraamzorg hours than indicated (LIP, last indication)"),
+        _("clients whose kraamzorg ended in the month, with indicated hours"), source=_ZORGINZICHT,
+        missing_text=_("kraamzorg hours indicated"),
+    ),
+    Indicator(
+        "kraamzorg_carers", _("At most two maternity carers"), "percent", "higher",
+        _("clients cared for by at most two maternity carers"),
+        _("clients whose kraamzorg ended in the month, with kraamzorg hours logged"), source=_ZORGINZICHT,
+    ),
+    Indicator(
         "kraamzorg_hours", _("Kraamzorg hours delivered versus indicated"), "percent", "higher",
         _("kraamzorg hours delivered"), _("kraamzorg hours indicated (LIP)"), basis="hours",
-        source=_("the IGO platform's own definition, after Zorginzicht's kraamzorg indicators"),
+        source=_("the IGO platform's own extra, beside Zorginzicht's kraamzorg indicators"),
         missing_text=_("kraamzorg hours indicated"),
+    ),
+    Indicator(
+        "breastfeeding_exclusive", _("Exclusive breastfeeding at the end of kraamzorg"), "percent", "higher",
+        _("women breastfeeding exclusively"), _BREASTFEEDING, source=_KERNSET, missing_text=_BREASTFEEDING_FIELD,
+    ),
+    Indicator(
+        "breastfeeding_any", _("Any breastfeeding at the end of kraamzorg"), "percent", "higher",
+        _("women breastfeeding exclusively or partially"), _BREASTFEEDING, source=_KERNSET,
+        missing_text=_BREASTFEEDING_FIELD,
     ),
     Indicator(
         "continuity", _("Continuity of care"), "percent", "higher",
@@ -152,11 +210,36 @@ INDICATORS: tuple[Indicator, ...] = (
         _("women from 22+0 weeks with care logged before or during labour"), source=_OWN, version=2,
     ),
     Indicator(
+        "prem_score", _("PREM Geboortezorg score"), "score", "higher",
+        _("sum of each answered questionnaire's mean item score"), _("PREM questionnaires answered"),
+        basis="questionnaire", source=_PREM,
+    ),
+    Indicator(
+        "prem_response", _("PREM Geboortezorg response rate"), "percent", "higher",
+        _("PREM questionnaires answered"), _("PREM questionnaires sent in the month"), basis="invitation",
+        source=_PREM,
+    ),
+    Indicator(
         "experience", _("Client experience"), "score", "higher",
         _("sum of overall ratings (1–10)"), _("questionnaires answered"), basis="questionnaire",
-        source=_("the IGO platform's own questionnaire, after the PREM Geboortezorg"),
+        source=_("the IGO platform's own questionnaire, an extra beside the PREM Geboortezorg"),
     ),
 )  # fmt: skip
+# Kernset indicators the platform cannot compute, and why: listed as unavailable, never estimated.
+UNAVAILABLE: tuple[tuple[str, Any, Any], ...] = (
+    (
+        "sga",
+        _("Small for gestational age (< p10)"),
+        _("not computed: the birth-weight reference curves (Perined/Hoftiezer) are not in the platform"),
+    ),
+    (
+        "severe_maternal_morbidity",
+        _("Severe maternal morbidity (LEMMoN)"),
+        _(
+            "not computed: the LEMMoN criteria (ICU admission, eclampsia, uterine rupture, …) are not recorded"
+        ),
+    ),
+)
 BY_CODE = {i.code: i for i in INDICATORS}
 INDICATOR_CHOICES = [(i.code, i.name) for i in INDICATORS]
 # Perinatal mortality: code -> (from gestational days, died before day).
@@ -225,7 +308,9 @@ class Tally:
     population: int = 0  # records in the indicator's population, with or without the field it needs
     splits: dict[str, list[Decimal]] = field(default_factory=dict)  # parity group -> [num, den, records]
 
-    def add(self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, group: str = "") -> None:
+    def add(
+        self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, group: str = ""
+    ) -> None:
         self.denominator += Decimal(den)
         self.denominator_episodes.add(episode_id)
         self.records += 1
@@ -312,7 +397,18 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         ).values_list("pk", flat=True)
     )
     responses = list(ExperienceResponse.objects.filter(answered_on__gte=comp.start, answered_on__lt=comp.end))
-    ids = set(births_by_episode) | kz_episode_ids | {r.episode_id for r in responses}
+    prems = list(
+        PremResponse.objects.filter(
+            Q(sent_on__gte=comp.start, sent_on__lt=comp.end)
+            | Q(answered_on__gte=comp.start, answered_on__lt=comp.end)
+        )
+    )
+    ids = (
+        set(births_by_episode)
+        | kz_episode_ids
+        | {r.episode_id for r in responses}
+        | {p.episode_id for p in prems}
+    )
     episodes = {
         e.pk: e for e in Episode.objects.filter(pk__in=ids).select_related("coordinating_professional")
     }
@@ -335,14 +431,20 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         .values_list("episode_id", "n")
     )
     kz_types = [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if t.is_kraamzorg_hours]
-    kz_hours = dict(
+    kz_hours: dict[int, Decimal] = {}
+    kz_carers: dict[int, int] = {}
+    for episode_id, hours, carers in (
         CareEvent.objects.filter(
             episode_id__in=kz_episode_ids, status=EventStatus.ACTIVE, event_type_id__in=kz_types
         )
         .values("episode_id")
-        .annotate(h=Sum("quantity"))
-        .values_list("episode_id", "h")
-    )
+        .annotate(h=Sum("quantity"), n=Count("professional_id", distinct=True))
+        .values_list("episode_id", "h", "n")
+    ):
+        kz_hours[episode_id], kz_carers[episode_id] = hours, carers
+    kz_births: dict[int, list[Birth]] = defaultdict(list)
+    for b in Birth.objects.filter(episode_id__in=kz_episode_ids):
+        kz_births[b.episode_id].append(b)
 
     for episode_id, births in births_by_episode.items():
         _deliveries(
@@ -354,16 +456,49 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         e = episodes[episode_id]
         day = e.kraamzorg_ended_on or e.postnatal_ended_on
         assert day is not None
+        org = org_of[episode_id]
+        delivered = kz_hours.get(episode_id) or Decimal(0)
         if e.kraamzorg_indicated_hours is None:
-            comp.missing("kraamzorg_hours", day, org_of[episode_id])
+            comp.missing("kraamzorg_hours", day, org)
+            comp.missing("kraamzorg_below_indication", day, org)
         elif e.kraamzorg_indicated_hours:
+            comp.add("kraamzorg_hours", day, org, episode_id, delivered, e.kraamzorg_indicated_hours)
             comp.add(
-                "kraamzorg_hours", day, org_of[episode_id], episode_id,
-                kz_hours.get(episode_id) or Decimal(0), e.kraamzorg_indicated_hours,
-            )  # fmt: skip
+                "kraamzorg_below_indication", day, org, episode_id, delivered < e.kraamzorg_indicated_hours
+            )
+        if episode_id in kz_carers:
+            comp.add("kraamzorg_carers", day, org, episode_id, kz_carers[episode_id] <= MAX_MATERNITY_CARERS)
+        if e.kraamzorg_ended_on is not None:
+            _breastfeeding(comp, e, kz_births[episode_id], org)
     for r in responses:
         comp.add("experience", r.answered_on, org_of.get(r.episode_id), r.episode_id, r.overall)
+    for p in prems:
+        org = org_of.get(p.episode_id)
+        comp.add("prem_response", p.sent_on, org, p.episode_id, p.answered_on is not None)
+        score = p.mean_score()
+        if p.answered_on is not None and score is not None:
+            comp.add("prem_score", p.answered_on, org, p.episode_id, score)
     return comp.tallies
+
+
+def _breastfeeding(comp: Computation, e: Episode, births: list[Birth], org: int | None) -> None:
+    """Breastfeeding at the end of kraamzorg, per woman with a child alive at that day (a woman whose
+    children all died is not asked)."""
+    day = e.kraamzorg_ended_on
+    assert day is not None
+    alive = any(
+        b.outcome == BirthOutcome.LIVE and (b.neonatal_death_on is None or b.neonatal_death_on > day)
+        for b in births
+    )
+    if not alive:
+        return
+    if not e.breastfeeding_at_kraamzorg_end:
+        comp.missing("breastfeeding_exclusive", day, org)
+        comp.missing("breastfeeding_any", day, org)
+        return
+    feeding = e.breastfeeding_at_kraamzorg_end
+    comp.add("breastfeeding_exclusive", day, org, e.pk, feeding == Breastfeeding.EXCLUSIVE)
+    comp.add("breastfeeding_any", day, org, e.pk, feeding != Breastfeeding.NONE)
 
 
 def gestational_days(episode: Episode, born_at: datetime) -> int:
@@ -389,18 +524,59 @@ def _deliveries(
     comp.add("first_line_birth", day, org, e.pk, line == Line.FIRST)
     for place, code in _PLACE_CODES.items():
         comp.add(code, day, org, e.pk, first.place == place)
-    if e.labour_started_at is not None and _line_at(transfers, e.labour_started_at) == Line.FIRST:
-        until = e.placenta_plus_2h_at or (births[-1].born_at + timedelta(hours=2))
-        moved = any(
-            t.line == Line.SECOND and e.labour_started_at <= t.effective_at <= until for t in transfers
-        )
-        comp.add("transfer_in_labour", day, org, e.pk, moved)
+    _transfers(comp, e, births, transfers, day, org)
+    if not e.labour_onset:
+        comp.missing("induction", day, org)
+    else:
+        comp.add("induction", day, org, e.pk, e.labour_onset == LabourOnset.INDUCED)
+    if any(b.mode != BirthMode.CAESAREAN for b in births):
+        if not e.perineum:
+            comp.missing("severe_perineal_tear", day, org)
+        else:
+            comp.add("severe_perineal_tear", day, org, e.pk, e.perineum in SEVERE_TEARS)
     if e.blood_loss_ml is None:
         comp.missing("severe_pph", day, org)
     else:
         comp.add("severe_pph", day, org, e.pk, e.blood_loss_ml >= SEVERE_PPH_ML)
     if e.pk in professionals:
         comp.add("continuity", day, org, e.pk, professionals[e.pk] <= CONTINUITY_TEAM)
+
+
+def _moved(transfers: list[LineTransfer], after: datetime, until: datetime, *, inclusive: bool) -> bool:
+    """Whether the line moved to the second line in (after, until], or [after, until] when inclusive."""
+    return any(
+        t.line == Line.SECOND
+        and (after <= t.effective_at if inclusive else after < t.effective_at)
+        and t.effective_at <= until
+        for t in transfers
+    )
+
+
+def _transfers(
+    comp: Computation,
+    e: Episode,
+    births: list[Birth],
+    transfers: list[LineTransfer],
+    day: date,
+    org: int | None,
+) -> None:
+    """The three moments a woman may move from the first to the second line, each its own indicator:
+    before active labour (of the women under first-line care at intake), during labour (start of labour
+    up to the birth of the last child) and after the birth (up to placenta + 2 h, or birth + 2 h when
+    that is not recorded). Without a recorded start of labour, the birth closes the first window."""
+    last_birth = births[-1].born_at
+    labour = e.labour_started_at
+    if transfers and transfers[0].line == Line.FIRST:
+        before = labour or births[0].born_at
+        referred = any(t.line == Line.SECOND and t.effective_at < before for t in transfers)
+        comp.add("referral_before_labour", day, org, e.pk, referred)
+    if labour is not None and _line_at(transfers, labour) == Line.FIRST:
+        comp.add("transfer_in_labour", day, org, e.pk, _moved(transfers, labour, last_birth, inclusive=True))
+    if _line_at(transfers, last_birth) == Line.FIRST:
+        until = e.placenta_plus_2h_at or (last_birth + timedelta(hours=2))
+        comp.add(
+            "transfer_after_birth", day, org, e.pk, _moved(transfers, last_birth, until, inclusive=False)
+        )
 
 
 def _child(comp: Computation, e: Episode, b: Birth, org: int | None) -> None:
@@ -418,6 +594,10 @@ def _child(comp: Computation, e: Episode, b: Birth, org: int | None) -> None:
         else:
             comp.add("low_birth_weight", day, org, e.pk, b.weight_grams < LOW_WEIGHT_GRAMS)
         comp.add("nicu", day, org, e.pk, b.nicu_admission)
+        if b.apgar_5 is None:
+            comp.missing("low_apgar", day, org)
+        else:
+            comp.add("low_apgar", day, org, e.pk, b.apgar_5 < LOW_APGAR)
     lived_days = None if b.neonatal_death_on is None else (b.neonatal_death_on - day).days
     for code, (from_days, within_days) in PERINATAL_VARIANTS.items():
         if ga >= from_days:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -98,6 +100,44 @@ class ExperienceResponse(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.episode_id} {self.overall}"
+
+
+class PremResponse(TenantOwned):
+    """One PREM Geboortezorg questionnaire sent to a client (one per episode), imported from the survey
+    tool's file: when it was sent, and, once she answered, when and her score per item (items left blank
+    are absent). The item names are quality.prem.PREM_ITEMS; an unanswered questionnaire counts in the
+    response rate only."""
+
+    episode = models.OneToOneField(
+        "pregnancies.Episode", on_delete=models.PROTECT, related_name="prem_response"
+    )
+    sent_on = models.DateField(_("sent on"))
+    answered_on = models.DateField(_("answered on"), null=True, blank=True)
+    items = models.JSONField(_("item scores"), default=dict)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("PREM Geboortezorg response")
+        ordering = ["-sent_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(answered_on__isnull=True) | Q(answered_on__gte=models.F("sent_on")),
+                name="prem_answered_after_sent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.episode_id} {self.sent_on}"
+
+    def mean_score(self) -> Decimal | None:
+        """The mean of the answered items, to two decimals; None when nothing was answered."""
+        scores = [Decimal(v) for v in self.items.values() if v is not None]
+        if self.answered_on is None or not scores:
+            return None
+        return (sum(scores, Decimal(0)) / Decimal(len(scores))).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
 
 
 class QualityState(TenantOwned):

@@ -30,7 +30,12 @@ _DELIVERY_OR_CHILD = {
     "caesarean", "first_line_birth", "place_home", "place_birth_centre", "place_polyclinic",
     "place_clinical", "transfer_in_labour", "preterm", "severe_pph", "continuity",
     "low_birth_weight", "nicu", "perinatal_mortality", "perinatal_mortality_28d",
-    "perinatal_mortality_24w", "perinatal_mortality_24w_28d",
+    "perinatal_mortality_24w", "perinatal_mortality_24w_28d", "referral_before_labour",
+    "transfer_after_birth", "induction", "severe_perineal_tear", "low_apgar",
+}  # fmt: skip
+_KRAAMZORG = {
+    "kraamzorg_hours", "kraamzorg_below_indication", "kraamzorg_carers", "breastfeeding_exclusive",
+    "breastfeeding_any",
 }  # fmt: skip
 ROLLING_MONTHS = 12
 
@@ -357,7 +362,9 @@ def episodes_behind(*, value: IndicatorValue | None, part: str) -> list[EpisodeR
     ids = value.numerator_episodes if part == "numerator" else value.denominator_episodes
     episodes = (
         Episode.objects.filter(pk__in=ids)
-        .select_related("client", "coordinating_professional__organisation", "experience_response")
+        .select_related(
+            "client", "coordinating_professional__organisation", "experience_response", "prem_response"
+        )
         .prefetch_related(Prefetch("births", queryset=Birth.objects.order_by("born_at")))
         .order_by("client__family_name", "client__given_names", "pk")
     )
@@ -369,9 +376,14 @@ def _counted_on(code: str, episode: Episode, month: date) -> date | None:
         days = [timezone.localtime(b.born_at).date() for b in episode.births.all()]
         in_month = [d for d in days if d.replace(day=1) == month]
         return min(in_month, default=None)
-    if code == "kraamzorg_hours":
+    if code in _KRAAMZORG:
         return episode.kraamzorg_ended_on or episode.postnatal_ended_on
     if code == "experience":
         response = getattr(episode, "experience_response", None)
         return response.answered_on if response is not None else None
+    if code in ("prem_score", "prem_response"):
+        prem = getattr(episode, "prem_response", None)
+        if prem is None:
+            return None
+        return prem.sent_on if code == "prem_response" else prem.answered_on
     return None

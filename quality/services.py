@@ -16,7 +16,7 @@ from igo.models import Tenant, User
 from pregnancies.models import AccessAction, Birth, Episode
 from pregnancies.services import access_log
 from quality import indicators
-from quality.models import ExperienceResponse, ExperienceSource, IndicatorValue, QualityState
+from quality.models import ExperienceResponse, ExperienceSource, IndicatorValue, PremResponse, QualityState
 
 FULL_MONTHS = 25  # the nightly run recomputes this many months back (two years and the current month)
 
@@ -70,6 +70,10 @@ def _months_of(episode_ids: list[int]) -> set[date]:
         "answered_on", flat=True
     ):
         months.add(day.replace(day=1))
+    for sent, answered in PremResponse.objects.filter(episode_id__in=episode_ids).values_list(
+        "sent_on", "answered_on"
+    ):
+        months.update(d.replace(day=1) for d in (sent, answered) if d is not None)
     return months
 
 

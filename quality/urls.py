@@ -8,6 +8,7 @@ urlpatterns = [
     path("quality/data/", data_quality_views.quality_data, name="quality_data"),
     path("quality/recompute/", views.quality_recompute, name="quality_recompute"),
     path("quality/experience/import/", views.experience_import, name="experience_import"),
+    path("quality/prem/", views.prem_page, name="prem_page"),
     path("quality/export.csv", views.quality_export_csv, name="quality_export_csv"),
     path("quality/export.pdf", views.quality_export_pdf, name="quality_export_pdf"),
     path("quality/anonymised.csv", views.quality_export_anonymised, name="quality_export_anonymised"),

@@ -25,7 +25,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from igo import rules
+from igo import csv_upload, rules
 from igo.exports import csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.services import audit_record
@@ -34,7 +34,7 @@ from pregnancies import services as care_services
 from pregnancies.models import AccessAction, Episode
 from pregnancies.views import episode_page_refused
 from providers.models import MemberOrganisation
-from quality import exports, selectors, tasks
+from quality import exports, prem, selectors, tasks
 from quality.charts import comparison_chart, trend_chart
 from quality.experience import COLUMNS as EXPERIENCE_COLUMNS
 from quality.experience import MAX_BYTES as MAX_IMPORT_BYTES
@@ -46,7 +46,7 @@ from quality.experience import (
     maternity_period_end,
 )
 from quality.forms import ExperienceForm, ExperienceImportForm, ExperienceLookupForm, YearForm
-from quality.indicators import BY_CODE, SMALL_NUMBER, Indicator
+from quality.indicators import BY_CODE, SMALL_NUMBER, UNAVAILABLE, Indicator
 from quality.models import ExperienceResponse
 from quality.services import experience_record
 
@@ -76,6 +76,8 @@ def _common(request: TenantRequest, year: int, form: YearForm) -> dict[str, Any]
         "can_recompute": rules.can_manage_quality(roles),
         "can_drill_down": rules.can_view_quality_episodes(roles),
         "can_import_experience": rules.can_import_experience(roles),
+        "can_import_prem": rules.can_import_prem(roles),
+        "unavailable": UNAVAILABLE,
     }
 
 
@@ -322,5 +324,57 @@ def experience_import(request: TenantRequest) -> HttpResponse:
         request,
         "quality/experience_import.html",
         {"form": form, "lookup": lookup, "errors": errors, "columns": EXPERIENCE_COLUMNS},
+        status=status,
+    )
+
+
+# --- the PREM Geboortezorg ------------------------------------------------------------------------------
+
+
+@tenant_view(rules.can_import_prem)
+def prem_page(request: TenantRequest) -> HttpResponse:
+    """The PREM Geboortezorg scores of a year (per item, overall, response rate; aggregates only) and the
+    import of the survey tool's file (all or nothing)."""
+    year, form = _year(request)
+    upload_form = ExperienceImportForm()
+    errors: list[csv_upload.RowError] = []
+    status = 200
+    if request.method == "POST":
+        status = 400
+        upload_form = ExperienceImportForm(request.POST, request.FILES)
+        if upload_form.is_valid():
+            upload = upload_form.cleaned_data["file"]
+            try:
+                stored = prem.prem_import(
+                    tenant=request.tenant,
+                    actor=request.user,
+                    content=upload.read(prem.MAX_BYTES + 1),
+                    filename=upload.name or "",
+                )
+            except prem.PremImportError as exc:
+                errors = list(exc.errors)
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(n)s PREM questionnaire imported from %(name)s.",
+                        "%(n)s PREM questionnaires imported from %(name)s.",
+                        len(stored),
+                    )
+                    % {"n": len(stored), "name": upload.name},
+                )
+                return redirect("prem_page", tenant_slug=request.tenant.slug)
+    summary = prem.prem_summary(start=dt.date(year, 1, 1), end=dt.date(year + 1, 1, 1))
+    return render(
+        request,
+        "quality/prem.html",
+        {
+            **_common(request, year, form),
+            "form": upload_form,
+            "errors": errors,
+            "columns": prem.COLUMNS,
+            "scale": prem.PREM_SCALE,
+            "summary": summary,
+        },
         status=status,
     )

@@ -71,6 +71,7 @@ ACCESS = {
     "birth_outcome": ("post", CLINICAL),
     "experience_create": ("post", CLINICAL | ADMIN),
     "experience_import": ("get", ADMIN),
+    "prem_page": ("get", ADMIN),
     "episode_end": ("post", OBSTETRIC),
     "episode_line": ("post", OBSTETRIC),
     "client_insurance": ("post", CLINICAL),

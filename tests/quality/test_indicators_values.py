@@ -33,7 +33,10 @@ EXPECTED_VALUE: dict[tuple[str, dt.date], str] = {
     ("place_home", MAR): "12.5",  # 1/8
     ("place_clinical", APR): "25.0",  # 1/4
     ("transfer_in_labour", MAR): "20.0",  # 1/5
-    ("transfer_in_labour", APR): "33.3",  # 1/3 = 33.33
+    ("transfer_in_labour", APR): "0.0",  # 0/3 (E11 moved after the birth)
+    ("transfer_after_birth", APR): "33.3",  # 1/3 = 33.33
+    ("referral_before_labour", MAR): "37.5",  # 3/8
+    ("kraamzorg_below_indication", APR): "66.7",  # 2/3 = 66.67
     ("preterm", MAR): "12.5",  # 1/8
     ("low_birth_weight", MAR): "33.3",  # 2/6
     ("nicu", MAR): "14.3",  # 1/7 = 14.29
@@ -130,8 +133,9 @@ def test_a_month_computed_alone_equals_its_part_of_a_longer_run(d: Data) -> None
 def test_compute_reads_in_a_fixed_number_of_queries(d: Data) -> None:
     with tenant_scope(d.s.tenant), CaptureQueriesContext(connection) as queries:
         compute(start=MAR, end=MAY)
-    # births, kraamzorg episodes, answers, episodes, transfers, professionals, hour types, hours
-    assert len(queries) <= 8
+    # births, kraamzorg episodes, answers, PREM answers, episodes, transfers, professionals, hour types,
+    # hours and carers, births of the kraamzorg episodes
+    assert len(queries) <= 10
 
 
 def test_indicator_values_of_the_totals(d: Data) -> None:

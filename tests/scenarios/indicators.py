@@ -380,6 +380,18 @@ def dataset(world: TenantWorld) -> Data:
 #
 # code -> month -> org -> (numerator, denominator, numerator episodes, denominator episodes)
 Row = tuple[int, int, str, str]
+
+
+def _unrecorded(codes: tuple[str, ...], *, mar: str, apr: str) -> dict[str, Any]:
+    """Tables of indicators whose field no episode records: 0 of 0 for each organisation listed."""
+    return {
+        code: {MAR: dict.fromkeys(mar.split(), _NONE), APR: dict.fromkeys(apr.split(), _NONE)}
+        for code in codes
+    }
+
+
+_NONE = (0, 0, "", "")
+
 EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
     "caesarean": {
         # E5 caesarean; E6's second twin by caesarean makes the delivery caesarean. April: E8.
@@ -464,8 +476,8 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
     },
     "transfer_in_labour": {
         # Denominator: labour started in first line (E5 E6 E7 started in second; E8 had no labour; E10
-        # moved the evening before). E2 inside the window; E4 one hour after placenta + 2 h: outside.
-        # E11: no placenta + 2 h, window to birth + 2 h (12:00), transfer at 11:30: inside.
+        # moved the evening before). E2 inside the window (start of labour up to the birth); E4 after the
+        # birth. E11: transfer at 11:30 after the birth: a transfer after birth (version 3), not in labour.
         MAR: {
             "*": (1, 5, "E2", "E1 E2 E3 E4 E12"),
             "P": (1, 2, "E2", "E1 E2"),
@@ -473,9 +485,42 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (0, 1, "", "E12"),
         },
         APR: {
+            "*": (0, 3, "", "E9 E11 E13"),
+            "P": (0, 1, "", "E9"),
+            "S": (0, 2, "", "E11 E13"),
+        },
+    },
+    "transfer_after_birth": {
+        # Denominator: first line at the (last) child's birth: March E1 E3 E4 E12 (E2 moved during labour,
+        # E5 E6 E7 before it); April E9 E11 E13 (E8 second line from intake). E4's transfer at 12:00 lies
+        # after placenta + 2 h (11:00): outside. E11 (no placenta + 2 h): transfer at 11:30, after the birth
+        # and before birth + 2 h (12:00): inside, where it counted as "in labour" before version 3.
+        MAR: {
+            "*": (0, 4, "", "E1 E3 E4 E12"),
+            "P": (0, 1, "", "E1"),
+            "S": (0, 2, "", "E3 E4"),
+            "H": (0, 1, "", "E12"),
+        },
+        APR: {
             "*": (1, 3, "E11", "E9 E11 E13"),
             "P": (0, 1, "", "E9"),
             "S": (1, 2, "E11", "E11 E13"),
+        },
+    },
+    "referral_before_labour": {
+        # Denominator: first line at intake, born from 22+0 weeks: all March deliveries (8); April E9 E11
+        # E13 (E8 second line from intake; E10 at 21+6 outside the population). Numerator: moved to the
+        # second line before the start of labour: E5 (1 Feb), E6 (1 Mar), E7 (20 Mar, labour on the 21st).
+        MAR: {
+            "*": (3, 8, "E5 E6 E7", "E1 E2 E3 E4 E5 E6 E7 E12"),
+            "P": (1, 3, "E6", "E1 E2 E6"),
+            "S": (1, 3, "E7", "E3 E4 E7"),
+            "H": (1, 2, "E5", "E5 E12"),
+        },
+        APR: {
+            "*": (0, 3, "", "E9 E11 E13"),
+            "P": (0, 1, "", "E9"),
+            "S": (0, 2, "", "E11 E13"),
         },
     },
     "preterm": {
@@ -611,6 +656,42 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
             "H": (82, 98, "E5 E12", "E5 E12"),
         },
     },
+    "kraamzorg_below_indication": {
+        # The clients of the kraamzorg_hours table, one each: below the indication are E3 (40 < 45), E5
+        # (30 < 49) and E13 (45 < 49); E1 (49 = 49) and E12 (52 > 49) are not.
+        MAR: {
+            "*": (1, 2, "E3", "E1 E3"),
+            "P": (0, 1, "", "E1"),
+            "S": (1, 1, "E3", "E3"),
+        },
+        APR: {
+            "*": (2, 3, "E5 E13", "E5 E12 E13"),
+            "S": (1, 1, "E13", "E13"),
+            "H": (1, 2, "E5", "E5 E12"),
+        },
+    },
+    "kraamzorg_carers": {
+        # Clients with kraamzorg hours logged (E1 E3; E5 E12 E13), all by the one maternity carer "kz":
+        # every one has at most two carers. E2 and E4 had no kraamzorg hours logged.
+        MAR: {
+            "*": (2, 2, "E1 E3", "E1 E3"),
+            "P": (1, 1, "E1", "E1"),
+            "S": (1, 1, "E3", "E3"),
+        },
+        APR: {
+            "*": (3, 3, "E5 E12 E13", "E5 E12 E13"),
+            "S": (1, 1, "E13", "E13"),
+            "H": (2, 2, "E5 E12", "E5 E12"),
+        },
+    },
+    # Fields these episodes leave unrecorded: their population is counted (completeness 0), nothing else;
+    # tests/quality/test_kernset_indicators.py computes these on records that have them. Breastfeeding:
+    # women whose kraamzorg ended in the month (not E5: postnatal end only) with a child alive then.
+    **_unrecorded(("induction", "severe_perineal_tear", "low_apgar"), mar="* P S H", apr="* P S"),
+    **_unrecorded(("breastfeeding_exclusive", "breastfeeding_any"), mar="* P S", apr="* S H"),
+    # No PREM answers imported in this scenario: no values (tests/quality/test_prem.py).
+    "prem_score": {},
+    "prem_response": {},
     "continuity": {
         # Deliveries with active prenatal/natal care logged: March E1 (3), E2 (5), E3 (4), E5 (2); E12
         # has postnatal care only. April E9 (2), E11 (1), E13 (5).
