@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -45,7 +46,9 @@ class FhirImportView(APIView):
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
-        too_big = importing.Issue("too-costly", "Bundle", f"The Bundle is larger than {limit // 1024} KB.")
+        too_big = importing.Issue(
+            "too-costly", "Bundle", _("The Bundle is larger than %(kb)s KB.") % {"kb": limit // 1024}
+        )
         if declared > limit:
             return _outcome([too_big], 413)
         # Read past the size check, not through request.body (DATA_UPLOAD_MAX_MEMORY_SIZE would refuse).
