@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.http import Http404
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +38,17 @@ class FhirImportView(APIView):
     parser_classes: list[Any] = []  # the body is read here, within the size limit
     throttle_classes: list[Any] = []
 
+    @extend_schema(
+        request={FHIR_JSON: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiTypes.OBJECT,
+            413: OpenApiTypes.OBJECT,
+            422: OpenApiTypes.OBJECT,
+        },
+        description="A FHIR R4 transaction Bundle of care (docs/fhir.md); answers a transaction-response "
+        "Bundle, or an OperationOutcome listing every problem (nothing stored).",
+    )
     def post(self, request: Request, tenant_slug: str) -> Response:
         key = request.auth
         assert isinstance(key, MemberApiKey)
