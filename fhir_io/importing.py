@@ -187,6 +187,7 @@ class _Mapper:
         self.clients: dict[int, Client] = {}  # by the index of the Patient entry
         self.professionals: dict[int, Professional] = {}
         self.episodes: dict[int, Episode] = {}
+        self.open_episodes: dict[int, Episode | None] = {}  # by client id
         self.types: dict[int, EventType] = {}
         self.mappings: dict[tuple[str, str], int] = {}
 
@@ -276,8 +277,11 @@ class _Mapper:
             self.professionals[i] = professional
 
     def open_episode(self, client: Client) -> Episode | None:
-        found = list(Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE)[:2])
-        return found[0] if len(found) == 1 else None
+        """The client's one open pregnancy (None when she has none or several); read once per client."""
+        if client.pk not in self.open_episodes:
+            found = list(Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE)[:2])
+            self.open_episodes[client.pk] = found[0] if len(found) == 1 else None
+        return self.open_episodes[client.pk]
 
     def episodes_of_care(self) -> None:
         for i, resource, at in self.of_kind("EpisodeOfCare"):
