@@ -6,6 +6,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,6 +38,17 @@ class FhirImportView(APIView):
     parser_classes: list[Any] = []  # the body is read here, within the size limit
     throttle_classes: list[Any] = []
 
+    @extend_schema(
+        request={FHIR_JSON: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiTypes.OBJECT,
+            413: OpenApiTypes.OBJECT,
+            422: OpenApiTypes.OBJECT,
+        },
+        description="A FHIR R4 transaction Bundle of care (docs/fhir.md); answers a transaction-response "
+        "Bundle, or an OperationOutcome listing every problem (nothing stored).",
+    )
     def post(self, request: Request, tenant_slug: str) -> Response:
         key = request.auth
         assert isinstance(key, MemberApiKey)
@@ -45,7 +59,9 @@ class FhirImportView(APIView):
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
-        too_big = importing.Issue("too-costly", "Bundle", f"The Bundle is larger than {limit // 1024} KB.")
+        too_big = importing.Issue(
+            "too-costly", "Bundle", _("The Bundle is larger than %(kb)s KB.") % {"kb": limit // 1024}
+        )
         if declared > limit:
             return _outcome([too_big], 413)
         # Read past the size check, not through request.body (DATA_UPLOAD_MAX_MEMORY_SIZE would refuse).

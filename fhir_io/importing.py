@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,7 @@ import pydantic
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from fhir.resources.R4B.bundle import Bundle
 
 from fhir_io import systems
@@ -105,15 +107,17 @@ def parse(raw: bytes) -> Bundle:
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise Refused([Issue("structure", "Bundle", f"The body is not valid JSON: {exc}")]) from exc
+        raise Refused(
+            [Issue("structure", "Bundle", _("The body is not valid JSON: %(error)s") % {"error": exc})]
+        ) from exc
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
-        raise Refused([Issue("structure", "Bundle", "Send one FHIR Bundle (resourceType Bundle).")])
+        raise Refused([Issue("structure", "Bundle", _("Send one FHIR Bundle (resourceType Bundle)."))])
     issues: list[Issue] = []
     if data.get("type") != "transaction":
-        issues.append(Issue("value", "Bundle.type", "The Bundle must be of type transaction."))
+        issues.append(Issue("value", "Bundle.type", _("The Bundle must be of type transaction.")))
     entries = data.get("entry")
     if not isinstance(entries, list) or not entries:
-        issues.append(Issue("required", "Bundle.entry", "The Bundle has no entries."))
+        issues.append(Issue("required", "Bundle.entry", _("The Bundle has no entries.")))
         entries = []
     for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -123,8 +127,11 @@ def parse(raw: bytes) -> Bundle:
                 Issue(
                     "not-supported",
                     f"Bundle.entry[{i}].resource",
-                    f"Resource type {kind!r} is not imported; send Patient, Practitioner, EpisodeOfCare, "
-                    "Encounter or Procedure.",
+                    _(
+                        "Resource type %(kind)s is not imported; send Patient, Practitioner, EpisodeOfCare, "
+                        "Encounter or Procedure."
+                    )
+                    % {"kind": kind},
                 )
             )
     if issues:
@@ -155,159 +162,207 @@ def _ref(reference: Any) -> str | None:
 
 def import_bundle(*, bundle: Bundle, key: MemberApiKey) -> Result:
     """Map and store the Bundle for the key's member, or raise Refused listing every problem."""
-    member = key.account.organisation
-    actor = key.account.user
+    mapper = _Mapper(bundle, key)
+    planned = mapper.plan()
+    if mapper.issues:
+        raise Refused(mapper.issues)
     issues: list[Issue] = []
-    entries: list[Any] = list(bundle.entry or [])  # the resources are typed as Resource: read them as Any
-    by_url: dict[str, tuple[int, Any]] = {}
-    seen: dict[tuple[str, str, str], int] = {}
-    for i, entry in enumerate(entries):
-        resource = entry.resource
-        if entry.fullUrl:
-            if entry.fullUrl in by_url:
-                issues.append(Issue("duplicate", f"Bundle.entry[{i}].fullUrl", "This fullUrl is used twice."))
-            by_url[entry.fullUrl] = (i, resource)
-        ident = _identifier(resource)
-        if ident is not None:
+    with transaction.atomic():  # a Refused raised inside rolls back every event written before it
+        result = _store(planned, member=mapper.member, actor=mapper.actor, types=mapper.types, issues=issues)
+        if issues:
+            raise Refused(issues)
+    return result
+
+
+class _Mapper:
+    """Reads the Bundle's entries into the IGO's rows, one resource type after the other, noting every
+    problem in `issues` (nothing is written here but the access log of the clients found)."""
+
+    def __init__(self, bundle: Bundle, key: MemberApiKey):
+        self.member = key.account.organisation
+        self.actor = key.account.user
+        self.issues: list[Issue] = []
+        self.entries: list[Any] = list(bundle.entry or [])  # resources typed as Resource: read as Any
+        self.by_url: dict[str, tuple[int, Any]] = {}
+        self.clients: dict[int, Client] = {}  # by the index of the Patient entry
+        self.professionals: dict[int, Professional] = {}
+        self.episodes: dict[int, Episode] = {}
+        self.open_episodes: dict[int, Episode | None] = {}  # by client id
+        self.types: dict[int, EventType] = {}
+        self.mappings: dict[tuple[str, str], int] = {}
+
+    def problem(self, code: str, at: str, text: str) -> None:
+        self.issues.append(Issue(code, at, text))
+
+    def of_kind(self, *kinds: str) -> Iterator[tuple[int, Any, str]]:
+        for i, entry in enumerate(self.entries):
+            if entry.resource.get_resource_type() in kinds:
+                yield i, entry.resource, f"Bundle.entry[{i}].resource"
+
+    def plan(self) -> list[Planned]:
+        self.index()
+        self.patients()
+        self.practitioners()
+        if self.clients:  # the BSNs looked up are reads of those clients' records (NEN 7513)
+            log_read(actor=self.actor, clients=list(self.clients.values()))
+        self.episodes_of_care()
+        self.types = {t.pk: t for t in EventType.objects.all()}
+        self.mappings = {
+            (m.system, m.code): m.event_type_id
+            for m in CodeMapping.objects.all().only("system", "code", "event_type_id")
+        }
+        return [plan for i, resource, at in self.of_kind(*CARE_TYPES) if (plan := self.care(i, resource, at))]
+
+    def index(self) -> None:
+        """fullUrls for references; identifiers that occur twice."""
+        seen: dict[tuple[str, str, str], int] = {}
+        for i, entry in enumerate(self.entries):
+            resource = entry.resource
+            if entry.fullUrl:
+                if entry.fullUrl in self.by_url:
+                    self.problem("duplicate", f"Bundle.entry[{i}].fullUrl", _("This fullUrl is used twice."))
+                self.by_url[entry.fullUrl] = (i, resource)
+            ident = _identifier(resource)
+            if ident is None:
+                continue
             k = (resource.get_resource_type(), *ident)
             if k in seen:
-                issues.append(
-                    Issue(
-                        "duplicate",
-                        f"Bundle.entry[{i}].resource.identifier",
-                        f"The identifier {ident[0]}|{ident[1]} is also in entry {seen[k]}.",
-                    )
+                self.problem(
+                    "duplicate",
+                    f"Bundle.entry[{i}].resource.identifier",
+                    _("The identifier %(system)s|%(value)s is also in entry %(other)s.")
+                    % {"system": ident[0], "value": ident[1], "other": seen[k]},
                 )
             seen.setdefault(k, i)
 
-    clients: dict[int, Client] = {}  # entry index of a Patient -> client
-    professionals: dict[int, Professional] = {}
-    episodes: dict[int, Episode] = {}
-
-    def resolve(reference: Any, kind: str, at: str) -> int | None:
-        url = _ref(reference)
-        found = by_url.get(url or "")
+    def resolve(self, reference: Any, kind: str, at: str) -> int | None:
+        """The index of the entry of `kind` a reference names by its fullUrl."""
+        found = self.by_url.get(_ref(reference) or "")
         if found is None or found[1].get_resource_type() != kind:
-            issues.append(Issue("not-found", at, f"Refer to a {kind} entry of this Bundle by its fullUrl."))
+            self.problem(
+                "not-found",
+                at,
+                _("Refer to a %(kind)s entry of this Bundle by its fullUrl.") % {"kind": kind},
+            )
             return None
         return found[0]
 
-    for i, entry in enumerate(entries):
-        resource = entry.resource
-        kind = resource.get_resource_type()
-        at = f"Bundle.entry[{i}].resource"
-        if kind == "Patient":
+    def patients(self) -> None:
+        for i, resource, at in self.of_kind("Patient"):
             bsn = _identifier(resource, systems.BSN)
             if bsn is None:
-                issues.append(Issue("required", f"{at}.identifier", "The patient has no BSN identifier."))
+                self.problem("required", f"{at}.identifier", _("The patient has no BSN identifier."))
                 continue
             client = Client.objects.filter(bsn=bsn[1]).first()  # this IGO's clients only (scoped)
             if client is None:
-                issues.append(Issue("not-found", f"{at}.identifier", "No client of this IGO has this BSN."))
+                self.problem("not-found", f"{at}.identifier", _("No client of this IGO has this BSN."))
                 continue
-            clients[i] = client
-        elif kind == "Practitioner":
+            self.clients[i] = client
+
+    def practitioners(self) -> None:
+        for i, resource, at in self.of_kind("Practitioner"):
             agb = _identifier(resource, systems.AGB)
             if agb is None:
-                issues.append(
-                    Issue("required", f"{at}.identifier", "The practitioner has no AGB identifier.")
-                )
+                self.problem("required", f"{at}.identifier", _("The practitioner has no AGB identifier."))
                 continue
             professional = Professional.objects.select_related("organisation").filter(agb_code=agb[1]).first()
-            if professional is None or professional.organisation_id != member.pk:
-                issues.append(
-                    Issue(
-                        "forbidden",
-                        f"{at}.identifier",
-                        f"AGB {agb[1]} is not a professional of {member.name}: a member sends only its own care.",
-                    )
+            if professional is None or professional.organisation_id != self.member.pk:
+                self.problem(
+                    "forbidden",
+                    f"{at}.identifier",
+                    _("AGB %(agb)s is not a professional of %(member)s: a member sends only its own care.")
+                    % {"agb": agb[1], "member": self.member.name},
                 )
                 continue
-            professionals[i] = professional
+            self.professionals[i] = professional
 
-    if clients:  # the BSNs looked up are reads of those clients' records (NEN 7513)
-        log_read(actor=actor, clients=list(clients.values()))
+    def open_episode(self, client: Client) -> Episode | None:
+        """The client's one open pregnancy (None when she has none or several); read once per client."""
+        if client.pk not in self.open_episodes:
+            found = list(Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE)[:2])
+            self.open_episodes[client.pk] = found[0] if len(found) == 1 else None
+        return self.open_episodes[client.pk]
 
-    for i, entry in enumerate(entries):
-        resource = entry.resource
-        if resource.get_resource_type() != "EpisodeOfCare":
-            continue
-        at = f"Bundle.entry[{i}].resource"
-        patient = resolve(resource.patient, "Patient", f"{at}.patient")
-        client = clients.get(patient) if patient is not None else None
-        if client is None:
-            continue
-        own = _identifier(resource, systems.EPISODE)
-        qs = Episode.objects.filter(client=client)
-        if own is not None:
-            chosen = qs.filter(pk=int(own[1])).first() if own[1].isdigit() else None
-        else:
-            open_ = list(qs.filter(status=EpisodeStatus.ACTIVE)[:2])
-            chosen = open_[0] if len(open_) == 1 else None
-        if chosen is None:
-            issues.append(
-                Issue(
+    def episodes_of_care(self) -> None:
+        for i, resource, at in self.of_kind("EpisodeOfCare"):
+            patient = self.resolve(resource.patient, "Patient", f"{at}.patient")
+            client = self.clients.get(patient) if patient is not None else None
+            if client is None:
+                continue
+            own = _identifier(resource, systems.EPISODE)
+            if own is None:
+                chosen = self.open_episode(client)
+            else:
+                chosen = (
+                    Episode.objects.filter(client=client, pk=int(own[1])).first()
+                    if own[1].isdigit()
+                    else None
+                )
+            if chosen is None:
+                self.problem(
                     "not-found",
                     f"{at}.identifier",
-                    "This client has no such pregnancy in this IGO (give the platform's episode identifier, "
-                    "or leave it out when she has exactly one open pregnancy).",
+                    _(
+                        "This client has no such pregnancy in this IGO (give the platform's episode "
+                        "identifier, or leave it out when she has exactly one open pregnancy)."
+                    ),
                 )
-            )
-            continue
-        episodes[i] = chosen
+                continue
+            self.episodes[i] = chosen
 
-    mappings = {
-        (m.system, m.code): m.event_type_id
-        for m in CodeMapping.objects.all().only("system", "code", "event_type_id")
-    }
-    types = {t.pk: t for t in EventType.objects.all()}
-    planned: list[Planned] = []
-    for i, entry in enumerate(entries):
-        resource = entry.resource
+    def care(self, i: int, resource: Any, at: str) -> Planned | None:
+        """An Encounter or Procedure, mapped; None (with its problems noted) when it cannot be."""
         kind = resource.get_resource_type()
-        if kind not in CARE_TYPES:
-            continue
-        at = f"Bundle.entry[{i}].resource"
         ident = _identifier(resource)
         if ident is None:
-            issues.append(
-                Issue("required", f"{at}.identifier", "Care needs an identifier (system and value).")
-            )
-            continue
+            self.problem("required", f"{at}.identifier", _("Care needs an identifier (system and value)."))
+            return None
         status = resource.status
-        plan = Planned(i, kind, ident[0], ident[1], voided=status == ERROR)
         if status not in (DONE[kind], ERROR):
-            issues.append(
-                Issue(
-                    "value", f"{at}.status", f"Only {DONE[kind]} care (or {ERROR}) is imported, not {status}."
-                )
+            self.problem(
+                "value",
+                f"{at}.status",
+                _("Only %(done)s care (or %(error)s) is imported, not %(status)s.")
+                % {"done": DONE[kind], "error": ERROR, "status": status},
             )
-            continue
+            return None
+        plan = Planned(i, kind, ident[0], ident[1], voided=status == ERROR)
         if plan.voided:
-            planned.append(plan)
-            continue
-        # The client and the pregnancy.
-        patient = resolve(resource.subject, "Patient", f"{at}.subject")
-        client = clients.get(patient) if patient is not None else None
-        episode: Episode | None = None
-        episode_ref = resource.episodeOfCare[0] if kind == "Encounter" and resource.episodeOfCare else None
-        if episode_ref is not None:
-            e = resolve(episode_ref, "EpisodeOfCare", f"{at}.episodeOfCare[0]")
-            episode = episodes.get(e) if e is not None else None
+            return plan
+        episode = self.care_episode(resource, kind, at)
+        professional = self.care_professional(resource, kind, at)
+        type_id = self.care_type(resource, kind, at)
+        moment = self.care_moment(resource, kind, at)
+        quantity = self.care_quantity(resource, kind, at, type_id)
+        if episode is None or professional is None or type_id is None or moment is None or quantity is None:
+            return None
+        plan.episode, plan.professional, plan.event_type_id = episode, professional, type_id
+        plan.occurred_at, plan.quantity = moment, quantity
+        plan.content_hash = hashlib.sha256(
+            f"{episode.pk}|{professional.pk}|{type_id}|{moment.isoformat()}|{quantity.normalize()}".encode()
+        ).hexdigest()
+        return plan
+
+    def care_episode(self, resource: Any, kind: str, at: str) -> Episode | None:
+        patient = self.resolve(resource.subject, "Patient", f"{at}.subject")
+        client = self.clients.get(patient) if patient is not None else None
+        if kind == "Encounter" and resource.episodeOfCare:
+            e = self.resolve(resource.episodeOfCare[0], "EpisodeOfCare", f"{at}.episodeOfCare[0]")
+            episode = self.episodes.get(e) if e is not None else None
         elif client is not None:
-            open_ = list(Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE)[:2])
-            if len(open_) != 1:
-                issues.append(
-                    Issue(
-                        "not-found", f"{at}.subject", "The client has no single open pregnancy; refer to one."
-                    )
+            episode = self.open_episode(client)
+            if episode is None:
+                self.problem(
+                    "not-found", f"{at}.subject", _("The client has no single open pregnancy; refer to one.")
                 )
-            else:
-                episode = open_[0]
-        if episode is not None and client is not None and episode.client_id != client.pk:
-            issues.append(Issue("invalid", f"{at}.subject", "The pregnancy is not this client's."))
+        else:
             episode = None
-        # Who.
+        if episode is not None and client is not None and episode.client_id != client.pk:
+            self.problem("invalid", f"{at}.subject", _("The pregnancy is not this client's."))
+            return None
+        return episode
+
+    def care_professional(self, resource: Any, kind: str, at: str) -> Professional | None:
         if kind == "Encounter":
             actors = [
                 (p.individual, f"{at}.participant[{n}].individual")
@@ -315,30 +370,29 @@ def import_bundle(*, bundle: Bundle, key: MemberApiKey) -> Result:
             ]
         else:
             actors = [(p.actor, f"{at}.performer[{n}].actor") for n, p in enumerate(resource.performer or [])]
-        professional = None
         if not actors:
-            issues.append(Issue("required", at, "Name the practitioner who gave the care."))
+            self.problem("required", at, _("Name the practitioner who gave the care."))
+            return None
+        found = self.resolve(actors[0][0], "Practitioner", actors[0][1])
+        return self.professionals.get(found) if found is not None else None
+
+    def care_type(self, resource: Any, kind: str, at: str) -> int | None:
+        if kind == "Encounter":
+            codings = [c for concept in resource.type or [] for c in concept.coding or []]
         else:
-            p = resolve(actors[0][0], "Practitioner", actors[0][1])
-            professional = professionals.get(p) if p is not None else None
-        # What.
-        codings = (
-            [c for concept in resource.type or [] for c in concept.coding or []]
-            if kind == "Encounter"
-            else list(resource.code.coding or [])
-            if resource.code
-            else []
+            codings = list(resource.code.coding or []) if resource.code else []
+        for c in codings:
+            if (c.system, c.code) in self.mappings:
+                return self.mappings[(c.system, c.code)]
+        self.problem(
+            "code-invalid",
+            f"{at}.type" if kind == "Encounter" else f"{at}.code",
+            _("No catalogue entry of this IGO for the code(s): %(codes)s.")
+            % {"codes": ", ".join(f"{c.system}|{c.code}" for c in codings) or "-"},
         )
-        type_id = next(
-            (mappings[(c.system, c.code)] for c in codings if (c.system, c.code) in mappings), None
-        )
-        where = f"{at}.type" if kind == "Encounter" else f"{at}.code"
-        if type_id is None:
-            codes = ", ".join(f"{c.system}|{c.code}" for c in codings) or "none"
-            issues.append(
-                Issue("code-invalid", where, f"No catalogue entry of this IGO for the code(s): {codes}.")
-            )
-        # When, and how much.
+        return None
+
+    def care_moment(self, resource: Any, kind: str, at: str) -> datetime | None:
         if kind == "Encounter":
             moment = resource.period.start if resource.period else None
         else:
@@ -346,35 +400,19 @@ def import_bundle(*, bundle: Bundle, key: MemberApiKey) -> Result:
                 resource.performedPeriod.start if resource.performedPeriod else None
             )
         if not isinstance(moment, datetime) or moment.tzinfo is None:
-            issues.append(
-                Issue("required", at, "Give the moment of care as a date and time with a time zone.")
-            )
-            moment = None
-        quantity = Decimal("1")
-        if type_id is not None and types[type_id].unit == Unit.HOUR:
-            length = resource.length if kind == "Encounter" else None
-            if length is None or length.value is None or length.code not in ("h", "min"):
-                issues.append(
-                    Issue("required", f"{at}.length", "Hours of care need Encounter.length in h or min.")
-                )
-            else:
-                quantity = Decimal(str(length.value)) / (60 if length.code == "min" else 1)
-        if episode is None or professional is None or type_id is None or moment is None:
-            continue
-        plan.episode, plan.professional, plan.event_type_id = episode, professional, type_id
-        plan.occurred_at, plan.quantity = moment, quantity
-        plan.content_hash = hashlib.sha256(
-            f"{episode.pk}|{professional.pk}|{type_id}|{moment.isoformat()}|{quantity.normalize()}".encode()
-        ).hexdigest()
-        planned.append(plan)
+            self.problem("required", at, _("Give the moment of care as a date and time with a time zone."))
+            return None
+        return moment
 
-    if issues:
-        raise Refused(issues)
-    with transaction.atomic():  # a Refused raised inside rolls back every event written before it
-        result = _store(planned, member=member, actor=actor, types=types, issues=issues)
-        if issues:
-            raise Refused(issues)
-    return result
+    def care_quantity(self, resource: Any, kind: str, at: str, type_id: int | None) -> Decimal | None:
+        """1, or for catalogue entries counted in hours the Encounter's length."""
+        if type_id is None or self.types[type_id].unit != Unit.HOUR:
+            return Decimal("1")
+        length = resource.length if kind == "Encounter" else None
+        if length is None or length.value is None or length.code not in ("h", "min"):
+            self.problem("required", f"{at}.length", _("Hours of care need Encounter.length in h or min."))
+            return None
+        return Decimal(str(length.value)) / (60 if length.code == "min" else 1)
 
 
 def _store(

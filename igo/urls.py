@@ -22,6 +22,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("", include("quality.urls")),
     path("", include("neutrality.urls")),
     path("", include("whatif.urls")),
+    path("", include("fhir_io.urls")),
 ]
 
 api_tenant_patterns: list[URLPattern | URLResolver] = [

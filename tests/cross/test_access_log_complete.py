@@ -43,6 +43,8 @@ ALLOW = {
     "mfa_remove_webauthn": "the user's own passkey",
     # Revoking one of the user's own personal API keys: a redirect, never a client.
     "personal_token_revoke": "the user's own API key",
+    # Revoking a member organisation's system key (FHIR import): names the key and its organisation only.
+    "fhir_member_key_revoke": "a member system key, never a client",
 }
 
 # Where the search is asked something that finds the client (the refused POST of other forms is empty).

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Allocation, ClaimBatch, ClaimLine, Payout
+from fhir_io.services import member_key_create
 from igo.models import Invitation, Membership, Role
 from pregnancies.models import CareEvent, Episode
 from pregnancies.models import Client as CareClient
@@ -160,7 +161,14 @@ ACCESS = {
     "whatif_adopt": ("post", FINANCE),
     "whatif_csv": ("get", ADMIN_FINANCE),
     "whatif_pdf": ("get", ADMIN_FINANCE),
+    # the FHIR import (issue 21): its keys and code mapping are the administrator's; the endpoint takes no
+    # browser session at all, only a member system key (401 for every role)
+    "fhir_member_keys": ("get", ADMIN),
+    "fhir_member_key_revoke": ("get", ADMIN),
+    "fhir_code_mappings": ("get", ADMIN),
+    "api_fhir_import": ("post", set()),
 }
+SESSION_NOT_TAKEN = {"api_fhir_import"}
 
 NAV = {
     Role.MIDWIFE: {"dashboard", "home", "clients"},
@@ -282,6 +290,13 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs["code"] = "caesarean"
     if name == "quality_episodes":
         kwargs.update(code="caesarean", year=2026, month=3)
+    if name == "fhir_member_key_revoke":
+        kwargs["pk"] = member_key_create(
+            tenant=world.tenant,
+            actor=world.user(Role.IGO_ADMIN),
+            organisation=MemberOrganisation.unscoped.filter(tenant=world.tenant).first(),
+            name="HIS",
+        )[0].pk
     if name == "invitation_revoke":
         inv = Invitation.unscoped.filter(tenant=world.tenant).first()
         kwargs["pk"] = inv.pk
@@ -370,7 +385,7 @@ def test_role_access(role, name, world_with_invitation, client_for):
     if role in allowed:  # allowed: served, redirected, or an input error (empty POST), never refused
         assert response.status_code in (200, 302, 400), response.status_code
     else:
-        assert response.status_code == 403, response.status_code
+        assert response.status_code == (401 if name in SESSION_NOT_TAKEN else 403), response.status_code
 
 
 @pytest.mark.parametrize("role", Role.values)

@@ -27,6 +27,7 @@ from billing.models import (
     PayoutRun,
     SplitRule,
 )
+from fhir_io.services import member_key_create
 from igo.models import Invitation, Membership, Role, Tenant, User
 from igo.services import invitation_create
 from igo.tenancy import TenantScopeError, current_tenant_or_none, tenant_scope
@@ -86,6 +87,9 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         )
     org = MemberOrganisationFactory(tenant=world.tenant)
     prof = ProfessionalFactory(tenant=world.tenant, organisation=org)
+    member_key, _key = member_key_create(
+        tenant=world.tenant, actor=world.user(Role.IGO_ADMIN), organisation=org, name="HIS"
+    )  # issue 21
     event = CareEventFactory(tenant=world.tenant, professional=prof, created_by=world.user(Role.MIDWIFE))
     episode, client = event.episode, event.episode.client
     birth = Birth.unscoped.create(
@@ -124,6 +128,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "organisation_end": org.pk,
         "professional_edit": prof.pk,
         "professional_toggle": prof.pk,
+        "fhir_member_key_revoke": member_key.pk,  # issue 21
         "api_client_detail": client.pk,
         "episode_new": client.pk,  # issue 17
         "api_client_episodes": client.pk,  # issue 17
@@ -168,6 +173,10 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
 # A's own data. Their other-tenant objects (a member organisation in ?org=) are tried in their own tests.
 NO_OBJECT_PARAMS = {"quality_indicator", "quality_episodes"}
 
+# URLs that take no browser session, only a key of their own: a signed-in user of A is refused (401) before
+# any IGO is looked at. The key's own wall (another IGO's address answers 404) is tried where it is made.
+KEY_ONLY = {"api_fhir_import": "member system key only: tests/fhir_io/test_keys.py"}  # issue 21
+
 
 def _kwargs(params: list[str], value: int | dict[str, int | str] | None) -> dict[str, int | str | None]:
     if isinstance(value, dict):
@@ -206,6 +215,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"payout_detail", "payout_release", "payout_discard", "payout_sepa", "payout_statement_download"}
     known |= {"whatif_new_contract", "whatif_detail", "whatif_progress", "whatif_adopt", "whatif_csv"}
     known |= {"whatif_pdf"}  # issue 19
+    known |= {"fhir_member_key_revoke"}  # issue 21
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 
@@ -231,7 +241,8 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
     url_b = reverse(name, kwargs={"tenant_slug": world_b.tenant.slug, **kwargs})
     for method in ("get", "post"):
         response = getattr(client, method)(url_b)
-        assert response.status_code == 404, (method, url_b, response.status_code)
+        expected = 401 if name in KEY_ONLY else 404
+        assert response.status_code == expected, (method, url_b, response.status_code)
     # Tenant A's URL naming B's object: the scoped query does not find it.
     if params and name not in NO_OBJECT_PARAMS:
         url_a = reverse(name, kwargs={"tenant_slug": world_a.tenant.slug, **kwargs})
@@ -276,7 +287,7 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
 def test_outsider_and_anonymous_are_refused(name, params, world_b, outsider, client_for):
     objects_b = _objects_of(world_b)
     url = reverse(name, kwargs={"tenant_slug": world_b.tenant.slug, **_kwargs(params, objects_b.get(name))})
-    assert client_for(outsider).get(url).status_code == 404
+    assert client_for(outsider).get(url).status_code == (401 if name in KEY_ONLY else 404)
     response = Client().get(url)
     if url.startswith("/api/"):
         assert response.status_code in (401, 403)

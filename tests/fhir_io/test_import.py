@@ -9,14 +9,18 @@ kraamuren -> KZ_HOURS, nacontrole -> CHECK_6W).
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from fhir_io import systems
 from fhir_io.models import FhirResourceLink
 from pregnancies.models import AccessLogEntry, CareEvent, EventStatus
 from tests.scenarios.care import Care
 from tests.scenarios.fhir import (
+    SENDER_CODES,
+    SENDER_IDS,
     Sender,
     bundle,
     care_bundle,
@@ -218,3 +222,74 @@ def test_a_bundle_over_the_size_limit_is_refused(care: Care, sender: Sender, set
     issues = _refused(sender.post(sent), status=413)
     assert issues[0]["code"] == "too-costly"
     assert not events(care).exists()
+
+
+def test_a_procedure_and_an_episode_of_care_by_the_platforms_identifier(care: Care, sender: Sender) -> None:
+    """The EpisodeOfCare names Anna's pregnancy by the platform's episode number; the Procedure (an intake)
+    is performed by the midwife."""
+    procedure = {
+        "fullUrl": "urn:uuid:procedure-p1",
+        "resource": {
+            "resourceType": "Procedure",
+            "identifier": [{"system": SENDER_IDS, "value": "p1"}],
+            "status": "completed",
+            "code": {"coding": [{"system": SENDER_CODES, "code": "intake"}]},
+            "subject": {"reference": "urn:uuid:patient-1"},
+            "performer": [{"actor": {"reference": "urn:uuid:practitioner-1"}}],
+            "performedDateTime": days_ago(59).isoformat(),
+        },
+        "request": {"method": "PUT", "url": "Procedure?identifier=p1"},
+    }
+    pregnancy = {
+        "fullUrl": "urn:uuid:episode-1",
+        "resource": {
+            "resourceType": "EpisodeOfCare",
+            "identifier": [{"system": systems.EPISODE, "value": str(care.episode.pk)}],
+            "status": "active",
+            "patient": {"reference": "urn:uuid:patient-1"},
+        },
+        "request": {"method": "PUT", "url": "EpisodeOfCare?identifier=x"},
+    }
+    visit = encounter("e2", "controle", days_ago(30))
+    visit["resource"]["episodeOfCare"] = [{"reference": "urn:uuid:episode-1"}]
+    answer = sender.post(care_bundle(care, pregnancy, procedure, visit))
+    assert answer.status_code == 200, answer.content
+    assert [e.event_type.code for e in events(care)] == ["INTAKE", "PRE_CHECK"]
+
+
+def test_an_episode_number_of_another_client_is_not_found(care: Care, care_b: Care, sender: Sender) -> None:
+    pregnancy = {
+        "fullUrl": "urn:uuid:episode-1",
+        "resource": {
+            "resourceType": "EpisodeOfCare",
+            "identifier": [{"system": systems.EPISODE, "value": str(care_b.episode.pk)}],
+            "status": "active",
+            "patient": {"reference": "urn:uuid:patient-1"},
+        },
+    }
+    issues = _refused(sender.post(care_bundle(care, pregnancy)))
+    assert issues[0]["code"] == "not-found"
+
+
+def test_kraamzorg_hours_come_from_the_encounter_length(care: Care) -> None:
+    """Het Nest's system sends 3.5 hours of maternity care two days after a birth; the delivery is set on
+    the episode first so that the moment lies in the postnatal phase."""
+    code_mappings(care)
+    born = days_ago(4, hour=8)
+    placenta = born + timedelta(minutes=20)
+    care.update_episode(
+        labour_started_at=born - timedelta(hours=6),
+        placenta_at=placenta,
+        placenta_plus_2h_at=placenta + timedelta(hours=2),
+    )
+    kraamzorg = sender_for(care, care.kraamzorg)
+    sent = bundle(
+        patient(care.client.bsn),
+        practitioner(care.carer.agb_code),
+        encounter("k1", "kraamuren", days_ago(2), hours=3.5),
+    )
+    answer = kraamzorg.post(sent)
+    assert answer.status_code == 200, answer.content
+    event = events(care).get()
+    assert event.quantity == Decimal("3.5") and event.phase == "postnatal"
+    assert event.organisation == care.kraamzorg
