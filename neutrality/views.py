@@ -66,7 +66,7 @@ def neutrality_csv(request: TenantRequest) -> HttpResponse:
         _("Monodisciplinary"),
         _("Integral"),
         _("Difference"),
-        _("Integral as % of monodisciplinary"),
+        _("Integral as a percentage of monodisciplinary"),
         _("Care events without reference data"),
         _("Missing reference data"),
     ]
