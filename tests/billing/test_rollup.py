@@ -326,7 +326,8 @@ def test_contract_version_change_mid_year(s):
         ("member", "Praktijk"): D("146.48"),
         ("member", "Kraamzorg"): D("1318.27"),
     }
-    # An edit that would move an existing line to another version is refused; nothing changes.
+    # An edit that would move an existing line to another version is refused on the date the user gave (the
+    # new version's start, not the old version's derived end); nothing changes.
     lines_before = snapshot(s.tenant)
     contracts_before = Contract.unscoped.count()
     with tenant_scope(s.tenant), pytest.raises(ValidationError) as exc:
@@ -336,7 +337,7 @@ def test_contract_version_change_mid_year(s):
             valid_from=dt.date(2026, 7, 10),
             tariffs={"prenatal": ("IGBPRE", D("1300.00"))},
         )
-    assert set(exc.value.message_dict) == {"valid_until"}
+    assert set(exc.value.message_dict) == {"valid_from"}
     v2.refresh_from_db()
     assert v2.valid_until is None and Contract.unscoped.count() == contracts_before
     assert snapshot(s.tenant) == lines_before
