@@ -65,6 +65,24 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 @pytest.fixture(autouse=True)
+def _fresh_sign_in_rate_limits() -> None:
+    """Each journey signs in as a person would, once: allauth counts sign-ins per address (30 a minute,
+    settings.ACCOUNT_RATE_LIMITS) in the shared cache with time.time(), which a clock marker moves to the
+    same moment in every journey that shares it. Without this, the 31st journey's sign-in within a real
+    minute gets 429 Too Many Requests. A journey that tests the limits makes its own attempts after this."""
+    from django.core.cache import cache
+
+    pattern = cache.make_key("allauth:rl:*")
+    backend = getattr(cache, "_cache", None)
+    if backend is not None and hasattr(backend, "get_client"):  # django's RedisCache
+        client = backend.get_client(None, write=True)
+        for key in client.scan_iter(match=pattern):
+            client.delete(key)
+    else:  # a per-process cache (never in the suite on real services)
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fail_on_csp_violation(request: pytest.FixtureRequest) -> Any:
     """Every browser test doubles as a check of the content security policy: a page that breaks it fails."""
     if "page" not in request.fixturenames:
