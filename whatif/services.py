@@ -20,7 +20,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.models import Allocation, AllocationKind, ClaimLine, Contract, Sign, SplitRule
+from billing.models import (
+    Allocation,
+    AllocationKind,
+    ClaimLine,
+    Contract,
+    ReturnLine,
+    ReturnStatus,
+    Sign,
+    SplitRule,
+)
 from billing.services.contracts import contract_new_version, contract_version_draft
 from billing.services.rollup import rollup_under
 from billing.services.split import SplitContext, SplitLine, compute_allocations, rule_for
@@ -329,6 +338,15 @@ def _compute_chunk(
     ).values_list("claim_line_id", "kind", "organisation_id", "amount"):
         stored[line_id][_key(kind, org)] = amount
     actual = {(row[2], row[4]): row for row in actual_lines}
+    # A line the insurer awarded only in part is divided at what it awarded, as the run re-divides it
+    # (billing.services.split); the simulation does the same while the draft bills the same amount.
+    awarded: dict[int, Decimal] = {
+        line_id: amount
+        for line_id, amount in ReturnLine.objects.filter(
+            batch_line__claim_line_id__in=[row[0] for row in actual_lines], status=ReturnStatus.PARTIAL
+        ).values_list("batch_line__claim_line_id", "awarded_amount")
+        if amount is not None  # a partial answer always states it (a check constraint)
+    }
     # (episode, phase) -> (line as the split reads it, insurer id)
     simulated: dict[tuple[int, str], tuple[SplitLine, int]] = {}
     if draft.contracts is None:
@@ -365,7 +383,10 @@ def _compute_chunk(
         if sim is not None and key not in touched:
             parts_sim = dict(parts_actual)
         elif sim is not None:
-            computed = compute_allocations(sim[0], ctx)
+            same_claim = was is not None and sim[0].amount == billed_actual
+            computed = compute_allocations(
+                sim[0], ctx, amount=awarded.get(was[0]) if was is not None and same_claim else None
+            )
             if isinstance(computed, tuple):  # it would wait for finance: not divided
                 parts_sim = {UNALLOCATED: sim[0].amount} if sim[0].amount else {}
             else:

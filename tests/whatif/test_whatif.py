@@ -13,9 +13,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from billing.models import Allocation, ClaimLine, Contract, ContractTariff, SplitRule, WorkItem
+from billing.services.returns import ReturnEntry, batch_return_record
 from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from pregnancies.models import AccessLogEntry
+from tests.scenarios.batches import make_batch
 from tests.scenarios.billing import (
     BILLING_NOW,
     ZK_TARIFFS,
@@ -333,3 +335,35 @@ def test_a_draft_partial_rule_bills_an_interrupted_phase_at_its_percentage(world
     }
     assert table(simulation, "insurers")[str(w.s.zk.pk)][2] == D("-600.00")
     assert [m["episode"] for m in simulation.results["episodes"]] == [transferred.pk]
+
+
+def test_a_line_awarded_in_part_is_simulated_at_what_the_insurer_awarded(world_a):
+    """Zilveren Kruis awards the ordinary natal line (900.00) in part: 800.00. Its parts are divided anew at
+    800.00: overhead 5% 40.00, reserve 2% 16.00, members 744.00 at 60/40 = 446.40 / 297.60. The 50/50 draft
+    divides the same 800.00: 40.00 / 16.00 / 372.00 / 372.00, so the practice gives up 74.40 there (not
+    the 83.70 of the claimed amount), and overhead and reserve do not move. With VGZ's natal line (1000.00,
+    -93.00 / +93.00): practice -167.40, hospital +167.40. What was billed stays the claimed amount."""
+    w = billed_2026(world_a)
+    batch = make_batch(w.s, w.s.zk)
+    natal = ClaimLine.unscoped.get(episode=w.ordinary, phase="natal", is_current=True)
+    with tenant_scope(w.s.tenant):
+        batch_return_record(
+            batch=batch,
+            entries=[
+                ReturnEntry(natal.number, "partial", "0202", "Tarief", awarded_amount=D("800.00")),
+                *(
+                    ReturnEntry(line.number, "accepted")
+                    for line in ClaimLine.unscoped.filter(batch_line__batch=batch).exclude(pk=natal.pk)
+                ),
+            ],
+            user=w.finance,
+        )
+    assert sum(
+        Allocation.unscoped.filter(claim_line=natal, is_current=True).values_list("amount", flat=True)
+    ) == D("800.00")
+    simulation = simulate(w, SimulationKind.SPLIT_RULE, split_draft(w, natal=(50, 50)))
+    diff = {k: v[2] for k, v in table(simulation, "members").items()}
+    assert diff[str(w.s.practice.pk)] == D("-167.40")
+    assert diff[str(w.s.hospital.pk)] == D("167.40")
+    assert diff["overhead"] == diff["reserve"] == D("0.00")
+    assert table(simulation, "phases")["natal"] == (D("1900.00"), D("1900.00"), D("0.00"))
