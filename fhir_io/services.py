@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fhir_io.models import CodeMapping, MemberApiKey, MemberSystemAccount
 from igo.models import Tenant, User
-from igo.services import TOKEN_TOUCH_SECONDS, api_key_hash, audit_record
+from igo.services import api_key_hash, api_key_new, api_key_terms_errors, api_key_touch, audit_record
 from pregnancies.models import EventType
 from providers.models import MemberOrganisation
 
@@ -48,21 +47,14 @@ def member_key_create(
     days: int = MEMBER_KEY_DAYS_DEFAULT,
 ) -> tuple[MemberApiKey, str]:
     """Make a key for a member's system. Returns the row and the key, shown once and never stored."""
-    errors: dict[str, str] = {}
     name = (name or "").strip()
-    if not name:
-        errors["name"] = _("Give the key a name, e.g. the system that will use it.")
-    elif len(name) > 100:
-        errors["name"] = _("The name is too long.")
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MEMBER_KEY_DAYS_MAX:
-        errors["days"] = _("A key is valid for 1 to %(max)s days.") % {"max": MEMBER_KEY_DAYS_MAX}
+    errors = api_key_terms_errors(name=name, days=days, max_days=MEMBER_KEY_DAYS_MAX)
     if organisation.tenant_id != tenant.pk:
         errors["organisation"] = _("This organisation is not a member of this IGO.")
     if errors:
         raise ValidationError(errors)
     account = system_account_for(organisation=organisation)
-    prefix = secrets.token_hex(4)
-    key = f"{MEMBER_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, key = api_key_new(MEMBER_KEY_PREFIX)
     now = timezone.now()
     row = MemberApiKey.unscoped.create(
         tenant=tenant,
@@ -102,14 +94,7 @@ def member_key_revoke(*, tenant: Tenant, key: MemberApiKey, actor: User) -> Memb
 
 def member_key_touch(*, key: MemberApiKey, now: datetime | None = None) -> None:
     """Note that a key was used, at most once a minute (a conditional update)."""
-    now = now or timezone.now()
-    if key.last_used_at is not None and now - key.last_used_at < timedelta(seconds=TOKEN_TOUCH_SECONDS):
-        return
-    MemberApiKey.unscoped.filter(pk=key.pk).filter(
-        models.Q(last_used_at__isnull=True)
-        | models.Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS))
-    ).update(last_used_at=now)
-    key.last_used_at = now
+    api_key_touch(key, now)
 
 
 @transaction.atomic

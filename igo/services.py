@@ -271,6 +271,42 @@ def api_key_hash(key: str) -> str:
 
 insurer_token_hash = api_key_hash
 
+# The stored key row's name field holds this many characters (InsurerApiToken, PersonalApiToken and
+# fhir_io.MemberApiKey alike).
+API_KEY_NAME_LENGTH = 100
+
+
+def api_key_terms_errors(*, name: str, days: Any, max_days: int) -> dict[str, str]:
+    """The field errors of a new API key's name and validity (insurer, personal and member keys alike)."""
+    errors: dict[str, str] = {}
+    if not name:
+        errors["name"] = _("Give the key a name, e.g. the system that will use it.")
+    elif len(name) > API_KEY_NAME_LENGTH:
+        errors["name"] = _("The name is too long.")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= max_days:
+        errors["days"] = _("A key is valid for 1 to %(max)s days.") % {"max": max_days}
+    return errors
+
+
+def api_key_new(word: str) -> tuple[str, str]:
+    """A new key `<word>_<prefix>_<secret>` and its prefix (shown in lists to tell keys apart)."""
+    prefix = secrets.token_hex(4)
+    return prefix, f"{word}_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def api_key_touch(row: Any, now: datetime | None = None) -> None:
+    """Note that a key was used, at most once a minute (a conditional update: concurrent calls do not pile
+    up writes). `row` is a key of any kind; its model's unscoped manager is used when it has one."""
+    now = now or timezone.now()
+    if row.last_used_at is not None and now - row.last_used_at < timedelta(seconds=TOKEN_TOUCH_SECONDS):
+        return
+    manager = getattr(type(row), "unscoped", None) or type(row)._default_manager
+    manager.filter(pk=row.pk).filter(
+        models.Q(last_used_at__isnull=True)
+        | models.Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS))
+    ).update(last_used_at=now)
+    row.last_used_at = now
+
 
 def insurer_member(*, user: User, insurer: Insurer) -> bool:
     return (
@@ -286,20 +322,13 @@ def insurer_token_create(
 ) -> tuple[InsurerApiToken, str]:
     """Make an API key for an insurer. Returns the token row and the key, which is shown once and
     never stored: the database keeps only its SHA-256."""
-    errors: dict[str, str] = {}
     name = (name or "").strip()
-    if not name:
-        errors["name"] = _("Give the key a name, e.g. the system that will use it.")
-    elif len(name) > InsurerApiToken._meta.get_field("name").max_length:  # type: ignore[operator]
-        errors["name"] = _("The name is too long.")
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= TOKEN_DAYS_MAX:
-        errors["days"] = _("A key is valid for 1 to %(max)s days.") % {"max": TOKEN_DAYS_MAX}
+    errors = api_key_terms_errors(name=name, days=days, max_days=TOKEN_DAYS_MAX)
     if not insurer_member(user=user, insurer=insurer):
         errors["insurer"] = _("You can only make keys for an insurer you work for.")
     if errors:
         raise ValidationError(errors)
-    prefix = secrets.token_hex(4)
-    key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, key = api_key_new(API_KEY_PREFIX)
     now = timezone.now()
     token = InsurerApiToken.objects.create(
         insurer=insurer,
@@ -347,14 +376,7 @@ def insurer_token_revoke(*, token: InsurerApiToken, actor: User) -> InsurerApiTo
 def insurer_token_touch(*, token: InsurerApiToken, now: datetime | None = None) -> None:
     """Note that a key was used, at most once a minute (a conditional update: concurrent calls
     do not pile up writes)."""
-    now = now or timezone.now()
-    if token.last_used_at is not None and now - token.last_used_at < timedelta(seconds=TOKEN_TOUCH_SECONDS):
-        return
-    InsurerApiToken.objects.filter(pk=token.pk).filter(
-        models.Q(last_used_at__isnull=True)
-        | models.Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS))
-    ).update(last_used_at=now)
-    token.last_used_at = now
+    api_key_touch(token, now)
 
 
 # --- personal API keys (issue 16) ----------------------------------------------------------------
@@ -376,22 +398,15 @@ def personal_token_create(
     `actor` (issue 16: the operator could mint DRF tokens for any user in the admin)."""
     from igo import selectors
 
-    errors: dict[str, str] = {}
     name = (name or "").strip()
-    if not name:
-        errors["name"] = _("Give the key a name, e.g. the system that will use it.")
-    elif len(name) > PersonalApiToken._meta.get_field("name").max_length:  # type: ignore[operator]
-        errors["name"] = _("The name is too long.")
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= PERSONAL_TOKEN_DAYS_MAX:
-        errors["days"] = _("A key is valid for 1 to %(max)s days.") % {"max": PERSONAL_TOKEN_DAYS_MAX}
+    errors = api_key_terms_errors(name=name, days=days, max_days=PERSONAL_TOKEN_DAYS_MAX)
     if not user.is_active:
         errors["name"] = _("This account is not active.")
     elif selectors.second_factor_missing(user=user):
         errors["name"] = _("Set up a second factor (an authenticator app or a passkey) before making a key.")
     if errors:
         raise ValidationError(errors)
-    prefix = secrets.token_hex(4)
-    key = f"{PERSONAL_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, key = api_key_new(PERSONAL_KEY_PREFIX)
     now = now or timezone.now()
     token = PersonalApiToken.objects.create(
         user=user,
@@ -429,14 +444,7 @@ def personal_token_revoke(*, token: PersonalApiToken, actor: User) -> PersonalAp
 
 def personal_token_touch(*, token: PersonalApiToken, now: datetime | None = None) -> None:
     """Note that a key was used, at most once a minute (as `insurer_token_touch`)."""
-    now = now or timezone.now()
-    if token.last_used_at is not None and now - token.last_used_at < timedelta(seconds=TOKEN_TOUCH_SECONDS):
-        return
-    PersonalApiToken.objects.filter(pk=token.pk).filter(
-        models.Q(last_used_at__isnull=True)
-        | models.Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS))
-    ).update(last_used_at=now)
-    token.last_used_at = now
+    api_key_touch(token, now)
 
 
 @transaction.atomic
