@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -20,6 +23,12 @@ from providers.models import Discipline, MemberOrganisation, OrganisationKind, P
 ORGANISATION_FIELDS = (
     "name", "kind", "agb_code", "member_from", "member_until", "iban", "bic", "account_holder",
 )  # fmt: skip
+PROFESSIONAL_FIELDS = ("full_name", "discipline", "organisation", "agb_code", "big_number", "user")
+
+
+def _fields(form: forms.Form, names: tuple[str, ...]) -> dict[str, Any]:
+    """The cleaned values of a valid form that a create or update service takes as keyword arguments."""
+    return {name: form.cleaned_data[name] for name in names}
 
 
 @tenant_view(rules.can_view_members)
@@ -46,18 +55,10 @@ def organisation_create(request: TenantRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            data = form.cleaned_data
             org = services.organisation_create(
                 tenant=request.tenant,
                 actor=request.user,
-                name=data["name"],
-                kind=data["kind"],
-                agb_code=data["agb_code"],
-                member_from=data["member_from"],
-                member_until=data["member_until"],
-                iban=data["iban"],
-                bic=data["bic"],
-                account_holder=data["account_holder"],
+                **_fields(form, ORGANISATION_FIELDS),
             )
         except ValidationError as exc:
             add_form_errors(form, exc)
@@ -85,18 +86,10 @@ def organisation_detail(request: TenantRequest, pk: int) -> HttpResponse:
             return HttpResponse(status=403)
         if form.is_valid():
             try:
-                data = form.cleaned_data
                 services.organisation_update(
                     organisation=org,
                     actor=request.user,
-                    name=data["name"],
-                    kind=data["kind"],
-                    agb_code=data["agb_code"],
-                    member_from=data["member_from"],
-                    member_until=data["member_until"],
-                    iban=data["iban"],
-                    bic=data["bic"],
-                    account_holder=data["account_holder"],
+                    **_fields(form, ORGANISATION_FIELDS),
                 )
             except ValidationError as exc:
                 add_form_errors(form, exc)
@@ -169,16 +162,10 @@ def professional_create(request: TenantRequest) -> HttpResponse:
     form = ProfessionalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            data = form.cleaned_data
             prof = services.professional_create(
                 tenant=request.tenant,
                 actor=request.user,
-                full_name=data["full_name"],
-                discipline=data["discipline"],
-                organisation=data["organisation"],
-                agb_code=data["agb_code"],
-                big_number=data["big_number"],
-                user=data["user"],
+                **_fields(form, PROFESSIONAL_FIELDS),
             )
         except ValidationError as exc:
             add_form_errors(form, exc)
@@ -196,23 +183,14 @@ def professional_create(request: TenantRequest) -> HttpResponse:
 @tenant_view(rules.can_manage_members)
 def professional_edit(request: TenantRequest, pk: int) -> HttpResponse:
     prof = get_object_or_404(Professional.objects.select_related("organisation", "user"), pk=pk)
-    initial = {
-        k: getattr(prof, k)
-        for k in ("full_name", "discipline", "organisation", "agb_code", "big_number", "user")
-    }
+    initial = {k: getattr(prof, k) for k in PROFESSIONAL_FIELDS}
     form = ProfessionalForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            data = form.cleaned_data
             services.professional_update(
                 professional=prof,
                 actor=request.user,
-                full_name=data["full_name"],
-                discipline=data["discipline"],
-                organisation=data["organisation"],
-                agb_code=data["agb_code"],
-                big_number=data["big_number"],
-                user=data["user"],
+                **_fields(form, PROFESSIONAL_FIELDS),
             )
         except ValidationError as exc:
             add_form_errors(form, exc)
