@@ -277,16 +277,40 @@ class CopyFigures:
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """COPY the rows into the table on Django's connection (inside the caller's transaction)."""
+    """COPY the rows into the table on Django's connection (inside the caller's transaction).
+
+    A NOT NULL column the rows leave out gets its model field's default: Django keeps defaults in Python,
+    not in the database, so a field added later (e.g. the Kernset fields of the episode) would otherwise
+    break the load."""
     from django.db import connection
 
+    fill = _defaults_left_out(table, columns)
+    names = [*columns, *fill]
+    extra = tuple(fill.values())
     n = 0
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    sql = f"COPY {table} ({', '.join(names)}) FROM STDIN"
     with connection.cursor() as cur, cur.cursor.copy(sql) as copy:
         for row in rows:
-            copy.write_row(row)
+            copy.write_row((*row, *extra) if extra else row)
             n += 1
     return n
+
+
+def _defaults_left_out(table: str, columns: Sequence[str]) -> dict[str, Any]:
+    from django.apps import apps
+
+    model = next((m for m in apps.get_models() if m._meta.db_table == table), None)
+    if model is None:
+        return {}
+    given = set(columns)
+    return {
+        f.column: f.get_default()
+        for f in model._meta.concrete_fields
+        if f.column not in given
+        and not f.null
+        and not f.primary_key
+        and (f.has_default() or f.empty_strings_allowed)
+    }
 
 
 def _events_child(
