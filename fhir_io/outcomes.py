@@ -262,7 +262,14 @@ def plan(mapper: _Mapper) -> list[PlannedDelivery]:
     planned: list[PlannedDelivery] = []
     members: set[int] = set()
     for i, resource, at in mapper.of_kind("Observation"):
-        if element_of(resource.code) == DELIVERY:
+        if not _read_or_known(resource):
+            mapper.problem(
+                "not-supported",
+                at,
+                _("Only a delivery, its children and the pregnancy's due date, parity and gravidity are read "
+                  "from Observations (docs/fhir.md)."),
+            )  # fmt: skip
+        elif element_of(resource.code) == DELIVERY:
             found = _delivery(mapper, i, resource, at)
             if found is not None:
                 planned.append(found)
@@ -276,7 +283,8 @@ def plan(mapper: _Mapper) -> list[PlannedDelivery]:
             )
     for _i, resource, at in mapper.of_kind("Procedure"):
         if claims(resource) and not mapper.mapped(resource) and resource.status != "entered-in-error":
-            client = mapper.clients.get(mapper.resolve(resource.subject, "Patient", f"{at}.subject") or -1)
+            patient = mapper.resolve(resource.subject, "Patient", f"{at}.subject")
+            client = mapper.clients.get(patient) if patient is not None else None
             if client is not None and not any(
                 p.episode.client_id == client.pk and any(c.mode == BirthMode.CAESAREAN for c in p.children)
                 for p in planned
@@ -289,6 +297,19 @@ def plan(mapper: _Mapper) -> list[PlannedDelivery]:
                     ),
                 )
     return planned  # fmt: skip
+
+
+# The pregnancy's Observations the export writes: accepted and not stored (the pregnancy is the IGO's).
+PREGNANCY = frozenset(
+    {(systems.LOINC, "11778-8"), (systems.LOINC, "11977-6"), (systems.LOINC, "11996-6"),
+     (systems.BIRTH_RECORD, "gestational-age-at-intake")}
+)  # fmt: skip
+
+
+def _read_or_known(resource: Any) -> bool:
+    if element_of(resource.code) in (DELIVERY, CHILD):
+        return True
+    return any((c.system, c.code) in PREGNANCY for c in resource.code.coding or [])
 
 
 def _listed(mapper: _Mapper, index: int) -> bool:
