@@ -132,7 +132,7 @@ def parse(raw: bytes) -> Bundle:
                     f"Bundle.entry[{i}].resource",
                     _(
                         "Resource type %(kind)s is not imported; send Patient, Practitioner, EpisodeOfCare, "
-                        "Encounter or Procedure."
+                        "Encounter, Procedure or Observation (Organization and Condition are accepted)."
                     )
                     % {"kind": kind},
                 )

@@ -17,6 +17,7 @@ from fhir_io import export
 from fhir_io.models import FhirOutcomeLink, FhirResourceLink
 from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
+from pregnancies import services
 from pregnancies.models import AccessLogEntry, Birth, CareEvent, EventStatus
 from tests.scenarios.care import Care
 from tests.scenarios.fhir import sender_for
@@ -120,3 +121,36 @@ def test_a_changed_birth_is_a_correction_with_history(care: Care, care_b: Care, 
     # Unchanged again: nothing more.
     assert sender.post(changed).status_code == 200
     assert AuditEntry.objects.filter(action="delivery.correct").count() == 1
+
+
+def test_a_correction_and_a_void_in_alpha_follow_on_the_next_send(
+    care: Care, care_b: Care, sent: dict
+) -> None:
+    """Alpha corrects the intake's time and voids the postnatal visit, then exports again: Beta's member
+    system sends the new export and Beta corrects and voids the same events, keeping their history."""
+    sender = sender_for(care_b)
+    assert sender.post(sent).status_code == 200
+    midwife = care.user(Role.MIDWIFE)
+    with tenant_scope(care.tenant):
+        events = CareEvent.objects.filter(episode=care.episode, status=EventStatus.ACTIVE)
+        intake = events.get(event_type__code="INTAKE")
+        services.care_event_correct(
+            event=intake, actor=midwife, reason="time", occurred_at=intake.occurred_at.replace(hour=11)
+        )
+        services.care_event_void(
+            event=events.get(event_type__code="POST_VISIT"), actor=midwife, reason="twice"
+        )
+        document = export.episode_document(
+            tenant=care.tenant, episode=care.episode, actor=midwife, receiver="hospital", now=NOW
+        )
+    again = as_transaction(document, receiver=care_b, agb={care.midwife.agb_code: care_b.midwife.agb_code})
+    answer = sender.post(again)
+    assert answer.status_code == 200, answer.content
+    assert care_summary(care_b.episode) == care_summary(care.episode)
+    assert [c for c, *_ in care_summary(care_b.episode)] == ["INTAKE", "PRE_CHECK", "DELIV_HOME"]
+    history = dict(
+        CareEvent.unscoped.filter(episode=care_b.episode)
+        .exclude(status=EventStatus.ACTIVE)
+        .values_list("event_type__code", "status")
+    )
+    assert history == {"INTAKE": EventStatus.SUPERSEDED, "POST_VISIT": EventStatus.VOIDED}
