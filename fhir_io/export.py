@@ -302,9 +302,10 @@ class _Builder:
         performers = [_ref(self.practitioner(performer))] if performer is not None else []
         children: list[str] = []
         for birth in births:
+            number = f"{self.tenant.slug}/{episode.pk}/{birth.child_number}"
             child = {
                 "resourceType": "Observation",
-                "identifier": [{"system": systems.CHILD, "value": f"{self.tenant.slug}/{episode.pk}/{birth.child_number}"}],
+                "identifier": [{"system": systems.CHILD, "value": number}],
                 "status": "final",
                 "code": outcomes.concept(outcomes.CHILD),
                 "subject": _ref(patient),
@@ -375,9 +376,10 @@ def heads(events: Iterable[CareEvent]) -> list[tuple[CareEvent, int]]:
 def _bundle(
     kind: str, builder: _Builder, what: str, now: datetime, first: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    stamp = now.strftime("%Y%m%dT%H%M%S")
     return {
         "resourceType": "Bundle",
-        "identifier": {"system": systems.EXPORT, "value": f"{builder.tenant.slug}/{what}/{now.strftime('%Y%m%dT%H%M%S')}"},
+        "identifier": {"system": systems.EXPORT, "value": f"{builder.tenant.slug}/{what}/{stamp}"},
         "type": kind,
         "timestamp": _iso(now),
         "entry": first + list(builder.entries.values()),
