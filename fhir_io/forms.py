@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from fhir_io import services
+from fhir_io import export, services
 from pregnancies.models import EventType
 from providers.models import MemberOrganisation
 
@@ -37,3 +38,30 @@ class CodeMappingForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["event_type"].queryset = EventType.objects.filter(is_active=True)  # type: ignore[attr-defined]
+
+
+class EpisodeExportForm(forms.Form):
+    """Who receives one episode: decides whether her BSN is in it (fhir_io.export)."""
+
+    receiver = forms.ChoiceField(label=_("Receiver"), choices=export.Receiver.choices)
+
+
+class PeriodExportForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    month = forms.TypedChoiceField(
+        label=_("Month"),
+        choices=[("", _("The whole year"))] + [(str(m), str(m)) for m in range(1, 13)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    receiver = forms.ChoiceField(
+        label=_("Receiver"), choices=export.Receiver.choices, initial=export.Receiver.REGISTRY
+    )
+
+    def period(self) -> tuple[date, date]:
+        """The first day and the day after the last of the period chosen."""
+        year, month = self.cleaned_data["year"], self.cleaned_data.get("month")
+        if month is None:
+            return date(year, 1, 1), date(year + 1, 1, 1)
+        return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from fhir.resources.R4B.bundle import Bundle
 
-from fhir_io import systems
+from fhir_io import outcomes, systems
 from fhir_io.models import CodeMapping, FhirResourceLink, MemberApiKey
 from pregnancies import services as care
 from pregnancies.models import (
@@ -46,6 +46,9 @@ from providers.models import Professional
 
 CARE_TYPES = frozenset({"Encounter", "Procedure"})
 KNOWN_TYPES = CARE_TYPES | {"Patient", "Practitioner", "EpisodeOfCare"}
+# Births and outcomes (fhir_io.outcomes); Organization and Condition (the pregnancy) are accepted as the
+# export writes them, and not stored.
+KNOWN_TYPES |= {"Observation", "Organization", "Condition"}
 DONE = {"Encounter": "finished", "Procedure": "completed"}
 ERROR = "entered-in-error"
 
@@ -129,7 +132,7 @@ def parse(raw: bytes) -> Bundle:
                     f"Bundle.entry[{i}].resource",
                     _(
                         "Resource type %(kind)s is not imported; send Patient, Practitioner, EpisodeOfCare, "
-                        "Encounter or Procedure."
+                        "Encounter, Procedure or Observation (Organization and Condition are accepted)."
                     )
                     % {"kind": kind},
                 )
@@ -168,7 +171,10 @@ def import_bundle(*, bundle: Bundle, key: MemberApiKey) -> Result:
         raise Refused(mapper.issues)
     issues: list[Issue] = []
     with transaction.atomic():  # a Refused raised inside rolls back every event written before it
+        # The delivery first: its dates open the natal and postnatal phases the care is checked against.
+        births = outcomes.store(mapper.deliveries, member=mapper.member, actor=mapper.actor, issues=issues)
         result = _store(planned, member=mapper.member, actor=mapper.actor, types=mapper.types, issues=issues)
+        result.entries.update(births)
         if issues:
             raise Refused(issues)
     return result
@@ -190,6 +196,7 @@ class _Mapper:
         self.open_episodes: dict[int, Episode | None] = {}  # by client id
         self.types: dict[int, EventType] = {}
         self.mappings: dict[tuple[str, str], int] = {}
+        self.deliveries: list[outcomes.PlannedDelivery] = []
 
     def problem(self, code: str, at: str, text: str) -> None:
         self.issues.append(Issue(code, at, text))
@@ -211,7 +218,17 @@ class _Mapper:
             (m.system, m.code): m.event_type_id
             for m in CodeMapping.objects.all().only("system", "code", "event_type_id")
         }
-        return [plan for i, resource, at in self.of_kind(*CARE_TYPES) if (plan := self.care(i, resource, at))]
+        self.deliveries = outcomes.plan(self)
+        return [
+            plan
+            for i, resource, at in self.of_kind(*CARE_TYPES)
+            if not (outcomes.claims(resource) and not self.mapped(resource))
+            and (plan := self.care(i, resource, at))
+        ]
+
+    def mapped(self, resource: Any) -> bool:
+        """Whether a Procedure's code has a catalogue entry (then it is care, also a caesarean)."""
+        return any((c.system, c.code) in self.mappings for c in resource.code.coding or [])
 
     def index(self) -> None:
         """fullUrls for references; identifiers that occur twice."""

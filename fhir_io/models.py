@@ -115,3 +115,33 @@ class FhirResourceLink(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.resource_type} {self.system}|{self.value}"
+
+
+class FhirOutcomeLink(TenantOwned):
+    """A sender's delivery Observation (by its identifier) and the pregnancy whose delivery, births and
+    outcomes it recorded; `content_hash` is the hash of all that was taken from it and its children, so a
+    resend with nothing changed changes nothing and a changed one is a correction of the delivery."""
+
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="+"
+    )
+    resource_type = models.CharField(max_length=40)
+    system = models.CharField(max_length=200)
+    value = models.CharField(max_length=200)
+    content_hash = models.CharField(max_length=64)
+    episode = models.ForeignKey("pregnancies.Episode", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("FHIR outcome link")
+        verbose_name_plural = _("FHIR outcome links")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "organisation", "resource_type", "system", "value"],
+                name="fhir_outcome_link_identifier_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type} {self.system}|{self.value}"

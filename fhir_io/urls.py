@@ -6,4 +6,6 @@ urlpatterns = [
     path("fhir/keys/", views.member_keys, name="fhir_member_keys"),
     path("fhir/keys/<int:pk>/revoke/", views.member_key_revoke, name="fhir_member_key_revoke"),
     path("fhir/codes/", views.code_mappings, name="fhir_code_mappings"),
+    path("fhir/export/", views.period_export, name="fhir_period_export"),
+    path("episodes/<int:pk>/fhir/", views.episode_export, name="fhir_episode_export"),
 ]

@@ -1,18 +1,25 @@
-"""The IGO administrator's pages of the FHIR import: member system keys and the code mapping."""
+"""The FHIR pages: the IGO administrator's member system keys, code mapping and period export; the
+download of one episode for whoever may read it."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
-from fhir_io import selectors, services
-from fhir_io.forms import CodeMappingForm, MemberKeyForm
+from fhir_io import export, selectors, services
+from fhir_io.api import FHIR_JSON
+from fhir_io.forms import CodeMappingForm, EpisodeExportForm, MemberKeyForm, PeriodExportForm
 from igo import rules
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
+from pregnancies.models import Episode
 
 
 @tenant_view(rules.can_manage_members)
@@ -91,3 +98,38 @@ def code_mappings(request: TenantRequest) -> HttpResponse:
         {"form": form, "mappings": selectors.code_mapping_list()},
         status=status,
     )
+
+
+def _fhir_download(data: dict[str, Any], filename: str) -> HttpResponse:
+    response = HttpResponse(json.dumps(data, ensure_ascii=False, indent=1), content_type=FHIR_JSON)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@tenant_view(rules.can_log_care)
+def episode_export(request: TenantRequest, pk: int) -> HttpResponse:
+    """One episode as a FHIR document, for whoever may read the episode page; `?receiver=` decides whether
+    the BSN is in it. Without a valid receiver: 400, nothing read."""
+    episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
+    form = EpisodeExportForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_("Choose the receiver: hospital or registry."))
+    data = export.episode_document(
+        tenant=request.tenant, episode=episode, actor=request.user, receiver=form.cleaned_data["receiver"]
+    )
+    return _fhir_download(data, f"episode-{episode.pk}-{form.cleaned_data['receiver']}.fhir.json")
+
+
+@tenant_view(rules.can_manage_members)
+def period_export(request: TenantRequest) -> HttpResponse:
+    """The administrator's export of a period (a year or a month) as a FHIR collection."""
+    form = PeriodExportForm(request.GET if "year" in request.GET else None)
+    if form.is_bound and form.is_valid():
+        start, end = form.period()
+        receiver = form.cleaned_data["receiver"]
+        data = export.period_collection(
+            tenant=request.tenant, start=start, end=end, actor=request.user, receiver=receiver
+        )
+        return _fhir_download(data, f"{request.tenant.slug}-{start.isoformat()}-{receiver}.fhir.json")
+    return render(request, "fhir_io/export.html", {"form": form}, status=400 if form.is_bound else 200)

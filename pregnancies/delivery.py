@@ -348,11 +348,16 @@ def _prepare(
     line: str,
     now: datetime,
     clinical: Clinical,
+    professional: Professional | None = None,
 ) -> _Prepared:
     """What recording and correcting share: the caller's right (PermissionDenied with the reason), the
     episode's row lock (two submissions at once make one delivery) and the check of the delivery itself.
     The caller adds its own errors and raises them all at once."""
-    professional = services.obstetric_professional_for(actor=actor)
+    professional = (
+        services.obstetric_professional_for(actor=actor)
+        if professional is None
+        else services.obstetric_professional_check(professional)
+    )
     episode = Episode.objects.select_for_update().select_related("client").get(pk=episode.pk)
     errors, event_type = _validate(
         episode=episode,
@@ -379,10 +384,12 @@ def delivery_record(
     line: str,
     clinical: Clinical | None = None,
     now: datetime | None = None,
+    professional: Professional | None = None,
 ) -> Delivery:
     """Record the delivery: all of it (dates, births, line, delivery event) or, on any error, none of it.
     Afterwards the natal phase runs from the start of active labour and the postnatal phase from placenta
-    + 2 hours."""
+    + 2 hours. `professional`: who performed it, where the actor is not a professional (a member's system
+    sending it by FHIR names its midwife); by default the actor's own professional record."""
     prepared = _prepare(
         episode=episode,
         actor=actor,
@@ -393,6 +400,7 @@ def delivery_record(
         line=line,
         now=now or timezone.now(),
         clinical=clinical or Clinical(),
+        professional=professional,
     )
     professional, episode, errors, event_type = (
         prepared.professional,
@@ -470,6 +478,7 @@ def delivery_correct(
     line: str,
     clinical: Clinical | None = None,
     now: datetime | None = None,
+    professional: Professional | None = None,
 ) -> Delivery:
     """Correct a recorded delivery. The audit keeps it before and after; the delivery event is superseded
     by a corrected one (the original stays, marked as corrected); the phases follow the new dates and the
@@ -484,6 +493,7 @@ def delivery_correct(
         line=line,
         now=now or timezone.now(),
         clinical=clinical or Clinical(),
+        professional=professional,
     )
     professional, episode, errors, event_type = (
         prepared.professional,

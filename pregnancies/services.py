@@ -1036,6 +1036,17 @@ def obstetric_professional_for(*, actor: User) -> Professional:
     return professional
 
 
+def obstetric_professional_check(professional: Professional) -> Professional:
+    """A professional named by the caller (a member's system names who performed the care), checked as
+    `obstetric_professional_for` checks the actor's own: active and of an obstetric discipline."""
+    if not professional.is_active or professional.discipline not in OBSTETRIC_DISCIPLINES:
+        raise PermissionDenied(
+            _("Only an active midwife or gynaecologist can be responsible for a delivery; %(name)s is not.")
+            % {"name": professional.full_name}
+        )
+    return professional
+
+
 def _validate_event(
     *,
     episode: Episode,

@@ -167,6 +167,9 @@ ACCESS = {
     "fhir_member_key_revoke": ("get", ADMIN),
     "fhir_code_mappings": ("get", ADMIN),
     "api_fhir_import": ("post", set()),
+    # the FHIR export (issue 21): an episode for whoever reads the episode page, a period for the administrator
+    "fhir_episode_export": ("get", CLINICAL),
+    "fhir_period_export": ("get", ADMIN),
 }
 SESSION_NOT_TAKEN = {"api_fhir_import"}
 
@@ -242,6 +245,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "episode_claims",
         "today_log",
         "today_indication",
+        "fhir_episode_export",
     ):
         kwargs["pk"] = Episode.unscoped.filter(tenant=world.tenant).first().pk
     if name == "partial_decision":  # issue 14

@@ -129,6 +129,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "professional_edit": prof.pk,
         "professional_toggle": prof.pk,
         "fhir_member_key_revoke": member_key.pk,  # issue 21
+        "fhir_episode_export": episode.pk,  # issue 21
         "api_client_detail": client.pk,
         "episode_new": client.pk,  # issue 17
         "api_client_episodes": client.pk,  # issue 17
@@ -215,7 +216,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"payout_detail", "payout_release", "payout_discard", "payout_sepa", "payout_statement_download"}
     known |= {"whatif_new_contract", "whatif_detail", "whatif_progress", "whatif_adopt", "whatif_csv"}
     known |= {"whatif_pdf"}  # issue 19
-    known |= {"fhir_member_key_revoke"}  # issue 21
+    known |= {"fhir_member_key_revoke", "fhir_episode_export"}  # issue 21
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 

@@ -127,6 +127,7 @@ def make_seen(world: TenantWorld) -> Seen:
                 "api_episode_delivery",
                 "today_log",
                 "today_indication",
+                "fhir_episode_export",  # issue 21
             )
         },
         "partial_decision": [
