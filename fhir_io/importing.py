@@ -81,6 +81,24 @@ def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": [i.as_fhir() for i in issues]}
 
 
+def refused_status(issues: list[Issue]) -> int:
+    """The HTTP status of a refusal: 400 for a body that is no Bundle at all, else 422."""
+    return 400 if issues and issues[0].code == "structure" else 422
+
+
+def care_entries(bundle: Bundle) -> int:
+    entries: list[Any] = list(bundle.entry or [])  # resources typed as Resource: read as Any
+    return len([e for e in entries if e.resource.get_resource_type() in CARE_TYPES])
+
+
+def response_bundle(bundle: Bundle, result: Result) -> dict[str, Any]:
+    """The transaction-response: one entry per request entry, in order (the FHIR transaction's rule)."""
+    entries = [
+        result.entries.get(i, {"response": {"status": "200 OK"}}) for i in range(len(bundle.entry or []))
+    ]
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+
+
 @dataclass
 class Planned:
     """One care resource, mapped."""
@@ -580,8 +598,8 @@ def _store_chunk(
             confirm_duplicate=True,  # the sender's identifiers tell its events apart
         )
     except care.CareEventsRefused as refused:
-        for n, exc in refused.errors.items():
-            issues.extend(_business_rule(new[n][0].index, exc))
+        for n, error in refused.errors.items():
+            issues.extend(_business_rule(new[n][0].index, error))
         return
     made: list[FhirResourceLink] = []
     moved: list[FhirResourceLink] = []

@@ -6,4 +6,5 @@ urlpatterns = [
     path("fhir/keys/", views.member_keys, name="fhir_member_keys"),
     path("fhir/keys/<int:pk>/revoke/", views.member_key_revoke, name="fhir_member_key_revoke"),
     path("fhir/codes/", views.code_mappings, name="fhir_code_mappings"),
+    path("fhir/jobs/", views.import_jobs, name="fhir_import_jobs"),
 ]

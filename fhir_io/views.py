@@ -8,7 +8,7 @@ from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from fhir_io import selectors, services
+from fhir_io import jobs, selectors, services
 from fhir_io.forms import CodeMappingForm, MemberKeyForm
 from igo import rules
 from igo.http import TenantRequest
@@ -91,3 +91,13 @@ def code_mappings(request: TenantRequest) -> HttpResponse:
         {"form": form, "mappings": selectors.code_mapping_list()},
         status=status,
     )
+
+
+JOBS_SHOWN = 100
+
+
+@tenant_view(rules.can_manage_members)
+def import_jobs(request: TenantRequest) -> HttpResponse:
+    """The latest import jobs of the member systems, with where each one is."""
+    rows = [(job, jobs.job_progress(job)) for job in selectors.import_job_list()[:JOBS_SHOWN]]
+    return render(request, "fhir_io/jobs.html", {"rows": rows, "shown": JOBS_SHOWN})
