@@ -30,7 +30,7 @@ ENDED = (ImportJobStatus.DONE, ImportJobStatus.REFUSED, ImportJobStatus.FAILED)
 
 def job_max_bytes() -> int:
     """The largest Bundle a job takes (a month of a large practice is some 35 MB of JSON)."""
-    return int(getattr(settings, "FHIR_IMPORT_JOB_MAX_BYTES", 64 * 1024 * 1024))
+    return int(settings.FHIR_IMPORT_JOB_MAX_BYTES)
 
 
 def async_above_bytes() -> int:
