@@ -6,16 +6,17 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fhir_io import importing
+from fhir_io import importing, jobs
 from fhir_io.auth import IsMemberKey, MemberKeyAuthentication
-from fhir_io.models import MemberApiKey
+from fhir_io.models import FhirImportJob, MemberApiKey
 from igo.api.permissions import HasSecondFactor
 from igo.tenancy import tenant_scope
 
@@ -43,18 +44,21 @@ class FhirImportView(APIView):
         responses={
             200: OpenApiTypes.OBJECT,
             400: OpenApiTypes.OBJECT,
+            202: OpenApiTypes.OBJECT,
             413: OpenApiTypes.OBJECT,
             422: OpenApiTypes.OBJECT,
         },
         description="A FHIR R4 transaction Bundle of care (docs/fhir.md); answers a transaction-response "
-        "Bundle, or an OperationOutcome listing every problem (nothing stored).",
+        "Bundle, or an OperationOutcome listing every problem (nothing stored). With `Prefer: respond-async` "
+        "(or a Bundle over 2 MB) it answers 202 and runs as a job (Content-Location: the job's status).",
     )
     def post(self, request: Request, tenant_slug: str) -> Response:
         key = request.auth
         assert isinstance(key, MemberApiKey)
         if key.tenant.slug != tenant_slug:
             raise Http404  # another IGO's address: as if it did not exist
-        limit = max_bytes()
+        asynchronous = "respond-async" in request.headers.get("Prefer", "")
+        limit = jobs.job_max_bytes() if asynchronous else max_bytes()
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -69,14 +73,68 @@ class FhirImportView(APIView):
         if len(raw) > limit:
             return _outcome([too_big], 413)
         with tenant_scope(key.tenant):
+            if asynchronous or len(raw) > jobs.async_above_bytes():
+                job = jobs.import_job_create(key=key, raw=raw)
+                return _accepted(request, job, tenant_slug)
             try:
                 bundle = importing.parse(raw)
                 result = importing.import_bundle(bundle=bundle, key=key)
             except importing.Refused as refused:
-                return _outcome(refused.issues, 422 if refused.issues[0].code != "structure" else 400)
-        # One response entry per request entry, in order (the FHIR transaction-response's rule).
-        entries = [
-            result.entries.get(i, {"response": {"status": "200 OK"}}) for i in range(len(bundle.entry or []))
-        ]
-        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
-        return Response(body, status=200, content_type=FHIR_JSON)
+                return _outcome(refused.issues, importing.refused_status(refused.issues))
+        return Response(importing.response_bundle(bundle, result), status=200, content_type=FHIR_JSON)
+
+
+def _accepted(request: Request, job: FhirImportJob, tenant_slug: str) -> Response:
+    """202 Accepted with the job's status address (FHIR asynchronous request pattern)."""
+    where = request.build_absolute_uri(
+        reverse("api_fhir_import_job", kwargs={"tenant_slug": tenant_slug, "pk": job.pk})
+    )
+    text = _("Accepted as import job %(id)s; ask its status at %(url)s.") % {"id": job.pk, "url": where}
+    body = importing.operation_outcome(
+        [importing.Issue("informational", "Bundle", text, severity="information")]
+    )
+    response = Response(body, status=202, content_type=FHIR_JSON)
+    response["Content-Location"] = where
+    return response
+
+
+class FhirImportJobView(APIView):
+    """The status of an import job of the key's own member: 202 with progress while it is queued or runs,
+    then the answer of the import (200 with the transaction-response, or the refusal's OperationOutcome)."""
+
+    authentication_classes = [MemberKeyAuthentication]
+    permission_classes = [HasSecondFactor, IsMemberKey]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The job's number.")],
+        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
+        description="An import job of this member (docs/fhir.md): 202 with X-Progress while it runs; when "
+        "done, what the synchronous import answers.",
+    )
+    def get(self, request: Request, tenant_slug: str, pk: int) -> Response:
+        key = request.auth
+        assert isinstance(key, MemberApiKey)
+        if key.tenant.slug != tenant_slug:
+            raise Http404
+        with tenant_scope(key.tenant):
+            job = (
+                FhirImportJob.objects.defer("body")
+                .filter(pk=pk, organisation_id=key.account.organisation_id)
+                .first()
+            )
+            if job is None:
+                raise Http404  # another member's job: as if it did not exist
+            if job.status in jobs.ENDED:
+                return Response(job.report, status=job.http_status or 200, content_type=FHIR_JSON)
+            now = jobs.job_progress(job)
+        response = Response({"job": job.pk, **now}, status=202)
+        response["X-Progress"] = _progress_text(now)
+        response["Retry-After"] = "5"
+        return response
+
+
+def _progress_text(now: dict[str, Any]) -> str:
+    if now["stage"] == "storing":
+        return f"storing: {now['done']} of {now['total']} care entries"
+    return str(now["stage"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -51,6 +51,10 @@ KNOWN_TYPES = CARE_TYPES | {"Patient", "Practitioner", "EpisodeOfCare"}
 KNOWN_TYPES |= {"Observation", "Organization", "Condition"}
 DONE = {"Encounter": "finished", "Procedure": "completed"}
 ERROR = "entered-in-error"
+STORE_CHUNK = 2000  # care entries stored between two progress reports
+IN_BATCH = 5000  # values per `IN (...)` of the lookups
+
+Progress = Callable[[int, int], None]  # (care entries stored, care entries in the Bundle)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Issue:
     expression: str
     text: str
     severity: str = "error"
+    index: int = -1  # the entry's place, to list the problems of the store in Bundle order
 
     def as_fhir(self) -> dict[str, Any]:
         return {
@@ -77,6 +82,24 @@ class Refused(Exception):
 
 def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": [i.as_fhir() for i in issues]}
+
+
+def refused_status(issues: list[Issue]) -> int:
+    """The HTTP status of a refusal: 400 for a body that is no Bundle at all, else 422."""
+    return 400 if issues and issues[0].code == "structure" else 422
+
+
+def care_entries(bundle: Bundle) -> int:
+    entries: list[Any] = list(bundle.entry or [])  # resources typed as Resource: read as Any
+    return len([e for e in entries if e.resource.get_resource_type() in CARE_TYPES])
+
+
+def response_bundle(bundle: Bundle, result: Result) -> dict[str, Any]:
+    """The transaction-response: one entry per request entry, in order (the FHIR transaction's rule)."""
+    entries = [
+        result.entries.get(i, {"response": {"status": "200 OK"}}) for i in range(len(bundle.entry or []))
+    ]
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
 
 
 @dataclass
@@ -163,8 +186,9 @@ def _ref(reference: Any) -> str | None:
     return reference.reference if reference is not None else None
 
 
-def import_bundle(*, bundle: Bundle, key: MemberApiKey) -> Result:
-    """Map and store the Bundle for the key's member, or raise Refused listing every problem."""
+def import_bundle(*, bundle: Bundle, key: MemberApiKey, progress: Progress | None = None) -> Result:
+    """Map and store the Bundle for the key's member, or raise Refused listing every problem. `progress`
+    (the job's) hears how many care entries are stored, after each chunk of STORE_CHUNK."""
     mapper = _Mapper(bundle, key)
     planned = mapper.plan()
     if mapper.issues:
@@ -173,10 +197,17 @@ def import_bundle(*, bundle: Bundle, key: MemberApiKey) -> Result:
     with transaction.atomic():  # a Refused raised inside rolls back every event written before it
         # The delivery first: its dates open the natal and postnatal phases the care is checked against.
         births = outcomes.store(mapper.deliveries, member=mapper.member, actor=mapper.actor, issues=issues)
-        result = _store(planned, member=mapper.member, actor=mapper.actor, types=mapper.types, issues=issues)
+        result = _store(
+            planned,
+            member=mapper.member,
+            actor=mapper.actor,
+            types=mapper.types,
+            issues=issues,
+            progress=progress,
+        )
         result.entries.update(births)
         if issues:
-            raise Refused(issues)
+            raise Refused(sorted(issues, key=lambda i: i.index))
     return result
 
 
@@ -265,56 +296,82 @@ class _Mapper:
         return found[0]
 
     def patients(self) -> None:
+        found: dict[int, str] = {}
         for i, resource, at in self.of_kind("Patient"):
             bsn = _identifier(resource, systems.BSN)
             if bsn is None:
                 self.problem("required", f"{at}.identifier", _("The patient has no BSN identifier."))
                 continue
-            client = Client.objects.filter(bsn=bsn[1]).first()  # this IGO's clients only (scoped)
+            found[i] = bsn[1]
+        by_bsn = {  # this IGO's clients only (scoped)
+            c.bsn: c for chunk in _chunks(set(found.values())) for c in Client.objects.filter(bsn__in=chunk)
+        }
+        for i, bsn_value in found.items():
+            client = by_bsn.get(bsn_value)
             if client is None:
-                self.problem("not-found", f"{at}.identifier", _("No client of this IGO has this BSN."))
+                self.problem(
+                    "not-found",
+                    f"Bundle.entry[{i}].resource.identifier",
+                    _("No client of this IGO has this BSN."),
+                )
                 continue
             self.clients[i] = client
+        # Each client's open pregnancies, read once for all (open_episode).
+        ids = {c.pk for c in self.clients.values()}
+        opened: dict[int, list[Episode]] = {pk: [] for pk in ids}
+        for chunk in _chunks(ids):
+            for episode in Episode.objects.filter(client_id__in=chunk, status=EpisodeStatus.ACTIVE).order_by(
+                "pk"
+            ):
+                opened[episode.client_id].append(episode)
+        self.open_episodes = {pk: found_[0] if len(found_) == 1 else None for pk, found_ in opened.items()}
 
     def practitioners(self) -> None:
+        found: dict[int, str] = {}
         for i, resource, at in self.of_kind("Practitioner"):
             agb = _identifier(resource, systems.AGB)
             if agb is None:
                 self.problem("required", f"{at}.identifier", _("The practitioner has no AGB identifier."))
                 continue
-            professional = Professional.objects.select_related("organisation").filter(agb_code=agb[1]).first()
+            found[i] = agb[1]
+        by_agb = {
+            p.agb_code: p
+            for chunk in _chunks(set(found.values()))
+            for p in Professional.objects.select_related("organisation").filter(agb_code__in=chunk)
+        }
+        for i, agb_value in found.items():
+            professional = by_agb.get(agb_value)
             if professional is None or professional.organisation_id != self.member.pk:
                 self.problem(
                     "forbidden",
-                    f"{at}.identifier",
+                    f"Bundle.entry[{i}].resource.identifier",
                     _("AGB %(agb)s is not a professional of %(member)s: a member sends only its own care.")
-                    % {"agb": agb[1], "member": self.member.name},
+                    % {"agb": agb_value, "member": self.member.name},
                 )
                 continue
             self.professionals[i] = professional
 
     def open_episode(self, client: Client) -> Episode | None:
-        """The client's one open pregnancy (None when she has none or several); read once per client."""
-        if client.pk not in self.open_episodes:
-            found = list(Episode.objects.filter(client=client, status=EpisodeStatus.ACTIVE)[:2])
-            self.open_episodes[client.pk] = found[0] if len(found) == 1 else None
-        return self.open_episodes[client.pk]
+        """The client's one open pregnancy (None when she has none or several); read in patients()."""
+        return self.open_episodes.get(client.pk)
 
     def episodes_of_care(self) -> None:
+        wanted: list[tuple[int, str, Client, str | None]] = []
         for i, resource, at in self.of_kind("EpisodeOfCare"):
             patient = self.resolve(resource.patient, "Patient", f"{at}.patient")
             client = self.clients.get(patient) if patient is not None else None
             if client is None:
                 continue
             own = _identifier(resource, systems.EPISODE)
-            if own is None:
+            wanted.append((i, at, client, own[1] if own is not None else None))
+        numbers = {int(n) for _i, _at, _c, n in wanted if n is not None and n.isdigit()}
+        by_pk = {e.pk: e for chunk in _chunks(numbers) for e in Episode.objects.filter(pk__in=chunk)}
+        for i, at, client, number in wanted:
+            if number is None:
                 chosen = self.open_episode(client)
             else:
-                chosen = (
-                    Episode.objects.filter(client=client, pk=int(own[1])).first()
-                    if own[1].isdigit()
-                    else None
-                )
+                episode = by_pk.get(int(number)) if number.isdigit() else None
+                chosen = episode if episode is not None and episode.client_id == client.pk else None
             if chosen is None:
                 self.problem(
                     "not-found",
@@ -432,17 +489,69 @@ class _Mapper:
         return Decimal(str(length.value)) / (60 if length.code == "min" else 1)
 
 
-def _store(
-    planned: list[Planned], *, member: Any, actor: Any, types: dict[int, Any], issues: list[Issue]
-) -> Result:
-    result = Result()
-    links = {
+def _chunks(values: Iterable[Any], size: int = IN_BATCH) -> Iterator[list[Any]]:
+    """Values in lists of `size`, for lookups `IN (...)` that stay within PostgreSQL's parameter limit."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _links(member: Any, planned: list[Planned]) -> dict[tuple[str, str, str], FhirResourceLink]:
+    """The member's links of the resources planned (by identifier value), read in batches."""
+    wanted = {(p.resource_type, p.system, p.value) for p in planned}
+    return {
         (link.resource_type, link.system, link.value): link
-        for link in FhirResourceLink.objects.filter(organisation=member).select_related("care_event")
+        for chunk in _chunks({v for _t, _s, v in wanted})
+        for link in FhirResourceLink.objects.filter(organisation=member, value__in=chunk).select_related(
+            "care_event"
+        )
+        if (link.resource_type, link.system, link.value) in wanted
     }
+
+
+def _store(
+    planned: list[Planned],
+    *,
+    member: Any,
+    actor: Any,
+    types: dict[int, Any],
+    issues: list[Issue],
+    progress: Progress | None = None,
+) -> Result:
+    """Write the planned care: new events (and events that move to another pregnancy or professional) in
+    bulk through care_events_log_many, corrections and voids one by one through their services (they are
+    few: a resend of unchanged care writes nothing). In chunks of STORE_CHUNK entries, reporting progress;
+    the caller's transaction makes the whole Bundle one."""
+    result = Result()
+    links = _links(member, planned)
+    for start in range(0, len(planned), STORE_CHUNK):
+        _store_chunk(
+            planned[start : start + STORE_CHUNK],
+            links=links,
+            member=member,
+            actor=actor,
+            types=types,
+            issues=issues,
+            result=result,
+        )
+        if progress is not None:
+            progress(min(start + STORE_CHUNK, len(planned)), len(planned))
+    return result
+
+
+def _store_chunk(
+    planned: list[Planned],
+    *,
+    links: dict[tuple[str, str, str], FhirResourceLink],
+    member: Any,
+    actor: Any,
+    types: dict[int, Any],
+    issues: list[Issue],
+    result: Result,
+) -> None:
     now = timezone.now()
+    new: list[tuple[Planned, FhirResourceLink | None]] = []  # to log, and the link to point at it
     for plan in planned:
-        at = f"Bundle.entry[{plan.index}].resource"
         link = links.get((plan.resource_type, plan.system, plan.value))
         try:
             if plan.voided:
@@ -455,29 +564,8 @@ def _store(
                 result.entries[plan.index] = _entry("200 OK", link.care_event)
                 continue
             assert plan.episode and plan.professional and plan.occurred_at and plan.event_type_id
-            event_type = types[plan.event_type_id]
             if link is None:
-                event, _created, warnings = care.care_event_log(
-                    actor=actor,
-                    episode=plan.episode,
-                    event_type=event_type,
-                    occurred_at=plan.occurred_at,
-                    quantity=plan.quantity,
-                    professional=plan.professional,
-                    confirm_over_limit=True,
-                    confirm_duplicate=True,  # the sender's identifiers tell its events apart
-                )
-                FhirResourceLink.objects.create(
-                    tenant_id=event.tenant_id,
-                    organisation=member,
-                    resource_type=plan.resource_type,
-                    system=plan.system,
-                    value=plan.value,
-                    content_hash=plan.content_hash,
-                    care_event=event,
-                )
-                result.created += 1
-                result.entries[plan.index] = _entry("201 Created", event, warnings)
+                new.append((plan, None))
                 continue
             if link.content_hash == plan.content_hash and link.care_event.status == EventStatus.ACTIVE:
                 result.unchanged += 1
@@ -492,33 +580,77 @@ def _store(
                     event=old,
                     actor=actor,
                     reason=reason,
-                    event_type=event_type,
+                    event_type=types[plan.event_type_id],
                     occurred_at=plan.occurred_at,
                     quantity=plan.quantity,
                     confirm_over_limit=True,
                 )
-            else:
-                # Another pregnancy or professional (or sent again after a void): void, then log anew.
-                if old.status == EventStatus.ACTIVE:
-                    care.care_event_void(event=old, actor=actor, reason=reason)
-                event, _created, warnings = care.care_event_log(
-                    actor=actor,
-                    episode=plan.episode,
-                    event_type=event_type,
-                    occurred_at=plan.occurred_at,
+                link.care_event, link.content_hash, link.updated_at = event, plan.content_hash, now
+                link.save(update_fields=["care_event", "content_hash", "updated_at"])
+                result.corrected += 1
+                result.entries[plan.index] = _entry("200 OK", event, warnings)
+                continue
+            # Another pregnancy or professional (or sent again after a void): void, then log anew.
+            if old.status == EventStatus.ACTIVE:
+                care.care_event_void(event=old, actor=actor, reason=reason)
+            new.append((plan, link))
+        except ValidationError as exc:
+            issues.extend(_business_rule(plan.index, exc))
+    if not new:
+        return
+    try:
+        logged = care.care_events_log_many(
+            actor=actor,
+            items=[
+                care.NewCareEvent(
+                    episode=plan.episode,  # type: ignore[arg-type]
+                    event_type=types[plan.event_type_id],  # type: ignore[index]
+                    occurred_at=plan.occurred_at,  # type: ignore[arg-type]
                     quantity=plan.quantity,
-                    professional=plan.professional,
-                    confirm_over_limit=True,
-                    confirm_duplicate=True,
+                    professional=plan.professional,  # type: ignore[arg-type]
                 )
+                for plan, _link in new
+            ],
+            confirm_over_limit=True,
+            confirm_duplicate=True,  # the sender's identifiers tell its events apart
+        )
+    except care.CareEventsRefused as refused:
+        for n, error in refused.errors.items():
+            issues.extend(_business_rule(new[n][0].index, error))
+        return
+    made: list[FhirResourceLink] = []
+    moved: list[FhirResourceLink] = []
+    for (plan, link), (event, warnings) in zip(new, logged, strict=True):
+        if link is None:
+            link = FhirResourceLink(
+                tenant_id=event.tenant_id,
+                organisation=member,
+                resource_type=plan.resource_type,
+                system=plan.system,
+                value=plan.value,
+                content_hash=plan.content_hash,
+                care_event=event,
+                created_at=now,
+                updated_at=now,
+            )
+            made.append(link)
+            result.created += 1
+            result.entries[plan.index] = _entry("201 Created", event, warnings)
+        else:
             link.care_event, link.content_hash, link.updated_at = event, plan.content_hash, now
-            link.save(update_fields=["care_event", "content_hash", "updated_at"])
+            moved.append(link)
             result.corrected += 1
             result.entries[plan.index] = _entry("200 OK", event, warnings)
-        except ValidationError as exc:
-            for name, messages in _messages(exc):
-                issues.append(Issue("business-rule", f"{at}" + (f" ({name})" if name else ""), messages))
-    return result
+    FhirResourceLink.objects.bulk_create(made, batch_size=care.BULK_BATCH)
+    FhirResourceLink.objects.bulk_update(moved, ["care_event", "content_hash", "updated_at"], batch_size=500)
+
+
+def _business_rule(index: int, exc: ValidationError) -> list[Issue]:
+    at = f"Bundle.entry[{index}].resource"
+    return [
+        Issue("business-rule", at + (f" ({name})" if name else ""), messages, index=index)
+        for name, messages in _messages(exc)
+    ]
 
 
 def _messages(exc: ValidationError) -> list[tuple[str, str]]:

@@ -145,3 +145,49 @@ class FhirOutcomeLink(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.resource_type} {self.system}|{self.value}"
+
+
+class ImportJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    REFUSED = "refused", _("Refused")
+    FAILED = "failed", _("Failed")
+
+
+class FhirImportJob(TenantOwned):
+    """A Bundle imported by the worker (FHIR asynchronous request pattern): the body until the job ends, the
+    counts, and the answer the synchronous import would have given (`report`)."""
+
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="+"
+    )
+    key = models.ForeignKey(MemberApiKey, on_delete=models.PROTECT, related_name="jobs")
+    status = models.CharField(
+        _("status"), max_length=10, choices=ImportJobStatus.choices, default=ImportJobStatus.QUEUED
+    )
+    # The Bundle as sent; emptied when the job ends (it holds BSNs, and the report says what became of it).
+    body = models.BinaryField(editable=False, default=bytes)
+    body_bytes = models.PositiveIntegerField(_("size (bytes)"), default=0)
+    body_sha256 = models.CharField(max_length=64)
+    entries = models.PositiveIntegerField(_("care entries"), default=0)
+    stored = models.PositiveIntegerField(_("care entries stored"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    corrected = models.PositiveIntegerField(_("corrected"), default=0)
+    voided = models.PositiveIntegerField(_("voided"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    problems = models.PositiveIntegerField(_("problems"), default=0)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    report = models.JSONField(null=True, blank=True)  # the transaction-response Bundle or OperationOutcome
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("FHIR import job")
+        verbose_name_plural = _("FHIR import jobs")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["tenant", "organisation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"FHIR import {self.pk} ({self.status})"

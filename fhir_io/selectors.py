@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from fhir_io.models import CodeMapping, MemberApiKey
+from fhir_io.models import CodeMapping, FhirImportJob, MemberApiKey
 from pregnancies.models import Birth, CareEvent, ClientInsurance, Episode
 
 
@@ -55,3 +55,8 @@ def episodes_for_export(episodes: QuerySet[Episode]) -> list[Episode]:
         )
         .order_by("pk")
     )
+
+
+def import_job_list() -> QuerySet[FhirImportJob]:
+    """The IGO's import jobs, newest first, without their bodies and reports (megabytes each)."""
+    return FhirImportJob.objects.select_related("organisation", "key").defer("body", "report")

@@ -8,4 +8,5 @@ urlpatterns = [
     path("fhir/codes/", views.code_mappings, name="fhir_code_mappings"),
     path("fhir/export/", views.period_export, name="fhir_period_export"),
     path("episodes/<int:pk>/fhir/", views.episode_export, name="fhir_episode_export"),
+    path("fhir/jobs/", views.import_jobs, name="fhir_import_jobs"),
 ]

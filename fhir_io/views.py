@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
-from fhir_io import export, selectors, services
+from fhir_io import export, jobs, selectors, services
 from fhir_io.api import FHIR_JSON
 from fhir_io.forms import CodeMappingForm, EpisodeExportForm, MemberKeyForm, PeriodExportForm
 from igo import rules
@@ -133,3 +133,13 @@ def period_export(request: TenantRequest) -> HttpResponse:
         )
         return _fhir_download(data, f"{request.tenant.slug}-{start.isoformat()}-{receiver}.fhir.json")
     return render(request, "fhir_io/export.html", {"form": form}, status=400 if form.is_bound else 200)
+
+
+JOBS_SHOWN = 100
+
+
+@tenant_view(rules.can_manage_members)
+def import_jobs(request: TenantRequest) -> HttpResponse:
+    """The latest import jobs of the member systems, with where each one is."""
+    rows = [(job, jobs.job_progress(job)) for job in selectors.import_job_list()[:JOBS_SHOWN]]
+    return render(request, "fhir_io/jobs.html", {"rows": rows, "shown": JOBS_SHOWN})

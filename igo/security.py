@@ -7,6 +7,7 @@ Django 5.2 sets nosniff, the referrer policy, the opener policy, X-Frame-Options
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -103,19 +104,22 @@ class SecurityHeadersMiddleware:
 class RequestSizeLimitMiddleware:
     """Refuse a request whose declared body is larger than MAX_REQUEST_BYTES with 413, before anything reads
     it: Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE) leaves uploaded files out, so a 50 MB upload was
-    read whole before the view refused it. The largest legitimate upload (a return file) is 5 MB."""
+    read whole before the view refused it. The largest legitimate upload (a return file) is 5 MB; the paths
+    of LARGE_REQUEST_PATHS (pattern, bytes) have a limit of their own, which their views enforce as well."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
+        self.larger = [(re.compile(rx), n) for rx, n in getattr(settings, "LARGE_REQUEST_PATHS", [])]
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.MAX_REQUEST_BYTES:
+        limit = next((n for rx, n in self.larger if rx.match(request.path_info)), settings.MAX_REQUEST_BYTES)
+        if length > limit:
             return HttpResponse(
-                _("The upload is larger than %(mb)s MB.") % {"mb": settings.MAX_REQUEST_BYTES // 2**20},
+                _("The upload is larger than %(mb)s MB.") % {"mb": limit // 2**20},
                 status=413,
                 content_type="text/plain; charset=utf-8",
             )

@@ -72,6 +72,10 @@ INSTALLED_APPS = [
 
 # Larger request bodies are refused (413) before they are read (igo.security.RequestSizeLimitMiddleware).
 MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024)))
+# A FHIR import job takes a month of a large practice in one Bundle (~35 MB, docs/fhir.md): that path alone may
+# send up to FHIR_IMPORT_JOB_MAX_BYTES; its view reads the body within its own limits, never past them.
+FHIR_IMPORT_JOB_MAX_BYTES = int(os.environ.get("FHIR_IMPORT_JOB_MAX_BYTES", str(64 * 1024 * 1024)))
+LARGE_REQUEST_PATHS = [(r"^/api/t/[\w-]+/fhir/$", FHIR_IMPORT_JOB_MAX_BYTES)]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -1057,8 +1058,11 @@ def _validate_event(
     organisation: MemberOrganisation,
     confirm_over_limit: bool,
     replacing: CareEvent | None = None,
+    kraamzorg_logged: Decimal | None = None,
 ) -> tuple[str, list[str]]:
-    """Return the phase and warnings, or raise ValidationError with field-level reasons."""
+    """Return the phase and warnings, or raise ValidationError with field-level reasons. The one set of rules
+    of a care event, for one (care_event_log, care_event_correct) or many (care_events_log_many): the latter
+    passes the kraamzorg hours already logged in the episode (`kraamzorg_logged`), read once for all."""
     errors: dict[str, list[str]] = {}
     warnings: list[str] = []
 
@@ -1137,7 +1141,9 @@ def _validate_event(
             ),
         )
     if not errors and event_type.is_kraamzorg_hours:
-        logged = _kraamzorg_hours(episode, exclude=replacing)
+        logged = (
+            kraamzorg_logged if kraamzorg_logged is not None else _kraamzorg_hours(episode, exclude=replacing)
+        )
         total = logged + quantity
         if total > KRAAMZORG_MAX_HOURS:
             message = _(
@@ -1168,9 +1174,14 @@ def indication_warning(*, total: Decimal, indicated: int) -> str:
     }
 
 
+def _kraamzorg_type_ids() -> list[int]:
+    return [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if t.is_kraamzorg_hours]
+
+
 def _kraamzorg_hours(episode: Episode, *, exclude: CareEvent | None = None) -> Decimal:
-    type_ids = [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if t.is_kraamzorg_hours]
-    qs = CareEvent.objects.filter(episode=episode, status=EventStatus.ACTIVE, event_type_id__in=type_ids)
+    qs = CareEvent.objects.filter(
+        episode=episode, status=EventStatus.ACTIVE, event_type_id__in=_kraamzorg_type_ids()
+    )
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
     return qs.aggregate(total=Sum("quantity"))["total"] or Decimal("0")
@@ -1192,7 +1203,23 @@ def earlier_duplicate(*, episode: Episode, event_type: EventType, occurred_at: d
         occurred_at__gte=occurred_at - window,
         occurred_at__lte=occurred_at + window,
     ).select_related("professional", "organisation", "event_type")
-    return min(candidates, key=lambda e: abs(e.occurred_at - occurred_at), default=None)
+    return _nearest(candidates, event_type=event_type, occurred_at=occurred_at)
+
+
+def _nearest(
+    candidates: Iterable[CareEvent], *, event_type: EventType, occurred_at: datetime
+) -> CareEvent | None:
+    """Of active events of `event_type`'s episode, the one within its repeat window nearest `occurred_at`."""
+    window = timedelta(minutes=event_type.duplicate_window_minutes)
+    return min(
+        (
+            e
+            for e in candidates
+            if e.event_type_id == event_type.pk and abs(e.occurred_at - occurred_at) <= window
+        ),
+        key=lambda e: abs(e.occurred_at - occurred_at),
+        default=None,
+    )
 
 
 def duplicate_message(earlier: CareEvent) -> str:
@@ -1303,6 +1330,149 @@ def care_event_log(
         user=actor, client=episode.client, action=AccessAction.CREATE, obj=event, detail=event_type.code
     )
     return event, True, warnings
+
+
+@dataclass(frozen=True)
+class NewCareEvent:
+    """One event for care_events_log_many: what care_event_log takes for one event (the professional named,
+    the organisation the professional's)."""
+
+    episode: Episode
+    event_type: EventType
+    occurred_at: datetime
+    professional: Professional
+    quantity: Decimal = Decimal("1")
+    location: str = ""
+    note: str = ""
+
+
+class CareEventsRefused(Exception):
+    """care_events_log_many stored nothing: the ValidationError of each refused item, by its position."""
+
+    def __init__(self, errors: dict[int, ValidationError]):
+        super().__init__(f"{len(errors)} care event(s) refused")
+        self.errors = errors
+
+
+BULK_BATCH = 2000  # rows per INSERT of care_events_log_many
+
+
+@transaction.atomic
+def care_events_log_many(
+    *,
+    actor: User,
+    items: Sequence[NewCareEvent],
+    confirm_over_limit: bool = False,
+    confirm_duplicate: bool = False,
+) -> list[tuple[CareEvent, list[str]]]:
+    """Log many care events as care_event_log logs one, in a number of queries that does not grow with the
+    number of events: the same rules (`_validate_event`, the repeat window, the note's length), the episodes
+    locked (in id order, so two imports cannot deadlock), the events and their access-log entries written
+    with bulk_create, and the episodes marked changed for billing once. Items are checked in order, each
+    seeing those before it (kraamzorg hours, repeat windows), as consecutive care_event_log calls would.
+
+    All or nothing: if any item is refused, CareEventsRefused lists every refused item and nothing is
+    stored. Returns (event, warnings) per item, in order. There is no `submission_key` here: a bulk sender
+    tells its events apart by its own identifiers (e.g. fhir_io's FhirResourceLink)."""
+    errors: dict[int, ValidationError] = {}
+    if not items:
+        return []
+    episode_ids = sorted({item.episode.pk for item in items})
+    episodes = {
+        e.pk: e
+        for e in Episode.objects.select_for_update(of=("self",))
+        .select_related("client")
+        .filter(pk__in=episode_ids)
+        .order_by("pk")
+    }
+    hour_types = _kraamzorg_type_ids()
+    logged: dict[int, Decimal] = dict(
+        CareEvent.objects.filter(
+            episode_id__in=episode_ids, status=EventStatus.ACTIVE, event_type_id__in=hour_types
+        )
+        .values("episode_id")
+        .annotate(total=Sum("quantity"))
+        .values_list("episode_id", "total")
+    )
+    earlier: dict[int, list[CareEvent]] = {}  # active events of a catalogue entry with a repeat window
+    windowed = {i.event_type.pk: i.event_type.duplicate_window_minutes for i in items}
+    windowed = {pk: minutes for pk, minutes in windowed.items() if minutes}
+    if windowed and not confirm_duplicate:
+        widest = timedelta(minutes=max(windowed.values()))
+        moments = [i.occurred_at for i in items]
+        for e in CareEvent.objects.filter(
+            episode_id__in=episode_ids,
+            event_type_id__in=list(windowed),
+            status=EventStatus.ACTIVE,
+            occurred_at__gte=min(moments) - widest,
+            occurred_at__lte=max(moments) + widest,
+        ).select_related("professional", "organisation", "event_type"):
+            earlier.setdefault(e.episode_id, []).append(e)
+    out: list[tuple[CareEvent, list[str]]] = []
+    for n, item in enumerate(items):
+        episode = episodes[item.episode.pk]
+        organisation = item.professional.organisation
+        try:
+            _check_note(item.note)
+            phase, warnings = _validate_event(
+                episode=episode,
+                event_type=item.event_type,
+                occurred_at=item.occurred_at,
+                quantity=item.quantity,
+                professional=item.professional,
+                organisation=organisation,
+                confirm_over_limit=confirm_over_limit,
+                kraamzorg_logged=logged.get(episode.pk, Decimal("0")),
+            )
+            if not confirm_duplicate and item.event_type.pk in windowed:
+                twin = _nearest(
+                    earlier.get(episode.pk, []), event_type=item.event_type, occurred_at=item.occurred_at
+                )
+                if twin is not None:
+                    raise ValidationError(
+                        {"confirm_duplicate": ValidationError(duplicate_message(twin), code=DUPLICATE_CODE)}
+                    )
+        except ValidationError as exc:
+            errors[n] = exc
+            continue
+        if item.event_type.is_kraamzorg_hours:
+            logged[episode.pk] = logged.get(episode.pk, Decimal("0")) + item.quantity
+        event = CareEvent(
+            tenant_id=episode.tenant_id,
+            episode=episode,
+            event_type=item.event_type,
+            occurred_at=item.occurred_at,
+            quantity=item.quantity,
+            phase=phase,
+            professional=item.professional,
+            organisation=organisation,
+            location=item.location.strip(),
+            note=item.note.strip(),
+            created_by=actor,
+        )
+        if item.event_type.pk in windowed:
+            earlier.setdefault(episode.pk, []).append(event)
+        out.append((event, warnings))
+    if errors:
+        raise CareEventsRefused(errors)
+    CareEvent.objects.bulk_create([e for e, _w in out], batch_size=BULK_BATCH)
+    touch_episodes(*episode_ids)
+    AccessLogEntry.objects.bulk_create(
+        [
+            AccessLogEntry(
+                tenant_id=e.episode.client.tenant_id,
+                user=actor,
+                client=e.episode.client,
+                action=AccessAction.CREATE,
+                object_type=CareEvent._meta.model_name or "careevent",
+                object_id=str(e.pk),
+                detail=e.event_type.code[:200],
+            )
+            for e, _w in out
+        ],
+        batch_size=BULK_BATCH,
+    )
+    return out
 
 
 def _check_own(event: CareEvent, actor: User) -> None:

@@ -166,12 +166,14 @@ ACCESS = {
     "fhir_member_keys": ("get", ADMIN),
     "fhir_member_key_revoke": ("get", ADMIN),
     "fhir_code_mappings": ("get", ADMIN),
+    "fhir_import_jobs": ("get", ADMIN),
     "api_fhir_import": ("post", set()),
     # the FHIR export (issue 21): an episode for whoever reads the episode page, a period for the administrator
     "fhir_episode_export": ("get", CLINICAL),
     "fhir_period_export": ("get", ADMIN),
+    "api_fhir_import_job": ("get", set()),
 }
-SESSION_NOT_TAKEN = {"api_fhir_import"}
+SESSION_NOT_TAKEN = {"api_fhir_import", "api_fhir_import_job"}
 
 NAV = {
     Role.MIDWIFE: {"dashboard", "home", "clients"},
@@ -294,6 +296,8 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs["code"] = "caesarean"
     if name == "quality_episodes":
         kwargs.update(code="caesarean", year=2026, month=3)
+    if name == "api_fhir_import_job":
+        kwargs["pk"] = 1  # the session is refused before any job is looked for
     if name == "fhir_member_key_revoke":
         kwargs["pk"] = member_key_create(
             tenant=world.tenant,

@@ -27,6 +27,7 @@ from billing.models import (
     PayoutRun,
     SplitRule,
 )
+from fhir_io.models import FhirImportJob
 from fhir_io.services import member_key_create
 from igo.models import Invitation, Membership, Role, Tenant, User
 from igo.services import invitation_create
@@ -130,6 +131,9 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "professional_toggle": prof.pk,
         "fhir_member_key_revoke": member_key.pk,  # issue 21
         "fhir_episode_export": episode.pk,  # issue 21
+        "api_fhir_import_job": FhirImportJob.unscoped.create(
+            tenant=world.tenant, organisation=org, key=member_key, body=b"{}", body_sha256="-"
+        ).pk,  # issue 21
         "api_client_detail": client.pk,
         "episode_new": client.pk,  # issue 17
         "api_client_episodes": client.pk,  # issue 17
@@ -176,7 +180,10 @@ NO_OBJECT_PARAMS = {"quality_indicator", "quality_episodes"}
 
 # URLs that take no browser session, only a key of their own: a signed-in user of A is refused (401) before
 # any IGO is looked at. The key's own wall (another IGO's address answers 404) is tried where it is made.
-KEY_ONLY = {"api_fhir_import": "member system key only: tests/fhir_io/test_keys.py"}  # issue 21
+KEY_ONLY = {  # issue 21
+    "api_fhir_import": "member system key only: tests/fhir_io/test_keys.py",
+    "api_fhir_import_job": "member system key only: tests/fhir_io/test_jobs.py",
+}
 
 
 def _kwargs(params: list[str], value: int | dict[str, int | str] | None) -> dict[str, int | str | None]:
@@ -216,7 +223,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"payout_detail", "payout_release", "payout_discard", "payout_sepa", "payout_statement_download"}
     known |= {"whatif_new_contract", "whatif_detail", "whatif_progress", "whatif_adopt", "whatif_csv"}
     known |= {"whatif_pdf"}  # issue 19
-    known |= {"fhir_member_key_revoke", "fhir_episode_export"}  # issue 21
+    known |= {"fhir_member_key_revoke", "fhir_episode_export", "api_fhir_import_job"}  # issue 21
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 
@@ -245,7 +252,8 @@ def test_user_of_tenant_a_gets_404_for_tenant_b(name, params, world_a, world_b, 
         expected = 401 if name in KEY_ONLY else 404
         assert response.status_code == expected, (method, url_b, response.status_code)
     # Tenant A's URL naming B's object: the scoped query does not find it.
-    if params and name not in NO_OBJECT_PARAMS:
+    # (A key-only URL refuses the session first: 401; its own wall is tried where its key is.)
+    if params and name not in NO_OBJECT_PARAMS and name not in KEY_ONLY:
         url_a = reverse(name, kwargs={"tenant_slug": world_a.tenant.slug, **kwargs})
         for method in ("get", "post"):
             response = getattr(client, method)(url_a)

@@ -4,6 +4,7 @@ and Bundles built for the care world's client and professionals (tests.scenarios
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,14 +35,30 @@ class Sender:
     def url(self) -> str:
         return f"/api/t/{self.care.tenant.slug}/fhir/"
 
-    def post(self, bundle: dict[str, Any] | bytes | str, *, url: str | None = None) -> Any:
+    def post(
+        self, bundle: dict[str, Any] | bytes | str, *, url: str | None = None, respond_async: bool = False
+    ) -> Any:
         body = bundle if isinstance(bundle, bytes | str) else json.dumps(bundle)
+        headers = {"Prefer": "respond-async"} if respond_async else {}
         return HttpClient().post(
             url or self.url,
             data=body,
             content_type="application/fhir+json",
+            headers=headers,
             HTTP_AUTHORIZATION=f"Bearer {self.key}",
         )
+
+    def get(self, url: str) -> Any:
+        return HttpClient().get(url, HTTP_AUTHORIZATION=f"Bearer {self.key}")
+
+    def job_answer(self, status_url: str, *, timeout: float = 60) -> Any:
+        """The job's status polled until it is no longer 202 (the worker has ended it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.get(status_url)
+            if answer.status_code != 202 or time.monotonic() > deadline:
+                return answer
+            time.sleep(0.2)
 
 
 def code_mappings(care: Care) -> None:

@@ -1,0 +1,147 @@
+"""The FHIR import as a job of the worker, for large Bundles (a month of a practice): FHIR's asynchronous
+request pattern. The POST stores the body and answers 202 with the job's status address; the worker runs the
+same import (`importing.parse`, `importing.import_bundle`: one transaction, all or nothing), reporting
+progress in the cache as it stores chunks; the job then holds the answer the synchronous import would have
+given. Progress lives in the cache because the import's own transaction hides its writes until the end."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fhir_io import importing
+from fhir_io.models import FhirImportJob, ImportJobStatus, MemberApiKey
+
+logger = logging.getLogger(__name__)
+
+JOB_SOFT_LIMIT_S = 900  # the task's soft time limit; a job running longer than its hard limit is retaken
+JOB_TIME_LIMIT_S = 960
+PROGRESS_TTL_S = 2 * JOB_TIME_LIMIT_S
+ENDED = (ImportJobStatus.DONE, ImportJobStatus.REFUSED, ImportJobStatus.FAILED)
+
+
+def job_max_bytes() -> int:
+    """The largest Bundle a job takes (a month of a large practice is some 35 MB of JSON)."""
+    return int(settings.FHIR_IMPORT_JOB_MAX_BYTES)
+
+
+def async_above_bytes() -> int:
+    """A Bundle larger than this becomes a job even without `Prefer: respond-async` (some 3,000 events)."""
+    return int(getattr(settings, "FHIR_IMPORT_ASYNC_ABOVE_BYTES", 2 * 1024 * 1024))
+
+
+def progress_key(job_id: int) -> str:
+    return f"fhir-import-job:{job_id}"
+
+
+def import_job_create(*, key: MemberApiKey, raw: bytes) -> FhirImportJob:
+    """Store the body for the key's member and queue its import (after the commit)."""
+    job = FhirImportJob.objects.create(
+        tenant_id=key.tenant_id,
+        organisation=key.account.organisation,
+        key=key,
+        body=raw,
+        body_bytes=len(raw),
+        body_sha256=hashlib.sha256(raw).hexdigest(),
+    )
+    from fhir_io import tasks  # the task module imports this one
+
+    tasks.fhir_import_run.delay_on_commit(key.tenant_id, job.pk)
+    return job
+
+
+def import_job_run(*, job_id: int) -> str:
+    """Run a queued job (or one whose worker was lost past the time limit); another delivery of the same
+    message finds it taken or ended and does nothing. Returns the job's status."""
+    now = timezone.now()
+    taken = (
+        FhirImportJob.objects.filter(pk=job_id)
+        .filter(
+            Q(status=ImportJobStatus.QUEUED)
+            | Q(status=ImportJobStatus.RUNNING, started_at__lt=now - timedelta(seconds=JOB_TIME_LIMIT_S))
+        )
+        .update(status=ImportJobStatus.RUNNING, started_at=now)
+    )
+    job = FhirImportJob.objects.select_related("key__account__user", "key__account__organisation").get(
+        pk=job_id
+    )
+    if not taken:
+        return job.status
+    key = progress_key(job.pk)
+    cache.set(key, {"stage": "checking", "done": 0, "total": 0}, PROGRESS_TTL_S)
+    total = 0
+
+    def progress(done: int, of: int) -> None:
+        cache.set(key, {"stage": "storing", "done": done, "total": of}, PROGRESS_TTL_S)
+
+    try:
+        bundle = importing.parse(bytes(job.body))
+        total = importing.care_entries(bundle)
+        cache.set(key, {"stage": "mapping", "done": 0, "total": total}, PROGRESS_TTL_S)
+        result = importing.import_bundle(bundle=bundle, key=job.key, progress=progress)
+    except importing.Refused as refused:
+        _end(
+            job,
+            ImportJobStatus.REFUSED,
+            http_status=importing.refused_status(refused.issues),
+            report=importing.operation_outcome(refused.issues),
+            entries=total,
+            problems=len(refused.issues),
+        )
+    except Exception:  # any failure ends the job as failed (the log has the trace); nothing was stored
+        logger.exception("FHIR import job %s failed", job.pk)
+        issue = importing.Issue(
+            "exception", "Bundle", _("The import failed; nothing was stored. Send it again.")
+        )
+        _end(
+            job,
+            ImportJobStatus.FAILED,
+            http_status=500,
+            report=importing.operation_outcome([issue]),
+            entries=total,
+            problems=1,
+        )
+    else:
+        _end(
+            job,
+            ImportJobStatus.DONE,
+            http_status=200,
+            report=importing.response_bundle(bundle, result),
+            entries=total,
+            stored=total,
+            created=result.created,
+            corrected=result.corrected,
+            voided=result.voided,
+            unchanged=result.unchanged,
+        )
+    cache.delete(key)
+    return job.status
+
+
+def _end(job: FhirImportJob, status: str, **fields: Any) -> None:
+    """The job's outcome; the body is dropped (it holds BSNs, and the report says what became of it)."""
+    fields |= {"status": status, "finished_at": timezone.now(), "body": b""}
+    FhirImportJob.objects.filter(pk=job.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)
+
+
+def job_progress(job: FhirImportJob) -> dict[str, Any]:
+    """Where a job is: its status, and while it runs the stage and care entries stored of all."""
+    if job.status in ENDED:
+        return {"status": job.status, "stage": "ended", "done": job.stored, "total": job.entries}
+    now = cache.get(progress_key(job.pk)) if job.status == ImportJobStatus.RUNNING else None
+    now = now or {
+        "stage": "queued" if job.status == ImportJobStatus.QUEUED else "checking",
+        "done": 0,
+        "total": 0,
+    }
+    return {"status": job.status, **now}

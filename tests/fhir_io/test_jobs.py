@@ -1,0 +1,144 @@
+"""Large FHIR imports as jobs of the worker (issue 21): FHIR's asynchronous request pattern.
+
+`Prefer: respond-async` (or a Bundle over FHIR_IMPORT_ASYNC_ABOVE_BYTES) answers 202 with the job's status
+address in Content-Location; the status answers 202 with X-Progress while the job waits or runs, then what
+the synchronous import would have answered. The world is test_import's: Anna Jansen 60 days into her
+pregnancy, the midwife of practice De Linde, whose system has a key.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from fhir_io import importing
+from fhir_io.models import FhirImportJob, FhirResourceLink, ImportJobStatus, MemberApiKey
+from igo.models import Role
+from igo.tenancy import tenant_scope
+from pregnancies.models import AccessLogEntry, CareEvent
+from tests.scenarios.care import Care
+from tests.scenarios.fhir import Sender, care_bundle, code_mappings, encounter, sender_for
+
+
+def days_ago(n: int, hour: int = 10):
+    return timezone.localtime().replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(days=n)
+
+
+def month_of_checks(care: Care, n: int) -> dict:
+    """n prenatal checks of Anna, one every 70 minutes from 58 days ago."""
+    start = days_ago(58, hour=8)
+    return care_bundle(
+        care, *[encounter(f"m{i}", "controle", start + timedelta(minutes=70 * i)) for i in range(n)]
+    )
+
+
+def events(care: Care):
+    return CareEvent.unscoped.filter(episode=care.episode)
+
+
+@pytest.fixture
+def sender(care: Care) -> Sender:
+    code_mappings(care)
+    return sender_for(care)
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_job_is_imported_by_the_worker_and_answers_the_transaction_response(
+    care: Care, sender: Sender, needs_worker, client_for
+) -> None:
+    accepted = sender.post(month_of_checks(care, 30), respond_async=True)
+    assert accepted.status_code == 202, accepted.content
+    status_url = accepted["Content-Location"]
+    job = FhirImportJob.unscoped.get()
+    assert status_url.endswith(f"/api/t/{care.tenant.slug}/fhir/jobs/{job.pk}/")
+    assert job.organisation == care.practice and job.body_bytes == len(job.body) > 0
+
+    answer = sender.job_answer(status_url)
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["type"] == "transaction-response"
+    # The patient and the practitioner, then 30 new events, in the order sent.
+    assert [e["response"]["status"] for e in body["entry"]] == ["200 OK"] * 2 + ["201 Created"] * 30
+    assert events(care).count() == 30
+    job.refresh_from_db()
+    assert (job.status, job.entries, job.stored, job.created, job.problems) == ("done", 30, 30, 30, 0)
+    assert job.body == b"" and job.finished_at is not None  # the BSNs are not kept past the job
+    # Written as the synchronous import writes: links, and the access log of the BSN lookup and the events.
+    assert FhirResourceLink.unscoped.count() == 30
+    assert AccessLogEntry.unscoped.filter(client=care.client, action="create").count() == 30
+
+    # The same Bundle again, as a job: nothing changes.
+    again = sender.job_answer(sender.post(month_of_checks(care, 30), respond_async=True)["Content-Location"])
+    assert [e["response"]["status"] for e in again.json()["entry"]][2:] == ["200 OK"] * 30
+    assert events(care).count() == 30
+
+    # The administrator's page lists both jobs with their counts.
+    page = client_for(care.user(Role.IGO_ADMIN)).get(care.url("fhir/jobs/"))
+    assert page.status_code == 200
+    assert page.content.decode().count('data-testid="job-') == 2
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_big_import_stores_nothing(care: Care, sender: Sender, needs_worker, settings) -> None:
+    """Over the size threshold the Bundle becomes a job without being asked; one six-week check while Anna
+    is still pregnant (postnatal care in the prenatal phase) refuses all 40 entries."""
+    settings.FHIR_IMPORT_ASYNC_ABOVE_BYTES = 2000
+    sent = month_of_checks(care, 40)
+    sent["entry"].append(encounter("late", "nacontrole", days_ago(1)))
+    accepted = sender.post(sent)
+    assert accepted.status_code == 202, accepted.content
+    answer = sender.job_answer(accepted["Content-Location"])
+    assert answer.status_code == 422
+    issues = answer.json()["issue"]
+    assert [i["code"] for i in issues] == ["business-rule"]
+    assert issues[0]["expression"][0].startswith("Bundle.entry[42].resource")
+    assert not events(care).exists() and not FhirResourceLink.unscoped.exists()
+    job = FhirImportJob.unscoped.get()
+    assert (job.status, job.problems, job.created, job.body) == (ImportJobStatus.REFUSED, 1, 0, b"")
+
+
+@pytest.mark.django_db
+def test_a_waiting_job_shows_progress_to_its_member_and_is_404_to_another(care: Care, sender: Sender) -> None:
+    """In a test's transaction the job is never handed to the worker (it is queued on commit): it waits."""
+    accepted = sender.post(month_of_checks(care, 3), respond_async=True)
+    assert accepted.status_code == 202
+    status_url = accepted["Content-Location"]
+    waiting = sender.get(status_url)
+    assert waiting.status_code == 202
+    assert waiting["X-Progress"] == "queued" and waiting.json()["status"] == "queued"
+    # The maternity-care organisation's system: another member of the same IGO.
+    other = sender_for(care, care.kraamzorg)
+    assert other.get(status_url).status_code == 404
+    assert other.get(status_url.replace(f"/t/{care.tenant.slug}/", "/t/elsewhere/")).status_code == 404
+    assert not events(care).exists()
+
+
+@pytest.mark.django_db
+def test_a_bundle_over_the_synchronous_limit_may_still_be_a_job(care: Care, sender: Sender, settings) -> None:
+    """FHIR_IMPORT_MAX_BYTES bounds a synchronous import; a job takes up to FHIR_IMPORT_JOB_MAX_BYTES."""
+    settings.FHIR_IMPORT_MAX_BYTES = 2000
+    sent = month_of_checks(care, 10)
+    assert sender.post(sent).status_code == 413
+    assert sender.post(sent, respond_async=True).status_code == 202
+    settings.FHIR_IMPORT_JOB_MAX_BYTES = 2000
+    assert sender.post(sent, respond_async=True).status_code == 413
+
+
+@pytest.mark.django_db
+def test_the_store_reports_progress_per_chunk(care: Care, sender: Sender, monkeypatch) -> None:
+    """The job's progress: care entries stored after each chunk (STORE_CHUNK, here 2), of all."""
+    monkeypatch.setattr(importing, "STORE_CHUNK", 2)
+    heard: list[tuple[int, int]] = []
+    bundle = importing.parse(json.dumps(month_of_checks(care, 5)).encode())
+    key = MemberApiKey.unscoped.select_related("account__organisation", "account__user").get(
+        account__organisation=care.practice
+    )
+    with tenant_scope(care.tenant):
+        importing.import_bundle(bundle=bundle, key=key, progress=lambda done, of: heard.append((done, of)))
+    assert heard == [(2, 5), (4, 5), (5, 5)]
+    assert events(care).count() == 5
