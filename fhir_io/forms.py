@@ -37,3 +37,19 @@ class CodeMappingForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["event_type"].queryset = EventType.objects.filter(is_active=True)  # type: ignore[attr-defined]
+
+
+class CareCsvForm(forms.Form):
+    """A care file of a member organisation (fhir_io.csv_import), uploaded by the IGO's administrator."""
+
+    organisation = forms.ModelChoiceField(
+        label=_("Member organisation"), queryset=MemberOrganisation.unscoped.none()
+    )
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("Separated by ; or , — UTF-8 or Windows-1252 (Excel); at most 2 MB."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = MemberOrganisation.objects.all()  # type: ignore[attr-defined]

@@ -6,4 +6,6 @@ urlpatterns = [
     path("fhir/keys/", views.member_keys, name="fhir_member_keys"),
     path("fhir/keys/<int:pk>/revoke/", views.member_key_revoke, name="fhir_member_key_revoke"),
     path("fhir/codes/", views.code_mappings, name="fhir_code_mappings"),
+    path("fhir/csv/", views.care_csv_upload, name="fhir_care_csv"),
+    path("fhir/csv/template/", views.care_csv_template, name="fhir_care_csv_template"),
 ]

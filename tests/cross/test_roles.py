@@ -166,6 +166,8 @@ ACCESS = {
     "fhir_member_keys": ("get", ADMIN),
     "fhir_member_key_revoke": ("get", ADMIN),
     "fhir_code_mappings": ("get", ADMIN),
+    "fhir_care_csv": ("get", ADMIN),  # the CSV import, uploaded by the administrator for a member
+    "fhir_care_csv_template": ("get", ADMIN),
     "api_fhir_import": ("post", set()),
 }
 SESSION_NOT_TAKEN = {"api_fhir_import"}
