@@ -324,6 +324,12 @@ def test_a_file_over_the_limit_is_refused_with_a_clear_error(care: Care, client_
     assert not CareEvent.unscoped.exists()
 
 
+def test_a_file_over_the_row_limit_is_refused(care: Care, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_import, "MAX_ROWS", 2)
+    content = csv_file([checks(care, f"HIS-{i}", date=f"0{i + 1}-09-2026") for i in range(3)])
+    assert refused(care, content) == [(4, "file", "More than 2 rows in one file; split it.")]
+
+
 # --- the access log -------------------------------------------------------------------------------
 
 
