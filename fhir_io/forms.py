@@ -65,3 +65,19 @@ class PeriodExportForm(forms.Form):
         if month is None:
             return date(year, 1, 1), date(year + 1, 1, 1)
         return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
+
+
+class CareCsvForm(forms.Form):
+    """A care file of a member organisation (fhir_io.csv_import), uploaded by the IGO's administrator."""
+
+    organisation = forms.ModelChoiceField(
+        label=_("Member organisation"), queryset=MemberOrganisation.unscoped.none()
+    )
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("Separated by ; or , — UTF-8 or Windows-1252 (Excel); at most 2 MB."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = MemberOrganisation.objects.all()  # type: ignore[attr-defined]

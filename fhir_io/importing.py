@@ -55,6 +55,7 @@ STORE_CHUNK = 2000  # care entries stored between two progress reports
 IN_BATCH = 5000  # values per `IN (...)` of the lookups
 
 Progress = Callable[[int, int], None]  # (care entries stored, care entries in the Bundle)
+IDENTIFIER_MAX = 200  # FhirResourceLink.system and .value
 
 
 @dataclass
@@ -138,7 +139,7 @@ def parse(raw: bytes) -> Bundle:
         ) from exc
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise Refused([Issue("structure", "Bundle", _("Send one FHIR Bundle (resourceType Bundle)."))])
-    issues: list[Issue] = []
+    issues: list[Issue] = _nul_issues(data)
     if data.get("type") != "transaction":
         issues.append(Issue("value", "Bundle.type", _("The Bundle must be of type transaction.")))
     entries = data.get("entry")
@@ -148,7 +149,7 @@ def parse(raw: bytes) -> Bundle:
     for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
-        if kind not in KNOWN_TYPES:
+        if not isinstance(kind, str) or kind not in KNOWN_TYPES:  # a list or object is no type (was a 500)
             issues.append(
                 Issue(
                     "not-supported",
@@ -166,6 +167,26 @@ def parse(raw: bytes) -> Bundle:
         return Bundle.model_validate(data)
     except pydantic.ValidationError as exc:
         raise Refused([Issue("invalid", _expression(e["loc"]), str(e["msg"])) for e in exc.errors()]) from exc
+
+
+def _nul_issues(data: Any) -> list[Issue]:
+    """Text with a NUL character, which PostgreSQL cannot store or compare (was a 500); walked without
+    recursion, the first few named."""
+    issues: list[Issue] = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack and len(issues) < 10:
+        value, loc = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, (*loc, str(k))) for k, v in value.items() if isinstance(k, str))
+            bad_keys = [k for k in value if isinstance(k, str) and "\x00" in k]
+        elif isinstance(value, list):
+            stack.extend((v, (*loc, i)) for i, v in enumerate(value))
+            bad_keys = []
+        else:
+            bad_keys = []
+        if (isinstance(value, str) and "\x00" in value) or bad_keys:
+            issues.append(Issue("value", _expression(loc), _("Text may not contain NUL characters.")))
+    return issues
 
 
 def _expression(loc: tuple[Any, ...]) -> str:
@@ -391,6 +412,14 @@ class _Mapper:
         if ident is None:
             self.problem("required", f"{at}.identifier", _("Care needs an identifier (system and value)."))
             return None
+        if len(ident[0]) > IDENTIFIER_MAX or len(ident[1]) > IDENTIFIER_MAX:  # FhirResourceLink's columns
+            self.problem(
+                "value",
+                f"{at}.identifier",
+                _("An identifier's system and value have at most %(n)s characters each.")
+                % {"n": IDENTIFIER_MAX},
+            )
+            return None
         status = resource.status
         if status not in (DONE[kind], ERROR):
             self.problem(
@@ -475,6 +504,11 @@ class _Mapper:
             )
         if not isinstance(moment, datetime) or moment.tzinfo is None:
             self.problem("required", at, _("Give the moment of care as a date and time with a time zone."))
+            return None
+        try:
+            timezone.localtime(moment)  # the services read it on the Amsterdam clock
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is in year 0 there (was a 500)
+            self.problem("value", at, _("This moment of care lies outside the calendar."))
             return None
         return moment
 

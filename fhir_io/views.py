@@ -1,5 +1,5 @@
-"""The FHIR pages: the IGO administrator's member system keys, code mapping and period export; the
-download of one episode for whoever may read it."""
+"""The FHIR pages: the IGO administrator's member system keys, code mapping, import jobs, period export
+and CSV import of care for members without FHIR; the download of one episode for whoever may read it."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
-from fhir_io import export, jobs, selectors, services
+from fhir_io import csv_import, export, jobs, selectors, services
 from fhir_io.api import FHIR_JSON
-from fhir_io.forms import CodeMappingForm, EpisodeExportForm, MemberKeyForm, PeriodExportForm
+from fhir_io.forms import CareCsvForm, CodeMappingForm, EpisodeExportForm, MemberKeyForm, PeriodExportForm
 from igo import rules
+from igo.exports import csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.views import add_form_errors, tenant_view
 from pregnancies.models import Episode
+from providers.models import MemberOrganisation
 
 
 @tenant_view(rules.can_manage_members)
@@ -143,3 +146,85 @@ def import_jobs(request: TenantRequest) -> HttpResponse:
     """The latest import jobs of the member systems, with where each one is."""
     rows = [(job, jobs.job_progress(job)) for job in selectors.import_job_list()[:JOBS_SHOWN]]
     return render(request, "fhir_io/jobs.html", {"rows": rows, "shown": JOBS_SHOWN})
+
+
+# --- the CSV import (fhir_io.csv_import) ------------------------------------------------------------
+# Who: the IGO administrator, on behalf of a member organisation, as for the member's system keys. The
+# platform has no role for a member's office: its members' staff are clinicians, who log their own care
+# and may not log a colleague's, which a file of the whole organisation would be.
+
+
+def _organisation_param(request: TenantRequest) -> MemberOrganisation | None:
+    """`?organisation=<id>` of this IGO; another IGO's or a missing one answers 404."""
+    value = request.GET.get("organisation", "")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise Http404
+    return get_object_or_404(MemberOrganisation.objects.all(), pk=int(value))
+
+
+@tenant_view(rules.can_manage_members)
+def care_csv_template(request: TenantRequest) -> HttpResponse:
+    """The template of the IGO's catalogue, or of the codes a member's professionals may log."""
+    organisation = _organisation_param(request)
+    convention = csv_convention(request.GET.get("convention"))
+    content = csv_import.template_bytes(organisation=organisation, convention=convention)
+    stem = f"Care_{organisation.agb_code if organisation else request.tenant.agb_code}_template"
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, csv_filename(stem, convention))
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@tenant_view(rules.can_manage_members)
+def care_csv_upload(request: TenantRequest) -> HttpResponse:
+    """Upload a member's care file: every row checked, all or nothing; the errors by row and column."""
+    form = CareCsvForm(initial={"organisation": request.GET.get("organisation")})
+    errors: list[csv_import.RowError] = []
+    status = 200
+    if request.method == "POST":
+        status = 400
+        form = CareCsvForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            organisation = form.cleaned_data["organisation"]
+            try:
+                # Read no more than the limit: a larger file is refused without loading all of it.
+                result = csv_import.care_csv_import_file(
+                    tenant=request.tenant,
+                    actor=request.user,
+                    organisation=organisation,
+                    content=upload.read(csv_import.MAX_BYTES + 1),
+                    filename=upload.name or "",
+                )
+            except csv_import.CsvImportError as exc:
+                errors = exc.errors
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "%(name)s imported for %(org)s: %(created)s new, %(unchanged)s unchanged, "
+                        "%(corrected)s corrected."
+                    )
+                    % {
+                        "name": upload.name,
+                        "org": organisation.name,
+                        "created": result.created,
+                        "unchanged": result.unchanged,
+                        "corrected": result.corrected,
+                    },
+                )
+                return redirect("fhir_care_csv", tenant_slug=request.tenant.slug)
+    return render(
+        request,
+        "fhir_io/care_csv.html",
+        {
+            "form": form,
+            "errors": errors,
+            "columns": csv_import.COLUMNS,
+            "organisations": MemberOrganisation.objects.all(),
+            "max_rows": csv_import.MAX_ROWS,
+        },
+        status=status,
+    )

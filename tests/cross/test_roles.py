@@ -167,6 +167,8 @@ ACCESS = {
     "fhir_member_key_revoke": ("get", ADMIN),
     "fhir_code_mappings": ("get", ADMIN),
     "fhir_import_jobs": ("get", ADMIN),
+    "fhir_care_csv": ("get", ADMIN),  # the CSV import, uploaded by the administrator for a member
+    "fhir_care_csv_template": ("get", ADMIN),
     "api_fhir_import": ("post", set()),
     # the FHIR export (issue 21): an episode for whoever reads the episode page, a period for the administrator
     "fhir_episode_export": ("get", CLINICAL),
