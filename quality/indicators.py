@@ -40,6 +40,7 @@ from pregnancies.models import (
     Phase,
     Unit,
 )
+from pregnancies.plausibility import robson_of
 from quality.intervals import MET, NOT_MET, UNDECIDABLE, clopper_pearson, decide
 from quality.models import ExperienceResponse, PremResponse
 
@@ -60,6 +61,13 @@ CONTINUITY_TEAM = 4  # "a small team": at most this many professionals before an
 SMALL_NUMBER = 10  # below this denominator a percentage says little; the dashboards warn
 NULLIPARA, MULTIPARA = "nullipara", "multipara"
 PARITY_GROUPS = (NULLIPARA, MULTIPARA)
+# The Robson ten-group classification (pregnancies.robson) splits the indicators of a delivery that the
+# sector reports by Robson group: the caesarean rate above all (WHO, Perined), and the maternal and
+# neonatal outcomes that depend on the way labour began (blood loss, tears, Apgar). A woman whose group
+# cannot be derived (a fact missing) counts in ROBSON_UNCLASSIFIED, so the groups add up to the total.
+ROBSON_GROUPS = tuple(f"robson_{n}" for n in range(1, 11))
+ROBSON_UNCLASSIFIED = "robson_unclassified"
+ROBSON_SPLIT_CODES = frozenset({"caesarean", "severe_pph", "severe_perineal_tear", "low_apgar"})
 
 
 @dataclass(frozen=True)
@@ -306,10 +314,11 @@ class Tally:
     denominator_episodes: set[int] = field(default_factory=set)
     records: int = 0  # records counted in the denominator (women, children, episodes, questionnaires)
     population: int = 0  # records in the indicator's population, with or without the field it needs
-    splits: dict[str, list[Decimal]] = field(default_factory=dict)  # parity group -> [num, den, records]
+    # parity group or Robson group -> [num, den, records]
+    splits: dict[str, list[Decimal]] = field(default_factory=dict)
 
     def add(
-        self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, group: str = ""
+        self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, groups: tuple[str, ...] = ()
     ) -> None:
         self.denominator += Decimal(den)
         self.denominator_episodes.add(episode_id)
@@ -318,7 +327,7 @@ class Tally:
         if num:
             self.numerator += Decimal(num)
             self.numerator_episodes.add(episode_id)
-        if group:
+        for group in groups:
             split = self.splits.setdefault(group, [Decimal(0), Decimal(0), Decimal(0)])
             split[0] += Decimal(num)
             split[1] += Decimal(den)
@@ -352,6 +361,9 @@ class Computation:
         self.start, self.end = start, end  # months [start, end)
         self.tallies: dict[Key, Tally] = defaultdict(Tally)
         self.parity_group: dict[int, str] = {}  # episode id -> NULLIPARA or MULTIPARA
+        self.robson: dict[
+            int, str
+        ] = {}  # episode id (delivered) -> a ROBSON_GROUPS key or ROBSON_UNCLASSIFIED
 
     def _keys(self, code: str, day: date, org: int | None) -> list[Key]:
         month = month_start(day)
@@ -360,9 +372,16 @@ class Computation:
         return [(code, month, None)] + ([(code, month, org)] if org is not None else [])
 
     def add(self, code: str, day: date, org: int | None, episode_id: int, num: Any, den: Any = 1) -> None:
-        group = self.parity_group.get(episode_id, "")
+        groups = tuple(
+            g
+            for g in (
+                self.parity_group.get(episode_id, ""),
+                self.robson.get(episode_id, "") if code in ROBSON_SPLIT_CODES else "",
+            )
+            if g
+        )
         for key in self._keys(code, day, org):
-            self.tallies[key].add(episode_id, num, den, group)
+            self.tallies[key].add(episode_id, num, den, groups)
 
     def missing(self, code: str, day: date, org: int | None) -> None:
         for key in self._keys(code, day, org):
@@ -417,6 +436,7 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         for pk, e in episodes.items()
     }
     comp.parity_group = {pk: NULLIPARA if e.parity == 0 else MULTIPARA for pk, e in episodes.items()}
+    comp.robson = {pk: robson_key(episodes[pk], births) for pk, births in births_by_episode.items()}
     transfers: dict[int, list[LineTransfer]] = defaultdict(list)
     for t in LineTransfer.objects.filter(episode_id__in=births_by_episode).order_by("effective_at", "pk"):
         transfers[t.episode_id].append(t)
@@ -499,6 +519,12 @@ def _breastfeeding(comp: Computation, e: Episode, births: list[Birth], org: int 
     feeding = e.breastfeeding_at_kraamzorg_end
     comp.add("breastfeeding_exclusive", day, org, e.pk, feeding == Breastfeeding.EXCLUSIVE)
     comp.add("breastfeeding_any", day, org, e.pk, feeding != Breastfeeding.NONE)
+
+
+def robson_key(episode: Episode, births: list[Birth]) -> str:
+    """The split key of a delivered woman's Robson group, derived from her record (never typed)."""
+    group = robson_of(episode, births)
+    return ROBSON_UNCLASSIFIED if group is None else f"robson_{group}"
 
 
 def gestational_days(episode: Episode, born_at: datetime) -> int:
