@@ -33,6 +33,7 @@ from pregnancies.models import (
     Episode,
     EventStatus,
     EventType,
+    KraamzorgIndication,
     LabourOnset,
     Line,
     LineTransfer,
@@ -188,8 +189,8 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         "kraamzorg_below_indication", _("Kraamzorg below the indication"), "percent", "lower",
-        _("clients who received fewer kraamzorg hours than indicated (LIP, last indication)"),
-        _("clients whose kraamzorg ended in the month, with indicated hours"), source=_ZORGINZICHT,
+        _("clients who received fewer kraamzorg hours than the (re-)indication in force: the last one dated on or before the end of kraamzorg"),
+        _("clients whose kraamzorg ended in the month, with indicated hours"), source=_ZORGINZICHT, version=2,
         missing_text=_("kraamzorg hours indicated"),
     ),
     Indicator(
@@ -200,7 +201,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "kraamzorg_hours", _("Kraamzorg hours delivered versus indicated"), "percent", "higher",
         _("kraamzorg hours delivered"), _("kraamzorg hours indicated (LIP)"), basis="hours",
-        source=_("the IGO platform's own extra, beside Zorginzicht's kraamzorg indicators"),
+        source=_("the IGO platform's own extra, beside Zorginzicht's kraamzorg indicators"), version=2,
         missing_text=_("kraamzorg hours indicated"),
     ),
     Indicator(
@@ -462,6 +463,11 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         .values_list("episode_id", "h", "n")
     ):
         kz_hours[episode_id], kz_carers[episode_id] = hours, carers
+    indications: dict[int, list[KraamzorgIndication]] = defaultdict(list)
+    for ind in KraamzorgIndication.objects.filter(episode_id__in=kz_episode_ids).order_by(
+        "indicated_on", "pk"
+    ):
+        indications[ind.episode_id].append(ind)
     kz_births: dict[int, list[Birth]] = defaultdict(list)
     for b in Birth.objects.filter(episode_id__in=kz_episode_ids):
         kz_births[b.episode_id].append(b)
@@ -478,14 +484,13 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         assert day is not None
         org = org_of[episode_id]
         delivered = kz_hours.get(episode_id) or Decimal(0)
-        if e.kraamzorg_indicated_hours is None:
+        indicated = indication_in_force(e, indications[episode_id], day)
+        if indicated is None:
             comp.missing("kraamzorg_hours", day, org)
             comp.missing("kraamzorg_below_indication", day, org)
-        elif e.kraamzorg_indicated_hours:
-            comp.add("kraamzorg_hours", day, org, episode_id, delivered, e.kraamzorg_indicated_hours)
-            comp.add(
-                "kraamzorg_below_indication", day, org, episode_id, delivered < e.kraamzorg_indicated_hours
-            )
+        elif indicated:
+            comp.add("kraamzorg_hours", day, org, episode_id, delivered, indicated)
+            comp.add("kraamzorg_below_indication", day, org, episode_id, delivered < indicated)
         if episode_id in kz_carers:
             comp.add("kraamzorg_carers", day, org, episode_id, kz_carers[episode_id] <= MAX_MATERNITY_CARERS)
         if e.kraamzorg_ended_on is not None:
@@ -499,6 +504,18 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         if p.answered_on is not None and score is not None:
             comp.add("prem_score", p.answered_on, org, p.episode_id, score)
     return comp.tallies
+
+
+def indication_in_force(e: Episode, indications: list[KraamzorgIndication], end: date) -> int | None:
+    """The kraamzorg hours indicated that the delivered hours are measured against: the last (re-)indication
+    dated on or before the end of kraamzorg (`end`; the latest date, then the latest recorded). Indications
+    dated after the end do not count; when all are, or none is recorded, the indication is missing (None).
+    An episode without any dated indication (recorded before the history existed and not migrated) falls
+    back to its stored hours. `indications` is ordered by date."""
+    if not indications:
+        return e.kraamzorg_indicated_hours
+    in_time = [i for i in indications if i.indicated_on <= end]
+    return in_time[-1].hours if in_time else None
 
 
 def _breastfeeding(comp: Computation, e: Episode, births: list[Birth], org: int | None) -> None:
