@@ -22,7 +22,7 @@ from demo.people import CZ, MENZIS, VGZ, ZK
 from igo.models import Insurer, Role, Tenant, User
 from igo.tenancy import tenant_scope
 from pregnancies import services
-from pregnancies.delivery import Child, delivery_record
+from pregnancies.delivery import Child, Clinical, delivery_record
 from pregnancies.models import Client, Episode, EventType
 from providers.models import Professional
 
@@ -48,6 +48,21 @@ HISTORY = [
     ("Julia", "Meijer", date(1990, 7, 9), "708912345", ZK, -42),
 ]
 POSTNATAL_DAYS = 42
+# The Kernset Geboortezorg side of each HISTORY delivery, so that the quality pages show real values: parity,
+# previous caesareans, presentation, onset of labour, perineum, Apgar at 1 and 5 minutes, and the hours of
+# a re-indication of kraamzorg after the birth (None: the intake indication of 49 hours stays in force).
+# Noor's labour began at home; she was transferred to the hospital and delivered by caesarean (second line,
+# clinical), so her record holds no contradiction. Robson groups: Anouk 1, Iris 2, Noor 1, Femke 3, Roos 1,
+# Julia 3.
+HISTORY_KERNSET = [
+    (0, "cephalic", "spontaneous", "second", (8, 9), None),
+    (0, "cephalic", "induced", "third", (7, 9), 56),
+    (0, "cephalic", "spontaneous", "", (5, 6), None),
+    (1, "cephalic", "spontaneous", "intact", (9, 10), None),
+    (0, "cephalic", "spontaneous", "first", (9, 10), None),
+    (1, "cephalic", "spontaneous", "episiotomy", (8, 9), 40),
+]
+INTAKE_INDICATION_HOURS = 49
 # A client transferred out of the region today, at 30 weeks: the contract bills the prenatal phase in full
 # (its partial rule for a transfer), ending today, so CZ has a line in this month's batch on any day.
 TRANSFERRED = ("Yara", "Koster", date(1997, 9, 12), "809123459", CZ, 30)
@@ -65,6 +80,7 @@ def _pregnancy(
     insured_from: date,
     intake: date,
     due: date,
+    parity: int = 0,
 ) -> Episode:
     """A client (given names, family name, date of birth, BSN) taken in by the midwife: one open episode."""
     given, family, born, bsn = person
@@ -87,6 +103,8 @@ def _pregnancy(
         intake_date=intake,
         due_date=due,
         coordinating_professional=coordinator,
+        parity=parity,
+        gravida=parity + 1,
     )
 
 
@@ -137,10 +155,13 @@ def seed_clients(
                     episode=episode,
                     actor=midwife,
                     labour_started_at=labour,
-                    children=[Child(born_at=labour + timedelta(hours=4), weight_grams=3450)],
+                    children=[
+                        Child(born_at=labour + timedelta(hours=4), weight_grams=3450, apgar_1=9, apgar_5=10)
+                    ],
                     placenta_at=labour + timedelta(hours=5),
                     place="home",
                     line="first",
+                    clinical=Clinical(presentation="cephalic", labour_onset="spontaneous", perineum="intact"),
                     now=now,
                 )
                 services.care_event_log(
@@ -198,6 +219,7 @@ def seed_history(
                 insured_from=intake - timedelta(days=365),
                 intake=intake,
                 due=birth_day,
+                parity=HISTORY_KERNSET[i][0],
             )
             start = timezone.make_aware(datetime.combine(intake, time(10)))
             log(episode, midwife, "INTAKE", start)
@@ -205,24 +227,59 @@ def seed_history(
             for week in range(4, 32, 4):
                 log(episode, midwife, "PRE_CHECK", start + timedelta(weeks=week))
             labour = timezone.make_aware(datetime.combine(birth_day, time(3, 30)))
-            services.episode_set_key_dates(
+            parity, presentation, onset, perineum, (apgar_1, apgar_5), reindication = HISTORY_KERNSET[i]
+            # The LIP's intake indication of kraamzorg hours, at 34 weeks.
+            services.kraamzorg_indication_record(
                 episode=episode,
                 actor=midwife,
+                hours=INTAKE_INDICATION_HOURS,
+                indicated_on=intake + timedelta(weeks=26),
+                today=today,
+            )
+            caesarean = i == 2
+            if caesarean:  # labour at home stalled: to the hospital two hours in
+                services.line_transfer(
+                    episode=episode,
+                    actor=midwife,
+                    line="second",
+                    effective_at=labour + timedelta(hours=2),
+                    reason="Niet vorderende ontsluiting",
+                )
+            # Recorded as a midwife (or, for the caesarean in hospital, the gynaecologist) does it: one
+            # delivery, which logs the delivery event too.
+            delivery_record(
+                episode=episode,
+                actor=users[Role.GYNAECOLOGIST] if caesarean else midwife,
                 labour_started_at=labour,
-                placenta_plus_2h_at=labour + timedelta(hours=7),
+                children=[
+                    Child(
+                        born_at=labour + timedelta(hours=4),
+                        mode="caesarean" if caesarean else "spontaneous",
+                        weight_grams=2380 if i == 3 else 3200 + 90 * i,  # one low birth weight
+                        apgar_1=apgar_1,
+                        apgar_5=apgar_5,
+                    )
+                ],
+                placenta_at=labour + timedelta(hours=5),
+                place="clinical" if caesarean else "home",
+                line="second" if caesarean else "first",
+                clinical=Clinical(
+                    presentation=presentation,
+                    labour_onset=onset,
+                    previous_caesareans=0 if parity else None,
+                    perineum=perineum,
+                ),
+                now=now,
             )
             log(episode, carer, "PARTUS_ASSIST", labour + timedelta(hours=3), "3")
-            log(episode, midwife, "DELIV_HOME", labour + timedelta(hours=4))
-            services.birth_record(
-                episode=episode,
-                actor=midwife,
-                child_number=1,
-                born_at=labour + timedelta(hours=4),
-                outcome="live",
-                place="clinical" if i == 2 else "home",
-                mode="caesarean" if i == 2 else "spontaneous",
-                weight_grams=2380 if i == 3 else 3200 + 90 * i,  # one low birth weight for the dashboard
-            )
+            if reindication is not None:  # a re-indication on the third day after the birth
+                services.kraamzorg_indication_record(
+                    episode=episode,
+                    actor=midwife,
+                    hours=reindication,
+                    indicated_on=min(birth_day + timedelta(days=3), today),
+                    today=today,
+                )
             for day in range(1, 8):
                 log(episode, carer, "KZ_HOURS", labour + timedelta(days=day, hours=6), "6")
             log(episode, midwife, "POST_VISIT", labour + timedelta(days=2, hours=8))

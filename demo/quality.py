@@ -19,6 +19,17 @@ from pregnancies.models import Episode
 from quality import services as quality_services
 from quality.models import ExperienceResponse
 
+# Blood loss at delivery (ml) and breastfeeding at the end of kraamzorg per HISTORY client (by BSN): one
+# severe haemorrhage (Iris), a caesarean's larger loss (Noor), and every way of feeding.
+OUTCOMES = {
+    HISTORY[0][3]: (350, "exclusive"),
+    HISTORY[1][3]: (1150, "partial"),
+    HISTORY[2][3]: (850, "exclusive"),
+    HISTORY[3][3]: (480, "none"),
+    HISTORY[4][3]: (540, "exclusive"),
+    HISTORY[5][3]: (600, "exclusive"),
+}
+
 
 def seed_quality(
     tenant: Tenant, users: dict[str, User], insurers: dict[str, Insurer], *, now: datetime
@@ -28,14 +39,22 @@ def seed_quality(
     midwife, admin = users[Role.MIDWIFE], users[Role.IGO_ADMIN]
     today = timezone.localdate(now)
     with tenant_scope(tenant):
-        history = Episode.objects.filter(client__bsn__in=[h[3] for h in HISTORY]).order_by("intake_date")
-        for i, episode in enumerate(history):
-            if episode.blood_loss_ml is None and episode.labour_started_at is not None:
+        history = Episode.objects.filter(client__bsn__in=[h[3] for h in HISTORY]).select_related("client")
+        for i, episode in enumerate(history.order_by("intake_date")):
+            outcome = OUTCOMES.get(episode.client.bsn)
+            if (
+                outcome is not None
+                and episode.blood_loss_ml is None
+                and episode.labour_started_at is not None
+            ):
+                blood_loss, feeding = outcome
                 services.episode_set_outcomes(
                     episode=episode,
                     actor=midwife,
-                    blood_loss_ml=(1150 if i == 1 else 300 + 60 * i),  # one severe haemorrhage
-                    kraamzorg_indicated_hours=49,
+                    blood_loss_ml=blood_loss,
+                    kraamzorg_indicated_hours=None,  # the dated (re-)indications of demo.care stay
+                    # Asked at the end of kraamzorg: not yet for a woman still in it.
+                    breastfeeding_at_kraamzorg_end=feeding if episode.kraamzorg_ended_on else None,
                 )
             ended = episode.postnatal_ended_on
             if (

@@ -61,6 +61,7 @@ def _actions() -> dict[str, str]:
         "experience.import_refused": _("Questionnaire import refused"),
         "delivery.record": _("Delivery recorded"),
         "delivery.correct": _("Delivery corrected"),
+        "kraamzorg.indication": _("Kraamzorg (re-)indication recorded"),
     }
 
 
@@ -98,6 +99,8 @@ def _detail_names() -> dict[str, str]:
         "reason": _("reason"),
         "before": _("before"),
         "after": _("after"),
+        "hours": _("hours"),
+        "date": _("date"),
     }
 
 

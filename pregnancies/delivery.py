@@ -275,10 +275,14 @@ def _set_dates(
     return episode
 
 
-def _set_line(*, episode: Episode, actor: User, line: str, labour_started_at: datetime) -> None:
-    """The responsible line during the delivery: when the line in effect at the start of active labour is
-    another one, responsibility moved before labour (a transfer in labour is recorded as a line transfer)."""
-    if line_at(episode, labour_started_at) != line:
+def _set_line(
+    *, episode: Episode, actor: User, line: str, labour_started_at: datetime, first_born: datetime
+) -> None:
+    """The responsible line during the delivery: when the line in effect at the birth is another one,
+    responsibility moved at the start of active labour. A transfer during labour recorded before (a line
+    transfer between the start of labour and the birth) already gives the line at the birth: nothing is
+    added, so the transfer keeps its moment."""
+    if line_at(episode, first_born) != line:
         LineTransfer.objects.create(
             tenant_id=episode.tenant_id,
             episode=episode,
@@ -418,7 +422,13 @@ def delivery_record(
     episode = _set_dates(
         episode=episode, actor=actor, labour_started_at=labour_started_at, placenta_at=placenta_at
     )
-    _set_line(episode=episode, actor=actor, line=line, labour_started_at=labour_started_at)
+    _set_line(
+        episode=episode,
+        actor=actor,
+        line=line,
+        labour_started_at=labour_started_at,
+        first_born=min(c.born_at for c in children if c.born_at is not None),
+    )
     if clinical is not None:  # None: left as it was (a caller that does not know these fields)
         _set_clinical(episode, clinical)
     births = _children_births(episode, children, place)
@@ -519,7 +529,13 @@ def delivery_correct(
     episode = _set_dates(
         episode=episode, actor=actor, labour_started_at=labour_started_at, placenta_at=placenta_at
     )
-    _set_line(episode=episode, actor=actor, line=line, labour_started_at=labour_started_at)
+    _set_line(
+        episode=episode,
+        actor=actor,
+        line=line,
+        labour_started_at=labour_started_at,
+        first_born=min(c.born_at for c in children if c.born_at is not None),
+    )
     if clinical is not None:  # None: left as it was (a caller that does not know these fields)
         _set_clinical(episode, clinical)
     # Children keep their rows (and what was recorded after the birth: NICU, neonatal death); a child no

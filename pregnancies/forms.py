@@ -286,6 +286,7 @@ class IndicationForm(forms.Form):
         required=False,
         widget=forms.NumberInput(attrs={"min": 1, "max": 80}),
     )
+    indicated_on = forms.DateField(label=_("Date of the indication"), required=False, widget=DATE)
 
 
 class CorrectEventForm(forms.Form):

@@ -275,6 +275,35 @@ class LineTransfer(TenantOwned):
         return f"{self.get_line_display()} {self.effective_at:%d-%m-%Y %H:%M}"
 
 
+class KraamzorgIndication(TenantOwned):
+    """The kraamzorg hours indicated by the LIP (Landelijk Indicatieprotocol), each with its date: the
+    first is the intake indication, later ones are re-indications (more or fewer hours once the mother's
+    or child's situation is known). The one in force for the quality indicators is the last indication
+    dated on or before the end of kraamzorg (quality.indicators). Rows are written by
+    pregnancies.services.kraamzorg_indication_record only; Episode.kraamzorg_indicated_hours holds the
+    newest one for the screens that need just the current number. 0 hours: no kraamzorg indicated (e.g.
+    declined)."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="kraamzorg_indications")
+    indicated_on = models.DateField(_("date of the indication"))
+    hours = models.PositiveSmallIntegerField(_("hours indicated"), validators=[MaxValueValidator(80)])
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("kraamzorg indication")
+        verbose_name_plural = _("kraamzorg indications")
+        ordering = ["indicated_on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(hours__lte=80), name="kraamzorg_indication_hours_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hours} h {self.indicated_on:%d-%m-%Y}"
+
+
 class BirthOutcome(models.TextChoices):
     LIVE = "live", _("Live born")
     STILLBORN = "stillborn", _("Stillborn")

@@ -341,6 +341,7 @@ def my_clients_today(*, user: User, today: date | None = None) -> list[Episode]:
     horizon = timezone.make_aware(datetime.combine(today - timedelta(days=DAY_LIST_DAYS), time.min))
     episodes: list[Episode] = list(
         Episode.objects.select_related("client")
+        .prefetch_related("kraamzorg_indications")
         .annotate(first_born_at=Subquery(first_birth))
         .filter(status=EpisodeStatus.ACTIVE)
         .filter(Q(kraamzorg_organisation_id=organisation_id) | Exists(cared))

@@ -39,6 +39,7 @@ from pregnancies.models import (
     EpisodeStatus,
     EventStatus,
     EventType,
+    KraamzorgIndication,
     Line,
     LineTransfer,
     Phase,
@@ -818,7 +819,8 @@ def episode_set_outcomes(
     breastfeeding_at_kraamzorg_end: str | None = None,
 ) -> Episode:
     """Record the mother's blood loss at delivery, the kraamzorg hours indicated (LIP) and breastfeeding at
-    the end of kraamzorg (None: left as it was; "": not recorded)."""
+    the end of kraamzorg (None: left as it was; "": not recorded). Hours other than those in force are a
+    re-indication dated today (kraamzorg_indication_record); no hours leave the indication as it is."""
     episode = Episode.objects.select_for_update().get(pk=episode.pk)
     errors: dict[str, list[str]] = {}
     if blood_loss_ml is not None:
@@ -834,9 +836,26 @@ def episode_set_outcomes(
         errors.setdefault("breastfeeding_at_kraamzorg_end", []).append(_("Choose how she fed her child."))
     if errors:
         raise ValidationError(errors)
+    if (
+        kraamzorg_indicated_hours is not None
+        and kraamzorg_indicated_hours != episode.kraamzorg_indicated_hours
+    ):
+        # Other hours than the indication in force: a re-indication, dated today (a recorded indication
+        # is never removed; an empty field leaves it as it is).
+        try:
+            kraamzorg_indication_record(
+                episode=episode,
+                actor=actor,
+                hours=kraamzorg_indicated_hours,
+                indicated_on=max(timezone.localdate(), episode.intake_date),
+            )
+        except ValidationError as exc:
+            raise ValidationError(
+                {"kraamzorg_indicated_hours": [m for ms in exc.message_dict.values() for m in ms]}
+            ) from exc
+        episode.refresh_from_db(fields=["kraamzorg_indicated_hours"])
     episode.blood_loss_ml = blood_loss_ml
-    episode.kraamzorg_indicated_hours = kraamzorg_indicated_hours
-    fields = ["blood_loss_ml", "kraamzorg_indicated_hours"]
+    fields = ["blood_loss_ml"]
     if breastfeeding_at_kraamzorg_end is not None:
         episode.breastfeeding_at_kraamzorg_end = breastfeeding_at_kraamzorg_end
         fields.append("breastfeeding_at_kraamzorg_end")
@@ -847,9 +866,65 @@ def episode_set_outcomes(
 
 
 @transaction.atomic
-def episode_set_kraamzorg_indication(*, episode: Episode, actor: User, hours: int | None) -> Episode:
-    """Record or change the kraamzorg hours indicated (LIP), at intake or after the birth (a re-indication);
-    None clears it. The maternity carer's day list sets the hours logged against it."""
+def kraamzorg_indication_record(
+    *, episode: Episode, actor: User, hours: int | None, indicated_on: date | None, today: date | None = None
+) -> KraamzorgIndication:
+    """Record a kraamzorg indication (LIP) with its date: the intake indication or a later re-indication.
+    Earlier indications stay as they were (the history is what the quality indicator reads: the one in
+    force at the end of kraamzorg). The episode's current hours become those of its newest indication.
+    Refused with field errors, nothing stored: hours outside 0..80, a date in the future or before the
+    intake, an ended episode."""
+    today = today or timezone.localdate()
+    episode = Episode.objects.select_for_update().select_related("client").get(pk=episode.pk)
+    errors: dict[str, list[str]] = {}
+    if hours is None or not 0 <= hours <= KRAAMZORG_MAX_HOURS:
+        errors["hours"] = [
+            _("Enter the hours indicated, from 1 to %(max)s.") % {"max": number(KRAAMZORG_MAX_HOURS)}
+        ]
+    if indicated_on is None:
+        errors["indicated_on"] = [_("Enter the date of the indication.")]
+    elif indicated_on > today:
+        errors["indicated_on"] = [_("The date of the indication cannot be in the future.")]
+    elif indicated_on < episode.intake_date:
+        errors["indicated_on"] = [_("The date of the indication cannot be before the intake.")]
+    if episode.status != EpisodeStatus.ACTIVE:
+        errors.setdefault("hours", []).append(_("This episode has ended."))
+    if errors:
+        raise ValidationError(errors)
+    assert hours is not None and indicated_on is not None
+    indication = KraamzorgIndication.objects.create(
+        tenant_id=episode.tenant_id, episode=episode, indicated_on=indicated_on, hours=hours, created_by=actor
+    )
+    newest = KraamzorgIndication.objects.filter(episode=episode).order_by("indicated_on", "pk").last()
+    assert newest is not None
+    episode.kraamzorg_indicated_hours = newest.hours
+    episode.save(update_fields=["kraamzorg_indicated_hours"])
+    touch_episodes(episode.pk)  # the hours below the (re-)indication are a quality indicator
+    access_log(
+        user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="indication"
+    )
+    audit_record(
+        actor=actor,
+        action="kraamzorg.indication",
+        tenant=episode.tenant,
+        obj=indication,
+        episode_id=episode.pk,
+        hours=hours,
+        date=indicated_on.isoformat(),
+    )
+    return indication
+
+
+def episode_set_kraamzorg_indication(
+    *,
+    episode: Episode,
+    actor: User,
+    hours: int | None,
+    indicated_on: date | None = None,
+    today: date | None = None,
+) -> Episode:
+    """The day list's entry: an indication (at least 1 hour) dated on the day given, today by default."""
+    today = today or timezone.localdate()
     if hours is not None and not 0 < hours <= KRAAMZORG_MAX_HOURS:
         raise ValidationError(
             {
@@ -857,16 +932,10 @@ def episode_set_kraamzorg_indication(*, episode: Episode, actor: User, hours: in
                 % {"max": number(KRAAMZORG_MAX_HOURS)}
             }
         )
-    episode = Episode.objects.select_for_update().select_related("client").get(pk=episode.pk)
-    if episode.status != EpisodeStatus.ACTIVE:
-        raise ValidationError({"hours": _("This episode has ended.")})
-    episode.kraamzorg_indicated_hours = hours
-    episode.save(update_fields=["kraamzorg_indicated_hours"])
-    touch_episodes(episode.pk)  # hours delivered versus indicated is a quality indicator
-    access_log(
-        user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="indication"
+    indication = kraamzorg_indication_record(
+        episode=episode, actor=actor, hours=hours, indicated_on=indicated_on or today, today=today
     )
-    return episode
+    return indication.episode
 
 
 @transaction.atomic

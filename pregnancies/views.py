@@ -125,6 +125,7 @@ def _episode_context(
                 "breastfeeding_at_kraamzorg_end": episode.breastfeeding_at_kraamzorg_end,
             }
         ),
+        "indications": list(episode.kraamzorg_indications.all()),
         "birth_rows": [(b, (birth_forms or {}).get(b.pk) or _birth_outcome_form(b)) for b in births],
         "episode_cards": [card.template for card in EPISODE_CARDS],
         "robson_group": plausibility.robson_of(episode, births),
@@ -720,7 +721,8 @@ def today(request: TenantRequest) -> HttpResponse:
         episode.log_form = form  # type: ignore[attr-defined]
         episode.hours_label = services.number(episode.kraamzorg_hours)  # type: ignore[attr-defined]
         episode.indication_form = IndicationForm(  # type: ignore[attr-defined]
-            auto_id=f"id_indication{episode.pk}_%s", initial={"hours": episode.kraamzorg_indicated_hours}
+            auto_id=f"id_indication{episode.pk}_%s",
+            initial={"hours": episode.kraamzorg_indicated_hours, "indicated_on": timezone.localdate()},
         )
     return render(
         request,
@@ -783,7 +785,10 @@ def today_indication(request: TenantRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.episode_set_kraamzorg_indication(
-                episode=episode, actor=request.user, hours=form.cleaned_data["hours"]
+                episode=episode,
+                actor=request.user,
+                hours=form.cleaned_data["hours"],
+                indicated_on=form.cleaned_data["indicated_on"],
             )
         except ValidationError as exc:
             add_form_errors(form, exc)

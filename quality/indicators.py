@@ -33,6 +33,7 @@ from pregnancies.models import (
     Episode,
     EventStatus,
     EventType,
+    KraamzorgIndication,
     LabourOnset,
     Line,
     LineTransfer,
@@ -40,6 +41,7 @@ from pregnancies.models import (
     Phase,
     Unit,
 )
+from pregnancies.plausibility import robson_of
 from quality.intervals import MET, NOT_MET, UNDECIDABLE, clopper_pearson, decide
 from quality.models import ExperienceResponse, PremResponse
 
@@ -60,6 +62,13 @@ CONTINUITY_TEAM = 4  # "a small team": at most this many professionals before an
 SMALL_NUMBER = 10  # below this denominator a percentage says little; the dashboards warn
 NULLIPARA, MULTIPARA = "nullipara", "multipara"
 PARITY_GROUPS = (NULLIPARA, MULTIPARA)
+# The Robson ten-group classification (pregnancies.robson) splits the indicators of a delivery that the
+# sector reports by Robson group: the caesarean rate above all (WHO, Perined), and the maternal and
+# neonatal outcomes that depend on the way labour began (blood loss, tears, Apgar). A woman whose group
+# cannot be derived (a fact missing) counts in ROBSON_UNCLASSIFIED, so the groups add up to the total.
+ROBSON_GROUPS = tuple(f"robson_{n}" for n in range(1, 11))
+ROBSON_UNCLASSIFIED = "robson_unclassified"
+ROBSON_SPLIT_CODES = frozenset({"caesarean", "severe_pph", "severe_perineal_tear", "low_apgar"})
 
 
 @dataclass(frozen=True)
@@ -180,8 +189,8 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         "kraamzorg_below_indication", _("Kraamzorg below the indication"), "percent", "lower",
-        _("clients who received fewer kraamzorg hours than indicated (LIP, last indication)"),
-        _("clients whose kraamzorg ended in the month, with indicated hours"), source=_ZORGINZICHT,
+        _("clients who received fewer kraamzorg hours than the (re-)indication in force: the last one dated on or before the end of kraamzorg"),
+        _("clients whose kraamzorg ended in the month, with indicated hours"), source=_ZORGINZICHT, version=2,
         missing_text=_("kraamzorg hours indicated"),
     ),
     Indicator(
@@ -192,7 +201,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "kraamzorg_hours", _("Kraamzorg hours delivered versus indicated"), "percent", "higher",
         _("kraamzorg hours delivered"), _("kraamzorg hours indicated (LIP)"), basis="hours",
-        source=_("the IGO platform's own extra, beside Zorginzicht's kraamzorg indicators"),
+        source=_("the IGO platform's own extra, beside Zorginzicht's kraamzorg indicators"), version=2,
         missing_text=_("kraamzorg hours indicated"),
     ),
     Indicator(
@@ -306,10 +315,11 @@ class Tally:
     denominator_episodes: set[int] = field(default_factory=set)
     records: int = 0  # records counted in the denominator (women, children, episodes, questionnaires)
     population: int = 0  # records in the indicator's population, with or without the field it needs
-    splits: dict[str, list[Decimal]] = field(default_factory=dict)  # parity group -> [num, den, records]
+    # parity group or Robson group -> [num, den, records]
+    splits: dict[str, list[Decimal]] = field(default_factory=dict)
 
     def add(
-        self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, group: str = ""
+        self, episode_id: int, num: Decimal | int | bool, den: Decimal | int = 1, groups: tuple[str, ...] = ()
     ) -> None:
         self.denominator += Decimal(den)
         self.denominator_episodes.add(episode_id)
@@ -318,7 +328,7 @@ class Tally:
         if num:
             self.numerator += Decimal(num)
             self.numerator_episodes.add(episode_id)
-        if group:
+        for group in groups:
             split = self.splits.setdefault(group, [Decimal(0), Decimal(0), Decimal(0)])
             split[0] += Decimal(num)
             split[1] += Decimal(den)
@@ -352,6 +362,9 @@ class Computation:
         self.start, self.end = start, end  # months [start, end)
         self.tallies: dict[Key, Tally] = defaultdict(Tally)
         self.parity_group: dict[int, str] = {}  # episode id -> NULLIPARA or MULTIPARA
+        self.robson: dict[
+            int, str
+        ] = {}  # episode id (delivered) -> a ROBSON_GROUPS key or ROBSON_UNCLASSIFIED
 
     def _keys(self, code: str, day: date, org: int | None) -> list[Key]:
         month = month_start(day)
@@ -360,9 +373,16 @@ class Computation:
         return [(code, month, None)] + ([(code, month, org)] if org is not None else [])
 
     def add(self, code: str, day: date, org: int | None, episode_id: int, num: Any, den: Any = 1) -> None:
-        group = self.parity_group.get(episode_id, "")
+        groups = tuple(
+            g
+            for g in (
+                self.parity_group.get(episode_id, ""),
+                self.robson.get(episode_id, "") if code in ROBSON_SPLIT_CODES else "",
+            )
+            if g
+        )
         for key in self._keys(code, day, org):
-            self.tallies[key].add(episode_id, num, den, group)
+            self.tallies[key].add(episode_id, num, den, groups)
 
     def missing(self, code: str, day: date, org: int | None) -> None:
         for key in self._keys(code, day, org):
@@ -417,6 +437,7 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         for pk, e in episodes.items()
     }
     comp.parity_group = {pk: NULLIPARA if e.parity == 0 else MULTIPARA for pk, e in episodes.items()}
+    comp.robson = {pk: robson_key(episodes[pk], births) for pk, births in births_by_episode.items()}
     transfers: dict[int, list[LineTransfer]] = defaultdict(list)
     for t in LineTransfer.objects.filter(episode_id__in=births_by_episode).order_by("effective_at", "pk"):
         transfers[t.episode_id].append(t)
@@ -442,6 +463,11 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         .values_list("episode_id", "h", "n")
     ):
         kz_hours[episode_id], kz_carers[episode_id] = hours, carers
+    indications: dict[int, list[KraamzorgIndication]] = defaultdict(list)
+    for ind in KraamzorgIndication.objects.filter(episode_id__in=kz_episode_ids).order_by(
+        "indicated_on", "pk"
+    ):
+        indications[ind.episode_id].append(ind)
     kz_births: dict[int, list[Birth]] = defaultdict(list)
     for b in Birth.objects.filter(episode_id__in=kz_episode_ids):
         kz_births[b.episode_id].append(b)
@@ -458,14 +484,13 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         assert day is not None
         org = org_of[episode_id]
         delivered = kz_hours.get(episode_id) or Decimal(0)
-        if e.kraamzorg_indicated_hours is None:
+        indicated = indication_in_force(e, indications[episode_id], day)
+        if indicated is None:
             comp.missing("kraamzorg_hours", day, org)
             comp.missing("kraamzorg_below_indication", day, org)
-        elif e.kraamzorg_indicated_hours:
-            comp.add("kraamzorg_hours", day, org, episode_id, delivered, e.kraamzorg_indicated_hours)
-            comp.add(
-                "kraamzorg_below_indication", day, org, episode_id, delivered < e.kraamzorg_indicated_hours
-            )
+        elif indicated:
+            comp.add("kraamzorg_hours", day, org, episode_id, delivered, indicated)
+            comp.add("kraamzorg_below_indication", day, org, episode_id, delivered < indicated)
         if episode_id in kz_carers:
             comp.add("kraamzorg_carers", day, org, episode_id, kz_carers[episode_id] <= MAX_MATERNITY_CARERS)
         if e.kraamzorg_ended_on is not None:
@@ -479,6 +504,18 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         if p.answered_on is not None and score is not None:
             comp.add("prem_score", p.answered_on, org, p.episode_id, score)
     return comp.tallies
+
+
+def indication_in_force(e: Episode, indications: list[KraamzorgIndication], end: date) -> int | None:
+    """The kraamzorg hours indicated that the delivered hours are measured against: the last (re-)indication
+    dated on or before the end of kraamzorg (`end`; the latest date, then the latest recorded). Indications
+    dated after the end do not count; when all are, or none is recorded, the indication is missing (None).
+    An episode without any dated indication (recorded before the history existed and not migrated) falls
+    back to its stored hours. `indications` is ordered by date."""
+    if not indications:
+        return e.kraamzorg_indicated_hours
+    in_time = [i for i in indications if i.indicated_on <= end]
+    return in_time[-1].hours if in_time else None
 
 
 def _breastfeeding(comp: Computation, e: Episode, births: list[Birth], org: int | None) -> None:
@@ -499,6 +536,12 @@ def _breastfeeding(comp: Computation, e: Episode, births: list[Birth], org: int 
     feeding = e.breastfeeding_at_kraamzorg_end
     comp.add("breastfeeding_exclusive", day, org, e.pk, feeding == Breastfeeding.EXCLUSIVE)
     comp.add("breastfeeding_any", day, org, e.pk, feeding != Breastfeeding.NONE)
+
+
+def robson_key(episode: Episode, births: list[Birth]) -> str:
+    """The split key of a delivered woman's Robson group, derived from her record (never typed)."""
+    group = robson_of(episode, births)
+    return ROBSON_UNCLASSIFIED if group is None else f"robson_{group}"
 
 
 def gestational_days(episode: Episode, born_at: datetime) -> int:

@@ -7,8 +7,8 @@ The file has one row per questionnaire sent:
     1042;2026-09-01;2026-09-20;4;3;;4;…
 
 `answered_on` and every item are empty when the client did not answer; an answered questionnaire has at
-least one item scored, and an item she skipped is empty. The item columns are PREM_ITEMS (set them to
-the names of the published item set as the survey tool exports them), each a whole number in PREM_SCALE.
+least one item scored, and an item she skipped is empty. The item columns are PREM_ITEMS (placeholders
+until the survey tool's column names are known), each a whole number in PREM_SCALE (the published 1–10).
 Separator, encoding, dates and the all-or-nothing rule as for the platform's own questionnaire
 (quality.experience): every error is listed with its row and field, and one bad row stores nothing.
 """
@@ -34,9 +34,13 @@ from pregnancies.models import Episode
 from quality.experience import MAX_BYTES, MAX_ROWS, _parse_date
 from quality.models import PremResponse
 
-# The 14 items, by column name in the file, in the questionnaire's order. One place to change them.
+# The 14 items, by column name in the file, in the questionnaire's order. One place to change them. The
+# number of items is published (14 experience questions, Kennisnet Geboortezorg's PREM dossier); their
+# wording and the survey tool's column names are not found in a public source: placeholders (docs/quality.md).
 PREM_ITEMS: tuple[str, ...] = tuple(f"prem_{n:02d}" for n in range(1, 15))
-PREM_SCALE = (1, 5)  # lowest and highest score of an item; check against the published answer scale
+# The published answer scale: 1 ("Nee, helemaal niet") to 10 ("Ja, helemaal"), shown with smileys
+# (Kennisnet Geboortezorg, dossier PREM Geboortezorg; the VSVs' client information says the same).
+PREM_SCALE = (1, 10)
 COLUMNS = ("episode", "sent_on", "answered_on", *PREM_ITEMS)
 REQUIRED = ("episode", "sent_on", "answered_on", *PREM_ITEMS)
 

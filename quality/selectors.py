@@ -20,7 +20,18 @@ from django.utils import timezone
 from billing.models import QualityAgreement
 from pregnancies.models import Birth, Episode
 from providers.models import MemberOrganisation
-from quality.indicators import BY_CODE, INDICATORS, MET, NOT_MET, PARITY_GROUPS, SMALL_NUMBER, Indicator
+from quality.indicators import (
+    BY_CODE,
+    INDICATORS,
+    MET,
+    NOT_MET,
+    PARITY_GROUPS,
+    ROBSON_GROUPS,
+    ROBSON_SPLIT_CODES,
+    ROBSON_UNCLASSIFIED,
+    SMALL_NUMBER,
+    Indicator,
+)
 from quality.indicators import interval as indicator_interval
 from quality.indicators import target_decision as indicator_target_decision
 from quality.models import IndicatorValue, QualityState
@@ -92,8 +103,19 @@ class Cell:
 
 @dataclass(frozen=True)
 class Split:
-    group: str  # NULLIPARA or MULTIPARA
+    group: str  # NULLIPARA or MULTIPARA, or a Robson group ("robson_1" .. "robson_10", "robson_unclassified")
     cell: Cell | None
+    # Robson's report table, in percent of the whole denominator (one decimal): the group's size, and its
+    # contribution to the overall value (the group's numerator over the whole denominator).
+    size: Decimal | None = None
+    contribution: Decimal | None = None
+
+    @property
+    def robson_number(self) -> str:
+        """ "1" .. "10" for a Robson group, "" for unclassified and for the parity groups."""
+        prefix = "robson_"
+        rest = self.group[len(prefix) :] if self.group.startswith(prefix) else ""
+        return rest if rest.isdigit() else ""
 
 
 @dataclass(frozen=True)
@@ -127,6 +149,7 @@ class IndicatorYear:
     rolling: Cell | None = None  # the 12 months up to the last month of the year that has begun
     rolling_end: date | None = None
     splits: list[Split] = field(default_factory=list)  # the year by parity group
+    robson: list[Split] = field(default_factory=list)  # the year by Robson group (ROBSON_SPLIT_CODES only)
 
     @property
     def code(self) -> str:
@@ -170,10 +193,40 @@ def _total(indicator: Indicator, rows: list[IndicatorValue]) -> Cell | None:
     )
 
 
-def _splits(indicator: Indicator, rows: list[IndicatorValue]) -> list[Split]:
-    """The rows summed per parity group (the clients behind a group are not stored: its records)."""
+def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _robson(indicator: Indicator, rows: list[IndicatorValue], total: Cell | None) -> list[Split]:
+    """The year by Robson group, for the indicators the sector reports that way; every group is listed
+    (an empty one with no cell), then the women whose group could not be derived."""
+    if indicator.code not in ROBSON_SPLIT_CODES or total is None:
+        return []
     result = []
-    for group in PARITY_GROUPS:
+    for split in _splits(indicator, rows, (*ROBSON_GROUPS, ROBSON_UNCLASSIFIED)):
+        if split.cell is None:
+            result.append(split)
+            continue
+        result.append(
+            Split(
+                split.group,
+                split.cell,
+                size=_pct(split.cell.denominator, total.denominator),
+                contribution=_pct(split.cell.numerator, total.denominator),
+            )
+        )
+    return result
+
+
+def _splits(
+    indicator: Indicator, rows: list[IndicatorValue], groups: tuple[str, ...] = PARITY_GROUPS
+) -> list[Split]:
+    """The rows summed per parity (or Robson) group (the clients behind a group are not stored: its
+    records)."""
+    result = []
+    for group in groups:
         parts = [r.splits[group] for r in rows if group in (r.splits or {})]
         if not parts:
             result.append(Split(group, None))
@@ -298,6 +351,7 @@ def quality_year(
                 rolling=rolling,
                 rolling_end=window[1] if window else None,
                 splits=_splits(ind, in_year),
+                robson=_robson(ind, in_year, total),
             )
         )
     return result

@@ -157,6 +157,22 @@ def test_a_clinical_birth_under_the_gynaecologist_moves_the_line_at_the_start_of
     assert (event.event_type.code, event.professional) == ("DELIV_CLIN", care.gynaecologist)
 
 
+def test_a_transfer_during_labour_recorded_before_the_delivery_keeps_its_moment(care):
+    """Labour began under the midwife; two hours in she transferred to the hospital (issue 20: transfer
+    during labour). The clinical delivery adds no second transfer at the start of labour."""
+    in_scope(
+        care, services.line_transfer, episode=care.episode, actor=care.user(Role.MIDWIFE), line="second",
+        effective_at=LABOUR + timedelta(hours=2), reason="no progress",
+    )  # fmt: skip
+    record(care, role=Role.GYNAECOLOGIST, place="clinical", line="second")
+    transfers = LineTransfer.unscoped.filter(episode=care.episode).order_by("effective_at", "pk")
+    assert [(t.line, t.effective_at) for t in transfers][-2:] == [
+        ("first", transfers[0].effective_at),
+        ("second", LABOUR + timedelta(hours=2)),
+    ]
+    assert transfers.count() == 2
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

@@ -40,7 +40,11 @@ def test_outcomes_are_saved_logged_and_shown(care, client_for):
     assert response["Location"].endswith(f"/episodes/{care.episode.pk}/#outcomes")
     stored = Episode.unscoped.get(pk=care.episode.pk)
     assert (stored.blood_loss_ml, stored.kraamzorg_indicated_hours) == (1200, 49)
-    assert log_entries(care, action="update") == [("update", "episode", str(care.episode.pk), "outcomes")]
+    # The hours are a dated (re-)indication, logged as such (tests/pregnancies/test_kraamzorg_indications.py).
+    assert log_entries(care, action="update") == [
+        ("update", "episode", str(care.episode.pk), "indication"),
+        ("update", "episode", str(care.episode.pk), "outcomes"),
+    ]
     html = page(client, care)
     assert (
         'name="blood_loss_ml" value="1200"' in html and 'name="kraamzorg_indicated_hours" value="49"' in html

@@ -286,7 +286,11 @@ def test_csv_export_holds_the_years_monthly_values_and_is_audited(q: Q, client_f
     # The Dutch interface (the default): semicolons and decimal commas, named in the file.
     assert f"Quality_{q.tenant.agb_code}_{YEAR}_nl.csv" in response["Content-Disposition"]
     rows = csv_download(response).rows
-    ces = {(r["month"], r["organisation_agb"]): r for r in rows if r["indicator"] == "caesarean"}
+    ces = {
+        (r["month"], r["organisation_agb"]): r
+        for r in rows
+        if r["indicator"] == "caesarean" and r["period"] == "month" and not r["group"]
+    }
     assert set(ces) == {
         ("3", ""), ("4", ""), ("3", q.practice.agb_code), ("4", q.practice.agb_code), ("3", q.hospital.agb_code),
     }  # fmt: skip
@@ -295,9 +299,46 @@ def test_csv_export_holds_the_years_monthly_values_and_is_audited(q: Q, client_f
     assert whole_march["small_number"] == "no" and "Zilveren Kruis: 25.0" in whole_march["targets"]
     assert ces[("4", "")]["small_number"] == "yes"
     assert ces[("3", q.hospital.agb_code)]["value"] == "50,0"
+    # The exact 95 % interval of 3/12 (Clopper–Pearson): 0.0549–0.5719; every record had the field.
+    assert (whole_march["ci_lower"], whole_march["ci_upper"], whole_march["completeness"]) == (
+        "5,5",
+        "57,2",
+        "100,0",
+    )
+    # The year so far, 4/14 = 28.6 % (8.4–58.1 %): both targets lie inside the interval, so neither insurer's
+    # target can be decided yet, as the dashboard and the bonus/malus settlement say.
+    year = next(
+        r for r in rows
+        if r["indicator"] == "caesarean" and r["period"] == "year" and not r["group"] and not r["organisation"]
+    )  # fmt: skip
+    assert (year["numerator"], year["denominator"], year["value"]) == ("4", "14", "28,6")
+    assert (year["ci_lower"], year["ci_upper"]) == ("8,4", "58,1")
+    assert (
+        "Zilveren Kruis: undecidable" in year["target_decisions"]
+        and "VGZ: undecidable" in year["target_decisions"]
+    )
+    # The year by parity group and by Robson group beside the total (all 14 women are nulliparous, none
+    # has presentation or onset recorded: not classifiable).
+    groups = {
+        r["group"]
+        for r in rows
+        if r["indicator"] == "caesarean" and r["period"] == "year" and not r["organisation"]
+    }
+    assert groups == {"", "nullipara", "robson_unclassified"}
+    # Blood loss was recorded for 3 of the 12 March deliveries: completeness 25 %.
+    pph = next(
+        r
+        for r in rows
+        if r["indicator"] == "severe_pph"
+        and r["period"] == "month"
+        and r["month"] == "3"
+        and not r["organisation"]
+    )
+    assert (pph["records"], pph["population"], pph["completeness"]) == ("3", "12", "25,0")
     # Kraamzorg: 0 of 49 indicated hours, for one client.
     kz = next(r for r in rows if r["indicator"] == "kraamzorg_hours" and not r["organisation"])
     assert (kz["numerator"], kz["denominator"], kz["value"], kz["small_number"]) == ("0", "49", "0,0", "yes")
+    assert (kz["ci_lower"], kz["ci_upper"]) == ("", "")  # hours are no proportion: no exact interval
     audit = AuditEntry.objects.get(tenant=q.tenant, action="quality.export", details__format="csv")
     assert audit.actor == admin and audit.details["year"] == YEAR
 
@@ -353,6 +394,7 @@ def test_anonymised_export_holds_no_identifying_fields_and_suppresses_small_cell
         "0",
     )
     # Small cells keep their denominator; numerator and value are blank.
+    assert (march["ci_lower"], march["ci_upper"], march["completeness"]) == ("5,5", "57,2", "100,0")
     april = by[(4, "caesarean")]
     assert (april["numerator"], april["denominator"], april["value"], april["small_number"]) == (
         "",
@@ -367,6 +409,8 @@ def test_anonymised_export_holds_no_identifying_fields_and_suppresses_small_cell
     assert (kz["numerator"], kz["denominator"], kz["value"], kz["small_number"]) == ("", "49", "", "1")
     for r in rows:
         assert (r["numerator"] == "") == (r["small_number"] == "1")
+        if r["small_number"] == "1":  # nothing that lets the numerator be worked back
+            assert r["ci_lower"] == r["ci_upper"] == r["completeness"] == ""
         if r["denominator"] and D(r["denominator"]) < SMALL_NUMBER:
             assert r["numerator"] == r["value"] == ""
     audit = AuditEntry.objects.get(tenant=q.tenant, action="quality.export", details__format="anonymised")

@@ -79,8 +79,12 @@ def test_episode_set_outcomes_validation_and_log(d: Data) -> None:
     assert Episode.unscoped.get(pk=pregnant.pk).kraamzorg_indicated_hours == 49
     entries = AccessLogEntry.unscoped.filter(tenant=d.s.tenant).order_by("pk")[logs:]
     assert [(e.action, e.object_type, e.object_id, e.detail, e.client_id, e.user_id) for e in entries] == [
+        # Each change of the hours is a dated (re-)indication, logged as such before the outcomes.
+        (AccessAction.UPDATE, "episode", str(e4.pk), "indication", e4.client_id, actor.pk),
         (AccessAction.UPDATE, "episode", str(e4.pk), "outcomes", e4.client_id, actor.pk),
+        (AccessAction.UPDATE, "episode", str(e4.pk), "indication", e4.client_id, actor.pk),
         (AccessAction.UPDATE, "episode", str(e4.pk), "outcomes", e4.client_id, actor.pk),
+        (AccessAction.UPDATE, "episode", str(pregnant.pk), "indication", pregnant.client_id, actor.pk),
         (AccessAction.UPDATE, "episode", str(pregnant.pk), "outcomes", pregnant.client_id, actor.pk),
     ]
 

@@ -97,7 +97,7 @@ def test_bad_rows_store_nothing_and_name_row_and_field(
     rows = [
         HEADER,
         line(eps["P1"].pk, "2025-06-02", "2025-06-20", ["4"] * 14),  # row 2: good
-        line(eps["P2"].pk, "2025-06-02", "2025-06-25", ["9"]),  # row 3: score out of range
+        line(eps["P2"].pk, "2025-06-02", "2025-06-25", ["11"]),  # row 3: score out of range (1-10)
         line(eps["P3"].pk, "2025-06-10", "2025-06-05", ["3"]),  # row 4: answered before sent
         line(other.pk, "2025-06-02", "", []),  # row 5: another IGO's episode: unknown
         line(eps["P1"].pk, "2025-06-02", "", ["3"]),  # row 6: items without a date answered
@@ -147,3 +147,20 @@ def test_the_prem_page_imports_for_administrators_only_and_shows_the_scores(
     page = admin.get(url).content.decode()
     # Dutch number format: response rate 2 of 3 = 66,7 %; overall (4.00 + 2.50) / 2 = 3,25
     assert "66,7" in page and "3,25" in page
+
+
+@pytest.mark.parametrize(("score", "accepted"), [("1", True), ("10", True), ("0", False), ("11", False)])
+def test_the_items_are_scored_on_the_published_scale_of_1_to_10(
+    world_a: TenantWorld, eps: dict[str, Episode], score: str, accepted: bool
+) -> None:
+    """The PREM Geboortezorg answers run from 1 ("Nee, helemaal niet") to 10 ("Ja, helemaal")."""
+    content = "\n".join([HEADER, line(eps["P1"].pk, "2025-06-02", "2025-06-20", [score])]).encode()
+    tenant, admin = world_a.tenant, world_a.user(Role.IGO_ADMIN)
+    with tenant_scope(tenant):
+        if accepted:
+            prem_import(tenant=tenant, actor=admin, content=content)
+            assert PremResponse.objects.get(episode=eps["P1"]).mean_score() == D(score)
+        else:
+            with pytest.raises(PremImportError) as refused:
+                prem_import(tenant=tenant, actor=admin, content=content)
+            assert {(e.row, e.field) for e in refused.value.errors} == {(2, "prem_01")}
