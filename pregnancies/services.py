@@ -1179,19 +1179,9 @@ def _window_events(*, episode: Episode, event_type: EventType, occurred_at: date
     )
 
 
-def _nearest_in_window(
-    events: Iterable[CareEvent], *, episode: Episode, event_type: EventType, occurred_at: datetime
-) -> CareEvent | None:
-    window = timedelta(minutes=event_type.duplicate_window_minutes)
-    candidates = [
-        e
-        for e in events
-        if e.episode_id == episode.pk
-        and e.event_type_id == event_type.pk
-        and e.status == EventStatus.ACTIVE
-        and abs(e.occurred_at - occurred_at) <= window
-    ]
-    return min(candidates, key=lambda e: abs(e.occurred_at - occurred_at), default=None)
+# What _same_form_or_window reads of each event: enough to tell which is which; the one that matters (the
+# first event of a form sent again, the nearest repeat) is read whole afterwards.
+_FOUND = ("pk", "submission_key", "episode_id", "event_type_id", "status", "occurred_at")
 
 
 def _same_form_or_window(
@@ -1201,16 +1191,36 @@ def _same_form_or_window(
     occurred_at: datetime,
     submission_key: uuid.UUID | None,
     window: bool,
-) -> list[CareEvent]:
-    """In one query: the event stored with this submission key (any episode), and, with `window`, the
-    episode's active events of this entry within its repeat window. No query when neither is asked."""
+) -> tuple[CareEvent | None, CareEvent | None]:
+    """The event stored with this submission key (any episode), and, with `window`, the nearest of the
+    episode's active events of this entry within its repeat window: one query for both (none when neither is
+    asked), and one more to read the event found, when one is."""
     wanted = [Q(submission_key=submission_key)] if submission_key is not None else []
     if window:
         wanted.append(_window_events(episode=episode, event_type=event_type, occurred_at=occurred_at))
     if not wanted:
-        return []
+        return None, None
     either = wanted[0] if len(wanted) == 1 else wanted[0] | wanted[1]
-    return list(CareEvent.objects.filter(either).select_related("professional", "organisation", "event_type"))
+    rows = list(CareEvent.objects.filter(either).values_list(*_FOUND))
+    same_form = next((r[0] for r in rows if submission_key is not None and r[1] == submission_key), None)
+    if same_form is not None:
+        return CareEvent.objects.get(pk=same_form), None
+    reach = timedelta(minutes=event_type.duplicate_window_minutes)
+    repeats = [
+        (abs(at - occurred_at), pk)
+        for pk, _key, episode_id, type_id, status, at in rows
+        if window
+        and episode_id == episode.pk
+        and type_id == event_type.pk
+        and status == EventStatus.ACTIVE
+        and abs(at - occurred_at) <= reach
+    ]
+    if not repeats:
+        return None, None
+    nearest = min(repeats)[1]
+    return None, CareEvent.objects.select_related("professional", "organisation", "event_type").get(
+        pk=nearest
+    )
 
 
 def duplicate_message(earlier: CareEvent) -> str:
@@ -1308,15 +1318,12 @@ def _care_event_log_locked(
     # Its client read along for the access log, not locked.
     episode = Episode.objects.select_for_update(of=("self",)).select_related("client").get(pk=episode.pk)
     window = not confirm_duplicate and bool(event_type.duplicate_window_minutes)
-    found = _same_form_or_window(
+    existing, earlier = _same_form_or_window(
         episode=episode,
         event_type=event_type,
         occurred_at=occurred_at,
         submission_key=submission_key,
         window=window,
-    )
-    existing = next(
-        (e for e in found if submission_key is not None and e.submission_key == submission_key), None
     )
     if existing is not None:
         if existing.episode_id != episode.pk:
@@ -1341,12 +1348,10 @@ def _care_event_log_locked(
         organisation=organisation,
         confirm_over_limit=confirm_over_limit,
     )
-    if window:
-        earlier = _nearest_in_window(found, episode=episode, event_type=event_type, occurred_at=occurred_at)
-        if earlier is not None:
-            raise ValidationError(
-                {"confirm_duplicate": ValidationError(duplicate_message(earlier), code=DUPLICATE_CODE)}
-            )
+    if earlier is not None:
+        raise ValidationError(
+            {"confirm_duplicate": ValidationError(duplicate_message(earlier), code=DUPLICATE_CODE)}
+        )
     event = CareEvent(
         tenant_id=episode.tenant_id,
         episode=episode,

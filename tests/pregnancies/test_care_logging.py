@@ -298,7 +298,7 @@ def test_a_form_sent_twice_at_once_is_stored_once(care, monkeypatch):
     key = uuid.uuid4()
     first, _, _ = log_service(care, "PRE_CHECK", at=ago(hours=2), submission_key=key)
     entries = len(access_entries(care))
-    monkeypatch.setattr(services, "_same_form_or_window", lambda **kwargs: [])
+    monkeypatch.setattr(services, "_same_form_or_window", lambda **kwargs: (None, None))
     second, created, warnings = log_service(care, "PRE_CHECK", at=ago(hours=1), submission_key=key)
     assert (second.pk, created, warnings) == (first.pk, False, [])
     assert CareEvent.unscoped.filter(episode=care.episode).count() == 1
