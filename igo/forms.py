@@ -7,8 +7,11 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.renderers import DjangoTemplates
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import conditional_escape, escape
+from django.utils.safestring import SafeData
 from django.utils.translation import gettext_lazy as _
 
 from igo import services
@@ -142,3 +145,120 @@ class PersonalTokenForm(forms.Form):
         max_value=services.PERSONAL_TOKEN_DAYS_MAX,
         initial=services.PERSONAL_TOKEN_DAYS_DEFAULT,
     )
+
+
+# --- a form renderer without templates for the basic widgets -------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """`{{ value }}` in an autoescaped template, for the strings the widget templates print."""
+    return str(conditional_escape(value))
+
+
+def _formatted(value: Any) -> str:
+    """`{{ value|stringformat:'s' }}`: the filter keeps the safety of what it is given."""
+    text = "%s" % (value,)  # noqa: UP031 - the filter's own formatting
+    return text if isinstance(value, SafeData) else str(escape(text))
+
+
+def _attrs(attrs: dict[str, Any]) -> str:
+    """django/forms/attrs.html and widgets/attrs.html."""
+    return "".join(
+        f" {_text(name)}" + ("" if value is True else f'="{_formatted(value)}"')
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
+def _input(context: dict[str, Any]) -> str:
+    w = context["widget"]
+    value = "" if w["value"] is None else f' value="{_formatted(w["value"])}"'
+    return f'<input type="{_text(w["type"])}" name="{_text(w["name"])}"{value}{_attrs(w["attrs"])}>'
+
+
+def _textarea(context: dict[str, Any]) -> str:
+    w = context["widget"]
+    value = _text(w["value"]) if w["value"] else ""
+    return f'<textarea name="{_text(w["name"])}"{_attrs(w["attrs"])}>\n{value}</textarea>'
+
+
+SELECT_OPTION = "django/forms/widgets/select_option.html"
+
+
+def _option(option: dict[str, Any]) -> str:
+    # The option's template file ends with a line break, which its include keeps.
+    return f'<option value="{_formatted(option["value"])}"{_attrs(option["attrs"])}>{_text(option["label"])}</option>\n'
+
+
+def _select(context: dict[str, Any]) -> str | None:
+    w = context["widget"]
+    parts = [f'<select name="{_text(w["name"])}"{_attrs(w["attrs"])}>']
+    for group_name, group_choices, _index in w["optgroups"]:
+        if group_name:
+            parts.append(f'\n  <optgroup label="{_text(group_name)}">')
+        for option in group_choices:
+            if option.get("template_name") != SELECT_OPTION:
+                return None  # an option template of its own: the templates render it
+            parts.append(f"\n  {_option(option)}")
+        if group_name:
+            parts.append("\n  </optgroup>")
+    parts.append("\n</select>")
+    return "".join(parts)
+
+
+def _label(context: dict[str, Any]) -> str:
+    if not context["use_tag"]:
+        return _text(context["label"])
+    tag = _text(context["tag"])
+    return f"<{tag}{_attrs(context['attrs'] or {})}>{_text(context['label'])}</{tag}>"
+
+
+def _error_list(context: dict[str, Any]) -> str:
+    errors = context["errors"]
+    if not errors:
+        return ""
+    field_id = getattr(errors, "field_id", None)
+    ident = f' id="{_text(field_id)}_error"' if field_id else ""
+    items = "".join(f"<li>{_text(error)}</li>" for error in errors)
+    return f'<ul class="{_text(context["error_class"])}"{ident}>{items}</ul>'
+
+
+_INPUT_TEMPLATES = (
+    "input",
+    "text",
+    "number",
+    "email",
+    "url",
+    "password",
+    "hidden",
+    "date",
+    "datetime",
+    "time",
+    "checkbox",
+)
+_PLAIN: dict[str, Any] = {
+    **{f"django/forms/widgets/{name}.html": _input for name in _INPUT_TEMPLATES},
+    "django/forms/widgets/textarea.html": _textarea,
+    "django/forms/widgets/select.html": _select,
+    "django/forms/label.html": _label,
+    "django/forms/errors/list/default.html": _error_list,
+    "django/forms/errors/list/ul.html": _error_list,
+}
+
+
+class PlainRenderer(DjangoTemplates):
+    """Django's template form renderer, with its basic widget, label and error-list templates written out in
+    Python: the same HTML (tests/igo/test_plain_renderer.py compares the two) without a template render per
+    widget, label and option. Every other template (a widget of its own, a field or form layout) is rendered
+    by the templates as before. For forms drawn on the busiest answers (the care-logging form, issue 18)."""
+
+    def render(self, template_name: str, context: dict[str, Any], request: Any = None) -> str:
+        plain = _PLAIN.get(template_name)
+        if plain is not None:
+            html = plain(context)
+            if html is not None:
+                return str(html).strip()
+        return str(super().render(template_name, context, request))
+
+
+PLAIN_RENDERER = PlainRenderer()

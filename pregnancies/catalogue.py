@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from igo.models import Tenant
+from pregnancies import selectors
 from pregnancies.models import EventType
 
 MW, CMW, GYN, NURSE, KZ, ECHO = (
@@ -95,4 +96,5 @@ def catalogue_seed(*, tenant: Tenant) -> int:
         if code not in existing
     ]
     EventType.unscoped.bulk_create(new)
+    selectors.catalogue_drop(tenant.pk)  # no signal for a bulk insert
     return len(new)

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from igo.forms import LocalDateTimeField
+from igo.forms import PLAIN_RENDERER, LocalDateTimeField
 from igo.models import Insurer
 from igo.validators import validate_bsn
 from pregnancies.delivery import MAX_CHILDREN, Child, Clinical
@@ -257,6 +257,8 @@ class CareEventForm(forms.Form):
 
     # Shown only when the service asks for them (the error names what to confirm).
     CONFIRMATIONS = ("confirm_over_limit", "confirm_duplicate")
+    # Drawn on every logging answer: its widgets, labels and errors without a template each (the same HTML).
+    default_renderer = PLAIN_RENDERER
 
     def __init__(self, *args: Any, event_types: list[EventType] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -271,6 +271,51 @@ def usage_logged(
     )
 
 
+def _catalogue_key(tenant_id: int) -> str:
+    return f"care-catalogue{USAGE_KEY_SALT}:{tenant_id}"
+
+
+def catalogue_changed(sender: object, instance: EventType, **kwargs: object) -> None:
+    """post_save/post_delete of a catalogue entry: its IGO's entries are read again (catalogue_drop)."""
+    catalogue_drop(instance.tenant_id)
+
+
+def catalogue_drop(tenant_id: int) -> None:
+    """The IGO's cached catalogue entries dropped, now and after the commit, as usage_changed does; also
+    after catalogue_seed's bulk insert, which sends no signal."""
+    key = _catalogue_key(tenant_id)
+
+    def drop() -> None:
+        try:
+            cache.delete(key)
+        except Exception:  # the cache is down: nothing is served from it either
+            logger.warning("care catalogue cache not reachable; not dropped", exc_info=True)
+
+    drop()
+    transaction.on_commit(drop)
+
+
+def _catalogue(tenant_id: int) -> list[EventType]:
+    """The IGO's active catalogue entries, from Django's cache (Redis) or read and stored: the logging form
+    is drawn on every episode page and after every logging POST, its entries change a few times a year. Every
+    save or delete of an entry drops them (catalogue_changed); kept at most USAGE_CACHE_SECONDS, so an entry
+    changed without signals (a migration's update) counts within that time. Each call gets its own copies."""
+    key = _catalogue_key(tenant_id)
+    try:
+        entries = cache.get(key)
+    except Exception:
+        logger.warning("care catalogue cache not reachable; reading the database", exc_info=True)
+        entries = None
+    if entries is not None:
+        return list(entries)
+    entries = list(EventType.unscoped.filter(tenant_id=tenant_id, is_active=True).order_by("pk"))
+    try:
+        cache.set(key, entries, USAGE_CACHE_SECONDS)
+    except Exception:
+        logger.warning("care catalogue cache not reachable; not stored", exc_info=True)
+    return entries
+
+
 def event_types_for(
     *, professional: Professional | None, phase: str = "", now: datetime | None = None
 ) -> list[EventType]:
@@ -289,7 +334,7 @@ def event_types_for(
         return []
     now = now or timezone.now()
     since = now - timedelta(days=CARE_LIST_USAGE_DAYS)
-    types = list(EventType.objects.filter(is_active=True, disciplines__contains=[professional.discipline]))
+    types = [t for t in _catalogue(professional.tenant_id) if professional.discipline in t.disciplines]
     own, org = _usage_counts(professional, since, timezone.localdate(now))
     for t in types:
         t.own_uses = own.get(t.pk, 0)  # type: ignore[attr-defined]

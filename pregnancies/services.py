@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -1259,20 +1259,15 @@ def _kraamzorg_hours(episode: Episode, *, exclude: CareEvent | None = None) -> D
 DUPLICATE_CODE = "duplicate_event"
 
 
-def earlier_duplicate(*, episode: Episode, event_type: EventType, occurred_at: datetime) -> CareEvent | None:
-    """The active event of the same catalogue entry in this episode within the entry's repeat window of
-    `occurred_at` (before or after it), the nearest first; None when the entry has no window."""
-    if not event_type.duplicate_window_minutes:
-        return None
+def _window_events(*, episode: Episode, event_type: EventType, occurred_at: datetime) -> Q:
     window = timedelta(minutes=event_type.duplicate_window_minutes)
-    candidates = CareEvent.objects.filter(
+    return Q(
         episode=episode,
         event_type=event_type,
         status=EventStatus.ACTIVE,
         occurred_at__gte=occurred_at - window,
         occurred_at__lte=occurred_at + window,
-    ).select_related("professional", "organisation", "event_type")
-    return _nearest(candidates, event_type=event_type, occurred_at=occurred_at)
+    )
 
 
 def _nearest(
@@ -1288,6 +1283,50 @@ def _nearest(
         ),
         key=lambda e: abs(e.occurred_at - occurred_at),
         default=None,
+    )
+
+
+# What _same_form_or_window reads of each event: enough to tell which is which; the one that matters (the
+# first event of a form sent again, the nearest repeat) is read whole afterwards.
+_FOUND = ("pk", "submission_key", "episode_id", "event_type_id", "status", "occurred_at")
+
+
+def _same_form_or_window(
+    *,
+    episode: Episode,
+    event_type: EventType,
+    occurred_at: datetime,
+    submission_key: uuid.UUID | None,
+    window: bool,
+) -> tuple[CareEvent | None, CareEvent | None]:
+    """The event stored with this submission key (any episode), and, with `window`, the nearest of the
+    episode's active events of this entry within its repeat window: one query for both (none when neither is
+    asked), and one more to read the event found, when one is."""
+    wanted = [Q(submission_key=submission_key)] if submission_key is not None else []
+    if window:
+        wanted.append(_window_events(episode=episode, event_type=event_type, occurred_at=occurred_at))
+    if not wanted:
+        return None, None
+    either = wanted[0] if len(wanted) == 1 else wanted[0] | wanted[1]
+    rows = list(CareEvent.objects.filter(either).values_list(*_FOUND))
+    same_form = next((r[0] for r in rows if submission_key is not None and r[1] == submission_key), None)
+    if same_form is not None:
+        return CareEvent.objects.get(pk=same_form), None
+    reach = timedelta(minutes=event_type.duplicate_window_minutes)
+    repeats = [
+        (abs(at - occurred_at), pk)
+        for pk, _key, episode_id, type_id, status, at in rows
+        if window
+        and episode_id == episode.pk
+        and type_id == event_type.pk
+        and status == EventStatus.ACTIVE
+        and abs(at - occurred_at) <= reach
+    ]
+    if not repeats:
+        return None, None
+    nearest = min(repeats)[1]
+    return None, CareEvent.objects.select_related("professional", "organisation", "event_type").get(
+        pk=nearest
     )
 
 
@@ -1316,7 +1355,6 @@ def _check_note(note: str | None) -> None:
         )
 
 
-@transaction.atomic
 def care_event_log(
     *,
     actor: User,
@@ -1337,12 +1375,67 @@ def care_event_log(
     The same catalogue entry for the episode again within its `duplicate_window_minutes` is refused with a
     `confirm_duplicate` error (code DUPLICATE_CODE) that names the earlier event, unless confirmed."""
     _check_note(note)
-    if submission_key is not None:
-        existing = CareEvent.objects.filter(submission_key=submission_key).first()
-        if existing is not None:
-            if existing.episode_id != episode.pk:
-                raise ValidationError(_("This form was already used for another pregnancy; reload the page."))
-            return existing, False, []
+    try:
+        return _care_event_log_locked(
+            actor=actor,
+            episode=episode,
+            event_type=event_type,
+            occurred_at=occurred_at,
+            quantity=quantity,
+            professional=professional,
+            organisation=organisation,
+            location=location,
+            note=note,
+            submission_key=submission_key,
+            confirm_over_limit=confirm_over_limit,
+            confirm_duplicate=confirm_duplicate,
+        )
+    except IntegrityError:
+        # The same form's key arrived at the same moment for another episode (another lock): the other request
+        # stored it. The transaction (or, inside a caller's, its savepoint) is rolled back by now.
+        existing = CareEvent.objects.filter(submission_key=submission_key).first() if submission_key else None
+        if existing is None:
+            raise
+        if existing.episode_id != episode.pk:
+            raise ValidationError(
+                _("This form was already used for another pregnancy; reload the page.")
+            ) from None
+        return existing, False, []
+
+
+@transaction.atomic
+def _care_event_log_locked(
+    *,
+    actor: User,
+    episode: Episode,
+    event_type: EventType,
+    occurred_at: datetime,
+    quantity: Decimal,
+    professional: Professional | None,
+    organisation: MemberOrganisation | None,
+    location: str,
+    note: str,
+    submission_key: uuid.UUID | None,
+    confirm_over_limit: bool,
+    confirm_duplicate: bool,
+) -> tuple[CareEvent, bool, list[str]]:
+    """care_event_log in its transaction. The episode is locked first, so that concurrent logging cannot pass
+    the hour limit or a phase change together, and a form sent twice at once finds its first event; then one
+    query reads both an event of the same submission key and the repeat window's events."""
+    # Its client read along for the access log, not locked.
+    episode = Episode.objects.select_for_update(of=("self",)).select_related("client").get(pk=episode.pk)
+    window = not confirm_duplicate and bool(event_type.duplicate_window_minutes)
+    existing, earlier = _same_form_or_window(
+        episode=episode,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        submission_key=submission_key,
+        window=window,
+    )
+    if existing is not None:
+        if existing.episode_id != episode.pk:
+            raise ValidationError(_("This form was already used for another pregnancy; reload the page."))
+        return existing, False, []
     professional = professional or professional_for(user=actor)
     if professional is None:
         raise ValidationError(
@@ -1353,9 +1446,6 @@ def care_event_log(
             }
         )
     organisation = organisation or professional.organisation
-    # Lock the episode so concurrent logging cannot pass the hour limit or a phase change together (its
-    # client read along for the access log, not locked).
-    episode = Episode.objects.select_for_update(of=("self",)).select_related("client").get(pk=episode.pk)
     phase, warnings = _validate_event(
         episode=episode,
         event_type=event_type,
@@ -1365,12 +1455,10 @@ def care_event_log(
         organisation=organisation,
         confirm_over_limit=confirm_over_limit,
     )
-    if not confirm_duplicate:
-        earlier = earlier_duplicate(episode=episode, event_type=event_type, occurred_at=occurred_at)
-        if earlier is not None:
-            raise ValidationError(
-                {"confirm_duplicate": ValidationError(duplicate_message(earlier), code=DUPLICATE_CODE)}
-            )
+    if earlier is not None:
+        raise ValidationError(
+            {"confirm_duplicate": ValidationError(duplicate_message(earlier), code=DUPLICATE_CODE)}
+        )
     event = CareEvent(
         tenant_id=episode.tenant_id,
         episode=episode,
@@ -1385,15 +1473,7 @@ def care_event_log(
         submission_key=submission_key,
         created_by=actor,
     )
-    try:
-        with transaction.atomic():
-            event.save()
-    except IntegrityError:
-        # The same form arrived twice at the same moment: the other request stored it.
-        existing = CareEvent.objects.filter(submission_key=submission_key).first()
-        if existing is None:
-            raise
-        return existing, False, []
+    event.save()  # a key stored meanwhile for another episode: IntegrityError, handled by care_event_log
     touch_episodes(episode.pk)
     access_log(
         user=actor, client=episode.client, action=AccessAction.CREATE, obj=event, detail=event_type.code

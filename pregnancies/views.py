@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, Max, Q, Subquery, Value, When
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -338,19 +338,25 @@ def _log_from_form(
 @tenant_view(rules.can_log_care)
 @post_only(back=form_page("episode_detail", Episode.objects))
 def event_create(request: TenantRequest, pk: int) -> HttpResponse:
-    episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
+    """Log from the episode page. The service reads the episode under its lock (only the pk it is given
+    counts), so a valid form costs no read of it here: the entries are checked in any order, and the fresh
+    form of the answer offers them in the page's order for the locked episode's phase. A refused form reads
+    the episode to show it again; an episode that is not there (or not the IGO's) answers 404 either way."""
     professional = services.professional_for(user=request.user)
-    event_types = selectors.event_types_for(professional=professional, phase=episode.phase_at(timezone.now()))
+    event_types = selectors.event_types_for(professional=professional)
     form: CareEventForm | None = CareEventForm(request.POST, event_types=event_types)
     assert form is not None
     status = 400
     if form.is_valid():
         data = form.cleaned_data
         try:
-            event, created, warnings = _log_from_form(request, episode, data, professional)
+            event, created, warnings = _log_from_form(request, Episode(pk=pk), data, professional)
+        except Episode.DoesNotExist:
+            raise Http404 from None
         except ValidationError as exc:
             add_form_errors(form, exc)
         else:
+            episode = event.episode  # the locked row (its client read along); on a repeat, read now
             status = 201 if created else 200
             if created and professional is not None:  # her next page ranks the care list without counting
                 selectors.usage_logged(
@@ -365,13 +371,16 @@ def event_create(request: TenantRequest, pk: int) -> HttpResponse:
                 if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
                     return redirect(back)
                 return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
-            return _event_logged(
-                request, episode, event if created else None, professional, event_types, status
-            )
+            ordered = selectors.care_list_order(event_types, phase=episode.phase_at(timezone.now()))
+            return _event_logged(request, episode, event if created else None, professional, ordered, status)
+    episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
+    # The refused form again, its entries in the page's order.
+    form.fields["event_type"].listed = selectors.care_list_order(  # type: ignore[attr-defined]
+        event_types, phase=episode.phase_at(timezone.now())
+    )
     if request.htmx:  # only the form again, with its errors at the fields
         context = {"episode": episode, "form": form, "professional": professional}
         return render(request, "pregnancies/partials/event_form.html", context, status=status)
-    episode.refresh_from_db()
     return _episode_page(request, episode, _episode_context(request, episode, form), status=status)
 
 

@@ -21,15 +21,16 @@ from django.utils import timezone
 
 from igo.models import Role
 from igo.tenancy import tenant_scope
-from pregnancies import selectors
+from pregnancies import selectors, services
 from pregnancies.models import CareEvent, EventStatus, Phase
 from providers.models import MemberOrganisation
-from tests.scenarios.care import Care
+from tests.scenarios.care import Care, client_in_care
 from tests.scenarios.care_logging import (
     access_entries,
     ago,
     counts,
     form_dt,
+    in_scope,
     local,
     log,
     log_service,
@@ -289,6 +290,36 @@ def test_double_submission_through_the_service_returns_the_first_event(care):
     assert (created_first, created_second, warnings) == (True, False, [])
     assert second.pk == first.pk
     assert CareEvent.unscoped.filter(episode=care.episode).count() == 1
+
+
+def test_a_form_sent_twice_at_once_is_stored_once(care, monkeypatch):
+    """The second request's look-up missed the first's event (not yet committed when it read): its insert
+    meets the unique key, its transaction is rolled back whole, and it answers with the first event."""
+    key = uuid.uuid4()
+    first, _, _ = log_service(care, "PRE_CHECK", at=ago(hours=2), submission_key=key)
+    entries = len(access_entries(care))
+    monkeypatch.setattr(services, "_same_form_or_window", lambda **kwargs: (None, None))
+    second, created, warnings = log_service(care, "PRE_CHECK", at=ago(hours=1), submission_key=key)
+    assert (second.pk, created, warnings) == (first.pk, False, [])
+    assert CareEvent.unscoped.filter(episode=care.episode).count() == 1
+    assert len(access_entries(care)) == entries  # the refused insert's entry went with its transaction
+
+
+def test_a_form_of_another_pregnancy_is_refused(care, insurer):
+    key = uuid.uuid4()
+    log_service(care, "PRE_CHECK", at=ago(hours=2), submission_key=key)
+    _, other = client_in_care(care.world, insurer)
+    with pytest.raises(ValidationError, match="andere zwangerschap"):
+        in_scope(
+            care,
+            services.care_event_log,
+            actor=care.user(Role.MIDWIFE),
+            episode=other,
+            event_type=care.type("PRE_CHECK"),
+            occurred_at=ago(hours=1),
+            submission_key=key,
+        )
+    assert not CareEvent.unscoped.filter(episode=other).exists()
 
 
 def test_kraamzorg_hours_are_accepted_in_quarters(care):
