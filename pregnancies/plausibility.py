@@ -131,9 +131,8 @@ def check(episode: Episode, births: Sequence[Birth], transfers: Sequence[LineTra
     for birth in sorted(births, key=lambda b: b.child_number):
         n = birth.child_number
         label = {"n": n}
-        if birth.mode in (BirthMode.CAESAREAN, BirthMode.ASSISTED) and (
-            line_at(transfers, birth.born_at) != Line.SECOND or birth.place != BirthPlace.CLINICAL
-        ):
+        operative = birth.mode in (BirthMode.CAESAREAN, BirthMode.ASSISTED)
+        if operative and line_at(transfers, birth.born_at) != Line.SECOND:
             found.append(
                 Finding(
                     OPERATIVE_IN_FIRST_LINE,
@@ -142,6 +141,19 @@ def check(episode: Episode, births: Sequence[Birth], transfers: Sequence[LineTra
                         "birth is second-line care. Record the transfer or correct the mode or place."
                     )
                     % {**label, "mode": birth.get_mode_display().lower()},
+                    n,
+                )
+            )
+        elif operative and birth.place != BirthPlace.CLINICAL:
+            place = birth.get_place_display().lower()
+            found.append(
+                Finding(
+                    OPERATIVE_IN_FIRST_LINE,
+                    _(
+                        "Child %(n)s: %(mode)s recorded with the place %(place)s; a caesarean or assisted "
+                        "birth is a clinical birth. Correct the mode or the place."
+                    )
+                    % {**label, "mode": birth.get_mode_display().lower(), "place": place},
                     n,
                 )
             )

@@ -879,7 +879,7 @@ def kraamzorg_indication_record(
     errors: dict[str, list[str]] = {}
     if hours is None or not 0 <= hours <= KRAAMZORG_MAX_HOURS:
         errors["hours"] = [
-            _("Enter the hours indicated, from 1 to %(max)s.") % {"max": number(KRAAMZORG_MAX_HOURS)}
+            _("Enter the hours indicated, from 0 to %(max)s.") % {"max": number(KRAAMZORG_MAX_HOURS)}
         ]
     if indicated_on is None:
         errors["indicated_on"] = [_("Enter the date of the indication.")]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from pregnancies.models import Birth, Episode, LineTransfer
+from pregnancies.models import Birth, BirthMode, BirthOutcome, Episode, LineTransfer
 from pregnancies.plausibility import Finding, check, robson_of
 
 
@@ -64,18 +64,28 @@ def data_quality(*, year: int) -> DataQuality:
     )
     rows: list[Row] = []
     women = len(episodes)
-    counts = {"presentation": 0, "labour_onset": 0, "previous_caesareans": 0, "perineum": 0, "robson": 0}
-    children = apgar = weight = 0
+    counts = {"presentation": 0, "labour_onset": 0, "previous_caesareans": 0, "robson": 0, "blood_loss": 0}
+    # Fields that apply only to some: the perineum to women with a vaginal birth, the Apgar to live-born
+    # children, breastfeeding to women whose kraamzorg has ended (as the indicators count them).
+    vaginal = perineum = children = live = apgar = weight = kraamzorg_ended = breastfeeding = 0
     for episode in episodes:
         births = list(episode.births.all())
         robson = robson_of(episode, births)
         counts["presentation"] += bool(episode.presentation)
         counts["labour_onset"] += bool(episode.labour_onset)
         counts["previous_caesareans"] += episode.previous_caesareans is not None
-        counts["perineum"] += bool(episode.perineum)
         counts["robson"] += robson is not None
+        counts["blood_loss"] += episode.blood_loss_ml is not None
+        if any(b.mode != BirthMode.CAESAREAN for b in births):
+            vaginal += 1
+            perineum += bool(episode.perineum)
+        if episode.kraamzorg_ended_on is not None:
+            kraamzorg_ended += 1
+            breastfeeding += bool(episode.breastfeeding_at_kraamzorg_end)
         children += len(births)
-        apgar += sum(1 for b in births if b.apgar_1 is not None and b.apgar_5 is not None)
+        born_alive = [b for b in births if b.outcome == BirthOutcome.LIVE]
+        live += len(born_alive)
+        apgar += sum(1 for b in born_alive if b.apgar_1 is not None and b.apgar_5 is not None)
         weight += sum(1 for b in births if b.weight_grams is not None)
         findings = check(episode, births, list(episode.line_transfers.all()))
         if findings:
@@ -86,9 +96,11 @@ def data_quality(*, year: int) -> DataQuality:
         Completeness(_("Presentation"), counts["presentation"], women),
         Completeness(_("Onset of labour"), counts["labour_onset"], women),
         Completeness(_("Previous caesareans"), counts["previous_caesareans"], women),
-        Completeness(_("Perineal damage"), counts["perineum"], women),
+        Completeness(_("Perineal damage (vaginal births)"), perineum, vaginal),
+        Completeness(_("Blood loss"), counts["blood_loss"], women),
+        Completeness(_("Breastfeeding at the end of kraamzorg"), breastfeeding, kraamzorg_ended),
         Completeness(_("Robson group derivable"), counts["robson"], women),
-        Completeness(_("Apgar at 1 and 5 minutes (children)"), apgar, children),
+        Completeness(_("Apgar at 1 and 5 minutes (live-born children)"), apgar, live),
         Completeness(_("Birth weight (children)"), weight, children),
     ]
     return DataQuality(rows=rows, episodes=women, completeness=completeness)

@@ -49,6 +49,7 @@ __all__ = ["MET", "NOT_MET", "UNDECIDABLE"]  # the verdicts of target_decision, 
 
 TERM_DAYS = 280
 PRETERM_DAYS = 37 * 7  # born before 37+0 weeks
+LABOUR_UNKNOWN_LOOKBACK = timedelta(hours=24)  # _transfers: labour start not recorded
 PERINATAL_FROM_DAYS = 22 * 7  # Perined's population: births from 22+0 weeks, live- and stillborn
 CBS_FROM_DAYS = 24 * 7  # CBS counts perinatal deaths from 24+0 weeks
 EARLY_NEONATAL_DAYS = 7  # died on day 0..6
@@ -417,12 +418,7 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         ).values_list("pk", flat=True)
     )
     responses = list(ExperienceResponse.objects.filter(answered_on__gte=comp.start, answered_on__lt=comp.end))
-    prems = list(
-        PremResponse.objects.filter(
-            Q(sent_on__gte=comp.start, sent_on__lt=comp.end)
-            | Q(answered_on__gte=comp.start, answered_on__lt=comp.end)
-        )
-    )
+    prems = list(PremResponse.objects.filter(sent_on__gte=comp.start, sent_on__lt=comp.end))
     ids = (
         set(births_by_episode)
         | kz_episode_ids
@@ -480,6 +476,10 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
             _child(comp, episodes[episode_id], b, org_of[episode_id])
     for episode_id in kz_episode_ids:
         e = episodes[episode_id]
+        if kz_births[episode_id] and all(
+            gestational_days(e, b.born_at) < PERINATAL_FROM_DAYS for b in kz_births[episode_id]
+        ):
+            continue  # a birth before 22+0 weeks: outside the population, as for every birth indicator
         day = e.kraamzorg_ended_on or e.postnatal_ended_on
         assert day is not None
         org = org_of[episode_id]
@@ -502,7 +502,9 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
         comp.add("prem_response", p.sent_on, org, p.episode_id, p.answered_on is not None)
         score = p.mean_score()
         if p.answered_on is not None and score is not None:
-            comp.add("prem_score", p.answered_on, org, p.episode_id, score)
+            # By the month sent, as the response rate and the PREM page: a questionnaire sent in December and
+            # answered in January is one year's on every screen.
+            comp.add("prem_score", p.sent_on, org, p.episode_id, score)
     return comp.tallies
 
 
@@ -564,7 +566,10 @@ def _deliveries(
     day = _local(first.born_at)
     comp.add("caesarean", day, org, e.pk, any(b.mode == BirthMode.CAESAREAN for b in births))
     line = _line_at(transfers, first.born_at)
-    comp.add("first_line_birth", day, org, e.pk, line == Line.FIRST)
+    if line is None:  # no line recorded: unknown, not "not first line"
+        comp.missing("first_line_birth", day, org)
+    else:
+        comp.add("first_line_birth", day, org, e.pk, line == Line.FIRST)
     for place, code in _PLACE_CODES.items():
         comp.add(code, day, org, e.pk, first.place == place)
     _transfers(comp, e, births, transfers, day, org)
@@ -615,6 +620,14 @@ def _transfers(
         comp.add("referral_before_labour", day, org, e.pk, referred)
     if labour is not None and _line_at(transfers, labour) == Line.FIRST:
         comp.add("transfer_in_labour", day, org, e.pk, _moved(transfers, labour, last_birth, inclusive=True))
+    elif (
+        labour is None
+        and e.labour_onset != LabourOnset.NO_LABOUR
+        and _line_at(transfers, births[0].born_at - LABOUR_UNKNOWN_LOOKBACK) == Line.FIRST
+    ):
+        # Under first-line care a day before the birth and not a primary caesarean, but when labour started
+        # is not recorded: whether she moved during labour cannot be told; counted against completeness.
+        comp.missing("transfer_in_labour", day, org)
     if _line_at(transfers, last_birth) == Line.FIRST:
         until = e.placenta_plus_2h_at or (last_birth + timedelta(hours=2))
         comp.add(

@@ -14,7 +14,7 @@ from django.utils import translation
 from igo.models import Role
 from igo.tenancy import tenant_scope
 from pregnancies import plausibility
-from pregnancies.models import AccessAction, AccessLogEntry
+from pregnancies.models import AccessAction, AccessLogEntry, Birth, Line, LineTransfer
 from quality.data_quality import data_quality
 from tests.scenarios.birth_record import another_episode, stored_birth
 from tests.scenarios.care import Care
@@ -55,7 +55,9 @@ def test_the_list_holds_the_caesarean_in_first_line_care_and_counts_completeness
     with translation.override("en"):
         by_label = {str(c.label): (c.recorded, c.of, c.percent) for c in result.completeness}
     assert by_label["Presentation"] == (1, 2, 50)
-    assert by_label["Apgar at 1 and 5 minutes (children)"] == (1, 2, 50)
+    assert by_label["Apgar at 1 and 5 minutes (live-born children)"] == (1, 2, 50)
+    # The perineum applies to vaginal births only: Jansen's caesarean is not counted against it.
+    assert by_label["Perineal damage (vaginal births)"] == (1, 1, 100)
     # Smit: parity 0, one cephalic child at 40+0, spontaneous labour: Robson 1; Jansen's is not derivable.
     assert by_label["Robson group derivable"] == (1, 2, 50)
     with tenant_scope(care.tenant):
@@ -87,3 +89,26 @@ def test_another_tenants_records_are_not_listed(care, records, care_b, client_fo
     response = client_for(care_b.user(Role.IGO_ADMIN)).get(care_b.url("quality/data/?year=2026"))
     assert response.status_code == 200
     assert "dq-episode-" not in response.content.decode()
+
+
+def test_a_stillborn_child_is_not_counted_against_the_apgar(care, records):
+    # A stillborn child has no Apgar: the field does not apply, so it neither lowers nor raises completeness.
+    still = another_episode(care.tenant, "Bakker", due=BORN.date())
+    stored_birth(still, BORN, outcome="stillborn", place="clinical")
+    with tenant_scope(care.tenant), translation.override("en"):
+        by_label = {str(c.label): (c.recorded, c.of) for c in data_quality(year=2026).completeness}
+    assert by_label["Apgar at 1 and 5 minutes (live-born children)"] == (1, 2)
+    assert by_label["Birth weight (children)"] == (3, 3)
+
+
+def test_a_caesarean_in_the_second_line_at_a_first_line_place_names_the_place(care, records):
+    LineTransfer.unscoped.create(
+        tenant=care.tenant, episode=care.episode, line=Line.SECOND, effective_at=local(2026, 11, 10, 3),
+        created_by=care.user(Role.IGO_ADMIN),
+    )  # fmt: skip
+    Birth.unscoped.filter(episode=care.episode).update(place="polyclinic")
+    with tenant_scope(care.tenant), translation.override("en"):
+        row = next(r for r in data_quality(year=2026).rows if r.episode.pk == records["jansen"])
+        texts = [str(f.message) for f in row.findings]
+    assert [f.code for f in row.findings] == [plausibility.OPERATIVE_IN_FIRST_LINE]
+    assert "(polyclinic)" in texts[0] and "first-line care" not in texts[0]

@@ -7,7 +7,7 @@ The happy file (three questionnaires sent in June 2025 to the episodes P1 P2 P3)
   P3 not answered
 Response rate 2 of 3 = 66.7 %; overall (4.00 + 2.50) / 2 = 3.25; item 1: (4 + 2) / 2 = 3.00 over 2 answers,
 item 2: (4 + 3) / 2 = 3.50, item 3: 4.00 over 1 answer.
-Stored indicators for June: prem_response 2/3 (month sent); prem_score 6.50 / 2 (month answered).
+Stored indicators for June: prem_response 2/3 (month sent); prem_score 6.50 / 2 (month sent, as the response rate and the PREM page).
 """
 
 from __future__ import annotations
@@ -87,6 +87,21 @@ def test_a_good_file_is_stored_and_scored_per_item_overall_and_with_the_response
     score = IndicatorValue.unscoped.get(tenant=tenant, indicator="prem_score", period=JUNE, organisation=None)
     assert (score.numerator, score.denominator) == (D("6.50"), D(2))
     assert BY_CODE["prem_score"].value(score.numerator, score.denominator) == D("3.3")  # 3.25 to one decimal
+
+
+def test_a_questionnaire_answered_the_month_after_it_was_sent_counts_in_the_month_sent(
+    world_a: TenantWorld, eps: dict[str, Episode]
+) -> None:
+    tenant, admin = world_a.tenant, world_a.user(Role.IGO_ADMIN)
+    content = (HEADER + "\n" + line(eps["P1"].pk, "2025-06-28", "2025-07-03", ["8"] * 14) + "\n").encode()
+    with tenant_scope(tenant):
+        prem_import(tenant=tenant, actor=admin, content=content, filename="prem.csv")
+        indicators_recompute(tenant=tenant, start=JUNE, end=dt.date(2025, 8, 1))
+        june = prem_summary(start=JUNE, end=JULY)
+    score = IndicatorValue.unscoped.get(tenant=tenant, indicator="prem_score", period=JUNE, organisation=None)
+    assert (score.numerator, score.denominator) == (D("8.00"), D(1))
+    assert june.overall == D("8.00")  # the PREM page's June agrees with the stored indicator
+    assert not IndicatorValue.unscoped.filter(tenant=tenant, indicator="prem_score", period=JULY).exists()
 
 
 def test_bad_rows_store_nothing_and_name_row_and_field(
