@@ -467,7 +467,7 @@ def claim_lines_filtered(f: ClaimFilter) -> QuerySet[ClaimLine]:
     qs = ClaimLine.objects.filter(is_current=True)
     if f.search:
         term = f.search.lstrip("#")
-        if term.isdigit():
+        if term.isdecimal():
             qs = qs.filter(Q(episode_id=int(term)) | Q(number=term))
         else:
             words = term.split()

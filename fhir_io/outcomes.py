@@ -42,6 +42,8 @@ from pregnancies.models import (
 )
 from providers.models import Professional
 
+IDENTIFIER_MAX = FhirOutcomeLink._meta.get_field("value").max_length or 200  # as the link stores it
+
 if TYPE_CHECKING:  # the import's mapper and issues, without importing the import (it imports this)
     from fhir_io.importing import Issue, _Mapper
 
@@ -274,21 +276,26 @@ def plan(mapper: _Mapper) -> list[PlannedDelivery]:
             if found is not None:
                 planned.append(found)
                 members |= set(found.child_indexes)
+    listed = _listed(mapper)
     for i, resource, at in mapper.of_kind("Observation"):
-        if element_of(resource.code) == CHILD and i not in members and not _listed(mapper, i):
+        if (
+            element_of(resource.code) == CHILD
+            and i not in members
+            and mapper.entries[i].fullUrl not in listed
+        ):
             mapper.problem(
                 "invalid",
                 at,
                 _("A child Observation must be a member (hasMember) of a delivery Observation."),
             )
+    by_caesarean = {  # the clients with a delivery of this Bundle that has a child born by caesarean
+        p.episode.client_id for p in planned if any(c.mode == BirthMode.CAESAREAN for c in p.children)
+    }
     for _i, resource, at in mapper.of_kind("Procedure"):
         if claims(resource) and not mapper.mapped(resource) and resource.status != "entered-in-error":
             patient = mapper.resolve(resource.subject, "Patient", f"{at}.subject")
             client = mapper.clients.get(patient) if patient is not None else None
-            if client is not None and not any(
-                p.episode.client_id == client.pk and any(c.mode == BirthMode.CAESAREAN for c in p.children)
-                for p in planned
-            ):
+            if client is not None and client.pk not in by_caesarean:
                 mapper.problem(
                     "business-rule",
                     at,
@@ -312,13 +319,17 @@ def _read_or_known(resource: Any) -> bool:
     return any((c.system, c.code) in PREGNANCY for c in resource.code.coding or [])
 
 
-def _listed(mapper: _Mapper, index: int) -> bool:
-    """Whether a delivery Observation lists the entry (one that was refused: its problem is noted there)."""
-    url = mapper.entries[index].fullUrl
-    return any(
-        element_of(r.code) == DELIVERY and any(m.reference == url for m in r.hasMember or [])
+def _listed(mapper: _Mapper) -> set[str]:
+    """The references the delivery Observations list as members (a child listed by a delivery that was
+    refused has its problem noted there), read once: not once per child, which grew with the square of
+    the Bundle."""
+    return {
+        m.reference
         for _i, r, _at in mapper.of_kind("Observation")
-    )
+        if element_of(r.code) == DELIVERY
+        for m in r.hasMember or []
+        if m.reference
+    }
 
 
 def _delivery(mapper: _Mapper, i: int, resource: Any, at: str) -> PlannedDelivery | None:
@@ -327,6 +338,13 @@ def _delivery(mapper: _Mapper, i: int, resource: Any, at: str) -> PlannedDeliver
     if ident is None:
         mapper.problem(
             "required", f"{at}.identifier", _("A delivery needs an identifier (system and value).")
+        )
+        return None
+    if any(len(part) > IDENTIFIER_MAX for part in ident):
+        mapper.problem(
+            "value",
+            f"{at}.identifier",
+            _("An identifier's system and value have at most %(n)s characters each.") % {"n": IDENTIFIER_MAX},
         )
         return None
     if resource.status == "entered-in-error":

@@ -159,7 +159,7 @@ def _organisation_param(request: TenantRequest) -> MemberOrganisation | None:
     value = request.GET.get("organisation", "")
     if not value:
         return None
-    if not value.isdigit():
+    if not value.isdecimal():
         raise Http404
     return get_object_or_404(MemberOrganisation.objects.all(), pk=int(value))
 

@@ -8,7 +8,7 @@ AGB_TYPE_IGO = "53"
 
 
 def validate_agb_code(value: str) -> None:
-    if not (isinstance(value, str) and len(value) == 8 and value.isdigit()):
+    if not (isinstance(value, str) and len(value) == 8 and value.isascii() and value.isdigit()):
         raise ValidationError(_("An AGB code consists of exactly 8 digits."), code="agb_format")
 
 
@@ -23,20 +23,23 @@ def validate_igo_agb_code(value: str) -> None:
 
 
 def validate_uzovi_code(value: str) -> None:
-    if not (isinstance(value, str) and len(value) == 4 and value.isdigit()):
+    if not (isinstance(value, str) and len(value) == 4 and value.isascii() and value.isdigit()):
         raise ValidationError(_("A UZOVI code consists of exactly 4 digits."), code="uzovi_format")
 
 
 def bsn_is_valid(value: str) -> bool:
     """The eleven-test: weights 9..2 on the first eight digits and -1 on the last."""
-    if not (isinstance(value, str) and len(value) == 9 and value.isdigit()) or value == "000000000":
+    if (
+        not (isinstance(value, str) and len(value) == 9 and value.isascii() and value.isdigit())
+        or value == "000000000"
+    ):
         return False
     total = sum(int(d) * w for d, w in zip(value[:8], range(9, 1, -1), strict=True)) - int(value[8])
     return total % 11 == 0
 
 
 def validate_bsn(value: str) -> None:
-    if not (isinstance(value, str) and len(value) == 9 and value.isdigit()):
+    if not (isinstance(value, str) and len(value) == 9 and value.isascii() and value.isdigit()):
         raise ValidationError(_("A BSN consists of exactly 9 digits."), code="bsn_format")
     if not bsn_is_valid(value):
         raise ValidationError(
@@ -46,5 +49,5 @@ def validate_bsn(value: str) -> None:
 
 def validate_big_number(value: str) -> None:
     """A BIG registration number has 11 digits."""
-    if value and not (len(value) == 11 and value.isdigit()):
+    if value and not (len(value) == 11 and value.isascii() and value.isdigit()):
         raise ValidationError(_("A BIG number consists of exactly 11 digits."), code="big_format")

@@ -253,6 +253,6 @@ def recent_episodes(*, user_id: int, now: datetime) -> list[Episode]:
         .order_by("-at")
         .values_list("object_id", flat=True)
     )
-    order = list(dict.fromkeys(int(pk) for pk in views if pk.isdigit()))[:RECENT_LIMIT]
+    order = list(dict.fromkeys(int(pk) for pk in views if pk.isdecimal()))[:RECENT_LIMIT]
     found = Episode.objects.select_related("client").in_bulk(order)
     return [found[pk] for pk in order if pk in found]

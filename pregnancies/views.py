@@ -898,7 +898,7 @@ def catalogue_toggle(request: TenantRequest, pk: int) -> HttpResponse:
 @tenant_view(rules.can_manage_members)
 def access_log_list(request: TenantRequest) -> HttpResponse:
     client = None
-    if request.GET.get("client", "").isdigit():
+    if request.GET.get("client", "").isdecimal():
         client = get_object_or_404(Client.objects, pk=int(request.GET["client"]))
     form = AccessLogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}

@@ -169,7 +169,7 @@ def conformance_problems(content: bytes) -> list[Problem]:
         values = decode(record, line)
         if code in counts:
             counts[code] += 1
-            detail = int(values["detail_id"]) if values["detail_id"].isdigit() else 0
+            detail = int(values["detail_id"]) if values["detail_id"].isdecimal() else 0
             if detail <= last_detail:
                 problems.append(
                     Problem(
@@ -207,7 +207,7 @@ def conformance_problems(content: bytes) -> list[Problem]:
                     )
                 )
             references.setdefault(reference, number)
-            if values["amount"].isdigit() and values["amount_dc"] in ("D", "C"):
+            if values["amount"].isdecimal() and values["amount_dc"] in ("D", "C"):
                 net += int(values["amount"]) * (1 if values["amount_dc"] == "D" else -1)
         elif code == "99":
             closing = (number, values)

@@ -46,7 +46,7 @@ def invoice_number(period: date, number: int) -> str:
 def batch_number_of(invoice: str) -> int | None:
     """The batch number in a factuurnummer made by `invoice_number`, or None if it is not one."""
     text = invoice.strip()
-    return int(text[6:]) if len(text) == 12 and text.isdigit() else None
+    return int(text[6:]) if len(text) == 12 and text.isdecimal() else None
 
 
 @dataclass

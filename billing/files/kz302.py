@@ -329,7 +329,7 @@ def _check_totals(
     }
     for key, value in expected.items():
         stated = tail[key]
-        if not stated.isdigit() or int(stated) != value:
+        if not stated.isdecimal() or int(stated) != value:
             err.append(
                 ReturnRowError(
                     n,

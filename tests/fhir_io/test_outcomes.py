@@ -158,3 +158,11 @@ def test_a_delivery_cannot_be_withdrawn(care: Care, sender: Sender) -> None:
     data = delivery(care)
     data["entry"][2]["resource"]["status"] = "entered-in-error"
     assert ("not-supported", "Bundle.entry[2].resource.status") in refused(sender.post(data))
+
+
+def test_a_delivery_identifier_longer_than_stored_is_refused_where_it_is(care: Care, sender: Sender) -> None:
+    # Was a database error (500) when the link was written; now a problem with its place, nothing stored.
+    data = delivery(care)
+    data["entry"][2]["resource"]["identifier"][0]["value"] = "x" * 201
+    assert ("value", "Bundle.entry[2].resource.identifier") in refused(sender.post(data))
+    nothing_stored(care)
