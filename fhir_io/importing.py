@@ -172,7 +172,7 @@ def parse(raw: bytes) -> Bundle:
 
 def _profile_issues(data: dict[str, Any], entries: list[Any]) -> list[Issue]:
     """A `meta.profile` the import does not accept for the resource's type (fhir_io.profiles)."""
-    places = [("Bundle", data)]
+    places: list[tuple[str, Any]] = [("Bundle", data)]
     places += [
         (f"Bundle.entry[{i}].resource", e.get("resource"))
         for i, e in enumerate(entries)
