@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fhir_io import importing, jobs
+from fhir_io import importing, jobs, xml_bundle
 from fhir_io.auth import IsMemberKey, MemberKeyAuthentication
 from fhir_io.models import FhirImportJob, MemberApiKey
 from igo.api.permissions import HasSecondFactor
@@ -40,7 +40,7 @@ class FhirImportView(APIView):
     throttle_classes: list[Any] = []
 
     @extend_schema(
-        request={FHIR_JSON: OpenApiTypes.OBJECT},
+        request={FHIR_JSON: OpenApiTypes.OBJECT, xml_bundle.FHIR_XML: OpenApiTypes.STR},
         responses={
             200: OpenApiTypes.OBJECT,
             400: OpenApiTypes.OBJECT,
@@ -48,8 +48,8 @@ class FhirImportView(APIView):
             413: OpenApiTypes.OBJECT,
             422: OpenApiTypes.OBJECT,
         },
-        description="A FHIR R4 transaction Bundle of care (docs/fhir.md); answers a transaction-response "
-        "Bundle, or an OperationOutcome listing every problem (nothing stored). With `Prefer: respond-async` "
+        description="A FHIR R4 transaction Bundle of care (docs/fhir.md), as JSON or XML; answers a "
+        "transaction-response Bundle, or an OperationOutcome listing every problem (nothing stored). With `Prefer: respond-async` "
         "(or a Bundle over 2 MB) it answers 202 and runs as a job (Content-Location: the job's status).",
     )
     def post(self, request: Request, tenant_slug: str) -> Response:
@@ -72,6 +72,11 @@ class FhirImportView(APIView):
         raw = request._request.read(limit + 1)
         if len(raw) > limit:
             return _outcome([too_big], 413)
+        if xml_bundle.is_xml(request.content_type):
+            try:
+                raw = xml_bundle.to_json(raw)  # FHIR XML read into the JSON shape; answers stay JSON
+            except importing.Refused as refused:
+                return _outcome(refused.issues, xml_bundle.refused_status(refused.issues))
         with tenant_scope(key.tenant):
             if asynchronous or len(raw) > jobs.async_above_bytes():
                 job = jobs.import_job_create(key=key, raw=raw)

@@ -1,7 +1,7 @@
 """The CSV import of care (issue 21): for member organisations whose system speaks no FHIR.
 
 One row is one care event of the member's own professionals, under a header row with these columns (any
-order; `episode` and `quantity` may be left out):
+order; `episode`, `quantity` and `void` may be left out):
 
     row_id;bsn;episode;agb;code;date;time;quantity
     HIS-000123;123456782;;12345678;PRE_CHECK;14-09-2026;10:30;1
@@ -13,6 +13,8 @@ order; `episode` and `quantity` may be left out):
 - `code`: an entry of this IGO's care catalogue; `date` (14-09-2026 or 2026-09-14) and `time` (10:30) on
   the Amsterdam clock; `quantity`: 1 when empty, hours for catalogue entries counted in hours, with a
   decimal comma or point.
+- `void` (optional column): `void` (or `entered-in-error`, ...) voids the event an earlier row with this
+  `row_id` made; the row's other cells are not read.
 - Rows whose first cell starts with `#` are comments (the template explains itself in them).
 
 The file: UTF-8 with or without byte-order mark, or Windows-1252 (what Excel writes as "CSV"); separated by
@@ -55,18 +57,22 @@ from pregnancies import services as care
 from pregnancies.models import AccessAction, Client, Episode, EpisodeStatus, EventType, Unit
 from providers.models import MemberOrganisation, Professional
 
-COLUMNS = ("row_id", "bsn", "episode", "agb", "code", "date", "time", "quantity")
+COLUMNS = ("row_id", "bsn", "episode", "agb", "code", "date", "time", "quantity", "void")
 REQUIRED = ("row_id", "bsn", "agb", "code", "date", "time")
 RESOURCE_TYPE = "CsvRow"  # FhirResourceLink.resource_type of a CSV row
 ROW_SYSTEM = "urn:igo-platform:csv-row"  # its identifier system: the row_id is the sender's own
 MAX_BYTES = 2 * 1024 * 1024
-# Stored in the request: ~10-25 ms a row through the care services (2 cores, quiet to saturated), so
-# 1,000 rows stay within the web worker's timeout. A month of a midwifery practice is a few hundred.
-MAX_ROWS = 1_000
+# Stored in the request through the set-based store: 5,000 new rows in ~3 s, 10,000 in ~6.5 s (bench/
+# csv_import.py, 2 cores at load 2.8; about twice that when saturated), so 5,000 rows stay within a few
+# seconds. A month of a midwifery practice is a few hundred rows, of a large kraamzorg a few thousand.
+MAX_ROWS = 5_000
 ROW_ID_MAX = 200  # FhirResourceLink.value
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d", "%d/%m/%Y")
 TIME_FORMATS = ("%H:%M", "%H:%M:%S")
+# The `void` column: a row of an earlier file with one of these voids its event (FHIR's entered-in-error).
+VOID_MARKS = frozenset({"void", "entered-in-error", "x", "ja", "yes", "1"})
+NOT_VOID_MARKS = frozenset({"", "nee", "no", "0"})
 _QUANTITY = re.compile(r"^\d{1,4}(?:[.,]\d{1,2})?$")
 
 FIELD_LABELS = {
@@ -80,6 +86,7 @@ FIELD_LABELS = {
     "date": gettext_lazy("date (date)"),
     "time": gettext_lazy("time (time)"),
     "quantity": gettext_lazy("quantity (quantity)"),
+    "void": gettext_lazy("void (void)"),
 }
 # The fields of the care services' errors, as columns of the file.
 SERVICE_FIELDS = {
@@ -113,8 +120,9 @@ class CareRow:
     episode: int | None
     agb: str
     code: str
-    occurred_at: datetime
+    occurred_at: datetime | None  # None: a void row
     quantity: Decimal | None
+    voided: bool = False
 
 
 @dataclass
@@ -131,6 +139,7 @@ class ImportResult:
     created: int = 0
     unchanged: int = 0
     corrected: int = 0
+    voided: int = 0
 
 
 # --- the template ---------------------------------------------------------------------------------
@@ -166,6 +175,7 @@ def template_bytes(*, organisation: MemberOrganisation | None, convention: CsvCo
         ["# code: " + _("a code of the IGO's care catalogue (listed below)")],
         ["# date, time: " + _("when the care was given, Dutch time, as %(date)s and 10:30") % {"date": example_date}],
         ["# quantity: " + _("empty for 1; for codes counted in hours the hours, in quarters (e.g. %(hours)s)") % {"hours": "3,5" if dutch else "3.5"}],
+        ["# void: " + _("optional: void (or entered-in-error) voids the event of an earlier row with this row_id; the other columns of that row are not read")],
     ]  # fmt: skip
     rows.append(["# " + _("Codes") + ":", _("name"), _("phase"), _("unit"), _("maximum per event")])
     for t in template_codes(organisation):
@@ -184,7 +194,7 @@ def template_bytes(*, organisation: MemberOrganisation | None, convention: CsvCo
             if p.agb_code:
                 rows.append([f"# {p.full_name}", p.agb_code, p.get_discipline_display()])
     rows.append(["# " + _("Example (remove the # to use it):")])
-    rows.append(["#HIS-000123", "123456782", "", "12345678", "PRE_CHECK", example_date, "10:30", "1"])
+    rows.append(["#HIS-000123", "123456782", "", "12345678", "PRE_CHECK", example_date, "10:30", "1", ""])
     return csv_bytes(COLUMNS, rows, convention=convention)
 
 
@@ -271,6 +281,15 @@ def _row(cells: list[str], columns: dict[str, int], row: int, parsed: ParsedFile
         errors.append(
             RowError(row, "row_id", _("At most %(n)s characters, no control characters.") % {"n": ROW_ID_MAX})
         )
+    void = cell("void").lower()
+    if void not in VOID_MARKS | NOT_VOID_MARKS:
+        errors.append(
+            RowError(row, "void", _("Enter void to void the row's earlier event, or leave it empty."))
+        )
+    elif void in VOID_MARKS:
+        if len(errors) > found:
+            return None
+        return CareRow(row, row_id, "", None, "", "", None, None, voided=True)
     bsn = _digits(cell("bsn"), 9)
     if bsn is None:
         errors.append(RowError(row, "bsn", _("A BSN consists of exactly 9 digits.")))
@@ -386,6 +405,7 @@ class _Lookup:
 
     def __init__(self, rows: Sequence[CareRow], organisation: MemberOrganisation):
         self.organisation = organisation
+        rows = [r for r in rows if not r.voided]  # a void row is known by its row_id only
         self.clients = {c.bsn: c for c in Client.objects.filter(bsn__in={r.bsn for r in rows})}
         self.professionals = {
             p.agb_code: p
@@ -404,6 +424,8 @@ class _Lookup:
         self.open = {pk: found[0] for pk, found in open_ones.items() if len(found) == 1}
 
     def plan(self, index: int, row: CareRow, errors: list[RowError]) -> importing.Planned | None:
+        if row.voided:  # voids the event of an earlier row with this row_id (none: nothing to do)
+            return importing.Planned(index, RESOURCE_TYPE, ROW_SYSTEM, row.row_id, voided=True)
         found = len(errors)
         client = self.clients.get(row.bsn)
         if client is None:
@@ -471,7 +493,7 @@ class _Lookup:
             quantity = Decimal("1")
         if len(errors) > found:
             return None
-        assert episode and professional and event_type and quantity is not None
+        assert episode and professional and event_type and quantity is not None and row.occurred_at
         plan = importing.Planned(index, RESOURCE_TYPE, ROW_SYSTEM, row.row_id, voided=False)
         plan.episode, plan.professional, plan.event_type_id = episode, professional, event_type.pk
         plan.occurred_at, plan.quantity = row.occurred_at, quantity
@@ -528,7 +550,7 @@ def care_csv_import(
         errors.extend(_row_errors(issues, rows))
         if errors:
             raise CsvImportError(sorted(errors))  # rolls back every event written above
-        result = ImportResult(stored.created, stored.unchanged, stored.corrected)
+        result = ImportResult(stored.created, stored.unchanged, stored.corrected, stored.voided)
         audit_record(
             actor=actor,
             tenant=tenant,
@@ -539,6 +561,7 @@ def care_csv_import(
             created=result.created,
             unchanged=result.unchanged,
             corrected=result.corrected,
+            voided=result.voided,
         )
     return result
 

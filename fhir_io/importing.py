@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from fhir.resources.R4B.bundle import Bundle
 
-from fhir_io import outcomes, systems
+from fhir_io import outcomes, profiles, systems
 from fhir_io.models import CodeMapping, FhirResourceLink, MemberApiKey
 from pregnancies import services as care
 from pregnancies.models import (
@@ -161,12 +161,33 @@ def parse(raw: bytes) -> Bundle:
                     % {"kind": kind},
                 )
             )
+    issues.extend(_profile_issues(data, entries))
     if issues:
         raise Refused(issues)
     try:
         return Bundle.model_validate(data)
     except pydantic.ValidationError as exc:
         raise Refused([Issue("invalid", _expression(e["loc"]), str(e["msg"])) for e in exc.errors()]) from exc
+
+
+def _profile_issues(data: dict[str, Any], entries: list[Any]) -> list[Issue]:
+    """A `meta.profile` the import does not accept for the resource's type (fhir_io.profiles)."""
+    places: list[tuple[str, Any]] = [("Bundle", data)]
+    places += [
+        (f"Bundle.entry[{i}].resource", e.get("resource"))
+        for i, e in enumerate(entries)
+        if isinstance(e, dict)
+    ]
+    return [
+        Issue(
+            "not-supported",
+            f"{where}.meta.profile[{j}]",
+            _("Profile %(url)s is not accepted for %(kind)s; see the accepted profiles in the documentation.")
+            % {"url": url[:200], "kind": resource.get("resourceType")},
+        )
+        for where, resource in places
+        for j, url in profiles.unknown(resource)
+    ]
 
 
 def _nul_issues(data: Any) -> list[Issue]:

@@ -205,7 +205,7 @@ def care_csv_upload(request: TenantRequest) -> HttpResponse:
                     request,
                     _(
                         "%(name)s imported for %(org)s: %(created)s new, %(unchanged)s unchanged, "
-                        "%(corrected)s corrected."
+                        "%(corrected)s corrected, %(voided)s voided."
                     )
                     % {
                         "name": upload.name,
@@ -213,6 +213,7 @@ def care_csv_upload(request: TenantRequest) -> HttpResponse:
                         "created": result.created,
                         "unchanged": result.unchanged,
                         "corrected": result.corrected,
+                        "voided": result.voided,
                     },
                 )
                 return redirect("fhir_care_csv", tenant_slug=request.tenant.slug)

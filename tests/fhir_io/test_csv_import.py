@@ -81,7 +81,7 @@ def test_the_template_of_a_member_lists_its_codes_in_the_dutch_convention(care: 
     assert answer.status_code == 200
     assert answer["Content-Disposition"].endswith('_nl.csv"')
     text = answer.content.decode("utf-8")
-    assert text.startswith("\ufeffrow_id;bsn;episode;agb;code;date;time;quantity\r\n")
+    assert text.startswith("\ufeffrow_id;bsn;episode;agb;code;date;time;quantity;void\r\n")
     rows = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))[1:]
     assert all(row[0].startswith("#") for row in rows), "only comments below the header"
     codes = {row[0][2:] for row in rows if row[0][2:3].isupper() and len(row) == 5}
@@ -90,7 +90,7 @@ def test_the_template_of_a_member_lists_its_codes_in_the_dutch_convention(care: 
     assert "KZ_HOURS" not in codes and "HOSP_DAY" not in codes
     assert care.midwife.agb_code in text  # the practice's professionals, by AGB
     assert "3,5" in text  # hours with a decimal comma
-    assert "#HIS-000123;123456782;;12345678;PRE_CHECK;14-09-2026;10:30;1" in text.splitlines()
+    assert "#HIS-000123;123456782;;12345678;PRE_CHECK;14-09-2026;10:30;1;" in text.splitlines()
 
 
 def test_the_kraamzorg_template_has_the_hours_and_the_international_one_commas(
@@ -220,6 +220,33 @@ BAD = {
     "future": ("date", "Care cannot be logged in the future."),
     "other_pregnancy": ("episode", "This client has no pregnancy with this number in this IGO."),
 }
+
+
+def void(row_id: str, mark: str = "void") -> list[str]:
+    """A row that voids the event of an earlier row: only row_id and void are read."""
+    return [row_id, "", "", "", "", "", "", "", mark]
+
+
+def test_a_void_row_voids_the_event_of_an_earlier_file(care: Care) -> None:
+    upload(care, csv_file([checks(care), checks(care, "HIS-2", date="03-09-2026")]))
+    header = (*HEADER, "void")
+    result = upload(care, csv_file([void("HIS-1"), void("HIS-9", "entered-in-error")], header=header))
+    assert (result.created, result.unchanged, result.corrected, result.voided) == (0, 1, 0, 1)
+    assert [e.status for e in events(care)] == [EventStatus.VOIDED, EventStatus.ACTIVE]
+    # Again: the event is voided already; nothing changes.
+    again = upload(care, csv_file([void("HIS-1")], header=header))
+    assert (again.unchanged, again.voided) == (1, 0)
+    # The row sent again without the mark: logged anew, under the same row_id (counted as a correction).
+    anew = upload(care, csv_file([checks(care)]))
+    assert (anew.created, anew.corrected) == (0, 1)
+    assert [e.status for e in events(care)] == [EventStatus.VOIDED, EventStatus.ACTIVE, EventStatus.ACTIVE]
+
+
+def test_a_void_mark_must_be_one_of_the_documented_ones(care: Care) -> None:
+    header = (*HEADER, "void")
+    row = [*checks(care), "perhaps"]
+    assert [(r, f) for r, f, _m in refused(care, csv_file([row], header=header))] == [(2, "void")]
+    assert not events(care).exists()
 
 
 @pytest.mark.parametrize("kind", sorted(BAD))
@@ -371,7 +398,7 @@ def test_the_page_imports_a_good_file_and_tells_the_counts(care: Care, client_fo
         care.url("fhir/csv/"), {"organisation": care.practice.pk, "file": _named(content)}, follow=True
     )
     assert answer.status_code == 200
-    assert "2 nieuw, 0 ongewijzigd, 0 gecorrigeerd" in answer.content.decode()
+    assert "2 nieuw, 0 ongewijzigd, 0 gecorrigeerd, 0 ongeldig gemaakt" in answer.content.decode()
     assert events(care).count() == 2
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from django.test import Client as HttpClient
 
@@ -137,3 +138,58 @@ def care_bundle(care: Care, *encounters: dict[str, Any]) -> dict[str, Any]:
 def example(name: str) -> dict[str, Any]:
     """An example Bundle of docs/fhir-examples/."""
     return json.loads((EXAMPLES / name).read_text())
+
+
+FHIR_NS = "{http://hl7.org/fhir}"
+
+
+def as_xml(data: dict[str, Any]) -> bytes:
+    """A Bundle in the FHIR JSON shape written as FHIR XML: an object becomes an element, an array repeats
+    its element, a primitive's value goes in `value` (its `_name` id and extensions beside it), a resource is
+    wrapped in an element named by its type, an element's `id` and an extension's `url` are attributes.
+    Element order is the dict's (the import's reader does not depend on it)."""
+
+    def text(value: Any) -> str:
+        return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+    def element(parent: ElementTree.Element, name: str, value: Any, extra: Any) -> None:
+        if name == "div":
+            parent.append(ElementTree.fromstring(value))  # noqa: S314 (the test's own XHTML)
+        elif isinstance(value, dict) and "resourceType" in value:
+            resource(ElementTree.SubElement(parent, FHIR_NS + name), value)
+        elif isinstance(value, dict):
+            fill(
+                ElementTree.SubElement(parent, FHIR_NS + name),
+                value,
+                name in ("extension", "modifierExtension"),
+            )
+        else:
+            node = ElementTree.SubElement(parent, FHIR_NS + name)
+            if value is not None:
+                node.set("value", text(value))
+            if extra and "id" in extra:
+                node.set("id", extra["id"])
+            for ext in (extra or {}).get("extension", []):
+                element(node, "extension", ext, None)
+
+    def fill(node: ElementTree.Element, data: dict[str, Any], extension: bool) -> None:
+        for key, value in data.items():
+            if key == "resourceType" or key.startswith("_"):
+                continue
+            if (key == "id" and "resourceType" not in data) or (key == "url" and extension):
+                node.set(key, value)
+                continue
+            extra = data.get("_" + key)
+            if isinstance(value, list):
+                extras = extra if isinstance(extra, list) else [None] * len(value)
+                for item, item_extra in zip(value, extras, strict=True):
+                    element(node, key, item, item_extra)
+            else:
+                element(node, key, value, extra)
+
+    def resource(parent: ElementTree.Element, data: dict[str, Any]) -> None:
+        fill(ElementTree.SubElement(parent, FHIR_NS + data["resourceType"]), data, False)
+
+    holder = ElementTree.Element("holder")
+    resource(holder, data)
+    return ElementTree.tostring(holder[0], encoding="utf-8")
