@@ -226,7 +226,7 @@ def _is_comment(cells: Sequence[str]) -> bool:
 
 def _digits(text: str, length: int) -> str | None:
     """`text` as `length` digits; one or two leading zeros that a spreadsheet dropped are put back."""
-    if not text.isdigit() or not length - 2 <= len(text) <= length:
+    if not (text.isascii() and text.isdigit()) or not length - 2 <= len(text) <= length:
         return None
     return text.zfill(length)
 
@@ -302,7 +302,7 @@ def _row(cells: list[str], columns: dict[str, int], row: int, parsed: ParsedFile
     episode_text = cell("episode")
     episode: int | None = None
     if episode_text:
-        if not episode_text.isdigit() or len(episode_text) > 12:
+        if not (episode_text.isascii() and episode_text.isdigit()) or len(episode_text) > 12:
             errors.append(
                 RowError(row, "episode", _("Enter the episode number (digits only), or leave it empty."))
             )

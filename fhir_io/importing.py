@@ -224,6 +224,14 @@ def _identifier(resource: Any, system: str | None = None) -> tuple[str, str] | N
     return None
 
 
+def _row_id(text: str | None) -> int | None:
+    """The platform's row id a sender's identifier value names: ASCII digits that fit a database key (else
+    no row: "²" or a 30-digit value is an unknown id, not a server error)."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)
+
+
 def _ref(reference: Any) -> str | None:
     return reference.reference if reference is not None else None
 
@@ -406,13 +414,14 @@ class _Mapper:
                 continue
             own = _identifier(resource, systems.EPISODE)
             wanted.append((i, at, client, own[1] if own is not None else None))
-        numbers = {int(n) for _i, _at, _c, n in wanted if n is not None and n.isdigit()}
+        numbers = {number for _i, _at, _c, n in wanted if (number := _row_id(n)) is not None}
         by_pk = {e.pk: e for chunk in _chunks(numbers) for e in Episode.objects.filter(pk__in=chunk)}
         for i, at, client, number in wanted:
             if number is None:
                 chosen = self.open_episode(client)
             else:
-                episode = by_pk.get(int(number)) if number.isdigit() else None
+                found = _row_id(number)
+                episode = by_pk.get(found) if found is not None else None
                 chosen = episode if episode is not None and episode.client_id == client.pk else None
             if chosen is None:
                 self.problem(

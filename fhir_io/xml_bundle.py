@@ -263,7 +263,7 @@ class _Reader:
                 return int(raw)
             if kind is Decimal or kind is float:
                 number = float(Decimal(raw))  # as json.loads reads a JSON number
-                return int(number) if raw.lstrip("-").isdigit() else number
+                return int(number) if raw.lstrip("-").isdecimal() else number
         except (ValueError, ArithmeticError):
             self.problem("value", where, _("%(value)s is not a valid value here.") % {"value": raw[:40]})
             return None

@@ -271,6 +271,23 @@ def test_an_episode_number_of_another_client_is_not_found(care: Care, care_b: Ca
     assert issues[0]["code"] == "not-found"
 
 
+@pytest.mark.parametrize("value", ["²", "9" * 30])
+def test_an_episode_number_that_is_no_row_id_is_not_found(care: Care, sender: Sender, value: str) -> None:
+    # A superscript digit passed str.isdigit() and then int() failed; 30 digits overflowed the key: both
+    # were server errors.
+    pregnancy = {
+        "fullUrl": "urn:uuid:episode-1",
+        "resource": {
+            "resourceType": "EpisodeOfCare",
+            "identifier": [{"system": systems.EPISODE, "value": value}],
+            "status": "active",
+            "patient": {"reference": "urn:uuid:patient-1"},
+        },
+    }
+    issues = _refused(sender.post(care_bundle(care, pregnancy)))
+    assert issues[0]["code"] == "not-found"
+
+
 def test_kraamzorg_hours_come_from_the_encounter_length(care: Care) -> None:
     """Het Nest's system sends 3.5 hours of maternity care two days after a birth; the delivery is set on
     the episode first so that the moment lies in the postnatal phase."""
