@@ -139,8 +139,10 @@ class EpisodeFactory(UnscopedFactory):
 
 
 def valid_bsn(n: int) -> str:
-    """The n-th nine-digit number that passes the eleven-test (deterministic, for factories)."""
-    base = 100_000_000 + n * 37
+    """The n-th nine-digit number that passes the eleven-test (deterministic, for factories). Nine digits
+    for any n: past about 24 million steps it wraps (a long run's tenant ids times 10,000 got there, and a
+    ten-digit "BSN" does not fit the column)."""
+    base = 100_000_000 + (n * 37) % 899_998_000
     while True:
         candidate = f"{base:09d}"
         digits = [int(d) for d in candidate]

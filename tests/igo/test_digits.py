@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 
 from igo.models import Role
 from igo.validators import bsn_is_valid, validate_bsn, validate_uzovi_code
+from tests.factories import valid_bsn
 
 
 @pytest.mark.parametrize("value", ["12345678²", "٣٣٣٣٣٣٣٣٣"])
@@ -27,3 +28,8 @@ def test_the_access_log_filter_with_a_superscript_client_is_not_a_server_error(w
     admin = client_for(world_a.user(Role.IGO_ADMIN))
     response = admin.get(f"/t/{world_a.tenant.slug}/access-log/?client=²")
     assert response.status_code == 200
+
+
+def test_the_test_factories_bsn_has_nine_digits_for_any_number():
+    for n in (0, 1, 24_500_000, 10**12):
+        assert len(valid_bsn(n)) == 9 and bsn_is_valid(valid_bsn(n))
