@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.test import Client as HttpClient
 from django.utils import timezone
 
 from fhir_io import jobs
@@ -140,6 +141,9 @@ def test_ndjson_needs_its_type_and_stays_within_its_limit(care: Care, sender: Se
     body = ndjson(*care_lines(care, *checks(3)))
     wrong = post_ndjson(sender, body, content_type="application/fhir+json")
     assert wrong.status_code == 415 and wrong.json()["resourceType"] == "OperationOutcome"
+    assert post_ndjson(sender, body, slug="elsewhere").status_code == 404  # the key's own IGO only
+    unsigned = HttpClient().post(sender.url + "ndjson/", data=body, content_type="application/fhir+ndjson")
+    assert unsigned.status_code == 401
     settings.FHIR_IMPORT_JOB_MAX_BYTES = len(body) - 1
     assert post_ndjson(sender, body).status_code == 413
     assert not FhirImportJob.unscoped.exists()

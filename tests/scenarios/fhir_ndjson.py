@@ -17,9 +17,11 @@ PATIENT = "Patient/p1"
 PRACTITIONER = "Practitioner/d1"
 
 
-def post_ndjson(sender: Sender, body: bytes | str, *, content_type: str = NDJSON) -> Any:
+def post_ndjson(
+    sender: Sender, body: bytes | str, *, content_type: str = NDJSON, slug: str | None = None
+) -> Any:
     return HttpClient().post(
-        f"/api/t/{sender.care.tenant.slug}/fhir/ndjson/",
+        f"/api/t/{slug or sender.care.tenant.slug}/fhir/ndjson/",
         data=body,
         content_type=content_type,
         HTTP_AUTHORIZATION=f"Bearer {sender.key}",
