@@ -88,13 +88,14 @@ def import_job_run(*, job_id: int) -> str:
 
     bundle: Any = None
     try:
+        raw, job.body = bytes(job.body), b""  # one copy of the body in memory, not two
         if job.format == ImportFormat.NDJSON:  # validated line by line, then the Bundle's mapping and store
-            bundle = ndjson.parse(bytes(job.body))
+            bundle = ndjson.parse(raw)
             total = ndjson.care_entries(bundle)
             cache.set(key, {"stage": "mapping", "done": 0, "total": total}, PROGRESS_TTL_S)
             result = ndjson.import_lines(lines=bundle, key=job.key, progress=progress)
         else:
-            bundle = importing.parse(bytes(job.body))
+            bundle = importing.parse(raw)
             total = importing.care_entries(bundle)
             cache.set(key, {"stage": "mapping", "done": 0, "total": total}, PROGRESS_TTL_S)
             result = importing.import_bundle(bundle=bundle, key=job.key, progress=progress)
