@@ -43,9 +43,7 @@ def progress_key(job_id: int) -> str:
     return f"fhir-import-job:{job_id}"
 
 
-def import_job_create(
-    *, key: MemberApiKey, raw: bytes, format: str = ImportFormat.BUNDLE
-) -> FhirImportJob:
+def import_job_create(*, key: MemberApiKey, raw: bytes, format: str = ImportFormat.BUNDLE) -> FhirImportJob:
     """Store the body (a Bundle, or NDJSON) for the key's member and queue its import (after the commit)."""
     job = FhirImportJob.objects.create(
         format=format,

@@ -38,7 +38,7 @@ class Entry:
     resource, built from the line each time it is read and not kept (a month's 50,000 models would take
     some 400 MB; the mapping reads each care resource twice)."""
 
-    fullUrl: str | None  # noqa: N815 - Bundle.entry's name
+    fullUrl: str | None
     kind: str
     text: bytes
 
@@ -141,7 +141,7 @@ def _resource(line: bytes, number: int, issues: list[importing.Issue]) -> Any:
             )
         )
         return None
-    nul = importing._nul_issues(data)  # noqa: SLF001 - the Bundle's own check, per line
+    nul = importing._nul_issues(data)
     if nul:
         for issue in nul:
             issue.expression = f"{at}.{kind}" + issue.expression.removeprefix("Bundle")
