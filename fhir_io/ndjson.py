@@ -86,6 +86,7 @@ def parse(raw: bytes) -> Lines:
             break
         if not line.strip():
             continue
+        line = line.rstrip(b"\r\n")
         resource = _resource(line, number, issues)
         if resource is None:
             continue
@@ -103,7 +104,7 @@ def parse(raw: bytes) -> Lines:
                 )
                 continue
             ids[url] = number
-        lines.entry.append(Entry(url, kind, line.strip()))
+        lines.entry.append(Entry(url, kind, line))
         lines.line.append(number)
     if not lines.entry and not issues:
         issues.append(importing.Issue("required", "Line[1]", _("The file has no resources.")))
@@ -118,11 +119,10 @@ def _resource(line: bytes, number: int, issues: list[importing.Issue]) -> Any:
     try:
         data = json.loads(line)
     except (ValueError, RecursionError) as exc:
+        error = f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else str(exc)
         issues.append(
             importing.Issue(
-                "structure",
-                at,
-                _("Line %(n)s is not valid JSON: %(error)s") % {"n": number, "error": exc},
+                "structure", at, _("Line %(n)s is not valid JSON: %(error)s") % {"n": number, "error": error}
             )
         )
         return None

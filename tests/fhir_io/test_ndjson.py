@@ -101,7 +101,7 @@ def test_a_malformed_line_is_refused_with_its_line_number(care: Care, sender: Se
     assert (job.status, job.http_status) == (ImportJobStatus.REFUSED, 400)
     [issue] = job.report["issue"]
     assert issue["code"] == "structure" and issue["expression"] == ["Line[6]"]
-    assert "Line 6 is not valid JSON" in issue["diagnostics"]
+    assert issue["diagnostics"] == "Regel 6 is geen geldige JSON: Expecting value (column 41)"  # Dutch first
     assert not events(care).exists()
 
 
