@@ -18,7 +18,7 @@ from fhir_io.models import FhirImportJob, FhirResourceLink, ImportJobStatus
 from igo.tenancy import tenant_scope
 from pregnancies.models import CareEvent
 from tests.scenarios.care import Care
-from tests.scenarios.fhir import Sender, care_bundle, code_mappings, encounter, sender_for
+from tests.scenarios.fhir import EXAMPLES, Sender, care_bundle, code_mappings, encounter, sender_for
 from tests.scenarios.fhir_ndjson import care_lines, nd_encounter, ndjson, post_ndjson
 
 
@@ -165,3 +165,16 @@ def test_a_20_mb_bundle_is_refused_whole_also_as_a_job(care: Care, sender: Sende
         assert refused["Content-Type"].startswith("application/fhir+json")
         assert refused.json()["issue"][0]["code"] == "too-costly"
     assert not FhirImportJob.unscoped.exists() and not events(care).exists()
+
+
+@pytest.mark.django_db
+def test_the_documented_example_imports(care: Care, sender: Sender) -> None:
+    """docs/fhir-examples/encounters.ndjson, with the test world's BSN, AGB and dates put in."""
+    lines = [json.loads(line) for line in (EXAMPLES / "encounters.ndjson").read_text().splitlines()]
+    lines[0]["identifier"][0]["value"] = care.client.bsn
+    lines[1]["identifier"][0]["value"] = care.midwife.agb_code
+    for n, resource in enumerate(lines[2:]):
+        resource["period"]["start"] = days_ago(20 - n).isoformat()
+    job = run_here(care, post_ndjson(sender, ndjson(*lines)))
+    assert (job.status, job.created) == (ImportJobStatus.DONE, 2), job.report
+    assert events(care).count() == 2
