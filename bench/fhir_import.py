@@ -1,12 +1,13 @@
 """Benchmark of the FHIR import (issue 21): a Bundle of 1,000 care events synchronously, and a month of a large
-practice (50,000 events) as an import job through a real Celery worker.
+practice (50,000 events) as NDJSON (one resource per line, fhir/ndjson/) through the job of a real Celery
+worker.
 
 Issue 21's targets: a Bundle of 1,000 care events imported in under 2 s; a month of a large practice
 (50,000 events) through the job in under 2 minutes on 2 cores. The synchronous import is measured as the
 endpoint answers it (the POST through Django's test client in this process: size check, JSON, the
 fhir.resources validation, the mapping and the store), three times with new identifiers, then once resent
-unchanged. The job is POSTed with `Prefer: respond-async` and timed from the POST until its status address
-answers 200; the worker is one Celery process started here (`--concurrency 1`: one core for Python, the other
+unchanged. The month (some 30 MB: over the Bundle's 10 MB) is POSTed as NDJSON and timed from the POST until
+its job's status address answers 200; the worker is one Celery process started here (`--concurrency 1`: one core for Python, the other
 for PostgreSQL), on its own Redis database (BENCH_REDIS_URL, default redis://127.0.0.1:6379/11).
 `--in-process` runs the job's service (`fhir_io.jobs.import_job_run`) in this process instead.
 
@@ -60,7 +61,7 @@ STATE_DIR = ROOT / "tmp" / "bench-fhir"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argument_parser(__doc__)
     parser.add_argument("--sync-events", type=int, default=1000, help="events of the synchronous Bundle")
-    parser.add_argument("--events", type=int, default=50000, help="events of the job's Bundle")
+    parser.add_argument("--events", type=int, default=50000, help="events of the job's NDJSON")
     parser.add_argument("--in-process", action="store_true", help="run the job here, not in a worker")
     parser.add_argument("--skip-job", action="store_true", help="measure the synchronous import only")
     return parser.parse_args(argv)
@@ -208,13 +209,56 @@ def bundle(n: int, token: str, clients: list[str], agbs: list[str]) -> bytes:
     return json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries}).encode()
 
 
-def post(raw: bytes, key: str, **headers: str) -> Any:
+def ndjson(n: int, token: str, clients: list[str], agbs: list[str]) -> bytes:
+    """The same care as `bundle`, as NDJSON: patients and practitioners with an id, then n Encounters that
+    refer to them as `Patient/<id>` and `Practitioner/<id>`."""
+    from django.utils import timezone
+
+    per_client = max(1, -(-n // len(clients)))
+    used = clients[: -(-n // per_client)]
+    start = timezone.now().replace(microsecond=0) - timedelta(days=30)
+    step = timedelta(days=29) / n
+    lines = [
+        {
+            "resourceType": "Patient",
+            "id": f"p{bsn}",
+            "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": bsn}],
+        }
+        for bsn in used
+    ]
+    lines += [
+        {
+            "resourceType": "Practitioner",
+            "id": f"d{agb}",
+            "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/agb-z", "value": agb}],
+        }
+        for agb in agbs
+    ]
+    lines += [
+        {
+            "resourceType": "Encounter",
+            "identifier": [{"system": IDS, "value": f"{token}-{i}"}],
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "type": [{"coding": [{"system": CODES, "code": "controle"}]}],
+            "subject": {"reference": f"Patient/p{used[i // per_client]}"},
+            "participant": [{"individual": {"reference": f"Practitioner/d{agbs[i % len(agbs)]}"}}],
+            "period": {"start": timezone.localtime(start + step * i).isoformat()},
+        }
+        for i in range(n)
+    ]
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+def post(
+    raw: bytes, key: str, *, path: str = "fhir/", content_type: str = "application/fhir+json", **headers: str
+) -> Any:
     from django.test import Client as HttpClient
 
     return HttpClient().post(
-        f"/api/t/{TENANT_SLUG}/fhir/",
+        f"/api/t/{TENANT_SLUG}/{path}",
         data=raw,
-        content_type="application/fhir+json",
+        content_type=content_type,
         headers=headers,
         HTTP_AUTHORIZATION=f"Bearer {key}",
     )
@@ -320,15 +364,15 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     if not args.skip_job:
-        raw = bundle(args.events, f"j{rng_token}", bsns, agbs)
+        raw = ndjson(args.events, f"j{rng_token}", bsns, agbs)
         limit = jobs.job_max_bytes()
         if len(raw) > limit:
-            sys.exit(f"the job's Bundle is {len(raw):,} bytes, over FHIR_IMPORT_JOB_MAX_BYTES ({limit:,})")
+            sys.exit(f"the job's NDJSON is {len(raw):,} bytes, over FHIR_IMPORT_JOB_MAX_BYTES ({limit:,})")
         worker = None if args.in_process else start_worker(url, redis_url)
         try:
             before = CareEvent.unscoped.filter(tenant=tenant).count()
             started = time.perf_counter()
-            accepted = post(raw, key, Prefer="respond-async")
+            accepted = post(raw, key, path="fhir/ndjson/", content_type="application/fhir+ndjson")
             if accepted.status_code != 202:
                 sys.exit(f"the job was not accepted: {accepted.status_code} {accepted.content[:2000]!r}")
             status_url = accepted["Content-Location"].split("testserver", 1)[-1]
@@ -360,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
         run_s = (job.finished_at - job.started_at).total_seconds()
         where = "in this process" if args.in_process else "one Celery worker process"
         print(
-            f"| job, {args.events:,} events ({len(raw) / 1024 / 1024:.1f} MB) | {where} | POST answered in "
+            f"| NDJSON job, {args.events:,} events ({len(raw) / 1024 / 1024:.1f} MB) | {where} | POST answered in "
             f"{accept_s:.2f} s | POST to done {wall:.1f} s | the task itself {run_s:.1f} s | created {made:,} "
             f"| worker peak memory {peak:.0f} MB |"
         )

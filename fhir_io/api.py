@@ -14,9 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fhir_io import importing, jobs, xml_bundle
+from fhir_io import importing, jobs, ndjson, xml_bundle
 from fhir_io.auth import IsMemberKey, MemberKeyAuthentication
-from fhir_io.models import FhirImportJob, MemberApiKey
+from fhir_io.models import FhirImportJob, ImportFormat, MemberApiKey
 from igo.api.permissions import HasSecondFactor
 from igo.tenancy import tenant_scope
 
@@ -49,8 +49,9 @@ class FhirImportView(APIView):
             422: OpenApiTypes.OBJECT,
         },
         description="A FHIR R4 transaction Bundle of care (docs/fhir.md), as JSON or XML; answers a "
-        "transaction-response Bundle, or an OperationOutcome listing every problem (nothing stored). With `Prefer: respond-async` "
-        "(or a Bundle over 2 MB) it answers 202 and runs as a job (Content-Location: the job's status).",
+        "transaction-response Bundle, or an OperationOutcome listing every problem (nothing stored). With "
+        "`Prefer: respond-async` (or a Bundle over 2 MB) it answers 202 and runs as a job (Content-Location: "
+        "the job's status). A Bundle is at most 10 MB; larger imports are NDJSON (fhir/ndjson/).",
     )
     def post(self, request: Request, tenant_slug: str) -> Response:
         key = request.auth
@@ -58,7 +59,7 @@ class FhirImportView(APIView):
         if key.tenant.slug != tenant_slug:
             raise Http404  # another IGO's address: as if it did not exist
         asynchronous = "respond-async" in request.headers.get("Prefer", "")
-        limit = jobs.job_max_bytes() if asynchronous else max_bytes()
+        limit = max_bytes()  # also as a job: larger imports are NDJSON (FhirNdjsonImportView)
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -87,6 +88,50 @@ class FhirImportView(APIView):
             except importing.Refused as refused:
                 return _outcome(refused.issues, importing.refused_status(refused.issues))
         return Response(importing.response_bundle(bundle, result), status=200, content_type=FHIR_JSON)
+
+
+class FhirNdjsonImportView(APIView):
+    """Import NDJSON (one FHIR resource per line, fhir_io.ndjson), always as a job: 202 with the job's status
+    address; the job refuses the whole file, with an OperationOutcome naming lines, on any problem."""
+
+    authentication_classes = [MemberKeyAuthentication]
+    permission_classes = [HasSecondFactor, IsMemberKey]
+    parser_classes: list[Any] = []  # the body is read here, within the size limit
+    throttle_classes: list[Any] = []
+
+    @extend_schema(
+        request={ndjson.CONTENT_TYPES[0]: OpenApiTypes.STR},
+        responses={202: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT, 415: OpenApiTypes.OBJECT},
+        description="FHIR R4 resources as NDJSON (docs/fhir.md): Patient, Practitioner, EpisodeOfCare, "
+        "Encounter, Procedure, Observation, one per line, referring to each other as `<Type>/<id>`; up to "
+        "64 MB. Answers 202 with Content-Location: the job's status, which answers what a Bundle's import "
+        "answers (problems at `Line[n]`).",
+    )
+    def post(self, request: Request, tenant_slug: str) -> Response:
+        key = request.auth
+        assert isinstance(key, MemberApiKey)
+        if key.tenant.slug != tenant_slug:
+            raise Http404
+        kind = request.content_type.split(";")[0].strip().lower()
+        if kind not in ndjson.CONTENT_TYPES:
+            text = _("Send NDJSON as %(type)s.") % {"type": ndjson.CONTENT_TYPES[0]}
+            return _outcome([importing.Issue("not-supported", "Line", text)], 415)
+        limit = jobs.job_max_bytes()
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        too_big = importing.Issue(
+            "too-costly", "Line", _("The file is larger than %(mb)s MB.") % {"mb": limit // 2**20}
+        )
+        if declared > limit:
+            return _outcome([too_big], 413)
+        raw = request._request.read(limit + 1)
+        if len(raw) > limit:
+            return _outcome([too_big], 413)
+        with tenant_scope(key.tenant):
+            job = jobs.import_job_create(key=key, raw=raw, format=ImportFormat.NDJSON)
+        return _accepted(request, job, tenant_slug)
 
 
 def _accepted(request: Request, job: FhirImportJob, tenant_slug: str) -> Response:

@@ -217,6 +217,11 @@ def _expression(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _kind(entry: Any) -> str:
+    """An entry's resource type; NDJSON's entries know it without building their resource (fhir_io.ndjson)."""
+    return str(getattr(entry, "kind", None) or entry.resource.get_resource_type())
+
+
 def _identifier(resource: Any, system: str | None = None) -> tuple[str, str] | None:
     for ident in resource.identifier or []:
         if ident.system and ident.value and (system is None or ident.system == system):
@@ -270,7 +275,7 @@ class _Mapper:
         self.actor = key.account.user
         self.issues: list[Issue] = []
         self.entries: list[Any] = list(bundle.entry or [])  # resources typed as Resource: read as Any
-        self.by_url: dict[str, tuple[int, Any]] = {}
+        self.by_url: dict[str, tuple[int, str]] = {}  # the entry's index and resource type
         self.clients: dict[int, Client] = {}  # by the index of the Patient entry
         self.professionals: dict[int, Professional] = {}
         self.episodes: dict[int, Episode] = {}
@@ -284,7 +289,7 @@ class _Mapper:
 
     def of_kind(self, *kinds: str) -> Iterator[tuple[int, Any, str]]:
         for i, entry in enumerate(self.entries):
-            if entry.resource.get_resource_type() in kinds:
+            if _kind(entry) in kinds:
                 yield i, entry.resource, f"Bundle.entry[{i}].resource"
 
     def plan(self) -> list[Planned]:
@@ -319,11 +324,11 @@ class _Mapper:
             if entry.fullUrl:
                 if entry.fullUrl in self.by_url:
                     self.problem("duplicate", f"Bundle.entry[{i}].fullUrl", _("This fullUrl is used twice."))
-                self.by_url[entry.fullUrl] = (i, resource)
+                self.by_url[entry.fullUrl] = (i, _kind(entry))
             ident = _identifier(resource)
             if ident is None:
                 continue
-            k = (resource.get_resource_type(), *ident)
+            k = (_kind(entry), *ident)
             if k in seen:
                 self.problem(
                     "duplicate",
@@ -336,7 +341,7 @@ class _Mapper:
     def resolve(self, reference: Any, kind: str, at: str) -> int | None:
         """The index of the entry of `kind` a reference names by its fullUrl."""
         found = self.by_url.get(_ref(reference) or "")
-        if found is None or found[1].get_resource_type() != kind:
+        if found is None or found[1] != kind:
             self.problem(
                 "not-found",
                 at,
@@ -414,7 +419,7 @@ class _Mapper:
                 continue
             own = _identifier(resource, systems.EPISODE)
             wanted.append((i, at, client, own[1] if own is not None else None))
-        numbers = {number for _i, _at, _c, n in wanted if (number := _row_id(n)) is not None}
+        numbers = {row for _i, _at, _c, n in wanted if (row := _row_id(n)) is not None}
         by_pk = {e.pk: e for chunk in _chunks(numbers) for e in Episode.objects.filter(pk__in=chunk)}
         for i, at, client, number in wanted:
             if number is None:

@@ -155,6 +155,11 @@ class ImportJobStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class ImportFormat(models.TextChoices):
+    BUNDLE = "bundle", _("Bundle")
+    NDJSON = "ndjson", _("NDJSON")
+
+
 class FhirImportJob(TenantOwned):
     """A Bundle imported by the worker (FHIR asynchronous request pattern): the body until the job ends, the
     counts, and the answer the synchronous import would have given (`report`)."""
@@ -165,6 +170,10 @@ class FhirImportJob(TenantOwned):
     key = models.ForeignKey(MemberApiKey, on_delete=models.PROTECT, related_name="jobs")
     status = models.CharField(
         _("status"), max_length=10, choices=ImportJobStatus.choices, default=ImportJobStatus.QUEUED
+    )
+    # What was sent: a transaction Bundle, or NDJSON (one resource per line, fhir_io.ndjson).
+    format = models.CharField(
+        _("format"), max_length=6, choices=ImportFormat.choices, default=ImportFormat.BUNDLE
     )
     # The Bundle as sent; emptied when the job ends (it holds BSNs, and the report says what became of it).
     body = models.BinaryField(editable=False, default=bytes)

@@ -170,12 +170,13 @@ ACCESS = {
     "fhir_care_csv": ("get", ADMIN),  # the CSV import, uploaded by the administrator for a member
     "fhir_care_csv_template": ("get", ADMIN),
     "api_fhir_import": ("post", set()),
+    "api_fhir_import_ndjson": ("post", set()),  # NDJSON, always a job (issue 21)
     # the FHIR export (issue 21): an episode for whoever reads the episode page, a period for the administrator
     "fhir_episode_export": ("get", CLINICAL),
     "fhir_period_export": ("get", ADMIN),
     "api_fhir_import_job": ("get", set()),
 }
-SESSION_NOT_TAKEN = {"api_fhir_import", "api_fhir_import_job"}
+SESSION_NOT_TAKEN = {"api_fhir_import", "api_fhir_import_ndjson", "api_fhir_import_job"}
 
 NAV = {
     Role.MIDWIFE: {"dashboard", "home", "clients"},

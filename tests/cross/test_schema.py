@@ -69,6 +69,8 @@ def fuzz_schema() -> dict[str, Any]:
 
 # A fixed seed keeps the suite repeatable; IGO_FUZZ_SEED=<n> explores other inputs.
 SEED = int(os.environ.get("IGO_FUZZ_SEED", "20261123"))
+# The FHIR NDJSON import (issue 21) takes text, one resource per line: sent as schemathesis sends text/plain.
+schemathesis.serializer.alias("application/fhir+ndjson", "text/plain")
 schema = schemathesis.openapi.from_dict(fuzz_schema(), config=SchemathesisConfig.from_dict({"seed": SEED}))
 schema.app = application
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]

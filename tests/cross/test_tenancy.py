@@ -182,6 +182,7 @@ NO_OBJECT_PARAMS = {"quality_indicator", "quality_episodes"}
 # any IGO is looked at. The key's own wall (another IGO's address answers 404) is tried where it is made.
 KEY_ONLY = {  # issue 21
     "api_fhir_import": "member system key only: tests/fhir_io/test_keys.py",
+    "api_fhir_import_ndjson": "member system key only: tests/fhir_io/test_ndjson.py",
     "api_fhir_import_job": "member system key only: tests/fhir_io/test_jobs.py",
 }
 

@@ -119,14 +119,13 @@ def test_a_waiting_job_shows_progress_to_its_member_and_is_404_to_another(care: 
 
 
 @pytest.mark.django_db
-def test_a_bundle_over_the_synchronous_limit_may_still_be_a_job(care: Care, sender: Sender, settings) -> None:
-    """FHIR_IMPORT_MAX_BYTES bounds a synchronous import; a job takes up to FHIR_IMPORT_JOB_MAX_BYTES."""
+def test_a_bundle_over_the_limit_is_refused_also_as_a_job(care: Care, sender: Sender, settings) -> None:
+    """FHIR_IMPORT_MAX_BYTES bounds a Bundle on every route; larger imports are NDJSON (test_ndjson)."""
     settings.FHIR_IMPORT_MAX_BYTES = 2000
     sent = month_of_checks(care, 10)
     assert sender.post(sent).status_code == 413
-    assert sender.post(sent, respond_async=True).status_code == 202
-    settings.FHIR_IMPORT_JOB_MAX_BYTES = 2000
     assert sender.post(sent, respond_async=True).status_code == 413
+    assert not FhirImportJob.unscoped.exists()
 
 
 @pytest.mark.django_db
