@@ -88,9 +88,10 @@ class CodeMapping(TenantOwned):
         return f"{self.system}|{self.code}"
 
 
-class FhirResourceLink(TenantOwned):
-    """A sender's resource (by its identifier) and the care event it is now; `content_hash` is the hash of
-    what was taken from it, so a resend with nothing changed changes nothing."""
+class SenderLink(TenantOwned):
+    """A sender's resource, known by its identifier (system + value) per sending member, and what it became
+    in the IGO; `content_hash` is the hash of what was taken from it, so a resend with nothing changed
+    changes nothing and a changed one is a correction."""
 
     organisation = models.ForeignKey(
         "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="+"
@@ -99,52 +100,43 @@ class FhirResourceLink(TenantOwned):
     system = models.CharField(max_length=200)
     value = models.CharField(max_length=200)
     content_hash = models.CharField(max_length=64)
-    care_event = models.ForeignKey("pregnancies.CareEvent", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.resource_type} {self.system}|{self.value}"
+
+
+def _identifier_once(name: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(
+        fields=["tenant", "organisation", "resource_type", "system", "value"], name=name
+    )
+
+
+class FhirResourceLink(SenderLink):
+    """A sender's Encounter, Procedure (or CSV row) and the care event it is now."""
+
+    care_event = models.ForeignKey("pregnancies.CareEvent", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         verbose_name = _("FHIR resource link")
         verbose_name_plural = _("FHIR resource links")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "organisation", "resource_type", "system", "value"],
-                name="fhir_link_identifier_once",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.resource_type} {self.system}|{self.value}"
+        constraints = [_identifier_once("fhir_link_identifier_once")]
 
 
-class FhirOutcomeLink(TenantOwned):
-    """A sender's delivery Observation (by its identifier) and the pregnancy whose delivery, births and
-    outcomes it recorded; `content_hash` is the hash of all that was taken from it and its children, so a
-    resend with nothing changed changes nothing and a changed one is a correction of the delivery."""
+class FhirOutcomeLink(SenderLink):
+    """A sender's delivery Observation and the pregnancy whose delivery, births and outcomes it recorded
+    (its hash covers the delivery and its children: a changed one is a correction of the delivery)."""
 
-    organisation = models.ForeignKey(
-        "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="+"
-    )
-    resource_type = models.CharField(max_length=40)
-    system = models.CharField(max_length=200)
-    value = models.CharField(max_length=200)
-    content_hash = models.CharField(max_length=64)
     episode = models.ForeignKey("pregnancies.Episode", on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = _("FHIR outcome link")
         verbose_name_plural = _("FHIR outcome links")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "organisation", "resource_type", "system", "value"],
-                name="fhir_outcome_link_identifier_once",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.resource_type} {self.system}|{self.value}"
+        constraints = [_identifier_once("fhir_outcome_link_identifier_once")]
 
 
 class ImportJobStatus(models.TextChoices):
