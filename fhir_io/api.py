@@ -10,12 +10,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fhir_io import importing, jobs, ndjson, xml_bundle
-from fhir_io.auth import IsMemberKey, MemberKeyAuthentication
+from fhir_io.auth import IsMemberKey, MemberKeyAuthentication, MemberKeyRateThrottle
 from fhir_io.models import FhirImportJob, ImportFormat, MemberApiKey
 from igo.api.permissions import HasSecondFactor
 from igo.tenancy import tenant_scope
@@ -31,13 +32,40 @@ def _outcome(issues: list[importing.Issue], status: int) -> Response:
     return Response(importing.operation_outcome(issues), status=status, content_type=FHIR_JSON)
 
 
-class FhirImportView(APIView):
-    """Import a transaction Bundle of care; refused whole, with an OperationOutcome, on any problem."""
+def _busy(text: str, wait: float | None = None) -> Response:
+    """429 as an OperationOutcome (`throttled`), with Retry-After when known."""
+    response = _outcome([importing.Issue("throttled", "Bundle", text)], 429)
+    if wait is not None:
+        response["Retry-After"] = str(max(1, round(wait)))
+    return response
+
+
+def _jobs_busy() -> Response:
+    return _busy(
+        _("%(n)s imports of this member are waiting or running; send this one when one of them has ended.")
+        % {"n": jobs.MAX_OPEN_JOBS},
+        wait=60,
+    )
+
+
+class _ImportView(APIView):
+    """What both import POSTs share: the member key, a rate per member, and a 429 that is FHIR."""
 
     authentication_classes = [MemberKeyAuthentication]
     permission_classes = [HasSecondFactor, IsMemberKey]
     parser_classes: list[Any] = []  # the body is read here, within the size limit
-    throttle_classes: list[Any] = []
+    throttle_classes = [MemberKeyRateThrottle]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, Throttled):
+            return _busy(
+                _("Too many imports in a short time; wait before sending again."), getattr(exc, "wait", None)
+            )
+        return super().handle_exception(exc)
+
+
+class FhirImportView(_ImportView):
+    """Import a transaction Bundle of care; refused whole, with an OperationOutcome, on any problem."""
 
     @extend_schema(
         request={FHIR_JSON: OpenApiTypes.OBJECT, xml_bundle.FHIR_XML: OpenApiTypes.STR},
@@ -80,7 +108,10 @@ class FhirImportView(APIView):
                 return _outcome(refused.issues, xml_bundle.refused_status(refused.issues))
         with tenant_scope(key.tenant):
             if asynchronous or len(raw) > jobs.async_above_bytes():
-                job = jobs.import_job_create(key=key, raw=raw)
+                try:
+                    job = jobs.import_job_create(key=key, raw=raw)
+                except jobs.JobsBusy:
+                    return _jobs_busy()
                 return _accepted(request, job, tenant_slug)
             try:
                 bundle = importing.parse(raw)
@@ -90,14 +121,9 @@ class FhirImportView(APIView):
         return Response(importing.response_bundle(bundle, result), status=200, content_type=FHIR_JSON)
 
 
-class FhirNdjsonImportView(APIView):
+class FhirNdjsonImportView(_ImportView):
     """Import NDJSON (one FHIR resource per line, fhir_io.ndjson), always as a job: 202 with the job's status
     address; the job refuses the whole file, with an OperationOutcome naming lines, on any problem."""
-
-    authentication_classes = [MemberKeyAuthentication]
-    permission_classes = [HasSecondFactor, IsMemberKey]
-    parser_classes: list[Any] = []  # the body is read here, within the size limit
-    throttle_classes: list[Any] = []
 
     @extend_schema(
         request={ndjson.CONTENT_TYPES[0]: OpenApiTypes.STR},
@@ -130,7 +156,10 @@ class FhirNdjsonImportView(APIView):
         if len(raw) > limit:
             return _outcome([too_big], 413)
         with tenant_scope(key.tenant):
-            job = jobs.import_job_create(key=key, raw=raw, format=ImportFormat.NDJSON)
+            try:
+                job = jobs.import_job_create(key=key, raw=raw, format=ImportFormat.NDJSON)
+            except jobs.JobsBusy:
+                return _jobs_busy()
         return _accepted(request, job, tenant_slug)
 
 

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 
 from fhir_io import services
 from fhir_io.models import MemberApiKey
-from igo.api.auth import INVALID_KEY, KEYWORD, bearer_key
+from igo.api.auth import INVALID_KEY, KEYWORD, InsurerRateThrottle, bearer_key
 from igo.models import User
 from igo.services import api_key_hash
 
@@ -67,3 +67,9 @@ class MemberKeyScheme(OpenApiAuthenticationExtension):
             "description": "A member organisation's system key for the FHIR import, made by the IGO's "
             "administrator. It can only submit care for that member's own professionals.",
         }
+
+
+class MemberKeyRateThrottle(InsurerRateThrottle):
+    """The FHIR import's POSTs per member (its system user), rate `API_FHIR_MEMBER_RATE` (default 60/min)."""
+
+    scope = "fhir_member"

@@ -26,6 +26,14 @@ JOB_SOFT_LIMIT_S = 900  # the task's soft time limit; a job running longer than 
 JOB_TIME_LIMIT_S = 960
 PROGRESS_TTL_S = 2 * JOB_TIME_LIMIT_S
 ENDED = (ImportJobStatus.DONE, ImportJobStatus.REFUSED, ImportJobStatus.FAILED)
+OPEN = (ImportJobStatus.QUEUED, ImportJobStatus.RUNNING)
+MAX_OPEN_JOBS = 3  # per member organisation: a fourth import waits until one of these has ended
+LOST_AFTER = timedelta(minutes=30)  # queued this long, or running past the time limit: its message is lost
+GIVE_UP_AFTER = timedelta(days=1)  # a job not ended a day after it came is failed and its body dropped
+
+
+class JobsBusy(Exception):
+    """The member has MAX_OPEN_JOBS imports waiting or running: a new one is refused (429), not queued."""
 
 
 def job_max_bytes() -> int:
@@ -44,7 +52,11 @@ def progress_key(job_id: int) -> str:
 
 
 def import_job_create(*, key: MemberApiKey, raw: bytes, format: str = ImportFormat.BUNDLE) -> FhirImportJob:
-    """Store the body (a Bundle, or NDJSON) for the key's member and queue its import (after the commit)."""
+    """Store the body (a Bundle, or NDJSON) for the key's member and queue its import (after the commit);
+    JobsBusy when the member has MAX_OPEN_JOBS open already (each holds up to 64 MB in the database)."""
+    organisation = key.account.organisation
+    if FhirImportJob.objects.filter(organisation=organisation, status__in=OPEN).count() >= MAX_OPEN_JOBS:
+        raise JobsBusy
     job = FhirImportJob.objects.create(
         format=format,
         tenant_id=key.tenant_id,
@@ -155,3 +167,36 @@ def job_progress(job: FhirImportJob) -> dict[str, Any]:
         "total": 0,
     }
     return {"status": job.status, **now}
+
+
+def import_jobs_sweep(*, now: Any = None) -> dict[str, int]:
+    """The IGO's jobs whose worker message was lost (queued for LOST_AFTER, or running past the task's time
+    limit) are sent again; one not ended GIVE_UP_AFTER after it came is failed, its body (BSNs) dropped.
+    A job sent again that is meanwhile taken does nothing (import_job_run takes it once). Tenant in scope."""
+    from fhir_io import tasks  # the task module imports this one
+
+    now = now or timezone.now()
+    stuck = FhirImportJob.objects.filter(
+        Q(status=ImportJobStatus.QUEUED, created_at__lt=now - LOST_AFTER)
+        | Q(status=ImportJobStatus.RUNNING, started_at__lt=now - timedelta(seconds=JOB_TIME_LIMIT_S))
+    ).defer("body", "report")
+    counts = {"sent_again": 0, "given_up": 0}
+    for job in stuck:
+        if job.created_at < now - GIVE_UP_AFTER:
+            issue = importing.Issue(
+                "timeout",
+                "Bundle",
+                _("The import did not run within a day; nothing was stored. Send it again."),
+            )
+            _end(
+                job,
+                ImportJobStatus.FAILED,
+                http_status=500,
+                report=importing.operation_outcome([issue]),
+                problems=1,
+            )
+            counts["given_up"] += 1
+        else:
+            tasks.fhir_import_run.delay(job.tenant_id, job.pk)
+            counts["sent_again"] += 1
+    return counts

@@ -191,6 +191,8 @@ CELERY_BEAT_SCHEDULE = {
     # nightly. No daily job is set between 02:00 and 03:00: in Amsterdam that hour is skipped on the last
     # Sunday of March and happens twice on the last Sunday of October.
     "quality-sweep": {"task": "quality.tasks.quality_sweep", "schedule": timedelta(minutes=5)},
+    # FHIR import jobs whose worker message was lost are sent again (fhir_io.jobs.import_jobs_sweep).
+    "fhir-import-sweep": {"task": "fhir_io.tasks.fhir_import_sweep_all", "schedule": timedelta(minutes=10)},
     "quality-nightly": {"task": "quality.tasks.quality_nightly", "schedule": crontab(minute=30, hour=3)},
     # Last year's quality agreements give their bonus or malus lines on 15 January (after late records).
     "quality-settle": {
@@ -335,6 +337,8 @@ REST_FRAMEWORK = {
         "user": os.environ.get("API_USER_RATE", "600/min"),
         # The insurer API, per key (igo.api.auth.InsurerRateThrottle).
         "insurer": os.environ.get("API_INSURER_RATE", "120/min"),
+        # The FHIR import's POSTs, per member key (fhir_io.auth.MemberKeyRateThrottle).
+        "fhir_member": os.environ.get("API_FHIR_MEMBER_RATE", "60/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -12,9 +12,10 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
-from fhir_io import importing
+from fhir_io import importing, jobs
 from fhir_io.models import FhirImportJob, FhirResourceLink, ImportJobStatus, MemberApiKey
 from igo.models import Role
 from igo.tenancy import tenant_scope
@@ -141,3 +142,73 @@ def test_the_store_reports_progress_per_chunk(care: Care, sender: Sender, monkey
         importing.import_bundle(bundle=bundle, key=key, progress=lambda done, of: heard.append((done, of)))
     assert heard == [(2, 5), (4, 5), (5, 5)]
     assert events(care).count() == 5
+
+
+@pytest.mark.django_db
+def test_a_member_with_three_open_jobs_gets_429_for_a_fourth(care: Care, sender: Sender) -> None:
+    """Each job holds its body (up to 64 MB) in the database until it runs: a member has at most three
+    waiting or running. In a test's transaction they are never handed to the worker, so they wait."""
+    for _ in range(jobs.MAX_OPEN_JOBS):
+        assert sender.post(month_of_checks(care, 2), respond_async=True).status_code == 202
+    refused = sender.post(month_of_checks(care, 2), respond_async=True)
+    assert refused.status_code == 429
+    assert [i["code"] for i in refused.json()["issue"]] == ["throttled"]
+    assert refused["Retry-After"] == "60"
+    assert FhirImportJob.unscoped.count() == jobs.MAX_OPEN_JOBS
+    # One ends: the next is taken.
+    FhirImportJob.unscoped.filter(pk=FhirImportJob.unscoped.first().pk).update(status=ImportJobStatus.DONE)
+    assert sender.post(month_of_checks(care, 2), respond_async=True).status_code == 202
+
+
+@pytest.mark.django_db
+def test_the_imports_of_a_member_are_rate_limited_with_a_fhir_answer(
+    care: Care, sender: Sender, settings
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "fhir_member": "2/min",
+        },
+    }
+    system_user = MemberApiKey.unscoped.get(account__organisation=care.practice).account.user_id
+    cache.delete(f"throttle_fhir_member_user-{system_user}")
+    assert [sender.post(month_of_checks(care, 1)).status_code for _ in range(2)] == [200, 200]
+    third = sender.post(month_of_checks(care, 1))
+    assert third.status_code == 429
+    assert [i["code"] for i in third.json()["issue"]] == ["throttled"]
+    assert int(third["Retry-After"]) >= 1
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_sends_a_lost_job_again_and_gives_up_after_a_day(
+    care: Care, sender: Sender, needs_worker
+) -> None:
+    """A job whose message never reached a worker (made here without one) waits; the sweep sends it again
+    after 30 minutes and the worker imports it. One a day old is failed and its body (BSNs) dropped."""
+    body = json.dumps(month_of_checks(care, 2)).encode()
+    key = MemberApiKey.unscoped.get(account__organisation=care.practice)
+    now = timezone.now()
+
+    def lost(age: timedelta) -> FhirImportJob:
+        return FhirImportJob.unscoped.create(
+            tenant=care.tenant, organisation=care.practice, key=key, body=body,
+            body_bytes=len(body), body_sha256="-", created_at=now - age,
+        )  # fmt: skip
+
+    recent, lost_hour, lost_days = (
+        lost(timedelta(minutes=5)),
+        lost(timedelta(hours=1)),
+        lost(timedelta(days=2)),
+    )
+    with tenant_scope(care.tenant):
+        counts = jobs.import_jobs_sweep(now=now)
+    assert counts == {"sent_again": 1, "given_up": 1}
+    answer = sender.job_answer(f"/api/t/{care.tenant.slug}/fhir/jobs/{lost_hour.pk}/")
+    assert answer.status_code == 200, answer.content
+    assert events(care).count() == 2
+    lost_days.refresh_from_db()
+    recent.refresh_from_db()
+    assert (lost_days.status, lost_days.body, lost_days.http_status) == (ImportJobStatus.FAILED, b"", 500)
+    assert recent.status == ImportJobStatus.QUEUED  # not yet taken for lost
