@@ -34,6 +34,8 @@ from billing.services import contract_create
 from billing.services.quality_claims import agreement_create
 from igo.models import Role
 from igo.tenancy import tenant_scope
+from pregnancies.models import Birth
+from pregnancies.plausibility import robson_of
 from quality.indicators import BY_CODE, compute
 from quality.models import IndicatorValue
 from quality.selectors import Cell, indicator_year, quality_year, target_decision
@@ -74,6 +76,19 @@ def test_the_population_starts_at_22_weeks_and_counts_women_and_children_as_peri
     assert got["nicu"] == (D(2), D(5), c.ids("B F"), c.ids("A B E F"))
     # C's 20-week stillbirth counts nowhere.
     assert all(c.ep["C"].pk not in den for _n, _d, _ne, den in got.values())
+
+
+def test_each_woman_of_the_cohort_has_her_robson_group_derived(c: Cohort) -> None:
+    expected = {"A": 1, "B": 8, "C": 10, "D": 10, "E": 2, "F": 7, "G": 1, "H": 1}
+    with tenant_scope(c.tenant):
+        groups = {
+            name: robson_of(ep, list(Birth.objects.filter(episode=ep).order_by("child_number")))
+            for name, ep in c.ep.items()
+        }
+    assert groups == expected
+    got = june(c)
+    # Onset of labour recorded for all five women of June's population: none induced (E had no labour).
+    assert got["induction"] == (D(0), D(5), [], c.ids("A B D E F"))
 
 
 def test_perinatal_mortality_in_its_four_versions(c: Cohort) -> None:
