@@ -284,6 +284,20 @@ def _record_checks(
     """Record the check of these (locked) episodes in one statement: when, by which day, what it saw. A
     mark for a re-check set before these rows were locked is done now; one set later waited for this
     transaction (episodes_mark_recheck) and stays. The care fingerprints of phases not looked at stay."""
+    if connection.vendor != "postgresql":  # the demo's SQLite: no arrays; the same, row by row
+        for e in episodes:
+            fields: dict[str, Any] = {
+                "tenant_id": tenant.pk,
+                "checked_at": now,
+                "checked_for": today,
+                "seen_changed_at": e.changed_at,
+                "seen_rules": rules,
+                "recheck": False,
+            }
+            if e.pk in seen_care:
+                fields["seen_care"] = seen_care[e.pk]
+            EpisodeBillingState.objects.update_or_create(episode_id=e.pk, defaults=fields)
+        return
     table = EpisodeBillingState._meta.db_table
     care = [json.dumps(seen_care[e.pk]) if e.pk in seen_care else None for e in episodes]
     with connection.cursor() as cursor:
