@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--episodes", type=int, default=3000, help="episodes to generate (3000)")
     parser.add_argument("--events", type=int, default=120_000, help="care events to generate (120000)")
     parser.add_argument("--seed", type=int, default=20261123, help="random seed for data and choices")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="after the batches, profile N POSTs and print the top"
+    )
     return parser.parse_args(argv)
 
 
@@ -69,6 +72,22 @@ def batch_ms(request: Callable[[], Any], n: int) -> tuple[float, float]:
         request()
     own = time.process_time() - own
     return (own + backend_cpu_s() - backend) * 1000 / n, own * 1000 / n
+
+
+def profile_print(request: Callable[[], Any], n: int) -> None:
+    """cProfile over n requests: the functions with the most own time and the most cumulative time."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        request()
+    profiler.disable()
+    profiler.dump_stats("/tmp/post_cpu.prof")  # for a closer look: python -m pstats /tmp/post_cpu.prof
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(60)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.rounds):
             bares.append(batch_ms(bare, args.bare))
             posts.append(batch_ms(post, args.posts))
+        if args.profile:
+            profile_print(post, args.profile)
     load_after = os.getloadavg()
     removed = posted_events_delete(tenant)
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
@@ -164,6 +164,28 @@ def episode_timeline(*, episode: Episode, include_history: bool = False) -> Orde
 CARE_LIST_USAGE_DAYS = 90
 _PHASE_RANK: dict[str, int] = {Phase.PRENATAL: 0, Phase.NATAL: 1, Phase.POSTNATAL: 2, "": 3}
 _UNIT_RANK: dict[str, int] = {Unit.VISIT: 0, Unit.HOUR: 1, Unit.DAY: 2, Unit.ITEM: 3}
+
+
+def phase_placement(*, event: CareEvent) -> tuple[int, int | None]:
+    """Where a new event's row goes on the episode page: its phase's count of active events, and the pk of
+    the next active row of that phase in time (occurred_at, then pk), None when it is the last.
+
+    One short statement written out: the same read through the ORM (an aggregate over a scalar subquery)
+    cost 1–1.8 ms of Python to build, a tenth of the logging POST (issue 18). Scoped by the event's own
+    tenant and episode, as the ORM's tenant manager would scope it."""
+    table = CareEvent._meta.db_table
+    scope = "tenant_id = %s AND episode_id = %s AND phase = %s AND status = %s"
+    same = [event.tenant_id, event.episode_id, event.phase, EventStatus.ACTIVE]
+    sql = (
+        f"SELECT COUNT(*), (SELECT id FROM {table} WHERE {scope} AND "  # noqa: S608 (no user input in names)
+        "(occurred_at > %s OR (occurred_at = %s AND id > %s)) ORDER BY occurred_at, id LIMIT 1) "
+        f"FROM {table} WHERE {scope}"
+    )
+    with connection.cursor() as cur:
+        at = connection.ops.adapt_datetimefield_value(event.occurred_at)  # SQLite (the demo) stores UTC text
+        cur.execute(sql, [*same, at, at, event.pk, *same])
+        count, next_pk = cur.fetchone()
+    return count, next_pk
 
 
 def _usage(events: QuerySet[CareEvent]) -> dict[int, int]:

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, Max, Q, Subquery, Value, When
+from django.db.models import Case, Value, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -404,12 +404,7 @@ def _event_logged(
         "e": event,
     }
     if event is not None:
-        phase = CareEvent.objects.filter(episode=episode, phase=event.phase, status=EventStatus.ACTIVE)
-        later = Q(occurred_at__gt=event.occurred_at) | Q(occurred_at=event.occurred_at, pk__gt=event.pk)
-        # One statement: the phase's count, and the next row as a scalar subquery (the same in every row).
-        next_row = phase.filter(later).order_by("occurred_at", "pk").values("pk")[:1]
-        figures = phase.order_by().aggregate(phase_count=Count("pk"), next_pk=Max(Subquery(next_row)))
-        context.update(figures)
+        context["phase_count"], context["next_pk"] = selectors.phase_placement(event=event)
     return render(request, "pregnancies/partials/event_logged.html", context, status=status)
 
 
