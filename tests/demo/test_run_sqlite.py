@@ -18,59 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Runs inside the demo's process (manage.py shell): signs in as each demo user (a second factor enrolled on
-# this throwaway database, as the activation flow does) and follows her pages' links breadth first.
-WALK = r"""
-import json, re, uuid
-from collections import deque
-from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-from django.test import Client
-from django.utils import timezone
-from igo.models import User
-from billing.reconcile import books_check
-from igo.models import Tenant
-from igo.tenancy import tenant_scope
-
-SKIP = re.compile(r"/(accounts|admin|static|media|i18n)/|logout|\.pdf|/fhir/export/|/download")
-HREF = re.compile(r'href="(/[^"#]*)"')
-result = {"pages": 0, "failures": [], "users": 0, "logged": None, "books": {}}
-for user in User.objects.filter(is_active=True).order_by("email"):
-    if not Authenticator.objects.filter(user=user).exists():
-        TOTP.activate(user, generate_totp_secret())
-    client = Client(SERVER_NAME="127.0.0.1")
-    client.force_login(user)
-    result["users"] += 1
-    seen, queue = set(), deque([("/", 0)])
-    while queue and len(seen) < 40:
-        url, depth = queue.popleft()
-        if url in seen or SKIP.search(url):
-            continue
-        seen.add(url)
-        response = client.get(url, follow=True)
-        result["pages"] += 1
-        if response.status_code >= 500:
-            result["failures"].append([user.email, url, response.status_code])
-            continue
-        if depth < 2 and "html" in response.get("Content-Type", ""):
-            for link in HREF.findall(response.content.decode()):
-                queue.append((link.replace("&amp;", "&"), depth + 1))
-    if user.email == "verloskundige@rijnmond.demo":
-        episode = next((u for u in sorted(seen) if re.fullmatch(r"/t/[\w-]+/episodes/\d+/", u)), None)
-        page = client.get(episode).content.decode()
-        action = re.search(r'hx-post="([^"]+/events/)"', page).group(1)
-        option = re.search(r'<option value="(\d+)"', page).group(1)
-        now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
-        data = {"event_type": option, "occurred_at": now, "quantity": "1", "location": "", "note": "",
-                "submission_key": str(uuid.uuid4()), "confirm_duplicate": "on", "confirm_over_limit": "on"}
-        answer = client.post(action, data, headers={"HX-Request": "true"})
-        result["logged"] = [answer.status_code, answer.content.decode().count('data-testid="event-row"')]
-for tenant in Tenant.objects.all():
-    with tenant_scope(tenant):
-        report = books_check(tenant=tenant)
-        result["books"][tenant.slug] = [str(p) for p in report.problems] + ([] if report.lines else ["no lines"])
-print("WALK " + json.dumps(result))
-"""
+# Runs inside the demo's process (manage.py shell): the shared walk (tests/scenarios/walk.py).
+WALK = "from tests.scenarios.walk import demo_walk_json; print(demo_walk_json())"
 
 
 def demo_environment(database: Path) -> dict[str, str]:
