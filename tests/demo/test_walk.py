@@ -1,6 +1,7 @@
 """Every demo user can open every page she reaches from her first page, on any day: the demo seeded at a
 moment (the process clock, which the moved-clock passes move to their moments, and the last half hour of
-a year) and walked as she would, two links deep (tests/scenarios/walk.py); the midwife logs care over htmx; the books still close."""
+a year) and walked as she would, two links deep (tests/scenarios/walk.py); the midwife logs care over
+htmx; the books still close."""
 
 from __future__ import annotations
 
