@@ -3,10 +3,11 @@ Chromium as the IGO administrator uses them: the export of a period (downloaded)
 templates (downloaded) and a refused file's errors by row and column, the import jobs, the row of FHIR links
 they share (templates/fhir_io/_links.html), and, as the midwife, the episode page's FHIR hand-over.
 
-On every page: no sideways scroll, no two links or controls on top of each other, every control inside its
-form and at least 24 px high (WCAG 2.2's minimum target size; the platform sets no larger one), each field
-with its label visible; the texts in Dutch (the browser asks for nl), and once more in English after the
-language switch.
+On every page: no sideways scroll, no two links or controls on top of each other, every control and every
+link that stands on its own (not in a sentence) at least 24 px high (WCAG 2.2's minimum target size; the
+platform sets no larger one), every control inside its form and each field with its label visible, no word
+split over two lines where it has no place to break (a table column squeezed to a letter a line); the texts
+in Dutch (the browser asks for nl), and once more in English after the language switch.
 
 The world: IGO Alpha's pregnancy delivered at home on 10 November 2026 (tests.scenarios.fhir_export), seen
 that afternoon at 16:00 in Amsterdam.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -127,7 +129,8 @@ def links_row(page: Page, names: list[str], here: str) -> None:
     expect(row.locator("[aria-current=page]")).to_have_text(here)
 
 
-def downloaded(page: Page, click) -> tuple[Download, bytes]:  # type: ignore[no-untyped-def]
+def downloaded(page: Page, click: Callable[[], None]) -> tuple[Download, bytes]:
+    """What a click saves: the download and its bytes."""
     with page.expect_download() as info:
         click()
     download = info.value
