@@ -15,19 +15,21 @@ from demo.people import ZK
 from igo.models import Insurer, Role, Tenant, User
 from igo.tenancy import tenant_scope
 from pregnancies import services
-from pregnancies.models import Episode
+from pregnancies.models import LEMMON_NONE, Episode
 from quality import services as quality_services
 from quality.models import ExperienceResponse
 
-# Blood loss at delivery (ml) and breastfeeding at the end of kraamzorg per HISTORY client (by BSN): one
-# severe haemorrhage (Iris), a caesarean's larger loss (Noor), and every way of feeding.
+# Blood loss at delivery (ml), breastfeeding at the end of kraamzorg and the LEMMoN criteria of severe
+# maternal morbidity per HISTORY client (by BSN): one severe haemorrhage (Iris, 1,150 ml, without a LEMMoN
+# criterion: no transfusion of 4 units, no embolisation), a caesarean's larger loss (Noor), every way of
+# feeding, and "none of the LEMMoN criteria" recorded for each (the rate shows 0 of 6).
 OUTCOMES = {
-    HISTORY[0][3]: (350, "exclusive"),
-    HISTORY[1][3]: (1150, "partial"),
-    HISTORY[2][3]: (850, "exclusive"),
-    HISTORY[3][3]: (480, "none"),
-    HISTORY[4][3]: (540, "exclusive"),
-    HISTORY[5][3]: (600, "exclusive"),
+    HISTORY[0][3]: (350, "exclusive", [LEMMON_NONE]),
+    HISTORY[1][3]: (1150, "partial", [LEMMON_NONE]),
+    HISTORY[2][3]: (850, "exclusive", [LEMMON_NONE]),
+    HISTORY[3][3]: (480, "none", [LEMMON_NONE]),
+    HISTORY[4][3]: (540, "exclusive", [LEMMON_NONE]),
+    HISTORY[5][3]: (600, "exclusive", [LEMMON_NONE]),
 }
 
 
@@ -47,7 +49,7 @@ def seed_quality(
                 and episode.blood_loss_ml is None
                 and episode.labour_started_at is not None
             ):
-                blood_loss, feeding = outcome
+                blood_loss, feeding, criteria = outcome
                 services.episode_set_outcomes(
                     episode=episode,
                     actor=midwife,
@@ -55,6 +57,7 @@ def seed_quality(
                     kraamzorg_indicated_hours=None,  # the dated (re-)indications of demo.care stay
                     # Asked at the end of kraamzorg: not yet for a woman still in it.
                     breastfeeding_at_kraamzorg_end=feeding if episode.kraamzorg_ended_on else None,
+                    severe_morbidity=criteria,
                 )
             ended = episode.postnatal_ended_on
             if (

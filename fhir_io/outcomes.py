@@ -7,7 +7,8 @@ with the mother's side of the birth record as components, and one `Observation` 
 
 The import goes through the delivery services (pregnancies.delivery): a new delivery is recorded, a changed
 one corrected (the audit keeps it before and after, the delivery event is superseded); after-birth outcomes
-(NICU, neonatal death) and the mother's blood loss and breastfeeding through their own services. Each
+(NICU, neonatal death) and the mother's blood loss, breastfeeding and LEMMoN criteria of severe maternal
+morbidity through their own services. Each
 delivery is known by its identifier per sending member (`FhirOutcomeLink`) with the hash of all that was
 taken from it: the same again changes nothing. Every problem becomes an issue; one refuses the Bundle.
 """
@@ -29,6 +30,7 @@ from fhir_io.models import FhirOutcomeLink
 from pregnancies import delivery as deliveries
 from pregnancies import services as care
 from pregnancies.models import (
+    LEMMON_NONE,
     Birth,
     BirthMode,
     BirthOutcome,
@@ -36,6 +38,7 @@ from pregnancies.models import (
     Breastfeeding,
     Episode,
     LabourOnset,
+    LemmonCriterion,
     Line,
     Perineum,
     Presentation,
@@ -66,9 +69,12 @@ CODED: dict[str, list[str]] = {
 MOMENTS = frozenset({"labour-start", "placenta"})
 INTEGERS = frozenset({"previous-caesareans", "child-number", "apgar-1", "apgar-5"})
 QUANTITIES = {"blood-loss": "mL", "birth-weight": "g", "gestational-age": "d"}
+# The LEMMoN criteria of severe maternal morbidity: one yes/no element each, all written when recorded
+# (all false: none of them), none written when not recorded.
+LEMMON = {f"lemmon-{code.replace('_', '-')}": code for code in LemmonCriterion.values}
 DELIVERY_ELEMENTS = frozenset(
     {"labour-start", "placenta", "place", "line", "presentation", "labour-onset", "previous-caesareans",
-     "perineum", "blood-loss", "breastfeeding"}
+     "perineum", "blood-loss", "breastfeeding", *LEMMON}
 )  # fmt: skip
 CHILD_ELEMENTS = frozenset(
     {"child-number", "outcome", "mode", "birth-weight", "apgar-1", "apgar-5", "gestational-age", "nicu",
@@ -131,6 +137,8 @@ def delivery_components(episode: Episode, *, place: str, line: str) -> list[dict
         "blood-loss": episode.blood_loss_ml,
         "breastfeeding": episode.breastfeeding_at_kraamzorg_end,
     }
+    if episode.severe_morbidity is not None:
+        values |= {element: code in episode.severe_morbidity for element, code in LEMMON.items()}
     return [_component(k, v) for k, v in values.items() if v not in (None, "")]
 
 
@@ -180,6 +188,7 @@ class PlannedDelivery:
     after_birth: dict[int, tuple[bool, date | None]]  # child number -> (NICU, neonatal death)
     blood_loss_ml: int | None
     breastfeeding: str | None
+    severe_morbidity: list[str] | None  # the LEMMoN criteria met ([] none), None not sent
     child_indexes: list[int] = field(default_factory=list)
     content_hash: str = ""
 
@@ -451,13 +460,19 @@ def _delivery(mapper: _Mapper, i: int, resource: Any, at: str) -> PlannedDeliver
         children=[c for _n, c, _o in children],
         after_birth={n: o for n, _c, o in children},
         blood_loss_ml=mother.get("blood-loss"), breastfeeding=mother.get("breastfeeding"),
+        severe_morbidity=(
+            [code for element, code in LEMMON.items() if mother.get(element)]
+            if any(element in mother for element in LEMMON) else None
+        ),
         child_indexes=indexes,
     )  # fmt: skip
     plan.content_hash = hashlib.sha256(
         json.dumps(
             [episode.pk, professional.pk, plan.labour_started_at, plan.placenta_at, place, plan.line,
              plan.clinical.__dict__, [c.__dict__ for c in plan.children], sorted(plan.after_birth.items()),
-             plan.blood_loss_ml, plan.breastfeeding],
+             plan.blood_loss_ml, plan.breastfeeding,
+             # Only when sent, so that a delivery sent before the criteria existed keeps its hash.
+             *([plan.severe_morbidity] if plan.severe_morbidity is not None else [])],
             default=lambda v: v.isoformat() if isinstance(v, date | datetime) else str(v),
             sort_keys=True,
         ).encode()
@@ -518,10 +533,15 @@ def _store_one(plan: PlannedDelivery, link: FhirOutcomeLink | None, *, member: A
             care.birth_set_outcome(birth=birth, actor=actor, nicu_admission=nicu, neonatal_death_on=death)
     episode = Episode.objects.get(pk=plan.episode.pk)
     feeding = plan.breastfeeding or ""
-    if (episode.blood_loss_ml, episode.breastfeeding_at_kraamzorg_end) != (plan.blood_loss_ml, feeding):
+    # The LEMMoN criteria only when sent: a sender that does not know them leaves those of the IGO as they are.
+    criteria = episode.severe_morbidity if plan.severe_morbidity is None else plan.severe_morbidity
+    mother = (episode.blood_loss_ml, episode.breastfeeding_at_kraamzorg_end, episode.severe_morbidity)
+    if mother != (plan.blood_loss_ml, feeding, criteria):
         care.episode_set_outcomes(
             episode=episode, actor=actor, blood_loss_ml=plan.blood_loss_ml,
             kraamzorg_indicated_hours=episode.kraamzorg_indicated_hours, breastfeeding_at_kraamzorg_end=feeding,
+            # The service's form of the criteria: None left as it is, ["none"] none of them.
+            severe_morbidity=None if plan.severe_morbidity is None else plan.severe_morbidity or [LEMMON_NONE],
         )  # fmt: skip
     now = timezone.now()
     if link is None:

@@ -14,6 +14,7 @@ from igo.models import Insurer
 from igo.validators import validate_bsn
 from pregnancies.delivery import MAX_CHILDREN, Child, Clinical
 from pregnancies.models import (
+    LEMMON_NONE,
     AccessAction,
     BirthMode,
     BirthOutcome,
@@ -23,6 +24,7 @@ from pregnancies.models import (
     EndReason,
     EventType,
     LabourOnset,
+    LemmonCriterion,
     Line,
     Perineum,
     Phase,
@@ -392,6 +394,13 @@ class OutcomesForm(forms.Form):
         required=False,
         widget=number_input(0, 80),
         help_text=_("The hours of the national indication protocol, at most 80."),
+    )
+    severe_morbidity = forms.MultipleChoiceField(
+        label=_("Severe maternal morbidity (LEMMoN criteria)"),
+        choices=[(LEMMON_NONE, _("None of these")), *LemmonCriterion.choices],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_('Tick every criterion she met, or "none of these"; nothing ticked: not recorded.'),
     )
 
 

@@ -140,6 +140,38 @@ class Breastfeeding(models.TextChoices):
     NONE = "none", _("No breastfeeding")
 
 
+class LemmonCriterion(models.TextChoices):
+    """The inclusion criteria of severe maternal morbidity of the LEMMoN study (Zwart et al., BJOG 2008),
+    in its five groups: ICU admission (1), uterine rupture (2), eclampsia and HELLP with liver haematoma
+    or rupture (3), major obstetric haemorrhage (4) and other severe morbidity (5). docs/quality.md cites
+    the source."""
+
+    ICU = "icu", _("Admission to intensive or coronary care (not routine recovery after surgery)")
+    UTERINE_RUPTURE = "uterine_rupture", _("Uterine rupture")
+    ECLAMPSIA = "eclampsia", _("Eclampsia")
+    HELLP_LIVER = "hellp_liver", _("HELLP syndrome with liver haematoma or liver rupture")
+    TRANSFUSION = "transfusion", _("Transfusion of 4 or more units of packed red cells")
+    EMBOLISATION_HYSTERECTOMY = (
+        "embolisation_hysterectomy",
+        _("Embolisation or hysterectomy for major obstetric haemorrhage"),
+    )
+    OTHER = "other", _("Other severe maternal morbidity, in the treating obstetrician's judgement")
+
+
+# The LEMMoN group of each criterion (1..5), as the study reports them.
+LEMMON_GROUP = {
+    LemmonCriterion.ICU: 1,
+    LemmonCriterion.UTERINE_RUPTURE: 2,
+    LemmonCriterion.ECLAMPSIA: 3,
+    LemmonCriterion.HELLP_LIVER: 3,
+    LemmonCriterion.TRANSFUSION: 4,
+    LemmonCriterion.EMBOLISATION_HYSTERECTOMY: 4,
+    LemmonCriterion.OTHER: 5,
+}
+# Recorded as "none of the criteria" (stored as an empty list; None is "not recorded").
+LEMMON_NONE = "none"
+
+
 class Episode(TenantOwned):
     """One pregnancy of a client, from intake to the end of postnatal care (twins: one episode)."""
 
@@ -220,6 +252,11 @@ class Episode(TenantOwned):
     perineum = models.CharField(_("perineal damage"), max_length=16, choices=Perineum.choices, blank=True)
     breastfeeding_at_kraamzorg_end = models.CharField(
         _("breastfeeding at the end of kraamzorg"), max_length=16, choices=Breastfeeding.choices, blank=True
+    )
+    # The LEMMoN criteria of severe maternal morbidity she met (LemmonCriterion codes, sorted): None is
+    # "not recorded", an empty list "none of them".
+    severe_morbidity = models.JSONField(
+        _("severe maternal morbidity (LEMMoN)"), null=True, blank=True, default=None
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # When anything that may change what is billed last changed (dates, events, insurance): the billing

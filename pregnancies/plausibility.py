@@ -25,6 +25,7 @@ from pregnancies.models import (
     BirthPlace,
     Episode,
     LabourOnset,
+    LemmonCriterion,
     Line,
     LineTransfer,
 )
@@ -51,6 +52,10 @@ BAND_LOW = 0.5
 BAND_HIGH = 1.7
 # Blood loss beyond which a typing error is likelier than the bleeding (a severe haemorrhage is 1,000 ml+).
 BLOOD_LOSS_IMPLAUSIBLE_ML = 5000
+# A LEMMoN major obstetric haemorrhage (4+ units transfused, or embolisation or hysterectomy for it) with a
+# recorded blood loss below a severe haemorrhage's: one of the two is likely wrong.
+MAJOR_HAEMORRHAGE_MIN_ML = 1000
+MAJOR_HAEMORRHAGE = frozenset({LemmonCriterion.TRANSFUSION, LemmonCriterion.EMBOLISATION_HYSTERECTOMY})
 
 OPERATIVE_IN_FIRST_LINE = "operative_in_first_line"
 WEIGHT_FOR_AGE = "weight_for_age"
@@ -60,6 +65,7 @@ BLOOD_LOSS = "blood_loss"
 DEATH_BEFORE_BIRTH = "death_before_birth"
 CAESAREAN_NULLIPAROUS = "caesarean_nulliparous"
 NO_LABOUR_VAGINAL = "no_labour_vaginal"
+HAEMORRHAGE_LOW_BLOOD_LOSS = "haemorrhage_low_blood_loss"
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,21 @@ def check(episode: Episode, births: Sequence[Birth], transfers: Sequence[LineTra
             Finding(
                 BLOOD_LOSS,
                 _("A blood loss of %(ml)s ml is recorded; check that it is not a typing error.")
+                % {"ml": episode.blood_loss_ml},
+            )
+        )
+    if (
+        episode.blood_loss_ml is not None
+        and episode.blood_loss_ml < MAJOR_HAEMORRHAGE_MIN_ML
+        and MAJOR_HAEMORRHAGE.intersection(episode.severe_morbidity or ())
+    ):
+        found.append(
+            Finding(
+                HAEMORRHAGE_LOW_BLOOD_LOSS,
+                _(
+                    "A major obstetric haemorrhage (LEMMoN) is recorded with a blood loss of %(ml)s ml, under "
+                    "1,000 ml; check both."
+                )
                 % {"ml": episode.blood_loss_ml},
             )
         )

@@ -16,6 +16,7 @@ from igo.models import User
 from igo.validators import bsn_is_valid
 from pregnancies import dating
 from pregnancies.models import (
+    LEMMON_NONE,
     AccessLogEntry,
     Birth,
     CareEvent,
@@ -25,6 +26,7 @@ from pregnancies.models import (
     EpisodeStatus,
     EventStatus,
     EventType,
+    LemmonCriterion,
     Phase,
     Unit,
 )
@@ -479,3 +481,15 @@ def access_log_search(
     if until:
         qs = qs.filter(at__date__lte=until)
     return qs
+
+
+def severe_morbidity_codes(episode: Episode) -> list[str]:
+    """The LEMMoN criteria of the outcomes form: the codes met, ["none"] for none, [] when not recorded."""
+    if episode.severe_morbidity is None:
+        return []
+    return list(episode.severe_morbidity) or [LEMMON_NONE]
+
+
+def severe_morbidity_labels(episode: Episode) -> list[str]:
+    """The LEMMoN criteria she met, in words, for the outcomes card (empty: none met, or not recorded)."""
+    return [str(LemmonCriterion(c).label) for c in episode.severe_morbidity or []]

@@ -25,6 +25,7 @@ from igo.tenancy import current_tenant_or_none
 from igo.text import insured_number_check, name_check
 from pregnancies import dating, selectors
 from pregnancies.models import (
+    LEMMON_NONE,
     AccessAction,
     AccessLogEntry,
     Birth,
@@ -40,6 +41,7 @@ from pregnancies.models import (
     EventStatus,
     EventType,
     KraamzorgIndication,
+    LemmonCriterion,
     Line,
     LineTransfer,
     Phase,
@@ -817,14 +819,18 @@ def episode_set_outcomes(
     blood_loss_ml: int | None,
     kraamzorg_indicated_hours: int | None,
     breastfeeding_at_kraamzorg_end: str | None = None,
+    severe_morbidity: list[str] | None = None,
 ) -> Episode:
-    """Record the mother's blood loss at delivery, the kraamzorg hours indicated (LIP) and breastfeeding at
-    the end of kraamzorg (None: left as it was; "": not recorded). Hours other than those in force are a
-    re-indication dated today (kraamzorg_indication_record); no hours leave the indication as it is."""
+    """Record the mother's blood loss at delivery, the kraamzorg hours indicated (LIP), breastfeeding at
+    the end of kraamzorg (None: left as it was; "": not recorded) and the LEMMoN criteria of severe
+    maternal morbidity she met (None: left as it was; []: not recorded; ["none"]: none of them). Hours
+    other than those in force are a re-indication dated today (kraamzorg_indication_record); no hours leave
+    the indication as it is. A change of the LEMMoN criteria is audited (`episode.severe_morbidity`)."""
     episode = Episode.objects.select_for_update().get(pk=episode.pk)
     errors: dict[str, list[str]] = {}
+    delivered = episode.labour_started_at is not None or Birth.objects.filter(episode=episode).exists()
     if blood_loss_ml is not None:
-        if episode.labour_started_at is None and not Birth.objects.filter(episode=episode).exists():
+        if not delivered:
             errors.setdefault("blood_loss_ml", []).append(_("Record the delivery first."))
         if not 0 <= blood_loss_ml <= 20000:
             errors.setdefault("blood_loss_ml", []).append(_("Enter a blood loss between 0 and 20,000 ml."))
@@ -834,6 +840,7 @@ def episode_set_outcomes(
         )
     if breastfeeding_at_kraamzorg_end and breastfeeding_at_kraamzorg_end not in Breastfeeding.values:
         errors.setdefault("breastfeeding_at_kraamzorg_end", []).append(_("Choose how she fed her child."))
+    morbidity = _severe_morbidity(severe_morbidity, delivered=delivered, errors=errors)
     if errors:
         raise ValidationError(errors)
     if (
@@ -859,10 +866,44 @@ def episode_set_outcomes(
     if breastfeeding_at_kraamzorg_end is not None:
         episode.breastfeeding_at_kraamzorg_end = breastfeeding_at_kraamzorg_end
         fields.append("breastfeeding_at_kraamzorg_end")
+    before = episode.severe_morbidity
+    if severe_morbidity is not None:
+        episode.severe_morbidity = morbidity
+        fields.append("severe_morbidity")
     episode.save(update_fields=fields)
     touch_episodes(episode.pk)
     access_log(user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="outcomes")
+    if severe_morbidity is not None and morbidity != before:
+        audit_record(
+            actor=actor,
+            action="episode.severe_morbidity",
+            tenant=episode.tenant,
+            obj=episode,
+            before=before,
+            after=morbidity,
+        )
     return episode
+
+
+def _severe_morbidity(
+    codes: list[str] | None, *, delivered: bool, errors: dict[str, list[str]]
+) -> list[str] | None:
+    """The LEMMoN criteria as stored: None (not recorded) for no codes, [] for "none", else the codes
+    sorted in the criteria's order. Field errors: an unknown code, "none" beside a criterion, a record
+    before the delivery."""
+    if not codes:
+        return None
+    field_errors = errors.setdefault("severe_morbidity", [])
+    if not delivered:
+        field_errors.append(_("Record the delivery first."))
+    unknown = set(codes) - {LEMMON_NONE, *LemmonCriterion.values}
+    if unknown:
+        field_errors.append(_("Choose the criteria from the list."))
+    elif LEMMON_NONE in codes and len(set(codes)) > 1:
+        field_errors.append(_('Choose either "none of these" or the criteria she met, not both.'))
+    if not field_errors:
+        del errors["severe_morbidity"]
+    return [c for c in LemmonCriterion.values if c in codes]
 
 
 @transaction.atomic

@@ -123,8 +123,10 @@ def _episode_context(
                 "blood_loss_ml": episode.blood_loss_ml,
                 "kraamzorg_indicated_hours": episode.kraamzorg_indicated_hours,
                 "breastfeeding_at_kraamzorg_end": episode.breastfeeding_at_kraamzorg_end,
+                "severe_morbidity": selectors.severe_morbidity_codes(episode),
             }
         ),
+        "severe_morbidity": selectors.severe_morbidity_labels(episode),
         "indications": list(episode.kraamzorg_indications.all()),
         "birth_rows": [(b, (birth_forms or {}).get(b.pk) or _birth_outcome_form(b)) for b in births],
         "episode_cards": [card.template for card in EPISODE_CARDS],

@@ -64,7 +64,14 @@ def data_quality(*, year: int) -> DataQuality:
     )
     rows: list[Row] = []
     women = len(episodes)
-    counts = {"presentation": 0, "labour_onset": 0, "previous_caesareans": 0, "robson": 0, "blood_loss": 0}
+    counts = {
+        "presentation": 0,
+        "labour_onset": 0,
+        "previous_caesareans": 0,
+        "robson": 0,
+        "blood_loss": 0,
+        "lemmon": 0,
+    }
     # Fields that apply only to some: the perineum to women with a vaginal birth, the Apgar to live-born
     # children, breastfeeding to women whose kraamzorg has ended (as the indicators count them).
     vaginal = perineum = children = live = apgar = weight = kraamzorg_ended = breastfeeding = 0
@@ -76,6 +83,7 @@ def data_quality(*, year: int) -> DataQuality:
         counts["previous_caesareans"] += episode.previous_caesareans is not None
         counts["robson"] += robson is not None
         counts["blood_loss"] += episode.blood_loss_ml is not None
+        counts["lemmon"] += episode.severe_morbidity is not None
         if any(b.mode != BirthMode.CAESAREAN for b in births):
             vaginal += 1
             perineum += bool(episode.perineum)
@@ -98,6 +106,7 @@ def data_quality(*, year: int) -> DataQuality:
         Completeness(_("Previous caesareans"), counts["previous_caesareans"], women),
         Completeness(_("Perineal damage (vaginal births)"), perineum, vaginal),
         Completeness(_("Blood loss"), counts["blood_loss"], women),
+        Completeness(_("Severe maternal morbidity (LEMMoN)"), counts["lemmon"], women),
         Completeness(_("Breastfeeding at the end of kraamzorg"), breastfeeding, kraamzorg_ended),
         Completeness(_("Robson group derivable"), counts["robson"], women),
         Completeness(_("Apgar at 1 and 5 minutes (live-born children)"), apgar, live),

@@ -169,6 +169,13 @@ INDICATORS: tuple[Indicator, ...] = (
         source=_("Perined / Kernset Geboortezorg (blood loss ≥ 1,000 ml)"), version=2, missing_text=_BLOOD_LOSS,
     ),
     Indicator(
+        "severe_maternal_morbidity", _("Severe maternal morbidity (LEMMoN)"), "per_mille", "lower",
+        _("women who met at least one LEMMoN criterion of severe maternal morbidity"),
+        _("women from 22+0 weeks with the LEMMoN criteria recorded"),
+        source=_("LEMMoN study (Zwart et al., BJOG 2008): ICU admission, uterine rupture, eclampsia or HELLP with liver haematoma or rupture, major obstetric haemorrhage, other; births from 22+0 weeks as Perined"),
+        missing_text=_("severe maternal morbidity (LEMMoN)"),
+    ),
+    Indicator(
         "perinatal_mortality", _("Perinatal mortality (22 weeks, 7 days)"), "per_mille", "lower",
         _("children stillborn or died within 7 days"), _CHILDREN, basis="child",
         source=_("Perined, perinatal mortality up to 7 days from 22+0 weeks"),
@@ -241,13 +248,6 @@ UNAVAILABLE: tuple[tuple[str, Any, Any], ...] = (
         "sga",
         _("Small for gestational age (< p10)"),
         _("not computed: the birth-weight reference curves (Perined/Hoftiezer) are not in the platform"),
-    ),
-    (
-        "severe_maternal_morbidity",
-        _("Severe maternal morbidity (LEMMoN)"),
-        _(
-            "not computed: the LEMMoN criteria (ICU admission, eclampsia, uterine rupture, …) are not recorded"
-        ),
     ),
 )
 BY_CODE = {i.code: i for i in INDICATORS}
@@ -586,6 +586,10 @@ def _deliveries(
         comp.missing("severe_pph", day, org)
     else:
         comp.add("severe_pph", day, org, e.pk, e.blood_loss_ml >= SEVERE_PPH_ML)
+    if e.severe_morbidity is None:
+        comp.missing("severe_maternal_morbidity", day, org)
+    else:
+        comp.add("severe_maternal_morbidity", day, org, e.pk, bool(e.severe_morbidity))
     if e.pk in professionals:
         comp.add("continuity", day, org, e.pk, professionals[e.pk] <= CONTINUITY_TEAM)
 

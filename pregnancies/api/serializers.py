@@ -33,6 +33,7 @@ from pregnancies.models import (
     EventStatus,
     EventType,
     LabourOnset,
+    LemmonCriterion,
     Line,
     Perineum,
     Presentation,
@@ -435,6 +436,12 @@ class EpisodeDetailSerializer(serializers.ModelSerializer):
     breastfeeding_at_kraamzorg_end = serializers.ChoiceField(
         choices=Breastfeeding.choices, allow_blank=True, read_only=True
     )
+    severe_morbidity = serializers.ListField(
+        child=serializers.ChoiceField(choices=LemmonCriterion.choices),
+        allow_null=True,
+        read_only=True,
+        help_text="The LEMMoN criteria of severe maternal morbidity she met; [] none of them, null not recorded.",
+    )
     births = BirthSerializer(many=True, read_only=True)
     events = serializers.SerializerMethodField()
 
@@ -461,6 +468,7 @@ class EpisodeDetailSerializer(serializers.ModelSerializer):
             "previous_caesareans",
             "perineum",
             "breastfeeding_at_kraamzorg_end",
+            "severe_morbidity",
             "births",
             "events",
         ]

@@ -18,7 +18,7 @@ from pregnancies.catalogue import catalogue_seed
 from pregnancies.models import Birth, CareEvent, Episode, EventType
 from quality.models import ExperienceResponse
 from tests.factories import EpisodeFactory, TenantFactory
-from tests.scenarios.browser import clinician, sign_in_to_tenant, typed_time
+from tests.scenarios.browser import PHONE, assert_fits_viewport, clinician, sign_in_to_tenant, typed_time
 from tests.scenarios.clock import local
 
 pytestmark = [
@@ -110,3 +110,47 @@ def test_a_refused_care_entry_shows_its_error(page: Page):
     form.locator("button[type=submit]").click()
     expect(page.get_by_test_id("event-form").locator(".errorlist")).to_be_visible()
     assert not CareEvent.unscoped.filter(episode=episode).exists()
+
+
+def test_a_gynaecologist_ticks_the_lemmon_criteria_on_a_phone(page: Page):
+    """At 390 px the Outcomes card with its LEMMoN check boxes fits the window; the criteria ticked are
+    stored and shown on the card, in Dutch."""
+    tenant = TenantFactory(slug="igo-lemmon")
+    catalogue_seed(tenant=tenant)
+    gynaecologist = clinician(tenant, Role.GYNAECOLOGIST, "gynaecologist", "hospital", "gyn@lemmon.test")
+    today = timezone.localdate()
+    labour = timezone.now().replace(second=0, microsecond=0) - timedelta(days=3)
+    episode = EpisodeFactory(
+        tenant=tenant,
+        intake_date=today - timedelta(weeks=30),
+        due_date=today - timedelta(days=1),
+        gestational_age_at_intake=70,
+        labour_started_at=labour,
+        placenta_plus_2h_at=labour + timedelta(hours=8),
+    )
+    Birth.unscoped.create(
+        tenant=tenant,
+        episode=episode,
+        born_at=labour + timedelta(hours=5),
+        place="clinical",
+        mode="caesarean",
+    )
+    page.set_viewport_size(PHONE)
+    sign_in_to_tenant(page, gynaecologist.email)
+    page.goto(f"/t/{tenant.slug}/episodes/{episode.pk}/")
+    page.locator("#outcomes summary").click()
+    outcomes = page.get_by_test_id("outcomes-form")
+    expect(outcomes.locator("[name=severe_morbidity]")).to_have_count(8)  # "none of these" and seven criteria
+    assert_fits_viewport(page)
+    outcomes.locator("[name=blood_loss_ml]").fill("2400")
+    outcomes.locator("[name=severe_morbidity][value=icu]").check()
+    outcomes.locator("[name=severe_morbidity][value=transfusion]").check()
+    outcomes.locator("button[type=submit]").click()
+    expect(page.locator(".msg.success")).to_be_visible()
+    assert Episode.unscoped.get(pk=episode.pk).severe_morbidity == ["icu", "transfusion"]
+    expect(page.get_by_test_id("severe-morbidity")).to_have_text("ernstige maternale morbiditeit")
+    page.locator("#outcomes summary").click()
+    expect(page.get_by_test_id("severe-morbidity-criteria")).to_contain_text(
+        "Transfusie van 4 of meer eenheden"
+    )
+    assert_fits_viewport(page)

@@ -10,6 +10,7 @@ HISTORY_KERNSET and demo.quality's OUTCOMES, for the year 2026 (numerator / deno
   severe_perineal_tear  vaginal births 6 (all but Noor): Iris third degree           1/6
   low_apgar             Noor 6 at 5 minutes                                          1/7
   severe_pph            recorded for the six HISTORY women (not Emma): Iris 1,150 ml 1/6, completeness 6/7
+  severe_maternal_morb. "none of the LEMMoN criteria" for the same six: 0/6 = 0.0 per 1,000, completeness 6/7
   transfer_in_labour    first line at the start of labour 7: Noor to the hospital    1/7
   breastfeeding         kraamzorg ended: Anouk, Iris, Noor, Femke, Julia; exclusive Anouk Noor Julia 3/5,
                         any 4/5 (Femke none)
@@ -41,6 +42,7 @@ EXPECTED = {
     "severe_perineal_tear": (1, 6),
     "low_apgar": (1, 7),
     "severe_pph": (1, 6),
+    "severe_maternal_morbidity": (0, 6),
     "transfer_in_labour": (1, 7),
     "breastfeeding_exclusive": (3, 5),
     "breastfeeding_any": (4, 5),
@@ -76,6 +78,9 @@ def test_the_demo_births_carry_the_kernset_fields_and_the_quality_pages_show_the
             assert (item.total.numerator, item.total.denominator) == (D(num), D(den)), code
         pph = indicator_year(code="severe_pph", year=2026).total
         assert pph is not None and (pph.records, pph.population) == (6, 7)
+        smm = indicator_year(code="severe_maternal_morbidity", year=2026).total
+        assert smm is not None and (smm.records, smm.population) == (6, 7)
+        assert smm.value == D("0.0")  # the dashboard shows a value, not "not computed"
         robson = {s.group: s.cell for s in indicator_year(code="caesarean", year=2026).robson if s.cell}
         assert {g: (c.numerator, c.denominator) for g, c in robson.items()} == {
             "robson_1": (D(1), D(4)), "robson_2": (D(0), D(1)), "robson_3": (D(0), D(2)),

@@ -68,6 +68,13 @@ def test_an_episode_is_a_valid_document_with_the_composition_first(care: Care, e
     values = {c["code"]["coding"][0]["code"]: c for c in mother["component"]}
     assert values["blood-loss"]["valueQuantity"]["value"] == 350
     assert values["perineum"]["valueCodeableConcept"]["coding"][0]["code"] == "second"
+    # None of the LEMMoN criteria: each written as false (not recorded would write none of them).
+    lemmon = {k: v["valueBoolean"] for k, v in values.items() if k.startswith("lemmon-")}
+    assert lemmon == {
+        "lemmon-icu": False, "lemmon-uterine-rupture": False, "lemmon-eclampsia": False,
+        "lemmon-hellp-liver": False, "lemmon-transfusion": False, "lemmon-embolisation-hysterectomy": False,
+        "lemmon-other": False,
+    }  # fmt: skip
     assert not resources(data, "Procedure")  # no caesarean
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from fhir_io import systems
 from fhir_io.models import FhirOutcomeLink
+from igo.models import AuditEntry
 from pregnancies.models import Birth, CareEvent, Episode
 from tests.factories import ProfessionalFactory
 from tests.scenarios.care import Care
@@ -165,4 +166,35 @@ def test_a_delivery_identifier_longer_than_stored_is_refused_where_it_is(care: C
     data = delivery(care)
     data["entry"][2]["resource"]["identifier"][0]["value"] = "x" * 201
     assert ("value", "Bundle.entry[2].resource.identifier") in refused(sender.post(data))
+    nothing_stored(care)
+
+
+def lemmon(element: str, value: bool) -> dict[str, Any]:
+    return {"code": {"coding": [{"system": systems.BIRTH_RECORD, "code": element}]}, "valueBoolean": value}
+
+
+def test_the_lemmon_criteria_are_read_when_sent_and_kept_when_not(care: Care, sender: Sender) -> None:
+    """Sent: the criteria that are true (all false: none of them), through the outcomes service, audited.
+    Not sent (a system that does not know them): those recorded in the IGO stay."""
+    data = delivery(care)
+    mother = data["entry"][2]["resource"]
+    mother["component"] += [lemmon("lemmon-transfusion", True), lemmon("lemmon-icu", False)]
+    component(mother, "blood-loss")["valueQuantity"]["value"] = 2200
+    assert sender.post(data).status_code == 200
+    assert Episode.unscoped.get(pk=care.episode.pk).severe_morbidity == ["transfusion"]
+    assert AuditEntry.objects.filter(action="episode.severe_morbidity").count() == 1
+    data = delivery(care)
+    data["entry"][2]["resource"]["component"] += [lemmon("lemmon-transfusion", False)]
+    assert sender.post(data).status_code == 200
+    assert Episode.unscoped.get(pk=care.episode.pk).severe_morbidity == []  # none of them
+    assert sender.post(delivery(care)).status_code == 200  # not sent
+    assert Episode.unscoped.get(pk=care.episode.pk).severe_morbidity == []
+
+
+def test_a_lemmon_criterion_must_be_true_or_false(care: Care, sender: Sender) -> None:
+    data = delivery(care)
+    mother = data["entry"][2]["resource"]
+    mother["component"].append({"code": {"coding": [{"system": systems.BIRTH_RECORD, "code": "lemmon-icu"}]}})
+    at = f"Bundle.entry[2].resource.component[{len(mother['component']) - 1}].valueBoolean"
+    assert ("required", at) in refused(sender.post(data))
     nothing_stored(care)

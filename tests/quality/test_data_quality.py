@@ -38,6 +38,7 @@ def records(care: Care) -> dict[str, int]:
         0,
         "intact",
     )
+    smit.severe_morbidity = []  # none of the LEMMoN criteria
     smit.save()
     stored_birth(smit, BORN, apgar_1=9, apgar_5=10)
     visser = another_episode(care.tenant, "Visser", due=local(2025, 6, 1).date())
@@ -60,6 +61,8 @@ def test_the_list_holds_the_caesarean_in_first_line_care_and_counts_completeness
     assert by_label["Perineal damage (vaginal births)"] == (1, 1, 100)
     # Smit: parity 0, one cephalic child at 40+0, spontaneous labour: Robson 1; Jansen's is not derivable.
     assert by_label["Robson group derivable"] == (1, 2, 50)
+    # The LEMMoN criteria, over all women: Smit's "none of them" is recorded, Jansen's nothing.
+    assert by_label["Severe maternal morbidity (LEMMoN)"] == (1, 2, 50)
     with tenant_scope(care.tenant):
         assert [r.episode.pk for r in data_quality(year=2025).rows] == [records["visser"]]
 

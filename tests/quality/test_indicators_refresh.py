@@ -314,10 +314,11 @@ def test_quality_refresh_task_returns_the_result(world_a: TenantWorld) -> None:
     rows = IndicatorValue.unscoped.filter(tenant=tenant)
     assert result == {"months": FULL_MONTHS, "values": rows.count(), "full": True}
     # caesarean, first line, four places, preterm, low weight, NICU, four versions of perinatal mortality,
-    # and severe haemorrhage, induction, severe perineal tear and Apgar < 7 with nothing counted but
-    # their completeness (blood loss, onset of labour, perineum, Apgar not recorded: 0 of 1); no line,
-    # labour or care logged: no referral, transfer or continuity. For the IGO and the organisation.
-    assert rows.count() == 2 * 17
+    # and severe haemorrhage, induction, severe perineal tear, Apgar < 7 and severe maternal morbidity with
+    # nothing counted but their completeness (blood loss, onset of labour, perineum, Apgar, LEMMoN criteria
+    # not recorded: 0 of 1); no line, labour or care logged: no referral, transfer or continuity. For the
+    # IGO and the organisation.
+    assert rows.count() == 2 * 18
     pph = rows.get(indicator="severe_pph", organisation=None)
     assert (pph.denominator, pph.records, pph.population) == (0, 0, 1)
     assert rows.get(indicator="place_home", organisation=None).numerator_episodes == [ep.pk]

@@ -73,8 +73,9 @@ def delivered(care: Care) -> Episode:
                                        perineum="second"),
         )  # fmt: skip
         services.episode_set_outcomes(
-            episode=episode, actor=midwife, blood_loss_ml=350, kraamzorg_indicated_hours=None
-        )
+            episode=episode, actor=midwife, blood_loss_ml=350, kraamzorg_indicated_hours=None,
+            severe_morbidity=["none"],  # none of the LEMMoN criteria: exported as seven "false"
+        )  # fmt: skip
         log("POST_VISIT", local(2026, 11, 10, 12))
     episode.refresh_from_db()
     return episode
@@ -147,5 +148,5 @@ def outcome_summary(episode: Episode) -> tuple[Any, ...]:
     e = Episode.unscoped.get(pk=episode.pk)
     return (
         e.labour_started_at, e.placenta_at, e.placenta_plus_2h_at, e.presentation, e.labour_onset,
-        e.previous_caesareans, e.perineum, e.blood_loss_ml, e.breastfeeding_at_kraamzorg_end,
+        e.previous_caesareans, e.perineum, e.blood_loss_ml, e.breastfeeding_at_kraamzorg_end, e.severe_morbidity,
     )  # fmt: skip

@@ -687,7 +687,11 @@ EXPECTED: dict[str, dict[dt.date, dict[str, Row]]] = {
     # Fields these episodes leave unrecorded: their population is counted (completeness 0), nothing else;
     # tests/quality/test_kernset_indicators.py computes these on records that have them. Breastfeeding:
     # women whose kraamzorg ended in the month (not E5: postnatal end only) with a child alive then.
-    **_unrecorded(("induction", "severe_perineal_tear", "low_apgar"), mar="* P S H", apr="* P S"),
+    **_unrecorded(
+        ("induction", "severe_perineal_tear", "low_apgar", "severe_maternal_morbidity"),
+        mar="* P S H",
+        apr="* P S",
+    ),
     **_unrecorded(("breastfeeding_exclusive", "breastfeeding_any"), mar="* P S", apr="* S H"),
     # No PREM answers imported in this scenario: no values (tests/quality/test_prem.py).
     "prem_score": {},
