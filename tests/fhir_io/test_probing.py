@@ -150,7 +150,7 @@ def test_past_the_limit_the_key_is_blocked_and_nothing_is_stored(
     assert answer["Content-Type"].startswith("application/fhir+json")
     (issue,) = answer.json()["issue"]
     assert (issue["code"], issue["expression"]) == ("forbidden", ["Bundle"])
-    assert "blocked" in issue["diagnostics"]
+    assert "geblokkeerd" in issue["diagnostics"]  # in Dutch, as the API answers by default
     key = key_of(care)
     assert key.blocked_at is not None
     assert len(misses()) == 4
@@ -208,6 +208,7 @@ def test_the_administrator_sees_the_misses_and_unblocks_the_key(
     assert f'data-testid="blocked-{key.pk}"' in html
     assert f'data-testid="misses-now-{key.pk}">3 / 2<' in html and html.count('data-testid="miss"') == 3
     assert UNKNOWN[0] not in html
+    assert "Onbekende BSN's" in html and "geblokkeerd sinds" in html  # in Dutch, the interface's language
     # Only an administrator; a GET does not reset.
     assert (
         client_for(care.user(Role.MIDWIFE)).post(care.url(f"fhir/misses/{key.pk}/reset/")).status_code == 403
@@ -299,3 +300,40 @@ def test_ndjson_records_its_misses_and_past_the_limit_blocks(
     assert key_of(care).blocked_at is not None
     assert stored(care)[:2] == (0, 0)
     assert len(misses()) == limit + 1
+
+
+@pytest.mark.django_db
+def test_misses_cost_the_same_queries_for_three_or_three_hundred(
+    care: Care, sender: Sender, settings
+) -> None:
+    """Counted once per import, written in one INSERT: the queries do not grow with the misses."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.FHIR_IMPORT_MISS_LIMIT = 1000
+    many = [f"8{n:08d}" for n in range(303)]
+    sender.post(probe(many[0]))  # the key's first use of the minute is noted (last_used_at)
+    with CaptureQueriesContext(connection) as few_queries:
+        assert sender.post(probe(*many[1:4])).status_code == 422
+    with CaptureQueriesContext(connection) as many_queries:
+        assert sender.post(probe(*many[4:])).status_code == 422
+    assert len(many_queries) == len(few_queries)
+    assert len(misses()) == 303
+
+
+@pytest.mark.django_db
+def test_the_page_reads_the_same_for_one_key_or_five(care: Care, sender: Sender, client_for) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    web = client_for(care.user(Role.IGO_ADMIN))
+    sender.post(probe(UNKNOWN[0]))
+    web.get(care.url("fhir/misses/"))  # the session and the access cache warmed
+    with CaptureQueriesContext(connection) as one:
+        web.get(care.url("fhir/misses/"))
+    for n in range(4):
+        sender_for(care).post(probe(UNKNOWN[n + 1]))
+    with CaptureQueriesContext(connection) as five:
+        html = web.get(care.url("fhir/misses/")).content.decode()
+    assert html.count('data-testid="miss-key-') == 5
+    assert len(five) == len(one)
