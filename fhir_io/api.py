@@ -73,19 +73,23 @@ class FhirImportView(_ImportView):
             200: OpenApiTypes.OBJECT,
             400: OpenApiTypes.OBJECT,
             202: OpenApiTypes.OBJECT,
+            403: OpenApiTypes.OBJECT,
             413: OpenApiTypes.OBJECT,
             422: OpenApiTypes.OBJECT,
         },
         description="A FHIR R4 transaction Bundle of care (docs/fhir.md), as JSON or XML; answers a "
         "transaction-response Bundle, or an OperationOutcome listing every problem (nothing stored). With "
         "`Prefer: respond-async` (or a Bundle over 2 MB) it answers 202 and runs as a job (Content-Location: "
-        "the job's status). A Bundle is at most 10 MB; larger imports are NDJSON (fhir/ndjson/).",
+        "the job's status). A Bundle is at most 10 MB; larger imports are NDJSON (fhir/ndjson/). A key that sent "
+        "too many BSNs unknown to the IGO is blocked (403) until the IGO's administrator resets it.",
     )
     def post(self, request: Request, tenant_slug: str) -> Response:
         key = request.auth
         assert isinstance(key, MemberApiKey)
         if key.tenant.slug != tenant_slug:
             raise Http404  # another IGO's address: as if it did not exist
+        if key.blocked_at is not None:  # probing BSNs (fhir_io.probing): refused before the body is read
+            return _outcome(importing.blocked().issues, importing.BLOCKED)
         asynchronous = "respond-async" in request.headers.get("Prefer", "")
         limit = max_bytes()  # also as a job: larger imports are NDJSON (FhirNdjsonImportView)
         try:
@@ -117,7 +121,7 @@ class FhirImportView(_ImportView):
                 bundle = importing.parse(raw)
                 result = importing.import_bundle(bundle=bundle, key=key)
             except importing.Refused as refused:
-                return _outcome(refused.issues, importing.refused_status(refused.issues))
+                return _outcome(refused.issues, importing.refused_http(refused))
         return Response(importing.response_bundle(bundle, result), status=200, content_type=FHIR_JSON)
 
 
@@ -127,7 +131,12 @@ class FhirNdjsonImportView(_ImportView):
 
     @extend_schema(
         request={ndjson.CONTENT_TYPES[0]: OpenApiTypes.STR},
-        responses={202: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT, 415: OpenApiTypes.OBJECT},
+        responses={
+            202: OpenApiTypes.OBJECT,
+            403: OpenApiTypes.OBJECT,
+            413: OpenApiTypes.OBJECT,
+            415: OpenApiTypes.OBJECT,
+        },
         description="FHIR R4 resources as NDJSON (docs/fhir.md): Patient, Practitioner, EpisodeOfCare, "
         "Encounter, Procedure, Observation, one per line, referring to each other as `<Type>/<id>`; up to "
         "64 MB. Answers 202 with Content-Location: the job's status, which answers what a Bundle's import "
@@ -138,6 +147,8 @@ class FhirNdjsonImportView(_ImportView):
         assert isinstance(key, MemberApiKey)
         if key.tenant.slug != tenant_slug:
             raise Http404
+        if key.blocked_at is not None:
+            return _outcome(importing.blocked("Line").issues, importing.BLOCKED)
         kind = request.content_type.split(";")[0].strip().lower()
         if kind not in ndjson.CONTENT_TYPES:
             text = _("Send NDJSON as %(type)s.") % {"type": ndjson.CONTENT_TYPES[0]}

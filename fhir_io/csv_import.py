@@ -45,7 +45,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from fhir_io import importing
+from fhir_io import importing, probing
 from fhir_io.services import system_account_for
 from igo import csv_upload
 from igo.csv_upload import header_columns
@@ -535,6 +535,11 @@ def care_csv_import(
         care.access_log_many(
             user=actor, clients=list(lookup.clients.values()), action=AccessAction.SEARCH, detail="CSV import"
         )
+    misses = {r.bsn for r in parsed.rows if not r.voided and r.bsn not in lookup.clients}
+    if (
+        misses
+    ):  # no client to log them against: each an audit entry with the BSN's pseudonym (fhir_io.probing)
+        probing.csv_misses_record(tenant=tenant, actor=actor, organisation=organisation, bsns=misses)
     planned: list[importing.Planned] = []
     rows: list[CareRow] = []
     for row in parsed.rows:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from fhir.resources.R4B.bundle import Bundle
 
-from fhir_io import outcomes, profiles, systems
+from fhir_io import outcomes, probing, profiles, systems
 from fhir_io.models import CodeMapping, FhirResourceLink, MemberApiKey
 from pregnancies import services as care
 from pregnancies.models import (
@@ -76,9 +76,18 @@ class Issue:
 
 
 class Refused(Exception):
-    def __init__(self, issues: list[Issue]):
+    def __init__(self, issues: list[Issue], status: int | None = None):
         super().__init__(f"{len(issues)} problem(s)")
         self.issues = issues
+        self.status = status  # the HTTP status when it is not refused_status's (a blocked key: 403)
+
+
+BLOCKED = 403  # a key blocked for probing BSNs (fhir_io.probing): only an administrator lifts it, not time
+
+
+def blocked(expression: str = "Bundle") -> Refused:
+    """The refusal of a key blocked for probing: one issue, nothing about the entries (which BSNs missed)."""
+    return Refused([Issue("forbidden", expression, probing.blocked_text())], status=BLOCKED)
 
 
 def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
@@ -88,6 +97,10 @@ def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
 def refused_status(issues: list[Issue]) -> int:
     """The HTTP status of a refusal: 400 for a body that is no Bundle at all, else 422."""
     return 400 if issues and issues[0].code == "structure" else 422
+
+
+def refused_http(refused: Refused) -> int:
+    return refused.status or refused_status(refused.issues)
 
 
 def care_entries(bundle: Bundle) -> int:
@@ -241,10 +254,21 @@ def _ref(reference: Any) -> str | None:
     return reference.reference if reference is not None else None
 
 
-def import_bundle(*, bundle: Bundle, key: MemberApiKey, progress: Progress | None = None) -> Result:
+def import_bundle(
+    *,
+    bundle: Bundle,
+    key: MemberApiKey,
+    progress: Progress | None = None,
+    source: str = "bundle",
+    job: int | None = None,
+) -> Result:
     """Map and store the Bundle for the key's member, or raise Refused listing every problem. `progress`
-    (the job's) hears how many care entries are stored, after each chunk of STORE_CHUNK."""
-    mapper = _Mapper(bundle, key)
+    (the job's) hears how many care entries are stored, after each chunk of STORE_CHUNK. `source` and `job`
+    are noted with the BSNs that are no client of the IGO (fhir_io.probing); a key blocked for them is
+    refused (403) before anything is read, and so is the import that takes it past the limit."""
+    if key.blocked_at is not None:  # a job accepted before its key was blocked
+        raise blocked()
+    mapper = _Mapper(bundle, key, source=source, job=job)
     planned = mapper.plan()
     if mapper.issues:
         raise Refused(mapper.issues)
@@ -270,7 +294,9 @@ class _Mapper:
     """Reads the Bundle's entries into the IGO's rows, one resource type after the other, noting every
     problem in `issues` (nothing is written here but the access log of the clients found)."""
 
-    def __init__(self, bundle: Bundle, key: MemberApiKey):
+    def __init__(self, bundle: Bundle, key: MemberApiKey, *, source: str = "bundle", job: int | None = None):
+        self.key, self.source, self.job = key, source, job
+        self.misses: set[str] = set()  # BSNs named that are no client of this IGO
         self.member = key.account.organisation
         self.actor = key.account.user
         self.issues: list[Issue] = []
@@ -298,6 +324,12 @@ class _Mapper:
         self.practitioners()
         if self.clients:  # the BSNs looked up are reads of those clients' records (NEN 7513)
             log_read(actor=self.actor, clients=list(self.clients.values()))
+        # The misses, recorded and counted once for the whole import; past the limit the answer says
+        # nothing about the entries (not which BSNs missed, nor anything about the clients found).
+        if self.misses and probing.misses_record(
+            key=self.key, bsns=self.misses, source=self.source, job=self.job
+        ):
+            raise blocked()
         self.episodes_of_care()
         self.types = {t.pk: t for t in EventType.objects.all()}
         self.mappings = {
@@ -364,6 +396,7 @@ class _Mapper:
         for i, bsn_value in found.items():
             client = by_bsn.get(bsn_value)
             if client is None:
+                self.misses.add(bsn_value)
                 self.problem(
                     "not-found",
                     f"Bundle.entry[{i}].resource.identifier",

@@ -103,17 +103,17 @@ def import_job_run(*, job_id: int) -> str:
             bundle = ndjson.parse(raw)
             total = ndjson.care_entries(bundle)
             cache.set(key, {"stage": "mapping", "done": 0, "total": total}, PROGRESS_TTL_S)
-            result = ndjson.import_lines(lines=bundle, key=job.key, progress=progress)
+            result = ndjson.import_lines(lines=bundle, key=job.key, progress=progress, job=job.pk)
         else:
             bundle = importing.parse(raw)
             total = importing.care_entries(bundle)
             cache.set(key, {"stage": "mapping", "done": 0, "total": total}, PROGRESS_TTL_S)
-            result = importing.import_bundle(bundle=bundle, key=job.key, progress=progress)
+            result = importing.import_bundle(bundle=bundle, key=job.key, progress=progress, job=job.pk)
     except importing.Refused as refused:
         _end(
             job,
             ImportJobStatus.REFUSED,
-            http_status=importing.refused_status(refused.issues),
+            http_status=importing.refused_http(refused),
             report=importing.operation_outcome(refused.issues),
             entries=total,
             problems=len(refused.issues),

@@ -44,6 +44,10 @@ class MemberApiKey(TenantOwned):
     expires_at = models.DateTimeField(_("expires at"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    # Probing (fhir_io.probing): set when the key's BSNs unknown to the IGO passed the limit; its imports are
+    # refused until an administrator resets it, which sets `misses_reset_at` (misses before it no longer count).
+    blocked_at = models.DateTimeField(_("blocked since"), null=True, blank=True)
+    misses_reset_at = models.DateTimeField(_("unknown BSNs reset at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member system key")

@@ -162,12 +162,16 @@ def _resource(line: bytes, number: int, issues: list[importing.Issue]) -> Any:
 
 
 def import_lines(
-    *, lines: Lines, key: MemberApiKey, progress: importing.Progress | None = None
+    *, lines: Lines, key: MemberApiKey, progress: importing.Progress | None = None, job: int | None = None
 ) -> importing.Result:
     """Map and store the lines as the Bundle import does; Refused names each problem's line."""
     try:
-        return importing.import_bundle(bundle=cast(Any, lines), key=key, progress=progress)
+        return importing.import_bundle(
+            bundle=cast(Any, lines), key=key, progress=progress, source="ndjson", job=job
+        )
     except importing.Refused as refused:
+        if refused.status == importing.BLOCKED:  # one issue about the key, none about the lines
+            raise importing.blocked("Line") from refused
         raise importing.Refused([lines.at(issue) for issue in refused.issues]) from refused
 
 

@@ -9,6 +9,8 @@ urlpatterns = [
     path("fhir/export/", views.period_export, name="fhir_period_export"),
     path("episodes/<int:pk>/fhir/", views.episode_export, name="fhir_episode_export"),
     path("fhir/jobs/", views.import_jobs, name="fhir_import_jobs"),
+    path("fhir/misses/", views.bsn_misses, name="fhir_bsn_misses"),
+    path("fhir/misses/<int:pk>/reset/", views.bsn_misses_reset, name="fhir_bsn_misses_reset"),
     path("fhir/csv/", views.care_csv_upload, name="fhir_care_csv"),
     path("fhir/csv/template/", views.care_csv_template, name="fhir_care_csv_template"),
 ]

@@ -14,7 +14,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
-from fhir_io import csv_import, export, jobs, selectors, services
+from fhir_io import csv_import, export, jobs, probing, selectors, services
 from fhir_io.api import FHIR_JSON
 from fhir_io.forms import CareCsvForm, CodeMappingForm, EpisodeExportForm, MemberKeyForm, PeriodExportForm
 from igo import rules
@@ -146,6 +146,45 @@ def import_jobs(request: TenantRequest) -> HttpResponse:
     """The latest import jobs of the member systems, with where each one is."""
     rows = [(job, jobs.job_progress(job)) for job in selectors.import_job_list()[:JOBS_SHOWN]]
     return render(request, "fhir_io/jobs.html", {"rows": rows, "shown": JOBS_SHOWN})
+
+
+MISSES_SHOWN = 100
+
+
+@tenant_view(rules.can_manage_members)
+def bsn_misses(request: TenantRequest) -> HttpResponse:
+    """The BSNs sent that are no client of this IGO, per key (counted against the limit, all, the last), the
+    latest of them, and the reset of a key (fhir_io.probing)."""
+    keys = probing.keys_with_misses(request.tenant)
+    return render(
+        request,
+        "fhir_io/misses.html",
+        {
+            "keys": keys,
+            "misses": probing.recent_misses(request.tenant, keys, MISSES_SHOWN),
+            "limit": probing.miss_limit(),
+            "hours": int(probing.miss_window().total_seconds() // 3600),
+            "shown": MISSES_SHOWN,
+        },
+    )
+
+
+@tenant_view(rules.can_manage_members)
+def bsn_misses_reset(request: TenantRequest, pk: int) -> HttpResponse:
+    """POST: unblock the key and count its misses from now on (they stay in the audit log)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    key = get_object_or_404(selectors.member_key_list(), pk=pk)
+    try:
+        probing.member_key_misses_reset(tenant=request.tenant, key=key, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("The unknown BSNs of key %(name)s were reset; it can send again.") % {"name": key.name},
+        )
+    return redirect("fhir_bsn_misses", tenant_slug=request.tenant.slug)
 
 
 # --- the CSV import (fhir_io.csv_import) ------------------------------------------------------------

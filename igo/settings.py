@@ -78,6 +78,10 @@ MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(10 * 1024 * 1024
 # refuses by the declared length and never reads past its own limit (a Bundle's 10 MB, NDJSON's 64 MB).
 FHIR_IMPORT_MAX_BYTES = int(os.environ.get("FHIR_IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
 FHIR_IMPORT_JOB_MAX_BYTES = int(os.environ.get("FHIR_IMPORT_JOB_MAX_BYTES", str(64 * 1024 * 1024)))
+# Probing by BSN (fhir_io.probing): a member key that sends more than FHIR_IMPORT_MISS_LIMIT distinct BSNs
+# unknown to the IGO within FHIR_IMPORT_MISS_WINDOW_HOURS is blocked (403) until an IGO administrator resets it.
+FHIR_IMPORT_MISS_LIMIT = int(os.environ.get("FHIR_IMPORT_MISS_LIMIT", "20"))
+FHIR_IMPORT_MISS_WINDOW_HOURS = int(os.environ.get("FHIR_IMPORT_MISS_WINDOW_HOURS", "24"))
 LARGE_REQUEST_PATHS = [(r"^/api/t/[\w-]+/fhir/(ndjson/)?$", FHIR_IMPORT_JOB_MAX_BYTES)]
 
 MIDDLEWARE = [

@@ -45,6 +45,8 @@ ALLOW = {
     "personal_token_revoke": "the user's own API key",
     # Revoking a member organisation's system key (FHIR import): names the key and its organisation only.
     "fhir_member_key_revoke": "a member system key, never a client",
+    # Resetting a member key's count of unknown BSNs (fhir_io.probing): a POST and a redirect, never a client.
+    "fhir_bsn_misses_reset": "a member system key's count of unknown BSNs, never a client",
     # A FHIR import job's status: a member system key only (a session gets 401); it answers what the
     # synchronous import answers (entry statuses, event ids), never a client's data. The import logs its reads.
     "api_fhir_import_job": "member system key only; an import's answer, never a client",

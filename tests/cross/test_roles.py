@@ -167,6 +167,8 @@ ACCESS = {
     "fhir_member_key_revoke": ("get", ADMIN),
     "fhir_code_mappings": ("get", ADMIN),
     "fhir_import_jobs": ("get", ADMIN),
+    "fhir_bsn_misses": ("get", ADMIN),  # BSNs sent that are no client, per key (fhir_io.probing)
+    "fhir_bsn_misses_reset": ("post", ADMIN),
     "fhir_care_csv": ("get", ADMIN),  # the CSV import, uploaded by the administrator for a member
     "fhir_care_csv_template": ("get", ADMIN),
     "api_fhir_import": ("post", set()),
@@ -301,7 +303,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs.update(code="caesarean", year=2026, month=3)
     if name == "api_fhir_import_job":
         kwargs["pk"] = 1  # the session is refused before any job is looked for
-    if name == "fhir_member_key_revoke":
+    if name in ("fhir_member_key_revoke", "fhir_bsn_misses_reset"):
         kwargs["pk"] = member_key_create(
             tenant=world.tenant,
             actor=world.user(Role.IGO_ADMIN),

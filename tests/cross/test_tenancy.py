@@ -130,6 +130,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "professional_edit": prof.pk,
         "professional_toggle": prof.pk,
         "fhir_member_key_revoke": member_key.pk,  # issue 21
+        "fhir_bsn_misses_reset": member_key.pk,
         "fhir_episode_export": episode.pk,  # issue 21
         "api_fhir_import_job": FhirImportJob.unscoped.create(
             tenant=world.tenant, organisation=org, key=member_key, body=b"{}", body_sha256="-"
@@ -225,6 +226,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"whatif_new_contract", "whatif_detail", "whatif_progress", "whatif_adopt", "whatif_csv"}
     known |= {"whatif_pdf"}  # issue 19
     known |= {"fhir_member_key_revoke", "fhir_episode_export", "api_fhir_import_job"}  # issue 21
+    known |= {"fhir_bsn_misses_reset"}  # probing BSNs
     assert with_pk <= known, "A new tenant URL with an object parameter: add its object to _objects_of()"
     assert len(TENANT_URLS) >= 8
 
