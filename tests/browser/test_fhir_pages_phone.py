@@ -172,12 +172,13 @@ def a_finished_and_a_queued_job(care: Care) -> tuple[FhirImportJob, FhirImportJo
     return done, queued
 
 
-DUTCH_LINKS = ["Systeemsleutels van leden", "Codekoppeling", "FHIR-importtaken", "CSV-import",
+DUTCH_LINKS = ["Systeemsleutels van leden", "Codekoppeling", "FHIR-importtaken", "Onbekende BSN's", "CSV-import",
                "FHIR-export van een periode"]  # fmt: skip
 ENGLISH_LINKS = [
     "Member system keys",
     "Code mapping",
     "FHIR import jobs",
+    "Unknown BSNs",
     "CSV import",
     "FHIR export of a period",
 ]
@@ -221,6 +222,8 @@ def test_the_administrator_exports_and_imports_on_a_phone_and_a_laptop(
     expect(page.get_by_test_id("key-form").get_by_label("Geldig (dagen)")).to_be_visible()
     open_page(page, reverse("fhir_code_mappings", args=[slug]), "Codekoppeling")
     expect(page.get_by_test_id("mapping-form").get_by_label("Codesysteem")).to_be_visible()
+    open_page(page, reverse("fhir_bsn_misses", args=[slug]), "Onbekende BSN's")
+    links_row(page, DUTCH_LINKS, "Onbekende BSN's")
 
     # --- the CSV import: the templates, then a refused file ------------------------------------------
     open_page(page, reverse("fhir_care_csv", args=[slug]), "Zorg importeren uit een CSV-bestand")
