@@ -25,6 +25,7 @@ if not __package__:  # run as `python bench/post_cpu.py`: the project root is no
 import argparse
 import os
 import random
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -84,7 +85,9 @@ def profile_print(request: Callable[[], Any], n: int) -> None:
     for _ in range(n):
         request()
     profiler.disable()
-    profiler.dump_stats("/tmp/post_cpu.prof")  # for a closer look: python -m pstats /tmp/post_cpu.prof
+    dump = os.path.join(tempfile.gettempdir(), "post_cpu.prof")
+    profiler.dump_stats(dump)
+    print(f"Profile written to {dump} (python -m pstats {dump})")
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(25)
     stats.sort_stats("cumulative").print_stats(60)
