@@ -6,6 +6,7 @@ import logging
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -177,7 +178,7 @@ def phase_placement(*, event: CareEvent) -> tuple[int, int | None]:
     tenant and episode, as the ORM's tenant manager would scope it."""
     table = CareEvent._meta.db_table
     scope = "tenant_id = %s AND episode_id = %s AND phase = %s AND status = %s"
-    same = [event.tenant_id, event.episode_id, event.phase, EventStatus.ACTIVE]
+    same: list[Any] = [event.tenant_id, event.episode_id, event.phase, str(EventStatus.ACTIVE)]
     sql = (
         f"SELECT COUNT(*), (SELECT id FROM {table} WHERE {scope} AND "  # noqa: S608 (no user input in names)
         "(occurred_at > %s OR (occurred_at = %s AND id > %s)) ORDER BY occurred_at, id LIMIT 1) "
