@@ -19,7 +19,7 @@ from billing.models import BatchStatus, PartialChoice, SplitMethod
 from billing.selectors import CLAIM_STATUSES, DEADLINE_SOON_DAYS, ClaimFilter, WorkSubject
 from billing.services.batches import batch_period_check
 from billing.services.contracts import partial_rule_key_parse
-from billing.services.payouts import payout_period_check
+from billing.services.payouts import execution_date_check, payout_period_check
 from igo.dates import add_months, month_start
 from igo.models import Insurer
 from pregnancies.models import EndReason, EventType, Phase
@@ -525,7 +525,7 @@ class PayoutPrepareForm(forms.Form):
         label=_("Execution date"),
         required=False,
         widget=DATE,
-        help_text=_("Empty: the next working day."),
+        help_text=_("Empty: the next bank working day."),
     )
 
     def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
@@ -543,9 +543,12 @@ class PayoutPrepareForm(forms.Form):
 
     def clean_execution_date(self) -> dt.date | None:
         day: dt.date | None = self.cleaned_data.get("execution_date")
-        if day is not None and day < self.today:
-            raise forms.ValidationError(_("The execution date lies in the past."), code="past")
-        return day
+        if day is None:
+            return None
+        try:
+            return execution_date_check(day=day, today=self.today)
+        except ValidationError as exc:
+            raise ValidationError(exc.error_dict["execution_date"]) from exc
 
 
 class TenantBankAccountForm(forms.Form):

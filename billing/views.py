@@ -74,7 +74,7 @@ from igo.banking import iban_is_valid, mask_iban
 from igo.dates import month_end
 from igo.exports import csv_bytes, csv_convention, csv_filename
 from igo.http import TenantRequest
-from igo.services import tenant_bank_account_set
+from igo.services import audit_record, tenant_bank_account_set
 from igo.views import add_form_errors, form_page, post_only, tenant_view
 from pregnancies import services as care_services
 from pregnancies.models import AccessAction, Client, Episode, Phase
@@ -1193,12 +1193,31 @@ def payout_discard(request: TenantRequest, pk: int) -> HttpResponse:
 
 @tenant_view(rules.can_view_finance)
 def payout_sepa(request: TenantRequest, pk: int) -> HttpResponse:
-    """The run's SEPA credit-transfer file (pain.001.001.03) as it was made."""
+    """The run's SEPA credit-transfer file (pain.001.001.03) as it was made, once the run is released: the
+    file is what the bank executes, so before a second finance user has checked and released the run (four
+    eyes) nobody can take it, the preparer included. Every download is in the audit trail."""
     run = _payout_run_or_404(pk)
     try:
         stored = selectors.payout_file(run=run, kind=PayoutFileKind.SEPA)
     except PayoutFile.DoesNotExist:
         raise Http404 from None
+    if run.status != PayoutStatus.RELEASED:
+        messages.error(
+            request,
+            _(
+                "The SEPA file can be downloaded once another finance user has released the run (four eyes); "
+                "check the amounts per member below first."
+            ),
+        )
+        return redirect("payout_detail", tenant_slug=request.tenant.slug, pk=run.pk)
+    audit_record(
+        actor=request.user,
+        action="payout.sepa_download",
+        tenant=request.tenant,
+        obj=run,
+        period=f"{run.period:%Y-%m}",
+        sha256=stored.sha256,
+    )
     response = HttpResponse(bytes(stored.content), content_type="application/xml")
     response["Content-Disposition"] = content_disposition_header(
         True, f"SEPA_{request.tenant.agb_code}_{run.period:%Y-%m}_{run.pk}.xml"

@@ -48,7 +48,7 @@ from billing.models import (
     WorkReason,
 )
 from igo.banking import BankAccount, bank_account_check, iban_normalise, mask_iban
-from igo.dates import midnight, month_start, next_month
+from igo.dates import is_bank_working_day, midnight, month_start, next_bank_working_day, next_month
 from igo.models import Tenant, User
 from igo.services import audit_record
 from providers.models import MemberOrganisation
@@ -62,10 +62,35 @@ def month_label(period: dt.date) -> str:
 
 
 def next_working_day(day: dt.date) -> dt.date:
-    """The first weekday after `day` (the default execution date: a bank executes on working days)."""
-    day += dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
+    """The first bank working day after `day` (the default execution date): no weekend day and no TARGET
+    closing day (igo.dates.is_bank_working_day), so a run prepared on 24 December executes on the 28th."""
+    return next_bank_working_day(day)
+
+
+def execution_date_check(*, day: dt.date, today: dt.date) -> dt.date:
+    """A requested execution date: not in the past, and a bank working day (a SEPA credit transfer is
+    executed on TARGET working days only; a bank would move it, and the members' statements would name a
+    day nobody is paid on). Refused with a ValidationError on `execution_date`."""
+    if day < today:
+        raise ValidationError(
+            {"execution_date": ValidationError(_("The execution date lies in the past."), code="past")}
+        )
+    if not is_bank_working_day(day):
+        raise ValidationError(
+            {
+                "execution_date": ValidationError(
+                    _(
+                        "%(day)s is not a bank working day (a weekend or a TARGET holiday); "
+                        "the next one is %(next)s."
+                    )
+                    % {
+                        "day": formats.date_format(day, "l j F Y"),
+                        "next": formats.date_format(next_bank_working_day(day), "l j F Y"),
+                    },
+                    code="not_working_day",
+                )
+            }
+        )
     return day
 
 
@@ -216,11 +241,7 @@ def payout_run_prepare(
     valid IGO account, or when no member has anything to be paid. Call inside tenant_scope."""
     today = today or timezone.localdate()
     period = payout_period_check(period=period, today=today)
-    execution_date = execution_date or next_working_day(today)
-    if execution_date < today:
-        raise ValidationError(
-            {"execution_date": _("The execution date lies in the past.")}, code="execution_date"
-        )
+    execution_date = execution_date_check(day=execution_date or next_working_day(today), today=today)
     until = midnight(next_month(period))
 
     def step(done: int) -> None:

@@ -92,6 +92,21 @@ def test_a_month_not_over_is_a_field_error(pw, client_for):
     assert not PayoutRun.unscoped.exists()
 
 
+def test_the_execution_date_is_a_bank_working_day(pw, client_for):
+    with travel(at(2026, 12, 24, 10)):
+        client = client_for(pw.finance)  # signed in on the day (the session's idle timeout runs from now)
+        typed = client.post(url(pw, "prepare/"), {"month": "2026-11", "execution_date": "2026-12-25"})
+        assert typed.status_code == 400
+        assert typed.context["prepare_form"].errors["execution_date"] == [
+            "vrijdag 25 december 2026 is geen bankwerkdag (een weekend of een TARGET-feestdag); "
+            "de eerstvolgende is maandag 28 december 2026."
+        ]
+        assert not PayoutRun.unscoped.exists()
+    # Left empty on Christmas Eve: the next bank working day, not Christmas Day.
+    run = prepare(pw, NOV, at(2026, 12, 24, 10))
+    assert run.execution_date == dt.date(2026, 12, 28)
+
+
 def test_the_preparer_cannot_release_and_a_second_finance_user_can(pw, client_for):
     run = prepare(pw, NOV, at(2026, 12, 3))
     a, b = client_for(pw.finance), client_for(pw.finance_b)
@@ -111,13 +126,34 @@ def test_the_preparer_cannot_release_and_a_second_finance_user_can(pw, client_fo
     assert 'data-status="released"' in page and 'data-testid="payout-actions"' not in page
 
 
-def test_downloads_sepa_file_and_payout_statements(pw, client_for, tmp_path):
+def test_the_sepa_file_is_for_the_bank_only_after_release_and_every_download_is_audited(pw, client_for):
+    run = prepare(pw, NOV, at(2026, 12, 3))
+    preparer, releaser = client_for(pw.finance), client_for(pw.finance_b)
+    page = preparer.get(url(pw, f"{run.pk}/")).content.decode()
+    assert 'data-testid="sepa-after-release"' in page and 'data-testid="download-sepa"' not in page
+    for client in (preparer, releaser):  # four eyes: not even the second finance user takes it before release
+        refused = client.get(url(pw, f"{run.pk}/sepa/"), follow=True)
+        assert refused.redirect_chain == [(url(pw, f"{run.pk}/"), 302)]
+        assert "application/xml" not in refused["Content-Type"]
+        assert "vrijgegeven" in refused.content.decode()  # the message says why, in Dutch
+    assert not AuditEntry.objects.filter(action="payout.sepa_download").exists()
+
+    assert releaser.post(url(pw, f"{run.pk}/release/")).status_code == 302
+    page = preparer.get(url(pw, f"{run.pk}/")).content.decode()
+    assert 'data-testid="download-sepa"' in page
+    sepa = preparer.get(url(pw, f"{run.pk}/sepa/"))
+    assert sepa["Content-Type"] == "application/xml"
+    stored = PayoutFile.unscoped.get(run=run)
+    assert sepa.content == bytes(stored.content)
+    assert f"SEPA_{pw.tenant.agb_code}_2026-11_{run.pk}.xml" in sepa["Content-Disposition"]
+    (entry,) = AuditEntry.objects.filter(action="payout.sepa_download")
+    assert (entry.actor, entry.tenant, entry.object_id) == (pw.finance, pw.tenant, str(run.pk))
+    assert entry.details == {"period": "2026-11", "sha256": stored.sha256}
+
+
+def test_downloads_payout_statements(pw, client_for, tmp_path):
     run = prepare(pw, NOV, at(2026, 12, 3))
     client = client_for(pw.finance)
-    sepa = client.get(url(pw, f"{run.pk}/sepa/"))
-    assert sepa["Content-Type"] == "application/xml"
-    assert sepa.content == bytes(PayoutFile.unscoped.get(run=run).content)
-    assert f"SEPA_{pw.tenant.agb_code}_2026-11_{run.pk}.xml" in sepa["Content-Disposition"]
 
     practice = Payout.unscoped.get(run=run, organisation=pw.practice)
     response = client.get(url(pw, f"{run.pk}/statements/{practice.pk}/csv/"))
