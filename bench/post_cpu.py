@@ -48,7 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=120_000, help="care events to generate (120000)")
     parser.add_argument("--seed", type=int, default=20261123, help="random seed for data and choices")
     parser.add_argument(
-        "--profile", type=int, default=0, metavar="N", help="after the batches, profile N POSTs and print the top"
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the batches, profile N POSTs and print the top",
     )
     return parser.parse_args(argv)
 
