@@ -283,7 +283,8 @@ def reference_import(
         parsed = reference_file_parse(content)
     except ReferenceImportError as exc:
         _refuse(actor, filename, errors + exc.errors)
-    table, by_week = _whole(parsed)
+    # Gaps and a missing sex only once every row is right (a refused row would show as a gap).
+    table, by_week = _whole(parsed) if not parsed.errors else ({}, False)
     if errors or parsed.errors:
         _refuse(actor, filename, errors + parsed.errors)
     return _store(
