@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -49,7 +50,7 @@ def birth_weight_reference(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                reference = birth_weight.reference_import(
+                loaded = birth_weight.reference_import(
                     actor=request.user,  # type: ignore[arg-type]  # signed in: login_required
                     content=upload.read(birth_weight.MAX_BYTES + 1),
                     source=form.cleaned_data["source"],
@@ -59,11 +60,11 @@ def birth_weight_reference(request: HttpRequest) -> HttpResponse:
             except birth_weight.ReferenceImportError as exc:
                 errors = list(exc.errors)
             else:
-                tasks.quality_nightly.delay_on_commit()  # every IGO's SGA of the last two years, now
+                transaction.on_commit(tasks.quality_nightly.delay)  # every IGO's last two years, now
                 messages.success(
                     request,
                     _("%(reference)s is loaded and in force; the indicators are being recomputed.")
-                    % {"reference": reference},
+                    % {"reference": loaded},
                 )
                 return redirect("birth_weight_reference")
     reference = birth_weight.reference_in_force()
@@ -94,6 +95,6 @@ def birth_weight_reference(request: HttpRequest) -> HttpResponse:
 def birth_weight_withdraw(request: HttpRequest) -> HttpResponse:
     _operator(request)
     if birth_weight.reference_withdraw(actor=request.user):  # type: ignore[arg-type]
-        tasks.quality_nightly.delay_on_commit()
+        transaction.on_commit(tasks.quality_nightly.delay)
         messages.success(request, _("The birth-weight reference is withdrawn; SGA is no longer computed."))
     return redirect("birth_weight_reference")
