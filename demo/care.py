@@ -156,7 +156,13 @@ def seed_clients(
                     actor=midwife,
                     labour_started_at=labour,
                     children=[
-                        Child(born_at=labour + timedelta(hours=4), weight_grams=3450, apgar_1=9, apgar_5=10)
+                        Child(
+                            born_at=labour + timedelta(hours=4),
+                            sex="female",
+                            weight_grams=3450,
+                            apgar_1=9,
+                            apgar_5=10,
+                        )
                     ],
                     placenta_at=labour + timedelta(hours=5),
                     place="home",
@@ -255,6 +261,7 @@ def seed_history(
                     Child(
                         born_at=labour + timedelta(hours=4),
                         mode="caesarean" if caesarean else "spontaneous",
+                        sex="male" if i % 2 else "female",  # the Kernset field SGA needs (issue 20)
                         weight_grams=2380 if i == 3 else 3200 + 90 * i,  # one low birth weight
                         apgar_1=apgar_1,
                         apgar_5=apgar_5,

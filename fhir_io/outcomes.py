@@ -36,6 +36,7 @@ from pregnancies.models import (
     BirthOutcome,
     BirthPlace,
     Breastfeeding,
+    ChildSex,
     Episode,
     LabourOnset,
     LemmonCriterion,
@@ -65,6 +66,7 @@ CODED: dict[str, list[str]] = {
     "breastfeeding": list(Breastfeeding.values),
     "outcome": list(BirthOutcome.values),
     "mode": list(BirthMode.values),
+    "sex": list(ChildSex.values),
 }
 MOMENTS = frozenset({"labour-start", "placenta"})
 INTEGERS = frozenset({"previous-caesareans", "child-number", "apgar-1", "apgar-5"})
@@ -77,7 +79,7 @@ DELIVERY_ELEMENTS = frozenset(
      "perineum", "blood-loss", "breastfeeding", *LEMMON}
 )  # fmt: skip
 CHILD_ELEMENTS = frozenset(
-    {"child-number", "outcome", "mode", "birth-weight", "apgar-1", "apgar-5", "gestational-age", "nicu",
+    {"child-number", "outcome", "mode", "sex", "birth-weight", "apgar-1", "apgar-5", "gestational-age", "nicu",
      "neonatal-death"}
 )  # fmt: skip
 # Standard codes beside the platform's own, where one fits without doubt.
@@ -147,6 +149,7 @@ def child_components(birth: Birth, *, gestational_days: int) -> list[dict[str, A
         "child-number": birth.child_number,
         "outcome": birth.outcome,
         "mode": birth.mode,
+        "sex": birth.sex,
         "birth-weight": birth.weight_grams,
         "apgar-1": birth.apgar_1,
         "apgar-5": birth.apgar_5,
@@ -432,6 +435,7 @@ def _delivery(mapper: _Mapper, i: int, resource: Any, at: str) -> PlannedDeliver
                     born_at=born,
                     outcome=values.get("outcome", ""),
                     mode=values.get("mode", ""),
+                    sex=values.get("sex", ""),
                     weight_grams=values.get("birth-weight"),
                     apgar_1=values.get("apgar-1"),
                     apgar_5=values.get("apgar-5"),
@@ -469,7 +473,10 @@ def _delivery(mapper: _Mapper, i: int, resource: Any, at: str) -> PlannedDeliver
     plan.content_hash = hashlib.sha256(
         json.dumps(
             [episode.pk, professional.pk, plan.labour_started_at, plan.placenta_at, place, plan.line,
-             plan.clinical.__dict__, [c.__dict__ for c in plan.children], sorted(plan.after_birth.items()),
+             plan.clinical.__dict__,
+             # A child's sex only when sent, so that a delivery sent before the field existed keeps its hash.
+             [{k: v for k, v in c.__dict__.items() if k != "sex" or v} for c in plan.children],
+             sorted(plan.after_birth.items()),
              plan.blood_loss_ml, plan.breastfeeding,
              # Only when sent, so that a delivery sent before the criteria existed keeps its hash.
              *([plan.severe_morbidity] if plan.severe_morbidity is not None else [])],

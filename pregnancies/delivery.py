@@ -26,6 +26,7 @@ from pregnancies.models import (
     BirthOutcome,
     BirthPlace,
     CareEvent,
+    ChildSex,
     Episode,
     EpisodeStatus,
     EventStatus,
@@ -61,6 +62,7 @@ class Child:
     born_at: datetime | None
     outcome: str = BirthOutcome.LIVE
     mode: str = BirthMode.SPONTANEOUS
+    sex: str = ""  # ChildSex; empty: not recorded
     weight_grams: int | None = None
     apgar_1: int | None = None
     apgar_5: int | None = None
@@ -131,6 +133,7 @@ def _snapshot(episode: Episode, births: Sequence[Birth], event: CareEvent | None
                 "born_at": iso(b.born_at),
                 "outcome": b.outcome,
                 "mode": b.mode,
+                "sex": b.sex,
                 "weight_grams": b.weight_grams,
                 "apgar_1": b.apgar_1,
                 "apgar_5": b.apgar_5,
@@ -195,6 +198,8 @@ def _validate(
             err(child_field("outcome", number), _("Choose the outcome."))
         if child.mode not in BirthMode.values:
             err(child_field("mode", number), _("Choose the mode of birth."))
+        if child.sex and child.sex not in ChildSex.values:
+            err(child_field("sex", number), _("Choose the child's sex: girl, boy or undetermined."))
         if child.weight_grams is not None and not 200 <= child.weight_grams <= 7000:
             err(child_field("weight_grams", number), _("Enter a birth weight between 200 and 7,000 g."))
         for name in APGAR_FIELDS:
@@ -243,6 +248,7 @@ def _children_births(episode: Episode, children: Sequence[Child], place: str) ->
             outcome=child.outcome,
             place=place,
             mode=child.mode,
+            sex=child.sex,
             weight_grams=child.weight_grams,
             apgar_1=child.apgar_1,
             apgar_5=child.apgar_5,
@@ -549,7 +555,7 @@ def delivery_correct(
             new.save()
             births.append(new)
             continue
-        for field in ("born_at", "outcome", "place", "mode", "weight_grams", *APGAR_FIELDS):
+        for field in ("born_at", "outcome", "place", "mode", "sex", "weight_grams", *APGAR_FIELDS):
             setattr(old, field, getattr(new, field))
         if old.outcome != BirthOutcome.LIVE:
             old.nicu_admission, old.neonatal_death_on = False, None

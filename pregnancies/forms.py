@@ -20,6 +20,7 @@ from pregnancies.models import (
     BirthOutcome,
     BirthPlace,
     Breastfeeding,
+    ChildSex,
     DatingMethod,
     EndReason,
     EventType,
@@ -437,7 +438,7 @@ class DeliveryForm(forms.Form):
 
     CHILDREN = MAX_CHILDREN
     OPEN_SLOTS = 2
-    CHILD_FIELDS = ("born_at", "outcome", "mode", "weight_grams", "apgar_1", "apgar_5")
+    CHILD_FIELDS = ("born_at", "outcome", "mode", "sex", "weight_grams", "apgar_1", "apgar_5")
 
     def __init__(self, *args: Any, correcting: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -461,6 +462,9 @@ class DeliveryForm(forms.Form):
                 choices=BirthMode.choices,
                 required=first,
                 initial=BirthMode.SPONTANEOUS,
+            )
+            self.fields[f"sex_{n}"] = forms.ChoiceField(
+                label=_("Sex"), choices=[("", _("Not recorded")), *ChildSex.choices], required=False
             )
             self.fields[f"weight_grams_{n}"] = forms.IntegerField(
                 label=_("Birth weight (g)"), required=False, widget=number_input(200, 7000)
@@ -519,7 +523,9 @@ class DeliveryForm(forms.Form):
                         f"born_at_{n - 1}",
                         _("Fill in child %(before)s before child %(n)s.") % {"before": n - 1, "n": n},
                     )
-            elif any(data.get(f"{name}_{n}") is not None for name in ("weight_grams", "apgar_1", "apgar_5")):
+            elif data.get(f"sex_{n}") or any(
+                data.get(f"{name}_{n}") is not None for name in ("weight_grams", "apgar_1", "apgar_5")
+            ):
                 self.add_error(
                     f"born_at_{n}",
                     _("Give the time of birth of child %(n)s, or leave its fields empty.") % {"n": n},
@@ -533,6 +539,7 @@ class DeliveryForm(forms.Form):
                 born_at=data[f"born_at_{n}"],
                 outcome=data.get(f"outcome_{n}") or BirthOutcome.LIVE,
                 mode=data.get(f"mode_{n}") or BirthMode.SPONTANEOUS,
+                sex=data.get(f"sex_{n}") or "",
                 weight_grams=data.get(f"weight_grams_{n}"),
                 apgar_1=data.get(f"apgar_1_{n}"),
                 apgar_5=data.get(f"apgar_5_{n}"),

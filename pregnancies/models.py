@@ -346,6 +346,14 @@ class BirthOutcome(models.TextChoices):
     STILLBORN = "stillborn", _("Stillborn")
 
 
+class ChildSex(models.TextChoices):
+    """The child's sex as the Kernset Geboortezorg and Perined record it; empty on the record: not recorded."""
+
+    FEMALE = "female", _("Girl")
+    MALE = "male", _("Boy")
+    UNDETERMINED = "undetermined", _("Undetermined")
+
+
 class BirthPlace(models.TextChoices):
     HOME = "home", _("Home")
     BIRTH_CENTRE = "birth_centre", _("Birth centre")
@@ -370,6 +378,9 @@ class Birth(TenantOwned):
     )
     place = models.CharField(_("place of birth"), max_length=16, choices=BirthPlace.choices)
     mode = models.CharField(_("mode of birth"), max_length=16, choices=BirthMode.choices)
+    sex = models.CharField(
+        _("sex"), max_length=16, choices=ChildSex.choices, blank=True, help_text=_("Empty: not recorded.")
+    )
     weight_grams = models.PositiveIntegerField(
         _("birth weight (g)"),
         null=True,

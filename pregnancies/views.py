@@ -85,6 +85,7 @@ def _delivery_form(episode: Episode, births: list[Birth], data: Any = None) -> D
                 f"born_at_{n}": b.born_at,
                 f"outcome_{n}": b.outcome,
                 f"mode_{n}": b.mode,
+                f"sex_{n}": b.sex,
                 f"weight_grams_{n}": b.weight_grams,
                 f"apgar_1_{n}": b.apgar_1,
                 f"apgar_5_{n}": b.apgar_5,

@@ -74,7 +74,7 @@ def data_quality(*, year: int) -> DataQuality:
     }
     # Fields that apply only to some: the perineum to women with a vaginal birth, the Apgar to live-born
     # children, breastfeeding to women whose kraamzorg has ended (as the indicators count them).
-    vaginal = perineum = children = live = apgar = weight = kraamzorg_ended = breastfeeding = 0
+    vaginal = perineum = children = live = apgar = weight = sex = kraamzorg_ended = breastfeeding = 0
     for episode in episodes:
         births = list(episode.births.all())
         robson = robson_of(episode, births)
@@ -95,6 +95,7 @@ def data_quality(*, year: int) -> DataQuality:
         live += len(born_alive)
         apgar += sum(1 for b in born_alive if b.apgar_1 is not None and b.apgar_5 is not None)
         weight += sum(1 for b in births if b.weight_grams is not None)
+        sex += sum(1 for b in births if b.sex)
         findings = check(episode, births, list(episode.line_transfers.all()))
         if findings:
             born_on = timezone.localdate(births[0].born_at)
@@ -111,5 +112,6 @@ def data_quality(*, year: int) -> DataQuality:
         Completeness(_("Robson group derivable"), counts["robson"], women),
         Completeness(_("Apgar at 1 and 5 minutes (live-born children)"), apgar, live),
         Completeness(_("Birth weight (children)"), weight, children),
+        Completeness(_("Sex (children)"), sex, children),
     ]
     return DataQuality(rows=rows, episodes=women, completeness=completeness)

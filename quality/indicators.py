@@ -42,8 +42,9 @@ from pregnancies.models import (
     Unit,
 )
 from pregnancies.plausibility import robson_of
+from quality.birth_weight import Table, table_in_force
 from quality.intervals import MET, NOT_MET, UNDECIDABLE, clopper_pearson, decide
-from quality.models import ExperienceResponse, PremResponse
+from quality.models import ExperienceResponse, PremResponse, ReferenceSex
 
 __all__ = ["MET", "NOT_MET", "UNDECIDABLE"]  # the verdicts of target_decision, for billing's settlement
 
@@ -160,6 +161,13 @@ INDICATORS: tuple[Indicator, ...] = (
         source=_KERNSET, missing_text=_("Apgar at 5 minutes"),
     ),
     Indicator(
+        "sga", _("Small for gestational age (< p10)"), "percent", "lower",
+        _("live-born singletons weighing less than the 10th percentile for their sex and gestational age"),
+        _("live-born singletons from 22+0 weeks with sex, weight and an age in the reference"), basis="child",
+        source=_("the birth-weight reference loaded by the platform operator (the Dutch standard: Perined, Hoftiezer et al. 2019, by sex and gestational age); births from 22+0 weeks as Perined"),
+        missing_text=_("sex, birth weight or a gestational age in the reference"),
+    ),
+    Indicator(
         "nicu", _("NICU admission"), "percent", "lower", _("live-born children admitted to a NICU"),
         _("live-born children from 22+0 weeks"), basis="child", source=_PERINED, version=2,
     ),
@@ -242,14 +250,15 @@ INDICATORS: tuple[Indicator, ...] = (
         source=_("the IGO platform's own questionnaire, an extra beside the PREM Geboortezorg"),
     ),
 )  # fmt: skip
-# Kernset indicators the platform cannot compute, and why: listed as unavailable, never estimated.
-UNAVAILABLE: tuple[tuple[str, Any, Any], ...] = (
-    (
-        "sga",
-        _("Small for gestational age (< p10)"),
-        _("not computed: the birth-weight reference curves (Perined/Hoftiezer) are not in the platform"),
+# Kernset indicators the platform cannot compute at all, and why: listed as unavailable, never estimated.
+UNAVAILABLE: tuple[tuple[str, Any, Any], ...] = ()
+# Indicators computed only once the platform operator has loaded the reference they need (the platform
+# ships no percentiles): code -> why it is not computed without it.
+NEEDS_REFERENCE: dict[str, Any] = {
+    "sga": _(
+        "not computed: no birth-weight reference loaded (the platform operator loads the one it is entitled to)"
     ),
-)
+}
 BY_CODE = {i.code: i for i in INDICATORS}
 INDICATOR_CHOICES = [(i.code, i.name) for i in INDICATORS]
 # Perinatal mortality: code -> (from gestational days, died before day).
@@ -259,6 +268,12 @@ PERINATAL_VARIANTS = {
     "perinatal_mortality_24w": (CBS_FROM_DAYS, EARLY_NEONATAL_DAYS),
     "perinatal_mortality_24w_28d": (CBS_FROM_DAYS, NEONATAL_DAYS),
 }
+
+
+def unavailable(*, reference_loaded: bool) -> list[tuple[str, Any, Any]]:
+    """What the dashboard lists as not computed: (code, name, why)."""
+    waiting = [] if reference_loaded else [(c, BY_CODE[c].name, why) for c, why in NEEDS_REFERENCE.items()]
+    return [*UNAVAILABLE, *waiting]
 
 
 def interval(
@@ -468,12 +483,15 @@ def compute(*, start: date, end: date) -> dict[Key, Tally]:
     for b in Birth.objects.filter(episode_id__in=kz_episode_ids):
         kz_births[b.episode_id].append(b)
 
+    reference = table_in_force()  # empty: SGA not computed (no tallies at all)
     for episode_id, births in births_by_episode.items():
         _deliveries(
             comp, episodes[episode_id], births, transfers[episode_id], professionals, org_of[episode_id]
         )
         for b in births:
             _child(comp, episodes[episode_id], b, org_of[episode_id])
+            if reference and len(births) == 1:
+                _sga(comp, episodes[episode_id], b, org_of[episode_id], reference)
     for episode_id in kz_episode_ids:
         e = episodes[episode_id]
         if kz_births[episode_id] and all(
@@ -663,6 +681,21 @@ def _child(comp: Computation, e: Episode, b: Birth, org: int | None) -> None:
         if ga >= from_days:
             died = lived_days is not None and lived_days < within_days
             comp.add(code, day, org, e.pk, b.outcome == BirthOutcome.STILLBORN or died)
+
+
+def _sga(comp: Computation, e: Episode, b: Birth, org: int | None, reference: Table) -> None:
+    """Small for gestational age: a live-born singleton from 22+0 weeks weighing less than the reference's
+    10th percentile for her sex and gestational age at birth. Sex undetermined or not recorded, weight not
+    recorded, or an age outside the table: counted against completeness."""
+    ga = gestational_days(e, b.born_at)
+    if ga < PERINATAL_FROM_DAYS or b.outcome != BirthOutcome.LIVE:
+        return
+    day = _local(b.born_at)
+    p10 = reference.lookup(b.sex, ga) if b.sex in ReferenceSex.values else None
+    if p10 is None or b.weight_grams is None:
+        comp.missing("sga", day, org)
+    else:
+        comp.add("sga", day, org, e.pk, b.weight_grams < p10)
 
 
 def months_between(start: date, end: date) -> Iterable[date]:

@@ -151,3 +151,53 @@ class QualityState(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class ReferenceSex(models.TextChoices):
+    """The sexes a birth-weight standard is given for (pregnancies.ChildSex without "undetermined")."""
+
+    FEMALE = "female", _("Girl")
+    MALE = "male", _("Boy")
+
+
+class BirthWeightReference(models.Model):
+    """A birth-weight standard by sex and gestational age (the Dutch one: Perined / Hoftiezer et al. 2019),
+    loaded by the platform operator from the file its owner provides. Platform-wide, not per IGO: a national
+    standard is the same for every IGO, and the operator answers for its licence. The newest one is in
+    force; none loaded: small for gestational age is not computed. The platform ships no numbers."""
+
+    source = models.CharField(_("source"), max_length=200)
+    version = models.CharField(_("version"), max_length=60)
+    # A weekly table gives one row per completed week (gestational_days a multiple of 7), each applying to
+    # the days of that week; a daily table one row per day.
+    by_week = models.BooleanField(_("by completed week"), default=False)
+    filename = models.CharField(max_length=200, blank=True)
+    loaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    loaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("birth-weight reference")
+        ordering = ["-loaded_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.version}"
+
+
+class BirthWeightP10(models.Model):
+    """The 10th percentile of birth weight of a reference, for one sex and gestational age."""
+
+    reference = models.ForeignKey(BirthWeightReference, on_delete=models.CASCADE, related_name="rows")
+    sex = models.CharField(_("sex"), max_length=8, choices=ReferenceSex.choices)
+    gestational_days = models.PositiveSmallIntegerField(_("gestational age (days)"))
+    p10_grams = models.PositiveIntegerField(_("10th percentile (g)"))
+
+    class Meta:
+        ordering = ["reference", "sex", "gestational_days"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference", "sex", "gestational_days"], name="birth_weight_p10_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sex} {self.gestational_days} d: {self.p10_grams} g"

@@ -24,6 +24,7 @@ from quality.indicators import (
     BY_CODE,
     INDICATORS,
     MET,
+    NEEDS_REFERENCE,
     NOT_MET,
     PARITY_GROUPS,
     ROBSON_GROUPS,
@@ -34,7 +35,7 @@ from quality.indicators import (
 )
 from quality.indicators import interval as indicator_interval
 from quality.indicators import target_decision as indicator_target_decision
-from quality.models import IndicatorValue, QualityState
+from quality.models import BirthWeightReference, IndicatorValue, QualityState
 
 PARTS = ("numerator", "denominator")
 _DELIVERY_OR_CHILD = {
@@ -317,14 +318,26 @@ def rolling_window(year: int, today: date) -> tuple[date, date] | None:
     return start, end
 
 
+def reference_loaded() -> bool:
+    """Whether the platform operator has loaded a birth-weight reference (small for gestational age)."""
+    return BirthWeightReference.objects.exists()
+
+
+def waiting_for_reference() -> set[str]:
+    """The indicators not computed because the reference they need is not loaded."""
+    return set() if reference_loaded() else set(NEEDS_REFERENCE)
+
+
 def quality_year(
     *, year: int, codes: list[str] | None = None, today: date | None = None
 ) -> list[IndicatorYear]:
     """Every indicator (or those named) for the whole IGO in a year: monthly values, the year so far, the
-    rolling 12 months, the year by parity, and the insurers' targets. Three queries, whatever the number
+    rolling 12 months, the year by parity, and the insurers' targets. Four queries, whatever the number
     of indicators."""
     today = today or timezone.localdate()
-    indicators = [i for i in INDICATORS if codes is None or i.code in codes]
+    # All of them, but not one that waits for a reference no one has loaded (listed as not computed).
+    hidden = waiting_for_reference() if codes is None else set()
+    indicators = [i for i in INDICATORS if (codes is None or i.code in codes) and i.code not in hidden]
     wanted = [i.code for i in indicators]
     window = rolling_window(year, today)
     first = min(date(year, 1, 1), window[0]) if window else date(year, 1, 1)

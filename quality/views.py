@@ -46,7 +46,7 @@ from quality.experience import (
     maternity_period_end,
 )
 from quality.forms import ExperienceForm, ExperienceImportForm, ExperienceLookupForm, YearForm
-from quality.indicators import BY_CODE, SMALL_NUMBER, UNAVAILABLE, Indicator
+from quality.indicators import BY_CODE, SMALL_NUMBER, Indicator, unavailable
 from quality.models import ExperienceResponse
 from quality.services import experience_record
 
@@ -77,7 +77,7 @@ def _common(request: TenantRequest, year: int, form: YearForm) -> dict[str, Any]
         "can_drill_down": rules.can_view_quality_episodes(roles),
         "can_import_experience": rules.can_import_experience(roles),
         "can_import_prem": rules.can_import_prem(roles),
-        "unavailable": UNAVAILABLE,
+        "unavailable": unavailable(reference_loaded=selectors.reference_loaded()),
     }
 
 

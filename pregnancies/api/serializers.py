@@ -24,6 +24,7 @@ from pregnancies.models import (
     BirthPlace,
     Breastfeeding,
     CareEvent,
+    ChildSex,
     Client,
     ClientInsurance,
     DatingMethod,
@@ -404,6 +405,7 @@ class BirthSerializer(serializers.ModelSerializer):
             "outcome",
             "place",
             "mode",
+            "sex",
             "weight_grams",
             "apgar_1",
             "apgar_5",
@@ -488,6 +490,13 @@ class DeliveryChildSerializer(serializers.Serializer):
     born_at = serializers.DateTimeField()
     outcome = serializers.ChoiceField(choices=BirthOutcome.choices, default=BirthOutcome.LIVE)
     mode = serializers.ChoiceField(choices=BirthMode.choices, default=BirthMode.SPONTANEOUS)
+    sex = serializers.ChoiceField(
+        choices=ChildSex.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="female, male or undetermined; empty: not recorded.",
+    )
     weight_grams = serializers.IntegerField(required=False, allow_null=True, default=None)
     apgar_1 = serializers.IntegerField(
         required=False, allow_null=True, default=None, help_text="Apgar score at 1 minute (0-10)."

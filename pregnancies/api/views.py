@@ -330,7 +330,7 @@ class EventTypeListView(CareAPIView):
 
 
 # A child's field as the delivery service reports it (born_at_2) and where the request had it (children[1]).
-CHILD_KEY = re.compile(r"^(born_at|outcome|mode|weight_grams|apgar_1|apgar_5)_(\d+)$")
+CHILD_KEY = re.compile(r"^(born_at|outcome|mode|sex|weight_grams|apgar_1|apgar_5)_(\d+)$")
 
 
 class EpisodeDeliveryView(ScopedQuerysetMixin, CareAPIView):
@@ -463,6 +463,7 @@ class EpisodeDeliveryView(ScopedQuerysetMixin, CareAPIView):
                 "born_at": b.born_at,
                 "outcome": b.outcome,
                 "mode": b.mode,
+                "sex": b.sex,
                 "weight_grams": b.weight_grams,
                 "apgar_1": b.apgar_1,
                 "apgar_5": b.apgar_5,

@@ -63,6 +63,9 @@ def test_an_episode_is_a_valid_document_with_the_composition_first(care: Care, e
     assert values["birth-weight"]["valueQuantity"]["value"] == 3450
     assert values["birth-weight"]["code"]["coding"][1]["code"] == "8339-4"
     assert values["apgar-5"]["valueInteger"] == 10
+    assert values["sex"]["valueCodeableConcept"]["coding"] == [
+        {"system": f"{systems.BIRTH_RECORD}:sex", "code": "male"}
+    ]
     assert values["gestational-age"]["valueQuantity"]["value"] == 281  # born the day after 40+0
     mother = next(o for o in resources(data, "Observation") if o["code"]["coding"][0]["code"] == "delivery")
     values = {c["code"]["coding"][0]["code"]: c for c in mother["component"]}

@@ -62,8 +62,8 @@ def test_the_documented_delivery_becomes_the_birth_record(care: Care, sender: Se
     assert answer.status_code == 200, answer.content
     assert answer.json()["entry"][2]["response"]["status"] == "201 Created"
     birth = Birth.unscoped.get(episode=care.episode)
-    assert (birth.mode, birth.place, birth.weight_grams, birth.apgar_1, birth.apgar_5) == (
-        "spontaneous", "home", 3280, 9, 10,
+    assert (birth.mode, birth.place, birth.sex, birth.weight_grams, birth.apgar_1, birth.apgar_5) == (
+        "spontaneous", "home", "female", 3280, 9, 10,
     )  # fmt: skip
     episode = Episode.unscoped.get(pk=care.episode.pk)
     assert (episode.perineum, episode.presentation, episode.blood_loss_ml) == ("first", "cephalic", 300)
@@ -198,3 +198,23 @@ def test_a_lemmon_criterion_must_be_true_or_false(care: Care, sender: Sender) ->
     at = f"Bundle.entry[2].resource.component[{len(mother['component']) - 1}].valueBoolean"
     assert ("required", at) in refused(sender.post(data))
     nothing_stored(care)
+
+
+def test_a_child_sex_outside_the_code_system_is_refused_where_it_is(care: Care, sender: Sender) -> None:
+    data = delivery(care)
+    child = data["entry"][3]["resource"]
+    assert child["code"]["coding"][0]["code"] == "child"
+    component(child, "sex")["valueCodeableConcept"]["coding"][0]["code"] = "F"
+    place = next(n for n, c in enumerate(child["component"]) if c["code"]["coding"][0]["code"] == "sex")
+    assert refused(sender.post(data)) == [
+        ("code-invalid", f"Bundle.entry[3].resource.component[{place}].valueCodeableConcept")
+    ]
+    nothing_stored(care)
+
+
+def test_a_child_sent_without_its_sex_has_none_recorded(care: Care, sender: Sender) -> None:
+    data = delivery(care)
+    child = data["entry"][3]["resource"]
+    child["component"] = [c for c in child["component"] if c["code"]["coding"][0]["code"] != "sex"]
+    assert sender.post(data).status_code == 200
+    assert Birth.unscoped.get(episode=care.episode).sex == ""

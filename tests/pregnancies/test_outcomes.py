@@ -268,6 +268,7 @@ def test_api_episode_carries_the_outcomes_and_the_births(care):
             "outcome": "live",
             "place": "home",
             "mode": "spontaneous",
+            "sex": "",  # not recorded
             "weight_grams": 3300,
             "apgar_1": None,  # not recorded
             "apgar_5": None,

@@ -30,7 +30,7 @@ from decimal import Decimal
 import pytest
 
 from igo.tenancy import tenant_scope
-from quality.indicators import BY_CODE, UNAVAILABLE
+from quality.indicators import BY_CODE, UNAVAILABLE, unavailable
 from quality.models import IndicatorValue
 from tests.scenarios.kernset import JUNE_2025, Kernset, cohort
 from tests.scenarios.people import TenantWorld
@@ -92,11 +92,13 @@ def test_the_new_proportions_have_exact_intervals_and_a_documented_definition() 
     assert BY_CODE["low_apgar"].basis == "child"
 
 
-def test_sga_is_listed_as_not_computed(k: Kernset) -> None:
-    """Severe maternal morbidity (LEMMoN) is computed since its criteria are recorded; SGA is not."""
-    codes = {code for code, _name, _why in UNAVAILABLE}
+def test_sga_is_listed_as_not_computed_without_a_reference(k: Kernset) -> None:
+    """Severe maternal morbidity (LEMMoN) is computed since its criteria are recorded; SGA only once the
+    platform operator has loaded a birth-weight reference (none is in this world)."""
+    assert not UNAVAILABLE
+    codes = {code for code, _name, _why in unavailable(reference_loaded=False)}
     assert codes == {"sga"}
-    assert not codes & set(BY_CODE)
+    assert not unavailable(reference_loaded=True)
     assert "severe_maternal_morbidity" in BY_CODE
     with tenant_scope(k.tenant):
         assert not IndicatorValue.objects.filter(indicator__in=codes).exists()

@@ -68,7 +68,7 @@ def delivered(care: Care) -> Episode:
             episode=episode, actor=midwife, labour_started_at=LABOUR, placenta_at=PLACENTA, place="home",
             line="first", now=NOW,
             children=[delivery.Child(born_at=BORN, outcome="live", mode="spontaneous", weight_grams=3450,
-                                     apgar_1=8, apgar_5=10)],
+                                     sex="male", apgar_1=8, apgar_5=10)],
             clinical=delivery.Clinical(presentation="cephalic", labour_onset="spontaneous", previous_caesareans=0,
                                        perineum="second"),
         )  # fmt: skip
@@ -138,7 +138,7 @@ def care_summary(episode: Episode) -> list[tuple[str, dt.datetime, Decimal, str]
 
 def birth_summary(episode: Episode) -> list[tuple[Any, ...]]:
     return [
-        (b.child_number, b.born_at, b.outcome, b.place, b.mode, b.weight_grams, b.apgar_1, b.apgar_5,
+        (b.child_number, b.born_at, b.outcome, b.place, b.mode, b.sex, b.weight_grams, b.apgar_1, b.apgar_5,
          b.nicu_admission, b.neonatal_death_on)
         for b in Birth.unscoped.filter(episode=episode).order_by("child_number")
     ]  # fmt: skip
