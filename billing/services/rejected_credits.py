@@ -77,16 +77,6 @@ def rejected_credit_items(*, batch: ClaimBatch, refused: Sequence[tuple[ClaimLin
     return opened
 
 
-def rejected_credit_of_item(item: WorkItem) -> ClaimLine | None:
-    """The refused credit a CREDIT_REJECTED work item is about (the oldest still open), if any."""
-    if item.reason != WorkReason.CREDIT_REJECTED:
-        return None
-    lines = ClaimLine.objects.filter(ledger.rejected_credits_open()).order_by("pk")
-    if item.episode_id is not None:
-        return lines.filter(episode_id=item.episode_id, phase=item.phase).first()
-    return lines.filter(episode__isnull=True, batch_line__batch_id=item.batch_id).first()
-
-
 def rejected_credit_resend(*, line: ClaimLine, actor: User) -> ClaimLine:
     """Send a credit the insurer refused again: a new credit of the same old line, for the next batch, with
     the refused credit's parts; the refused credit's parts are reversed as of now (it is settled at nothing)
