@@ -130,7 +130,11 @@ def settled_at_nothing() -> Q:
     """Lines (ClaimLine) whose entries add up to nothing with those of their pair: withdrawn before they were
     sent (their parts reversed at the withdrawal), rejected and credited (a rejected debit and its credit),
     or a rejected credit sent again (its parts reversed when the new credit was made)."""
-    rejected_credited = Q(status=LineStatus.REJECTED, is_current=False, sign=Sign.DEBIT)
+    # A rejected line taken back: a debit, or a quality malus (a credit that corrects nothing); a credit that
+    # corrects a line is settled only with that line (`credit_of_rejected`) or once sent again.
+    rejected_credited = Q(status=LineStatus.REJECTED, is_current=False) & (
+        Q(sign=Sign.DEBIT) | Q(corrects__isnull=True)
+    )
     credit_of_rejected = Q(sign=Sign.CREDIT, corrects__status=LineStatus.REJECTED)
     credit_resent = rejected_credits() & Q(_resent())
     return Q(status=LineStatus.WITHDRAWN) | rejected_credited | credit_of_rejected | credit_resent
