@@ -29,7 +29,7 @@ from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from pregnancies.models import AccessAction, AccessLogEntry, Episode
 from tests.scenarios.clock import local, travel
-from tests.scenarios.finance import ERROR, OK, act
+from tests.scenarios.finance import ERROR, OK, act, euro
 from tests.scenarios.http import row
 from tests.scenarios.payouts import (
     KRAAM_IBAN,
@@ -174,6 +174,9 @@ def test_a_refused_credit_opens_a_work_item_and_is_held_back(r, client_for):
         assert 'data-testid="explain-refused-credit"' in page
         episode_page = finance.get(r.url("episode_claims", pk=r.episode.pk)).content.decode()
         assert f'data-testid="resend-credit-{r.credit.pk}"' in episode_page
+        # The revenue page: the practice's refused credit part is held back (net counts what the insurer pays).
+        revenue = finance.get(r.url("revenue") + "?year=2026").content.decode()
+        assert row(revenue, f"revenue-held-member-{r.pw.practice.pk}") == euro(-PRACTICE_NATAL)
 
 
 def test_sending_the_credit_again_settles_the_books(r, client_for):
