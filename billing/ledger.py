@@ -11,11 +11,15 @@ Each entry of a member is in one state on a given day (`EntryState`):
 
 - **paid**: a payout run paid it out (`Allocation.paid_in` for the +entry, `reversal_paid_in` for the
   -entry);
-- **held**: its line was rejected by the insurer and has not been credited yet (held back, never paid);
+- **held**: its line was rejected by the insurer and has not been credited yet (held back, never paid); or
+  its line is a credit the insurer refused (`rejected_credits_open`): the insurer keeps paying the line the
+  credit takes back, so the members keep their parts of it and the credit's (negative) entries are not
+  charged to them until the credit is sent again and answered;
 - **due**: payable and not yet paid: its line was accepted, or its batch was released more than the
   contract's answer term ago without an answer; or its line is settled at nothing: withdrawn before it
-  was sent, rejected and credited (the rejected line's entries and its credit's entries are due together
-  and add up to nothing);
+  was sent, a rejected debit that was credited (the rejected line's entries and its credit's entries are
+  due together and add up to nothing), or a refused credit sent again (its entries were reversed when the
+  new credit was made, and the new credit carries them);
 - **pending**: not yet payable (the line waits for a batch, or for the insurer's answer within the term).
 
 A line's state depends only on the line (its status, its credit, its batch's release), so all entries of a
@@ -99,12 +103,41 @@ def answer_term_passed(today: dt.date) -> Q:
     return Q(pk__in=in_term.values("pk"))
 
 
+def rejected_credits() -> Q:
+    """Credit lines (ClaimLine) the insurer refused although the line they take back was paid (accepted, or
+    not answered yet): the insurer keeps paying that line. A credit of a line the insurer rejected takes back
+    nothing and is settled at nothing whatever its answer."""
+    return Q(sign=Sign.CREDIT, status=LineStatus.REJECTED, corrects__isnull=False) & ~Q(
+        corrects__status=LineStatus.REJECTED
+    )
+
+
+def _resent() -> Exists:
+    """A credit line (ClaimLine) that finance sent again: a later credit of the same line exists (correlated
+    on that line, so of the same IGO; read without a tenant in scope by `books_check`)."""
+    return Exists(
+        ClaimLine.unscoped.filter(sign=Sign.CREDIT, corrects=OuterRef("corrects"), pk__gt=OuterRef("pk"))
+    )
+
+
+def rejected_credits_open() -> Q:
+    """Rejected credits (`rejected_credits`) not sent again yet: their entries are held back, the insurer
+    still holds the money, and finance has a work item to send them again."""
+    return rejected_credits() & ~Q(_resent())
+
+
 def settled_at_nothing() -> Q:
     """Lines (ClaimLine) whose entries add up to nothing with those of their pair: withdrawn before they were
-    sent (their parts reversed at the withdrawal), or rejected and credited (a line and its credit)."""
-    rejected_credited = Q(status=LineStatus.REJECTED, is_current=False)
+    sent (their parts reversed at the withdrawal), rejected and credited (a rejected debit and its credit),
+    or a rejected credit sent again (its parts reversed when the new credit was made)."""
+    # A rejected line taken back: a debit, or a quality malus (a credit that corrects nothing); a credit that
+    # corrects a line is settled only with that line (`credit_of_rejected`) or once sent again.
+    rejected_credited = Q(status=LineStatus.REJECTED, is_current=False) & (
+        Q(sign=Sign.DEBIT) | Q(corrects__isnull=True)
+    )
     credit_of_rejected = Q(sign=Sign.CREDIT, corrects__status=LineStatus.REJECTED)
-    return Q(status=LineStatus.WITHDRAWN) | rejected_credited | credit_of_rejected
+    credit_resent = rejected_credits() & Q(_resent())
+    return Q(status=LineStatus.WITHDRAWN) | rejected_credited | credit_of_rejected | credit_resent
 
 
 def due_lines(today: dt.date) -> QuerySet[ClaimLine]:
@@ -128,8 +161,12 @@ def settled_after(until: dt.datetime) -> QuerySet[ClaimLine]:
 
 
 def held_lines() -> QuerySet[ClaimLine]:
-    """The lines whose entries are held back: rejected by the insurer and not credited yet."""
-    return ClaimLine.objects.filter(status=LineStatus.REJECTED, is_current=True, sign=Sign.DEBIT)
+    """The lines whose entries are held back: a debit rejected by the insurer and not credited yet (its parts
+    are not paid), or a credit the insurer refused and that was not sent again (its parts, negative, are not
+    charged back: the insurer keeps paying the line it would take back)."""
+    return ClaimLine.objects.filter(
+        Q(status=LineStatus.REJECTED, is_current=True, sign=Sign.DEBIT) | rejected_credits_open()
+    )
 
 
 def _state(paid_field: str, today: dt.date) -> Case:

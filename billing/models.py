@@ -356,9 +356,12 @@ class ClaimLine(TenantOwned):
                 name="claim_line_one_current_debit",
             ),
             models.UniqueConstraint(fields=["tenant", "number"], name="claim_line_number_unique"),
-            # A line is credited at most once.
+            # A line is credited at most once; a credit the insurer refused is sent again as a new credit
+            # of the same line (`billing.services.rejected_credits`), so the refused one does not count.
             models.UniqueConstraint(
-                fields=["corrects"], condition=Q(sign="credit"), name="claim_line_credit_once"
+                fields=["corrects"],
+                condition=Q(sign="credit") & ~Q(status="rejected"),
+                name="claim_line_credit_once",
             ),
             models.CheckConstraint(
                 condition=Q(sign="debit", amount__gte=0) | Q(sign="credit", amount__lte=0),
@@ -532,6 +535,7 @@ class WorkReason(models.TextChoices):
     IDENTICAL_PAIR = "identical_pair", _("Waits for the next batch")
     REJECTED = "rejected", _("Rejected by the insurer")
     PARTIAL_AWARD = "partial_award", _("Partly awarded by the insurer")
+    CREDIT_REJECTED = "credit_rejected", _("Credit refused by the insurer")
 
 
 # The reasons each step opens and resolves: the roll-up (insurance, contract, tariff), the split (split

@@ -17,7 +17,11 @@ dates and contract rules exactly as the billing run computes them (episodes are 
   the batch's insurer; it has its three files, whose content matches the stored SHA-256;
 - over released batches the insurer holds at most one claim per episode and phase (debits minus credits
   is 0 or 1), a credit goes out only after the line it corrects; the lines of a released batch are marked
-  sent, and a line marked sent is in a released batch.
+  sent, and a line marked sent is in a released batch;
+- a credit the insurer refused is followed up: per episode and phase, what the insurer keeps paying (accepted
+  lines, at the awarded amount, plus the credits still on their way) is at most the current claim, and per
+  insurer the accepted total (plus the credits on their way) at most the claimed total; a refused credit not
+  sent again has an open work item.
 
 And the ledger (`billing.ledger`), the one record of money every page reads:
 
@@ -178,6 +182,7 @@ def books_check(
     _check_lines(report, lines)
     _check_allocations(report, lines)
     _check_credits(report, lines)
+    _check_refused_credits(report, lines)
     _check_batches(report, batches)
     _check_sending(report, lines, batches)
     runs = PayoutRun.unscoped.filter(of_tenant)
@@ -190,6 +195,7 @@ def books_check(
             _check_ledger_months(report, bounds[0] if bounds else None, today)
             _check_paid_payable(report, today)
             _check_insurer_payments(report, batches.filter(tenant=t, status=BatchStatus.RELEASED))
+            _check_insurer_over_accepted(report)
     return report
 
 
@@ -499,6 +505,141 @@ def _check_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
             "sent_not_credited",
             _("Line %(ref)s was sent and then replaced, but no credit line takes it back.") % {"ref": number},
             [pk],
+        )
+
+
+# --- credits the insurer refused --------------------------------------------------------------------
+
+
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+def _kept_by_insurer() -> Case:
+    """Per claim line, what the insurer keeps paying of it, or will once its answer comes: an accepted line's
+    amount (a line awarded in part: the awarded amount), and a credit still on its way (not in a released
+    batch yet, or sent without an answer) at its amount, since it is meant to take its line back. A rejected
+    line, and a debit not answered yet, count nothing."""
+    return Case(
+        When(batch_line__answer__status=ReturnStatus.PARTIAL, then=F("batch_line__answer__awarded_amount")),
+        When(status=LineStatus.ACCEPTED, then=F("amount")),
+        When(sign=Sign.CREDIT, status__in=(LineStatus.READY, LineStatus.SENT), then=F("amount")),
+        default=Value(ZERO),
+        output_field=MONEY,
+    )
+
+
+def _check_refused_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
+    """A credit the insurer refused leaves it paying the old line as well as the new one. Per episode and
+    phase, what the insurer keeps paying (`_kept_by_insurer`, summed over all the phase's lines) is at most
+    what the IGO claims for it now (its current debit, or nothing); and every refused credit not sent again
+    has an open work item (`WorkReason.CREDIT_REJECTED`) of its phase, or for a quality credit of its batch."""
+    phases = lines.filter(episode__isnull=False).values("episode_id")
+    over = (
+        ClaimLine.unscoped.filter(episode_id__in=phases)
+        .order_by()
+        .values("episode_id", "phase")
+        .annotate(
+            kept=Coalesce(Sum(_kept_by_insurer()), Value(ZERO), output_field=MONEY),
+            claimed=Coalesce(
+                Sum("amount", filter=Q(is_current=True, sign=Sign.DEBIT)), Value(ZERO), output_field=MONEY
+            ),
+        )
+        .filter(kept__gt=F("claimed"))
+    )
+    for row in over:
+        report.add(
+            "accepted_over_claimed",
+            _(
+                "Phase %(phase)s of episode %(episode)s: the insurer accepted %(kept)s net (with the credits "
+                "still on their way) but the IGO claims %(claimed)s for it; a refused credit must be sent again."
+            )
+            % {
+                "phase": row["phase"],
+                "episode": row["episode_id"],
+                "kept": row["kept"],
+                "claimed": row["claimed"],
+            },
+            [row["episode_id"]],
+        )
+    item = WorkItem.unscoped.filter(reason=WorkReason.CREDIT_REJECTED, resolved_at__isnull=True)
+    care_item = item.filter(episode_id=OuterRef("episode_id"), phase=OuterRef("phase"))
+    quality_item = item.filter(episode__isnull=True, batch_id=OuterRef("batch_line__batch_id"))
+    refused = (
+        ClaimLine.unscoped.filter(ledger.rejected_credits_open(), pk__in=lines.values("pk"))
+        .exclude(Q(episode__isnull=False) & Q(Exists(care_item)))
+        .exclude(Q(episode__isnull=True) & Q(Exists(quality_item)))
+        .values_list("pk", "number")
+        .order_by("pk")
+    )
+    for pk, number in refused:
+        report.add(
+            "refused_credit_unattended",
+            _("The insurer refused credit %(ref)s; it was not sent again and no open work item says so.")
+            % {"ref": number},
+            [pk],
+        )
+
+
+def _check_insurer_over_accepted(report: BooksReport) -> None:
+    """Per insurer (the tenant in scope, all its released batches whatever the period): the insurer accepted
+    at most what was claimed from it, net, once the credits on their way are counted (ready, or sent without
+    an answer): more means it pays for something twice, a refused credit. Claimed net leaves out the refused
+    credits that were sent again (the new credit claims the same)."""
+    released = BatchLine.objects.filter(batch__status=BatchStatus.RELEASED)
+    rows = {
+        r["batch__insurer__uzovi_code"]: r
+        for r in released.order_by()
+        .values("batch__insurer__uzovi_code")
+        .annotate(
+            claimed=Coalesce(Sum("amount"), Value(ZERO), output_field=MONEY),
+            accepted=Coalesce(
+                Sum(
+                    Case(
+                        When(answer__status=ReturnStatus.PARTIAL, then=F("answer__awarded_amount")),
+                        When(answer__status=ReturnStatus.ACCEPTED, then=F("amount")),
+                        default=Value(ZERO),
+                        output_field=MONEY,
+                    )
+                ),
+                Value(ZERO),
+                output_field=MONEY,
+            ),
+            open_credits=Coalesce(
+                Sum("amount", filter=Q(sign=Sign.CREDIT, answer__isnull=True)),
+                Value(ZERO),
+                output_field=MONEY,
+            ),
+        )
+    }
+    # A refused credit sent again is replaced by the new credit: both are in the claimed total, once too often.
+    replaced = dict(
+        ClaimLine.objects.filter(ledger.rejected_credits())
+        .exclude(ledger.rejected_credits_open())
+        .order_by()
+        .values("insurer__uzovi_code")
+        .annotate(total=Sum("amount"))
+        .values_list("insurer__uzovi_code", "total")
+    )
+    ready = dict(
+        ClaimLine.objects.filter(sign=Sign.CREDIT, status=LineStatus.READY)
+        .order_by()
+        .values("insurer__uzovi_code")
+        .annotate(total=Sum("amount"))
+        .values_list("insurer__uzovi_code", "total")
+    )
+    for uzovi, r in sorted(rows.items()):
+        kept = r["accepted"] + r["open_credits"] + (ready.get(uzovi) or ZERO)
+        claimed = r["claimed"] - (replaced.get(uzovi) or ZERO)
+        if kept <= claimed:
+            continue
+        report.add(
+            "insurer_accepted_over_claimed",
+            _(
+                "Insurer %(uzovi)s accepted %(accepted)s net (%(kept)s with the credits still on their way), "
+                "more than the %(claimed)s claimed from it: it pays for something twice."
+            )
+            % {"uzovi": uzovi, "accepted": r["accepted"], "kept": kept, "claimed": claimed},
+            [],
         )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import (
+    Case,
     Count,
     DecimalField,
     Exists,
@@ -31,6 +32,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -303,6 +305,21 @@ def work_queue(*, reason: str = "", subject: str = "") -> QuerySet[WorkItem]:
         is_current=True,
         sign=Sign.DEBIT,
     ).values("pk")[:1]
+    # A credit the insurer refused: the oldest not sent again of the item's phase (or, for a quality
+    # credit, of the item's batch), so finance can send it again.
+    refused = ClaimLine.objects.filter(ledger.rejected_credits_open()).order_by("pk")
+    refused_credit = Case(
+        When(
+            episode__isnull=False,
+            then=Subquery(
+                refused.filter(episode_id=OuterRef("episode_id"), phase=OuterRef("phase")).values("pk")[:1]
+            ),
+        ),
+        default=Subquery(
+            refused.filter(episode__isnull=True, batch_line__batch_id=OuterRef("batch_id")).values("pk")[:1]
+        ),
+        output_field=IntegerField(),
+    )
     qs = WorkItem.objects.filter(resolved_at__isnull=True)
     if reason:
         qs = qs.filter(reason=reason)
@@ -314,7 +331,12 @@ def work_queue(*, reason: str = "", subject: str = "") -> QuerySet[WorkItem]:
         qs = qs.filter(episode__isnull=True, organisation__isnull=True, batch__isnull=False)
     return (
         qs.select_related("episode__client", "organisation", "batch__insurer")
-        .annotate(rejected_line_id=Subquery(rejected, output_field=IntegerField()))
+        .annotate(
+            rejected_line_id=Subquery(rejected, output_field=IntegerField()),
+            refused_credit_id=Case(
+                When(reason=WorkReason.CREDIT_REJECTED, then=refused_credit), output_field=IntegerField()
+            ),
+        )
         .only(
             "id",
             "phase",
@@ -409,7 +431,9 @@ def claim_line_list(
 
 
 # The claims list shows claims as they stand: current lines (a credited or replaced line, and a credit, is in
-# the episode's history). So "rejected" there is a rejected line not yet corrected, the finance home's card.
+# the episode's history), and the credits the insurer refused that were not sent again (a claim to take money
+# back that is still outstanding). So "rejected" there is a rejected line not yet corrected or a refused
+# credit not yet sent again, the finance home's card.
 CLAIM_STATUSES = (LineStatus.READY, LineStatus.SENT, LineStatus.ACCEPTED, LineStatus.REJECTED)
 DEADLINE_SOON_DAYS = 30
 
@@ -464,7 +488,10 @@ def _deadline_between(first: dt.date, last: dt.date) -> Q:
 def claim_lines_filtered(f: ClaimFilter) -> QuerySet[ClaimLine]:
     """The current claim lines the claims list's filters select: what its summary counts, its CSV holds
     and the finance home's cards count (`billing.finance_home`), so the figures agree by construction."""
-    qs = ClaimLine.objects.filter(is_current=True)
+    # The refused credits are few (found from the rejected lines by the status index): a list of ids, not a
+    # join of every line with the line it corrects.
+    refused = ClaimLine.objects.filter(ledger.rejected_credits_open()).values("pk")
+    qs = ClaimLine.objects.filter(Q(is_current=True) | Q(pk__in=refused))
     if f.search:
         term = f.search.lstrip("#")
         if term.isdecimal():

@@ -31,6 +31,11 @@ urlpatterns: list[URLPattern] = [
     path("billing/run/", views.billing_run_start, name="billing_run_start"),
     path("billing/progress/", views.billing_run_progress, name="billing_run_progress"),
     path("claims/lines/<int:pk>/rebill/", views.claim_line_rebill, name="claim_line_rebill"),
+    path(
+        "claims/lines/<int:pk>/resend-credit/",
+        views.claim_line_credit_resend,
+        name="claim_line_credit_resend",
+    ),
     path("batches/", views.batch_list, name="batch_list"),
     path("batches/make/", views.batch_create, name="batch_create"),
     path("batches/<int:pk>/", views.batch_detail, name="batch_detail"),

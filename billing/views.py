@@ -26,7 +26,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from billing import finance_home as home_figures
-from billing import selectors, services, statements, tasks
+from billing import ledger, selectors, services, statements, tasks
 from billing.files.csv import payout_statement_csv, statement_csv
 from billing.files.pdf import payout_statement_pdf, statement_pdf
 from billing.files.sepa import payout_description
@@ -67,7 +67,15 @@ from billing.models import (
 )
 from billing.progress import batch_progress, payout_progress, payout_progress_forget, run_progress
 from billing.selectors import ClaimFilter
-from billing.services import batches, insurer_payments, partial_decisions, payouts, quality_claims, returns
+from billing.services import (
+    batches,
+    insurer_payments,
+    partial_decisions,
+    payouts,
+    quality_claims,
+    rejected_credits,
+    returns,
+)
 from billing.services.quality_claims import quality_line_comment
 from igo import rules
 from igo.banking import iban_is_valid, mask_iban
@@ -451,6 +459,8 @@ def claim_line_explain(request: TenantRequest, pk: int) -> HttpResponse:
             "line": line,
             "episode": line.episode,
             "client": line.episode.client,
+            "can_resend": rules.can_manage_finance(request.tenant_roles)
+            and ClaimLine.objects.filter(ledger.rejected_credits_open(), pk=line.pk).exists(),
         },
     )
 
@@ -543,6 +553,40 @@ def claim_line_rebill(request: TenantRequest, pk: int) -> HttpResponse:
                 % {"old": line.number, "new": new.number},
             )
     if request.POST.get("next") == "episode":
+        return redirect("episode_claims", tenant_slug=request.tenant.slug, pk=line.episode_id)
+    return redirect("work_queue", tenant_slug=request.tenant.slug)
+
+
+@tenant_view(rules.can_manage_finance)
+@post_only(back=form_page("work_queue", ClaimLine.objects, to=lambda _line: {}))
+def claim_line_credit_resend(request: TenantRequest, pk: int) -> HttpResponse:
+    """Send a credit the insurer refused again (a new credit of the same old line, in the next batch), after
+    finance dealt with what the insurer objected to. Closes the credit's work item."""
+    try:
+        line = selectors.claim_line(pk=pk)
+    except ClaimLine.DoesNotExist:
+        raise Http404 from None
+    try:
+        new = rejected_credits.rejected_credit_resend(line=line, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if line.episode is not None:
+            care_services.access_log(
+                user=request.user,
+                client=line.episode.client,
+                action=AccessAction.UPDATE,
+                obj=line,
+                detail="refused credit sent again",
+            )
+        messages.success(
+            request,
+            _("Credit %(old)s is sent again as %(new)s; it goes in the next batch.")
+            % {"old": line.number, "new": new.number},
+        )
+    if request.POST.get("next") == "line":
+        return redirect("claim_line_explain", tenant_slug=request.tenant.slug, pk=line.pk)
+    if request.POST.get("next") == "episode" and line.episode_id is not None:
         return redirect("episode_claims", tenant_slug=request.tenant.slug, pk=line.episode_id)
     return redirect("work_queue", tenant_slug=request.tenant.slug)
 

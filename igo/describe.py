@@ -48,6 +48,7 @@ def _actions() -> dict[str, str]:
         "batch.discard": _("Claim batch discarded"),
         "batch.return": _("Return information read"),
         "claim_line.rebill": _("Claim line billed again"),
+        "claim_line.credit_resend": _("Refused credit sent again"),
         "insurer_payment.record": _("Insurer payment recorded"),
         "partial_decision.record": _("Decision on a partly delivered phase"),
         "payout_run.prepare": _("Payout run prepared"),

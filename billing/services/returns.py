@@ -35,6 +35,7 @@ from billing.models import (
 from billing.services.claim_lines import retire_line
 from billing.services.insurer_payments import insurer_payment_match
 from billing.services.partial_awards import partial_award_items, partial_award_settle
+from billing.services.rejected_credits import rejected_credit_items
 from billing.services.return_codes import return_code_labels
 from billing.services.run import billing_run_batch
 from igo.csv_upload import RowError, RowErrors
@@ -258,11 +259,17 @@ def _open_rejection_items(
     batch: ClaimBatch, rejected: Sequence[ReturnEntry], by_ref: dict[str, BatchLine], labels: dict[str, str]
 ) -> None:
     keys: dict[tuple[int, str], str] = {}
+    refused_credits: list[tuple[ClaimLine, str]] = []
     for e in rejected:
         line = by_ref[e.reference.strip()].claim_line
-        if not line.is_current or line.sign != Sign.DEBIT or line.episode_id is None:
-            # Already credited and replaced by the billing run (or a credit itself): the correction is on
-            # its way, and there is nothing left that finance could bill again.
+        if line.sign == Sign.CREDIT:
+            # The insurer keeps paying the line this credit takes back: finance sends it again.
+            text = (e.reason_text or "").strip()
+            refused_credits.append((line, _reasons(e, labels) + (f" ({text})" if text else "")))
+            continue
+        if not line.is_current or line.episode_id is None:
+            # Already credited and replaced by the billing run: the correction is on its way, and there is
+            # nothing left that finance could bill again.
             continue
         message = _("Rejected by %(insurer)s in batch %(n)s, line %(ref)s: %(code)s %(label)s. %(text)s") % {
             "insurer": batch.insurer.name,
@@ -285,6 +292,7 @@ def _open_rejection_items(
         for (e, p), m in keys.items()
         if (e, p) not in existing
     )
+    rejected_credit_items(batch=batch, refused=refused_credits)
 
 
 def rejected_line_rebill(*, line: ClaimLine, actor: User) -> ClaimLine | None:

@@ -1,0 +1,172 @@
+"""Credits the insurer refused, and sending them again.
+
+A correction of a sent claim is a credit of the old line plus a new debit. When the insurer rejects the credit
+but accepts the new debit, it pays the phase twice: it still holds the money for the old line. Such a credit
+opens a work item for finance (`WorkReason.CREDIT_REJECTED`); its parts stay held back in the ledger
+(`billing.ledger.rejected_credits_open`), so the members keep what the insurer keeps paying. Once finance has
+dealt with what the insurer objected to, `rejected_credit_resend` makes a new credit of the same old line for
+the next batch (the refused credit's parts are reversed and carried by the new one) and closes the work item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import ledger
+from billing.models import (
+    Allocation,
+    AllocationBasis,
+    ClaimBatch,
+    ClaimLine,
+    Sign,
+    WorkItem,
+    WorkReason,
+)
+from billing.services.claim_lines import line_number, quality_line_number
+from igo.models import User
+from igo.services import audit_record
+
+
+def rejected_credit_items(*, batch: ClaimBatch, refused: Sequence[tuple[ClaimLine, str]]) -> int:
+    """Open a work item for each credit of `batch` the insurer refused (with its reasons as text) while the
+    line it takes back stays paid. A care credit's item is its episode's phase; a quality credit's is the
+    batch. Returns how many items were opened. Call inside the batch's tenant_scope."""
+    opened = 0
+    open_ids = set(ClaimLine.objects.filter(ledger.rejected_credits()).values_list("pk", flat=True))
+    for line, reasons in refused:
+        if line.pk not in open_ids:
+            continue  # a credit of a line the insurer rejected: it takes back nothing
+        assert line.corrects is not None
+        message = _(
+            "Credit %(ref)s (%(amount)s, taking back line %(old)s) was refused by %(insurer)s in batch %(n)s: "
+            "%(reasons)s. The insurer still holds the money for the old claim; deal with its objection and "
+            "send the credit again."
+        ) % {
+            "ref": line.number,
+            "amount": -line.amount,
+            "old": line.corrects.number,
+            "insurer": batch.insurer.name,
+            "n": batch.number,
+            "reasons": reasons,
+        }
+        subject = (
+            {"episode_id": line.episode_id, "phase": line.phase}
+            if line.episode_id is not None
+            else {"batch": batch, "episode": None}
+        )
+        item = WorkItem.objects.filter(
+            **subject, reason=WorkReason.CREDIT_REJECTED, resolved_at__isnull=True
+        ).first()
+        if item is None:
+            WorkItem.objects.create(
+                tenant_id=line.tenant_id,
+                **subject,
+                reason=WorkReason.CREDIT_REJECTED,
+                message=message[:300],
+                amount=-line.amount,
+            )
+            opened += 1
+        elif item.amount is not None:  # a second refused credit of the same subject: its money adds up
+            item.amount -= line.amount
+            item.save(update_fields=["amount"])
+    return opened
+
+
+def rejected_credit_resend(*, line: ClaimLine, actor: User) -> ClaimLine:
+    """Send a credit the insurer refused again: a new credit of the same old line, for the next batch, with
+    the refused credit's parts; the refused credit's parts are reversed as of now (it is settled at nothing)
+    and its work item closes once no refused credit of its subject is left. Refused with a ValidationError
+    (nothing stored) for any other line. Call inside tenant_scope."""
+    with transaction.atomic():
+        try:
+            locked = ClaimLine.objects.select_for_update().get(pk=line.pk)
+        except ClaimLine.DoesNotExist:
+            raise ValidationError(_("This line does not exist."), code="missing") from None
+        if not ClaimLine.objects.filter(ledger.rejected_credits_open(), pk=locked.pk).exists():
+            raise ValidationError(
+                _("Only a credit the insurer refused, and that was not sent again, can be sent again."),
+                code="state",
+            )
+        old = locked.corrects
+        assert old is not None
+        seq = (
+            ClaimLine.objects.filter(agreement_id=locked.agreement_id).count()
+            if locked.episode_id is None
+            else ClaimLine.objects.filter(episode_id=locked.episode_id, phase=locked.phase).count()
+        ) + 1
+        number = (
+            quality_line_number(locked.agreement_id, Sign.CREDIT, seq)
+            if locked.agreement_id is not None
+            else line_number(locked.episode_id or 0, locked.phase, Sign.CREDIT, seq)
+        )
+        resent = ClaimLine.objects.create(
+            tenant_id=locked.tenant_id,
+            episode_id=locked.episode_id,
+            agreement_id=locked.agreement_id,
+            phase=locked.phase,
+            sign=Sign.CREDIT,
+            number=number,
+            prestatie_code=locked.prestatie_code,
+            contract_id=locked.contract_id,
+            tariff_id=locked.tariff_id,
+            percentage=locked.percentage,
+            insurer_id=locked.insurer_id,
+            policy_number=locked.policy_number,
+            service_start=locked.service_start,
+            service_end=locked.service_end,
+            amount=locked.amount,
+            corrects=old,
+            is_current=False,
+            explanation={**locked.explanation, "resends": locked.number},
+        )
+        parts = list(Allocation.objects.filter(claim_line=locked, is_current=True))
+        Allocation.objects.bulk_create(
+            Allocation(
+                tenant_id=a.tenant_id,
+                claim_line=resent,
+                kind=a.kind,
+                organisation_id=a.organisation_id,
+                amount=a.amount,
+                split_rule_id=a.split_rule_id,
+                basis=AllocationBasis(credit_of=old.number).to_json(),
+            )
+            for a in parts
+        )
+        # The refused credit's parts are reversed as of now: with them it adds up to nothing, and the new
+        # credit takes its place in the members' books.
+        Allocation.objects.filter(pk__in=[a.pk for a in parts]).update(
+            is_current=False, superseded_at=timezone.now()
+        )
+        _close_items(locked)
+        audit_record(
+            actor=actor,
+            action="claim_line.credit_resend",
+            tenant=locked.tenant,
+            obj=locked,
+            number=locked.number,
+            resent_as=resent.number,
+            amount=str(resent.amount),
+        )
+    return resent
+
+
+def _close_items(line: ClaimLine) -> None:
+    """Close the CREDIT_REJECTED work item of a credit just sent again, unless another refused credit of the
+    same subject is still open."""
+    still_open = ClaimLine.objects.filter(ledger.rejected_credits_open())
+    items = WorkItem.objects.filter(reason=WorkReason.CREDIT_REJECTED, resolved_at__isnull=True)
+    if line.episode_id is not None:
+        if still_open.filter(episode_id=line.episode_id, phase=line.phase).exists():
+            return
+        items = items.filter(episode_id=line.episode_id, phase=line.phase)
+    else:
+        batch_id = getattr(getattr(line, "batch_line", None), "batch_id", None)
+        if still_open.filter(episode__isnull=True, batch_line__batch_id=batch_id).exists():
+            return
+        items = items.filter(episode__isnull=True, batch_id=batch_id)
+    items.update(resolved_at=timezone.now())
