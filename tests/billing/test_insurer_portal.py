@@ -39,6 +39,7 @@ from tests.scenarios.batches import (
     nothing_answered,
 )
 from tests.scenarios.billing import BILLING_NOW
+from tests.scenarios.kz302 import agb_of, invoice_of, kz302_file
 from tests.scenarios.people import TenantWorld
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
@@ -383,6 +384,23 @@ def test_return_file_refused_by_the_service_names_the_file_rows(bx, client_for):
     errors = {(e.row, e.field) for e in response.context["upload_errors"]}
     assert errors == {(3, "reference"), (4, "reason_code"), (5, "reference")}
     assert nothing_answered(bx.zk_a)
+
+
+def test_a_kz302_upload_answering_another_igos_declaration_is_refused(bx, client_for):
+    # Both IGOs' first November batch to Zilveren Kruis is invoice …000001; Alpha's whole-file rejection
+    # uploaded on Beta's batch is refused on the AGB code of its 01 record, and nothing is stored.
+    alpha = kz302_file(
+        uzovi=bx.a.zk.uzovi_code,
+        invoice=invoice_of(bx.zk_a),
+        agb=agb_of(bx.zk_a),
+        answers=[],
+        file_codes=["0001"],
+    )
+    response = upload(client_for(bx.zk_user), bx.zk_b, alpha, name="retour.kz302")
+    assert response.status_code == 400
+    assert [(e.row, e.field) for e in response.context["upload_errors"]] == [(1, "agb")]
+    assert f"declaratie van AGB-code {bx.a.tenant.agb_code} (0112)" in response.content.decode()
+    assert nothing_answered(bx.zk_b) and nothing_answered(bx.zk_a)
 
 
 def translated(message: str, language: str, **values: object) -> str:
