@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -243,7 +244,15 @@ class InsurerReturnLineSerializer(serializers.Serializer):
 
 class InsurerReturnSerializer(serializers.Serializer):
     lines = serializers.ListField(
-        child=InsurerReturnLineSerializer(), allow_empty=False, max_length=MAX_RETURN_LINES
+        child=InsurerReturnLineSerializer(),
+        allow_empty=False,
+        max_length=MAX_RETURN_LINES,
+        error_messages={
+            "required": gettext_lazy(
+                "Send the answers as “lines”, a list with per line its reference and status, or a KZ302 "
+                "return file as text/plain."
+            )
+        },
     )
 
 
@@ -434,8 +443,21 @@ class InsurerBatchReturnView(InsurerAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         batch = self.batch(pk)
-        if isinstance(request.data, bytes):
-            answer = self._kz302(request, batch, request.data)
+        if isinstance(request.data, bytes) or is_kz302(request):
+            # An empty body is parsed by no parser: told apart by its content type.
+            content = request.data if isinstance(request.data, bytes) else b""
+            if not content:
+                raise serializers.ValidationError(
+                    {
+                        api_settings.NON_FIELD_ERRORS_KEY: [
+                            _(
+                                "The request body is empty: send the KZ302 return file itself as the body "
+                                "(Content-Type: text/plain), or JSON with “lines”."
+                            )
+                        ]
+                    }
+                )
+            answer = self._kz302(request, batch, content)
         else:
             data = InsurerReturnSerializer(data=request.data)
             data.is_valid(raise_exception=True)
@@ -467,6 +489,10 @@ class InsurerBatchReturnView(InsurerAPIView):
             )
         except ReturnError as exc:
             raise serializers.ValidationError(record_error_detail(parsed.row_errors(exc))) from exc
+
+
+def is_kz302(request: Request) -> bool:
+    return (request.content_type or "").split(";")[0].strip().lower() == KZ302_MEDIA_TYPE
 
 
 def record_error_detail(errors: list[ReturnRowError]) -> dict[str, Any]:

@@ -355,6 +355,48 @@ def test_post_returns_malformed_entries_are_400_per_index(bx):
     assert nothing_answered(bx.zk_a)
 
 
+def test_malformed_json_and_an_empty_body_get_clear_dutch_messages(bx):
+    client = bearer(key_for(bx.zk_user, bx.a.zk))
+    url = f"{BATCHES}{bx.zk_a.pk}/returns/"
+    line = lines_of(bx.zk_a)[0]
+    # A list where a text belongs: Django REST framework's own Dutch catalog leaves this message in English.
+    wrong = returns(
+        client,
+        bx.zk_a,
+        [{"reference": ["a"], "status": "accepted"}, {"reference": line.number, "status": True}],
+    )
+    assert wrong.status_code == 400
+    assert wrong.json() == {
+        "lines": {
+            "0": {
+                "reference": [
+                    "Dit moet een tekst zijn (tussen aanhalingstekens), geen lijst, object of ja/nee."
+                ]
+            },
+            "1": {"status": ['"True" is een ongeldige keuze.']},
+        }
+    }
+    # An empty KZ302 post says what to send, not that a JSON field is missing.
+    for content_type in ("text/plain", "text/plain; charset=us-ascii"):
+        empty = client.generic("POST", url, b"", content_type=content_type)
+        assert empty.status_code == 400
+        assert empty.json() == {
+            "non_field_errors": [
+                "De aanvraag is leeg: stuur het KZ302-retourbestand zelf als inhoud (Content-Type: "
+                "text/plain), of JSON met “lines”."
+            ]
+        }
+    missing = client.post(url, {}, format="json")
+    assert missing.status_code == 400
+    assert missing.json() == {
+        "lines": [
+            "Stuur de antwoorden als “lines”, een lijst met per regel de referentie en de status, of een "
+            "KZ302-retourbestand als text/plain."
+        ]
+    }
+    assert nothing_answered(bx.zk_a)
+
+
 def test_a_line_is_answered_once_through_the_api(bx):
     client = bearer(key_for(bx.zk_user, bx.a.zk))
     line = lines_of(bx.zk_a)[0]
