@@ -9,6 +9,7 @@ billing run, then `billing.services.batches.batch_create` and `batch_release` (t
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -442,6 +443,23 @@ def test_return_file_parser_refuses_malformed_files(content, row, fragment):
         return_file_parse(content)
     assert exc.value.errors[0].row == row
     assert fragment in exc.value.errors[0].message
+
+
+def test_return_file_amounts_are_read_as_the_portal_reads_them():
+    head = "reference;status;reason_code;reason_text;awarded_amount\n"
+    parsed = return_file_parse(
+        (head + "A;gedeeltelijk;0202;;1.200,00\nB;partial;0202;;1200,5\nC;partial;0202;;1,200.00\n").encode()
+    )
+    assert [e.awarded_amount for e in parsed.entries] == [
+        Decimal("1200.00"),
+        Decimal("1200.5"),
+        Decimal("1200.00"),
+    ]
+    with pytest.raises(ReturnFileError) as exc:
+        return_file_parse(
+            (head + "A;partial;0202;;1.000\nB;partial;0202;;12,345\nC;partial;0202;;12,00\n").encode()
+        )
+    assert [(e.row, e.field) for e in exc.value.errors] == [(2, "awarded_amount"), (3, "awarded_amount")]
 
 
 def test_return_file_parser_reads_windows_1252_and_skips_blank_lines():
