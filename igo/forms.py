@@ -79,7 +79,7 @@ class MoneyField(forms.DecimalField):
         kwargs.setdefault("localize", True)
         super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # as the stubs' own
         if value in self.empty_values:
             return None
         if isinstance(value, Decimal | int):
