@@ -411,7 +411,9 @@ class InsurerBatchReturnView(InsurerAPIView):
         "line by its reference (0429); the awarded amount (0483) decides: all of the declared amount is "
         "accepted, nothing (with a return code) is rejected, anything in between is a partial award, "
         "settled at the awarded amount. An 01 record with a return code and no prestatierecords rejects "
-        "every open line of the batch. Return codes of the Vektis list COD954 are kept as they come, "
+        "every open line of the batch. The 01 record must echo the batch's UZOVI (0108), invoice number "
+        "(0116) and the IGO's AGB code (0112), every 04 record the BSN (0403) of the line it answers. "
+        "An empty body is refused. Return codes of the Vektis list COD954 are kept as they come, "
         "known or not. Errors are keyed by record number in the file (the 01 record is 1) under "
         "`records`.",
         request={"application/json": InsurerReturnSerializer, KZ302_MEDIA_TYPE: OpenApiTypes.BINARY},
