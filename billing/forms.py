@@ -21,12 +21,12 @@ from billing.services.batches import batch_period_check
 from billing.services.contracts import partial_rule_key_parse
 from billing.services.payouts import execution_date_check, payout_period_check
 from igo.dates import add_months, month_start
+from igo.forms import MoneyField
 from igo.models import Insurer
 from pregnancies.models import EndReason, EventType, Phase
 from providers.models import MemberOrganisation
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-MONEY = forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
 PERCENT = forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
 MONTH = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
 WEEK = forms.NumberInput(attrs={"min": "0", "max": "45", "step": "1", "inputmode": "numeric"})
@@ -45,11 +45,11 @@ class TariffFieldsMixin(forms.Form):
                 required=False,
                 max_length=16,
             )
-            self.fields[f"amount_{phase}"] = forms.DecimalField(
+            self.fields[f"amount_{phase}"] = MoneyField(
+                # Whole cents are the service's to check, with its message.
                 label=_("Price (%(phase)s)") % {"phase": label},
                 required=False,
-                max_digits=10,
-                widget=MONEY,
+                decimal_places=None,
             )
 
     def main_fields(self) -> list[forms.BoundField]:
@@ -254,8 +254,8 @@ class SplitRuleForm(forms.Form):
                     label=f"{org.name} ({label})", required=False, max_digits=7, widget=PERCENT
                 )
         for et in event_types:
-            self.fields[f"rate_{et.pk}"] = forms.DecimalField(
-                label=f"{et.code} {et.name}", required=False, max_digits=12, widget=MONEY
+            self.fields[f"rate_{et.pk}"] = MoneyField(
+                label=f"{et.code} {et.name}", required=False, max_digits=12, decimal_places=None
             )
 
     main_field_names = ("year", "valid_from", "overhead_pct", "reserve_pct", "note")
@@ -446,9 +446,10 @@ class InsurerPaymentForm(forms.Form):
     """A payment received from the insurer for a batch, as on the bank statement
     (`billing.services.insurer_payments.insurer_payment_record` checks it)."""
 
-    amount = forms.DecimalField(
+    amount = MoneyField(
         label=_("Amount received"),
-        widget=MONEY,
+        max_digits=None,
+        decimal_places=None,
         help_text=_("Negative for money the insurer took back."),
     )
     received_on = forms.DateField(label=_("Received on"), widget=DATE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -16,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from igo import services
 from igo.models import Role, Tenant
+from igo.money import AmountFormatError, amount_parse
 from igo.validators import validate_igo_agb_code
 
 # How far ahead of the clock a typed moment still counts as "now" (a phone's clock a few minutes fast).
@@ -57,6 +59,39 @@ class LocalDateTimeField(forms.DateTimeField):
         if later.astimezone(dt.UTC) <= timezone.now() + NOW_TOLERANCE:
             return later.astimezone(dt.UTC)
         return earlier.astimezone(dt.UTC)
+
+
+class MoneyField(forms.DecimalField):
+    """An amount in euros, typed as the pages show amounts (1.500,00) or as a clerk types it (1500,00,
+    1500), or in the international form (1,500.00, 1500.00); `igo.money.amount_parse` reads it one way only
+    and an ambiguous 1.000 is refused with how to write it. Shown in Dutch form (1500,00). Two places and at
+    most 10 digits unless told otherwise."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+    default_error_messages = {
+        "invalid": _("Enter an amount in euros, such as 1.500,00 or 1500,00."),
+        "ambiguous": _(
+            "“%(value)s” can be read in two ways: write the cents after a comma, such as 1.500,00 or 1500,00."
+        ),
+    }
+
+    def __init__(self, *, max_digits: int | None = 10, decimal_places: int | None = 2, **kwargs: Any) -> None:
+        kwargs.setdefault("localize", True)
+        super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # as the stubs' own
+        if value in self.empty_values:
+            return None
+        if isinstance(value, Decimal | int):
+            return Decimal(value)
+        try:
+            return amount_parse(str(value))
+        except AmountFormatError as exc:
+            if exc.ambiguous:
+                raise ValidationError(
+                    self.error_messages["ambiguous"], code="ambiguous", params={"value": exc.text.strip()}
+                ) from exc
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
 
 
 class InvitationForm(forms.Form):

@@ -39,3 +39,69 @@ def split_largest_remainder(total: Decimal, weights: Sequence[Decimal]) -> list[
     for i in order[:left]:
         floors[i] += 1
     return [sign * Decimal(c) * CENT for c in floors]
+
+
+class AmountFormatError(ValueError):
+    """A typed amount that cannot be read, or only in two ways (`ambiguous`)."""
+
+    def __init__(self, text: str, *, ambiguous: bool = False):
+        super().__init__(text)
+        self.text = text
+        self.ambiguous = ambiguous
+
+
+_CURRENCY = ("€", "EUR", "eur", "Eur")
+_MINUS = ("-", "\u2212")  # the hyphen-minus and the minus sign
+
+
+def _grouped(whole: str, separator: str) -> bool:
+    """Whether `whole` is digits in groups of three after a first group of one to three."""
+    groups = whole.split(separator)
+    return (
+        all(g.isascii() and g.isdigit() for g in groups)
+        and 1 <= len(groups[0]) <= 3
+        and all(len(g) == 3 for g in groups[1:])
+    )
+
+
+def amount_parse(text: str) -> Decimal:
+    """An amount in euros as people type it, read one way only: Dutch (1.500,00 · 1500,00 · 1.500.000) or
+    international (1,500.00 · 1500.00), with or without a euro sign and a minus. A single separator followed
+    by exactly three digits (1.000, 1,000) reads as a thousand in one convention and as one in the other:
+    refused as ambiguous (unless more groups make it plain: 1.000.000). Raises AmountFormatError."""
+    t = text.strip().replace("\u00a0", " ")
+    negative = False
+    for _ in range(2):  # "-€ 5", "€ -5"
+        if t.startswith(_MINUS):
+            negative, t = True, t[1:].strip()
+        for symbol in _CURRENCY:
+            if t.startswith(symbol):
+                t = t[len(symbol) :].strip()
+            if t.endswith(symbol):
+                t = t[: -len(symbol)].strip()
+    if not t or not all(c.isascii() and (c.isdigit() or c in ".,") for c in t) or not t[0].isdigit():
+        raise AmountFormatError(text)
+    dots, commas = t.count("."), t.count(",")
+    if dots and commas:
+        decimal_sep = "," if t.rfind(",") > t.rfind(".") else "."
+        thousands = "." if decimal_sep == "," else ","
+        whole, _sep, fraction = t.rpartition(decimal_sep)
+        if t.count(decimal_sep) != 1 or not fraction.isdigit() or not _grouped(whole, thousands):
+            raise AmountFormatError(text)
+        number = whole.replace(thousands, "") + "." + fraction
+    elif dots + commas == 1:
+        whole, _sep, fraction = t.partition("." if dots else ",")
+        if not fraction:
+            raise AmountFormatError(text)
+        if len(fraction) == 3 and _grouped(whole, "."):
+            raise AmountFormatError(text, ambiguous=True)
+        number = whole + "." + fraction
+    elif dots or commas:  # several of one kind: thousands only
+        separator = "." if dots else ","
+        if not _grouped(t, separator):
+            raise AmountFormatError(text)
+        number = t.replace(separator, "")
+    else:
+        number = t
+    amount = Decimal(number)
+    return -amount if negative else amount

@@ -8,11 +8,11 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from igo.forms import MoneyField
 from neutrality.models import ReferenceSource, dbc_code_validator
 from pregnancies.models import EventType
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-MONEY = forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"})
 
 
 class YearForm(forms.Form):
@@ -31,9 +31,7 @@ class DbcAmountForm(forms.Form):
     valid_to = forms.DateField(
         label=_("Valid to"), required=False, widget=DATE, help_text=_("Leave empty for open-ended.")
     )
-    amount = forms.DecimalField(
-        label=_("Amount"), min_value=Decimal("0"), max_digits=10, decimal_places=2, widget=MONEY
-    )
+    amount = MoneyField(label=_("Amount"), min_value=Decimal("0"))
 
     def clean(self) -> dict:
         data = super().clean() or {}

@@ -13,6 +13,8 @@ A file with a return code in its 01 record and no prestatierecords rejects the w
 line of the batch is rejected with that code (0001, 8073, 8074, …). Return codes are kept as they come,
 known or not (`billing.services.return_codes`).
 
+The 01 record must name this batch's insurer (0108), its invoice number (0116) and its IGO's AGB code
+(0112; invoice numbers repeat between IGOs), and every 04 record the BSN (0403) of the line it answers.
 Reading only checks the file and matches it to the batch; recording it is
 `billing.services.returns.batch_return_record`'s, which refuses it as a whole on any error. Errors carry the
 record's number in the file (the 01 record is 1).
@@ -146,6 +148,21 @@ def kz302_parse(content: bytes, *, batch: ClaimBatch) -> ParsedKz302:
                 % {"file": head["uzovi"], "batch": batch.insurer.uzovi_code},
             )
         )
+    # Invoice numbers are the month and the IGO's own batch number: two IGOs' first batches of a month to the
+    # same insurer are both …000001. The declarant's AGB code (0112), echoed from our 01 record, tells them
+    # apart.
+    agb = head["institution_agb"].strip()
+    if agb != batch.tenant.agb_code:
+        err.append(
+            ReturnRowError(
+                1,
+                "agb",
+                _(
+                    "The file answers a declaration of AGB code %(file)s (0112); this batch was sent by %(batch)s."
+                )
+                % {"file": agb or "—", "batch": batch.tenant.agb_code},
+            )
+        )
     invoice = head["invoice_number"].strip()
     if invoice != kz301.invoice_number(batch.period, batch.number):
         err.append(
@@ -261,6 +278,18 @@ def _entry(
         )
         return None
     seen[ref] = n
+    # The record echoes the line as we declared it: a BSN (0403) of another insured person means the
+    # insurer's file does not answer this line (no BSN in the message: errors are shown and logged).
+    if rec["bsn"] != (row.bsn or kz301.NO_BSN):
+        err.append(
+            ReturnRowError(
+                n,
+                "bsn",
+                _("Record %(n)s: the BSN (0403) is not that of line %(ref)s in this batch.")
+                % {"n": n, "ref": ref},
+            )
+        )
+        return None
     if declared is None or awarded is None:
         return None
     if declared != row.amount:

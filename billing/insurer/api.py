@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -243,7 +244,15 @@ class InsurerReturnLineSerializer(serializers.Serializer):
 
 class InsurerReturnSerializer(serializers.Serializer):
     lines = serializers.ListField(
-        child=InsurerReturnLineSerializer(), allow_empty=False, max_length=MAX_RETURN_LINES
+        child=InsurerReturnLineSerializer(),
+        allow_empty=False,
+        max_length=MAX_RETURN_LINES,
+        error_messages={
+            "required": gettext_lazy(
+                "Send the answers as “lines”, a list with per line its reference and status, or a KZ302 "
+                "return file as text/plain."
+            )
+        },
     )
 
 
@@ -402,7 +411,9 @@ class InsurerBatchReturnView(InsurerAPIView):
         "line by its reference (0429); the awarded amount (0483) decides: all of the declared amount is "
         "accepted, nothing (with a return code) is rejected, anything in between is a partial award, "
         "settled at the awarded amount. An 01 record with a return code and no prestatierecords rejects "
-        "every open line of the batch. Return codes of the Vektis list COD954 are kept as they come, "
+        "every open line of the batch. The 01 record must echo the batch's UZOVI (0108), invoice number "
+        "(0116) and the IGO's AGB code (0112), every 04 record the BSN (0403) of the line it answers. "
+        "An empty body is refused. Return codes of the Vektis list COD954 are kept as they come, "
         "known or not. Errors are keyed by record number in the file (the 01 record is 1) under "
         "`records`.",
         request={"application/json": InsurerReturnSerializer, KZ302_MEDIA_TYPE: OpenApiTypes.BINARY},
@@ -434,8 +445,21 @@ class InsurerBatchReturnView(InsurerAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         batch = self.batch(pk)
-        if isinstance(request.data, bytes):
-            answer = self._kz302(request, batch, request.data)
+        if isinstance(request.data, bytes) or is_kz302(request):
+            # An empty body is parsed by no parser: told apart by its content type.
+            content = request.data if isinstance(request.data, bytes) else b""
+            if not content:
+                raise serializers.ValidationError(
+                    {
+                        api_settings.NON_FIELD_ERRORS_KEY: [
+                            _(
+                                "The request body is empty: send the KZ302 return file itself as the body "
+                                "(Content-Type: text/plain), or JSON with “lines”."
+                            )
+                        ]
+                    }
+                )
+            answer = self._kz302(request, batch, content)
         else:
             data = InsurerReturnSerializer(data=request.data)
             data.is_valid(raise_exception=True)
@@ -467,6 +491,10 @@ class InsurerBatchReturnView(InsurerAPIView):
             )
         except ReturnError as exc:
             raise serializers.ValidationError(record_error_detail(parsed.row_errors(exc))) from exc
+
+
+def is_kz302(request: Request) -> bool:
+    return (request.content_type or "").split(";")[0].strip().lower() == KZ302_MEDIA_TYPE
 
 
 def record_error_detail(errors: list[ReturnRowError]) -> dict[str, Any]:

@@ -25,13 +25,14 @@ import csv
 import io
 import re
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
 from billing.models import ReturnStatus
 from billing.services.returns import ReturnEntry, ReturnError, ReturnRowError
 from igo.csv_upload import RowErrors, header_columns
+from igo.money import CENT, AmountFormatError, amount_parse
 
 COLUMNS = ("reference", "status", "reason_code", "reason_text", "awarded_amount")
 REQUIRED = ("reference", "status")
@@ -43,7 +44,7 @@ STATUS_WORDS: dict[str, str] = {
     "afgewezen": ReturnStatus.REJECTED.value,
     "gedeeltelijk": ReturnStatus.PARTIAL.value,
 }
-AMOUNT_RE = re.compile(r"^-?\d{1,8}([.,]\d{1,2})?$")
+AMOUNT_LIMIT = Decimal(10**8)  # 8 digits before the cents
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 REASON_CODE_LENGTH = 4
@@ -194,9 +195,12 @@ def _entry(
     amount_text = cell("awarded_amount").replace(" ", "")
     awarded: Decimal | None = None
     if amount_text and status == ReturnStatus.PARTIAL:
+        # As the portal's amount fields read it (1.200,00, 1200,00, 1,200.00; an ambiguous 1.000 is refused).
         try:
-            awarded = Decimal(amount_text.replace(",", ".")) if AMOUNT_RE.match(amount_text) else None
-        except InvalidOperation:
+            awarded = amount_parse(amount_text)
+        except AmountFormatError:
+            awarded = None
+        if awarded is not None and (abs(awarded) >= AMOUNT_LIMIT or awarded != awarded.quantize(CENT)):
             awarded = None
         if awarded is None:
             errors.append(

@@ -50,6 +50,7 @@ from billing.services.returns import (
 )
 from igo import selectors as igo_selectors
 from igo import services as igo_services
+from igo.forms import MoneyField
 from igo.http import AuthedRequest
 from igo.models import Insurer, InsurerApiToken, User
 from igo.views import add_form_errors, post_only
@@ -131,13 +132,8 @@ class LineAnswerForm(forms.Form):
             (s.value, s.label) for s in (ReturnStatus.ACCEPTED, ReturnStatus.PARTIAL, ReturnStatus.REJECTED)
         ],
     )
-    awarded_amount = forms.DecimalField(
-        label=gettext_lazy("Awarded amount"),
-        required=False,
-        max_digits=10,
-        decimal_places=2,
-        localize=True,  # 1200,00 as a Dutch clerk types it
-    )
+    # 1.200,00 as the page shows amounts, 1200,00 as a Dutch clerk types it.
+    awarded_amount = MoneyField(label=gettext_lazy("Awarded amount"), required=False)
     reason_code = forms.ChoiceField(label=gettext_lazy("Reason code"), required=False)
     reason_text = forms.CharField(label=gettext_lazy("Explanation"), required=False, max_length=200)
 

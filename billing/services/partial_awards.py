@@ -7,7 +7,9 @@ weights, `billing.services.split.compute_allocations` with the awarded amount). 
 -entry of every old part and a +entry of every new one, both dated at the answer, so a member's statement
 shows the reduction and a payout pays exactly the awarded part (less what was already paid). Later re-splits
 of the line (care logged afterwards) divide the awarded amount too. A work item tells finance how much was
-not awarded; an objection goes by the usual route, a credit of the line and a new claim.
+not awarded; an objection goes by the usual route, a credit of the line and a new claim. A line that was
+already credited and claimed anew when its partial award came in opens no work item (as a rejection of such
+a line does not): its credit, not answered yet, is made to take back the awarded parts instead.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from billing.models import (
     ClaimBatch,
     ClaimLine,
     EpisodeBillingState,
+    LineStatus,
     Sign,
     WorkItem,
     WorkReason,
@@ -65,12 +68,38 @@ def partial_award_settle(*, line: ClaimLine, awarded: Decimal) -> bool:
         is_current=False, superseded_at=timezone.now()
     )
     _insert_allocations(rows)
+    _credit_follow(line)
     if line.episode_id is not None:
         # These parts follow the care as it is now, not the care the last run's fingerprints describe: forget
         # them, so that the next run reads the episode's care again and divides anew whatever changed since
         # (a care event voided after this award would otherwise keep its share).
         EpisodeBillingState.unscoped.filter(episode_id=line.episode_id).update(seen_care=None)
     return True
+
+
+def _credit_follow(line: ClaimLine) -> None:
+    """A line credited before its partial award came in (the billing run replaced it first): its credit,
+    not answered yet, takes back the line's parts as they are now, as a credit made after the award does
+    (`billing.services.claim_lines.retire_line`). The credit still claims back the whole amount; the insurer
+    awards it in part by what it awarded the line."""
+    credit = ClaimLine.unscoped.filter(corrects=line, status__in=(LineStatus.READY, LineStatus.SENT)).first()
+    if credit is None:
+        return
+    Allocation.unscoped.filter(claim_line=credit, is_current=True).update(
+        is_current=False, superseded_at=timezone.now()
+    )
+    Allocation.unscoped.bulk_create(
+        Allocation(
+            tenant_id=a.tenant_id,
+            claim_line=credit,
+            kind=a.kind,
+            organisation_id=a.organisation_id,
+            amount=-a.amount,
+            split_rule_id=a.split_rule_id,
+            basis=AllocationBasis(credit_of=line.number).to_json(),
+        )
+        for a in Allocation.unscoped.filter(claim_line=line, is_current=True).order_by("pk")
+    )
 
 
 def partial_award_items(*, batch: ClaimBatch, awarded: Sequence[tuple[BatchLine, Decimal, str]]) -> None:
@@ -82,6 +111,11 @@ def partial_award_items(*, batch: ClaimBatch, awarded: Sequence[tuple[BatchLine,
     for row, amount, reasons in awarded:
         missing = row.amount - amount
         line = row.claim_line
+        if not line.is_current or line.sign != Sign.DEBIT:
+            # As for a rejection: a line already credited and replaced by the billing run (its credit
+            # takes back what was awarded, the new claim asks the whole amount again), or a credit itself
+            # (awarded in part only by what its line was), leaves finance nothing to do.
+            continue
         if line.episode_id is None:
             batch_total += missing
             batch_refs.append(row.number)

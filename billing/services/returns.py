@@ -68,6 +68,8 @@ FIELD_LABELS = {
     "awarded_amount": gettext_lazy("awarded amount"),
     "uzovi": gettext_lazy("UZOVI number"),
     "invoice": gettext_lazy("invoice number"),
+    "agb": gettext_lazy("AGB code"),
+    "bsn": gettext_lazy("BSN"),
     "record": gettext_lazy("record"),
     "totals": gettext_lazy("totals"),
 }

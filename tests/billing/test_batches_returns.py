@@ -5,12 +5,22 @@ rejected lines update the claim, and a rejected line is rebilled in a later batc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from billing.models import BatchReturn, ClaimBatch, ClaimLine, LineStatus, ReturnLine, WorkItem
+from billing import reconcile
+from billing.models import (
+    Allocation,
+    BatchReturn,
+    ClaimBatch,
+    ClaimLine,
+    LineStatus,
+    ReturnLine,
+    WorkItem,
+)
 from billing.services import returns
 from billing.services.returns import ReturnEntry, ReturnError
 from igo.models import AuditEntry
@@ -223,3 +233,50 @@ def test_a_rejection_of_an_already_replaced_line_leaves_no_stuck_work_item(relea
     touch(r.ep)
     run(r.s)
     assert open_items(r.ep, "rejected") == []
+
+
+def _parts(line: ClaimLine) -> Decimal:
+    return sum((a.amount for a in Allocation.unscoped.filter(claim_line=line, is_current=True)), Decimal(0))
+
+
+def test_a_partial_award_of_an_already_replaced_line_leaves_no_stuck_work_item_and_the_books_reconcile(
+    released,
+):
+    r = released
+    original = r.line("prenatal")
+    ClientInsurance.unscoped.filter(client_id=r.ep.client_id).update(policy_number="ZK-NEW")
+    touch(r.ep)
+    run(r.s)  # credited and claimed anew before the insurer answered
+    credit = ClaimLine.unscoped.get(corrects=original)
+    new = current(r.ep)["prenatal"]
+    assert _parts(credit) == -original.amount
+    awarded = original.amount - Decimal("200.00")
+    r.answer(ReturnEntry(original.number, "partial", "0611", awarded_amount=awarded))
+    original.refresh_from_db()
+    assert (original.status, original.is_current) == (LineStatus.ACCEPTED, False)
+    # Nothing for finance to do: the credit takes back what was awarded, the new line claims it all again.
+    assert open_items(r.ep, "partial_award") == []
+    assert not WorkItem.unscoped.filter(reason="partial_award", resolved_at__isnull=True).exists()
+    assert (_parts(original), _parts(credit), _parts(new)) == (awarded, -awarded, new.amount)
+    assert credit.amount == -original.amount  # the claim itself is never changed
+    report = reconcile.books_check(tenant=r.s.tenant, today=BILLING_NOW.date())
+    assert report.ok, reconcile.problem_lines(report)
+    # The credit goes in the next batch; the insurer takes back what it awarded, and no item opens.
+    later = release(r.s, make_batch(r.s, period=NEXT_MONTH))
+    returns.batch_return_record(
+        batch=later,
+        entries=[ReturnEntry(credit.number, "partial", "0611", awarded_amount=-awarded)],
+        user=r.insurer_user,
+    )
+    assert (_parts(original) + _parts(credit), _parts(new)) == (Decimal(0), new.amount)
+    assert not WorkItem.unscoped.filter(reason="partial_award", resolved_at__isnull=True).exists()
+    report = reconcile.books_check(tenant=r.s.tenant, today=BILLING_NOW.date())
+    assert report.ok, reconcile.problem_lines(report)
+
+
+def test_a_partial_award_of_a_current_line_still_opens_a_work_item(released):
+    r = released
+    original = r.line("prenatal")
+    r.answer(ReturnEntry(original.number, "partial", "0611", awarded_amount=original.amount - 200))
+    item = WorkItem.unscoped.get(reason="partial_award", resolved_at__isnull=True)
+    assert (item.phase, item.amount) == ("prenatal", Decimal("200.00"))

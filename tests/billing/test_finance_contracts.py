@@ -164,7 +164,7 @@ def test_overlapping_period_is_refused(fin, client_for):
 def test_new_version_ends_the_old_one_and_changes_tariffs(fin, client_for):
     client = client_for(fin.finance)
     page = client.get(fin.url("contract_new_version", pk=fin.contract.pk))
-    assert page.status_code == 200 and 'value="1200.00"' in page.content.decode()
+    assert page.status_code == 200 and 'value="1200,00"' in page.content.decode()
     response = client.post(
         fin.url("contract_new_version", pk=fin.contract.pk),
         {
@@ -214,7 +214,7 @@ def test_new_version_before_the_start_is_refused_on_its_date_field(fin, client_f
             "submission_months": "12",
             "answer_days": "30",
             "code_prenatal": "IGBPRE",
-            "amount_prenatal": "1.005",
+            "amount_prenatal": "1,0055",
             **rule_rows(("miscarriage", "prenatal", "", "16", "50"), initial=1),
         },
     )

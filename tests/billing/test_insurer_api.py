@@ -30,6 +30,7 @@ from tests.scenarios.batches import (
 )
 from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.http import api
+from tests.scenarios.kz302 import agb_of, invoice_of, kz302_file
 from tests.scenarios.people import TenantWorld
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
@@ -354,6 +355,48 @@ def test_post_returns_malformed_entries_are_400_per_index(bx):
     assert nothing_answered(bx.zk_a)
 
 
+def test_malformed_json_and_an_empty_body_get_clear_dutch_messages(bx):
+    client = bearer(key_for(bx.zk_user, bx.a.zk))
+    url = f"{BATCHES}{bx.zk_a.pk}/returns/"
+    line = lines_of(bx.zk_a)[0]
+    # A list where a text belongs: Django REST framework's own Dutch catalog leaves this message in English.
+    wrong = returns(
+        client,
+        bx.zk_a,
+        [{"reference": ["a"], "status": "accepted"}, {"reference": line.number, "status": True}],
+    )
+    assert wrong.status_code == 400
+    assert wrong.json() == {
+        "lines": {
+            "0": {
+                "reference": [
+                    "Dit moet een tekst zijn (tussen aanhalingstekens), geen lijst, object of ja/nee."
+                ]
+            },
+            "1": {"status": ['"True" is een ongeldige keuze.']},
+        }
+    }
+    # An empty KZ302 post says what to send, not that a JSON field is missing.
+    for content_type in ("text/plain", "text/plain; charset=us-ascii"):
+        empty = client.generic("POST", url, b"", content_type=content_type)
+        assert empty.status_code == 400
+        assert empty.json() == {
+            "non_field_errors": [
+                "De aanvraag is leeg: stuur het KZ302-retourbestand zelf als inhoud (Content-Type: "
+                "text/plain), of JSON met “lines”."
+            ]
+        }
+    missing = client.post(url, {}, format="json")
+    assert missing.status_code == 400
+    assert missing.json() == {
+        "lines": [
+            "Stuur de antwoorden als “lines”, een lijst met per regel de referentie en de status, of een "
+            "KZ302-retourbestand als text/plain."
+        ]
+    }
+    assert nothing_answered(bx.zk_a)
+
+
 def test_a_line_is_answered_once_through_the_api(bx):
     client = bearer(key_for(bx.zk_user, bx.a.zk))
     line = lines_of(bx.zk_a)[0]
@@ -363,6 +406,41 @@ def test_a_line_is_answered_once_through_the_api(bx):
     )
     assert again.status_code == 400 and "reference" in again.json()["lines"]["0"]
     assert ReturnLine.unscoped.get(batch_line=line).status == "accepted"
+
+
+def test_a_whole_file_rejection_of_another_igos_batch_is_refused_on_its_agb_code(bx):
+    # Invoice numbers are the month and the IGO's own batch number: both IGOs' first November batch to
+    # Zilveren Kruis is the same invoice. Alpha's KZ302 rejecting its whole declaration (its 01 record echoed,
+    # return code 0001, no 04 records) is posted to Beta's batch.
+    assert invoice_of(bx.zk_a) == invoice_of(bx.zk_b) and agb_of(bx.zk_a) != agb_of(bx.zk_b)
+    alpha = kz302_file(
+        uzovi=bx.a.zk.uzovi_code,
+        invoice=invoice_of(bx.zk_a),
+        agb=agb_of(bx.zk_a),
+        answers=[],
+        file_codes=["0001"],
+    )
+    client = bearer(key_for(bx.zk_user, bx.a.zk))
+    url = f"{BATCHES}{bx.zk_b.pk}/returns/"
+    refused = client.generic("POST", url, alpha, content_type="text/plain")
+    assert refused.status_code == 400, refused.content
+    assert refused.json() == {
+        "records": {
+            "1": {
+                "agb": [
+                    f"Het bestand beantwoordt een declaratie van AGB-code {bx.a.tenant.agb_code} (0112); "
+                    f"deze batch is verstuurd door {bx.b.tenant.agb_code}."
+                ]
+            }
+        }
+    }
+    assert nothing_answered(bx.zk_b) and nothing_answered(bx.zk_a)
+    # Beta's own rejection of its declaration is taken.
+    beta = alpha.replace(agb_of(bx.zk_a).encode(), agb_of(bx.zk_b).encode(), 1)
+    taken = client.generic("POST", url, beta, content_type="text/plain")
+    assert taken.status_code == 201, taken.content
+    assert ReturnLine.unscoped.filter(batch_line__batch=bx.zk_b, status="rejected").count() == 6
+    assert nothing_answered(bx.zk_a)
 
 
 def test_session_of_an_insurer_user_may_post_returns(bx):

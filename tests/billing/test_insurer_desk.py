@@ -112,6 +112,22 @@ def test_a_partial_award_in_the_portal_is_paid_out_as_the_members_share(world_a,
     assert run.total == D("3069.00")  # 93 % of 1200.00 + 900.00 + 1200.00
 
 
+@pytest.mark.parametrize(
+    "typed", ["1.200,00", "1200,00", "1200", "1.200,5", "€ 1.200,00", "1,200.00", "1200.00"]
+)
+def test_a_partial_award_is_typed_as_the_page_shows_amounts(world_a, client_for, typed):
+    _pw, batch, first, clerk = sent(world_a)
+    page = client_for(clerk).get(reverse("insurer_batch_detail", kwargs={"pk": batch.pk})).content.decode()
+    assert "1.500,00" in page  # how the page shows the postnatal line's amount
+    response = client_for(clerk).post(
+        answer_url(batch, first["postnatal"]),
+        {"status": "partial", "awarded_amount": typed, "reason_code": "0202"},
+    )
+    assert response.status_code == 302
+    expected = D("1200.50") if typed == "1.200,5" else D("1200.00")
+    assert ReturnLine.unscoped.get().awarded_amount == expected
+
+
 def accept_all_open(client: Client, batch: ClaimBatch) -> None:
     assert client.post(reverse("insurer_accept_open", kwargs={"pk": batch.pk})).status_code == 302
 
@@ -126,7 +142,14 @@ def accept_all_open(client: Client, batch: ClaimBatch) -> None:
         ({"awarded_amount": "0", "reason_code": "0202"}, "awarded_amount", "tussen niets"),
         ({"awarded_amount": "1600", "reason_code": "0202"}, "awarded_amount", "tussen niets"),
         ({"awarded_amount": "-100", "reason_code": "0202"}, "awarded_amount", "tussen niets"),
-        ({"awarded_amount": "twaalfhonderd", "reason_code": "0202"}, "awarded_amount", "getal"),
+        (
+            {"awarded_amount": "twaalfhonderd", "reason_code": "0202"},
+            "awarded_amount",
+            "zoals 1.500,00 of 1500,00",
+        ),
+        # A dot before three digits is a thousand in Dutch and one euro in English: the clerk is told how.
+        ({"awarded_amount": "1.000", "reason_code": "0202"}, "awarded_amount", "op twee manieren te lezen"),
+        ({"awarded_amount": "1.00,00", "reason_code": "0202"}, "awarded_amount", "zoals 1.500,00 of 1500,00"),
     ],
 )
 def test_a_wrong_partial_award_is_refused_on_its_field_in_dutch_and_nothing_is_stored(

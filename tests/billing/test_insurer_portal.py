@@ -9,6 +9,7 @@ billing run, then `billing.services.batches.batch_create` and `batch_release` (t
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -39,6 +40,7 @@ from tests.scenarios.batches import (
     nothing_answered,
 )
 from tests.scenarios.billing import BILLING_NOW
+from tests.scenarios.kz302 import agb_of, invoice_of, kz302_file
 from tests.scenarios.people import TenantWorld
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
@@ -385,6 +387,23 @@ def test_return_file_refused_by_the_service_names_the_file_rows(bx, client_for):
     assert nothing_answered(bx.zk_a)
 
 
+def test_a_kz302_upload_answering_another_igos_declaration_is_refused(bx, client_for):
+    # Both IGOs' first November batch to Zilveren Kruis is invoice …000001; Alpha's whole-file rejection
+    # uploaded on Beta's batch is refused on the AGB code of its 01 record, and nothing is stored.
+    alpha = kz302_file(
+        uzovi=bx.a.zk.uzovi_code,
+        invoice=invoice_of(bx.zk_a),
+        agb=agb_of(bx.zk_a),
+        answers=[],
+        file_codes=["0001"],
+    )
+    response = upload(client_for(bx.zk_user), bx.zk_b, alpha, name="retour.kz302")
+    assert response.status_code == 400
+    assert [(e.row, e.field) for e in response.context["upload_errors"]] == [(1, "agb")]
+    assert f"declaratie van AGB-code {bx.a.tenant.agb_code} (0112)" in response.content.decode()
+    assert nothing_answered(bx.zk_b) and nothing_answered(bx.zk_a)
+
+
 def translated(message: str, language: str, **values: object) -> str:
     """What the page shows for `message` in `language`, whatever the state of the project's catalogs."""
     with translation.override(language):
@@ -424,6 +443,23 @@ def test_return_file_parser_refuses_malformed_files(content, row, fragment):
         return_file_parse(content)
     assert exc.value.errors[0].row == row
     assert fragment in exc.value.errors[0].message
+
+
+def test_return_file_amounts_are_read_as_the_portal_reads_them():
+    head = "reference;status;reason_code;reason_text;awarded_amount\n"
+    parsed = return_file_parse(
+        (head + "A;gedeeltelijk;0202;;1.200,00\nB;partial;0202;;1200,5\nC;partial;0202;;1,200.00\n").encode()
+    )
+    assert [e.awarded_amount for e in parsed.entries] == [
+        Decimal("1200.00"),
+        Decimal("1200.5"),
+        Decimal("1200.00"),
+    ]
+    with pytest.raises(ReturnFileError) as exc:
+        return_file_parse(
+            (head + "A;partial;0202;;1.000\nB;partial;0202;;12,345\nC;partial;0202;;12,00\n").encode()
+        )
+    assert [(e.row, e.field) for e in exc.value.errors] == [(2, "awarded_amount"), (3, "awarded_amount")]
 
 
 def test_return_file_parser_reads_windows_1252_and_skips_blank_lines():

@@ -36,7 +36,7 @@ from tests.factories import UserFactory
 from tests.scenarios.batches import insurer_employee
 from tests.scenarios.billing import touch
 from tests.scenarios.clock import travel
-from tests.scenarios.kz302 import Answer, invoice_of, kz302_file
+from tests.scenarios.kz302 import Answer, agb_of, invoice_of, kz302_file
 from tests.scenarios.payouts import (
     KRAAM_IBAN,
     D,
@@ -72,6 +72,7 @@ def mixed(batch: ClaimBatch, first: dict[str, ClaimLine], bsn: str, **kwargs) ->
     return kz302_file(
         uzovi="3311",
         invoice=invoice_of(batch),
+        agb=agb_of(batch),
         answers=[
             Answer(first["prenatal"].number, bsn, D("1200.00"), D("1200.00"), ("8001",)),
             Answer(first["natal"].number, bsn, D("900.00"), D("0.00"), ("0435",)),
@@ -181,7 +182,9 @@ def test_a_kz302_file_is_read_into_accepted_rejected_and_partly_awarded_lines_an
 
 def test_a_whole_file_rejection_rejects_every_line_with_its_code(world_a):
     pw, batch, _first, _bsn = sent(world_a)
-    content = kz302_file(uzovi="3311", invoice=invoice_of(batch), answers=[], file_codes=("8073",))
+    content = kz302_file(
+        uzovi="3311", invoice=invoice_of(batch), agb=agb_of(batch), answers=[], file_codes=("8073",)
+    )
     answer = record(batch, content, at(2026, 11, 25))
     assert (answer.accepted, answer.rejected, answer.partial) == (0, 3, 0)
     assert set(ReturnLine.unscoped.values_list("status", "reason_code")) == {("rejected", "8073")}
@@ -193,6 +196,7 @@ def test_person_codes_apply_to_lines_without_codes_of_their_own(world_a):
     content = kz302_file(
         uzovi="3311",
         invoice=invoice_of(batch),
+        agb=agb_of(batch),
         answers=[Answer(first["prenatal"].number, bsn, D("1200.00"), D("0.00"))],
         person_codes={bsn: ("0320",)},
     )
@@ -206,6 +210,7 @@ def test_each_malformed_file_is_refused_with_a_field_error_and_nothing_is_stored
     twice = kz302_file(
         uzovi="3311",
         invoice=invoice_of(batch),
+        agb=agb_of(batch),
         answers=[
             Answer(first["prenatal"].number, bsn, D("1200.00"), D("1200.00")),
             Answer(first["prenatal"].number, bsn, D("1200.00"), D("1200.00")),
@@ -214,6 +219,7 @@ def test_each_malformed_file_is_refused_with_a_field_error_and_nothing_is_stored
     unknown = kz302_file(
         uzovi="3311",
         invoice=invoice_of(batch),
+        agb=agb_of(batch),
         answers=[Answer("999-PRE-D1", bsn, D("1200.00"), D("1200.00"))],
     )
     cases: list[tuple[str, bytes, tuple[int, str]]] = [
@@ -222,7 +228,11 @@ def test_each_malformed_file_is_refused_with_a_field_error_and_nothing_is_stored
         ("not ASCII", good.replace(b"EUR", "EÜR".encode()), (0, "file")),
         ("an unknown record type", good.replace(b"\r\n02", b"\r\n03", 1), (2, "record")),
         ("another insurer", mixed(batch, first, bsn).replace(b"3311", b"7029", 1), (1, "uzovi")),
-        ("another invoice", kz302_file(uzovi="3311", invoice="999", answers=[]), (1, "invoice")),
+        (
+            "another invoice",
+            kz302_file(uzovi="3311", invoice="999", agb=agb_of(batch), answers=[]),
+            (1, "invoice"),
+        ),
         ("a line not in the batch", unknown, (3, "reference")),
         ("a line answered twice", twice, (4, "reference")),
         ("the 99 totals", mixed(batch, first, bsn, totals={46: "00000000001"}), (6, "totals")),
@@ -232,15 +242,32 @@ def test_each_malformed_file_is_refused_with_a_field_error_and_nothing_is_stored
             kz302_file(
                 uzovi="3311",
                 invoice=invoice_of(batch),
+                agb=agb_of(batch),
                 answers=[Answer(first["natal"].number, bsn, D("900.00"), D("950.00"))],
             ),
             (3, "awarded_amount"),
+        ),
+        (
+            "another insured person's BSN",
+            kz302_file(
+                uzovi="3311",
+                invoice=invoice_of(batch),
+                agb=agb_of(batch),
+                answers=[Answer(first["natal"].number, "999999990", D("900.00"), D("900.00"))],
+            ),
+            (3, "bsn"),
+        ),
+        (
+            "another IGO's declaration",
+            kz302_file(uzovi="3311", invoice=invoice_of(batch), agb="53009999", answers=[]),
+            (1, "agb"),
         ),
         (
             "nothing awarded without a code",
             kz302_file(
                 uzovi="3311",
                 invoice=invoice_of(batch),
+                agb=agb_of(batch),
                 answers=[Answer(first["natal"].number, bsn, D("900.00"), D("0.00"))],
             ),
             (3, "reason_code"),
@@ -258,6 +285,7 @@ def test_each_malformed_file_is_refused_with_a_field_error_and_nothing_is_stored
         kz302_file(
             uzovi="3311",
             invoice=invoice_of(batch),
+            agb=agb_of(batch),
             answers=[Answer(first["prenatal"].number, bsn, D("1200.00"), D("1200.00"))],
         ),
         at(2026, 11, 25),

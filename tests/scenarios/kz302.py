@@ -43,6 +43,7 @@ def kz302_file(
     *,
     uzovi: str,
     invoice: str,
+    agb: str,
     answers: Sequence[Answer],
     file_codes: Sequence[str] = (),
     person_codes: dict[str, Sequence[str]] | None = None,
@@ -59,6 +60,7 @@ def kz302_file(
                 6: "03",  # 0103 version
                 8: "02",  # 0104 sub-version
                 27: uzovi.rjust(4, "0"),  # 0108 UZOVI
+                55: agb.rjust(8, "0"),  # 0112 instellingscode: the declaring IGO's AGB code
                 81: invoice.ljust(12),  # 0116 factuurnummer
                 115: "EUR",  # 0119
                 311: "ZK-RET-0001".ljust(24),  # 0181 referentienummer zorgverzekeraar
@@ -132,3 +134,11 @@ def invoice_of(batch: object) -> str:
 
     content = bytes(BatchFile.unscoped.get(batch=batch, kind="kz301").content)
     return content.split(b"\r\n")[0][80:92].decode("ascii").strip()
+
+
+def agb_of(batch: object) -> str:
+    """The declarant's AGB code (0112, N 8 at 55) of the batch's own KZ301 file, which its KZ302 echoes."""
+    from billing.models import BatchFile
+
+    content = bytes(BatchFile.unscoped.get(batch=batch, kind="kz301").content)
+    return content.split(b"\r\n")[0][54:62].decode("ascii")

@@ -274,7 +274,7 @@ def test_finance_drafts_tariffs_in_the_contract_version_form(world_a, client_for
     client = client_for(w.finance)
     url = reverse("whatif_new_contract", args=[w.s.tenant.slug, w.s.zk_contract.pk])
     page = client.get(url)
-    assert page.status_code == 200 and 'value="900.00"' in page.content.decode()
+    assert page.status_code == 200 and 'value="900,00"' in page.content.decode()
     data = {
         "period-period_start": "2026-01-01",
         "period-period_end": "2026-12-31",
