@@ -88,6 +88,19 @@ def _access_cache_of_this_run() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _language_of_a_fresh_thread() -> Iterator[None]:
+    """Each test starts in the platform's default language, as a request or task in a fresh thread does: a
+    request of an earlier test (a language cookie, igo.middleware.LanguageMiddleware) leaves its language
+    active in the thread, and a test that reads a message outside a request would otherwise pass or fail
+    by the order the tests run in."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _clock_marker(request: pytest.FixtureRequest) -> Iterator[None]:
     """`@pytest.mark.clock(moment)` on a test, class or module: the clock is at `moment` (ticking) before
     any of the test's own fixtures make a row, and back to the process clock after it."""
