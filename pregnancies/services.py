@@ -1019,6 +1019,17 @@ def line_transfer(
     *, episode: Episode, actor: User, line: str, effective_at: datetime, reason: str
 ) -> LineTransfer:
     obstetric_professional_for(actor=actor)
+    if episode.status != EpisodeStatus.ACTIVE:
+        raise ValidationError(_("This pregnancy has ended; a transfer can no longer be recorded."))
+    if effective_at > timezone.now() + FUTURE_TOLERANCE:
+        raise ValidationError({"effective_at": _("The transfer lies in the future.")})
+    if timezone.localdate(effective_at) < episode.intake_date:
+        raise ValidationError(
+            {
+                "effective_at": _("The transfer lies before the intake (%(date)s).")
+                % {"date": formats.date_format(episode.intake_date, "d-m-Y")}
+            }
+        )
     current = LineTransfer.objects.filter(episode=episode).order_by("-effective_at", "-pk").first()
     if current and current.line == line:
         raise ValidationError({"line": _("Responsibility already lies with this line.")})
@@ -1045,9 +1056,25 @@ def line_transfer(
 def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: str) -> Episode:
     obstetric_professional_for(actor=actor)
     episode = Episode.objects.select_for_update().get(pk=episode.pk)
+    if episode.status != EpisodeStatus.ACTIVE:
+        # Its reason and date are what billing divided by; a second end would change them unseen.
+        raise ValidationError(
+            _("This pregnancy was already ended on %(date)s (%(reason)s).")
+            % {
+                "date": formats.date_format(episode.end_date, "d-m-Y") if episode.end_date else "",
+                "reason": episode.get_end_reason_display().lower(),
+            }
+        )
     errors: dict[str, list[str]] = {}
     if end_reason not in EndReason.values:
         errors.setdefault("end_reason", []).append(_("Choose a reason."))
+    elif end_reason in (EndReason.MISCARRIAGE, EndReason.TERMINATION) and episode.births.exists():
+        errors.setdefault("end_reason", []).append(
+            _(
+                "A birth is recorded for this pregnancy, so it cannot end in a miscarriage or a termination; "
+                "if the birth record is wrong, correct it first."
+            )
+        )
     if end_date < episode.intake_date:
         errors.setdefault("end_date", []).append(_("The end lies before the intake date."))
     if end_date > timezone.localdate():

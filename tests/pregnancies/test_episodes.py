@@ -18,10 +18,10 @@ from django.utils import timezone
 from igo.models import Insurer, Role
 from igo.tenancy import tenant_scope
 from pregnancies import selectors, services
-from pregnancies.models import Birth, CareEvent, ClientInsurance, Episode, Phase
+from pregnancies.models import Birth, CareEvent, ClientInsurance, Episode, LineTransfer, Phase
 from tests.factories import CareEventFactory, ClientFactory, EpisodeFactory, InsurerFactory
 from tests.scenarios.care import Care
-from tests.scenarios.care_logging import access_entries, ago, in_scope, local, log, log_service
+from tests.scenarios.care_logging import access_entries, ago, deliver, in_scope, local, log, log_service
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 
@@ -166,6 +166,69 @@ def test_episode_end_refuses_a_date_before_the_last_event(care):
         timezone.localdate(),
         "completed",
     )
+
+
+def end_as(care: Care, reason: str, end_date: date | None = None) -> Episode:
+    return in_scope(
+        care,
+        services.episode_end,
+        episode=care.episode,
+        actor=care.user(Role.MIDWIFE),
+        end_date=end_date or timezone.localdate(),
+        end_reason=reason,
+    )
+
+
+def test_an_ended_pregnancy_is_not_ended_again(care):
+    first = end_as(care, "moved_away", timezone.localdate() - timedelta(days=5))
+    with pytest.raises(ValidationError) as exc:
+        end_as(care, "miscarriage")
+    assert "al beëindigd" in exc.value.messages[0] and "verhuisd" in exc.value.messages[0]
+    care.episode.refresh_from_db()  # the reason and date billing divided by stay
+    assert (care.episode.end_reason, care.episode.end_date) == ("moved_away", first.end_date)
+
+
+@pytest.mark.parametrize("reason", ["miscarriage", "termination"])
+def test_a_pregnancy_with_a_birth_does_not_end_in_a_miscarriage_or_termination(care, reason):
+    deliver(care, days_ago=3)
+    with pytest.raises(ValidationError) as exc:
+        end_as(care, reason)
+    assert "geboorte" in exc.value.message_dict["end_reason"][0]
+    care.episode.refresh_from_db()
+    assert care.episode.status == "active"
+
+
+def test_a_pregnancy_with_a_birth_ends_as_completed_or_by_death(care):
+    deliver(care, days_ago=3)
+    assert end_as(care, "death").end_reason == "death"  # a mother may die after the birth
+
+
+def transfer(care: Care, at: datetime) -> Any:
+    return in_scope(
+        care,
+        services.line_transfer,
+        episode=care.episode,
+        actor=care.user(Role.MIDWIFE),
+        line="second",
+        effective_at=at,
+        reason="Meconiumhoudend vruchtwater",
+    )
+
+
+def test_a_transfer_is_refused_in_the_future_before_the_intake_or_after_the_end(care):
+    with pytest.raises(ValidationError) as future:
+        transfer(care, ago(days=-30))
+    assert future.value.message_dict["effective_at"] == ["De overdracht ligt in de toekomst."]
+    with pytest.raises(ValidationError) as early:
+        transfer(care, local(care.episode.intake_date - timedelta(days=100)))
+    assert "voor de intake" in early.value.message_dict["effective_at"][0]
+    assert transfer(care, ago(hours=2)).line == "second"  # a moment that can be
+    end_as(care, "completed")
+    care.episode.refresh_from_db()
+    with pytest.raises(ValidationError) as ended:
+        transfer(care, ago(hours=1))
+    assert "beëindigd" in ended.value.messages[0]
+    assert LineTransfer.unscoped.filter(episode=care.episode).count() == 1
 
 
 def test_phase_at_follows_the_key_dates():
