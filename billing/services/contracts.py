@@ -312,8 +312,9 @@ def contract_new_version(
     partial_rules: Iterable[dict[str, Any]] | None = None,
 ) -> Contract:
     """End `contract` the day before `valid_from` and start a new version from then, with the insurer of
-    `contract` and, for every argument left None, its value there (the new version is open-ended unless
-    `valid_until` is given).
+    `contract` and, for every argument left None, its value there: the new version ends when the old one
+    would have (a 2026 contract's version from July still ends on 31 December, not open-ended into the years
+    after), unless `valid_until` is given.
 
     A new version follows the one it replaces: it starts after that version's start (a period before it is
     a contract of its own, with its own end date), and after the last claim that already uses it. Both are
@@ -347,6 +348,8 @@ def contract_new_version(
                 }
             }
         )
+    if valid_until is None:
+        valid_until = contract.valid_until  # read before contract_end moves it
     with transaction.atomic():
         contract_end(contract=contract, actor=actor, valid_until=valid_from - timedelta(days=1))
         if tariffs is None:
@@ -398,7 +401,7 @@ def contract_version_draft(
         ]
     rules, errors = contract_terms_check(
         valid_from=valid_from,
-        valid_until=None,
+        valid_until=contract.valid_until,  # as contract_new_version: the new version ends where the old one did
         answer_days=contract.answer_days,
         tariffs=tariffs,
         partial_rules=partial_rules,
@@ -413,7 +416,7 @@ def contract_version_draft(
         insurer_id=contract.insurer_id,
         name=contract.name,
         valid_from=valid_from,
-        valid_until=None,
+        valid_until=contract.valid_until,
         submission_months=contract.submission_months,
         answer_days=contract.answer_days,
     )

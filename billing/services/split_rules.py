@@ -34,10 +34,19 @@ def split_rule_check(
     rates: dict[int, Decimal] | None = None,
     overhead_pct: Decimal = Decimal("0"),
     reserve_pct: Decimal = Decimal("0"),
+    year: int | None = None,
+    valid_from: date | None = None,
 ) -> None:
     """Refuse a verdeelmodel that cannot be stored (ValidationError by field): what `split_rule_create` checks
-    before it writes, and what a what-if draft (`split_rule_draft`) must pass before it is simulated."""
+    before it writes, and what a what-if draft (`split_rule_draft`) must pass before it is simulated. A start
+    outside the version's year is refused: the rule that divides a line is chosen by its start date alone, so
+    a "2027" version starting in 2025 would divide 2025's lines and have them all divided again."""
     errors: dict[str, list[str]] = {}
+    if year is not None and valid_from is not None and valid_from.year != year:
+        errors.setdefault("valid_from", []).append(
+            _("The start lies in %(other)s, outside the version's year %(year)s.")
+            % {"other": valid_from.year, "year": year}
+        )
     overhead_pct, reserve_pct = Decimal(overhead_pct), Decimal(reserve_pct)
     check_percentage(errors, "overhead_pct", overhead_pct)
     check_percentage(errors, "reserve_pct", reserve_pct)
@@ -65,8 +74,8 @@ def split_rule_check(
             errors.setdefault(phase, []).append(_("The guaranteed minimums add up to more than 100%."))
     if not phases:
         errors.setdefault("phases", []).append(_("A split rule divides at least one phase."))
-    for rate in (rates or {}).values():
-        check_amount(errors, "rates", Decimal(rate))
+    for event_type_id, rate in (rates or {}).items():
+        check_amount(errors, f"rate_{event_type_id}", Decimal(rate))  # the form's field of that entry
     if errors:
         raise ValidationError(errors)
 
@@ -89,7 +98,14 @@ def split_rule_create(
     to {"method": fixed|care, "shares": {org_id: pct}, "minimums": {org_id: pct}}; `rates` maps event-type
     id to its internal rate (method care)."""
     overhead_pct, reserve_pct = Decimal(overhead_pct), Decimal(reserve_pct)
-    split_rule_check(phases=phases, rates=rates, overhead_pct=overhead_pct, reserve_pct=reserve_pct)
+    split_rule_check(
+        phases=phases,
+        rates=rates,
+        overhead_pct=overhead_pct,
+        reserve_pct=reserve_pct,
+        year=year,
+        valid_from=valid_from,
+    )
     version = (
         SplitRule.objects.filter(year=year).order_by("-version").values_list("version", flat=True).first()
         or 0
@@ -154,7 +170,14 @@ def split_rule_draft(
     split rules a `SplitContext` is given, for the what-if simulation (the `whatif` app). Its rows carry
     negative ids: a related manager needs an id, and no stored row has a negative one."""
     overhead_pct, reserve_pct = Decimal(overhead_pct), Decimal(reserve_pct)
-    split_rule_check(phases=phases, rates=rates, overhead_pct=overhead_pct, reserve_pct=reserve_pct)
+    split_rule_check(
+        phases=phases,
+        rates=rates,
+        overhead_pct=overhead_pct,
+        reserve_pct=reserve_pct,
+        year=year,
+        valid_from=valid_from,
+    )
     version = (
         SplitRule.objects.filter(year=year).order_by("-version").values_list("version", flat=True).first()
         or 0

@@ -194,6 +194,20 @@ def test_contract_periods_that_do_not_overlap_are_accepted(s):
     assert Contract.unscoped.filter(tenant=s.tenant).count() == 4
 
 
+def test_a_new_version_of_a_dated_contract_ends_where_the_old_one_did(s):
+    onvz = InsurerFactory(uzovi_code="3343", name="ONVZ")
+    year = _contract(s, insurer=onvz, valid_until=dt.date(2026, 12, 31))
+    _contract(
+        s, insurer=onvz, name="ONVZ 2027", valid_from=dt.date(2027, 1, 1)
+    )  # next year's, signed already
+    with tenant_scope(s.tenant):
+        july = services.contract_new_version(contract=year, actor=s.admin, valid_from=dt.date(2026, 7, 1))
+    year.refresh_from_db()
+    assert (year.valid_from, year.valid_until) == (dt.date(2026, 1, 1), dt.date(2026, 6, 30))
+    # Not open-ended into 2027 (where it would overlap next year's contract, or price 2027 by 2026's tariffs).
+    assert (july.valid_from, july.valid_until) == (dt.date(2026, 7, 1), dt.date(2026, 12, 31))
+
+
 @pytest.mark.parametrize(
     ("phases", "key"),
     [

@@ -309,6 +309,26 @@ def test_shares_that_do_not_sum_to_100_are_shown_on_the_phase(fin, client_for):
     assert SplitRule.unscoped.count() == before
 
 
+def test_a_split_rule_starts_in_its_own_year(fin, client_for):
+    before = SplitRule.unscoped.count()
+    response = client_for(fin.finance).post(
+        fin.url("split_rule_create"), _split_post(fin, year="2027", valid_from="2025-03-01")
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["valid_from"] == [
+        "De startdatum ligt in 2025, buiten het jaar van de versie (2027)."
+    ]
+    assert SplitRule.unscoped.count() == before  # no version that would divide 2025's lines
+
+
+def test_a_negative_internal_rate_is_refused_at_its_field(fin, client_for):
+    field = f"rate_{fin.types['PRE_CHECK'].pk}"
+    response = client_for(fin.finance).post(fin.url("split_rule_create"), _split_post(fin, **{field: "-5"}))
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert form.errors[field] and not form.non_field_errors()
+
+
 def test_contract_page_shows_what_each_early_ending_bills_per_phase(fin, client_for):
     vgz = InsurerFactory(uzovi_code="7095", name="VGZ")
     rows = rule_rows(
