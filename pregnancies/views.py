@@ -507,29 +507,40 @@ def episode_history(request: TenantRequest, pk: int) -> HttpResponse:
 
 
 def _episode_post(
-    request: TenantRequest, pk: int, form_class: type, action: Any, message: str
+    request: TenantRequest,
+    pk: int,
+    form_class: type,
+    action: Any,
+    message: str,
+    *,
+    form_key: str,
+    anchor: str,
 ) -> HttpResponse:
-    episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
-    form = form_class(request.POST)
-    if form.is_valid():
-        try:
-            action(episode=episode, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            add_form_errors(form, exc)
-        else:
-            messages.success(request, message)
-            return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
-    for field, errors in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
-        messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
-    return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=episode.pk)
+    """A small form of the episode page (care-path dates, a transfer, the end) through its service: refused
+    input shows the page again with what she typed, the errors at the fields and the card open (400)."""
+    episode = _episode_for_form(pk)
+    return _episode_form_post(
+        request,
+        episode,
+        form_class(request.POST),
+        partial(action, episode=episode),
+        message,
+        form_key=form_key,
+        anchor=anchor,
+    )
 
 
 @tenant_view(rules.can_log_care)
 @post_only(back=form_page("episode_detail", Episode.objects))
 def episode_key_dates(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_post(
-        request, pk, KeyDatesForm, services.episode_set_key_dates, _("The care-path dates were saved.")
+        request,
+        pk,
+        KeyDatesForm,
+        services.episode_set_key_dates,
+        _("The care-path dates were saved."),
+        form_key="key_dates_form",
+        anchor="key-dates",
     )
 
 
@@ -647,7 +658,13 @@ def birth_outcome(request: TenantRequest, pk: int) -> HttpResponse:
 @post_only(back=form_page("episode_detail", Episode.objects))
 def episode_line(request: TenantRequest, pk: int) -> HttpResponse:
     return _episode_post(
-        request, pk, LineTransferForm, services.line_transfer, _("The transfer was recorded.")
+        request,
+        pk,
+        LineTransferForm,
+        services.line_transfer,
+        _("The transfer was recorded."),
+        form_key="line_form",
+        anchor="line",
     )
 
 
@@ -672,7 +689,15 @@ def client_insurance(request: TenantRequest, pk: int) -> HttpResponse:
 @tenant_view(rules.can_record_birth)
 @post_only(back=form_page("episode_detail", Episode.objects))
 def episode_end(request: TenantRequest, pk: int) -> HttpResponse:
-    return _episode_post(request, pk, EndEpisodeForm, services.episode_end, _("The episode was ended."))
+    return _episode_post(
+        request,
+        pk,
+        EndEpisodeForm,
+        services.episode_end,
+        _("The episode was ended."),
+        form_key="end_form",
+        anchor="end",
+    )
 
 
 TODAY_PENDING = "today_pending"  # the session key of a refused form of the day list (Post/Redirect/Get)

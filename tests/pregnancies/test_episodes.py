@@ -231,6 +231,25 @@ def test_a_transfer_is_refused_in_the_future_before_the_intake_or_after_the_end(
     assert LineTransfer.unscoped.filter(episode=care.episode).count() == 1
 
 
+def test_a_refused_transfer_keeps_what_she_typed_at_its_fields(care, as_role):
+    browser = as_role(Role.MIDWIFE)
+    url = f"/t/{care.tenant.slug}/episodes/{care.episode.pk}/"
+    typed = (timezone.localtime() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    response = browser.post(
+        f"{url}line/", {"line": "second", "effective_at": typed, "reason": "Meconiumhoudend vruchtwater"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="line" open' in html  # the card opens on its error
+    assert "Meconiumhoudend vruchtwater" in html and f'value="{typed}"' in html  # nothing she typed is lost
+    assert response.context["line_form"].errors["effective_at"] == ["De overdracht ligt in de toekomst."]
+    assert not LineTransfer.unscoped.filter(episode=care.episode).exists()
+
+    ended = browser.post(f"{url}end/", {"end_date": "", "end_reason": "completed"})
+    assert ended.status_code == 400 and 'id="end" open' in ended.content.decode()
+    assert ended.context["end_form"].errors["end_date"]
+
+
 def test_phase_at_follows_the_key_dates():
     labour = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.get_current_timezone())
     placenta = labour + timedelta(hours=9)
