@@ -46,7 +46,11 @@ def records_markdown() -> str:
     parts.append(
         "## The return file (KZ302 v3.2, 370)\n\n"
         "An insurer that answers with a KZ302 file echoes every record of the declaration in positions "
-        f"1–{KZ301_LENGTH} and adds the return block below; record 99 is rebuilt.\n\n"
+        f"1–{KZ301_LENGTH} and adds the return block below; record 99 is rebuilt. "
+        "The reader (`billing/files/kz302.py`) checks the echo against the batch it is read for: 0108 (UZOVI), "
+        "0116 (invoice number) and 0112 (the IGO's AGB code: invoice numbers repeat between IGOs, so a "
+        "whole-file rejection of another IGO's batch with the same number is refused on record 1) in the 01 "
+        "record, and 0403 (BSN) of every 04 record against the line it answers (0429).\n\n"
         + "\n".join(echoed)
         + f"\n### KZ302 record 99 — {KZ302['99'].name} (rebuilt)\n\n{_table(KZ302['99'].fields)}\n"
     )

@@ -117,6 +117,7 @@ ACCESS = {
     "api_claim_line_detail": ("get", ADMIN_FINANCE),
     "api_claim_line_allocations": ("get", ADMIN_FINANCE),
     "claim_line_rebill": ("post", FINANCE),
+    "claim_line_credit_resend": ("post", FINANCE),
     "partial_decision": ("get", FINANCE),  # issue 14
     "batch_list": ("get", ADMIN_FINANCE),
     "batch_create": ("post", FINANCE),
@@ -272,6 +273,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         "api_claim_line_detail",
         "api_claim_line_allocations",
         "claim_line_rebill",
+        "claim_line_credit_resend",
         "whatif_new_contract",
     ):
         line = _claim_line(world)

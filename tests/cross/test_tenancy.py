@@ -152,6 +152,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "api_claim_line_detail": line.pk,
         "api_claim_line_allocations": line.pk,
         "claim_line_rebill": line.pk,
+        "claim_line_credit_resend": line.pk,
         "partial_decision": {"pk": episode.pk, "phase": "prenatal"},  # issue 14
         "batch_detail": batch.pk,
         "batch_release": batch.pk,
@@ -216,6 +217,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"quality_agreement_create"}
     known |= {"contract_detail"}
     known |= {"api_claim_line_detail", "api_claim_line_allocations"}
+    known |= {"claim_line_credit_resend"}
     known |= {"claim_line_rebill", "batch_detail", "batch_release", "batch_rebuild", "batch_discard"}
     known |= {"batch_file", "statement_download", "api_batch_detail"}
     known |= {"batch_payment_record"}

@@ -153,6 +153,7 @@ def make_seen(world: TenantWorld) -> Seen:
             for name in (
                 "claim_line_explain",
                 "claim_line_rebill",
+                "claim_line_credit_resend",  # refused credits (a line of the IGO; not a credit here: refused)
                 "api_claim_line_detail",
                 "api_claim_line_allocations",
             )
