@@ -1056,15 +1056,13 @@ def line_transfer(
 def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: str) -> Episode:
     obstetric_professional_for(actor=actor)
     episode = Episode.objects.select_for_update().get(pk=episode.pk)
-    if episode.status != EpisodeStatus.ACTIVE:
-        # Its reason and date are what billing divided by; a second end would change them unseen.
-        raise ValidationError(
-            _("This pregnancy was already ended on %(date)s (%(reason)s).")
-            % {
-                "date": formats.date_format(episode.end_date, "d-m-Y") if episode.end_date else "",
-                "reason": episode.get_end_reason_display().lower(),
-            }
-        )
+    # Ending an ended episode again corrects its end (a reason found wrong months later is billed anew:
+    # tests/billing/test_late_facts.py); what it was is kept in the audit trail, never overwritten unseen.
+    before = (
+        {"end_date": str(episode.end_date), "end_reason": episode.end_reason}
+        if episode.status == EpisodeStatus.ENDED
+        else None
+    )
     errors: dict[str, list[str]] = {}
     if end_reason not in EndReason.values:
         errors.setdefault("end_reason", []).append(_("Choose a reason."))
@@ -1090,6 +1088,15 @@ def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: st
         raise ValidationError(errors)
     episode.status, episode.end_date, episode.end_reason = EpisodeStatus.ENDED, end_date, end_reason
     episode.save(update_fields=["status", "end_date", "end_reason"])
+    if before is not None:
+        audit_record(
+            actor=actor,
+            action="episode.end_correct",
+            tenant=episode.tenant,
+            obj=episode,
+            before=before,
+            after={"end_date": str(end_date), "end_reason": end_reason},
+        )
     touch_episodes(episode.pk)
     access_log(
         user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail=f"end {end_reason}"

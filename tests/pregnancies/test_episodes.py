@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from igo.models import Insurer, Role
+from igo.models import AuditEntry, Insurer, Role
 from igo.tenancy import tenant_scope
 from pregnancies import selectors, services
 from pregnancies.models import Birth, CareEvent, ClientInsurance, Episode, LineTransfer, Phase
@@ -179,13 +179,17 @@ def end_as(care: Care, reason: str, end_date: date | None = None) -> Episode:
     )
 
 
-def test_an_ended_pregnancy_is_not_ended_again(care):
+def test_ending_an_ended_pregnancy_again_corrects_it_with_the_old_end_in_the_audit_trail(care):
     first = end_as(care, "moved_away", timezone.localdate() - timedelta(days=5))
-    with pytest.raises(ValidationError) as exc:
-        end_as(care, "miscarriage")
-    assert "al beëindigd" in exc.value.messages[0] and "verhuisd" in exc.value.messages[0]
-    care.episode.refresh_from_db()  # the reason and date billing divided by stay
-    assert (care.episode.end_reason, care.episode.end_date) == ("moved_away", first.end_date)
+    corrected = end_as(care, "transferred_out", first.end_date)
+    assert (corrected.status, corrected.end_reason) == ("ended", "transferred_out")
+    (entry,) = AuditEntry.objects.filter(action="episode.end_correct", object_id=str(care.episode.pk))
+    assert entry.actor == care.user(Role.MIDWIFE)
+    assert entry.details == {
+        "before": {"end_date": str(first.end_date), "end_reason": "moved_away"},
+        "after": {"end_date": str(first.end_date), "end_reason": "transferred_out"},
+    }
+    assert not AuditEntry.objects.filter(action="episode.end_correct").exclude(pk=entry.pk).exists()
 
 
 @pytest.mark.parametrize("reason", ["miscarriage", "termination"])
