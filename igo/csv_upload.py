@@ -3,11 +3,34 @@ the errors that refuse a file, or any input checked as a whole."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import csv
+import io
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+
+def csv_reader(content: bytes, *, max_bytes: int, refuse: Callable[[str], Exception]) -> Reader:
+    """The rows of an uploaded CSV file (UTF-8, with or without a byte-order mark; `;` or `,` as its first
+    non-empty line uses), or `refuse(message)` raised for a file that cannot be read as one: too large, not
+    text, not UTF-8, empty. The reader's `line_num` is the current row of the file."""
+    if len(content) > max_bytes:
+        raise refuse(_("The file is larger than %(mb)s MB.") % {"mb": max_bytes // 2**20})
+    if b"\x00" in content:
+        raise refuse(_("This is not a text (CSV) file."))
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise refuse(_("The file is not UTF-8 text; save it as CSV UTF-8.")) from exc
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if not first:
+        raise refuse(_("The file is empty."))
+    return csv.reader(io.StringIO(text, newline=""), delimiter=";" if ";" in first else ",")
 
 
 def header_columns(

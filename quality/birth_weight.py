@@ -22,7 +22,6 @@ or `,`, UTF-8. All or nothing: every error is listed with its row and field, and
 from __future__ import annotations
 
 import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -34,7 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from igo import csv_upload
-from igo.csv_upload import header_columns
+from igo.csv_upload import csv_reader, header_columns
 from igo.models import User
 from igo.services import audit_record
 from quality.models import BirthWeightP10, BirthWeightReference, ReferenceSex
@@ -193,18 +192,7 @@ def _row(cells: list[str], columns: dict[str, int], row: int, parsed: Parsed) ->
 def reference_file_parse(content: bytes) -> Parsed:
     """Read a reference file. A file that cannot be read at all raises ReferenceImportError; rows with
     values of the wrong form are listed in `errors`."""
-    if len(content) > MAX_BYTES:
-        raise _error(_("The file is larger than %(mb)s MB.") % {"mb": MAX_BYTES // 2**20})
-    if b"\x00" in content:
-        raise _error(_("This is not a text (CSV) file."))
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _error(_("The file is not UTF-8 text; save it as CSV UTF-8.")) from exc
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    if not first:
-        raise _error(_("The file is empty."))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";" if ";" in first else ",")
+    reader = csv_reader(content, max_bytes=MAX_BYTES, refuse=_error)
     columns: dict[str, int] | None = None
     parsed, count = Parsed(), 0
     try:

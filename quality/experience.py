@@ -18,7 +18,6 @@ like a number that does not exist: the file cannot tell which numbers exist else
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -30,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from igo import csv_upload
-from igo.csv_upload import header_columns
+from igo.csv_upload import csv_reader, header_columns
 from igo.models import Tenant, User
 from igo.services import audit_record
 from pregnancies.models import Episode
@@ -184,19 +183,7 @@ def _row(cells: list[str], columns: dict[str, int], row: int, parsed: ParsedFile
 def experience_file_parse(content: bytes) -> ParsedFile:
     """Read a file of answers. A file that cannot be read at all (not text, no header, no rows) raises
     ExperienceImportError; rows with values of the wrong form are listed in `errors`."""
-    if len(content) > MAX_BYTES:
-        raise _file_error(_("The file is larger than %(mb)s MB.") % {"mb": MAX_BYTES // 2**20})
-    if b"\x00" in content:
-        raise _file_error(_("This is not a text (CSV) file."))
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _file_error(_("The file is not UTF-8 text; save it as CSV UTF-8.")) from exc
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    if not first:
-        raise _file_error(_("The file is empty."))
-    separator = ";" if ";" in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    reader = csv_reader(content, max_bytes=MAX_BYTES, refuse=_file_error)
     columns: dict[str, int] | None = None
     parsed = ParsedFile()
     try:

@@ -16,7 +16,6 @@ Separator, encoding, dates and the all-or-nothing rule as for the platform's own
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -27,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from igo import csv_upload
-from igo.csv_upload import header_columns
+from igo.csv_upload import csv_reader, header_columns
 from igo.models import Tenant, User
 from igo.services import audit_record
 from pregnancies.models import Episode
@@ -140,18 +139,7 @@ def _row(cells: list[str], columns: dict[str, int], row: int, errors: list[RowEr
 def prem_file_parse(content: bytes) -> ParsedPrem:
     """Read a PREM file. A file that cannot be read at all raises PremImportError; rows with values of
     the wrong form are listed in `errors`."""
-    if len(content) > MAX_BYTES:
-        raise _error(_("The file is larger than %(mb)s MB.") % {"mb": MAX_BYTES // 2**20})
-    if b"\x00" in content:
-        raise _error(_("This is not a text (CSV) file."))
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _error(_("The file is not UTF-8 text; save it as CSV UTF-8.")) from exc
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    if not first:
-        raise _error(_("The file is empty."))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";" if ";" in first else ",")
+    reader = csv_reader(content, max_bytes=MAX_BYTES, refuse=_error)
     columns: dict[str, int] | None = None
     parsed, count = ParsedPrem(), 0
     try:
