@@ -141,33 +141,6 @@ def test_birth_is_recorded_and_logged(care):
     assert "child_number" in exc.value.message_dict
 
 
-def end(care: Care, end_date: date) -> Episode:
-    return in_scope(
-        care,
-        services.episode_end,
-        episode=care.episode,
-        actor=care.user(Role.MIDWIFE),
-        end_date=end_date,
-        end_reason="completed",
-    )
-
-
-def test_episode_end_refuses_a_date_before_the_last_event(care):
-    log(care, at=ago(days=1))
-    with pytest.raises(ValidationError) as exc:
-        end(care, timezone.localdate() - timedelta(days=3))
-    assert "end_date" in exc.value.message_dict
-    care.episode.refresh_from_db()
-    assert (care.episode.status, care.episode.end_date) == ("active", None)
-
-    episode = end(care, timezone.localdate())
-    assert (episode.status, episode.end_date, episode.end_reason) == (
-        "ended",
-        timezone.localdate(),
-        "completed",
-    )
-
-
 def end_as(care: Care, reason: str, end_date: date | None = None) -> Episode:
     return in_scope(
         care,
@@ -176,6 +149,22 @@ def end_as(care: Care, reason: str, end_date: date | None = None) -> Episode:
         actor=care.user(Role.MIDWIFE),
         end_date=end_date or timezone.localdate(),
         end_reason=reason,
+    )
+
+
+def test_episode_end_refuses_a_date_before_the_last_event(care):
+    log(care, at=ago(days=1))
+    with pytest.raises(ValidationError) as exc:
+        end_as(care, "completed", timezone.localdate() - timedelta(days=3))
+    assert "end_date" in exc.value.message_dict
+    care.episode.refresh_from_db()
+    assert (care.episode.status, care.episode.end_date) == ("active", None)
+
+    episode = end_as(care, "completed")
+    assert (episode.status, episode.end_date, episode.end_reason) == (
+        "ended",
+        timezone.localdate(),
+        "completed",
     )
 
 
