@@ -495,8 +495,11 @@ def _check_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
             % {"id": original_id},
             [original_id],
         )
+    # A rejected line is not credited when it is replaced (the insurer holds nothing of it): its parts are
+    # reversed instead, like a withdrawal's.
     uncredited = (
         lines.filter(is_current=False, corrects__isnull=True, status__in=SENT_STATES)
+        .exclude(status=LineStatus.REJECTED)
         .exclude(Exists(ClaimLine.unscoped.filter(corrects=OuterRef("pk"))))
         .values_list("pk", "number")
     )
@@ -504,6 +507,18 @@ def _check_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
         report.add(
             "sent_not_credited",
             _("Line %(ref)s was sent and then replaced, but no credit line takes it back.") % {"ref": number},
+            [pk],
+        )
+    rejected_kept = (
+        lines.filter(is_current=False, corrects__isnull=True, status=LineStatus.REJECTED)
+        .exclude(Exists(ClaimLine.unscoped.filter(corrects=OuterRef("pk"))))
+        .filter(Exists(Allocation.unscoped.filter(claim_line=OuterRef("pk"), is_current=True)))
+        .values_list("pk", "number")
+    )
+    for pk, number in rejected_kept:
+        report.add(
+            "rejected_allocated",
+            _("Line %(ref)s was rejected and replaced but still has current parts.") % {"ref": number},
             [pk],
         )
 

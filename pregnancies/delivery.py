@@ -606,3 +606,51 @@ def delivery_correct(
         detail="delivery corrected",
     )
     return Delivery(episode=episode, births=births, event=event)
+
+
+@transaction.atomic
+def delivery_void(*, episode: Episode, actor: User, reason: str) -> Episode:
+    """Undo a delivery recorded in error: its event is voided (kept, with the reason), the births are removed
+    (their data kept in the audit entry) and the care-path dates it set are cleared, so the natal and
+    postnatal phases are no longer reached and the billing run takes their claims back (a credit where a line
+    was sent). Refused while care logged after the birth would lose its phase: void or correct that first.
+    Reached by voiding the delivery event (`services.care_event_void`)."""
+    episode = Episode.objects.select_for_update().select_related("client").get(pk=episode.pk)
+    births = list(Birth.objects.select_for_update().filter(episode=episode).order_by("child_number"))
+    event = delivery_event(episode)
+    if not births:
+        raise ValidationError(_("No delivery has been recorded yet."))
+    if not reason.strip():
+        raise ValidationError({"change_reason": _("Give the reason for voiding this event.")})
+    before = _snapshot(episode, births, event)
+    if event is not None:
+        event.status = EventStatus.VOIDED
+        event.change_reason = reason.strip()
+        event.voided_at = timezone.now()
+        event.voided_by = actor
+        event.save(update_fields=["status", "change_reason", "voided_at", "voided_by"])
+    # Refused (and all of this rolled back) when an active event would fall in another phase.
+    episode = services.episode_set_key_dates(
+        episode=episode,
+        actor=actor,
+        labour_started_at=None,
+        placenta_plus_2h_at=None,
+        kraamzorg_ended_on=None,
+        postnatal_ended_on=None,
+    )
+    Episode.objects.filter(pk=episode.pk).update(placenta_at=None)
+    episode.placenta_at = None
+    Birth.objects.filter(pk__in=[b.pk for b in births]).delete()
+    services.touch_episodes(episode.pk)
+    audit_record(
+        actor=actor,
+        action="delivery.void",
+        tenant=episode.tenant,
+        obj=episode,
+        reason=reason.strip(),
+        before=before,
+    )
+    services.access_log(
+        user=actor, client=episode.client, action=AccessAction.VOID, obj=episode, detail="delivery"
+    )
+    return episode

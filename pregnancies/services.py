@@ -1728,6 +1728,12 @@ def care_event_correct(
         .get(pk=event.pk)
     )
     _check_own(event, actor)
+    if _is_recorded_delivery(event):
+        # Its type, time and performer follow from the delivery: corrected on their own they would contradict
+        # the births and the phase dates.
+        raise ValidationError(
+            _("This is the event of the recorded delivery: correct the delivery itself under “Delivery”.")
+        )
     if not reason.strip():
         raise ValidationError({"change_reason": _("Give the reason for the correction.")})
     episode = Episode.objects.select_for_update().get(pk=event.episode_id)
@@ -1768,12 +1774,30 @@ def care_event_correct(
     return new, warnings
 
 
+def _is_recorded_delivery(event: CareEvent) -> bool:
+    """Whether the event is the delivery event of a recorded delivery (with its births and dates)."""
+    from pregnancies.delivery import DELIVERY_EVENT_CODES
+
+    return (
+        event.event_type.code in DELIVERY_EVENT_CODES
+        and Birth.objects.filter(episode_id=event.episode_id).exists()
+    )
+
+
 @transaction.atomic
 def care_event_void(*, event: CareEvent, actor: User, reason: str) -> CareEvent:
-    event = CareEvent.objects.select_for_update().get(pk=event.pk)
+    """Void an event. Voiding the event of a recorded delivery undoes the delivery (`delivery_void`): a
+    birth event gone while its births and phases stay would bill a birth nobody records."""
+    event = CareEvent.objects.select_for_update().select_related("event_type").get(pk=event.pk)
     _check_own(event, actor)
     if not reason.strip():
         raise ValidationError({"change_reason": _("Give the reason for voiding this event.")})
+    if _is_recorded_delivery(event):
+        from pregnancies.delivery import delivery_void
+
+        delivery_void(episode=event.episode, actor=actor, reason=reason)
+        event.refresh_from_db()
+        return event
     event.status = EventStatus.VOIDED
     event.change_reason = reason.strip()
     event.voided_at = timezone.now()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from igo.banking import bank_account_check, mask_iban
+from igo.dates import midnight
 from igo.models import Membership, Tenant, User
 from igo.services import audit_record
 from providers.models import BIG_DISCIPLINES, MemberOrganisation, Professional
@@ -25,6 +27,30 @@ def _check_organisation(org: MemberOrganisation) -> None:
         raise ValidationError({"agb_code": _("Another member organisation of this IGO has this AGB code.")})
     if org.member_until and org.member_until < org.member_from:
         raise ValidationError({"member_until": _("The end of the membership lies before its start.")})
+    if org.pk is not None and org.member_until is not None:
+        _check_no_care_after(org, org.member_until)
+
+
+def _check_no_care_after(org: MemberOrganisation, until: date) -> None:
+    """Refuse an end of membership before care the organisation has logged: logging refuses care after the end,
+    and an end set back afterwards would have the split pay a former member for it."""
+    from pregnancies.models import CareEvent, EventStatus
+
+    later = CareEvent.objects.filter(
+        organisation=org, status=EventStatus.ACTIVE, occurred_at__gte=midnight(until + timedelta(days=1))
+    )
+    count = later.count()
+    if count:
+        last = timezone.localdate(later.order_by("-occurred_at").values_list("occurred_at", flat=True)[0])
+        raise ValidationError(
+            {
+                "member_until": _(
+                    "%(n)s care event(s) of this organisation were logged after this date (the last on "
+                    "%(last)s). The membership cannot end before them."
+                )
+                % {"n": count, "last": last.strftime("%d-%m-%Y")}
+            }
+        )
 
 
 def _assign(obj: Any, values: dict[str, Any]) -> dict[str, str]:
@@ -168,6 +194,7 @@ def organisation_end_membership(
 ) -> MemberOrganisation:
     if until < organisation.member_from:
         raise ValidationError({"member_until": _("The end of the membership lies before its start.")})
+    _check_no_care_after(organisation, until)
     organisation.member_until = until
     organisation.save(update_fields=["member_until"])
     audit_record(

@@ -49,9 +49,10 @@ def quality_line_number(agreement_id: int, sign: str, seq: int) -> str:
 
 
 def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
-    """Take a current line out of use: an unsent one is withdrawn, a sent one gets an opposite line that
-    refers to it (`corrects`) with its allocations mirrored. `seq` numbers that opposite line. Returns it,
-    or None for a withdrawal. Care lines and quality bonus or malus lines alike."""
+    """Take a current line out of use: an unsent one is withdrawn, a rejected one is only taken out of use
+    (the insurer holds nothing of it), a sent or accepted one gets an opposite line that refers to it
+    (`corrects`) with its allocations mirrored. `seq` numbers that opposite line. Returns it, or None when
+    there is none. Care lines and quality bonus or malus lines alike."""
     if line.status == LineStatus.REJECTED and line.episode_id is not None:
         WorkItem.objects.filter(
             episode_id=line.episode_id, phase=line.phase, reason=WorkReason.REJECTED, resolved_at__isnull=True
@@ -66,9 +67,15 @@ def retire_line(line: ClaimLine, seq: int) -> ClaimLine | None:
             resolved_at__isnull=True,
         ).update(resolved_at=timezone.now())
     line.is_current = False
-    if line.status == LineStatus.READY:
-        line.status = LineStatus.WITHDRAWN
-        line.save(update_fields=["is_current", "status"])
+    if line.status in (LineStatus.READY, LineStatus.REJECTED):
+        # Unsent, it is withdrawn. Rejected, the insurer never booked it: a credit would take back money it
+        # never paid and come back as 8017 ("no debit known for this credit"); in Vektis practice the phase is
+        # simply claimed again with a new line. Either way no opposite line is made.
+        update = ["is_current"]
+        if line.status == LineStatus.READY:
+            line.status = LineStatus.WITHDRAWN
+            update.append("status")
+        line.save(update_fields=update)
         # Its parts are reversed as of now, so dated member statements do not count them twice.
         Allocation.objects.filter(claim_line=line, is_current=True).update(
             is_current=False, superseded_at=timezone.now()

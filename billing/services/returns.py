@@ -270,8 +270,8 @@ def _open_rejection_items(
             refused_credits.append((line, _reasons(e, labels) + (f" ({text})" if text else "")))
             continue
         if not line.is_current or line.episode_id is None:
-            # Already credited and replaced by the billing run: the correction is on its way, and there is
-            # nothing left that finance could bill again.
+            # Already replaced by the billing run (credited while it waited for this answer): the correction
+            # is on its way, and there is nothing left that finance could bill again.
             continue
         message = _("Rejected by %(insurer)s in batch %(n)s, line %(ref)s: %(code)s %(label)s. %(text)s") % {
             "insurer": batch.insurer.name,
@@ -298,8 +298,8 @@ def _open_rejection_items(
 
 
 def rejected_line_rebill(*, line: ClaimLine, actor: User) -> ClaimLine | None:
-    """After finance corrected the data behind a rejected line: credit it and bill the phase again
-    from the episode as it is now. Returns the new debit line (None if the phase is no longer billable).
+    """After finance corrected the data behind a rejected line: take it out of use (no credit: the insurer
+    never booked it) and bill the phase again from the episode as it is now, with a new line reference. Returns the new debit line (None if the phase is no longer billable).
     Call inside tenant_scope."""
     with transaction.atomic():
         locked = ClaimLine.objects.select_for_update().get(pk=line.pk)

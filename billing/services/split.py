@@ -40,6 +40,7 @@ from billing.services.claim_lines import LineRef, care_episode_id
 from billing.services.work_items import work_item_open, work_items_resolve
 from igo.money import split_largest_remainder
 from pregnancies.models import CareEvent, Episode, EventStatus
+from providers.models import MemberOrganisation
 
 HUNDRED = Decimal("100")
 
@@ -224,6 +225,14 @@ class SplitContext:
     def rules(self) -> list[SplitRule]:
         return list(SplitRule.objects.prefetch_related("phases__shares", "rates"))
 
+    @cached_property
+    def memberships(self) -> dict[int, tuple[str, date | None]]:
+        """Per member organisation: its name and the last day of its membership (None: still a member)."""
+        return {
+            pk: (name, until)
+            for pk, name, until in MemberOrganisation.objects.values_list("pk", "name", "member_until")
+        }
+
     def rates(self, rule: SplitRule) -> dict[int, Decimal]:
         """The rule's internal rate per event type."""
         if rule.pk not in self._rates:
@@ -280,6 +289,21 @@ def compute_allocations(
     weights = member_weights(method=split_phase.method, shares=list(split_phase.shares.all()), points=points)
     if not weights:
         return WorkReason.NO_CARE_BASIS, _("No logged care with an internal rate to divide this phase by.")
+    # A share (fixed, or a guaranteed minimum) for an organisation whose membership ended before the phase began
+    # would pay a non-member: finance corrects the split rule (a new version) rather than the money going out.
+    former = [
+        ctx.memberships[o]
+        for o in sorted(weights)
+        if o in ctx.memberships
+        and ctx.memberships[o][1] is not None
+        and ctx.memberships[o][1] < line.service_start  # type: ignore[operator]
+    ]
+    if former:
+        name, until = former[0]
+        return WorkReason.NO_SPLIT_RULE, _(
+            "The split rule gives a share of this phase to %(org)s, whose membership ended on %(until)s, before "
+            "the phase began on %(d)s: correct the split rule."
+        ) % {"org": name, "until": until.strftime("%d-%m-%Y"), "d": line.service_start.strftime("%d-%m-%Y")}  # type: ignore[union-attr]
     if kept is not None and kept.split_rule_id == rule.pk:
         result = [
             AllocationRow(line.tenant_id, line.pk, a.kind, None, a.amount, rule.pk, a.basis)

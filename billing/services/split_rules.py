@@ -24,6 +24,7 @@ from billing.services.run import episodes_mark_recheck_split
 from igo.models import Tenant, User
 from igo.services import audit_record
 from pregnancies.models import Phase
+from providers.models import MemberOrganisation
 
 HUNDRED = Decimal("100")
 
@@ -74,6 +75,24 @@ def split_rule_check(
             errors.setdefault(phase, []).append(_("The guaranteed minimums add up to more than 100%."))
     if not phases:
         errors.setdefault("phases", []).append(_("A split rule divides at least one phase."))
+    start = valid_from or (date(year, 1, 1) if year is not None else None)
+    if start is not None:
+        named = {
+            str(o)
+            for spec in phases.values()
+            for o, pct in [*(spec.get("shares") or {}).items(), *(spec.get("minimums") or {}).items()]
+            if Decimal(pct) > 0
+        }
+        for org in MemberOrganisation.objects.filter(
+            pk__in=[int(o) for o in named if str(o).isdecimal()], member_until__lt=start
+        ).order_by("name"):
+            errors.setdefault("phases", []).append(
+                _("%(org)s is no longer a member (its membership ended on %(until)s): it cannot get a share.")
+                % {
+                    "org": org.name,
+                    "until": org.member_until.strftime("%d-%m-%Y") if org.member_until else "",
+                }
+            )
     for event_type_id, rate in (rates or {}).items():
         check_amount(errors, f"rate_{event_type_id}", Decimal(rate))  # the form's field of that entry
     if errors:

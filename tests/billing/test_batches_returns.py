@@ -29,9 +29,7 @@ from pregnancies.models import Client, ClientInsurance, Episode
 from tests.factories import valid_bsn
 from tests.scenarios.billing import BILLING_NOW, Setup, current, run, touch
 from tests.scenarios.month_batches import (
-    MONTH_AFTER,
     NEXT_MONTH,
-    assert_held,
     check_file_against_database,
     insurer_user,
     make,
@@ -149,9 +147,10 @@ def test_accepted_and_rejected_lines_update_the_claim_and_open_a_work_item(relea
 
 
 def test_rebilling_a_rejected_line_after_correcting_the_bsn(released):
+    # The insurer never booked a rejected line: it is not credited (a credit would come back as 8017, "no
+    # debit known for this credit"), the phase is claimed again with a new reference and the corrected BSN.
     r = released
     original = r.line("prenatal")
-    old_bsn = Client.unscoped.get(pk=r.ep.client_id).bsn
     r.answer(reject(original.number, "0101"))
     with tenant_scope(r.s.tenant), pytest.raises(ValidationError):
         returns.rejected_line_rebill(line=r.line("natal"), actor=r.s.admin)  # sent, not rejected
@@ -162,49 +161,41 @@ def test_rebilling_a_rejected_line_after_correcting_the_bsn(released):
     assert new is not None
     original.refresh_from_db()
     assert (original.status, original.is_current) == (LineStatus.REJECTED, False)
-    credit = ClaimLine.unscoped.get(corrects=original)
-    assert (credit.sign, credit.amount, credit.status) == ("credit", -original.amount, LineStatus.READY)
+    assert not ClaimLine.unscoped.filter(corrects=original).exists()
+    assert not Allocation.unscoped.filter(claim_line=original, is_current=True).exists()
     assert (new.sign, new.amount, new.status, new.is_current) == (
         "debit",
         original.amount,
         LineStatus.READY,
         True,
     )
-    assert new.number not in (original.number, credit.number)
+    assert new.number != original.number
     assert open_items(r.ep, "rejected") == []
 
     later = make(r.s, period=NEXT_MONTH)
     assert later.held == 0 and later.batch is not None
-    rows = {x.number: x for x in rows_of(later.batch)}
-    assert set(rows) == {credit.number, new.number}
-    assert (rows[credit.number].bsn, rows[credit.number].corrects_number) == (old_bsn, original.number)
-    assert (rows[new.number].bsn, rows[new.number].corrects_number) == (new_bsn, "")
-    file_lines = {x["reference"]: x for x in records(later.batch) if x.code == "04"}
-    assert file_lines[credit.number]["bsn"] == old_bsn
-    assert file_lines[credit.number]["previous_reference"] == original.number
-    assert file_lines[new.number]["bsn"] == new_bsn
-    assert [x["bsn"] for x in records(later.batch) if x.code == "02"] == sorted([old_bsn, new_bsn])
+    assert refs(later.batch) == [new.number]
+    file_lines = [x for x in records(later.batch) if x.code == "04"]
+    assert [(x["reference"], x["bsn"], x["dc_2"], x["previous_reference"].strip()) for x in file_lines] == [
+        (new.number, new_bsn, "D", "")
+    ]
     check_file_against_database(r.s, later.batch)
+    assert reconcile.books_check(tenant=r.s.tenant, today=BILLING_NOW.date()).ok
 
 
-def test_rebilling_without_a_change_sends_the_identical_debit_one_batch_later(released):
+def test_rebilling_without_a_change_sends_a_new_debit_in_the_next_batch(released):
     r = released
     original = r.line("prenatal")
     r.answer(reject(original.number, "0999", "graag opnieuw"))
     with tenant_scope(r.s.tenant):
         again = returns.rejected_line_rebill(line=original, actor=r.s.admin)
-    assert again is not None
-    credit = ClaimLine.unscoped.get(corrects=original)
+    assert again is not None and again.number != original.number
+    assert not ClaimLine.unscoped.filter(corrects=original).exists()
     first = make(r.s, period=NEXT_MONTH)
-    assert first.batch is not None and refs(first.batch) == [credit.number]
-    assert_held(first, again, "identical_pair")
-    assert not WorkItem.unscoped.filter(reason="identical_pair").exists()  # not an error in the data
-    release(r.s, first.batch)
-    second = make(r.s, period=MONTH_AFTER)
-    assert second.batch is not None and refs(second.batch) == [again.number] and second.held == 0
+    assert first.batch is not None and refs(first.batch) == [again.number] and first.held == 0
 
 
-def test_a_line_the_run_changes_after_rejection_is_credited_rebilled_and_closed(released):
+def test_a_line_the_run_changes_after_rejection_is_claimed_anew_not_credited(released):
     r = released
     original = r.line("prenatal")
     r.answer(reject(original.number, "0103", "polisnummer hoort niet bij BSN"))
@@ -214,13 +205,17 @@ def test_a_line_the_run_changes_after_rejection_is_credited_rebilled_and_closed(
     run(r.s)
     original.refresh_from_db()
     assert (original.status, original.is_current) == (LineStatus.REJECTED, False)
-    credit = ClaimLine.unscoped.get(corrects=original)
+    assert not ClaimLine.unscoped.filter(corrects=original).exists()
     new = current(r.ep)["prenatal"]
-    assert (credit.amount, new.amount, new.policy_number) == (-original.amount, original.amount, "ZK-NEW")
+    assert (new.amount, new.policy_number) == (original.amount, "ZK-NEW")
     assert open_items(r.ep, "rejected") == []
     later = make(r.s, period=NEXT_MONTH)
-    rows = {x.number: x for x in rows_of(later.batch)}
-    assert (rows[credit.number].policy_number, rows[new.number].policy_number) == ("POL-1", "ZK-NEW")
+    # The other phases (accepted) are credited and claimed anew under the new number; the rejected one only
+    # claimed anew.
+    prenatal = [(x.number, x.policy_number) for x in rows_of(later.batch) if x.phase == "prenatal"]
+    assert prenatal == [(new.number, "ZK-NEW")]
+    assert not [x for x in rows_of(later.batch) if x.corrects_number == original.number]
+    assert reconcile.books_check(tenant=r.s.tenant, today=BILLING_NOW.date()).ok
 
 
 def test_a_rejection_of_an_already_replaced_line_leaves_no_stuck_work_item(released):

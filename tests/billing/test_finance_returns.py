@@ -53,14 +53,14 @@ def test_rebill_a_rejected_line_from_the_work_queue(s, finance, world_a):
     assert "0101" in text and f"#{rejected.episode_id}" in text
     assert f'data-testid="rebill-{rejected.pk}"' in html
     assert url(s, "episode_claims", pk=rejected.episode_id) in html
-    # Finance corrected the insured number first; billing again credits the line and bills anew.
+    # Finance corrected the insured number first; billing again claims the phase anew. The rejected line is
+    # not credited: the insurer never booked it (a credit would come back as 8017).
     ClientInsurance.unscoped.filter(client_id=rejected.episode.client_id).update(policy_number="CORRECTED")
     assert act(finance, url(s, "claim_line_rebill", pk=rejected.pk)) == (url(s, "work_queue"), OK)
-    credit = ClaimLine.unscoped.get(corrects=rejected)
+    assert not ClaimLine.unscoped.filter(corrects=rejected).exists()
     debit = ClaimLine.unscoped.get(
         episode_id=rejected.episode_id, phase=rejected.phase, is_current=True, sign="debit"
     )
-    assert (credit.sign, credit.amount, credit.status) == ("credit", -rejected.amount, LineStatus.READY)
     assert (debit.amount, debit.status, debit.policy_number) == (
         rejected.amount,
         LineStatus.READY,
@@ -72,17 +72,19 @@ def test_rebill_a_rejected_line_from_the_work_queue(s, finance, world_a):
     assert AccessLogEntry.unscoped.filter(
         user=world_a.user(Role.IGO_FINANCE), action=AccessAction.UPDATE, object_id=str(rejected.pk)
     ).exists()
-    # The new lines wait for the next batch: the credit and the new debit of the rejected phase, and
-    # (the insured number changed for the whole episode) a credit and a new debit for each other phase
-    # of the episode already sent. They net to 0.00, as nothing but the insured number changed.
+    # The new lines wait for the next batch: the new debit of the rejected phase, and (the insured number
+    # changed for the whole episode) a credit and a new debit for each other phase of the episode already
+    # sent. Those pairs net to 0.00, so the batch waits with the rejected phase's amount.
     new_lines = ClaimLine.unscoped.filter(episode_id=rejected.episode_id, status=LineStatus.READY)
-    assert new_lines.count() >= 2 and new_lines.aggregate(t=Sum("amount"))["t"] == 0
+    assert new_lines.count() >= 1 and new_lines.aggregate(t=Sum("amount"))["t"] == rejected.amount
     waiting = finance.get(url(s, "batch_list")).content.decode()
-    assert row(waiting, "waiting-3311") == f"Zilveren Kruis (3311) {new_lines.count()} {euro(D('0.00'))}"
+    assert (
+        row(waiting, "waiting-3311") == f"Zilveren Kruis (3311) {new_lines.count()} {euro(rejected.amount)}"
+    )
     # A second attempt is refused with a message: the line is no longer current.
     again = act(finance, url(s, "claim_line_rebill", pk=rejected.pk), {"next": "episode"})
     assert again == (url(s, "episode_claims", pk=rejected.episode_id), ERROR)
-    assert ClaimLine.unscoped.filter(episode_id=rejected.episode_id, phase=rejected.phase).count() == 3
+    assert ClaimLine.unscoped.filter(episode_id=rejected.episode_id, phase=rejected.phase).count() == 2
 
 
 def test_rebill_of_a_line_that_was_not_rejected_is_refused(s, finance, client_for, world_a):

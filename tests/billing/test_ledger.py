@@ -20,7 +20,7 @@ from igo.models import Role
 from igo.tenancy import tenant_scope
 from tests.scenarios.clock import local
 from tests.scenarios.http import row
-from tests.scenarios.ledger import Book, answer, book, claim, credit, pay, release, resplit, withdraw
+from tests.scenarios.ledger import Book, answer, book, claim, pay, release, resplit, withdraw
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2027, 1, 20, 10))]
 D = Decimal
@@ -93,17 +93,18 @@ def test_an_accepted_line_is_payable_and_a_rejected_one_held_back(b):
     assert month(b, OCT, dt.date(2027, 1, 5)).member(b.maas.pk).held == D("500.00")
 
 
-def test_a_rejected_line_that_is_credited_is_payable_at_nothing(b):
+def test_a_rejected_line_taken_out_of_use_is_payable_at_nothing(b):
     a = claim(b, at=local(2026, 10, 5, 10), parts=parts_a(b))
     batch = release(b, [a], at=local(2026, 11, 3, 10))
     answer(b, batch, {a: "0101"}, at=local(2026, 11, 10, 10))
-    c = credit(b, a, at=local(2026, 12, 2, 10))
+    withdraw(b, a, at=local(2026, 12, 2, 10))  # not credited: the insurer never booked it
+    assert not ClaimLine.unscoped.filter(corrects=a).exists()
     day = dt.date(2026, 12, 5)
-    # October: +700.00, December: the credit's mirrored part -700.00; both payable, together nothing.
+    # October: +700.00, December: the part reversed, -700.00; both payable, together nothing.
     assert states(month(b, OCT, day).member(b.maas.pk)) == (Z, D("700.00"), Z, Z)
     assert states(month(b, DEC, day).member(b.maas.pk)) == (Z, D("-700.00"), Z, Z)
     assert month(b, NOV, day).member(b.maas.pk).allocated == Z
-    assert c.amount == D("-1200.00") and month(b, DEC, day).igo(AllocationKind.OVERHEAD).due == D("-60.00")
+    assert month(b, DEC, day).igo(AllocationKind.OVERHEAD).due == D("-60.00")
 
 
 def test_a_withdrawn_line_is_payable_at_nothing(b):
@@ -133,16 +134,16 @@ def test_a_payout_pays_the_entries_that_are_due_and_they_show_as_paid(b):
     assert Allocation.unscoped.get(claim_line=waiting).paid_in is None
 
 
-def test_a_rejected_line_is_paid_only_together_with_its_credit(b):
-    """A rejected October line credited on 5 December: October's run, made after the credit, must not pay
-    the rejected line (it is settled in December, where its credit is booked): both are paid in
+def test_a_rejected_line_is_paid_only_together_with_its_reversal(b):
+    """A rejected October line taken out of use on 5 December: October's run, made after that, must not pay
+    the rejected line (it is settled in December, where its parts are reversed): both are paid in
     December's run, together nothing. The same for a line withdrawn in the month after it was made."""
     a = claim(b, at=local(2026, 10, 5, 10), parts=parts_a(b))
     w = claim(b, at=local(2026, 10, 30, 10), phase="natal", parts={b.hospital: D("900.00")})
     batch = release(b, [a], at=local(2026, 11, 3, 10))
     answer(b, batch, {a: "0101"}, at=local(2026, 11, 10, 10))
     withdraw(b, w, at=local(2026, 11, 2, 10))
-    credit(b, a, at=local(2026, 12, 5, 10))
+    withdraw(b, a, at=local(2026, 12, 5, 10))
     october = pay(b, period=OCT, today=dt.date(2026, 12, 10))
     assert october.total == Z and not Payout.unscoped.filter(run=october).exists()
     november = pay(b, period=NOV, today=dt.date(2026, 12, 10))
@@ -151,7 +152,7 @@ def test_a_rejected_line_is_paid_only_together_with_its_credit(b):
         (b.hospital.pk, Z, 2)
     ]
     december = pay(b, period=DEC, today=dt.date(2027, 1, 5))
-    # December: A's parts (October) and its credit's (December): De Maas 700.00 - 700.00, Rijnmond
+    # December: A's parts (October) and their reversal (December): De Maas 700.00 - 700.00, Rijnmond
     # 416.00 - 416.00.
     assert sorted(Payout.unscoped.filter(run=december).values_list("amount", "entries")) == [(Z, 2), (Z, 2)]
     assert not Allocation.unscoped.filter(kind=AllocationKind.MEMBER, paid_in__isnull=True).exists()

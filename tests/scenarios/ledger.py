@@ -269,8 +269,9 @@ def credit(b: Book, line: ClaimLine, *, at: dt.datetime) -> ClaimLine:
 
 
 def withdraw(b: Book, line: ClaimLine, *, at: dt.datetime) -> None:
-    """Withdraw a line that was not sent, at `at`: its parts are reversed."""
-    assert _retire(b, line, at) is None, "only an unsent line is withdrawn"
+    """Withdraw a line that was not sent, or take a rejected line out of use (not credited: the insurer holds
+    nothing of it), at `at`: its parts are reversed."""
+    assert _retire(b, line, at) is None, "only an unsent or rejected line goes without a credit"
 
 
 def pay_entries(
