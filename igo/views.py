@@ -419,6 +419,15 @@ def _signed_in(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) and request.user.is_authenticated else None
 
 
+def focus_first_error(form: Any) -> None:
+    """Autofocus the first field with an error of a form shown again: on a phone the browser scrolls to
+    it, so a refused form further down a long page is not left out of sight."""
+    for name in form.errors:
+        if name in form.fields:
+            form.fields[name].widget.attrs["autofocus"] = True
+            return
+
+
 def add_form_errors(form: Any, exc: ValidationError, aliases: dict[str, str] | None = None) -> None:
     """Put a service's field errors on the form; `aliases` maps service fields to differently named form fields."""
     if hasattr(exc, "error_dict"):

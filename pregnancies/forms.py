@@ -311,7 +311,11 @@ class CorrectEventForm(forms.Form):
 
 
 class VoidEventForm(forms.Form):
-    change_reason = forms.CharField(label=_("Reason for voiding"), max_length=200)
+    change_reason = forms.CharField(
+        label=_("Reason for voiding"),
+        max_length=200,
+        error_messages={"required": _("Give the reason for voiding this event.")},
+    )
 
 
 class KeyDatesForm(forms.Form):

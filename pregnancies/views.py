@@ -17,11 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django_htmx.http import HttpResponseClientRedirect
 
 from igo import rules
 from igo.exports import csv_bytes, csv_convention, csv_filename
 from igo.http import TenantRequest
-from igo.views import add_form_errors, form_page, post_only, tenant_view
+from igo.views import add_form_errors, focus_first_error, form_page, post_only, tenant_view
 from pregnancies import caseload, delivery, plausibility, selectors, services
 from pregnancies.cards import EPISODE_CARDS
 from pregnancies.dating import gestational_age_on
@@ -295,21 +296,38 @@ def episode_new(request: TenantRequest, pk: int) -> HttpResponse:
 
 @tenant_view(rules.can_log_care)
 def client_detail(request: TenantRequest, pk: int) -> HttpResponse:
-    client = get_object_or_404(Client.objects, pk=pk)
-    services.access_log(user=request.user, client=client, action=AccessAction.VIEW, obj=client)
+    return _client_page(request, get_object_or_404(Client.objects, pk=pk))
+
+
+def _client_page(
+    request: TenantRequest, client: Client, insurance_form: InsuranceChangeForm | None = None
+) -> HttpResponse:
+    """The client's page; with a refused change of insurer (400) that card open with the form as she
+    typed it and its errors, or for htmx only that card (what the form swaps)."""
+    status = 200 if insurance_form is None else 400
+    services.access_log(
+        user=request.user,
+        client=client,
+        action=AccessAction.VIEW,
+        obj=client,
+        detail="" if status < 400 else "form refused",
+    )
+    context: dict[str, Any] = {
+        "client": client,
+        "insurances": client.insurances.select_related("insurer").order_by("valid_from"),
+        "insurance_form": insurance_form or InsuranceChangeForm(),
+    }
+    if request.htmx and insurance_form is not None:
+        return render(request, "pregnancies/partials/client_insurance.html", context, status=status)
     episodes = list(client.episodes.select_related("coordinating_professional").order_by("-intake_date"))
-    return render(
-        request,
-        "pregnancies/client_detail.html",
+    context.update(
         {
-            "client": client,
             "episodes": episodes,
             "active_episode": next((e for e in episodes if e.status == EpisodeStatus.ACTIVE), None),
-            "insurances": client.insurances.select_related("insurer").order_by("valid_from"),
             "can_audit": rules.can_manage_members(request.tenant_roles),
-            "insurance_form": InsuranceChangeForm(),
-        },
+        }
     )
+    return render(request, "pregnancies/client_detail.html", context, status=status)
 
 
 @tenant_view(rules.can_log_care)
@@ -422,16 +440,7 @@ def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
     event = _own_event(request, pk)
     professional = services.professional_for(user=request.user)
     types = selectors.event_types_for(professional=professional)
-    form = CorrectEventForm(
-        request.POST or None,
-        event_types=types,
-        auto_id="id_correct_%s",  # the void form on the same page has a reason field too
-        initial={
-            "event_type": event.event_type_id,
-            "quantity": event.quantity,
-            "occurred_at": timezone.localtime(event.occurred_at).strftime("%Y-%m-%dT%H:%M"),
-        },
-    )
+    form = _correct_form(event, types, request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -451,13 +460,38 @@ def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
                 messages.warning(request, warning)
             messages.success(request, _("The event was corrected; the original is kept in the history."))
             return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=event.episode_id)
-    # The page names the client: logged when it is shown, also again with a refused correction.
+    return _event_page(request, event, form, status=400 if request.method == "POST" else 200)
+
+
+def _correct_form(event: CareEvent, types: Any, data: Any = None) -> CorrectEventForm:
+    return CorrectEventForm(
+        data,
+        event_types=types,
+        auto_id="id_correct_%s",  # the void form on the same page has a reason field too
+        initial={
+            "event_type": event.event_type_id,
+            "quantity": event.quantity,
+            "occurred_at": timezone.localtime(event.occurred_at).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+
+
+def _event_page(
+    request: TenantRequest,
+    event: CareEvent,
+    form: CorrectEventForm,
+    void_form: VoidEventForm | None = None,
+    *,
+    status: int,
+) -> HttpResponse:
+    """The page to correct or void an event, with a refused form of either shown again (400)."""
+    # The page names the client: logged when it is shown, also again with a refused form.
     services.access_log(
         user=request.user,
         client=event.episode.client,
         action=AccessAction.VIEW,
         obj=event,
-        detail="" if request.method == "GET" else "form refused",
+        detail="" if status < 400 else "form refused",
     )
     return render(
         request,
@@ -465,31 +499,31 @@ def event_correct(request: TenantRequest, pk: int) -> HttpResponse:
         {
             "event": event,
             "form": form,
-            "void_form": VoidEventForm(auto_id="id_void_%s"),
+            "void_form": void_form or VoidEventForm(auto_id="id_void_%s"),
             "mine": event.created_by_id == request.user.pk,
         },
-        status=400 if request.method == "POST" else 200,
+        status=status,
     )
 
 
 @tenant_view(rules.can_log_care)
 @post_only(back=form_page("event_correct", CareEvent.objects))
 def event_void(request: TenantRequest, pk: int) -> HttpResponse:
+    """Void an event; a refused reason shows the page again with it at its field (400)."""
     event = _own_event(request, pk)
-    form = VoidEventForm(request.POST)
+    form = VoidEventForm(request.POST, auto_id="id_void_%s")
     if form.is_valid():
         try:
             services.care_event_void(
                 event=event, actor=request.user, reason=form.cleaned_data["change_reason"]
             )
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            add_form_errors(form, exc)
         else:
             messages.success(request, _("The event was voided; it stays visible in the history."))
             return redirect("episode_detail", tenant_slug=request.tenant.slug, pk=event.episode_id)
-    else:
-        messages.error(request, _("Give the reason for voiding this event."))
-    return redirect("event_correct", tenant_slug=request.tenant.slug, pk=event.pk)
+    types = selectors.event_types_for(professional=services.professional_for(user=request.user))
+    return _event_page(request, event, _correct_form(event, types), form, status=400)
 
 
 @tenant_view(rules.can_log_care)
@@ -671,19 +705,22 @@ def episode_line(request: TenantRequest, pk: int) -> HttpResponse:
 @tenant_view(rules.can_log_care)
 @post_only(back=form_page("client_detail", Client.objects))
 def client_insurance(request: TenantRequest, pk: int) -> HttpResponse:
+    """Record a change of insurer; refused input shows the client's page again with it (400)."""
     client = get_object_or_404(Client.objects, pk=pk)
     form = InsuranceChangeForm(request.POST)
     if form.is_valid():
         try:
             services.insurance_change(client=client, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            add_form_errors(form, exc)
         else:
             messages.success(request, _("The change of insurer was recorded."))
-    else:
-        for field, errors in form.errors.items():
-            messages.error(request, f"{form.fields[field].label}: {' '.join(str(e) for e in errors)}")
-    return redirect("client_detail", tenant_slug=request.tenant.slug, pk=client.pk)
+            url = reverse("client_detail", kwargs={"tenant_slug": request.tenant.slug, "pk": client.pk})
+            if request.htmx:  # the whole page again: the list of insurances and the messages change
+                return HttpResponseClientRedirect(url)
+            return redirect(url)
+    focus_first_error(form)
+    return _client_page(request, client, form)
 
 
 @tenant_view(rules.can_record_birth)
@@ -698,9 +735,6 @@ def episode_end(request: TenantRequest, pk: int) -> HttpResponse:
         form_key="end_form",
         anchor="end",
     )
-
-
-TODAY_PENDING = "today_pending"  # the session key of a refused form of the day list (Post/Redirect/Get)
 
 
 def _today_types(professional: Any) -> list[EventType]:
@@ -731,44 +765,68 @@ def _today_form(episode: Episode, types: list[EventType], data: Any = None) -> C
     return form
 
 
+def _indication_form(episode: Episode, data: Any = None) -> IndicationForm:
+    return IndicationForm(
+        data,
+        auto_id=f"id_indication{episode.pk}_%s",
+        initial={"hours": episode.kraamzorg_indicated_hours, "indicated_on": timezone.localdate()},
+    )
+
+
 @tenant_view(rules.can_log_care)
 def today(request: TenantRequest) -> HttpResponse:
+    return _today_page(request)
+
+
+def _today_page(
+    request: TenantRequest, episode: Episode | None = None, refused: dict[str, Any] | None = None
+) -> HttpResponse:
+    """The day list. `refused` (a card's form by its name, `log_form` or `indication_form`) is the form
+    submitted for `episode`, shown again on its card with what she typed and the errors at the fields (400).
+    An htmx request about `episode` gets only that card: refused, or fresh after a valid entry, with the
+    messages on it, so that the phone keeps its place on the list."""
+    status = 400 if refused else 200
     episodes = selectors.my_clients_today(user=request.user)
+    only_card = request.htmx and episode is not None
+    if only_card:
+        episodes = [e for e in episodes if e.pk == episode.pk]  # type: ignore[union-attr]
     services.access_log_many(
         user=request.user, clients=[e.client for e in episodes], action=AccessAction.VIEW, detail="day list"
     )
     professional = services.professional_for(user=request.user)
     types = _today_types(professional)
-    # A form refused a moment ago (Post/Redirect/Get): shown once more with its errors, on its card.
-    pending = request.session.pop(TODAY_PENDING, None) or {}
-    for episode in episodes:
-        form = _today_form(episode, types)
-        if pending.get("episode") == episode.pk:
-            form = _today_form(episode, types, pending.get("data"))
-            form.is_valid()
-            for field, errors in (pending.get("errors") or {}).items():
-                for error in errors:
-                    if error not in form.errors.get(field, []):
-                        form.add_error(field if field in form.fields else None, error)
-        episode.log_form = form  # type: ignore[attr-defined]
-        episode.hours_label = services.number(episode.kraamzorg_hours)  # type: ignore[attr-defined]
-        episode.indication_form = IndicationForm(  # type: ignore[attr-defined]
-            auto_id=f"id_indication{episode.pk}_%s",
-            initial={"hours": episode.kraamzorg_indicated_hours, "indicated_on": timezone.localdate()},
-        )
-    return render(
-        request,
-        "pregnancies/today.html",
-        {
-            "episodes": episodes,
-            "professional": professional,
-            "can_log": bool(types),
-            "max_hours": services.KRAAMZORG_MAX_HOURS,
-        },
-    )
+    for e in episodes:
+        e.log_form = _today_form(e, types)  # type: ignore[attr-defined]
+        e.indication_form = _indication_form(e)  # type: ignore[attr-defined]
+        e.hours_label = services.number(e.kraamzorg_hours)  # type: ignore[attr-defined]
+        if episode is not None and e.pk == episode.pk:
+            for name, form in (refused or {}).items():
+                setattr(e, name, form)
+    if refused and not any(episode is not None and e.pk == episode.pk for e in episodes):
+        # Not (or no longer) on her list, so no card to show the form on: the errors as messages.
+        for form in refused.values():
+            for errors in form.errors.values():
+                messages.error(request, f"{episode.client}: {' '.join(str(e) for e in errors)}")  # type: ignore[union-attr]
+    context: dict[str, Any] = {
+        "episodes": episodes,
+        "professional": professional,
+        "can_log": bool(types),
+        "max_hours": services.KRAAMZORG_MAX_HOURS,
+    }
+    if only_card:
+        if not episodes:  # her list changed under her: the whole list again
+            return HttpResponseClientRedirect(
+                reverse("care_today", kwargs={"tenant_slug": request.tenant.slug})
+            )
+        context.update({"e": episodes[0], "card_messages": True})
+        return render(request, "pregnancies/partials/today_card.html", context, status=status)
+    return render(request, "pregnancies/today.html", context, status=status)
 
 
 def _back_to_today(request: TenantRequest, episode: Episode) -> HttpResponse:
+    """After a valid entry: the day list at her card (Post/Redirect/Get), or for htmx the fresh card."""
+    if request.htmx:
+        return _today_page(request, episode)
     url = reverse("care_today", kwargs={"tenant_slug": request.tenant.slug})
     return redirect(f"{url}#today-{episode.pk}")
 
@@ -776,8 +834,9 @@ def _back_to_today(request: TenantRequest, episode: Episode) -> HttpResponse:
 @tenant_view(rules.can_log_care)
 @post_only(back=form_page("care_today", Episode.objects, to=lambda e: {}))
 def today_log(request: TenantRequest, pk: int) -> HttpResponse:
-    """Log hours or an observation from the day list. Always answers with a redirect to the day list
-    (Post/Redirect/Get): a refused or to-be-confirmed form is shown there again, so a reload never posts."""
+    """Log hours or an observation from the day list. Refused (or to be confirmed first), the day list is
+    shown again with the form on its card as she filled it in (400); a reload of that address (GET) goes
+    back to the list, never a 405."""
     episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
     types = _today_types(services.professional_for(user=request.user))
     form = _today_form(episode, types, request.POST)
@@ -800,20 +859,17 @@ def today_log(request: TenantRequest, pk: int) -> HttpResponse:
                         % {"type": event.event_type.name, "client": episode.client},
                     )
                 return _back_to_today(request, episode)
-    request.session[TODAY_PENDING] = {
-        "episode": episode.pk,
-        "data": {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"},
-        "errors": {k: [str(e) for e in v] for k, v in form.errors.items()},
-    }
-    return _back_to_today(request, episode)
+    focus_first_error(form)
+    return _today_page(request, episode, {"log_form": form})
 
 
 @tenant_view(rules.can_log_care)
 @post_only(back=form_page("care_today", Episode.objects, to=lambda e: {}))
 def today_indication(request: TenantRequest, pk: int) -> HttpResponse:
-    """Record or change the hours indicated (LIP) from the day list; back to the list either way."""
+    """Record or change the hours indicated (LIP) from the day list; refused, the day list again with the
+    form on its card, open, as she filled it in (400)."""
     episode = get_object_or_404(Episode.objects.select_related("client"), pk=pk)
-    form = IndicationForm(request.POST)
+    form = _indication_form(episode, request.POST)
     if form.is_valid():
         try:
             services.episode_set_kraamzorg_indication(
@@ -829,9 +885,8 @@ def today_indication(request: TenantRequest, pk: int) -> HttpResponse:
                 request, _("The hours indicated for %(client)s were saved.") % {"client": episode.client}
             )
             return _back_to_today(request, episode)
-    for errors in form.errors.values():
-        messages.error(request, f"{episode.client}: {' '.join(str(e) for e in errors)}")
-    return _back_to_today(request, episode)
+    focus_first_error(form)
+    return _today_page(request, episode, {"indication_form": form})
 
 
 @tenant_view(rules.can_log_care)

@@ -47,7 +47,11 @@ class OrganisationForm(forms.Form):
 
 
 class EndMembershipForm(forms.Form):
-    until = forms.DateField(label=_("Last day of membership"), widget=DATE)
+    until = forms.DateField(
+        label=_("Last day of membership"),
+        widget=DATE,
+        error_messages={"required": _("Enter the last day of the membership.")},
+    )
 
 
 class UserChoiceField(forms.ModelChoiceField):

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from igo import rules
 from igo.banking import mask_iban
 from igo.http import TenantRequest
-from igo.views import add_form_errors, form_page, post_only, tenant_view
+from igo.views import add_form_errors, focus_first_error, form_page, post_only, tenant_view
 from providers import selectors, services
 from providers.forms import EndMembershipForm, OrganisationForm, ProfessionalForm
 from providers.models import Discipline, MemberOrganisation, OrganisationKind, Professional
@@ -96,7 +96,18 @@ def organisation_detail(request: TenantRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("The changes were saved."))
                 return redirect("organisation_detail", tenant_slug=request.tenant.slug, pk=org.pk)
-    professionals = org.professionals.select_related("user").order_by("full_name")
+    return _organisation_page(request, org, form, status=400 if request.method == "POST" else 200)
+
+
+def _organisation_page(
+    request: TenantRequest,
+    org: MemberOrganisation,
+    form: OrganisationForm,
+    end_form: EndMembershipForm | None = None,
+    *,
+    status: int,
+) -> HttpResponse:
+    """The organisation's page, with a refused form (its own or the end of membership) shown again (400)."""
     return render(
         request,
         "providers/organisation_detail.html",
@@ -104,17 +115,18 @@ def organisation_detail(request: TenantRequest, pk: int) -> HttpResponse:
             "org": org,
             "masked_iban": mask_iban(org.iban),
             "form": form,
-            "can_manage": can_manage,
-            "professionals": professionals,
-            "end_form": EndMembershipForm(),
+            "can_manage": rules.can_manage_members(request.tenant_roles),
+            "professionals": org.professionals.select_related("user").order_by("full_name"),
+            "end_form": end_form or EndMembershipForm(),
         },
-        status=400 if request.method == "POST" else 200,
+        status=status,
     )
 
 
 @tenant_view(rules.can_manage_members)
 @post_only(back=form_page("organisation_detail", MemberOrganisation.objects))
 def organisation_end(request: TenantRequest, pk: int) -> HttpResponse:
+    """End a membership; a refused date shows the organisation's page again with it at its field (400)."""
     org = get_object_or_404(MemberOrganisation.objects, pk=pk)
     form = EndMembershipForm(request.POST)
     if form.is_valid():
@@ -122,16 +134,18 @@ def organisation_end(request: TenantRequest, pk: int) -> HttpResponse:
             services.organisation_end_membership(
                 organisation=org, actor=request.user, until=form.cleaned_data["until"]
             )
+        except ValidationError as exc:
+            add_form_errors(form, exc, aliases={"member_until": "until"})
+        else:
             messages.success(
                 request,
                 _("The membership of %(name)s ends on %(date)s.")
                 % {"name": org.name, "date": form.cleaned_data["until"].strftime("%d-%m-%Y")},
             )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-    else:
-        messages.error(request, _("Enter the last day of the membership."))
-    return redirect("organisation_detail", tenant_slug=request.tenant.slug, pk=org.pk)
+            return redirect("organisation_detail", tenant_slug=request.tenant.slug, pk=org.pk)
+    focus_first_error(form)
+    initial = {k: getattr(org, k) for k in ORGANISATION_FIELDS}
+    return _organisation_page(request, org, OrganisationForm(initial=initial), form, status=400)
 
 
 @tenant_view(rules.can_view_members)

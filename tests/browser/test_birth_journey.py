@@ -8,7 +8,6 @@ The clock stands at 10 November 2026, 16:00 in Amsterdam; labour began at 01:30,
 
 from __future__ import annotations
 
-import datetime as dt
 from datetime import timedelta
 
 import pytest
@@ -18,16 +17,18 @@ from igo.models import Role
 from pregnancies.catalogue import catalogue_seed
 from pregnancies.models import Birth, CareEvent, Episode, EventStatus, EventType
 from tests.factories import ClientFactory, EpisodeFactory, TenantFactory
+from tests.scenarios.birth_record import BIRTH
 from tests.scenarios.browser import VIEWPORTS, assert_fits_viewport, clinician, sign_in_to_tenant, typed_time
+from tests.scenarios.care_logging import form_dt
 from tests.scenarios.clock import local
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.clock(local(2026, 11, 10, 16)),
+    pytest.mark.clock(BIRTH.afternoon),
 ]
 
-DAY = dt.date(2026, 11, 10)
+DAY = BIRTH.day
 
 
 def a_pregnancy_at_term() -> tuple[str, Episode, str]:
@@ -54,10 +55,10 @@ def test_a_home_birth_recorded_once_then_a_postnatal_visit(page: Page, viewport:
     card = page.get_by_test_id("delivery-card")
     card.locator(":scope > summary").click()
     form = page.get_by_test_id("delivery-form")
-    form.locator("[name=labour_started_at]").fill(typed_time(DAY, "01:30"))
-    form.locator("[name=born_at_1]").fill(typed_time(DAY, "05:40"))
+    form.locator("[name=labour_started_at]").fill(form_dt(BIRTH.labour))
+    form.locator("[name=born_at_1]").fill(form_dt(BIRTH.born))
     form.locator("[name=weight_grams_1]").fill("3450")
-    form.locator("[name=placenta_at]").fill(typed_time(DAY, "06:00"))
+    form.locator("[name=placenta_at]").fill(form_dt(BIRTH.placenta))
     form.locator("[name=place]").select_option("home")
     form.locator("[name=line]").select_option("first")
     form.locator("button[type=submit]").click()

@@ -10,24 +10,21 @@ from playwright.sync_api import Page, expect
 
 from igo.models import Role
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
-from tests.scenarios.birth_record import another_episode, stored_birth
+from tests.scenarios.birth_record import BIRTH, another_episode, stored_birth
 from tests.scenarios.browser import VIEWPORTS, assert_fits_viewport, sign_in_to_tenant
-from tests.scenarios.clock import local
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.clock(local(2026, 11, 10, 16)),
+    pytest.mark.clock(BIRTH.afternoon),
 ]
-
-BORN = local(2026, 11, 10, 5, 40)
 
 
 @pytest.mark.parametrize("screen", VIEWPORTS)
 def test_the_data_quality_list_fits_the_window(page: Page, screen):
     tenant = TenantFactory(slug="igo-kwaliteit", name="Geboortezorg Regio Rijn en IJssel")
-    episode = another_episode(tenant, "Schimmelpenninck van der Oye", due=BORN.date())
-    stored_birth(episode, BORN, place="clinical", mode="caesarean", weight_grams=900)
+    episode = another_episode(tenant, "Schimmelpenninck van der Oye", due=BIRTH.day)
+    stored_birth(episode, BIRTH.born, place="clinical", mode="caesarean", weight_grams=900)
     user = UserFactory(email="kwaliteit@igo.test")
     MembershipFactory(tenant=tenant, user=user, role=Role.IGO_ADMIN)
     page.set_viewport_size(VIEWPORTS[screen])

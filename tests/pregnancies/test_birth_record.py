@@ -16,36 +16,31 @@ from django.core.exceptions import ValidationError
 from igo.models import Role
 from pregnancies import delivery, plausibility, services
 from pregnancies.models import AccessLogEntry, Birth, Episode
+from tests.scenarios.birth_record import BIRTH, at_term
 from tests.scenarios.care import Care
-from tests.scenarios.care_logging import first_line_from_intake, form_dt, in_scope
+from tests.scenarios.care_logging import form_dt, in_scope
 from tests.scenarios.clock import local
 from tests.scenarios.http import api
 
-pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2026, 11, 10, 16))]
-
-LABOUR = local(2026, 11, 10, 1, 30)
-BORN = local(2026, 11, 10, 5, 40)
-PLACENTA = local(2026, 11, 10, 6, 0)
-NOW = local(2026, 11, 10, 16)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BIRTH.afternoon)]
 
 
 @pytest.fixture(autouse=True)
-def at_term(care: Care) -> None:
-    first_line_from_intake(care)
-    care.update_episode(due_date=BORN.date(), parity=1)
+def due_on_the_birth_day(care: Care) -> None:
+    at_term(care)
 
 
 def record(care: Care, **changes: Any) -> delivery.Delivery:
     values: dict[str, Any] = {
-        "labour_started_at": LABOUR,
-        "children": [delivery.Child(born_at=BORN, weight_grams=3400, apgar_1=8, apgar_5=9)],
-        "placenta_at": PLACENTA,
+        "labour_started_at": BIRTH.labour,
+        "children": [delivery.Child(born_at=BIRTH.born, weight_grams=3400, apgar_1=8, apgar_5=9)],
+        "placenta_at": BIRTH.placenta,
         "place": "home",
         "line": "first",
         "clinical": delivery.Clinical(
             presentation="cephalic", labour_onset="spontaneous", previous_caesareans=0, perineum="second"
         ),
-        "now": NOW,
+        "now": BIRTH.afternoon,
         **changes,
     }
     return in_scope(
@@ -68,7 +63,7 @@ def test_the_fields_are_stored_with_the_delivery(care):
 
 
 def test_not_recorded_stays_empty(care):
-    record(care, clinical=delivery.Clinical(), children=[delivery.Child(born_at=BORN)])
+    record(care, clinical=delivery.Clinical(), children=[delivery.Child(born_at=BIRTH.born)])
     episode = Episode.unscoped.get(pk=care.episode.pk)
     assert (episode.presentation, episode.labour_onset, episode.previous_caesareans, episode.perineum) == (
         "",
@@ -82,8 +77,8 @@ def test_not_recorded_stays_empty(care):
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"children": [delivery.Child(born_at=BORN, apgar_1=11, apgar_5=9)]}, "apgar_1_1"),
-        ({"children": [delivery.Child(born_at=BORN, apgar_1=8, apgar_5=-1)]}, "apgar_5_1"),
+        ({"children": [delivery.Child(born_at=BIRTH.born, apgar_1=11, apgar_5=9)]}, "apgar_1_1"),
+        ({"children": [delivery.Child(born_at=BIRTH.born, apgar_1=8, apgar_5=-1)]}, "apgar_5_1"),
         ({"clinical": delivery.Clinical(previous_caesareans=11)}, "previous_caesareans"),
         ({"clinical": delivery.Clinical(presentation="face")}, "presentation"),
         ({"clinical": delivery.Clinical(labour_onset="later")}, "labour_onset"),
@@ -106,12 +101,12 @@ def test_a_correction_without_the_fields_keeps_them(care):
         episode=care.episode,
         actor=care.user(Role.MIDWIFE),
         reason="placenta later",
-        labour_started_at=LABOUR,
-        children=[delivery.Child(born_at=BORN, apgar_1=7, apgar_5=9)],
+        labour_started_at=BIRTH.labour,
+        children=[delivery.Child(born_at=BIRTH.born, apgar_1=7, apgar_5=9)],
         placenta_at=local(2026, 11, 10, 6, 10),
         place="home",
         line="first",
-        now=NOW,
+        now=BIRTH.afternoon,
     )
     episode = Episode.unscoped.get(pk=care.episode.pk)
     assert (episode.presentation, episode.perineum) == ("cephalic", "second")
@@ -137,14 +132,14 @@ def test_breastfeeding_at_the_end_of_kraamzorg(care):
 
 def form_data(**changes: Any) -> dict[str, Any]:
     return {
-        "labour_started_at": form_dt(LABOUR),
-        "born_at_1": form_dt(BORN),
+        "labour_started_at": form_dt(BIRTH.labour),
+        "born_at_1": form_dt(BIRTH.born),
         "outcome_1": "live",
         "mode_1": "spontaneous",
         "weight_grams_1": "3400",
         "apgar_1_1": "8",
         "apgar_5_1": "9",
-        "placenta_at": form_dt(PLACENTA),
+        "placenta_at": form_dt(BIRTH.placenta),
         "place": "home",
         "line": "first",
         "presentation": "cephalic",
@@ -204,9 +199,9 @@ def test_a_caesarean_in_first_line_care_is_saved_with_a_warning(care, as_role):
 
 def body(**changes: Any) -> dict[str, Any]:
     return {
-        "labour_started_at": LABOUR.isoformat(),
-        "children": [{"born_at": BORN.isoformat(), "weight_grams": 3400, "apgar_1": 8, "apgar_5": 9}],
-        "placenta_at": PLACENTA.isoformat(),
+        "labour_started_at": BIRTH.labour.isoformat(),
+        "children": [{"born_at": BIRTH.born.isoformat(), "weight_grams": 3400, "apgar_1": 8, "apgar_5": 9}],
+        "placenta_at": BIRTH.placenta.isoformat(),
         "place": "home",
         "line": "first",
         "presentation": "breech",
@@ -231,7 +226,7 @@ def test_the_api_records_the_fields_and_answers_the_robson_group_and_warnings(ca
     assert answer["warnings"] == []
     assert (answer["children"][0]["apgar_1"], answer["children"][0]["apgar_5"]) == (8, 9)
     # A correction that makes the child stillborn with those Apgar scores: saved, with the warning.
-    child = {"born_at": BORN.isoformat(), "outcome": "stillborn", "apgar_1": 8, "apgar_5": 9}
+    child = {"born_at": BIRTH.born.isoformat(), "outcome": "stillborn", "apgar_1": 8, "apgar_5": 9}
     patched = midwife.patch(url(care), {"children": [child], "reason": "outcome"}, format="json")
     assert patched.status_code == 200, patched.json()
     assert [w["code"] for w in patched.json()["warnings"]] == [plausibility.STILLBORN_APGAR]
@@ -240,7 +235,7 @@ def test_the_api_records_the_fields_and_answers_the_robson_group_and_warnings(ca
 
 
 def test_the_api_reports_an_apgar_error_under_its_child(care):
-    children = [{"born_at": BORN.isoformat(), "apgar_1": 12, "apgar_5": 9}]
+    children = [{"born_at": BIRTH.born.isoformat(), "apgar_1": 12, "apgar_5": 9}]
     response = api(care.user(Role.MIDWIFE)).post(url(care), body(children=children), format="json")
     assert response.status_code == 400
     assert set(response.json()["children"][0]) == {"apgar_1"}

@@ -3,7 +3,7 @@
 on the delivery card, the care API and the correction.
 
 The clock stands at 10 November 2026, 16:00 in Amsterdam; the woman is due that day and gives birth at
-05:40 after labour from 01:30, placenta 06:00 (as tests/pregnancies/test_birth_record.py)."""
+05:40 after labour from 01:30, placenta 06:00 (tests.scenarios.birth_record.BIRTH)."""
 
 from __future__ import annotations
 
@@ -15,31 +15,25 @@ from django.core.exceptions import ValidationError
 from igo.models import Role
 from pregnancies import delivery
 from pregnancies.models import AccessLogEntry, Birth
+from tests.scenarios.birth_record import BIRTH, at_term
 from tests.scenarios.care import Care
-from tests.scenarios.care_logging import first_line_from_intake, form_dt, in_scope
-from tests.scenarios.clock import local
+from tests.scenarios.care_logging import form_dt, in_scope
 from tests.scenarios.http import api
 
-pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2026, 11, 10, 16))]
-
-LABOUR = local(2026, 11, 10, 1, 30)
-BORN = local(2026, 11, 10, 5, 40)
-PLACENTA = local(2026, 11, 10, 6, 0)
-NOW = local(2026, 11, 10, 16)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BIRTH.afternoon)]
 
 
 @pytest.fixture(autouse=True)
-def at_term(care: Care) -> None:
-    first_line_from_intake(care)
-    care.update_episode(due_date=BORN.date(), parity=1)
+def due_on_the_birth_day(care: Care) -> None:
+    at_term(care)
 
 
 def record(care: Care, children: list[delivery.Child], *, correct: bool = False) -> delivery.Delivery:
     service = delivery.delivery_correct if correct else delivery.delivery_record
     extra = {"reason": "sex corrected"} if correct else {}
     return in_scope(
-        care, service, episode=care.episode, actor=care.user(Role.MIDWIFE), labour_started_at=LABOUR,
-        children=children, placenta_at=PLACENTA, place="home", line="first", now=NOW, **extra,
+        care, service, episode=care.episode, actor=care.user(Role.MIDWIFE), labour_started_at=BIRTH.labour,
+        children=children, placenta_at=BIRTH.placenta, place="home", line="first", now=BIRTH.afternoon, **extra,
     )  # fmt: skip
 
 
@@ -48,12 +42,15 @@ def sexes(care: Care) -> list[str]:
 
 
 def test_twins_are_stored_with_their_sex_and_not_recorded_is_empty(care):
-    record(care, [delivery.Child(born_at=BORN, sex="female"), delivery.Child(born_at=BORN)])
+    record(care, [delivery.Child(born_at=BIRTH.born, sex="female"), delivery.Child(born_at=BIRTH.born)])
     assert sexes(care) == ["female", ""]
     # Corrected: the second twin's sex becomes undetermined; the audit keeps both.
     record(
         care,
-        [delivery.Child(born_at=BORN, sex="female"), delivery.Child(born_at=BORN, sex="undetermined")],
+        [
+            delivery.Child(born_at=BIRTH.born, sex="female"),
+            delivery.Child(born_at=BIRTH.born, sex="undetermined"),
+        ],
         correct=True,
     )
     assert sexes(care) == ["female", "undetermined"]
@@ -61,20 +58,20 @@ def test_twins_are_stored_with_their_sex_and_not_recorded_is_empty(care):
 
 def test_a_sex_outside_the_list_is_refused_at_its_field_and_nothing_is_stored(care):
     with pytest.raises(ValidationError) as exc:
-        record(care, [delivery.Child(born_at=BORN, sex="F")])
+        record(care, [delivery.Child(born_at=BIRTH.born, sex="F")])
     assert set(exc.value.message_dict) == {"sex_1"}
     assert not Birth.unscoped.filter(episode=care.episode).exists()
 
 
 def form_data(**changes: Any) -> dict[str, Any]:
     return {
-        "labour_started_at": form_dt(LABOUR),
-        "born_at_1": form_dt(BORN),
+        "labour_started_at": form_dt(BIRTH.labour),
+        "born_at_1": form_dt(BIRTH.born),
         "outcome_1": "live",
         "mode_1": "spontaneous",
         "sex_1": "male",
         "weight_grams_1": "3400",
-        "placenta_at": form_dt(PLACENTA),
+        "placenta_at": form_dt(BIRTH.placenta),
         "place": "home",
         "line": "first",
         **changes,
@@ -109,9 +106,9 @@ def url(care: Care) -> str:
 
 def body(children: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "labour_started_at": LABOUR.isoformat(),
+        "labour_started_at": BIRTH.labour.isoformat(),
         "children": children,
-        "placenta_at": PLACENTA.isoformat(),
+        "placenta_at": BIRTH.placenta.isoformat(),
         "place": "home",
         "line": "first",
     }
@@ -119,7 +116,10 @@ def body(children: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_the_api_records_and_answers_the_sex(care):
     midwife = api(care.user(Role.MIDWIFE))
-    children = [{"born_at": BORN.isoformat(), "sex": "undetermined"}, {"born_at": BORN.isoformat()}]
+    children = [
+        {"born_at": BIRTH.born.isoformat(), "sex": "undetermined"},
+        {"born_at": BIRTH.born.isoformat()},
+    ]
     response = midwife.post(url(care), body(children), format="json")
     assert response.status_code == 201, response.json()
     assert [c["sex"] for c in response.json()["children"]] == ["undetermined", ""]
@@ -129,7 +129,7 @@ def test_the_api_records_and_answers_the_sex(care):
 
 
 def test_the_api_reports_a_bad_sex_under_its_child(care):
-    children = [{"born_at": BORN.isoformat()}, {"born_at": BORN.isoformat(), "sex": "girl"}]
+    children = [{"born_at": BIRTH.born.isoformat()}, {"born_at": BIRTH.born.isoformat(), "sex": "girl"}]
     response = api(care.user(Role.MIDWIFE)).post(url(care), body(children), format="json")
     assert response.status_code == 400
     # Refused by the API's own check of the choice, under the child's position.

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from igo.models import AuditEntry, Role
 from pregnancies import delivery, services
 from pregnancies.models import Birth, CareEvent, Episode, LineTransfer
+from tests.scenarios.birth_record import BIRTH
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import (
     access_entries,
@@ -28,12 +29,7 @@ from tests.scenarios.care_logging import (
 )
 from tests.scenarios.clock import local, travel
 
-pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2026, 11, 10, 16))]
-
-LABOUR = local(2026, 11, 10, 1, 30)
-BORN = local(2026, 11, 10, 5, 40)
-PLACENTA = local(2026, 11, 10, 6, 0)
-NOW = local(2026, 11, 10, 16)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BIRTH.afternoon)]
 
 
 @pytest.fixture(autouse=True)
@@ -43,12 +39,14 @@ def first_line(care: Care) -> None:
 
 def record(care: Care, role: str = Role.MIDWIFE, **changes: Any) -> delivery.Delivery:
     values: dict[str, Any] = {
-        "labour_started_at": LABOUR,
-        "children": [delivery.Child(born_at=BORN, outcome="live", mode="spontaneous", weight_grams=3400)],
-        "placenta_at": PLACENTA,
+        "labour_started_at": BIRTH.labour,
+        "children": [
+            delivery.Child(born_at=BIRTH.born, outcome="live", mode="spontaneous", weight_grams=3400)
+        ],
+        "placenta_at": BIRTH.placenta,
         "place": "home",
         "line": "first",
-        "now": NOW,
+        "now": BIRTH.afternoon,
         **changes,
     }
     return in_scope(care, delivery.delivery_record, episode=care.episode, actor=care.user(role), **values)
@@ -56,12 +54,14 @@ def record(care: Care, role: str = Role.MIDWIFE, **changes: Any) -> delivery.Del
 
 def correct(care: Care, reason: str = "time of labour misread", **changes: Any) -> delivery.Delivery:
     values: dict[str, Any] = {
-        "labour_started_at": LABOUR,
-        "children": [delivery.Child(born_at=BORN, outcome="live", mode="spontaneous", weight_grams=3400)],
-        "placenta_at": PLACENTA,
+        "labour_started_at": BIRTH.labour,
+        "children": [
+            delivery.Child(born_at=BIRTH.born, outcome="live", mode="spontaneous", weight_grams=3400)
+        ],
+        "placenta_at": BIRTH.placenta,
         "place": "home",
         "line": "first",
-        "now": NOW,
+        "now": BIRTH.afternoon,
         **changes,
     }
     return in_scope(
@@ -88,19 +88,24 @@ def nothing_stored(care: Care) -> None:
 def test_a_home_birth_recorded_once_sets_the_dates_the_birth_and_the_delivery_event(care):
     result = record(care)
     episode = Episode.unscoped.get(pk=care.episode.pk)
-    assert (episode.labour_started_at, episode.placenta_at) == (LABOUR, PLACENTA)
+    assert (episode.labour_started_at, episode.placenta_at) == (BIRTH.labour, BIRTH.placenta)
     assert episode.placenta_plus_2h_at == local(2026, 11, 10, 8, 0)  # 06:00 + 2 hours
     (birth,) = Birth.unscoped.filter(episode=episode)
-    assert (birth.born_at, birth.place, birth.mode, birth.weight_grams) == (BORN, "home", "spontaneous", 3400)
+    assert (birth.born_at, birth.place, birth.mode, birth.weight_grams) == (
+        BIRTH.born,
+        "home",
+        "spontaneous",
+        3400,
+    )
     # The delivery is logged once, at the birth, for the midwife who recorded it, in the natal phase.
     (event,) = CareEvent.unscoped.filter(episode=episode)
     assert event == result.event
-    assert (event.event_type.code, event.occurred_at, event.phase) == ("DELIV_HOME", BORN, "natal")
+    assert (event.event_type.code, event.occurred_at, event.phase) == ("DELIV_HOME", BIRTH.born, "natal")
     assert (event.professional, event.organisation) == (care.midwife, care.practice)
     # She was first line from the intake: no transfer is added.
     assert list(LineTransfer.unscoped.filter(episode=episode).values_list("line", flat=True)) == ["first"]
     (audit,) = AuditEntry.objects.filter(action="delivery.record")
-    assert audit.details["after"]["children"][0]["born_at"] == BORN.isoformat()
+    assert audit.details["after"]["children"][0]["born_at"] == BIRTH.born.isoformat()
     assert ("create", "delivery") in [(e.action, e.detail) for e in access_entries(care)]
 
 
@@ -131,28 +136,28 @@ def test_before_the_delivery_the_phase_error_says_where_to_record_it(care):
 
 
 def test_twins_are_two_births_of_one_episode_with_one_delivery_event(care):
-    second = BORN + timedelta(minutes=14)
+    second = BIRTH.born + timedelta(minutes=14)
     record(
         care,
         children=[
-            delivery.Child(born_at=BORN, outcome="live", mode="spontaneous"),
+            delivery.Child(born_at=BIRTH.born, outcome="live", mode="spontaneous"),
             delivery.Child(born_at=second, outcome="live", mode="assisted", weight_grams=2300),
         ],
         place="polyclinic",
     )
     births = Birth.unscoped.filter(episode=care.episode).order_by("child_number")
     assert [(b.child_number, b.born_at, b.mode, b.place) for b in births] == [
-        (1, BORN, "spontaneous", "polyclinic"),
+        (1, BIRTH.born, "spontaneous", "polyclinic"),
         (2, second, "assisted", "polyclinic"),
     ]
     (event,) = CareEvent.unscoped.filter(episode=care.episode)
-    assert (event.event_type.code, event.occurred_at) == ("DELIV_POLI", BORN)
+    assert (event.event_type.code, event.occurred_at) == ("DELIV_POLI", BIRTH.born)
 
 
 def test_a_clinical_birth_under_the_gynaecologist_moves_the_line_at_the_start_of_labour(care):
     record(care, role=Role.GYNAECOLOGIST, place="clinical", line="second")
     transfers = LineTransfer.unscoped.filter(episode=care.episode).order_by("effective_at")
-    assert [(t.line, t.effective_at) for t in transfers][-1] == ("second", LABOUR)
+    assert [(t.line, t.effective_at) for t in transfers][-1] == ("second", BIRTH.labour)
     (event,) = CareEvent.unscoped.filter(episode=care.episode)
     assert (event.event_type.code, event.professional) == ("DELIV_CLIN", care.gynaecologist)
 
@@ -162,13 +167,13 @@ def test_a_transfer_during_labour_recorded_before_the_delivery_keeps_its_moment(
     during labour). The clinical delivery adds no second transfer at the start of labour."""
     in_scope(
         care, services.line_transfer, episode=care.episode, actor=care.user(Role.MIDWIFE), line="second",
-        effective_at=LABOUR + timedelta(hours=2), reason="no progress",
+        effective_at=BIRTH.labour + timedelta(hours=2), reason="no progress",
     )  # fmt: skip
     record(care, role=Role.GYNAECOLOGIST, place="clinical", line="second")
     transfers = LineTransfer.unscoped.filter(episode=care.episode).order_by("effective_at", "pk")
     assert [(t.line, t.effective_at) for t in transfers][-2:] == [
         ("first", transfers[0].effective_at),
-        ("second", LABOUR + timedelta(hours=2)),
+        ("second", BIRTH.labour + timedelta(hours=2)),
     ]
     assert transfers.count() == 2
 
@@ -176,13 +181,13 @@ def test_a_transfer_during_labour_recorded_before_the_delivery_keeps_its_moment(
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"children": [delivery.Child(born_at=LABOUR - timedelta(hours=1))]}, "born_at_1"),
-        ({"placenta_at": BORN - timedelta(minutes=5)}, "born_at_1"),  # the child after the placenta
-        ({"placenta_at": LABOUR - timedelta(minutes=5)}, "placenta_at"),
-        ({"labour_started_at": NOW + timedelta(hours=2)}, "labour_started_at"),
+        ({"children": [delivery.Child(born_at=BIRTH.labour - timedelta(hours=1))]}, "born_at_1"),
+        ({"placenta_at": BIRTH.born - timedelta(minutes=5)}, "born_at_1"),  # the child after the placenta
+        ({"placenta_at": BIRTH.labour - timedelta(minutes=5)}, "placenta_at"),
+        ({"labour_started_at": BIRTH.afternoon + timedelta(hours=2)}, "labour_started_at"),
         ({"labour_started_at": None}, "labour_started_at"),
-        ({"children": [delivery.Child(born_at=BORN, weight_grams=90)]}, "weight_grams_1"),
-        ({"children": [delivery.Child(born_at=BORN, mode="teleport")]}, "mode_1"),
+        ({"children": [delivery.Child(born_at=BIRTH.born, weight_grams=90)]}, "weight_grams_1"),
+        ({"children": [delivery.Child(born_at=BIRTH.born, mode="teleport")]}, "mode_1"),
         ({"place": "clinical", "line": "first"}, "line"),
         ({"place": "home", "line": "second"}, "line"),
     ],
@@ -231,7 +236,7 @@ def test_a_correction_keeps_the_history_and_re_derives_the_phases(care):
     # The birth keeps its row; the audit keeps the delivery before and after.
     assert [b.pk for b in corrected.births] == [b.pk for b in first.births]
     (audit,) = AuditEntry.objects.filter(action="delivery.correct")
-    assert audit.details["before"]["labour_started_at"] == LABOUR.isoformat()
+    assert audit.details["before"]["labour_started_at"] == BIRTH.labour.isoformat()
     assert audit.details["after"]["labour_started_at"] == labour.isoformat()
     assert audit.details["reason"] == "time of labour misread"
     visit.refresh_from_db()
@@ -245,7 +250,7 @@ def test_a_correction_that_would_move_logged_care_into_another_phase_is_refused(
         correct(care, placenta_at=local(2026, 11, 10, 8))  # postnatal only from 10:00: the 09:00 visit
     assert "__all__" in exc.value.message_dict
     episode = Episode.unscoped.get(pk=care.episode.pk)
-    assert episode.placenta_at == PLACENTA
+    assert episode.placenta_at == BIRTH.placenta
     assert CareEvent.unscoped.filter(episode=episode, status="active").count() == 2
 
 
@@ -261,14 +266,14 @@ def test_a_correction_needs_a_reason_and_a_recorded_delivery(care):
 
 def test_a_correction_to_twins_adds_the_second_child(care):
     record(care)
-    second = BORN + timedelta(minutes=20)
+    second = BIRTH.born + timedelta(minutes=20)
     correct(
         care,
-        children=[delivery.Child(born_at=BORN), delivery.Child(born_at=second, mode="caesarean")],
+        children=[delivery.Child(born_at=BIRTH.born), delivery.Child(born_at=second, mode="caesarean")],
         reason="second child",
     )
     assert [(b.child_number, b.born_at) for b in Birth.unscoped.filter(episode=care.episode)] == [
-        (1, BORN),
+        (1, BIRTH.born),
         (2, second),
     ]
 
@@ -278,8 +283,8 @@ def test_a_correction_to_twins_adds_the_second_child(care):
 
 def form_data(**changes: Any) -> dict[str, Any]:
     return {
-        "labour_started_at": form_dt(LABOUR),
-        "born_at_1": form_dt(BORN),
+        "labour_started_at": form_dt(BIRTH.labour),
+        "born_at_1": form_dt(BIRTH.born),
         "outcome_1": "live",
         "mode_1": "spontaneous",
         "weight_grams_1": "3400",
@@ -287,7 +292,7 @@ def form_data(**changes: Any) -> dict[str, Any]:
         "outcome_2": "live",
         "mode_2": "spontaneous",
         "weight_grams_2": "",
-        "placenta_at": form_dt(PLACENTA),
+        "placenta_at": form_dt(BIRTH.placenta),
         "place": "home",
         "line": "first",
         **changes,
@@ -318,7 +323,7 @@ def test_a_refused_delivery_shows_the_form_with_errors_in_dutch_and_stores_nothi
     http = as_role(Role.MIDWIFE)
     response = http.post(
         care.url(f"episodes/{care.episode.pk}/delivery/"),
-        form_data(born_at_1=form_dt(LABOUR - timedelta(hours=1))),
+        form_data(born_at_1=form_dt(BIRTH.labour - timedelta(hours=1))),
         HTTP_ACCEPT_LANGUAGE="nl",
     )
     assert response.status_code == 400
@@ -365,7 +370,7 @@ def test_the_form_offers_four_children_the_last_two_folded_away(care, as_role):
 
 def test_triplets_are_recorded_from_the_page(care, as_role):
     http = as_role(Role.MIDWIFE)
-    times = [BORN, BORN + timedelta(minutes=4), BORN + timedelta(minutes=9)]
+    times = [BIRTH.born, BIRTH.born + timedelta(minutes=4), BIRTH.born + timedelta(minutes=9)]
     response = http.post(
         care.url(f"episodes/{care.episode.pk}/delivery/"),
         form_data(

@@ -15,16 +15,12 @@ import pytest
 
 from igo.models import AuditEntry, Role
 from pregnancies.models import AccessLogEntry, Birth, CareEvent, Episode, EventStatus
+from tests.scenarios.birth_record import BIRTH
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import first_line_from_intake
-from tests.scenarios.clock import local
 from tests.scenarios.http import api
 
-pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2026, 11, 10, 16))]
-
-LABOUR = local(2026, 11, 10, 1, 30)
-BORN = local(2026, 11, 10, 5, 40)
-PLACENTA = local(2026, 11, 10, 6, 0)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BIRTH.afternoon)]
 
 
 @pytest.fixture(autouse=True)
@@ -38,9 +34,9 @@ def url(care: Care, episode: Episode | None = None) -> str:
 
 def body(**changes: Any) -> dict[str, Any]:
     return {
-        "labour_started_at": LABOUR.isoformat(),
-        "children": [{"born_at": BORN.isoformat(), "weight_grams": 3400}],
-        "placenta_at": PLACENTA.isoformat(),
+        "labour_started_at": BIRTH.labour.isoformat(),
+        "children": [{"born_at": BIRTH.born.isoformat(), "weight_grams": 3400}],
+        "placenta_at": BIRTH.placenta.isoformat(),
         "place": "home",
         "line": "first",
         **changes,
@@ -62,8 +58,11 @@ def test_a_midwife_records_the_delivery_and_reads_it_back(care):
     assert [c["weight_grams"] for c in answer["children"]] == [3400]
     assert answer["event"]["event_type"]["code"] == "DELIV_HOME"
     episode = Episode.unscoped.get(pk=care.episode.pk)
-    assert (episode.labour_started_at, episode.placenta_plus_2h_at) == (LABOUR, PLACENTA + timedelta(hours=2))
-    assert births(care) == [(1, BORN)]
+    assert (episode.labour_started_at, episode.placenta_plus_2h_at) == (
+        BIRTH.labour,
+        BIRTH.placenta + timedelta(hours=2),
+    )
+    assert births(care) == [(1, BIRTH.born)]
     # Every read is in the access log, with what was read.
     reads = AccessLogEntry.unscoped.filter(client=care.client, action="view", detail="delivery")
     assert reads.count() == 1
@@ -76,7 +75,7 @@ def test_a_second_record_is_refused_the_correction_needs_its_reason(care):
     assert midwife.post(url(care), body(), format="json").status_code == 201
     again = midwife.post(url(care), body(), format="json")
     assert again.status_code == 400 and "non_field_errors" in again.json()
-    later = PLACENTA + timedelta(minutes=10)
+    later = BIRTH.placenta + timedelta(minutes=10)
     no_reason = midwife.put(url(care), body(placenta_at=later.isoformat()), format="json")
     assert no_reason.status_code == 400 and set(no_reason.json()) == {"reason"}
     done = midwife.post(
@@ -95,25 +94,25 @@ def test_a_second_record_is_refused_the_correction_needs_its_reason(care):
 def test_patch_corrects_what_it_names_and_keeps_the_rest(care):
     midwife = api(care.user(Role.MIDWIFE))
     midwife.post(url(care), body(), format="json")
-    second = BORN + timedelta(minutes=12)
-    children = [{"born_at": BORN.isoformat()}, {"born_at": second.isoformat(), "mode": "assisted"}]
+    second = BIRTH.born + timedelta(minutes=12)
+    children = [{"born_at": BIRTH.born.isoformat()}, {"born_at": second.isoformat(), "mode": "assisted"}]
     response = midwife.patch(url(care), {"children": children, "reason": "twins"}, format="json")
     assert response.status_code == 200, response.json()
-    assert births(care) == [(1, BORN), (2, second)]
+    assert births(care) == [(1, BIRTH.born), (2, second)]
     episode = Episode.unscoped.get(pk=care.episode.pk)
-    assert (episode.labour_started_at, episode.placenta_at) == (LABOUR, PLACENTA)
+    assert (episode.labour_started_at, episode.placenta_at) == (BIRTH.labour, BIRTH.placenta)
 
 
 def test_errors_are_given_per_field_and_per_child_and_nothing_is_stored(care):
     midwife = api(care.user(Role.MIDWIFE))
-    early = LABOUR - timedelta(hours=1)
-    children = [{"born_at": BORN.isoformat()}, {"born_at": early.isoformat()}]
+    early = BIRTH.labour - timedelta(hours=1)
+    children = [{"born_at": BIRTH.born.isoformat()}, {"born_at": early.isoformat()}]
     response = midwife.post(url(care), body(children=children), format="json", HTTP_ACCEPT_LANGUAGE="nl")
     assert response.status_code == 400
     detail = response.json()
     assert detail["children"][0] == {}
     assert "vóór het begin van de actieve baring" in detail["children"][1]["born_at"][0]
-    five = [{"born_at": BORN.isoformat()}] * 5
+    five = [{"born_at": BIRTH.born.isoformat()}] * 5
     assert set(midwife.post(url(care), body(children=five), format="json").json()) == {"children"}
     wrong_line = midwife.post(url(care), body(place="clinical"), format="json")
     assert wrong_line.status_code == 400 and set(wrong_line.json()) == {"line"}

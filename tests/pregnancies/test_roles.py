@@ -19,15 +19,12 @@ from igo.models import Role, User
 from pregnancies import delivery, services
 from pregnancies.models import Birth, CareEvent, Episode, LineTransfer
 from tests.factories import MembershipFactory, ProfessionalFactory, UserFactory
+from tests.scenarios.birth_record import BIRTH
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import form_dt, in_scope, log_service
 from tests.scenarios.clock import local
 
-pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2026, 11, 10, 16))]
-
-LABOUR = local(2026, 11, 10, 1, 30)
-BORN = local(2026, 11, 10, 5, 40)
-PLACENTA = local(2026, 11, 10, 6, 0)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BIRTH.afternoon)]
 
 
 def new_midwife(care: Care, *, discipline: str | None = None) -> User:
@@ -45,9 +42,9 @@ def record(care: Care, actor: User, place: str = "home") -> delivery.Delivery:
         delivery.delivery_record,
         episode=care.episode,
         actor=actor,
-        labour_started_at=LABOUR,
-        children=[delivery.Child(born_at=BORN)],
-        placenta_at=PLACENTA,
+        labour_started_at=BIRTH.labour,
+        children=[delivery.Child(born_at=BIRTH.born)],
+        placenta_at=BIRTH.placenta,
         place=place,
         line="first",
     )
@@ -126,13 +123,13 @@ def test_the_maternity_carer_still_logs_her_hours_after_the_birth(care):
 
 def delivery_form() -> dict[str, Any]:
     return {
-        "labour_started_at": form_dt(LABOUR),
-        "born_at_1": form_dt(BORN),
+        "labour_started_at": form_dt(BIRTH.labour),
+        "born_at_1": form_dt(BIRTH.born),
         "outcome_1": "live",
         "mode_1": "spontaneous",
         "outcome_2": "live",
         "mode_2": "spontaneous",
-        "placenta_at": form_dt(PLACENTA),
+        "placenta_at": form_dt(BIRTH.placenta),
         "place": "home",
         "line": "first",
     }

@@ -1,7 +1,8 @@
 """The maternity carer's *Vandaag*: every client of her organisation from the birth on (not only after her
 organisation logged care), with the day of the maternity period, the address, the hours logged against the
-hours indicated (LIP), a warning at the indication and the confirmation before more than 80 hours. Its
-forms answer with a redirect to the day list, also when refused (a reload never posts, never a 405)."""
+hours indicated (LIP), a warning at the indication and the confirmation before more than 80 hours. A valid
+entry answers with a redirect to the day list; a refused one shows the list again (400) with the form on its
+card as she filled it in, and a reload of the form's address (GET) goes back to the list, never a 405."""
 
 from __future__ import annotations
 
@@ -159,20 +160,20 @@ def test_more_than_80_hours_asks_for_confirmation_and_stays_on_the_day_list(care
     url = care.url(f"today/{care.episode.pk}/log/")
     data = hours_form(care, quantity="8.5")
     response = browser.post(url, data)
-    # Refused for now: back to the day list (Post/Redirect/Get), nothing stored.
-    assert response.status_code == 302
-    assert "/today/" in response["Location"]
+    # Refused for now: the day list again with her card asking to confirm, nothing stored.
+    assert response.status_code == 400
     assert CareEvent.unscoped.filter(episode=care.episode).count() == 6
-    page = browser.get(response["Location"])
-    assert page.status_code == 200
-    html = card(page.content.decode(), care.episode)
+    html = card(response.content.decode(), care.episode)
     assert f'data-testid="confirm-over-limit-{care.episode.pk}"' in html
     assert "80,5 uur kraamzorg, meer dan het maximum van 80" in html
     assert "8E+1" not in html
     assert 'value="8.5"' in html  # what she typed is still there
-    # The confirmation is shown once: a reload shows a fresh form, and never a 405.
+    # The confirmation is shown once: the list opened again shows a fresh form, and the form's address
+    # (a reload after the refusal) goes back to the list, never a 405.
     again = card(browser.get(care.url("today/")).content.decode(), care.episode)
     assert "confirm-over-limit" not in again
+    reload = browser.get(url)
+    assert (reload.status_code, reload["Location"]) == (303, care.url("today/"))
 
     response = browser.post(url, {**data, "confirm_over_limit": "on"})
     assert response.status_code == 302
@@ -187,8 +188,8 @@ def test_a_refused_entry_is_shown_on_the_day_list_with_its_reason(care, as_role)
     deliver(care, days_ago=2)
     browser = as_role(Role.MATERNITY_CARER)
     response = browser.post(care.url(f"today/{care.episode.pk}/log/"), hours_form(care, quantity="0.3"))
-    assert response.status_code == 302
-    html = card(browser.get(response["Location"]).content.decode(), care.episode)
+    assert response.status_code == 400
+    html = card(response.content.decode(), care.episode)
     assert "kwartieren" in html  # hours are logged in quarters
     assert not CareEvent.unscoped.filter(episode=care.episode).exists()
 
@@ -198,9 +199,10 @@ def test_an_observation_needs_a_note(care, as_role):
     deliver(care, days_ago=2)
     browser = as_role(Role.MATERNITY_CARER)
     url = care.url(f"today/{care.episode.pk}/log/")
-    browser.post(url, hours_form(care, code="KZ_OBS", quantity="1"))
+    refused = browser.post(url, hours_form(care, code="KZ_OBS", quantity="1"))
+    assert refused.status_code == 400
     assert not CareEvent.unscoped.filter(episode=care.episode).exists()
-    assert "Schrijf op wat u hebt waargenomen." in browser.get(care.url("today/")).content.decode()
+    assert "Schrijf op wat u hebt waargenomen." in card(refused.content.decode(), care.episode)
 
     browser.post(url, hours_form(care, code="KZ_OBS", quantity="1", note="Borstvoeding gaat goed, 37,2 °C"))
     event = CareEvent.unscoped.get(episode=care.episode)
@@ -223,9 +225,10 @@ def test_the_carer_records_and_changes_the_indication(care, as_role):
     assert AccessLogEntry.unscoped.filter(client=care.client, action="update", detail="indication").exists()
 
     response = browser.post(url, {"hours": "90"})
-    assert response.status_code == 302
-    errors = [str(m) for m in get_messages(response.wsgi_request) if m.level_tag == "error"]
-    assert errors == ["Anna Jansen: Vul de geïndiceerde uren in, van 1 tot en met 80."]
+    assert response.status_code == 400
+    html = card(response.content.decode(), care.episode)
+    assert "Vul de geïndiceerde uren in, van 1 tot en met 80." in html
+    assert 'value="90"' in html
     care.episode.refresh_from_db()
     assert care.episode.kraamzorg_indicated_hours == 49
 

@@ -147,9 +147,11 @@ def test_end_membership_and_deactivate_professional(world_a, client_for):
     org = MemberOrganisationFactory(tenant=world_a.tenant)
     prof = ProfessionalFactory(tenant=world_a.tenant, organisation=org)
     base = f"/t/{world_a.tenant.slug}"
-    assert client.post(f"{base}/organisations/{org.pk}/end/", {"until": "2023-12-31"}).status_code == 302
+    refused = client.post(f"{base}/organisations/{org.pk}/end/", {"until": "2023-12-31"})
+    assert refused.status_code == 400  # before the start: refused at the field, as she typed it
+    assert "until" in refused.context["end_form"].errors and 'value="2023-12-31"' in refused.content.decode()
     org.refresh_from_db()
-    assert org.member_until is None  # before the start: refused
+    assert org.member_until is None
     assert client.post(f"{base}/organisations/{org.pk}/end/", {"until": "2026-12-31"}).status_code == 302
     org.refresh_from_db()
     assert org.member_until == datetime.date(2026, 12, 31)

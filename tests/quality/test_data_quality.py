@@ -16,22 +16,18 @@ from igo.tenancy import tenant_scope
 from pregnancies import plausibility
 from pregnancies.models import AccessAction, AccessLogEntry, Birth, Line, LineTransfer
 from quality.data_quality import data_quality
-from tests.scenarios.birth_record import another_episode, stored_birth
+from tests.scenarios.birth_record import BIRTH, another_episode, at_term, stored_birth
 from tests.scenarios.care import Care
-from tests.scenarios.care_logging import first_line_from_intake
 from tests.scenarios.clock import local
 
-pytestmark = [pytest.mark.django_db, pytest.mark.clock(local(2026, 11, 10, 16))]
-
-BORN = local(2026, 11, 10, 5, 40)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(BIRTH.afternoon)]
 
 
 @pytest.fixture
 def records(care: Care) -> dict[str, int]:
-    first_line_from_intake(care)
-    care.update_episode(due_date=BORN.date())
-    stored_birth(care.episode, BORN, place="clinical", mode="caesarean")
-    smit = another_episode(care.tenant, "Smit", due=BORN.date())
+    at_term(care, parity=None)
+    stored_birth(care.episode, BIRTH.born, place="clinical", mode="caesarean")
+    smit = another_episode(care.tenant, "Smit", due=BIRTH.day)
     smit.presentation, smit.labour_onset, smit.previous_caesareans, smit.perineum = (
         "cephalic",
         "spontaneous",
@@ -40,7 +36,7 @@ def records(care: Care) -> dict[str, int]:
     )
     smit.severe_morbidity = []  # none of the LEMMoN criteria
     smit.save()
-    stored_birth(smit, BORN, apgar_1=9, apgar_5=10)
+    stored_birth(smit, BIRTH.born, apgar_1=9, apgar_5=10)
     visser = another_episode(care.tenant, "Visser", due=local(2025, 6, 1).date())
     stored_birth(visser, local(2025, 6, 1, 9), place="clinical", mode="caesarean")
     return {"jansen": care.episode.pk, "smit": smit.pk, "visser": visser.pk}
@@ -96,8 +92,8 @@ def test_another_tenants_records_are_not_listed(care, records, care_b, client_fo
 
 def test_a_stillborn_child_is_not_counted_against_the_apgar(care, records):
     # A stillborn child has no Apgar: the field does not apply, so it neither lowers nor raises completeness.
-    still = another_episode(care.tenant, "Bakker", due=BORN.date())
-    stored_birth(still, BORN, outcome="stillborn", place="clinical")
+    still = another_episode(care.tenant, "Bakker", due=BIRTH.day)
+    stored_birth(still, BIRTH.born, outcome="stillborn", place="clinical")
     with tenant_scope(care.tenant), translation.override("en"):
         by_label = {str(c.label): (c.recorded, c.of) for c in data_quality(year=2026).completeness}
     assert by_label["Apgar at 1 and 5 minutes (live-born children)"] == (1, 2)

@@ -1,16 +1,60 @@
-"""Builders for the birth record's derived facts: a woman for the Robson classification and an unsaved
-episode with its births and line transfers for the plausibility checks (pure functions: no database)."""
+"""Builders for the birth record: the moments of one birth (`birth_moments`, and `BIRTH`, the home birth of
+10 November 2026 the birth-record tests share), the care world's pregnancy at term on that day, a woman
+for the Robson classification and an unsaved episode with its births and line transfers for the
+plausibility checks (pure functions: no database)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from pregnancies.models import Birth, Episode, LineTransfer
 from pregnancies.robson import RobsonFacts
 from tests.factories import ClientFactory, EpisodeFactory
+from tests.scenarios.care import Care
+from tests.scenarios.care_logging import first_line_from_intake
+from tests.scenarios.clock import local
 
-DUE = date(2026, 11, 10)
+
+@dataclass(frozen=True)
+class BirthMoments:
+    """One birth's moments on the Amsterdam clock: active labour from 01:30, the child born at 05:40, the
+    placenta at 06:00 (so the postnatal phase begins at 08:00, placenta + 2 hours), and 16:00 that
+    afternoon, when the tests record and look at it."""
+
+    labour: datetime
+    born: datetime
+    placenta: datetime
+    afternoon: datetime
+
+    @property
+    def day(self) -> date:
+        return self.born.date()
+
+
+def birth_moments(day: date) -> BirthMoments:
+    """The moments of a birth on `day` (a date the test chooses, never today's)."""
+    return BirthMoments(
+        labour=local(day.year, day.month, day.day, 1, 30),
+        born=local(day.year, day.month, day.day, 5, 40),
+        placenta=local(day.year, day.month, day.day, 6, 0),
+        afternoon=local(day.year, day.month, day.day, 16),
+    )
+
+
+BIRTH = birth_moments(date(2026, 11, 10))
+DUE = BIRTH.day  # at term: the woman of `episode()` is 40+0 weeks on the day of BIRTH
+
+
+def at_term(care: Care, moments: BirthMoments = BIRTH, *, parity: int | None = 1) -> None:
+    """The care world's pregnancy ready for the delivery of `moments`: first line from the intake, due on
+    the day of the birth (40+0 weeks), and (unless None) of `parity`."""
+    first_line_from_intake(care)
+    changes: dict[str, Any] = {"due_date": moments.day}
+    if parity is not None:
+        changes["parity"] = parity
+    care.update_episode(**changes)
 
 
 def woman(**changes: Any) -> RobsonFacts:

@@ -26,15 +26,13 @@ from igo.models import Role
 from igo.tenancy import tenant_scope
 from pregnancies import delivery, services
 from pregnancies.models import Birth, CareEvent, Episode, EventStatus, LineTransfer
+from tests.scenarios.birth_record import BIRTH
 from tests.scenarios.care import Care
 from tests.scenarios.clock import local
 
-NOW = local(2026, 11, 10, 16)
+NOW = BIRTH.afternoon  # the export is seen that afternoon
 INTAKE = dt.date(2026, 4, 27)
 DUE = dt.date(2026, 11, 9)
-LABOUR = local(2026, 11, 10, 1, 30)
-BORN = local(2026, 11, 10, 5, 40)
-PLACENTA = local(2026, 11, 10, 6, 0)
 CODES = ("INTAKE", "PRE_CHECK", "POST_VISIT", "DELIV_HOME")
 
 
@@ -65,9 +63,9 @@ def delivered(care: Care) -> Episode:
             event=check, actor=midwife, reason="time misread", occurred_at=local(2026, 8, 3, 10)
         )
         delivery.delivery_record(
-            episode=episode, actor=midwife, labour_started_at=LABOUR, placenta_at=PLACENTA, place="home",
+            episode=episode, actor=midwife, labour_started_at=BIRTH.labour, placenta_at=BIRTH.placenta, place="home",
             line="first", now=NOW,
-            children=[delivery.Child(born_at=BORN, outcome="live", mode="spontaneous", weight_grams=3450,
+            children=[delivery.Child(born_at=BIRTH.born, outcome="live", mode="spontaneous", weight_grams=3450,
                                      sex="male", apgar_1=8, apgar_5=10)],
             clinical=delivery.Clinical(presentation="cephalic", labour_onset="spontaneous", previous_caesareans=0,
                                        perineum="second"),
