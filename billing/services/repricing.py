@@ -70,6 +70,13 @@ from pregnancies.models import Episode, Phase
 
 HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
+STALE = "stale"  # the code of the refusal of a confirmation whose preview is out of date
+
+
+def is_stale(exc: ValidationError) -> bool:
+    """Whether `contract_reprice` refused because the plan changed since the preview."""
+    errors = getattr(exc, "error_dict", {}).get(NON_FIELD_ERRORS, [])
+    return any(e.code == STALE for e in errors)
 
 
 @dataclass(frozen=True)
@@ -405,14 +412,14 @@ def contract_reprice(
         if expected is not None and preview.fingerprint != expected:
             raise ValidationError(
                 {
-                    NON_FIELD_ERRORS: [
+                    NON_FIELD_ERRORS: ValidationError(
                         _(
                             "The claims of this period changed since the preview (or the form did). Check "
                             "the new preview and confirm again."
-                        )
-                    ]
-                },
-                code="stale",
+                        ),
+                        code=STALE,
+                    )
+                }
             )
         new = contract_new_version(
             contract=locked,

@@ -43,7 +43,6 @@ from tests.scenarios.clock import travel
 from tests.scenarios.payouts import PayoutWorld, accept_all, answer, bill, lines, paid, prepare, send_batch
 from tests.scenarios.repricing import (
     LOWER_TARIFFS,
-    NEW_TARIFFS,
     TARIFFS_2026,
     all_lines,
     at,
@@ -354,7 +353,7 @@ def test_pending_partly_awarded_and_rejected_lines_are_each_credited_and_claimed
 
 
 def test_the_books_stay_right_after_members_were_paid_the_old_split(pw):
-    ep = born_in_january(pw)
+    born_in_january(pw)
     bill(pw, at(2027, 2, 21))
     feb = send_batch(pw, FEB, at(2027, 2, 25))
     accept_all(feb, at(2027, 3, 1))
