@@ -247,7 +247,7 @@ def _plan(contract: Contract, *, start: date, end: date | None) -> tuple[Reprice
             episode_id=care_episode_id(line),
             phase=line.phase,
             status=line.status,
-            in_batch=line.status == LineStatus.READY and line.in_batch,  # type: ignore[attr-defined]
+            in_batch=line.status == LineStatus.READY and line.in_batch,
             service_end=line.service_end,
             old_code=line.prestatie_code,
             old_tariff=line.tariff.amount,

@@ -96,7 +96,9 @@ def test_unsent_lines_are_priced_again_in_place_and_divided_again(pw):
     after = lines(ep)
     # The same lines (never sent), at the new price of the new version; the prenatal phase started in 2026.
     assert after["natal"].pk == before["natal"].pk and after["postnatal"].pk == before["postnatal"].pk
-    assert (after["natal"].amount, after["natal"].tariff.amount, after["natal"].contract_id) == (
+    natal_tariff = after["natal"].tariff
+    assert natal_tariff is not None
+    assert (after["natal"].amount, natal_tariff.amount, after["natal"].contract_id) == (
         D("950.00"),
         D("950.00"),
         new.pk,
