@@ -61,14 +61,12 @@ from billing.services.contracts import (
     contract_terms_check,
     contract_version_draft,
 )
-from billing.services.rollup import PHASES, partial_explanation, partial_rule_for
+from billing.services.rollup import PHASES, partial_explanation, partial_rule_for, phase_amount
 from billing.services.split import split_lines
 from igo.models import User
-from igo.money import to_money
 from igo.services import audit_record
 from pregnancies.models import Episode, Phase
 
-HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
 STALE = "stale"  # the code of the refusal of a confirmation whose preview is out of date
 
@@ -256,7 +254,7 @@ def _plan(contract: Contract, *, start: date, end: date | None) -> tuple[Reprice
             new_code=tariff.prestatie_code,
             new_tariff=tariff.amount,
             new_percentage=percentage,
-            new_amount=to_money(tariff.amount * percentage / HUNDRED),
+            new_amount=phase_amount(tariff.amount, percentage),
             tariff_id=tariff.pk,
             explanation=explanation,
         )
@@ -330,8 +328,8 @@ def _period_errors(
         if later is not None:
             errors.setdefault("valid_until", []).append(
                 _(
-                    "Claims use this contract for care from %(day)s; the new version must cover them: "
-                    "end it on or after that day, or leave the end empty."
+                    "Claims use this contract for care that starts as late as %(day)s; the new version "
+                    "must cover them: end it on or after that day, or leave the end empty."
                 )
                 % {"day": later.strftime("%d-%m-%Y")}
             )

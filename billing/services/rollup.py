@@ -126,6 +126,12 @@ def partial_rule_for(contract: Contract, *, end_reason: str, phase: str, week: i
     return min(matching, key=lambda r: (r.from_week or 0, r.pk)) if matching else None
 
 
+def phase_amount(tariff: Decimal, percentage: Decimal) -> Decimal:
+    """What a phase claims: its tariff times the percentage it is billed at, in whole cents (the books check's
+    `mispriced` rule computes the same in SQL)."""
+    return to_money(tariff * percentage / HUNDRED)
+
+
 def submission_deadline(contract: Contract, service_end: date) -> date:
     """The last day a phase can be claimed: the contract's submission term after the end of the care. The
     pre-send check holds back a line past it; the roll-up makes no new line past it."""
@@ -426,7 +432,7 @@ def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date)
                     decisions.retire.append(_Retire(existing.pk, next_seq(key)))
                 settle(key)
                 continue
-            amount = to_money(tariff.amount * price.percentage / HUNDRED)
+            amount = phase_amount(tariff.amount, price.percentage)
             # Compared as the insurer receives the claim (prestatie, tariff, percentage, amount), not by the
             # tariff row: a version that starts under claims already made (a retroactive tariff change,
             # billing.services.repricing) leaves a line whose price it did not change on the older version's

@@ -129,6 +129,12 @@ def test_a_stale_preview_is_refused_with_the_new_one(pw, client_for):
         ({"amount_natal": "-950.00"}, "amount_natal", "Een prijs kan niet negatief zijn."),
         ({"valid_until": "2026-12-01"}, "valid_until", "Het einde ligt voor het begin."),
         (
+            {"valid_until": "2027-01-05"},
+            "valid_until",
+            "Declaraties gebruiken dit contract voor zorg die nog op 10-01-2027 begint; de nieuwe versie "
+            "moet ze dekken: laat haar op of na die dag eindigen, of laat het einde leeg.",
+        ),
+        (
             {"code_natal": "", "amount_natal": ""},
             "code_natal",
             "1 declaratie(s) van deze periode declareren de fase nataal: de nieuwe versie moet haar dekken.",
