@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from billing.models import ClaimLine, Contract
 from igo.models import Role
@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.clock(at(2027, 3, 15)),
 ]
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def test_a_controller_changes_the_tariffs_retroactively_on_a_phone(page: Page, world_a):
