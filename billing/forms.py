@@ -209,6 +209,29 @@ class ContractVersionForm(TariffFieldsMixin):
         self.add_tariff_fields()
 
 
+class ContractRepriceForm(TariffFieldsMixin):
+    """A retroactive tariff change: new tariffs from a date that may lie before claims already made under
+    the current version (billing.services.repricing)."""
+
+    valid_from = forms.DateField(label=_("New tariffs valid from"), widget=DATE)
+    valid_until = forms.DateField(
+        label=_("Valid until"),
+        required=False,
+        widget=DATE,
+        help_text=_("Leave empty to end where the current version ends."),
+    )
+    name = forms.CharField(label=_("Name of the new version"), max_length=200)
+    # The preview's fingerprint: the confirmation is refused when the plan changed since.
+    expected = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_tariff_fields()
+
+    def main_fields(self) -> list[forms.BoundField]:
+        return [f for f in super().main_fields() if f.name != "expected"]
+
+
 class SplitRuleForm(forms.Form):
     """A version of the verdeelmodel: per phase a method and per member organisation a percentage (the
     fixed share, or the guaranteed minimum when dividing by care), and internal rates per event type."""

@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern] = [
     path("contracts/new/", views.contract_create, name="contract_create"),
     path("contracts/<int:pk>/", views.contract_detail, name="contract_detail"),
     path("contracts/<int:pk>/new-version/", views.contract_new_version, name="contract_new_version"),
+    path("contracts/<int:pk>/reprice/", views.contract_reprice, name="contract_reprice"),
     path(
         "contracts/<int:pk>/quality-agreements/new/",
         views.quality_agreement_create,

@@ -35,6 +35,7 @@ from billing.forms import (
     BatchFilterForm,
     ClaimFilterForm,
     ContractForm,
+    ContractRepriceForm,
     ContractVersionForm,
     InsurerPaymentForm,
     PartialDecisionForm,
@@ -74,6 +75,7 @@ from billing.services import (
     payouts,
     quality_claims,
     rejected_credits,
+    repricing,
     returns,
 )
 from billing.services.quality_claims import quality_line_comment
@@ -200,6 +202,74 @@ def contract_new_version(request: TenantRequest, pk: int) -> HttpResponse:
         "billing/contract_version_form.html",
         {"form": form, "formset": formset, "contract": contract},
         status=400 if request.method == "POST" else 200,
+    )
+
+
+@tenant_view(rules.can_manage_finance)
+def contract_reprice(request: TenantRequest, pk: int) -> HttpResponse:
+    """A retroactive tariff change: the form, its preview (what changes per phase, sent or not) and the
+    confirmation, which is refused when the claims changed since the preview. No client is shown."""
+    contract = get_object_or_404(selectors.contract_queryset(), pk=pk)
+    initial: dict[str, Any] = {"name": contract.name}
+    for phase, (code, amount) in selectors.contract_tariffs(contract).items():
+        initial[f"code_{phase}"], initial[f"amount_{phase}"] = code, amount
+    form = ContractRepriceForm(request.POST or None, initial=initial)
+    impact = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        kwargs: dict[str, Any] = {
+            "contract": contract,
+            "valid_from": data["valid_from"],
+            "valid_until": data["valid_until"],
+            "tariffs": form.tariffs(),
+        }
+        try:
+            if "confirm" in request.POST and data["expected"]:
+                result = repricing.contract_reprice(
+                    actor=request.user, name=data["name"], expected=data["expected"], **kwargs
+                )
+                messages.success(
+                    request,
+                    _(
+                        "The tariffs from %(start)s were saved as a new version: %(in_place)s claim(s) priced "
+                        "again before sending, %(credited)s credited and %(rebilled)s claimed anew for the "
+                        "next batch; difference %(difference)s."
+                    )
+                    % {
+                        "start": result.contract.valid_from.strftime("%d-%m-%Y"),
+                        "in_place": result.repriced_in_place,
+                        "credited": result.credited,
+                        "rebilled": result.rebilled,
+                        "difference": formats.number_format(
+                            result.impact.total.difference, 2, use_l10n=True, force_grouping=True
+                        ),
+                    },
+                )
+                return redirect("contract_detail", tenant_slug=request.tenant.slug, pk=result.contract.pk)
+            impact = repricing.contract_reprice_preview(**kwargs)
+        except ValidationError as exc:
+            contract.refresh_from_db()  # the service rolled back
+            add_form_errors(form, exc)
+            if repricing.is_stale(exc):
+                impact = repricing.contract_reprice_preview(**kwargs)
+    if impact is not None:
+        data = request.POST.copy()
+        data["expected"] = impact.fingerprint
+        errors = form.errors
+        form = ContractRepriceForm(data, initial=initial)
+        form.is_valid()
+        for field, messages_ in errors.items():
+            form.add_error(None if field == "__all__" else field, messages_)
+    return render(
+        request,
+        "billing/contract_reprice.html",
+        {
+            "form": form,
+            "contract": contract,
+            "impact": impact,
+            "rows": repricing.impact_rows(impact) if impact is not None else [],
+        },
+        status=400 if request.method == "POST" and form.errors else 200,
     )
 
 

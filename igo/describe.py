@@ -41,6 +41,7 @@ def _actions() -> dict[str, str]:
         "event_type.retire": _("Catalogue entry retired"),
         "contract.create": _("Contract added"),
         "contract.end": _("Contract ended"),
+        "contract.reprice": _("Tariffs changed retroactively"),
         "split_rule.create": _("Split model added"),
         "batch.create": _("Claim batch made"),
         "batch.release": _("Claim batch released"),

@@ -6,7 +6,8 @@
 - `work_items`: opening and resolving what finance must look at;
 - `run`: the billing run, in set-based batches, safe to repeat and to run concurrently;
 - `batches`: monthly claim batches to insurers; `returns`: the insurer's return information;
-- `quality_claims`: quality agreements and their bonus or malus lines.
+- `quality_claims`: quality agreements and their bonus or malus lines;
+- `repricing`: retroactive tariff changes (a contract version under claims already made, priced again).
 
 The pipeline's public functions are re-exported here (`services.billing_run`, `services.contract_create`);
 batches, returns and quality claims are used through their modules.

@@ -285,10 +285,18 @@ def contract_create(
 
 
 @transaction.atomic
-def contract_end(*, contract: Contract, actor: User, valid_until: date) -> Contract:
+def contract_end(
+    *, contract: Contract, actor: User, valid_until: date, retroactive: bool = False
+) -> Contract:
+    """End a contract version on `valid_until`. Refused when claims already use it for care after that
+    date, unless `retroactive`: a retroactive tariff change (billing.services.repricing) re-prices those
+    claims under the version that follows in the same transaction."""
     if valid_until < contract.valid_from:
         raise ValidationError({"valid_until": _("The end lies before the start.")})
-    if ClaimLine.objects.filter(contract=contract, service_start__gt=valid_until).exists():
+    if (
+        not retroactive
+        and ClaimLine.objects.filter(contract=contract, service_start__gt=valid_until).exists()
+    ):
         raise ValidationError({"valid_until": _("Claims already use this contract after that date.")})
     contract.valid_until = valid_until
     contract.save(update_fields=["valid_until"])
@@ -310,6 +318,7 @@ def contract_new_version(
     answer_days: int | None = None,
     tariffs: dict[str, tuple[str, Decimal]] | None = None,
     partial_rules: Iterable[dict[str, Any]] | None = None,
+    retroactive: bool = False,
 ) -> Contract:
     """End `contract` the day before `valid_from` and start a new version from then, with the insurer of
     `contract` and, for every argument left None, its value there: the new version ends when the old one
@@ -318,7 +327,9 @@ def contract_new_version(
 
     A new version follows the one it replaces: it starts after that version's start (a period before it is
     a contract of its own, with its own end date), and after the last claim that already uses it. Both are
-    refused on `valid_from`, the one date the caller gave, and not as the derived end of the old version."""
+    refused on `valid_from`, the one date the caller gave, and not as the derived end of the old version.
+    `retroactive` lifts the second rule for `billing.services.repricing.contract_reprice`, which re-prices
+    those claims in the same transaction (call it only from there)."""
     if valid_from <= contract.valid_from:
         raise ValidationError(
             {
@@ -335,7 +346,7 @@ def contract_new_version(
         .values_list("service_start", flat=True)
         .first()
     )
-    if last_claimed is not None:
+    if last_claimed is not None and not retroactive:
         raise ValidationError(
             {
                 "valid_from": _(
@@ -351,7 +362,12 @@ def contract_new_version(
     if valid_until is None:
         valid_until = contract.valid_until  # read before contract_end moves it
     with transaction.atomic():
-        contract_end(contract=contract, actor=actor, valid_until=valid_from - timedelta(days=1))
+        contract_end(
+            contract=contract,
+            actor=actor,
+            valid_until=valid_from - timedelta(days=1),
+            retroactive=retroactive,
+        )
         if tariffs is None:
             tariffs = {t.phase: (t.prestatie_code, t.amount) for t in contract.tariffs.all()}
         if partial_rules is None:

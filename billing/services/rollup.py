@@ -126,6 +126,12 @@ def partial_rule_for(contract: Contract, *, end_reason: str, phase: str, week: i
     return min(matching, key=lambda r: (r.from_week or 0, r.pk)) if matching else None
 
 
+def phase_amount(tariff: Decimal, percentage: Decimal) -> Decimal:
+    """What a phase claims: its tariff times the percentage it is billed at, in whole cents (the books check's
+    `mispriced` rule computes the same in SQL)."""
+    return to_money(tariff * percentage / HUNDRED)
+
+
 def submission_deadline(contract: Contract, service_end: date) -> date:
     """The last day a phase can be claimed: the contract's submission term after the end of the care. The
     pre-send check holds back a line past it; the roll-up makes no new line past it."""
@@ -174,12 +180,18 @@ class _CurrentLine(NamedTuple):
     pk: int
     episode_id: int
     phase: str
-    tariff_id: int | None
+    prestatie_code: str
+    tariff_amount: Decimal | None
+    percentage: Decimal
     insurer_id: int
     policy_number: str
     amount: Decimal
     service_start: date
     service_end: date
+
+
+# The columns of a _CurrentLine, in its order (the tariff's price is read through the line's tariff).
+_CURRENT_COLUMNS = tuple("tariff__amount" if f == "tariff_amount" else f for f in _CurrentLine._fields)
 
 
 def insurance_on(insurances: Sequence[_V], day: date) -> _V | None:
@@ -271,7 +283,7 @@ def _rollup_load(episodes: list[Episode]) -> RollupInputs:
     contracts = list(Contract.objects.prefetch_related("tariffs", "partial_rules").order_by("valid_from"))
     current: dict[tuple[int, str], _CurrentLine] = {}
     for row in ClaimLine.objects.filter(episode_id__in=ids, is_current=True, sign=Sign.DEBIT).values_list(
-        *_CurrentLine._fields
+        *_CURRENT_COLUMNS
     ):
         line_row = _CurrentLine(*row)
         current[(line_row.episode_id, line_row.phase)] = line_row
@@ -305,7 +317,7 @@ class _Price(NamedTuple):
     explanation: dict[str, Any]
 
 
-def _partial_explanation(rule: PartialRule, *, end_reason: str, week: int) -> dict[str, Any]:
+def partial_explanation(rule: PartialRule, *, end_reason: str, week: int) -> dict[str, Any]:
     return {
         "partial": {
             "end_reason": end_reason,
@@ -420,15 +432,30 @@ def rollup_decide(*, episodes: list[Episode], inputs: RollupInputs, today: date)
                     decisions.retire.append(_Retire(existing.pk, next_seq(key)))
                 settle(key)
                 continue
-            amount = to_money(tariff.amount * price.percentage / HUNDRED)
+            amount = phase_amount(tariff.amount, price.percentage)
+            # Compared as the insurer receives the claim (prestatie, tariff, percentage, amount), not by the
+            # tariff row: a version that starts under claims already made (a retroactive tariff change,
+            # billing.services.repricing) leaves a line whose price it did not change on the older version's
+            # row, and crediting it only to claim the very same again would be refused by the insurer.
             if existing is not None and (
-                existing.tariff_id,
+                existing.prestatie_code,
+                existing.tariff_amount,
+                existing.percentage,
                 existing.insurer_id,
                 existing.policy_number,
                 existing.amount,
                 existing.service_start,
                 existing.service_end,
-            ) == (tariff.pk, ins.insurer_id, ins.policy_number, amount, bp.start, bp.end):
+            ) == (
+                tariff.prestatie_code,
+                tariff.amount,
+                price.percentage,
+                ins.insurer_id,
+                ins.policy_number,
+                amount,
+                bp.start,
+                bp.end,
+            ):
                 decisions.unchanged += 1
                 settle(key)
                 continue
@@ -483,7 +510,7 @@ def _price(
     week = gestational_week(episode, bp.end)
     rule = partial_rule_for(contract, end_reason=end_reason, phase=bp.phase, week=week)
     if rule is not None:
-        return _Price(rule.percentage, _partial_explanation(rule, end_reason=end_reason, week=week))
+        return _Price(rule.percentage, partial_explanation(rule, end_reason=end_reason, week=week))
     if decision is not None and decision.end_reason == end_reason:
         if decision.choice == PartialChoice.NONE:
             return None

@@ -97,6 +97,7 @@ ACCESS = {
     "contract_create": ("get", FINANCE),
     "contract_detail": ("get", ADMIN_FINANCE),
     "contract_new_version": ("get", FINANCE),
+    "contract_reprice": ("get", FINANCE),
     "quality_agreement_create": ("get", FINANCE),
     "quality_agreements": ("get", ADMIN_FINANCE),
     "quality_settle": ("post", FINANCE),
@@ -266,6 +267,7 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs["pk"] = CareEvent.unscoped.filter(tenant=world.tenant).first().pk
     if name in (
         "contract_new_version",
+        "contract_reprice",
         "contract_detail",
         "quality_agreement_create",
         "claim_line_explain",

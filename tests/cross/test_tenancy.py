@@ -144,6 +144,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "api_event_correct": event.pk,
         "api_event_void": event.pk,
         "contract_new_version": line.contract_id,
+        "contract_reprice": line.contract_id,
         "contract_detail": line.contract_id,
         "quality_agreement_create": line.contract_id,
         "episode_claims": episode.pk,
@@ -215,7 +216,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"api_event_void", "api_episode_delivery"}
     known |= {"contract_new_version", "episode_claims", "claim_line_explain", "api_contract_detail"}
     known |= {"quality_agreement_create"}
-    known |= {"contract_detail"}
+    known |= {"contract_detail", "contract_reprice"}
     known |= {"api_claim_line_detail", "api_claim_line_allocations"}
     known |= {"claim_line_credit_resend"}
     known |= {"claim_line_rebill", "batch_detail", "batch_release", "batch_rebuild", "batch_discard"}

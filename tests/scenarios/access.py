@@ -144,6 +144,7 @@ def make_seen(world: TenantWorld) -> Seen:
             for name in (
                 "contract_detail",
                 "contract_new_version",
+                "contract_reprice",
                 "quality_agreement_create",
                 "api_contract_detail",
             )

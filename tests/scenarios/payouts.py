@@ -97,8 +97,11 @@ def second_finance_user(world: TenantWorld, email: str = "financien2@alpha.test"
     return user
 
 
-def payout_world(world: TenantWorld, *, kraam_iban: str = "") -> PayoutWorld:
-    """The IGO with its own account and the three members (the kraamzorg without an account unless given)."""
+def payout_world(
+    world: TenantWorld, *, kraam_iban: str = "", partial_rules: Iterable[dict[str, Any]] = ()
+) -> PayoutWorld:
+    """The IGO with its own account and the three members (the kraamzorg without an account unless given);
+    `partial_rules`: the contract's rules for an early ending (none unless given)."""
     tenant = world.tenant
     Tenant.objects.filter(pk=tenant.pk).update(iban=IGO_IBAN, bic="")
     tenant.refresh_from_db()
@@ -138,6 +141,7 @@ def payout_world(world: TenantWorld, *, kraam_iban: str = "") -> PayoutWorld:
             name="ZK 2026",
             valid_from=dt.date(2026, 1, 1),
             tariffs=TARIFFS,
+            partial_rules=partial_rules,
         )
         rule = services.split_rule_create(
             tenant=tenant,
