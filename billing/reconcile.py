@@ -773,9 +773,14 @@ def _check_sending(report: BooksReport, lines: QuerySet[ClaimLine], batches: Que
             _("Line %(ref)s is marked sent but is in no released batch.") % {"ref": number},
             [pk],
         )
-    # The insurer holds at most one claim per episode and phase: debits minus credits received is 0 or 1.
+    # The insurer holds at most one claim per episode and phase: debits minus credits received is 0 or 1. A
+    # debit it rejected it does not hold, nor does a credit of such a line take anything back (a rejected line
+    # replaced now is not credited; one credited before its rejection came in, or before that rule, is left
+    # out with its credit).
     net = (
         released.filter(claim_line__in=lines, claim_line__episode__isnull=False)
+        .exclude(sign=Sign.DEBIT, claim_line__status=LineStatus.REJECTED)
+        .exclude(sign=Sign.CREDIT, claim_line__corrects__status=LineStatus.REJECTED)
         .order_by()
         .values("claim_line__episode_id", "phase")
         .annotate(

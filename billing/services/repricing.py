@@ -16,14 +16,13 @@ version's period is priced again under it, with the same dates, insurer and insu
   new parts at the new amount by the split rule, billing.services.split);
 - a line not sent yet but in a batch for review is withdrawn and claimed anew (the billing run's own way):
   the batch then refuses to be released until it is rebuilt;
-- a sent line, whatever the insurer answered, is never changed: `retire_line` credits it (its parts
-  mirrored, so the members give back what it gave them) and a new debit at the new price follows in the
-  next batch, its parts divided by the split rule. Pending (no answer yet) and accepted lines, also those
-  awarded in part, are paid or will be: the credit takes the old claim back. A rejected line was paid by
-  nobody, but it is credited like every rejected line the platform claims again
-  (`returns.rejected_line_rebill`): its credit takes back nothing and is settled at nothing with it, and
-  without it the billing run would credit it at its next pass anyway (the line no longer has its
-  contract's price).
+- a sent line, whatever the insurer answered, is never changed: `retire_line` takes it out of use and a new
+  debit at the new price follows in the next batch, its parts divided by the split rule. Pending (no answer
+  yet) and accepted lines, also those awarded in part, are paid or will be: `retire_line` credits them (their
+  parts mirrored, so the members give back what they gave them). A rejected line was booked by nobody: it is
+  not credited (the insurer would refuse the credit, 8017), only taken out of use with its parts reversed, and
+  the phase is claimed anew with a new line reference, as the billing run and `returns.rejected_line_rebill`
+  do.
 
 `contract_reprice_preview` says what `contract_reprice` will do, from the same plan (`_plan`), so the
 numbers on the contract page are what the confirmation does; the confirmation is refused when the plan

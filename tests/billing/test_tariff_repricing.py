@@ -305,7 +305,7 @@ def _award(batch: ClaimBatch, moment: dt.datetime, entries: list[ReturnEntry]) -
         )
 
 
-def test_pending_partly_awarded_and_rejected_lines_are_each_credited_and_claimed_anew(pw):
+def test_pending_and_partly_awarded_lines_are_credited_and_a_rejected_one_only_claimed_anew(pw):
     """Every answer state of a sent line: the natal line awarded in part (800.00 of 900.00), the postnatal
     line rejected, the miscarriage's prenatal line not answered yet."""
     ep, mis = born_in_january(pw), miscarriage_in_february(pw)
@@ -328,18 +328,21 @@ def test_pending_partly_awarded_and_rejected_lines_are_each_credited_and_claimed
     assert (shown.total.sent, shown.total.rejected, shown.total.unsent) == (3, 1, 0)
     result = reprice(pw, at(2027, 3, 15, 11))
 
-    assert (result.credited, result.rebilled) == (3, 3)
+    assert (result.credited, result.withdrawn, result.rebilled) == (2, 1, 3)
     # The partly awarded line: its credit takes back the parts of the 800.00 the members received.
     natal_credit = all_lines(ep, "natal")[1]
     assert sum(split_of(natal_credit).values()) == D("-800.00")
     assert natal_credit.amount == D("-900.00")  # the claim it takes back
-    # The rejected line: credited (settled at nothing with it), claimed anew at 1600.00.
+    # The rejected line: the insurer booked nothing, so no credit (it would come back as 8017); it is taken
+    # out of use with its parts reversed and the phase claimed anew at 1600.00 under a new reference.
     postnatal = all_lines(ep, "postnatal")
-    assert [(x.sign, x.amount) for x in postnatal] == [
-        ("debit", D("1500.00")),
-        ("credit", D("-1500.00")),
-        ("debit", D("1600.00")),
+    assert [(x.sign, x.amount, x.is_current) for x in postnatal] == [
+        ("debit", D("1500.00"), False),
+        ("debit", D("1600.00"), True),
     ]
+    assert postnatal[0].number != postnatal[1].number
+    assert not Allocation.unscoped.filter(claim_line=postnatal[0], is_current=True).exists()
+    assert not WorkItem.unscoped.filter(episode=ep, reason="rejected", resolved_at__isnull=True).exists()
     # The line not answered yet: credited and claimed anew too.
     assert [x.amount for x in all_lines(mis, "prenatal")] == [D("600.00"), D("-600.00"), D("650.00")]
     assert all_lines(mis, "prenatal")[0].pk == mis_sent.pk
