@@ -248,6 +248,17 @@ def insurance_change(
     )
     touch_episodes(*Episode.objects.filter(client=client).values_list("pk", flat=True))
     access_log(user=actor, client=client, action=AccessAction.UPDATE, obj=new, detail="insurance")
+    # The change in the audit trail too: it moves the claims to another insurer. The insurer and the date, not
+    # the policy number (the client's own data stays in her record and the access log).
+    audit_record(
+        actor=actor,
+        action="client.insurance_change",
+        tenant=client.tenant,
+        obj=new,
+        insurer=insurer.uzovi_code,
+        valid_from=str(valid_from),
+        previous=[str(i.pk) for i in insurances if i.valid_until == valid_from - timedelta(days=1)],
+    )
     return new
 
 

@@ -293,6 +293,13 @@ def test_insurance_change_on_1_january(care, other_insurer):
         assert selectors.client_insurance_on(client=client, day=date(2026, 6, 1)).insurer == other_insurer
     [entry] = access_entries(care, client=client, action="update")
     assert (entry.user, entry.object_type, entry.detail) == (midwife, "clientinsurance", "insurance")
+    # In the audit trail too, with the insurer and the date but not the policy number.
+    [audit] = AuditEntry.objects.filter(action="client.insurance_change")
+    assert (audit.actor, audit.tenant, audit.object_id) == (midwife, care.tenant, str(new.pk))
+    assert audit.details["insurer"] == other_insurer.uzovi_code
+    assert audit.details["valid_from"] == "2026-01-01"
+    assert audit.details["previous"] == [str(first.pk)]
+    assert "VGZ9" not in str(audit.details)
 
 
 @pytest.mark.parametrize("valid_from", [date(2026, 1, 1), date(2025, 6, 1), date(2024, 12, 1)])
