@@ -1,14 +1,41 @@
 """Admin site for platform operators. Operators work across tenants, so querysets are unscoped."""
 
+from typing import Any
+
 from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 from igo import services
 from igo.models import AuditEntry, Insurer, InsurerMembership, Invitation, Membership, Tenant, User
 from igo.tenancy import tenant_scope
+
+
+def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    """The admin's sign-in is the platform's own (allauth: password, second factor, the account lock and the
+    rate limits); Django's admin login form checked the password alone. This view never reads a password:
+    it sends a visitor to `account_login`, with the admin page she asked for as `next`."""
+    wanted = request.GET.get(REDIRECT_FIELD_NAME) or request.POST.get(REDIRECT_FIELD_NAME) or ""
+    if not url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=False):
+        wanted = ""
+    wanted = wanted or reverse("admin:index")
+    if request.user.is_authenticated:
+        if admin.site.has_permission(request):
+            return redirect(wanted)
+        raise PermissionDenied  # signed in, not an operator: sending her to sign in again would loop
+    return redirect_to_login(wanted, login_url=reverse("account_login"))
+
+
+admin.site.login = admin_login  # type: ignore[method-assign]
 
 
 class TenantChosenForm(forms.ModelForm):

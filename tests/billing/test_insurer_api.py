@@ -31,7 +31,7 @@ from tests.scenarios.batches import (
 from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.http import api
 from tests.scenarios.kz302 import agb_of, invoice_of, kz302_file
-from tests.scenarios.people import TenantWorld
+from tests.scenarios.people import TenantWorld, sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
@@ -62,9 +62,7 @@ def bearer(key: str) -> APIClient:
 
 
 def session(user: User) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client
+    return sign_in(APIClient(), user)
 
 
 def listed(client: APIClient, **query: str) -> set[int]:
