@@ -42,7 +42,7 @@ def make_world(name: str) -> TenantWorld:
 def sign_in(client: Any, user: User) -> Any:
     """Sign the test client in as the user the way the sign-in page does: password, then second factor.
     `force_login` alone makes a session that passed no factor, which the platform signs out for a user who
-    has one (igo.mfa_session); this notes both steps in the session as allauth does."""
+    has one (igo.mfa_session); this notes both steps in the session as allauth does, an hour ago."""
     import time
 
     from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
@@ -51,7 +51,7 @@ def sign_in(client: Any, user: User) -> Any:
 
     client.force_login(user)
     session = client.session
-    now = time.time()
+    now = time.time() - 3600  # an hour ago: what asks to sign in again (a new key) still asks
     session[AUTHENTICATION_METHODS_SESSION_KEY] = [
         {"method": "password", "at": now, "email": user.email},
         {"method": "mfa", "at": now, "type": "totp"},
