@@ -114,8 +114,27 @@ class InsurerMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
+    """Operators see who did what to which object, and the NAMES of the details only: the details of an
+    IGO's entries are the IGO's to read (on its audit page), and older entries of clinical changes kept
+    values from the client's record."""
+
     list_display = ["at", "tenant", "actor", "action", "object_type", "object_id"]
     list_filter = ["action"]
+    fields = [
+        "at",
+        "tenant",
+        "actor_name",
+        "actor_email",
+        "action",
+        "object_type",
+        "object_id",
+        "detail_names",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("details"))
+    def detail_names(self, obj: AuditEntry) -> str:
+        return ", ".join(sorted(obj.details)) if isinstance(obj.details, dict) else ""
 
     def has_change_permission(self, request, obj=None):
         return False
