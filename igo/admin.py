@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -16,7 +17,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 from igo import services
-from igo.models import AuditEntry, Insurer, InsurerMembership, Invitation, Membership, Tenant, User
+from igo.models import (
+    AuditEntry,
+    Insurer,
+    InsurerMembership,
+    Invitation,
+    KeysRevokedBecause,
+    Membership,
+    Tenant,
+    User,
+)
 from igo.tenancy import tenant_scope
 
 
@@ -62,8 +72,26 @@ class UnscopedAdmin(admin.ModelAdmin):
         return self.model.unscoped.all()
 
 
+class OperatorPasswordForm(AdminPasswordChangeForm):
+    """An operator sets a user's password (her account is being recovered): the keys she made are revoked,
+    as when she changes or resets it herself."""
+
+    def save(self, commit: bool = True) -> Any:
+        user = super().save(commit=commit)
+        services.api_keys_revoke_for_user(
+            user=user, because=KeysRevokedBecause.OPERATOR_PASSWORD, actor=getattr(self, "operator", None)
+        )
+        return user
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    change_password_form = OperatorPasswordForm
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        OperatorPasswordForm.operator = request.user  # type: ignore[attr-defined]
+        return super().user_change_password(request, id, form_url)
+
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "last_login"]
     search_fields = ["email", "full_name"]

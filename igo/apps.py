@@ -10,4 +10,7 @@ class IgoConfig(AppConfig):
         from igo import access, checks, mfa_session  # noqa: F401  (checks: registers the deploy checks)
 
         access.connect()  # the access cache's invalidation (igo.access)
-        mfa_session.connect()  # a factor set up in a session is that session's second factor
+        mfa_session.connect()
+        from igo import services
+
+        services.connect_key_revocation()  # an account recovered: the keys its user made are revoked  # a factor set up in a session is that session's second factor

@@ -123,3 +123,108 @@ def test_the_api_speaks_json_only_in_production(world_a, client_for):
     response = client_for(world_a.user(Role.IGO_FINANCE)).get("/api/me/", HTTP_ACCEPT="text/html")
     assert response.status_code in (200, 406)
     assert "text/html" not in response["Content-Type"]
+
+
+# --- keys revoked when the account is recovered (security review) -------------------------------------
+
+
+def _keys_of(world_a, insurer_user):  # type: ignore[no-untyped-def]
+    """A personal key of the finance user, and a personal key and an insurer key of the insurer user."""
+    finance = world_a.user(Role.IGO_FINANCE)
+    _t, finance_key = services.personal_token_create(user=finance, name="Boekhouding")
+    _t, own_key = services.personal_token_create(user=insurer_user, name="Eigen")
+    insurer = insurer_user.insurer_memberships.get().insurer
+    _t, insurer_key = services.insurer_token_create(user=insurer_user, insurer=insurer, name="ERP")
+    return finance_key, own_key, insurer_key
+
+
+def _usable(key: str, path: str) -> bool:
+    return bearer(key).get(path).status_code == 200
+
+
+def test_changing_the_password_revokes_the_keys_she_made(world_a, insurer_user, client_for):
+    finance_key, own_key, insurer_key = _keys_of(world_a, insurer_user)
+    client = client_for(insurer_user)
+    new = "another-long-passphrase-77"
+    response = client.post(
+        "/accounts/password/change/", {"oldpassword": PASSWORD, "password1": new, "password2": new}
+    )
+    assert response.status_code == 302
+    assert not _usable(own_key, "/api/me/") and not _usable(insurer_key, "/api/insurer/batches/")
+    assert _usable(finance_key, "/api/me/")  # someone else's key stays
+    revoked = PersonalApiToken.objects.get(user=insurer_user)
+    assert revoked.revoked_because == "password_changed"
+    entries = AuditEntry.objects.filter(action__in=["personal_token.revoke", "insurer_token.revoke"])
+    assert sorted(e.details["because"] for e in entries) == ["password_changed", "password_changed"]
+    # Her key list says why.
+    insurer_user.refresh_from_db()  # the new password's hash, which the session is signed with
+    client = client_for(insurer_user)
+    listing = client.get(reverse("personal_tokens")).content.decode()
+    assert 'data-testid="revoked-because"' in listing and "wachtwoord gewijzigd" in listing
+
+
+def test_a_password_reset_revokes_the_keys(world_a, insurer_user):
+    from allauth.account.forms import default_token_generator
+    from allauth.account.utils import user_pk_to_url_str
+
+    _finance_key, own_key, insurer_key = _keys_of(world_a, insurer_user)
+    session = APIClient()
+    key_url = (
+        f"/accounts/password/reset/key/{user_pk_to_url_str(insurer_user)}-"
+        f"{default_token_generator.make_token(insurer_user)}/"
+    )
+    new = "a-new-long-passphrase-42"
+    assert (
+        session.post(session.get(key_url)["Location"], {"password1": new, "password2": new}).status_code
+        == 302
+    )
+    assert not _usable(own_key, "/api/me/") and not _usable(insurer_key, "/api/insurer/batches/")
+    assert PersonalApiToken.objects.get(user=insurer_user).revoked_because == "password_reset"
+
+
+def test_removing_or_resetting_the_second_factor_revokes_the_keys(world_a, insurer_user, rf):
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.signals import authenticator_removed, authenticator_reset
+
+    _f, own_key, _i = _keys_of(world_a, insurer_user)
+    totp = Authenticator.objects.get(user=insurer_user, type=Authenticator.Type.TOTP)
+    authenticator_removed.send(
+        sender=Authenticator, request=rf.get("/"), user=insurer_user, authenticator=totp
+    )
+    assert not _usable(own_key, "/api/me/")
+    assert PersonalApiToken.objects.get(user=insurer_user).revoked_because == "factor_removed"
+    _t, again = services.personal_token_create(user=insurer_user, name="Opnieuw")
+    authenticator_reset.send(sender=Authenticator, request=rf.get("/"), user=insurer_user, authenticator=totp)
+    assert not _usable(again, "/api/me/")
+
+
+def test_the_operators_reset_of_a_factor_revokes_the_keys(world_a, insurer_user, client_for):
+    from allauth.mfa.models import Authenticator
+
+    from tests.factories import UserFactory, second_factor
+
+    _f, own_key, insurer_key = _keys_of(world_a, insurer_user)
+    operator = UserFactory(email="operator@platform.test", is_staff=True, is_superuser=True)
+    second_factor(operator)
+    totp = Authenticator.objects.get(user=insurer_user, type=Authenticator.Type.TOTP)
+    response = client_for(operator).post(f"/admin/mfa/authenticator/{totp.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not _usable(own_key, "/api/me/") and not _usable(insurer_key, "/api/insurer/batches/")
+    revoke = AuditEntry.objects.get(action="personal_token.revoke")
+    assert revoke.actor == operator and revoke.details["because"] == "operator_reset"
+
+
+def test_the_operator_setting_a_password_revokes_the_keys(world_a, insurer_user, client_for):
+    from tests.factories import UserFactory, second_factor
+
+    _f, own_key, _i = _keys_of(world_a, insurer_user)
+    operator = UserFactory(email="operator@platform.test", is_staff=True, is_superuser=True)
+    second_factor(operator)
+    new = "set-by-the-operator-91"
+    response = client_for(operator).post(
+        f"/admin/igo/user/{insurer_user.pk}/password/", {"password1": new, "password2": new}
+    )
+    assert response.status_code == 302
+    assert not _usable(own_key, "/api/me/")
+    assert PersonalApiToken.objects.get(user=insurer_user).revoked_because == "operator_password"
+
