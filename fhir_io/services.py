@@ -17,8 +17,8 @@ from providers.models import MemberOrganisation
 
 # `igom_<prefix>_<secret>`: told apart from insurer (`igo_`) and personal (`igop_`) keys before any lookup.
 MEMBER_KEY_PREFIX = "igom"
-MEMBER_KEY_DAYS_DEFAULT = 365
-MEMBER_KEY_DAYS_MAX = 730
+MEMBER_KEY_DAYS_DEFAULT = 180
+MEMBER_KEY_DAYS_MAX = 365  # a member system's key: at most a year (was two until the 2026 review)
 SYSTEM_EMAIL_DOMAIN = "members.invalid"  # RFC 2606: no mail can reach it, so no password reset either
 
 

@@ -258,7 +258,7 @@ def insurer_user_create(
 # --- insurer API keys ---------------------------------------------------------------------------
 
 TOKEN_DAYS_DEFAULT = 90
-TOKEN_DAYS_MAX = 365
+TOKEN_DAYS_MAX = 180  # an insurer system's key: at most half a year (was a year until the 2026 review)
 API_KEY_PREFIX = "igo"
 # Writing last_used_at on every call would turn each API read into a write; a minute is precise enough.
 TOKEN_TOUCH_SECONDS = 60

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
@@ -466,7 +467,9 @@ def test_schema_generation_has_no_warnings(tmp_path):
     assert (tmp_path / "schema.yaml").read_text().startswith("openapi:")
 
 
-def test_key_expiry_is_at_most_a_year(bx):
-    key_for(bx.zk_user, bx.a.zk, days=365)
+def test_key_expiry_is_at_most_half_a_year(bx):
+    key_for(bx.zk_user, bx.a.zk, days=180)
     token = InsurerApiToken.objects.get()
-    assert token.expires_at - token.created_at == dt.timedelta(days=365)
+    assert token.expires_at - token.created_at == dt.timedelta(days=180)
+    with pytest.raises(ValidationError):
+        key_for(bx.zk_user, bx.a.zk, days=181)

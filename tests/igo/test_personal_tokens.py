@@ -228,3 +228,41 @@ def test_the_operator_setting_a_password_revokes_the_keys(world_a, insurer_user,
     assert not _usable(own_key, "/api/me/")
     assert PersonalApiToken.objects.get(user=insurer_user).revoked_because == "operator_password"
 
+
+# --- every key page asks to sign in again before it makes a key (security review) -------------------------
+
+
+def test_insurer_and_member_keys_are_made_only_after_signing_in_again(world_a, insurer_user, client_for):
+    from fhir_io.models import MemberApiKey
+    from igo.models import InsurerApiToken
+    from tests.factories import MemberOrganisationFactory
+
+    insurer = insurer_user.insurer_memberships.get().insurer
+    client = client_for(insurer_user)  # signed in an hour ago
+    assert client.get(reverse("insurer_tokens")).status_code == 200
+    asked = client.post(reverse("insurer_tokens"), {"insurer": insurer.pk, "name": "ERP", "days": "90"})
+    assert asked.status_code == 302 and "/accounts/reauthenticate/" in asked["Location"]
+    assert not InsurerApiToken.objects.exists()
+    assert client.post(asked["Location"], {"password": PASSWORD}).status_code == 201
+    assert InsurerApiToken.objects.get().created_by == insurer_user
+    # At most 180 days now (was 365).
+    with pytest.raises(ValidationError):
+        services.insurer_token_create(user=insurer_user, insurer=insurer, name="Lang", days=181)
+
+    admin = world_a.user(Role.IGO_ADMIN)
+    organisation = MemberOrganisationFactory(tenant=world_a.tenant)
+    client = client_for(admin)
+    url = reverse("fhir_member_keys", kwargs={"tenant_slug": world_a.tenant.slug})
+    assert client.get(url).status_code == 200
+    asked = client.post(url, {"organisation": organisation.pk, "name": "EPD", "days": "180"})
+    assert asked.status_code == 302 and "/accounts/reauthenticate/" in asked["Location"]
+    assert not MemberApiKey.unscoped.exists()
+    back = client.post(asked["Location"], {"password": PASSWORD})
+    assert back.status_code == 302 and back["Location"] == url  # the form again, to send once more
+    made = client.post(url, {"organisation": organisation.pk, "name": "EPD", "days": "180"})
+    assert made.status_code == 201
+    assert MemberApiKey.unscoped.get().created_by == admin
+    # At most 365 days now (was 730).
+    from fhir_io import services as fhir_services
+
+    assert fhir_services.MEMBER_KEY_DAYS_MAX == 365
