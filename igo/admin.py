@@ -148,7 +148,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     list_display = ["at", "tenant", "actor", "action", "object_type", "object_id"]
     list_filter = ["action"]
-    fields = [
+    fields = (
         "at",
         "tenant",
         "actor_name",
@@ -157,7 +157,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
         "object_type",
         "object_id",
         "detail_names",
-    ]
+    )
     readonly_fields = fields
 
     @admin.display(description=_("details"))
