@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -499,11 +500,14 @@ def tenant_bank_account_set(*, tenant: Tenant, actor: User, iban: str, bic: str 
 # the member-system keys she made. Each revocation is audited, and the key lists say why.
 
 
+# Sent inside that transaction: (user, because, actor, now); a receiver revokes its app's keys the user made
+# and returns how many (fhir_io.services.member_keys_revoke_for_user).
+account_recovered = Signal()
+
+
 @transaction.atomic
 def api_keys_revoke_for_user(*, user: User, because: str, actor: User | None = None) -> int:
     """Revoke every usable key the user made (personal, insurer, member system). Returns how many."""
-    from fhir_io.models import MemberApiKey
-
     now = timezone.now()
     actor = actor or user
     revoked = 0
@@ -529,18 +533,11 @@ def api_keys_revoke_for_user(*, user: User, because: str, actor: User | None = N
             because=because,
         )
         revoked += 1
-    for key in MemberApiKey.unscoped.select_for_update().filter(usable, created_by=user):
-        key.revoked_at, key.revoked_because = now, because
-        key.save(update_fields=["revoked_at", "revoked_because"])
-        audit_record(
-            actor=actor,
-            action="member_key.revoke",
-            tenant=key.tenant,
-            obj=key,
-            prefix=key.prefix,
-            because=because,
-        )
-        revoked += 1
+    # Keys of the apps above igo (fhir_io's member-system keys) are revoked by their own receivers.
+    for _receiver, count in account_recovered.send(
+        sender=User, user=user, because=because, actor=actor, now=now
+    ):
+        revoked += int(count or 0)
     return revoked
 
 

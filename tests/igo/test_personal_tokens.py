@@ -266,3 +266,27 @@ def test_insurer_and_member_keys_are_made_only_after_signing_in_again(world_a, i
     from fhir_io import services as fhir_services
 
     assert fhir_services.MEMBER_KEY_DAYS_MAX == 365
+
+
+def test_the_member_system_keys_an_administrator_made_are_revoked_with_her_password(world_a, rf):
+    from allauth.account.signals import password_changed
+
+    from fhir_io import services as fhir_services
+    from fhir_io.models import MemberApiKey
+    from igo.tenancy import tenant_scope
+    from tests.factories import MemberOrganisationFactory
+
+    admin = world_a.user(Role.IGO_ADMIN)
+    with tenant_scope(world_a.tenant):
+        row, _key = fhir_services.member_key_create(
+            tenant=world_a.tenant,
+            actor=admin,
+            organisation=MemberOrganisationFactory(tenant=world_a.tenant),
+            name="EPD",
+            days=30,
+        )
+    password_changed.send(sender=type(admin), request=rf.get("/"), user=admin)
+    row = MemberApiKey.unscoped.get(pk=row.pk)
+    assert row.revoked_at is not None and row.revoked_because == "password_changed"
+    entry = AuditEntry.objects.get(action="member_key.revoke")
+    assert entry.tenant == world_a.tenant and entry.details["because"] == "password_changed"
