@@ -1114,7 +1114,7 @@ def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: st
     obstetric_professional_for(actor=actor)
     episode = Episode.objects.select_for_update().get(pk=episode.pk)
     # Ending an ended episode again corrects its end (a reason found wrong months later is billed anew:
-    # tests/billing/test_late_facts.py); what it was is kept in the audit trail, never overwritten unseen.
+    # tests/billing/test_late_facts.py); what it was is kept in the record (ClinicalRevision), never overwritten unseen.
     before = (
         {"end_date": str(episode.end_date), "end_reason": episode.end_reason}
         if episode.status == EpisodeStatus.ENDED
