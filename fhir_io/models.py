@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from igo.models import KeysRevokedBecause
 from igo.tenancy import TenantOwned
 
 
@@ -43,6 +44,9 @@ class MemberApiKey(TenantOwned):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_because = models.CharField(  # the maker's account was recovered (igo.services)
+        _("revoked because"), max_length=32, choices=KeysRevokedBecause.choices, blank=True
+    )
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     # Probing (fhir_io.probing): set when the key's BSNs unknown to the IGO passed the limit; its imports are
     # refused until an administrator resets it, which sets `misses_reset_at` (misses before it no longer count).

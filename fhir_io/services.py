@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,8 +18,8 @@ from providers.models import MemberOrganisation
 
 # `igom_<prefix>_<secret>`: told apart from insurer (`igo_`) and personal (`igop_`) keys before any lookup.
 MEMBER_KEY_PREFIX = "igom"
-MEMBER_KEY_DAYS_DEFAULT = 365
-MEMBER_KEY_DAYS_MAX = 730
+MEMBER_KEY_DAYS_DEFAULT = 180
+MEMBER_KEY_DAYS_MAX = 365  # a member system's key: at most a year (was two until the 2026 review)
 SYSTEM_EMAIL_DOMAIN = "members.invalid"  # RFC 2606: no mail can reach it, so no password reset either
 
 
@@ -90,6 +91,30 @@ def member_key_revoke(*, tenant: Tenant, key: MemberApiKey, actor: User) -> Memb
     audit_record(actor=actor, tenant=tenant, action="member_key.revoke", obj=locked, prefix=locked.prefix)
     key.revoked_at = locked.revoked_at
     return locked
+
+
+def member_keys_revoke_for_user(
+    sender: Any, *, user: User, because: str, actor: User, now: datetime, **kwargs: Any
+) -> int:
+    """igo.services.account_recovered: the member-system keys the user made are revoked with her other keys
+    (her account may have been taken over, and a key does not ask for the password or the factor)."""
+    revoked = 0
+    usable = MemberApiKey.unscoped.select_for_update().filter(
+        created_by=user, revoked_at__isnull=True, expires_at__gt=now
+    )
+    for key in usable.select_related("tenant"):
+        key.revoked_at, key.revoked_because = now, because
+        key.save(update_fields=["revoked_at", "revoked_because"])
+        audit_record(
+            actor=actor,
+            action="member_key.revoke",
+            tenant=key.tenant,
+            obj=key,
+            prefix=key.prefix,
+            because=because,
+        )
+        revoked += 1
+    return revoked
 
 
 def member_key_touch(*, key: MemberApiKey, now: datetime | None = None) -> None:

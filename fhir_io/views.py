@@ -10,8 +10,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 
 from fhir_io import csv_import, export, jobs, probing, selectors, services
@@ -27,6 +28,13 @@ from providers.models import MemberOrganisation
 
 @tenant_view(rules.can_manage_members)
 def member_keys(request: TenantRequest) -> HttpResponse:
+    # A new key only after signing in again, as for personal and insurer keys. Not with allauth's decorator:
+    # it replays the suspended POST past the middleware, which puts the IGO in scope (igo.middleware), so
+    # the page is asked for again and she sends the form once more.
+    from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
+
+    if request.method == "POST" and not did_recently_reauthenticate(request):
+        return redirect(f"{reverse('account_reauthenticate')}?{urlencode({'next': request.path})}")
     form = MemberKeyForm(request.POST or None)
     new_key = ""
     status = 200

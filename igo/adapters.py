@@ -24,8 +24,8 @@ class AccountAdapter(DefaultAccountAdapter):
     error_messages = {
         **DefaultAccountAdapter.error_messages,
         "account_locked": _(
-            "This account is locked for a while after too many failed sign-ins. Sign in with your second "
-            "factor, or open the unlock link we sent to your e-mail address."
+            "This account is locked for a while after too many failed sign-ins. Open the unlock link we sent "
+            "to your e-mail address, or try again later."
         ),
     }
 
@@ -57,16 +57,14 @@ class AccountAdapter(DefaultAccountAdapter):
             raise self.validation_error("too_many_login_attempts")
 
     def authenticate(self, request: HttpRequest, **credentials: Any) -> AbstractBaseUser | None:
+        # A locked address is refused before its password is checked: the right password and a wrong one get
+        # the same answer (and take the same time), so the lock stops guessing, also of an account with a
+        # second factor (before, her right password still led to the second-factor page). The owner got an
+        # unlock link by mail when it locked (lockout.failure_record); the lock also ends by itself.
         login = _login(credentials)
-        user = super().authenticate(request, **credentials)
-        if user is None or not login or not lockout.is_locked(login):
-            return user
-        from allauth.mfa.utils import is_mfa_enabled
-
-        if is_mfa_enabled(user):
-            return user  # the second-factor stage follows; a stranger does not pass it
-        lockout.unlock_mail_send(login)
-        raise self.validation_error("account_locked")
+        if login and lockout.is_locked(login):
+            raise self.validation_error("account_locked")
+        return super().authenticate(request, **credentials)
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
         login = _login(credentials)

@@ -1,14 +1,51 @@
 """Admin site for platform operators. Operators work across tenants, so querysets are unscoped."""
 
+from typing import Any
+
 from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 from igo import services
-from igo.models import AuditEntry, Insurer, InsurerMembership, Invitation, Membership, Tenant, User
+from igo.models import (
+    AuditEntry,
+    Insurer,
+    InsurerMembership,
+    Invitation,
+    KeysRevokedBecause,
+    Membership,
+    Tenant,
+    User,
+)
 from igo.tenancy import tenant_scope
+
+
+def admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    """The admin's sign-in is the platform's own (allauth: password, second factor, the account lock and the
+    rate limits); Django's admin login form checked the password alone. This view never reads a password:
+    it sends a visitor to `account_login`, with the admin page she asked for as `next`."""
+    wanted = request.GET.get(REDIRECT_FIELD_NAME) or request.POST.get(REDIRECT_FIELD_NAME) or ""
+    if not url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=False):
+        wanted = ""
+    wanted = wanted or reverse("admin:index")
+    if request.user.is_authenticated:
+        if admin.site.has_permission(request):
+            return redirect(wanted)
+        raise PermissionDenied  # signed in, not an operator: sending her to sign in again would loop
+    return redirect_to_login(wanted, login_url=reverse("account_login"))
+
+
+admin.site.login = admin_login  # type: ignore[method-assign]
 
 
 class TenantChosenForm(forms.ModelForm):
@@ -35,8 +72,26 @@ class UnscopedAdmin(admin.ModelAdmin):
         return self.model.unscoped.all()
 
 
+class OperatorPasswordForm(AdminPasswordChangeForm):
+    """An operator sets a user's password (her account is being recovered): the keys she made are revoked,
+    as when she changes or resets it herself."""
+
+    def save(self, commit: bool = True) -> Any:
+        user = super().save(commit=commit)
+        services.api_keys_revoke_for_user(
+            user=user, because=KeysRevokedBecause.OPERATOR_PASSWORD, actor=getattr(self, "operator", None)
+        )
+        return user
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    change_password_form = OperatorPasswordForm
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        OperatorPasswordForm.operator = request.user  # type: ignore[attr-defined]
+        return super().user_change_password(request, id, form_url)
+
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "last_login"]
     search_fields = ["email", "full_name"]
@@ -87,8 +142,27 @@ class InsurerMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
+    """Operators see who did what to which object, and the NAMES of the details only: the details of an
+    IGO's entries are the IGO's to read (on its audit page), and older entries of clinical changes kept
+    values from the client's record."""
+
     list_display = ["at", "tenant", "actor", "action", "object_type", "object_id"]
     list_filter = ["action"]
+    fields = (
+        "at",
+        "tenant",
+        "actor_name",
+        "actor_email",
+        "action",
+        "object_type",
+        "object_id",
+        "detail_names",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("details"))
+    def detail_names(self, obj: AuditEntry) -> str:
+        return ", ".join(sorted(obj.details)) if isinstance(obj.details, dict) else ""
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -63,6 +63,8 @@ def _actions() -> dict[str, str]:
         "experience.import_refused": _("Questionnaire import refused"),
         "delivery.record": _("Delivery recorded"),
         "delivery.correct": _("Delivery corrected"),
+        "episode.severe_morbidity": _("Severe maternal morbidity changed"),
+        "episode.end_correct": _("End of care corrected"),
         "kraamzorg.indication": _("Kraamzorg (re-)indication recorded"),
     }
 
@@ -103,6 +105,10 @@ def _detail_names() -> dict[str, str]:
         "after": _("after"),
         "hours": _("hours"),
         "date": _("date"),
+        "fields": _("fields"),
+        "revision": _("revision"),
+        "event": _("care event"),
+        "supersedes": _("replaces"),
     }
 
 
@@ -118,6 +124,39 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+# Changes to clinical facts: their audit entries name the fields that changed (`fields`) and the record's own
+# revision (pregnancies.models.ClinicalRevision). Entries written before that kept the values themselves
+# (a delivery before and after, the LEMMoN criteria, how care ended, a free-text reason): those values are
+# not shown in the audit trail, which administrators read without a care relationship and without an access
+# log entry.
+CLINICAL_ACTIONS = frozenset(
+    {
+        "delivery.record",
+        "delivery.correct",
+        "episode.severe_morbidity",
+        "episode.end_correct",
+        "partial_decision.record",
+    }
+)
+CLINICAL_KEYS = frozenset({"before", "after", "reason", "end_reason"})
+
+
+def audit_details_shown(entry: AuditEntry) -> dict[str, Any]:
+    """The entry's details as the audit trail may show them: for a change of clinical facts, no value."""
+    details = entry.details if isinstance(entry.details, dict) else {}
+    if entry.action not in CLINICAL_ACTIONS:
+        return dict(details)
+    return {key: (HIDDEN if key in CLINICAL_KEYS else value) for key, value in details.items()}
+
+
+class _Hidden:
+    def __str__(self) -> str:
+        return str(_("kept in the client's record"))
+
+
+HIDDEN = _Hidden()
+
+
 class AuditDescriber:
     def __init__(self) -> None:
         self.actions = _actions()
@@ -129,12 +168,12 @@ class AuditDescriber:
     def details(self, entry: AuditEntry, *, compact: bool = False) -> str:
         """The details in words. `compact` (a short list) names a record kept whole (a delivery's `before`
         and `after`) instead of spelling it out; the audit page shows it all."""
-        details = entry.details if isinstance(entry.details, dict) else {}
+        details = audit_details_shown(entry)
         parts: list[str] = []
         records: list[str] = []
         for key, value in details.items():
             name = str(self.names.get(key, key))
-            if compact and isinstance(value, dict):
+            if compact and (isinstance(value, dict) or value is HIDDEN):
                 records.append(name)
             else:
                 parts.append(f"{name}: {_value(value)}")

@@ -1,10 +1,10 @@
 """The sign-in lockout per account, counted in the shared cache (Redis in production; igo.checks refuses a
 per-process cache at deploy).
 
-Five failed passwords for one address within 15 minutes lock the account. The lock never stops the owner:
-- with her right password AND her second factor she still signs in (a stranger has neither);
-- without a second factor, her right password is refused, and an unlock link goes to her address (once per
-  lock), which clears the lock.
+Five failed passwords for one address within 15 minutes lock the account, and an unlock link goes to its
+owner's address (once per lock), which clears the lock. While it is locked, every password for the address,
+right or wrong, gets the same answer (igo.adapters.AccountAdapter.authenticate), so the lock slows guessing
+also for an account with a second factor; the owner signs in with the link or when the lock has run out.
 The other half, failed sign-ins per network address, is allauth's `login_failed` limit on the IP
 (igo.adapters): a flood from one address is refused outright, the account's owner is not on that address.
 """

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -13,11 +15,13 @@ from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
-from igo import selectors
+from igo import mfa_session, selectors
 from igo.api.permissions import SECOND_FACTOR_MISSING
 from igo.models import User
 from igo.rules import needs_mfa
 from igo.tenancy import tenant_scope
+
+logger = logging.getLogger(__name__)
 
 # Paths a user who still has to set up a second factor may use.
 MFA_EXEMPT_PREFIXES = ("/accounts/", "/i18n/", "/static/", "/invite/", "/healthz")
@@ -96,6 +100,11 @@ class MFARequiredMiddleware:
     Web pages send such a user to the second-factor page, where she chooses one. This middleware only sees
     session users; API requests with a key are refused by the API itself (igo.api.permissions), which also
     answers session users there, so both channels give the same JSON refusal.
+
+    A user who HAS a factor counts as signed in only in a session that used it (igo.mfa_session): a session
+    that passed her password only is signed out here, on every path (the account pages too: a password
+    alone must not reach the pages that change her factors or password), and the request goes on as an
+    anonymous one, which the page itself sends to sign in.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -103,6 +112,10 @@ class MFARequiredMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
+        if mfa_session.second_factor_skipped(request, user):
+            logger.warning("session of user %s without its second factor: signed out", user.pk)
+            logout(request)
+            user = request.user
         if (
             isinstance(user, User)
             and user.is_authenticated

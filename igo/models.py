@@ -324,6 +324,17 @@ class InsurerMembership(models.Model):
         return f"{self.user} @ {self.insurer}"
 
 
+class KeysRevokedBecause(models.TextChoices):
+    """Why the platform revoked a user's API keys: her account was recovered (igo.services)."""
+
+    PASSWORD_CHANGED = "password_changed", _("password changed")
+    PASSWORD_RESET = "password_reset", _("password reset")
+    FACTOR_REMOVED = "factor_removed", _("second factor removed")
+    FACTOR_RESET = "factor_reset", _("second factor or recovery codes reset")
+    OPERATOR_RESET = "operator_reset", _("second factor reset by an operator")
+    OPERATOR_PASSWORD = "operator_password", _("password set by an operator")
+
+
 class InsurerApiToken(models.Model):
     """A key for the insurer API. Only its SHA-256 is stored; it expires and can be revoked."""
 
@@ -335,6 +346,11 @@ class InsurerApiToken(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # Why a key was revoked without its owner asking: her account was recovered (igo.services.api_keys_revoke_
+    # for_user). Empty for a key revoked by hand.
+    revoked_because = models.CharField(
+        _("revoked because"), max_length=32, choices=KeysRevokedBecause.choices, blank=True
+    )
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
 
     class Meta:
@@ -401,6 +417,11 @@ class PersonalApiToken(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # Why a key was revoked without its owner asking: her account was recovered (igo.services.api_keys_revoke_
+    # for_user). Empty for a key revoked by hand.
+    revoked_because = models.CharField(
+        _("revoked because"), max_length=32, choices=KeysRevokedBecause.choices, blank=True
+    )
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
 
     class Meta:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +22,7 @@ from igo.models import (
     InsurerApiToken,
     InsurerMembership,
     Invitation,
+    KeysRevokedBecause,
     Membership,
     PersonalApiToken,
     Role,
@@ -257,7 +259,7 @@ def insurer_user_create(
 # --- insurer API keys ---------------------------------------------------------------------------
 
 TOKEN_DAYS_DEFAULT = 90
-TOKEN_DAYS_MAX = 365
+TOKEN_DAYS_MAX = 180  # an insurer system's key: at most half a year (was a year until the 2026 review)
 API_KEY_PREFIX = "igo"
 # Writing last_used_at on every call would turn each API read into a write; a minute is precise enough.
 TOKEN_TOUCH_SECONDS = 60
@@ -459,6 +461,7 @@ def authenticator_reset(*, authenticator: Any, actor: User) -> None:
         type=authenticator.type,
     )
     authenticator.delete()
+    api_keys_revoke_for_user(user=authenticator.user, because=KeysRevokedBecause.OPERATOR_RESET, actor=actor)
 
 
 # --- the IGO's bank account (issue 14: payouts) --------------------------------------------------------
@@ -488,3 +491,79 @@ def tenant_bank_account_set(*, tenant: Tenant, actor: User, iban: str, bic: str 
         )
     tenant.iban, tenant.bic = locked.iban, locked.bic
     return locked
+
+
+# --- keys revoked when an account is recovered (security review) -----------------------------------------
+# A password changed or reset, a second factor removed or reset (by the user or by an operator): whoever
+# may have taken the account over may also have made keys with it, and a key does not ask for the password
+# or the factor again. Every usable key the user made is revoked: her personal keys, the insurer keys and
+# the member-system keys she made. Each revocation is audited, and the key lists say why.
+
+
+# Sent inside that transaction: (user, because, actor, now); a receiver revokes its app's keys the user made
+# and returns how many (fhir_io.services.member_keys_revoke_for_user).
+account_recovered = Signal()
+
+
+@transaction.atomic
+def api_keys_revoke_for_user(*, user: User, because: str, actor: User | None = None) -> int:
+    """Revoke every usable key the user made (personal, insurer, member system). Returns how many."""
+    now = timezone.now()
+    actor = actor or user
+    revoked = 0
+    usable = models.Q(revoked_at__isnull=True, expires_at__gt=now)
+    for token in PersonalApiToken.objects.select_for_update().filter(usable, user=user):
+        token.revoked_at, token.revoked_because = now, because
+        token.save(update_fields=["revoked_at", "revoked_because"])
+        audit_record(
+            actor=actor, action="personal_token.revoke", obj=token, prefix=token.prefix, because=because
+        )
+        revoked += 1
+    for itoken in (
+        InsurerApiToken.objects.select_for_update().select_related("insurer").filter(usable, created_by=user)
+    ):
+        itoken.revoked_at, itoken.revoked_because = now, because
+        itoken.save(update_fields=["revoked_at", "revoked_because"])
+        audit_record(
+            actor=actor,
+            action="insurer_token.revoke",
+            obj=itoken,
+            insurer=itoken.insurer.uzovi_code,
+            prefix=itoken.prefix,
+            because=because,
+        )
+        revoked += 1
+    # Keys of the apps above igo (fhir_io's member-system keys) are revoked by their own receivers.
+    for _receiver, count in account_recovered.send(
+        sender=User, user=user, because=because, actor=actor, now=now
+    ):
+        revoked += int(count or 0)
+    return revoked
+
+
+def _on_password_changed(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
+    api_keys_revoke_for_user(user=user, because=KeysRevokedBecause.PASSWORD_CHANGED)
+
+
+def _on_password_reset(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
+    api_keys_revoke_for_user(user=user, because=KeysRevokedBecause.PASSWORD_RESET)
+
+
+def _on_factor_removed(sender: Any, request: Any, user: User, authenticator: Any, **kwargs: Any) -> None:
+    api_keys_revoke_for_user(user=user, because=KeysRevokedBecause.FACTOR_REMOVED)
+
+
+def _on_factor_reset(sender: Any, request: Any, user: User, authenticator: Any, **kwargs: Any) -> None:
+    api_keys_revoke_for_user(user=user, because=KeysRevokedBecause.FACTOR_RESET)
+
+
+def connect_key_revocation() -> None:
+    """allauth's signals of an account's recovery (igo.apps)."""
+    from allauth.account.signals import password_changed, password_reset, password_set
+    from allauth.mfa.signals import authenticator_removed, authenticator_reset
+
+    password_changed.connect(_on_password_changed, dispatch_uid="igo.keys.password_changed")
+    password_set.connect(_on_password_changed, dispatch_uid="igo.keys.password_set")
+    password_reset.connect(_on_password_reset, dispatch_uid="igo.keys.password_reset")
+    authenticator_removed.connect(_on_factor_removed, dispatch_uid="igo.keys.factor_removed")
+    authenticator_reset.connect(_on_factor_reset, dispatch_uid="igo.keys.factor_reset")

@@ -259,6 +259,10 @@ LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", str(15 * 60)
 # one sign-in path, password then second factor.
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = False
+# No sign-in that skips the second factor: no "trust this browser", no sign-in by a mailed code. A session
+# counts as signed in only when it used the factor (igo.mfa_session, tests/igo/test_mfa_matrix.py).
+MFA_TRUST_ENABLED = False
+ACCOUNT_LOGIN_BY_CODE_ENABLED = False
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "IGO platform")
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"

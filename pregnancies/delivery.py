@@ -27,6 +27,7 @@ from pregnancies.models import (
     BirthPlace,
     CareEvent,
     ChildSex,
+    ClinicalRevision,
     Episode,
     EpisodeStatus,
     EventStatus,
@@ -116,7 +117,8 @@ def line_at(episode: Episode, moment: datetime) -> str | None:
 
 
 def _snapshot(episode: Episode, births: Sequence[Birth], event: CareEvent | None) -> dict[str, Any]:
-    """What the audit keeps of a delivery (before and after a correction)."""
+    """A delivery's recorded facts: what a correction's `ClinicalRevision` keeps before and after, and whose
+    keys name the fields in the audit entry."""
 
     def iso(moment: datetime | None) -> str | None:
         return timezone.localtime(moment).isoformat() if moment else None
@@ -468,12 +470,14 @@ def delivery_record(
             created_by=actor,
         )
     services.touch_episodes(episode.pk)
+    # Which facts were recorded, not their values: those are the record itself (access-logged to read).
     audit_record(
         actor=actor,
         action="delivery.record",
         tenant=episode.tenant,
         obj=episode,
-        after=_snapshot(episode, births, event),
+        fields=services.changed_fields(None, _snapshot(episode, births, event)),
+        event=event.pk,
     )
     services.access_log(
         user=actor, client=episode.client, action=AccessAction.CREATE, obj=episode, detail="delivery"
@@ -496,7 +500,8 @@ def delivery_correct(
     now: datetime | None = None,
     professional: Professional | None = None,
 ) -> Delivery:
-    """Correct a recorded delivery. The audit keeps it before and after; the delivery event is superseded
+    """Correct a recorded delivery. The record's history keeps it before and after, with the reason
+    (`ClinicalRevision`; the audit entry names the fields that changed); the delivery event is superseded
     by a corrected one (the original stays, marked as corrected); the phases follow the new dates and the
     billing sweep recomputes the episode."""
     prepared = _prepare(
@@ -545,7 +550,7 @@ def delivery_correct(
     if clinical is not None:  # None: left as it was (a caller that does not know these fields)
         _set_clinical(episode, clinical)
     # Children keep their rows (and what was recorded after the birth: NICU, neonatal death); a child no
-    # longer in the delivery is removed, its data kept in the audit entry.
+    # longer in the delivery is removed, its data kept in the revision (ClinicalRevision.before).
     new_births = _children_births(episode, children, place)
     by_number = {b.child_number: b for b in old_births}
     births: list[Birth] = []
@@ -589,14 +594,25 @@ def delivery_correct(
         created_by=actor,
     )
     services.touch_episodes(episode.pk)
+    # The delivery as it was, the new one and the reason are kept in the record's own history (the episode's
+    # history page, access-logged); the audit entry names the fields that changed and that revision.
+    revision = services.clinical_revision_record(
+        episode=episode,
+        actor=actor,
+        kind=ClinicalRevision.Kind.DELIVERY,
+        before=before,
+        after=_snapshot(episode, births, event),
+        reason=reason.strip(),
+    )
     audit_record(
         actor=actor,
         action="delivery.correct",
         tenant=episode.tenant,
         obj=episode,
-        reason=reason.strip(),
-        before=before,
-        after=_snapshot(episode, births, event),
+        fields=revision.fields,
+        revision=revision.pk,
+        event=event.pk,
+        supersedes=old_event.pk if old_event is not None else None,
     )
     services.access_log(
         user=actor,

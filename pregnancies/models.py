@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -590,3 +590,66 @@ class AccessLogEntry(AppendOnly, TenantOwned):
     @property
     def on_behalf_of_label(self) -> str:
         return identity_label(self.on_behalf_of_name, self.on_behalf_of_email)
+
+
+class ClinicalRevision(AppendOnly, TenantOwned):
+    """What a recorded clinical fact of an episode was before a change, and why it changed: a delivery
+    corrected, the severe maternal morbidity (LEMMoN) changed, an ended episode's end corrected.
+
+    Part of the client's record, not of the audit trail: it is shown on the episode's history page, which
+    is access-logged (NEN 7513). The audit entry of the same change names the fields that changed and this
+    revision, never the values (an administrator reads the audit trail without a care relationship).
+    Append-only in the application.
+    """
+
+    class Kind(models.TextChoices):
+        DELIVERY = "delivery", _("Delivery")
+        SEVERE_MORBIDITY = "severe_morbidity", _("Severe maternal morbidity")
+        END = "end", _("End of care")
+
+    episode = models.ForeignKey("Episode", on_delete=models.PROTECT, related_name="clinical_revisions")
+    kind = models.CharField(_("what"), max_length=32, choices=Kind.choices)
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_by_name = models.CharField(_("name at the time"), max_length=150, blank=True)
+    changed_by_email = models.EmailField(_("e-mail address at the time"), blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    fields = models.JSONField(_("fields changed"), default=list)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+
+    objects = TenantAppendOnlyManager()  # type: ignore[misc]
+    unscoped = AppendOnlyManager()  # type: ignore[misc]
+    identity_snapshots: ClassVar[dict[str, tuple[str, str]]] = {
+        "changed_by": ("changed_by_name", "changed_by_email")
+    }
+
+    class Meta:
+        verbose_name = _("clinical revision")
+        verbose_name_plural = _("clinical revisions")
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.changed_at:%Y-%m-%d %H:%M} {self.kind}"
+
+    @property
+    def changed_by_label(self) -> str:
+        return identity_label(self.changed_by_name, self.changed_by_email)
+
+    def changes(self) -> list[tuple[str, Any, Any]]:
+        """(field, before, after) of each field that changed, for the history page."""
+
+        def value(state: Any, path: list[str]) -> Any:
+            for part in path:
+                if isinstance(state, dict):
+                    state = state.get(part)
+                elif isinstance(state, list):  # children, by their number
+                    state = next((c for c in state if str(c.get("child")) == part), None)
+                else:
+                    return None
+            return state
+
+        return [
+            (name, value(self.before, name.split(".")), value(self.after, name.split(".")))
+            for name in self.fields
+        ]

@@ -34,6 +34,7 @@ from pregnancies.models import (
     CareEvent,
     Client,
     ClientInsurance,
+    ClinicalRevision,
     DatingMethod,
     EndReason,
     Episode,
@@ -91,6 +92,54 @@ def access_log(
         object_type=obj._meta.model_name if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         detail=detail[:200],
+    )
+
+
+# Which row a state came from, not a fact of it: a corrected delivery always has a new delivery event.
+BOOKKEEPING_KEYS = frozenset({"event", "child"})  # "child": the number, already in the name
+
+
+def changed_fields(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """The names of what differs between two recorded states (dicts, lists of children by number, or plain
+    values): `labour_started_at`, `children.2.weight_grams` (a child added or removed: each of her recorded fields). What
+    the audit trail keeps of a clinical change: which fields, never their values."""
+    if isinstance(before, dict) or isinstance(after, dict):
+        old, new = before or {}, after or {}
+        names: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            if key in BOOKKEEPING_KEYS:
+                continue
+            name = f"{prefix}{key}"
+            if key == "children":
+                names += _children_changed(old.get(key) or [], new.get(key) or [], f"{name}.")
+            elif old.get(key) != new.get(key):
+                names.append(name)
+        return names
+    return [] if before == after else [prefix.rstrip(".") or "value"]
+
+
+def _children_changed(old: list[dict[str, Any]], new: list[dict[str, Any]], prefix: str) -> list[str]:
+    by_number = ({c.get("child"): c for c in old}, {c.get("child"): c for c in new})
+    names: list[str] = []
+    for number in sorted(set(by_number[0]) | set(by_number[1]), key=str):
+        names += changed_fields(by_number[0].get(number), by_number[1].get(number), f"{prefix}{number}.")
+    return names
+
+
+def clinical_revision_record(
+    *, episode: Episode, actor: User, kind: str, before: Any, after: Any, reason: str = ""
+) -> ClinicalRevision:
+    """Keep a clinical change in the client's record (its values and reason: the episode's history page,
+    access-logged), for the audit entry to name by id and field names only."""
+    return ClinicalRevision.objects.create(
+        tenant_id=episode.tenant_id,
+        episode=episode,
+        kind=kind,
+        changed_by=actor,
+        reason=reason,
+        fields=changed_fields(before, after),
+        before=before,
+        after=after,
     )
 
 
@@ -885,13 +934,21 @@ def episode_set_outcomes(
     touch_episodes(episode.pk)
     access_log(user=actor, client=episode.client, action=AccessAction.UPDATE, obj=episode, detail="outcomes")
     if severe_morbidity is not None and morbidity != before:
+        # The criteria themselves go to the record's own history, the audit entry names the change only.
+        revision = clinical_revision_record(
+            episode=episode,
+            actor=actor,
+            kind=ClinicalRevision.Kind.SEVERE_MORBIDITY,
+            before={"severe_morbidity": before},
+            after={"severe_morbidity": morbidity},
+        )
         audit_record(
             actor=actor,
             action="episode.severe_morbidity",
             tenant=episode.tenant,
             obj=episode,
-            before=before,
-            after=morbidity,
+            fields=revision.fields,
+            revision=revision.pk,
         )
     return episode
 
@@ -1068,7 +1125,7 @@ def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: st
     obstetric_professional_for(actor=actor)
     episode = Episode.objects.select_for_update().get(pk=episode.pk)
     # Ending an ended episode again corrects its end (a reason found wrong months later is billed anew:
-    # tests/billing/test_late_facts.py); what it was is kept in the audit trail, never overwritten unseen.
+    # tests/billing/test_late_facts.py); what it was is kept in the record (ClinicalRevision), never overwritten unseen.
     before = (
         {"end_date": str(episode.end_date), "end_reason": episode.end_reason}
         if episode.status == EpisodeStatus.ENDED
@@ -1100,13 +1157,20 @@ def episode_end(*, episode: Episode, actor: User, end_date: date, end_reason: st
     episode.status, episode.end_date, episode.end_reason = EpisodeStatus.ENDED, end_date, end_reason
     episode.save(update_fields=["status", "end_date", "end_reason"])
     if before is not None:
+        revision = clinical_revision_record(
+            episode=episode,
+            actor=actor,
+            kind=ClinicalRevision.Kind.END,
+            before=before,
+            after={"end_date": str(end_date), "end_reason": end_reason},
+        )
         audit_record(
             actor=actor,
             action="episode.end_correct",
             tenant=episode.tenant,
             obj=episode,
-            before=before,
-            after={"end_date": str(end_date), "end_reason": end_reason},
+            fields=revision.fields,
+            revision=revision.pk,
         )
     touch_episodes(episode.pk)
     access_log(

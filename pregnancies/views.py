@@ -194,9 +194,11 @@ def client_search(request: TenantRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         query = {"q": form.cleaned_data["q"], "date_of_birth": form.cleaned_data["date_of_birth"]}
         if request.POST.get("preview") == "1":
-            # A whole BSN is not previewed: whether it is a client here is itself a read of the register.
+            # A whole BSN is not previewed: whether it is a client here is itself a read of the register. Nor
+            # is a search with a date of birth: a name and a date of birth single out a person as well.
             bsn_like = query["q"].strip().isdigit() and len(query["q"].strip()) == 9
-            preview = -1 if bsn_like else selectors.client_search_count(**query)
+            identifying = bsn_like or query["date_of_birth"] is not None
+            preview = -1 if identifying else selectors.client_search_count(**query)
         else:
             searched = True
             results = selectors.client_search(**query)

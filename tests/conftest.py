@@ -15,7 +15,7 @@ from tests.factories import InsurerFactory, InsurerMembershipFactory, Membership
 from tests.scenarios.billing import Setup, build
 from tests.scenarios.care import Care, make_care
 from tests.scenarios.clock import travel
-from tests.scenarios.people import TenantWorld, give_totp, make_world
+from tests.scenarios.people import TenantWorld, give_totp, make_world, sign_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -177,9 +177,7 @@ def client_for():
     """Return a logged-in test client for a user (MFA already satisfied by force_login)."""
 
     def make(user: User) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
+        return sign_in(Client(), user)
 
     return make
 

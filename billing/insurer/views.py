@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any
 
+from allauth.account.decorators import reauthentication_required
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -430,6 +431,7 @@ def _tokens(request: InsurerRequest) -> Any:
 
 
 @insurer_view
+@reauthentication_required(allow_get=True)  # a new key: only after signing in again (as personal keys)
 def insurer_tokens(request: InsurerRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST or None, insurers=request.insurers)
     new_key = ""

@@ -125,10 +125,10 @@ def partial_decision_record(
             obj=decision,
             episode=locked.pk,
             phase=phase,
-            end_reason=locked.end_reason,
             choice=choice,
             percentage=str(pct),
-            reason=reason,
+            # How the care ended (a miscarriage, a death) and the free-text reason are clinical: they stay
+            # on the decision itself (PartialDecision, shown with the episode), not in the audit trail.
             supersedes=previous.pk if previous is not None else None,
         )
         billing_run_batch(tenant=locked.tenant, episode_ids=[locked.pk], today=today)

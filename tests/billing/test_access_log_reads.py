@@ -20,7 +20,7 @@ from pregnancies.models import AccessLogEntry, Episode
 from tests.scenarios.access import FAMILY_NAME, Seen, make_seen
 from tests.scenarios.batches import Batches, lines_of, make_batches
 from tests.scenarios.billing import BILLING_NOW
-from tests.scenarios.people import TenantWorld
+from tests.scenarios.people import TenantWorld, sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
@@ -36,9 +36,7 @@ def bx(world_a: TenantWorld, world_b: TenantWorld) -> Batches:
 
 
 def signed_in(user: User) -> HttpClient:
-    browser = HttpClient()
-    browser.force_login(user)
-    return browser
+    return sign_in(HttpClient(), user)
 
 
 def entries(user: User, **filters: object) -> list[AccessLogEntry]:

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
@@ -31,7 +32,7 @@ from tests.scenarios.batches import (
 from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.http import api
 from tests.scenarios.kz302 import agb_of, invoice_of, kz302_file
-from tests.scenarios.people import TenantWorld
+from tests.scenarios.people import TenantWorld, sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
@@ -62,9 +63,7 @@ def bearer(key: str) -> APIClient:
 
 
 def session(user: User) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client
+    return sign_in(APIClient(), user)
 
 
 def listed(client: APIClient, **query: str) -> set[int]:
@@ -468,7 +467,9 @@ def test_schema_generation_has_no_warnings(tmp_path):
     assert (tmp_path / "schema.yaml").read_text().startswith("openapi:")
 
 
-def test_key_expiry_is_at_most_a_year(bx):
-    key_for(bx.zk_user, bx.a.zk, days=365)
+def test_key_expiry_is_at_most_half_a_year(bx):
+    key_for(bx.zk_user, bx.a.zk, days=180)
     token = InsurerApiToken.objects.get()
-    assert token.expires_at - token.created_at == dt.timedelta(days=365)
+    assert token.expires_at - token.created_at == dt.timedelta(days=180)
+    with pytest.raises(ValidationError):
+        key_for(bx.zk_user, bx.a.zk, days=181)

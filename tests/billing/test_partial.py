@@ -177,12 +177,10 @@ def test_finance_decides_to_bill_in_full(w):
     assert entry.details == {
         "episode": ep.pk,
         "phase": "prenatal",
-        "end_reason": "moved_away",
         "choice": "full",
         "percentage": "100",
-        "reason": "Zorg tot verhuizing volledig geleverd.",
         "supersedes": None,
-    }
+    }  # no end reason, no free text: those are clinical and stay on the decision
     assert_books_balance(w.tenant)
 
 

@@ -16,15 +16,14 @@ from billing.models import BatchStatus, ClaimBatch
 from igo.models import Role, User
 from tests.scenarios.batches import insurer_employee, make_batch
 from tests.scenarios.billing import BILLING_NOW, build, portfolio, run
-from tests.scenarios.people import TenantWorld
+from tests.scenarios.people import TenantWorld, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def signed_in(page: Page, live_server, user: User) -> None:
     """The session of a signed-in user in the browser (the sign-in itself is tested in test_sign_in_journey)."""
-    client = Client()
-    client.force_login(user)
+    client = sign_in(Client(), user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     page.context.add_cookies(
         [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]

@@ -23,6 +23,7 @@ from billing.models import BatchFile, BatchLine, ClaimLine, WorkItem
 from pregnancies.models import AccessLogEntry, Birth, CareEvent, Client, Episode
 from tests.scenarios.access import FAMILY_NAME, Seen, make_seen
 from tests.scenarios.billing import BILLING_NOW
+from tests.scenarios.people import sign_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock(BILLING_NOW)]
 
@@ -127,8 +128,7 @@ def _request(seen: Seen, name: str, url: str, method: str) -> tuple[int, bool, i
     insurer_side = url.startswith(("/insurer/", "/api/insurer/"))
     user = seen.insurer_user if insurer_side else seen.member
     with transaction.atomic():
-        browser = HttpClient()
-        browser.force_login(user)
+        browser = sign_in(HttpClient(), user)
         before = AccessLogEntry.unscoped.filter(client=seen.client, user=user).count()
         if method == "get":
             response = browser.get(url)

@@ -43,7 +43,7 @@ from tests.factories import (
 )
 from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.payouts import payout_objects
-from tests.scenarios.people import TenantWorld
+from tests.scenarios.people import TenantWorld, sign_in
 from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
 from tests.scenarios.whatif import simulation_objects
 
@@ -335,8 +335,7 @@ def test_user_in_two_tenants_sees_each_separately(world_a, world_b, client_for):
     page_b = client.get(f"/t/{world_b.tenant.slug}/").content.decode()
     assert world_a.tenant.name in page_a and world_b.tenant.name in page_b
     # With two tenants and no earlier choice, the start page offers a choice instead of guessing.
-    fresh = Client()
-    fresh.force_login(user)
+    fresh = sign_in(Client(), user)
     response = fresh.get("/")
     assert response.status_code == 200
     assert (

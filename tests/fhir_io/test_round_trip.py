@@ -18,7 +18,7 @@ from fhir_io.models import FhirOutcomeLink, FhirResourceLink
 from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from pregnancies import services
-from pregnancies.models import AccessLogEntry, Birth, CareEvent, EventStatus
+from pregnancies.models import AccessLogEntry, Birth, CareEvent, ClinicalRevision, EventStatus
 from tests.scenarios.care import Care
 from tests.scenarios.fhir import sender_for
 from tests.scenarios.fhir_export import (
@@ -113,8 +113,9 @@ def test_a_changed_birth_is_a_correction_with_history(care: Care, care_b: Care, 
     birth = Birth.unscoped.get(episode=care_b.episode)
     assert (birth.weight_grams, birth.nicu_admission) == (3520, True)
     audit = AuditEntry.objects.get(action="delivery.correct")
-    assert audit.details["before"]["children"][0]["weight_grams"] == 3450
-    assert "FHIR" in audit.details["reason"]
+    assert audit.details["fields"] == ["children.1.weight_grams"]
+    revision = ClinicalRevision.unscoped.get(pk=audit.details["revision"])
+    assert revision.before["children"][0]["weight_grams"] == 3450 and "FHIR" in revision.reason
     # The delivery event was superseded by a corrected one; the care sent unchanged is untouched.
     deliveries = CareEvent.unscoped.filter(episode=care_b.episode, event_type__code="DELIV_HOME")
     assert sorted(deliveries.values_list("status", flat=True)) == [EventStatus.ACTIVE, EventStatus.SUPERSEDED]

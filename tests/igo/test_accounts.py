@@ -18,6 +18,7 @@ from igo.services import invitation_accept, invitation_create, membership_end, t
 from igo.tasks import invitation_send
 from igo.tenancy import tenant_scope
 from tests.factories import PASSWORD, MembershipFactory, TenantFactory, UserFactory
+from tests.scenarios.people import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -83,8 +84,7 @@ def test_existing_user_must_sign_in_to_accept(world_a, world_b):
     anonymous = Client().post(path)
     assert anonymous.status_code == 400
     assert not Membership.unscoped.filter(tenant=world_a.tenant, user=member_b).exists()
-    signed_in = Client()
-    signed_in.force_login(member_b)
+    signed_in = sign_in(Client(), member_b)
     assert signed_in.post(path).status_code == 302
     assert Membership.unscoped.filter(tenant=world_a.tenant, user=member_b, role=Role.MIDWIFE).exists()
 
@@ -292,6 +292,7 @@ def _reauthenticated_client(user: User) -> Client:
     return client
 
 
+@pytest.mark.django_db(transaction=True)  # allauth announces the new factor on commit, as in production
 def test_totp_activation_with_right_and_wrong_code(time_machine):
     from allauth.mfa.totp.internal.auth import hotp_value
 
@@ -310,6 +311,7 @@ def test_totp_activation_with_right_and_wrong_code(time_machine):
     right = client.post("/accounts/2fa/totp/activate/", {"code": code})
     assert right.status_code == 302
     assert Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+    # Setting the factor up used it: this session stays signed in (igo.mfa_session.enrolment_record).
     assert client.get(f"/t/{tenant.slug}/").status_code == 200
 
 

@@ -63,18 +63,43 @@ def _stranger_tries(email: str, times: int = 6) -> None:
 # --- lockout -------------------------------------------------------------------------------
 
 
-def test_a_strangers_wrong_passwords_do_not_stop_the_owner_who_passes_the_second_factor(
-    world_a, time_machine
-):
+def test_a_locked_account_with_a_second_factor_answers_right_and_wrong_passwords_alike(world_a, time_machine):
+    """Security review: the right password of a locked account still led to the second-factor page (302)
+    where a wrong one got the form again (200), so the lock did not slow guessing beyond the limit per
+    network address. Now both get the same refusal; the owner has the unlock link that was mailed."""
     admin, secret = _totp_user(world_a)
     _stranger_tries(admin.email)
+    [notice] = mail.outbox  # the owner hears of the lock at once
+    assert notice.to == [admin.email]
+    right = Client(REMOTE_ADDR="198.51.100.7").post(
+        "/accounts/login/", {"login": admin.email, "password": PASSWORD}
+    )
+    wrong = Client(REMOTE_ADDR="198.51.100.8").post(
+        "/accounts/login/", {"login": admin.email, "password": "guess-9999"}
+    )
+    assert right.status_code == wrong.status_code == 200
+    assert right.context["form"].errors == wrong.context["form"].errors
+    assert "mfa" not in str(right.get("Location", "")) and "_auth_user_id" not in right.wsgi_request.session
+    # The unlock link lets the owner in with password and factor.
+    link = re.search(r"https?://\S+(/accounts/unlock/\S+/)", notice.body).group(1)  # type: ignore[union-attr]
+    assert Client().post(link).status_code == 302
     owner = Client(REMOTE_ADDR="198.51.100.7")
     password = owner.post("/accounts/login/", {"login": admin.email, "password": PASSWORD})
     assert password.status_code == 302 and password["Location"] == "/accounts/2fa/authenticate/"
     time_machine.move_to(timezone.now(), tick=False)
-    code = owner.post("/accounts/2fa/authenticate/", {"code": _totp_code(secret)})
-    assert code.status_code == 302
+    assert owner.post("/accounts/2fa/authenticate/", {"code": _totp_code(secret)}).status_code == 302
     assert int(owner.session["_auth_user_id"]) == admin.pk
+
+
+def test_a_locked_unknown_address_answers_as_a_locked_account(world_a):
+    """No telling which addresses have an account: an unknown one locks and answers the same way."""
+    _stranger_tries("nobody@example.test")
+    _stranger_tries(world_a.user(Role.MIDWIFE).email)
+    answers = [
+        Client().post("/accounts/login/", {"login": email, "password": "guess-1234"}).context["form"].errors
+        for email in ("nobody@example.test", world_a.user(Role.MIDWIFE).email)
+    ]
+    assert answers[0] == answers[1]
 
 
 def _without_second_factor(user):  # type: ignore[no-untyped-def]

@@ -65,6 +65,24 @@ def test_a_whole_bsn_is_not_previewed(care, as_role):
     assert access_entries(care) == []
 
 
+def test_a_name_with_a_date_of_birth_is_not_previewed(care, as_role):
+    """Security review: a full name and a date of birth answered "1 client" without an access-log entry,
+    which tells whether that person is a client of this IGO."""
+    client = care.client
+    preview = as_role(Role.MIDWIFE).post(
+        care.url("clients/"),
+        {
+            "q": client.family_name,
+            "date_of_birth": client.date_of_birth.isoformat(),
+            "preview": "1",
+        },
+        headers=HTMX,
+    )
+    assert preview.status_code == 200 and preview.context["preview"] == -1
+    assert "Druk op Zoeken" in preview.content.decode()
+    assert access_entries(care) == []
+
+
 def test_the_search_page_previews_while_typing_and_searches_on_submit(care, as_role):
     html = as_role(Role.MIDWIFE).get(care.url("clients/")).content.decode()
     assert 'hx-trigger="submit"' in html  # the form: names on submit only

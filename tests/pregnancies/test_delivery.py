@@ -9,6 +9,7 @@ labour 01:30, child born 05:40, placenta 06:00, so the postnatal phase begins at
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.core.exceptions import ValidationError
 
 from igo.models import AuditEntry, Role
 from pregnancies import delivery, services
-from pregnancies.models import Birth, CareEvent, Episode, LineTransfer
+from pregnancies.models import Birth, CareEvent, ClinicalRevision, Episode, LineTransfer
 from tests.scenarios.birth_record import BIRTH
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import (
@@ -104,8 +105,15 @@ def test_a_home_birth_recorded_once_sets_the_dates_the_birth_and_the_delivery_ev
     assert (event.professional, event.organisation) == (care.midwife, care.practice)
     # She was first line from the intake: no transfer is added.
     assert list(LineTransfer.unscoped.filter(episode=episode).values_list("line", flat=True)) == ["first"]
+    # The audit trail names what was recorded, not the values (those are the record: access-logged).
     (audit,) = AuditEntry.objects.filter(action="delivery.record")
-    assert audit.details["after"]["children"][0]["born_at"] == BIRTH.born.isoformat()
+    assert {"labour_started_at", "children.1.born_at", "children.1.weight_grams"} <= set(
+        audit.details["fields"]
+    )
+    assert audit.details["event"] == event.pk
+    assert (
+        BIRTH.born.isoformat() not in json.dumps(audit.details) and "children.1.outcome" in audit.details["fields"]
+    )
     assert ("create", "delivery") in [(e.action, e.detail) for e in access_entries(care)]
 
 
@@ -233,12 +241,21 @@ def test_a_correction_keeps_the_history_and_re_derives_the_phases(care):
     assert (old.status, old.change_reason) == ("superseded", "time of labour misread")
     assert corrected.event.supersedes_id == old.pk and corrected.event.status == "active"
     assert corrected.event.phase == "natal"
-    # The birth keeps its row; the audit keeps the delivery before and after.
+    # The birth keeps its row; the record's history keeps the delivery before and after with the reason,
+    # the audit entry names the fields that changed and that revision, no value and no reason.
     assert [b.pk for b in corrected.births] == [b.pk for b in first.births]
+    (revision,) = ClinicalRevision.unscoped.filter(episode=episode, kind="delivery")
+    assert revision.before["labour_started_at"] == BIRTH.labour.isoformat()
+    assert revision.after["labour_started_at"] == labour.isoformat()
+    fields = ["labour_started_at", "placenta_at", "placenta_plus_2h_at"]
+    assert revision.reason == "time of labour misread" and revision.fields == fields
     (audit,) = AuditEntry.objects.filter(action="delivery.correct")
-    assert audit.details["before"]["labour_started_at"] == BIRTH.labour.isoformat()
-    assert audit.details["after"]["labour_started_at"] == labour.isoformat()
-    assert audit.details["reason"] == "time of labour misread"
+    assert audit.details == {
+        "fields": fields,
+        "revision": revision.pk,
+        "event": corrected.event.pk,
+        "supersedes": old.pk,
+    }
     visit.refresh_from_db()
     assert visit.status == "active" and episode.phase_at(visit.occurred_at) == "postnatal"
 
@@ -409,3 +426,39 @@ def test_a_child_slot_used_out_of_order_is_refused_at_its_field(care, as_role, c
     assert message in form.errors[field][0]
     assert form.folded_in_use()  # the third or fourth slot holds something: shown open
     nothing_stored(care)
+
+
+def test_the_audit_trail_shows_no_clinical_value_and_the_record_keeps_the_correction(care, client_for):
+    """Security review: a delivery's values (weight, outcome, the reason of a correction) were in the audit
+    entries, which the IGO's administrators and the operator read without an access log entry."""
+    from tests.factories import UserFactory, second_factor
+
+    record(care)
+    correct(
+        care,
+        reason="Gewicht verkeerd overgenomen",
+        children=[delivery.Child(born_at=BIRTH.born, outcome="stillborn", mode="spontaneous", weight_grams=2875)],
+    )
+    admin_page = client_for(care.user(Role.IGO_ADMIN)).get(care.url("audit/")).content.decode()
+    assert "Bevalling gecorrigeerd" in admin_page and "children.1.weight_grams" in admin_page
+    operator = UserFactory(email="operator@platform.test", is_staff=True, is_superuser=True)
+    second_factor(operator)
+    op = client_for(operator)
+    entry = AuditEntry.objects.get(action="delivery.correct")
+    op_pages = (
+        op.get("/admin/igo/auditentry/").content.decode()
+        + op.get(f"/admin/igo/auditentry/{entry.pk}/change/").content.decode()
+    )
+    for value in ("3400", "2875", "stillborn", "Doodgeboren", "Gewicht verkeerd", BIRTH.born.isoformat()[:16]):
+        assert value not in admin_page and value not in op_pages, value
+        assert value not in json.dumps([e.details for e in AuditEntry.objects.all()]), value
+    assert "fields" in op_pages  # the names of the details only
+    # The correction is traceable in the record itself: its history page, which is access-logged.
+    midwife = client_for(care.user(Role.MIDWIFE))
+    history = midwife.get(care.url(f"episodes/{care.episode.pk}/history/")).content.decode()
+    assert "Gewicht verkeerd overgenomen" in history
+    assert (
+        "children.1.weight_grams: 3400 → 2875" in history
+        and "children.1.outcome: live → stillborn" in history
+    )
+    assert ("view", "history") in [(e.action, e.detail) for e in access_entries(care)]

@@ -18,7 +18,15 @@ from django.utils import timezone
 from igo.models import AuditEntry, Insurer, Role
 from igo.tenancy import tenant_scope
 from pregnancies import selectors, services
-from pregnancies.models import Birth, CareEvent, ClientInsurance, Episode, LineTransfer, Phase
+from pregnancies.models import (
+    Birth,
+    CareEvent,
+    ClientInsurance,
+    ClinicalRevision,
+    Episode,
+    LineTransfer,
+    Phase,
+)
 from tests.factories import CareEventFactory, ClientFactory, EpisodeFactory, InsurerFactory
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import access_entries, ago, deliver, in_scope, local, log, log_service
@@ -168,16 +176,18 @@ def test_episode_end_refuses_a_date_before_the_last_event(care):
     )
 
 
-def test_ending_an_ended_pregnancy_again_corrects_it_with_the_old_end_in_the_audit_trail(care):
+def test_ending_an_ended_pregnancy_again_corrects_it_with_the_old_end_kept(care):
     first = end_as(care, "moved_away", timezone.localdate() - timedelta(days=5))
     corrected = end_as(care, "transferred_out", first.end_date)
     assert (corrected.status, corrected.end_reason) == ("ended", "transferred_out")
+    # The old end is kept in the record's history; the audit entry names the field (an end reason such as a
+    # miscarriage is clinical, security review).
+    (revision,) = ClinicalRevision.unscoped.filter(episode=care.episode, kind="end")
+    assert revision.before == {"end_date": str(first.end_date), "end_reason": "moved_away"}
+    assert revision.after == {"end_date": str(first.end_date), "end_reason": "transferred_out"}
     (entry,) = AuditEntry.objects.filter(action="episode.end_correct", object_id=str(care.episode.pk))
     assert entry.actor == care.user(Role.MIDWIFE)
-    assert entry.details == {
-        "before": {"end_date": str(first.end_date), "end_reason": "moved_away"},
-        "after": {"end_date": str(first.end_date), "end_reason": "transferred_out"},
-    }
+    assert entry.details == {"fields": ["end_reason"], "revision": revision.pk}
     assert not AuditEntry.objects.filter(action="episode.end_correct").exclude(pk=entry.pk).exists()
 
 

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from pregnancies import plausibility, services
-from pregnancies.models import Episode
+from pregnancies.models import ClinicalRevision, Episode
 from tests.scenarios.care_logging import as_user, deliver, log_entries, page
 from tests.scenarios.http import api
 
@@ -33,7 +33,12 @@ def test_the_criteria_are_stored_logged_audited_and_shown(care, client_for):
     assert stored.severe_morbidity == ["icu", "transfusion"]  # in the criteria's order
     assert log_entries(care, action="update") == [("update", "episode", str(care.episode.pk), "outcomes")]
     (audit,) = AuditEntry.objects.filter(action="episode.severe_morbidity")
-    assert audit.details == {"before": None, "after": ["icu", "transfusion"]}
+    (revision,) = ClinicalRevision.unscoped.filter(episode=care.episode)
+    assert (revision.before, revision.after) == (
+        {"severe_morbidity": None},
+        {"severe_morbidity": ["icu", "transfusion"]},
+    )
+    assert audit.details == {"fields": ["severe_morbidity"], "revision": revision.pk}  # no criterion
     assert audit.object_id == str(care.episode.pk)
     html = page(client, care)
     assert 'data-testid="severe-morbidity"' in html and 'data-testid="severe-morbidity-criteria"' in html

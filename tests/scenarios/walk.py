@@ -20,7 +20,7 @@ from django.utils import timezone
 from billing.reconcile import books_check
 from igo.models import Tenant, User
 from igo.tenancy import tenant_scope
-from tests.scenarios.people import give_totp
+from tests.scenarios.people import give_totp, sign_in
 
 # Not walked: sign-out and account pages, Django's admin, static files, the language switch, and files that
 # take seconds each to make (PDFs, the FHIR period export); their own tests open them.
@@ -43,8 +43,7 @@ def demo_walk(*, pages_per_user: int = 40, depth: int = 2, host: str = "testserv
     walk = Walk()
     for user in User.objects.filter(is_active=True).order_by("email"):
         give_totp(user)
-        client = Client(SERVER_NAME=host)
-        client.force_login(user)
+        client = sign_in(Client(SERVER_NAME=host), user)
         walk.users += 1
         seen = _follow(client, user.email, walk, pages_per_user=pages_per_user, depth=depth)
         if user.email == LOGGING_USER:
