@@ -627,7 +627,7 @@ def delivery_correct(
 @transaction.atomic
 def delivery_void(*, episode: Episode, actor: User, reason: str) -> Episode:
     """Undo a delivery recorded in error: its event is voided (kept, with the reason), the births are removed
-    (their data kept in the audit entry) and the care-path dates it set are cleared, so the natal and
+    (their data kept in the record's history, `ClinicalRevision`) and the care-path dates it set are cleared, so the natal and
     postnatal phases are no longer reached and the billing run takes their claims back (a credit where a line
     was sent). Refused while care logged after the birth would lose its phase: void or correct that first.
     Reached by voiding the delivery event (`services.care_event_void`)."""
@@ -658,13 +658,24 @@ def delivery_void(*, episode: Episode, actor: User, reason: str) -> Episode:
     episode.placenta_at = None
     Birth.objects.filter(pk__in=[b.pk for b in births]).delete()
     services.touch_episodes(episode.pk)
+    # The delivery as it was and the reason are kept in the record's own history (the episode's history page,
+    # access-logged); the audit entry names the fields that changed and that revision, no value.
+    revision = services.clinical_revision_record(
+        episode=episode,
+        actor=actor,
+        kind=ClinicalRevision.Kind.DELIVERY,
+        before=before,
+        after=_snapshot(episode, [], event),
+        reason=reason.strip(),
+    )
     audit_record(
         actor=actor,
         action="delivery.void",
         tenant=episode.tenant,
         obj=episode,
-        reason=reason.strip(),
-        before=before,
+        fields=revision.fields,
+        revision=revision.pk,
+        event=event.pk if event is not None else None,
     )
     services.access_log(
         user=actor, client=episode.client, action=AccessAction.VOID, obj=episode, detail="delivery"

@@ -112,7 +112,8 @@ def test_a_home_birth_recorded_once_sets_the_dates_the_birth_and_the_delivery_ev
     )
     assert audit.details["event"] == event.pk
     assert (
-        BIRTH.born.isoformat() not in json.dumps(audit.details) and "children.1.outcome" in audit.details["fields"]
+        BIRTH.born.isoformat() not in json.dumps(audit.details)
+        and "children.1.outcome" in audit.details["fields"]
     )
     assert ("create", "delivery") in [(e.action, e.detail) for e in access_entries(care)]
 
@@ -437,7 +438,9 @@ def test_the_audit_trail_shows_no_clinical_value_and_the_record_keeps_the_correc
     correct(
         care,
         reason="Gewicht verkeerd overgenomen",
-        children=[delivery.Child(born_at=BIRTH.born, outcome="stillborn", mode="spontaneous", weight_grams=2875)],
+        children=[
+            delivery.Child(born_at=BIRTH.born, outcome="stillborn", mode="spontaneous", weight_grams=2875)
+        ],
     )
     admin_page = client_for(care.user(Role.IGO_ADMIN)).get(care.url("audit/")).content.decode()
     assert "Bevalling gecorrigeerd" in admin_page and "children.1.weight_grams" in admin_page
@@ -449,7 +452,14 @@ def test_the_audit_trail_shows_no_clinical_value_and_the_record_keeps_the_correc
         op.get("/admin/igo/auditentry/").content.decode()
         + op.get(f"/admin/igo/auditentry/{entry.pk}/change/").content.decode()
     )
-    for value in ("3400", "2875", "stillborn", "Doodgeboren", "Gewicht verkeerd", BIRTH.born.isoformat()[:16]):
+    for value in (
+        "3400",
+        "2875",
+        "stillborn",
+        "Doodgeboren",
+        "Gewicht verkeerd",
+        BIRTH.born.isoformat()[:16],
+    ):
         assert value not in admin_page and value not in op_pages, value
         assert value not in json.dumps([e.details for e in AuditEntry.objects.all()]), value
     assert "fields" in op_pages  # the names of the details only

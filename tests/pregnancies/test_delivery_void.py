@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from billing.services.rollup import ended_phases
 from igo.models import AuditEntry, Role
 from pregnancies import delivery, services
-from pregnancies.models import Birth, CareEvent, Episode
+from pregnancies.models import Birth, CareEvent, ClinicalRevision, Episode
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import access_entries, first_line_from_intake, in_scope, log_service
 from tests.scenarios.clock import local
@@ -64,8 +64,13 @@ def test_voiding_the_delivery_event_undoes_the_delivery_and_its_phases(care):
     assert (episode.labour_started_at, episode.placenta_at, episode.placenta_plus_2h_at) == (None, None, None)
     # No phase has ended any more: the billing run takes back a prenatal claim (a credit if it was sent).
     assert ended_phases(episode) == []
+    # The delivery as it was stays in the record's history; the audit entry names fields, no value.
+    (revision,) = ClinicalRevision.unscoped.filter(episode=episode, kind="delivery")
+    assert revision.before["children"][0]["born_at"] == BORN.isoformat() and revision.after["children"] == []
+    assert revision.reason and "children.1.born_at" in revision.fields
     (audit,) = AuditEntry.objects.filter(action="delivery.void")
-    assert audit.details["before"]["children"][0]["born_at"] == BORN.isoformat()
+    assert audit.details == {"fields": revision.fields, "revision": revision.pk, "event": result.event.pk}
+    assert BORN.isoformat() not in str(audit.details)
     assert ("void", "delivery") in [(e.action, e.detail) for e in access_entries(care)]
     # Recorded anew (now for the right client, say), it is a fresh delivery.
     record(care)
