@@ -68,9 +68,30 @@ class MembershipAdmin(UnscopedAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(UnscopedAdmin):
-    list_display = ["email", "tenant", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    """Read-only: an invitation added here had no nonce, was never sent and blocked a real one to the same
+    address. IGO administrators invite their people; the operator invites an IGO's administrator (again)
+    on /platform/ (igo.services.tenant_admin_invite)."""
+
+    list_display = [
+        "email",
+        "tenant",
+        "role",
+        "created_at",
+        "expires_at",
+        "sent_at",
+        "accepted_at",
+        "revoked_at",
+    ]
     list_filter = ["tenant", "role"]
-    readonly_fields = ["nonce"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Insurer)

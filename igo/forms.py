@@ -129,6 +129,12 @@ class TenantCreateForm(forms.Form):
         return code
 
 
+class AdminInviteForm(forms.Form):
+    """The operator's invitation (again) of an IGO administrator."""
+
+    email = forms.EmailField(label=_("E-mail of the administrator"))
+
+
 class AcceptInvitationForm(forms.Form):
     full_name = forms.CharField(label=_("Full name"), max_length=150)
     password1 = forms.CharField(
