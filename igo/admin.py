@@ -2,8 +2,10 @@
 
 from allauth.mfa.models import Authenticator
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from igo import services
@@ -55,8 +57,28 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    """IGOs are added on /platform/ only (igo.services.tenant_create): a row added here had no catalogue,
+    no audit entry and no invitation for its first administrator."""
+
     list_display = ["name", "slug", "agb_code", "is_active", "created_at"]
     search_fields = ["name", "slug", "agb_code"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            self.message_user(
+                request,
+                format_html(
+                    _(
+                        'Add an IGO, or invite its administrator again, on <a href="{}">the platform page</a>.'
+                    ),
+                    reverse("platform_tenants"),
+                ),
+                messages.INFO,
+            )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(Membership)

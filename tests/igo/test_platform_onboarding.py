@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from igo.models import AuditEntry, Invitation, Role
+from igo.models import AuditEntry, Invitation, Role, Tenant
 from igo.selectors import invitation_token
 from igo.services import tenant_create
 from igo.tasks import invitation_send
@@ -144,3 +144,15 @@ def test_the_admin_site_lists_invitations_read_only(operator):
     invitation.refresh_from_db()
     assert invitation.email == "y@y.test"
     assert client.get(reverse("admin:igo_invitation_delete", args=[invitation.pk])).status_code == 403
+
+
+def test_the_admin_site_adds_no_igo_and_points_to_the_platform_page(operator):
+    _user, client = operator
+    assert client.get(reverse("admin:igo_tenant_add")).status_code == 403
+    response = client.post(
+        reverse("admin:igo_tenant_add"), {"name": "X", "slug": "x", "agb_code": "53999999"}
+    )
+    assert response.status_code == 403
+    assert not Tenant.objects.filter(slug="x").exists()
+    changelist = client.get(reverse("admin:igo_tenant_changelist")).content.decode()
+    assert f'href="{reverse("platform_tenants")}"' in changelist
