@@ -54,6 +54,7 @@ from billing.forms import (
 from billing.models import (
     PRESEND_REASONS,
     RETURN_CODES,
+    SPLIT_REASONS,
     BatchFile,
     BatchStatus,
     ClaimBatch,
@@ -272,6 +273,7 @@ def work_queue(request: TenantRequest) -> HttpResponse:
             "query": query.urlencode(),
             "reasons": WORK_REASONS,
             "presend_reasons": PRESEND_REASONS,
+            "split_reasons": SPLIT_REASONS,
             "phases": dict(Phase.choices),
             "can_open_episode": rules.can_log_care(request.tenant_roles),
             "can_manage": rules.can_manage_finance(request.tenant_roles),
