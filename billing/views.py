@@ -78,6 +78,7 @@ from billing.services import (
     returns,
 )
 from billing.services.quality_claims import quality_line_comment
+from billing.setup_checklist import setup_checklist
 from igo import rules
 from igo.banking import iban_is_valid, mask_iban
 from igo.dates import month_end
@@ -394,6 +395,9 @@ def finance_home(request: TenantRequest) -> HttpResponse:
         {
             **_finance_context(request),
             "home": home_figures.finance_home(today=today),
+            "setup_missing": [
+                item for item in setup_checklist(today=today) if item.for_billing and not item.done
+            ],
         },
     )
 
