@@ -85,6 +85,7 @@ from igo.dates import month_end
 from igo.exports import csv_bytes, csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.services import audit_record, tenant_bank_account_set
+from igo.tasks import beat_minutes
 from igo.views import add_form_errors, form_page, post_only, tenant_view
 from pregnancies import services as care_services
 from pregnancies.models import AccessAction, Client, Episode, Phase
@@ -285,7 +286,12 @@ def work_queue(request: TenantRequest) -> HttpResponse:
 def _progress_context(request: TenantRequest, *, queued: bool = False, polls: int = 0) -> dict[str, Any]:
     progress = run_progress(tenant_id=request.tenant.pk)
     waiting = queued and not progress.running and polls < PROGRESS_POLLS_WHILE_QUEUED
-    return {"progress": progress, "waiting": waiting, "next_poll": polls + 1}
+    return {
+        "progress": progress,
+        "waiting": waiting,
+        "next_poll": polls + 1,
+        "sweep_minutes": beat_minutes("billing-sweep"),
+    }
 
 
 def _claim_filter_form(request: TenantRequest) -> ClaimFilterForm:
