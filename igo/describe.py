@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from igo.models import AuditEntry
+from igo.models import AuditEntry, Role
 
 
 def _actions() -> dict[str, str]:
@@ -61,6 +61,7 @@ def _actions() -> dict[str, str]:
         "experience.import": _("Questionnaires imported"),
         "experience.import_refused": _("Questionnaire import refused"),
         "delivery.record": _("Delivery recorded"),
+        "tenant.admin_invite": _("Administrator invited by the platform operator"),
         "delivery.correct": _("Delivery corrected"),
         "kraamzorg.indication": _("Kraamzorg (re-)indication recorded"),
     }
@@ -102,6 +103,7 @@ def _detail_names() -> dict[str, str]:
         "after": _("after"),
         "hours": _("hours"),
         "date": _("date"),
+        "revoked": _("withdrawn"),
     }
 
 
@@ -135,6 +137,8 @@ class AuditDescriber:
             name = str(self.names.get(key, key))
             if compact and isinstance(value, dict):
                 records.append(name)
+            elif key == "role" and value in Role.values:  # the role's label, not its code
+                parts.append(f"{name}: {Role(value).label}")
             else:
                 parts.append(f"{name}: {_value(value)}")
         return ", ".join(parts + sorted(records))
