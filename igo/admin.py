@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from igo import services
@@ -71,7 +72,7 @@ class TenantAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 format_html(
-                    _(
+                    gettext(
                         'Add an IGO, or invite its administrator again, on <a href="{}">the platform page</a>.'
                     ),
                     reverse("platform_tenants"),

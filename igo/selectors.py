@@ -198,6 +198,6 @@ def platform_tenant_list(*, pk: int | None = None) -> list[PlatformTenantRow]:
     for invitation in invitations:
         latest[invitation.tenant_id] = invitation
     return [
-        PlatformTenantRow(tenant=t, admin_count=t.admin_count, admin_invitation=latest.get(t.pk))  # type: ignore[attr-defined]
+        PlatformTenantRow(tenant=t, admin_count=t.admin_count, admin_invitation=latest.get(t.pk))
         for t in tenants
     ]
