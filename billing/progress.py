@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.core.cache import cache
 
@@ -68,6 +70,8 @@ class BatchProgress:
     known: bool
     running: bool
     period: dt.date | None
+    # What the last making did (billing.services.batches.batches_month_report), once it is done.
+    report: dict[str, Any] | None = None
 
 
 def batch_progress(*, tenant_id: int) -> BatchProgress:
@@ -79,7 +83,29 @@ def batch_progress(*, tenant_id: int) -> BatchProgress:
         period = dt.date.fromisoformat(str(data.get("period")))
     except ValueError:
         period = None
-    return BatchProgress(known=True, running=bool(data.get("running")), period=period)
+    report = data.get("report")
+    return BatchProgress(
+        known=True,
+        running=bool(data.get("running")),
+        period=period,
+        report=_batch_report(report) if isinstance(report, dict) else None,
+    )
+
+
+def _batch_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The stored report with its months as dates and its amounts as Decimals, for the template."""
+    return {
+        **report,
+        "made_total": Decimal(str(report.get("made_total") or "0")),
+        "later": [
+            {
+                **row,
+                "month": dt.date.fromisoformat(str(row["month"])),
+                "total": Decimal(str(row.get("total") or "0")),
+            }
+            for row in report.get("later") or []
+        ],
+    }
 
 
 # --- payout runs (issue 14: payouts) -------------------------------------------------------------------

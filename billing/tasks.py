@@ -108,10 +108,13 @@ def batches_create(tenant: Tenant, period: str, user_id: int | None = None) -> l
     actor = User.objects.filter(pk=user_id).first() if user_id else None
     key = batch_progress_key(tenant.pk)
     cache.set(key, {"running": True, "period": period}, 3600)
+    report: dict[str, object] | None = None
     try:
-        results = batches.batches_create_month(tenant=tenant, period=date.fromisoformat(period), actor=actor)
+        month = date.fromisoformat(period)
+        results = batches.batches_create_month(tenant=tenant, period=month, actor=actor)
+        report = batches.batches_month_report(period=month, results=results, today=timezone.localdate())
     finally:
-        cache.set(key, {"running": False, "period": period}, 3600)
+        cache.set(key, {"running": False, "period": period, "report": report}, 3600)
     return [r.batch.pk for r in results if r.batch is not None]
 
 

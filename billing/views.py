@@ -55,6 +55,7 @@ from billing.forms import (
 from billing.models import (
     PRESEND_REASONS,
     RETURN_CODES,
+    SPLIT_REASONS,
     BatchFile,
     BatchStatus,
     ClaimBatch,
@@ -79,12 +80,14 @@ from billing.services import (
     returns,
 )
 from billing.services.quality_claims import quality_line_comment
+from billing.setup_checklist import setup_checklist
 from igo import rules
 from igo.banking import iban_is_valid, mask_iban
 from igo.dates import month_end
 from igo.exports import csv_bytes, csv_convention, csv_filename
 from igo.http import TenantRequest
 from igo.services import audit_record, tenant_bank_account_set
+from igo.tasks import beat_minutes
 from igo.views import add_form_errors, form_page, post_only, tenant_view
 from pregnancies import services as care_services
 from pregnancies.models import AccessAction, Client, Episode, Phase
@@ -342,6 +345,7 @@ def work_queue(request: TenantRequest) -> HttpResponse:
             "query": query.urlencode(),
             "reasons": WORK_REASONS,
             "presend_reasons": PRESEND_REASONS,
+            "split_reasons": SPLIT_REASONS,
             "phases": dict(Phase.choices),
             "can_open_episode": rules.can_log_care(request.tenant_roles),
             "can_manage": rules.can_manage_finance(request.tenant_roles),
@@ -352,7 +356,12 @@ def work_queue(request: TenantRequest) -> HttpResponse:
 def _progress_context(request: TenantRequest, *, queued: bool = False, polls: int = 0) -> dict[str, Any]:
     progress = run_progress(tenant_id=request.tenant.pk)
     waiting = queued and not progress.running and polls < PROGRESS_POLLS_WHILE_QUEUED
-    return {"progress": progress, "waiting": waiting, "next_poll": polls + 1}
+    return {
+        "progress": progress,
+        "waiting": waiting,
+        "next_poll": polls + 1,
+        "sweep_minutes": beat_minutes("billing-sweep"),
+    }
 
 
 def _claim_filter_form(request: TenantRequest) -> ClaimFilterForm:
@@ -462,6 +471,9 @@ def finance_home(request: TenantRequest) -> HttpResponse:
         {
             **_finance_context(request),
             "home": home_figures.finance_home(today=today),
+            "setup_missing": [
+                item for item in setup_checklist(today=today) if item.for_billing and not item.done
+            ],
         },
     )
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from allauth.mfa.models import Authenticator
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
@@ -13,7 +13,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from igo import services
@@ -110,8 +112,28 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    """IGOs are added on /platform/ only (igo.services.tenant_create): a row added here had no catalogue,
+    no audit entry and no invitation for its first administrator."""
+
     list_display = ["name", "slug", "agb_code", "is_active", "created_at"]
     search_fields = ["name", "slug", "agb_code"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            self.message_user(
+                request,
+                format_html(
+                    gettext(
+                        'Add an IGO, or invite its administrator again, on <a href="{}">the platform page</a>.'
+                    ),
+                    reverse("platform_tenants"),
+                ),
+                messages.INFO,
+            )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(Membership)
@@ -123,9 +145,30 @@ class MembershipAdmin(UnscopedAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(UnscopedAdmin):
-    list_display = ["email", "tenant", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    """Read-only: an invitation added here had no nonce, was never sent and blocked a real one to the same
+    address. IGO administrators invite their people; the operator invites an IGO's administrator (again)
+    on /platform/ (igo.services.tenant_admin_invite)."""
+
+    list_display = [
+        "email",
+        "tenant",
+        "role",
+        "created_at",
+        "expires_at",
+        "sent_at",
+        "accepted_at",
+        "revoked_at",
+    ]
     list_filter = ["tenant", "role"]
-    readonly_fields = ["nonce"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Insurer)

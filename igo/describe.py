@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from igo.models import AuditEntry
+from igo.models import AuditEntry, Role
 
 
 def _actions() -> dict[str, str]:
@@ -62,6 +62,7 @@ def _actions() -> dict[str, str]:
         "experience.import": _("Questionnaires imported"),
         "experience.import_refused": _("Questionnaire import refused"),
         "delivery.record": _("Delivery recorded"),
+        "tenant.admin_invite": _("Administrator invited by the platform operator"),
         "delivery.correct": _("Delivery corrected"),
         "episode.severe_morbidity": _("Severe maternal morbidity changed"),
         "episode.end_correct": _("End of care corrected"),
@@ -109,6 +110,7 @@ def _detail_names() -> dict[str, str]:
         "revision": _("revision"),
         "event": _("care event"),
         "supersedes": _("replaces"),
+        "revoked": _("withdrawn"),
     }
 
 
@@ -175,6 +177,8 @@ class AuditDescriber:
             name = str(self.names.get(key, key))
             if compact and (isinstance(value, dict) or value is HIDDEN):
                 records.append(name)
+            elif key == "role" and value in Role.values:  # the role's label, not its code
+                parts.append(f"{name}: {Role(value).label}")
             else:
                 parts.append(f"{name}: {_value(value)}")
         return ", ".join(parts + sorted(records))

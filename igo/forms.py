@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.forms.renderers import DjangoTemplates
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from igo import services
 from igo.models import Role, Tenant
 from igo.money import AmountFormatError, amount_parse
-from igo.validators import validate_igo_agb_code
+from igo.validators import MinimumLengthValidator, validate_igo_agb_code
 
 # How far ahead of the clock a typed moment still counts as "now" (a phone's clock a few minutes fast).
 NOW_TOLERANCE = dt.timedelta(minutes=10)
@@ -106,6 +107,12 @@ class TenantCreateForm(forms.Form):
         label=_("Short name in addresses"),
         max_length=50,
         help_text=_("Lower-case letters, digits and hyphens, e.g. igo-zuidoost."),
+        error_messages={
+            "invalid": _(
+                "The short name may contain only letters, digits and hyphens (no spaces or accents), "
+                "e.g. igo-zuidoost."
+            )
+        },
     )
     agb_code = forms.CharField(
         label=_("AGB code"),
@@ -129,14 +136,30 @@ class TenantCreateForm(forms.Form):
         return code
 
 
+class AdminInviteForm(forms.Form):
+    """The operator's invitation (again) of an IGO administrator."""
+
+    email = forms.EmailField(label=_("E-mail of the administrator"))
+
+
 class AcceptInvitationForm(forms.Form):
     full_name = forms.CharField(label=_("Full name"), max_length=150)
     password1 = forms.CharField(
-        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
         label=_("Password (again)"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The length rule, said before it is broken (the other rules only refuse weak choices).
+        self.fields["password1"].help_text = " ".join(
+            v.get_help_text()
+            for v in password_validation.get_default_password_validators()
+            if isinstance(v, MinimumLengthValidator)
+        )
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

@@ -153,3 +153,51 @@ def tenant_summary() -> dict[str, object]:
             accepted_at__isnull=True, revoked_at__isnull=True
         ).count(),
     }
+
+
+@dataclass(frozen=True)
+class PlatformTenantRow:
+    """One IGO on the operator's page: how many administrators it has and its latest administrator
+    invitation that was not accepted (pending, expired or withdrawn), if any."""
+
+    tenant: Tenant
+    admin_count: int
+    admin_invitation: Invitation | None
+
+
+def platform_tenant_list(*, pk: int | None = None) -> list[PlatformTenantRow]:
+    """Every IGO (or the one with this `pk`) with its administrator count and latest unaccepted administrator invitation, in three
+    queries whatever the number of IGOs (cross-tenant: the operator's page)."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from igo.models import Role
+
+    admins = (
+        Membership.unscoped.filter(tenant=OuterRef("pk"), role=Role.IGO_ADMIN, is_active=True)
+        .order_by()
+        .values("tenant")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    found = Tenant.objects.all() if pk is None else Tenant.objects.filter(pk=pk)
+    tenants = list(
+        found.annotate(
+            admin_count=Coalesce(Subquery(admins, output_field=IntegerField()), Value(0))
+        ).order_by("name")
+    )
+    latest: dict[int, Invitation] = {}
+    invitations = (
+        Invitation.unscoped.filter(
+            tenant__in=[t.pk for t in tenants], role=Role.IGO_ADMIN, accepted_at__isnull=True
+        )
+        .select_related("invited_by")
+        .order_by("tenant_id", "-created_at", "-pk")
+        .distinct("tenant_id")
+    )
+    for invitation in invitations:
+        latest[invitation.tenant_id] = invitation
+    return [
+        PlatformTenantRow(tenant=t, admin_count=t.admin_count, admin_invitation=latest.get(t.pk))
+        for t in tenants
+    ]

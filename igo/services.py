@@ -126,6 +126,32 @@ def invitation_create(
 
 
 @transaction.atomic
+def tenant_admin_invite(*, tenant: Tenant, actor: User, email: str) -> Invitation:
+    """A platform operator invites an IGO administrator (again): the first one's invitation had a typo,
+    expired or never arrived. Every pending administrator invitation of the IGO is withdrawn first, so
+    that only the new link works and a stuck row (e.g. one never sent) does not block the address."""
+    locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    pending = list(
+        Invitation.unscoped.select_for_update()
+        .filter(tenant=locked, role=Role.IGO_ADMIN, accepted_at__isnull=True, revoked_at__isnull=True)
+        .order_by("pk")
+    )
+    with tenant_scope(locked):
+        for old in pending:
+            invitation_revoke(invitation=old, actor=actor)
+        invitation = invitation_create(tenant=locked, actor=actor, email=email, role=Role.IGO_ADMIN)
+    audit_record(
+        actor=actor,
+        action="tenant.admin_invite",
+        tenant=locked,
+        obj=invitation,
+        email=invitation.email,
+        revoked=[old.email for old in pending],
+    )
+    return invitation
+
+
+@transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor: User) -> Invitation:
     if invitation.accepted_at is not None:
         raise ValidationError(_("This invitation has already been accepted and cannot be revoked."))
@@ -141,14 +167,26 @@ def invitation_check_open(invitation: Invitation) -> None:
         raise ValidationError(
             _("This invitation has already been used. Sign in with your account."), code="used"
         )
+    # An IGO's first administrator has nobody in the IGO to ask: her invitation comes from the operator.
+    first_admin = (
+        invitation.role == Role.IGO_ADMIN
+        and not Membership.unscoped.filter(
+            tenant_id=invitation.tenant_id, role=Role.IGO_ADMIN, is_active=True
+        ).exists()
+    )
     if invitation.revoked_at is not None:
-        raise ValidationError(
-            _("This invitation has been withdrawn. Ask your IGO administrator for a new one."), code="revoked"
-        )
+        if first_admin:
+            message = _("This invitation has been withdrawn. Ask the platform operator for a new one.")
+        else:
+            message = _("This invitation has been withdrawn. Ask your IGO administrator for a new one.")
+        raise ValidationError(message, code="revoked")
     if invitation.expires_at <= timezone.now():
+        if first_admin:
+            message = _("This invitation expired on %(date)s. Ask the platform operator for a new one.")
+        else:
+            message = _("This invitation expired on %(date)s. Ask your IGO administrator for a new one.")
         raise ValidationError(
-            _("This invitation expired on %(date)s. Ask your IGO administrator for a new one.")
-            % {"date": timezone.localtime(invitation.expires_at).strftime("%d-%m-%Y %H:%M")},
+            message % {"date": timezone.localtime(invitation.expires_at).strftime("%d-%m-%Y %H:%M")},
             code="expired",
         )
 

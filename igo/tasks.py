@@ -63,6 +63,20 @@ def tenant_task(**options: Any) -> Callable[[Callable[Concatenate[Tenant, _P], A
     return register
 
 
+def beat_minutes(job: str) -> int | None:
+    """Every how many minutes the periodic job `job` (its key in settings.CELERY_BEAT_SCHEDULE) runs, or None
+    when no periodic jobs run here (settings.PERIODIC_JOBS off: no beat, e.g. the embedded demo) or the job
+    has no fixed interval. For the pages that tell when something happens by itself."""
+    from datetime import timedelta
+
+    if not settings.PERIODIC_JOBS:
+        return None
+    schedule = settings.CELERY_BEAT_SCHEDULE.get(job, {}).get("schedule")
+    if not isinstance(schedule, timedelta):
+        return None
+    return max(1, int(schedule.total_seconds() // 60))
+
+
 def for_each_active_tenant(task: TenantTask, **kwargs: Any) -> int:
     """The beat jobs' fan-out: enqueue `task` once for every active IGO, with these keyword arguments.
     Returns how many."""

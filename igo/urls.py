@@ -41,6 +41,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("insurer/", include("billing.insurer.urls")),
     path("platform/", views.platform_tenants, name="platform_tenants"),
+    path("platform/<int:pk>/admin-invitation/", views.platform_admin_invite, name="platform_admin_invite"),
     path("platform/birth-weight/", include("quality.platform_urls")),
     # Our own address page before allauth's (igo/account_views.py says why).
     path("accounts/email/", account_views.email_change, name="account_email_change"),

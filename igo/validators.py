@@ -1,7 +1,9 @@
 """Validators for Dutch healthcare identifiers. Messages are translated; codes are kept as data."""
 
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 # AGB provider type of an integrated birth-care organisation (IGO).
 AGB_TYPE_IGO = "53"
@@ -51,3 +53,28 @@ def validate_big_number(value: str) -> None:
     """A BIG registration number has 11 digits."""
     if value and not (len(value) == 11 and value.isascii() and value.isdigit()):
         raise ValidationError(_("A BIG number consists of exactly 11 digits."), code="big_format")
+
+
+class MinimumLengthValidator(password_validation.MinimumLengthValidator):
+    """Django's minimum password length with a message of our own: Django 5.2 changed its wording and its
+    Dutch catalogue lags, so the invitation and password pages showed it in English."""
+
+    def get_error_message(self) -> str:
+        return ngettext(
+            "This password is too short. It must contain at least %(min_length)d character.",
+            "This password is too short. It must contain at least %(min_length)d characters.",
+            self.min_length,
+        ) % {"min_length": self.min_length}
+
+    def validate(self, password: str, user: object = None) -> None:
+        if len(password) < self.min_length:
+            raise ValidationError(
+                self.get_error_message(), code="password_too_short", params={"min_length": self.min_length}
+            )
+
+    def get_help_text(self) -> str:
+        return ngettext(
+            "Your password must contain at least %(min_length)d character.",
+            "Your password must contain at least %(min_length)d characters.",
+            self.min_length,
+        ) % {"min_length": self.min_length}

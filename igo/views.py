@@ -28,9 +28,15 @@ from django.utils.translation import gettext as _
 
 from igo import dashboard, landing, rules, selectors, services
 from igo.describe import describe_audit, summarise_audit
-from igo.forms import AcceptInvitationForm, InvitationForm, PersonalTokenForm, TenantCreateForm
+from igo.forms import (
+    AcceptInvitationForm,
+    AdminInviteForm,
+    InvitationForm,
+    PersonalTokenForm,
+    TenantCreateForm,
+)
 from igo.http import AuthedRequest, TenantRequest
-from igo.models import AuditEntry, Invitation, Membership, PersonalApiToken, Role, Tenant, User
+from igo.models import AuditEntry, Invitation, Membership, PersonalApiToken, Role, User
 
 View = Callable[..., HttpResponse]
 
@@ -352,11 +358,46 @@ def platform_tenants(request: AuthedRequest) -> HttpResponse:
                 % {"igo": tenant.name, "email": invitation.email},
             )
             return redirect("platform_tenants")
-    tenants = Tenant.objects.order_by("name")
     return render(
         request,
         "igo/platform_tenants.html",
-        {"form": form, "tenants": tenants},
+        {"form": form, "rows": selectors.platform_tenant_list()},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+def platform_admin_invite(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The operator invites an IGO's administrator (again): a typo, an expired link, a mail that never
+    arrived. The pending administrator invitation is withdrawn (igo.services.tenant_admin_invite)."""
+    if not request.user.is_staff:
+        raise PermissionDenied
+    rows = selectors.platform_tenant_list(pk=pk)
+    if not rows:
+        raise Http404
+    row = rows[0]
+    tenant = row.tenant
+    pending = row.admin_invitation
+    initial = {"email": pending.email} if pending is not None else {}
+    form = AdminInviteForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.tenant_admin_invite(
+                tenant=tenant, actor=request.user, email=form.cleaned_data["email"]
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("An invitation to administer %(igo)s went to %(email)s.")
+                % {"igo": tenant.name, "email": invitation.email},
+            )
+            return redirect("platform_tenants")
+    return render(
+        request,
+        "igo/platform_admin_invite.html",
+        {"form": form, "row": row},
         status=400 if request.method == "POST" else 200,
     )
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 
-from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -408,12 +407,9 @@ def quality_state() -> QualityState | None:
 def sweep_minutes() -> int | None:
     """Every how many minutes the periodic sweep recomputes changed episodes, or None when no periodic
     jobs run here (settings.PERIODIC_JOBS: no beat, e.g. the embedded demo)."""
-    if not settings.PERIODIC_JOBS:
-        return None
-    schedule = settings.CELERY_BEAT_SCHEDULE.get("quality-sweep", {}).get("schedule")
-    if not isinstance(schedule, timedelta):
-        return None
-    return max(1, int(schedule.total_seconds() // 60))
+    from igo.tasks import beat_minutes
+
+    return beat_minutes("quality-sweep")
 
 
 def month_value(*, code: str, month: date, organisation: MemberOrganisation | None) -> IndicatorValue | None:

@@ -398,6 +398,48 @@ def batches_create_month(
     ]
 
 
+def batches_month_report(*, period: date, results: Sequence[BatchResult], today: date) -> dict[str, Any]:
+    """What making a month's batches did, for the page that asked (kept as plain data in the cache): the
+    batches made (or found made before), the lines the pre-send check held back, and the ready lines that
+    were made after the month ended, by the month they belong to. A month's batch takes only the lines made
+    before that month ended, so on a new IGO's first try (last month, the lines all made this month) it
+    makes nothing: the report names the month those lines wait for and whether it can be made now."""
+    from django.db.models import Count, Sum
+    from django.db.models.functions import TruncMonth
+
+    made = [r.batch for r in results if r.batch is not None and r.created]
+    later = (
+        ClaimLine.objects.filter(
+            status=LineStatus.READY, batch_line__isnull=True, created_at__gte=midnight(next_month(period))
+        )
+        .annotate(month=TruncMonth("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("month")
+        .annotate(n=Count("pk"), total=Sum("amount"))
+        .order_by("month")
+    )
+    this_month = month_start(today)
+    return {
+        "period": period.isoformat(),
+        "made": len(made),
+        "made_lines": sum(b.line_count for b in made),
+        "made_total": str(sum((b.total for b in made), Decimal("0.00"))),
+        # The month's batches made before (an insurer with no new ready line is not in `results`).
+        "existing": ClaimBatch.objects.filter(period=month_start(period))
+        .exclude(pk__in=[b.pk for b in made])
+        .count(),
+        "held": sum(r.held for r in results),
+        "later": [
+            {
+                "month": row["month"].date().isoformat(),
+                "lines": row["n"],
+                "total": str(row["total"] or Decimal("0.00")),
+                "can_make_now": row["month"].date() <= this_month,
+            }
+            for row in later
+        ],
+    }
+
+
 def batch_stale_lines(batch: ClaimBatch) -> list[str]:
     """References of lines in a draft that the billing run has since withdrawn or replaced."""
     return list(

@@ -288,7 +288,10 @@ def compute_allocations(
             traced[ev.organisation_id].append(ev.pk)
     weights = member_weights(method=split_phase.method, shares=list(split_phase.shares.all()), points=points)
     if not weights:
-        return WorkReason.NO_CARE_BASIS, _("No logged care with an internal rate to divide this phase by.")
+        return WorkReason.NO_CARE_BASIS, _(
+            "No logged care with an internal rate to divide this phase by. Add internal rates for this "
+            "phase's care in a new version of the split rule, or divide the phase by fixed shares."
+        )
     # A share (fixed, or a guaranteed minimum) for an organisation whose membership ended before the phase began
     # would pay a non-member: finance corrects the split rule (a new version) rather than the money going out.
     former = [

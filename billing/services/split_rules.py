@@ -23,7 +23,7 @@ from billing.services.contracts import check_amount, check_percentage
 from billing.services.run import episodes_mark_recheck_split
 from igo.models import Tenant, User
 from igo.services import audit_record
-from pregnancies.models import Phase
+from pregnancies.models import EventType, Phase
 from providers.models import MemberOrganisation
 
 HUNDRED = Decimal("100")
@@ -53,6 +53,7 @@ def split_rule_check(
     check_percentage(errors, "reserve_pct", reserve_pct)
     if not errors and overhead_pct + reserve_pct > HUNDRED:
         errors.setdefault("reserve_pct", []).append(_("Overhead and reserve together exceed 100%."))
+    rated_phases = _rated_phases(rates or {})
     for phase, spec in phases.items():
         method = spec.get("method")
         shares = {k: Decimal(v) for k, v in (spec.get("shares") or {}).items()}
@@ -73,6 +74,15 @@ def split_rule_check(
             )
         if method == SplitMethod.CARE and sum(minimums.values(), Decimal(0)) > HUNDRED:
             errors.setdefault(phase, []).append(_("The guaranteed minimums add up to more than 100%."))
+        if method == SplitMethod.CARE and phase not in rated_phases:
+            # Without a rate no care counts: every line of the phase would wait in the work queue.
+            errors.setdefault(phase, []).append(
+                _(
+                    "Dividing the %(phase)s phase by care needs an internal rate for at least one active care "
+                    "event of that phase: fill in a rate, or divide the phase by fixed shares."
+                )
+                % {"phase": Phase(phase).label.lower()}
+            )
     if not phases:
         errors.setdefault("phases", []).append(_("A split rule divides at least one phase."))
     start = valid_from or (date(year, 1, 1) if year is not None else None)
@@ -97,6 +107,22 @@ def split_rule_check(
         check_amount(errors, f"rate_{event_type_id}", Decimal(rate))  # the form's field of that entry
     if errors:
         raise ValidationError(errors)
+
+
+def _rated_phases(rates: dict[int, Decimal]) -> set[str]:
+    """The phases in which some active catalogue entry has a positive internal rate (an entry without a
+    phase counts in every phase), in one query in the current tenant."""
+    ids = []
+    for event_type_id, rate in rates.items():
+        try:
+            if Decimal(rate) > 0:
+                ids.append(int(event_type_id))
+        except (ArithmeticError, TypeError, ValueError):
+            continue  # check_amount reports it at its field
+    phases: set[str] = set()
+    for phase in EventType.objects.filter(pk__in=ids, is_active=True).values_list("phase", flat=True):
+        phases.update([phase] if phase else Phase.values)
+    return phases
 
 
 @transaction.atomic

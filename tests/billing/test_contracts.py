@@ -274,6 +274,7 @@ def test_split_rule_overhead_and_reserve_are_checked(s, percentages, errors):
             actor=s.admin,
             year=2026,
             phases={"prenatal": {"method": "care"}},
+            rates={s.types["PRE_CHECK"].pk: D("50")},
             **percentages,
         )
     assert exc.value.message_dict == errors
@@ -287,6 +288,7 @@ def test_split_rule_keeps_its_overhead_and_reserve(s):
             actor=s.admin,
             year=2026,
             phases={"prenatal": {"method": "care"}},
+            rates={s.types["PRE_CHECK"].pk: D("50")},
             overhead_pct=D("60"),
             reserve_pct=D("40"),  # together exactly 100: allowed, nothing left for the members
         )

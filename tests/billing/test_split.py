@@ -248,7 +248,13 @@ def test_a_resplit_under_the_same_rule_version_keeps_the_overhead_and_reserve_al
                 "natal": {"method": "fixed", "shares": {s.practice.pk: 60, s.hospital.pk: 40}},
                 "postnatal": {"method": "care", "minimums": {s.practice.pk: 10}},
             },
-            rates={s.types["PRE_CHECK"].pk: D("50"), s.types["ECHO_SEO"].pk: D("120")},
+            # Dividing postnatal care needs a rate of its own (a split rule without one is refused); no
+            # kraamzorg hours are logged here, so it changes no amount below.
+            rates={
+                s.types["PRE_CHECK"].pk: D("50"),
+                s.types["ECHO_SEO"].pk: D("120"),
+                s.types["KZ_HOURS"].pk: D("35"),
+            },
         )
     SplitRule.unscoped.filter(pk=rule.pk).update(created_at=clock.moment + dt.timedelta(hours=1))
     run_at(s, clock, day + dt.timedelta(days=2))
@@ -366,7 +372,11 @@ def care_scenarios(draw: st.DrawFn) -> CareScenario:
         order=draw(st.permutations(range(len(events)))),
         overhead=overhead,
         reserve=draw(st.integers(0, 1000)),
-        rates={code: draw(st.integers(0, 50000)) for code in CODES},
+        # A phase divided by care needs one positive rate (a split rule without one is refused): the echo
+        # and the kraamzorg hour always have one, the others may weigh nothing.
+        rates={
+            code: draw(st.integers(1 if code in ("ECHO_SEO", "KZ_HOURS") else 0, 50000)) for code in CODES
+        },
         fixed=fixed,
         minimums=minimums,
         tariffs=[draw(st.integers(0, 500000)) for _ in range(3)],
