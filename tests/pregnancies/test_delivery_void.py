@@ -15,15 +15,12 @@ from billing.services.rollup import ended_phases
 from igo.models import AuditEntry, Role
 from pregnancies import delivery, services
 from pregnancies.models import Birth, CareEvent, ClinicalRevision, Episode
+from tests.scenarios.birth_record import BIRTH
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import access_entries, first_line_from_intake, in_scope, log_service
 from tests.scenarios.clock import local
 
-pytestmark = [pytest.mark.django_db, pytest.mark.dated, pytest.mark.clock(local(2026, 11, 10, 16))]
-
-LABOUR = local(2026, 11, 10, 1, 30)
-BORN = local(2026, 11, 10, 5, 40)
-PLACENTA = local(2026, 11, 10, 6, 0)
+pytestmark = [pytest.mark.django_db, pytest.mark.dated, pytest.mark.clock(BIRTH.afternoon)]
 
 
 @pytest.fixture(autouse=True)
@@ -37,12 +34,12 @@ def record(care: Care) -> delivery.Delivery:
         delivery.delivery_record,
         episode=care.episode,
         actor=care.user(Role.MIDWIFE),
-        labour_started_at=LABOUR,
-        children=[delivery.Child(born_at=BORN, outcome="live", mode="spontaneous", weight_grams=3400)],
-        placenta_at=PLACENTA,
+        labour_started_at=BIRTH.labour,
+        children=[delivery.Child(born_at=BIRTH.born, outcome="live", mode="spontaneous", weight_grams=3400)],
+        placenta_at=BIRTH.placenta,
         place="home",
         line="first",
-        now=local(2026, 11, 10, 16),
+        now=BIRTH.afternoon,
     )
 
 
@@ -66,11 +63,14 @@ def test_voiding_the_delivery_event_undoes_the_delivery_and_its_phases(care):
     assert ended_phases(episode) == []
     # The delivery as it was stays in the record's history; the audit entry names fields, no value.
     (revision,) = ClinicalRevision.unscoped.filter(episode=episode, kind="delivery")
-    assert revision.before["children"][0]["born_at"] == BORN.isoformat() and revision.after["children"] == []
+    assert (
+        revision.before["children"][0]["born_at"] == BIRTH.born.isoformat()
+        and revision.after["children"] == []
+    )
     assert revision.reason and "children.1.born_at" in revision.fields
     (audit,) = AuditEntry.objects.filter(action="delivery.void")
     assert audit.details == {"fields": revision.fields, "revision": revision.pk, "event": result.event.pk}
-    assert BORN.isoformat() not in str(audit.details)
+    assert BIRTH.born.isoformat() not in str(audit.details)
     assert ("void", "delivery") in [(e.action, e.detail) for e in access_entries(care)]
     # Recorded anew (now for the right client, say), it is a fresh delivery.
     record(care)
@@ -85,7 +85,7 @@ def test_a_delivery_with_postnatal_care_logged_after_it_is_not_undone(care):
     # Nothing changed: the event, the birth and the dates stay.
     assert CareEvent.unscoped.get(pk=result.event.pk).status == "active"
     assert Birth.unscoped.filter(episode=care.episode).count() == 1
-    assert Episode.unscoped.get(pk=care.episode.pk).labour_started_at == LABOUR
+    assert Episode.unscoped.get(pk=care.episode.pk).labour_started_at == BIRTH.labour
     assert not AuditEntry.objects.filter(action="delivery.void").exists()
 
 
