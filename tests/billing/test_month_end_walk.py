@@ -19,10 +19,23 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from billing.models import Allocation, BatchLine, ClaimLine, LineStatus, WorkItem, WorkReason
+from billing.models import (
+    Allocation,
+    BatchLine,
+    ClaimLine,
+    LineStatus,
+    SplitRule,
+    WorkItem,
+    WorkReason,
+)
 from billing.services.payouts import payout_run_release
+from billing.services.split_rules import split_rule_create
 from igo.tenancy import tenant_scope
+from providers.models import MemberOrganisation
+from providers.services import organisation_end_membership
+from tests.scenarios.billing import split_of
 from tests.scenarios.clock import travel
 from tests.scenarios.month_end import (
     assert_batch_agrees,
@@ -58,6 +71,11 @@ def pw(world_a) -> PayoutWorld:
 def _release(pw: PayoutWorld, run, moment: dt.datetime) -> None:
     with travel(moment), tenant_scope(pw.tenant):
         payout_run_release(run=run, actor=pw.finance_b)
+
+
+def parts_of(pw: PayoutWorld, line: ClaimLine) -> dict[str, Decimal]:
+    """A line's current parts: the IGO's by kind, the members' by name."""
+    return {org or kind: amount for (kind, org), amount in split_of(line).items()}
 
 
 def _open_items(pw: PayoutWorld, reason: str) -> int:
@@ -249,5 +267,95 @@ def test_a_line_credited_while_waiting_for_its_answer_then_rejected_still_reconc
     }
     assert paid == {PRACTICE: practice, HOSPITAL: hospital, KRAAM: D("1041.60")}
     statement_figures(pw, FEB, at(2027, 4, 7, 12))
+    statement_figures(pw, MAR, at(2027, 4, 7, 12))
+    books(pw, dt.date(2027, 4, 7))
+
+
+def test_a_member_gone_before_the_new_claims_gives_back_its_share_and_the_new_claims_wait_for_the_split(pw):
+    """Ziekenhuis Oost's membership is recorded in March as ended on 31 December 2026. The re-pricing credits
+    the accepted natal and prenatal lines of 2027 (their parts, the hospital's too, mirrored) and claims them
+    anew; the new claims would give the hospital a share of a phase that began after its membership ended, so
+    they wait for finance undivided (a work item each) while they go to the insurer. Finance makes a split
+    rule for 2027 (a share for the hospital refused, a care-based phase without internal rates refused), the
+    next run divides the waiting claims, and March's payout pays the members; the hospital's -502.20 is
+    carried over."""
+    a, b = born_in_january(pw), miscarriage_in_february(pw)
+    bill(pw, at(2027, 2, 21))
+    feb = send_batch(pw, FEB, at(2027, 2, 25))
+    sent_a, sent_b = lines(a), lines(b)
+    answer(
+        feb,
+        at(2027, 3, 1),
+        accept=[sent_a["prenatal"], sent_a["natal"], sent_b["prenatal"]],
+        reject=[sent_a["postnatal"]],
+    )
+    feb_run = prepare(pw, FEB, at(2027, 3, 2))
+    assert run_figures(feb_run) == {PRACTICE: D("1674.00"), HOSPITAL: D("837.00")}
+    _release(pw, feb_run, at(2027, 3, 3))
+
+    with travel(at(2027, 3, 10)), tenant_scope(pw.tenant):
+        organisation_end_membership(
+            organisation=MemberOrganisation.objects.get(pk=pw.hospital.pk),
+            actor=pw.admin,
+            until=dt.date(2026, 12, 31),
+        )
+    reprice(pw, at(2027, 3, 15))
+    new_natal, new_b = lines(a)["natal"], lines(b)["prenatal"]
+    assert (new_natal.amount, new_b.amount) == (D("950.00"), D("650.00"))
+    assert not Allocation.unscoped.filter(claim_line__in=[new_natal, new_b]).exists()
+    assert sum(split_of(lines(a)["postnatal"]).values()) == D("1600.00")
+    d = desk(pw, at(2027, 3, 15, 12))
+    assert_desk_agrees(d)
+    assert {(r.reason, r.items) for r in d.home.waiting} == {(WorkReason.NO_SPLIT_RULE, 2)}
+    assert (d.ready.lines, d.ready.total) == (5, D("1700.00"))
+    books(pw, dt.date(2027, 3, 15))
+
+    # 20 March: finance corrects the split rule for 2027. A share for the hospital is refused, and so is a
+    # phase divided by care without internal rates; nothing is stored.
+    phases = {
+        "prenatal": {"method": "fixed", "shares": {pw.practice.pk: 100}},
+        "natal": {"method": "fixed", "shares": {pw.practice.pk: 100}},
+        "postnatal": {"method": "fixed", "shares": {pw.practice.pk: 30, pw.kraam.pk: 70}},
+    }
+    head = {"overhead_pct": D("5"), "reserve_pct": D("2")}
+    with travel(at(2027, 3, 20)), tenant_scope(pw.tenant):
+        for wrong, field in (
+            (
+                {**phases, "natal": {"method": "fixed", "shares": {pw.practice.pk: 60, pw.hospital.pk: 40}}},
+                "phases",
+            ),
+            ({**phases, "natal": {"method": "care", "shares": {}, "minimums": {}}}, "natal"),
+        ):
+            with pytest.raises(ValidationError) as refused:
+                split_rule_create(tenant=pw.tenant, actor=pw.finance, year=2027, phases=wrong, **head)
+            assert list(refused.value.message_dict) == [field], refused.value
+        assert not SplitRule.objects.filter(year=2027).exists()
+        split_rule_create(tenant=pw.tenant, actor=pw.finance, year=2027, phases=phases, **head)
+    bill(pw, at(2027, 3, 20, 11))
+    # natal 950.00: 47.50 + 19.00 + practice 883.50; B prenatal 650.00: 32.50 + 13.00 + practice 604.50.
+    assert parts_of(pw, new_natal) == {"overhead": D("47.50"), "reserve": D("19.00"), PRACTICE: D("883.50")}
+    assert parts_of(pw, new_b) == {"overhead": D("32.50"), "reserve": D("13.00"), PRACTICE: D("604.50")}
+    d = desk(pw, at(2027, 3, 20, 12))
+    assert_desk_agrees(d)
+    assert d.home.waiting == []
+    books(pw, dt.date(2027, 3, 20))
+
+    mar = send_batch(pw, MAR, at(2027, 4, 1))
+    assert_batch_agrees(pw, mar, D("1700.00"))
+    accept_all(mar, at(2027, 4, 5))
+    d = desk(pw, at(2027, 4, 5, 12))
+    assert_desk_agrees(d)
+    # practice: credits -502.20 - 390.60, postnatal 446.40, natal 883.50, B 604.50 = 1041.60 (the rejected
+    # postnatal line's 418.50 and its reversal cancel); kraam 1041.60; the hospital gives back its parts of
+    # the credited lines, 334.80 + 167.40.
+    assert d.due == {pw.practice.pk: D("1041.60"), pw.kraam.pk: D("1041.60"), pw.hospital.pk: D("-502.20")}
+    mar_run = prepare(pw, MAR, at(2027, 4, 6))
+    assert run_figures(mar_run) == {PRACTICE: D("1041.60"), KRAAM: D("1041.60")}
+    # The finance home's "payouts due" is what that run pays: a member below nothing is carried over.
+    assert d.home.payouts_due == D("2083.20")
+    _release(pw, mar_run, at(2027, 4, 7))
+    d = desk(pw, at(2027, 4, 7, 12))
+    assert_desk_agrees(d)
+    assert d.due == {pw.hospital.pk: D("-502.20")}
     statement_figures(pw, MAR, at(2027, 4, 7, 12))
     books(pw, dt.date(2027, 4, 7))

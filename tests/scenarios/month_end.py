@@ -98,10 +98,12 @@ def desk(pw: PayoutWorld, moment: dt.datetime) -> Desk:
 
 
 def assert_desk_agrees(d: Desk) -> None:
-    """The finance home's cards are the claims list's filters; its payouts due is the ledger's due total."""
+    """The finance home's cards are the claims list's filters; its payouts due is the ledger's due total of
+    the members that a run pays (above nothing; the others are carried over)."""
     assert d.home.ready == d.ready, (d.home.ready, d.ready)
     assert d.home.rejected == d.rejected, (d.home.rejected, d.rejected)
-    assert d.home.payouts_due == sum(d.due.values(), ZERO), (d.home.payouts_due, d.due)
+    payable = sum((due for due in d.due.values() if due > 0), ZERO)
+    assert d.home.payouts_due == payable, (d.home.payouts_due, d.due)
 
 
 def statement_figures(pw: PayoutWorld, period: dt.date, moment: dt.datetime) -> dict[str, ledger.Totals]:
