@@ -15,11 +15,14 @@ Splits by hand (5 % overhead, 2 % reserve, then fixed shares):
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from billing.models import (
     Allocation,
@@ -82,7 +85,7 @@ def _open_items(pw: PayoutWorld, reason: str) -> int:
     return WorkItem.unscoped.filter(tenant=pw.tenant, reason=reason, resolved_at__isnull=True).count()
 
 
-def test_a_month_with_a_rejection_then_new_tariffs_then_the_next_batch_all_agree(pw):
+def test_a_month_with_a_rejection_then_new_tariffs_then_the_next_batch_all_agree(pw, client_for):
     a, b = born_in_january(pw), miscarriage_in_february(pw)
 
     # February: the run bills A's three phases and B's interrupted prenatal phase (50 %).
@@ -149,6 +152,23 @@ def test_a_month_with_a_rejection_then_new_tariffs_then_the_next_batch_all_agree
     assert (d.claims.lines, d.claims.total) == (6, D("2900.00"))
     # The rejected parts are no longer held: booked in February, reversed today, they settle at nothing.
     assert d.held == {}
+    # The claims list's page and its CSV under the ready card's filter say the same.
+    with travel(at(2027, 3, 15, 13)):
+        browser = client_for(pw.finance)
+        page = browser.get(reverse("claim_list", kwargs={"tenant_slug": pw.tenant.slug}), {"status": "ready"})
+        csv_file = browser.get(
+            reverse("claim_list_export", kwargs={"tenant_slug": pw.tenant.slug}),
+            {"status": "ready", "convention": "intl"},
+        )
+    assert page.context["summary"] == d.ready
+    rows = list(csv.DictReader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    assert sorted(D(r["amount"]) for r in rows) == [
+        D("-900.00"),
+        D("-600.00"),
+        D("650.00"),
+        D("950.00"),
+        D("1600.00"),
+    ]
     books(pw, dt.date(2027, 3, 15))
 
     # 1 April: March's batch carries the five lines; 5 April the insurer accepts them all.
