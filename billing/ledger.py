@@ -457,15 +457,22 @@ def unpaid_totals(*, until: dt.datetime, today: dt.date) -> dict[int, Totals]:
 
 
 def due_unpaid_total(*, until: dt.datetime, today: dt.date) -> Decimal:
-    """The members' entries booked before `until` that are due on `today` and no payout has paid: the sum
-    of the `due` column of `unpaid_totals`, asked from the due lines (a few) rather than by the state of
-    every unpaid entry (all of them), so that the finance home can show it on every visit. Call inside
+    """What a payout run would pay of the members' entries booked before `until` that are due on `today` and
+    no payout has paid: per member the `due` column of `unpaid_totals`, counted only when it is above
+    nothing (a member whose due entries add up to nothing or less is carried over, not paid, and its debt is
+    not taken off the others' payouts). Asked from the due lines (a few) rather than by the state of every
+    unpaid entry (all of them), so that the finance home can show it on every visit. Call inside
     tenant_scope."""
     members = Allocation.objects.filter(
         kind=AllocationKind.MEMBER, claim_line__in=due_lines(today).values("pk")
     )
-    row = members.aggregate(
-        made=Sum("amount", filter=Q(created_at__lt=until, paid_in__isnull=True)),
-        undone=Sum("amount", filter=Q(superseded_at__lt=until, reversal_paid_in__isnull=True)),
+    rows = (
+        members.values("organisation_id")
+        .annotate(
+            made=Sum("amount", filter=Q(created_at__lt=until, paid_in__isnull=True)),
+            undone=Sum("amount", filter=Q(superseded_at__lt=until, reversal_paid_in__isnull=True)),
+        )
+        .order_by()
     )
-    return (row["made"] or ZERO) - (row["undone"] or ZERO)
+    nets = ((row["made"] or ZERO) - (row["undone"] or ZERO) for row in rows)
+    return sum((net for net in nets if net > 0), ZERO)

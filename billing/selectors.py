@@ -487,11 +487,14 @@ def _deadline_between(first: dt.date, last: dt.date) -> Q:
 
 def claim_lines_filtered(f: ClaimFilter) -> QuerySet[ClaimLine]:
     """The current claim lines the claims list's filters select: what its summary counts, its CSV holds
-    and the finance home's cards count (`billing.finance_home`), so the figures agree by construction."""
+    and the finance home's cards count (`billing.finance_home`), so the figures agree by construction.
+    A credit counts while it is still to go to the insurer: not sent yet (*ready*, so the ready card adds
+    up to the next batch), or refused and not sent again."""
     # The refused credits are few (found from the rejected lines by the status index): a list of ids, not a
     # join of every line with the line it corrects.
     refused = ClaimLine.objects.filter(ledger.rejected_credits_open()).values("pk")
-    qs = ClaimLine.objects.filter(Q(is_current=True) | Q(pk__in=refused))
+    unsent_credits = Q(status=LineStatus.READY, sign=Sign.CREDIT, corrects__isnull=False)
+    qs = ClaimLine.objects.filter(Q(is_current=True) | unsent_credits | Q(pk__in=refused))
     if f.search:
         term = f.search.lstrip("#")
         if term.isdecimal():
