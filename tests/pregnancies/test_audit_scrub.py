@@ -17,6 +17,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
+from igo.describe import HIDDEN, AuditDescriber, audit_details_shown
 from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from pregnancies import delivery
@@ -251,3 +252,16 @@ def test_reversing_it_keeps_the_record_and_the_new_entries(care, old, state_apps
         operation.reverse_code(state_apps, editor)
     assert dict(AuditEntry.objects.values_list("pk", "details")) == details
     assert ClinicalRevision.unscoped.filter(changed_at=LONG_AGO).count() == 5
+
+
+def test_the_audit_page_hides_the_values_of_an_old_entry_it_could_not_rewrite(care, old):
+    voided = audit_details_shown(old["delivery.void"])
+    assert voided["before"] is HIDDEN and voided["reason"] is HIDDEN
+
+
+def test_the_scrub_entry_reads_in_words(care, old, state_apps):
+    run(state_apps)
+    describe = AuditDescriber()
+    scrub = AuditEntry.objects.get(action="audit.scrub_clinical")
+    assert describe.action(scrub) != scrub.action
+    assert "delivery.correct" in describe.details(scrub)
