@@ -22,6 +22,7 @@ from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from pregnancies import delivery
 from pregnancies.models import Birth, ClinicalRevision, Episode
+from tests.factories import EpisodeFactory, UserFactory
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import first_line_from_intake, in_scope
 from tests.scenarios.clock import local
@@ -265,3 +266,38 @@ def test_the_scrub_entry_reads_in_words(care, old, state_apps):
     scrub = AuditEntry.objects.get(action="audit.scrub_clinical")
     assert describe.action(scrub) != scrub.action
     assert "delivery.correct" in describe.details(scrub)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_migrate_runs_it_in_its_own_transaction():
+    """Through the migration executor, as `manage.py migrate` runs it: back to 0013 (a no-op), an old entry
+    written, forward again. The schema moves, so the test runs outside a transaction and always ends at the
+    latest state."""
+    executor = MigrationExecutor(connection)
+    latest = list(executor.loader.graph.leaf_nodes())
+    try:
+        executor.migrate([("pregnancies", "0013_clinical_revision")])
+        episode: Any = EpisodeFactory()
+        author: Any = UserFactory()
+        entry = AuditEntry.objects.create(
+            tenant_id=episode.tenant_id,
+            actor=author,
+            action="episode.end_correct",
+            object_type="pregnancies.episode",
+            object_id=str(episode.pk),
+            details={"before": {"end_reason": "miscarriage"}, "after": {"end_reason": "termination"}},
+        )
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    entry.refresh_from_db()
+    revision = ClinicalRevision.unscoped.get(episode_id=episode.pk)
+    assert entry.details == {"fields": ["end_reason"], "revision": revision.pk}
+    assert (revision.changed_by_id, revision.after) == (author.pk, {"end_reason": "termination"})
+    assert AuditEntry.objects.get(action="audit.scrub_clinical").details["counts"] == {
+        "episode.end_correct": 1
+    }
+    if connection.vendor == "postgresql":
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            AuditEntry.objects.filter(pk=entry.pk).update(details={})
