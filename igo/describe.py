@@ -64,6 +64,8 @@ def _actions() -> dict[str, str]:
         "delivery.record": _("Delivery recorded"),
         "tenant.admin_invite": _("Administrator invited by the platform operator"),
         "delivery.correct": _("Delivery corrected"),
+        "delivery.void": _("Delivery voided"),
+        "audit.scrub_clinical": _("Clinical values moved from the audit trail to the client's record"),
         "episode.severe_morbidity": _("Severe maternal morbidity changed"),
         "episode.end_correct": _("End of care corrected"),
         "kraamzorg.indication": _("Kraamzorg (re-)indication recorded"),
@@ -111,6 +113,11 @@ def _detail_names() -> dict[str, str]:
         "event": _("care event"),
         "supersedes": _("replaces"),
         "revoked": _("withdrawn"),
+        "migration": _("migration"),
+        "rows": _("entries rewritten"),
+        "counts": _("per action"),
+        "entries": _("audit entries"),
+        "left": _("left as they were"),
     }
 
 
@@ -130,11 +137,13 @@ def _value(value: Any) -> str:
 # revision (pregnancies.models.ClinicalRevision). Entries written before that kept the values themselves
 # (a delivery before and after, the LEMMoN criteria, how care ended, a free-text reason): those values are
 # not shown in the audit trail, which administrators read without a care relationship and without an access
-# log entry.
+# log entry. pregnancies/migrations/0014 moved them into the record; an entry it had to leave (its episode or
+# author gone, named in its `audit.scrub_clinical` entry) stays hidden here.
 CLINICAL_ACTIONS = frozenset(
     {
         "delivery.record",
         "delivery.correct",
+        "delivery.void",
         "episode.severe_morbidity",
         "episode.end_correct",
         "partial_decision.record",
