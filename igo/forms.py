@@ -142,6 +142,13 @@ class AdminInviteForm(forms.Form):
     email = forms.EmailField(label=_("E-mail of the administrator"))
 
 
+class InsurerUserInviteForm(forms.Form):
+    """The operator's invitation (again) of someone who works for an insurer."""
+
+    email = forms.EmailField(label=_("E-mail address"))
+    full_name = forms.CharField(label=_("Full name"), max_length=150, required=False)
+
+
 class AcceptInvitationForm(forms.Form):
     full_name = forms.CharField(label=_("Full name"), max_length=150)
     password1 = forms.CharField(
