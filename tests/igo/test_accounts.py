@@ -191,6 +191,7 @@ def test_operator_gets_field_error_for_invalid_agb_and_nothing_is_stored(agb, me
     assert response.status_code == 400
     errors = response.context["form"].errors["agb_code"]
     assert any(message_part in e for e in errors)
+    assert len(errors) == 1  # not Django's "at least 8 characters" beside the 8-digit message
     assert not Tenant.objects.filter(slug="igo-test").exists()
     assert not Invitation.unscoped.exists()
 
