@@ -291,6 +291,7 @@ def test_every_error_of_the_agreement_form_shows_in_one_response(year_2026, worl
         url, {"indicator": "caesarean", "year": "", "target": "150", "bonus_pct": "0", "malus_pct": "0"}
     )
     assert set(worse.context["form"].errors) == {"year", "target"}
+    assert finance.post(url, {}).status_code == 400  # an empty POST: the form again, nothing checked
     assert not QualityAgreement.unscoped.exists()
 
 
