@@ -153,13 +153,14 @@ class InvitationAdmin(UnscopedAdmin):
         "email",
         "tenant",
         "role",
+        "insurer",
         "created_at",
         "expires_at",
         "sent_at",
         "accepted_at",
         "revoked_at",
     ]
-    list_filter = ["tenant", "role"]
+    list_filter = ["tenant", "role", "insurer"]
 
     def has_add_permission(self, request):
         return False
@@ -179,8 +180,35 @@ class InsurerAdmin(admin.ModelAdmin):
 
 @admin.register(InsurerMembership)
 class InsurerMembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "insurer", "is_active"]
-    autocomplete_fields = ["user"]
+    """Read-only: insurer users are invited, and their access ended, on /platform/insurers/
+    (igo.services.insurer_user_invite and insurer_user_end): there she sets her own password and the
+    change is audited."""
+
+    list_display = ["user", "insurer", "is_active", "created_at"]
+    list_filter = ["insurer", "is_active"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            self.message_user(
+                request,
+                format_html(
+                    gettext(
+                        'Invite insurer users, or end their access, on <a href="{}">the platform page</a>.'
+                    ),
+                    reverse("platform_insurers"),
+                ),
+                messages.INFO,
+            )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(AuditEntry)

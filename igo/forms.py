@@ -116,8 +116,8 @@ class TenantCreateForm(forms.Form):
     )
     agb_code = forms.CharField(
         label=_("AGB code"),
-        min_length=8,
-        max_length=8,
+        # The length is validate_igo_agb_code's to check: a min/max length here doubled its message.
+        widget=forms.TextInput(attrs={"maxlength": "8", "inputmode": "numeric", "autocomplete": "off"}),
         validators=[validate_igo_agb_code],
         help_text=_("8 digits, starting with 53 (provider type IGO)."),
     )
@@ -140,6 +140,13 @@ class AdminInviteForm(forms.Form):
     """The operator's invitation (again) of an IGO administrator."""
 
     email = forms.EmailField(label=_("E-mail of the administrator"))
+
+
+class InsurerUserInviteForm(forms.Form):
+    """The operator's invitation (again) of someone who works for an insurer."""
+
+    email = forms.EmailField(label=_("E-mail address"))
+    full_name = forms.CharField(label=_("Full name"), max_length=150, required=False)
 
 
 class AcceptInvitationForm(forms.Form):

@@ -223,15 +223,28 @@ class Membership(TenantOwned):
 
 
 class Invitation(TenantOwned):
-    """An invitation by an IGO administrator to join the IGO with a role.
+    """An invitation by an IGO administrator to join the IGO with a role, or by a platform operator to
+    work for an insurer (then `insurer` is set and `tenant` and `role` are empty: the scoped manager of
+    an IGO never sees it).
 
     The link carries a token signed with the SECRET_KEY over the id and a random nonce, so a copy of
     the database alone is not enough to accept someone else's invitation.
     """
 
+    tenant = models.ForeignKey(  # type: ignore[assignment]
+        "igo.Tenant", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    insurer = models.ForeignKey(
+        "igo.Insurer",
+        on_delete=models.PROTECT,
+        related_name="invitations",
+        null=True,
+        blank=True,
+        verbose_name=_("insurer"),
+    )
     email = models.EmailField(_("e-mail address"))
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
-    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, blank=True)
     nonce = models.CharField(max_length=32, unique=True, editable=False)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -257,6 +270,18 @@ class Invitation(TenantOwned):
                 "role",
                 condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="invitation_one_open_per_email_role",
+            ),
+            models.UniqueConstraint(
+                Lower("email"),
+                "insurer",
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True, insurer__isnull=False),
+                name="invitation_one_open_per_email_insurer",
+            ),
+            # Either to an IGO with a role, or to an insurer: never both, never neither.
+            models.CheckConstraint(
+                condition=(models.Q(tenant__isnull=False, insurer__isnull=True) & ~models.Q(role=""))
+                | models.Q(tenant__isnull=True, insurer__isnull=False, role=""),
+                name="invitation_igo_role_or_insurer",
             ),
         ]
 

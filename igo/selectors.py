@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.utils import timezone
 
 from igo.access import user_access
 from igo.models import Insurer, InsurerMembership, Invitation, Membership, Tenant, User
@@ -136,7 +138,7 @@ def invitation_by_token(*, token: str) -> Invitation | None:
         pk, nonce = value.split(".", 1)
     except (signing.BadSignature, ValueError):
         return None
-    return Invitation.unscoped.select_related("tenant").filter(pk=pk, nonce=nonce).first()
+    return Invitation.unscoped.select_related("tenant", "insurer").filter(pk=pk, nonce=nonce).first()
 
 
 def tenant_summary() -> dict[str, object]:
@@ -196,8 +198,91 @@ def platform_tenant_list(*, pk: int | None = None) -> list[PlatformTenantRow]:
         .distinct("tenant_id")
     )
     for invitation in invitations:
-        latest[invitation.tenant_id] = invitation
+        if invitation.tenant_id is not None:  # always: the query is by IGO
+            latest[invitation.tenant_id] = invitation
     return [
         PlatformTenantRow(tenant=t, admin_count=t.admin_count, admin_invitation=latest.get(t.pk))
         for t in tenants
     ]
+
+
+@dataclass(frozen=True)
+class PlatformInsurerRow:
+    """One insurer on the operator's page: how many users work for it and how many invitations are open."""
+
+    insurer: Insurer
+    user_count: int
+    open_invitations: int
+
+
+def platform_insurer_list() -> list[PlatformInsurerRow]:
+    """Every insurer with its active users and open invitations, in one query (the operator's page)."""
+    from django.db.models import Count, Q
+
+    now = timezone.now()
+    insurers = Insurer.objects.annotate(
+        user_count=Count("memberships", filter=Q(memberships__is_active=True), distinct=True),
+        open_invitations=Count(
+            "invitations",
+            filter=Q(
+                invitations__accepted_at__isnull=True,
+                invitations__revoked_at__isnull=True,
+                invitations__expires_at__gt=now,
+            ),
+            distinct=True,
+        ),
+    ).order_by("name")
+    return [
+        PlatformInsurerRow(insurer=i, user_count=i.user_count, open_invitations=i.open_invitations)
+        for i in insurers
+    ]
+
+
+@dataclass(frozen=True)
+class InsurerUserRow:
+    """A person on an insurer's user list: her link (once she accepted) and her latest invitation that was
+    not accepted or withdrawn (pending or expired), if any. `status` is one of active, ended, invited,
+    expired."""
+
+    email: str
+    full_name: str
+    link: InsurerMembership | None
+    invitation: Invitation | None
+    status: str
+    last_login: datetime | None
+
+
+def platform_insurer_users(*, insurer: Insurer) -> list[InsurerUserRow]:
+    """The insurer's users and pending invitations, one row per address, in two queries."""
+    now = timezone.now()
+    links = {
+        link.user.email.lower(): link
+        for link in InsurerMembership.objects.filter(insurer=insurer).select_related("user")
+    }
+    pending: dict[str, Invitation] = {}
+    for open_one in Invitation.unscoped.filter(
+        insurer=insurer, accepted_at__isnull=True, revoked_at__isnull=True
+    ).order_by("created_at", "pk"):
+        pending[open_one.email.lower()] = open_one  # the newest wins
+    rows = []
+    for email in sorted(set(links) | set(pending)):
+        link, invitation = links.get(email), pending.get(email)
+        if link is not None and link.is_active:
+            status = "active"
+        elif invitation is not None:
+            status = "invited" if invitation.expires_at > now else "expired"
+        else:
+            status = "ended"
+        rows.append(
+            InsurerUserRow(
+                email=link.user.email if link is not None else email,
+                full_name=link.user.full_name
+                if link is not None
+                else (invitation.full_name if invitation else ""),
+                link=link,
+                invitation=invitation,
+                status=status,
+                last_login=link.user.last_login if link is not None else None,
+            )
+        )
+    return rows

@@ -167,11 +167,12 @@ def invitation_check_open(invitation: Invitation) -> None:
         raise ValidationError(
             _("This invitation has already been used. Sign in with your account."), code="used"
         )
-    # An IGO's first administrator has nobody in the IGO to ask: her invitation comes from the operator.
-    first_admin = (
+    # An IGO's first administrator has nobody in the IGO to ask: her invitation comes from the operator,
+    # as does an insurer user's.
+    first_admin = invitation.insurer_id is not None or (
         invitation.role == Role.IGO_ADMIN
         and not Membership.unscoped.filter(
-            tenant_id=invitation.tenant_id, role=Role.IGO_ADMIN, is_active=True
+            tenant=invitation.tenant, role=Role.IGO_ADMIN, is_active=True
         ).exists()
     )
     if invitation.revoked_at is not None:
@@ -194,13 +195,16 @@ def invitation_check_open(invitation: Invitation) -> None:
 @transaction.atomic
 def invitation_accept(
     *, invitation: Invitation, user: User | None = None, full_name: str = "", password: str = ""
-) -> tuple[User, Membership]:
-    """Accept an invitation, creating the account if the address has none yet.
+) -> tuple[User, Membership | InsurerMembership]:
+    """Accept an invitation, creating the account if the address has none yet: a membership of the IGO
+    with the role, or (an operator's invitation for an insurer) a link to the insurer.
 
     An existing account must be signed in (``user``) and match the invited address.
     """
     invitation = (
-        Invitation.unscoped.select_for_update(of=("self",)).select_related("tenant").get(pk=invitation.pk)
+        Invitation.unscoped.select_for_update(of=("self",))
+        .select_related("tenant", "insurer")
+        .get(pk=invitation.pk)
     )
     invitation_check_open(invitation)
     existing = User.objects.filter(email__iexact=invitation.email).first()
@@ -229,6 +233,23 @@ def invitation_accept(
             raise ValidationError({"password1": exc.messages}) from exc
         account.set_password(password)
         account.save()
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = account
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    if invitation.insurer is not None:
+        link, created = InsurerMembership.objects.get_or_create(
+            user=account, insurer=invitation.insurer, defaults={"is_active": True}
+        )
+        if not created and not link.is_active:
+            link.is_active = True
+            link.save(update_fields=["is_active"])
+        audit_record(
+            actor=account,
+            action="invitation.accept",
+            obj=invitation,
+            insurer=invitation.insurer.uzovi_code,
+        )
+        return account, link
     membership, created = Membership.unscoped.get_or_create(
         tenant=invitation.tenant, user=account, role=invitation.role, defaults={"is_active": True}
     )
@@ -236,9 +257,6 @@ def invitation_accept(
         membership.is_active = True
         membership.ended_at = None
         membership.save(update_fields=["is_active", "ended_at"])
-    invitation.accepted_at = timezone.now()
-    invitation.accepted_by = account
-    invitation.save(update_fields=["accepted_at", "accepted_by"])
     audit_record(
         actor=account,
         action="invitation.accept",
@@ -279,19 +297,87 @@ def membership_end(*, membership: Membership, actor: User) -> Membership:
 
 
 @transaction.atomic
-def insurer_user_create(
-    *, actor: User | None, insurer: Insurer, email: str, full_name: str, password: str
-) -> User:
+def insurer_user_invite(*, insurer: Insurer, actor: User, email: str, full_name: str = "") -> Invitation:
+    """A platform operator invites someone to work for an insurer, or invites her again (a typo, an expired
+    link, a mail that never arrived, access that was ended). She sets her own password from the e-mailed
+    link and her second factor at her first sign-in. The address's pending invitation for this insurer is
+    withdrawn first, so only the newest link works."""
     email = _normalise_email(email)
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": _("A user with this e-mail address already exists.")})
-    user = User(email=email, full_name=full_name)
-    validate_password(password, user)
-    user.set_password(password)
-    user.save()
-    InsurerMembership.objects.create(user=user, insurer=insurer)
-    audit_record(actor=actor, action="insurer_user.create", obj=user, insurer=insurer.uzovi_code)
-    return user
+    locked = Insurer.objects.select_for_update().get(pk=insurer.pk)
+    if not locked.is_active:
+        raise ValidationError(_("This insurer is not active."))
+    if InsurerMembership.objects.filter(user__email__iexact=email, insurer=locked, is_active=True).exists():
+        raise ValidationError({"email": _("%(email)s already works for this insurer.") % {"email": email}})
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None and (
+        existing.is_staff or Membership.unscoped.filter(user=existing, is_active=True).exists()
+    ):
+        # An insurer sees claims addressed to it; an IGO account sees the care. One person, one side.
+        raise ValidationError(
+            {
+                "email": _(
+                    "%(email)s has an account in an IGO or as operator; an insurer user needs an "
+                    "address of her own."
+                )
+                % {"email": email}
+            }
+        )
+    pending = list(
+        Invitation.unscoped.select_for_update()
+        .filter(insurer=locked, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True)
+        .order_by("pk")
+    )
+    for old in pending:
+        invitation_revoke(invitation=old, actor=actor)
+    invitation = Invitation(
+        insurer=locked,
+        email=email,
+        full_name=full_name.strip(),
+        nonce=secrets.token_hex(16),
+        invited_by=actor,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
+    )
+    # The constraints are the database's to check (the scoped default manager cannot see this row).
+    invitation.full_clean(exclude=["nonce", "tenant", "role"], validate_constraints=False)
+    try:
+        with transaction.atomic():
+            invitation.save()
+    except IntegrityError as exc:  # a concurrent double submit of the same form
+        raise ValidationError(
+            {"email": _("An open invitation for %(email)s already exists.") % {"email": email}}
+        ) from exc
+    audit_record(
+        actor=actor,
+        action="insurer_user.invite",
+        obj=invitation,
+        insurer=locked.uzovi_code,
+        email=email,
+        revoked=len(pending),
+    )
+    from igo.tasks import invitation_send
+
+    invitation_send.delay_on_commit(invitation.pk)
+    return invitation
+
+
+@transaction.atomic
+def insurer_user_end(*, link: InsurerMembership, actor: User) -> InsurerMembership:
+    """A platform operator ends someone's work for an insurer: from her next request on she reaches
+    nothing of it (igo.access). Her account stays (an audit trail names it); the keys of the insurer API
+    she made stay with the insurer, whose users revoke them in the portal."""
+    locked = InsurerMembership.objects.select_for_update().select_related("user", "insurer").get(pk=link.pk)
+    if not locked.is_active:
+        raise ValidationError(_("This user's access has already been ended."))
+    locked.is_active = False
+    locked.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        action="insurer_user.end",
+        obj=locked,
+        insurer=locked.insurer.uzovi_code,
+        user=locked.user.email,
+    )
+    return locked
 
 
 # --- insurer API keys ---------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def invitation_send(invitation_id: int) -> dict[str, object]:
     with transaction.atomic():
         invitation = (
             Invitation.unscoped.select_for_update(skip_locked=True, of=("self",))
-            .select_related("tenant", "invited_by")
+            .select_related("tenant", "insurer", "invited_by")
             .filter(pk=invitation_id, sent_at__isnull=True, accepted_at__isnull=True, revoked_at__isnull=True)
             .first()
         )

@@ -42,6 +42,18 @@ urlpatterns = [
     path("insurer/", include("billing.insurer.urls")),
     path("platform/", views.platform_tenants, name="platform_tenants"),
     path("platform/<int:pk>/admin-invitation/", views.platform_admin_invite, name="platform_admin_invite"),
+    path("platform/insurers/", views.platform_insurers, name="platform_insurers"),
+    path("platform/insurers/<int:pk>/users/", views.platform_insurer_users, name="platform_insurer_users"),
+    path(
+        "platform/insurers/<int:pk>/users/<int:link_pk>/end/",
+        views.platform_insurer_user_end,
+        name="platform_insurer_user_end",
+    ),
+    path(
+        "platform/insurers/<int:pk>/invitations/<int:invitation_pk>/withdraw/",
+        views.platform_insurer_invitation_revoke,
+        name="platform_insurer_invitation_revoke",
+    ),
     path("platform/birth-weight/", include("quality.platform_urls")),
     # Our own address page before allauth's (igo/account_views.py says why).
     path("accounts/email/", account_views.email_change, name="account_email_change"),

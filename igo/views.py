@@ -31,12 +31,22 @@ from igo.describe import describe_audit, summarise_audit
 from igo.forms import (
     AcceptInvitationForm,
     AdminInviteForm,
+    InsurerUserInviteForm,
     InvitationForm,
     PersonalTokenForm,
     TenantCreateForm,
 )
 from igo.http import AuthedRequest, TenantRequest
-from igo.models import AuditEntry, Invitation, Membership, PersonalApiToken, Role, User
+from igo.models import (
+    AuditEntry,
+    Insurer,
+    InsurerMembership,
+    Invitation,
+    Membership,
+    PersonalApiToken,
+    Role,
+    User,
+)
 
 View = Callable[..., HttpResponse]
 
@@ -324,7 +334,11 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 error = " ".join(exc.messages)
             user = None
-        if user is not None:
+        if user is not None and invitation.insurer is not None:
+            # Her second factor comes next: the MFA middleware sends her to set one up.
+            messages.success(request, _("Welcome to %(igo)s.") % {"igo": invitation.insurer.name})
+            return redirect("insurer_dashboard")
+        if user is not None and invitation.tenant is not None:
             messages.success(request, _("Welcome to %(igo)s.") % {"igo": invitation.tenant.name})
             roles = selectors.user_roles(user=user, tenant=invitation.tenant)
             return redirect(landing.tenant_home_url(tenant_slug=invitation.tenant.slug, roles=roles))
@@ -400,6 +414,84 @@ def platform_admin_invite(request: AuthedRequest, pk: int) -> HttpResponse:
         {"form": form, "row": row},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _operator(request: AuthedRequest) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied
+
+
+@login_required
+def platform_insurers(request: AuthedRequest) -> HttpResponse:
+    """The operator's list of insurers, each with its users and open invitations."""
+    _operator(request)
+    return render(request, "igo/platform_insurers.html", {"rows": selectors.platform_insurer_list()})
+
+
+@login_required
+def platform_insurer_users(request: AuthedRequest, pk: int) -> HttpResponse:
+    """An insurer's users (invited, active, ended; last sign-in) and the form to invite one (again): the
+    e-mailed link lets her set her own password; her second factor follows at her first sign-in."""
+    _operator(request)
+    insurer = get_object_or_404(Insurer, pk=pk)
+    form = InsurerUserInviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.insurer_user_invite(
+                insurer=insurer,
+                actor=request.user,
+                email=form.cleaned_data["email"],
+                full_name=form.cleaned_data["full_name"],
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("An invitation to work for %(insurer)s went to %(email)s.")
+                % {"insurer": insurer.name, "email": invitation.email},
+            )
+            return redirect("platform_insurer_users", pk=insurer.pk)
+    return render(
+        request,
+        "igo/platform_insurer_users.html",
+        {"insurer": insurer, "form": form, "rows": selectors.platform_insurer_users(insurer=insurer)},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _insurer_users_page(request: HttpRequest, pk: int, **_kwargs: Any) -> str:
+    return reverse("platform_insurer_users", kwargs={"pk": pk})
+
+
+@login_required
+@post_only(back=_insurer_users_page)
+def platform_insurer_user_end(request: AuthedRequest, pk: int, link_pk: int) -> HttpResponse:
+    _operator(request)
+    link = get_object_or_404(InsurerMembership.objects.select_related("user"), pk=link_pk, insurer_id=pk)
+    try:
+        services.insurer_user_end(link=link, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("%(email)s no longer has access.") % {"email": link.user.email})
+    return redirect("platform_insurer_users", pk=pk)
+
+
+@login_required
+@post_only(back=_insurer_users_page)
+def platform_insurer_invitation_revoke(request: AuthedRequest, pk: int, invitation_pk: int) -> HttpResponse:
+    _operator(request)
+    invitation = get_object_or_404(Invitation.unscoped, pk=invitation_pk, insurer_id=pk)
+    try:
+        services.invitation_revoke(invitation=invitation, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, _("The invitation for %(email)s was withdrawn.") % {"email": invitation.email}
+        )
+    return redirect("platform_insurer_users", pk=pk)
 
 
 # --- personal API keys (issue 16) -----------------------------------------------------------------

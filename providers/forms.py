@@ -13,14 +13,15 @@ from igo.validators import validate_agb_code, validate_big_number
 from providers.models import Discipline, MemberOrganisation, OrganisationKind
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# An AGB code's length is checked by validate_agb_code alone: the field's own min/max length would add
+# Django's generic "at least 8 characters" beside our 8-digit message. The browser still stops at 8.
+AGB_INPUT = forms.TextInput(attrs={"maxlength": "8", "inputmode": "numeric", "autocomplete": "off"})
 
 
 class OrganisationForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
-    agb_code = forms.CharField(
-        label=_("AGB code"), min_length=8, max_length=8, validators=[validate_agb_code]
-    )
+    agb_code = forms.CharField(label=_("AGB code"), widget=AGB_INPUT, validators=[validate_agb_code])
     member_from = forms.DateField(label=_("Member from"), widget=DATE)
     member_until = forms.DateField(label=_("Member until"), required=False, widget=DATE)
     # The account payouts go to; checked by providers.services (schwifty), which also derives the BIC.
@@ -66,8 +67,7 @@ class ProfessionalForm(forms.Form):
     agb_code = forms.CharField(
         label=_("Personal AGB code"),
         required=False,
-        min_length=8,
-        max_length=8,
+        widget=AGB_INPUT,
         validators=[validate_agb_code],
     )
     big_number = forms.CharField(

@@ -42,6 +42,52 @@ from quality import indicators
 HUNDRED = Decimal(100)
 
 
+def agreement_errors(
+    *,
+    contract: Contract,
+    indicator: str | None,
+    year: int | None,
+    target: Decimal | None,
+    bonus_pct: Decimal | None,
+    malus_pct: Decimal | None,
+) -> dict[str, list[str]]:
+    """Every reason to refuse these terms of a quality agreement, by field, all at once. A value that did
+    not parse (None) is skipped, so a form shows its own error there and these for the other fields."""
+    errors: dict[str, list[str]] = {}
+    definition = indicators.BY_CODE.get(indicator) if indicator is not None else None
+    if indicator is not None and (definition is None or not definition.better):
+        errors.setdefault("indicator", []).append(
+            _("Choose an indicator with a direction (higher or lower is better).")
+        )
+    if year is not None and not (
+        contract.valid_from.year <= year
+        and (contract.valid_until is None or year <= contract.valid_until.year)
+    ):
+        errors.setdefault("year", []).append(_("The contract is not in force in this year."))
+    if target is not None and (
+        target < 0 or (definition is not None and definition.unit == "percent" and target > HUNDRED)
+    ):
+        errors.setdefault("target", []).append(_("Enter a target the indicator can reach."))
+    for name, value in (("bonus_pct", bonus_pct), ("malus_pct", malus_pct)):
+        if value is None:
+            continue
+        if not Decimal(0) <= value <= Decimal(10):
+            errors.setdefault(name, []).append(_("Enter a percentage from 0 to 10."))
+        elif value != value.quantize(Decimal("0.01")):
+            errors.setdefault(name, []).append(_("Use at most two decimals."))
+    if (
+        indicator is not None
+        and year is not None
+        and QualityAgreement.objects.filter(
+            contract__insurer_id=contract.insurer_id, indicator=indicator, year=year
+        ).exists()
+    ):
+        errors.setdefault("indicator", []).append(
+            _("There is already an agreement with this insurer on this indicator for this year.")
+        )
+    return errors
+
+
 def agreement_create(
     *,
     contract: Contract,
@@ -53,30 +99,14 @@ def agreement_create(
     malus_pct: Decimal = Decimal(0),
 ) -> QualityAgreement:
     """Add a quality agreement to a contract version. Refused with field-level reasons."""
-    errors: dict[str, list[str]] = {}
-    definition = indicators.BY_CODE.get(indicator)
-    if definition is None or not definition.better:
-        errors.setdefault("indicator", []).append(
-            _("Choose an indicator with a direction (higher or lower is better).")
-        )
-    if not (
-        contract.valid_from.year <= year
-        and (contract.valid_until is None or year <= contract.valid_until.year)
-    ):
-        errors.setdefault("year", []).append(_("The contract is not in force in this year."))
-    if target < 0 or (definition is not None and definition.unit == "percent" and target > HUNDRED):
-        errors.setdefault("target", []).append(_("Enter a target the indicator can reach."))
-    for name, value in (("bonus_pct", bonus_pct), ("malus_pct", malus_pct)):
-        if not Decimal(0) <= value <= Decimal(10):
-            errors.setdefault(name, []).append(_("Enter a percentage from 0 to 10."))
-        elif value != value.quantize(Decimal("0.01")):
-            errors.setdefault(name, []).append(_("Use at most two decimals."))
-    if QualityAgreement.objects.filter(
-        contract__insurer_id=contract.insurer_id, indicator=indicator, year=year
-    ).exists():
-        errors.setdefault("indicator", []).append(
-            _("There is already an agreement with this insurer on this indicator for this year.")
-        )
+    errors = agreement_errors(
+        contract=contract,
+        indicator=indicator,
+        year=year,
+        target=target,
+        bonus_pct=bonus_pct,
+        malus_pct=malus_pct,
+    )
     if errors:
         raise ValidationError(errors)
     agreement = QualityAgreement.objects.create(

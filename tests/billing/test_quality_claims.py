@@ -265,6 +265,36 @@ def test_finance_adds_an_agreement_and_sees_its_result(year_2026, world_a, clien
     assert not ClaimLine.unscoped.filter(agreement__isnull=False).exists()  # the current year is refused
 
 
+def test_every_error_of_the_agreement_form_shows_in_one_response(year_2026, world_a, client_for):
+    """A bonus the form refuses (−1) no longer hides the agreement's own checks of the other fields."""
+    from django.urls import reverse
+
+    from igo.models import Role
+
+    s = year_2026
+    finance = client_for(world_a.user(Role.IGO_FINANCE))
+    url = reverse("quality_agreement_create", kwargs={"tenant_slug": s.tenant.slug, "pk": s.zk_contract.pk})
+    bad = finance.post(
+        url, {"indicator": "caesarean", "year": 2026, "target": "150", "bonus_pct": "-1", "malus_pct": "11"}
+    )
+    assert bad.status_code == 400
+    errors = bad.context["form"].errors
+    assert set(errors) == {"target", "bonus_pct", "malus_pct"}
+    assert errors["target"] == ["Vul een streefwaarde in die de indicator kan halen."]
+    assert len(errors["bonus_pct"]) == 1 and errors["malus_pct"] == [
+        "Vul een percentage in van 0 tot en met 10."
+    ]
+    page = bad.content.decode()
+    assert "Vul een streefwaarde in die de indicator kan halen." in page
+    # A year that does not parse still lets the target be checked.
+    worse = finance.post(
+        url, {"indicator": "caesarean", "year": "", "target": "150", "bonus_pct": "0", "malus_pct": "0"}
+    )
+    assert set(worse.context["form"].errors) == {"year", "target"}
+    assert finance.post(url, {}).status_code == 400  # an empty POST: the form again, nothing checked
+    assert not QualityAgreement.unscoped.exists()
+
+
 def test_a_target_inside_the_interval_gives_neither_bonus_nor_malus_and_says_why(
     year_2026, world_a, client_for
 ):

@@ -427,11 +427,12 @@ def test_tenant_users_cannot_open_insurer_portal_or_platform(role, world_a, clie
     client = client_for(world_a.user(role))
     assert client.get("/insurer/").status_code == 403
     assert client.get("/platform/").status_code == 403
+    assert client.get("/platform/insurers/").status_code == 403
     assert client.get("/admin/").status_code == 302  # the admin site sends non-staff to its own login
 
 
 def test_anonymous_is_sent_to_login():
-    for url in ("/", "/insurer/", "/platform/"):
+    for url in ("/", "/insurer/", "/platform/", "/platform/insurers/"):
         response = Client().get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 

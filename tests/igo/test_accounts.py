@@ -10,6 +10,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from igo.models import AuditEntry, Insurer, Invitation, Membership, Role, Tenant, User
@@ -75,6 +76,22 @@ def test_new_user_accepts_invitation_and_lands_in_the_tenant(world_a):
     # The link is single-use.
     again = Client().get(path)
     assert again.status_code == 410
+
+
+def test_the_first_second_factor_page_says_one_is_needed_before_going_on(world_a, client_for):
+    invitation = _invite(world_a)
+    client = Client()
+    path = f"/invite/{invitation_token(invitation)}/"
+    client.post(path, {"full_name": "Nel Nieuw", "password1": PASSWORD, "password2": PASSWORD})
+    page = client.get("/accounts/2fa/")
+    text = page.content.decode()
+    assert page.status_code == 200 and 'data-testid="mfa-required"' in text
+    assert "Stel een tweede factor in voordat u verdergaat." in text
+    assert reverse("mfa_activate_totp") in text  # allauth's own page follows
+    # Once she has one, the page is just the page to manage her factors.
+    user = User.objects.get(email="nieuw@example.test")
+    Authenticator.objects.create(user=user, type=Authenticator.Type.WEBAUTHN, data={"name": "sleutel"})
+    assert 'data-testid="mfa-required"' not in client_for(user).get("/accounts/2fa/").content.decode()
 
 
 def test_existing_user_must_sign_in_to_accept(world_a, world_b):
@@ -191,6 +208,7 @@ def test_operator_gets_field_error_for_invalid_agb_and_nothing_is_stored(agb, me
     assert response.status_code == 400
     errors = response.context["form"].errors["agb_code"]
     assert any(message_part in e for e in errors)
+    assert len(errors) == 1  # not Django's "at least 8 characters" beside the 8-digit message
     assert not Tenant.objects.filter(slug="igo-test").exists()
     assert not Invitation.unscoped.exists()
 

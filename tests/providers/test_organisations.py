@@ -168,3 +168,27 @@ def test_finance_can_read_but_not_change_an_organisation(world_a, client_for):
     assert client.post(url, {**ORG, "name": "Nieuw"}).status_code == 403
     org.refresh_from_db()
     assert org.name == "Oud"
+
+
+@pytest.mark.parametrize("agb", ["0212345", "021234567", "02x23456"])
+def test_a_bad_agb_code_gets_one_message_on_both_forms(agb, world_a, client_for):
+    """Only the 8-digit message, not Django's "at least/at most 8 characters" beside it."""
+    client = client_for(world_a.user(Role.IGO_ADMIN))
+    base = f"/t/{world_a.tenant.slug}"
+    response = client.post(f"{base}/organisations/new/", {**ORG, "agb_code": agb})
+    assert response.status_code == 400
+    assert response.context["form"].errors["agb_code"] == ["Een AGB-code bestaat uit precies 8 cijfers."]
+    org = MemberOrganisationFactory(tenant=world_a.tenant)
+    response = client.post(
+        f"{base}/professionals/new/",
+        {
+            "full_name": "Carla Bakker",
+            "discipline": "maternity_carer",
+            "organisation": org.pk,
+            "agb_code": agb,
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["agb_code"] == ["Een AGB-code bestaat uit precies 8 cijfers."]
+    assert 'maxlength="8"' in response.content.decode()
+    assert not Professional.unscoped.filter(tenant=world_a.tenant).exists()

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from billing.models import Allocation, BatchLine, ClaimBatch, WorkItem, WorkReason
 from billing.services.batches import batch_release
-from igo.models import Insurer, InsurerApiToken, Membership, Role, User
+from igo.models import Insurer, InsurerApiToken, InsurerMembership, Membership, Role, User
 from igo.services import insurer_token_create, invitation_create
 from igo.tenancy import tenant_scope
 from pregnancies.models import AccessLogEntry, Birth, Client, Episode
@@ -194,6 +194,13 @@ def make_seen(world: TenantWorld) -> Seen:
             {"pk": payout.run_id, "payout_pk": payout.pk, "fmt": fmt} for fmt in ("csv", "pdf")
         ],
         "whatif_new_contract": one(pk=line.contract_id),  # issue 19
+        # The operator's pages (the walk's users are no operators: refused, and no client on them).
+        "platform_admin_invite": one(pk=world.tenant.pk),
+        "platform_insurer_users": one(pk=insurer.pk),
+        "platform_insurer_user_end": one(
+            pk=insurer.pk, link_pk=InsurerMembership.objects.get(user=insurer_user, insurer=insurer).pk
+        ),
+        "platform_insurer_invitation_revoke": one(pk=insurer.pk, invitation_pk=invitation.pk),
         **{
             name: one(pk=simulation.pk)
             for name in ("whatif_detail", "whatif_progress", "whatif_adopt", "whatif_csv", "whatif_pdf")
