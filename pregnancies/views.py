@@ -805,7 +805,15 @@ def _today_page(
             for name, form in (refused or {}).items():
                 setattr(e, name, form)
     if refused and not any(episode is not None and e.pk == episode.pk for e in episodes):
-        # Not (or no longer) on her list, so no card to show the form on: the errors as messages.
+        # Not (or no longer) on her list, so no card to show the form on: the errors as messages, which name
+        # the client (so her name is in the access log too).
+        services.access_log(
+            user=request.user,
+            client=episode.client,  # type: ignore[union-attr]
+            action=AccessAction.VIEW,
+            obj=episode,
+            detail="day list",
+        )
         for form in refused.values():
             for errors in form.errors.values():
                 messages.error(request, f"{episode.client}: {' '.join(str(e) for e in errors)}")  # type: ignore[union-attr]

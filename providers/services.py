@@ -33,12 +33,10 @@ def _check_organisation(org: MemberOrganisation) -> None:
 
 def _check_no_care_after(org: MemberOrganisation, until: date) -> None:
     """Refuse an end of membership before care the organisation has logged: logging refuses care after the end,
-    and an end set back afterwards would have the split pay a former member for it."""
-    from pregnancies.models import CareEvent, EventStatus
-
-    later = CareEvent.objects.filter(
-        organisation=org, status=EventStatus.ACTIVE, occurred_at__gte=midnight(until + timedelta(days=1))
-    )
+    and an end set back afterwards would have the split pay a former member for it. Its care events through
+    the relation pregnancies' CareEvent declares (`events`): providers sits below pregnancies and does not
+    import it; "active" is pregnancies' EventStatus.ACTIVE."""
+    later = org.events.filter(status="active", occurred_at__gte=midnight(until + timedelta(days=1)))
     count = later.count()
     if count:
         last = timezone.localdate(later.order_by("-occurred_at").values_list("occurred_at", flat=True)[0])

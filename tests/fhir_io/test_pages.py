@@ -4,19 +4,26 @@ and the code mapping; other roles and other IGOs are refused."""
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from fhir_io import services
 from fhir_io.models import CodeMapping, MemberApiKey
 from igo.models import AuditEntry, Role
 from igo.services import api_key_hash
 from tests.scenarios.care import Care
+from tests.scenarios.people import signed_in_just_now
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_admin_makes_a_key_that_is_shown_once_and_listed(care: Care, client_for) -> None:
-    web = client_for(care.user(Role.IGO_ADMIN))
     url = care.url("fhir/keys/")
+    asked = client_for(care.user(Role.IGO_ADMIN)).post(
+        url, {"organisation": care.practice.pk, "name": "HIS De Linde", "days": 30}
+    )
+    assert asked.status_code == 302 and "/accounts/reauthenticate/" in asked["Location"]
+    assert not MemberApiKey.unscoped.exists()
+    web = signed_in_just_now(Client(), care.user(Role.IGO_ADMIN))
     made = web.post(url, {"organisation": care.practice.pk, "name": "HIS De Linde", "days": 30})
     assert made.status_code == 201
     key = made.context["new_key"]

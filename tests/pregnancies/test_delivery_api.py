@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from igo.models import AuditEntry, Role
-from pregnancies.models import AccessLogEntry, Birth, CareEvent, Episode, EventStatus
+from pregnancies.models import AccessLogEntry, Birth, CareEvent, ClinicalRevision, Episode, EventStatus
 from tests.scenarios.birth_record import BIRTH
 from tests.scenarios.care import Care
 from tests.scenarios.care_logging import first_line_from_intake
@@ -83,12 +83,16 @@ def test_a_second_record_is_refused_the_correction_needs_its_reason(care):
     )
     assert done.status_code == 200, done.json()
     assert Episode.unscoped.get(pk=care.episode.pk).placenta_at == later
-    # The history stays: the first delivery event superseded, the audit with before and after.
+    # The history stays: the first delivery event superseded, the record's history with before, after and the
+    # reason; the audit entry names the fields and that revision, no value.
     statuses = sorted(CareEvent.unscoped.filter(episode=care.episode).values_list("status", flat=True))
     assert statuses == sorted([EventStatus.ACTIVE, EventStatus.SUPERSEDED])
+    revision = ClinicalRevision.unscoped.get(episode=care.episode, kind="delivery")
+    assert revision.reason == "placenta 06:10"
+    assert revision.before["placenta_at"] != revision.after["placenta_at"]
     entry = AuditEntry.objects.get(action="delivery.correct")
-    assert entry.details["reason"] == "placenta 06:10"
-    assert entry.details["before"]["placenta_at"] != entry.details["after"]["placenta_at"]
+    assert "placenta_at" in entry.details["fields"] and entry.details["revision"] == revision.pk
+    assert "reason" not in entry.details and "06:10" not in str(entry.details)
 
 
 def test_patch_corrects_what_it_names_and_keeps_the_rest(care):
