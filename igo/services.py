@@ -45,6 +45,16 @@ def audit_record(
     )
 
 
+def _invitation_save(invitation: Invitation, duplicate: str) -> None:
+    """Store a checked invitation; the database's one-open-invitation constraint refusing it (a concurrent
+    double submit of the same form) is `duplicate`, at the e-mail field."""
+    try:
+        with transaction.atomic():
+            invitation.save()
+    except IntegrityError as exc:
+        raise ValidationError({"email": duplicate}) from exc
+
+
 def _normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
@@ -109,13 +119,9 @@ def invitation_create(
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
     )
     invitation.full_clean(exclude=["nonce", "tenant"])
-    try:
-        with transaction.atomic():
-            invitation.save()
-    except IntegrityError as exc:  # a concurrent double submit of the same form
-        raise ValidationError(
-            {"email": _("An open invitation for %(email)s with this role already exists.") % {"email": email}}
-        ) from exc
+    _invitation_save(
+        invitation, _("An open invitation for %(email)s with this role already exists.") % {"email": email}
+    )
     audit_record(
         actor=actor, action="invitation.create", tenant=tenant, obj=invitation, email=email, role=role
     )
@@ -339,13 +345,7 @@ def insurer_user_invite(*, insurer: Insurer, actor: User, email: str, full_name:
     )
     # The constraints are the database's to check (the scoped default manager cannot see this row).
     invitation.full_clean(exclude=["nonce", "tenant", "role"], validate_constraints=False)
-    try:
-        with transaction.atomic():
-            invitation.save()
-    except IntegrityError as exc:  # a concurrent double submit of the same form
-        raise ValidationError(
-            {"email": _("An open invitation for %(email)s already exists.") % {"email": email}}
-        ) from exc
+    _invitation_save(invitation, _("An open invitation for %(email)s already exists.") % {"email": email})
     audit_record(
         actor=actor,
         action="insurer_user.invite",

@@ -596,21 +596,13 @@ def delivery_correct(
     services.touch_episodes(episode.pk)
     # The delivery as it was, the new one and the reason are kept in the record's own history (the episode's
     # history page, access-logged); the audit entry names the fields that changed and that revision.
-    revision = services.clinical_revision_record(
+    _revision_and_audit(
+        "delivery.correct",
         episode=episode,
         actor=actor,
-        kind=ClinicalRevision.Kind.DELIVERY,
         before=before,
         after=_snapshot(episode, births, event),
-        reason=reason.strip(),
-    )
-    audit_record(
-        actor=actor,
-        action="delivery.correct",
-        tenant=episode.tenant,
-        obj=episode,
-        fields=revision.fields,
-        revision=revision.pk,
+        reason=reason,
         event=event.pk,
         supersedes=old_event.pk if old_event is not None else None,
     )
@@ -622,6 +614,31 @@ def delivery_correct(
         detail="delivery corrected",
     )
     return Delivery(episode=episode, births=births, event=event)
+
+
+def _revision_and_audit(
+    action: str, *, episode: Episode, actor: User, before: Any, after: Any, reason: str, **ids: Any
+) -> None:
+    """A change of a recorded delivery: the delivery before and after and the reason in the record's own
+    history (`ClinicalRevision`), and an audit entry that names the fields that changed and that revision,
+    with `ids` (its events), never a value."""
+    revision = services.clinical_revision_record(
+        episode=episode,
+        actor=actor,
+        kind=ClinicalRevision.Kind.DELIVERY,
+        before=before,
+        after=after,
+        reason=reason.strip(),
+    )
+    audit_record(
+        actor=actor,
+        action=action,
+        tenant=episode.tenant,
+        obj=episode,
+        fields=revision.fields,
+        revision=revision.pk,
+        **ids,
+    )
 
 
 @transaction.atomic
@@ -660,21 +677,13 @@ def delivery_void(*, episode: Episode, actor: User, reason: str) -> Episode:
     services.touch_episodes(episode.pk)
     # The delivery as it was and the reason are kept in the record's own history (the episode's history page,
     # access-logged); the audit entry names the fields that changed and that revision, no value.
-    revision = services.clinical_revision_record(
+    _revision_and_audit(
+        "delivery.void",
         episode=episode,
         actor=actor,
-        kind=ClinicalRevision.Kind.DELIVERY,
         before=before,
         after=_snapshot(episode, [], event),
-        reason=reason.strip(),
-    )
-    audit_record(
-        actor=actor,
-        action="delivery.void",
-        tenant=episode.tenant,
-        obj=episode,
-        fields=revision.fields,
-        revision=revision.pk,
+        reason=reason,
         event=event.pk if event is not None else None,
     )
     services.access_log(
