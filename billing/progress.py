@@ -4,6 +4,7 @@ under, and reading what is there (nothing there: not known, e.g. after the cache
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -156,3 +157,129 @@ def payout_progress(*, tenant_id: int) -> PayoutProgress:
 def payout_progress_forget(*, tenant_id: int) -> None:
     """Before a new run is queued: the page then waits for its word, not the last run's."""
     cache.delete(payout_progress_key(tenant_id))
+
+
+# --- retroactive tariff changes confirmed in the background (billing.tasks.contract_reprice_job) ------------
+
+REPRICE_TTL = 24 * 3600  # how long a job's word stays for its page
+REPRICE_LOCK_TTL = 2 * 3600  # a job that never ends (a lost worker) blocks a new one this long at most
+REPRICE_OPEN = ("queued", "running")
+
+
+def reprice_job_key(tenant_id: int, job: str) -> str:
+    """One confirmation: {"contract", "user", "state" (queued, running, done, failed), "params" (the form's
+    values, to show the preview again after a refusal), "result", "error", "stale"}."""
+    return f"billing:reprice:{tenant_id}:job:{job}"
+
+
+def reprice_lock_key(tenant_id: int, contract_id: int) -> str:
+    """The job queued or running for a contract: a second confirmation joins it instead of starting one."""
+    return f"billing:reprice:{tenant_id}:contract:{contract_id}"
+
+
+@dataclass
+class RepriceJob:
+    job: str
+    contract_id: int
+    user_id: int
+    state: str
+    params: dict[str, Any]
+    result: dict[str, Any] | None = None
+    error: str = ""
+    stale: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.state in REPRICE_OPEN
+
+    @property
+    def rows(self) -> list[Any]:
+        """The stored result per phase and in total, as the preview's table shows them."""
+        from billing.services.repricing import PhaseImpact
+
+        rows = []
+        for row in (self.result or {}).get("rows", []):
+            rows.append(
+                PhaseImpact(
+                    row["phase"],
+                    unsent=row["unsent"],
+                    sent=row["sent"],
+                    rejected=row["rejected"],
+                    unchanged=row["unchanged"],
+                    old_amount=Decimal(row["old"]),
+                    new_amount=Decimal(row["new"]),
+                )
+            )
+        return rows
+
+    @property
+    def form_data(self) -> dict[str, str]:
+        """The form's fields as they were sent (without the preview's fingerprint): to ask for the preview
+        again after a refusal."""
+        data = {k: str(self.params.get(k) or "") for k in ("valid_from", "valid_until", "name")}
+        for phase, (code, amount) in dict(self.params.get("tariffs") or {}).items():
+            data[f"code_{phase}"], data[f"amount_{phase}"] = str(code), str(amount)
+        return data
+
+    @property
+    def valid_from(self) -> dt.date | None:
+        start = (self.result or {}).get("valid_from")
+        return dt.date.fromisoformat(str(start)) if start else None
+
+    @property
+    def difference(self) -> Decimal:
+        return Decimal(str((self.result or {}).get("difference") or "0"))
+
+
+def reprice_job_get(*, tenant_id: int, job: str) -> RepriceJob | None:
+    """The job of this IGO with this id; None when unknown (another IGO's, expired or made up)."""
+    data = cache.get(reprice_job_key(tenant_id, job))
+    if not isinstance(data, dict):
+        return None
+    return RepriceJob(
+        job=job,
+        contract_id=int(data["contract"]),
+        user_id=int(data.get("user") or 0),
+        state=str(data.get("state") or "queued"),
+        params=dict(data.get("params") or {}),
+        result=data.get("result"),
+        error=str(data.get("error") or ""),
+        stale=bool(data.get("stale")),
+    )
+
+
+def reprice_job_start(
+    *, tenant_id: int, contract_id: int, user_id: int, params: dict[str, Any]
+) -> tuple[str, bool]:
+    """A new job for the contract, or the one already queued or running for it (a double submit joins
+    it): (its id, whether it is new). The lock is taken atomically (cache.add), so two requests at once
+    make one job."""
+    job = str(uuid.uuid4())
+    lock = reprice_lock_key(tenant_id, contract_id)
+    data = {"contract": contract_id, "user": user_id, "state": "queued", "params": params}
+    cache.set(reprice_job_key(tenant_id, job), data, REPRICE_TTL)
+    for _attempt in range(2):
+        if cache.add(lock, job, REPRICE_LOCK_TTL):
+            return job, True
+        holder = cache.get(lock)
+        running = reprice_job_get(tenant_id=tenant_id, job=str(holder)) if holder else None
+        if running is not None and running.open:
+            cache.delete(reprice_job_key(tenant_id, job))
+            return running.job, False
+        cache.delete(lock)  # the holder ended without letting go (or expired): take it over
+    cache.set(lock, job, REPRICE_LOCK_TTL)
+    return job, True
+
+
+def reprice_job_update(*, tenant_id: int, job: str, **changes: Any) -> None:
+    """Write the job's new state; once it ended, the contract is free for a new job."""
+    key = reprice_job_key(tenant_id, job)
+    data = cache.get(key)
+    if not isinstance(data, dict):
+        return
+    data.update(changes)
+    cache.set(key, data, REPRICE_TTL)
+    if data.get("state") not in REPRICE_OPEN:
+        lock = reprice_lock_key(tenant_id, int(data["contract"]))
+        if cache.get(lock) == job:
+            cache.delete(lock)

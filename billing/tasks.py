@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from celery import shared_task
@@ -15,9 +16,15 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from billing import services
-from billing.models import PayoutRun
-from billing.progress import batch_progress_key, payout_progress_key, progress_key
-from billing.services import batches, chunks, payouts, quality_claims
+from billing.models import Contract, PayoutRun
+from billing.progress import (
+    batch_progress_key,
+    payout_progress_key,
+    progress_key,
+    reprice_job_get,
+    reprice_job_update,
+)
+from billing.services import batches, chunks, payouts, quality_claims, repricing
 from igo.models import Tenant, User
 from igo.tasks import TenantTask, for_each_active_tenant, tenant_task
 
@@ -185,3 +192,66 @@ def payout_run_prepare(
         raise
     cache.set(key, {**state, "running": False, "done": state["total"], "run": run.pk}, 3600)
     return run.pk
+
+
+# --- retroactive tariff changes (billing.services.repricing) --------------------------------------------
+
+
+def reprice_arguments(params: dict[str, Any]) -> dict[str, Any]:
+    """The service's arguments from the form's values as the job keeps them (strings, JSON)."""
+    tariffs: dict[str, tuple[str, Decimal]] = {}
+    for phase, (code, amount) in dict(params.get("tariffs") or {}).items():
+        tariffs[str(phase)] = (str(code), Decimal(str(amount)))
+    until = str(params.get("valid_until") or "")
+    return {
+        "valid_from": date.fromisoformat(str(params["valid_from"])),
+        "valid_until": date.fromisoformat(until) if until else None,
+        "name": str(params.get("name") or "") or None,
+        "tariffs": tariffs,
+        "expected": str(params["expected"]),
+    }
+
+
+@tenant_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1700, time_limit=1800)
+def contract_reprice_job(tenant: Tenant, job: str) -> dict[str, Any] | None:
+    """Confirm a retroactive tariff change queued by the page (billing.progress.reprice_job_start): the
+    service in one transaction, its result or its refusal (in Dutch: the page shows it) left in the job. A
+    job that ended is not done again (a redelivered message), and a refusal stores nothing."""
+    found = reprice_job_get(tenant_id=tenant.pk, job=job)
+    if found is None or not found.open:
+        return None
+    reprice_job_update(tenant_id=tenant.pk, job=job, state="running")
+    try:
+        contract = Contract.objects.get(pk=found.contract_id)
+        actor = User.objects.get(pk=found.user_id)
+        with translation.override(settings.LANGUAGE_CODE):  # a refusal is shown on a Dutch page
+            result = repricing.contract_reprice(
+                contract=contract, actor=actor, **reprice_arguments(found.params)
+            )
+    except ValidationError as exc:
+        reprice_job_update(
+            tenant_id=tenant.pk,
+            job=job,
+            state="failed",
+            error=" ".join(exc.messages),
+            stale=repricing.is_stale(exc),
+        )
+        return None
+    except BaseException:
+        with translation.override(settings.LANGUAGE_CODE):
+            error = str(_("Confirming the change failed; nothing was stored. Try again."))
+        reprice_job_update(tenant_id=tenant.pk, job=job, state="failed", error=error)
+        raise
+    impact = result.impact
+    summary = {
+        "contract": result.contract.pk,
+        "valid_from": result.contract.valid_from.isoformat(),
+        "in_place": result.repriced_in_place,
+        "withdrawn": result.withdrawn,
+        "credited": result.credited,
+        "rebilled": result.rebilled,
+        "difference": str(impact.total.difference),
+        "rows": [{"phase": p.phase, **p.as_dict()} for p in repricing.impact_rows(impact)],
+    }
+    reprice_job_update(tenant_id=tenant.pk, job=job, state="done", result=summary)
+    return summary

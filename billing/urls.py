@@ -11,6 +11,11 @@ urlpatterns: list[URLPattern] = [
     path("contracts/<int:pk>/new-version/", views.contract_new_version, name="contract_new_version"),
     path("contracts/<int:pk>/reprice/", views.contract_reprice, name="contract_reprice"),
     path(
+        "contracts/<int:pk>/reprice/<uuid:job>/",
+        views.contract_reprice_progress,
+        name="contract_reprice_progress",
+    ),
+    path(
         "contracts/<int:pk>/quality-agreements/new/",
         views.quality_agreement_create,
         name="quality_agreement_create",

@@ -12,6 +12,7 @@ access-log entry per client shown, in one INSERT (NEN 7513; docs/architecture.md
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -60,6 +61,7 @@ from billing.models import (
     BatchStatus,
     ClaimBatch,
     ClaimLine,
+    Contract,
     Payout,
     PayoutFile,
     PayoutFileKind,
@@ -67,7 +69,14 @@ from billing.models import (
     PayoutStatus,
     WorkReason,
 )
-from billing.progress import batch_progress, payout_progress, payout_progress_forget, run_progress
+from billing.progress import (
+    batch_progress,
+    payout_progress,
+    payout_progress_forget,
+    reprice_job_get,
+    reprice_job_start,
+    run_progress,
+)
 from billing.selectors import ClaimFilter
 from billing.services import (
     batches,
@@ -227,33 +236,15 @@ def contract_reprice(request: TenantRequest, pk: int) -> HttpResponse:
             "tariffs": form.tariffs(),
         }
         try:
-            if "confirm" in request.POST and data["expected"]:
-                result = repricing.contract_reprice(
-                    actor=request.user, name=data["name"], expected=data["expected"], **kwargs
-                )
-                messages.success(
-                    request,
-                    _(
-                        "The tariffs from %(start)s were saved as a new version: %(in_place)s claim(s) priced "
-                        "again before sending, %(credited)s credited and %(rebilled)s claimed anew for the "
-                        "next batch; difference %(difference)s."
-                    )
-                    % {
-                        "start": result.contract.valid_from.strftime("%d-%m-%Y"),
-                        "in_place": result.repriced_in_place,
-                        "credited": result.credited,
-                        "rebilled": result.rebilled,
-                        "difference": formats.number_format(
-                            result.impact.total.difference, 2, use_l10n=True, force_grouping=True
-                        ),
-                    },
-                )
-                return redirect("contract_detail", tenant_slug=request.tenant.slug, pk=result.contract.pk)
             impact = repricing.contract_reprice_preview(**kwargs)
+            if "confirm" in request.POST and data["expected"]:
+                if impact.fingerprint != data["expected"]:
+                    raise repricing.stale_error()
+                return _reprice_enqueue(request, contract, data, form.tariffs())
         except ValidationError as exc:
             contract.refresh_from_db()  # the service rolled back
             add_form_errors(form, exc)
-            if repricing.is_stale(exc):
+            if repricing.is_stale(exc) and impact is None:
                 impact = repricing.contract_reprice_preview(**kwargs)
     if impact is not None:
         data = request.POST.copy()
@@ -274,6 +265,40 @@ def contract_reprice(request: TenantRequest, pk: int) -> HttpResponse:
         },
         status=400 if request.method == "POST" and form.errors else 200,
     )
+
+
+def _reprice_enqueue(
+    request: TenantRequest, contract: Contract, data: dict[str, Any], tariffs: dict[str, tuple[str, Any]]
+) -> HttpResponse:
+    """Queue the confirmation (after this request's commit) and send the browser to its progress; a
+    confirmation while one for this contract is queued or running joins that one."""
+    params = {
+        "valid_from": data["valid_from"].isoformat(),
+        "valid_until": data["valid_until"].isoformat() if data["valid_until"] else "",
+        "name": data["name"] or "",
+        "tariffs": {phase: [code, str(amount)] for phase, (code, amount) in tariffs.items()},
+        "expected": data["expected"],
+    }
+    job, new = reprice_job_start(
+        tenant_id=request.tenant.pk, contract_id=contract.pk, user_id=request.user.pk, params=params
+    )
+    if new:
+        tasks.contract_reprice_job.delay_on_commit(request.tenant.pk, job)
+    return redirect("contract_reprice_progress", tenant_slug=request.tenant.slug, pk=contract.pk, job=job)
+
+
+@tenant_view(rules.can_manage_finance)
+def contract_reprice_progress(request: TenantRequest, pk: int, job: uuid.UUID) -> HttpResponse:
+    """The confirmation of a retroactive tariff change as it runs in the background (htmx polls the part),
+    then its result, or its refusal with the way back to a new preview. Another IGO's job is unknown here."""
+    contract = get_object_or_404(selectors.contract_queryset(), pk=pk)
+    found = reprice_job_get(tenant_id=request.tenant.pk, job=str(job))
+    if found is None or found.contract_id != contract.pk:
+        raise Http404
+    context = {"contract": contract, "job": found}
+    if request.htmx:
+        return render(request, "billing/partials/reprice_progress.html", context)
+    return render(request, "billing/contract_reprice_progress.html", context)
 
 
 # --- split rules -----------------------------------------------------------------------------

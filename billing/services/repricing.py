@@ -76,6 +76,21 @@ def is_stale(exc: ValidationError) -> bool:
     return any(e.code == STALE for e in errors)
 
 
+def stale_error() -> ValidationError:
+    """The refusal of a confirmation whose preview is out of date."""
+    return ValidationError(
+        {
+            NON_FIELD_ERRORS: ValidationError(
+                _(
+                    "The claims of this period changed since the preview (or the form did). Check the new "
+                    "preview and confirm again."
+                ),
+                code=STALE,
+            )
+        }
+    )
+
+
 @dataclass(frozen=True)
 class RepricedLine:
     """A current claim line under the new version: what it claims now and what it would claim."""
@@ -407,17 +422,7 @@ def contract_reprice(
             contract=locked, valid_from=valid_from, tariffs=tariffs, valid_until=valid_until
         )
         if expected is not None and preview.fingerprint != expected:
-            raise ValidationError(
-                {
-                    NON_FIELD_ERRORS: ValidationError(
-                        _(
-                            "The claims of this period changed since the preview (or the form did). Check "
-                            "the new preview and confirm again."
-                        ),
-                        code=STALE,
-                    )
-                }
-            )
+            raise stale_error()
         new = contract_new_version(
             contract=locked,
             actor=actor,
@@ -550,4 +555,5 @@ __all__ = [
     "contract_reprice",
     "contract_reprice_preview",
     "impact_rows",
+    "stale_error",
 ]

@@ -6,11 +6,13 @@ a clinician may not. The world is tests.scenarios.repricing (ZK 2026 at 1200/900
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
+from billing import tasks as billing_tasks
 from billing.models import ClaimLine, Contract, ContractTariff
 from igo.models import AuditEntry, Role
 from tests.scenarios.http import row
@@ -55,6 +57,12 @@ def url(pw: PayoutWorld, contract: Contract) -> str:
     return reverse("contract_reprice", kwargs={"tenant_slug": pw.tenant.slug, "pk": contract.pk})
 
 
+def run_job(pw: PayoutWorld, progress: str) -> None:
+    """Run the queued confirmation of this progress page in this process (the test's transaction never
+    commits, so its message is never sent; the worker's own run is test_the_worker_confirms_the_change)."""
+    billing_tasks.contract_reprice_job(pw.tenant.pk, progress.rstrip("/").rsplit("/", 1)[-1])
+
+
 def stored(pw: PayoutWorld) -> tuple[int, int, int]:
     return Contract.unscoped.count(), ContractTariff.unscoped.count(), ClaimLine.unscoped.count()
 
@@ -81,9 +89,20 @@ def test_finance_previews_and_confirms_the_2027_tariffs(pw, client_for):
     expected = shown.context["form"]["expected"].value()
     assert expected and f'value="{expected}"' in html
 
-    done = client.post(url(pw, old), {**POST, "expected": expected, "confirm": "1"})
+    # The confirmation is queued: the answer is its progress page, and a second click joins the same job.
+    queued = client.post(url(pw, old), {**POST, "expected": expected, "confirm": "1"})
+    assert queued.status_code == 302
+    progress = queued["Location"]
+    assert client.post(url(pw, old), {**POST, "expected": expected, "confirm": "1"})["Location"] == progress
+    waiting = client.get(progress)
+    assert (
+        "wachten op de worker" in waiting.content.decode()
+        and 'hx-trigger="every 2s"' in waiting.content.decode()
+    )
+    assert stored(pw) == before
+
+    run_job(pw, progress)  # what the worker does with the message once the request committed
     new = Contract.unscoped.get(name="ZK 2027")
-    assert done.status_code == 302 and done["Location"].endswith(f"/contracts/{new.pk}/")
     assert ClaimLine.unscoped.filter(sign="credit").count() == 2
     entry = AuditEntry.objects.get(action="contract.reprice")
     assert (entry.details["credited"], entry.details["rebilled"], entry.details["repriced_in_place"]) == (
@@ -93,6 +112,19 @@ def test_finance_previews_and_confirms_the_2027_tariffs(pw, client_for):
     )
     assert entry.details["total"]["difference"] == "200.00"
     assert entry.actor == pw.finance
+
+    done = client.get(progress, HTTP_HX_REQUEST="true")  # the part htmx polls: no more polling
+    html = done.content.decode()
+    assert "every 2s" not in html
+    assert row(html, "reprice-total") == "Totaal 1 2 0 0 € 3.000,00 € 3.200,00 € 200,00"
+    assert row(html, "reprice-done").replace(" .", ".") == (  # the amount is a tag of its own
+        "De tarieven vanaf 01-01-2027 zijn opgeslagen als nieuwe versie: 1 declaratie(s) vóór verzending opnieuw "
+        "geprijsd, 2 gecrediteerd en 2 opnieuw gedeclareerd voor de volgende batch; verschil € 200,00."
+    )
+    assert reverse("contract_detail", kwargs={"tenant_slug": pw.tenant.slug, "pk": new.pk}) in html
+    # A new confirmation after the job ended starts a new job, which the service refuses (the version changed).
+    again = client.post(url(pw, old), {**POST, "expected": expected, "confirm": "1"})
+    assert again.status_code == 400 and Contract.unscoped.filter(name="ZK 2027").count() == 1
 
 
 def test_a_confirmation_without_a_preview_only_shows_the_preview(pw, client_for):
@@ -190,3 +222,73 @@ def test_another_igos_finance_gets_404_and_a_clinician_may_not(pw, client_for, w
     assert admin.get(url(pw, old)).status_code == 403
     assert stored(pw) == before
     assert ClaimLine.unscoped.get(phase="natal", is_current=True).amount == D("900.00")
+
+
+def test_a_plan_changed_while_queued_is_refused_on_the_progress_page(pw, client_for):
+    client = client_for(pw.finance)
+    old = current_version(pw)
+    expected = client.post(url(pw, old), {**POST, "preview": "1"}).context["form"]["expected"].value()
+    progress = client.post(url(pw, old), {**POST, "expected": expected, "confirm": "1"})["Location"]
+    # Meanwhile another miscarriage is billed in the period: the plan is no longer the one confirmed.
+    miscarriage_in_february(pw, policy="ZK-203")
+    bill(pw, at(2027, 3, 16))
+    before = stored(pw)
+    run_job(pw, progress)
+    assert stored(pw) == before and current_version(pw) == old
+    assert not AuditEntry.objects.filter(action="contract.reprice").exists()
+    html = client.get(progress).content.decode()
+    assert "De declaraties van deze periode zijn gewijzigd sinds de preview" in html
+    assert "Er is niets opgeslagen." in html and "every 2s" not in html
+    # Its button asks for the new preview with the same values; the new plan has two miscarriages.
+    again = client.post(url(pw, old), {**dict(POST), "preview": "1"})
+    assert (
+        row(again.content.decode(), "reprice-prenatal") == "Prenataal 2 0 0 0 € 1.200,00 € 1.300,00 € 100,00"
+    )
+    assert 'name="amount_natal" value="950.00"' in html
+
+
+def test_another_igos_job_is_404_and_a_clinician_may_not_follow_one(pw, client_for, world_a, world_b):
+    client = client_for(pw.finance)
+    old = current_version(pw)
+    expected = client.post(url(pw, old), {**POST, "preview": "1"}).context["form"]["expected"].value()
+    progress = client.post(url(pw, old), {**POST, "expected": expected, "confirm": "1"})["Location"]
+    job = progress.rstrip("/").rsplit("/", 1)[-1]
+    assert client.get(progress).status_code == 200
+    finance_b = world_b.user(Role.IGO_FINANCE)
+    mine = reverse(
+        "contract_reprice_progress", kwargs={"tenant_slug": world_b.tenant.slug, "pk": old.pk, "job": job}
+    )
+    assert client_for(finance_b).get(mine).status_code == 404  # B's address, A's job and contract
+    b_contract = Contract.unscoped.filter(tenant=world_b.tenant).first()
+    if b_contract is not None:
+        on_b = reverse(
+            "contract_reprice_progress",
+            kwargs={"tenant_slug": world_b.tenant.slug, "pk": b_contract.pk, "job": job},
+        )
+        assert client_for(finance_b).get(on_b).status_code == 404  # A's job id under B's own contract
+    assert client_for(finance_b).get(progress).status_code == 404  # A's address: not a member
+    assert client_for(world_a.user(Role.MIDWIFE)).get(progress).status_code == 403
+    assert client_for(pw.admin).get(progress).status_code == 403
+    unknown = progress.replace(job, "00000000-0000-4000-8000-000000000000")
+    assert client.get(unknown).status_code == 404
+
+
+@pytest.mark.real_worker
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_confirms_the_change_and_the_page_shows_it(pw, client_for, needs_worker):
+    client = client_for(pw.finance)
+    old = current_version(pw)
+    expected = client.post(url(pw, old), {**POST, "preview": "1"}).context["form"]["expected"].value()
+    progress = client.post(url(pw, old), {**POST, "expected": expected, "confirm": "1"})["Location"]
+    html = ""
+    for _ in range(120):  # at most a minute
+        html = client.get(progress, HTTP_HX_REQUEST="true").content.decode()
+        if "every 2s" not in html:
+            break
+        time.sleep(0.5)
+    assert 'data-testid="reprice-done"' in html, html
+    assert row(html, "reprice-total") == "Totaal 1 2 0 0 € 3.000,00 € 3.200,00 € 200,00"
+    new = Contract.unscoped.get(name="ZK 2027")
+    assert ClaimLine.unscoped.filter(sign="credit").count() == 2
+    assert AuditEntry.objects.get(action="contract.reprice").actor == pw.finance
+    assert current_version(pw) == new

@@ -49,6 +49,10 @@ def test_a_controller_changes_the_tariffs_retroactively_on_a_phone(page: Page, w
     expect(page.get_by_test_id("reprice-total")).to_contain_text("150,00")
     assert_fits_viewport(page)
     page.get_by_test_id("reprice-confirm").click()
+    # The worker confirms it in the background; the progress page polls until it shows the result.
+    expect(page.get_by_test_id("reprice-done")).to_be_visible(timeout=60_000)
+    assert_fits_viewport(page)
+    page.get_by_test_id("reprice-open").click()
     new = Contract.unscoped.get(name="ZK 2027")
     expect(page).to_have_url(
         url_re(reverse("contract_detail", kwargs={"tenant_slug": pw.tenant.slug, "pk": new.pk}))

@@ -23,6 +23,7 @@ from tests.factories import CareEventFactory, MemberOrganisationFactory, Profess
 from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.payouts import payout_objects
 from tests.scenarios.people import TenantWorld
+from tests.scenarios.repricing import reprice_job
 from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
 from tests.scenarios.whatif import simulation_objects
 from whatif.models import Simulation
@@ -98,6 +99,7 @@ ACCESS = {
     "contract_detail": ("get", ADMIN_FINANCE),
     "contract_new_version": ("get", FINANCE),
     "contract_reprice": ("get", FINANCE),
+    "contract_reprice_progress": ("get", FINANCE),
     "quality_agreement_create": ("get", FINANCE),
     "quality_agreements": ("get", ADMIN_FINANCE),
     "quality_settle": ("post", FINANCE),
@@ -301,6 +303,10 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         org = Allocation.unscoped.get(claim_line=line).organisation
         month = booked_in(line)
         kwargs.update(org_pk=org.pk, year=month.year, month=month.month, fmt="pdf")
+    if name == "contract_reprice_progress":
+        contract_id = _claim_line(world).contract_id
+        finance = world.user(Role.IGO_FINANCE)
+        kwargs.update(pk=contract_id, job=reprice_job(world.tenant.pk, contract_id, finance.pk))
     if name == "quality_indicator":
         kwargs["code"] = "caesarean"
     if name == "quality_episodes":

@@ -44,6 +44,7 @@ from tests.factories import (
 from tests.scenarios.billing import BILLING_NOW
 from tests.scenarios.payouts import payout_objects
 from tests.scenarios.people import TenantWorld, sign_in
+from tests.scenarios.repricing import reprice_job
 from tests.scenarios.tenancy import TENANT_URLS, batch_objects, billing_objects, booked_in
 from tests.scenarios.whatif import simulation_objects
 
@@ -145,6 +146,10 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "api_event_void": event.pk,
         "contract_new_version": line.contract_id,
         "contract_reprice": line.contract_id,
+        "contract_reprice_progress": {
+            "pk": line.contract_id,
+            "job": reprice_job(world.tenant.pk, line.contract_id, world.user(Role.IGO_FINANCE).pk),
+        },
         "contract_detail": line.contract_id,
         "quality_agreement_create": line.contract_id,
         "episode_claims": episode.pk,
@@ -216,7 +221,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"api_event_void", "api_episode_delivery"}
     known |= {"contract_new_version", "episode_claims", "claim_line_explain", "api_contract_detail"}
     known |= {"quality_agreement_create"}
-    known |= {"contract_detail", "contract_reprice"}
+    known |= {"contract_detail", "contract_reprice", "contract_reprice_progress"}
     known |= {"api_claim_line_detail", "api_claim_line_allocations"}
     known |= {"claim_line_credit_resend"}
     known |= {"claim_line_rebill", "batch_detail", "batch_release", "batch_rebuild", "batch_discard"}

@@ -25,6 +25,7 @@ from tests.factories import CareEventFactory, MemberOrganisationFactory, Profess
 from tests.scenarios.batches import insurer_employee
 from tests.scenarios.payouts import payout_objects
 from tests.scenarios.people import TenantWorld
+from tests.scenarios.repricing import reprice_job
 from tests.scenarios.tenancy import batch_objects, billing_objects, booked_in
 from tests.scenarios.whatif import simulation_objects
 
@@ -149,6 +150,10 @@ def make_seen(world: TenantWorld) -> Seen:
                 "api_contract_detail",
             )
         },
+        "contract_reprice_progress": one(
+            pk=line.contract_id,
+            job=reprice_job(world.tenant.pk, line.contract_id, world.user(Role.IGO_FINANCE).pk),
+        ),
         **{
             name: one(pk=line.pk)
             for name in (

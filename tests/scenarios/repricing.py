@@ -145,3 +145,12 @@ def all_lines(ep: Episode, phase: str) -> list[ClaimLine]:
 
 def at(y: int, m: int, d: int, h: int = 10) -> dt.datetime:
     return local(y, m, d, h)
+
+
+def reprice_job(tenant_id: int, contract_id: int, user_id: int) -> str:
+    """A queued confirmation of a retroactive change of the contract (its progress page's job id), as the
+    page queues it; no worker runs it."""
+    from billing.progress import reprice_job_start
+
+    params = {"valid_from": "2027-01-01", "valid_until": "", "name": "", "tariffs": {}, "expected": "-"}
+    return reprice_job_start(tenant_id=tenant_id, contract_id=contract_id, user_id=user_id, params=params)[0]
