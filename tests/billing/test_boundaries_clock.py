@@ -198,7 +198,12 @@ def test_a_split_rule_saved_before_the_last_check_by_the_clock_still_resplits(s,
                 "natal": {"method": "fixed", "shares": {s.practice.pk: 50, s.hospital.pk: 50}},
                 "postnatal": {"method": "care", "minimums": {s.practice.pk: 10}},
             },
-            rates={s.types["PRE_CHECK"].pk: D("50"), s.types["ECHO_SEO"].pk: D("120")},
+            # A phase divided by care needs a rate for its care (the split rule's check): the postnatal visit.
+            rates={
+                s.types["PRE_CHECK"].pk: D("50"),
+                s.types["ECHO_SEO"].pk: D("120"),
+                s.types["POST_VISIT"].pk: D("60"),
+            },
         )
     if how == "committed-late":
         SplitRule.unscoped.filter(pk=rule.pk).update(created_at=local(2027, 3, 10, 8, 0))
