@@ -181,3 +181,31 @@ def test_another_reason_is_not_resolved_by_hand(world_a):
         work_item_resolve_by_hand(item=item, actor=pw.finance, note="Opgelost")
     item.refresh_from_db()
     assert item.resolved_at is None
+
+
+def test_finance_resolves_it_from_the_work_queue_with_a_note(world_a, client_for):
+    pw = kraam_in_debt_after_april(world_a, member_until=dt.date(2027, 4, 15)).pw
+    [item] = debt_items(pw)
+    base = f"/t/{pw.tenant.slug}"
+    with travel(at(2027, 5, 10, 11)):
+        client = client_for(pw.finance)
+        assert (
+            f'href="{base}/work-queue/{item.pk}/resolve/"'
+            in client.get(f"{base}/work-queue/").content.decode()
+        )
+        page = client.get(f"{base}/work-queue/{item.pk}/resolve/")
+        assert page.status_code == 200 and "65,10" in page.content.decode()
+        refused = client.post(f"{base}/work-queue/{item.pk}/resolve/", {"note": "   "})
+        assert refused.status_code == 400 and list(refused.context["form"].errors) == ["note"]
+        item.refresh_from_db()
+        assert item.resolved_at is None
+        done = client.post(f"{base}/work-queue/{item.pk}/resolve/", {"note": "Terugbetaald op 8-5-2027"})
+        assert done.status_code == 302 and done["Location"] == f"{base}/work-queue/"
+        # Resolved: the address answers 404, and the queue no longer lists it.
+        assert client.get(f"{base}/work-queue/{item.pk}/resolve/").status_code == 404
+        assert f"work-item-{item.pk}" not in client.get(f"{base}/work-queue/").content.decode()
+    item.refresh_from_db()
+    assert item.resolution_note == "Terugbetaald op 8-5-2027"
+    assert AuditEntry.objects.filter(
+        action="work_item.resolve", object_id=str(item.pk), actor=pw.finance
+    ).exists()
