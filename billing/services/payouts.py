@@ -200,20 +200,19 @@ def _former_member_debt_items(
     debt back. Resolve the open ones of members no longer below nothing. Returns the organisations with
     a debt."""
     last_day = month_end(period)
-    debtors = [
-        pk
+    debtors = {
+        pk: org.member_until
         for pk, org in orgs.items()
         if org.member_until is not None and org.member_until < last_day and balances.get(pk, ZERO) < 0
-    ]
-    for pk in debtors:
+    }
+    for pk, until in debtors.items():
         org, debt = orgs[pk], -balances[pk]
         message = _(
-            "%(org)s, a member until %(until)s, owes € %(amount)s after the run of %(month)s (credits took "
-            "back more than it was paid). No later payout will net it off: ask the organisation to repay it "
-            "and resolve this item with a note once settled."
+            "%(org)s (a member until %(until)s) owes € %(amount)s after the run of %(month)s. No later payout "
+            "nets it off: ask for repayment, then resolve this item with a note."
         ) % {
             "org": org.name,
-            "until": formats.date_format(org.member_until, "SHORT_DATE_FORMAT"),
+            "until": until.strftime("%d-%m-%Y"),
             "amount": formats.number_format(debt, 2, use_l10n=True),
             "month": month_label(period),
         }
@@ -221,9 +220,9 @@ def _former_member_debt_items(
             organisation=org, reason=WorkReason.FORMER_MEMBER_DEBT, amount=debt, message=message
         )
     WorkItem.objects.filter(reason=WorkReason.FORMER_MEMBER_DEBT, resolved_at__isnull=True).exclude(
-        organisation_id__in=debtors
+        organisation_id__in=list(debtors)
     ).update(resolved_at=timezone.now())
-    return debtors
+    return list(debtors)
 
 
 def _entries_unmark(payouts: list[int]) -> None:

@@ -100,7 +100,8 @@ def test_a_former_member_carried_over_below_nothing_gets_one_work_item(world_a, 
     pw = story.pw
     [item] = debt_items(pw)
     assert (item.amount, item.resolved_at, item.episode_id) == (D("65.10"), None, None)
-    assert "Kraamzorg Noord" in item.message and "65,10" in item.message
+    assert "Kraamzorg Noord" in item.message and "€ 65,10" in item.message
+    assert "vraag om terugbetaling" in item.message and "15-04-2027" in item.message
     assert AuditEntry.objects.get(action="payout_run.prepare", object_id=str(story.april.pk)).details[
         "former_member_debt"
     ] == [pw.kraam.pk]
