@@ -205,8 +205,21 @@ def _former_member_debt_items(
         for pk, org in orgs.items()
         if org.member_until is not None and org.member_until < last_day and balances.get(pk, ZERO) < 0
     }
+    # A debt finance resolved by hand (repaid or written off outside the platform) stays in the ledger's
+    # unpaid entries: it is not opened again unless it grew since.
+    settled: dict[int, Decimal] = {}
+    for w in (
+        WorkItem.objects.filter(
+            organisation_id__in=list(debtors), reason=WorkReason.FORMER_MEMBER_DEBT, resolved_at__isnull=False
+        )
+        .exclude(resolution_note="")
+        .order_by("resolved_at")
+    ):
+        settled[w.organisation_id] = w.amount or ZERO
     for pk, until in debtors.items():
         org, debt = orgs[pk], -balances[pk]
+        if pk in settled and debt <= settled[pk]:
+            continue
         message = _(
             "%(org)s (a member until %(until)s) owes € %(amount)s after the run of %(month)s. No later payout "
             "nets it off: ask for repayment, then resolve this item with a note."

@@ -169,6 +169,12 @@ def test_finance_resolves_the_item_by_hand_with_a_note(world_a):
     assert done.resolved_at is not None and done.resolution_note == "Terugbetaald op 8-5-2027"
     entry = AuditEntry.objects.get(action="work_item.resolve", object_id=str(item.pk))
     assert entry.details["note"] == "Terugbetaald op 8-5-2027" and entry.details["amount"] == "65.10"
+    # The entries stay unpaid in the ledger: the next run does not open the settled debt again.
+    with tenant_scope(pw.tenant):
+        payout_run_release(run=PayoutRun.unscoped.get(period=APR, tenant=pw.tenant), actor=pw.finance_b)
+    with pytest.raises(ValidationError):  # May: nothing new to pay anyone
+        prepare(pw, MAY, at(2027, 6, 2))
+    assert [(i.pk, i.resolved_at is not None) for i in debt_items(pw)] == [(item.pk, True)]
 
 
 def test_another_reason_is_not_resolved_by_hand(world_a):
