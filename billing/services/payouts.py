@@ -215,7 +215,8 @@ def _former_member_debt_items(
         .exclude(resolution_note="")
         .order_by("resolved_at")
     ):
-        settled[w.organisation_id] = w.amount or ZERO
+        if w.organisation_id is not None:
+            settled[w.organisation_id] = w.amount or ZERO
     for pk, until in debtors.items():
         org, debt = orgs[pk], -balances[pk]
         if pk in settled and debt <= settled[pk]:
