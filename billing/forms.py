@@ -462,6 +462,17 @@ class PartialDecisionForm(forms.Form):
     )
 
 
+class WorkItemResolveForm(forms.Form):
+    """How finance settled a work item the platform cannot settle (a former member's debt). The service
+    checks the note's length (the browser stops at 500)."""
+
+    note = forms.CharField(
+        label=_("How was it settled?"),
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": "500"}),
+        help_text=_("For example: repaid on 8 May 2027, or written off by the board. Kept in the audit log."),
+    )
+
+
 # --- issue 14: the insurer's payments of a batch, the work queue's filter ---------------------------
 
 

@@ -536,6 +536,7 @@ class WorkReason(models.TextChoices):
     REJECTED = "rejected", _("Rejected by the insurer")
     PARTIAL_AWARD = "partial_award", _("Partly awarded by the insurer")
     CREDIT_REJECTED = "credit_rejected", _("Credit refused by the insurer")
+    FORMER_MEMBER_DEBT = "former_member_debt", _("Debt of a former member")
 
 
 # The reasons each step opens and resolves: the roll-up (insurance, contract, tariff), the split (split
@@ -576,6 +577,9 @@ class WorkItem(TenantOwned):
     amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Why finance resolved it by hand (a former member's debt settled outside the platform); empty when a
+    # run resolved it.
+    resolution_note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -25,6 +25,7 @@ urlpatterns: list[URLPattern] = [
     path("split-rules/", views.split_rule_list, name="split_rule_list"),
     path("split-rules/new/", views.split_rule_create, name="split_rule_create"),
     path("work-queue/", views.work_queue, name="work_queue"),
+    path("work-queue/<int:pk>/resolve/", views.work_item_resolve, name="work_item_resolve"),
     path("claims/", views.claim_list, name="claim_list"),
     path("claims/export/", views.claim_list_export, name="claim_list_export"),
     path("finance/", views.finance_home, name="finance_home"),

@@ -47,6 +47,7 @@ from billing.forms import (
     SplitRuleForm,
     StatementMonthForm,
     TenantBankAccountForm,
+    WorkItemResolveForm,
     WorkQueueFilterForm,
     add_partial_rule_errors,
     partial_rules,
@@ -67,6 +68,7 @@ from billing.models import (
     PayoutFileKind,
     PayoutRun,
     PayoutStatus,
+    WorkItem,
     WorkReason,
 )
 from billing.progress import (
@@ -87,6 +89,7 @@ from billing.services import (
     rejected_credits,
     repricing,
     returns,
+    work_items,
 )
 from billing.services.quality_claims import quality_line_comment
 from billing.setup_checklist import setup_checklist
@@ -696,6 +699,35 @@ def claim_line_credit_resend(request: TenantRequest, pk: int) -> HttpResponse:
     if request.POST.get("next") == "episode" and line.episode_id is not None:
         return redirect("episode_claims", tenant_slug=request.tenant.slug, pk=line.episode_id)
     return redirect("work_queue", tenant_slug=request.tenant.slug)
+
+
+@tenant_view(rules.can_manage_finance)
+def work_item_resolve(request: TenantRequest, pk: int) -> HttpResponse:
+    """Resolve by hand, with a note, an open work item the platform cannot settle by itself (a former
+    member's debt repaid or written off outside the platform)."""
+    item = get_object_or_404(
+        WorkItem.objects.filter(resolved_at__isnull=True, reason__in=work_items.HAND_RESOLVED).select_related(
+            "organisation"
+        ),
+        pk=pk,
+    )
+    form = WorkItemResolveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            work_items.work_item_resolve_by_hand(
+                item=item, actor=request.user, note=form.cleaned_data["note"]
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(request, _("The work item is resolved; your note is kept in the audit log."))
+            return redirect("work_queue", tenant_slug=request.tenant.slug)
+    return render(
+        request,
+        "billing/work_item_resolve.html",
+        {"item": item, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 # --- claim batches -----------------------------------------------------------------------------

@@ -16,6 +16,8 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 # An AGB code's length is checked by validate_agb_code alone: the field's own min/max length would add
 # Django's generic "at least 8 characters" beside our 8-digit message. The browser still stops at 8.
 AGB_INPUT = forms.TextInput(attrs={"maxlength": "8", "inputmode": "numeric", "autocomplete": "off"})
+# Likewise a BIG number's 11 digits: validate_big_number alone, the browser stopping at 11.
+BIG_INPUT = forms.TextInput(attrs={"maxlength": "11", "inputmode": "numeric", "autocomplete": "off"})
 
 
 class OrganisationForm(forms.Form):
@@ -73,7 +75,7 @@ class ProfessionalForm(forms.Form):
     big_number = forms.CharField(
         label=_("BIG number"),
         required=False,
-        max_length=11,
+        widget=BIG_INPUT,
         validators=[validate_big_number],
         help_text=_("Required for midwives and doctors."),
     )

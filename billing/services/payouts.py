@@ -7,7 +7,9 @@ positive amount and a valid bank account gets a Payout and its entries are marke
 (`Allocation.paid_in`, `reversal_paid_in`); a member without a valid IBAN gets a work item (NO_IBAN) and its
 entries stay unpaid, so a file never has a gap; a member whose entries add up to nothing or less is carried
 over (its entries stay unpaid for a later run). The file holds exactly the payouts, and its control sum is
-the run's total.
+the run's total. A former member (membership ended before the month's last day) carried over below nothing
+will not net its debt off against later payouts: a work item (FORMER_MEMBER_DEBT) asks finance to settle it
+outside the platform; a later run resolves it once the member is no longer below nothing.
 
 Finance prepares a run, another finance user releases it (four eyes: the preparer cannot, and the database
 refuses it too); a prepared run can be discarded, which makes its entries unpaid again. A month has one run
@@ -47,8 +49,9 @@ from billing.models import (
     WorkItem,
     WorkReason,
 )
+from billing.services.work_items import member_work_item_set
 from igo.banking import BankAccount, bank_account_check, iban_normalise, mask_iban
-from igo.dates import is_bank_working_day, midnight, month_start, next_bank_working_day, next_month
+from igo.dates import is_bank_working_day, midnight, month_end, month_start, next_bank_working_day, next_month
 from igo.models import Tenant, User
 from igo.services import audit_record
 from providers.models import MemberOrganisation
@@ -187,6 +190,53 @@ def _no_iban_items(tenant: Tenant, missing: dict[MemberOrganisation, Decimal], p
         else:
             item.amount, item.message = amount, message[:300]
             item.save(update_fields=["amount", "message"])
+
+
+def _former_member_debt_items(
+    orgs: dict[int, MemberOrganisation], balances: dict[int, Decimal], period: dt.date
+) -> list[int]:
+    """Open (or bring up to date) a FORMER_MEMBER_DEBT work item for each member whose membership ended
+    before the month's last day and that the run carries over below nothing: no later payout will take its
+    debt back. Resolve the open ones of members no longer below nothing. Returns the organisations with
+    a debt."""
+    last_day = month_end(period)
+    debtors = {
+        pk: org.member_until
+        for pk, org in orgs.items()
+        if org.member_until is not None and org.member_until < last_day and balances.get(pk, ZERO) < 0
+    }
+    # A debt finance resolved by hand (repaid or written off outside the platform) stays in the ledger's
+    # unpaid entries: it is not opened again unless it grew since.
+    settled: dict[int, Decimal] = {}
+    for w in (
+        WorkItem.objects.filter(
+            organisation_id__in=list(debtors), reason=WorkReason.FORMER_MEMBER_DEBT, resolved_at__isnull=False
+        )
+        .exclude(resolution_note="")
+        .order_by("resolved_at")
+    ):
+        if w.organisation_id is not None:
+            settled[w.organisation_id] = w.amount or ZERO
+    for pk, until in debtors.items():
+        org, debt = orgs[pk], -balances[pk]
+        if pk in settled and debt <= settled[pk]:
+            continue
+        message = _(
+            "%(org)s (a member until %(until)s) owes € %(amount)s after the run of %(month)s. No later payout "
+            "nets it off: ask for repayment, then resolve this item with a note."
+        ) % {
+            "org": org.name,
+            "until": until.strftime("%d-%m-%Y"),
+            "amount": formats.number_format(debt, 2, use_l10n=True),
+            "month": month_label(period),
+        }
+        member_work_item_set(
+            organisation=org, reason=WorkReason.FORMER_MEMBER_DEBT, amount=debt, message=message
+        )
+    WorkItem.objects.filter(reason=WorkReason.FORMER_MEMBER_DEBT, resolved_at__isnull=True).exclude(
+        organisation_id__in=list(debtors)
+    ).update(resolved_at=timezone.now())
+    return list(debtors)
 
 
 def _entries_unmark(payouts: list[int]) -> None:
@@ -334,6 +384,7 @@ def payout_run_prepare(
         Payout.objects.bulk_update(payouts, ["amount", "entries"])
         # Members without a valid account: what waits for them is a work item; their entries stay unpaid.
         missing: dict[MemberOrganisation, Decimal] = {}
+        nets: dict[int, _Net] = {}
         if without_account:
             nets = _nets(
                 made.filter(organisation_id__in=without_account),
@@ -341,6 +392,9 @@ def payout_run_prepare(
             )
             missing = {orgs[pk]: net.amount for pk, net in nets.items() if net.amount > 0}
         _no_iban_items(locked, missing, period)
+        # What each member is left with after the run: below nothing is carried over.
+        balances = {pk: net.amount for pk, net in (marked | nets).items()}
+        former_debtors = _former_member_debt_items(orgs, balances, period)
         # Members that can be paid now (paid, or carried over): their earlier no-bank-account item is done.
         WorkItem.objects.filter(
             organisation_id__in=list(marked), reason=WorkReason.NO_IBAN, resolved_at__isnull=True
@@ -367,6 +421,7 @@ def payout_run_prepare(
                 payouts=len(payouts),
                 carried_over=sorted(p.organisation_id for p in carried if p.organisation_id in marked),
                 no_iban=sorted(o.pk for o in missing),
+                former_member_debt=sorted(former_debtors),
             )
         else:
             run.delete()  # nothing to pay: no run (the work items above stay)

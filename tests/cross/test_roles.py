@@ -7,13 +7,14 @@ is seen from BILLING_NOW (`pytest.mark.clock`).
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import Allocation, ClaimBatch, ClaimLine, Payout
+from billing.models import Allocation, ClaimBatch, ClaimLine, Payout, WorkItem, WorkReason
 from fhir_io.services import member_key_create
 from igo.models import Invitation, Membership, Role
 from pregnancies.models import CareEvent, Episode
@@ -106,6 +107,7 @@ ACCESS = {
     "split_rule_list": ("get", ADMIN_FINANCE),
     "split_rule_create": ("get", FINANCE),
     "work_queue": ("get", ADMIN_FINANCE),
+    "work_item_resolve": ("get", FINANCE),
     "claim_list": ("get", ADMIN_FINANCE),
     "claim_list_export": ("get", ADMIN_FINANCE),
     "finance_home": ("get", ADMIN_FINANCE),
@@ -334,7 +336,22 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
         kwargs["pk"] = payout.run_id
         if name == "payout_statement_download":
             kwargs.update(payout_pk=payout.pk, fmt="csv")
+    if name == "work_item_resolve":
+        kwargs["pk"] = _debt_item(world).pk
     return reverse(name, kwargs=kwargs)
+
+
+def _debt_item(world: TenantWorld) -> WorkItem:
+    """An open work item about a former member's debt, made on first use."""
+    org = MemberOrganisation.unscoped.filter(tenant=world.tenant).first()
+    item, _ = WorkItem.unscoped.get_or_create(
+        tenant=world.tenant,
+        organisation=org,
+        reason=WorkReason.FORMER_MEMBER_DEBT,
+        resolved_at=None,
+        defaults={"amount": Decimal("65.10"), "message": "Oud-lid met een schuld"},
+    )
+    return item
 
 
 def _claim_line(world):  # type: ignore[no-untyped-def]

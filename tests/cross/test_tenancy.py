@@ -26,6 +26,8 @@ from billing.models import (
     PayoutFile,
     PayoutRun,
     SplitRule,
+    WorkItem,
+    WorkReason,
 )
 from fhir_io.models import FhirImportJob
 from fhir_io.services import member_key_create
@@ -99,6 +101,13 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
     )
     line = billing_objects(world, episode=episode, organisation=org)
     batch = batch_objects(world, line=line)
+    debt = WorkItem.unscoped.create(
+        tenant=world.tenant,
+        organisation=org,
+        reason=WorkReason.FORMER_MEMBER_DEBT,
+        amount=Decimal("65.10"),
+        message="Oud-lid met een schuld",
+    )
     payout = payout_objects(world, organisation=cast(MemberOrganisation, org))
     month = booked_in(line)
     simulation = simulation_objects(world, episode=episode, contract_id=line.contract_id)
@@ -159,6 +168,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "api_claim_line_allocations": line.pk,
         "claim_line_rebill": line.pk,
         "claim_line_credit_resend": line.pk,
+        "work_item_resolve": debt.pk,
         "partial_decision": {"pk": episode.pk, "phase": "prenatal"},  # issue 14
         "batch_detail": batch.pk,
         "batch_release": batch.pk,
@@ -223,7 +233,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"quality_agreement_create"}
     known |= {"contract_detail", "contract_reprice", "contract_reprice_progress"}
     known |= {"api_claim_line_detail", "api_claim_line_allocations"}
-    known |= {"claim_line_credit_resend"}
+    known |= {"claim_line_credit_resend", "work_item_resolve"}
     known |= {"claim_line_rebill", "batch_detail", "batch_release", "batch_rebuild", "batch_discard"}
     known |= {"batch_file", "statement_download", "api_batch_detail"}
     known |= {"batch_payment_record"}

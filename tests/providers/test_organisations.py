@@ -192,3 +192,18 @@ def test_a_bad_agb_code_gets_one_message_on_both_forms(agb, world_a, client_for)
     assert response.context["form"].errors["agb_code"] == ["Een AGB-code bestaat uit precies 8 cijfers."]
     assert 'maxlength="8"' in response.content.decode()
     assert not Professional.unscoped.filter(tenant=world_a.tenant).exists()
+
+
+@pytest.mark.parametrize("big", ["190123456012", "1901234560", "1901234560x"])
+def test_a_bad_big_number_gets_one_message(big, world_a, client_for):
+    """Only the 11-digit message, not Django's "at most 11 characters" beside it (12 digits gave both)."""
+    client = client_for(world_a.user(Role.IGO_ADMIN))
+    org = MemberOrganisationFactory(tenant=world_a.tenant)
+    response = client.post(
+        f"/t/{world_a.tenant.slug}/professionals/new/",
+        {"full_name": "Anna de Vries", "discipline": "midwife", "organisation": org.pk, "big_number": big},
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["big_number"] == ["Een BIG-nummer bestaat uit precies 11 cijfers."]
+    assert 'maxlength="11"' in response.content.decode()
+    assert not Professional.unscoped.filter(tenant=world_a.tenant).exists()

@@ -10,6 +10,7 @@ portal and API. Made with the clock at BILLING_NOW (tests.scenarios.tenancy: the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal as D
 from typing import Any, cast
 
 from django.utils import timezone
@@ -73,6 +74,13 @@ def make_seen(world: TenantWorld) -> Seen:
         reason=WorkReason.NO_CONTRACT,
         message="Geen contract",
     )
+    debt = WorkItem.unscoped.create(
+        tenant=world.tenant,
+        organisation=org,
+        reason=WorkReason.FORMER_MEMBER_DEBT,
+        amount=D("65.10"),
+        message="Oud-lid met een schuld",
+    )
     batch = batch_objects(world, line=line)
     with tenant_scope(world.tenant):
         batch = batch_release(batch=batch, actor=world.user(Role.IGO_FINANCE))
@@ -103,6 +111,7 @@ def make_seen(world: TenantWorld) -> Seen:
             for name in ("membership_detail", "membership_end", "membership_email", "api_membership_detail")
         },
         "invitation_revoke": one(pk=invitation.pk),
+        "work_item_resolve": one(pk=debt.pk),  # a former member's debt (no client on it)
         **{name: one(pk=org.pk) for name in ("organisation_detail", "organisation_end")},
         **{name: one(pk=prof.pk) for name in ("professional_edit", "professional_toggle")},
         "client_detail": one(pk=client.pk),
