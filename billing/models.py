@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -91,14 +92,23 @@ class Contract(TenantOwned):
         verbose_name_plural = _("insurer contracts")
         ordering = ["insurer__name", "-valid_from"]
         constraints = [
+            # A version may end the day before it starts: replaced for its whole period by a retroactive
+            # tariff change from its first day (billing.services.repricing). It stays, with its tariffs,
+            # for the claims sent under it; no day falls in its period, so nothing reads it as in force.
             models.CheckConstraint(
-                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                condition=Q(valid_until__isnull=True)
+                | Q(valid_until__gte=F("valid_from") - datetime.timedelta(days=1)),
                 name="contract_period_valid",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.valid_from:%d-%m-%Y})"
+
+    @property
+    def replaced_whole(self) -> bool:
+        """Replaced from its first day by a retroactive tariff change: its period is empty."""
+        return self.valid_until is not None and self.valid_until < self.valid_from
 
 
 class ContractTariff(TenantOwned):
