@@ -546,6 +546,8 @@ class WorkReason(models.TextChoices):
     REJECTED = "rejected", _("Rejected by the insurer")
     PARTIAL_AWARD = "partial_award", _("Partly awarded by the insurer")
     CREDIT_REJECTED = "credit_rejected", _("Credit refused by the insurer")
+    # A credit sent before the answer to the line it takes back came in, and that answer was a rejection.
+    CREDIT_OF_REJECTED = "credit_of_rejected", _("Credit sent of a rejected claim")
     FORMER_MEMBER_DEBT = "former_member_debt", _("Debt of a former member")
 
 

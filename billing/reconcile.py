@@ -21,7 +21,9 @@ dates and contract rules exactly as the billing run computes them (episodes are 
 - a credit the insurer refused is followed up: per episode and phase, what the insurer keeps paying (accepted
   lines, at the awarded amount, plus the credits still on their way) is at most the current claim, and per
   insurer the accepted total (plus the credits on their way) at most the claimed total; a refused credit not
-  sent again has an open work item.
+  sent again has an open work item;
+- a credit of a line the insurer rejected is not waiting to be sent (it was withdrawn at the rejection), and
+  one already sent that the insurer did not refuse has an open work item.
 
 And the ledger (`billing.ledger`), the one record of money every page reads:
 
@@ -183,6 +185,7 @@ def books_check(
     _check_allocations(report, lines)
     _check_credits(report, lines)
     _check_refused_credits(report, lines)
+    _check_credits_of_rejected(report, lines)
     _check_batches(report, batches)
     _check_sending(report, lines, batches)
     runs = PayoutRun.unscoped.filter(of_tenant)
@@ -509,9 +512,13 @@ def _check_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
             _("Line %(ref)s was sent and then replaced, but no credit line takes it back.") % {"ref": number},
             [pk],
         )
+    # A credit withdrawn because its line was rejected before it went out (`credits_of_rejected_settle`)
+    # takes nothing back: the rejected line's parts are reversed instead.
     rejected_kept = (
         lines.filter(is_current=False, corrects__isnull=True, status=LineStatus.REJECTED)
-        .exclude(Exists(ClaimLine.unscoped.filter(corrects=OuterRef("pk"))))
+        .exclude(
+            Exists(ClaimLine.unscoped.filter(corrects=OuterRef("pk")).exclude(status=LineStatus.WITHDRAWN))
+        )
         .filter(Exists(Allocation.unscoped.filter(claim_line=OuterRef("pk"), is_current=True)))
         .values_list("pk", "number")
     )
@@ -519,6 +526,46 @@ def _check_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
         report.add(
             "rejected_allocated",
             _("Line %(ref)s was rejected and replaced but still has current parts.") % {"ref": number},
+            [pk],
+        )
+
+
+def _check_credits_of_rejected(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
+    """A credit of a line the insurer rejected takes back nothing (8017). Not sent when the rejection came
+    in, it was withdrawn (`rejected_credits.credits_of_rejected_settle`): one still ready is a problem. One
+    already sent needs an open CREDIT_OF_REJECTED work item of its subject until the insurer refuses it."""
+    credits = lines.filter(corrects__status=LineStatus.REJECTED).exclude(
+        status__in=(LineStatus.WITHDRAWN, LineStatus.REJECTED)
+    )
+    for pk, number, original in (
+        credits.filter(status=LineStatus.READY).values_list("pk", "number", "corrects__number").order_by("pk")
+    ):
+        report.add(
+            "credit_of_rejected_unsent",
+            _(
+                "Credit %(ref)s takes back line %(original)s, which the insurer rejected; it was not "
+                "withdrawn and would be refused (8017)."
+            )
+            % {"ref": number, "original": original},
+            [pk],
+        )
+    item = WorkItem.unscoped.filter(reason=WorkReason.CREDIT_OF_REJECTED, resolved_at__isnull=True)
+    care_item = item.filter(episode_id=OuterRef("episode_id"), phase=OuterRef("phase"))
+    quality_item = item.filter(episode__isnull=True, batch_id=OuterRef("batch_line__batch_id"))
+    for pk, number, original in (
+        credits.filter(status__in=(LineStatus.SENT, LineStatus.ACCEPTED))
+        .exclude(Q(episode__isnull=False) & Q(Exists(care_item)))
+        .exclude(Q(episode__isnull=True) & Q(Exists(quality_item)))
+        .values_list("pk", "number", "corrects__number")
+        .order_by("pk")
+    ):
+        report.add(
+            "credit_of_rejected_sent",
+            _(
+                "Credit %(ref)s of line %(original)s, which the insurer rejected, was sent and not refused, "
+                "and no open work item says so."
+            )
+            % {"ref": number, "original": original},
             [pk],
         )
 

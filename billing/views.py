@@ -374,6 +374,7 @@ def work_queue(request: TenantRequest) -> HttpResponse:
             "reasons": WORK_REASONS,
             "presend_reasons": PRESEND_REASONS,
             "split_reasons": SPLIT_REASONS,
+            "hand_resolved": [str(r) for r in work_items.HAND_RESOLVED],
             "phases": dict(Phase.choices),
             "can_open_episode": rules.can_log_care(request.tenant_roles),
             "can_manage": rules.can_manage_finance(request.tenant_roles),
