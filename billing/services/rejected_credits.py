@@ -191,11 +191,15 @@ class CreditsOfRejected:
     sent: list[str] = field(default_factory=list)
 
 
+def _batch_id(line: ClaimLine) -> int | None:
+    return getattr(getattr(line, "batch_line", None), "batch_id", None)
+
+
 def _item_subject(line: ClaimLine) -> dict[str, object]:
     """A care line's work item is its episode's phase; a quality line's, the batch it went out in."""
     if line.episode_id is not None:
         return {"episode_id": line.episode_id, "phase": line.phase}
-    return {"episode": None, "batch_id": getattr(getattr(line, "batch_line", None), "batch_id", None)}
+    return {"episode": None, "batch_id": _batch_id(line)}
 
 
 def credits_of_rejected_settle(*, batch: ClaimBatch, rejected: Sequence[ClaimLine]) -> CreditsOfRejected:
@@ -271,7 +275,7 @@ def credits_of_rejected_answered(*, refused: Sequence[ClaimLine]) -> None:
         waiting = (
             waiting.filter(episode_id=line.episode_id, phase=line.phase)
             if line.episode_id is not None
-            else waiting.filter(episode__isnull=True, batch_line__batch_id=subject["batch_id"])
+            else waiting.filter(episode__isnull=True, batch_line__batch_id=_batch_id(line))
         )
         if waiting.exists():
             continue
