@@ -972,6 +972,38 @@ class Payout(TenantOwned):
         return f"{self.run_id} {self.organisation_id} {self.amount}"
 
 
+class MemberRepayment(TenantOwned):
+    """Money a former member paid back to the IGO outside the platform (a bank transfer): a +entry of that
+    member in the ledger, booked when finance records it, that takes its debt down. Never edited; netted off
+    in a payout run (`netted_in`) like the member's other unpaid entries (billing.services.repayments)."""
+
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="repayments"
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    # The debt when it was recorded: a repayment never exceeds it.
+    debt_before = models.DecimalField(max_digits=12, decimal_places=2)
+    received_on = models.DateField(_("received on"))
+    reference = models.CharField(_("bank reference or note"), max_length=140)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    netted_in = models.ForeignKey(
+        Payout, on_delete=models.SET_NULL, null=True, blank=True, related_name="repayments"
+    )
+
+    class Meta:
+        ordering = ["recorded_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0) & Q(amount__lte=F("debt_before")), name="repayment_within_debt"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "recorded_at"], name="repayment_booked")]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} {self.amount} {self.received_on}"
+
+
 class PayoutFileKind(models.TextChoices):
     SEPA = "sepa", _("SEPA credit transfers (pain.001.001.03)")
 
