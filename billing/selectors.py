@@ -130,7 +130,7 @@ class ContractRow:
 def contracts_by_insurer() -> list[tuple[Insurer, list[ContractRow]]]:
     """Every contract version, grouped per insurer (by name), newest version first."""
     groups: dict[int, tuple[Insurer, list[ContractRow]]] = {}
-    for contract in contract_queryset().order_by("insurer__name", "-valid_from"):
+    for contract in contract_queryset().order_by("insurer__name", "-valid_from", "-pk"):
         row = ContractRow(
             contract=contract,
             tariffs=contract_tariff_rows(contract),
