@@ -25,6 +25,7 @@ from billing.selectors import (
     claim_summary,
     work_queue,
 )
+from billing.services import repayments
 from igo.dates import midnight
 from igo.http import TenantRequest
 from igo.models import Role
@@ -77,6 +78,8 @@ class FinanceHome:
     waiting: list[ReasonCount] = field(default_factory=list)
     work: WorkEstimate = field(default_factory=WorkEstimate)
     payouts_due: Decimal = ZERO
+    former_debt: Decimal = ZERO  # what former members owe now, after their repayments
+    former_debtors: int = 0
 
     @property
     def waiting_items(self) -> int:
@@ -191,6 +194,8 @@ def finance_home(*, today: dt.date) -> FinanceHome:
     home.waiting = waiting_by_reason()
     home.work = work_in_progress_estimate(today=today)
     home.payouts_due = payouts_due(today=today)
+    debts = [owes for _org, owes, _repaid in repayments.former_member_debts(today=today) if owes]
+    home.former_debt, home.former_debtors = sum(debts, ZERO), len(debts)
     return home
 
 

@@ -462,6 +462,19 @@ class PartialDecisionForm(forms.Form):
     )
 
 
+class MemberRepaymentForm(forms.Form):
+    """A former member's repayment received outside the platform. The service checks it against the debt."""
+
+    amount = MoneyField(label=_("Amount received"))
+    received_on = forms.DateField(label=_("Received on"), widget=DATE)
+    reference = forms.CharField(
+        label=_("Bank reference or note"),
+        max_length=140,
+        widget=forms.TextInput(attrs={"maxlength": "140"}),
+        help_text=_("For example the description on the bank statement. Kept in the audit log."),
+    )
+
+
 class WorkItemResolveForm(forms.Form):
     """How finance settled a work item the platform cannot settle (a former member's debt). The service
     checks the note's length (the browser stops at 500)."""

@@ -28,6 +28,12 @@ the run of the month in which the last of them was booked (`payable_entries`), s
 withdrawn or rejected line's part in one month and charged it back in the next.
 The IGO's own parts (overhead, reserve) are entries too; they are not paid out to members.
 
+A former member's repayment (`MemberRepayment`, money it paid back outside the platform) is a member entry
+of its own, booked when finance records it: due until a payout run nets it off with the member's other
+unpaid entries (`netted_in`), then paid. It is no allocation of a claim: the totals keep it apart
+(`Totals.repaid`), and a member's balance (`member_balances`: its due unpaid entries plus its repayments
+not netted yet) is what the next run pays, above nothing, or carries over, below.
+
 The insurer's side of the same money is per batch (`batch_money`): claimed = accepted + not awarded +
 rejected + open (a line awarded in part counts its awarded amount as accepted and the rest as not awarded),
 and what the insurer paid for the batch (`InsurerPayment`), matched against the accepted lines by
@@ -67,6 +73,7 @@ from billing.models import (
     Contract,
     InsurerPayment,
     LineStatus,
+    MemberRepayment,
     ReturnStatus,
     Sign,
 )
@@ -182,12 +189,22 @@ def _state(paid_field: str, today: dt.date) -> Case:
 
 @dataclass
 class Totals:
-    """A sum of entries, by state. `allocated` = paid + due + held + pending, always."""
+    """A sum of entries, by state. `allocated` = paid + due + held + pending, always. A member's repayments
+    are kept apart (`repaid`, of which `repaid_open` not netted off in a payout yet): money paid back, not
+    allocated."""
 
     paid: Decimal = ZERO
     due: Decimal = ZERO
     held: Decimal = ZERO
     pending: Decimal = ZERO
+    repaid: Decimal = ZERO
+    repaid_open: Decimal = ZERO
+
+    @property
+    def balance(self) -> Decimal:
+        """Due and not paid out, plus the repayments not netted off yet: what a run pays (above nothing) or
+        carries over (below)."""
+        return self.due + self.repaid_open
 
     @property
     def allocated(self) -> Decimal:
@@ -244,6 +261,18 @@ def month_totals(*, period: dt.date, today: dt.date, organisation_id: int | None
         ):
             key = (row["kind"], row["organisation_id"])
             result.rows.setdefault(key, Totals()).add(row["state"], sign * (row["total"] or ZERO))
+    repaid = MemberRepayment.objects.filter(recorded_at__gte=start, recorded_at__lt=end)
+    if organisation_id is not None:
+        repaid = repaid.filter(organisation_id=organisation_id)
+    for org_id, total, still_open in (
+        repaid.values("organisation_id")
+        .annotate(total=Sum("amount"), still_open=Sum("amount", filter=Q(netted_in__isnull=True)))
+        .order_by()
+        .values_list("organisation_id", "total", "still_open")
+    ):
+        totals = result.rows.setdefault((AllocationKind.MEMBER, org_id), Totals())
+        totals.repaid += total or ZERO
+        totals.repaid_open += still_open or ZERO
     return result
 
 
@@ -453,7 +482,34 @@ def unpaid_totals(*, until: dt.datetime, today: dt.date) -> dict[int, Totals]:
             result.setdefault(row["organisation_id"], Totals()).add(
                 row["state"], sign * (row["total"] or ZERO)
             )
+    for org_id, amount in repayments_open(until=until).items():
+        totals = result.setdefault(org_id, Totals())
+        totals.repaid += amount
+        totals.repaid_open += amount
     return result
+
+
+def repayments_open(*, until: dt.datetime, organisation_id: int | None = None) -> dict[int, Decimal]:
+    """Per member organisation id: its repayments recorded before `until` that no payout run netted off yet.
+    Call inside tenant_scope."""
+    qs = MemberRepayment.objects.filter(recorded_at__lt=until, netted_in__isnull=True)
+    if organisation_id is not None:
+        qs = qs.filter(organisation_id=organisation_id)
+    return {
+        row["organisation_id"]: row["total"] or ZERO
+        for row in qs.values("organisation_id").annotate(total=Sum("amount")).order_by()
+    }
+
+
+def member_balance(*, organisation_id: int, until: dt.datetime, today: dt.date) -> Decimal:
+    """One member's balance as a payout run up to `until` would read it on `today`: its payable unpaid
+    entries (`payable_entries`) net, plus its repayments not netted off yet. Below nothing: what it owes.
+    Call inside tenant_scope."""
+    made, undone = payable_entries(until=until, today=today, organisation_id=organisation_id)
+    net = (made.aggregate(s=Sum("amount"))["s"] or ZERO) - (undone.aggregate(s=Sum("amount"))["s"] or ZERO)
+    return Decimal(net).quantize(ZERO) + repayments_open(until=until, organisation_id=organisation_id).get(
+        organisation_id, ZERO
+    )
 
 
 def due_unpaid_total(*, until: dt.datetime, today: dt.date) -> Decimal:
@@ -474,5 +530,10 @@ def due_unpaid_total(*, until: dt.datetime, today: dt.date) -> Decimal:
         )
         .order_by()
     )
-    nets = ((row["made"] or ZERO) - (row["undone"] or ZERO) for row in rows)
-    return sum((net for net in nets if net > 0), ZERO)
+    nets: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for row in rows:
+        nets[row["organisation_id"]] += (row["made"] or ZERO) - (row["undone"] or ZERO)
+    # A repayment not netted off yet counts with the member's entries (it pays back what they owe).
+    for org_id, amount in repayments_open(until=until).items():
+        nets[org_id] += amount
+    return sum((net for net in nets.values() if net > 0), ZERO)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -91,14 +92,23 @@ class Contract(TenantOwned):
         verbose_name_plural = _("insurer contracts")
         ordering = ["insurer__name", "-valid_from"]
         constraints = [
+            # A version may end the day before it starts: replaced for its whole period by a retroactive
+            # tariff change from its first day (billing.services.repricing). It stays, with its tariffs,
+            # for the claims sent under it; no day falls in its period, so nothing reads it as in force.
             models.CheckConstraint(
-                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                condition=Q(valid_until__isnull=True)
+                | Q(valid_until__gte=F("valid_from") - datetime.timedelta(days=1)),
                 name="contract_period_valid",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.valid_from:%d-%m-%Y})"
+
+    @property
+    def replaced_whole(self) -> bool:
+        """Replaced from its first day by a retroactive tariff change: its period is empty."""
+        return self.valid_until is not None and self.valid_until < self.valid_from
 
 
 class ContractTariff(TenantOwned):
@@ -536,6 +546,8 @@ class WorkReason(models.TextChoices):
     REJECTED = "rejected", _("Rejected by the insurer")
     PARTIAL_AWARD = "partial_award", _("Partly awarded by the insurer")
     CREDIT_REJECTED = "credit_rejected", _("Credit refused by the insurer")
+    # A credit sent before the answer to the line it takes back came in, and that answer was a rejection.
+    CREDIT_OF_REJECTED = "credit_of_rejected", _("Credit sent of a rejected claim")
     FORMER_MEMBER_DEBT = "former_member_debt", _("Debt of a former member")
 
 
@@ -958,6 +970,38 @@ class Payout(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.organisation_id} {self.amount}"
+
+
+class MemberRepayment(TenantOwned):
+    """Money a former member paid back to the IGO outside the platform (a bank transfer): a +entry of that
+    member in the ledger, booked when finance records it, that takes its debt down. Never edited; netted off
+    in a payout run (`netted_in`) like the member's other unpaid entries (billing.services.repayments)."""
+
+    organisation = models.ForeignKey(
+        "providers.MemberOrganisation", on_delete=models.PROTECT, related_name="repayments"
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    # The debt when it was recorded: a repayment never exceeds it.
+    debt_before = models.DecimalField(max_digits=12, decimal_places=2)
+    received_on = models.DateField(_("received on"))
+    reference = models.CharField(_("bank reference or note"), max_length=140)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    netted_in = models.ForeignKey(
+        Payout, on_delete=models.SET_NULL, null=True, blank=True, related_name="repayments"
+    )
+
+    class Meta:
+        ordering = ["recorded_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0) & Q(amount__lte=F("debt_before")), name="repayment_within_debt"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "recorded_at"], name="repayment_booked")]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} {self.amount} {self.received_on}"
 
 
 class PayoutFileKind(models.TextChoices):

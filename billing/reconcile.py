@@ -21,7 +21,9 @@ dates and contract rules exactly as the billing run computes them (episodes are 
 - a credit the insurer refused is followed up: per episode and phase, what the insurer keeps paying (accepted
   lines, at the awarded amount, plus the credits still on their way) is at most the current claim, and per
   insurer the accepted total (plus the credits on their way) at most the claimed total; a refused credit not
-  sent again has an open work item.
+  sent again has an open work item;
+- a credit of a line the insurer rejected is not waiting to be sent (it was withdrawn at the rejection), and
+  one already sent that the insurer did not refuse has an open work item.
 
 And the ledger (`billing.ledger`), the one record of money every page reads:
 
@@ -30,7 +32,10 @@ And the ledger (`billing.ledger`), the one record of money every page reads:
   held back + not yet payable (payable and pending);
 - a paid entry is a member's part, paid to that member in a prepared or released payout run of a month no
   earlier than the month it was booked in, and its line is payable (not still waiting for a batch or an
-  answer); a payout's amount is the sum of the entries paid in it, and a run's total the sum of its payouts;
+  answer); a payout's amount is the sum of the entries paid in it (with a former member's repayments
+  netted off in it), and a run's total the sum of its payouts;
+- a former member's repayment is at most its debt when booked, is in its statement's month as in the
+  ledger's, and is netted off only in a payout to that member of a run no earlier than its booking month;
 - per insurer and batch: claimed (the batch's total) = accepted + not awarded (the rest of a line awarded
   in part) + rejected + open (lines without an answer),
   which is the batch-totals check above with each line counted once; the claim lines' statuses agree with
@@ -88,6 +93,7 @@ from billing.models import (
     Contract,
     EpisodeBillingState,
     LineStatus,
+    MemberRepayment,
     PartialChoice,
     PartialDecision,
     PartialRule,
@@ -183,12 +189,14 @@ def books_check(
     _check_allocations(report, lines)
     _check_credits(report, lines)
     _check_refused_credits(report, lines)
+    _check_credits_of_rejected(report, lines)
     _check_batches(report, batches)
     _check_sending(report, lines, batches)
     runs = PayoutRun.unscoped.filter(of_tenant)
     if bounds:
         runs = runs.filter(period=bounds[0])
     _check_payouts(report, runs)
+    _check_repayments(report, runs, of_tenant)
     _check_answers(report, batches)
     for t in [tenant] if tenant else Tenant.objects.order_by("pk"):
         with tenant_scope(t):
@@ -509,9 +517,13 @@ def _check_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
             _("Line %(ref)s was sent and then replaced, but no credit line takes it back.") % {"ref": number},
             [pk],
         )
+    # A credit withdrawn because its line was rejected before it went out (`credits_of_rejected_settle`)
+    # takes nothing back: the rejected line's parts are reversed instead.
     rejected_kept = (
         lines.filter(is_current=False, corrects__isnull=True, status=LineStatus.REJECTED)
-        .exclude(Exists(ClaimLine.unscoped.filter(corrects=OuterRef("pk"))))
+        .exclude(
+            Exists(ClaimLine.unscoped.filter(corrects=OuterRef("pk")).exclude(status=LineStatus.WITHDRAWN))
+        )
         .filter(Exists(Allocation.unscoped.filter(claim_line=OuterRef("pk"), is_current=True)))
         .values_list("pk", "number")
     )
@@ -519,6 +531,46 @@ def _check_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
         report.add(
             "rejected_allocated",
             _("Line %(ref)s was rejected and replaced but still has current parts.") % {"ref": number},
+            [pk],
+        )
+
+
+def _check_credits_of_rejected(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
+    """A credit of a line the insurer rejected takes back nothing (8017). Not sent when the rejection came
+    in, it was withdrawn (`rejected_credits.credits_of_rejected_settle`): one still ready is a problem. One
+    already sent needs an open CREDIT_OF_REJECTED work item of its subject until the insurer refuses it."""
+    credits = lines.filter(corrects__status=LineStatus.REJECTED).exclude(
+        status__in=(LineStatus.WITHDRAWN, LineStatus.REJECTED)
+    )
+    for pk, number, original in (
+        credits.filter(status=LineStatus.READY).values_list("pk", "number", "corrects__number").order_by("pk")
+    ):
+        report.add(
+            "credit_of_rejected_unsent",
+            _(
+                "Credit %(ref)s takes back line %(original)s, which the insurer rejected; it was not "
+                "withdrawn and would be refused (8017)."
+            )
+            % {"ref": number, "original": original},
+            [pk],
+        )
+    item = WorkItem.unscoped.filter(reason=WorkReason.CREDIT_OF_REJECTED, resolved_at__isnull=True)
+    care_item = item.filter(episode_id=OuterRef("episode_id"), phase=OuterRef("phase"))
+    quality_item = item.filter(episode__isnull=True, batch_id=OuterRef("batch_line__batch_id"))
+    for pk, number, original in (
+        credits.filter(status__in=(LineStatus.SENT, LineStatus.ACCEPTED))
+        .exclude(Q(episode__isnull=False) & Q(Exists(care_item)))
+        .exclude(Q(episode__isnull=True) & Q(Exists(quality_item)))
+        .values_list("pk", "number", "corrects__number")
+        .order_by("pk")
+    ):
+        report.add(
+            "credit_of_rejected_sent",
+            _(
+                "Credit %(ref)s of line %(original)s, which the insurer rejected, was sent and not refused, "
+                "and no open work item says so."
+            )
+            % {"ref": number, "original": original},
             [pk],
         )
 
@@ -828,7 +880,8 @@ def _ledger_months(period: date | None) -> list[date]:
     undone = Allocation.objects.filter(superseded_at__isnull=False).datetimes(
         "superseded_at", "month", tzinfo=tz
     )
-    return sorted({m.date() for m in made} | {m.date() for m in undone})
+    repaid = MemberRepayment.objects.datetimes("recorded_at", "month", tzinfo=tz)
+    return sorted({m.date() for m in made} | {m.date() for m in undone} | {m.date() for m in repaid})
 
 
 def _check_ledger_months(report: BooksReport, period: date | None, today: date) -> None:
@@ -843,16 +896,15 @@ def _check_ledger_months(report: BooksReport, period: date | None, today: date) 
         for org in sorted(members | set(by_statement)):
             report.ledger_months += 1
             booked, shown = ledger_month.member(org), by_statement.get(org, ledger.Totals())
-            if [getattr(booked, st) for st in EntryState.values] == [
-                getattr(shown, st) for st in EntryState.values
-            ]:
+            figures = [*EntryState.values, "repaid", "repaid_open"]  # a repayment is no allocation
+            if [getattr(booked, st) for st in figures] == [getattr(shown, st) for st in figures]:
                 continue
             report.add(
                 "ledger_statement",
                 _(
                     "Member %(org)s, %(month)s: the ledger allocated %(booked)s (paid %(paid)s, held back "
-                    "%(held)s, not yet payable %(open)s) but the statement shows %(shown)s (paid %(s_paid)s, "
-                    "held back %(s_held)s, not yet payable %(s_open)s)."
+                    "%(held)s, not yet payable %(open)s; repaid %(repaid)s) but the statement shows %(shown)s "
+                    "(paid %(s_paid)s, held back %(s_held)s, not yet payable %(s_open)s; repaid %(s_repaid)s)."
                 )
                 % {
                     "org": org,
@@ -865,6 +917,8 @@ def _check_ledger_months(report: BooksReport, period: date | None, today: date) 
                     "s_paid": shown.paid,
                     "s_held": shown.held,
                     "s_open": shown.not_yet_payable,
+                    "repaid": booked.repaid,
+                    "s_repaid": shown.repaid,
                 },
                 [org],
             )
@@ -916,12 +970,18 @@ def _check_payouts(report: BooksReport, runs: QuerySet[PayoutRun]) -> None:
         )
 
     zero = Value(ZERO, output_field=money)
+    # A former member's repayment netted off in a payout counts as one of its entries (+).
+    netted = MemberRepayment.unscoped.filter(netted_in=OuterRef("pk")).order_by().values("netted_in")
     sums = payouts.annotate(
         made=Coalesce(sum_of(Allocation.unscoped.all(), "paid_in"), zero),
         undone=Coalesce(sum_of(Allocation.unscoped.all(), "reversal_paid_in"), zero),
+        repaid=Coalesce(Subquery(netted.annotate(s=Sum("amount")).values("s"), output_field=money), zero),
         n=Coalesce(count_of(Allocation.unscoped.all(), "paid_in"), Value(0))
-        + Coalesce(count_of(Allocation.unscoped.all(), "reversal_paid_in"), Value(0)),
-    ).annotate(entries_sum=F("made") - F("undone"))
+        + Coalesce(count_of(Allocation.unscoped.all(), "reversal_paid_in"), Value(0))
+        + Coalesce(
+            Subquery(netted.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), Value(0)
+        ),
+    ).annotate(entries_sum=F("made") - F("undone") + F("repaid"))
     for pk, run_period, org, amount, entries_sum, count, n in (
         sums.filter(_differs("amount", "entries_sum") | ~Q(entries=F("n")))
         .values_list("pk", "run__period", "organisation__name", "amount", "entries_sum", "entries", "n")
@@ -1006,6 +1066,44 @@ def _check_payouts(report: BooksReport, runs: QuerySet[PayoutRun]) -> None:
                 },
                 [pk],
             )
+
+
+def _check_repayments(report: BooksReport, runs: QuerySet[PayoutRun], of_tenant: Q) -> None:
+    """A former member's repayment is at most the debt it had when recorded (also a database constraint);
+    one netted off in a payout is netted in a payout to that member, of a run no earlier than the month it
+    was booked in."""
+    tz = timezone.get_current_timezone()
+    repayments = MemberRepayment.unscoped.filter(of_tenant)
+    for pk, org in repayments.filter(amount__gt=F("debt_before")).values_list("pk", "organisation__name"):
+        report.add(
+            "repayment_over_debt",
+            _("A repayment of %(org)s is more than its debt when it was booked.") % {"org": org},
+            [pk],
+        )
+    netted = repayments.filter(netted_in__run__in=runs)
+    for pk, org in netted.exclude(organisation_id=F("netted_in__organisation_id")).values_list(
+        "pk", "organisation__name"
+    ):
+        report.add(
+            "repayment_wrong_member",
+            _("A repayment of %(org)s was netted off in a payout to another member.") % {"org": org},
+            [pk],
+        )
+    booked = Trunc("recorded_at", "month", output_field=DateField(), tzinfo=tz)
+    for pk, org, run_period, booked_in in (
+        netted.annotate(booked=booked)
+        .filter(netted_in__run__period__lt=F("booked"))
+        .values_list("pk", "organisation__name", "netted_in__run__period", "booked")
+    ):
+        report.add(
+            "repayment_early",
+            _(
+                "A repayment of %(org)s was netted off in the payout of %(month)s, before the month it was "
+                "booked in (%(booked)s)."
+            )
+            % {"org": org, "month": run_period.strftime("%Y-%m"), "booked": booked_in.strftime("%Y-%m")},
+            [pk],
+        )
 
 
 def _check_answers(report: BooksReport, batches: QuerySet[ClaimBatch]) -> None:

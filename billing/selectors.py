@@ -55,6 +55,7 @@ from billing.models import (
     InsurerPayment,
     InternalRate,
     LineStatus,
+    MemberRepayment,
     PartialChoice,
     PartialDecision,
     PartialRule,
@@ -129,7 +130,7 @@ class ContractRow:
 def contracts_by_insurer() -> list[tuple[Insurer, list[ContractRow]]]:
     """Every contract version, grouped per insurer (by name), newest version first."""
     groups: dict[int, tuple[Insurer, list[ContractRow]]] = {}
-    for contract in contract_queryset().order_by("insurer__name", "-valid_from"):
+    for contract in contract_queryset().order_by("insurer__name", "-valid_from", "-pk"):
         row = ContractRow(
             contract=contract,
             tariffs=contract_tariff_rows(contract),
@@ -1411,11 +1412,15 @@ class PayoutLeftRow:
         """no_iban: money payable and no valid bank account (a work item says so); due: payable now (it became
         payable after the run was prepared, or it is one side of a line settled after the month and waits
         for its other side); carried: what is payable adds up to less than nothing (carried over to a
-        later run); held: only held-back entries (rejected lines); pending: not payable yet."""
-        if self.totals.due > 0:
+        later run); repaid: a former member's debt paid back (`billing.services.repayments`), nothing left;
+        held: only held-back entries (rejected lines); pending: not payable yet. Payable counts the repayments
+        not netted off yet with the due entries (`Totals.balance`)."""
+        if self.totals.balance > 0:
             return "due" if self.has_account else "no_iban"
-        if self.totals.due < 0:
+        if self.totals.balance < 0:
             return "carried"
+        if self.totals.repaid_open and not self.totals.held and not self.totals.pending:
+            return "repaid"
         return "held" if self.totals.held else "pending"
 
 
@@ -1425,7 +1430,9 @@ def payout_run_left(*, run: PayoutRun, today: dt.date) -> list[PayoutLeftRow]:
     payable. The IGO's own parts are not paid out and not listed."""
     totals = unpaid_totals(until=midnight(next_month(run.period)), today=today)
     totals = {
-        org_id: t for org_id, t in totals.items() if org_id is not None and (t.due or t.held or t.pending)
+        org_id: t
+        for org_id, t in totals.items()
+        if org_id is not None and (t.due or t.held or t.pending or t.repaid_open)
     }
     orgs = MemberOrganisation.objects.in_bulk(list(totals))
     items = {
@@ -1445,6 +1452,15 @@ def payout_run_left(*, run: PayoutRun, today: dt.date) -> list[PayoutLeftRow]:
     ]
     rows.sort(key=lambda r: (r.organisation.name, r.organisation.pk))
     return rows
+
+
+def member_repayments(*, organisation: MemberOrganisation) -> list[MemberRepayment]:
+    """A member's repayments, latest first, with who recorded them and the payout that netted them off."""
+    return list(
+        MemberRepayment.objects.filter(organisation=organisation)
+        .select_related("recorded_by", "netted_in__run")
+        .order_by("-recorded_at", "-pk")
+    )
 
 
 def statement_clients(*, statement: Statement) -> list[int]:

@@ -7,19 +7,30 @@ and when a re-split, a withdrawal or a correction supersedes it, its reversal co
 that happened. A credit line's mirrored parts count in the month of the credit. So a closed month's amounts
 never change (their states do: payable becomes paid), and a statement's total is the ledger's month total
 for the member, to the cent (`manage.py books_check` proves it). Their CSV and PDF are rendered by
-`billing.files`.
+`billing.files`. A former member's repayments recorded in the month are listed apart (`Statement.repayments`):
+money paid back, not allocated, but part of its balance.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.db.models import QuerySet
+
 from billing import ledger
 from billing.ledger import EntryState, Totals
-from billing.models import Allocation, AllocationBasis, AllocationKind, ClaimLine, Payout
+from billing.models import (
+    Allocation,
+    AllocationBasis,
+    AllocationKind,
+    ClaimLine,
+    MemberRepayment,
+    Payout,
+)
 from igo.dates import month_bounds, month_end
 from igo.models import Tenant
 from providers.models import MemberOrganisation
@@ -58,6 +69,7 @@ class Statement:
     period: date
     today: date  # the day the states are read on
     rows: list[StatementRow]
+    repayments: list[MemberRepayment] = dc_field(default_factory=list)
 
     @property
     def total(self) -> Decimal:
@@ -65,10 +77,11 @@ class Statement:
 
     @property
     def totals(self) -> Totals:
-        """The rows summed per state: allocated = paid + due + held + pending."""
+        """The rows summed per state: allocated = paid + due + held + pending; the repayments apart."""
         totals = Totals()
         for r in self.rows:
             totals.add(r.state, r.amount)
+        _add_repayments(totals, self.repayments)
         return totals
 
     @property
@@ -80,6 +93,20 @@ class Statement:
     @property
     def period_end(self) -> date:
         return month_end(self.period)
+
+
+def _add_repayments(totals: Totals, repayments: list[MemberRepayment]) -> None:
+    for r in repayments:
+        totals.repaid += r.amount
+        if r.netted_in_id is None:
+            totals.repaid_open += r.amount
+
+
+def _repayments_in(period: date) -> QuerySet[MemberRepayment]:
+    start, end = month_bounds(period)
+    return MemberRepayment.objects.filter(recorded_at__gte=start, recorded_at__lt=end).order_by(
+        "recorded_at", "pk"
+    )
 
 
 def member_statement(
@@ -118,7 +145,8 @@ def member_statement(
             )
         )
     rows.sort(key=lambda r: (r.line.number, r.moment, r.entry))
-    return Statement(tenant, organisation, period, today, rows)
+    repayments = list(_repayments_in(period).filter(organisation=organisation))
+    return Statement(tenant, organisation, period, today, rows, repayments)
 
 
 def statement_totals(*, period: date, today: date) -> dict[int, Totals]:
@@ -130,6 +158,11 @@ def statement_totals(*, period: date, today: date) -> dict[int, Totals]:
     for e in ledger.entries(start=start, end=end, today=today):
         if e.kind == AllocationKind.MEMBER and e.organisation_id is not None:
             totals[e.organisation_id].add(e.state, e.amount)
+    by_member: dict[int, list[MemberRepayment]] = defaultdict(list)
+    for r in _repayments_in(period):
+        by_member[r.organisation_id].append(r)
+    for org_id, repayments in by_member.items():
+        _add_repayments(totals[org_id], repayments)
     return dict(totals)
 
 
@@ -155,10 +188,13 @@ class PayoutStatement:
     tenant: Tenant
     payout: Payout
     rows: list[PayoutStatementRow]
+    repayments: list[MemberRepayment] = dc_field(default_factory=list)  # netted off in this payout
 
     @property
     def total(self) -> Decimal:
-        return sum((r.amount for r in self.rows), Decimal("0.00"))
+        return sum((r.amount for r in self.rows), Decimal("0.00")) + sum(
+            (r.amount for r in self.repayments), Decimal("0.00")
+        )
 
     @property
     def episode_ids(self) -> set[int]:
@@ -179,4 +215,5 @@ def payout_statement(*, payout: Payout) -> PayoutStatement:
                 )
             )
     rows.sort(key=lambda r: (r.booked_at, r.line.number, r.entry))
-    return PayoutStatement(payout.tenant, payout, rows)
+    repayments = list(MemberRepayment.objects.filter(netted_in=payout).order_by("recorded_at", "pk"))
+    return PayoutStatement(payout.tenant, payout, rows, repayments)

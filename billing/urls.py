@@ -59,6 +59,11 @@ urlpatterns: list[URLPattern] = [
     ),
     # payouts to members (issue 14: payouts)
     path("payouts/", views.payout_list, name="payout_list"),
+    path(
+        "payouts/former-members/<int:org_pk>/repayment/",
+        views.member_repayment,
+        name="member_repayment",
+    ),
     path("payouts/prepare/", views.payout_prepare, name="payout_prepare"),
     path("payouts/bank-account/", views.payout_bank_account, name="payout_bank_account"),
     path("payouts/<int:pk>/", views.payout_detail, name="payout_detail"),

@@ -39,6 +39,7 @@ from billing.forms import (
     ContractRepriceForm,
     ContractVersionForm,
     InsurerPaymentForm,
+    MemberRepaymentForm,
     PartialDecisionForm,
     PartialRuleFormSet,
     PayoutPrepareForm,
@@ -87,6 +88,7 @@ from billing.services import (
     payouts,
     quality_claims,
     rejected_credits,
+    repayments,
     repricing,
     returns,
     work_items,
@@ -374,6 +376,7 @@ def work_queue(request: TenantRequest) -> HttpResponse:
             "reasons": WORK_REASONS,
             "presend_reasons": PRESEND_REASONS,
             "split_reasons": SPLIT_REASONS,
+            "hand_resolved": [str(r) for r in work_items.HAND_RESOLVED],
             "phases": dict(Phase.choices),
             "can_open_episode": rules.can_log_care(request.tenant_roles),
             "can_manage": rules.can_manage_finance(request.tenant_roles),
@@ -726,6 +729,51 @@ def work_item_resolve(request: TenantRequest, pk: int) -> HttpResponse:
         request,
         "billing/work_item_resolve.html",
         {"item": item, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@tenant_view(rules.can_manage_finance)
+def member_repayment(request: TenantRequest, org_pk: int) -> HttpResponse:
+    """Book that a former member paid (part of) its debt back by bank transfer (billing.services.repayments).
+    Another IGO's organisation is a 404 (the scoped manager does not find it)."""
+    organisation = get_object_or_404(MemberOrganisation.objects, pk=org_pk)
+    today = timezone.localdate()
+    form = MemberRepaymentForm(request.POST or None, initial={"received_on": today})
+    if request.method == "POST" and form.is_valid():
+        try:
+            repayments.member_repayment_record(
+                organisation=organisation,
+                actor=request.user,
+                amount=form.cleaned_data["amount"],
+                received_on=form.cleaned_data["received_on"],
+                reference=form.cleaned_data["reference"],
+                today=today,
+            )
+        except ValidationError as exc:
+            add_form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("The repayment of %(org)s is booked; its debt is now € %(debt)s.")
+                % {
+                    "org": organisation.name,
+                    "debt": formats.number_format(
+                        repayments.member_debt(organisation=organisation, today=today), 2, use_l10n=True
+                    ),
+                },
+            )
+            return redirect("payout_list", tenant_slug=request.tenant.slug)
+    return render(
+        request,
+        "billing/member_repayment.html",
+        {
+            "organisation": organisation,
+            "form": form,
+            "debt": repayments.member_debt(organisation=organisation, today=today),
+            "former": repayments.is_former_member(organisation, today),
+            "earlier": selectors.member_repayments(organisation=organisation),
+        },
         status=400 if request.method == "POST" else 200,
     )
 
@@ -1247,6 +1295,7 @@ def _payout_list_page(
             "igo_iban": mask_iban(tenant.iban),
             "igo_iban_valid": iban_is_valid(tenant.iban) if tenant.iban else False,
             "last_month": previous_month(today),
+            "former_debts": repayments.former_member_debts(today=today),
         },
         status=status,
     )

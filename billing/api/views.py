@@ -70,7 +70,7 @@ class ContractListView(FinanceAPIView, generics.ListAPIView):
     model = Contract
 
     def scoped_queryset(self) -> QuerySet[Contract]:
-        return selectors.contract_queryset().order_by("insurer__name", "-valid_from", "pk")
+        return selectors.contract_queryset().order_by("insurer__name", "-valid_from", "-pk")
 
     @extend_schema(
         tags=TAGS,

@@ -6,6 +6,7 @@ reader's convention (`igo.exports.csv_convention`: Dutch `;` and decimal comma, 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from django.utils import timezone
@@ -62,35 +63,56 @@ STATEMENT_CSV_HEADER = (
 
 def statement_csv(statement: Statement, *, convention: CsvConvention | None = None) -> bytes:
     """One row per ledger entry of the month, with its state on the statement's day (`billing.ledger`:
-    paid, due, held, pending)."""
+    paid, due, held, pending); then a row per repayment of a former member booked in the month (entry
+    `repayment`: paid once a payout run netted it off, due until then)."""
     org = statement.organisation
-    return csv_bytes(
-        STATEMENT_CSV_HEADER,
+    entries = (
         (
-            (
-                org.name,
-                org.agb_code,
-                statement.period.strftime("%Y-%m"),
-                timezone.localtime(r.moment).date().isoformat(),
-                r.entry,
-                r.line.number,
-                r.line.episode_id,
-                r.line.phase,
-                r.line.prestatie_code,
-                "D" if r.line.sign == "debit" else "C",
-                r.line.amount,
-                r.amount,
-                r.state,
-                r.basis.method or ("credit" if r.basis.credit_of else ""),
-                r.basis.share,  # None is written as an empty cell
-                r.basis.points,
-                " ".join(str(e) for e in r.basis.events or ()),
-                r.batch_number or "",
-            )
-            for r in statement.rows
-        ),
-        convention=convention,
+            org.name,
+            org.agb_code,
+            statement.period.strftime("%Y-%m"),
+            timezone.localtime(r.moment).date().isoformat(),
+            r.entry,
+            r.line.number,
+            r.line.episode_id,
+            r.line.phase,
+            r.line.prestatie_code,
+            "D" if r.line.sign == "debit" else "C",
+            r.line.amount,
+            r.amount,
+            r.state,
+            r.basis.method or ("credit" if r.basis.credit_of else ""),
+            r.basis.share,  # None is written as an empty cell
+            r.basis.points,
+            " ".join(str(e) for e in r.basis.events or ()),
+            r.batch_number or "",
+        )
+        for r in statement.rows
     )
+    repaid = (
+        (
+            org.name,
+            org.agb_code,
+            statement.period.strftime("%Y-%m"),
+            timezone.localtime(r.recorded_at).date().isoformat(),
+            "repayment",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            r.amount,
+            "paid" if r.netted_in_id else "due",
+            "",
+            None,
+            None,
+            "",
+            "",
+        )
+        for r in statement.repayments
+    )
+    return csv_bytes(STATEMENT_CSV_HEADER, itertools.chain(entries, repaid), convention=convention)
 
 
 # --- payout statements (issue 14: payouts) -------------------------------------------------------------
@@ -102,31 +124,50 @@ PAYOUT_STATEMENT_CSV_HEADER = (
 
 
 def payout_statement_csv(statement: PayoutStatement, *, convention: CsvConvention | None = None) -> bytes:
-    """Every entry paid in one payout (episodes by reference only); the amounts add up to the payout."""
+    """Every entry paid in one payout (episodes by reference only), and a former member's repayments netted
+    off in it (entry `repayment`); the amounts add up to the payout."""
     payout = statement.payout
     org = payout.organisation
-    return csv_bytes(
-        PAYOUT_STATEMENT_CSV_HEADER,
+    repaid = (
         (
-            (
-                org.name,
-                org.agb_code,
-                payout.run.period.strftime("%Y-%m"),
-                payout.end_to_end_id,
-                timezone.localtime(r.booked_at).date().isoformat(),
-                r.entry,
-                r.line.number,
-                r.line.phase,
-                r.episode_ref,
-                "D" if r.line.sign == Sign.DEBIT else "C",
-                r.line.status,
-                r.amount,
-                r.basis.method,
-                r.basis.share,  # None is written as an empty cell
-                r.basis.points,
-                r.basis.credit_of,
-            )
-            for r in statement.rows
-        ),
-        convention=convention,
+            org.name,
+            org.agb_code,
+            payout.run.period.strftime("%Y-%m"),
+            payout.end_to_end_id,
+            timezone.localtime(r.recorded_at).date().isoformat(),
+            "repayment",
+            "",
+            "",
+            "",
+            "",
+            "",
+            r.amount,
+            "",
+            None,
+            None,
+            "",
+        )
+        for r in statement.repayments
     )
+    entries = (
+        (
+            org.name,
+            org.agb_code,
+            payout.run.period.strftime("%Y-%m"),
+            payout.end_to_end_id,
+            timezone.localtime(r.booked_at).date().isoformat(),
+            r.entry,
+            r.line.number,
+            r.line.phase,
+            r.episode_ref,
+            "D" if r.line.sign == Sign.DEBIT else "C",
+            r.line.status,
+            r.amount,
+            r.basis.method,
+            r.basis.share,  # None is written as an empty cell
+            r.basis.points,
+            r.basis.credit_of,
+        )
+        for r in statement.rows
+    )
+    return csv_bytes(PAYOUT_STATEMENT_CSV_HEADER, itertools.chain(entries, repaid), convention=convention)

@@ -7,7 +7,8 @@
 - `run`: the billing run, in set-based batches, safe to repeat and to run concurrently;
 - `batches`: monthly claim batches to insurers; `returns`: the insurer's return information;
 - `quality_claims`: quality agreements and their bonus or malus lines;
-- `repricing`: retroactive tariff changes (a contract version under claims already made, priced again).
+- `repricing`: retroactive tariff changes (a contract version under claims already made, priced again);
+- `repayments`: a former member's debt paid back outside the platform, booked as a ledger entry.
 
 The pipeline's public functions are re-exported here (`services.billing_run`, `services.contract_create`);
 batches, returns and quality claims are used through their modules.

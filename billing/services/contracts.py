@@ -291,7 +291,8 @@ def contract_end(
     """End a contract version on `valid_until`. Refused when claims already use it for care after that
     date, unless `retroactive`: a retroactive tariff change (billing.services.repricing) re-prices those
     claims under the version that follows in the same transaction."""
-    if valid_until < contract.valid_from:
+    # A retroactive change from the version's first day ends it the day before it starts: replaced whole.
+    if valid_until < contract.valid_from - timedelta(days=1 if retroactive else 0):
         raise ValidationError({"valid_until": _("The end lies before the start.")})
     if (
         not retroactive
@@ -329,8 +330,9 @@ def contract_new_version(
     a contract of its own, with its own end date), and after the last claim that already uses it. Both are
     refused on `valid_from`, the one date the caller gave, and not as the derived end of the old version.
     `retroactive` lifts the second rule for `billing.services.repricing.contract_reprice`, which re-prices
-    those claims in the same transaction (call it only from there)."""
-    if valid_from <= contract.valid_from:
+    those claims in the same transaction (call it only from there), and lets the new version start on the
+    old one's first day: the old one then ends the day before it starts (`Contract.replaced_whole`)."""
+    if valid_from < contract.valid_from or (valid_from == contract.valid_from and not retroactive):
         raise ValidationError(
             {
                 "valid_from": _(
@@ -401,12 +403,14 @@ def contract_version_draft(
     valid_from: date,
     tariffs: dict[str, tuple[str, Decimal]] | None = None,
     partial_rules: Iterable[dict[str, Any]] | None = None,
+    retroactive: bool = False,
 ) -> list[Contract]:
     """The contracts the roll-up would read after `contract_new_version(contract=..., valid_from=...)` with
     these tariffs and partial rules, built in memory only (nothing is written): the stored versions with
     their tariffs and partial rules, `contract` ending the day before `valid_from`, and the draft version
     from then (checked as `contract_create` checks it; an id of -1). The what-if simulation (the `whatif`
-    app) gives them to `billing.services.rollup.rollup_decide`."""
+    app) gives them to `billing.services.rollup.rollup_decide`. `retroactive`: as for
+    `contract_new_version`, the draft may start on `contract`'s first day (a re-pricing preview)."""
     contract = Contract.objects.prefetch_related("tariffs", "partial_rules").get(pk=contract.pk)
     if tariffs is None:
         tariffs = {t.phase: (t.prestatie_code, t.amount) for t in contract.tariffs.all()}
@@ -422,7 +426,7 @@ def contract_version_draft(
         tariffs=tariffs,
         partial_rules=partial_rules,
     )
-    if valid_from <= contract.valid_from:
+    if valid_from < contract.valid_from or (valid_from == contract.valid_from and not retroactive):
         errors.setdefault("valid_from", []).append(_("The new version must start after the current one."))
     if errors:
         raise ValidationError(errors)

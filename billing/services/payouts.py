@@ -9,7 +9,9 @@ entries stay unpaid, so a file never has a gap; a member whose entries add up to
 over (its entries stay unpaid for a later run). The file holds exactly the payouts, and its control sum is
 the run's total. A former member (membership ended before the month's last day) carried over below nothing
 will not net its debt off against later payouts: a work item (FORMER_MEMBER_DEBT) asks finance to settle it
-outside the platform; a later run resolves it once the member is no longer below nothing.
+outside the platform; a later run resolves it once the member is no longer below nothing. What it pays back
+is booked as a repayment (`billing.services.repayments`): a +entry of the member that the run counts with its
+unpaid entries and marks netted off in its payout (`MemberRepayment.netted_in`) like them.
 
 Finance prepares a run, another finance user releases it (four eyes: the preparer cannot, and the database
 refuses it too); a prepared run can be discarded, which makes its entries unpaid again. A month has one run
@@ -41,6 +43,7 @@ from billing.files.sepa import (
 from billing.ledger import payable_entries
 from billing.models import (
     Allocation,
+    MemberRepayment,
     Payout,
     PayoutFile,
     PayoutFileKind,
@@ -148,10 +151,13 @@ class _Net:
     entries: int = 0
 
 
-def _nets(made: QuerySet[Allocation], undone: QuerySet[Allocation]) -> dict[int, _Net]:
-    """Per organisation id: +entries minus -entries, and how many entries."""
+def _nets(
+    made: QuerySet[Allocation], undone: QuerySet[Allocation], repaid: QuerySet[MemberRepayment]
+) -> dict[int, _Net]:
+    """Per organisation id: +entries minus -entries plus repayments, and how many entries (repayments
+    counted)."""
     nets: dict[int, _Net] = {}
-    for qs, sign in ((made, 1), (undone, -1)):
+    for qs, sign in ((made, 1), (undone, -1), (repaid, 1)):
         for row in qs.values("organisation_id").annotate(s=Sum("amount"), n=Count("pk")).order_by():
             net = nets.setdefault(row["organisation_id"], _Net())
             # Quantized: SQLite (the demo's database) sums decimals as floats.
@@ -242,6 +248,7 @@ def _former_member_debt_items(
 def _entries_unmark(payouts: list[int]) -> None:
     Allocation.objects.filter(paid_in__in=payouts).update(paid_in=None)
     Allocation.objects.filter(reversal_paid_in__in=payouts).update(reversal_paid_in=None)
+    MemberRepayment.objects.filter(netted_in__in=payouts).update(netted_in=None)
 
 
 def _end_to_end_id(run: PayoutRun, org: MemberOrganisation) -> str:
@@ -336,6 +343,9 @@ def payout_run_prepare(
         with_account = [pk for pk, account in accounts.items() if account is not None]
         without_account = [pk for pk, account in accounts.items() if account is None]
         made, undone = payable_entries(until=until, today=today)
+        # A former member's repayment counts with its entries: a late claim is paid net of what it still
+        # owed, not of what it already paid back.
+        repaid = MemberRepayment.objects.filter(recorded_at__lt=until, netted_in__isnull=True)
         step(1)
         run = PayoutRun.objects.create(
             tenant=locked,
@@ -368,9 +378,12 @@ def payout_run_prepare(
             )
             made.filter(organisation_id__in=with_account).update(paid_in=payout_of)
             undone.filter(organisation_id__in=with_account).update(reversal_paid_in=payout_of)
+            repaid.filter(organisation_id__in=with_account).update(netted_in=payout_of)
         step(2)
         marked = _nets(
-            Allocation.objects.filter(paid_in__run=run), Allocation.objects.filter(reversal_paid_in__run=run)
+            Allocation.objects.filter(paid_in__run=run),
+            Allocation.objects.filter(reversal_paid_in__run=run),
+            MemberRepayment.objects.filter(netted_in__run=run),
         )
         # A member whose entries add up to nothing or less is carried over: its entries stay unpaid.
         carried = [p for p in payouts if marked.get(p.organisation_id, _Net()).amount <= 0]
@@ -389,6 +402,7 @@ def payout_run_prepare(
             nets = _nets(
                 made.filter(organisation_id__in=without_account),
                 undone.filter(organisation_id__in=without_account),
+                repaid.filter(organisation_id__in=without_account),
             )
             missing = {orgs[pk]: net.amount for pk, net in nets.items() if net.amount > 0}
         _no_iban_items(locked, missing, period)

@@ -6,11 +6,21 @@ opens a work item for finance (`WorkReason.CREDIT_REJECTED`); its parts stay hel
 (`billing.ledger.rejected_credits_open`), so the members keep what the insurer keeps paying. Once finance has
 dealt with what the insurer objected to, `rejected_credit_resend` makes a new credit of the same old line for
 the next batch (the refused credit's parts are reversed and carried by the new one) and closes the work item.
+
+The other way round, a credit of a line the insurer rejects (`credits_of_rejected_settle`): the billing run,
+a re-pricing or finance credited a sent line and claimed it anew before the insurer's answer came in, and
+the answer is a rejection. The insurer booked nothing for the line, so the credit would take back nothing and
+come back as 8017 ("no debit known for this credit"). Not sent yet, the credit is withdrawn (its parts and
+the rejected line's are reversed as of the answer, so both add up to nothing and are settled together); the
+new claim stays. Already sent, it is left as it is and a work item (`WorkReason.CREDIT_OF_REJECTED`) says so
+until the insurer refuses it; if the insurer accepts it instead, finance asks it to reverse that and resolves
+the item with a note.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,6 +33,7 @@ from billing.models import (
     AllocationBasis,
     ClaimBatch,
     ClaimLine,
+    LineStatus,
     Sign,
     WorkItem,
     WorkReason,
@@ -170,3 +181,104 @@ def _close_items(line: ClaimLine) -> None:
             return
         items = items.filter(episode__isnull=True, batch_id=batch_id)
     items.update(resolved_at=timezone.now())
+
+
+@dataclass
+class CreditsOfRejected:
+    """What `credits_of_rejected_settle` did: the credits withdrawn, and those already sent (with an item)."""
+
+    withdrawn: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+
+
+def _batch_id(line: ClaimLine) -> int | None:
+    return getattr(getattr(line, "batch_line", None), "batch_id", None)
+
+
+def _item_subject(line: ClaimLine) -> dict[str, object]:
+    """A care line's work item is its episode's phase; a quality line's, the batch it went out in."""
+    if line.episode_id is not None:
+        return {"episode_id": line.episode_id, "phase": line.phase}
+    return {"episode": None, "batch_id": _batch_id(line)}
+
+
+def credits_of_rejected_settle(*, batch: ClaimBatch, rejected: Sequence[ClaimLine]) -> CreditsOfRejected:
+    """The insurer rejected `rejected` (lines of `batch`, marked rejected already). Each opposite line made of
+    one of them before this answer came in (a credit; for a quality malus its counter line) is withdrawn when
+    it was not sent yet, its parts and the rejected line's reversed as of now; one already sent gets a
+    CREDIT_OF_REJECTED work item. A new claim of the phase made with the credit stays. Call inside the batch's
+    tenant_scope, in the transaction that records the answer."""
+    done = CreditsOfRejected()
+    if not rejected:
+        return done
+    now = timezone.now()
+    opposites = (
+        ClaimLine.objects.select_for_update(of=("self",))
+        .filter(corrects_id__in=[line.pk for line in rejected])
+        .exclude(status__in=(LineStatus.WITHDRAWN, LineStatus.REJECTED))
+        .select_related("corrects", "batch_line__batch")
+        .order_by("pk")
+    )
+    for opposite in opposites:
+        old = opposite.corrects
+        assert old is not None
+        if opposite.status == LineStatus.READY:
+            # Not sent (ready, perhaps in a batch for review, which must then be rebuilt): withdrawn. Its parts
+            # mirrored the rejected line's; both are reversed, so each line's entries add up to nothing.
+            opposite.status = LineStatus.WITHDRAWN
+            opposite.explanation = {**opposite.explanation, "withdrawn": {"rejected": old.number}}
+            opposite.save(update_fields=["status", "explanation"])
+            Allocation.objects.filter(claim_line__in=[opposite, old], is_current=True).update(
+                is_current=False, superseded_at=now
+            )
+            done.withdrawn.append(opposite.number)
+            continue
+        sent_in = opposite.batch_line.batch if hasattr(opposite, "batch_line") else None
+        message = _(
+            "Credit %(ref)s (%(amount)s) takes back line %(old)s, which %(insurer)s rejected in batch "
+            "%(n)s; the credit had already gone out in batch %(sent)s. The insurer booked nothing for the line, "
+            "so it should refuse the credit (8017): this item then closes. If it accepts the credit, ask it to "
+            "reverse that, then resolve this item with a note."
+        ) % {
+            "ref": opposite.number,
+            "amount": -opposite.amount,
+            "old": old.number,
+            "insurer": batch.insurer.name,
+            "n": batch.number,
+            "sent": sent_in.number if sent_in is not None else "–",
+        }
+        subject = _item_subject(opposite)
+        if not WorkItem.objects.filter(
+            **subject, reason=WorkReason.CREDIT_OF_REJECTED, resolved_at__isnull=True
+        ).exists():
+            WorkItem.objects.create(
+                tenant_id=opposite.tenant_id,
+                **subject,
+                reason=WorkReason.CREDIT_OF_REJECTED,
+                message=message[:300],
+                amount=-opposite.amount,
+            )
+        done.sent.append(opposite.number)
+    return done
+
+
+def credits_of_rejected_answered(*, refused: Sequence[ClaimLine]) -> None:
+    """The insurer refused credits (`refused`): those of a line it had rejected are done with, and their
+    CREDIT_OF_REJECTED work item closes (unless another such credit of its subject is still unanswered)."""
+    for line in refused:
+        if line.corrects_id is None or line.corrects is None or line.corrects.status != LineStatus.REJECTED:
+            continue
+        subject = _item_subject(line)
+        waiting = ClaimLine.objects.filter(
+            sign=line.sign, corrects__status=LineStatus.REJECTED, status__in=(LineStatus.SENT,)
+        ).exclude(pk=line.pk)
+        waiting = (
+            waiting.filter(episode_id=line.episode_id, phase=line.phase)
+            if line.episode_id is not None
+            else waiting.filter(episode__isnull=True, batch_line__batch_id=_batch_id(line))
+        )
+        if waiting.exists():
+            continue
+        WorkItem.objects.filter(
+            **subject, reason=WorkReason.CREDIT_OF_REJECTED, resolved_at__isnull=True
+        ).update(resolved_at=timezone.now())

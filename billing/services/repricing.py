@@ -3,7 +3,9 @@ already made under the version before (in March, tariffs from 1 January).
 
 The change is a new contract version from a date that lies before claims already made under the current
 version (`contract_new_version(retroactive=True)`): the current version ends the day before, the new one
-takes over its period, and every current care claim to that insurer whose prestatie starts in the new
+takes over its period (a change from the current version's own first day, for tariffs entered wrong from
+the start, replaces it whole: it ends the day before it starts, `Contract.replaced_whole`, and stays with its
+tariffs for the claims sent under it), and every current care claim to that insurer whose prestatie starts in the new
 version's period is priced again under it, with the same dates, insurer and insured number:
 
 - the new version's tariff for the phase, times the percentage the line was billed at: 100 % for a
@@ -300,11 +302,11 @@ def _period_errors(
     """The end of the new version (`valid_until`, or where `contract` ends) and the errors of its period."""
     errors: dict[str, list[str]] = {}
     end = valid_until if valid_until is not None else contract.valid_until
-    if valid_from <= contract.valid_from:
+    if valid_from < contract.valid_from:
         errors.setdefault("valid_from", []).append(
             _(
-                "A retroactive change starts after the start of the version it replaces (%(start)s). For a "
-                "period before that, add a separate contract with an end date."
+                "A retroactive change starts on or after the start of the version it replaces (%(start)s). "
+                "For a period before that, add a separate contract with an end date."
             )
             % {"start": contract.valid_from.strftime("%d-%m-%Y")}
         )
@@ -372,7 +374,9 @@ def contract_reprice_preview(
         errors.setdefault(key, []).extend(messages)
     if errors:
         raise ValidationError(errors)
-    draft = contract_version_draft(contract=contract, valid_from=valid_from, tariffs=tariffs)[-1]
+    draft = contract_version_draft(
+        contract=contract, valid_from=valid_from, tariffs=tariffs, retroactive=True
+    )[-1]
     draft.valid_until = end
     impact, plan_errors = _plan(draft, start=valid_from, end=end)
     if plan_errors:

@@ -35,7 +35,11 @@ from billing.models import (
 from billing.services.claim_lines import retire_line
 from billing.services.insurer_payments import insurer_payment_match
 from billing.services.partial_awards import partial_award_items, partial_award_settle
-from billing.services.rejected_credits import rejected_credit_items
+from billing.services.rejected_credits import (
+    credits_of_rejected_answered,
+    credits_of_rejected_settle,
+    rejected_credit_items,
+)
 from billing.services.return_codes import return_code_labels
 from billing.services.run import billing_run_batch
 from igo.csv_upload import RowError, RowErrors
@@ -187,9 +191,12 @@ def batch_return_record(
         # IGO's business.
         with tenant_scope(locked.tenant), translation.override(settings.LANGUAGE_CODE):
             # Read in the IGO's work queue, not the portal.
-            _open_rejection_items(
-                locked, [e for e in entries if e.status == ReturnStatus.REJECTED], by_ref, labels
+            rejected = [e for e in entries if e.status == ReturnStatus.REJECTED]
+            # Credits made of a rejected line before this answer came in: withdrawn when not sent yet.
+            settled = credits_of_rejected_settle(
+                batch=locked, rejected=[by_ref[e.reference.strip()].claim_line for e in rejected]
             )
+            _open_rejection_items(locked, rejected, by_ref, labels)
             partial = [e for e in entries if e.status == ReturnStatus.PARTIAL]
             for e in partial:
                 assert e.awarded_amount is not None
@@ -212,6 +219,8 @@ def batch_return_record(
             accepted=answer.accepted,
             rejected=answer.rejected,
             partial=answer.partial,
+            credits_withdrawn=settled.withdrawn,
+            credits_of_rejected_sent=settled.sent,
         )
     return answer
 
@@ -295,6 +304,7 @@ def _open_rejection_items(
         if (e, p) not in existing
     )
     rejected_credit_items(batch=batch, refused=refused_credits)
+    credits_of_rejected_answered(refused=[line for line, _reason in refused_credits])
 
 
 def rejected_line_rebill(*, line: ClaimLine, actor: User) -> ClaimLine | None:

@@ -19,7 +19,7 @@ from pregnancies.models import Episode
 from providers.models import MemberOrganisation
 
 # Reasons finance may resolve by hand with a note: the platform cannot settle them by itself.
-HAND_RESOLVED = (WorkReason.FORMER_MEMBER_DEBT,)
+HAND_RESOLVED = (WorkReason.FORMER_MEMBER_DEBT, WorkReason.CREDIT_OF_REJECTED)
 
 
 def work_item_open(

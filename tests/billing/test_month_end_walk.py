@@ -226,8 +226,9 @@ def test_a_month_with_a_rejection_then_new_tariffs_then_the_next_batch_all_agree
 
 def test_a_line_credited_while_waiting_for_its_answer_then_rejected_still_reconciles(pw):
     """The re-pricing credits A's natal line while February's batch waits for its answer; then the insurer
-    rejects that old line. Its credit, already made, goes out in March's batch and is refused (8017: no
-    debit known): it takes nothing back and opens nothing, and every figure still agrees."""
+    rejects that old line. Its credit, made but not sent, would take back nothing (8017: no debit known): it
+    is withdrawn at the rejection, its parts and the rejected line's reversed, the new claim stays, and
+    every figure still agrees."""
     a, b = born_in_january(pw), miscarriage_in_february(pw)
     bill(pw, at(2027, 2, 21))
     feb = send_batch(pw, FEB, at(2027, 2, 25))
@@ -246,33 +247,35 @@ def test_a_line_credited_while_waiting_for_its_answer_then_rejected_still_reconc
         reject=[sent_a["natal"]],
     )
     assert_batch_agrees(pw, feb, D("4200.00"))
+    natal_credit.refresh_from_db()
+    assert natal_credit.status == LineStatus.WITHDRAWN
+    # Neither the rejected line nor its withdrawn credit keeps a part: 502.20 - 502.20 = 0 for the practice.
+    assert (
+        Allocation.unscoped.filter(claim_line__in=[sent_a["natal"], natal_credit], is_current=True).count()
+        == 0
+    )
+    assert lines(a)["natal"].amount == D("950.00")  # the new claim stays
     # The rejected line was already replaced: no work item, nothing in the rejected card, nothing held.
     assert _open_items(pw, WorkReason.REJECTED) == 0
+    assert _open_items(pw, WorkReason.CREDIT_OF_REJECTED) == 0
     d = desk(pw, at(2027, 3, 20, 12))
     assert_desk_agrees(d)
     assert d.rejected.lines == 0 and d.held == {}
     books(pw, dt.date(2027, 3, 20))
 
     mar = send_batch(pw, MAR, at(2027, 4, 1))
-    # -900 (A natal) - 1500 (A postnatal) - 600 (B) + 950 + 1600 + 650.
-    assert_batch_agrees(pw, mar, D("200.00"))
-    mar_rows = {r.claim_line_id: r for r in BatchLine.unscoped.filter(batch=mar)}
-    answer(
-        mar,
-        at(2027, 4, 5),
-        accept=[line for line in ClaimLine.unscoped.filter(pk__in=mar_rows) if line.pk != natal_credit.pk],
-        reject=[natal_credit],
-        code="8017",
-    )
-    assert_batch_agrees(pw, mar, D("200.00"))
-    # A credit of a line the insurer rejected takes back nothing: no refused-credit work item, not held.
+    # No credit of the rejected natal line: -1500 (A postnatal) - 600 (B) + 950 + 1600 + 650 = 1100.
+    assert_batch_agrees(pw, mar, D("1100.00"))
+    assert not BatchLine.unscoped.filter(batch=mar, claim_line=natal_credit).exists()
+    accept_all(mar, at(2027, 4, 5))
+    assert_batch_agrees(pw, mar, D("1100.00"))
     assert _open_items(pw, WorkReason.CREDIT_REJECTED) == 0
     d = desk(pw, at(2027, 4, 5, 12))
     assert_desk_agrees(d)
     assert d.rejected.lines == 0 and d.held == {}
     # Due for March's run: February's accepted parts (prenatal 781.20/334.80, postnatal 418.50/976.50,
     # B 390.60/167.40), their credits, the new claims (natal 530.10/353.40, postnatal 446.40/1041.60,
-    # B 423.15/181.35); the rejected natal line's parts (502.20/334.80) and its credit's cancel.
+    # B 423.15/181.35); the rejected natal line's parts (502.20/334.80) and their reversal cancel.
     practice = D("781.20") + D("530.10") + D("446.40") + D("423.15")
     hospital = D("334.80") + D("353.40") + D("181.35")
     assert d.due == {pw.practice.pk: practice, pw.hospital.pk: hospital, pw.kraam.pk: D("1041.60")}

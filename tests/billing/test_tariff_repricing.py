@@ -28,6 +28,7 @@ from billing.models import (
     ClaimBatch,
     ClaimLine,
     Contract,
+    ContractTariff,
     LineStatus,
     ReturnSource,
     WorkItem,
@@ -478,3 +479,80 @@ def pw_prop(world_a):
     feb = send_batch(pw, FEB, at(2027, 2, 25))
     answer(feb, at(2027, 3, 1), accept=[lines(ep)["natal"]])
     return pw, ep, mis
+
+
+# --- a change from the version's own first day (the tariffs were wrong from the start) -----------------
+
+YEAR_2026 = dt.date(2026, 1, 1)
+
+
+def test_a_change_from_the_versions_first_day_replaces_it_whole(pw):
+    """ZK 2026 was entered at 1200/900/1500 on 1 January 2026 but the insurer agreed 1300/950/1600 for its
+    whole period. The January birth's three phases (prenatal from June 2026) were sent and accepted.
+
+    Credited: -1200.00 - 900.00 - 1500.00 = -3600.00; claimed anew: 1300.00 + 950.00 + 1600.00 = 3850.00;
+    the difference 250.00 = 100.00 + 50.00 + 100.00."""
+    ep = born_in_january(pw)
+    bill(pw, at(2027, 2, 21))
+    accept_all(send_batch(pw, FEB, at(2027, 2, 25)), at(2027, 3, 1))
+    sent = lines(ep)
+    old_version = current_version(pw)
+    assert old_version.valid_from == YEAR_2026
+
+    shown = preview(pw, at(2027, 3, 15), valid_from=YEAR_2026)
+    # The prenatal phase (care from 1 June 2026) is in the period now, unlike a change from 1 January 2027.
+    assert {p.phase: (p.sent, p.old_amount, p.new_amount) for p in shown.phases} == {
+        "prenatal": (1, D("1200.00"), D("1300.00")),
+        "natal": (1, D("900.00"), D("950.00")),
+        "postnatal": (1, D("1500.00"), D("1600.00")),
+    }
+    assert shown.total.difference == D("250.00")
+    from_2027 = preview(pw, at(2027, 3, 15))
+    assert shown.fingerprint != from_2027.fingerprint  # the period is part of what was confirmed
+    assert not Contract.unscoped.filter(name="ZK 2027").exists()
+
+    result = reprice(pw, at(2027, 3, 15, 11), valid_from=YEAR_2026, expected=shown.fingerprint)
+
+    assert (result.credited, result.rebilled, result.repriced_in_place) == (3, 3, 0)
+    old_version.refresh_from_db()
+    # The old version is kept with its tariffs for the lines sent under it; its period is empty.
+    assert (old_version.valid_from, old_version.valid_until) == (YEAR_2026, dt.date(2025, 12, 31))
+    assert old_version.replaced_whole and ContractTariff.unscoped.filter(contract=old_version).count() == 3
+    assert (result.contract.valid_from, result.contract.valid_until) == (YEAR_2026, None)
+    for phase, old_amount, new_amount in (
+        ("prenatal", "1200.00", "1300.00"),
+        ("natal", "900.00", "950.00"),
+        ("postnatal", "1500.00", "1600.00"),
+    ):
+        old, credit, new = all_lines(ep, phase)
+        assert (old.pk, old.contract_id, old.status) == (sent[phase].pk, old_version.pk, LineStatus.ACCEPTED)
+        assert (credit.amount, credit.corrects_id) == (-D(old_amount), old.pk)
+        assert (new.amount, new.contract_id, new.is_current) == (D(new_amount), result.contract.pk, True)
+    # prenatal 1300.00: overhead 5 % 65.00, reserve 2 % 26.00, members 1209.00 = practice 70 % 846.30
+    # + hospital 30 % 362.70
+    assert parts(lines(ep)["prenatal"], pw) == {
+        "overhead": D("65.00"),
+        "reserve": D("26.00"),
+        "practice": D("846.30"),
+        "hospital": D("362.70"),
+    }
+    audit = AuditEntry.objects.get(action="contract.reprice")
+    assert (audit.details["valid_from"], audit.details["replaces"]) == ("2026-01-01", old_version.pk)
+    # The next run finds every phase claimed under the new version: nothing more is credited.
+    before = set(ClaimLine.unscoped.values_list("pk", flat=True))
+    bill(pw, at(2027, 3, 16))
+    assert set(ClaimLine.unscoped.values_list("pk", flat=True)) == before
+    mar = send_batch(pw, MAR, at(2027, 4, 1))
+    mar.refresh_from_db()
+    assert (mar.credit_total, mar.debit_total, mar.total) == (D("-3600.00"), D("3850.00"), D("250.00"))
+    accept_all(mar, at(2027, 4, 5))
+    books_clean(pw, dt.date(2027, 4, 5))
+
+
+def test_a_change_before_the_versions_first_day_is_still_refused(pw):
+    born_in_january(pw)
+    bill(pw, at(2027, 2, 21))
+    with pytest.raises(ValidationError) as exc:
+        preview(pw, at(2027, 3, 15), valid_from=dt.date(2025, 12, 31))
+    assert "valid_from" in exc.value.message_dict
+    assert current_version(pw).valid_until is None

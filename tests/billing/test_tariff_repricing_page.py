@@ -155,8 +155,8 @@ def test_a_stale_preview_is_refused_with_the_new_one(pw, client_for):
         (
             {"valid_from": "2025-12-01"},
             "valid_from",
-            "Een wijziging met terugwerkende kracht begint na het begin van de versie die zij vervangt "
-            "(01-01-2026). Voeg voor een periode daarvoor een apart contract met een einddatum toe.",
+            "Een wijziging met terugwerkende kracht begint op of na het begin van de versie die zij "
+            "vervangt (01-01-2026). Voeg voor een periode daarvoor een apart contract met een einddatum toe.",
         ),
         ({"amount_natal": "-950.00"}, "amount_natal", "Een prijs kan niet negatief zijn."),
         ({"valid_until": "2026-12-01"}, "valid_until", "Het einde ligt voor het begin."),
@@ -292,3 +292,20 @@ def test_the_worker_confirms_the_change_and_the_page_shows_it(pw, client_for, ne
     assert ClaimLine.unscoped.filter(sign="credit").count() == 2
     assert AuditEntry.objects.get(action="contract.reprice").actor == pw.finance
     assert current_version(pw) == new
+
+
+def test_a_change_from_the_versions_first_day_says_it_replaces_the_version_whole(pw, client_for):
+    """From 1 January 2026, ZK 2026's own first day: every claim of the version is priced again, also the
+    January birth's prenatal phase of 2026 (1200.00 -> 1300.00): old 1200 + 900 + 1500 + 600 = 4200.00,
+    new 1300 + 950 + 1600 + 650 = 4500.00."""
+    client = client_for(pw.finance)
+    old = current_version(pw)
+    shown = client.post(url(pw, old), {**POST, "valid_from": "2026-01-01", "preview": "1"})
+    assert shown.status_code == 200
+    html = shown.content.decode()
+    assert 'data-testid="reprice-whole"' in html and "over haar hele periode" in html
+    impact = shown.context["impact"]
+    assert (impact.total.old_amount, impact.total.new_amount) == (D("4200.00"), D("4500.00"))
+    from_2027 = client.post(url(pw, old), {**POST, "preview": "1"})
+    assert 'data-testid="reprice-whole"' not in from_2027.content.decode()
+    assert from_2027.context["impact"].fingerprint != impact.fingerprint

@@ -108,6 +108,7 @@ ACCESS = {
     "split_rule_create": ("get", FINANCE),
     "work_queue": ("get", ADMIN_FINANCE),
     "work_item_resolve": ("get", FINANCE),
+    "member_repayment": ("get", FINANCE),
     "claim_list": ("get", ADMIN_FINANCE),
     "claim_list_export": ("get", ADMIN_FINANCE),
     "finance_home": ("get", ADMIN_FINANCE),
@@ -338,6 +339,8 @@ def _url(name: str, world) -> str:  # type: ignore[no-untyped-def]
             kwargs.update(payout_pk=payout.pk, fmt="csv")
     if name == "work_item_resolve":
         kwargs["pk"] = _debt_item(world).pk
+    if name == "member_repayment":
+        kwargs["org_pk"] = MemberOrganisation.unscoped.filter(tenant=world.tenant).first().pk
     return reverse(name, kwargs=kwargs)
 
 

@@ -169,6 +169,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "claim_line_rebill": line.pk,
         "claim_line_credit_resend": line.pk,
         "work_item_resolve": debt.pk,
+        "member_repayment": {"org_pk": org.pk},
         "partial_decision": {"pk": episode.pk, "phase": "prenatal"},  # issue 14
         "batch_detail": batch.pk,
         "batch_release": batch.pk,
@@ -233,7 +234,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"quality_agreement_create"}
     known |= {"contract_detail", "contract_reprice", "contract_reprice_progress"}
     known |= {"api_claim_line_detail", "api_claim_line_allocations"}
-    known |= {"claim_line_credit_resend", "work_item_resolve"}
+    known |= {"claim_line_credit_resend", "work_item_resolve", "member_repayment"}
     known |= {"claim_line_rebill", "batch_detail", "batch_release", "batch_rebuild", "batch_discard"}
     known |= {"batch_file", "statement_download", "api_batch_detail"}
     known |= {"batch_payment_record"}

@@ -101,7 +101,11 @@ def miscarriage_in_february(pw: PayoutWorld, *, policy: str = "ZK-202") -> Episo
 
 def current_version(pw: PayoutWorld) -> Contract:
     """The version of the ZK contract in force on 1 January 2027."""
-    return Contract.unscoped.filter(insurer=pw.zk, valid_from__lte=JAN_2027).order_by("-valid_from").first()  # type: ignore[return-value]
+    return (
+        Contract.unscoped.filter(insurer=pw.zk, valid_from__lte=JAN_2027)
+        .order_by("-valid_from", "-pk")
+        .first()
+    )  # type: ignore[return-value]
 
 
 def preview(
