@@ -19,6 +19,8 @@ from igo.tenancy import TenantOwned
 from pregnancies.models import EndReason, Phase
 
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+# The slack of a check on a sum of two-decimal numbers (see the constraints that use it).
+HALF_CENT = Decimal("0.005")
 
 
 class PrestatieCode(models.Model):
@@ -242,7 +244,9 @@ class SplitRule(TenantOwned):
                 & Q(overhead_pct__lte=100)
                 & Q(reserve_pct__gte=0)
                 & Q(reserve_pct__lte=100)
-                & Q(overhead_pct__lte=100 - F("reserve_pct")),
+                # Half a hundredth of slack: exact for two-decimal percentages on PostgreSQL; on SQLite
+                # (floats) 100 - 8.21 is 91.78999999999999 and would refuse 91.79 % + 8.21 %.
+                & Q(overhead_pct__lt=100 - F("reserve_pct") + HALF_CENT),
                 name="split_rule_percentages_valid",
             ),
         ]
@@ -693,8 +697,13 @@ class ClaimBatch(TenantOwned):
             models.UniqueConstraint(fields=["tenant", "number"], name="claim_batch_number_unique"),
             models.UniqueConstraint(fields=["tenant", "insurer", "period"], name="claim_batch_one_per_month"),
             models.CheckConstraint(condition=Q(period__day=1), name="claim_batch_period_is_month"),
+            # Within half a cent: exact on PostgreSQL (every term has two decimals, so the difference is
+            # a whole number of cents), while SQLite (the demo) adds the decimals as floats, where
+            # 8116.32 + -4440.00 is 3676.3199999999997 and `=` would refuse a right total.
             models.CheckConstraint(
-                condition=Q(total=F("debit_total") + F("credit_total")), name="claim_batch_total_adds_up"
+                condition=Q(total__gt=F("debit_total") + F("credit_total") - HALF_CENT)
+                & Q(total__lt=F("debit_total") + F("credit_total") + HALF_CENT),
+                name="claim_batch_total_adds_up",
             ),
         ]
         indexes = [models.Index(fields=["insurer", "status", "period"])]

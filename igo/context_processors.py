@@ -90,4 +90,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "nav_tenant": tenant,
         "nav_roles": sorted(roles),
         "nav_tenants": access.tenants,
+        # Personal keys are for the IGO API: someone who works only for insurers has the portal's own keys
+        # (a second "API keys" link would lead her to a key the insurer API refuses).
+        "nav_personal_keys": bool(access.tenants) or not access.insurers or user.is_staff,
     }

@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils import formats
+
 CENT = Decimal("0.01")
 
 
 def to_money(value: Decimal | int | str) -> Decimal:
     """Round to whole cents, half up (the one rounding rule of the platform)."""
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def euro_text(amount: Decimal) -> str:
+    """An amount in a message, as the pages' `euro` filter shows it, in the active language: `€ 1.480,00`
+    (Dutch), `€ 1,480.00` (English), `€ -1.480,00` for a credit."""
+    return "€ " + formats.number_format(amount, 2, use_l10n=True, force_grouping=True)
 
 
 def split_largest_remainder(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:

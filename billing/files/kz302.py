@@ -11,7 +11,8 @@ Per prestatierecord (04), matched to the batch's line by its reference (0429, ou
 
 A file with a return code in its 01 record and no prestatierecords rejects the whole declaration: every
 line of the batch is rejected with that code (0001, 8073, 8074, …). Return codes are kept as they come,
-known or not (`billing.services.return_codes`).
+known or not: the insurer's system writes them from Vektis' list, which may be newer than the operator's copy
+(`billing.services.return_codes`); a typed answer (portal, JSON, CSV) must use a code of the list.
 
 The 01 record must name this batch's insurer (0108), its invoice number (0116) and its IGO's AGB code
 (0112; invoice numbers repeat between IGOs), and every 04 record the BSN (0403) of the line it answers.
@@ -25,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from billing.files import kz301, vektis
@@ -32,6 +34,7 @@ from billing.insurer.return_files import MAX_BYTES, ParsedReturn
 from billing.models import BatchLine, ClaimBatch, ReturnStatus
 from billing.services.returns import ReturnEntry, ReturnRowError
 from igo.csv_upload import RowErrors
+from igo.money import euro_text
 
 CENT = Decimal("0.01")
 LENGTH = vektis.KZ302_LENGTH
@@ -65,9 +68,7 @@ def _codes(values: dict[str, str]) -> tuple[str, ...]:
 
 def _money(err: list[ReturnRowError], n: int, digits: str, sign: str, what: str) -> Decimal | None:
     if not (digits.isascii() and digits.isdigit()):
-        err.append(
-            ReturnRowError(n, "record", _("Record %(n)s: %(what)s is not a number.") % {"n": n, "what": what})
-        )
+        err.append(ReturnRowError(n, "record", capfirst(_("%(what)s is not a number.") % {"what": what})))
         return None
     amount = Decimal(int(digits)) * CENT
     if sign not in ("D", "C") and not (sign == "" and amount == 0):
@@ -75,7 +76,7 @@ def _money(err: list[ReturnRowError], n: int, digits: str, sign: str, what: str)
             ReturnRowError(
                 n,
                 "record",
-                _("Record %(n)s: the debit/credit sign of %(what)s is not D or C.") % {"n": n, "what": what},
+                _("The debit/credit sign of %(what)s is not D or C.") % {"what": what},
             )
         )
         return None
@@ -108,7 +109,7 @@ def kz302_parse(content: bytes, *, batch: ClaimBatch) -> ParsedKz302:
                 ReturnRowError(
                     n,
                     "record",
-                    _("Record %(n)s holds a line break of its own (CR LF only between records).") % {"n": n},
+                    _("This record holds a line break of its own (CR LF only between records)."),
                 )
             )
         elif len(line) != LENGTH:
@@ -116,14 +117,14 @@ def kz302_parse(content: bytes, *, batch: ClaimBatch) -> ParsedKz302:
                 ReturnRowError(
                     n,
                     "record",
-                    _("Record %(n)s has %(len)s positions; a KZ302 record has %(length)s.")
-                    % {"n": n, "len": len(line), "length": LENGTH},
+                    _("This record has %(len)s positions; a KZ302 record has %(length)s.")
+                    % {"len": len(line), "length": LENGTH},
                 )
             )
         elif line[:2] not in vektis.KZ302:
             err.append(
                 ReturnRowError(
-                    n, "record", _("Record %(n)s is of unknown type “%(code)s”.") % {"n": n, "code": line[:2]}
+                    n, "record", _("This record is of unknown type “%(code)s”.") % {"code": line[:2]}
                 )
             )
     if err:
@@ -183,34 +184,33 @@ def kz302_parse(content: bytes, *, batch: ClaimBatch) -> ParsedKz302:
     person_codes: tuple[str, ...] = ()
     in_person = False
     declared_total = awarded_total = Decimal(0)
+    amounts_read = True
     for n, (kind, rec) in enumerate(zip(kinds, records, strict=True), start=1):
         if kind == "02":
             person_codes, in_person = _codes(rec), True
         elif kind == "04":
             if not in_person:
-                err.append(
-                    ReturnRowError(
-                        n, "record", _("Record %(n)s: a prestatierecord before any 02 record.") % {"n": n}
-                    )
-                )
-            entry = _entry(err, n, rec, by_ref, seen, person_codes)
-            if entry is not None:
-                declared, awarded, e = entry
+                err.append(ReturnRowError(n, "record", _("A prestatierecord before any 02 record.")))
+            declared, awarded, e = _entry(err, n, rec, by_ref, seen, person_codes)
+            # The closing record totals every record, refused or not: summing only the good ones would
+            # report a false totals error next to each true one.
+            if declared is None or awarded is None:
+                amounts_read = False
+            else:
                 declared_total += declared
                 awarded_total += awarded
+            if e is not None:
                 entries.append(e)
                 rows.append(n)
         elif kind in ("01", "99") and 1 < n < len(lines):
-            err.append(
-                ReturnRowError(
-                    n, "record", _("Record %(n)s: an 01 or 99 record in the middle of the file.") % {"n": n}
-                )
-            )
+            err.append(ReturnRowError(n, "record", _("An 01 or 99 record in the middle of the file.")))
     counts = {k: kinds.count(k) for k in DETAIL}
     file_codes = _codes(head)
     whole_file = not counts["04"] and any(c not in INFORMATIONAL for c in file_codes)
     if not whole_file:  # a file refused as a whole has no records to total
-        _check_totals(err, len(lines), tail, counts, declared_total, awarded_total)
+        _check_totals(
+            err, len(lines), tail, counts, (declared_total, awarded_total) if amounts_read else None
+        )
     if not counts["04"] and not whole_file:
         err.append(
             ReturnRowError(
@@ -229,6 +229,7 @@ def kz302_parse(content: bytes, *, batch: ClaimBatch) -> ParsedKz302:
                 reason_text=_codes_text(file_codes),
                 awarded_amount=Decimal("0.00"),
                 codes=file_codes,
+                codes_as_sent=True,
             )
             for row in by_ref.values()
             if not hasattr(row, "answer")
@@ -255,28 +256,26 @@ def _entry(
     by_ref: dict[str, BatchLine],
     seen: dict[str, int],
     person_codes: tuple[str, ...],
-) -> tuple[Decimal, Decimal, ReturnEntry] | None:
+) -> tuple[Decimal | None, Decimal | None, ReturnEntry | None]:
+    """The record's declared and awarded amounts as read (None when unreadable), and its entry (None when
+    the record is wrong: its errors are in `err`)."""
     ref = rec["reference"].strip()
     declared = _money(err, n, rec["amount"], rec["amount_dc"], _("the declared amount"))
     awarded = _money(err, n, rec["awarded_amount"], rec["awarded_dc"], _("the awarded amount"))
     row = by_ref.get(ref)
     if row is None:
-        err.append(
-            ReturnRowError(
-                n, "reference", _("Record %(n)s: line %(ref)s is not in this batch.") % {"n": n, "ref": ref}
-            )
-        )
-        return None
+        err.append(ReturnRowError(n, "reference", _("Line %(ref)s is not in this batch.") % {"ref": ref}))
+        return declared, awarded, None
     if ref in seen:
         err.append(
             ReturnRowError(
                 n,
                 "reference",
-                _("Record %(n)s: line %(ref)s was answered before, in record %(first)s.")
-                % {"n": n, "ref": ref, "first": seen[ref]},
+                _("Line %(ref)s was answered before, in record %(first)s.")
+                % {"ref": ref, "first": seen[ref]},
             )
         )
-        return None
+        return declared, awarded, None
     seen[ref] = n
     # The record echoes the line as we declared it: a BSN (0403) of another insured person means the
     # insurer's file does not answer this line (no BSN in the message: errors are shown and logged).
@@ -285,23 +284,22 @@ def _entry(
             ReturnRowError(
                 n,
                 "bsn",
-                _("Record %(n)s: the BSN (0403) is not that of line %(ref)s in this batch.")
-                % {"n": n, "ref": ref},
+                _("The BSN (0403) is not that of line %(ref)s in this batch.") % {"ref": ref},
             )
         )
-        return None
+        return declared, awarded, None
     if declared is None or awarded is None:
-        return None
+        return declared, awarded, None
     if declared != row.amount:
         err.append(
             ReturnRowError(
                 n,
                 "awarded_amount",
-                _("Record %(n)s: line %(ref)s declares %(file)s; the batch claimed %(batch)s.")
-                % {"n": n, "ref": ref, "file": declared, "batch": row.amount},
+                _("Line %(ref)s declares %(file)s; the batch claimed %(batch)s.")
+                % {"ref": ref, "file": euro_text(declared), "batch": euro_text(row.amount)},
             )
         )
-        return None
+        return declared, awarded, None
     codes = _codes(rec) or person_codes
     rejecting = [c for c in codes if c not in INFORMATIONAL]
     if awarded == declared:
@@ -312,11 +310,10 @@ def _entry(
                 ReturnRowError(
                     n,
                     "reason_code",
-                    _("Record %(n)s: nothing was awarded for line %(ref)s, but no return code says why.")
-                    % {"n": n, "ref": ref},
+                    _("Nothing was awarded for line %(ref)s, but no return code says why.") % {"ref": ref},
                 )
             )
-            return None
+            return declared, awarded, None
         status = ReturnStatus.REJECTED
     elif (awarded < 0) == (declared < 0) and abs(awarded) < abs(declared):
         status = ReturnStatus.PARTIAL
@@ -325,11 +322,11 @@ def _entry(
             ReturnRowError(
                 n,
                 "awarded_amount",
-                _("Record %(n)s: %(awarded)s awarded for line %(ref)s, which claimed %(declared)s.")
-                % {"n": n, "ref": ref, "awarded": awarded, "declared": declared},
+                _("%(awarded)s awarded for line %(ref)s, which claimed %(declared)s.")
+                % {"ref": ref, "awarded": euro_text(awarded), "declared": euro_text(declared)},
             )
         )
-        return None
+        return declared, awarded, None
     main = (rejecting or list(codes) or [""])[0]
     entry = ReturnEntry(
         reference=ref,
@@ -338,6 +335,7 @@ def _entry(
         reason_text=_codes_text(codes),
         awarded_amount=awarded,
         codes=codes,
+        codes_as_sent=True,
     )
     return declared, awarded, entry
 
@@ -347,9 +345,10 @@ def _check_totals(
     n: int,
     tail: dict[str, str],
     counts: dict[str, int],
-    declared: Decimal,
-    awarded: Decimal,
+    sums: tuple[Decimal, Decimal] | None,
 ) -> None:
+    """The closing record's counts against the records; its totals against `sums` (declared, awarded) when
+    every record's amounts could be read (an unreadable amount is reported on its own record)."""
     expected = {
         "count_02": counts["02"],
         "count_04": counts["04"],
@@ -367,7 +366,9 @@ def _check_totals(
                     % {"stated": stated, "what": vektis.KZ302["99"].field(key).name, "count": value},
                 )
             )
-    for key, sign, summed in (("total", "total_dc", declared), ("awarded_total", "awarded_dc", awarded)):
+    if sums is None:
+        return
+    for key, sign, summed in (("total", "total_dc", sums[0]), ("awarded_total", "awarded_dc", sums[1])):
         amount = _money(err, n, tail[key], tail[sign], vektis.KZ302["99"].field(key).name)
         if amount is not None and amount != summed:
             err.append(
@@ -375,6 +376,10 @@ def _check_totals(
                     n,
                     "totals",
                     _("The closing record states %(stated)s for %(what)s; the records add up to %(sum)s.")
-                    % {"stated": amount, "what": vektis.KZ302["99"].field(key).name, "sum": summed},
+                    % {
+                        "stated": euro_text(amount),
+                        "what": vektis.KZ302["99"].field(key).name,
+                        "sum": euro_text(summed),
+                    },
                 )
             )

@@ -37,7 +37,7 @@ from rest_framework.settings import api_settings
 
 from billing.files import kz302
 from billing.insurer import selectors
-from billing.insurer.views import access_log_insurer, file_response
+from billing.insurer.views import access_log_insurer, file_response, released_on
 from billing.models import (
     BatchFileKind,
     BatchLine,
@@ -68,6 +68,14 @@ def request_insurers(request: Request) -> list[Insurer]:
     if isinstance(user, User) and user.is_authenticated:
         return igo_selectors.user_insurers(user=user)
     return []
+
+
+def api_key_label(request: Request) -> str:
+    """Which of an insurer's keys made the request, as the portal lists it (`igo_1a2b3c4d`), for the access
+    and audit logs; empty for the session of a signed-in user (logged as her own)."""
+    if isinstance(request.auth, InsurerApiToken):
+        return f"igo_{request.auth.prefix}"
+    return ""
 
 
 class IsInsurer(BasePermission):
@@ -236,8 +244,8 @@ class InsurerReturnLineSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="Required for a rejection and a partial award (see return-codes/); empty for an "
-        "acceptance.",
+        help_text="Required for a rejection and a partial award: a code of `return-codes/?batch=<id>` (the "
+        "list valid on the day the batch was released); empty for an acceptance.",
     )
     reason_text = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -360,7 +368,13 @@ class InsurerBatchDetailView(InsurerAPIView):
         batch = self.batch(pk)
         data = InsurerBatchDetailSerializer(batch).data
         # The answer carries every line's BSN, name and date of birth: logged in the IGO's access log.
-        access_log_insurer(user=cast(User, request.user), batch=batch, action=AccessAction.VIEW, via="api")
+        access_log_insurer(
+            user=cast(User, request.user),
+            batch=batch,
+            action=AccessAction.VIEW,
+            via="api",
+            key=api_key_label(request),
+        )
         return Response(data)
 
 
@@ -389,7 +403,13 @@ class InsurerBatchFileView(InsurerAPIView):
         },
     )
     def get(self, request: Request, pk: int, kind: str) -> HttpResponse:
-        return file_response(batch=self.batch(pk), kind=kind, user=cast(User, request.user), via="api")
+        return file_response(
+            batch=self.batch(pk),
+            kind=kind,
+            user=cast(User, request.user),
+            via="api",
+            key=api_key_label(request),
+        )
 
 
 class InsurerBatchReturnView(InsurerAPIView):
@@ -532,6 +552,20 @@ def return_error_detail(exc: ReturnError) -> dict[str, Any]:
     return detail
 
 
+class InsurerReturnCodeQuerySerializer(serializers.Serializer):
+    batch = serializers.IntegerField(
+        required=False, min_value=1, help_text="The codes valid for this batch's answers (its release date)."
+    )
+    on = serializers.DateField(
+        required=False, input_formats=["iso-8601"], help_text="The codes valid on this day, YYYY-MM-DD."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "batch" in attrs and "on" in attrs:
+            raise serializers.ValidationError(_("Ask for a batch or a day, not both."))
+        return attrs
+
+
 class InsurerReturnCodeListView(InsurerAPIView):
     pagination_class = None
 
@@ -539,10 +573,19 @@ class InsurerReturnCodeListView(InsurerAPIView):
         tags=TAGS,
         operation_id="insurer_return_codes_list",
         summary="The reason codes a rejection or a partial award may carry",
-        description="The platform's own codes and the Vektis return codes (COD954) in force today.",
-        responses={200: InsurerReturnCodeSerializer(many=True)},
+        description="The platform's own codes and the Vektis return codes (COD954) in force on a day: the "
+        "day a batch was released (`?batch=<id>`, the codes its answers are checked against, as the portal "
+        "offers them), a given day (`?on=YYYY-MM-DD`), or today.",
+        parameters=[InsurerReturnCodeQuerySerializer],
+        responses={200: InsurerReturnCodeSerializer(many=True), 400: OpenApiTypes.OBJECT, 404: NOT_FOUND},
     )
     def get(self, request: Request) -> Response:
-        codes = selectors.insurer_return_code_choices(on=timezone.localdate())
+        query = InsurerReturnCodeQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if "batch" in query.validated_data:
+            on = released_on(self.batch(query.validated_data["batch"]))
+        else:
+            on = query.validated_data.get("on") or timezone.localdate()
+        codes = selectors.insurer_return_code_choices(on=on)
         rows = [{"code": code, "label": label.removeprefix(f"{code} ")} for code, label in codes]
         return Response(InsurerReturnCodeSerializer(rows, many=True).data)

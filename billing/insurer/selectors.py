@@ -17,15 +17,14 @@ from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 
 from billing.models import (
-    RETURN_CODES,
     BatchFile,
     BatchFileKind,
     BatchLine,
     BatchStatus,
     ClaimBatch,
-    ReturnCode,
     ReturnStatus,
 )
+from billing.services.return_codes import return_code_choices
 from igo.models import Insurer, Tenant
 
 PERIOD_RE = re.compile(r"^((?:19|20)\d{2})-(0[1-9]|1[0-2])$")
@@ -95,18 +94,10 @@ def insurer_igo_choices(*, insurers: Sequence[Insurer]) -> list[Tenant]:
     return list(Tenant.objects.filter(pk__in=ids).order_by("name"))
 
 
-# "Fully awarded" explains nothing: it is no reason for a rejection or a partial award.
-NOT_A_REASON = frozenset({"8001"})
-
-
 def insurer_return_code_choices(*, on: dt.date) -> list[tuple[str, str]]:
-    """The reason codes an answer may carry, as (code, "code description"), by code: the platform's own
-    codes and the Vektis return codes (COD954) in force on `on` (the day the batch was released)."""
-    labels = {code: str(label) for code, label in RETURN_CODES.items()}
-    for rc in ReturnCode.objects.filter(valid_from__lte=on).order_by("valid_from"):
-        if (rc.valid_until is None or rc.valid_until >= on) and rc.code not in NOT_A_REASON:
-            labels[rc.code] = rc.description
-    return [(code, f"{code} {labels[code]}") for code in sorted(labels)]
+    """The reason codes an answer may carry on `on` (the day the batch was released), as (code, "code
+    description"): the list the service checks answers against (`return_code_choices`)."""
+    return return_code_choices(on=on)
 
 
 # --- files ------------------------------------------------------------------------------------

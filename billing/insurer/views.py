@@ -233,16 +233,24 @@ def _open_count(batch: ClaimBatch) -> int:
 
 
 def access_log_insurer(
-    *, user: User, batch: ClaimBatch, action: str, via: str, line_ids: list[int] | None = None, what: str = ""
+    *,
+    user: User,
+    batch: ClaimBatch,
+    action: str,
+    via: str,
+    line_ids: list[int] | None = None,
+    what: str = "",
+    key: str = "",
 ) -> None:
     """NEN 7513 for an insurer's read of a batch: one entry per client shown, in the log of the IGO that
-    sent the batch (the data controller), naming the insurer and the channel."""
+    sent the batch (the data controller), naming the insurer, the channel and the API key used, if any."""
+    channel = f"{via} (key {key})" if key else via
     access_log_many(
         user=user,
         clients=selectors.insurer_batch_client_ids(batch=batch, line_ids=line_ids),
         action=action,
         tenant_id=batch.tenant_id,
-        detail=f"insurer {batch.insurer.uzovi_code} {via}: claim batch {batch.number}{what}",
+        detail=f"insurer {batch.insurer.uzovi_code} {channel}: claim batch {batch.number}{what}",
     )
 
 
@@ -264,6 +272,11 @@ def _detail_context(request: InsurerRequest, batch: ClaimBatch, **extra: Any) ->
         for line in page:
             if line.pk == failed.pk:
                 line.form = extra["line_form"]  # type: ignore[attr-defined]
+                break
+        else:  # its row is not on this page: the errors go on top
+            for errs in extra["line_form"].errors.values():
+                for e in errs:
+                    messages.error(request, _("Line %(ref)s: %(error)s") % {"ref": failed.number, "error": e})
     return {
         "batch": batch,
         "page": page,
@@ -284,10 +297,10 @@ def insurer_batch_detail(request: InsurerRequest, pk: int) -> HttpResponse:
     return render(request, "insurer/batch_detail.html", _detail_context(request, batch))
 
 
-def file_response(*, batch: ClaimBatch, kind: str, user: User, via: str) -> HttpResponse:
-    """The stored file as an attachment; each download is in the IGO's audit log."""
+def file_response(*, batch: ClaimBatch, kind: str, user: User, via: str, key: str = "") -> HttpResponse:
+    """The stored file as an attachment; each download is in the IGO's audit log (with the API key used)."""
     download = selectors.insurer_batch_file(batch=batch, kind=kind)
-    access_log_insurer(user=user, batch=batch, action=AccessAction.EXPORT, via=via, what=f" {kind}")
+    access_log_insurer(user=user, batch=batch, action=AccessAction.EXPORT, via=via, what=f" {kind}", key=key)
     igo_services.audit_record(
         actor=user,
         action="batch.download",
@@ -296,6 +309,7 @@ def file_response(*, batch: ClaimBatch, kind: str, user: User, via: str) -> Http
         kind=kind,
         insurer=batch.insurer.uzovi_code,
         via=via,
+        **({"key": key} if key else {}),
     )
     response = HttpResponse(download.content, content_type=download.content_type)
     response["Content-Disposition"] = content_disposition_header(True, download.filename)
@@ -331,7 +345,12 @@ def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpR
             messages.success(request, _("Your answer for line %(ref)s was saved.") % {"ref": line.number})
             return redirect("insurer_batch_detail", pk=batch.pk)
     else:
+        # As it is now: answered in another tab or by a colleague meanwhile, the row shows that answer
+        # with the error that says so.
+        line = BatchLine.unscoped.select_related("answer__batch_return").get(pk=line.pk)
         line.form = form  # type: ignore[attr-defined]
+        if hasattr(line, "answer"):
+            batch = _batch(request, pk)  # fresh counts for the summary
     if request.htmx:
         # The row shows the line's BSN, name and date of birth again.
         access_log_insurer(
@@ -343,7 +362,8 @@ def insurer_line_answer(request: InsurerRequest, pk: int, line_pk: int) -> HttpR
             "line": line,
             "codes": code_choices(batch),
             "code_labels": code_labels(batch, [line]),
-            "oob_summary": not form.errors,
+            # The summary too when the line was answered meanwhile (its counts changed).
+            "oob_summary": not form.errors or hasattr(line, "answer"),
             "open_count": _open_count(batch),
         }
         return render(request, "insurer/_line_row.html", context)

@@ -8,8 +8,13 @@ The list is a CSV file (`billing/reference/cod954.csv` is the one the platform s
 
 A code's description is kept per version: a new description from a later `valid_from` ends the version
 before it the day before, so a return of last year is still explained as it was then; a `valid_until` ends
-a code. Loading the same list twice changes nothing. A code not on the list is never refused on a return
-(Vektis adds codes): it is shown as unknown until the list is updated.
+a code. Loading the same list twice changes nothing.
+
+An answer typed by a clerk or a program (the portal, the API's JSON, the CSV return file) must carry a code
+of `return_code_choices` on the day the batch was released: the list the portal offers. A KZ302 file is
+the exception: its codes are written by the insurer's claims system from Vektis' own list, which may be newer
+than the operator's copy; refusing a whole return for that would hold up every line of it, so its codes are
+kept as they come and an unknown one is shown as unknown until the list is updated.
 """
 
 from __future__ import annotations
@@ -190,6 +195,20 @@ def return_codes_load(*, rows: Sequence[ReturnCodeRow]) -> list[str]:
 
 def _until(row: ReturnCodeRow) -> str:
     return _(", until %(d)s") % {"d": row.valid_until} if row.valid_until else ""
+
+
+# "Fully awarded" explains nothing: it is no reason for a rejection or a partial award.
+NOT_A_REASON = frozenset({"8001"})
+
+
+def return_code_choices(*, on: dt.date) -> list[tuple[str, str]]:
+    """The reason codes an answer may carry, as (code, "code description"), by code: the platform's own
+    codes and the Vektis return codes (COD954) in force on `on` (the day the batch was released)."""
+    labels = {code: str(label) for code, label in RETURN_CODES.items()}
+    for rc in ReturnCode.objects.filter(valid_from__lte=on).order_by("valid_from"):
+        if (rc.valid_until is None or rc.valid_until >= on) and rc.code not in NOT_A_REASON:
+            labels[rc.code] = rc.description
+    return [(code, f"{code} {labels[code]}") for code in sorted(labels)]
 
 
 def return_code_labels(codes: Iterable[str], *, on: dt.date) -> dict[str, str]:

@@ -40,10 +40,11 @@ from billing.services.rejected_credits import (
     credits_of_rejected_settle,
     rejected_credit_items,
 )
-from billing.services.return_codes import return_code_labels
+from billing.services.return_codes import return_code_choices, return_code_labels
 from billing.services.run import billing_run_batch
 from igo.csv_upload import RowError, RowErrors
 from igo.models import User
+from igo.money import euro_text
 from igo.services import audit_record
 from igo.tenancy import tenant_scope
 
@@ -58,6 +59,10 @@ class ReturnEntry:
     # an accepted line may carry an informational code such as 8001, and `codes` holds all of a line's).
     awarded_amount: Decimal | None = None
     codes: tuple[str, ...] = ()
+    # A KZ302 file's codes come from the insurer's system and Vektis' list, which may be newer than ours:
+    # kept as they come (`billing.services.return_codes`). A typed answer (portal, JSON, CSV) must use the
+    # list the portal offers.
+    codes_as_sent: bool = False
 
 
 # What pages call the fields of return information (also the columns of a return file).
@@ -111,6 +116,8 @@ def batch_return_record(
             row.number: row
             for row in BatchLine.unscoped.filter(batch=locked).select_related("claim_line", "answer")
         }
+        released_on = timezone.localdate(locked.released_at) if locked.released_at else timezone.localdate()
+        valid_codes = {code for code, _label in return_code_choices(on=released_on)}
         seen: set[str] = set()
         for i, entry in enumerate(entries, start=1):
             ref = (entry.reference or "").strip()
@@ -140,9 +147,27 @@ def batch_return_record(
                 errors.append(ReturnRowError(i, "reason_code", _("A partial award needs a reason code.")))
             elif entry.status == ReturnStatus.ACCEPTED and entry.reason_code and entry.awarded_amount is None:
                 errors.append(ReturnRowError(i, "reason_code", _("An accepted line has no reason code.")))
-            if len(entry.reason_code or "") > REASON_CODE_LENGTH:
+            code_fits = len(entry.reason_code or "") <= REASON_CODE_LENGTH
+            if not code_fits:
                 errors.append(ReturnRowError(i, "reason_code", _("A reason code is at most 4 characters.")))
-            else:
+            elif (
+                entry.reason_code
+                and not entry.codes_as_sent
+                and entry.status in (ReturnStatus.REJECTED, ReturnStatus.PARTIAL)
+                and entry.reason_code not in valid_codes
+            ):
+                # The codes the portal offers for this batch (also `return-codes/?batch=`).
+                errors.append(
+                    ReturnRowError(
+                        i,
+                        "reason_code",
+                        _(
+                            "“%(code)s” is not a reason code of the list valid on %(day)s (the batch's release)."
+                        )
+                        % {"code": entry.reason_code, "day": f"{released_on:%d-%m-%Y}"},
+                    )
+                )
+            if code_fits:
                 errors.extend(ReturnRowError(i, "awarded_amount", m) for m in _award_problems(entry, row))
             if len(entry.reason_text or "") > 200:
                 errors.append(
@@ -183,7 +208,6 @@ def batch_return_record(
         ):
             ids = [by_ref[r].claim_line_id for r, s in status_of.items() if s == status]
             ClaimLine.unscoped.filter(pk__in=ids, status=LineStatus.SENT).update(status=line_status)
-        released_on = timezone.localdate(locked.released_at) if locked.released_at else timezone.localdate()
         labels = return_code_labels(
             {c for e in entries for c in (e.codes or (e.reason_code,))}, on=released_on
         )
@@ -236,14 +260,14 @@ def _award_problems(entry: ReturnEntry, row: BatchLine) -> list[str]:
             return [_("A partial award needs the awarded amount.")]
         return []
     if entry.status == ReturnStatus.ACCEPTED and awarded != claimed:
-        return [_("An accepted line is awarded its amount, %(amount)s.") % {"amount": claimed}]
+        return [_("An accepted line is awarded its amount, %(amount)s.") % {"amount": euro_text(claimed)}]
     if entry.status == ReturnStatus.REJECTED and awarded != 0:
         return [_("A rejected line is awarded nothing.")]
     if entry.status == ReturnStatus.PARTIAL:
         if awarded == 0 or abs(awarded) >= abs(claimed) or (awarded < 0) != (claimed < 0):
             return [
                 _("A partial award lies between nothing and the line's amount, %(amount)s.")
-                % {"amount": claimed}
+                % {"amount": euro_text(claimed)}
             ]
         corrected = row.claim_line.corrects if row.claim_line.corrects_id else None
         # A credit takes back the parts of the line it corrects as they are: it can be awarded in part only

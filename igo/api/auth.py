@@ -1,8 +1,9 @@
 """API keys: per-insurer keys for the insurer API, and personal keys for the IGO API; throttling.
 
 Both are bearer keys whose database row holds only the SHA-256. They are told apart by their start, before
-any lookup, and each authentication class ignores the other's keys (so an insurer key never authenticates
-on the IGO endpoints, nor a personal key on the insurer API):
+any lookup, and neither class authenticates the other's keys (so an insurer key never authenticates on the
+IGO endpoints, nor a personal key on the insurer API); sent where only the other kind is taken, a key is
+refused with a 401 that says which kind it is:
 
 - insurer key `igo_<prefix>_<secret>` (`InsurerApiToken`): authenticates as the person who made it, and
   only for the insurer it was made for: the views read the insurer from `request.auth`, never from the
@@ -34,6 +35,23 @@ from igo.models import InsurerApiToken, PersonalApiToken, User
 KEYWORD = "Bearer"
 INVALID_KEY = _("Invalid, expired or revoked API key.")
 PERSONAL_START = f"{services.PERSONAL_KEY_PREFIX}_"
+INSURER_START = f"{services.API_KEY_PREFIX}_"
+
+
+NOT_AN_INSURER_KEY = _(
+    "This is not a key for the insurer API: it is a personal key for the IGO API. Make an insurer key in "
+    "the insurer portal under API keys."
+)
+NOT_A_PERSONAL_KEY = _(
+    "This is a key for the insurer API (/api/insurer/); it does not work here. Use a personal key (igop_…)."
+)
+
+
+def _refuse_other_kind(request: Request, other: type[BaseAuthentication], message: Any) -> None:
+    """A key of the other kind where only this kind is taken: say so (401), rather than that no credentials
+    were given. Where both kinds are taken (the schema page), the other class decides."""
+    if not any(isinstance(a, other) for a in getattr(request, "authenticators", ())):
+        raise AuthenticationFailed(message)
 
 
 def bearer_key(request: Request) -> str | None:
@@ -54,8 +72,11 @@ class InsurerTokenAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[User, InsurerApiToken] | None:
         key = bearer_key(request)
-        if key is None or key.startswith(PERSONAL_START):
+        if key is None:
             return None  # not ours: let the next class (the session) try
+        if key.startswith(PERSONAL_START):
+            _refuse_other_kind(request, PersonalTokenAuthentication, NOT_AN_INSURER_KEY)
+            return None
         token = (
             InsurerApiToken.objects.select_related("insurer", "created_by")
             .filter(key_hash=services.insurer_token_hash(key))
@@ -81,8 +102,12 @@ class PersonalTokenAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[User, PersonalApiToken] | None:
         key = bearer_key(request)
-        if key is None or not key.startswith(PERSONAL_START):
-            return None  # another scheme, or an insurer key: not for these endpoints
+        if key is None:
+            return None  # another scheme: let the next class (the session) try
+        if not key.startswith(PERSONAL_START):
+            if key.startswith(INSURER_START):
+                _refuse_other_kind(request, InsurerTokenAuthentication, NOT_A_PERSONAL_KEY)
+            return None  # not for these endpoints
         token = (
             PersonalApiToken.objects.select_related("user")
             .filter(key_hash=services.api_key_hash(key))

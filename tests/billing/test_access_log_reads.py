@@ -14,7 +14,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from billing.models import BatchLine, ClaimBatch
-from igo.models import Role, User
+from igo.models import InsurerApiToken, Role, User
 from igo.services import insurer_token_create
 from pregnancies.models import AccessLogEntry, Episode
 from tests.scenarios.access import FAMILY_NAME, Seen, make_seen
@@ -142,7 +142,9 @@ def test_insurer_api_batch_lines_are_logged_with_a_key_and_a_session(bx):
     logged = entries(bx.zk_user)
     assert sorted(e.client_id for e in logged) == sorted(batch_client_ids(bx.zk_a))
     assert {(e.tenant_id, e.action) for e in logged} == {(bx.a.tenant.pk, "view")}
-    assert all(e.detail.startswith(f"insurer {bx.a.zk.uzovi_code} api:") for e in logged)
+    # Which of the insurer's keys read them: its prefix, as the portal lists the keys.
+    prefix = InsurerApiToken.objects.get().prefix
+    assert all(e.detail.startswith(f"insurer {bx.a.zk.uzovi_code} api (key igo_{prefix}):") for e in logged)
     assert log_inserts(queries) == 1
     # The list of batches names no client and writes nothing.
     api.get(reverse("api_insurer_batch_list"))

@@ -263,6 +263,7 @@ def test_download_is_the_stored_file(bx, kind):
     assert response["Content-Disposition"].startswith("attachment; filename=")
     entry = AuditEntry.objects.get(action="batch.download")
     assert entry.details["via"] == "api" and entry.tenant == bx.a.tenant and entry.actor == bx.zk_user
+    assert entry.details["key"] == f"igo_{InsurerApiToken.objects.get().prefix}"  # which key downloaded it
 
 
 def test_unknown_file_kind_is_404_as_json(bx):
@@ -473,3 +474,99 @@ def test_key_expiry_is_at_most_half_a_year(bx):
     assert token.expires_at - token.created_at == dt.timedelta(days=180)
     with pytest.raises(ValidationError):
         key_for(bx.zk_user, bx.a.zk, days=181)
+
+
+# --- reason codes: the list valid on the day the batch was released -------------------------------------
+
+
+def test_a_json_answer_with_a_code_not_on_the_list_is_refused_per_entry_and_nothing_is_stored(bx):
+    # The portal offers only the list's codes; the API checks the same list, in the same service.
+    lines = lines_of(bx.zk_a)
+    client = bearer(key_for(bx.zk_user, bx.a.zk))
+    response = returns(
+        client,
+        bx.zk_a,
+        [
+            {"reference": lines[0].number, "status": "accepted"},
+            {"reference": lines[1].number, "status": "rejected", "reason_code": "ZZ"},
+            {
+                "reference": lines[2].number,
+                "status": "partial",
+                "awarded_amount": "1.00",
+                "reason_code": "9999",
+            },
+        ],
+    )
+    assert response.status_code == 400
+    errors = response.json()["lines"]
+    assert set(errors) == {"1", "2"}
+    assert set(errors["1"]) == {"reason_code"} and "ZZ" in errors["1"]["reason_code"][0]
+    assert "reason_code" in errors["2"]
+    assert nothing_answered(bx.zk_a)
+    # The same answer with a code of the list is taken.
+    lines_ok = [{"reference": lines[1].number, "status": "rejected", "reason_code": "0101"}]
+    assert returns(client, bx.zk_a, lines_ok).status_code == 201
+
+
+def test_a_code_is_checked_against_the_list_of_the_release_day_and_return_codes_answers_for_it(bx):
+    released = timezone.localdate(bx.zk_a.released_at)
+    later = released + timedelta(days=30)
+    # A Vektis code that came after the batch was released, and one that ended before it.
+    ReturnCode.objects.create(code="9101", description="Nieuw na de vrijgave", valid_from=later)
+    ReturnCode.objects.create(
+        code="9102",
+        description="Beëindigd voor de vrijgave",
+        valid_from=dt.date(2017, 1, 1),
+        valid_until=released - timedelta(days=1),
+    )
+    ReturnCode.objects.create(
+        code="9103", description="Geldig op de vrijgave", valid_from=dt.date(2017, 1, 1)
+    )
+    client = bearer(key_for(bx.zk_user, bx.a.zk))
+
+    def codes(**query: str) -> set[str]:
+        response = client.get("/api/insurer/return-codes/", query)
+        assert response.status_code == 200, response.content
+        return {row["code"] for row in response.json()}
+
+    for_batch = codes(batch=str(bx.zk_a.pk))
+    assert "9103" in for_batch and not {"9101", "9102"} & for_batch
+    assert codes(on=released.isoformat()) == for_batch
+    assert "9101" in codes(on=later.isoformat())
+    # The service takes exactly the codes return-codes/?batch= lists.
+    lines = lines_of(bx.zk_a)
+    for i, code in enumerate(("9101", "9102")):
+        refused = returns(
+            client, bx.zk_a, [{"reference": lines[i].number, "status": "rejected", "reason_code": code}]
+        )
+        assert refused.status_code == 400 and "reason_code" in refused.json()["lines"]["0"], code
+    taken = returns(
+        client, bx.zk_a, [{"reference": lines[0].number, "status": "rejected", "reason_code": "9103"}]
+    )
+    assert taken.status_code == 201
+    # Another insurer's batch is not found; a malformed day is a field error.
+    assert client.get("/api/insurer/return-codes/", {"batch": bx.vgz_a.pk}).status_code == 404
+    bad = client.get("/api/insurer/return-codes/", {"on": "2026-13-01"})
+    assert bad.status_code == 400 and "on" in bad.json()
+
+
+def test_money_in_an_api_error_is_written_as_the_pages_write_it(bx):
+    line = next(x for x in lines_of(bx.zk_a) if x.amount == x.amount.to_integral() and x.amount >= 1000)
+    client = bearer(key_for(bx.zk_user, bx.a.zk))
+    response = returns(
+        client,
+        bx.zk_a,
+        [
+            {
+                "reference": line.number,
+                "status": "partial",
+                "awarded_amount": str(line.amount),
+                "reason_code": "0202",
+            }
+        ],
+    )
+    assert response.status_code == 400
+    message = response.json()["lines"]["0"]["awarded_amount"][0]
+    # e.g. 1500.00 → "€ 1.500,00" (Dutch by default), never the bare "1500.00".
+    whole = int(line.amount)
+    assert f"€ {whole // 1000}.{whole % 1000:03d},00" in message and str(line.amount) not in message

@@ -565,3 +565,67 @@ def test_user_of_two_insurers_chooses_the_insurer_of_a_key(bx, client_for):
         reverse("insurer_tokens"), {"name": "y", "days": "10", "insurer": bx.a.vgz.pk}
     )
     assert response.status_code == 400 and InsurerApiToken.objects.count() == 1
+
+
+# --- review of the claims clerk's desk (declaraties@zk.demo) --------------------------------------
+
+
+def test_a_return_file_row_with_a_code_not_on_the_list_is_refused_and_nothing_is_stored(bx, client_for):
+    # The form offers only the list's codes; a file is checked against the same list (the batch's day).
+    lines = lines_of(bx.zk_a)
+    content = (
+        "reference;status;reason_code;reason_text;awarded_amount\n"
+        f"{lines[0].number};geaccepteerd;;;\n"
+        f"{lines[1].number};afgewezen;x1;;\n"
+    ).encode()
+    response = upload(client_for(bx.zk_user), bx.zk_a, content)
+    assert response.status_code == 400
+    assert [(e.row, e.field) for e in response.context["upload_errors"]] == [(3, "reason_code")]
+    assert "“x1” is geen retourcode" in response.content.decode()
+    assert nothing_answered(bx.zk_a)
+
+
+def test_answering_a_line_a_colleague_answered_meanwhile_says_so_on_the_row(bx, client_for):
+    # Two tabs (or a colleague): the line was accepted after this page was opened.
+    line = lines_of(bx.zk_a)[0]
+    client = client_for(bx.zk_user)
+    client_for(insurer_employee(bx.a.zk, "collega@zk.test")).post(
+        answer_url(bx.zk_a, line), {"status": "accepted"}
+    )
+    said = f"Regel {line.number} is al beantwoord"
+    # Without htmx: the page again (400), the message where the line is.
+    page = client.post(answer_url(bx.zk_a, line), {"status": "rejected", "reason_code": "0101"})
+    assert page.status_code == 400
+    html = page.content.decode()
+    errors = html.split(f'data-testid="answer-errors-{line.number}"', 1)[1].split("</ul>", 1)[0]
+    assert said in errors
+    # With htmx: the row as it is now (the colleague's answer) and the message, not silently the old row.
+    row = client.post(
+        answer_url(bx.zk_a, line), {"status": "rejected", "reason_code": "0101"}, HTTP_HX_REQUEST="true"
+    )
+    html = row.content.decode()
+    assert row.status_code == 200 and html.startswith("<tr")
+    assert f'data-testid="answer-{line.number}" data-status="accepted"' in html
+    assert said in html and f'data-testid="answer-errors-{line.number}"' in html
+    assert 'hx-swap-oob="true"' in html and 'data-open="5"' in html  # the summary counts the colleague's
+    assert ReturnLine.unscoped.get(batch_line=line).status == "accepted"
+
+
+def test_every_table_of_the_portal_scrolls_in_its_own_box(bx, client_for):
+    # At 390 px a table outside a scroll box breaks its words letter by letter (static/css/app.css).
+    client = client_for(bx.zk_user)
+    client.post(answer_url(bx.zk_a, lines_of(bx.zk_a)[0]), {"status": "accepted"})  # "Answers received"
+    igo_services.insurer_token_create(user=bx.zk_user, insurer=bx.a.zk, name="ERP")
+    pages = [
+        client.get(reverse("insurer_dashboard")),
+        client.get(detail(bx.zk_a)),
+        client.get(reverse("insurer_tokens")),  # the list needs no new sign-in
+    ]
+    tables = 0
+    for page in pages:
+        assert page.status_code == 200
+        html = page.content.decode()
+        for before in html.split("<table")[:-1]:
+            tables += 1
+            assert before.rstrip().endswith('<div class="scroll-x">'), before[-200:]
+    assert tables >= 4  # batches, lines, answers received, keys

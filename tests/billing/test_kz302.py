@@ -28,7 +28,7 @@ from billing.models import (
     WorkReason,
 )
 from billing.services.return_codes import return_code_labels
-from billing.services.returns import ReturnError, batch_return_record
+from billing.services.returns import ReturnEntry, ReturnError, batch_return_record
 from igo import services as igo_services
 from igo.models import AuditEntry, User
 from igo.tenancy import tenant_scope
@@ -378,3 +378,84 @@ def _upload(content: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("retour.kz302", content, content_type="text/plain")
+
+
+# --- the claims clerk's review: only true errors, amounts as the pages write them --------------------------
+
+
+def test_one_refused_record_is_the_only_error_the_totals_add_up_over_every_record(world_a, client_for):
+    # The prenatal line declared 1200.00; the insurer's record echoes it but awards 1500.00. The closing
+    # record totals all three records (1200 + 900 + 1500 = 3600.00 declared): that is right, so the upload
+    # reports the one bad record and no totals error.
+    pw, batch, first, bsn = sent(world_a)
+    content = kz302_file(
+        uzovi="3311",
+        invoice=invoice_of(batch),
+        agb=agb_of(batch),
+        answers=[
+            Answer(first["prenatal"].number, bsn, D("1200.00"), D("1500.00")),
+            Answer(first["natal"].number, bsn, D("900.00"), D("900.00")),
+            Answer(first["postnatal"].number, bsn, D("1500.00"), D("1500.00")),
+        ],
+    )
+    with pytest.raises(Kz302Error) as refused:
+        kz302_parse(content, batch=batch)
+    assert [(e.row, e.field) for e in refused.value.errors] == [(3, "awarded_amount")]
+    # A closing record that is wrong as well is still reported (the sum covers the refused record too).
+    wrong_total = content.replace(b"00000360000D", b"00000365000D")
+    assert wrong_total != content
+    with pytest.raises(Kz302Error) as both:
+        kz302_parse(wrong_total, batch=batch)
+    assert {(e.row, e.field) for e in both.value.errors} == {(3, "awarded_amount"), (6, "totals")}
+    # The portal says it once per row, with the amounts as its pages show them.
+    user = insurer_employee(pw.zk, "declaraties@zk.test")
+    response = client_for(user).post(
+        reverse("insurer_return_upload", kwargs={"pk": batch.pk}), {"file": _upload(content)}
+    )
+    assert response.status_code == 400
+    errors = response.content.decode().split('data-testid="upload-errors"', 1)[1].split("</ul>", 1)[0]
+    assert errors.count("<li") == 1
+    assert "Rij 3 · toegekend bedrag: € 1.500,00 toegekend voor regel" in errors
+    assert "die € 1.200,00 declareerde" in errors
+    assert "Record 3" not in errors and "1500.00" not in errors
+    assert not ReturnLine.unscoped.exists()
+
+
+def test_amounts_in_kz302_errors_follow_the_language(world_a):
+    _pw, batch, first, bsn = sent(world_a)
+    content = kz302_file(
+        uzovi="3311",
+        invoice=invoice_of(batch),
+        agb=agb_of(batch),
+        answers=[Answer(first["postnatal"].number, bsn, D("1480.00"), D("1480.00"))],
+    )
+    for language, declared, claimed in (
+        ("nl", "€ 1.480,00", "€ 1.500,00"),
+        ("en", "€ 1,480.00", "€ 1,500.00"),
+    ):
+        with translation.override(language), pytest.raises(Kz302Error) as refused:
+            kz302_parse(content, batch=batch)
+        (message,) = [str(e.message) for e in refused.value.errors]
+        assert declared in message and claimed in message, message
+
+
+def test_a_kz302_file_keeps_a_code_the_operators_list_does_not_know_yet(world_a):
+    # Vektis adds codes; the insurer's system writes the new one before the operator loads the list. A typed
+    # answer (portal, JSON, CSV) is held to the list, a KZ302 file is not.
+    _pw, batch, first, bsn = sent(world_a)
+    assert not ReturnCode.objects.filter(code="9876").exists()
+    content = kz302_file(
+        uzovi="3311",
+        invoice=invoice_of(batch),
+        agb=agb_of(batch),
+        answers=[Answer(first["natal"].number, bsn, D("900.00"), D("0.00"), ("9876",))],
+    )
+    record(batch, content, at(2026, 11, 25))
+    assert ReturnLine.unscoped.get().reason_code == "9876"
+    with pytest.raises(ReturnError) as typed:
+        batch_return_record(
+            batch=batch,
+            entries=[ReturnEntry(reference=first["prenatal"].number, status="rejected", reason_code="9876")],
+            user=cast(User, UserFactory(email="typed@zk.test")),
+        )
+    assert [(e.row, e.field) for e in typed.value.errors] == [(1, "reason_code")]

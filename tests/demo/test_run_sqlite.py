@@ -6,6 +6,8 @@ string aggregate, an array parameter) went unnoticed and broke `make run` on a f
 steps run in a child process on a SQLite file with no Redis (the demo's settings, not the suite's), and then a
 walk signs in as each demo user and follows the links of her pages, two levels deep, as a person trying the demo
 would: no page may fail. The midwife also logs care from an episode page, as the page's form sends it (htmx).
+Then finance changes Zilveren Kruis's postnatal tariff retroactively to an amount with cents and makes this
+month's draft again: credits and rebills in one batch, whose sums SQLite adds as floats (billing migration 0017).
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Runs inside the demo's process (manage.py shell): the shared walk (tests/scenarios/walk.py).
 WALK = "from tests.scenarios.walk import demo_walk_json; print(demo_walk_json())"
+# And the re-pricing (tests/scenarios/demo_reprice.py).
+REPRICE = (
+    "from tests.scenarios.demo_reprice import demo_reprice_rebuild_json; print(demo_reprice_rebuild_json())"
+)
 
 
 def demo_environment(database: Path) -> dict[str, str]:
@@ -67,3 +74,13 @@ def test_make_run_on_sqlite_seeds_the_demo_and_every_page_opens(tmp_path: Path) 
     status, rows = walk["logged"]
     assert (status, rows) == (201, 1)  # the htmx answer: the new row, placed on SQLite too
     assert walk["books"] and all(problems == [] for problems in walk["books"].values()), walk["books"]
+
+    # 1480.00 -> 1500.33: each IGO's rebuilt draft holds credits of the sent postnatal lines and their rebills
+    # (8116.32 + -4440.00 = 3676.32, which SQLite's float sum made 3676.3199999999997 and the check refused).
+    out = manage(env, "shell", stdin=REPRICE)
+    repriced = json.loads(out.split("REPRICED ", 1)[1])
+    assert repriced, "no IGO of the demo has a draft to Zilveren Kruis"
+    for slug, batch in repriced.items():
+        debit, credit, total = (Decimal(batch[k]) for k in ("debit", "credit", "total"))
+        assert credit < 0, (slug, batch)  # credits of the sent lines next to their rebills at 1500.33
+        assert total == debit + credit and batch["books"] == [], (slug, batch)

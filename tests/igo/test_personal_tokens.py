@@ -99,6 +99,34 @@ def test_keys_are_told_apart_personal_keys_only_on_the_igo_api(world_a, insurer_
     assert bearer(insurer_key).get("/api/insurer/batches/").status_code == 200
 
 
+def test_a_key_of_the_other_kind_is_refused_with_a_message_that_says_which_kind_it_is(world_a, insurer_user):
+    # Not "no credentials were given": a key was given, only of the other kind.
+    _t, personal = services.personal_token_create(user=insurer_user, name="k")
+    insurer = insurer_user.insurer_memberships.get().insurer
+    _t, insurer_key = services.insurer_token_create(user=insurer_user, insurer=insurer, name="k")
+    on_insurer_api = bearer(personal).get("/api/insurer/batches/")
+    assert on_insurer_api.status_code == 401 and on_insurer_api["WWW-Authenticate"].startswith("Bearer")
+    assert on_insurer_api.json()["detail"].startswith("Dit is geen sleutel voor de verzekeraars-API")
+    on_igo_api = bearer(insurer_key).get("/api/me/")
+    assert on_igo_api.status_code == 401
+    assert on_igo_api.json()["detail"].startswith("Dit is een sleutel voor de verzekeraars-API")
+    # Where both kinds are taken (the schema), each works; an unknown key is still simply invalid.
+    assert bearer(personal).get("/api/schema/?format=json").status_code == 200
+    assert bearer(insurer_key).get("/api/schema/?format=json").status_code == 200
+    unknown = bearer("igo_00000000_not-a-real-key").get("/api/insurer/batches/")
+    assert unknown.status_code == 401 and "verzekeraars-API" not in unknown.json()["detail"]
+
+
+def test_the_user_menu_offers_personal_keys_only_to_who_can_use_them(world_a, insurer_user, client_for):
+    # Someone who works only for an insurer has the portal's keys (/insurer/tokens/): a second "API keys"
+    # link would lead to a key the insurer API refuses.
+    marker = 'data-testid="nav-personal-tokens"'
+    assert marker not in client_for(insurer_user).get(reverse("insurer_dashboard")).content.decode()
+    assert (
+        marker in client_for(world_a.user(Role.IGO_FINANCE)).get(reverse("personal_tokens")).content.decode()
+    )
+
+
 def test_drf_tokens_are_gone(world_a):
     from django.apps import apps
 
