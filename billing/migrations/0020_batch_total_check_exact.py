@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0016_former_member_debt"),
+        ("billing", "0019_member_repayment"),
     ]
 
     operations = [
