@@ -62,7 +62,7 @@ STATEMENT_CSV_HEADER = (
 
 def statement_csv(statement: Statement, *, convention: CsvConvention | None = None) -> bytes:
     """One row per ledger entry of the month, with its state on the statement's day (`billing.ledger`:
-    paid, due, held, pending)."""
+    paid, prepared, due, held, pending)."""
     org = statement.organisation
     return csv_bytes(
         STATEMENT_CSV_HEADER,
