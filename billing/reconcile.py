@@ -183,6 +183,7 @@ def books_check(
     _check_lines(report, lines)
     _check_allocations(report, lines)
     _check_credits(report, lines)
+    _check_credit_over_awarded(report, lines)
     _check_refused_credits(report, lines)
     _check_batches(report, batches)
     _check_sending(report, lines, batches)
@@ -460,6 +461,30 @@ def _check_allocations(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
 
 
 # --- credits -----------------------------------------------------------------------------------------
+
+
+def _check_credit_over_awarded(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
+    """A credit of a line the insurer awarded in part goes out at the line's full amount (it mirrors the claim)
+    while its parts take back only the awarded amount; the insurer should award it in part by what it
+    awarded the line. Accepted in full, the insurer takes back more than it paid and the members give back
+    less: the difference is nobody's."""
+    over = lines.filter(
+        sign=Sign.CREDIT,
+        batch_line__answer__status=ReturnStatus.ACCEPTED,
+        corrects__batch_line__answer__status=ReturnStatus.PARTIAL,
+    )
+    for pk, number, amount, awarded in over.values_list(
+        "pk", "number", "amount", "corrects__batch_line__answer__awarded_amount"
+    ).order_by("pk"):
+        report.add(
+            "credit_over_awarded",
+            _(
+                "Credit %(ref)s (%(amount)s) was accepted in full, but the insurer awarded only %(awarded)s of "
+                "the line it takes back: it takes back more than it paid."
+            )
+            % {"ref": number, "amount": amount, "awarded": awarded},
+            [pk],
+        )
 
 
 def _check_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
