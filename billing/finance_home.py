@@ -16,17 +16,18 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from billing import ledger
-from billing.models import ClaimLine, Contract, ContractTariff, LineStatus, Sign, WorkReason
+from billing.models import ClaimLine, Contract, ContractTariff, LineStatus, PayoutRun, Sign, WorkReason
 from billing.selectors import (
     DEADLINE_SOON_DAYS,
     ClaimFilter,
     ClaimSummary,
     claim_lines_filtered,
     claim_summary,
+    presend_held,
     work_queue,
 )
 from billing.services import repayments
-from igo.dates import midnight
+from igo.dates import midnight, month_start, next_month
 from igo.http import TenantRequest
 from igo.models import Role
 from pregnancies.models import ClientInsurance, Episode, EpisodeStatus, Phase
@@ -40,7 +41,9 @@ __all__ = [
     "claim_summary",
     "deadline_filter",
     "finance_home",
+    "next_payout",
     "payouts_due",
+    "presend_held_summary",
     "ready_filter",
     "rejected_filter",
     "waiting_by_reason",
@@ -72,6 +75,7 @@ class WorkEstimate:
 class FinanceHome:
     today: dt.date
     ready: ClaimSummary
+    held: ClaimSummary
     rejected: ClaimSummary
     deadline_soon: ClaimSummary
     deadline_by: dt.date
@@ -80,6 +84,7 @@ class FinanceHome:
     payouts_due: Decimal = ZERO
     former_debt: Decimal = ZERO  # what former members owe now, after their repayments
     former_debtors: int = 0
+    payouts_period: dt.date | None = None  # the month of the next payout run (`next_payout`)
 
     @property
     def waiting_items(self) -> int:
@@ -87,7 +92,15 @@ class FinanceHome:
 
 
 def ready_filter(today: dt.date) -> ClaimFilter:
-    return ClaimFilter(status=LineStatus.READY, today=today)
+    """The ready lines the next batch carries: those the pre-send check does not hold back."""
+    return ClaimFilter(status=LineStatus.READY, sendable=True, today=today)
+
+
+def presend_held_summary() -> ClaimSummary:
+    """The ready lines the pre-send check holds back (an open pre-send work item on their phase): shown
+    apart from the ready card, linking to the work queue."""
+    ready = claim_lines_filtered(ClaimFilter(status=LineStatus.READY))
+    return claim_summary(ready.filter(presend_held()))
 
 
 def rejected_filter(today: dt.date) -> ClaimFilter:
@@ -177,25 +190,39 @@ def work_in_progress_estimate(*, today: dt.date) -> WorkEstimate:
     return estimate
 
 
+def next_payout(*, today: dt.date) -> tuple[dt.date, Decimal]:
+    """The month the next payout run pays and what it pays if prepared today, by the run's own rule
+    (`ledger.due_unpaid_total` with the run's cut-off, the end of its month: a line with an entry booked
+    after it waits whole for the run after). The next run is last month's while that month (and no later
+    one) has no run and it has something to pay; otherwise this month's, prepared once it is over."""
+    this_month = month_start(today)
+    last_month = month_start(this_month - dt.timedelta(days=1))
+    if not PayoutRun.objects.filter(period__gte=last_month).exists():
+        amount = ledger.due_unpaid_total(until=midnight(this_month), today=today)
+        if amount > 0:
+            return last_month, amount
+    return this_month, ledger.due_unpaid_total(until=midnight(next_month(this_month)), today=today)
+
+
 def payouts_due(*, today: dt.date) -> Decimal:
-    """What the members are owed and the next payout run pays: their ledger entries booked up to today
-    that are payable and unpaid (the `due` figures `ledger.unpaid_totals` gives, summed)."""
-    return ledger.due_unpaid_total(until=midnight(today + dt.timedelta(days=1)), today=today)
+    """What the members are owed and the next payout run pays (`next_payout`)."""
+    return next_payout(today=today)[1]
 
 
 def finance_home(*, today: dt.date) -> FinanceHome:
     home = FinanceHome(
         today=today,
         ready=claim_summary(claim_lines_filtered(ready_filter(today))),
+        held=presend_held_summary(),
         rejected=claim_summary(claim_lines_filtered(rejected_filter(today))),
         deadline_soon=claim_summary(claim_lines_filtered(deadline_filter(today))),
         deadline_by=today + dt.timedelta(days=DEADLINE_SOON_DAYS),
     )
     home.waiting = waiting_by_reason()
     home.work = work_in_progress_estimate(today=today)
-    home.payouts_due = payouts_due(today=today)
     debts = [owes for _org, owes, _repaid in repayments.former_member_debts(today=today) if owes]
     home.former_debt, home.former_debtors = sum(debts, ZERO), len(debts)
+    home.payouts_period, home.payouts_due = next_payout(today=today)
     return home
 
 

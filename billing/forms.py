@@ -535,6 +535,7 @@ class ClaimFilterForm(forms.Form):
     )
     phase = forms.ChoiceField(label=_("Phase"), required=False, choices=[("", _("all")), *Phase.choices])
     deadline = forms.BooleanField(label=_("Submission deadline within 30 days"), required=False)
+    sendable = forms.BooleanField(label=_("Not held back by the pre-send check"), required=False)
 
     def __init__(self, *args: Any, insurers: Any, members: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -557,6 +558,7 @@ class ClaimFilterForm(forms.Form):
             organisation_id=member.pk if member is not None else None,
             phase=data.get("phase") or "",
             deadline_by=today + dt.timedelta(days=DEADLINE_SOON_DAYS) if data.get("deadline") else None,
+            sendable=bool(data.get("sendable")),
             today=today,
         )
 

@@ -9,8 +9,10 @@ over, so a statement of a closed month stays as it was.
 
 Each entry of a member is in one state on a given day (`EntryState`):
 
-- **paid**: a payout run paid it out (`Allocation.paid_in` for the +entry, `reversal_paid_in` for the
-  -entry);
+- **paid**: a released payout run paid it out (`Allocation.paid_in` for the +entry, `reversal_paid_in`
+  for the -entry);
+- **prepared**: it is in a payout run that was prepared and not released yet (it may still be discarded,
+  which makes the entry due again): not paid out;
 - **held**: its line was rejected by the insurer and has not been credited yet (held back, never paid); or
   its line is a credit the insurer refused (`rejected_credits_open`): the insurer keeps paying the line the
   credit takes back, so the members keep their parts of it and the credit's (negative) entries are not
@@ -22,10 +24,11 @@ Each entry of a member is in one state on a given day (`EntryState`):
   new credit was made, and the new credit carries them);
 - **pending**: not yet payable (the line waits for a batch, or for the insurer's answer within the term).
 
-A line's state depends only on the line (its status, its credit, its batch's release), so all entries of a
-line change state together. The entries of a line settled at nothing (and of its credit) are paid in one run:
-the run of the month in which the last of them was booked (`payable_entries`), so a member is never paid a
-withdrawn or rejected line's part in one month and charged it back in the next.
+A line's state depends only on the line (its status, its credit, its batch's release, and for a paid entry
+its run's release), so all entries of a line change state together. A line's unpaid entries are paid together:
+the run of the month in which the last of them was booked (`payable_entries`, `booked_after`), so a member is
+never paid a withdrawn or rejected line's part in one month and charged it back in the next, nor the old parts
+of a line re-divided after the month (a partial award answered in the next month) before their reversal.
 The IGO's own parts (overhead, reserve) are entries too; they are not paid out to members.
 
 A former member's repayment (`MemberRepayment`, money it paid back outside the platform) is a member entry
@@ -74,6 +77,7 @@ from billing.models import (
     InsurerPayment,
     LineStatus,
     MemberRepayment,
+    PayoutStatus,
     ReturnStatus,
     Sign,
 )
@@ -82,6 +86,7 @@ from igo.dates import midnight, month_bounds
 
 class EntryState(models.TextChoices):
     PAID = "paid", _("paid out")
+    PREPARED = "prepared", _("in a prepared payout run")
     DUE = "due", _("payable")
     HELD = "held", _("held back")
     PENDING = "pending", _("not yet payable")
@@ -167,6 +172,24 @@ def settled_after(until: dt.datetime) -> QuerySet[ClaimLine]:
     )
 
 
+def booked_after(until: dt.datetime) -> QuerySet[ClaimLine]:
+    """The lines a run up to `until` must leave whole for a later run: a line of which a member entry is
+    booked at or after `until` (its parts re-divided by a partial award, a re-split or a withdrawal after
+    the cut-off: the run would pay the old parts without their reversal), and a line settled at nothing whose
+    pair has one (`settled_after`)."""
+    late = Allocation.objects.filter(
+        Q(created_at__gte=until) | Q(superseded_at__gte=until), kind=AllocationKind.MEMBER
+    )
+    return ClaimLine.objects.filter(Q(pk__in=late.values("claim_line_id")) | Q(pk__in=settled_after(until)))
+
+
+def payable_lines(*, until: dt.datetime, today: dt.date) -> QuerySet[ClaimLine]:
+    """The lines whose unpaid member entries booked before `until` a payout run on `today` pays: due on
+    `today`, and none of their entries (nor their pair's) booked at or after `until`, so a line is paid in
+    the run of the month in which its last entry was booked and each run pays what the insurer pays."""
+    return due_lines(today).exclude(pk__in=booked_after(until).values("pk"))
+
+
 def held_lines() -> QuerySet[ClaimLine]:
     """The lines whose entries are held back: a debit rejected by the insurer and not credited yet (its parts
     are not paid), or a credit the insurer refused and that was not sent again (its parts, negative, are not
@@ -177,9 +200,11 @@ def held_lines() -> QuerySet[ClaimLine]:
 
 
 def _state(paid_field: str, today: dt.date) -> Case:
-    """The state of an entry (as a SQL expression on Allocation) on `today`."""
+    """The state of an entry (as a SQL expression on Allocation) on `today`: paid once its run is released,
+    in a prepared run until then (the run may still be discarded)."""
     return Case(
-        When(**{f"{paid_field}__isnull": False}, then=Value(EntryState.PAID)),
+        When(**{f"{paid_field}__run__status": PayoutStatus.RELEASED}, then=Value(EntryState.PAID)),
+        When(**{f"{paid_field}__isnull": False}, then=Value(EntryState.PREPARED)),
         When(Exists(held_lines().filter(pk=OuterRef("claim_line_id"))), then=Value(EntryState.HELD)),
         When(Exists(due_lines(today).filter(pk=OuterRef("claim_line_id"))), then=Value(EntryState.DUE)),
         default=Value(EntryState.PENDING),
@@ -189,11 +214,12 @@ def _state(paid_field: str, today: dt.date) -> Case:
 
 @dataclass
 class Totals:
-    """A sum of entries, by state. `allocated` = paid + due + held + pending, always. A member's repayments
-    are kept apart (`repaid`, of which `repaid_open` not netted off in a payout yet): money paid back, not
-    allocated."""
+    """A sum of entries, by state. `allocated` = paid + prepared + due + held + pending, always. A member's
+    repayments are kept apart (`repaid`, of which `repaid_open` not netted off in a payout yet): money paid
+    back, not allocated."""
 
     paid: Decimal = ZERO
+    prepared: Decimal = ZERO
     due: Decimal = ZERO
     held: Decimal = ZERO
     pending: Decimal = ZERO
@@ -208,12 +234,13 @@ class Totals:
 
     @property
     def allocated(self) -> Decimal:
-        return self.paid + self.due + self.held + self.pending
+        return self.paid + self.prepared + self.due + self.held + self.pending
 
     @property
     def not_yet_payable(self) -> Decimal:
-        """What is allocated but not paid out or held back: due (payable in the next run) and pending."""
-        return self.due + self.pending
+        """What is allocated but not paid out or held back: in a prepared run, due (payable in the next
+        run) and pending."""
+        return self.prepared + self.due + self.pending
 
     def add(self, state: str, amount: Decimal) -> None:
         setattr(self, state, getattr(self, state) + amount)
@@ -319,7 +346,8 @@ def year_overview(*, year: int) -> dict[tuple[str, int | None], YearRow]:
             for row in (
                 qs.values("kind", "organisation_id")
                 .annotate(
-                    total=Sum("amount"), paid=Sum("amount", filter=Q(**{f"{paid_field}__isnull": False}))
+                    total=Sum("amount"),
+                    paid=Sum("amount", filter=Q(**{f"{paid_field}__run__status": PayoutStatus.RELEASED})),
                 )
                 .order_by()
             ):
@@ -385,8 +413,10 @@ def payable_entries(
     """The member entries booked before `until` that are due on `today` and not paid yet: allocations whose
     +entry is due, and allocations whose -entry is due. What a payout run pays. A line settled at nothing
     waits until all its entries and its pair's are booked before `until` (`settled_after`), so both sides
-    are paid in the same run. Call inside tenant_scope."""
-    due = due_lines(today).exclude(pk__in=settled_after(until).values("pk")).values("pk")
+    are paid in the same run; so does any line with an entry booked at or after `until` (`booked_after`: a
+    partial award answered after the month, say), so that its old parts are not paid without their
+    reversal. Call inside tenant_scope."""
+    due = payable_lines(until=until, today=today).values("pk")
     members = Allocation.objects.filter(kind=AllocationKind.MEMBER, claim_line__in=due)
     if organisation_id is not None:
         members = members.filter(organisation_id=organisation_id)
@@ -520,7 +550,7 @@ def due_unpaid_total(*, until: dt.datetime, today: dt.date) -> Decimal:
     unpaid entry (all of them), so that the finance home can show it on every visit. Call inside
     tenant_scope."""
     members = Allocation.objects.filter(
-        kind=AllocationKind.MEMBER, claim_line__in=due_lines(today).values("pk")
+        kind=AllocationKind.MEMBER, claim_line__in=payable_lines(until=until, today=today).values("pk")
     )
     rows = (
         members.values("organisation_id")

@@ -99,6 +99,7 @@ from billing.models import (
     PartialRule,
     Payout,
     PayoutRun,
+    PayoutStatus,
     ReturnStatus,
     Sign,
     WorkItem,
@@ -188,6 +189,7 @@ def books_check(
     _check_lines(report, lines)
     _check_allocations(report, lines)
     _check_credits(report, lines)
+    _check_credit_over_awarded(report, lines)
     _check_refused_credits(report, lines)
     _check_credits_of_rejected(report, lines)
     _check_batches(report, batches)
@@ -197,11 +199,14 @@ def books_check(
         runs = runs.filter(period=bounds[0])
     _check_payouts(report, runs)
     _check_repayments(report, runs, of_tenant)
+    _check_paid_whole(report, runs)
     _check_answers(report, batches)
     for t in [tenant] if tenant else Tenant.objects.order_by("pk"):
         with tenant_scope(t):
             _check_ledger_months(report, bounds[0] if bounds else None, today)
             _check_paid_payable(report, today)
+            if bounds is None:
+                _check_paid_released(report)
             _check_insurer_payments(report, batches.filter(tenant=t, status=BatchStatus.RELEASED))
             _check_insurer_over_accepted(report)
     return report
@@ -464,6 +469,30 @@ def _check_allocations(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
 
 
 # --- credits -----------------------------------------------------------------------------------------
+
+
+def _check_credit_over_awarded(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
+    """A credit of a line the insurer awarded in part goes out at the line's full amount (it mirrors the claim)
+    while its parts take back only the awarded amount; the insurer should award it in part by what it
+    awarded the line. Accepted in full, the insurer takes back more than it paid and the members give back
+    less: the difference is nobody's."""
+    over = lines.filter(
+        sign=Sign.CREDIT,
+        batch_line__answer__status=ReturnStatus.ACCEPTED,
+        corrects__batch_line__answer__status=ReturnStatus.PARTIAL,
+    )
+    for pk, number, amount, awarded in over.values_list(
+        "pk", "number", "amount", "corrects__batch_line__answer__awarded_amount"
+    ).order_by("pk"):
+        report.add(
+            "credit_over_awarded",
+            _(
+                "Credit %(ref)s (%(amount)s) was accepted in full, but the insurer awarded only %(awarded)s of "
+                "the line it takes back: it takes back more than it paid."
+            )
+            % {"ref": number, "amount": amount, "awarded": awarded},
+            [pk],
+        )
 
 
 def _check_credits(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
@@ -1104,6 +1133,80 @@ def _check_repayments(report: BooksReport, runs: QuerySet[PayoutRun], of_tenant:
             % {"org": org, "month": run_period.strftime("%Y-%m"), "booked": booked_in.strftime("%Y-%m")},
             [pk],
         )
+
+
+def _check_paid_whole(report: BooksReport, runs: QuerySet[PayoutRun]) -> None:
+    """A run pays a member's entries of a line together: when it pays one, every other entry of that line
+    and member booked before the run was prepared is paid in it or an earlier run. Otherwise the run paid
+    the old parts of a line re-divided after its month (a partial award answered in the next month) without
+    their reversal, more than the insurer pays, and took the difference back a month later."""
+    for field_name in ("paid_in", "reversal_paid_in"):
+        prepared = f"{field_name}__run__prepared_at"
+        period = f"{field_name}__run__period"
+        sibling = Allocation.unscoped.filter(
+            claim_line=OuterRef("claim_line_id"),
+            organisation=OuterRef("organisation_id"),
+            kind=AllocationKind.MEMBER,
+        )
+        made_unpaid = sibling.filter(created_at__lt=OuterRef(prepared)).filter(
+            Q(paid_in__isnull=True) | Q(paid_in__run__period__gt=OuterRef(period))
+        )
+        undone_unpaid = sibling.filter(superseded_at__lt=OuterRef(prepared)).filter(
+            Q(reversal_paid_in__isnull=True) | Q(reversal_paid_in__run__period__gt=OuterRef(period))
+        )
+        split = Allocation.unscoped.filter(**{f"{field_name}__run__in": runs}).filter(
+            Exists(made_unpaid) | Exists(undone_unpaid)
+        )
+        for pk, number, run_period in split.values_list(
+            "pk", "claim_line__number", f"{field_name}__run__period"
+        ).order_by("pk"):
+            report.add(
+                "paid_line_split",
+                _(
+                    "The payout of %(month)s paid a part of line %(ref)s without the line's other entries "
+                    "booked before it was prepared (a re-division after the month, say)."
+                )
+                % {"month": run_period.strftime("%Y-%m"), "ref": number},
+                [pk],
+            )
+
+
+def _check_paid_released(report: BooksReport) -> None:
+    """What the ledger calls paid out (the revenue page's *paid out*) is what the released payout runs paid,
+    per member: an entry in a run that is only prepared is not paid out yet (it may be discarded)."""
+    years = {d.year for d in Allocation.objects.dates("created_at", "year")} | {
+        d.year for d in Allocation.objects.filter(superseded_at__isnull=False).dates("superseded_at", "year")
+    }
+    shown: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for year in sorted(years):
+        for (kind, org), row in ledger.year_overview(year=year).items():
+            if kind == AllocationKind.MEMBER and org is not None:
+                shown[org] += row.paid
+    # The entries the released runs paid, by the member they belong to (a payout's own amount and member
+    # are checked against its entries by `_check_payouts`).
+    released: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for field_name, sign in (("paid_in", 1), ("reversal_paid_in", -1)):
+        for org, total in (
+            Allocation.objects.filter(
+                kind=AllocationKind.MEMBER, **{f"{field_name}__run__status": PayoutStatus.RELEASED}
+            )
+            .values("organisation_id")
+            .annotate(s=Sum("amount"))
+            .order_by()
+            .values_list("organisation_id", "s")
+        ):
+            released[org] += sign * (total or ZERO)
+    for org in sorted(set(shown) | set(released)):
+        if shown.get(org, ZERO) != released.get(org, ZERO):
+            report.add(
+                "paid_not_released",
+                _(
+                    "Member %(org)s: the ledger shows %(shown)s paid out, the released payout runs paid "
+                    "%(paid)s."
+                )
+                % {"org": org, "shown": shown.get(org, ZERO), "paid": released.get(org, ZERO)},
+                [org],
+            )
 
 
 def _check_answers(report: BooksReport, batches: QuerySet[ClaimBatch]) -> None:

@@ -42,6 +42,7 @@ from django.utils.translation import gettext_lazy as _
 from billing import ledger
 from billing.ledger import EntryState, Totals, unpaid_totals
 from billing.models import (
+    PRESEND_REASONS,
     Allocation,
     AllocationBasis,
     AllocationKind,
@@ -451,6 +452,9 @@ class ClaimFilter:
     organisation_id: int | None = None
     phase: str = ""
     deadline_by: dt.date | None = None
+    # Only lines the pre-send check does not hold back (no open pre-send work item on their phase): what
+    # the next batch carries of the ready lines.
+    sendable: bool = False
     today: dt.date | None = None
 
     @property
@@ -484,6 +488,19 @@ def _deadline_between(first: dt.date, last: dt.date) -> Q:
         lo, hi = service_end_bounds(months=months, first=first, last=last)
         found |= Q(contract__submission_months=months, service_end__gte=lo, service_end__lte=hi)
     return found
+
+
+def presend_held() -> Exists:
+    """Claim lines whose phase has an open pre-send work item: the last batch made held them back (invalid
+    BSN, insured number, prestatie, deadline) and the next one will too until the data is corrected."""
+    return Exists(
+        WorkItem.objects.filter(
+            episode_id=OuterRef("episode_id"),
+            phase=OuterRef("phase"),
+            reason__in=PRESEND_REASONS,
+            resolved_at__isnull=True,
+        )
+    )
 
 
 def claim_lines_filtered(f: ClaimFilter) -> QuerySet[ClaimLine]:
@@ -528,6 +545,8 @@ def claim_lines_filtered(f: ClaimFilter) -> QuerySet[ClaimLine]:
         )
     if f.phase:
         qs = qs.filter(phase=f.phase)
+    if f.sendable:
+        qs = qs.exclude(presend_held())
     if f.deadline_by is not None:
         today = f.today or timezone.localdate()
         qs = qs.filter(
@@ -1410,11 +1429,12 @@ class PayoutLeftRow:
     @property
     def reason(self) -> str:
         """no_iban: money payable and no valid bank account (a work item says so); due: payable now (it became
-        payable after the run was prepared, or it is one side of a line settled after the month and waits
-        for its other side); carried: what is payable adds up to less than nothing (carried over to a
-        later run); repaid: a former member's debt paid back (`billing.services.repayments`), nothing left;
-        held: only held-back entries (rejected lines); pending: not payable yet. Payable counts the repayments
-        not netted off yet with the due entries (`Totals.balance`)."""
+        payable after the run was prepared, or its line has an entry booked after the month, a partial award
+        answered later, say, or is one side of a line settled after the month, and waits whole for a later
+        run); carried: what is payable adds up to less than nothing (carried over to a later run); repaid: a
+        former member's debt paid back (`billing.services.repayments`), nothing left; held: only held-back
+        entries (rejected lines); pending: not payable yet. Payable counts the repayments not netted off yet
+        with the due entries (`Totals.balance`)."""
         if self.totals.balance > 0:
             return "due" if self.has_account else "no_iban"
         if self.totals.balance < 0:

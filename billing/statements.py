@@ -36,7 +36,7 @@ from igo.models import Tenant
 from providers.models import MemberOrganisation
 
 # The order states are listed in, on the page and in the files.
-STATES = (EntryState.PAID, EntryState.DUE, EntryState.HELD, EntryState.PENDING)
+STATES = (EntryState.PAID, EntryState.PREPARED, EntryState.DUE, EntryState.HELD, EntryState.PENDING)
 
 
 @dataclass

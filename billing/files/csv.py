@@ -63,8 +63,8 @@ STATEMENT_CSV_HEADER = (
 
 def statement_csv(statement: Statement, *, convention: CsvConvention | None = None) -> bytes:
     """One row per ledger entry of the month, with its state on the statement's day (`billing.ledger`:
-    paid, due, held, pending); then a row per repayment of a former member booked in the month (entry
-    `repayment`: paid once a payout run netted it off, due until then)."""
+    paid, prepared, due, held, pending); then a row per repayment of a former member booked in the month
+    (entry `repayment`: paid once a payout run netted it off, due until then)."""
     org = statement.organisation
     entries = (
         (

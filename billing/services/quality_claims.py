@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Case, DecimalField, F, Sum, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,6 +31,7 @@ from billing.models import (
     Contract,
     LineStatus,
     QualityAgreement,
+    ReturnStatus,
     Sign,
 )
 from billing.services.claim_lines import quality_line_number, retire_line
@@ -172,13 +173,33 @@ class AgreementResult:
 
 def _base_lines(agreement: QualityAgreement) -> Any:
     """The care claim lines the percentage applies to: the lines to the contract's insurer (under any
-    version of the contract) whose prestatie ended in the agreement's year, debit and credit, except those
-    withdrawn before sending."""
-    return ClaimLine.objects.filter(
-        insurer_id=agreement.contract.insurer_id,
-        agreement__isnull=True,
-        service_end__year=agreement.year,
-    ).exclude(status=LineStatus.WITHDRAWN)
+    version of the contract) whose prestatie ended in the agreement's year, debit and credit, that the
+    insurer keeps: not withdrawn before sending, not rejected (a rejected debit booked nothing and is
+    claimed again by a new line; a refused credit leaves its line with the insurer), and no credit of a
+    rejected line (it takes back nothing)."""
+    return (
+        ClaimLine.objects.filter(
+            insurer_id=agreement.contract.insurer_id,
+            agreement__isnull=True,
+            service_end__year=agreement.year,
+        )
+        .exclude(status__in=(LineStatus.WITHDRAWN, LineStatus.REJECTED))
+        .exclude(sign=Sign.CREDIT, corrects__status=LineStatus.REJECTED)
+    )
+
+
+def _kept_amount() -> Case:
+    """What the insurer keeps of a base line: its amount, or the awarded amount of a line awarded in part,
+    and for the credit of such a line minus that (what the credit takes back)."""
+    return Case(
+        When(batch_line__answer__status=ReturnStatus.PARTIAL, then=F("batch_line__answer__awarded_amount")),
+        When(
+            corrects__batch_line__answer__status=ReturnStatus.PARTIAL,
+            then=-F("corrects__batch_line__answer__awarded_amount"),
+        ),
+        default=F("amount"),
+        output_field=DecimalField(max_digits=12, decimal_places=2),
+    )
 
 
 def agreement_result(
@@ -200,7 +221,7 @@ def agreement_result(
     decision = indicators.target_decision(definition, num, den, len(clients), agreement.target)
     met = {indicators.MET: True, indicators.NOT_MET: False}.get(decision or "")
     bounds = indicators.interval(definition, num, den)
-    base = _base_lines(agreement).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+    base = _base_lines(agreement).aggregate(s=Sum(_kept_amount()))["s"] or Decimal("0.00")
     pct = agreement.bonus_pct if met else agreement.malus_pct
     amount = Decimal("0.00")
     if met is not None and base > 0:

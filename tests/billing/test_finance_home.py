@@ -67,6 +67,7 @@ def test_the_home_adds_up_the_worked_world(h):
     assert (f.work.amount, f.work.phases, f.work.unpriced) == (D("6000.00"), 5, 6)
     # Payable to members: the accepted lines' members' part, 93 % (5 % overhead, 2 % reserve) of 6300.00.
     assert f.payouts_due == D("5859.00")
+    assert f.payouts_period == dt.date(2026, 11, 1)  # October has nothing to pay: November's run pays it
     # The same figure as the payout run's own reading of the ledger, summed over the members.
     with tenant_scope(h.s.tenant):
         unpaid = ledger.unpaid_totals(until=timezone.now() + dt.timedelta(days=1), today=f.today)

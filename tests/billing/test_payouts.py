@@ -103,13 +103,21 @@ def test_a_rejected_line_is_held_back_credited_rebilled_accepted_and_paid(world_
     assert item.amount == D("976.50") and "Kraamzorg Noord" in item.message
     assert KRAAM_IBAN.encode() not in sepa_of(nov) and b"Kraamzorg" not in sepa_of(nov)
     totals = member_totals(pw, NOV, dt.date(2026, 12, 3))
-    # All of it was booked in November: practice 781.20 + 502.20 + 418.50 = 1701.90 on its statement.
-    assert (totals["Praktijk De Wieg"].paid, totals["Praktijk De Wieg"].held) == (D("920.70"), D("781.20"))
-    assert (totals["Ziekenhuis Oost"].paid, totals["Ziekenhuis Oost"].held) == (D("334.80"), D("334.80"))
-    assert (totals["Kraamzorg Noord"].paid, totals["Kraamzorg Noord"].due) == (D("0"), D("976.50"))
+    # All of it was booked in November: practice 781.20 + 502.20 + 418.50 = 1701.90 on its statement. The
+    # run is prepared, not released: its entries are in a prepared payout run, not paid out yet.
+    assert (totals["Praktijk De Wieg"].prepared, totals["Praktijk De Wieg"].held) == (
+        D("920.70"),
+        D("781.20"),
+    )
+    assert (totals["Ziekenhuis Oost"].prepared, totals["Ziekenhuis Oost"].held) == (D("334.80"), D("334.80"))
+    assert (totals["Kraamzorg Noord"].prepared, totals["Kraamzorg Noord"].due) == (D("0"), D("976.50"))
+    assert all(t.paid == 0 for t in totals.values())
     assert totals["Praktijk De Wieg"].allocated == D("1701.90")
     with travel(at(2026, 12, 3, 15)), tenant_scope(pw.tenant):
         payout_run_release(run=nov, actor=pw.finance_b)
+    totals = member_totals(pw, NOV, dt.date(2026, 12, 3))
+    assert (totals["Praktijk De Wieg"].paid, totals["Ziekenhuis Oost"].paid) == (D("920.70"), D("334.80"))
+    assert all(t.prepared == 0 for t in totals.values())
 
     # December: the administrator enters the kraamzorg's account; finance corrects the BSN and bills the
     # prenatal phase again (a new debit; the rejected line is not credited, its parts are reversed).

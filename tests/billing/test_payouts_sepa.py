@@ -106,17 +106,18 @@ def test_the_file_validates_and_its_totals_equal_the_statements(month):
         for p in payouts
     }
 
-    # The statements: every member's November is paid out in full, and what was paid is the payout.
+    # The statements: every member's November is in the file in full, and what the file pays is the payout.
+    # The run is prepared, not released: the statements say so, and nothing is paid out yet.
     with tenant_scope(s.tenant):
         totals = ledger.month_totals(period=NOV, today=dt.date(2026, 12, 2))
         on_statements = statement_totals(period=NOV, today=dt.date(2026, 12, 2))
         for p in payouts:
             member = totals.member(p.organisation_id)
-            assert member.paid == p.amount == on_statements[p.organisation_id].paid
-            assert (member.due, member.held, member.pending) == (0, 0, 0)
+            assert member.prepared == p.amount == on_statements[p.organisation_id].prepared
+            assert (member.paid, member.due, member.held, member.pending) == (0, 0, 0, 0)
             assert on_statements[p.organisation_id].allocated == p.amount
             assert payout_statement(payout=p).total == p.amount
-    assert sum(totals.member(p.organisation_id).paid for p in payouts) == paid_run.total
+    assert sum(totals.member(p.organisation_id).prepared for p in payouts) == paid_run.total
     # The IGO's own parts are not paid out; with them the month adds up to what was claimed (9850.00).
     igo_part = sum((t.allocated for (kind, _org), t in totals.rows.items() if kind != "member"), Decimal(0))
     assert paid_run.total + igo_part == Decimal("9850.00")

@@ -13,11 +13,13 @@ from django.db.models import Sum
 from billing.files.conformance import conformance_problems
 from billing.models import Allocation, BatchFile, ClaimLine, LineStatus, QualityAgreement
 from billing.services import batches, quality_claims
+from billing.services.returns import rejected_line_rebill
 from igo import dates
+from igo.models import Role
 from igo.tenancy import tenant_scope
 from pregnancies.models import Birth
 from quality import indicators
-from tests.scenarios.billing import BILLING_NOW, at, portfolio, run
+from tests.scenarios.billing import BILLING_NOW, at, portfolio, run, zk_november_answered
 from tests.scenarios.kz301_reader import parse
 
 pytestmark = pytest.mark.clock(BILLING_NOW)
@@ -336,3 +338,47 @@ def test_every_indicator_has_its_own_prestatie_code_of_at_most_16_characters() -
     assert len(set(codes.values())) == len(codes), codes
     # A short code is kept as it is.
     assert codes["caesarean"] == "Q-CAESAREAN"
+
+
+def portfolio_ordinary(s):
+    """The ordinary pregnancy of the portfolio: the spontaneous birth of 14 August 2026."""
+    return Birth.unscoped.get(tenant=s.tenant, mode="spontaneous").episode
+
+
+def caesarean_malus(s, year_2026) -> ClaimLine:
+    """A caesarean agreement with ZK (target 1.0 %, malus 1.5 %: not met at 50 %) settled for 2026."""
+    agreement = agree(s, s.zk_contract, indicator="caesarean", year=2026, target=D("1.0"), malus_pct=D("1.5"))
+    settle(s)
+    return ClaimLine.unscoped.get(agreement=agreement, is_current=True)
+
+
+def test_the_base_counts_a_rejected_and_rebilled_phase_once(year_2026, world_a):
+    """The insurer rejects the ordinary episode's postnatal line (1500.00, BSN unknown) and finance bills it
+    again: the insurer was claimed the phase once (the rejected line booked nothing), so the base stays
+    7200.00 and the malus 1.5 % of it, -108.00 (not 8700.00 and -130.50)."""
+    s = year_2026
+    finance = world_a.user(Role.IGO_FINANCE)
+    with tenant_scope(s.tenant):
+        postnatal = ClaimLine.objects.get(episode=portfolio_ordinary(s), phase="postnatal", is_current=True)
+        zk_november_answered(s, finance, {postnatal: ("rejected", "0101", None)})
+        postnatal.refresh_from_db()
+        new = rejected_line_rebill(line=postnatal, actor=finance)
+    assert new is not None and new.amount == D("1500.00")
+    malus = caesarean_malus(s, year_2026)
+    assert (malus.explanation["base"], malus.amount) == ("7200.00", D("-108.00"))
+
+
+def test_the_base_counts_what_the_insurer_awarded_of_a_line_awarded_in_part(year_2026, world_a):
+    """The insurer awards the ordinary episode's postnatal line 1400.00 of 1500.00: the base is what it
+    keeps, 7100.00, and the malus 1.5 % of that, -106.50."""
+    s = year_2026
+    finance = world_a.user(Role.IGO_FINANCE)
+    with tenant_scope(s.tenant):
+        postnatal = ClaimLine.objects.get(episode=portfolio_ordinary(s), phase="postnatal", is_current=True)
+        zk_november_answered(s, finance, {postnatal: ("partial", "8001", D("1400.00"))})
+    malus = caesarean_malus(s, year_2026)
+    assert (malus.explanation["base"], malus.amount) == ("7100.00", D("-106.50"))
+    # Divided like the claims it was computed on: its parts add up to it.
+    assert Allocation.unscoped.filter(claim_line=malus, is_current=True).aggregate(s=Sum("amount"))["s"] == (
+        malus.amount
+    )

@@ -351,10 +351,12 @@ def test_pending_and_partly_awarded_lines_are_credited_and_a_rejected_one_only_c
     assert not WorkItem.unscoped.filter(episode=ep, resolved_at__isnull=True).exists()
     books_clean(pw, dt.date(2027, 3, 15))
 
-    # The insurer answers the old line late (accepted), then March's batch goes out and is accepted.
+    # The insurer answers the old line late (accepted), then March's batch goes out and is accepted; the
+    # natal credit in part, by what it awarded the line (-800.00 of -900.00): it takes back what it paid.
     _award(feb, at(2027, 3, 20), [ReturnEntry(mis_sent.number, "accepted")])
     mar = send_batch(pw, MAR, at(2027, 4, 1))
-    accept_all(mar, at(2027, 4, 5))
+    others = ClaimLine.unscoped.filter(batch_line__batch=mar).exclude(pk=natal_credit.pk)
+    answer(mar, at(2027, 4, 5), accept=others, award=[(natal_credit, D("-800.00"))])
     books_clean(pw, dt.date(2027, 4, 5))
 
 

@@ -14,8 +14,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from billing import services
-from billing.models import Allocation, ClaimLine, Contract, LineStatus, SplitRule
-from igo.models import Insurer, Role, Tenant
+from billing.models import Allocation, ClaimBatch, ClaimLine, Contract, LineStatus, ReturnSource, SplitRule
+from billing.services.batches import batch_create, batch_release
+from billing.services.returns import ReturnEntry, batch_return_record
+from igo.models import Insurer, Role, Tenant, User
 from igo.tenancy import tenant_scope
 from pregnancies.catalogue import catalogue_seed
 from pregnancies.models import CareEvent, ClientInsurance, Episode, EventType
@@ -25,6 +27,7 @@ from tests.factories import (
     InsurerFactory,
     MemberOrganisationFactory,
     ProfessionalFactory,
+    UserFactory,
 )
 from tests.scenarios.clock import local
 from tests.scenarios.people import TenantWorld
@@ -418,3 +421,26 @@ def portfolio(s: Setup) -> list[Episode]:
 
 PORTFOLIO_LINES = 8
 PORTFOLIO_TOTAL = D("9850.00")
+
+
+def zk_november_answered(
+    s: Setup, finance: User, answers: dict[ClaimLine, tuple[str, str, Decimal | None]]
+) -> ClaimBatch:
+    """Make and release Zilveren Kruis's batch of November 2026 (on 20 November) and record the insurer's
+    answers through its portal: per line (status, reason code, awarded amount or None); lines not named stay
+    unanswered. Call inside tenant_scope."""
+    made = batch_create(
+        tenant=s.tenant, insurer=s.zk, period=dt.date(2026, 11, 1), actor=finance, today=dt.date(2026, 11, 20)
+    )
+    assert made.batch is not None
+    batch = batch_release(batch=made.batch, actor=finance)
+    batch_return_record(
+        batch=batch,
+        entries=[
+            ReturnEntry(line.number, status, code, "antwoord", awarded_amount=awarded)
+            for line, (status, code, awarded) in answers.items()
+        ],
+        user=UserFactory(email="zk@zk.test"),
+        source=ReturnSource.PORTAL,
+    )
+    return batch

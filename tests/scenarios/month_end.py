@@ -10,11 +10,13 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Sum
+
 from billing import finance_home as home
 from billing import ledger, reconcile, statements
 from billing.models import AllocationKind, BatchLine, ClaimBatch, Payout, PayoutRun
 from billing.selectors import ClaimFilter, ClaimSummary, claim_lines_filtered, claim_summary
-from igo.dates import midnight
+from igo.dates import midnight, next_month
 from igo.tenancy import tenant_scope
 from tests.scenarios import kz301_reader
 from tests.scenarios.clock import local, travel
@@ -78,32 +80,41 @@ class Desk:
     ready: ClaimSummary  # claims list ?status=ready
     rejected: ClaimSummary  # claims list ?status=rejected
     home: home.FinanceHome
-    due: dict[int, Decimal]  # ledger.unpaid_totals' due per member (what the next run pays)
+    due: dict[int, Decimal]  # ledger.unpaid_totals' due per member, booked up to today
     held: dict[int, Decimal]  # the same, held back
+    next_run: dict[int, Decimal]  # per member, what the next payout run would mark (ledger.payable_entries)
 
 
 def desk(pw: PayoutWorld, moment: dt.datetime) -> Desk:
     today = moment.date()
     with travel(moment), tenant_scope(pw.tenant):
         unpaid = ledger.unpaid_totals(until=midnight(today + dt.timedelta(days=1)), today=today)
+        figures = home.finance_home(today=today)
+        assert figures.payouts_period is not None
+        made, undone = ledger.payable_entries(until=midnight(next_month(figures.payouts_period)), today=today)
+        next_run: dict[int, Decimal] = {}
+        for qs, sign in ((made, 1), (undone, -1)):
+            for org, total in qs.values_list("organisation_id").annotate(s=Sum("amount")).order_by():
+                next_run[org] = next_run.get(org, ZERO) + sign * total
         return Desk(
             today=today,
             claims=claim_summary(claim_lines_filtered(ClaimFilter(today=today))),
             ready=claim_summary(claim_lines_filtered(home.ready_filter(today))),
             rejected=claim_summary(claim_lines_filtered(home.rejected_filter(today))),
-            home=home.finance_home(today=today),
+            home=figures,
             due={org: t.due for org, t in unpaid.items() if t.due},
             held={org: t.held for org, t in unpaid.items() if t.held},
+            next_run=next_run,
         )
 
 
 def assert_desk_agrees(d: Desk) -> None:
-    """The finance home's cards are the claims list's filters; its payouts due is the ledger's due total of
-    the members that a run pays (above nothing; the others are carried over)."""
+    """The finance home's cards are the claims list's filters; its payouts due is what the next payout run
+    marks, of the members it pays (above nothing; the others are carried over)."""
     assert d.home.ready == d.ready, (d.home.ready, d.ready)
     assert d.home.rejected == d.rejected, (d.home.rejected, d.rejected)
-    payable = sum((due for due in d.due.values() if due > 0), ZERO)
-    assert d.home.payouts_due == payable, (d.home.payouts_due, d.due)
+    payable = sum((due for due in d.next_run.values() if due > 0), ZERO)
+    assert d.home.payouts_due == payable, (d.home.payouts_due, d.next_run)
 
 
 def statement_figures(pw: PayoutWorld, period: dt.date, moment: dt.datetime) -> dict[str, ledger.Totals]:

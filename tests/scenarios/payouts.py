@@ -228,11 +228,18 @@ def answer(
     accept: Iterable[ClaimLine] = (),
     reject: Iterable[ClaimLine] = (),
     code: str = "0103",
+    award: Iterable[tuple[ClaimLine, Decimal]] = (),
+    award_code: str = "8001",
 ) -> None:
-    """The insurer's answer at `moment`: these lines accepted, those rejected with `code`."""
+    """The insurer's answer at `moment`: these lines accepted, those rejected with `code`, and those awarded
+    in part (line, awarded amount) with `award_code`."""
     entries = [ReturnEntry(reference=line.number, status="accepted") for line in accept] + [
         ReturnEntry(reference=line.number, status="rejected", reason_code=code, reason_text="Controleer")
         for line in reject
+    ]
+    entries += [
+        ReturnEntry(line.number, "partial", award_code, "Deels toegekend", awarded_amount=amount)
+        for line, amount in award
     ]
     with travel(moment):
         batch_return_record(
