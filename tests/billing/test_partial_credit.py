@@ -1,5 +1,5 @@
 """The credit of a line the insurer awarded in part (the auditor's question): the 2027 tariffs are agreed
-late, so February's natal line (900.00, awarded 800.00 on 1 March, 8001) is credited and claimed anew at
+late, so February's natal line (900.00, awarded 800.00 on 1 March, 0611) is credited and claimed anew at
 950.00. The credit goes out at -900.00, the full claim (a credit mirrors the line it takes back, as Vektis
 expects), while its parts take back what the members got of the 800.00 awarded: -800.00. The insurer should
 award it in part, -800.00; accepted in full it would take back 100.00 it never paid, which the books check

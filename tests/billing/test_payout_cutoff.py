@@ -35,7 +35,7 @@ def pw(world_a) -> PayoutWorld:
 
 @pytest.fixture
 def natal_awarded_on_1_march(pw):
-    """Prenatal and postnatal accepted, natal awarded 800.00 of 900.00 (8001), all on 1 March."""
+    """Prenatal and postnatal accepted, natal awarded 800.00 of 900.00 (0611), all on 1 March."""
     ep = born_in_january(pw)
     bill(pw, at(2027, 2, 21))
     feb = send_batch(pw, FEB, at(2027, 2, 25))

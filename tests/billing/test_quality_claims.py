@@ -375,7 +375,7 @@ def test_the_base_counts_what_the_insurer_awarded_of_a_line_awarded_in_part(year
     finance = world_a.user(Role.IGO_FINANCE)
     with tenant_scope(s.tenant):
         postnatal = ClaimLine.objects.get(episode=portfolio_ordinary(s), phase="postnatal", is_current=True)
-        zk_november_answered(s, finance, {postnatal: ("partial", "8001", D("1400.00"))})
+        zk_november_answered(s, finance, {postnatal: ("partial", "0611", D("1400.00"))})
     malus = caesarean_malus(s, year_2026)
     assert (malus.explanation["base"], malus.amount) == ("7100.00", D("-106.50"))
     # Divided like the claims it was computed on: its parts add up to it.

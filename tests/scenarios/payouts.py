@@ -229,7 +229,7 @@ def answer(
     reject: Iterable[ClaimLine] = (),
     code: str = "0103",
     award: Iterable[tuple[ClaimLine, Decimal]] = (),
-    award_code: str = "8001",
+    award_code: str = "0611",
 ) -> None:
     """The insurer's answer at `moment`: these lines accepted, those rejected with `code`, and those awarded
     in part (line, awarded amount) with `award_code`."""
