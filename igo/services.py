@@ -617,6 +617,22 @@ def tenant_bank_account_set(*, tenant: Tenant, actor: User, iban: str, bic: str 
     return locked
 
 
+@transaction.atomic
+def tenant_batch_four_eyes_set(*, tenant: Tenant, actor: User, on: bool) -> Tenant:
+    """The administrator switches four eyes on claim batch release on or off (Tenant.batch_four_eyes).
+    Audited with the value before and after; setting the value it already has writes nothing."""
+    locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if locked.batch_four_eyes != on:
+        before = locked.batch_four_eyes
+        locked.batch_four_eyes = on
+        locked.save(update_fields=["batch_four_eyes"])
+        audit_record(
+            actor=actor, action="tenant.batch_four_eyes", tenant=locked, obj=locked, before=before, after=on
+        )
+    tenant.batch_four_eyes = locked.batch_four_eyes
+    return locked
+
+
 # --- keys revoked when an account is recovered (security review) -----------------------------------------
 # A password changed or reset, a second factor removed or reset (by the user or by an operator): whoever
 # may have taken the account over may also have made keys with it, and a key does not ask for the password

@@ -35,6 +35,7 @@ from igo.forms import (
     InvitationForm,
     PersonalTokenForm,
     TenantCreateForm,
+    TenantSettingsForm,
 )
 from igo.http import AuthedRequest, TenantRequest
 from igo.models import (
@@ -291,6 +292,28 @@ def audit_list(request: TenantRequest) -> HttpResponse:
     entries = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
     return render(request, "igo/audit_list.html", {"page": page, "rows": describe_audit(page.object_list)})
+
+
+@tenant_view(rules.can_manage_members)
+def tenant_settings(request: TenantRequest) -> HttpResponse:
+    """The administrator's settings of her IGO (four eyes on claim batches); each change is audited."""
+    tenant = request.tenant
+    form = TenantSettingsForm(request.POST or None, initial={"batch_four_eyes": tenant.batch_four_eyes})
+    if request.method == "POST" and form.is_valid():
+        services.tenant_batch_four_eyes_set(
+            tenant=tenant, actor=request.user, on=form.cleaned_data["batch_four_eyes"]
+        )
+        messages.success(request, _("The settings of the IGO were saved."))
+        return redirect("tenant_settings", tenant_slug=tenant.slug)
+    history = AuditEntry.objects.filter(tenant=tenant, action="tenant.batch_four_eyes").select_related(
+        "actor"
+    )[:20]
+    return render(
+        request,
+        "igo/tenant_settings.html",
+        {"form": form, "history": describe_audit(history)},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
