@@ -298,7 +298,11 @@ def audit_list(request: TenantRequest) -> HttpResponse:
 def tenant_settings(request: TenantRequest) -> HttpResponse:
     """The administrator's settings of her IGO (four eyes on claim batches); each change is audited."""
     tenant = request.tenant
-    form = TenantSettingsForm(request.POST or None, initial={"batch_four_eyes": tenant.batch_four_eyes})
+    # Bound on any POST: an unticked box sends nothing, and an empty POST is a choice (off), not a GET.
+    form = TenantSettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial={"batch_four_eyes": tenant.batch_four_eyes},
+    )
     if request.method == "POST" and form.is_valid():
         services.tenant_batch_four_eyes_set(
             tenant=tenant, actor=request.user, on=form.cleaned_data["batch_four_eyes"]
