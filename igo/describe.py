@@ -120,6 +120,7 @@ def _detail_names() -> dict[str, str]:
         "entries": _("audit entries"),
         "left": _("left as they were"),
         "four_eyes": _("four eyes"),
+        "keys_revoked": _("API keys she made revoked"),
         "prepared_by": _("prepared by"),
     }
 

@@ -358,7 +358,8 @@ class InsurerMembership(models.Model):
 
 
 class KeysRevokedBecause(models.TextChoices):
-    """Why the platform revoked a user's API keys: her account was recovered (igo.services)."""
+    """Why the platform revoked a user's API keys: her account was recovered, or her access was ended
+    (igo.services)."""
 
     PASSWORD_CHANGED = "password_changed", _("password changed")
     PASSWORD_RESET = "password_reset", _("password reset")
@@ -366,6 +367,7 @@ class KeysRevokedBecause(models.TextChoices):
     FACTOR_RESET = "factor_reset", _("second factor or recovery codes reset")
     OPERATOR_RESET = "operator_reset", _("second factor reset by an operator")
     OPERATOR_PASSWORD = "operator_password", _("password set by an operator")
+    ACCESS_ENDED = "access_ended", _("the maker's access was ended")
 
 
 class InsurerApiToken(models.Model):

@@ -270,9 +270,33 @@ def membership_detail_page(
             "history": history,
             "can_manage": rules.can_manage_members(request.tenant_roles),
             "email_form": email_form or UserEmailForm(),
+            **_end_keys_context(membership),
         },
         status=status,
     )
+
+
+def _end_keys_context(membership: Membership) -> dict[str, Any]:
+    """What ending this role does to the keys she made: her personal keys stop when it is her last active
+    role; the member-system keys she made in this IGO are listed for the administrator to revoke or keep."""
+    if not membership.is_active:
+        return {}
+    last_role = (
+        not Membership.unscoped.filter(user_id=membership.user_id, is_active=True)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+    return {
+        "personal_keys": services.personal_tokens_usable(user=membership.user) if last_role else [],
+        "organisational_keys": services.organisational_keys(user=membership.user, tenant=membership.tenant),
+    }
+
+
+def revoke_keys_chosen(request: HttpRequest) -> bool:
+    """The end-of-access form's checkbox. A form without the choice (an old page) revokes: fail safe."""
+    if "keys_choice" not in request.POST:
+        return True
+    return request.POST.get("revoke_keys") == "on"
 
 
 @tenant_view(rules.can_manage_members)
@@ -280,7 +304,9 @@ def membership_detail_page(
 def membership_end(request: TenantRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
     try:
-        services.membership_end(membership=membership, actor=request.user)
+        services.membership_end(
+            membership=membership, actor=request.user, revoke_keys=revoke_keys_chosen(request)
+        )
         messages.success(request, _("The role of %(name)s has been ended.") % {"name": membership.user})
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -497,7 +523,7 @@ def platform_insurer_user_end(request: AuthedRequest, pk: int, link_pk: int) -> 
     _operator(request)
     link = get_object_or_404(InsurerMembership.objects.select_related("user"), pk=link_pk, insurer_id=pk)
     try:
-        services.insurer_user_end(link=link, actor=request.user)
+        services.insurer_user_end(link=link, actor=request.user, revoke_keys=revoke_keys_chosen(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

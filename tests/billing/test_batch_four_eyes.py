@@ -170,7 +170,7 @@ def test_the_administrator_switches_it_and_each_change_is_audited(s, world_a, cl
     s.tenant.refresh_from_db()
     assert s.tenant.batch_four_eyes is True
     assert AuditEntry.objects.filter(tenant=s.tenant, action="tenant.batch_four_eyes").count() == 2
-    assert "data-testid=\"tenant-settings-form\"" in admin.get(page).content.decode()
+    assert 'data-testid="tenant-settings-form"' in admin.get(page).content.decode()
 
 
 def test_finance_cannot_change_the_setting(s, a, client_for):
