@@ -158,8 +158,11 @@ def load_tenant(
     used_bsn: set[str] = set()
     with transaction.atomic():
         insurer = next(i for i in insurers_get() if i.uzovi_code == INSURER)
-        tenant = Tenant.objects.create(
-            name=f"Benchmark batches {number}", slug=slug, agb_code=f"53970{number:03d}"
+        tenant = Tenant.objects.create(  # one benchmark user makes and releases: no four eyes
+            name=f"Benchmark batches {number}",
+            slug=slug,
+            agb_code=f"53970{number:03d}",
+            batch_four_eyes=False,
         )
         counts["EventType"] += catalogue_seed(tenant=tenant)
         types = {et.code: et for et in EventType.unscoped.filter(tenant=tenant)}

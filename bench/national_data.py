@@ -467,8 +467,11 @@ def load(*, episodes: int, tenants: int, seed: int, snapshot_day: date, workers:
         insurers = insurers_get()
         setups: list[dict[str, Any]] = []
         for t in range(1, tenants + 1):
-            tenant = Tenant.objects.create(
-                name=f"Nationale IGO {t:02d}", slug=f"{SLUG_PREFIX}{t:02d}", agb_code=f"5397{t:04d}"
+            tenant = Tenant.objects.create(  # one finance user per IGO makes and releases: no four eyes
+                name=f"Nationale IGO {t:02d}",
+                slug=f"{SLUG_PREFIX}{t:02d}",
+                agb_code=f"5397{t:04d}",
+                batch_four_eyes=False,
             )
             catalogue_seed(tenant=tenant)
             types = {

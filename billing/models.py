@@ -688,6 +688,10 @@ class ClaimBatch(TenantOwned):
     released_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Set when the batch is released under the IGO's four-eyes setting (Tenant.batch_four_eyes): then the
+    # database, too, refuses a release by the batch's preparer (`created_by`: who made or last rebuilt it;
+    # a rebuild makes a new batch). Batches released before the setting existed keep False.
+    four_eyes = models.BooleanField(_("released under four eyes"), default=False)
 
     class Meta:
         verbose_name = _("claim batch")
@@ -704,6 +708,13 @@ class ClaimBatch(TenantOwned):
                 condition=Q(total__gt=F("debit_total") + F("credit_total") - HALF_CENT)
                 & Q(total__lt=F("debit_total") + F("credit_total") + HALF_CENT),
                 name="claim_batch_total_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(four_eyes=False)
+                | Q(released_by__isnull=True)
+                | Q(created_by__isnull=True)
+                | ~Q(released_by=F("created_by")),
+                name="claim_batch_four_eyes",
             ),
         ]
         indexes = [models.Index(fields=["insurer", "status", "period"])]

@@ -927,6 +927,13 @@ def _batch_detail_page(
             "reasons": WORK_REASONS,
             "return_codes": RETURN_CODES,
             "is_draft": batch.status == BatchStatus.DRAFT,
+            "four_eyes": request.tenant.batch_four_eyes,
+            # Under four eyes the preparer's button says why it does not release, rather than failing.
+            "release_refusal": ""
+            if batch.is_released
+            else batches.batch_four_eyes_refusal(
+                batch=batch, user=request.user, four_eyes=request.tenant.batch_four_eyes
+            ),
         },
         status=status,
     )

@@ -190,10 +190,16 @@ def _answer(batch: ClaimBatch | None, user: User, *, reject_last: bool) -> None:
 
 
 def seed_batches(
-    tenant: Tenant, finance: User, *, answer_as: User | None, insurer: Insurer, now: datetime
+    tenant: Tenant,
+    finance: User,
+    controller: User,
+    *,
+    answer_as: User | None,
+    insurer: Insurer,
+    now: datetime,
 ) -> list[str]:
     """The batches of the month before last and of last month (released) and this month's (drafts, for
-    review). When `answer_as` is given, that insurer user answers `insurer`'s released batches: the older
+    review), made by finance and released by the controller (four eyes, the IGO's setting). When `answer_as` is given, that insurer user answers `insurer`'s released batches: the older
     one accepted in full and paid (the payment recorded by finance), last month's accepted but one line,
     rejected with code 0101 (held back from the members, and in the IGO's work queue). Safe to repeat:
     batch_create returns the existing batch of a month, a released batch is not released again, a batch is
@@ -210,7 +216,7 @@ def seed_batches(
         for draft in ClaimBatch.objects.filter(period__lt=this_month, status=BatchStatus.DRAFT).order_by(
             "period", "number"
         ):
-            batches.batch_release(batch=draft, actor=finance)
+            batches.batch_release(batch=draft, actor=controller)
         if answer_as is not None:
             released = ClaimBatch.objects.filter(insurer=insurer, status=BatchStatus.RELEASED)
             older = released.filter(period=before_previous).first()

@@ -51,6 +51,7 @@ def seed_demo() -> Demo:
         batch_rows += billing.seed_batches(
             tenant,
             staff[Role.IGO_FINANCE],
+            people.controller_of(slug),
             answer_as=zk_user if n == 0 else None,
             insurer=insurers[ZK],
             now=now,

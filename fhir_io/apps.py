@@ -8,9 +8,17 @@ class FhirIoConfig(AppConfig):
     verbose_name = _("FHIR import")
 
     def ready(self) -> None:
-        from fhir_io.services import member_keys_revoke_for_user
-        from igo.services import account_recovered
+        from fhir_io.services import (
+            member_keys_of,
+            member_keys_revoke_for_user,
+            member_keys_revoke_on_access_end,
+        )
+        from igo.services import account_recovered, member_access_ended, organisational_keys_of
 
         account_recovered.connect(
             member_keys_revoke_for_user, dispatch_uid="fhir_io.member_keys_revoke_for_user"
         )
+        member_access_ended.connect(
+            member_keys_revoke_on_access_end, dispatch_uid="fhir_io.member_keys_revoke_on_access_end"
+        )
+        organisational_keys_of.connect(member_keys_of, dispatch_uid="fhir_io.member_keys_of")

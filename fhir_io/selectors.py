@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from fhir_io.models import CodeMapping, FhirImportJob, MemberApiKey
+from igo.models import Membership
 from pregnancies.models import Birth, CareEvent, ClientInsurance, Episode
 
 
 def member_key_list() -> QuerySet[MemberApiKey]:
-    return MemberApiKey.objects.select_related("account__organisation", "created_by")
+    """The IGO's member-system keys, each with `maker_active`: whether the person who made it still holds an
+    active role in this IGO (a key kept when her access ended says so in the list)."""
+    maker_active = Membership.unscoped.filter(
+        user_id=OuterRef("created_by_id"), tenant_id=OuterRef("tenant_id"), is_active=True
+    )
+    return MemberApiKey.objects.select_related("account__organisation", "created_by").annotate(
+        maker_active=Exists(maker_active)
+    )
 
 
 def code_mapping_list() -> QuerySet[CodeMapping]:

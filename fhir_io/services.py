@@ -93,15 +93,15 @@ def member_key_revoke(*, tenant: Tenant, key: MemberApiKey, actor: User) -> Memb
     return locked
 
 
-def member_keys_revoke_for_user(
-    sender: Any, *, user: User, because: str, actor: User, now: datetime, **kwargs: Any
+def _member_keys_revoke(
+    *, user: User, because: str, actor: User, now: datetime, tenant: Tenant | None
 ) -> int:
-    """igo.services.account_recovered: the member-system keys the user made are revoked with her other keys
-    (her account may have been taken over, and a key does not ask for the password or the factor)."""
     revoked = 0
     usable = MemberApiKey.unscoped.select_for_update().filter(
         created_by=user, revoked_at__isnull=True, expires_at__gt=now
     )
+    if tenant is not None:
+        usable = usable.filter(tenant=tenant)
     for key in usable.select_related("tenant"):
         key.revoked_at, key.revoked_because = now, because
         key.save(update_fields=["revoked_at", "revoked_because"])
@@ -115,6 +115,38 @@ def member_keys_revoke_for_user(
         )
         revoked += 1
     return revoked
+
+
+def member_keys_revoke_for_user(
+    sender: Any, *, user: User, because: str, actor: User, now: datetime, **kwargs: Any
+) -> int:
+    """igo.services.account_recovered: the member-system keys the user made are revoked with her other keys
+    (her account may have been taken over, and a key does not ask for the password or the factor)."""
+    return _member_keys_revoke(user=user, because=because, actor=actor, now=now, tenant=None)
+
+
+def member_keys_revoke_on_access_end(
+    sender: Any, *, user: User, tenant: Tenant, because: str, actor: User, now: datetime, **kwargs: Any
+) -> int:
+    """igo.services.member_access_ended: the administrator ended her role and chose to revoke the
+    member-system keys she made in this IGO (they authenticate as the member's system, not as her, so they
+    would otherwise keep working)."""
+    return _member_keys_revoke(user=user, because=because, actor=actor, now=now, tenant=tenant)
+
+
+def member_keys_of(
+    sender: Any, *, user: User, tenant: Tenant | None, now: datetime, **kwargs: Any
+) -> list[Any]:
+    """igo.services.organisational_keys_of: the usable member-system keys `user` made in `tenant`."""
+    from igo.services import OrganisationalKey
+
+    rows = MemberApiKey.unscoped.filter(created_by=user, revoked_at__isnull=True, expires_at__gt=now)
+    if tenant is not None:
+        rows = rows.filter(tenant=tenant)
+    return [
+        OrganisationalKey(str(_("Member system key")), k.name, k.prefix, k.expires_at)
+        for k in rows.order_by("created_at")
+    ]
 
 
 def member_key_touch(*, key: MemberApiKey, now: datetime | None = None) -> None:

@@ -73,6 +73,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             items.append(("catalogue", str(_("Care catalogue")), reverse("catalogue", kwargs=kw)))
             items.append(("access", str(_("Access log")), reverse("access_log", kwargs=kw)))
             items.append(("audit", str(_("Audit log")), reverse("audit_list", kwargs=kw)))
+            items.append(("settings", str(_("IGO settings")), reverse("tenant_settings", kwargs=kw)))
     access = selectors.request_access(request)
     if access.insurers:
         items.append(("insurer", str(_("Insurer portal")), reverse("insurer_dashboard")))

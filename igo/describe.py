@@ -18,6 +18,7 @@ def _actions() -> dict[str, str]:
     return {
         "tenant.create": _("IGO created"),
         "tenant.bank_account": _("Bank account of the IGO changed"),
+        "tenant.batch_four_eyes": _("Four eyes on claim batches switched on or off"),
         "invitation.create": _("Invitation sent"),
         "invitation.revoke": _("Invitation withdrawn"),
         "invitation.accept": _("Invitation accepted"),
@@ -118,6 +119,9 @@ def _detail_names() -> dict[str, str]:
         "counts": _("per action"),
         "entries": _("audit entries"),
         "left": _("left as they were"),
+        "four_eyes": _("four eyes"),
+        "keys_revoked": _("API keys she made revoked"),
+        "prepared_by": _("prepared by"),
     }
 
 

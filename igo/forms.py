@@ -101,6 +101,19 @@ class InvitationForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
 
+class TenantSettingsForm(forms.Form):
+    """The IGO's own settings, kept by its administrator (igo.views.tenant_settings)."""
+
+    batch_four_eyes = forms.BooleanField(
+        label=_("Four eyes on claim batches"),
+        required=False,
+        help_text=_(
+            "A claim batch is released to the insurer by another finance user than the one who made or last "
+            "rebuilt it, as payouts are. Switch it off only when the IGO has one finance person."
+        ),
+    )
+
+
 class TenantCreateForm(forms.Form):
     name = forms.CharField(label=_("Name of the IGO"), max_length=200)
     slug = forms.SlugField(

@@ -166,6 +166,14 @@ class Tenant(models.Model):
     # The account member payouts are paid from (the debtor of the SEPA credit-transfer file).
     iban = models.CharField(_("IBAN"), max_length=34, blank=True)
     bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    # Four eyes on claim batches: whoever made or last rebuilt a batch cannot release it to the insurer
+    # (billing.services.batches.batch_release). On for a new IGO, which needs two finance users for its
+    # payouts anyway; an IGO with one finance person has its administrator switch it off (audited).
+    batch_four_eyes = models.BooleanField(
+        _("four eyes on claim batches"),
+        default=True,
+        help_text=_("The finance user who made or last rebuilt a claim batch cannot release it herself."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = models.Manager.from_queryset(IgoQuerySet)()
@@ -350,7 +358,8 @@ class InsurerMembership(models.Model):
 
 
 class KeysRevokedBecause(models.TextChoices):
-    """Why the platform revoked a user's API keys: her account was recovered (igo.services)."""
+    """Why the platform revoked a user's API keys: her account was recovered, or her access was ended
+    (igo.services)."""
 
     PASSWORD_CHANGED = "password_changed", _("password changed")
     PASSWORD_RESET = "password_reset", _("password reset")
@@ -358,6 +367,7 @@ class KeysRevokedBecause(models.TextChoices):
     FACTOR_RESET = "factor_reset", _("second factor or recovery codes reset")
     OPERATOR_RESET = "operator_reset", _("second factor reset by an operator")
     OPERATOR_PASSWORD = "operator_password", _("password set by an operator")
+    ACCESS_ENDED = "access_ended", _("the maker's access was ended")
 
 
 class InsurerApiToken(models.Model):

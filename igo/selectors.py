@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from igo.access import user_access
-from igo.models import Insurer, InsurerMembership, Invitation, Membership, Tenant, User
+from igo.models import Insurer, InsurerApiToken, InsurerMembership, Invitation, Membership, Tenant, User
 from igo.tenancy import current_tenant
 
 
@@ -251,6 +251,7 @@ class InsurerUserRow:
     invitation: Invitation | None
     status: str
     last_login: datetime | None
+    keys: tuple[InsurerApiToken, ...] = ()  # usable insurer keys she made (the end-of-access form lists them)
 
 
 def platform_insurer_users(*, insurer: Insurer) -> list[InsurerUserRow]:
@@ -265,6 +266,11 @@ def platform_insurer_users(*, insurer: Insurer) -> list[InsurerUserRow]:
         insurer=insurer, accepted_at__isnull=True, revoked_at__isnull=True
     ).order_by("created_at", "pk"):
         pending[open_one.email.lower()] = open_one  # the newest wins
+    keys: dict[int, list[InsurerApiToken]] = {}
+    for token in InsurerApiToken.objects.filter(
+        insurer=insurer, revoked_at__isnull=True, expires_at__gt=now
+    ).order_by("created_at"):
+        keys.setdefault(token.created_by_id, []).append(token)
     rows = []
     for email in sorted(set(links) | set(pending)):
         link, invitation = links.get(email), pending.get(email)
@@ -284,6 +290,7 @@ def platform_insurer_users(*, insurer: Insurer) -> list[InsurerUserRow]:
                 invitation=invitation,
                 status=status,
                 last_login=link.user.last_login if link is not None else None,
+                keys=tuple(keys.get(link.user_id, ())) if link is not None else (),
             )
         )
     return rows

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -274,7 +275,11 @@ def invitation_accept(
 
 
 @transaction.atomic
-def membership_end(*, membership: Membership, actor: User) -> Membership:
+def membership_end(*, membership: Membership, actor: User, revoke_keys: bool = True) -> Membership:
+    """An administrator ends someone's role. Her personal API keys act as her: when this was her last active
+    role anywhere they are revoked at once (and igo.api.auth refuses them at check time anyway). The keys of
+    member systems she made in this IGO belong to the organisation and may be meant to outlive her: they are
+    revoked too unless the administrator chose to keep them (`revoke_keys`)."""
     if not membership.is_active:
         return membership
     if membership.role == Role.IGO_ADMIN:
@@ -298,8 +303,66 @@ def membership_end(*, membership: Membership, actor: User) -> Membership:
         obj=membership,
         user=membership.user.email,
         role=membership.role,
+        keys_revoked=revoke_keys,
     )
+    user = membership.user
+    now = timezone.now()
+    if not Membership.unscoped.filter(user=user, is_active=True).exists():
+        _personal_tokens_revoke(user=user, because=KeysRevokedBecause.ACCESS_ENDED, actor=actor, now=now)
+    if revoke_keys:
+        member_access_ended.send(
+            sender=Membership,
+            user=user,
+            tenant=membership.tenant,
+            because=KeysRevokedBecause.ACCESS_ENDED,
+            actor=actor,
+            now=now,
+        )
     return membership
+
+
+# Keys of the apps above igo that a member made for her organisation (fhir_io's member-system keys), asked
+# for by the end-of-access screen: a receiver returns the usable ones `user` made in `tenant` as
+# `OrganisationalKey`s (member_keys_of), and on `member_access_ended` revokes them (audited), returning how many.
+organisational_keys_of = Signal()
+member_access_ended = Signal()
+
+
+@dataclass(frozen=True)
+class OrganisationalKey:
+    """A usable key someone made for her organisation, as the end-of-access screen lists it."""
+
+    kind: str
+    name: str
+    prefix: str
+    expires_at: datetime
+
+
+def organisational_keys(
+    *, user: User, tenant: Tenant | None = None, insurer: Insurer | None = None
+) -> list[OrganisationalKey]:
+    """The usable keys `user` made that may outlive her: an insurer's keys, or member-system keys in an IGO."""
+    now = timezone.now()
+    if insurer is not None:
+        return [
+            OrganisationalKey(str(_("Insurer API key")), t.name, t.prefix, t.expires_at)
+            for t in InsurerApiToken.objects.filter(
+                created_by=user, insurer=insurer, revoked_at__isnull=True, expires_at__gt=now
+            ).order_by("created_at")
+        ]
+    keys: list[OrganisationalKey] = []
+    for _receiver, found in organisational_keys_of.send(sender=User, user=user, tenant=tenant, now=now):
+        keys.extend(cast(list[OrganisationalKey], found or []))
+    return keys
+
+
+def personal_tokens_usable(*, user: User) -> list[PersonalApiToken]:
+    now = timezone.now()
+    return list(
+        PersonalApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=now).order_by(
+            "created_at"
+        )
+    )
 
 
 @transaction.atomic
@@ -361,10 +424,11 @@ def insurer_user_invite(*, insurer: Insurer, actor: User, email: str, full_name:
 
 
 @transaction.atomic
-def insurer_user_end(*, link: InsurerMembership, actor: User) -> InsurerMembership:
+def insurer_user_end(*, link: InsurerMembership, actor: User, revoke_keys: bool = True) -> InsurerMembership:
     """A platform operator ends someone's work for an insurer: from her next request on she reaches
-    nothing of it (igo.access). Her account stays (an audit trail names it); the keys of the insurer API
-    she made stay with the insurer, whose users revoke them in the portal."""
+    nothing of it (igo.access). Her account stays (an audit trail names it). The insurer API keys she made
+    are revoked with it unless the operator chose to keep them (`revoke_keys`): a kept key does not work
+    while its maker has no access (igo.api.auth), and the portal's list says so, for a colleague to revoke."""
     locked = InsurerMembership.objects.select_for_update().select_related("user", "insurer").get(pk=link.pk)
     if not locked.is_active:
         raise ValidationError(_("This user's access has already been ended."))
@@ -376,7 +440,16 @@ def insurer_user_end(*, link: InsurerMembership, actor: User) -> InsurerMembersh
         obj=locked,
         insurer=locked.insurer.uzovi_code,
         user=locked.user.email,
+        keys_revoked=revoke_keys,
     )
+    if revoke_keys:
+        _insurer_tokens_revoke(
+            user=locked.user,
+            because=KeysRevokedBecause.ACCESS_ENDED,
+            actor=actor,
+            now=timezone.now(),
+            insurer=locked.insurer,
+        )
     return locked
 
 
@@ -617,6 +690,22 @@ def tenant_bank_account_set(*, tenant: Tenant, actor: User, iban: str, bic: str 
     return locked
 
 
+@transaction.atomic
+def tenant_batch_four_eyes_set(*, tenant: Tenant, actor: User, on: bool) -> Tenant:
+    """The administrator switches four eyes on claim batch release on or off (Tenant.batch_four_eyes).
+    Audited with the value before and after; setting the value it already has writes nothing."""
+    locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if locked.batch_four_eyes != on:
+        before = locked.batch_four_eyes
+        locked.batch_four_eyes = on
+        locked.save(update_fields=["batch_four_eyes"])
+        audit_record(
+            actor=actor, action="tenant.batch_four_eyes", tenant=locked, obj=locked, before=before, after=on
+        )
+    tenant.batch_four_eyes = locked.batch_four_eyes
+    return locked
+
+
 # --- keys revoked when an account is recovered (security review) -----------------------------------------
 # A password changed or reset, a second factor removed or reset (by the user or by an operator): whoever
 # may have taken the account over may also have made keys with it, and a key does not ask for the password
@@ -629,11 +718,7 @@ def tenant_bank_account_set(*, tenant: Tenant, actor: User, iban: str, bic: str 
 account_recovered = Signal()
 
 
-@transaction.atomic
-def api_keys_revoke_for_user(*, user: User, because: str, actor: User | None = None) -> int:
-    """Revoke every usable key the user made (personal, insurer, member system). Returns how many."""
-    now = timezone.now()
-    actor = actor or user
+def _personal_tokens_revoke(*, user: User, because: str, actor: User, now: datetime) -> int:
     revoked = 0
     usable = models.Q(revoked_at__isnull=True, expires_at__gt=now)
     for token in PersonalApiToken.objects.select_for_update().filter(usable, user=user):
@@ -643,9 +728,17 @@ def api_keys_revoke_for_user(*, user: User, because: str, actor: User | None = N
             actor=actor, action="personal_token.revoke", obj=token, prefix=token.prefix, because=because
         )
         revoked += 1
-    for itoken in (
-        InsurerApiToken.objects.select_for_update().select_related("insurer").filter(usable, created_by=user)
-    ):
+    return revoked
+
+
+def _insurer_tokens_revoke(
+    *, user: User, because: str, actor: User, now: datetime, insurer: Insurer | None = None
+) -> int:
+    revoked = 0
+    usable = models.Q(revoked_at__isnull=True, expires_at__gt=now, created_by=user)
+    if insurer is not None:
+        usable &= models.Q(insurer=insurer)
+    for itoken in InsurerApiToken.objects.select_for_update().select_related("insurer").filter(usable):
         itoken.revoked_at, itoken.revoked_because = now, because
         itoken.save(update_fields=["revoked_at", "revoked_because"])
         audit_record(
@@ -657,6 +750,16 @@ def api_keys_revoke_for_user(*, user: User, because: str, actor: User | None = N
             because=because,
         )
         revoked += 1
+    return revoked
+
+
+@transaction.atomic
+def api_keys_revoke_for_user(*, user: User, because: str, actor: User | None = None) -> int:
+    """Revoke every usable key the user made (personal, insurer, member system). Returns how many."""
+    now = timezone.now()
+    actor = actor or user
+    revoked = _personal_tokens_revoke(user=user, because=because, actor=actor, now=now)
+    revoked += _insurer_tokens_revoke(user=user, because=because, actor=actor, now=now)
     # Keys of the apps above igo (fhir_io's member-system keys) are revoked by their own receivers.
     for _receiver, count in account_recovered.send(
         sender=User, user=user, because=because, actor=actor, now=now

@@ -16,6 +16,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("invitations/new/", views.invitation_create, name="invitation_create"),
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("settings/", views.tenant_settings, name="tenant_settings"),
     path("", include("providers.urls")),
     path("", include("pregnancies.urls")),
     path("", include("billing.urls")),

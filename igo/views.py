@@ -35,6 +35,7 @@ from igo.forms import (
     InvitationForm,
     PersonalTokenForm,
     TenantCreateForm,
+    TenantSettingsForm,
 )
 from igo.http import AuthedRequest, TenantRequest
 from igo.models import (
@@ -269,9 +270,33 @@ def membership_detail_page(
             "history": history,
             "can_manage": rules.can_manage_members(request.tenant_roles),
             "email_form": email_form or UserEmailForm(),
+            **_end_keys_context(membership),
         },
         status=status,
     )
+
+
+def _end_keys_context(membership: Membership) -> dict[str, Any]:
+    """What ending this role does to the keys she made: her personal keys stop when it is her last active
+    role; the member-system keys she made in this IGO are listed for the administrator to revoke or keep."""
+    if not membership.is_active:
+        return {}
+    last_role = (
+        not Membership.unscoped.filter(user_id=membership.user_id, is_active=True)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+    return {
+        "personal_keys": services.personal_tokens_usable(user=membership.user) if last_role else [],
+        "organisational_keys": services.organisational_keys(user=membership.user, tenant=membership.tenant),
+    }
+
+
+def revoke_keys_chosen(request: HttpRequest) -> bool:
+    """The end-of-access form's checkbox. A form without the choice (an old page) revokes: fail safe."""
+    if "keys_choice" not in request.POST:
+        return True
+    return request.POST.get("revoke_keys") == "on"
 
 
 @tenant_view(rules.can_manage_members)
@@ -279,7 +304,9 @@ def membership_detail_page(
 def membership_end(request: TenantRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=pk)
     try:
-        services.membership_end(membership=membership, actor=request.user)
+        services.membership_end(
+            membership=membership, actor=request.user, revoke_keys=revoke_keys_chosen(request)
+        )
         messages.success(request, _("The role of %(name)s has been ended.") % {"name": membership.user})
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -291,6 +318,32 @@ def audit_list(request: TenantRequest) -> HttpResponse:
     entries = AuditEntry.objects.filter(tenant=request.tenant).select_related("actor")
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
     return render(request, "igo/audit_list.html", {"page": page, "rows": describe_audit(page.object_list)})
+
+
+@tenant_view(rules.can_manage_members)
+def tenant_settings(request: TenantRequest) -> HttpResponse:
+    """The administrator's settings of her IGO (four eyes on claim batches); each change is audited."""
+    tenant = request.tenant
+    # Bound on any POST: an unticked box sends nothing, and an empty POST is a choice (off), not a GET.
+    form = TenantSettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial={"batch_four_eyes": tenant.batch_four_eyes},
+    )
+    if request.method == "POST" and form.is_valid():
+        services.tenant_batch_four_eyes_set(
+            tenant=tenant, actor=request.user, on=form.cleaned_data["batch_four_eyes"]
+        )
+        messages.success(request, _("The settings of the IGO were saved."))
+        return redirect("tenant_settings", tenant_slug=tenant.slug)
+    history = AuditEntry.objects.filter(tenant=tenant, action="tenant.batch_four_eyes").select_related(
+        "actor"
+    )[:20]
+    return render(
+        request,
+        "igo/tenant_settings.html",
+        {"form": form, "history": describe_audit(history)},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
@@ -470,7 +523,7 @@ def platform_insurer_user_end(request: AuthedRequest, pk: int, link_pk: int) -> 
     _operator(request)
     link = get_object_or_404(InsurerMembership.objects.select_related("user"), pk=link_pk, insurer_id=pk)
     try:
-        services.insurer_user_end(link=link, actor=request.user)
+        services.insurer_user_end(link=link, actor=request.user, revoke_keys=revoke_keys_chosen(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -22,6 +22,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -53,7 +54,7 @@ from igo import selectors as igo_selectors
 from igo import services as igo_services
 from igo.forms import MoneyField
 from igo.http import AuthedRequest
-from igo.models import Insurer, InsurerApiToken, User
+from igo.models import Insurer, InsurerApiToken, InsurerMembership, User
 from igo.views import add_form_errors, post_only
 from pregnancies.models import AccessAction
 from pregnancies.services import access_log_many
@@ -445,8 +446,15 @@ def insurer_return_upload(request: InsurerRequest, pk: int) -> HttpResponse:
 
 
 def _tokens(request: InsurerRequest) -> Any:
-    return InsurerApiToken.objects.filter(insurer__in=[i.pk for i in request.insurers]).select_related(
-        "insurer", "created_by"
+    """The keys of the user's insurers, each with `maker_active`: a key whose maker no longer works for the
+    insurer does not work (igo.api.auth) and is listed as such, for a colleague to revoke."""
+    maker_active = InsurerMembership.objects.filter(
+        user_id=OuterRef("created_by_id"), insurer_id=OuterRef("insurer_id"), is_active=True
+    )
+    return (
+        InsurerApiToken.objects.filter(insurer__in=[i.pk for i in request.insurers])
+        .select_related("insurer", "created_by")
+        .annotate(maker_active=Exists(maker_active))
     )
 
 

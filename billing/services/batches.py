@@ -456,12 +456,36 @@ def batch_file_problems(batch: ClaimBatch) -> list[Problem]:
     return conformance_problems(bytes(content or b""))
 
 
+def batch_four_eyes_refusal(*, batch: ClaimBatch, user: User, four_eyes: bool | None = None) -> str:
+    """Why `user` may not release `batch` under the IGO's four-eyes setting (empty when she may): she made
+    or last rebuilt it. A batch the monthly schedule made has no preparer; its releaser is its first check."""
+    if four_eyes is None:
+        four_eyes = Tenant.objects.filter(pk=batch.tenant_id).values_list("batch_four_eyes", flat=True).get()
+    if not four_eyes or batch.created_by_id is None or batch.created_by_id != user.pk:
+        return ""
+    return _(
+        "You made this batch (or rebuilt it last), so another finance user releases it: this IGO works "
+        "with four eyes on claim batches."
+    )
+
+
 def batch_release(*, batch: ClaimBatch, actor: User) -> ClaimBatch:
-    """Finance releases a reviewed draft: its lines are sent, and the insurer can fetch it."""
+    """Finance releases a reviewed draft: its lines are sent, and the insurer can fetch it. Under the IGO's
+    four-eyes setting the one who made or last rebuilt it cannot (the database refuses it too)."""
     with transaction.atomic():
         locked = ClaimBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.status != BatchStatus.DRAFT:
             raise ValidationError(_("This batch has already been released."), code="released")
+        # Read with a share lock: an administrator switching the setting off waits for this release.
+        four_eyes = (
+            Tenant.objects.select_for_update(no_key=True)
+            .filter(pk=locked.tenant_id)
+            .values_list("batch_four_eyes", flat=True)
+            .get()
+        )
+        refusal = batch_four_eyes_refusal(batch=locked, user=actor, four_eyes=four_eyes)
+        if refusal:
+            raise ValidationError(refusal, code="four_eyes")
         stale = batch_stale_lines(locked)
         if stale:
             raise ValidationError(
@@ -489,15 +513,22 @@ def batch_release(*, batch: ClaimBatch, actor: User) -> ClaimBatch:
         locked.status = BatchStatus.RELEASED
         locked.released_at = now
         locked.released_by = actor
+        locked.four_eyes = four_eyes
         # The draft's summary says CONCEPT: the released one, of the same frozen lines, takes its place (while
         # the batch is still a draft in the database, which lets its file go).
         BatchFile.objects.filter(batch=locked, kind=BatchFileKind.PDF).delete()
         rows = list(BatchLine.objects.filter(batch=locked).order_by("line_no"))
         with translation.override(settings.LANGUAGE_CODE):  # the insurer gets the documents in Dutch
             BatchFile.objects.bulk_create([_file(locked, BatchFileKind.PDF, batch_pdf(locked, rows))])
-        locked.save(update_fields=["status", "released_at", "released_by"])
+        locked.save(update_fields=["status", "released_at", "released_by", "four_eyes"])
         audit_record(
-            actor=actor, action="batch.release", tenant=locked.tenant, obj=locked, number=locked.number
+            actor=actor,
+            action="batch.release",
+            tenant=locked.tenant,
+            obj=locked,
+            number=locked.number,
+            four_eyes=four_eyes,
+            prepared_by=locked.created_by.email if locked.created_by is not None else "",
         )
     return locked
 

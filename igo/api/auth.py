@@ -11,7 +11,8 @@ refused with a 401 that says which kind it is:
   active employee of that insurer.
 - personal key `igop_<prefix>_<secret>` (`PersonalApiToken`): a user's own key, made by herself after
   re-authentication on the "API keys" page; it authenticates as that user, with her memberships, as her
-  browser session would. It stops working when it expires, is revoked, or the account is deactivated.
+  browser session would. It stops working when it expires, is revoked, the account is deactivated, or
+  its user holds no active role in an active IGO (each tenant endpoint checks her roles there per request).
 
 Either way the user must have a second factor (igo.api.permissions.HasSecondFactor).
 """
@@ -30,7 +31,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from igo import services
-from igo.models import InsurerApiToken, PersonalApiToken, User
+from igo.models import InsurerApiToken, Membership, PersonalApiToken, User
 
 KEYWORD = "Bearer"
 INVALID_KEY = _("Invalid, expired or revoked API key.")
@@ -115,6 +116,10 @@ class PersonalTokenAuthentication(BaseAuthentication):
         )
         now = timezone.now()
         if token is None or not token.is_usable(now) or not token.user.is_active:
+            raise AuthenticationFailed(INVALID_KEY)
+        # Fail closed at check time, not only by revocation: a key whose user holds no active role in an
+        # active IGO any more acts for no one (ending her last role also revokes it: igo.services).
+        if not Membership.unscoped.filter(user=token.user, is_active=True, tenant__is_active=True).exists():
             raise AuthenticationFailed(INVALID_KEY)
         services.personal_token_touch(token=token, now=now)
         return token.user, token

@@ -48,6 +48,7 @@ ACCESS = {
     "invitation_create": ("get", ADMIN),
     "invitation_revoke": ("post", ADMIN),
     "audit_list": ("get", ADMIN),
+    "tenant_settings": ("get", ADMIN),
     "api_membership_list": ("get", ADMIN_FINANCE),
     "api_membership_detail": ("get", ADMIN_FINANCE),
     "organisation_list": ("get", ADMIN_FINANCE),
@@ -221,6 +222,7 @@ NAV = {
         "catalogue",
         "access",
         "audit",
+        "settings",
     },
 }
 

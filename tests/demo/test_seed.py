@@ -120,6 +120,11 @@ def test_the_demo_tells_the_same_story_on_any_day_and_a_second_run_adds_nothing(
             (this_month, CZ, BatchStatus.DRAFT),
         ], tenant.slug
         assert all(b.line_count > 0 and not b.held for b in made)
+        # Four eyes (the IGO's setting, on for a new IGO): finance made the batches, the controller released.
+        assert tenant.batch_four_eyes
+        for b in (b for b in made if b.status == BatchStatus.RELEASED):
+            prepared, released = b.created_by.email, b.released_by.email
+            assert prepared.startswith("finance@") and released.startswith("controller@") and b.four_eyes
         # Every claim line is in the batch of the month it was made in (the seed dates the lines of care
         # that ended before this month back to last month); none waits for a batch.
         lines = ClaimLine.unscoped.filter(tenant=tenant)

@@ -58,6 +58,9 @@ class TenantFactory(DjangoModelFactory):
     name = factory.Sequence(lambda n: f"IGO Regio {n}")
     slug = factory.Sequence(lambda n: f"igo-regio-{n}")
     agb_code = factory.Sequence(lambda n: f"53{n:06d}")
+    # Most tests have one finance user make and release a batch; the four-eyes tests switch it on
+    # (tests/billing/test_batch_four_eyes.py), as a new IGO made by the platform has it.
+    batch_four_eyes = False
 
 
 class MembershipFactory(UnscopedFactory):

@@ -116,7 +116,8 @@ def test_operator_ends_access_and_can_invite_her_again(operator, zk):
     link.refresh_from_db()
     assert not link.is_active
     entry = AuditEntry.objects.get(action="insurer_user.end")
-    assert entry.actor == user and entry.details == {"insurer": "3311", "user": "carla@zk.test"}
+    assert entry.actor == user
+    assert entry.details == {"insurer": "3311", "user": "carla@zk.test", "keys_revoked": True}
     assert "toegang beëindigd" in _row(client.get(url).content.decode(), "carla@zk.test")
     assert sign_in(Client(), link.user).get(reverse("insurer_dashboard")).status_code == 403
 
