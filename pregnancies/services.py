@@ -790,6 +790,16 @@ def episode_set_key_dates(
             episode.placenta_plus_2h_at is None or day < timezone.localdate(episode.placenta_plus_2h_at)
         ):
             errors.setdefault(key, []).append(_("This must lie on or after the birth."))
+    if episode.kraamzorg_ended_on is not None and "kraamzorg_ended_on" not in errors:
+        latest = _latest_kraamzorg_hours(episode)
+        if latest is not None and timezone.localdate(latest.occurred_at) > episode.kraamzorg_ended_on:
+            errors.setdefault("kraamzorg_ended_on", []).append(
+                _(
+                    "Kraamzorg hours are logged after this day (the latest on %(when)s): "
+                    "correct those hours or choose a later end."
+                )
+                % {"when": _fmt(latest.occurred_at)}
+            )
     if not errors:
         conflicts = [
             ev
@@ -1323,6 +1333,17 @@ def _validate_event(
         err(
             "occurred_at", _("Postnatal care ended on %(date)s.") % {"date": _fmt(episode.postnatal_ended_on)}
         )
+    if (
+        event_type.is_kraamzorg_hours
+        and episode.kraamzorg_ended_on
+        and local_day > episode.kraamzorg_ended_on
+        and "occurred_at" not in errors
+    ):
+        err(
+            "occurred_at",
+            _("Kraamzorg ended on %(date)s; hours after that day cannot be logged.")
+            % {"date": _fmt(episode.kraamzorg_ended_on)},
+        )
     if not organisation.is_member_on(local_day):
         err(
             "organisation",
@@ -1395,6 +1416,17 @@ def indication_warning(*, total: Decimal, indicated: int) -> str:
 
 def _kraamzorg_type_ids() -> list[int]:
     return [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if t.is_kraamzorg_hours]
+
+
+def _latest_kraamzorg_hours(episode: Episode) -> CareEvent | None:
+    """The episode's latest active kraamzorg-hours entry: the end of kraamzorg may not lie before it."""
+    return (
+        CareEvent.objects.filter(
+            episode=episode, status=EventStatus.ACTIVE, event_type_id__in=_kraamzorg_type_ids()
+        )
+        .order_by("-occurred_at")
+        .first()
+    )
 
 
 def _kraamzorg_hours(episode: Episode, *, exclude: CareEvent | None = None) -> Decimal:
