@@ -133,7 +133,8 @@ OFF_LEFT_JS = """() => [...document.querySelectorAll('body *')]
     .filter((el) => {
         const r = el.getBoundingClientRect();
         if (r.left >= -0.5 || r.width === 0 || r.height === 0 || el.closest('.skip')) return false;
-        if (getComputedStyle(el).visibility === 'hidden') return false;
+        // Not shown: hidden, or in a closed <details> (laid out in Chromium, but never painted).
+        if (!el.checkVisibility({visibilityProperty: true})) return false;
         for (let box = el.parentElement; box && box !== document.body; box = box.parentElement) {
             if (getComputedStyle(box).overflowX !== 'visible') return false;
         }
