@@ -1058,6 +1058,64 @@ def episode_set_kraamzorg_indication(
 
 
 @transaction.atomic
+def episode_set_kraamzorg_organisation(
+    *,
+    episode: Episode,
+    actor: User,
+    kraamzorg_organisation: MemberOrganisation | None,
+    today: date | None = None,
+) -> Episode:
+    """Choose or change the episode's maternity-care organisation after the intake (None: not chosen yet).
+    Only a maternity-care organisation that is a member of the IGO today can be chosen; the day list of its
+    carers shows the client from the birth on (selectors.my_clients_today)."""
+    today = today or timezone.localdate()
+    episode = Episode.objects.select_for_update().get(pk=episode.pk)
+    if episode.status != EpisodeStatus.ACTIVE:
+        raise ValidationError(
+            {
+                "kraamzorg_organisation": _(
+                    "This pregnancy has ended; its maternity care can no longer be changed."
+                )
+            }
+        )
+    chosen = kraamzorg_organisation
+    if chosen is not None and (
+        chosen.tenant_id != episode.tenant_id
+        or chosen.kind != OrganisationKind.KRAAMZORG
+        or not chosen.is_member_on(today)
+    ):
+        raise ValidationError(
+            {
+                "kraamzorg_organisation": _(
+                    "Choose one of the IGO's maternity-care organisations that is a member today."
+                )
+            }
+        )
+    before = episode.kraamzorg_organisation_id
+    after = chosen.pk if chosen is not None else None
+    if before == after:
+        return episode
+    episode.kraamzorg_organisation = chosen
+    episode.save(update_fields=["kraamzorg_organisation"])
+    audit_record(
+        actor=actor,
+        action="episode.kraamzorg_organisation",
+        tenant=episode.tenant,
+        obj=episode,
+        before=before,
+        after=after,
+    )
+    access_log(
+        user=actor,
+        client=episode.client,
+        action=AccessAction.UPDATE,
+        obj=episode,
+        detail="kraamzorg organisation",
+    )
+    return episode
+
+
+@transaction.atomic
 def birth_set_outcome(
     *, birth: Birth, actor: User, nicu_admission: bool, neonatal_death_on: date | None
 ) -> Birth:

@@ -40,6 +40,7 @@ from pregnancies.forms import (
     InsuranceChangeForm,
     IntakeForm,
     KeyDatesForm,
+    KraamzorgOrganisationForm,
     LineTransferForm,
     OutcomesForm,
     PregnancyForm,
@@ -117,7 +118,9 @@ def _episode_context(
         "delivery_form": _delivery_form(episode, births),
         "can_record_birth": rules.can_record_birth(request.tenant_roles),
         "births": births,
+        "first_birth": min(births, key=lambda b: b.born_at, default=None),
         "end_form": EndEpisodeForm(),
+        "kraamzorg_form": _kraamzorg_form(episode),
         "line_form": LineTransferForm(),
         "lines": episode.line_transfers.all(),
         "outcomes_form": OutcomesForm(
@@ -334,7 +337,9 @@ def _client_page(
 
 @tenant_view(rules.can_log_care)
 def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
-    episode = get_object_or_404(Episode.objects.select_related("client", "coordinating_professional"), pk=pk)
+    episode = get_object_or_404(
+        Episode.objects.select_related("client", "coordinating_professional", "kraamzorg_organisation"), pk=pk
+    )
     return _episode_page(request, episode, _episode_context(request, episode))
 
 
@@ -612,7 +617,9 @@ def _episode_form_post(
 
 
 def _episode_for_form(pk: int) -> Episode:
-    return get_object_or_404(Episode.objects.select_related("client", "coordinating_professional"), pk=pk)
+    return get_object_or_404(
+        Episode.objects.select_related("client", "coordinating_professional", "kraamzorg_organisation"), pk=pk
+    )
 
 
 @tenant_view(rules.can_record_birth)
@@ -654,6 +661,30 @@ def episode_delivery(request: TenantRequest, pk: int) -> HttpResponse:
     episode.refresh_from_db()
     context = _episode_context(request, episode, bound={"delivery_form": form})
     return _episode_page(request, episode, context, status=400)
+
+
+def _kraamzorg_form(episode: Episode, data: Any = None) -> KraamzorgOrganisationForm:
+    return KraamzorgOrganisationForm(
+        data,
+        organisations=selectors.kraamzorg_members(on=timezone.localdate()),
+        initial={"kraamzorg_organisation": episode.kraamzorg_organisation_id},
+    )
+
+
+@tenant_view(rules.can_log_care)
+@post_only(back=form_page("episode_detail", Episode.objects, anchor="kraamzorg"))
+def episode_kraamzorg(request: TenantRequest, pk: int) -> HttpResponse:
+    """Choose or change the maternity-care organisation after the intake."""
+    episode = _episode_for_form(pk)
+    return _episode_form_post(
+        request,
+        episode,
+        _kraamzorg_form(episode, request.POST),
+        partial(services.episode_set_kraamzorg_organisation, episode=episode),
+        _("The maternity-care organisation was saved."),
+        form_key="kraamzorg_form",
+        anchor="kraamzorg",
+    )
 
 
 @tenant_view(rules.can_log_care)
