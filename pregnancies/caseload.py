@@ -114,6 +114,11 @@ class CaseloadRow:
         return self.episode.due_date
 
     @property
+    def born_at(self) -> datetime | None:
+        """The first child's time of birth: after it the home shows the day of the birth, not the due date."""
+        return getattr(self.episode, "first_born_at", None)
+
+    @property
     def client(self) -> Client:
         return self.episode.client
 

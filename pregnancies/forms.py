@@ -368,8 +368,14 @@ class LineTransferForm(forms.Form):
 
 
 class EndEpisodeForm(forms.Form):
+    """Ending a pregnancy takes two steps: the date and reason, then a confirmation that repeats them (a
+    second POST with `confirmed`; no script needed)."""
+
     end_date = forms.DateField(label=_("End of responsibility"), widget=DATE)
     end_reason = forms.ChoiceField(label=_("Reason"), choices=EndReason.choices)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    asks_confirmation = False
 
 
 class EventTypeForm(forms.Form):

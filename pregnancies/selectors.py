@@ -64,10 +64,14 @@ def client_search(*, q: str = "", date_of_birth: date | None = None) -> list[Cli
     active = Episode.objects.filter(client=OuterRef("pk"), status=EpisodeStatus.ACTIVE).order_by(
         "-intake_date"
     )
+    # After the birth (or from the start of labour) the weeks of pregnancy no longer count: the results show
+    # the day of the birth instead of the due date, and no gestational age.
+    first_birth = Birth.objects.filter(episode=OuterRef("active_episode_id")).order_by("born_at")
     qs = qs.annotate(
         active_episode_id=Subquery(active.values("pk")[:1]),
         active_due_date=Subquery(active.values("due_date")[:1]),
-    )
+        active_labour_started_at=Subquery(active.values("labour_started_at")[:1]),
+    ).annotate(active_born_at=Subquery(first_birth.values("born_at")[:1]))
     return list(qs.order_by("family_name", "given_names")[:SEARCH_LIMIT])
 
 

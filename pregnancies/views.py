@@ -208,7 +208,11 @@ def client_search(request: TenantRequest) -> HttpResponse:
             services.access_log_many(user=request.user, clients=results, action=AccessAction.SEARCH)
             today = timezone.localdate()
             for found in results:
-                found.gestational_age = gestational_age_on(due_date=found.active_due_date, on=today)  # type: ignore[attr-defined]
+                row: Any = found  # annotated by the selector
+                delivered = row.active_born_at or row.active_labour_started_at
+                row.gestational_age = (
+                    "" if delivered else gestational_age_on(due_date=row.active_due_date, on=today)
+                )
     context = {
         "form": form,
         "results": results,
@@ -759,14 +763,19 @@ def client_insurance(request: TenantRequest, pk: int) -> HttpResponse:
 @tenant_view(rules.can_record_birth)
 @post_only(back=form_page("episode_detail", Episode.objects))
 def episode_end(request: TenantRequest, pk: int) -> HttpResponse:
-    return _episode_post(
-        request,
-        pk,
-        EndEpisodeForm,
-        services.episode_end,
-        _("The episode was ended."),
-        form_key="end_form",
-        anchor="end",
+    """End the pregnancy in two steps: a valid date and reason first show the page again with the card asking
+    to confirm them (nothing stored); the confirmation's POST ends it through the service."""
+    episode = _episode_for_form(pk)
+    form = EndEpisodeForm(request.POST)
+    if form.is_valid() and not form.cleaned_data["confirmed"]:
+        form.asks_confirmation = True
+        return _episode_page(request, episode, _episode_context(request, episode, bound={"end_form": form}))
+
+    def end(*, actor: Any, end_date: Any, end_reason: str, confirmed: bool) -> Episode:
+        return services.episode_end(episode=episode, actor=actor, end_date=end_date, end_reason=end_reason)
+
+    return _episode_form_post(
+        request, episode, form, end, _("The episode was ended."), form_key="end_form", anchor="end"
     )
 
 

@@ -477,3 +477,38 @@ def test_search_results_show_the_due_date_and_gestational_age_of_her_pregnancy_i
     assert f"/episodes/{care.episode.pk}/" in anna  # straight to her pregnancy
     bea = next(r for r in rows if f"{no_pregnancy.family_name}, Bea" in r)
     assert "—" in bea
+
+
+def test_after_the_birth_the_home_and_the_search_show_the_day_of_birth_not_the_pregnancy(care, as_role):
+    # Anna Jansen gave birth on 8 March (due 24 July: born at 20 weeks, which the home does not judge);
+    # from then on her row and her search result show "geboren 08-03-2027", no due date and no weeks.
+    labour = local(2027, 3, 8, 2)
+    care.update_episode(
+        labour_started_at=labour,
+        placenta_plus_2h_at=labour + timedelta(hours=6),
+        coordinating_professional=care.midwife,
+    )
+    Birth.unscoped.create(
+        tenant=care.tenant,
+        episode=care.episode,
+        child_number=1,
+        born_at=labour + timedelta(hours=3),
+        place="home",
+        mode="spontaneous",
+    )
+    still_pregnant = pregnancy(care, due=date(2027, 6, 1), coordinating_professional=care.midwife)
+    midwife = as_role(Role.MIDWIFE)
+    html = midwife.get(care.url("home/"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    rows = {r.split('"', 1)[0]: r for r in html.split('data-episode="')[1:]}
+    anna = rows[str(care.episode.pk)].split("</li>")[0]
+    assert "geboren 08-03-2027" in anna
+    assert "24-07-2027" not in anna and 'data-testid="ga"' not in anna
+    other = rows[str(still_pregnant.pk)].split("</li>")[0]
+    assert "uitgerekend 01-06-2027" in other or "01-06-2027" in other
+    assert 'data-testid="born"' not in other
+
+    response = midwife.post(care.url("clients/"), {"q": "Jansen"}, HTTP_ACCEPT_LANGUAGE="nl")
+    found = response.content.decode().split('data-testid="search-results"')[1]
+    row = next(r for r in found.split("<tr>") if "Jansen, Anna" in r)
+    assert "geboren 08-03-2027" in row
+    assert "24-07-2027" not in row and "(" not in row.split('data-testid="search-due"')[1].split("</td>")[0]
