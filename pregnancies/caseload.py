@@ -23,6 +23,12 @@ Flags:
   REFERRAL_OPEN_DAYS days and no line transfer has been recorded since it: the decision on who is responsible
   is still to be written down.
 
+"Last contact" counts only the care of her own kind: an obstetric professional (midwife, clinical midwife,
+gynaecologist) counts the contacts of any obstetric professional, whichever member they work for (a check
+at the hospital after a referral is a check), and any other discipline only its own (a maternity carer her
+hours). The rhythm above is an obstetric schedule: a maternity carer's daily hours say nothing about whether
+the midwife has seen her, and counting them hid "Contact overdue" for every client in kraamzorg.
+
 The rows come from one query, whatever the size of the caseload (the figures per episode are subqueries).
 """
 
@@ -50,6 +56,7 @@ from pregnancies.models import (
     Phase,
     Unit,
 )
+from pregnancies.services import OBSTETRIC_DISCIPLINES
 from providers.models import Professional
 
 # Prenatal check intervals: (until this gestational age in days, every so many days).
@@ -107,6 +114,11 @@ class CaseloadRow:
         return self.episode.due_date
 
     @property
+    def born_at(self) -> datetime | None:
+        """The first child's time of birth: after it the home shows the day of the birth, not the due date."""
+        return getattr(self.episode, "first_born_at", None)
+
+    @property
     def client(self) -> Client:
         return self.episode.client
 
@@ -149,6 +161,13 @@ def _latest(qs: object, column: str) -> Subquery:
     return Subquery(qs.order_by(f"-{column}").values(column)[:1])  # type: ignore[attr-defined]
 
 
+def contact_disciplines(professional: Professional) -> frozenset[str]:
+    """The disciplines whose care counts as a contact for this professional's schedule (module docstring)."""
+    if professional.discipline in OBSTETRIC_DISCIPLINES:
+        return OBSTETRIC_DISCIPLINES
+    return frozenset({professional.discipline})
+
+
 def caseload(*, professional: Professional | None, now: datetime) -> list[CaseloadRow]:
     """The professional's caseload on the day of `now` (module docstring), most urgent first: flagged rows,
     then by the next expected contact. Empty for a user without a professional record."""
@@ -182,7 +201,9 @@ def caseload(*, professional: Professional | None, now: datetime) -> list[Caselo
             "client__date_of_birth",
         )
         .annotate(
-            last_contact=_latest(events, "occurred_at"),
+            last_contact=_latest(
+                events.filter(professional__discipline__in=contact_disciplines(professional)), "occurred_at"
+            ),
             first_born_at=Subquery(
                 Birth.objects.filter(episode=OuterRef("pk")).order_by("born_at").values("born_at")[:1]
             ),

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from igo.models import User
@@ -196,6 +196,27 @@ def _validate(
             err(child_field("born_at", number), _("The birth lies before the start of active labour."))
         elif placenta_at is not None and child.born_at > placenta_at:
             err(child_field("born_at", number), _("The birth lies after the birth of the placenta."))
+        previous = children[number - 2].born_at if number > 1 else None
+        field = child_field("born_at", number)
+        if (
+            child.born_at is not None
+            and previous is not None
+            and child.born_at < previous
+            and field not in errors
+        ):
+            # The children are numbered in the order they were born: Perined's birth order, and what the
+            # summary's "first born" reads.
+            err(
+                field,
+                _(
+                    "Child %(n)s cannot be born before child %(previous)s (%(when)s): number them in birth order."
+                )
+                % {
+                    "n": number,
+                    "previous": number - 1,
+                    "when": formats.date_format(timezone.localtime(previous), "d-m-Y H:i"),
+                },
+            )
         if child.outcome not in BirthOutcome.values:
             err(child_field("outcome", number), _("Choose the outcome."))
         if child.mode not in BirthMode.values:

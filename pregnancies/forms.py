@@ -329,6 +329,21 @@ class KeyDatesForm(forms.Form):
     postnatal_ended_on = forms.DateField(label=_("End of postnatal care"), required=False, widget=DATE)
 
 
+class KraamzorgOrganisationForm(forms.Form):
+    """The maternity-care organisation chosen after the intake: its members today (`organisations`)."""
+
+    kraamzorg_organisation = forms.ModelChoiceField(
+        label=_("Maternity-care organisation"),
+        queryset=MemberOrganisation.unscoped.none(),
+        required=False,
+        empty_label=_("Not chosen yet"),
+    )
+
+    def __init__(self, *args: Any, organisations: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kraamzorg_organisation"].queryset = organisations  # type: ignore[attr-defined]
+
+
 class BirthForm(forms.Form):
     child_number = forms.IntegerField(label=_("Child"), min_value=1, max_value=8, initial=1)
     born_at = LocalDateTimeField(label=_("Born at"), widget=DATETIME)
@@ -353,8 +368,14 @@ class LineTransferForm(forms.Form):
 
 
 class EndEpisodeForm(forms.Form):
+    """Ending a pregnancy takes two steps: the date and reason, then a confirmation that repeats them (a
+    second POST with `confirmed`; no script needed)."""
+
     end_date = forms.DateField(label=_("End of responsibility"), widget=DATE)
     end_reason = forms.ChoiceField(label=_("Reason"), choices=EndReason.choices)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    asks_confirmation = False
 
 
 class EventTypeForm(forms.Form):

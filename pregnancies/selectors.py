@@ -20,6 +20,7 @@ from pregnancies.models import (
     LEMMON_NONE,
     AccessLogEntry,
     Birth,
+    BirthOutcome,
     CareEvent,
     Client,
     ClientInsurance,
@@ -63,10 +64,14 @@ def client_search(*, q: str = "", date_of_birth: date | None = None) -> list[Cli
     active = Episode.objects.filter(client=OuterRef("pk"), status=EpisodeStatus.ACTIVE).order_by(
         "-intake_date"
     )
+    # After the birth (or from the start of labour) the weeks of pregnancy no longer count: the results show
+    # the day of the birth instead of the due date, and no gestational age.
+    first_birth = Birth.objects.filter(episode=OuterRef("active_episode_id")).order_by("born_at")
     qs = qs.annotate(
         active_episode_id=Subquery(active.values("pk")[:1]),
         active_due_date=Subquery(active.values("due_date")[:1]),
-    )
+        active_labour_started_at=Subquery(active.values("labour_started_at")[:1]),
+    ).annotate(active_born_at=Subquery(first_birth.values("born_at")[:1]))
     return list(qs.order_by("family_name", "given_names")[:SEARCH_LIMIT])
 
 
@@ -116,6 +121,15 @@ def kraamzorg_organisations(*, on: date) -> QuerySet[MemberOrganisation]:
     """The IGO's maternity-care organisations that are members on `on` or join later (a choice at intake)."""
     return MemberOrganisation.objects.filter(kind=OrganisationKind.KRAAMZORG).filter(
         Q(member_until__isnull=True) | Q(member_until__gte=on)
+    )
+
+
+def kraamzorg_members(*, on: date) -> QuerySet[MemberOrganisation]:
+    """The IGO's maternity-care organisations that are members on `on`: the choice after the intake."""
+    return (
+        MemberOrganisation.objects.filter(kind=OrganisationKind.KRAAMZORG, member_from__lte=on)
+        .filter(Q(member_until__isnull=True) | Q(member_until__gte=on))
+        .order_by("name")
     )
 
 
@@ -398,7 +412,8 @@ def my_clients_today(*, user: User, today: date | None = None) -> list[Episode]:
     """The maternity carer's day list: every active episode in its maternity period (from the birth until
     the end of kraamzorg) whose maternity-care organisation is the user's, or for which her organisation
     logged care. Each episode carries `birth_on`, `maternity_day` (the day of the birth is day 1),
-    `kraamzorg_hours` (logged) and `indication_reached`."""
+    `kraamzorg_hours` (logged) and `indication_reached`, and the counts `children`, `stillborn` and `died`
+    (children recorded, stillborn, died after the birth: None when none)."""
     today = today or timezone.localdate()
     professional = Professional.objects.filter(user=user, is_active=True).first()
     if professional is None:
@@ -408,11 +423,21 @@ def my_clients_today(*, user: User, today: date | None = None) -> list[Episode]:
         episode=OuterRef("pk"), organisation_id=organisation_id, status=EventStatus.ACTIVE
     )
     first_birth = Birth.objects.filter(episode=OuterRef("pk")).order_by("born_at").values("born_at")[:1]
+    births = Birth.objects.filter(episode=OuterRef("pk")).order_by().values("episode")
     horizon = timezone.make_aware(datetime.combine(today - timedelta(days=DAY_LIST_DAYS), time.min))
     episodes: list[Episode] = list(
         Episode.objects.select_related("client")
         .prefetch_related("kraamzorg_indications")
-        .annotate(first_born_at=Subquery(first_birth))
+        .annotate(
+            first_born_at=Subquery(first_birth),
+            # What the carer must know before she rings the bell (the card's badges), and no more: how many
+            # children, and whether a child was stillborn or has died since.
+            children=Subquery(births.annotate(n=Count("pk")).values("n")),
+            stillborn=Subquery(
+                births.filter(outcome=BirthOutcome.STILLBORN).annotate(n=Count("pk")).values("n")
+            ),
+            died=Subquery(births.filter(neonatal_death_on__isnull=False).annotate(n=Count("pk")).values("n")),
+        )
         .filter(status=EpisodeStatus.ACTIVE)
         .filter(Q(kraamzorg_organisation_id=organisation_id) | Exists(cared))
         .filter(Q(first_born_at__isnull=False) | Q(placenta_plus_2h_at__isnull=False))

@@ -790,6 +790,16 @@ def episode_set_key_dates(
             episode.placenta_plus_2h_at is None or day < timezone.localdate(episode.placenta_plus_2h_at)
         ):
             errors.setdefault(key, []).append(_("This must lie on or after the birth."))
+    if episode.kraamzorg_ended_on is not None and "kraamzorg_ended_on" not in errors:
+        latest = _latest_kraamzorg_hours(episode)
+        if latest is not None and timezone.localdate(latest.occurred_at) > episode.kraamzorg_ended_on:
+            errors.setdefault("kraamzorg_ended_on", []).append(
+                _(
+                    "Kraamzorg hours are logged after this day (the latest on %(when)s): "
+                    "correct those hours or choose a later end."
+                )
+                % {"when": _fmt(latest.occurred_at)}
+            )
     if not errors:
         conflicts = [
             ev
@@ -1045,6 +1055,64 @@ def episode_set_kraamzorg_indication(
         episode=episode, actor=actor, hours=hours, indicated_on=indicated_on or today, today=today
     )
     return indication.episode
+
+
+@transaction.atomic
+def episode_set_kraamzorg_organisation(
+    *,
+    episode: Episode,
+    actor: User,
+    kraamzorg_organisation: MemberOrganisation | None,
+    today: date | None = None,
+) -> Episode:
+    """Choose or change the episode's maternity-care organisation after the intake (None: not chosen yet).
+    Only a maternity-care organisation that is a member of the IGO today can be chosen; the day list of its
+    carers shows the client from the birth on (selectors.my_clients_today)."""
+    today = today or timezone.localdate()
+    episode = Episode.objects.select_for_update().get(pk=episode.pk)
+    if episode.status != EpisodeStatus.ACTIVE:
+        raise ValidationError(
+            {
+                "kraamzorg_organisation": _(
+                    "This pregnancy has ended; its maternity care can no longer be changed."
+                )
+            }
+        )
+    chosen = kraamzorg_organisation
+    if chosen is not None and (
+        chosen.tenant_id != episode.tenant_id
+        or chosen.kind != OrganisationKind.KRAAMZORG
+        or not chosen.is_member_on(today)
+    ):
+        raise ValidationError(
+            {
+                "kraamzorg_organisation": _(
+                    "Choose one of the IGO's maternity-care organisations that is a member today."
+                )
+            }
+        )
+    before = episode.kraamzorg_organisation_id
+    after = chosen.pk if chosen is not None else None
+    if before == after:
+        return episode
+    episode.kraamzorg_organisation = chosen
+    episode.save(update_fields=["kraamzorg_organisation"])
+    audit_record(
+        actor=actor,
+        action="episode.kraamzorg_organisation",
+        tenant=episode.tenant,
+        obj=episode,
+        before=before,
+        after=after,
+    )
+    access_log(
+        user=actor,
+        client=episode.client,
+        action=AccessAction.UPDATE,
+        obj=episode,
+        detail="kraamzorg organisation",
+    )
+    return episode
 
 
 @transaction.atomic
@@ -1323,6 +1391,17 @@ def _validate_event(
         err(
             "occurred_at", _("Postnatal care ended on %(date)s.") % {"date": _fmt(episode.postnatal_ended_on)}
         )
+    if (
+        event_type.is_kraamzorg_hours
+        and episode.kraamzorg_ended_on
+        and local_day > episode.kraamzorg_ended_on
+        and "occurred_at" not in errors
+    ):
+        err(
+            "occurred_at",
+            _("Kraamzorg ended on %(date)s; hours after that day cannot be logged.")
+            % {"date": _fmt(episode.kraamzorg_ended_on)},
+        )
     if not organisation.is_member_on(local_day):
         err(
             "organisation",
@@ -1395,6 +1474,17 @@ def indication_warning(*, total: Decimal, indicated: int) -> str:
 
 def _kraamzorg_type_ids() -> list[int]:
     return [t.pk for t in EventType.objects.filter(unit=Unit.HOUR) if t.is_kraamzorg_hours]
+
+
+def _latest_kraamzorg_hours(episode: Episode) -> CareEvent | None:
+    """The episode's latest active kraamzorg-hours entry: the end of kraamzorg may not lie before it."""
+    return (
+        CareEvent.objects.filter(
+            episode=episode, status=EventStatus.ACTIVE, event_type_id__in=_kraamzorg_type_ids()
+        )
+        .order_by("-occurred_at")
+        .first()
+    )
 
 
 def _kraamzorg_hours(episode: Episode, *, exclude: CareEvent | None = None) -> Decimal:

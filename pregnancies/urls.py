@@ -11,6 +11,7 @@ urlpatterns = [
     path("episodes/<int:pk>/events/", views.event_create, name="event_create"),
     path("episodes/<int:pk>/history/", views.episode_history, name="episode_history"),
     path("episodes/<int:pk>/dates/", views.episode_key_dates, name="episode_key_dates"),
+    path("episodes/<int:pk>/kraamzorg/", views.episode_kraamzorg, name="episode_kraamzorg"),
     path("episodes/<int:pk>/delivery/", views.episode_delivery, name="episode_delivery"),
     path("episodes/<int:pk>/outcomes/", views.episode_outcomes, name="episode_outcomes"),
     path("births/<int:pk>/outcome/", views.birth_outcome, name="birth_outcome"),

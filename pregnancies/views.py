@@ -40,6 +40,7 @@ from pregnancies.forms import (
     InsuranceChangeForm,
     IntakeForm,
     KeyDatesForm,
+    KraamzorgOrganisationForm,
     LineTransferForm,
     OutcomesForm,
     PregnancyForm,
@@ -117,7 +118,9 @@ def _episode_context(
         "delivery_form": _delivery_form(episode, births),
         "can_record_birth": rules.can_record_birth(request.tenant_roles),
         "births": births,
+        "first_birth": min(births, key=lambda b: b.born_at, default=None),
         "end_form": EndEpisodeForm(),
+        "kraamzorg_form": _kraamzorg_form(episode),
         "line_form": LineTransferForm(),
         "lines": episode.line_transfers.all(),
         "outcomes_form": OutcomesForm(
@@ -205,7 +208,11 @@ def client_search(request: TenantRequest) -> HttpResponse:
             services.access_log_many(user=request.user, clients=results, action=AccessAction.SEARCH)
             today = timezone.localdate()
             for found in results:
-                found.gestational_age = gestational_age_on(due_date=found.active_due_date, on=today)  # type: ignore[attr-defined]
+                row: Any = found  # annotated by the selector
+                delivered = row.active_born_at or row.active_labour_started_at
+                row.gestational_age = (
+                    "" if delivered else gestational_age_on(due_date=row.active_due_date, on=today)
+                )
     context = {
         "form": form,
         "results": results,
@@ -334,7 +341,9 @@ def _client_page(
 
 @tenant_view(rules.can_log_care)
 def episode_detail(request: TenantRequest, pk: int) -> HttpResponse:
-    episode = get_object_or_404(Episode.objects.select_related("client", "coordinating_professional"), pk=pk)
+    episode = get_object_or_404(
+        Episode.objects.select_related("client", "coordinating_professional", "kraamzorg_organisation"), pk=pk
+    )
     return _episode_page(request, episode, _episode_context(request, episode))
 
 
@@ -612,7 +621,9 @@ def _episode_form_post(
 
 
 def _episode_for_form(pk: int) -> Episode:
-    return get_object_or_404(Episode.objects.select_related("client", "coordinating_professional"), pk=pk)
+    return get_object_or_404(
+        Episode.objects.select_related("client", "coordinating_professional", "kraamzorg_organisation"), pk=pk
+    )
 
 
 @tenant_view(rules.can_record_birth)
@@ -654,6 +665,30 @@ def episode_delivery(request: TenantRequest, pk: int) -> HttpResponse:
     episode.refresh_from_db()
     context = _episode_context(request, episode, bound={"delivery_form": form})
     return _episode_page(request, episode, context, status=400)
+
+
+def _kraamzorg_form(episode: Episode, data: Any = None) -> KraamzorgOrganisationForm:
+    return KraamzorgOrganisationForm(
+        data,
+        organisations=selectors.kraamzorg_members(on=timezone.localdate()),
+        initial={"kraamzorg_organisation": episode.kraamzorg_organisation_id},
+    )
+
+
+@tenant_view(rules.can_log_care)
+@post_only(back=form_page("episode_detail", Episode.objects, anchor="kraamzorg"))
+def episode_kraamzorg(request: TenantRequest, pk: int) -> HttpResponse:
+    """Choose or change the maternity-care organisation after the intake."""
+    episode = _episode_for_form(pk)
+    return _episode_form_post(
+        request,
+        episode,
+        _kraamzorg_form(episode, request.POST),
+        partial(services.episode_set_kraamzorg_organisation, episode=episode),
+        _("The maternity-care organisation was saved."),
+        form_key="kraamzorg_form",
+        anchor="kraamzorg",
+    )
 
 
 @tenant_view(rules.can_log_care)
@@ -728,14 +763,19 @@ def client_insurance(request: TenantRequest, pk: int) -> HttpResponse:
 @tenant_view(rules.can_record_birth)
 @post_only(back=form_page("episode_detail", Episode.objects))
 def episode_end(request: TenantRequest, pk: int) -> HttpResponse:
-    return _episode_post(
-        request,
-        pk,
-        EndEpisodeForm,
-        services.episode_end,
-        _("The episode was ended."),
-        form_key="end_form",
-        anchor="end",
+    """End the pregnancy in two steps: a valid date and reason first show the page again with the card asking
+    to confirm them (nothing stored); the confirmation's POST ends it through the service."""
+    episode = _episode_for_form(pk)
+    form = EndEpisodeForm(request.POST)
+    if form.is_valid() and not form.cleaned_data["confirmed"]:
+        form.asks_confirmation = True
+        return _episode_page(request, episode, _episode_context(request, episode, bound={"end_form": form}))
+
+    def end(*, actor: Any, end_date: Any, end_reason: str, confirmed: bool) -> Episode:
+        return services.episode_end(episode=episode, actor=actor, end_date=end_date, end_reason=end_reason)
+
+    return _episode_form_post(
+        request, episode, form, end, _("The episode was ended."), form_key="end_form", anchor="end"
     )
 
 

@@ -118,6 +118,7 @@ def _objects_of(world) -> dict[str, int | dict[str, int | str]]:  # type: ignore
         "event_create": episode.pk,
         "episode_history": episode.pk,
         "episode_key_dates": episode.pk,
+        "episode_kraamzorg": episode.pk,
         "episode_delivery": episode.pk,
         "episode_outcomes": episode.pk,
         "today_log": episode.pk,
@@ -225,7 +226,7 @@ def test_every_tenant_url_is_covered_by_the_isolation_test():
     known |= {"organisation_detail", "organisation_end", "professional_edit", "professional_toggle"}
     known |= {"client_detail", "access_log_export", "episode_detail", "event_create", "episode_history"}
     known |= {"episode_key_dates", "episode_delivery", "episode_end", "event_correct", "event_void"}
-    known |= {"episode_line", "client_insurance", "catalogue_toggle"}
+    known |= {"episode_line", "client_insurance", "catalogue_toggle", "episode_kraamzorg"}
     known |= {"episode_outcomes", "experience_create", "birth_outcome"}
     known |= {"today_log", "today_indication"}  # issue 17: the maternity carer's day list
     known |= {"api_client_detail", "api_episode_detail", "api_episode_events", "api_event_correct"}

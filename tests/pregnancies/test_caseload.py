@@ -163,6 +163,45 @@ def test_a_missed_check_is_overdue(care):
     assert ordered[0].episode.pk == late.pk
 
 
+def test_the_maternity_carers_hours_are_not_the_midwifes_contact(care):
+    # Born 1 March at home; the midwife last visited on 3 March (day 3), the maternity carer has been there
+    # every day since, yesterday and this morning too. The midwife's daily visits were due from 4 March: her
+    # row is overdue, whatever the carer logged. The carer's own row counts her own hours.
+    labour = local(2027, 3, 1, 2)
+    care.update_episode(
+        labour_started_at=labour,
+        placenta_plus_2h_at=labour + timedelta(hours=6),
+        coordinating_professional=care.midwife,
+        kraamzorg_organisation=care.kraamzorg,
+    )
+    Birth.unscoped.create(
+        tenant=care.tenant,
+        episode=care.episode,
+        child_number=1,
+        born_at=labour + timedelta(hours=3),
+        place="home",
+        mode="spontaneous",
+    )
+    visit = logged(care, care.episode, "POST_VISIT", at=local(2027, 3, 3, 11))
+    logged(care, care.episode, "KZ_HOURS", at=local(2027, 3, 9, 9), by=care.carer)
+    hours_today = logged(care, care.episode, "KZ_HOURS", at=local(2027, 3, 10, 8), by=care.carer)
+
+    midwife = rows_of(care, care.midwife)[care.episode.pk]
+    assert midwife.last_contact == visit.occurred_at
+    assert midwife.next_contact == date(2027, 3, 4)
+    assert Flag.OVERDUE in midwife.flags
+    carer = rows_of(care, care.carer)[care.episode.pk]
+    assert carer.last_contact == hours_today.occurred_at
+
+
+def test_a_gynaecologists_check_counts_for_the_midwife(care):
+    # After a referral the hospital saw her: the obstetric schedule counts that check, whoever did it.
+    logged(care, care.episode, "PRE_CHECK", at=local(2027, 2, 10, 9))
+    hospital = logged(care, care.episode, "PRE_CHECK", at=local(2027, 3, 3, 9), by=care.gynaecologist)
+    row = rows_of(care, care.midwife)[care.episode.pk]
+    assert row.last_contact == hospital.occurred_at
+
+
 def test_due_date_passed_then_birth_not_recorded(care):
     five_over = pregnancy(care, due=TODAY - timedelta(days=5), coordinating_professional=care.midwife)
     fifteen_over = pregnancy(care, due=TODAY - timedelta(days=15), coordinating_professional=care.midwife)
@@ -438,3 +477,38 @@ def test_search_results_show_the_due_date_and_gestational_age_of_her_pregnancy_i
     assert f"/episodes/{care.episode.pk}/" in anna  # straight to her pregnancy
     bea = next(r for r in rows if f"{no_pregnancy.family_name}, Bea" in r)
     assert "—" in bea
+
+
+def test_after_the_birth_the_home_and_the_search_show_the_day_of_birth_not_the_pregnancy(care, as_role):
+    # Anna Jansen gave birth on 8 March (due 24 July: born at 20 weeks, which the home does not judge);
+    # from then on her row and her search result show "geboren 08-03-2027", no due date and no weeks.
+    labour = local(2027, 3, 8, 2)
+    care.update_episode(
+        labour_started_at=labour,
+        placenta_plus_2h_at=labour + timedelta(hours=6),
+        coordinating_professional=care.midwife,
+    )
+    Birth.unscoped.create(
+        tenant=care.tenant,
+        episode=care.episode,
+        child_number=1,
+        born_at=labour + timedelta(hours=3),
+        place="home",
+        mode="spontaneous",
+    )
+    still_pregnant = pregnancy(care, due=date(2027, 6, 1), coordinating_professional=care.midwife)
+    midwife = as_role(Role.MIDWIFE)
+    html = midwife.get(care.url("home/"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    rows = {r.split('"', 1)[0]: r for r in html.split('data-episode="')[1:]}
+    anna = rows[str(care.episode.pk)].split("</li>")[0]
+    assert "geboren 08-03-2027" in anna
+    assert "24-07-2027" not in anna and 'data-testid="ga"' not in anna
+    other = rows[str(still_pregnant.pk)].split("</li>")[0]
+    assert "uitgerekend 01-06-2027" in other or "01-06-2027" in other
+    assert 'data-testid="born"' not in other
+
+    response = midwife.post(care.url("clients/"), {"q": "Jansen"}, HTTP_ACCEPT_LANGUAGE="nl")
+    found = response.content.decode().split('data-testid="search-results"')[1]
+    row = next(r for r in found.split("<tr>") if "Jansen, Anna" in r)
+    assert "geboren 08-03-2027" in row
+    assert "24-07-2027" not in row and "(" not in row.split('data-testid="search-due"')[1].split("</td>")[0]

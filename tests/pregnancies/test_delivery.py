@@ -296,6 +296,43 @@ def test_a_correction_to_twins_adds_the_second_child(care):
     ]
 
 
+def test_a_second_child_born_before_the_first_is_refused_at_its_time(care):
+    # Twins: child 1 at 05:40, child 2 typed as 05:30. The numbers are the birth order (Perined's), so the
+    # second child's time is refused at its field and nothing is stored.
+    with pytest.raises(ValidationError) as exc:
+        record(
+            care,
+            children=[
+                delivery.Child(born_at=BIRTH.born, outcome="live", mode="spontaneous"),
+                delivery.Child(
+                    born_at=BIRTH.born - timedelta(minutes=10), outcome="live", mode="spontaneous"
+                ),
+            ],
+        )
+    assert set(exc.value.message_dict) == {"born_at_2"}
+    assert "10-11-2026 05:40" in exc.value.message_dict["born_at_2"][0]
+    nothing_stored(care)
+    # The same minute is possible (two children born within the minute the form records).
+    record(care, children=[delivery.Child(born_at=BIRTH.born), delivery.Child(born_at=BIRTH.born)])
+    assert Birth.unscoped.filter(episode=care.episode).count() == 2
+
+
+def test_a_correction_cannot_put_a_child_before_the_one_numbered_before_it(care):
+    record(care)
+    with pytest.raises(ValidationError) as exc:
+        correct(
+            care,
+            children=[
+                delivery.Child(born_at=BIRTH.born),
+                delivery.Child(born_at=BIRTH.born + timedelta(minutes=5)),
+                delivery.Child(born_at=BIRTH.born + timedelta(minutes=2)),
+            ],
+            reason="drieling",
+        )
+    assert set(exc.value.message_dict) == {"born_at_3"}
+    assert [b.child_number for b in Birth.unscoped.filter(episode=care.episode)] == [1]
+
+
 # --- the page ------------------------------------------------------------------------------------
 
 
@@ -367,6 +404,38 @@ def test_the_page_has_one_delivery_card_and_keeps_the_other_dates(care, as_role)
     html = page.content.decode()
     assert html.count('data-testid="delivery-form"') == 1
     assert "birth-form" not in html
+
+
+def test_the_refusal_of_a_child_out_of_order_is_in_dutch_at_its_field(care, as_role):
+    response = as_role(Role.MIDWIFE).post(
+        care.url(f"episodes/{care.episode.pk}/delivery/"),
+        form_data(born_at_2=form_dt(BIRTH.born - timedelta(minutes=10))),
+        HTTP_ACCEPT_LANGUAGE="nl",
+    )
+    assert response.status_code == 400
+    errors = response.context["delivery_form"].errors
+    assert set(errors) == {"born_at_2"}
+    assert "Kind 2 kan niet vóór kind 1 geboren zijn (10-11-2026 05:40)" in errors["born_at_2"][0]
+    nothing_stored(care)
+
+
+def test_the_summary_names_the_earliest_birth(care, as_role):
+    # A record from before the order check: child 2 born ten minutes before child 1. The summary's "first
+    # born" is the earlier time, not child 1's.
+    for number, born in ((1, BIRTH.born), (2, BIRTH.born - timedelta(minutes=10))):
+        Birth.unscoped.create(
+            tenant=care.tenant,
+            episode=care.episode,
+            child_number=number,
+            born_at=born,
+            place="home",
+            mode="spontaneous",
+        )
+    html = as_role(Role.MIDWIFE).get(care.url(f"episodes/{care.episode.pk}/"), HTTP_ACCEPT_LANGUAGE="nl")
+    summary = html.content.decode()
+    summary = summary[summary.index('data-testid="delivery-card"') :]
+    summary = summary[: summary.index("</summary>")]
+    assert "eerste geboren 10-11-2026 05:30" in summary
 
 
 # --- more than two children on the page ----------------------------------------------------------

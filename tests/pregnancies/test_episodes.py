@@ -176,6 +176,40 @@ def test_episode_end_refuses_a_date_before_the_last_event(care):
     )
 
 
+def test_ending_from_the_page_asks_for_a_confirmation_first(care, as_role):
+    # The red button stores nothing: the card asks to confirm the date and reason (a second plain form, no
+    # script needed); "Annuleren" goes back to the page, the confirmation ends the pregnancy.
+    http = as_role(Role.MIDWIFE)
+    url = care.url(f"episodes/{care.episode.pk}/end/")
+    day = timezone.localdate() - timedelta(days=1)
+    asked = http.post(
+        url, {"end_date": day.isoformat(), "end_reason": "moved_away"}, HTTP_ACCEPT_LANGUAGE="nl"
+    )
+    assert asked.status_code == 200
+    html = asked.content.decode()
+    box = html[html.index('data-testid="end-confirm"') :]
+    box = box[: box.index("</form>")]
+    assert f"Deze zwangerschap beëindigen op {day:%d-%m-%Y}?" in box
+    assert 'name="confirmed" value="True"' in box and f'value="{day.isoformat()}"' in box
+    assert f'href="/t/{care.tenant.slug}/episodes/{care.episode.pk}/#end"' in box  # cancel
+    assert Episode.unscoped.get(pk=care.episode.pk).status == "active"
+
+    done = http.post(url, {"end_date": day.isoformat(), "end_reason": "moved_away", "confirmed": "True"})
+    assert done.status_code == 302 and done["Location"].endswith("#end")
+    ended = Episode.unscoped.get(pk=care.episode.pk)
+    assert (ended.status, ended.end_date, ended.end_reason) == ("ended", day, "moved_away")
+
+
+def test_a_refused_end_shows_its_errors_without_asking_to_confirm(care, as_role):
+    http = as_role(Role.MIDWIFE)
+    response = http.post(
+        care.url(f"episodes/{care.episode.pk}/end/"), {"end_date": "", "end_reason": "moved_away"}
+    )
+    assert response.status_code == 400
+    assert "end_date" in response.context["end_form"].errors
+    assert 'data-testid="end-confirm"' not in response.content.decode()
+
+
 def test_ending_an_ended_pregnancy_again_corrects_it_with_the_old_end_kept(care):
     first = end_as(care, "moved_away", timezone.localdate() - timedelta(days=5))
     corrected = end_as(care, "transferred_out", first.end_date)

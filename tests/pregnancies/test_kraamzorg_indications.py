@@ -88,7 +88,7 @@ def test_the_day_list_takes_a_dated_re_indication_and_shows_the_history(care: Ca
     assert history(care) == [(dt.date(2026, 10, 1), 49), (TODAY, 60)]
     html = carer.get(care.url("today/")).content.decode()
     listed = html.split(f'data-testid="indications-{care.episode.pk}"')[1].split("</ol>")[0]
-    assert "Intakeindicatie 01-10-2026: 49 u" in listed and "Herindicatie 18-11-2026: 60 u" in listed
+    assert "Intake-indicatie 01-10-2026: 49 u" in listed and "Herindicatie 18-11-2026: 60 u" in listed
     assert 'name="indicated_on"' in html
     # A date in the future is refused at its field, nothing stored.
     carer.post(url, {"hours": "70", "indicated_on": "2026-11-30"})

@@ -135,6 +135,42 @@ def test_the_card_shows_day_address_and_hours_against_the_indication(care, as_ro
     assert [(e.client_id, e.action) for e in entries] == [(care.client.pk, "view")]
 
 
+def test_the_card_says_twins_and_a_stillborn_child_before_she_rings_the_bell(care, as_role):
+    # Twins born two days ago: child 1 alive, child 2 stillborn. Sanne Bakker, on the same list, had one
+    # child, who died yesterday. The card says so in a badge each, and nothing more of the birth.
+    care.update_episode(kraamzorg_organisation=care.kraamzorg)
+    deliver(care, days_ago=2)
+    deliver(care, days_ago=2, child=2, outcome="stillborn")
+    single = other_mother(care, kraamzorg=care.kraamzorg, days_ago=3)
+    Birth.unscoped.create(
+        tenant=care.tenant,
+        episode=single,
+        child_number=1,
+        born_at=ago(days=3),
+        place="home",
+        mode="spontaneous",
+        neonatal_death_on=timezone.localdate() - timedelta(days=1),
+    )
+    html = as_role(Role.MATERNITY_CARER).get(care.url("today/")).content.decode()
+    twins = card(html, care.episode)
+    assert "tweeling" in twins and "kind doodgeboren" in twins
+    assert "overleden" not in twins
+    died = card(html, single)
+    assert "kind overleden na de geboorte" in died
+    assert "tweeling" not in died and "doodgeboren" not in died
+    with tenant_scope(care.tenant):
+        listed = {e.pk: e for e in day_list(care)}
+    assert (listed[care.episode.pk].children, listed[care.episode.pk].stillborn) == (2, 1)
+    assert (listed[single.pk].children, listed[single.pk].died) == (1, 1)
+
+
+def test_one_live_child_has_no_badge(care, as_role):
+    care.update_episode(kraamzorg_organisation=care.kraamzorg)
+    deliver(care, days_ago=2)
+    html = card(as_role(Role.MATERNITY_CARER).get(care.url("today/")).content.decode(), care.episode)
+    assert f'data-testid="children-{care.episode.pk}"' not in html
+
+
 def test_logging_up_to_the_indication_warns_and_the_card_says_so(care, as_role):
     care.update_episode(kraamzorg_organisation=care.kraamzorg, kraamzorg_indicated_hours=49)
     deliver(care, days_ago=5)

@@ -126,6 +126,7 @@ def make_seen(world: TenantWorld) -> Seen:
                 "event_create",
                 "episode_history",
                 "episode_key_dates",
+                "episode_kraamzorg",
                 "episode_delivery",
                 "episode_outcomes",
                 "experience_create",

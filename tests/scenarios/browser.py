@@ -126,12 +126,34 @@ LAPTOP = {"width": 1366, "height": 768}
 VIEWPORTS = {"phone": PHONE, "laptop": LAPTOP}
 
 
+# What lies beyond the window's left edge cannot be scrolled to at all (scrollWidth does not count it): a
+# visible element there is lost to her. The skip link waits there on purpose until it gets the focus; an
+# element inside a box that scrolls or clips sideways is that box's business.
+OFF_LEFT_JS = """() => [...document.querySelectorAll('body *')]
+    .filter((el) => {
+        const r = el.getBoundingClientRect();
+        if (r.left >= -0.5 || r.width === 0 || r.height === 0 || el.closest('.skip')) return false;
+        // Not shown: hidden, or in a closed <details> (laid out in Chromium, but never painted).
+        if (!el.checkVisibility({visibilityProperty: true})) return false;
+        for (let box = el.parentElement; box && box !== document.body; box = box.parentElement) {
+            if (getComputedStyle(box).overflowX !== 'visible') return false;
+        }
+        return true;
+    })
+    .slice(0, 6)
+    .map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`
+        + `#${el.id} left=${Math.round(el.getBoundingClientRect().left)}`)"""
+
+
 def assert_fits_viewport(page: Page) -> None:
     """The page is no wider than the window: nothing needs a sideways scroll (a table may scroll inside
-    its own box, the page may not)."""
+    its own box, the page may not), and nothing sticks out past the left edge, where no scroll reaches."""
     width = page.viewport_size["width"] if page.viewport_size else 0
     # Measured before the stylesheet has loaded (a busy machine, just after a form's POST), every page is too wide.
     page.wait_for_load_state("load")
+    off_left = page.evaluate(OFF_LEFT_JS)
+    if off_left:
+        raise AssertionError(f"{page.url} has content left of the {width} px window: {off_left}")
     scroll = int(page.evaluate("document.documentElement.scrollWidth"))
     if scroll > width:
         # Name the elements that stick out, so that a failure says where to look.
