@@ -110,8 +110,11 @@ def test_a_key_of_the_other_kind_is_refused_with_a_message_that_says_which_kind_
     on_igo_api = bearer(insurer_key).get("/api/me/")
     assert on_igo_api.status_code == 401
     assert on_igo_api.json()["detail"].startswith("Dit is een sleutel voor de verzekeraars-API")
-    # Where both kinds are taken (the schema), each works; an unknown key is still simply invalid.
-    assert bearer(personal).get("/api/schema/?format=json").status_code == 200
+    # Where both kinds are taken (the schema), each works (a personal key of someone with a role in an IGO:
+    # one of a user with none is refused everywhere); an unknown key is still simply invalid.
+    _t, member_key = services.personal_token_create(user=world_a.user(Role.MIDWIFE), name="k")
+    assert bearer(member_key).get("/api/schema/?format=json").status_code == 200
+    assert bearer(personal).get("/api/schema/?format=json").status_code == 401
     assert bearer(insurer_key).get("/api/schema/?format=json").status_code == 200
     unknown = bearer("igo_00000000_not-a-real-key").get("/api/insurer/batches/")
     assert unknown.status_code == 401 and "verzekeraars-API" not in unknown.json()["detail"]

@@ -94,11 +94,14 @@ def test_non_clinical_roles_are_forbidden(care_a, role):
     assert not AccessLogEntry.unscoped.filter(tenant=care_a.world.tenant).exists()
 
 
-def test_anonymous_and_outsider_are_refused(care_a, outsider):
-    anonymous, stranger = api(), api(outsider)
+def test_anonymous_and_outsider_are_refused(care_a, outsider, world_b):
+    # A key of someone with no role in any IGO is refused at the key itself (401); a key of another IGO's
+    # midwife is a valid key that finds nothing here (404, as if the IGO did not exist).
+    anonymous, stranger, other_igo = api(), api(outsider), api(world_b.user(Role.MIDWIFE))
     for method, url, body in _endpoints(care_a, slug=care_a.world.tenant.slug):
         assert _send(anonymous, method, url, body) in (401, 403), (method, url)
-        assert _send(stranger, method, url, body) == 404, (method, url)
+        assert _send(stranger, method, url, body) == 401, (method, url)
+        assert _send(other_igo, method, url, body) == 404, (method, url)
     assert not AccessLogEntry.unscoped.exists()
 
 

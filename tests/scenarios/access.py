@@ -199,6 +199,7 @@ def make_seen(world: TenantWorld) -> Seen:
         "statement_download": [
             {"org_pk": org.pk, "year": month.year, "month": month.month, "fmt": fmt} for fmt in ("csv", "pdf")
         ],
+        "member_repayment": one(org_pk=org.pk),  # a current member: refused (no debt of a former member)
         "quality_indicator": one(code="caesarean"),
         "quality_episodes": one(code="caesarean", year=month.year, month=month.month),
         **{
