@@ -106,6 +106,7 @@ from billing.models import (
     WorkReason,
 )
 from billing.services import rollup
+from billing.services.partial_awards import settled_amount
 from igo.dates import month_end
 from igo.models import Tenant
 from igo.tenancy import tenant_scope
@@ -382,26 +383,12 @@ def _check_lines(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
 # --- allocations -------------------------------------------------------------------------------------
 
 
-def _settled_amount() -> Case:
-    """What a line's parts add up to: its amount, or what the insurer awarded of it when it awarded only part
-    (`billing.services.partial_awards`), and for the credit of such a line minus that."""
-    return Case(
-        When(batch_line__answer__status=ReturnStatus.PARTIAL, then=F("batch_line__answer__awarded_amount")),
-        When(
-            corrects__batch_line__answer__status=ReturnStatus.PARTIAL,
-            then=-F("corrects__batch_line__answer__awarded_amount"),
-        ),
-        default=F("amount"),
-        output_field=DecimalField(max_digits=10, decimal_places=2),
-    )
-
-
 def _check_allocations(report: BooksReport, lines: QuerySet[ClaimLine]) -> None:
     current = Q(allocations__is_current=True)
     sums = lines.annotate(
         parts=Count("allocations", filter=current),
         allocated=Sum("allocations__amount", filter=current),
-        settled=_settled_amount(),
+        settled=settled_amount(),
     ).filter(parts__gt=0)
     report.allocated_lines = sums.count()
     for pk, number, amount, allocated, status in sums.filter(_differs("allocated", "settled")).values_list(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from django.db.models import Case, DecimalField, F, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,12 +30,28 @@ from billing.models import (
     ClaimLine,
     EpisodeBillingState,
     LineStatus,
+    ReturnStatus,
     Sign,
     WorkItem,
     WorkReason,
 )
 from billing.services.split import AllocationRow, SplitContext, _insert_allocations, compute_allocations
 from igo.money import split_largest_remainder
+
+
+def settled_amount() -> Case:
+    """What a line is settled at, as a query expression: its amount, or what the insurer awarded of it when it
+    awarded only part, and for the credit of such a line minus that (what the credit takes back). What its
+    parts add up to (`billing.reconcile`) and what the insurer keeps of it (`billing.services.quality_claims`)."""
+    return Case(
+        When(batch_line__answer__status=ReturnStatus.PARTIAL, then=F("batch_line__answer__awarded_amount")),
+        When(
+            corrects__batch_line__answer__status=ReturnStatus.PARTIAL,
+            then=-F("corrects__batch_line__answer__awarded_amount"),
+        ),
+        default=F("amount"),
+        output_field=DecimalField(max_digits=12, decimal_places=2),
+    )
 
 
 def partial_award_settle(*, line: ClaimLine, awarded: Decimal) -> bool:

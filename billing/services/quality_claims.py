@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, DecimalField, F, Sum, When
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,10 +31,10 @@ from billing.models import (
     Contract,
     LineStatus,
     QualityAgreement,
-    ReturnStatus,
     Sign,
 )
 from billing.services.claim_lines import quality_line_number, retire_line
+from billing.services.partial_awards import settled_amount
 from igo.models import Tenant, User
 from igo.money import split_largest_remainder, to_money
 from igo.services import audit_record
@@ -188,20 +188,6 @@ def _base_lines(agreement: QualityAgreement) -> Any:
     )
 
 
-def _kept_amount() -> Case:
-    """What the insurer keeps of a base line: its amount, or the awarded amount of a line awarded in part,
-    and for the credit of such a line minus that (what the credit takes back)."""
-    return Case(
-        When(batch_line__answer__status=ReturnStatus.PARTIAL, then=F("batch_line__answer__awarded_amount")),
-        When(
-            corrects__batch_line__answer__status=ReturnStatus.PARTIAL,
-            then=-F("corrects__batch_line__answer__awarded_amount"),
-        ),
-        default=F("amount"),
-        output_field=DecimalField(max_digits=12, decimal_places=2),
-    )
-
-
 def agreement_result(
     agreement: QualityAgreement, tallies: dict[Any, indicators.Tally] | None = None
 ) -> AgreementResult:
@@ -221,7 +207,7 @@ def agreement_result(
     decision = indicators.target_decision(definition, num, den, len(clients), agreement.target)
     met = {indicators.MET: True, indicators.NOT_MET: False}.get(decision or "")
     bounds = indicators.interval(definition, num, den)
-    base = _base_lines(agreement).aggregate(s=Sum(_kept_amount()))["s"] or Decimal("0.00")
+    base = _base_lines(agreement).aggregate(s=Sum(settled_amount()))["s"] or Decimal("0.00")
     pct = agreement.bonus_pct if met else agreement.malus_pct
     amount = Decimal("0.00")
     if met is not None and base > 0:
