@@ -538,7 +538,15 @@ def _euro(amount: Decimal) -> str:
 
 def _rollup_apply(tenant: Tenant, decisions: RollupDecisions) -> None:
     if decisions.retire:
-        lines = ClaimLine.objects.in_bulk([r.line_id for r in decisions.retire])
+        # Locked and read again, in one order: an insurer's answer recorded since the decision (a rejection:
+        # the line is only taken out of use, no credit) is seen, and one recorded after waits for this
+        # transaction and then finds the credit unsent (`rejected_credits.credits_of_rejected_settle`).
+        lines = {
+            line.pk: line
+            for line in ClaimLine.objects.select_for_update()
+            .filter(pk__in=[r.line_id for r in decisions.retire])
+            .order_by("pk")
+        }
         for r in decisions.retire:
             retire_line(lines[r.line_id], r.seq)
     if decisions.resolve:
