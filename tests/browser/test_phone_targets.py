@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from igo.models import Role
+from igo.models import Role, Tenant
 from pregnancies.catalogue import catalogue_seed
-from tests.factories import ClientFactory, EpisodeFactory, InsurerFactory, TenantFactory
+from tests.factories import ClientFactory, EpisodeFactory, InsurerFactory, MembershipFactory, TenantFactory
 from tests.scenarios.browser import (
     PHONE,
     VIEWPORTS,
@@ -119,4 +119,31 @@ def test_checkbox_and_radio_labels_are_targets_a_finger_hits(page: Page) -> None
     assert box is not None
     page.mouse.click(box["x"] + 4, box["y"] + box["height"] - 3)
     expect(first.locator("input")).to_be_checked()
+    assert_fits_viewport(page)
+
+
+@pytest.mark.parametrize("screen", list(VIEWPORTS))
+def test_the_more_menu_opens_within_the_window(page: Page, screen: str) -> None:
+    # An administrator who also does finance has the most menu items: those past the bar are under "Meer",
+    # whose menu hangs from it; on a phone the bar wraps, so it must not open past the window's left edge.
+    slug, _episode = _world()
+    tenant = Tenant.objects.get(slug=slug)
+    user = clinician(
+        tenant,
+        Role.IGO_ADMIN,
+        "midwife",
+        "midwifery_practice",
+        "beheer.en.financien@duim.test",
+    )
+    MembershipFactory(tenant=tenant, user=user, role=Role.IGO_FINANCE)
+    page.set_viewport_size(VIEWPORTS[screen])
+    sign_in_to_tenant(page, "beheer.en.financien@duim.test")
+    more = page.get_by_test_id("nav-more")
+    expect(more).to_be_visible()
+    more.locator("summary").click()
+    width = VIEWPORTS[screen]["width"]
+    items = boxes(page, ".navmore .menu, .navmore .menu a")
+    assert len(items) >= 3
+    for item in items:
+        assert item["left"] >= 0 and item["right"] <= width, f"{screen}: {item} outside 0..{width}"
     assert_fits_viewport(page)
