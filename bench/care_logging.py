@@ -40,6 +40,7 @@ from bench.common import (
     environment,
     insurers_get,
     percentile,
+    signed_in,
     vacuum_analyze,
 )
 
@@ -676,7 +677,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
     )
 
     http = HttpClient()  # host 'testserver', CSRF checks off, as in the test suite
-    http.force_login(midwife.user)
+    signed_in(http, midwife.user)
     base = f"/t/{tenant.slug}/episodes"
 
     def get(pk: int) -> Any:

@@ -68,6 +68,7 @@ from bench.common import (
     percentile,
     process_cpu_s,
     rss_kb,
+    signed_in,
     split_rules_create,
     start_server,
     team_draw,
@@ -510,7 +511,7 @@ def download_auth(batch_id: int) -> tuple[str, dict[str, str], str]:
     if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
         TOTP.activate(user, generate_totp_secret())
     client = Client()
-    client.force_login(user)  # a database session the server process can read
+    signed_in(client, user)  # a database session the server process can read
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
     return tenant_path, {"Cookie": cookie}, "IGO finance download, session"
 

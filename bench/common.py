@@ -101,6 +101,26 @@ def ensure_database(url: str, *, fresh: bool) -> bool:
         return True
 
 
+def signed_in(client: Any, user: Any) -> Any:
+    """Sign a Django test client in as `user` the way the sign-in page does: `force_login`, plus the password
+    and second-factor steps allauth notes in the session. A session with only `force_login` passed no factor,
+    and the platform signs it out for a user who has one (igo.mfa_session)."""
+    from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+    from allauth.account.internal.flows.login import _AUTHENTICATION_METHODS_USER_SESSION_KEY
+    from allauth.account.internal.userkit import user_id_to_str
+
+    client.force_login(user)
+    session = client.session
+    now = time.time()
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": now, "email": user.email},
+        {"method": "mfa", "at": now, "type": "totp"},
+    ]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = user_id_to_str(user)
+    session.save()
+    return client
+
+
 def django_setup(url: str) -> None:
     """Django with the production settings (DEBUG off) on the benchmark database."""
     os.environ["DATABASE_URL"] = url

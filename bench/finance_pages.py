@@ -23,6 +23,7 @@ from bench.common import (
     machine_busy_s,
     own_cpu_s,
     percentile,
+    signed_in,
 )
 
 DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/igo_bench_national"
@@ -111,7 +112,7 @@ def page_times(user: Any, path: str, requests: int) -> PageTimes:
     from django.test import Client
 
     client = Client()
-    client.force_login(user)
+    signed_in(client, user)
     first = client.get(path)
     if first.status_code != 200:
         sys.exit(f"GET {path}: {first.status_code}")

@@ -29,7 +29,7 @@ from datetime import date
 from typing import Any
 
 from bench.care_logging import TENANT_SLUG, Result, count_queries, load, timed
-from bench.common import argument_parser, database_prepare, database_url, environment, percentile
+from bench.common import argument_parser, database_prepare, database_url, environment, percentile, signed_in
 
 DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/igo_bench_home"
 CASELOAD = 150
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     user = her_caseload(tenant, args.caseload, args.seed)
 
     http = HttpClient()  # host 'testserver', CSRF checks off, as in the test suite
-    http.force_login(user)
+    signed_in(http, user)
     path = f"/t/{tenant.slug}/home/"
 
     def get() -> Any:

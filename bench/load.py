@@ -58,6 +58,7 @@ from bench.common import (
     percentile,
     proc_stat,
     service_environment,
+    signed_in,
 )
 
 SCENARIOS = {
@@ -222,7 +223,7 @@ def prepare(args: argparse.Namespace, users: int) -> Fixture:
     for i in range(users):
         pro, user = usable[i % len(usable)]
         client = DjangoClient()
-        client.force_login(user)  # a session row in the configured store, as a sign-in makes
+        signed_in(client, user)  # a session row in the configured store, as a sign-in makes
         sessions.append(
             (client.cookies[settings.SESSION_COOKIE_NAME].value, f"{pro.full_name} ({pro.discipline})")
         )
@@ -240,7 +241,7 @@ def prepare(args: argparse.Namespace, users: int) -> Fixture:
 
 def second_factor_enrol(user: Any) -> None:
     """A TOTP device for a benchmark user, as the activation flow makes it: without one the middleware sends
-    every request to the set-up page. The session made by `force_login` counts as signed in with it."""
+    every request to the set-up page. `common.signed_in` notes that the session used it."""
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 

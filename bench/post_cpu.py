@@ -34,7 +34,7 @@ from datetime import time as dtime
 from typing import Any
 
 from bench.care_logging import BENCH_LOCATION, TENANT_SLUG, load, post_targets, posted_events_delete
-from bench.common import argument_parser, database_prepare, database_url, percentile
+from bench.common import argument_parser, database_prepare, database_url, percentile, signed_in
 
 DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/igo_bench"
 TARGET = 0.50
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     second_factor_enrol(midwife.user)  # as load.py: every role signs in with a second factor
     rng = random.Random(args.seed)
     http = HttpClient()  # host 'testserver', CSRF checks off, as in the test suite
-    http.force_login(midwife.user)
+    signed_in(http, midwife.user)
 
     def bare() -> None:
         response = http.get("/bench/bare/")
