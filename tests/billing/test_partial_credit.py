@@ -19,8 +19,8 @@ from django.db.models import Sum
 from billing import reconcile
 from billing.models import Allocation, ClaimLine, Sign
 from tests.scenarios.month_end import at
-from tests.scenarios.payouts import PayoutWorld, answer, bill, lines, send_batch
-from tests.scenarios.repricing import all_lines, born_in_january, reprice, repricing_world
+from tests.scenarios.payouts import PayoutWorld, answer, send_batch
+from tests.scenarios.repricing import all_lines, natal_awarded_in_part, reprice, repricing_world
 
 pytestmark = [pytest.mark.dated, pytest.mark.clock(at(2027, 1, 2))]
 D = Decimal
@@ -40,16 +40,7 @@ def parts(line: ClaimLine) -> Decimal:
 def credited(pw):
     """The natal line awarded 800.00 of 900.00, then credited and claimed anew by the re-pricing; March's
     batch sent with the credit and the new line."""
-    ep = born_in_january(pw)
-    bill(pw, at(2027, 2, 21))
-    feb = send_batch(pw, FEB, at(2027, 2, 25))
-    sent = lines(ep)
-    answer(
-        feb,
-        at(2027, 3, 1),
-        accept=[sent["prenatal"], sent["postnatal"]],
-        award=[(sent["natal"], D("800.00"))],
-    )
+    ep, _sent = natal_awarded_in_part(pw)
     reprice(pw, at(2027, 3, 5))
     natal = all_lines(ep, "natal")
     credit = next(line for line in natal if line.sign == Sign.CREDIT)

@@ -19,8 +19,8 @@ from billing.services.payouts import payout_run_release
 from igo.tenancy import tenant_scope
 from tests.scenarios.clock import travel
 from tests.scenarios.month_end import assert_desk_agrees, at, books, desk, run_figures
-from tests.scenarios.payouts import PayoutWorld, answer, bill, lines, prepare, send_batch
-from tests.scenarios.repricing import born_in_january, repricing_world
+from tests.scenarios.payouts import PayoutWorld, prepare
+from tests.scenarios.repricing import natal_awarded_in_part, repricing_world
 
 pytestmark = [pytest.mark.dated, pytest.mark.clock(at(2027, 1, 2))]
 D = Decimal
@@ -36,17 +36,7 @@ def pw(world_a) -> PayoutWorld:
 @pytest.fixture
 def natal_awarded_on_1_march(pw):
     """Prenatal and postnatal accepted, natal awarded 800.00 of 900.00 (0611), all on 1 March."""
-    ep = born_in_january(pw)
-    bill(pw, at(2027, 2, 21))
-    feb = send_batch(pw, FEB, at(2027, 2, 25))
-    sent = lines(ep)
-    answer(
-        feb,
-        at(2027, 3, 1),
-        accept=[sent["prenatal"], sent["postnatal"]],
-        award=[(sent["natal"], D("800.00"))],
-    )
-    return sent
+    return natal_awarded_in_part(pw)[1]
 
 
 def natal_paid_in(run: PayoutRun, natal) -> list[Allocation]:

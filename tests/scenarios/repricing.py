@@ -30,7 +30,16 @@ from igo.tenancy import tenant_scope
 from pregnancies.models import ClientInsurance, Episode
 from tests.factories import EpisodeFactory
 from tests.scenarios.clock import local, travel
-from tests.scenarios.payouts import KRAAM_IBAN, TARIFFS, PayoutWorld, payout_world
+from tests.scenarios.payouts import (
+    KRAAM_IBAN,
+    TARIFFS,
+    PayoutWorld,
+    answer,
+    bill,
+    lines,
+    payout_world,
+    send_batch,
+)
 from tests.scenarios.people import TenantWorld
 
 D = Decimal
@@ -84,6 +93,25 @@ def born_in_january(pw: PayoutWorld, *, policy: str = "ZK-201") -> Episode:
         end_reason="completed",
     )
     return _insure(pw, cast(Episode, ep), policy)
+
+
+def natal_awarded_in_part(pw: PayoutWorld) -> tuple[Episode, dict[str, ClaimLine]]:
+    """`born_in_january`, billed on 21 February and sent in February's batch (released on 25 February); on
+    1 March the insurer accepts prenatal and postnatal and awards 800.00 of the natal line's 900.00. Returns
+    the episode and its lines as sent."""
+    from tests.scenarios.month_end import at
+
+    ep = born_in_january(pw)
+    bill(pw, at(2027, 2, 21))
+    feb = send_batch(pw, dt.date(2027, 2, 1), at(2027, 2, 25))
+    sent = lines(ep)
+    answer(
+        feb,
+        at(2027, 3, 1),
+        accept=[sent["prenatal"], sent["postnatal"]],
+        award=[(sent["natal"], Decimal("800.00"))],
+    )
+    return ep, sent
 
 
 def miscarriage_in_february(pw: PayoutWorld, *, policy: str = "ZK-202") -> Episode:
