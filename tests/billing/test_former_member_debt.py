@@ -16,7 +16,7 @@ from billing.services.work_items import work_item_resolve_by_hand
 from igo.models import AuditEntry
 from igo.tenancy import tenant_scope
 from tests.scenarios.clock import travel
-from tests.scenarios.former_member import debt_items, kraam_in_debt_after_april
+from tests.scenarios.former_member import debt_items, kraam_in_debt_after_april, late_postnatal_billed_in_may
 from tests.scenarios.month_end import books
 from tests.scenarios.payouts import (
     D,
@@ -82,13 +82,7 @@ def test_the_balance_back_above_nothing_resolves_the_item(world_a):
         payout_run_release(run=story.april, actor=pw.finance_b)
     # The March birth's postnatal care (ended 10 April, before the membership ended) is recorded late and
     # billed in May: kraamzorg 911.40, and −65.10 + 911.40 = 846.30 is paid in May's run.
-    ep = story.born_in_march
-    ep.postnatal_ended_on = dt.date(2027, 4, 10)
-    ep.status, ep.end_date, ep.end_reason = "ended", dt.date(2027, 4, 10), "completed"
-    ep.save()
-    bill(pw, at(2027, 5, 6))
-    accept_all(send_batch(pw, MAY, at(2027, 5, 20)), at(2027, 5, 24))
-    may = prepare(pw, MAY, at(2027, 6, 2))
+    may = late_postnatal_billed_in_may(story)
     assert paid(may)["Kraamzorg Noord"] == D("846.30")
     [item] = debt_items(pw)
     assert item.resolved_at is not None and item.resolution_note == ""

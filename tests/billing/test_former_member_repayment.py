@@ -26,9 +26,16 @@ from igo.models import AuditEntry, Role
 from igo.tenancy import tenant_scope
 from providers.models import MemberOrganisation
 from tests.scenarios.clock import travel
-from tests.scenarios.former_member import APR, MAY, Story, debt_items, kraam_in_debt_after_april
+from tests.scenarios.former_member import (
+    APR,
+    MAY,
+    Story,
+    debt_items,
+    kraam_in_debt_after_april,
+    late_postnatal_billed_in_may,
+)
 from tests.scenarios.month_end import books
-from tests.scenarios.payouts import D, PayoutWorld, accept_all, at, bill, paid, prepare, send_batch
+from tests.scenarios.payouts import D, PayoutWorld, at, paid, prepare
 
 pytestmark = [pytest.mark.django_db, pytest.mark.dated]
 
@@ -131,14 +138,7 @@ def test_a_late_claim_is_paid_in_full_once_the_debt_was_repaid(story):
     with tenant_scope(pw.tenant):
         payout_run_release(run=story.april, actor=pw.finance_b)
     repayment = repay(pw, at(2027, 5, 5), "65.10", dt.date(2027, 5, 4), "NL12 terugbetaling")
-    ep = story.born_in_march
-    ep.postnatal_ended_on = dt.date(2027, 4, 10)
-    ep.status, ep.end_date, ep.end_reason = "ended", dt.date(2027, 4, 10), "completed"
-    ep.save()
-    bill(pw, at(2027, 5, 6))
-    accept_all(send_batch(pw, MAY, at(2027, 5, 20)), at(2027, 5, 24))
-
-    may = prepare(pw, MAY, at(2027, 6, 2))
+    may = late_postnatal_billed_in_may(story)
 
     assert paid(may)["Kraamzorg Noord"] == D("911.40")
     repayment.refresh_from_db()

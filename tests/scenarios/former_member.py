@@ -73,3 +73,17 @@ def kraam_in_debt_after_april(world: TenantWorld, *, member_until: dt.date | Non
     april = prepare(pw, APR, at(2027, 5, 4))
     assert "Kraamzorg Noord" not in paid(april)  # −976.50 + 911.40 = −65.10: carried over
     return Story(pw, march, april)
+
+
+def late_postnatal_billed_in_may(story: Story) -> PayoutRun:
+    """The March birth's postnatal care (ended 10 April, before the membership ended) recorded late: billed on
+    6 May (kraamzorg 911.40), in May's batch (released 20 May, accepted 24 May); May's run prepared on 2 June,
+    which it returns."""
+    pw = story.pw
+    ep = story.born_in_march
+    ep.postnatal_ended_on = dt.date(2027, 4, 10)
+    ep.status, ep.end_date, ep.end_reason = "ended", dt.date(2027, 4, 10), "completed"
+    ep.save()
+    bill(pw, at(2027, 5, 6))
+    accept_all(send_batch(pw, dt.date(2027, 5, 1), at(2027, 5, 20)), at(2027, 5, 24))
+    return prepare(pw, dt.date(2027, 5, 1), at(2027, 6, 2))
