@@ -62,6 +62,18 @@ def logged(
     )
 
 
+def born_at_home(care: Care, moment: dt.datetime) -> Birth:
+    """One child of the scenario's episode, born spontaneously at home at `moment`."""
+    return Birth.unscoped.create(
+        tenant=care.tenant,
+        episode=care.episode,
+        child_number=1,
+        born_at=moment,
+        place="home",
+        mode="spontaneous",
+    )
+
+
 def rows_of(care: Care, professional: Professional) -> dict[int, caseload.CaseloadRow]:
     rows = in_scope(care, caseload.caseload, professional=professional, now=NOW)
     return {r.episode.pk: r for r in rows}
@@ -174,14 +186,7 @@ def test_the_maternity_carers_hours_are_not_the_midwifes_contact(care):
         coordinating_professional=care.midwife,
         kraamzorg_organisation=care.kraamzorg,
     )
-    Birth.unscoped.create(
-        tenant=care.tenant,
-        episode=care.episode,
-        child_number=1,
-        born_at=labour + timedelta(hours=3),
-        place="home",
-        mode="spontaneous",
-    )
+    born_at_home(care, labour + timedelta(hours=3))
     visit = logged(care, care.episode, "POST_VISIT", at=local(2027, 3, 3, 11))
     logged(care, care.episode, "KZ_HOURS", at=local(2027, 3, 9, 9), by=care.carer)
     hours_today = logged(care, care.episode, "KZ_HOURS", at=local(2027, 3, 10, 8), by=care.carer)
@@ -222,14 +227,7 @@ def test_a_delivery_logged_without_a_child_is_a_birth_not_recorded(care):
     assert row.phase == Phase.POSTNATAL
     assert row.gestational_days is None
     assert row.flags == [Flag.BIRTH_NOT_RECORDED]
-    Birth.unscoped.create(
-        tenant=care.tenant,
-        episode=care.episode,
-        child_number=1,
-        born_at=labour + timedelta(hours=3),
-        place="home",
-        mode="spontaneous",
-    )
+    born_at_home(care, labour + timedelta(hours=3))
     row = rows_of(care, care.midwife)[care.episode.pk]
     assert row.flags == []
     assert row.next_contact == date(2027, 3, 11)  # born 9 March, seen today: tomorrow again
@@ -488,14 +486,7 @@ def test_after_the_birth_the_home_and_the_search_show_the_day_of_birth_not_the_p
         placenta_plus_2h_at=labour + timedelta(hours=6),
         coordinating_professional=care.midwife,
     )
-    Birth.unscoped.create(
-        tenant=care.tenant,
-        episode=care.episode,
-        child_number=1,
-        born_at=labour + timedelta(hours=3),
-        place="home",
-        mode="spontaneous",
-    )
+    born_at_home(care, labour + timedelta(hours=3))
     still_pregnant = pregnancy(care, due=date(2027, 6, 1), coordinating_professional=care.midwife)
     midwife = as_role(Role.MIDWIFE)
     html = midwife.get(care.url("home/"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
