@@ -21,7 +21,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -100,6 +100,7 @@ from igo.banking import iban_is_valid, mask_iban
 from igo.dates import month_end
 from igo.exports import csv_bytes, csv_convention, csv_filename
 from igo.http import TenantRequest
+from igo.money import euro_text
 from igo.services import audit_record, tenant_bank_account_set
 from igo.tasks import beat_minutes
 from igo.views import add_form_errors, form_page, post_only, tenant_view
@@ -755,12 +756,10 @@ def member_repayment(request: TenantRequest, org_pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("The repayment of %(org)s is booked; its debt is now € %(debt)s.")
+                _("The repayment of %(org)s is booked; its debt is now %(debt)s.")
                 % {
                     "org": organisation.name,
-                    "debt": formats.number_format(
-                        repayments.member_debt(organisation=organisation, today=today), 2, use_l10n=True
-                    ),
+                    "debt": euro_text(repayments.member_debt(organisation=organisation, today=today)),
                 },
             )
             return redirect("payout_list", tenant_slug=request.tenant.slug)
@@ -962,7 +961,7 @@ def batch_payment_record(request: TenantRequest, pk: int) -> HttpResponse:
                 request,
                 _("The payment of %(amount)s for batch %(n)s was recorded.")
                 % {
-                    "amount": f"€ {formats.number_format(payment.amount, 2, use_l10n=True, force_grouping=True)}",
+                    "amount": euro_text(payment.amount),
                     "n": batch.number,
                 },
             )

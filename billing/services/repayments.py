@@ -19,22 +19,19 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import ledger
 from billing.models import MemberRepayment, WorkItem, WorkReason
 from igo.dates import midnight
 from igo.models import User
+from igo.money import euro_text
 from igo.services import audit_record
 from providers.models import MemberOrganisation
 
 ZERO = Decimal("0.00")
 REFERENCE_LENGTH = 140
-
-
-def _euro(amount: Decimal) -> str:
-    return formats.number_format(amount, 2, use_l10n=True)
 
 
 def member_debt(*, organisation: MemberOrganisation, today: dt.date) -> Decimal:
@@ -103,10 +100,10 @@ def member_repayment_record(
             raise ValidationError(
                 {
                     "amount": _(
-                        "More than the debt: %(org)s owes € %(debt)s. Record at most that; what it paid "
+                        "More than the debt: %(org)s owes %(debt)s. Record at most that; what it paid "
                         "too much is paid back to it outside the platform."
                     )
-                    % {"org": org.name, "debt": _euro(debt)}
+                    % {"org": org.name, "debt": euro_text(debt)}
                 },
                 code="over",
             )
@@ -130,8 +127,8 @@ def member_repayment_record(
                 # Resolved at nothing: a later run opens a new item for any debt that arises after this.
                 item.resolved_at = timezone.now()
                 item.resolution_note = (
-                    _("Repaid in full: € %(amount)s received on %(day)s (%(ref)s).")
-                    % {"amount": _euro(amount), "day": received_on.strftime("%d-%m-%Y"), "ref": reference}
+                    _("Repaid in full: %(amount)s received on %(day)s (%(ref)s).")
+                    % {"amount": euro_text(amount), "day": received_on.strftime("%d-%m-%Y"), "ref": reference}
                 )[:500]
                 item.amount = ZERO
                 item.save(update_fields=["resolved_at", "resolution_note", "amount"])
@@ -139,15 +136,15 @@ def member_repayment_record(
                 item.amount = rest
                 item.message = (
                     _(
-                        "%(org)s (a member until %(until)s) paid back € %(paid)s on %(day)s and still owes "
-                        "€ %(rest)s. Ask for the rest and record it when it arrives."
+                        "%(org)s (a member until %(until)s) paid back %(paid)s on %(day)s and still owes "
+                        "%(rest)s. Ask for the rest and record it when it arrives."
                     )
                     % {
                         "org": org.name,
                         "until": org.member_until.strftime("%d-%m-%Y") if org.member_until else "",
-                        "paid": _euro(amount),
+                        "paid": euro_text(amount),
                         "day": received_on.strftime("%d-%m-%Y"),
-                        "rest": _euro(rest),
+                        "rest": euro_text(rest),
                     }
                 )[:300]
                 item.save(update_fields=["amount", "message"])
